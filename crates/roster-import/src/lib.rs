@@ -1,0 +1,19 @@
+//! Import planning: from a directory snapshot, the job's scope, the
+//! tenant's links and the service's current users, decide every change an
+//! import makes. Pure functions over plain data; the server applies the
+//! resulting [`Plan`] in one transaction.
+//!
+//! The rules, in one place:
+//! - a user in scope is **imported** when a linked group — directly or
+//!   through nested groups, cycles tolerated — grants at least one basic
+//!   (`user`) access; it carries every access its linked groups grant;
+//! - an imported user is **active** unless AD disables the account;
+//! - a user who leaves scope, loses the last basic access or vanishes from
+//!   AD is **deactivated** (inactive, no accesses), never deleted;
+//! - users outside the job's scope are never imported, whatever their groups.
+
+pub mod links;
+pub mod plan;
+
+pub use links::{GroupRef, LinkError, LinkRule};
+pub use plan::{Action, CurrentUser, DeactivationReason, Plan, PlanInput, UserChange, UserState, plan};

@@ -1,0 +1,173 @@
+//! Link rules: an AD group, named by objectGUID or DN, grants an access.
+//! A link given by DN may be set before the group was ever seen; it is
+//! resolved against each snapshot's groups.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use roster_proto::ObjectGuid;
+use roster_proto::dn::Dn;
+use roster_proto::records::GroupRecord;
+use uuid::Uuid;
+
+/// How a link names its group.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum GroupRef {
+    Guid(ObjectGuid),
+    Dn(Dn),
+}
+
+/// Why a link's group cannot be understood.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    #[error("`{0}` is neither an objectGUID nor a distinguished name of a group")]
+    BadGroup(String),
+}
+
+impl GroupRef {
+    /// Reads a group as an admin gives it: an objectGUID or a DN.
+    pub fn parse(text: &str) -> Result<GroupRef, LinkError> {
+        if let Ok(guid) = text.parse::<ObjectGuid>() {
+            return Ok(GroupRef::Guid(guid));
+        }
+        match Dn::parse(text) {
+            Ok(dn) if dn.depth() > 0 => Ok(GroupRef::Dn(dn)),
+            _ => Err(LinkError::BadGroup(text.to_owned())),
+        }
+    }
+}
+
+/// One link: members of `group` (transitively) get `access_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkRule {
+    /// The group exactly as the admin gave it, for messages.
+    pub group_text: String,
+    pub group: GroupRef,
+    pub access_id: Uuid,
+}
+
+/// What the links grant, resolved against one snapshot's groups.
+#[derive(Debug, Default)]
+pub(crate) struct Grants {
+    /// Accesses granted to each member (user or other object) by GUID.
+    pub by_member: HashMap<ObjectGuid, BTreeSet<Uuid>>,
+    /// For each link (by position), the group GUID it resolved to.
+    pub resolved: Vec<Option<ObjectGuid>>,
+}
+
+/// Expands every link through nested groups. Cycles and self-membership
+/// end the walk; members that are not groups of the snapshot (users, and
+/// references to objects outside it) receive the grant.
+pub(crate) fn expand(links: &[LinkRule], groups: &[GroupRecord]) -> Grants {
+    let by_guid: HashMap<ObjectGuid, &GroupRecord> = groups.iter().map(|g| (g.object_guid, g)).collect();
+    let by_dn: HashMap<Dn, ObjectGuid> =
+        groups.iter().filter_map(|g| Dn::parse(&g.dn).ok().map(|dn| (dn, g.object_guid))).collect();
+    let mut grants = Grants::default();
+    // Members reached from a group, computed once per linked group.
+    let mut reach_cache: HashMap<ObjectGuid, Vec<ObjectGuid>> = HashMap::new();
+    for link in links {
+        let root = match &link.group {
+            GroupRef::Guid(guid) => by_guid.contains_key(guid).then_some(*guid),
+            GroupRef::Dn(dn) => by_dn.get(dn).copied(),
+        };
+        grants.resolved.push(root);
+        let Some(root) = root else { continue };
+        let members = reach_cache.entry(root).or_insert_with(|| reachable_members(root, &by_guid));
+        for member in members.iter() {
+            grants.by_member.entry(*member).or_default().insert(link.access_id);
+        }
+    }
+    grants
+}
+
+/// Every non-group object reachable from `root` through `member` links.
+fn reachable_members(root: ObjectGuid, by_guid: &HashMap<ObjectGuid, &GroupRecord>) -> Vec<ObjectGuid> {
+    let mut seen_groups: HashSet<ObjectGuid> = HashSet::from([root]);
+    let mut members: HashSet<ObjectGuid> = HashSet::new();
+    let mut queue = vec![root];
+    while let Some(group) = queue.pop() {
+        let Some(record) = by_guid.get(&group) else { continue };
+        for member in &record.members {
+            if by_guid.contains_key(member) {
+                if seen_groups.insert(*member) {
+                    queue.push(*member);
+                }
+            } else {
+                members.insert(*member);
+            }
+        }
+    }
+    members.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guid(n: u32) -> ObjectGuid {
+        format!("{n:08x}-0000-0000-0000-000000000000").parse().unwrap()
+    }
+
+    fn group(n: u32, members: &[u32]) -> GroupRecord {
+        GroupRecord {
+            object_guid: guid(n),
+            dn: format!("CN=G{n},OU=Groups,DC=corp"),
+            name: format!("G{n}"),
+            group_type: -2147483646,
+            members: members.iter().map(|m| guid(*m)).collect(),
+        }
+    }
+
+    fn link(group: &str, access: u128) -> LinkRule {
+        LinkRule { group_text: group.into(), group: GroupRef::parse(group).unwrap(), access_id: Uuid::from_u128(access) }
+    }
+
+    /// Groups are 100+, users below 100.
+    fn check(groups: &[GroupRecord], links: &[LinkRule], expected: &[(u32, &[u128])]) {
+        let grants = expand(links, groups);
+        let mut actual: Vec<(ObjectGuid, Vec<Uuid>)> =
+            grants.by_member.iter().map(|(m, a)| (*m, a.iter().copied().collect())).collect();
+        actual.sort();
+        let mut expected: Vec<(ObjectGuid, Vec<Uuid>)> =
+            expected.iter().map(|(m, a)| (guid(*m), a.iter().map(|x| Uuid::from_u128(*x)).collect())).collect();
+        expected.sort();
+        assert_eq!(actual, expected);
+    }
+
+    #[test]
+    fn direct_and_nested_memberships_grant() {
+        let groups = [group(100, &[1, 101]), group(101, &[2, 102]), group(102, &[3])];
+        check(&groups, &[link(&guid(100).to_string(), 7)], &[(1, &[7]), (2, &[7]), (3, &[7])]);
+        check(&groups, &[link("cn=g101, ou=groups, dc=CORP", 8)], &[(2, &[8]), (3, &[8])]);
+    }
+
+    #[test]
+    fn accesses_accumulate_across_links() {
+        let groups = [group(100, &[1, 2]), group(101, &[2])];
+        check(&groups, &[link("CN=G100,OU=Groups,DC=corp", 1), link("CN=G101,OU=Groups,DC=corp", 2)], &[(1, &[1]), (2, &[1, 2])]);
+    }
+
+    #[test]
+    fn cycles_and_self_membership_end_the_walk() {
+        let groups = [group(100, &[101, 1]), group(101, &[100, 2]), group(102, &[102, 3])];
+        check(&groups, &[link("CN=G101,OU=Groups,DC=corp", 5)], &[(1, &[5]), (2, &[5])]);
+        check(&groups, &[link("CN=G102,OU=Groups,DC=corp", 6)], &[(3, &[6])]);
+    }
+
+    #[test]
+    fn unknown_groups_resolve_to_nothing() {
+        let groups = [group(100, &[1])];
+        let links = [link("CN=Gone,OU=Groups,DC=corp", 1), link(&guid(555).to_string(), 2)];
+        let grants = expand(&links, &groups);
+        assert_eq!(grants.resolved, vec![None, None]);
+        assert!(grants.by_member.is_empty());
+    }
+
+    #[test]
+    fn group_refs_parse_guids_and_dns_only() {
+        assert!(matches!(GroupRef::parse("{00000064-0000-0000-0000-000000000000}"), Ok(GroupRef::Guid(_))));
+        assert!(matches!(GroupRef::parse("CN=Sales,DC=corp"), Ok(GroupRef::Dn(_))));
+        for bad in ["Sales", "", "CN=Sales,corp"] {
+            assert!(GroupRef::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}

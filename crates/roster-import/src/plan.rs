@@ -1,0 +1,278 @@
+//! The planner: one pure function from what the directory says and what
+//! the service holds to the list of changes an import makes.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use roster_proto::ObjectGuid;
+use roster_proto::admin::{AccessKind, SessionCounts};
+use roster_proto::dn::Dn;
+use roster_proto::records::{GroupRecord, UserRecord};
+use roster_proto::scope::ResolvedScope;
+use uuid::Uuid;
+
+use crate::links::{self, LinkRule};
+
+/// A user as the service holds it (or would, after the import).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserState {
+    pub object_guid: ObjectGuid,
+    pub username: String,
+    pub user_principal_name: Option<String>,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    pub given_name: Option<String>,
+    pub surname: Option<String>,
+    pub telephone_number: Option<String>,
+    pub department: Option<String>,
+    pub title: Option<String>,
+    pub dn: String,
+    pub active: bool,
+    pub accesses: BTreeSet<Uuid>,
+}
+
+/// A stored user: its id and state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentUser {
+    pub id: Uuid,
+    pub state: UserState,
+}
+
+/// Everything the planner looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanInput<'a> {
+    pub users: &'a [UserRecord],
+    pub groups: &'a [GroupRecord],
+    pub scope: &'a ResolvedScope,
+    pub links: &'a [LinkRule],
+    /// The tenant's access catalogue: id → (kind, name).
+    pub accesses: &'a HashMap<Uuid, (AccessKind, String)>,
+    /// The job's users as stored now.
+    pub current: &'a [CurrentUser],
+}
+
+/// What an import does to one user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Create,
+    Update,
+    Deactivate,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "created",
+            Action::Update => "updated",
+            Action::Deactivate => "deactivated",
+        }
+    }
+}
+
+/// Why a user is inactive after the import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeactivationReason {
+    DisabledInDirectory,
+    LeftScope,
+    GoneFromDirectory,
+    NoBasicAccess,
+}
+
+impl DeactivationReason {
+    pub fn describe(self) -> &'static str {
+        match self {
+            DeactivationReason::DisabledInDirectory => "the account is disabled in AD",
+            DeactivationReason::LeftScope => "the user left the job's scope",
+            DeactivationReason::GoneFromDirectory => "the user is no longer in AD",
+            DeactivationReason::NoBasicAccess => "no linked group grants the user a basic access any more",
+        }
+    }
+}
+
+/// One user's change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserChange {
+    pub action: Action,
+    /// The stored user, for updates and deactivations.
+    pub existing_id: Option<Uuid>,
+    /// The user as it will be.
+    pub target: UserState,
+    /// Field by field, in words.
+    pub details: Vec<String>,
+}
+
+/// The whole plan of an import.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub changes: Vec<UserChange>,
+    pub counts: SessionCounts,
+    /// Things the admin should know.
+    pub notes: Vec<String>,
+    /// For each link (by position), the group it resolved to in this snapshot.
+    pub resolved_links: Vec<Option<ObjectGuid>>,
+}
+
+/// Plans an import. Deterministic: the same input gives the same plan.
+pub fn plan(input: PlanInput<'_>) -> Plan {
+    let grants = links::expand(input.links, input.groups);
+    let mut plan = Plan { resolved_links: grants.resolved.clone(), ..Plan::default() };
+    note_link_problems(&input, &grants.resolved, &mut plan.notes);
+
+    let current: HashMap<ObjectGuid, &CurrentUser> = input.current.iter().map(|u| (u.state.object_guid, u)).collect();
+    let mut seen: HashSet<ObjectGuid> = HashSet::new();
+    let mut out_of_scope: HashSet<ObjectGuid> = HashSet::new();
+    let mut unreadable_dns = 0u64;
+
+    for record in input.users {
+        if seen.contains(&record.object_guid) {
+            continue;
+        }
+        let in_scope = match Dn::parse(&record.dn) {
+            Ok(dn) => input.scope.contains_user(&dn),
+            Err(_) => {
+                unreadable_dns += 1;
+                false
+            }
+        };
+        if !in_scope {
+            out_of_scope.insert(record.object_guid);
+            continue;
+        }
+        seen.insert(record.object_guid);
+        let granted: BTreeSet<Uuid> = grants
+            .by_member
+            .get(&record.object_guid)
+            .map(|set| set.iter().filter(|id| input.accesses.contains_key(id)).copied().collect())
+            .unwrap_or_default();
+        let has_basic = granted.iter().any(|id| input.accesses.get(id).is_some_and(|(kind, _)| kind.is_basic()));
+        let existing = current.get(&record.object_guid).copied();
+        if !has_basic {
+            plan.counts.not_linked += 1;
+            if let Some(existing) = existing {
+                let target = UserState { active: false, accesses: BTreeSet::new(), ..state_from_record(record) };
+                push_change(&mut plan, &input, Some(existing), target, DeactivationReason::NoBasicAccess);
+            }
+            continue;
+        }
+        let target = UserState { active: !record.is_disabled(), accesses: granted, ..state_from_record(record) };
+        push_change(&mut plan, &input, existing, target, DeactivationReason::DisabledInDirectory);
+    }
+
+    for user in input.current {
+        if seen.contains(&user.state.object_guid) {
+            continue;
+        }
+        let reason = if out_of_scope.contains(&user.state.object_guid) {
+            DeactivationReason::LeftScope
+        } else {
+            DeactivationReason::GoneFromDirectory
+        };
+        let target = UserState { active: false, accesses: BTreeSet::new(), ..user.state.clone() };
+        push_change(&mut plan, &input, Some(user), target, reason);
+    }
+
+    if unreadable_dns > 0 {
+        plan.notes.push(format!("{unreadable_dns} users had a DN that could not be read and were treated as out of scope"));
+    }
+    plan
+}
+
+fn state_from_record(record: &UserRecord) -> UserState {
+    UserState {
+        object_guid: record.object_guid,
+        username: record.sam_account_name.clone(),
+        user_principal_name: record.user_principal_name.clone(),
+        email: record.mail.clone(),
+        display_name: record.display_name.clone(),
+        given_name: record.given_name.clone(),
+        surname: record.surname.clone(),
+        telephone_number: record.telephone_number.clone(),
+        department: record.department.clone(),
+        title: record.title.clone(),
+        dn: record.dn.clone(),
+        active: false,
+        accesses: BTreeSet::new(),
+    }
+}
+
+/// Records the change from `existing` to `target`, or counts it unchanged.
+/// `reason` explains the user being inactive, if the change deactivates it.
+fn push_change(plan: &mut Plan, input: &PlanInput<'_>, existing: Option<&CurrentUser>, target: UserState, reason: DeactivationReason) {
+    let Some(existing) = existing else {
+        let mut details = vec![format!("username: {}", target.username)];
+        details.extend(target.accesses.iter().map(|id| format!("+access {}", describe_access(input, id))));
+        if !target.active {
+            details.push(format!("inactive: {}", reason.describe()));
+        }
+        plan.counts.created += 1;
+        plan.changes.push(UserChange { action: Action::Create, existing_id: None, target, details });
+        return;
+    };
+    let details = diff(input, &existing.state, &target, reason);
+    if details.is_empty() {
+        plan.counts.unchanged += 1;
+        return;
+    }
+    let action = if existing.state.active && !target.active {
+        plan.counts.deactivated += 1;
+        Action::Deactivate
+    } else {
+        plan.counts.updated += 1;
+        Action::Update
+    };
+    plan.changes.push(UserChange { action, existing_id: Some(existing.id), target, details });
+}
+
+fn diff(input: &PlanInput<'_>, old: &UserState, new: &UserState, reason: DeactivationReason) -> Vec<String> {
+    let mut details = Vec::new();
+    let fields: [(&str, Option<&str>, Option<&str>); 10] = [
+        ("username", Some(&old.username), Some(&new.username)),
+        ("user_principal_name", old.user_principal_name.as_deref(), new.user_principal_name.as_deref()),
+        ("email", old.email.as_deref(), new.email.as_deref()),
+        ("display_name", old.display_name.as_deref(), new.display_name.as_deref()),
+        ("given_name", old.given_name.as_deref(), new.given_name.as_deref()),
+        ("surname", old.surname.as_deref(), new.surname.as_deref()),
+        ("telephone_number", old.telephone_number.as_deref(), new.telephone_number.as_deref()),
+        ("department", old.department.as_deref(), new.department.as_deref()),
+        ("title", old.title.as_deref(), new.title.as_deref()),
+        ("dn", Some(&old.dn), Some(&new.dn)),
+    ];
+    for (name, before, after) in fields {
+        if before != after {
+            details.push(format!("{name}: {} -> {}", before.unwrap_or("(none)"), after.unwrap_or("(none)")));
+        }
+    }
+    details.extend(old.accesses.difference(&new.accesses).map(|id| format!("-access {}", describe_access(input, id))));
+    details.extend(new.accesses.difference(&old.accesses).map(|id| format!("+access {}", describe_access(input, id))));
+    match (old.active, new.active) {
+        (true, false) => details.push(format!("deactivated: {}", reason.describe())),
+        (false, true) => details.push("re-activated".to_owned()),
+        _ => {}
+    }
+    details
+}
+
+fn describe_access(input: &PlanInput<'_>, id: &Uuid) -> String {
+    match input.accesses.get(id) {
+        Some((kind, name)) => format!("{} @ {name}", kind.as_str()),
+        None => format!("{id} (no longer in the catalogue)"),
+    }
+}
+
+fn note_link_problems(input: &PlanInput<'_>, resolved: &[Option<ObjectGuid>], notes: &mut Vec<String>) {
+    if input.links.is_empty() {
+        notes.push("the job has no links, so nobody was imported: link AD groups to accesses (PUT /api/v1/jobs/{job}/links)".to_owned());
+        return;
+    }
+    for (link, found) in input.links.iter().zip(resolved) {
+        if found.is_none() {
+            notes.push(format!("linked group `{}` is not in the snapshot (check the DN and the job's group paths)", link.group_text));
+        }
+        if !input.accesses.contains_key(&link.access_id) {
+            notes.push(format!("link from `{}` names access {} which is not in the catalogue", link.group_text, link.access_id));
+        }
+    }
+    let grants_basic = input.links.iter().any(|l| input.accesses.get(&l.access_id).is_some_and(|(kind, _)| kind.is_basic()));
+    if !grants_basic {
+        notes.push("no link grants a basic (user) access, so nobody was imported".to_owned());
+    }
+}

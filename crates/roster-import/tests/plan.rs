@@ -1,0 +1,314 @@
+//! Table tests of the import planner: each case is a small directory, a
+//! scope, links and the service's current users, and the outcome expected
+//! for every user.
+
+use std::collections::{BTreeSet, HashMap};
+
+use roster_import::{Action, CurrentUser, GroupRef, LinkRule, Plan, PlanInput, UserState, plan};
+use roster_proto::ObjectGuid;
+use roster_proto::admin::{AccessKind, SessionCounts};
+use roster_proto::records::{GroupRecord, UserRecord};
+use roster_proto::scope::JobScope;
+use uuid::Uuid;
+
+const BASE: &str = "DC=corp,DC=test";
+const USER_CPH: u128 = 1;
+const ADMIN_CPH: u128 = 2;
+const VIP: u128 = 3;
+
+fn guid(n: u32) -> ObjectGuid {
+    format!("{n:08x}-0000-0000-0000-000000000000").parse().unwrap()
+}
+
+/// User `n` named `u{n}` in `ou` (relative to BASE).
+fn user(n: u32, ou: &str, uac: u32) -> UserRecord {
+    UserRecord {
+        object_guid: guid(n),
+        dn: format!("CN=u{n},{ou},{BASE}"),
+        sam_account_name: format!("u{n}"),
+        user_principal_name: None,
+        mail: Some(format!("u{n}@example.test")),
+        given_name: None,
+        surname: None,
+        display_name: Some(format!("User {n}")),
+        telephone_number: None,
+        department: None,
+        title: None,
+        user_account_control: uac,
+        usn_changed: None,
+        when_changed: None,
+    }
+}
+
+fn group(n: u32, members: &[u32]) -> GroupRecord {
+    GroupRecord {
+        object_guid: guid(n),
+        dn: format!("CN=G{n},OU=Groups,{BASE}"),
+        name: format!("G{n}"),
+        group_type: -2147483646,
+        members: members.iter().map(|m| guid(*m)).collect(),
+    }
+}
+
+fn link(group_n: u32, access: u128) -> LinkRule {
+    let text = format!("CN=G{group_n},OU=Groups,{BASE}");
+    LinkRule { group: GroupRef::parse(&text).unwrap(), group_text: text, access_id: Uuid::from_u128(access) }
+}
+
+fn catalogue() -> HashMap<Uuid, (AccessKind, String)> {
+    HashMap::from([
+        (Uuid::from_u128(USER_CPH), (AccessKind::User, "Copenhagen".to_owned())),
+        (Uuid::from_u128(ADMIN_CPH), (AccessKind::Administrator, "Copenhagen".to_owned())),
+        (Uuid::from_u128(VIP), (AccessKind::Vip, "VIP".to_owned())),
+    ])
+}
+
+fn stored(record: &UserRecord, active: bool, accesses: &[u128]) -> CurrentUser {
+    CurrentUser {
+        id: Uuid::from_u128(u128::from(u32::from_str_radix(&record.object_guid.to_string()[..8], 16).unwrap()) + 1000),
+        state: UserState {
+            object_guid: record.object_guid,
+            username: record.sam_account_name.clone(),
+            user_principal_name: record.user_principal_name.clone(),
+            email: record.mail.clone(),
+            display_name: record.display_name.clone(),
+            given_name: None,
+            surname: None,
+            telephone_number: None,
+            department: None,
+            title: None,
+            dn: record.dn.clone(),
+            active,
+            accesses: accesses.iter().map(|a| Uuid::from_u128(*a)).collect(),
+        },
+    }
+}
+
+struct World {
+    users: Vec<UserRecord>,
+    groups: Vec<GroupRecord>,
+    paths: Vec<&'static str>,
+    links: Vec<LinkRule>,
+    current: Vec<CurrentUser>,
+}
+
+fn run(world: &World) -> Plan {
+    let scope = JobScope { relative_paths: world.paths.iter().map(|s| s.to_string()).collect(), group_paths: vec![] }
+        .resolve(BASE)
+        .unwrap();
+    let accesses = catalogue();
+    plan(PlanInput {
+        users: &world.users,
+        groups: &world.groups,
+        scope: &scope,
+        links: &world.links,
+        accesses: &accesses,
+        current: &world.current,
+    })
+}
+
+/// Expected outcome for one user: action (None = no change) and, for the
+/// user after the import, active flag and accesses.
+type Expect = (u32, Option<Action>, bool, &'static [u128]);
+
+fn check(world: World, counts: SessionCounts, expected: &[Expect]) -> Plan {
+    let plan = run(&world);
+    assert_eq!(plan.counts, counts, "counts; notes: {:?}", plan.notes);
+    for (n, action, active, accesses) in expected {
+        let change = plan.changes.iter().find(|c| c.target.object_guid == guid(*n));
+        assert_eq!(change.map(|c| c.action), *action, "action for u{n}: {change:?}");
+        if let Some(change) = change {
+            assert_eq!(change.target.active, *active, "active for u{n}");
+            let want: BTreeSet<Uuid> = accesses.iter().map(|a| Uuid::from_u128(*a)).collect();
+            assert_eq!(change.target.accesses, want, "accesses for u{n}");
+        }
+    }
+    // Every change is for a user we expected something of, and is counted.
+    assert_eq!(plan.changes.len() as u64, counts.created + counts.updated + counts.deactivated);
+    plan
+}
+
+fn counts(created: u64, updated: u64, deactivated: u64, unchanged: u64, not_linked: u64) -> SessionCounts {
+    SessionCounts { created, updated, deactivated, unchanged, not_linked }
+}
+
+#[test]
+fn first_import_through_nested_groups_with_a_cycle() {
+    // G100 (linked: user) ⊃ G101 ⊃ G102 ⊃ u3; G102 ⊃ G101 (cycle).
+    // G200 (linked: admin) ⊃ u1; G300 (linked: vip) ⊃ u2, u5 (no basic access).
+    let world = World {
+        users: vec![
+            user(1, "OU=Staff", 512),
+            user(2, "OU=Staff", 512),
+            user(3, "OU=Staff", 512),
+            user(4, "OU=Staff", 514),
+            user(5, "OU=Staff", 512),
+            user(6, "OU=External", 512),
+        ],
+        groups: vec![
+            group(100, &[101, 1, 6]),
+            group(101, &[102, 2, 4]),
+            group(102, &[101, 3]),
+            group(200, &[1]),
+            group(300, &[2, 5]),
+        ],
+        paths: vec!["OU=Staff"],
+        links: vec![link(100, USER_CPH), link(200, ADMIN_CPH), link(300, VIP)],
+        current: vec![],
+    };
+    let plan = check(
+        world,
+        counts(4, 0, 0, 0, 1),
+        &[
+            (1, Some(Action::Create), true, &[USER_CPH, ADMIN_CPH]),
+            (2, Some(Action::Create), true, &[USER_CPH, VIP]),
+            (3, Some(Action::Create), true, &[USER_CPH]),
+            (4, Some(Action::Create), false, &[USER_CPH]), // disabled: imported, inactive
+            (5, None, false, &[]),                         // vip only: not linked
+            (6, None, false, &[]),                         // out of scope, whatever its groups
+        ],
+    );
+    assert!(plan.notes.is_empty(), "{:?}", plan.notes);
+    assert_eq!(plan.resolved_links, vec![Some(guid(100)), Some(guid(200)), Some(guid(300))]);
+}
+
+#[test]
+fn no_links_imports_nobody_and_says_why() {
+    let world = World { users: vec![user(1, "OU=Staff", 512)], groups: vec![group(100, &[1])], paths: vec!["*"], links: vec![], current: vec![] };
+    let plan = check(world, counts(0, 0, 0, 0, 1), &[(1, None, false, &[])]);
+    assert!(plan.notes.iter().any(|n| n.contains("no links")), "{:?}", plan.notes);
+}
+
+#[test]
+fn links_without_a_basic_access_or_to_missing_groups_are_explained() {
+    let world = World {
+        users: vec![user(1, "OU=Staff", 512)],
+        groups: vec![group(100, &[1])],
+        paths: vec!["*"],
+        links: vec![link(100, VIP), link(999, USER_CPH)],
+        current: vec![],
+    };
+    let plan = check(world, counts(0, 0, 0, 0, 1), &[(1, None, false, &[])]);
+    assert!(plan.notes.iter().any(|n| n.contains("CN=G999") && n.contains("not in the snapshot")), "{:?}", plan.notes);
+    assert_eq!(plan.resolved_links, vec![Some(guid(100)), None]);
+}
+
+#[test]
+fn reimport_without_changes_changes_nothing() {
+    let u1 = user(1, "OU=Staff", 512);
+    let world = World {
+        current: vec![stored(&u1, true, &[USER_CPH])],
+        users: vec![u1],
+        groups: vec![group(100, &[1])],
+        paths: vec!["*"],
+        links: vec![link(100, USER_CPH)],
+    };
+    let plan = check(world, counts(0, 0, 0, 1, 0), &[(1, None, true, &[])]);
+    assert!(plan.changes.is_empty());
+}
+
+#[test]
+fn departures_deactivate_and_never_delete() {
+    let staying = user(1, "OU=Staff", 512);
+    let disabled_now = user(2, "OU=Staff", 514);
+    let lost_group = user(3, "OU=Staff", 512);
+    let moved_out = user(4, "OU=External", 512);
+    let vanished = user(5, "OU=Staff", 512);
+    let already_inactive = user(6, "OU=Staff", 512);
+    let world = World {
+        current: vec![
+            stored(&staying, true, &[USER_CPH]),
+            stored(&disabled_now, true, &[USER_CPH]),
+            stored(&lost_group, true, &[USER_CPH, VIP]),
+            stored(&user(4, "OU=Staff", 512), true, &[USER_CPH]),
+            stored(&vanished, true, &[USER_CPH]),
+            stored(&already_inactive, false, &[]),
+        ],
+        users: vec![staying, disabled_now, lost_group, moved_out, already_inactive],
+        groups: vec![group(100, &[1, 2, 4]), group(300, &[3])],
+        paths: vec!["OU=Staff"],
+        links: vec![link(100, USER_CPH), link(300, VIP)],
+    };
+    let plan = check(
+        world,
+        counts(0, 0, 4, 2, 2),
+        &[
+            (1, None, true, &[]),
+            (2, Some(Action::Deactivate), false, &[USER_CPH]),
+            (3, Some(Action::Deactivate), false, &[]),
+            (4, Some(Action::Deactivate), false, &[]),
+            (5, Some(Action::Deactivate), false, &[]),
+            (6, None, false, &[]),
+        ],
+    );
+    let reasons: Vec<String> = plan.changes.iter().flat_map(|c| c.details.clone()).filter(|d| d.starts_with("deactivated")).collect();
+    for expected in ["disabled in AD", "basic access", "left the job's scope", "no longer in AD"] {
+        assert!(reasons.iter().any(|r| r.contains(expected)), "{expected} missing in {reasons:?}");
+    }
+    assert!(plan.changes.iter().all(|c| c.existing_id.is_some()));
+}
+
+#[test]
+fn renames_moves_and_returns_update_the_same_user() {
+    let before = user(1, "OU=Staff", 512);
+    let mut renamed = user(1, "OU=Copenhagen,OU=Staff", 512);
+    renamed.sam_account_name = "u1-new".into();
+    renamed.mail = Some("new@example.test".into());
+    let returning = user(2, "OU=Staff", 512);
+    let world = World {
+        current: vec![stored(&before, true, &[USER_CPH]), stored(&returning, false, &[])],
+        users: vec![renamed, returning],
+        groups: vec![group(100, &[1, 2]), group(200, &[1])],
+        paths: vec!["OU=Staff"],
+        links: vec![link(100, USER_CPH), link(200, ADMIN_CPH)],
+    };
+    let plan = check(
+        world,
+        counts(0, 2, 0, 0, 0),
+        &[(1, Some(Action::Update), true, &[USER_CPH, ADMIN_CPH]), (2, Some(Action::Update), true, &[USER_CPH])],
+    );
+    let details = &plan.changes.iter().find(|c| c.target.object_guid == guid(1)).unwrap().details;
+    for expected in ["username: u1 -> u1-new", "email: u1@example.test -> new@example.test", "+access administrator @ Copenhagen", "dn: CN=u1,OU=Staff"] {
+        assert!(details.iter().any(|d| d.starts_with(expected)), "{expected} missing in {details:?}");
+    }
+    let returned = &plan.changes.iter().find(|c| c.target.object_guid == guid(2)).unwrap();
+    assert_eq!(returned.existing_id, Some(stored(&user(2, "OU=Staff", 512), false, &[]).id));
+    assert!(returned.details.contains(&"re-activated".to_owned()));
+}
+
+#[test]
+fn a_user_listed_twice_is_planned_once() {
+    let world = World {
+        users: vec![user(1, "OU=Staff", 512), user(1, "OU=Staff", 512)],
+        groups: vec![group(100, &[1])],
+        paths: vec!["*"],
+        links: vec![link(100, USER_CPH)],
+        current: vec![],
+    };
+    check(world, counts(1, 0, 0, 0, 0), &[(1, Some(Action::Create), true, &[USER_CPH])]);
+}
+
+#[test]
+fn a_link_to_an_access_removed_from_the_catalogue_grants_nothing() {
+    let world = World {
+        users: vec![user(1, "OU=Staff", 512)],
+        groups: vec![group(100, &[1])],
+        paths: vec!["*"],
+        links: vec![link(100, USER_CPH), link(100, 77)],
+        current: vec![],
+    };
+    let plan = check(world, counts(1, 0, 0, 0, 0), &[(1, Some(Action::Create), true, &[USER_CPH])]);
+    assert!(plan.notes.iter().any(|n| n.contains("not in the catalogue")));
+}
+
+#[test]
+fn the_same_input_gives_the_same_plan() {
+    let world = World {
+        users: (1..50).map(|n| user(n, "OU=Staff", if n % 7 == 0 { 514 } else { 512 })).collect(),
+        groups: vec![group(100, &(1..50).collect::<Vec<_>>()), group(101, &[100, 3, 4])],
+        paths: vec!["OU=Staff"],
+        links: vec![link(100, USER_CPH), link(101, VIP)],
+        current: vec![],
+    };
+    assert_eq!(run(&world), run(&world));
+}

@@ -1,0 +1,234 @@
+//! Messages of the admin API (`/api/v1/...`), which a tenant's admins and
+//! the console call with a bearer admin token.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::ObjectGuid;
+
+/// `POST /api/v1/jobs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateJob {
+    pub name: String,
+    pub relative_paths: Vec<String>,
+    #[serde(default)]
+    pub group_paths: Vec<String>,
+    /// Daily import time, `HH:MM` in UTC; default 02:00.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_time: Option<String>,
+}
+
+/// An import job: one domain or OU set of a tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: Uuid,
+    pub name: String,
+    pub relative_paths: Vec<String>,
+    pub group_paths: Vec<String>,
+    pub schedule_time: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: time::OffsetDateTime,
+}
+
+/// `POST /api/v1/jobs/{job}/registration-tokens`: a one-time token an agent
+/// trades for its identity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistrationToken {
+    pub job_id: Uuid,
+    /// Shown once; only its hash is stored.
+    pub token: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: time::OffsetDateTime,
+}
+
+/// The kinds of rights the booking service knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessKind {
+    /// User at a location: the basic access, without which nobody enters.
+    User,
+    /// Administrator at a location.
+    Administrator,
+    Department,
+    Vip,
+}
+
+impl AccessKind {
+    pub const ALL: [AccessKind; 4] = [AccessKind::User, AccessKind::Administrator, AccessKind::Department, AccessKind::Vip];
+
+    /// True for the access that lets a user into the service.
+    pub fn is_basic(self) -> bool {
+        self == AccessKind::User
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessKind::User => "user",
+            AccessKind::Administrator => "administrator",
+            AccessKind::Department => "department",
+            AccessKind::Vip => "vip",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AccessKind> {
+        AccessKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// `POST /api/v1/accesses`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateAccess {
+    pub kind: AccessKind,
+    /// What the right is about: a location for `user`/`administrator`, a
+    /// department's name, etc.
+    pub name: String,
+}
+
+/// A right in the tenant's catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Access {
+    pub id: Uuid,
+    pub kind: AccessKind,
+    pub name: String,
+}
+
+/// One entry of `PUT /api/v1/jobs/{job}/links`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkInput {
+    /// The AD group: its DN or its objectGUID.
+    pub group: String,
+    pub access_id: Uuid,
+}
+
+/// A link as stored: the group as given, and what it resolved to in the
+/// newest snapshot (if any).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    pub group: String,
+    pub access_id: Uuid,
+    /// The group's objectGUID once a snapshot containing it was imported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_guid: Option<ObjectGuid>,
+}
+
+/// A page of a list endpoint. `next_cursor` is opaque; pass it back as
+/// `cursor` for the next page; `null` means this was the last page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// An access as a user carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AccessRef {
+    pub id: Uuid,
+    pub kind: AccessKind,
+    pub name: String,
+}
+
+/// A user of the booking service, as imported from one job. The same
+/// person in two jobs (two domains) is two users.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: Uuid,
+    pub job_id: Uuid,
+    pub object_guid: ObjectGuid,
+    /// `sAMAccountName`.
+    pub username: String,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    /// False when disabled in AD, out of scope, gone from AD, or without a
+    /// basic access. Users are deactivated, never deleted by an import.
+    pub active: bool,
+    pub accesses: Vec<AccessRef>,
+}
+
+/// What started an import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionTrigger {
+    /// The job's first snapshot arrived.
+    FirstPush,
+    /// An admin asked.
+    Manual,
+    /// The job's daily schedule.
+    Schedule,
+}
+
+/// Where an import session stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl SessionStatus {
+    pub fn is_finished(self) -> bool {
+        matches!(self, SessionStatus::Succeeded | SessionStatus::Failed)
+    }
+}
+
+/// How many users an import touched, and how.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionCounts {
+    /// New users.
+    pub created: u64,
+    /// Existing users whose fields, accesses or activity changed (a
+    /// re-activation counts here).
+    pub updated: u64,
+    /// Users who were active and no longer are.
+    pub deactivated: u64,
+    /// Users the import looked at and left as they were.
+    pub unchanged: u64,
+    /// Users in scope whom no linked group grants a basic access.
+    pub not_linked: u64,
+}
+
+/// One import run, kept forever.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: Uuid,
+    pub job_id: Uuid,
+    pub trigger: SessionTrigger,
+    pub status: SessionStatus,
+    pub snapshot_id: Uuid,
+    /// sha256 of the signed manifest the snapshot was committed with.
+    pub manifest_sha256: String,
+    pub counts: SessionCounts,
+    /// Things the admin should know (e.g. "no links: nobody imported").
+    pub notes: Vec<String>,
+    /// Why a failed session failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: time::OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<time::OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+}
+
+/// One itemised change of a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionChange {
+    pub user_id: Uuid,
+    pub object_guid: ObjectGuid,
+    pub username: String,
+    /// `created`, `updated`, `deactivated`.
+    pub action: String,
+    /// Field by field, in words, e.g. `email: a@x -> b@x`, `+access user @ Copenhagen`.
+    pub details: Vec<String>,
+}
+
+/// `roster-server tenant create` output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedTenant {
+    pub tenant_id: Uuid,
+    pub name: String,
+    /// Shown once; only its hash is stored.
+    pub admin_token: String,
+}

@@ -1,0 +1,195 @@
+//! Distinguished names as AD compares them: case-insensitively, ignoring
+//! spaces around separators, and with escapes decoded.
+//!
+//! Scope checks ("is this user under `OU=Staff`?") and links given by DN
+//! both depend on comparing DNs that were typed by a person with DNs that
+//! came from the directory, so they go through [`Dn::parse`] rather than
+//! string equality.
+
+use std::fmt;
+
+/// A parsed DN: its RDNs from the leaf up, each `(attribute, value)` folded
+/// for comparison. Multi-valued RDNs (`CN=a+UID=b`) keep their `+` parts
+/// together in one component.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Dn {
+    rdns: Vec<String>,
+}
+
+/// Why a string is not a DN.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DnError {
+    #[error("`{0}` is not a distinguished name (expected attribute=value pairs separated by commas)")]
+    Syntax(String),
+}
+
+impl Dn {
+    /// Parses and folds `text`. The empty string is the root DN.
+    pub fn parse(text: &str) -> Result<Dn, DnError> {
+        let syntax = || DnError::Syntax(text.to_owned());
+        let mut rdns = Vec::new();
+        if text.trim().is_empty() {
+            return Ok(Dn { rdns });
+        }
+        for raw in split_unescaped(text, ',') {
+            let mut parts = Vec::new();
+            for ava in split_unescaped(raw, '+') {
+                let (attr, value) = split_once_unescaped(ava, '=').ok_or_else(syntax)?;
+                let attr = attr.trim().to_ascii_lowercase();
+                if attr.is_empty() || !attr.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
+                    return Err(syntax());
+                }
+                let value = unescape(value.trim()).ok_or_else(syntax)?;
+                parts.push(format!("{attr}={}", value.to_lowercase()));
+            }
+            parts.sort();
+            rdns.push(parts.join("+"));
+        }
+        Ok(Dn { rdns })
+    }
+
+    /// True when `self` is `ancestor` or lies below it.
+    pub fn is_within(&self, ancestor: &Dn) -> bool {
+        self.rdns.len() >= ancestor.rdns.len() && self.rdns.ends_with(&ancestor.rdns)
+    }
+
+    /// Number of RDNs; the root DN has none.
+    pub fn depth(&self) -> usize {
+        self.rdns.len()
+    }
+
+    /// The DN one level up, or `None` for the root.
+    pub fn parent(&self) -> Option<Dn> {
+        (!self.rdns.is_empty()).then(|| Dn { rdns: self.rdns[1..].to_vec() })
+    }
+}
+
+/// The folded form, for logs and keys; not meant to be sent back to LDAP.
+impl fmt::Display for Dn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.rdns.join(","))
+    }
+}
+
+impl fmt::Debug for Dn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Dn({self})")
+    }
+}
+
+/// Joins a DN relative to a base, e.g. `OU=Copenhagen,OU=Staff` and
+/// `DC=corp,DC=example` into `OU=Copenhagen,OU=Staff,DC=corp,DC=example`.
+pub fn join(relative: &str, base: &str) -> String {
+    match (relative.trim(), base.trim()) {
+        ("", base) => base.to_owned(),
+        (relative, "") => relative.to_owned(),
+        (relative, base) => format!("{relative},{base}"),
+    }
+}
+
+fn split_unescaped(text: &str, separator: char) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            c if c == separator => {
+                parts.push(&text[start..i]);
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+fn split_once_unescaped(text: &str, separator: char) -> Option<(&str, &str)> {
+    let mut parts = split_unescaped(text, separator).into_iter();
+    let first = parts.next()?;
+    let rest = text.get(first.len() + separator.len_utf8()..)?;
+    Some((first, rest))
+}
+
+/// Decodes RFC 4514 escapes: `\,` style and `\2C` hex pairs (which may
+/// spell out UTF-8 sequences).
+fn unescape(value: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(value.len());
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            let mut buf = [0u8; 4];
+            bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            continue;
+        }
+        let first = chars.next()?;
+        match (first.to_digit(16), chars.peek().and_then(|c| c.to_digit(16))) {
+            (Some(hi), Some(lo)) => {
+                chars.next();
+                bytes.push((hi * 16 + lo) as u8);
+            }
+            _ => {
+                let mut buf = [0u8; 4];
+                bytes.extend_from_slice(first.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+    String::from_utf8(bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dn(s: &str) -> Dn {
+        Dn::parse(s).unwrap()
+    }
+
+    #[test]
+    fn equality_ignores_case_spaces_and_escape_style() {
+        let cases = [
+            ("CN=Ann,OU=Staff,DC=corp,DC=example", "cn=ann, ou=staff , dc=CORP,dc=Example"),
+            ("CN=Smith\\, Ann,OU=Staff", "cn=smith\\2c ann,ou=staff"),
+            ("CN=Ann+UID=7,OU=Staff", "uid=7+cn=ann,ou=staff"),
+            ("OU=Zürich,DC=x", "ou=z\\c3\\bcrich,dc=x"),
+        ];
+        for (a, b) in cases {
+            assert_eq!(dn(a), dn(b), "{a} vs {b}");
+        }
+        assert_ne!(dn("CN=Ann,OU=Staff"), dn("CN=Ann,OU=Sales"));
+    }
+
+    #[test]
+    fn within_is_a_suffix_match_on_whole_rdns() {
+        let base = dn("OU=Staff,DC=corp,DC=example");
+        let cases = [
+            ("CN=Ann,OU=Staff,DC=corp,DC=example", true),
+            ("CN=Ann,OU=Copenhagen,OU=Staff,DC=corp,DC=example", true),
+            ("OU=Staff,DC=corp,DC=example", true),
+            ("CN=Ann,OU=OldStaff,DC=corp,DC=example", false),
+            ("CN=Ann,OU=External,DC=corp,DC=example", false),
+            ("DC=corp,DC=example", false),
+            ("CN=OU\\=Staff,DC=corp,DC=example", false),
+        ];
+        for (child, expected) in cases {
+            assert_eq!(dn(child).is_within(&base), expected, "{child}");
+        }
+    }
+
+    #[test]
+    fn rejects_non_dns() {
+        for bad in ["Sales", "CN=Ann,Staff", "=x", "CN=a\\"] {
+            assert!(Dn::parse(bad).is_err(), "{bad:?} parsed");
+        }
+        assert_eq!(Dn::parse("").unwrap().depth(), 0);
+    }
+
+    #[test]
+    fn joins_relative_paths_to_the_base() {
+        assert_eq!(join("OU=Copenhagen,OU=Staff", "DC=corp,DC=test"), "OU=Copenhagen,OU=Staff,DC=corp,DC=test");
+        assert_eq!(join("", "DC=corp,DC=test"), "DC=corp,DC=test");
+        assert_eq!(dn("CN=a,OU=b").parent().unwrap(), dn("ou=b"));
+    }
+}

@@ -1,0 +1,17 @@
+//! Roster's wire contract: every message the agent and the server exchange.
+//!
+//! These types are the Rust face of `proto-schemas/`; a test in the server
+//! validates real messages against those schemas. The crate has no I/O: it
+//! holds plain data and the small pure helpers that give the data meaning
+//! (GUID rendering, DN comparison, job scope).
+
+pub mod admin;
+pub mod agent;
+pub mod dn;
+pub mod guid;
+pub mod manifest;
+pub mod problem;
+pub mod records;
+pub mod scope;
+
+pub use guid::ObjectGuid;

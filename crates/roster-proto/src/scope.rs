@@ -1,0 +1,169 @@
+//! What an import job reads: the OUs whose users are in scope, and where
+//! its groups may live, both relative to the directory's base DN.
+//!
+//! The agent uses [`ResolvedScope`] to decide which subtrees to search; the
+//! server uses the same type to re-check every user it is about to import,
+//! so a user outside the job's paths is never imported, whatever the agent
+//! sent.
+
+use serde::{Deserialize, Serialize};
+
+use crate::dn::{self, Dn, DnError};
+
+/// The path that stands for the whole domain.
+pub const WHOLE_DOMAIN: &str = "*";
+
+/// A job's scope as the admin sets it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobScope {
+    /// OUs whose users are in scope, relative to the base DN
+    /// (`OU=Copenhagen,OU=Staff`), or `*` for the whole domain.
+    pub relative_paths: Vec<String>,
+    /// Where groups are read from, same form; empty means the whole domain,
+    /// so a linked group anywhere works for users in scope.
+    #[serde(default)]
+    pub group_paths: Vec<String>,
+}
+
+/// Why a scope cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScopeError {
+    #[error("a job needs at least one relative path (use \"*\" for the whole domain)")]
+    NoPaths,
+    #[error("relative path `{path}`: {source}")]
+    BadPath { path: String, source: DnError },
+    #[error("base DN: {0}")]
+    BadBase(DnError),
+}
+
+/// One subtree to search: the DN as sent to LDAP, and its folded form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchBase {
+    /// The DN exactly as it will be sent to the directory.
+    pub dn: String,
+    /// The folded DN, for containment checks.
+    pub folded: Dn,
+}
+
+/// A scope made absolute against a base DN, with nested paths dropped so
+/// no subtree is read twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedScope {
+    /// Subtrees whose users are in scope.
+    pub user_bases: Vec<SearchBase>,
+    /// Subtrees whose groups are read.
+    pub group_bases: Vec<SearchBase>,
+}
+
+impl JobScope {
+    /// Checks the paths' syntax without a base DN (used when a job is saved).
+    pub fn validate(&self) -> Result<(), ScopeError> {
+        self.resolve("DC=validate").map(|_| ())
+    }
+
+    /// Makes the scope absolute against `base_dn`.
+    pub fn resolve(&self, base_dn: &str) -> Result<ResolvedScope, ScopeError> {
+        if self.relative_paths.iter().all(|p| p.trim().is_empty()) {
+            return Err(ScopeError::NoPaths);
+        }
+        Dn::parse(base_dn).map_err(ScopeError::BadBase)?;
+        let user_bases = resolve_paths(&self.relative_paths, base_dn)?;
+        let group_bases = if self.group_paths.iter().all(|p| p.trim().is_empty()) {
+            resolve_paths(&[WHOLE_DOMAIN.to_owned()], base_dn)?
+        } else {
+            resolve_paths(&self.group_paths, base_dn)?
+        };
+        Ok(ResolvedScope { user_bases, group_bases })
+    }
+}
+
+impl ResolvedScope {
+    /// True when a user at `dn` is in scope.
+    pub fn contains_user(&self, dn: &Dn) -> bool {
+        self.user_bases.iter().any(|b| dn.is_within(&b.folded))
+    }
+
+    /// True when a group at `dn` is read.
+    pub fn contains_group(&self, dn: &Dn) -> bool {
+        self.group_bases.iter().any(|b| dn.is_within(&b.folded))
+    }
+}
+
+fn resolve_paths(paths: &[String], base_dn: &str) -> Result<Vec<SearchBase>, ScopeError> {
+    let mut bases: Vec<SearchBase> = Vec::new();
+    for path in paths.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+        let absolute = if path == WHOLE_DOMAIN { base_dn.trim().to_owned() } else { dn::join(path, base_dn) };
+        let folded = Dn::parse(&absolute).map_err(|source| ScopeError::BadPath { path: path.to_owned(), source })?;
+        bases.push(SearchBase { dn: absolute, folded });
+    }
+    // Keep the outermost paths only: a path inside another adds nothing.
+    let mut kept: Vec<SearchBase> = Vec::new();
+    for (i, base) in bases.iter().enumerate() {
+        let covered = bases.iter().enumerate().any(|(j, other)| {
+            j != i && base.folded.is_within(&other.folded) && (base.folded != other.folded || j < i)
+        });
+        if !covered {
+            kept.push(base.clone());
+        }
+    }
+    Ok(kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "DC=corp,DC=example,DC=test";
+
+    fn scope(users: &[&str], groups: &[&str]) -> JobScope {
+        JobScope {
+            relative_paths: users.iter().map(|s| s.to_string()).collect(),
+            group_paths: groups.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn bases(b: &[SearchBase]) -> Vec<&str> {
+        b.iter().map(|b| b.dn.as_str()).collect()
+    }
+
+    #[test]
+    fn resolves_paths_against_the_base() {
+        let r = scope(&["OU=Copenhagen,OU=Staff", "OU=Aarhus,OU=Staff"], &[]).resolve(BASE).unwrap();
+        assert_eq!(
+            bases(&r.user_bases),
+            ["OU=Copenhagen,OU=Staff,DC=corp,DC=example,DC=test", "OU=Aarhus,OU=Staff,DC=corp,DC=example,DC=test"]
+        );
+        assert_eq!(bases(&r.group_bases), [BASE]);
+    }
+
+    #[test]
+    fn star_is_the_whole_domain_and_swallows_other_paths() {
+        let r = scope(&["OU=Staff", "*"], &["OU=Groups"]).resolve(BASE).unwrap();
+        assert_eq!(bases(&r.user_bases), [BASE]);
+        assert_eq!(bases(&r.group_bases), ["OU=Groups,DC=corp,DC=example,DC=test"]);
+    }
+
+    #[test]
+    fn nested_and_duplicate_paths_are_read_once() {
+        let r = scope(&["OU=Copenhagen,OU=Staff", "ou=staff", "OU=Staff "], &[]).resolve(BASE).unwrap();
+        assert_eq!(bases(&r.user_bases), ["ou=staff,DC=corp,DC=example,DC=test"]);
+    }
+
+    #[test]
+    fn containment() {
+        let r = scope(&["OU=Staff"], &[]).resolve(BASE).unwrap();
+        let inside = Dn::parse("CN=Ann,OU=Copenhagen,OU=Staff,DC=corp,DC=example,DC=test").unwrap();
+        let outside = Dn::parse("CN=Bob,OU=External,DC=corp,DC=example,DC=test").unwrap();
+        assert!(r.contains_user(&inside));
+        assert!(!r.contains_user(&outside));
+        assert!(r.contains_group(&outside));
+    }
+
+    #[test]
+    fn rejects_empty_and_malformed_scopes() {
+        assert_eq!(scope(&[], &[]).resolve(BASE), Err(ScopeError::NoPaths));
+        assert_eq!(scope(&[" "], &[]).validate(), Err(ScopeError::NoPaths));
+        assert!(matches!(scope(&["Staff"], &[]).validate(), Err(ScopeError::BadPath { .. })));
+        assert!(matches!(scope(&["*"], &[]).resolve("not a dn"), Err(ScopeError::BadBase(_))));
+    }
+}

@@ -1,1 +1,12 @@
-//! placeholder
+//! Roster's cloud API as a library: [`app::Application`] builds the whole
+//! server (database, import worker, HTTP) from [`settings::Settings`], so
+//! tests start exactly what `roster-server serve` starts, on port 0.
+
+pub mod app;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod import;
+pub mod settings;
+pub mod store;

@@ -2,6 +2,9 @@
 //! scope, links and the service's current users, and the outcome expected
 //! for every user.
 
+// A failed unwrap is a failed test, which is what we want here.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::{BTreeSet, HashMap};
 
 use roster_import::{Action, CurrentUser, GroupRef, LinkRule, Plan, PlanInput, UserState, plan};

@@ -12,6 +12,8 @@ pub const UAC_ACCOUNT_DISABLE: u32 = 0x0002;
 /// One directory object in a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+// Records stream one at a time, so the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Record {
     User(UserRecord),
     Group(GroupRecord),

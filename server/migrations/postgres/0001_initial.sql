@@ -1,0 +1,156 @@
+-- Roster's schema, PostgreSQL flavour. Keep in step with ../sqlite/0001_initial.sql:
+-- same tables, same columns; only the types differ (BLOB/BYTEA, INTEGER/BIGINT).
+-- Times are Unix milliseconds. Ids are UUID strings.
+
+CREATE TABLE server_identity (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    audience TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+CREATE TABLE tenants (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+CREATE TABLE admin_tokens (
+    token_hash TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    created_at BIGINT NOT NULL
+);
+
+CREATE TABLE jobs (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    name TEXT NOT NULL,
+    relative_paths TEXT NOT NULL,
+    group_paths TEXT NOT NULL,
+    schedule_time TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    UNIQUE (tenant_id, name)
+);
+
+CREATE TABLE registration_tokens (
+    token_hash TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    job_id TEXT NOT NULL REFERENCES jobs(id),
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at BIGINT
+);
+
+CREATE TABLE agents (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    job_id TEXT NOT NULL REFERENCES jobs(id),
+    public_key TEXT NOT NULL,
+    hostname TEXT,
+    agent_version TEXT,
+    created_at BIGINT NOT NULL,
+    last_seen_at BIGINT,
+    revoked_at BIGINT
+);
+
+CREATE TABLE accesses (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    UNIQUE (tenant_id, kind, name)
+);
+
+CREATE TABLE links (
+    job_id TEXT NOT NULL REFERENCES jobs(id),
+    position BIGINT NOT NULL,
+    group_text TEXT NOT NULL,
+    access_id TEXT NOT NULL REFERENCES accesses(id),
+    group_guid TEXT,
+    PRIMARY KEY (job_id, position)
+);
+
+CREATE TABLE snapshots (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    job_id TEXT NOT NULL REFERENCES jobs(id),
+    agent_id TEXT NOT NULL REFERENCES agents(id),
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    manifest_json TEXT NOT NULL,
+    manifest_sha256 TEXT NOT NULL,
+    chunk_count BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    committed_at BIGINT
+);
+CREATE INDEX snapshots_job ON snapshots (job_id, committed_at);
+
+CREATE TABLE snapshot_chunks (
+    snapshot_id TEXT NOT NULL REFERENCES snapshots(id),
+    idx BIGINT NOT NULL,
+    sha256 TEXT NOT NULL,
+    data BYTEA NOT NULL,
+    PRIMARY KEY (snapshot_id, idx)
+);
+
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    job_id TEXT NOT NULL REFERENCES jobs(id),
+    snapshot_id TEXT NOT NULL REFERENCES snapshots(id),
+    trigger_kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    manifest_sha256 TEXT NOT NULL,
+    created_count BIGINT NOT NULL DEFAULT 0,
+    updated_count BIGINT NOT NULL DEFAULT 0,
+    deactivated_count BIGINT NOT NULL DEFAULT 0,
+    unchanged_count BIGINT NOT NULL DEFAULT 0,
+    not_linked_count BIGINT NOT NULL DEFAULT 0,
+    notes TEXT NOT NULL DEFAULT '[]',
+    error TEXT,
+    created_at BIGINT NOT NULL,
+    started_at BIGINT,
+    finished_at BIGINT,
+    duration_ms BIGINT
+);
+CREATE INDEX sessions_job ON sessions (job_id, created_at);
+CREATE INDEX sessions_status ON sessions (status);
+
+CREATE TABLE session_changes (
+    session_id TEXT NOT NULL REFERENCES sessions(id),
+    seq BIGINT NOT NULL,
+    user_id TEXT NOT NULL,
+    object_guid TEXT NOT NULL,
+    username TEXT NOT NULL,
+    action TEXT NOT NULL,
+    details TEXT NOT NULL,
+    PRIMARY KEY (session_id, seq)
+);
+
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    job_id TEXT NOT NULL REFERENCES jobs(id),
+    object_guid TEXT NOT NULL,
+    username TEXT NOT NULL,
+    user_principal_name TEXT,
+    email TEXT,
+    display_name TEXT,
+    given_name TEXT,
+    surname TEXT,
+    telephone_number TEXT,
+    department TEXT,
+    title TEXT,
+    dn TEXT NOT NULL,
+    active BIGINT NOT NULL CHECK (active IN (0, 1)),
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (job_id, object_guid)
+);
+CREATE INDEX users_tenant ON users (tenant_id, id);
+
+CREATE TABLE user_accesses (
+    user_id TEXT NOT NULL REFERENCES users(id),
+    access_id TEXT NOT NULL REFERENCES accesses(id),
+    PRIMARY KEY (user_id, access_id)
+);

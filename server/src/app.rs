@@ -1,0 +1,81 @@
+//! Builds and runs the server: opens the database (running migrations),
+//! binds the listener, starts the import worker, serves HTTP or HTTPS.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::db::Db;
+use crate::import::{ImportQueue, run_worker};
+use crate::settings::Settings;
+use crate::store;
+
+/// What handlers share.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub db: Db,
+    /// The `aud` every agent token must carry.
+    pub audience: Arc<str>,
+    /// Wakes the import worker.
+    pub imports: ImportQueue,
+}
+
+impl AppState {
+    pub async fn new(db: Db) -> anyhow::Result<AppState> {
+        let audience = store::tenants::audience(&db).await.context("reading the server identity")?;
+        Ok(AppState { db, audience: audience.into(), imports: ImportQueue::default() })
+    }
+}
+
+/// A server, bound and ready to run.
+#[derive(Debug)]
+pub struct Application {
+    state: AppState,
+    listener: std::net::TcpListener,
+    address: SocketAddr,
+    tls: Option<crate::settings::TlsFiles>,
+}
+
+impl Application {
+    /// Connects to the database, migrates it, and binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let db = Db::connect(&settings.database_url).await.with_context(|| format!("opening {}", crate::db::redact_url(&settings.database_url)))?;
+        let state = AppState::new(db).await?;
+        let listener = std::net::TcpListener::bind(settings.listen).with_context(|| format!("binding {}", settings.listen))?;
+        listener.set_nonblocking(true)?;
+        let address = listener.local_addr()?;
+        Ok(Application { state, listener, address, tls: settings.tls })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until the process ends.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        tokio::spawn(run_worker(self.state.db.clone(), self.state.imports.clone()));
+        let router = crate::http::router(self.state);
+        match self.tls {
+            None => {
+                let listener = tokio::net::TcpListener::from_std(self.listener)?;
+                axum::serve(listener, router).await?;
+            }
+            Some(tls) => {
+                let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
+                    .await
+                    .with_context(|| format!("loading TLS certificate {} and key {}", tls.cert.display(), tls.key.display()))?;
+                axum_server::from_tcp_rustls(self.listener, config)?.serve(router.into_make_service()).await?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,103 @@
+//! The one place where errors become HTTP answers: every handler returns
+//! [`AppError`], and its `IntoResponse` writes `application/problem+json`.
+//! Client errors keep a useful `detail`; server errors are logged here with
+//! their cause and answered with an opaque 500 (or 503 when the database is
+//! out of reach, so agents back off and retry).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use roster_proto::problem::{CONTENT_TYPE, Problem};
+
+/// An error a handler can return.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    BadRequest(String),
+    /// Missing, malformed, expired or revoked credentials. The detail is
+    /// deliberately vague; the cause is logged.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// Also used for other tenants' objects: their existence is not leaked.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("database unavailable: {0}")]
+    Unavailable(sqlx::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(error: sqlx::Error) -> AppError {
+        match error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+                AppError::Unavailable(error)
+            }
+            other => AppError::Internal(format!("database: {other}")),
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for AppError {
+    fn from(error: crate::store::StoreError) -> AppError {
+        match error {
+            crate::store::StoreError::Sql(e) => e.into(),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let detail = match &self {
+            AppError::Unauthorized(cause) => {
+                tracing::info!(%cause, "refused credentials");
+                "missing, invalid, expired or revoked credentials".to_owned()
+            }
+            AppError::Unavailable(cause) => {
+                tracing::warn!(%cause, "database unavailable");
+                "the service is temporarily unavailable; retry later".to_owned()
+            }
+            AppError::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                "internal error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let mut response = problem(status, detail).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
+    }
+}
+
+/// A problem+json response with `status` and `detail`.
+pub fn problem(status: StatusCode, detail: String) -> impl IntoResponse {
+    let body = Problem {
+        kind: "about:blank".to_owned(),
+        title: status.canonical_reason().unwrap_or("Error").to_owned(),
+        status: status.as_u16(),
+        detail: Some(detail),
+    };
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    (status, [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))], bytes)
+}

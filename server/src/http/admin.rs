@@ -1,0 +1,260 @@
+//! The admin API: jobs, registration tokens, accesses, links, sessions,
+//! users. Every query is scoped to the caller's tenant; another tenant's
+//! objects answer 404, exactly like objects that do not exist.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use roster_import::GroupRef;
+use roster_proto::admin::{
+    Access, CreateAccess, CreateJob, Job, Link, LinkInput, Page, RegistrationToken, Session, SessionChange, SessionTrigger, User,
+};
+use roster_proto::scope::JobScope;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::http::auth::Admin;
+use crate::http::json::ApiJson;
+use crate::store;
+
+/// Default and largest page sizes of list endpoints.
+const DEFAULT_LIMIT: u32 = 100;
+const MAX_LIMIT: u32 = 1000;
+/// How long a registration token stays usable.
+const REGISTRATION_TOKEN_TTL_MS: i64 = 24 * 3600 * 1000;
+/// Daily import time when a job does not say.
+const DEFAULT_SCHEDULE: &str = "02:00";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/jobs", post(create_job).get(list_jobs))
+        .route("/jobs/{job}", get(get_job))
+        .route("/jobs/{job}/registration-tokens", post(create_registration_token))
+        .route("/jobs/{job}/links", get(get_links).put(put_links))
+        .route("/jobs/{job}/sessions", get(list_sessions))
+        .route("/jobs/{job}/imports", post(start_import))
+        .route("/accesses", get(list_accesses).post(create_access))
+        .route("/sessions/{id}", get(get_session))
+        .route("/sessions/{id}/changes", get(list_changes))
+        .route("/users", get(list_users))
+}
+
+/// `?limit=N&cursor=C` of list endpoints.
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+impl PageQuery {
+    fn limit(&self) -> Result<u32, AppError> {
+        match self.limit {
+            None => Ok(DEFAULT_LIMIT),
+            Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            Some(n) => Err(AppError::BadRequest(format!("limit must be between 1 and {MAX_LIMIT}, got {n}"))),
+        }
+    }
+}
+
+fn bad_cursor() -> AppError {
+    AppError::BadRequest("cursor is not one this API returned".into())
+}
+
+fn parse_id(text: &str, what: &'static str) -> Result<Uuid, AppError> {
+    text.parse().map_err(|_| AppError::NotFound(what))
+}
+
+async fn job_of(state: &AppState, admin: Admin, job: &str) -> Result<Job, AppError> {
+    let id = parse_id(job, "job")?;
+    store::jobs::get_job(&state.db, admin.tenant_id, id).await?.ok_or(AppError::NotFound("job"))
+}
+
+/// `HH:MM`, 24-hour clock.
+fn valid_schedule(text: &str) -> bool {
+    let Some((h, m)) = text.split_once(':') else { return false };
+    h.len() == 2 && m.len() == 2 && h.parse::<u8>().is_ok_and(|h| h < 24) && m.parse::<u8>().is_ok_and(|m| m < 60)
+}
+
+async fn create_job(State(state): State<AppState>, admin: Admin, ApiJson(input): ApiJson<CreateJob>) -> Result<(StatusCode, ApiJson<Job>), AppError> {
+    if input.name.trim().is_empty() {
+        return Err(AppError::Unprocessable("name must not be empty".into()));
+    }
+    JobScope { relative_paths: input.relative_paths.clone(), group_paths: input.group_paths.clone() }
+        .validate()
+        .map_err(|e| AppError::Unprocessable(e.to_string()))?;
+    let schedule = input.schedule_time.clone().unwrap_or_else(|| DEFAULT_SCHEDULE.to_owned());
+    if !valid_schedule(&schedule) {
+        return Err(AppError::Unprocessable(format!("schedule_time must be HH:MM (24-hour, UTC), got `{schedule}`")));
+    }
+    match store::jobs::create_job(&state.db, admin.tenant_id, &input, &schedule).await? {
+        store::jobs::CreatedJob::Created(job) => {
+            tracing::info!(tenant = %admin.tenant_id, job = %job.id, "job created");
+            Ok((StatusCode::CREATED, ApiJson(job)))
+        }
+        store::jobs::CreatedJob::NameTaken => Err(AppError::Conflict(format!("a job named `{}` already exists", input.name.trim()))),
+    }
+}
+
+async fn list_jobs(State(state): State<AppState>, admin: Admin) -> Result<ApiJson<Page<Job>>, AppError> {
+    let items = store::jobs::list_jobs(&state.db, admin.tenant_id).await?;
+    Ok(ApiJson(Page { items, next_cursor: None }))
+}
+
+async fn get_job(State(state): State<AppState>, admin: Admin, Path(job): Path<String>) -> Result<ApiJson<Job>, AppError> {
+    Ok(ApiJson(job_of(&state, admin, &job).await?))
+}
+
+async fn create_registration_token(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(job): Path<String>,
+) -> Result<(StatusCode, ApiJson<RegistrationToken>), AppError> {
+    let job = job_of(&state, admin, &job).await?;
+    let token = store::jobs::create_registration_token(&state.db, admin.tenant_id, job.id, REGISTRATION_TOKEN_TTL_MS).await?;
+    Ok((StatusCode::CREATED, ApiJson(token)))
+}
+
+async fn create_access(State(state): State<AppState>, admin: Admin, ApiJson(input): ApiJson<CreateAccess>) -> Result<(StatusCode, ApiJson<Access>), AppError> {
+    let name = input.name.trim();
+    if name.is_empty() {
+        return Err(AppError::Unprocessable("name must not be empty".into()));
+    }
+    let (access, created) = store::jobs::create_access(&state.db, admin.tenant_id, input.kind, name).await?;
+    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, ApiJson(access)))
+}
+
+async fn list_accesses(State(state): State<AppState>, admin: Admin) -> Result<ApiJson<Page<Access>>, AppError> {
+    let items = store::jobs::list_accesses(&state.db, admin.tenant_id).await?;
+    Ok(ApiJson(Page { items, next_cursor: None }))
+}
+
+async fn get_links(State(state): State<AppState>, admin: Admin, Path(job): Path<String>) -> Result<ApiJson<Vec<Link>>, AppError> {
+    let job = job_of(&state, admin, &job).await?;
+    let mut conn = state.db.pool.acquire().await?;
+    Ok(ApiJson(store::jobs::get_links(&mut conn, job.id).await?))
+}
+
+/// Replaces the job's links. Groups are checked for syntax now and
+/// resolved against the job's newest snapshot when there is one; a group
+/// not (yet) in a snapshot is accepted and resolved at the next import.
+async fn put_links(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(job): Path<String>,
+    ApiJson(links): ApiJson<Vec<LinkInput>>,
+) -> Result<ApiJson<Vec<Link>>, AppError> {
+    let job = job_of(&state, admin, &job).await?;
+    let accesses = store::jobs::list_accesses(&state.db, admin.tenant_id).await?;
+    let mut problems = Vec::new();
+    for (i, link) in links.iter().enumerate() {
+        if let Err(e) = GroupRef::parse(link.group.trim()) {
+            problems.push(format!("links[{i}].group: {e}"));
+        }
+        if !accesses.iter().any(|a| a.id == link.access_id) {
+            problems.push(format!("links[{i}].access_id: no access {} in this tenant", link.access_id));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(AppError::Unprocessable(problems.join("; ")));
+    }
+    // Keep resolutions already known for groups given by GUID.
+    let resolved: Vec<_> = links
+        .iter()
+        .map(|l| match GroupRef::parse(l.group.trim()) {
+            Ok(GroupRef::Guid(guid)) => Some(guid),
+            _ => None,
+        })
+        .collect();
+    store::jobs::put_links(&state.db, job.id, &links, &resolved).await?;
+    tracing::info!(tenant = %admin.tenant_id, job = %job.id, links = links.len(), "links replaced");
+    let mut conn = state.db.pool.acquire().await?;
+    Ok(ApiJson(store::jobs::get_links(&mut conn, job.id).await?))
+}
+
+async fn list_sessions(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(job): Path<String>,
+    Query(page): Query<PageQuery>,
+) -> Result<ApiJson<Page<Session>>, AppError> {
+    let job = job_of(&state, admin, &job).await?;
+    let cursor = match &page.cursor {
+        None => None,
+        Some(c) => {
+            let (ms, id) = c.split_once('.').ok_or_else(bad_cursor)?;
+            Some((ms.parse::<i64>().map_err(|_| bad_cursor())?, id.parse::<Uuid>().map_err(|_| bad_cursor())?.to_string()))
+        }
+    };
+    let (items, next) = store::sessions::list_sessions(&state.db, job.id, page.limit()?, cursor).await?;
+    Ok(ApiJson(Page { items, next_cursor: next.map(|(ms, id)| format!("{ms}.{id}")) }))
+}
+
+async fn get_session(State(state): State<AppState>, admin: Admin, Path(id): Path<String>) -> Result<ApiJson<Session>, AppError> {
+    let id = parse_id(&id, "session")?;
+    let session = store::sessions::get_session(&state.db, admin.tenant_id, id).await?.ok_or(AppError::NotFound("session"))?;
+    Ok(ApiJson(session))
+}
+
+async fn list_changes(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    Query(page): Query<PageQuery>,
+) -> Result<ApiJson<Page<SessionChange>>, AppError> {
+    let id = parse_id(&id, "session")?;
+    store::sessions::get_session(&state.db, admin.tenant_id, id).await?.ok_or(AppError::NotFound("session"))?;
+    let from = match &page.cursor {
+        None => 0,
+        Some(c) => c.parse::<i64>().map_err(|_| bad_cursor())?,
+    };
+    let (items, next) = store::sessions::list_changes(&state.db, id, page.limit()?, from).await?;
+    Ok(ApiJson(Page { items, next_cursor: next.map(|n| n.to_string()) }))
+}
+
+/// "Perform import": plans and applies the job's newest snapshot now.
+async fn start_import(State(state): State<AppState>, admin: Admin, Path(job): Path<String>) -> Result<(StatusCode, ApiJson<Session>), AppError> {
+    let job = job_of(&state, admin, &job).await?;
+    let mut tx = state.db.begin_write().await?;
+    let snapshot = store::directory::latest_committed(&mut tx, job.id)
+        .await?
+        .ok_or_else(|| AppError::Conflict("the job has no snapshot yet: register an agent and run `roster-agent push`".into()))?;
+    let id = store::sessions::insert_session(&mut tx, admin.tenant_id, job.id, snapshot.id, &snapshot.manifest_sha256, SessionTrigger::Manual).await?;
+    tx.commit().await?;
+    state.imports.wake();
+    let session = store::sessions::get_session(&state.db, admin.tenant_id, id).await?.ok_or(AppError::NotFound("session"))?;
+    Ok((StatusCode::ACCEPTED, ApiJson(session)))
+}
+
+#[derive(Debug, Deserialize)]
+struct UsersQuery {
+    job: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+async fn list_users(State(state): State<AppState>, admin: Admin, Query(query): Query<UsersQuery>) -> Result<ApiJson<Page<User>>, AppError> {
+    let job = match &query.job {
+        Some(job) => Some(job_of(&state, admin, job).await?.id),
+        None => None,
+    };
+    let limit = PageQuery { limit: query.limit, cursor: None }.limit()?;
+    let after = query.cursor.as_deref().map(|c| c.parse::<Uuid>().map_err(|_| bad_cursor())).transpose()?;
+    let (items, next) = store::users::list_users(&state.db, admin.tenant_id, job, limit, after).await?;
+    Ok(ApiJson(Page { items, next_cursor: next.map(|id| id.to_string()) }))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn schedules_are_hh_mm() {
+        for ok in ["00:00", "02:30", "23:59"] {
+            assert!(super::valid_schedule(ok), "{ok}");
+        }
+        for bad in ["24:00", "2:30", "02:60", "0230", "", "aa:bb"] {
+            assert!(!super::valid_schedule(bad), "{bad}");
+        }
+    }
+}

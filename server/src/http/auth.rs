@@ -1,0 +1,72 @@
+//! Who is calling: [`Admin`] (a tenant's bearer admin token) and
+//! [`AgentCaller`] (a registered, unrevoked agent whose EdDSA request token
+//! verifies for this exact method and path).
+
+use axum::extract::{FromRequestParts, OriginalUri};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::store;
+use crate::store::agents::AgentRecord;
+
+/// A tenant's admin.
+#[derive(Debug, Clone, Copy)]
+pub struct Admin {
+    pub tenant_id: Uuid,
+}
+
+/// A verified agent.
+#[derive(Debug, Clone)]
+pub struct AgentCaller {
+    pub agent: AgentRecord,
+}
+
+fn bearer(parts: &Parts) -> Result<&str, AppError> {
+    let value = parts.headers.get(AUTHORIZATION).ok_or_else(|| AppError::Unauthorized("no Authorization header".into()))?;
+    let value = value.to_str().map_err(|_| AppError::Unauthorized("Authorization header is not text".into()))?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(|| AppError::Unauthorized("Authorization is not `Bearer <token>`".into()))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(AppError::Unauthorized("Authorization is not `Bearer <token>`".into()));
+    }
+    Ok(token.trim())
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)?;
+        match store::tenants::tenant_for_admin_token(&state.db, token).await? {
+            Some(tenant_id) => Ok(Admin { tenant_id }),
+            None => Err(AppError::Unauthorized("unknown admin token".into())),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for AgentCaller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)?;
+        let agent_id = roster_snapshot::token::unverified_issuer(token).map_err(|e| AppError::Unauthorized(e.to_string()))?;
+        let agent = store::agents::get_agent(&state.db, agent_id)
+            .await?
+            .ok_or_else(|| AppError::Unauthorized(format!("unknown agent {agent_id}")))?;
+        if agent.revoked {
+            return Err(AppError::Unauthorized(format!("agent {agent_id} is revoked")));
+        }
+        // The path as the client sent it, even when this router is nested.
+        let path = match parts.extensions.get::<OriginalUri>() {
+            Some(original) => original.path().to_owned(),
+            None => parts.uri.path().to_owned(),
+        };
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        roster_snapshot::token::verify_request(token, &agent.public_key, agent.id, &state.audience, parts.method.as_str(), &path, now)
+            .map_err(|e| AppError::Unauthorized(format!("agent {agent_id}: {e}")))?;
+        store::agents::touch(&state.db, agent.id).await?;
+        Ok(AgentCaller { agent })
+    }
+}

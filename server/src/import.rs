@@ -1,0 +1,171 @@
+//! The import worker: takes queued sessions, plans them with
+//! `roster-import` against the snapshot they name, and applies the plan in
+//! one transaction that also marks the session succeeded. A crash before
+//! that commit leaves nothing applied; the session is queued again at the
+//! next start.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use roster_import::{Action, GroupRef, LinkRule, PlanInput, plan};
+use roster_proto::admin::SessionChange;
+use roster_proto::records::Record;
+use roster_proto::scope::JobScope;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::db::Db;
+use crate::store::{self, StoreError, sessions::SessionWork};
+
+/// Why an import failed; recorded on the session.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("job no longer exists")]
+    JobGone,
+    #[error("snapshot {0} is not committed")]
+    SnapshotNotCommitted(Uuid),
+    #[error("the job's scope cannot be used with base DN `{base}`: {source}")]
+    Scope { base: String, source: roster_proto::scope::ScopeError },
+    #[error("chunk {index} of the snapshot is missing")]
+    MissingChunk { index: u32 },
+    #[error("chunk {index}: {source}")]
+    Chunk { index: u32, source: roster_snapshot::chunk::ChunkError },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for ImportError {
+    fn from(e: sqlx::Error) -> Self {
+        ImportError::Store(StoreError::Sql(e))
+    }
+}
+
+/// Wakes the worker when a session is queued.
+#[derive(Debug, Clone, Default)]
+pub struct ImportQueue {
+    notify: Arc<Notify>,
+}
+
+impl ImportQueue {
+    pub fn wake(&self) {
+        self.notify.notify_one();
+    }
+}
+
+/// Runs queued imports until the process ends. Re-checks the queue every
+/// few seconds too, so a session queued by another replica is not missed.
+pub async fn run_worker(db: Db, queue: ImportQueue) {
+    match store::sessions::requeue_interrupted(&db).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(sessions = n, "re-queued imports interrupted by a previous stop"),
+        Err(error) => tracing::error!(%error, "could not re-queue interrupted imports"),
+    }
+    loop {
+        if let Err(error) = drain(&db).await {
+            tracing::error!(%error, "import queue");
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), queue.notify.notified()).await;
+    }
+}
+
+async fn drain(db: &Db) -> Result<(), StoreError> {
+    for id in store::sessions::queued(db).await? {
+        if !store::sessions::claim(db, id).await? {
+            continue;
+        }
+        let Some(work) = store::sessions::work(db, id).await? else { continue };
+        let started = Instant::now();
+        match run_session(db, &work).await {
+            Ok(()) => tracing::info!(session = %id, job = %work.job_id, tenant = %work.tenant_id, elapsed_ms = started.elapsed().as_millis() as u64, "import succeeded"),
+            Err(error) => {
+                tracing::error!(session = %id, job = %work.job_id, tenant = %work.tenant_id, %error, "import failed");
+                store::sessions::fail(db, &work, &error.to_string()).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Plans and applies one import.
+pub async fn run_session(db: &Db, work: &SessionWork) -> Result<(), ImportError> {
+    let snapshot = store::directory::get_snapshot(db, work.snapshot_id).await?.ok_or(ImportError::SnapshotNotCommitted(work.snapshot_id))?;
+    if !snapshot.committed {
+        return Err(ImportError::SnapshotNotCommitted(snapshot.id));
+    }
+    let job = store::jobs::get_job(db, work.tenant_id, work.job_id).await?.ok_or(ImportError::JobGone)?;
+    let base = snapshot.manifest.directory.base_dn.clone();
+    let scope = JobScope { relative_paths: job.relative_paths.clone(), group_paths: job.group_paths.clone() }
+        .resolve(&base)
+        .map_err(|source| ImportError::Scope { base, source })?;
+
+    // Read the snapshot (chunks were verified against the signed manifest
+    // when they arrived; their hashes are checked again here all the same).
+    let mut users = Vec::new();
+    let mut groups = Vec::new();
+    {
+        let mut conn = db.pool.acquire().await?;
+        for chunk_ref in &snapshot.manifest.chunks {
+            let index = chunk_ref.index;
+            let bytes = store::directory::chunk(&mut conn, snapshot.id, index).await?.ok_or(ImportError::MissingChunk { index })?;
+            roster_snapshot::chunk::verify_hash(&bytes, &chunk_ref.sha256).map_err(|source| ImportError::Chunk { index, source })?;
+            for record in roster_snapshot::chunk::decode(&bytes).map_err(|source| ImportError::Chunk { index, source })? {
+                match record {
+                    Record::User(user) => users.push(user),
+                    Record::Group(group) => groups.push(group),
+                    Record::Ou(_) => {}
+                }
+            }
+        }
+    }
+
+    let mut tx = db.begin_write().await?;
+    let catalogue = store::jobs::access_catalogue(&mut tx, work.tenant_id).await?;
+    let stored_links = store::jobs::get_links(&mut tx, work.job_id).await?;
+    let mut notes = Vec::new();
+    let links: Vec<LinkRule> = stored_links
+        .iter()
+        .filter_map(|link| match GroupRef::parse(&link.group) {
+            Ok(group) => Some(LinkRule { group_text: link.group.clone(), group, access_id: link.access_id }),
+            Err(error) => {
+                notes.push(format!("ignored link: {error}"));
+                None
+            }
+        })
+        .collect();
+    let current = store::users::current_users(&mut tx, work.job_id).await?;
+    let plan = plan(PlanInput { users: &users, groups: &groups, scope: &scope, links: &links, accesses: &catalogue, current: &current });
+    notes.extend(plan.notes.iter().cloned());
+
+    let mut changes = Vec::with_capacity(plan.changes.len());
+    for change in &plan.changes {
+        let user_id = match (change.action, change.existing_id) {
+            (Action::Create, _) | (_, None) => store::users::insert_user(&mut tx, work.tenant_id, work.job_id, &change.target).await?,
+            (_, Some(id)) => {
+                store::users::update_user(&mut tx, id, &change.target).await?;
+                id
+            }
+        };
+        changes.push(SessionChange {
+            user_id,
+            object_guid: change.target.object_guid,
+            username: change.target.username.clone(),
+            action: change.action.as_str().to_owned(),
+            details: change.details.clone(),
+        });
+    }
+    // Links are only resolved for the rules that parsed; map back by position.
+    let mut resolved = Vec::with_capacity(stored_links.len());
+    let mut parsed = plan.resolved_links.iter();
+    for link in &stored_links {
+        resolved.push(if GroupRef::parse(&link.group).is_ok() { parsed.next().copied().flatten() } else { None });
+    }
+    store::jobs::record_link_resolution(&mut tx, work.job_id, &resolved).await?;
+    store::sessions::insert_changes(&mut tx, work.id, &changes).await?;
+    if !store::sessions::succeed(&mut tx, work, &plan.counts, &notes).await? {
+        // Someone else finished or re-queued it meanwhile: apply nothing.
+        tx.rollback().await?;
+        return Ok(());
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,103 @@
+//! `roster-server`: parses the command line and calls the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use roster_server::app::Application;
+use roster_server::settings::{DEFAULT_DATABASE_URL, DEFAULT_LISTEN, Settings, TlsFiles};
+
+/// Roster's cloud API: receives signed directory snapshots from agents and
+/// imports users into the booking service.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    /// Database: `sqlite:PATH` (embedded, the default) or `postgres://...`.
+    #[arg(long, env = "ROSTER_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true, hide_env_values = true)]
+    database_url: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the API server (migrations run first).
+    Serve {
+        /// Address to listen on; port 0 picks a free port.
+        #[arg(long, env = "ROSTER_LISTEN", default_value = DEFAULT_LISTEN)]
+        listen: SocketAddr,
+        /// PEM certificate chain; with --tls-key, serve HTTPS.
+        #[arg(long, env = "ROSTER_TLS_CERT_FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key for --tls-cert.
+        #[arg(long, env = "ROSTER_TLS_KEY_FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Create a demo tenant, job, access and registration token, and print them.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Manage tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantCommand {
+    /// Create a tenant; prints its id and admin token (shown once) as JSON.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("ROSTER_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { listen, tls_cert, tls_key, demo } => {
+            let tls = tls_cert.zip(tls_key).map(|(cert, key)| TlsFiles { cert, key });
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            let app = Application::build(Settings { database_url: cli.database_url, listen, tls }).await?;
+            let url = format!("{scheme}://{}", app.address());
+            if demo {
+                let demo = roster_server::demo::create(&app.state().db).await.context("creating the demo tenant")?;
+                print_demo(&url, &demo);
+            }
+            // Tests read this line to learn the port.
+            println!("roster-server listening on {url}");
+            app.run_until_stopped().await
+        }
+        Command::Tenant { command: TenantCommand::Create { name } } => {
+            if name.trim().is_empty() {
+                anyhow::bail!("--name must not be empty");
+            }
+            let db = roster_server::db::Db::connect(&cli.database_url).await?;
+            let tenant = roster_server::store::tenants::create_tenant(&db, name.trim()).await?;
+            println!("{}", serde_json::to_string_pretty(&tenant)?);
+            Ok(())
+        }
+    }
+}
+
+fn print_demo(url: &str, demo: &roster_server::demo::Demo) {
+    println!(
+        "Demo tenant {tenant}\n\
+         \n  admin token:        {admin}\n  job:                {job}\n  registration token: {reg} (valid 24 h, once)\n\
+         \nTry the admin API:\n  curl -H 'Authorization: Bearer {admin}' {url}/api/v1/jobs\n\
+         \nRegister an agent on a machine that reaches your AD, then push:\n  \
+         roster-agent register --server {url} --token {reg}\n  \
+         ROSTER_LDAP_URL=ldaps://dc.example.com ROSTER_LDAP_BIND_DN='svc-roster@EXAMPLE.COM' ROSTER_LDAP_PASSWORD_FILE=/path/to/secret roster-agent push\n",
+        tenant = demo.tenant_id,
+        admin = demo.admin_token,
+        job = demo.job_id,
+        reg = demo.registration_token,
+    );
+}

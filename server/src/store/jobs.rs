@@ -1,0 +1,210 @@
+//! Import jobs, their registration tokens and links, and the tenant's
+//! access catalogue.
+
+use std::collections::HashMap;
+
+use roster_proto::ObjectGuid;
+use roster_proto::admin::{Access, AccessKind, CreateJob, Job, Link, LinkInput, RegistrationToken};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use uuid::Uuid;
+
+use super::{Db, StoreError, get_json, get_uuid, hash_secret, new_secret, now_ms, to_datetime};
+
+/// The columns every query of this table reads, as a literal for `concat!`.
+macro_rules! job_columns {
+    () => {
+        "id, tenant_id, name, relative_paths, group_paths, schedule_time, created_at"
+    };
+}
+
+fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
+    Ok(Job {
+        id: get_uuid(row, "id")?,
+        name: row.try_get("name")?,
+        relative_paths: get_json(row, "relative_paths")?,
+        group_paths: get_json(row, "group_paths")?,
+        schedule_time: row.try_get("schedule_time")?,
+        created_at: to_datetime(row.try_get("created_at")?),
+    })
+}
+
+/// Outcome of creating a job.
+#[derive(Debug)]
+pub enum CreatedJob {
+    Created(Job),
+    NameTaken,
+}
+
+pub async fn create_job(db: &Db, tenant: Uuid, input: &CreateJob, schedule_time: &str) -> Result<CreatedJob, StoreError> {
+    let job = Job {
+        id: Uuid::new_v4(),
+        name: input.name.trim().to_owned(),
+        relative_paths: input.relative_paths.clone(),
+        group_paths: input.group_paths.clone(),
+        schedule_time: schedule_time.to_owned(),
+        created_at: to_datetime(now_ms()),
+    };
+    let result = sqlx::query(
+        "INSERT INTO jobs (id, tenant_id, name, relative_paths, group_paths, schedule_time, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id, name) DO NOTHING",
+    )
+    .bind(job.id.to_string())
+    .bind(tenant.to_string())
+    .bind(&job.name)
+    .bind(serde_json::to_string(&job.relative_paths).unwrap_or_default())
+    .bind(serde_json::to_string(&job.group_paths).unwrap_or_default())
+    .bind(&job.schedule_time)
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await?;
+    Ok(if result.rows_affected() == 1 { CreatedJob::Created(job) } else { CreatedJob::NameTaken })
+}
+
+pub async fn list_jobs(db: &Db, tenant: Uuid) -> Result<Vec<Job>, StoreError> {
+    let rows = sqlx::query(concat!("SELECT ", job_columns!(), " FROM jobs WHERE tenant_id = $1 ORDER BY created_at, id"))
+        .bind(tenant.to_string())
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter().map(job_from_row).collect()
+}
+
+/// A job of `tenant`; `None` also for another tenant's job.
+pub async fn get_job(db: &Db, tenant: Uuid, job: Uuid) -> Result<Option<Job>, StoreError> {
+    let row = sqlx::query(concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = $1 AND tenant_id = $2"))
+        .bind(job.to_string())
+        .bind(tenant.to_string())
+        .fetch_optional(&db.pool)
+        .await?;
+    row.as_ref().map(job_from_row).transpose()
+}
+
+pub async fn create_registration_token(db: &Db, tenant: Uuid, job: Uuid, ttl_ms: i64) -> Result<RegistrationToken, StoreError> {
+    let token = new_secret("rst_reg_")?;
+    let now = now_ms();
+    sqlx::query("INSERT INTO registration_tokens (token_hash, tenant_id, job_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(hash_secret(&token))
+        .bind(tenant.to_string())
+        .bind(job.to_string())
+        .bind(now)
+        .bind(now + ttl_ms)
+        .execute(&db.pool)
+        .await?;
+    Ok(RegistrationToken { job_id: job, token, expires_at: to_datetime(now + ttl_ms) })
+}
+
+/// Marks a registration token used and returns its (tenant, job), if it was
+/// valid, unused and unexpired. Done with one conditional UPDATE, so two
+/// agents racing with the same token cannot both win.
+pub async fn redeem_registration_token(conn: &mut sqlx::AnyConnection, token: &str) -> Result<Option<(Uuid, Uuid)>, StoreError> {
+    let now = now_ms();
+    let hash = hash_secret(token);
+    let claimed = sqlx::query("UPDATE registration_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1")
+        .bind(now)
+        .bind(&hash)
+        .execute(&mut *conn)
+        .await?;
+    if claimed.rows_affected() != 1 {
+        return Ok(None);
+    }
+    let row = sqlx::query("SELECT tenant_id, job_id FROM registration_tokens WHERE token_hash = $1").bind(&hash).fetch_one(&mut *conn).await?;
+    Ok(Some((get_uuid(&row, "tenant_id")?, get_uuid(&row, "job_id")?)))
+}
+
+fn access_from_row(row: &AnyRow) -> Result<Access, StoreError> {
+    let kind: String = row.try_get("kind")?;
+    Ok(Access {
+        id: get_uuid(row, "id")?,
+        kind: AccessKind::parse(&kind).ok_or(StoreError::Corrupt { column: "accesses.kind", detail: kind })?,
+        name: row.try_get("name")?,
+    })
+}
+
+/// Creates an access, or returns the existing one of the same kind and name.
+pub async fn create_access(db: &Db, tenant: Uuid, kind: AccessKind, name: &str) -> Result<(Access, bool), StoreError> {
+    let id = Uuid::new_v4();
+    let inserted = sqlx::query("INSERT INTO accesses (id, tenant_id, kind, name, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, kind, name) DO NOTHING")
+        .bind(id.to_string())
+        .bind(tenant.to_string())
+        .bind(kind.as_str())
+        .bind(name)
+        .bind(now_ms())
+        .execute(&db.pool)
+        .await?
+        .rows_affected()
+        == 1;
+    let row = sqlx::query("SELECT id, kind, name FROM accesses WHERE tenant_id = $1 AND kind = $2 AND name = $3")
+        .bind(tenant.to_string())
+        .bind(kind.as_str())
+        .bind(name)
+        .fetch_one(&db.pool)
+        .await?;
+    Ok((access_from_row(&row)?, inserted))
+}
+
+pub async fn list_accesses(db: &Db, tenant: Uuid) -> Result<Vec<Access>, StoreError> {
+    let rows = sqlx::query("SELECT id, kind, name FROM accesses WHERE tenant_id = $1 ORDER BY kind, name")
+        .bind(tenant.to_string())
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter().map(access_from_row).collect()
+}
+
+/// The catalogue as the planner wants it.
+pub async fn access_catalogue(conn: &mut sqlx::AnyConnection, tenant: Uuid) -> Result<HashMap<Uuid, (AccessKind, String)>, StoreError> {
+    let rows = sqlx::query("SELECT id, kind, name FROM accesses WHERE tenant_id = $1").bind(tenant.to_string()).fetch_all(&mut *conn).await?;
+    rows.iter().map(|r| access_from_row(r).map(|a| (a.id, (a.kind, a.name)))).collect()
+}
+
+/// Replaces a job's links. Access ids must be the tenant's (checked by the caller).
+pub async fn put_links(db: &Db, job: Uuid, links: &[LinkInput], resolved: &[Option<ObjectGuid>]) -> Result<(), StoreError> {
+    let mut tx = db.begin_write().await?;
+    sqlx::query("DELETE FROM links WHERE job_id = $1").bind(job.to_string()).execute(&mut *tx).await?;
+    for (position, link) in links.iter().enumerate() {
+        sqlx::query("INSERT INTO links (job_id, position, group_text, access_id, group_guid) VALUES ($1, $2, $3, $4, $5)")
+            .bind(job.to_string())
+            .bind(position as i64)
+            .bind(link.group.trim())
+            .bind(link.access_id.to_string())
+            .bind(resolved.get(position).copied().flatten().map(|g| g.to_string()))
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn get_links(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<Vec<Link>, StoreError> {
+    let rows = sqlx::query("SELECT group_text, access_id, group_guid FROM links WHERE job_id = $1 ORDER BY position")
+        .bind(job.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let guid: Option<String> = row.try_get("group_guid")?;
+            Ok(Link {
+                group: row.try_get("group_text")?,
+                access_id: get_uuid(row, "access_id")?,
+                group_guid: guid
+                    .map(|g| g.parse::<ObjectGuid>())
+                    .transpose()
+                    .map_err(|e| StoreError::Corrupt { column: "links.group_guid", detail: e.to_string() })?,
+            })
+        })
+        .collect()
+}
+
+/// Records which group each link resolved to in the snapshot just imported.
+pub async fn record_link_resolution(conn: &mut sqlx::AnyConnection, job: Uuid, resolved: &[Option<ObjectGuid>]) -> Result<(), StoreError> {
+    for (position, guid) in resolved.iter().enumerate() {
+        if let Some(guid) = guid {
+            sqlx::query("UPDATE links SET group_guid = $1 WHERE job_id = $2 AND position = $3")
+                .bind(guid.to_string())
+                .bind(job.to_string())
+                .bind(position as i64)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! All SQL lives here, one module per area. Functions take the [`Db`] or
+//! an open connection (for work inside a transaction) and return domain
+//! types from `roster-proto`; handlers never see a row.
+
+pub mod agents;
+pub mod directory;
+pub mod jobs;
+pub mod sessions;
+pub mod tenants;
+pub mod users;
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use uuid::Uuid;
+
+pub use crate::db::Db;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+    /// A stored value no longer parses: the database was edited by hand or
+    /// a migration is missing.
+    #[error("corrupt value in {column}: {detail}")]
+    Corrupt { column: &'static str, detail: String },
+}
+
+/// Now, as stored: Unix milliseconds.
+pub fn now_ms() -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    (now.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+pub(crate) fn to_datetime(ms: i64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
+pub(crate) fn get_uuid(row: &AnyRow, column: &'static str) -> Result<Uuid, StoreError> {
+    let text: String = row.try_get(column)?;
+    text.parse().map_err(|e: uuid::Error| StoreError::Corrupt { column, detail: e.to_string() })
+}
+
+pub(crate) fn get_json<T: serde::de::DeserializeOwned>(row: &AnyRow, column: &'static str) -> Result<T, StoreError> {
+    let text: String = row.try_get(column)?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt { column, detail: e.to_string() })
+}
+
+pub(crate) fn get_parsed<T: std::str::FromStr>(row: &AnyRow, column: &'static str) -> Result<T, StoreError>
+where
+    T::Err: std::fmt::Display,
+{
+    let text: String = row.try_get(column)?;
+    text.parse().map_err(|e: T::Err| StoreError::Corrupt { column, detail: e.to_string() })
+}
+
+/// A new random secret for a token, base64url, with a prefix saying what it is.
+pub fn new_secret(prefix: &str) -> Result<String, StoreError> {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| StoreError::Corrupt { column: "random", detail: e.to_string() })?;
+    Ok(format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+/// How secrets are stored: sha256 hex. Tokens are 256-bit random, so a fast
+/// hash is enough (no password stretching needed).
+pub fn hash_secret(secret: &str) -> String {
+    roster_snapshot::sha256_hex(secret.as_bytes())
+}

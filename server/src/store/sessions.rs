@@ -1,0 +1,277 @@
+//! Import sessions: one row per run, kept forever, with counts, notes and
+//! the itemised changes.
+
+use roster_proto::admin::{SessionChange, Session, SessionCounts, SessionStatus, SessionTrigger};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use uuid::Uuid;
+
+use super::{Db, StoreError, get_json, get_parsed, get_uuid, now_ms, to_datetime};
+
+/// The columns every query of this table reads, as a literal for `concat!`.
+macro_rules! columns {
+    () => {
+        "id, tenant_id, job_id, snapshot_id, trigger_kind, status, manifest_sha256, created_count, updated_count, \
+     deactivated_count, unchanged_count, not_linked_count, notes, error, created_at, finished_at, duration_ms"
+    };
+}
+
+fn trigger_str(trigger: SessionTrigger) -> &'static str {
+    match trigger {
+        SessionTrigger::FirstPush => "first_push",
+        SessionTrigger::Manual => "manual",
+        SessionTrigger::Schedule => "schedule",
+    }
+}
+
+fn status_str(status: SessionStatus) -> &'static str {
+    match status {
+        SessionStatus::Queued => "queued",
+        SessionStatus::Running => "running",
+        SessionStatus::Succeeded => "succeeded",
+        SessionStatus::Failed => "failed",
+    }
+}
+
+fn from_row(row: &AnyRow) -> Result<Session, StoreError> {
+    let corrupt = |column: &'static str, value: String| StoreError::Corrupt { column, detail: value };
+    let trigger: String = row.try_get("trigger_kind")?;
+    let status: String = row.try_get("status")?;
+    let count = |column: &str| -> Result<u64, StoreError> { Ok(u64::try_from(row.try_get::<i64, _>(column)?).unwrap_or(0)) };
+    let finished_at: Option<i64> = row.try_get("finished_at")?;
+    let duration_ms: Option<i64> = row.try_get("duration_ms")?;
+    Ok(Session {
+        id: get_uuid(row, "id")?,
+        job_id: get_uuid(row, "job_id")?,
+        trigger: serde_json::from_value(serde_json::Value::String(trigger.clone())).map_err(|_| corrupt("sessions.trigger_kind", trigger))?,
+        status: serde_json::from_value(serde_json::Value::String(status.clone())).map_err(|_| corrupt("sessions.status", status))?,
+        snapshot_id: get_uuid(row, "snapshot_id")?,
+        manifest_sha256: row.try_get("manifest_sha256")?,
+        counts: SessionCounts {
+            created: count("created_count")?,
+            updated: count("updated_count")?,
+            deactivated: count("deactivated_count")?,
+            unchanged: count("unchanged_count")?,
+            not_linked: count("not_linked_count")?,
+        },
+        notes: get_json(row, "notes")?,
+        error: row.try_get("error")?,
+        created_at: to_datetime(row.try_get("created_at")?),
+        finished_at: finished_at.map(to_datetime),
+        duration_ms: duration_ms.and_then(|d| u64::try_from(d).ok()),
+    })
+}
+
+/// Queues an import of `snapshot` for `job`.
+pub async fn insert_session(
+    conn: &mut sqlx::AnyConnection,
+    tenant: Uuid,
+    job: Uuid,
+    snapshot: Uuid,
+    manifest_sha256: &str,
+    trigger: SessionTrigger,
+) -> Result<Uuid, StoreError> {
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO sessions (id, tenant_id, job_id, snapshot_id, trigger_kind, status, manifest_sha256, created_at)
+         VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7)",
+    )
+    .bind(id.to_string())
+    .bind(tenant.to_string())
+    .bind(job.to_string())
+    .bind(snapshot.to_string())
+    .bind(trigger_str(trigger))
+    .bind(manifest_sha256)
+    .bind(now_ms())
+    .execute(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+/// A session of `tenant` (`None` for other tenants' sessions too).
+pub async fn get_session(db: &Db, tenant: Uuid, id: Uuid) -> Result<Option<Session>, StoreError> {
+    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM sessions WHERE id = $1 AND tenant_id = $2"))
+        .bind(id.to_string())
+        .bind(tenant.to_string())
+        .fetch_optional(&db.pool)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// The session started by committing `snapshot`, if any.
+pub async fn session_for_snapshot(db: &Db, snapshot: Uuid) -> Result<Option<Session>, StoreError> {
+    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM sessions WHERE snapshot_id = $1 AND trigger_kind = 'first_push'"))
+        .bind(snapshot.to_string())
+        .fetch_optional(&db.pool)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// A job's sessions, newest first, a page at a time; the cursor is the
+/// last session's `created_at` and id.
+pub async fn list_sessions(db: &Db, job: Uuid, limit: u32, cursor: Option<(i64, String)>) -> Result<(Vec<Session>, Option<(i64, String)>), StoreError> {
+    let (before_ms, before_id) = cursor.unwrap_or((i64::MAX, String::new()));
+    let rows = sqlx::query(concat!("SELECT ", columns!(), " FROM sessions WHERE job_id = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3) OR $3 = '')
+         ORDER BY created_at DESC, id DESC LIMIT $4"))
+    .bind(job.to_string())
+    .bind(before_ms)
+    .bind(before_id)
+    .bind(i64::from(limit) + 1)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut sessions = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    let next = if sessions.len() > limit as usize {
+        sessions.truncate(limit as usize);
+        sessions.last().map(|s| ((s.created_at.unix_timestamp_nanos() / 1_000_000) as i64, s.id.to_string()))
+    } else {
+        None
+    };
+    Ok((sessions, next))
+}
+
+/// Queued sessions, oldest first.
+pub async fn queued(db: &Db) -> Result<Vec<Uuid>, StoreError> {
+    let rows = sqlx::query("SELECT id FROM sessions WHERE status = 'queued' ORDER BY created_at, id").fetch_all(&db.pool).await?;
+    rows.iter().map(|r| get_uuid(r, "id")).collect()
+}
+
+/// Takes a queued session for this worker, unless another import of the
+/// same job is running. One conditional UPDATE, so two workers can't both
+/// take it.
+pub async fn claim(db: &Db, id: Uuid) -> Result<bool, StoreError> {
+    let result = sqlx::query(
+        "UPDATE sessions SET status = 'running', started_at = $1
+         WHERE id = $2 AND status = 'queued'
+           AND NOT EXISTS (SELECT 1 FROM sessions other WHERE other.job_id = sessions.job_id AND other.status = 'running')",
+    )
+    .bind(now_ms())
+    .bind(id.to_string())
+    .execute(&db.pool)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Work facts of a claimed session.
+#[derive(Debug, Clone)]
+pub struct SessionWork {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub job_id: Uuid,
+    pub snapshot_id: Uuid,
+    pub started_at: i64,
+}
+
+pub async fn work(db: &Db, id: Uuid) -> Result<Option<SessionWork>, StoreError> {
+    let row = sqlx::query("SELECT id, tenant_id, job_id, snapshot_id, started_at, created_at FROM sessions WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(&db.pool)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let started: Option<i64> = row.try_get("started_at")?;
+    Ok(Some(SessionWork {
+        id: get_uuid(&row, "id")?,
+        tenant_id: get_uuid(&row, "tenant_id")?,
+        job_id: get_uuid(&row, "job_id")?,
+        snapshot_id: get_uuid(&row, "snapshot_id")?,
+        started_at: started.unwrap_or(row.try_get("created_at")?),
+    }))
+}
+
+/// Marks a running session succeeded, inside the import's transaction, so
+/// the users' changes and the session's outcome commit together.
+pub async fn succeed(conn: &mut sqlx::AnyConnection, work: &SessionWork, counts: &SessionCounts, notes: &[String]) -> Result<bool, StoreError> {
+    finish(conn, work, SessionStatus::Succeeded, counts, notes, None).await
+}
+
+/// Marks a session failed.
+pub async fn fail(db: &Db, work: &SessionWork, error: &str) -> Result<(), StoreError> {
+    let mut conn = db.pool.acquire().await?;
+    finish(&mut conn, work, SessionStatus::Failed, &SessionCounts::default(), &[], Some(error)).await?;
+    Ok(())
+}
+
+async fn finish(
+    conn: &mut sqlx::AnyConnection,
+    work: &SessionWork,
+    status: SessionStatus,
+    counts: &SessionCounts,
+    notes: &[String],
+    error: Option<&str>,
+) -> Result<bool, StoreError> {
+    let now = now_ms();
+    let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let result = sqlx::query(
+        "UPDATE sessions SET status = $1, created_count = $2, updated_count = $3, deactivated_count = $4, unchanged_count = $5,
+             not_linked_count = $6, notes = $7, error = $8, finished_at = $9, duration_ms = $10
+         WHERE id = $11 AND status = 'running'",
+    )
+    .bind(status_str(status))
+    .bind(n(counts.created))
+    .bind(n(counts.updated))
+    .bind(n(counts.deactivated))
+    .bind(n(counts.unchanged))
+    .bind(n(counts.not_linked))
+    .bind(serde_json::to_string(notes).unwrap_or_else(|_| "[]".into()))
+    .bind(error)
+    .bind(now)
+    .bind(now - work.started_at)
+    .bind(work.id.to_string())
+    .execute(&mut *conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Puts sessions left `running` by a stopped server back in the queue.
+/// Their transaction never committed, so nothing of them was applied.
+pub async fn requeue_interrupted(db: &Db) -> Result<u64, StoreError> {
+    let result = sqlx::query("UPDATE sessions SET status = 'queued', started_at = NULL WHERE status = 'running'").execute(&db.pool).await?;
+    Ok(result.rows_affected())
+}
+
+/// Records the itemised changes of a session (inside its transaction).
+pub async fn insert_changes(conn: &mut sqlx::AnyConnection, session: Uuid, changes: &[SessionChange]) -> Result<(), StoreError> {
+    for (seq, change) in changes.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO session_changes (session_id, seq, user_id, object_guid, username, action, details) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(session.to_string())
+        .bind(seq as i64)
+        .bind(change.user_id.to_string())
+        .bind(change.object_guid.to_string())
+        .bind(&change.username)
+        .bind(&change.action)
+        .bind(serde_json::to_string(&change.details).unwrap_or_else(|_| "[]".into()))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// A page of a session's changes, in order; the cursor is the next seq.
+pub async fn list_changes(db: &Db, session: Uuid, limit: u32, from_seq: i64) -> Result<(Vec<SessionChange>, Option<i64>), StoreError> {
+    let rows = sqlx::query(
+        "SELECT seq, user_id, object_guid, username, action, details FROM session_changes
+         WHERE session_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
+    )
+    .bind(session.to_string())
+    .bind(from_seq)
+    .bind(i64::from(limit) + 1)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut changes = Vec::new();
+    let mut next = None;
+    for (i, row) in rows.iter().enumerate() {
+        if i == limit as usize {
+            next = Some(row.try_get::<i64, _>("seq")?);
+            break;
+        }
+        changes.push(SessionChange {
+            user_id: get_uuid(row, "user_id")?,
+            object_guid: get_parsed(row, "object_guid")?,
+            username: row.try_get("username")?,
+            action: row.try_get("action")?,
+            details: get_json(row, "details")?,
+        });
+    }
+    Ok((changes, next))
+}

@@ -1,0 +1,181 @@
+//! The booking service's users as imported, and their accesses.
+
+use std::collections::{BTreeSet, HashMap};
+
+use roster_import::{CurrentUser, UserState};
+use roster_proto::admin::{AccessKind, AccessRef, User};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use uuid::Uuid;
+
+use super::{Db, StoreError, get_parsed, get_uuid, now_ms};
+
+/// The columns every query of this table reads, as a literal for `concat!`.
+macro_rules! state_columns {
+    () => {
+        "id, job_id, object_guid, username, user_principal_name, email, display_name, given_name, surname, \
+     telephone_number, department, title, dn, active"
+    };
+}
+
+fn state_from_row(row: &AnyRow) -> Result<UserState, StoreError> {
+    Ok(UserState {
+        object_guid: get_parsed(row, "object_guid")?,
+        username: row.try_get("username")?,
+        user_principal_name: row.try_get("user_principal_name")?,
+        email: row.try_get("email")?,
+        display_name: row.try_get("display_name")?,
+        given_name: row.try_get("given_name")?,
+        surname: row.try_get("surname")?,
+        telephone_number: row.try_get("telephone_number")?,
+        department: row.try_get("department")?,
+        title: row.try_get("title")?,
+        dn: row.try_get("dn")?,
+        // Stored as 0/1: the Any driver has no boolean for SQLite.
+        active: row.try_get::<i64, _>("active")? != 0,
+        accesses: BTreeSet::new(),
+    })
+}
+
+/// Every user of a job with its accesses, as the planner wants them.
+pub async fn current_users(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<Vec<CurrentUser>, StoreError> {
+    let rows = sqlx::query(concat!("SELECT ", state_columns!(), " FROM users WHERE job_id = $1 ORDER BY id"))
+        .bind(job.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut users = Vec::with_capacity(rows.len());
+    let mut index = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let id = get_uuid(row, "id")?;
+        index.insert(id, users.len());
+        users.push(CurrentUser { id, state: state_from_row(row)? });
+    }
+    let grants = sqlx::query("SELECT ua.user_id, ua.access_id FROM user_accesses ua JOIN users u ON u.id = ua.user_id WHERE u.job_id = $1")
+        .bind(job.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+    for row in &grants {
+        if let Some(i) = index.get(&get_uuid(row, "user_id")?) {
+            users[*i].state.accesses.insert(get_uuid(row, "access_id")?);
+        }
+    }
+    Ok(users)
+}
+
+/// Inserts a new user with its accesses.
+pub async fn insert_user(conn: &mut sqlx::AnyConnection, tenant: Uuid, job: Uuid, state: &UserState) -> Result<Uuid, StoreError> {
+    let id = Uuid::new_v4();
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO users (id, tenant_id, job_id, object_guid, username, user_principal_name, email, display_name, given_name, surname,
+             telephone_number, department, title, dn, active, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)",
+    )
+    .bind(id.to_string())
+    .bind(tenant.to_string())
+    .bind(job.to_string())
+    .bind(state.object_guid.to_string())
+    .bind(&state.username)
+    .bind(&state.user_principal_name)
+    .bind(&state.email)
+    .bind(&state.display_name)
+    .bind(&state.given_name)
+    .bind(&state.surname)
+    .bind(&state.telephone_number)
+    .bind(&state.department)
+    .bind(&state.title)
+    .bind(&state.dn)
+    .bind(i64::from(state.active))
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    insert_accesses(conn, id, &state.accesses).await?;
+    Ok(id)
+}
+
+/// Overwrites a user's fields and accesses.
+pub async fn update_user(conn: &mut sqlx::AnyConnection, id: Uuid, state: &UserState) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE users SET username = $1, user_principal_name = $2, email = $3, display_name = $4, given_name = $5, surname = $6,
+             telephone_number = $7, department = $8, title = $9, dn = $10, active = $11, updated_at = $12
+         WHERE id = $13",
+    )
+    .bind(&state.username)
+    .bind(&state.user_principal_name)
+    .bind(&state.email)
+    .bind(&state.display_name)
+    .bind(&state.given_name)
+    .bind(&state.surname)
+    .bind(&state.telephone_number)
+    .bind(&state.department)
+    .bind(&state.title)
+    .bind(&state.dn)
+    .bind(i64::from(state.active))
+    .bind(now_ms())
+    .bind(id.to_string())
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM user_accesses WHERE user_id = $1").bind(id.to_string()).execute(&mut *conn).await?;
+    insert_accesses(conn, id, &state.accesses).await
+}
+
+async fn insert_accesses(conn: &mut sqlx::AnyConnection, user: Uuid, accesses: &BTreeSet<Uuid>) -> Result<(), StoreError> {
+    for access in accesses {
+        sqlx::query("INSERT INTO user_accesses (user_id, access_id) VALUES ($1, $2)")
+            .bind(user.to_string())
+            .bind(access.to_string())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A page of a tenant's users (optionally one job's), ordered by id; the
+/// cursor is the last id returned.
+pub async fn list_users(db: &Db, tenant: Uuid, job: Option<Uuid>, limit: u32, after: Option<Uuid>) -> Result<(Vec<User>, Option<Uuid>), StoreError> {
+    let rows = sqlx::query(concat!("SELECT ", state_columns!(), " FROM users WHERE tenant_id = $1 AND ($2 = '' OR job_id = $2) AND id > $3 ORDER BY id LIMIT $4"))
+    .bind(tenant.to_string())
+    .bind(job.map(|j| j.to_string()).unwrap_or_default())
+    .bind(after.map(|a| a.to_string()).unwrap_or_default())
+    .bind(i64::from(limit) + 1)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut users = Vec::with_capacity(rows.len());
+    for row in rows.iter().take(limit as usize) {
+        let state = state_from_row(row)?;
+        users.push(User {
+            id: get_uuid(row, "id")?,
+            job_id: get_uuid(row, "job_id")?,
+            object_guid: state.object_guid,
+            username: state.username,
+            email: state.email,
+            display_name: state.display_name,
+            active: state.active,
+            accesses: Vec::new(),
+        });
+    }
+    let next = if rows.len() > limit as usize { users.last().map(|u| u.id) } else { None };
+    if let (Some(first), Some(last)) = (users.first().map(|u| u.id), users.last().map(|u| u.id)) {
+        let grants = sqlx::query(
+            "SELECT ua.user_id, a.id, a.kind, a.name FROM user_accesses ua JOIN accesses a ON a.id = ua.access_id
+             JOIN users u ON u.id = ua.user_id
+             WHERE u.tenant_id = $1 AND ua.user_id >= $2 AND ua.user_id <= $3",
+        )
+        .bind(tenant.to_string())
+        .bind(first.to_string())
+        .bind(last.to_string())
+        .fetch_all(&db.pool)
+        .await?;
+        let index: HashMap<Uuid, usize> = users.iter().enumerate().map(|(i, u)| (u.id, i)).collect();
+        for row in &grants {
+            let Some(i) = index.get(&get_uuid(row, "user_id")?) else { continue };
+            let kind: String = row.try_get("kind")?;
+            let kind = AccessKind::parse(&kind).ok_or(StoreError::Corrupt { column: "accesses.kind", detail: kind })?;
+            users[*i].accesses.push(AccessRef { id: get_uuid(row, "id")?, kind, name: row.try_get("name")? });
+        }
+        for user in &mut users {
+            user.accesses.sort();
+        }
+    }
+    Ok((users, next))
+}

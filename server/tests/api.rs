@@ -1,0 +1,455 @@
+//! The admin and agent APIs against the real server on port 0, each test
+//! on a fresh SQLite file and a fresh PostgreSQL database. The agent side is
+//! played in-process with the same signing code the agent uses.
+
+// A failed unwrap is a failed test, which is what we want here.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use reqwest::Method;
+use roster_proto::admin::{Access, AccessKind, CreateAccess, CreateJob, Job, Link, LinkInput, Page, RegistrationToken, Session, SessionChange, User};
+use roster_proto::agent::{AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, SnapshotState};
+use roster_proto::manifest::{ChunkRef, DirectoryIdentity, FORMAT_VERSION, Manifest, RecordCounts, SnapshotKind};
+use roster_proto::records::{GroupRecord, Record, UserRecord};
+use roster_proto::ObjectGuid;
+use roster_snapshot::chunk::{Chunk, ChunkWriter};
+use roster_snapshot::keys::AgentKey;
+use roster_snapshot::token;
+use support::{Engine, TestApp, session_succeeded, spawn_app};
+use uuid::Uuid;
+
+const BASE: &str = "DC=corp,DC=example,DC=test";
+
+fn guid(n: u32) -> ObjectGuid {
+    format!("{n:08x}-1111-2222-3333-444455556666").parse().unwrap()
+}
+
+fn user(n: u32, ou: &str, uac: u32) -> Record {
+    Record::User(UserRecord {
+        object_guid: guid(n),
+        dn: format!("CN=user{n},{ou},{BASE}"),
+        sam_account_name: format!("user{n}"),
+        user_principal_name: Some(format!("user{n}@corp.example.test")),
+        mail: Some(format!("user{n}@example.test")),
+        given_name: None,
+        surname: None,
+        display_name: Some(format!("User {n}")),
+        telephone_number: None,
+        department: None,
+        title: None,
+        user_account_control: uac,
+        usn_changed: None,
+        when_changed: None,
+    })
+}
+
+fn group(n: u32, name: &str, members: &[u32]) -> Record {
+    Record::Group(GroupRecord {
+        object_guid: guid(n),
+        dn: format!("CN={name},OU=Groups,{BASE}"),
+        name: name.into(),
+        group_type: -2147483646,
+        members: members.iter().map(|m| guid(*m)).collect(),
+    })
+}
+
+/// A tenant with a job, accesses and an agent registered to the job.
+struct World {
+    app: TestApp,
+    admin: String,
+    job: Job,
+    user_access: Access,
+    vip_access: Access,
+    agent: Agent,
+}
+
+struct Agent {
+    key: AgentKey,
+    id: Uuid,
+    audience: String,
+    job_id: Uuid,
+}
+
+impl Agent {
+    fn token(&self, method: &str, path: &str) -> String {
+        token::sign_request(&self.key, self.id, &self.audience, method, path, time::OffsetDateTime::now_utc().unix_timestamp()).unwrap()
+    }
+
+    async fn get(&self, app: &TestApp, path: &str) -> support::Answer {
+        app.send(Method::GET, path, Some(&self.token("GET", path)), None, false).await
+    }
+
+    async fn post<B: serde::Serialize>(&self, app: &TestApp, path: &str, body: &B) -> support::Answer {
+        app.post(path, Some(&self.token("POST", path)), body).await
+    }
+
+    async fn put_chunk(&self, app: &TestApp, snapshot: Uuid, index: u32, bytes: Vec<u8>) -> support::Answer {
+        let path = format!("/agent/v1/snapshots/{snapshot}/chunks/{index}");
+        app.send(Method::PUT, &path, Some(&self.token("PUT", &path)), Some(bytes.into()), false).await
+    }
+
+    fn manifest(&self, chunks: &[Chunk], records: &[Record]) -> Manifest {
+        let mut counts = RecordCounts::default();
+        for record in records {
+            match record {
+                Record::User(_) => counts.users += 1,
+                Record::Group(_) => counts.groups += 1,
+                Record::Ou(_) => counts.ous += 1,
+            }
+        }
+        Manifest {
+            version: FORMAT_VERSION,
+            snapshot_id: Uuid::new_v4(),
+            agent_id: self.id,
+            job_id: self.job_id,
+            kind: SnapshotKind::Full,
+            read_started_at: time::OffsetDateTime::now_utc(),
+            directory: DirectoryIdentity { domain_dn: BASE.into(), domain_sid: None, dns_host_name: Some("dc1".into()), base_dn: BASE.into() },
+            counts,
+            chunks: chunks.iter().map(|c| ChunkRef { index: c.index, size: c.bytes.len() as u64, sha256: c.sha256.clone(), records: c.records }).collect(),
+        }
+    }
+
+    fn sign(&self, manifest: &Manifest) -> OfferSnapshot {
+        OfferSnapshot { manifest_token: token::sign_manifest(&self.key, manifest, &self.audience, time::OffsetDateTime::now_utc().unix_timestamp()).unwrap() }
+    }
+
+    /// Offers, uploads and commits a snapshot of `records`.
+    async fn push(&self, app: &TestApp, records: &[Record]) -> CommitResponse {
+        let chunks = chunk(records, 8192);
+        let manifest = self.manifest(&chunks, records);
+        let state: SnapshotState = self.post(app, "/agent/v1/snapshots", &self.sign(&manifest)).await.json();
+        assert_eq!(state.missing_chunks, (0..chunks.len() as u32).collect::<Vec<_>>());
+        for chunk in &chunks {
+            let answer = self.put_chunk(app, manifest.snapshot_id, chunk.index, chunk.bytes.clone()).await;
+            assert_eq!(answer.status, 204, "{:?}", answer.body);
+        }
+        let answer = self.post(app, &format!("/agent/v1/snapshots/{}/commit", manifest.snapshot_id), &()).await;
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+        answer.json()
+    }
+}
+
+fn chunk(records: &[Record], limit: usize) -> Vec<Chunk> {
+    let mut writer = ChunkWriter::with_limit(limit);
+    let mut chunks: Vec<Chunk> = records.iter().filter_map(|r| writer.push(r).unwrap()).collect();
+    chunks.extend(writer.finish().unwrap());
+    chunks
+}
+
+async fn register(app: &TestApp, admin: &str, job: Uuid) -> Agent {
+    let token: RegistrationToken = app.post(&format!("/api/v1/jobs/{job}/registration-tokens"), Some(admin), &()).await.json();
+    let key = AgentKey::generate().unwrap();
+    let request = RegisterRequest { token: token.token.clone(), public_key: key.public_key().to_base64(), hostname: Some("dc-host".into()), agent_version: None };
+    let answer = app.post("/agent/v1/register", None, &request).await;
+    assert_eq!(answer.status, 201, "{:?}", answer.body);
+    let registered: RegisterResponse = answer.json();
+    assert_eq!(registered.job_id, job);
+    // A registration token works once.
+    app.post("/agent/v1/register", None, &request).await.assert_problem(401);
+    Agent { key, id: registered.agent_id, audience: registered.audience, job_id: job }
+}
+
+async fn world(engine: Engine) -> World {
+    let app = spawn_app(engine).await;
+    let tenant = app.create_tenant("Acme").await;
+    let admin = tenant.admin_token;
+    let answer = app
+        .post("/api/v1/jobs", Some(&admin), &CreateJob { name: "corp".into(), relative_paths: vec!["OU=Staff".into()], group_paths: vec![], schedule_time: None })
+        .await;
+    assert_eq!(answer.status, 201, "{:?}", answer.body);
+    let job: Job = answer.json();
+    let user_access: Access = app.post("/api/v1/accesses", Some(&admin), &CreateAccess { kind: AccessKind::User, name: "Copenhagen".into() }).await.json();
+    let vip_access: Access = app.post("/api/v1/accesses", Some(&admin), &CreateAccess { kind: AccessKind::Vip, name: "VIP".into() }).await.json();
+    let agent = register(&app, &admin, job.id).await;
+    World { app, admin, job, user_access, vip_access, agent }
+}
+
+async fn all_users(app: &TestApp, admin: &str, job: Uuid, limit: u32) -> Vec<User> {
+    let mut users = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            None => format!("/api/v1/users?job={job}&limit={limit}"),
+            Some(c) => format!("/api/v1/users?job={job}&limit={limit}&cursor={c}"),
+        };
+        let page: Page<User> = app.get(&path, admin).await.json();
+        users.extend(page.items);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return users,
+        }
+    }
+}
+
+async fn admin_api_requires_a_valid_token(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.send(Method::GET, "/api/v1/jobs", None, None, false).await.assert_problem(401);
+    app.get("/api/v1/jobs", "rst_admin_not-a-token").await.assert_problem(401);
+    app.send(Method::GET, "/api/v1/jobs", Some(""), None, false).await.assert_problem(401);
+    app.get("/no/such/route", "x").await.assert_problem(404);
+}
+
+async fn jobs_validate_their_input(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let admin = app.create_tenant("Acme").await.admin_token;
+    let job = |name: &str, paths: &[&str], schedule: Option<&str>| CreateJob {
+        name: name.into(),
+        relative_paths: paths.iter().map(|s| s.to_string()).collect(),
+        group_paths: vec![],
+        schedule_time: schedule.map(str::to_owned),
+    };
+    app.post("/api/v1/jobs", Some(&admin), &job("", &["*"], None)).await.assert_problem(422);
+    app.post("/api/v1/jobs", Some(&admin), &job("a", &[], None)).await.assert_problem(422);
+    app.post("/api/v1/jobs", Some(&admin), &job("a", &["Staff"], None)).await.assert_problem(422);
+    app.post("/api/v1/jobs", Some(&admin), &job("a", &["*"], Some("25:00"))).await.assert_problem(422);
+    app.post("/api/v1/jobs", Some(&admin), &serde_json::json!({"name": "a"})).await.assert_problem(422);
+    app.send(Method::POST, "/api/v1/jobs", Some(&admin), Some("{not json".into()), true).await.assert_problem(400);
+    let created = app.post("/api/v1/jobs", Some(&admin), &job("corp", &["OU=Staff", "*"], Some("03:15"))).await;
+    assert_eq!(created.status, 201);
+    let created: Job = created.json();
+    assert_eq!(created.schedule_time, "03:15");
+    app.post("/api/v1/jobs", Some(&admin), &job("corp", &["*"], None)).await.assert_problem(409);
+    let listed: Page<Job> = app.get("/api/v1/jobs", &admin).await.json();
+    assert_eq!(listed.items, vec![created.clone()]);
+    app.get(&format!("/api/v1/jobs/{}", Uuid::new_v4()), &admin).await.assert_problem(404);
+    app.get("/api/v1/jobs/not-a-uuid", &admin).await.assert_problem(404);
+}
+
+async fn links_are_checked_and_kept_in_order(engine: Engine) {
+    let w = world(engine).await;
+    let links_path = format!("/api/v1/jobs/{}/links", w.job.id);
+    let bad = vec![LinkInput { group: "Sales".into(), access_id: w.user_access.id }, LinkInput { group: format!("CN=Sales,{BASE}"), access_id: Uuid::new_v4() }];
+    let problem = w.app.put(&links_path, &w.admin, &bad).await;
+    problem.assert_problem(422);
+    let detail = problem.body["detail"].as_str().unwrap();
+    assert!(detail.contains("links[0].group") && detail.contains("links[1].access_id"), "{detail}");
+    let good = vec![
+        LinkInput { group: format!("CN=All-Staff,OU=Groups,{BASE}"), access_id: w.user_access.id },
+        LinkInput { group: guid(300).to_string(), access_id: w.vip_access.id },
+    ];
+    let saved: Vec<Link> = w.app.put(&links_path, &w.admin, &good).await.json();
+    assert_eq!(saved.iter().map(|l| (&l.group, l.access_id)).collect::<Vec<_>>(), good.iter().map(|l| (&l.group, l.access_id)).collect::<Vec<_>>());
+    assert_eq!(saved[1].group_guid, Some(guid(300)));
+    let read: Vec<Link> = w.app.get(&links_path, &w.admin).await.json();
+    assert_eq!(read, saved);
+    // Accesses are idempotent by kind and name.
+    let again = w.app.post("/api/v1/accesses", Some(&w.admin), &CreateAccess { kind: AccessKind::User, name: "Copenhagen".into() }).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json::<Access>(), w.user_access);
+}
+
+async fn first_snapshot_is_imported_at_once_with_nested_links(engine: Engine) {
+    let w = world(engine).await;
+    // Links set by DN before any snapshot exists.
+    let links = vec![
+        LinkInput { group: format!("CN=All-Staff,OU=Groups,{BASE}"), access_id: w.user_access.id },
+        LinkInput { group: format!("cn=vip, ou=groups, {BASE}"), access_id: w.vip_access.id },
+    ];
+    w.app.put(&format!("/api/v1/jobs/{}/links", w.job.id), &w.admin, &links).await;
+    let job: AgentJob = w.agent.get(&w.app, "/agent/v1/job").await.json();
+    assert_eq!(job.scope.relative_paths, vec!["OU=Staff".to_owned()]);
+
+    // 1..=60 in OU=Staff (every 10th disabled), 61 outside scope; All-Staff ⊃ Sales ⊃ users.
+    let mut records: Vec<Record> = (1..=60).map(|n| user(n, "OU=Staff", if n % 10 == 0 { 514 } else { 512 })).collect();
+    records.push(user(61, "OU=External", 512));
+    records.push(group(200, "Sales", &(1..=50).collect::<Vec<_>>()));
+    records.push(group(201, "All-Staff", &[200, 61, 202]));
+    records.push(group(202, "Loop", &[201]));
+    records.push(group(203, "VIP", &[2, 55]));
+    let commit = w.agent.push(&w.app, &records).await;
+    let session = commit.session.expect("the first snapshot starts an import");
+    let session = w.app.wait_for_session(&w.admin, session.id).await;
+    session_succeeded(&session);
+    assert_eq!((session.counts.created, session.counts.not_linked), (50, 10), "{session:?}");
+
+    let users = all_users(&w.app, &w.admin, w.job.id, 7).await;
+    assert_eq!(users.len(), 50);
+    let by_name = |name: &str| users.iter().find(|u| u.username == name);
+    let u2 = by_name("user2").unwrap();
+    let mut kinds: Vec<AccessKind> = u2.accesses.iter().map(|a| a.kind).collect();
+    kinds.sort();
+    assert_eq!(kinds, vec![AccessKind::User, AccessKind::Vip]);
+    assert!(u2.active);
+    assert!(!by_name("user10").unwrap().active, "disabled in AD");
+    assert!(by_name("user55").is_none(), "VIP alone is no basic access");
+    assert!(by_name("user61").is_none(), "out of scope, whatever its groups");
+    let read: Vec<Link> = w.app.get(&format!("/api/v1/jobs/{}/links", w.job.id), &w.admin).await.json();
+    assert_eq!(read[0].group_guid, Some(guid(201)));
+
+    let changes: Page<SessionChange> = w.app.get(&format!("/api/v1/sessions/{}/changes?limit=20", session.id), &w.admin).await.json();
+    assert_eq!(changes.items.len(), 20);
+    assert!(changes.next_cursor.is_some());
+
+    // A second snapshot is stored, not imported; a manual import then changes nothing.
+    let commit = w.agent.push(&w.app, &records).await;
+    assert!(commit.session.is_none(), "{}", commit.message);
+    let manual = w.app.post(&format!("/api/v1/jobs/{}/imports", w.job.id), Some(&w.admin), &()).await;
+    assert_eq!(manual.status, 202);
+    let manual = w.app.wait_for_session(&w.admin, manual.json::<Session>().id).await;
+    session_succeeded(&manual);
+    assert_eq!((manual.counts.created, manual.counts.unchanged, manual.counts.updated), (0, 50, 0));
+    let sessions: Page<Session> = w.app.get(&format!("/api/v1/jobs/{}/sessions?limit=1", w.job.id), &w.admin).await.json();
+    assert_eq!(sessions.items[0].id, manual.id);
+    let older: Page<Session> =
+        w.app.get(&format!("/api/v1/jobs/{}/sessions?limit=1&cursor={}", w.job.id, sessions.next_cursor.unwrap()), &w.admin).await.json();
+    assert_eq!(older.items[0].id, session.id);
+    assert!(older.next_cursor.is_none());
+}
+
+async fn without_links_nobody_is_imported_and_the_session_says_why(engine: Engine) {
+    let w = world(engine).await;
+    let records = vec![user(1, "OU=Staff", 512), group(200, "Sales", &[1])];
+    let session = w.agent.push(&w.app, &records).await.session.unwrap();
+    let session = w.app.wait_for_session(&w.admin, session.id).await;
+    session_succeeded(&session);
+    assert_eq!(session.counts.not_linked, 1);
+    assert!(session.notes.iter().any(|n| n.contains("no links")), "{:?}", session.notes);
+    assert!(all_users(&w.app, &w.admin, w.job.id, 100).await.is_empty());
+}
+
+async fn uploads_are_checked_against_the_signed_manifest(engine: Engine) {
+    let w = world(engine).await;
+    let records: Vec<Record> = (1..=40).map(|n| user(n, "OU=Staff", 512)).collect();
+    let chunks = chunk(&records, 1024);
+    assert!(chunks.len() >= 3);
+    let manifest = w.agent.manifest(&chunks, &records);
+    let snapshot = manifest.snapshot_id;
+    let state: SnapshotState = w.agent.post(&w.app, "/agent/v1/snapshots", &w.agent.sign(&manifest)).await.json();
+    assert_eq!(state.missing_chunks.len(), chunks.len());
+
+    // Wrong bytes, wrong size, unknown index: refused, nothing stored.
+    let mut tampered = chunks[0].bytes.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    w.agent.put_chunk(&w.app, snapshot, 0, tampered).await.assert_problem(422);
+    w.agent.put_chunk(&w.app, snapshot, 0, chunks[1].bytes.clone()).await.assert_problem(422);
+    w.agent.put_chunk(&w.app, snapshot, chunks.len() as u32, chunks[0].bytes.clone()).await.assert_problem(404);
+    // Committing with chunks missing is refused.
+    w.agent.post(&w.app, &format!("/agent/v1/snapshots/{snapshot}/commit"), &()).await.assert_problem(409);
+
+    // Resume: upload some, re-offer, the server asks only for the rest.
+    w.agent.put_chunk(&w.app, snapshot, 0, chunks[0].bytes.clone()).await;
+    w.agent.put_chunk(&w.app, snapshot, 0, chunks[0].bytes.clone()).await; // idempotent
+    let state: SnapshotState = w.agent.post(&w.app, "/agent/v1/snapshots", &w.agent.sign(&manifest)).await.json();
+    assert_eq!(state.missing_chunks, (1..chunks.len() as u32).collect::<Vec<_>>());
+    for chunk in &chunks[1..] {
+        assert_eq!(w.agent.put_chunk(&w.app, snapshot, chunk.index, chunk.bytes.clone()).await.status, 204);
+    }
+    let first: CommitResponse = w.agent.post(&w.app, &format!("/agent/v1/snapshots/{snapshot}/commit"), &()).await.json();
+    let again: CommitResponse = w.agent.post(&w.app, &format!("/agent/v1/snapshots/{snapshot}/commit"), &()).await.json();
+    assert_eq!(first.session.as_ref().map(|s| s.id), again.session.as_ref().map(|s| s.id), "a second commit answers the same session");
+
+    // A manifest whose counts lie is refused at commit.
+    let mut lying = w.agent.manifest(&chunks, &records);
+    lying.counts.users += 1;
+    w.agent.post(&w.app, "/agent/v1/snapshots", &w.agent.sign(&lying)).await;
+    for chunk in &chunks {
+        w.agent.put_chunk(&w.app, lying.snapshot_id, chunk.index, chunk.bytes.clone()).await;
+    }
+    w.agent.post(&w.app, &format!("/agent/v1/snapshots/{}/commit", lying.snapshot_id), &()).await.assert_problem(422);
+}
+
+async fn agent_tokens_are_bound_to_agent_request_and_key(engine: Engine) {
+    let w = world(engine).await;
+    let job_token = w.agent.token("GET", "/agent/v1/job");
+    assert_eq!(w.app.send(Method::GET, "/agent/v1/job", Some(&job_token), None, false).await.status, 200);
+    // The same token on another route, or with another method.
+    w.app.send(Method::GET, "/agent/v1/sessions/x", Some(&job_token), None, false).await.assert_problem(401);
+    w.app.send(Method::POST, "/agent/v1/snapshots", Some(&job_token), Some("{}".into()), true).await.assert_problem(401);
+    w.app.send(Method::DELETE, "/agent/v1/job", Some(&job_token), None, false).await.assert_problem(405);
+    // Signed by a key the server does not know for this agent.
+    let impostor = Agent { key: AgentKey::generate().unwrap(), id: w.agent.id, audience: w.agent.audience.clone(), job_id: w.agent.job_id };
+    impostor.get(&w.app, "/agent/v1/job").await.assert_problem(401);
+    // For another server.
+    let elsewhere = Agent { key: w.agent.key, id: w.agent.id, audience: "urn:roster:server:other".into(), job_id: w.agent.job_id };
+    elsewhere.get(&w.app, "/agent/v1/job").await.assert_problem(401);
+    // No token, or an admin token, on the agent API.
+    w.app.send(Method::GET, "/agent/v1/job", None, None, false).await.assert_problem(401);
+    w.app.get("/agent/v1/job", &w.admin).await.assert_problem(401);
+    // A public key that is not 32 bytes never reaches the verifier.
+    let token: RegistrationToken = w.app.post(&format!("/api/v1/jobs/{}/registration-tokens", w.job.id), Some(&w.admin), &()).await.json();
+    let bad = RegisterRequest { token: token.token, public_key: "AAAA".into(), hostname: None, agent_version: None };
+    w.app.post("/agent/v1/register", None, &bad).await.assert_problem(422);
+}
+
+async fn tenants_cannot_see_each_other(engine: Engine) {
+    let w = world(engine).await;
+    let records = vec![user(1, "OU=Staff", 512), group(200, "Sales", &[1])];
+    w.app.put(&format!("/api/v1/jobs/{}/links", w.job.id), &w.admin, &vec![LinkInput { group: format!("CN=Sales,OU=Groups,{BASE}"), access_id: w.user_access.id }]).await;
+    let session = w.agent.push(&w.app, &records).await.session.unwrap();
+    w.app.wait_for_session(&w.admin, session.id).await;
+
+    let other = w.app.create_tenant("Other").await.admin_token;
+    let job = w.job.id;
+    for path in [
+        format!("/api/v1/jobs/{job}"),
+        format!("/api/v1/jobs/{job}/links"),
+        format!("/api/v1/jobs/{job}/sessions"),
+        format!("/api/v1/sessions/{}", session.id),
+        format!("/api/v1/sessions/{}/changes", session.id),
+        format!("/api/v1/users?job={job}"),
+    ] {
+        w.app.get(&path, &other).await.assert_problem(404);
+    }
+    w.app.post(&format!("/api/v1/jobs/{job}/registration-tokens"), Some(&other), &()).await.assert_problem(404);
+    w.app.post(&format!("/api/v1/jobs/{job}/imports"), Some(&other), &()).await.assert_problem(404);
+    w.app.put(&format!("/api/v1/jobs/{job}/links"), &other, &Vec::<LinkInput>::new()).await.assert_problem(404);
+    let users: Page<User> = w.app.get("/api/v1/users", &other).await.json();
+    assert!(users.items.is_empty());
+    let accesses: Page<Access> = w.app.get("/api/v1/accesses", &other).await.json();
+    assert!(accesses.items.is_empty());
+
+    // An agent of another tenant's job sees neither this job's snapshots nor its sessions.
+    let other_job: Job = w
+        .app
+        .post("/api/v1/jobs", Some(&other), &CreateJob { name: "x".into(), relative_paths: vec!["*".into()], group_paths: vec![], schedule_time: None })
+        .await
+        .json();
+    let stranger = register(&w.app, &other, other_job.id).await;
+    stranger.get(&w.app, &format!("/agent/v1/sessions/{}", session.id)).await.assert_problem(404);
+    stranger.get(&w.app, &format!("/agent/v1/snapshots/{}", session.snapshot_id)).await.assert_problem(404);
+    stranger.put_chunk(&w.app, session.snapshot_id, 0, vec![1, 2, 3]).await.assert_problem(404);
+    stranger.post(&w.app, &format!("/agent/v1/snapshots/{}/commit", session.snapshot_id), &()).await.assert_problem(404);
+    // Nor can it offer a manifest for the other job.
+    let mut manifest = stranger.manifest(&chunk(&records, 4096), &records);
+    manifest.job_id = job;
+    stranger.post(&w.app, "/agent/v1/snapshots", &stranger.sign(&manifest)).await.assert_problem(404);
+}
+
+async fn departures_are_deactivated_on_the_next_import(engine: Engine) {
+    let w = world(engine).await;
+    w.app.put(&format!("/api/v1/jobs/{}/links", w.job.id), &w.admin, &vec![LinkInput { group: format!("CN=Sales,OU=Groups,{BASE}"), access_id: w.user_access.id }]).await;
+    let first = vec![user(1, "OU=Staff", 512), user(2, "OU=Staff", 512), user(3, "OU=Staff", 512), group(200, "Sales", &[1, 2, 3])];
+    let session = w.agent.push(&w.app, &first).await.session.unwrap();
+    session_succeeded(&w.app.wait_for_session(&w.admin, session.id).await);
+    // user1 moves out of scope, user2 is disabled, user3 vanishes.
+    let second = vec![user(1, "OU=External", 512), user(2, "OU=Staff", 514), group(200, "Sales", &[1, 2, 3])];
+    assert!(w.agent.push(&w.app, &second).await.session.is_none());
+    let manual: Session = w.app.post(&format!("/api/v1/jobs/{}/imports", w.job.id), Some(&w.admin), &()).await.json();
+    let manual = w.app.wait_for_session(&w.admin, manual.id).await;
+    session_succeeded(&manual);
+    assert_eq!(manual.counts.deactivated, 3, "{manual:?}");
+    let users = all_users(&w.app, &w.admin, w.job.id, 100).await;
+    assert_eq!(users.len(), 3, "deactivated, never deleted");
+    assert!(users.iter().all(|u| !u.active));
+}
+
+async fn manual_import_needs_a_snapshot(engine: Engine) {
+    let w = world(engine).await;
+    w.app.post(&format!("/api/v1/jobs/{}/imports", w.job.id), Some(&w.admin), &()).await.assert_problem(409);
+}
+
+on_both_engines!(
+    admin_api_requires_a_valid_token,
+    jobs_validate_their_input,
+    links_are_checked_and_kept_in_order,
+    first_snapshot_is_imported_at_once_with_nested_links,
+    without_links_nobody_is_imported_and_the_session_says_why,
+    uploads_are_checked_against_the_signed_manifest,
+    agent_tokens_are_bound_to_agent_request_and_key,
+    tenants_cannot_see_each_other,
+    departures_are_deactivated_on_the_next_import,
+    manual_import_needs_a_snapshot,
+);

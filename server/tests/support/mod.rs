@@ -1,0 +1,180 @@
+//! Test harness: the real server (`Application::build`) on port 0 with a
+//! fresh database per test — an SQLite file in a temporary directory, or a
+//! new PostgreSQL database on the server named by `ROSTER_TEST_POSTGRES_URL`
+//! (set by `scripts/test.sh`) — and a small typed client.
+
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use roster_proto::admin::{Session, SessionStatus};
+use roster_server::app::Application;
+use roster_server::settings::Settings;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+/// Which engine a test runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// A running server and a client for it.
+pub struct TestApp {
+    pub url: String,
+    pub http: reqwest::Client,
+    /// Keeps the SQLite file alive for the test's duration.
+    _dir: Option<TempDir>,
+    pub database_url: String,
+}
+
+/// A directory removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn temp_dir() -> TempDir {
+    let dir = std::env::temp_dir().join(format!("roster-test-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    TempDir(dir)
+}
+
+/// The PostgreSQL server for tests; failing, not skipping, when it is not set.
+pub fn postgres_url() -> String {
+    std::env::var("ROSTER_TEST_POSTGRES_URL")
+        .expect("ROSTER_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, which starts PostgreSQL")
+}
+
+/// A fresh, empty PostgreSQL database; returns its URL.
+pub async fn fresh_postgres_database() -> String {
+    use sqlx::Connection;
+    let admin_url = postgres_url();
+    let name = format!("roster_test_{}", Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin_url).await.expect("connect to the test PostgreSQL server");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create database");
+    let (base, _) = admin_url.rsplit_once('/').expect("postgres URL has a database part");
+    format!("{base}/{name}")
+}
+
+pub async fn spawn_app(engine: Engine) -> TestApp {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (database_url, dir) = match engine {
+        Engine::Sqlite => {
+            let dir = temp_dir();
+            (format!("sqlite://{}/roster.db", dir.0.display()), Some(dir))
+        }
+        Engine::Postgres => (fresh_postgres_database().await, None),
+    };
+    let settings = Settings { database_url: database_url.clone(), listen: "127.0.0.1:0".parse().expect("address"), tls: None };
+    let app = Application::build(settings).await.expect("build the server");
+    let url = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    TestApp { url, http: reqwest::Client::new(), _dir: dir, database_url }
+}
+
+/// An HTTP answer: status and parsed JSON body.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub body: serde_json::Value,
+}
+
+impl Answer {
+    pub fn json<T: DeserializeOwned>(&self) -> T {
+        serde_json::from_value(self.body.clone()).unwrap_or_else(|e| panic!("unexpected body {}: {e}", self.body))
+    }
+
+    /// Asserts a problem+json error with this status.
+    pub fn assert_problem(&self, status: u16) -> &Answer {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        assert_eq!(self.content_type, "application/problem+json", "body: {}", self.body);
+        assert_eq!(self.body["status"], status);
+        assert!(self.body["detail"].as_str().is_some_and(|d| !d.is_empty()), "no detail: {}", self.body);
+        self
+    }
+}
+
+impl TestApp {
+    pub async fn send(&self, method: reqwest::Method, path: &str, bearer: Option<&str>, body: Option<reqwest::Body>, json: bool) -> Answer {
+        let mut request = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.header("content-type", if json { "application/json" } else { "application/octet-stream" }).body(body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let bytes = response.bytes().await.expect("body");
+        let body = if bytes.is_empty() { serde_json::Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())) };
+        Answer { status, content_type, body }
+    }
+
+    pub async fn get(&self, path: &str, bearer: &str) -> Answer {
+        self.send(reqwest::Method::GET, path, Some(bearer), None, false).await
+    }
+
+    pub async fn post<B: Serialize>(&self, path: &str, bearer: Option<&str>, body: &B) -> Answer {
+        let bytes = serde_json::to_vec(body).expect("serialize");
+        self.send(reqwest::Method::POST, path, bearer, Some(bytes.into()), true).await
+    }
+
+    pub async fn put<B: Serialize>(&self, path: &str, bearer: &str, body: &B) -> Answer {
+        let bytes = serde_json::to_vec(body).expect("serialize");
+        self.send(reqwest::Method::PUT, path, Some(bearer), Some(bytes.into()), true).await
+    }
+
+    /// Creates a tenant through the store, as `roster-server tenant create` does.
+    pub async fn create_tenant(&self, name: &str) -> roster_proto::admin::CreatedTenant {
+        let db = roster_server::db::Db::connect(&self.database_url).await.expect("db");
+        roster_server::store::tenants::create_tenant(&db, name).await.expect("tenant")
+    }
+
+    /// Polls a session until it is finished, with a deadline.
+    pub async fn wait_for_session(&self, admin: &str, id: Uuid) -> Session {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let session: Session = self.get(&format!("/api/v1/sessions/{id}"), admin).await.json();
+            if session.status.is_finished() {
+                return session;
+            }
+            assert!(Instant::now() < deadline, "session {id} still {:?}", session.status);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Runs `$body` (an async fn taking `Engine`) once per database engine.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::support::Engine::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::support::Engine::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+pub fn session_succeeded(session: &Session) {
+    assert_eq!(session.status, SessionStatus::Succeeded, "session failed: {:?}", session.error);
+}

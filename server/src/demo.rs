@@ -20,7 +20,7 @@ pub struct Demo {
 pub async fn create(db: &Db) -> anyhow::Result<Demo> {
     let tenant = store::tenants::create_tenant(db, "Demo").await?;
     let job = CreateJob { name: "Demo domain".into(), relative_paths: vec!["*".into()], group_paths: vec![], schedule_time: None };
-    let job = match store::jobs::create_job(db, tenant.tenant_id, &job, "02:00").await? {
+    let job = match store::jobs::create_job(db, tenant.tenant_id, &job, "02:00", time::macros::time!(02:00)).await? {
         store::jobs::CreatedJob::Created(job) => job,
         store::jobs::CreatedJob::NameTaken => anyhow::bail!("the demo tenant already has its job"),
     };

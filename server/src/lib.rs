@@ -8,5 +8,6 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod import;
+pub mod schedule;
 pub mod settings;
 pub mod store;

@@ -441,7 +441,33 @@ async fn manual_import_needs_a_snapshot(engine: Engine) {
     w.app.post(&format!("/api/v1/jobs/{}/imports", w.job.id), Some(&w.admin), &()).await.assert_problem(409);
 }
 
+async fn scheduled_imports_run_daily_on_the_newest_snapshot(engine: Engine) {
+    let w = world(engine).await;
+    let db = roster_server::db::Db::connect(&w.app.database_url).await.unwrap();
+    let later = time::OffsetDateTime::now_utc() + time::Duration::days(2);
+    // Nothing to import yet: the job's time moves on, no session is queued.
+    assert!(roster_server::import::queue_scheduled(&db, later).await.unwrap().is_empty());
+
+    w.app.put(&format!("/api/v1/jobs/{}/links", w.job.id), &w.admin, &vec![LinkInput { group: format!("CN=Sales,OU=Groups,{BASE}"), access_id: w.user_access.id }]).await;
+    let first = w.agent.push(&w.app, &[user(1, "OU=Staff", 512), group(200, "Sales", &[1])]).await.session.unwrap();
+    session_succeeded(&w.app.wait_for_session(&w.admin, first.id).await);
+    let second = w.agent.push(&w.app, &[user(1, "OU=Staff", 512), user(2, "OU=Staff", 512), group(200, "Sales", &[1, 2])]).await;
+    assert!(second.session.is_none());
+
+    let even_later = later + time::Duration::days(1);
+    let queued = roster_server::import::queue_scheduled(&db, even_later).await.unwrap();
+    assert_eq!(queued.len(), 1);
+    let session = w.app.wait_for_session(&w.admin, queued[0]).await;
+    session_succeeded(&session);
+    assert_eq!(session.trigger, roster_proto::admin::SessionTrigger::Schedule);
+    assert_eq!(session.snapshot_id, second.snapshot_id, "the newest snapshot is imported");
+    assert_eq!((session.counts.created, session.counts.unchanged), (1, 1));
+    // Once a day: the same moment again queues nothing.
+    assert!(roster_server::import::queue_scheduled(&db, even_later).await.unwrap().is_empty());
+}
+
 on_both_engines!(
+    scheduled_imports_run_daily_on_the_newest_snapshot,
     admin_api_requires_a_valid_token,
     jobs_validate_their_input,
     links_are_checked_and_kept_in_order,

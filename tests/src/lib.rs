@@ -1,1 +1,260 @@
-//! placeholder
+//! End-to-end harness: starts the real `roster-server` binary on port 0
+//! (stopped on drop), runs the real `roster-agent` binary against the Samba
+//! AD DC that `scripts/test.sh` started, and talks to the admin API.
+//!
+//! The services' coordinates come from `ROSTER_TEST_*` variables; a test
+//! run without them fails with a message saying how to run it, never passes
+//! silently.
+
+// A failed unwrap is a failed test, which is what we want here.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use roster_proto::admin::{CreatedTenant, Page, Session, User};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+/// A required test variable, or a failure naming it.
+pub fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the end-to-end tests with scripts/test.sh, which starts the Samba AD DC and PostgreSQL"))
+}
+
+/// Where cargo put the workspace's binaries (next to this test's `deps/`).
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let path = dir.join(name);
+    assert!(path.exists(), "{} is missing: build the workspace first (`cargo build --workspace`, as scripts/test.sh does)", path.display());
+    path
+}
+
+/// A directory removed on drop.
+#[derive(Debug)]
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("{prefix}-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Which database the server under test uses.
+#[derive(Debug, Clone, Copy)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// A running `roster-server serve`, killed on drop.
+#[derive(Debug)]
+pub struct Server {
+    pub url: String,
+    pub database_url: String,
+    child: Child,
+    _dir: TempDir,
+}
+
+impl Server {
+    /// Starts the server on a fresh database and waits until it listens.
+    pub async fn start(engine: Engine) -> Server {
+        let dir = TempDir::new("roster-e2e-server");
+        let database_url = match engine {
+            Engine::Sqlite => format!("sqlite://{}/roster.db", dir.0.display()),
+            Engine::Postgres => fresh_postgres_database().await,
+        };
+        let mut child = Command::new(binary("roster-server"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("ROSTER_DATABASE_URL", &database_url)
+            .env("ROSTER_LOG", "info,sqlx=warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start roster-server");
+        let stdout = child.stdout.take().expect("stdout");
+        // The server prints one line with its address once it listens.
+        let url = tokio::task::spawn_blocking(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            for line in lines.by_ref() {
+                let line = line.expect("read server output");
+                if let Some(url) = line.strip_prefix("roster-server listening on ") {
+                    return Some(url.to_owned());
+                }
+            }
+            None
+        });
+        let url = tokio::time::timeout(Duration::from_secs(60), url)
+            .await
+            .expect("roster-server did not start listening within 60 s")
+            .expect("join")
+            .expect("roster-server exited before listening");
+        Server { url, database_url, child, _dir: dir }
+    }
+
+    /// `roster-server tenant create --name NAME`, against this server's database.
+    pub fn create_tenant(&self, name: &str) -> CreatedTenant {
+        let output = Command::new(binary("roster-server"))
+            .args(["tenant", "create", "--name", name])
+            .env("ROSTER_DATABASE_URL", &self.database_url)
+            .output()
+            .expect("run roster-server tenant create");
+        assert!(output.status.success(), "tenant create failed: {}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice(&output.stdout).expect("tenant create prints JSON")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A fresh database on the test PostgreSQL server.
+pub async fn fresh_postgres_database() -> String {
+    use sqlx::Connection;
+    let admin_url = env("ROSTER_TEST_POSTGRES_URL");
+    let name = format!("roster_e2e_{}", Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin_url).await.expect("connect to the test PostgreSQL server");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create database");
+    let (base, _) = admin_url.rsplit_once('/').expect("database part");
+    format!("{base}/{name}")
+}
+
+/// The admin API, as one tenant's admin.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    pub url: String,
+    pub token: String,
+    http: reqwest::Client,
+}
+
+impl Admin {
+    pub fn new(url: &str, token: &str) -> Admin {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Admin { url: url.to_owned(), token: token.to_owned(), http: reqwest::Client::new() }
+    }
+
+    async fn answer<T: DeserializeOwned>(response: reqwest::Response) -> T {
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        assert!(status.is_success(), "{status}: {text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("unexpected body {text}: {e}"))
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> T {
+        Self::answer(self.http.get(format!("{}{path}", self.url)).bearer_auth(&self.token).send().await.expect("GET")).await
+    }
+
+    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> T {
+        Self::answer(self.http.post(format!("{}{path}", self.url)).bearer_auth(&self.token).json(body).send().await.expect("POST")).await
+    }
+
+    pub async fn put<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> T {
+        Self::answer(self.http.put(format!("{}{path}", self.url)).bearer_auth(&self.token).json(body).send().await.expect("PUT")).await
+    }
+
+    /// Every user of a job, following cursors.
+    pub async fn all_users(&self, job: Uuid) -> Vec<User> {
+        let mut users = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let page: Page<User> = self.get(&format!("/api/v1/users?job={job}&limit=500{cursor}")).await;
+            users.extend(page.items);
+            match page.next_cursor {
+                Some(next) => cursor = format!("&cursor={next}"),
+                None => return users,
+            }
+        }
+    }
+
+    /// Polls a session until it finishes, with a deadline.
+    pub async fn wait_for_session(&self, id: Uuid) -> Session {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let session: Session = self.get(&format!("/api/v1/sessions/{id}")).await;
+            if session.status.is_finished() {
+                return session;
+            }
+            assert!(Instant::now() < deadline, "session {id} is still {:?}", session.status);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// How the agent reaches the test DC.
+#[derive(Debug, Clone, Copy)]
+pub enum LdapTransport {
+    /// `ldaps://` verified with the test CA.
+    Ldaps,
+    /// `ldap://` upgraded with StartTLS, verified with the test CA.
+    StartTls,
+    /// Plain `ldap://`, with or without the explicit opt-in.
+    Plain { allow_insecure: bool },
+}
+
+/// The real `roster-agent` binary with its own state directory.
+#[derive(Debug)]
+pub struct Agent {
+    pub state: TempDir,
+    pub transport: LdapTransport,
+    pub page_size: u32,
+}
+
+impl Agent {
+    pub fn new(transport: LdapTransport, page_size: u32) -> Agent {
+        Agent { state: TempDir::new("roster-e2e-agent"), transport, page_size }
+    }
+
+    /// Runs `roster-agent ARGS --state-dir DIR` with the DC's settings in the environment.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let mut command = Command::new(binary("roster-agent"));
+        command.args(args).arg("--state-dir").arg(&self.state.0);
+        command
+            .env("ROSTER_LDAP_BIND_DN", env("ROSTER_TEST_LDAP_BIND_DN"))
+            .env("ROSTER_LDAP_PASSWORD", env("ROSTER_TEST_LDAP_PASSWORD"))
+            .env("ROSTER_LDAP_PAGE_SIZE", self.page_size.to_string())
+            .env("ROSTER_HTTP_MAX_RETRIES", "2")
+            .env("RUST_LOG", "info");
+        match self.transport {
+            LdapTransport::Ldaps => {
+                command.env("ROSTER_LDAP_URL", env("ROSTER_TEST_LDAPS_URL")).env("ROSTER_LDAP_CA_FILE", env("ROSTER_TEST_LDAP_CA_FILE"));
+            }
+            LdapTransport::StartTls => {
+                command
+                    .env("ROSTER_LDAP_URL", env("ROSTER_TEST_LDAP_URL"))
+                    .env("ROSTER_LDAP_STARTTLS", "true")
+                    .env("ROSTER_LDAP_CA_FILE", env("ROSTER_TEST_LDAP_CA_FILE"));
+            }
+            LdapTransport::Plain { allow_insecure } => {
+                command.env("ROSTER_LDAP_URL", env("ROSTER_TEST_LDAP_URL")).env("ROSTER_LDAP_ALLOW_INSECURE", allow_insecure.to_string());
+            }
+        }
+        command.output().expect("run roster-agent")
+    }
+
+    /// Runs the agent and asserts it succeeded.
+    pub fn run_ok(&self, args: &[&str]) -> Output {
+        let output = self.run(args);
+        assert!(
+            output.status.success(),
+            "roster-agent {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+}

@@ -27,9 +27,11 @@ CREATE TABLE jobs (
     relative_paths TEXT NOT NULL,
     group_paths TEXT NOT NULL,
     schedule_time TEXT NOT NULL,
+    next_import_at BIGINT NOT NULL,
     created_at BIGINT NOT NULL,
     UNIQUE (tenant_id, name)
 );
+CREATE INDEX jobs_next_import ON jobs (next_import_at);
 
 CREATE TABLE registration_tokens (
     token_hash TEXT PRIMARY KEY,

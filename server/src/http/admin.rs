@@ -72,11 +72,6 @@ async fn job_of(state: &AppState, admin: Admin, job: &str) -> Result<Job, AppErr
     store::jobs::get_job(&state.db, admin.tenant_id, id).await?.ok_or(AppError::NotFound("job"))
 }
 
-/// `HH:MM`, 24-hour clock.
-fn valid_schedule(text: &str) -> bool {
-    let Some((h, m)) = text.split_once(':') else { return false };
-    h.len() == 2 && m.len() == 2 && h.parse::<u8>().is_ok_and(|h| h < 24) && m.parse::<u8>().is_ok_and(|m| m < 60)
-}
 
 async fn create_job(State(state): State<AppState>, admin: Admin, ApiJson(input): ApiJson<CreateJob>) -> Result<(StatusCode, ApiJson<Job>), AppError> {
     if input.name.trim().is_empty() {
@@ -86,10 +81,10 @@ async fn create_job(State(state): State<AppState>, admin: Admin, ApiJson(input):
         .validate()
         .map_err(|e| AppError::Unprocessable(e.to_string()))?;
     let schedule = input.schedule_time.clone().unwrap_or_else(|| DEFAULT_SCHEDULE.to_owned());
-    if !valid_schedule(&schedule) {
+    let Some(daily) = crate::schedule::parse_daily_time(&schedule) else {
         return Err(AppError::Unprocessable(format!("schedule_time must be HH:MM (24-hour, UTC), got `{schedule}`")));
-    }
-    match store::jobs::create_job(&state.db, admin.tenant_id, &input, &schedule).await? {
+    };
+    match store::jobs::create_job(&state.db, admin.tenant_id, &input, &schedule, daily).await? {
         store::jobs::CreatedJob::Created(job) => {
             tracing::info!(tenant = %admin.tenant_id, job = %job.id, "job created");
             Ok((StatusCode::CREATED, ApiJson(job)))
@@ -244,17 +239,4 @@ async fn list_users(State(state): State<AppState>, admin: Admin, Query(query): Q
     let after = query.cursor.as_deref().map(|c| c.parse::<Uuid>().map_err(|_| bad_cursor())).transpose()?;
     let (items, next) = store::users::list_users(&state.db, admin.tenant_id, job, limit, after).await?;
     Ok(ApiJson(Page { items, next_cursor: next.map(|id| id.to_string()) }))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn schedules_are_hh_mm() {
-        for ok in ["00:00", "02:30", "23:59"] {
-            assert!(super::valid_schedule(ok), "{ok}");
-        }
-        for bad in ["24:00", "2:30", "02:60", "0230", "", "aa:bb"] {
-            assert!(!super::valid_schedule(bad), "{bad}");
-        }
-    }
 }

@@ -36,7 +36,9 @@ pub enum CreatedJob {
     NameTaken,
 }
 
-pub async fn create_job(db: &Db, tenant: Uuid, input: &CreateJob, schedule_time: &str) -> Result<CreatedJob, StoreError> {
+/// Creates a job whose first scheduled import is the next `daily` time.
+pub async fn create_job(db: &Db, tenant: Uuid, input: &CreateJob, schedule_time: &str, daily: time::Time) -> Result<CreatedJob, StoreError> {
+    let next_import = crate::schedule::next_daily_run(daily, time::OffsetDateTime::now_utc());
     let job = Job {
         id: Uuid::new_v4(),
         name: input.name.trim().to_owned(),
@@ -46,8 +48,8 @@ pub async fn create_job(db: &Db, tenant: Uuid, input: &CreateJob, schedule_time:
         created_at: to_datetime(now_ms()),
     };
     let result = sqlx::query(
-        "INSERT INTO jobs (id, tenant_id, name, relative_paths, group_paths, schedule_time, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id, name) DO NOTHING",
+        "INSERT INTO jobs (id, tenant_id, name, relative_paths, group_paths, schedule_time, next_import_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant_id, name) DO NOTHING",
     )
     .bind(job.id.to_string())
     .bind(tenant.to_string())
@@ -55,6 +57,7 @@ pub async fn create_job(db: &Db, tenant: Uuid, input: &CreateJob, schedule_time:
     .bind(serde_json::to_string(&job.relative_paths).unwrap_or_default())
     .bind(serde_json::to_string(&job.group_paths).unwrap_or_default())
     .bind(&job.schedule_time)
+    .bind((next_import.unix_timestamp_nanos() / 1_000_000) as i64)
     .bind(now_ms())
     .execute(&db.pool)
     .await?;
@@ -77,6 +80,45 @@ pub async fn get_job(db: &Db, tenant: Uuid, job: Uuid) -> Result<Option<Job>, St
         .fetch_optional(&db.pool)
         .await?;
     row.as_ref().map(job_from_row).transpose()
+}
+
+/// A job whose scheduled import is due.
+#[derive(Debug, Clone)]
+pub struct DueJob {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub schedule_time: String,
+    pub next_import_at: i64,
+}
+
+/// Jobs whose `next_import_at` is at or before `now_ms`.
+pub async fn due_jobs(db: &Db, now_ms: i64) -> Result<Vec<DueJob>, StoreError> {
+    let rows = sqlx::query("SELECT id, tenant_id, schedule_time, next_import_at FROM jobs WHERE next_import_at <= $1 ORDER BY next_import_at")
+        .bind(now_ms)
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(DueJob {
+                id: get_uuid(row, "id")?,
+                tenant_id: get_uuid(row, "tenant_id")?,
+                schedule_time: row.try_get("schedule_time")?,
+                next_import_at: row.try_get("next_import_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Moves a due job's next import on, if nobody else did meanwhile; true
+/// when this caller won (and so queues the import).
+pub async fn advance_schedule(conn: &mut sqlx::AnyConnection, job: &DueJob, next_ms: i64) -> Result<bool, StoreError> {
+    let result = sqlx::query("UPDATE jobs SET next_import_at = $1 WHERE id = $2 AND next_import_at = $3")
+        .bind(next_ms)
+        .bind(job.id.to_string())
+        .bind(job.next_import_at)
+        .execute(&mut *conn)
+        .await?;
+    Ok(result.rows_affected() == 1)
 }
 
 pub async fn create_registration_token(db: &Db, tenant: Uuid, job: Uuid, ttl_ms: i64) -> Result<RegistrationToken, StoreError> {

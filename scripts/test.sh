@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# test.sh - run every Roster test, installing and starting what they need.
+#
+# Usage: scripts/test.sh [extra cargo test arguments]
+#
+# On a fresh Debian machine (as root) this installs Samba AD DC, OpenLDAP
+# tools and PostgreSQL from Debian if they are missing, provisions a
+# throw-away Samba AD domain controller on 127.0.0.1 (LDAP 389, LDAPS 636
+# with a test CA) and loads the fixture directory, starts PostgreSQL on
+# 127.0.0.1:55432, builds the workspace and runs `cargo test --workspace`
+# with the services' coordinates in ROSTER_TEST_* variables. Everything it
+# started is stopped and removed on exit, whatever happens.
+#
+# The DC and PostgreSQL are started once and shared by all tests; each test
+# makes its own tenant, job or database, so tests stay independent.
+set -euo pipefail
+
+if [[ ${1:-} == --help || ${1:-} == -h ]]; then
+    sed -n '2,/^set -euo pipefail/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
+    exit 0
+fi
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+started=$(date +%s)
+log() { echo "test.sh: $*" >&2; }
+
+command -v cargo >/dev/null || { log "cargo is not installed (the Rust toolchain comes with the machine image)"; exit 1; }
+scripts/samba-dc.sh install
+scripts/postgres.sh install
+
+dc_dir=$(mktemp -d /tmp/roster-dc.XXXXXX)
+pg_dir=$(mktemp -d /tmp/roster-pg.XXXXXX)
+cleanup() {
+    local status=$?
+    scripts/samba-dc.sh stop "$dc_dir" >/dev/null 2>&1 || true
+    scripts/postgres.sh stop "$pg_dir" >/dev/null 2>&1 || true
+    rm -rf "$dc_dir" "$pg_dir" "$dc_dir.log"
+    log "finished in $(( $(date +%s) - started )) s with status $status"
+    exit "$status"
+}
+trap cleanup EXIT INT TERM
+
+# The DC provisions and loads while cargo builds.
+(scripts/samba-dc.sh start "$dc_dir" && scripts/samba-dc.sh load-fixture "$dc_dir") > "$dc_dir.log" 2>&1 &
+dc_job=$!
+scripts/postgres.sh start "$pg_dir"
+cargo build --workspace --all-targets --locked
+if ! wait "$dc_job"; then
+    cat "$dc_dir.log" >&2
+    log "the Samba AD DC did not start"
+    exit 1
+fi
+rm -f "$dc_dir.log"
+
+# shellcheck disable=SC1091
+. "$dc_dir/env"
+# shellcheck disable=SC1091
+. "$pg_dir/env"
+export ROSTER_TEST_LDAP_URL ROSTER_TEST_LDAPS_URL ROSTER_TEST_LDAP_CA_FILE ROSTER_TEST_LDAP_BIND_DN \
+    ROSTER_TEST_LDAP_PASSWORD ROSTER_TEST_LDAP_BASE_DN ROSTER_TEST_SAMBA_DIR ROSTER_TEST_POSTGRES_URL
+
+cargo test --workspace --locked "$@"

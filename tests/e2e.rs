@@ -1,0 +1,152 @@
+//! End to end: the real Samba AD DC → the real `roster-agent` binary →
+//! signed, chunked push → the real `roster-server` binary → automatic first
+//! import → users with exactly the right accesses, checked through the
+//! admin API. Runs on SQLite and on PostgreSQL.
+//!
+//! The fixture (`scripts/fixture.py`): OU=Fixture holds Staff/Copenhagen
+//! (cph-0001..1100, every 50th disabled), Staff/Aarhus (aar-0001..0150,
+//! aar-0150 disabled), External (ext-0001..0020) and Groups:
+//! All-Staff ⊃ {Staff-DK ⊃ {Sales-DK ⊃ cph-0001..0100, Copenhagen-All ⊃ all
+//! cph}, ext-0001}; Admins-CPH ⊃ cph-0001..0005; VIP ⊃ {cph-0002, aar-0001};
+//! Unlinked ⊃ aar-0002..0010; Cycle-A ⊃ {Cycle-B, aar-0011},
+//! Cycle-B ⊃ {Cycle-A, aar-0012}.
+
+// A failed unwrap is a failed test, which is what we want here.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+
+use roster_e2e::{Admin, Agent, Engine, LdapTransport, Server, env};
+use roster_proto::admin::{Access, AccessKind, CreateAccess, CreateJob, Job, LinkInput, Page, RegistrationToken, Session, SessionStatus, User};
+
+/// Sets up a tenant with a job over Copenhagen and Aarhus, four accesses and
+/// links given by DN before any snapshot exists; registers an agent.
+async fn tenant_with_job(server: &Server, agent: &Agent) -> (Admin, Job, Vec<Access>) {
+    let tenant = server.create_tenant("Fixture Corp");
+    let admin = Admin::new(&server.url, &tenant.admin_token);
+    let job: Job = admin
+        .post(
+            "/api/v1/jobs",
+            &CreateJob {
+                name: "corp.example.test".into(),
+                relative_paths: vec!["OU=Copenhagen,OU=Staff,OU=Fixture".into(), "OU=Aarhus,OU=Staff,OU=Fixture".into()],
+                group_paths: vec!["OU=Groups,OU=Fixture".into()],
+                schedule_time: Some("03:00".into()),
+            },
+        )
+        .await;
+    let mut accesses = Vec::new();
+    for (kind, name) in [(AccessKind::User, "Copenhagen"), (AccessKind::User, "Aarhus"), (AccessKind::Administrator, "Copenhagen"), (AccessKind::Vip, "VIP")] {
+        accesses.push(admin.post::<_, Access>("/api/v1/accesses", &CreateAccess { kind, name: name.into() }).await);
+    }
+    let base = env("ROSTER_TEST_LDAP_BASE_DN");
+    let group = |cn: &str| format!("CN={cn},OU=Groups,OU=Fixture,{base}");
+    let links = vec![
+        LinkInput { group: group("All-Staff"), access_id: accesses[0].id },
+        LinkInput { group: group("Cycle-A"), access_id: accesses[1].id },
+        LinkInput { group: group("Admins-CPH"), access_id: accesses[2].id },
+        LinkInput { group: group("VIP"), access_id: accesses[3].id },
+    ];
+    let _: serde_json::Value = admin.put(&format!("/api/v1/jobs/{}/links", job.id), &links).await;
+    let token: RegistrationToken = admin.post(&format!("/api/v1/jobs/{}/registration-tokens", job.id), &()).await;
+    agent.run_ok(&["register", "--server", &server.url, "--token", &token.token]);
+    (admin, job, accesses)
+}
+
+fn accesses_of(user: &User) -> BTreeSet<(AccessKind, String)> {
+    user.accesses.iter().map(|a| (a.kind, a.name.clone())).collect()
+}
+
+fn set(items: &[(AccessKind, &str)]) -> BTreeSet<(AccessKind, String)> {
+    items.iter().map(|(k, n)| (*k, n.to_string())).collect()
+}
+
+async fn first_push_imports_the_real_directory(engine: Engine, transport: LdapTransport) {
+    let server = Server::start(engine).await;
+    let agent = Agent::new(transport, 200);
+    let (admin, job, _) = tenant_with_job(&server, &agent).await;
+
+    // Preflight: the agent reaches both ends and counts what each path matches.
+    let check = agent.run_ok(&["check"]);
+    let report = String::from_utf8_lossy(&check.stdout).into_owned() + &String::from_utf8_lossy(&check.stderr);
+    assert!(report.contains("1100") && report.contains("150"), "check output lacks the per-path counts:\n{report}");
+
+    let output = agent.run_ok(&["push"]);
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("push output is not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)));
+    assert_eq!(summary["users"], 1250, "{summary}");
+    assert!(summary["pages"].as_u64().unwrap() >= 7, "1,250 users at 200 a page take at least 7 pages: {summary}");
+    let session: Session = serde_json::from_value(summary["session"].clone()).expect("push prints the import session");
+    assert_eq!(session.status, SessionStatus::Succeeded, "{session:?}");
+    let session = admin.wait_for_session(session.id).await;
+    assert_eq!(session.counts.created, 1102, "{session:?}");
+    assert_eq!(session.counts.not_linked, 148, "{session:?}");
+    assert_eq!(session.manifest_sha256.len(), 64);
+
+    let users = admin.all_users(job.id).await;
+    let user = |name: &str| users.iter().find(|u| u.username == name);
+    assert_eq!(users.len(), 1102);
+
+    // Nested three levels (All-Staff ⊃ Staff-DK ⊃ Sales-DK ⊃ cph-0001) plus direct links.
+    let cph1 = user("cph-0001").expect("cph-0001 imported");
+    assert_eq!(accesses_of(cph1), set(&[(AccessKind::User, "Copenhagen"), (AccessKind::Administrator, "Copenhagen")]));
+    assert!(cph1.active);
+    assert_eq!(cph1.email.as_deref(), Some("cph-0001@example.test"));
+    let cph2 = user("cph-0002").unwrap();
+    assert_eq!(accesses_of(cph2), set(&[(AccessKind::User, "Copenhagen"), (AccessKind::Administrator, "Copenhagen"), (AccessKind::Vip, "VIP")]));
+    assert_eq!(accesses_of(user("cph-0777").unwrap()), set(&[(AccessKind::User, "Copenhagen")]));
+    // Users beyond the first 1,000 arrived; disabled accounts are inactive.
+    assert!(user("cph-1099").unwrap().active);
+    assert!(!user("cph-1100").unwrap().active, "cph-1100 is disabled in AD");
+    assert!(!user("cph-0050").unwrap().active, "cph-0050 is disabled in AD");
+    assert_eq!(users.iter().filter(|u| u.active).count(), 1100 - 22 + 2);
+    // The two-group cycle grants its members, and terminates.
+    assert_eq!(accesses_of(user("aar-0011").unwrap()), set(&[(AccessKind::User, "Aarhus")]));
+    assert_eq!(accesses_of(user("aar-0012").unwrap()), set(&[(AccessKind::User, "Aarhus")]));
+    // Not imported: VIP alone is no basic access; a group with no link; out of scope.
+    assert!(user("aar-0001").is_none(), "aar-0001 has VIP only");
+    assert!(user("aar-0002").is_none(), "aar-0002 is only in an unlinked group");
+    assert!(user("ext-0001").is_none(), "ext-0001 is in All-Staff but outside the job's paths");
+    // Every GUID is AD's standard string form, unique per user.
+    let guids: BTreeSet<String> = users.iter().map(|u| u.object_guid.to_string()).collect();
+    assert_eq!(guids.len(), users.len());
+
+    // A second push is stored, not imported, and the session list holds one run.
+    let again = agent.run_ok(&["push"]);
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert!(again["session"].is_null(), "{again}");
+    let sessions: Page<Session> = admin.get(&format!("/api/v1/jobs/{}/sessions", job.id)).await;
+    assert_eq!(sessions.items.len(), 1);
+}
+
+async fn plain_ldap_without_opt_in_pushes_nothing(engine: Engine) {
+    let server = Server::start(engine).await;
+    let agent = Agent::new(LdapTransport::Plain { allow_insecure: false }, 500);
+    let (admin, job, _) = tenant_with_job(&server, &agent).await;
+    let output = agent.run(&["push"]);
+    assert!(!output.status.success(), "a simple bind over plain ldap:// must be refused");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("ROSTER_LDAP_ALLOW_INSECURE"), "the error must say how to opt in:\n{stderr}");
+    let sessions: Page<Session> = admin.get(&format!("/api/v1/jobs/{}/sessions", job.id)).await;
+    assert!(sessions.items.is_empty());
+
+    // With the explicit opt-in the same read works.
+    let allowed = Agent { state: agent.state, transport: LdapTransport::Plain { allow_insecure: true }, page_size: 1000 };
+    let output = allowed.run_ok(&["push"]);
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["users"], 1250);
+}
+
+#[tokio::test]
+async fn sqlite_first_push_over_ldaps() {
+    first_push_imports_the_real_directory(Engine::Sqlite, LdapTransport::Ldaps).await;
+}
+
+#[tokio::test]
+async fn postgres_first_push_over_starttls() {
+    first_push_imports_the_real_directory(Engine::Postgres, LdapTransport::StartTls).await;
+}
+
+#[tokio::test]
+async fn sqlite_plain_ldap_needs_explicit_opt_in() {
+    plain_ldap_without_opt_in_pushes_nothing(Engine::Sqlite).await;
+}

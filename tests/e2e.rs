@@ -61,8 +61,9 @@ fn set(items: &[(AccessKind, &str)]) -> BTreeSet<(AccessKind, String)> {
     items.iter().map(|(k, n)| (*k, n.to_string())).collect()
 }
 
-async fn first_push_imports_the_real_directory(engine: Engine, transport: LdapTransport) {
-    let server = Server::start(engine).await;
+async fn first_push_imports_the_real_directory(engine: Engine, transport: LdapTransport, https: bool) {
+    let server = Server::start(engine, https).await;
+    assert_eq!(server.url.starts_with("https://"), https);
     let agent = Agent::new(transport, 200);
     let (admin, job, _) = tenant_with_job(&server, &agent).await;
 
@@ -119,7 +120,7 @@ async fn first_push_imports_the_real_directory(engine: Engine, transport: LdapTr
 }
 
 async fn plain_ldap_without_opt_in_pushes_nothing(engine: Engine) {
-    let server = Server::start(engine).await;
+    let server = Server::start(engine, false).await;
     let agent = Agent::new(LdapTransport::Plain { allow_insecure: false }, 500);
     let (admin, job, _) = tenant_with_job(&server, &agent).await;
     let output = agent.run(&["push"]);
@@ -138,12 +139,12 @@ async fn plain_ldap_without_opt_in_pushes_nothing(engine: Engine) {
 
 #[tokio::test]
 async fn sqlite_first_push_over_ldaps() {
-    first_push_imports_the_real_directory(Engine::Sqlite, LdapTransport::Ldaps).await;
+    first_push_imports_the_real_directory(Engine::Sqlite, LdapTransport::Ldaps, false).await;
 }
 
 #[tokio::test]
-async fn postgres_first_push_over_starttls() {
-    first_push_imports_the_real_directory(Engine::Postgres, LdapTransport::StartTls).await;
+async fn postgres_first_push_over_starttls_to_an_https_server() {
+    first_push_imports_the_real_directory(Engine::Postgres, LdapTransport::StartTls, true).await;
 }
 
 #[tokio::test]

@@ -180,7 +180,7 @@ pub async fn run_session(db: &Db, work: &SessionWork) -> Result<(), ImportError>
             user_id,
             object_guid: change.target.object_guid,
             username: change.target.username.clone(),
-            action: change.action.as_str().to_owned(),
+            action: change.action.into(),
             details: change.details.clone(),
         });
     }

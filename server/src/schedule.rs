@@ -6,7 +6,8 @@ use time::{Duration, OffsetDateTime, Time};
 /// Parses `HH:MM` (24-hour clock, UTC).
 pub fn parse_daily_time(text: &str) -> Option<Time> {
     let (h, m) = text.split_once(':')?;
-    if h.len() != 2 || m.len() != 2 {
+    let two_digits = |s: &str| s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit());
+    if !two_digits(h) || !two_digits(m) {
         return None;
     }
     Time::from_hms(h.parse().ok()?, m.parse().ok()?, 0).ok()
@@ -29,7 +30,7 @@ mod tests {
     fn parses_hh_mm_only() {
         assert_eq!(parse_daily_time("02:30"), Some(time!(02:30)));
         assert_eq!(parse_daily_time("23:59"), Some(time!(23:59)));
-        for bad in ["24:00", "2:30", "02:60", "0230", "", "aa:bb", "02:30:00"] {
+        for bad in ["24:00", "2:30", "02:60", "0230", "", "aa:bb", "02:30:00", "+1:+5", "+2:30"] {
             assert_eq!(parse_daily_time(bad), None, "{bad}");
         }
     }

@@ -189,6 +189,10 @@ async fn admin_api_requires_a_valid_token(engine: Engine) {
     app.get("/api/v1/jobs", "rst_admin_not-a-token").await.assert_problem(401);
     app.send(Method::GET, "/api/v1/jobs", Some(""), None, false).await.assert_problem(401);
     app.get("/no/such/route", "x").await.assert_problem(404);
+    let tenant = app.create_tenant("Acme").await;
+    app.get("/api/v1/users?limit=abc", &tenant.admin_token).await.assert_problem(400);
+    app.get("/api/v1/users?limit=0", &tenant.admin_token).await.assert_problem(400);
+    app.get("/api/v1/users?cursor=nonsense", &tenant.admin_token).await.assert_problem(400);
 }
 
 async fn jobs_validate_their_input(engine: Engine) {
@@ -326,6 +330,7 @@ async fn uploads_are_checked_against_the_signed_manifest(engine: Engine) {
     w.agent.put_chunk(&w.app, snapshot, 0, tampered).await.assert_problem(422);
     w.agent.put_chunk(&w.app, snapshot, 0, chunks[1].bytes.clone()).await.assert_problem(422);
     w.agent.put_chunk(&w.app, snapshot, chunks.len() as u32, chunks[0].bytes.clone()).await.assert_problem(404);
+    w.agent.put_chunk(&w.app, snapshot, 1, vec![0; 2 * 1024 * 1024]).await.assert_problem(413);
     // Committing with chunks missing is refused.
     w.agent.post(&w.app, &format!("/agent/v1/snapshots/{snapshot}/commit"), &()).await.assert_problem(409);
 

@@ -68,15 +68,22 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts the server on a fresh database and waits until it listens.
-    pub async fn start(engine: Engine) -> Server {
+    /// Starts the server on a fresh database and waits until it listens;
+    /// with `tls`, it serves HTTPS with the test CA's certificate for
+    /// 127.0.0.1 (the one `scripts/samba-dc.sh` made for the DC).
+    pub async fn start(engine: Engine, tls: bool) -> Server {
         let dir = TempDir::new("roster-e2e-server");
         let database_url = match engine {
             Engine::Sqlite => format!("sqlite://{}/roster.db", dir.0.display()),
             Engine::Postgres => fresh_postgres_database().await,
         };
-        let mut child = Command::new(binary("roster-server"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
+        let mut command = Command::new(binary("roster-server"));
+        command.args(["serve", "--listen", "127.0.0.1:0"]);
+        if tls {
+            let dir = PathBuf::from(env("ROSTER_TEST_SAMBA_DIR")).join("tls");
+            command.arg("--tls-cert").arg(dir.join("cert.pem")).arg("--tls-key").arg(dir.join("key.pem"));
+        }
+        let mut child = command
             .env("ROSTER_DATABASE_URL", &database_url)
             .env("ROSTER_LOG", "info,sqlx=warn")
             .stdout(Stdio::piped())
@@ -144,7 +151,12 @@ pub struct Admin {
 impl Admin {
     pub fn new(url: &str, token: &str) -> Admin {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        Admin { url: url.to_owned(), token: token.to_owned(), http: reqwest::Client::new() }
+        let mut http = reqwest::Client::builder();
+        if url.starts_with("https://") {
+            let pem = std::fs::read(env("ROSTER_TEST_LDAP_CA_FILE")).expect("read the test CA");
+            http = http.add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("test CA"));
+        }
+        Admin { url: url.to_owned(), token: token.to_owned(), http: http.build().expect("HTTP client") }
     }
 
     async fn answer<T: DeserializeOwned>(response: reqwest::Response) -> T {
@@ -227,6 +239,8 @@ impl Agent {
             .env("ROSTER_LDAP_PASSWORD", env("ROSTER_TEST_LDAP_PASSWORD"))
             .env("ROSTER_LDAP_PAGE_SIZE", self.page_size.to_string())
             .env("ROSTER_HTTP_MAX_RETRIES", "2")
+            // Trusts the test CA, which also signed the HTTPS server's certificate.
+            .env("ROSTER_SERVER_CA_FILE", env("ROSTER_TEST_LDAP_CA_FILE"))
             .env("RUST_LOG", "info");
         match self.transport {
             LdapTransport::Ldaps => {

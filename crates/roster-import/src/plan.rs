@@ -58,12 +58,12 @@ pub enum Action {
     Deactivate,
 }
 
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Create => "created",
-            Action::Update => "updated",
-            Action::Deactivate => "deactivated",
+impl From<Action> for roster_proto::admin::ChangeAction {
+    fn from(action: Action) -> Self {
+        match action {
+            Action::Create => roster_proto::admin::ChangeAction::Created,
+            Action::Update => roster_proto::admin::ChangeAction::Updated,
+            Action::Deactivate => roster_proto::admin::ChangeAction::Deactivated,
         }
     }
 }

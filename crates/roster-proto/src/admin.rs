@@ -212,14 +212,37 @@ pub struct Session {
     pub duration_ms: Option<u64>,
 }
 
+/// What an import did to one user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeAction {
+    Created,
+    Updated,
+    /// Was active, is not any more (never deleted).
+    Deactivated,
+}
+
+impl ChangeAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeAction::Created => "created",
+            ChangeAction::Updated => "updated",
+            ChangeAction::Deactivated => "deactivated",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ChangeAction> {
+        [ChangeAction::Created, ChangeAction::Updated, ChangeAction::Deactivated].into_iter().find(|a| a.as_str() == s)
+    }
+}
+
 /// One itemised change of a session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionChange {
     pub user_id: Uuid,
     pub object_guid: ObjectGuid,
     pub username: String,
-    /// `created`, `updated`, `deactivated`.
-    pub action: String,
+    pub action: ChangeAction,
     /// Field by field, in words, e.g. `email: a@x -> b@x`, `+access user @ Copenhagen`.
     pub details: Vec<String>,
 }

@@ -69,7 +69,9 @@ impl FromStr for ObjectGuid {
         let t = t.strip_prefix('{').and_then(|t| t.strip_suffix('}')).unwrap_or(t);
         let groups: Vec<&str> = t.split('-').collect();
         let lengths = [8, 4, 4, 4, 12];
-        if groups.len() != 5 || groups.iter().zip(lengths).any(|(g, n)| g.len() != n) {
+        let well_formed = groups.len() == 5
+            && groups.iter().zip(lengths).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()));
+        if !well_formed {
             return Err(syntax());
         }
         let hex: String = groups.concat();
@@ -118,7 +120,7 @@ mod tests {
 
     #[test]
     fn rejects_malformed_input() {
-        for bad in ["", "d4c3b2a1f6e51807293a4b5c6d7e8f90", "d4c3b2a1-f6e5-1807-293a-4b5c6d7e8f9", "g4c3b2a1-f6e5-1807-293a-4b5c6d7e8f90", "CN=Sales,DC=corp"] {
+        for bad in ["", "d4c3b2a1f6e51807293a4b5c6d7e8f90", "d4c3b2a1-f6e5-1807-293a-4b5c6d7e8f9", "g4c3b2a1-f6e5-1807-293a-4b5c6d7e8f90", "+4c3b2a1-f6e5-1807-293a-4b5c6d7e8f90", "CN=Sales,DC=corp"] {
             assert!(bad.parse::<ObjectGuid>().is_err(), "{bad:?} parsed");
         }
         assert_eq!(ObjectGuid::from_ldap_bytes(&[0; 15]), Err(GuidError::Length(15)));

@@ -1,7 +1,7 @@
 //! Roster's wire contract: every message the agent and the server exchange.
 //!
-//! These types are the Rust face of `proto-schemas/`; a test in the server
-//! validates real messages against those schemas. The crate has no I/O: it
+//! These types are the Rust face of `proto-schemas/`; a test in this crate
+//! (`tests/schemas.rs`) validates their serialized form against those schemas. The crate has no I/O: it
 //! holds plain data and the small pure helpers that give the data meaning
 //! (GUID rendering, DN comparison, job scope).
 

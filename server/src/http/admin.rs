@@ -3,7 +3,7 @@
 //! objects answer 404, exactly like objects that do not exist.
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use roster_import::GroupRef;
@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::http::auth::Admin;
-use crate::http::json::ApiJson;
+use crate::http::json::{ApiJson, ApiQuery};
 use crate::store;
 
 /// Default and largest page sizes of list endpoints.
@@ -173,7 +173,7 @@ async fn list_sessions(
     State(state): State<AppState>,
     admin: Admin,
     Path(job): Path<String>,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<ApiJson<Page<Session>>, AppError> {
     let job = job_of(&state, admin, &job).await?;
     let cursor = match &page.cursor {
@@ -197,7 +197,7 @@ async fn list_changes(
     State(state): State<AppState>,
     admin: Admin,
     Path(id): Path<String>,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<ApiJson<Page<SessionChange>>, AppError> {
     let id = parse_id(&id, "session")?;
     store::sessions::get_session(&state.db, admin.tenant_id, id).await?.ok_or(AppError::NotFound("session"))?;
@@ -230,7 +230,7 @@ struct UsersQuery {
     cursor: Option<String>,
 }
 
-async fn list_users(State(state): State<AppState>, admin: Admin, Query(query): Query<UsersQuery>) -> Result<ApiJson<Page<User>>, AppError> {
+async fn list_users(State(state): State<AppState>, admin: Admin, ApiQuery(query): ApiQuery<UsersQuery>) -> Result<ApiJson<Page<User>>, AppError> {
     let job = match &query.job {
         Some(job) => Some(job_of(&state, admin, job).await?.id),
         None => None,

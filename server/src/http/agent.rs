@@ -4,6 +4,7 @@
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
@@ -126,8 +127,12 @@ async fn put_chunk(
     State(state): State<AppState>,
     caller: AgentCaller,
     Path((id, index)): Path<(String, String)>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, AppError> {
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge(format!("a chunk may be at most {MAX_CHUNK_BYTES} bytes")),
+        _ => AppError::BadRequest(rejection.body_text()),
+    })?;
     let snapshot = own_snapshot(&state, &caller, &id).await?;
     let index: u32 = index.parse().map_err(|_| AppError::NotFound("chunk"))?;
     let chunk = snapshot.manifest.chunks.get(index as usize).ok_or(AppError::NotFound("chunk"))?;

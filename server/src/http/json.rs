@@ -1,5 +1,5 @@
-//! A JSON extractor whose rejections answer in the API's problem+json
-//! shape, with serde's explanation of what was wrong.
+//! JSON body and query-string extractors whose rejections answer in the
+//! API's problem+json shape, with serde's explanation of what was wrong.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
@@ -29,5 +29,24 @@ where
 impl<T: serde::Serialize> axum::response::IntoResponse for ApiJson<T> {
     fn into_response(self) -> axum::response::Response {
         axum::Json(self.0).into_response()
+    }
+}
+
+/// Like `axum::extract::Query`, but a bad query string becomes an [`AppError`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
+            Err(rejection) => Err(AppError::BadRequest(rejection.body_text())),
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Import sessions: one row per run, kept forever, with counts, notes and
 //! the itemised changes.
 
-use roster_proto::admin::{SessionChange, Session, SessionCounts, SessionStatus, SessionTrigger};
+use roster_proto::admin::{ChangeAction, SessionChange, Session, SessionCounts, SessionStatus, SessionTrigger};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
@@ -239,7 +239,7 @@ pub async fn insert_changes(conn: &mut sqlx::AnyConnection, session: Uuid, chang
         .bind(change.user_id.to_string())
         .bind(change.object_guid.to_string())
         .bind(&change.username)
-        .bind(&change.action)
+        .bind(change.action.as_str())
         .bind(serde_json::to_string(&change.details).unwrap_or_else(|_| "[]".into()))
         .execute(&mut *conn)
         .await?;
@@ -269,7 +269,10 @@ pub async fn list_changes(db: &Db, session: Uuid, limit: u32, from_seq: i64) -> 
             user_id: get_uuid(row, "user_id")?,
             object_guid: get_parsed(row, "object_guid")?,
             username: row.try_get("username")?,
-            action: row.try_get("action")?,
+            action: {
+                let action: String = row.try_get("action")?;
+                ChangeAction::parse(&action).ok_or(StoreError::Corrupt { column: "session_changes.action", detail: action })?
+            },
             details: get_json(row, "details")?,
         });
     }

@@ -83,6 +83,7 @@ pub async fn spawn_app(engine: Engine) -> TestApp {
 pub struct Answer {
     pub status: u16,
     pub content_type: String,
+    pub www_authenticate: Option<String>,
     pub body: serde_json::Value,
 }
 
@@ -97,6 +98,9 @@ impl Answer {
         assert_eq!(self.content_type, "application/problem+json", "body: {}", self.body);
         assert_eq!(self.body["status"], status);
         assert!(self.body["detail"].as_str().is_some_and(|d| !d.is_empty()), "no detail: {}", self.body);
+        if status == 401 {
+            assert_eq!(self.www_authenticate.as_deref(), Some("Bearer"), "a 401 names its scheme");
+        }
         self
     }
 }
@@ -113,9 +117,10 @@ impl TestApp {
         let response = request.send().await.expect("request");
         let status = response.status().as_u16();
         let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let www_authenticate = response.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let bytes = response.bytes().await.expect("body");
         let body = if bytes.is_empty() { serde_json::Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())) };
-        Answer { status, content_type, body }
+        Answer { status, content_type, www_authenticate, body }
     }
 
     pub async fn get(&self, path: &str, bearer: &str) -> Answer {

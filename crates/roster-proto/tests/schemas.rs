@@ -1,0 +1,847 @@
+//! Proves that `proto-schemas/` describes exactly what the Rust wire types put on the wire.
+//!
+//! Every wire type is built with realistic values (all optional fields set, and again with
+//! them unset), serialized with serde_json and validated against the schema files as read
+//! from disk; documents the schemas accept must also parse back into the Rust types; a few
+//! invalid documents must be refused; and `openapi.json` must document exactly the server's
+//! routes, with every `$ref` resolving. References between the schema files are resolved
+//! from a local registry keyed by each file's `$id`: nothing is ever fetched.
+
+// A failed unwrap, expect or panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Debug;
+use std::path::{Path, PathBuf};
+
+use jsonschema::{Draft, Registry, Validator};
+use roster_proto::ObjectGuid;
+use roster_proto::admin::{
+    Access, AccessKind, AccessRef, CreateAccess, CreateJob, CreatedTenant, Job, Link, LinkInput, Page, RegistrationToken, Session,
+    SessionChange, SessionCounts, SessionStatus, SessionTrigger, User,
+};
+use roster_proto::agent::{AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, SnapshotState, SnapshotStatus};
+use roster_proto::manifest::{ChunkRef, DirectoryIdentity, FORMAT_VERSION, MAX_CHUNK_BYTES, Manifest, RecordCounts, SnapshotKind};
+use roster_proto::problem::Problem;
+use roster_proto::records::{GroupRecord, OuRecord, Record, UserRecord};
+use roster_proto::scope::JobScope;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use time::macros::datetime;
+use uuid::Uuid;
+
+/// The base of every schema file's `$id`: `$id` = BASE + file name.
+const BASE: &str = "https://roster.invalid/proto-schemas/json/";
+
+/// Every route of the server's router (`server/src/http/mod.rs`, `admin.rs`, `agent.rs`).
+/// This list must match the router: a route added there is added here and to openapi.json.
+const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/health"),
+    ("POST", "/api/v1/jobs"),
+    ("GET", "/api/v1/jobs"),
+    ("GET", "/api/v1/jobs/{job}"),
+    ("POST", "/api/v1/jobs/{job}/registration-tokens"),
+    ("GET", "/api/v1/jobs/{job}/links"),
+    ("PUT", "/api/v1/jobs/{job}/links"),
+    ("GET", "/api/v1/jobs/{job}/sessions"),
+    ("POST", "/api/v1/jobs/{job}/imports"),
+    ("GET", "/api/v1/accesses"),
+    ("POST", "/api/v1/accesses"),
+    ("GET", "/api/v1/sessions/{id}"),
+    ("GET", "/api/v1/sessions/{id}/changes"),
+    ("GET", "/api/v1/users"),
+    ("POST", "/agent/v1/register"),
+    ("GET", "/agent/v1/job"),
+    ("POST", "/agent/v1/snapshots"),
+    ("GET", "/agent/v1/snapshots/{id}"),
+    ("PUT", "/agent/v1/snapshots/{id}/chunks/{index}"),
+    ("POST", "/agent/v1/snapshots/{id}/commit"),
+    ("GET", "/agent/v1/sessions/{id}"),
+];
+
+const HTTP_METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto-schemas")
+}
+
+fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+/// The schema files, by file name.
+fn schema_files() -> BTreeMap<String, Value> {
+    let dir = root().join("json");
+    let mut files = BTreeMap::new();
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.ends_with(".schema.json"), "{} does not belong in proto-schemas/json/", path.display());
+        files.insert(name, read_json(&path));
+    }
+    files
+}
+
+/// The schema files in a registry keyed by `$id`, and validators built against it.
+struct Contract {
+    registry: Registry<'static>,
+}
+
+impl Contract {
+    fn load() -> Contract {
+        let resources: Vec<(String, Value)> = schema_files()
+            .into_values()
+            .map(|schema| (schema["$id"].as_str().expect("every schema file has an $id").to_owned(), schema))
+            .collect();
+        let registry = Registry::new().draft(Draft::Draft202012).extend(resources).unwrap().prepare().unwrap();
+        Contract { registry }
+    }
+
+    /// A validator for `reference`: a file name, optionally with a fragment (`x.schema.json#/$defs/y`).
+    fn validator(&self, reference: &str) -> Validator {
+        jsonschema::options()
+            .with_draft(Draft::Draft202012)
+            .should_validate_formats(true)
+            .offline()
+            .with_registry(&self.registry)
+            .build(&json!({ "$ref": format!("{BASE}{reference}") }))
+            .unwrap_or_else(|e| panic!("cannot build a validator for {reference}: {e}"))
+    }
+
+    fn errors(&self, reference: &str, document: &Value) -> Vec<String> {
+        self.validator(reference).iter_errors(document).map(|e| format!("{}: {e}", e.instance_path())).collect()
+    }
+
+    /// `value` as serde writes it validates against `reference`, and the JSON parses back into
+    /// an equal value.
+    fn check<T: Serialize + DeserializeOwned + PartialEq + Debug>(&self, reference: &str, value: &T) {
+        let document = serde_json::to_value(value).unwrap();
+        let errors = self.errors(reference, &document);
+        assert!(errors.is_empty(), "{reference} refuses what Rust writes:\n{}\n{document:#}", errors.join("\n"));
+        let back: T = serde_json::from_value(document.clone()).unwrap_or_else(|e| panic!("{document} does not parse back: {e}"));
+        assert_eq!(&back, value);
+    }
+
+    /// A document the schema accepts, which Rust must then also accept.
+    fn accepts<T: DeserializeOwned>(&self, reference: &str, document: Value) -> T {
+        let errors = self.errors(reference, &document);
+        assert!(errors.is_empty(), "{reference} refuses {document}:\n{}", errors.join("\n"));
+        serde_json::from_value(document.clone()).unwrap_or_else(|e| panic!("schema {reference} accepts {document}, Rust does not: {e}"))
+    }
+
+    fn rejects(&self, reference: &str, document: Value, why: &str) {
+        assert!(!self.validator(reference).is_valid(&document), "{reference} accepts a document with {why}: {document}");
+    }
+}
+
+fn guid(text: &str) -> ObjectGuid {
+    text.parse().unwrap()
+}
+
+fn id(text: &str) -> Uuid {
+    text.parse().unwrap()
+}
+
+/// Base64url without padding, as JWTs use it (roster-proto has no base64 dependency).
+fn b64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for group in bytes.chunks(3) {
+        let n = group.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..=group.len() {
+            out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+        }
+    }
+    out
+}
+
+const AGENT: &str = "5b0a4c3e-2d1f-4e6a-9b8c-7d6e5f4a3b2c";
+const TENANT: &str = "0e4d8f1a-6b2c-4a9e-8d7f-1c3b5a7e9f20";
+const JOB: &str = "8f14e45f-ceea-467f-a0e6-3c1b2d4e5f60";
+const SNAPSHOT: &str = "c9f0f895-fb98-4b91-99f5-1a2b3c4d5e6f";
+const SESSION: &str = "45c48cce-2e2d-4fbd-aa1a-fc51c7c4b8e1";
+const ACCESS: &str = "d3d94468-02a4-4322-8f5d-7a1e9b6c0d2f";
+const USER_ID: &str = "6512bd43-d9ca-4a6e-b2c1-3e0f8d7c6b5a";
+const AUDIENCE: &str = "urn:roster:server:1679091c-5a88-4faf-b5e6-6d2c4b8a0e13";
+const ANN: &str = "d4c3b2a1-f6e5-1807-293a-4b5c6d7e8f90";
+const SALES: &str = "00112233-4455-6677-8899-aabbccddeeff";
+const STAFF_OU: &str = "a87ff679-a2f3-471d-8181-4b3c2d1e0f9a";
+const SHA: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+fn full_user() -> UserRecord {
+    UserRecord {
+        object_guid: guid(ANN),
+        dn: "CN=Ann Berg,OU=Copenhagen,OU=Staff,DC=corp,DC=example,DC=test".into(),
+        sam_account_name: "ann".into(),
+        user_principal_name: Some("ann@corp.example.test".into()),
+        mail: Some("ann.berg@example.test".into()),
+        given_name: Some("Ann".into()),
+        surname: Some("Berg".into()),
+        display_name: Some("Ann Berg".into()),
+        telephone_number: Some("+45 33 12 34 56".into()),
+        department: Some("Sales".into()),
+        title: Some("Account Manager".into()),
+        user_account_control: 512,
+        usn_changed: Some(41_235),
+        when_changed: Some("20261125120000.0Z".into()),
+    }
+}
+
+fn minimal_user() -> UserRecord {
+    UserRecord {
+        object_guid: guid("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"),
+        dn: "CN=svc-print,OU=Staff,DC=corp,DC=example,DC=test".into(),
+        sam_account_name: "svc-print".into(),
+        user_principal_name: None,
+        mail: None,
+        given_name: None,
+        surname: None,
+        display_name: None,
+        telephone_number: None,
+        department: None,
+        title: None,
+        user_account_control: 66_050,
+        usn_changed: None,
+        when_changed: None,
+    }
+}
+
+fn records() -> Vec<Record> {
+    vec![
+        Record::User(full_user()),
+        Record::User(minimal_user()),
+        Record::Group(GroupRecord {
+            object_guid: guid(SALES),
+            dn: "CN=Sales,OU=Groups,DC=corp,DC=example,DC=test".into(),
+            name: "Sales".into(),
+            group_type: -2_147_483_646,
+            members: vec![guid(ANN), guid("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")],
+        }),
+        Record::Group(GroupRecord {
+            object_guid: guid("11111111-2222-3333-4444-555555555555"),
+            dn: "CN=Empty,OU=Groups,DC=corp,DC=example,DC=test".into(),
+            name: "Empty".into(),
+            group_type: 0,
+            members: vec![],
+        }),
+        Record::Ou(OuRecord { object_guid: guid(STAFF_OU), dn: "OU=Staff,DC=corp,DC=example,DC=test".into(), name: "Staff".into() }),
+    ]
+}
+
+fn manifest() -> Manifest {
+    Manifest {
+        version: FORMAT_VERSION,
+        snapshot_id: id(SNAPSHOT),
+        agent_id: id(AGENT),
+        job_id: id(JOB),
+        kind: SnapshotKind::Full,
+        read_started_at: datetime!(2026-11-25 02:00:03.250 UTC),
+        directory: DirectoryIdentity {
+            domain_dn: "DC=corp,DC=example,DC=test".into(),
+            domain_sid: Some("S-1-5-21-3623811015-3361044348-30300820".into()),
+            dns_host_name: Some("dc01.corp.example.test".into()),
+            base_dn: "DC=corp,DC=example,DC=test".into(),
+        },
+        counts: RecordCounts { users: 2, groups: 2, ous: 1 },
+        chunks: vec![
+            ChunkRef { index: 0, size: 1_048_576, sha256: SHA.into(), records: 4 },
+            ChunkRef { index: 1, size: 311, sha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".into(), records: 1 },
+        ],
+    }
+}
+
+fn minimal_manifest() -> Manifest {
+    Manifest {
+        directory: DirectoryIdentity {
+            domain_dn: "DC=corp".into(),
+            domain_sid: None,
+            dns_host_name: None,
+            base_dn: "OU=Branch,DC=corp".into(),
+        },
+        counts: RecordCounts::default(),
+        chunks: vec![],
+        read_started_at: datetime!(2026-11-25 02:00:00 UTC),
+        ..manifest()
+    }
+}
+
+/// `roster_snapshot::token::ManifestClaims` (roster-proto cannot name that crate; its own tests
+/// cover the struct, this covers the shape the schema gives it).
+fn manifest_claims(manifest: &Manifest) -> Value {
+    json!({"iss": manifest.agent_id, "aud": AUDIENCE, "iat": 1_795_576_803_i64, "exp": 1_795_576_923_i64, "jti": manifest.snapshot_id, "manifest": manifest})
+}
+
+/// `roster_snapshot::token::RequestClaims`, likewise.
+fn request_claims(method: &str, path: &str) -> Value {
+    json!({"iss": AGENT, "aud": AUDIENCE, "iat": 1_795_576_803_i64, "exp": 1_795_576_923_i64, "jti": "1f0e2d3c-4b5a-4978-8796-a5b4c3d2e1f0", "htm": method, "htu": path})
+}
+
+fn jwt(claims: &Value) -> String {
+    let header = b64url(br#"{"typ":"JWT","alg":"EdDSA"}"#);
+    format!("{header}.{}.{}", b64url(&serde_json::to_vec(claims).unwrap()), b64url(&[0x5a; 64]))
+}
+
+fn finished_session() -> Session {
+    Session {
+        id: id(SESSION),
+        job_id: id(JOB),
+        trigger: SessionTrigger::FirstPush,
+        status: SessionStatus::Failed,
+        snapshot_id: id(SNAPSHOT),
+        manifest_sha256: SHA.into(),
+        counts: SessionCounts { created: 120, updated: 3, deactivated: 1, unchanged: 980, not_linked: 7 },
+        notes: vec!["no links: nobody imported".into()],
+        error: Some("database: connection reset".into()),
+        created_at: datetime!(2026-11-25 02:00:05.125 UTC),
+        finished_at: Some(datetime!(2026-11-25 02:00:07 UTC)),
+        duration_ms: Some(1_875),
+    }
+}
+
+fn queued_session() -> Session {
+    Session {
+        trigger: SessionTrigger::Manual,
+        status: SessionStatus::Queued,
+        counts: SessionCounts::default(),
+        notes: vec![],
+        error: None,
+        finished_at: None,
+        duration_ms: None,
+        ..finished_session()
+    }
+}
+
+fn job() -> Job {
+    Job {
+        id: id(JOB),
+        name: "Corp HQ".into(),
+        relative_paths: vec!["OU=Copenhagen,OU=Staff".into(), "OU=Aarhus,OU=Staff".into()],
+        group_paths: vec![],
+        schedule_time: "02:00".into(),
+        created_at: datetime!(2026-11-24 09:30:00.5 UTC),
+    }
+}
+
+fn user(active: bool) -> User {
+    User {
+        id: id(USER_ID),
+        job_id: id(JOB),
+        object_guid: guid(ANN),
+        username: "ann".into(),
+        email: active.then(|| "ann.berg@example.test".into()),
+        display_name: active.then(|| "Ann Berg".into()),
+        active,
+        accesses: if active { vec![AccessRef { id: id(ACCESS), kind: AccessKind::User, name: "Copenhagen".into() }] } else { vec![] },
+    }
+}
+
+#[test]
+fn schema_files_are_2020_12_and_named_by_their_id() {
+    let files = schema_files();
+    for required in [
+        "common.schema.json",
+        "record.schema.json",
+        "manifest.schema.json",
+        "manifest-claims.schema.json",
+        "request-token-claims.schema.json",
+        "problem.schema.json",
+        "agent-api.schema.json",
+        "admin-api.schema.json",
+    ] {
+        assert!(files.contains_key(required), "proto-schemas/json/{required} is missing");
+    }
+    for (name, schema) in &files {
+        assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema", "{name}");
+        assert_eq!(schema["$id"], format!("{BASE}{name}"), "{name}: $id must be the base plus the file name");
+        if let Err(e) = jsonschema::meta::validate(schema) {
+            panic!("{name} is not a valid schema: {e} at {}", e.instance_path());
+        }
+    }
+}
+
+#[test]
+fn every_ref_in_the_schema_files_resolves() {
+    let files = schema_files();
+    for (name, schema) in &files {
+        for reference in refs(schema) {
+            let (file, pointer) = reference.split_once('#').unwrap_or((&reference, ""));
+            let target =
+                if file.is_empty() { schema } else { files.get(file).unwrap_or_else(|| panic!("{name}: $ref {reference} names no file")) };
+            assert!(target.pointer(pointer).is_some(), "{name}: $ref {reference} points nowhere");
+        }
+    }
+}
+
+#[test]
+fn records_match() {
+    let c = Contract::load();
+    for record in records() {
+        c.check("record.schema.json", &record);
+    }
+    // What serde fills in on input: a group without `group_type` is 0.
+    let group: Record = c.accepts(
+        "record.schema.json",
+        json!({"type": "group", "object_guid": SALES, "dn": "CN=Sales,DC=corp", "name": "Sales", "members": []}),
+    );
+    assert!(matches!(group, Record::Group(GroupRecord { group_type: 0, .. })));
+    // The $defs validate single lines too.
+    c.check("record.schema.json#/$defs/user", &Record::User(full_user()));
+    c.check("record.schema.json#/$defs/ou", &records()[4]);
+
+    let user = serde_json::to_value(Record::User(full_user())).unwrap();
+    let without = |field: &str| {
+        let mut v = user.clone();
+        v.as_object_mut().unwrap().remove(field);
+        v
+    };
+    let with = |field: &str, value: Value| {
+        let mut v = user.clone();
+        v[field] = value;
+        v
+    };
+    c.rejects("record.schema.json", without("sam_account_name"), "no sam_account_name");
+    c.rejects("record.schema.json", without("user_account_control"), "no user_account_control");
+    c.rejects("record.schema.json", without("type"), "no type");
+    c.rejects("record.schema.json", with("type", json!("contact")), "an unknown type");
+    c.rejects("record.schema.json", with("type", json!("group")), "a user's fields under type group");
+    c.rejects("record.schema.json", with("members", json!([])), "a group's field on a user");
+    c.rejects("record.schema.json", with("object_guid", json!(ANN.to_uppercase())), "an upper-case GUID");
+    c.rejects("record.schema.json", with("object_guid", json!(format!("{{{ANN}}}"))), "a GUID in braces");
+    c.rejects("record.schema.json", with("object_guid", json!("CN=Ann Berg")), "a DN for a GUID");
+    c.rejects("record.schema.json", with("user_account_control", json!(-1)), "a negative u32");
+    c.rejects("record.schema.json", with("mail", Value::Null), "null for a left-out optional field");
+    c.rejects(
+        "record.schema.json",
+        json!({"type": "group", "object_guid": SALES, "dn": "CN=g", "name": "g", "members": ["not-a-guid"]}),
+        "a bad member GUID",
+    );
+    c.rejects(
+        "record.schema.json",
+        json!({"type": "group", "object_guid": SALES, "dn": "CN=g", "name": "g", "group_type": 2_147_483_650_u64, "members": []}),
+        "a group_type beyond i32",
+    );
+}
+
+#[test]
+fn guid_input_forms_match_the_parser() {
+    let c = Contract::load();
+    let upper = ANN.to_uppercase();
+    for accepted in [ANN.to_owned(), upper.clone(), format!("{{{upper}}}"), format!("  {{{ANN}}} ")] {
+        assert!(c.errors("common.schema.json#/$defs/objectGuidInput", &json!(accepted)).is_empty(), "schema refuses {accepted:?}");
+        assert_eq!(accepted.parse::<ObjectGuid>(), Ok(guid(ANN)), "{accepted:?}");
+    }
+    for refused in [format!("{{{ANN}"), format!("{ANN}}}"), ANN.replace('-', ""), format!("{ANN}0"), "CN=Sales,DC=corp".to_owned()] {
+        c.rejects("common.schema.json#/$defs/objectGuidInput", json!(refused), "a malformed GUID");
+        assert!(refused.parse::<ObjectGuid>().is_err(), "{refused:?} parses");
+    }
+    // Output is canonical whatever the input was.
+    assert_eq!(serde_json::to_value(guid(&format!("{{{upper}}}"))).unwrap(), json!(ANN));
+}
+
+#[test]
+fn manifest_and_token_claims_match() {
+    let c = Contract::load();
+    for m in [manifest(), minimal_manifest()] {
+        c.check("manifest.schema.json", &m);
+        let claims = manifest_claims(&m);
+        let errors = c.errors("manifest-claims.schema.json", &claims);
+        assert!(errors.is_empty(), "manifest claims: {errors:?}");
+    }
+    let m = serde_json::to_value(manifest()).unwrap();
+    let with = |pointer: &str, value: Value| {
+        let mut v = m.clone();
+        *v.pointer_mut(pointer).unwrap() = value;
+        v
+    };
+    c.rejects("manifest.schema.json", with("/version", json!(2)), "another format version");
+    c.rejects("manifest.schema.json", with("/kind", json!("delta")), "an unknown kind");
+    c.rejects("manifest.schema.json", with("/snapshot_id", json!("snapshot-1")), "a bad uuid");
+    c.rejects("manifest.schema.json", with("/read_started_at", json!("25/11/2026 02:00")), "a non-RFC 3339 time");
+    c.rejects("manifest.schema.json", with("/chunks/0/size", json!(0)), "an empty chunk");
+    c.rejects("manifest.schema.json", with("/chunks/0/size", json!(MAX_CHUNK_BYTES + 1)), "an oversized chunk");
+    c.rejects("manifest.schema.json", with("/chunks/0/sha256", json!(SHA.to_uppercase())), "an upper-case sha256");
+    c.rejects("manifest.schema.json", with("/counts", json!({"users": 1, "groups": 0})), "counts without ous");
+    let mut extra = m.clone();
+    extra["type"] = json!("full");
+    c.rejects("manifest.schema.json", extra, "an extra type member");
+    let mut claims = manifest_claims(&manifest());
+    claims["manifest"]["version"] = json!(0);
+    c.rejects("manifest-claims.schema.json", claims, "a manifest of another version");
+    let mut claims = manifest_claims(&manifest());
+    claims.as_object_mut().unwrap().remove("jti");
+    c.rejects("manifest-claims.schema.json", claims, "no jti");
+
+    for (method, path) in ROUTES.iter().filter(|(_, p)| p.starts_with("/agent/v1/") && *p != "/agent/v1/register") {
+        let path = path.replace("{id}", SNAPSHOT).replace("{index}", "0");
+        let errors = c.errors("request-token-claims.schema.json", &request_claims(method, &path));
+        assert!(errors.is_empty(), "{method} {path}: {errors:?}");
+    }
+    c.rejects("request-token-claims.schema.json", request_claims("get", "/agent/v1/job"), "a lower-case method");
+    c.rejects("request-token-claims.schema.json", request_claims("GET", "/agent/v1/job?x=1"), "a query in htu");
+    c.rejects("request-token-claims.schema.json", request_claims("GET", "https://roster.example/agent/v1/job"), "a URL for htu");
+    let mut claims = request_claims("GET", "/agent/v1/job");
+    claims["iat"] = json!("now");
+    c.rejects("request-token-claims.schema.json", claims, "a string iat");
+}
+
+#[test]
+fn agent_api_bodies_match() {
+    let c = Contract::load();
+    let s = |def: &str| format!("agent-api.schema.json#/$defs/{def}");
+    let public_key = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+    c.check(
+        &s("registerRequest"),
+        &RegisterRequest {
+            token: "rst_reg_3q2-7wEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(),
+            public_key: public_key.into(),
+            hostname: Some("SRV-AD01".into()),
+            agent_version: Some("0.1.0".into()),
+        },
+    );
+    c.check(
+        &s("registerRequest"),
+        &RegisterRequest { token: "rst_reg_x".into(), public_key: public_key.into(), hostname: None, agent_version: None },
+    );
+    c.rejects(&s("registerRequest"), json!({"token": "t", "public_key": "c2hvcnQ="}), "a public key that is not 32 bytes");
+    c.rejects(&s("registerRequest"), json!({"token": "t", "public_key": "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo"}), "an unpadded key");
+    c.rejects(&s("registerRequest"), json!({"public_key": public_key}), "no token");
+
+    c.check(
+        &s("registerResponse"),
+        &RegisterResponse { agent_id: id(AGENT), tenant_id: id(TENANT), job_id: id(JOB), audience: AUDIENCE.into() },
+    );
+
+    let scope = JobScope { relative_paths: vec!["OU=Staff".into(), "*".into()], group_paths: vec!["OU=Groups".into()] };
+    c.check(&s("agentJob"), &AgentJob { job_id: id(JOB), name: "Corp HQ".into(), scope });
+    c.check(
+        &s("agentJob"),
+        &AgentJob { job_id: id(JOB), name: "Corp HQ".into(), scope: JobScope { relative_paths: vec!["*".into()], group_paths: vec![] } },
+    );
+    let job: AgentJob = c.accepts(&s("agentJob"), json!({"job_id": JOB, "name": "n", "relative_paths": ["*"]}));
+    assert!(job.scope.group_paths.is_empty());
+    c.rejects(&s("agentJob"), json!({"job_id": JOB, "name": "n", "relative_paths": ["*"], "scope": {}}), "an unflattened scope");
+    c.rejects(&s("agentJob"), json!({"job_id": JOB, "name": "n"}), "no relative_paths");
+
+    c.check(&s("offerSnapshot"), &OfferSnapshot { manifest_token: jwt(&manifest_claims(&manifest())) });
+    c.rejects(&s("offerSnapshot"), json!({"manifest_token": serde_json::to_string(&manifest()).unwrap()}), "a bare manifest");
+
+    for status in [SnapshotStatus::Receiving, SnapshotStatus::Committed] {
+        let missing = if status == SnapshotStatus::Receiving { vec![0, 2] } else { vec![] };
+        c.check(&s("snapshotState"), &SnapshotState { snapshot_id: id(SNAPSHOT), status, missing_chunks: missing });
+    }
+    c.rejects(&s("snapshotState"), json!({"snapshot_id": SNAPSHOT, "status": "stored", "missing_chunks": []}), "an unknown status");
+
+    c.check(
+        &s("commitResponse"),
+        &CommitResponse {
+            snapshot_id: id(SNAPSHOT),
+            session: Some(queued_session()),
+            message: "first snapshot of the job: imported at once".into(),
+        },
+    );
+    c.check(&s("commitResponse"), &CommitResponse { snapshot_id: id(SNAPSHOT), session: None, message: "snapshot stored".into() });
+    c.rejects(&s("commitResponse"), json!({"snapshot_id": SNAPSHOT, "session": null, "message": "m"}), "a null session");
+}
+
+#[test]
+fn admin_api_bodies_match() {
+    let c = Contract::load();
+    let s = |def: &str| format!("admin-api.schema.json#/$defs/{def}");
+
+    c.check(
+        &s("createJob"),
+        &CreateJob {
+            name: "Corp HQ".into(),
+            relative_paths: vec!["OU=Staff".into()],
+            group_paths: vec!["OU=Groups".into()],
+            schedule_time: Some("23:59".into()),
+        },
+    );
+    c.check(
+        &s("createJob"),
+        &CreateJob { name: "Corp HQ".into(), relative_paths: vec!["*".into()], group_paths: vec![], schedule_time: None },
+    );
+    let input: CreateJob = c.accepts(&s("createJob"), json!({"name": "Corp HQ", "relative_paths": ["OU=Staff"]}));
+    assert!(input.group_paths.is_empty() && input.schedule_time.is_none());
+    c.rejects(&s("createJob"), json!({"name": "n", "relative_paths": []}), "no relative path");
+    c.rejects(&s("createJob"), json!({"name": "n", "relative_paths": ["  "]}), "only blank relative paths");
+    c.rejects(&s("createJob"), json!({"name": "   ", "relative_paths": ["*"]}), "a blank name");
+    c.rejects(&s("createJob"), json!({"name": "n", "relative_paths": ["*"], "schedule_time": "2:30"}), "a bad schedule");
+    c.rejects(&s("createJob"), json!({"name": "n", "relative_paths": ["*"], "schedule_time": "24:00"}), "a bad schedule");
+
+    c.check(&s("job"), &job());
+    c.check(&s("jobPage"), &Page { items: vec![job()], next_cursor: None });
+    c.check(&s("jobPage"), &Page::<Job> { items: vec![], next_cursor: None });
+    c.rejects(&s("jobPage"), json!({"items": []}), "no next_cursor");
+    let mut bad = serde_json::to_value(job()).unwrap();
+    bad["created_at"] = json!("yesterday");
+    c.rejects(&s("job"), bad, "a bad date-time");
+
+    c.check(
+        &s("registrationToken"),
+        &RegistrationToken {
+            job_id: id(JOB),
+            token: "rst_reg_3q2-7wEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(),
+            expires_at: datetime!(2026-11-26 09:30:00.5 UTC),
+        },
+    );
+
+    for kind in AccessKind::ALL {
+        c.check(&s("createAccess"), &CreateAccess { kind, name: "Copenhagen".into() });
+        c.check(&s("access"), &Access { id: id(ACCESS), kind, name: "Copenhagen".into() });
+        c.check(&s("accessRef"), &AccessRef { id: id(ACCESS), kind, name: "Copenhagen".into() });
+    }
+    c.check(
+        &s("accessPage"),
+        &Page { items: vec![Access { id: id(ACCESS), kind: AccessKind::Vip, name: "Lounge".into() }], next_cursor: None },
+    );
+    c.rejects(&s("createAccess"), json!({"kind": "guest", "name": "Lobby"}), "an unknown access kind");
+    c.rejects(&s("createAccess"), json!({"kind": "User", "name": "Lobby"}), "an enum value in the wrong case");
+    c.rejects(&s("createAccess"), json!({"kind": "user", "name": ""}), "an empty name");
+
+    let inputs = vec![
+        LinkInput { group: "CN=Sales,OU=Groups,DC=corp,DC=example,DC=test".into(), access_id: id(ACCESS) },
+        LinkInput { group: format!("{{{}}}", SALES.to_uppercase()), access_id: id(ACCESS) },
+    ];
+    c.check(&s("linkInputs"), &inputs);
+    c.check(&s("linkInputs"), &Vec::<LinkInput>::new());
+    c.rejects(&s("linkInputs"), json!([{"group": "Sales", "access_id": ACCESS}]), "a group that is neither DN nor GUID");
+    c.rejects(&s("linkInputs"), json!({"group": "CN=Sales", "access_id": ACCESS}), "a single link instead of a list");
+    c.check(
+        &s("links"),
+        &vec![
+            Link { group: inputs[0].group.clone(), access_id: id(ACCESS), group_guid: Some(guid(SALES)) },
+            Link { group: "CN=Not Yet,DC=corp".into(), access_id: id(ACCESS), group_guid: None },
+        ],
+    );
+
+    c.check(&s("user"), &user(true));
+    c.check(&s("user"), &user(false));
+    c.check(&s("userPage"), &Page { items: vec![user(true), user(false)], next_cursor: Some(USER_ID.into()) });
+    let mut no_email = serde_json::to_value(user(true)).unwrap();
+    no_email.as_object_mut().unwrap().remove("email");
+    c.rejects(&s("user"), no_email, "no email (it is null, never left out)");
+
+    c.check(&s("session"), &finished_session());
+    c.check(&s("session"), &queued_session());
+    for trigger in [SessionTrigger::FirstPush, SessionTrigger::Manual, SessionTrigger::Schedule] {
+        for status in [SessionStatus::Queued, SessionStatus::Running, SessionStatus::Succeeded, SessionStatus::Failed] {
+            c.check(&s("session"), &Session { trigger, status, ..finished_session() });
+        }
+    }
+    c.check(
+        &s("sessionPage"),
+        &Page {
+            items: vec![finished_session(), queued_session()],
+            next_cursor: Some("1795576805125.45c48cce-2e2d-4fbd-aa1a-fc51c7c4b8e1".into()),
+        },
+    );
+    let mut bad = serde_json::to_value(finished_session()).unwrap();
+    bad["status"] = json!("done");
+    c.rejects(&s("session"), bad, "an unknown session status");
+    let mut bad = serde_json::to_value(finished_session()).unwrap();
+    bad["trigger"] = json!("cron");
+    c.rejects(&s("session"), bad, "an unknown trigger");
+
+    let changes: Vec<SessionChange> = ["created", "updated", "deactivated"]
+        .into_iter()
+        .map(|action| SessionChange {
+            user_id: id(USER_ID),
+            object_guid: guid(ANN),
+            username: "ann".into(),
+            action: serde_json::from_value(json!(action)).unwrap(),
+            details: vec!["email: a@x -> b@x".into(), "+access user @ Copenhagen".into()],
+        })
+        .collect();
+    for change in &changes {
+        c.check(&s("sessionChange"), change);
+    }
+    c.check(&s("sessionChangePage"), &Page { items: changes, next_cursor: Some("100".into()) });
+    c.rejects(
+        &s("sessionChange"),
+        json!({"user_id": USER_ID, "object_guid": ANN, "username": "ann", "action": "deleted", "details": []}),
+        "an unknown action",
+    );
+
+    c.check(
+        &s("createdTenant"),
+        &CreatedTenant { tenant_id: id(TENANT), name: "Example A/S".into(), admin_token: "rst_admin_AAAA".into() },
+    );
+}
+
+#[test]
+fn problems_match() {
+    let c = Contract::load();
+    c.check(
+        "problem.schema.json",
+        &Problem {
+            kind: "about:blank".into(),
+            title: "Conflict".into(),
+            status: 409,
+            detail: Some("a job named `Corp HQ` already exists".into()),
+        },
+    );
+    c.check("problem.schema.json", &Problem { kind: "about:blank".into(), title: "Not Found".into(), status: 404, detail: None });
+    c.rejects("problem.schema.json", json!({"title": "Not Found", "status": 404}), "no type");
+    c.rejects("problem.schema.json", json!({"type": "about:blank", "title": "Not Found", "status": "404"}), "a string status");
+}
+
+/// Every enum's schema lists exactly the values serde writes for its variants.
+#[test]
+fn enums_are_exact() {
+    fn written<T: Serialize>(values: &[T]) -> BTreeSet<String> {
+        values.iter().map(|v| serde_json::to_value(v).unwrap().as_str().unwrap().to_owned()).collect()
+    }
+    let files = schema_files();
+    let listed = |file: &str, pointer: &str| -> BTreeSet<String> {
+        files[file]
+            .pointer(pointer)
+            .and_then(Value::as_array)
+            .unwrap_or_else(|| panic!("{file}#{pointer} has no enum"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(listed("admin-api.schema.json", "/$defs/accessKind/enum"), written(&AccessKind::ALL));
+    assert_eq!(
+        listed("admin-api.schema.json", "/$defs/sessionTrigger/enum"),
+        written(&[SessionTrigger::FirstPush, SessionTrigger::Manual, SessionTrigger::Schedule])
+    );
+    assert_eq!(
+        listed("admin-api.schema.json", "/$defs/sessionStatus/enum"),
+        written(&[SessionStatus::Queued, SessionStatus::Running, SessionStatus::Succeeded, SessionStatus::Failed])
+    );
+    assert_eq!(
+        listed("agent-api.schema.json", "/$defs/snapshotStatus/enum"),
+        written(&[SnapshotStatus::Receiving, SnapshotStatus::Committed])
+    );
+    assert_eq!(listed("manifest.schema.json", "/$defs/snapshotKind/enum"), written(&[SnapshotKind::Full]));
+    let tags: BTreeSet<String> = records().iter().map(|r| serde_json::to_value(r).unwrap()["type"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(listed("record.schema.json", "/properties/type/enum"), tags);
+    assert_eq!(files["manifest.schema.json"]["properties"]["version"]["const"], json!(FORMAT_VERSION));
+    assert_eq!(files["manifest.schema.json"]["$defs"]["chunkRef"]["properties"]["size"]["maximum"], json!(MAX_CHUNK_BYTES));
+}
+
+fn openapi() -> Value {
+    read_json(&root().join("openapi.json"))
+}
+
+#[test]
+fn openapi_documents_exactly_the_routes() {
+    let doc = openapi();
+    let version = doc["openapi"].as_str().expect("an openapi version");
+    let minor = version.strip_prefix("3.1.").unwrap_or_else(|| panic!("openapi {version} is not 3.1.x"));
+    assert!(!minor.is_empty() && minor.bytes().all(|b| b.is_ascii_digit()), "openapi {version} is not 3.1.x");
+
+    let mut documented = BTreeSet::new();
+    let mut operation_ids = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        let path_params: Vec<&Value> = item.get("parameters").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
+        for (method, operation) in item.as_object().unwrap() {
+            if !HTTP_METHODS.contains(&method.as_str()) {
+                continue;
+            }
+            documented.insert((method.to_uppercase(), path.clone()));
+            let op_id = operation["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            assert!(operation_ids.insert(op_id.to_owned()), "operationId {op_id} is used twice");
+
+            // Every `{name}` of the template is a declared path parameter.
+            let mut params = path_params.clone();
+            params.extend(operation.get("parameters").and_then(Value::as_array).into_iter().flatten());
+            let declared: BTreeSet<String> = params
+                .iter()
+                .map(|p| resolve(&doc, p))
+                .filter(|p| p["in"] == "path")
+                .map(|p| p["name"].as_str().unwrap().to_owned())
+                .collect();
+            let in_template: BTreeSet<String> =
+                path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')).map(str::to_owned).collect();
+            assert_eq!(declared, in_template, "{method} {path}: path parameters");
+
+            // Agent routes carry request tokens; admin routes inherit the admin token.
+            let security = operation.get("security");
+            if path == "/health" || path == "/agent/v1/register" {
+                assert_eq!(security, Some(&json!([])), "{method} {path} needs no credentials");
+            } else if path.starts_with("/agent/v1/") {
+                assert_eq!(security, Some(&json!([{"agentRequestToken": []}])), "{method} {path}");
+            } else {
+                assert_eq!(security, None, "{method} {path} should inherit the admin token");
+            }
+
+            // Errors are problem+json, except the two the framework answers in plain text.
+            let responses = operation["responses"].as_object().unwrap_or_else(|| panic!("{method} {path} has no responses"));
+            assert!(responses.keys().any(|code| code.starts_with('2')), "{method} {path} has no success response");
+            for (code, response) in responses {
+                let response = resolve(&doc, response);
+                if code.starts_with('4') || code.starts_with('5') {
+                    let content = response["content"].as_object().unwrap_or_else(|| panic!("{method} {path} {code} has no content"));
+                    assert!(
+                        content.contains_key("application/problem+json") || code == "413",
+                        "{method} {path} {code} is not problem+json"
+                    );
+                }
+            }
+        }
+    }
+    let expected: BTreeSet<(String, String)> = ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    assert_eq!(documented, expected, "openapi.json must document exactly the server's routes");
+}
+
+#[test]
+fn openapi_refs_resolve_into_the_schema_files() {
+    let doc = openapi();
+    let files = schema_files();
+    let c = Contract::load();
+    for reference in refs(&doc) {
+        let (file, pointer) = reference.split_once('#').unwrap_or((reference.as_str(), ""));
+        if file.is_empty() {
+            assert!(doc.pointer(pointer).is_some(), "openapi.json: $ref {reference} points nowhere");
+        } else if let Some(name) = file.strip_prefix("json/") {
+            let schema = files.get(name).unwrap_or_else(|| panic!("openapi.json: $ref {reference} names no schema file"));
+            assert!(schema.pointer(pointer).is_some(), "openapi.json: $ref {reference} points nowhere");
+            // And a validator can be built from it through the registry.
+            c.validator(&reference["json/".len()..]);
+        } else {
+            panic!("openapi.json: $ref {reference} is neither local nor into json/");
+        }
+    }
+    // One source of truth: component schemas only point into json/.
+    for (name, schema) in doc["components"]["schemas"].as_object().expect("components.schemas") {
+        let object = schema.as_object().unwrap();
+        assert!(
+            object.len() == 1 && object["$ref"].as_str().is_some_and(|r| r.starts_with("json/")),
+            "components.schemas.{name} must be a bare $ref into json/, not a copy"
+        );
+    }
+}
+
+/// Follows a local `$ref` of openapi.json (one level is all the document uses).
+fn resolve<'a>(doc: &'a Value, value: &'a Value) -> &'a Value {
+    match value.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix('#')) {
+        Some(pointer) => doc.pointer(pointer).unwrap_or_else(|| panic!("$ref #{pointer} points nowhere")),
+        None => value,
+    }
+}
+
+/// Every `$ref` string in a document.
+fn refs(value: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map {
+                    match (key.as_str(), v) {
+                        ("$ref", Value::String(r)) => out.push(r.clone()),
+                        _ => walk(v, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    walk(value, &mut out);
+    out
+}

@@ -62,59 +62,54 @@ pub async fn current_users(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<
     Ok(users)
 }
 
+/// A query over the `users` table's imported fields.
+type UserQuery<'q> = sqlx::query::Query<'q, sqlx::Any, <sqlx::Any as sqlx::Database>::Arguments>;
+
+/// Binds the fields an import writes as `$1`..`$11`: username, UPN, email,
+/// display name, given name, surname, phone, department, title, DN, active.
+fn bind_imported_fields<'q>(query: UserQuery<'q>, state: &'q UserState) -> UserQuery<'q> {
+    query
+        .bind(&state.username)
+        .bind(&state.user_principal_name)
+        .bind(&state.email)
+        .bind(&state.display_name)
+        .bind(&state.given_name)
+        .bind(&state.surname)
+        .bind(&state.telephone_number)
+        .bind(&state.department)
+        .bind(&state.title)
+        .bind(&state.dn)
+        .bind(i64::from(state.active))
+}
+
 /// Inserts a new user with its accesses.
 pub async fn insert_user(conn: &mut sqlx::AnyConnection, tenant: Uuid, job: Uuid, state: &UserState) -> Result<Uuid, StoreError> {
     let id = Uuid::new_v4();
-    let now = now_ms();
-    sqlx::query(
-        "INSERT INTO users (id, tenant_id, job_id, object_guid, username, user_principal_name, email, display_name, given_name, surname,
-             telephone_number, department, title, dn, active, created_at, updated_at)
+    let query = sqlx::query(
+        "INSERT INTO users (username, user_principal_name, email, display_name, given_name, surname, telephone_number, department,
+             title, dn, active, id, tenant_id, job_id, object_guid, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)",
-    )
-    .bind(id.to_string())
-    .bind(tenant.to_string())
-    .bind(job.to_string())
-    .bind(state.object_guid.to_string())
-    .bind(&state.username)
-    .bind(&state.user_principal_name)
-    .bind(&state.email)
-    .bind(&state.display_name)
-    .bind(&state.given_name)
-    .bind(&state.surname)
-    .bind(&state.telephone_number)
-    .bind(&state.department)
-    .bind(&state.title)
-    .bind(&state.dn)
-    .bind(i64::from(state.active))
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
+    );
+    bind_imported_fields(query, state)
+        .bind(id.to_string())
+        .bind(tenant.to_string())
+        .bind(job.to_string())
+        .bind(state.object_guid.to_string())
+        .bind(now_ms())
+        .execute(&mut *conn)
+        .await?;
     insert_accesses(conn, id, &state.accesses).await?;
     Ok(id)
 }
 
 /// Overwrites a user's fields and accesses.
 pub async fn update_user(conn: &mut sqlx::AnyConnection, id: Uuid, state: &UserState) -> Result<(), StoreError> {
-    sqlx::query(
+    let query = sqlx::query(
         "UPDATE users SET username = $1, user_principal_name = $2, email = $3, display_name = $4, given_name = $5, surname = $6,
              telephone_number = $7, department = $8, title = $9, dn = $10, active = $11, updated_at = $12
          WHERE id = $13",
-    )
-    .bind(&state.username)
-    .bind(&state.user_principal_name)
-    .bind(&state.email)
-    .bind(&state.display_name)
-    .bind(&state.given_name)
-    .bind(&state.surname)
-    .bind(&state.telephone_number)
-    .bind(&state.department)
-    .bind(&state.title)
-    .bind(&state.dn)
-    .bind(i64::from(state.active))
-    .bind(now_ms())
-    .bind(id.to_string())
-    .execute(&mut *conn)
-    .await?;
+    );
+    bind_imported_fields(query, state).bind(now_ms()).bind(id.to_string()).execute(&mut *conn).await?;
     sqlx::query("DELETE FROM user_accesses WHERE user_id = $1").bind(id.to_string()).execute(&mut *conn).await?;
     insert_accesses(conn, id, &state.accesses).await
 }

@@ -1,6 +1,7 @@
-//! The demo tenant `roster-server serve --demo` creates on a fresh
-//! database: a job over the whole domain, a basic access, and a
-//! registration token, printed with the commands to try them.
+//! The demo tenant `roster-server serve --demo` sets up: a job over the
+//! whole domain and a basic access, made on the first run; every run issues
+//! a fresh admin token and registration token for it (tokens are shown
+//! once and stored hashed, so old ones cannot be printed again).
 
 use roster_proto::admin::{AccessKind, CreateJob};
 
@@ -16,15 +17,29 @@ pub struct Demo {
     pub registration_token: String,
 }
 
-/// Creates the demo tenant.
+const TENANT: &str = "Demo";
+const JOB: &str = "Demo domain";
+
+/// Sets up the demo tenant, or finds it, and issues fresh tokens.
 pub async fn create(db: &Db) -> anyhow::Result<Demo> {
-    let tenant = store::tenants::create_tenant(db, "Demo").await?;
-    let job = CreateJob { name: "Demo domain".into(), relative_paths: vec!["*".into()], group_paths: vec![], schedule_time: None };
-    let job = match store::jobs::create_job(db, tenant.tenant_id, &job, "02:00", time::macros::time!(02:00)).await? {
-        store::jobs::CreatedJob::Created(job) => job,
-        store::jobs::CreatedJob::NameTaken => anyhow::bail!("the demo tenant already has its job"),
+    let (tenant_id, admin_token) = match store::tenants::tenant_named(db, TENANT).await? {
+        Some(id) => (id, store::tenants::add_admin_token(db, id).await?),
+        None => {
+            let tenant = store::tenants::create_tenant(db, TENANT).await?;
+            (tenant.tenant_id, tenant.admin_token)
+        }
     };
-    store::jobs::create_access(db, tenant.tenant_id, AccessKind::User, "Headquarters").await?;
-    let token = store::jobs::create_registration_token(db, tenant.tenant_id, job.id, 24 * 3600 * 1000).await?;
-    Ok(Demo { tenant_id: tenant.tenant_id, admin_token: tenant.admin_token, job_id: job.id, registration_token: token.token })
+    let job = CreateJob { name: JOB.into(), relative_paths: vec!["*".into()], group_paths: vec![], schedule_time: None };
+    let job_id = match store::jobs::create_job(db, tenant_id, &job, "02:00", time::macros::time!(02:00)).await? {
+        store::jobs::CreatedJob::Created(job) => job.id,
+        store::jobs::CreatedJob::NameTaken => store::jobs::list_jobs(db, tenant_id)
+            .await?
+            .into_iter()
+            .find(|j| j.name == JOB)
+            .map(|j| j.id)
+            .ok_or_else(|| anyhow::anyhow!("the demo job vanished"))?,
+    };
+    store::jobs::create_access(db, tenant_id, AccessKind::User, "Headquarters").await?;
+    let token = store::jobs::create_registration_token(db, tenant_id, job_id, 24 * 3600 * 1000).await?;
+    Ok(Demo { tenant_id, admin_token, job_id, registration_token: token.token })
 }

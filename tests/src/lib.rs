@@ -85,7 +85,8 @@ impl Server {
         }
         let mut child = command
             .env("ROSTER_DATABASE_URL", &database_url)
-            .env("ROSTER_LOG", "info,sqlx=warn")
+            // The server's request log is noise in test output; warnings still show.
+            .env("ROSTER_LOG", std::env::var("ROSTER_TEST_SERVER_LOG").unwrap_or_else(|_| "warn".into()))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -241,7 +242,7 @@ impl Agent {
             .env("ROSTER_HTTP_MAX_RETRIES", "2")
             // Trusts the test CA, which also signed the HTTPS server's certificate.
             .env("ROSTER_SERVER_CA_FILE", env("ROSTER_TEST_LDAP_CA_FILE"))
-            .env("RUST_LOG", "info");
+            .env("ROSTER_LOG", "info");
         match self.transport {
             LdapTransport::Ldaps => {
                 command.env("ROSTER_LDAP_URL", env("ROSTER_TEST_LDAPS_URL")).env("ROSTER_LDAP_CA_FILE", env("ROSTER_TEST_LDAP_CA_FILE"));

@@ -28,6 +28,24 @@ pub async fn create_tenant(db: &Db, name: &str) -> Result<CreatedTenant, StoreEr
     Ok(CreatedTenant { tenant_id: id, name: name.to_owned(), admin_token: token })
 }
 
+/// Issues another admin token for a tenant (returned once, stored hashed).
+pub async fn add_admin_token(db: &Db, tenant: Uuid) -> Result<String, StoreError> {
+    let token = new_secret("rst_admin_")?;
+    sqlx::query("INSERT INTO admin_tokens (token_hash, tenant_id, created_at) VALUES ($1, $2, $3)")
+        .bind(hash_secret(&token))
+        .bind(tenant.to_string())
+        .bind(now_ms())
+        .execute(&db.pool)
+        .await?;
+    Ok(token)
+}
+
+/// The oldest tenant with this name.
+pub async fn tenant_named(db: &Db, name: &str) -> Result<Option<Uuid>, StoreError> {
+    let row = sqlx::query("SELECT id FROM tenants WHERE name = $1 ORDER BY created_at, id LIMIT 1").bind(name).fetch_optional(&db.pool).await?;
+    row.map(|r| get_uuid(&r, "id")).transpose()
+}
+
 /// The tenant an admin token belongs to.
 pub async fn tenant_for_admin_token(db: &Db, token: &str) -> Result<Option<Uuid>, StoreError> {
     let row = sqlx::query("SELECT tenant_id FROM admin_tokens WHERE token_hash = $1")

@@ -1,0 +1,204 @@
+//! The command line: clap definitions, and [`run`], which calls the
+//! command and prints its result (stdout: results; stderr: logs).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use roster_proto::scope::{JobScope, WHOLE_DOMAIN};
+use serde::Serialize;
+use tracing::error;
+
+use crate::commands::check::check;
+use crate::commands::push::{PushOptions, push};
+use crate::commands::read::{ReadOptions, read};
+use crate::commands::register::{RegisterOptions, register};
+use crate::commands::Context;
+use crate::config::EnvMap;
+use crate::error::{AgentError, Stage};
+use crate::platform;
+use crate::secret::Secret;
+
+const ABOUT: &str = "Roster agent: reads Active Directory over LDAP and pushes signed snapshots to the Roster server.";
+
+const LONG_ABOUT: &str = "Roster agent: reads Active Directory over LDAP and pushes signed snapshots to the Roster server.
+
+It only ever connects out: to a domain controller (LDAPS, or LDAP with StartTLS) and to the Roster server (HTTPS).
+
+Typical use:
+  roster-agent register --server https://roster.example.com --token <one-time token>
+  roster-agent check        # preflight: LDAP, rootDSE, server, job, counts per search base
+  roster-agent push         # read, sign, upload, commit, wait for the import
+
+LDAP settings come from the config file's [ldap] section, overridden by ROSTER_LDAP_URL, ROSTER_LDAP_BIND_DN, \
+ROSTER_LDAP_PASSWORD_FILE (or ROSTER_LDAP_PASSWORD), ROSTER_LDAP_BASE_DN, ROSTER_LDAP_PAGE_SIZE, ROSTER_LDAP_STARTTLS, \
+ROSTER_LDAP_CA_FILE and ROSTER_LDAP_ALLOW_INSECURE. Server settings: [server] ca_file / ROSTER_SERVER_CA_FILE, \
+max_retries / ROSTER_HTTP_MAX_RETRIES. Logs go to stderr (ROSTER_LOG filters them).";
+
+/// `roster-agent`'s arguments.
+#[derive(Debug, Parser)]
+#[command(name = "roster-agent", version, about = ABOUT, long_about = LONG_ABOUT)]
+pub struct Cli {
+    // Options every subcommand takes (state dir, config file, log format).
+    #[command(flatten)]
+    pub common: CommonArgs,
+    // What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Arguments every subcommand takes.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Folder holding the agent's identity (agent.json, agent.key), default config file and spool
+    #[arg(long, global = true, value_name = "DIR", env = "ROSTER_AGENT_STATE_DIR", default_value_os_t = platform::default_state_dir())]
+    pub state_dir: PathBuf,
+    /// Config file (TOML) [default: <state-dir>/roster-agent.toml, used if it exists]
+    #[arg(long, global = true, value_name = "FILE", env = "ROSTER_AGENT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log format on stderr
+    #[arg(long, global = true, value_enum, env = "ROSTER_LOG_FORMAT", default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How logs are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Register this agent with a Roster server using a one-time token (once per machine)
+    Register(RegisterArgs),
+    /// Preflight: check LDAP, the rootDSE, the server and the job, and count users and groups in scope
+    Check,
+    /// Read the directory, upload a signed snapshot, commit it and wait for the import; prints one JSON object
+    Push(PushArgs),
+    /// Read the directory into a folder of chunks plus the unsigned manifest, without a server; prints one JSON object
+    Read(ReadArgs),
+}
+
+/// `register`'s arguments.
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    /// The Roster server's URL, e.g. https://roster.example.com (a path prefix is kept)
+    #[arg(long, value_name = "URL", env = "ROSTER_SERVER_URL")]
+    pub server: String,
+    /// The one-time registration token an admin created for the job
+    #[arg(long, value_name = "TOKEN", env = "ROSTER_REGISTRATION_TOKEN", hide_env_values = true, value_parser = parse_secret)]
+    pub token: Secret,
+    /// Replace an existing registration in the state directory
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `push`'s arguments.
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Do not wait for the import session the commit starts
+    #[arg(long)]
+    pub no_wait: bool,
+    /// How long to wait for the import session, in seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub wait_timeout: u64,
+}
+
+/// `read`'s arguments.
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    /// Folder for the chunks and manifest.json (must not exist or be empty; removed if the read fails)
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// OU whose users to read, relative to the base DN (e.g. "OU=Copenhagen,OU=Staff"); repeatable; "*" = the whole domain
+    #[arg(long = "path", value_name = "REL", default_value = WHOLE_DOMAIN)]
+    pub paths: Vec<String>,
+    /// Where to read groups, same form; repeatable [default: the whole domain]
+    #[arg(long = "group-path", value_name = "REL")]
+    pub group_paths: Vec<String>,
+}
+
+/// Runs the command and prints its result. Returns the process exit
+/// status (0 = success, 1 = the import session failed); errors are
+/// returned for the caller to print.
+pub async fn run(cli: Cli, env: EnvMap) -> Result<u8, AgentError> {
+    let ctx = Context::load(&cli.common.state_dir, cli.common.config.as_deref(), &env)?;
+    match cli.command {
+        Command::Register(args) => {
+            let options = RegisterOptions { server_url: args.server, token: args.token, force: args.force };
+            let report = register(&ctx, &options).await?;
+            println!("registered agent {} for job {} (tenant {})", report.agent_id, report.job_id, report.tenant_id);
+            println!("server: {}", report.server_url);
+            println!("identity stored in {} (agent.json, agent.key)", report.state_dir);
+            Ok(0)
+        }
+        Command::Check => {
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            check(&ctx, &mut out).await?;
+            Ok(0)
+        }
+        Command::Push(args) => {
+            let options = PushOptions { wait: !args.no_wait, wait_timeout: Duration::from_secs(args.wait_timeout) };
+            let report = push(&ctx, &options).await?;
+            print_json(&report)?;
+            if report.import_failed() {
+                error!("the import session failed");
+                return Ok(1);
+            }
+            Ok(0)
+        }
+        Command::Read(args) => {
+            let options = ReadOptions { out: args.out, scope: JobScope { relative_paths: args.paths, group_paths: args.group_paths } };
+            let report = read(&ctx, &options).await?;
+            print_json(&report)?;
+            Ok(0)
+        }
+    }
+}
+
+/// Keeps the token out of every `Debug` of the parsed arguments.
+fn parse_secret(value: &str) -> Result<Secret, std::convert::Infallible> {
+    Ok(Secret::new(value))
+}
+
+fn print_json(value: &impl Serialize) -> Result<(), AgentError> {
+    let json = serde_json::to_string(value).map_err(|e| Stage::Spool.err(e.to_string()))?;
+    let mut stdout = std::io::stdout().lock();
+    // A closed stdout is not worth failing a finished push for.
+    let _ignored = writeln!(stdout, "{json}").and_then(|()| stdout.flush());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_work_after_the_subcommand() {
+        let cli = Cli::try_parse_from(["roster-agent", "push", "--state-dir", "/tmp/x", "--no-wait", "--config", "/etc/a.toml"]).unwrap();
+        assert_eq!(cli.common.state_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(cli.common.config, Some(PathBuf::from("/etc/a.toml")));
+        assert!(matches!(cli.command, Command::Push(PushArgs { no_wait: true, wait_timeout: 600 })));
+        let read = Cli::try_parse_from(["roster-agent", "read", "--out", "o", "--path", "OU=A", "--path", "OU=B"]).unwrap();
+        let Command::Read(args) = read.command else { panic!("not read") };
+        assert_eq!(args.paths, ["OU=A", "OU=B"]);
+        let register = Cli::try_parse_from(["roster-agent", "register", "--server", "https://x", "--token", "rt_secret"]).unwrap();
+        assert!(!format!("{register:?}").contains("rt_secret"));
+        let default = Cli::try_parse_from(["roster-agent", "read", "--out", "o"]).unwrap();
+        let Command::Read(args) = default.command else { panic!("not read") };
+        assert_eq!(args.paths, ["*"]);
+    }
+}

@@ -1,0 +1,61 @@
+//! `roster-agent check`: the preflight. Walks every stage a push needs
+//! (settings, LDAP connect and bind, rootDSE, server and job, scope) and
+//! prints what it found line by line, so the first failing stage is the
+//! last thing on the screen.
+
+use std::io::Write;
+
+use roster_proto::scope::JobScope;
+
+use super::Context;
+use crate::error::{AgentError, Stage};
+use crate::ldap::{Directory, ObjectKind};
+
+/// Runs the preflight, writing `name: value` lines to `out` as it goes.
+pub async fn check(ctx: &Context, out: &mut dyn Write) -> Result<(), AgentError> {
+    let mut line = |text: String| {
+        // Output is best effort: a closed stdout must not hide the real result.
+        let _ignored = writeln!(out, "{text}").and_then(|()| out.flush());
+    };
+    line(format!("state dir: {}", ctx.state.root().display()));
+    line(format!("config file: {}", ctx.config_file.as_ref().map_or_else(|| "(none; environment only)".to_owned(), |p| p.display().to_string())));
+    let settings = ctx.ldap_settings()?;
+    line(format!("ldap url: {}", settings.url));
+    line(format!("ldap page size: {}", settings.page_size));
+
+    let mut directory = Directory::connect(&settings).await?;
+    line(format!("ldap connect: ok ({})", directory.transport().as_str()));
+    line(format!("ldap bind: ok ({})", settings.bind_dn));
+    let info = directory.directory_info(settings.base_dn.as_deref()).await?;
+    line(format!("defaultNamingContext: {}", info.root.default_naming_context));
+    line(format!("dnsHostName: {}", info.root.dns_host_name.as_deref().unwrap_or("(not given)")));
+    line(format!("highestCommittedUSN: {}", info.root.highest_committed_usn.map_or_else(|| "(not given)".to_owned(), |u| u.to_string())));
+    line(format!("domain SID: {}", info.domain_sid.as_deref().unwrap_or("(not readable)")));
+    line(format!("base DN: {}", info.base_dn));
+
+    let identity = ctx.state.identity()?;
+    let registration = &identity.registration;
+    line(format!("agent: {} (tenant {}, job {})", registration.agent_id, registration.tenant_id, registration.job_id));
+    let client = ctx.client(&identity)?;
+    line(format!("server: {}", client.base_url()));
+    let job = client.job().await.map_err(|e| Stage::FetchJob.err(e))?;
+    line(format!("job: {} ({})", job.name, job.job_id));
+    line(format!("job paths: {}", paths(&job.scope)));
+    let resolved = job.scope.resolve(&info.base_dn).map_err(|e| Stage::Config.err(e))?;
+    for base in &resolved.user_bases {
+        let users = directory.count(ObjectKind::Users, &base.dn).await?;
+        line(format!("users in {}: {users}", base.dn));
+    }
+    for base in &resolved.group_bases {
+        let groups = directory.count(ObjectKind::Groups, &base.dn).await?;
+        line(format!("groups in {}: {groups}", base.dn));
+    }
+    directory.close().await;
+    line("check: ok".to_owned());
+    Ok(())
+}
+
+fn paths(scope: &JobScope) -> String {
+    let groups = if scope.group_paths.is_empty() { "(whole domain)".to_owned() } else { scope.group_paths.join("; ") };
+    format!("users {}; groups {groups}", scope.relative_paths.join("; "))
+}

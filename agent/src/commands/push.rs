@@ -1,0 +1,199 @@
+//! `roster-agent push`: fetch the job, read the directory into the spool,
+//! sign the manifest, upload the chunks the server lacks, commit, and wait
+//! for the import the commit started. Nothing is offered until the whole
+//! read succeeded.
+
+use std::fs;
+use std::time::Duration;
+
+use roster_proto::admin::{Session, SessionStatus};
+use roster_snapshot::chunk::verify_hash;
+use roster_snapshot::token::sign_manifest;
+use serde::Serialize;
+use tracing::{Instrument, info, info_span, warn};
+use uuid::Uuid;
+
+use super::Context;
+use crate::error::{AgentError, Cause, Stage};
+use crate::http::ServerClient;
+use crate::snapshot::read_snapshot;
+use crate::spool::{self, chunk_path};
+
+/// Longest a signed manifest is reused across offer attempts before it is
+/// signed afresh (tokens live two minutes).
+const RESIGN_AFTER_SECONDS: i64 = 60;
+/// First and longest pause between session polls.
+const FIRST_POLL: Duration = Duration::from_millis(250);
+const MAX_POLL: Duration = Duration::from_secs(2);
+
+/// What `push` is asked to do.
+#[derive(Debug, Clone)]
+pub struct PushOptions {
+    /// Wait for the import session the commit started.
+    pub wait: bool,
+    /// How long to wait for it.
+    pub wait_timeout: Duration,
+}
+
+impl Default for PushOptions {
+    fn default() -> PushOptions {
+        PushOptions { wait: true, wait_timeout: Duration::from_secs(600) }
+    }
+}
+
+/// The one JSON object `push` prints.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PushReport {
+    /// The snapshot pushed; the server's and the console's handle on it.
+    pub snapshot_id: Uuid,
+    /// Users in the snapshot (in scope, deduplicated).
+    pub users: u64,
+    /// Groups in the snapshot.
+    pub groups: u64,
+    /// OUs in the snapshot.
+    pub ous: u64,
+    /// LDAP result pages read across all searches (shows paging happened).
+    pub pages: u64,
+    /// Chunks in the manifest (not only those uploaded this time).
+    pub chunks: u64,
+    /// Compressed bytes of all chunks.
+    pub bytes: u64,
+    /// The server's word on what happens next.
+    pub message: String,
+    /// The import session, as last seen (`null` when the commit started none).
+    pub session: Option<Session>,
+}
+
+impl PushReport {
+    /// True when an import ran and failed.
+    pub fn import_failed(&self) -> bool {
+        self.session.as_ref().is_some_and(|s| s.status == SessionStatus::Failed)
+    }
+}
+
+/// Reads, uploads and commits one full snapshot.
+pub async fn push(ctx: &Context, options: &PushOptions) -> Result<PushReport, AgentError> {
+    let identity = ctx.state.identity()?;
+    let settings = ctx.ldap_settings()?;
+    let client = ctx.client(&identity)?;
+    let registration = identity.registration.clone();
+    let span = info_span!("push", tenant_id = %registration.tenant_id, job_id = %registration.job_id, agent_id = %registration.agent_id);
+    async move {
+        let job = client.job().await.map_err(|e| Stage::FetchJob.err(e))?;
+        if job.job_id != registration.job_id {
+            warn!(server_job = %job.job_id, "the server's job differs from the registered one");
+        }
+        info!(job = %job.name, paths = ?job.scope.relative_paths, group_paths = ?job.scope.group_paths, "job fetched");
+
+        clear_stale_spools(ctx);
+        let snapshot_id = Uuid::new_v4();
+        let spool_dir = ctx.state.spool_dir(snapshot_id);
+        let read = read_snapshot(&settings, &job.scope, &spool_dir, snapshot_id).await?;
+        let manifest = read.manifest(registration.agent_id, job.job_id);
+
+        let span = info_span!("snapshot", snapshot_id = %snapshot_id);
+        async {
+            let key = &identity.key;
+            let mut signed: Option<(String, i64)> = None;
+            let state = client
+                .offer_snapshot(|| {
+                    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                    match &signed {
+                        Some((token, at)) if now - at < RESIGN_AFTER_SECONDS => Ok(token.clone()),
+                        _ => {
+                            let token = sign_manifest(key, &manifest, &registration.audience, now)?;
+                            signed = Some((token.clone(), now));
+                            Ok(token)
+                        }
+                    }
+                })
+                .await
+                .map_err(|e| Stage::Upload.err(e))?;
+            if state.snapshot_id != snapshot_id {
+                return Err(Stage::Upload.err(format!("the server answered for snapshot {} instead of {snapshot_id}", state.snapshot_id)));
+            }
+            info!(chunks = manifest.chunks.len(), missing = state.missing_chunks.len(), "manifest accepted");
+            upload(&client, &manifest, &spool_dir, &state.missing_chunks).await?;
+
+            let commit = client.commit(snapshot_id).await.map_err(|e| Stage::Commit.err(e))?;
+            info!(message = %commit.message, session_id = ?commit.session.as_ref().map(|s| s.id), "snapshot committed");
+            let session = match commit.session {
+                Some(session) if options.wait && !session.status.is_finished() => Some(wait_for_session(&client, session, options.wait_timeout).await?),
+                other => other,
+            };
+            if let Some(session) = &session {
+                match session.status {
+                    SessionStatus::Failed => warn!(session_id = %session.id, error = session.error.as_deref().unwrap_or("?"), "import failed"),
+                    status => info!(session_id = %session.id, ?status, counts = ?session.counts, "import session"),
+                }
+            }
+            spool::remove_dir(&spool_dir);
+            Ok(PushReport {
+                snapshot_id,
+                users: read.stats.users,
+                groups: read.stats.groups,
+                ous: read.stats.ous,
+                pages: read.stats.pages,
+                chunks: manifest.chunks.len() as u64,
+                bytes: manifest.total_bytes(),
+                message: commit.message,
+                session,
+            })
+        }
+        .instrument(span)
+        .await
+    }
+    .instrument(span)
+    .await
+}
+
+/// Uploads the chunks the server asked for, each checked against the
+/// manifest's hash first (a spool file damaged on disk is caught here).
+async fn upload(client: &ServerClient, manifest: &roster_proto::manifest::Manifest, spool_dir: &std::path::Path, missing: &[u32]) -> Result<(), AgentError> {
+    for (n, index) in missing.iter().enumerate() {
+        let chunk = manifest
+            .chunks
+            .iter()
+            .find(|c| c.index == *index)
+            .ok_or_else(|| Stage::Upload.err(format!("the server asked for chunk {index}, which the manifest does not name")))?;
+        let path = chunk_path(spool_dir, *index);
+        let bytes = fs::read(&path).map_err(|e| Stage::Spool.err(Cause::io("cannot read chunk", &path, e)))?;
+        verify_hash(&bytes, &chunk.sha256).map_err(|e| Stage::Spool.err(e))?;
+        client.put_chunk(manifest.snapshot_id, *index, &bytes).await.map_err(|e| Stage::Upload.err(e))?;
+        info!(index, uploaded = n + 1, of = missing.len(), bytes = bytes.len(), "chunk uploaded");
+    }
+    Ok(())
+}
+
+/// Polls the session until it is finished or `timeout` passes.
+async fn wait_for_session(client: &ServerClient, mut session: Session, timeout: Duration) -> Result<Session, AgentError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut pause = FIRST_POLL;
+    info!(session_id = %session.id, timeout_s = timeout.as_secs(), "waiting for the import");
+    while !session.status.is_finished() {
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return Err(Stage::WaitForImport.err(format!(
+                "import session {} is still {:?} after {} s; the server carries on with it (see the console, or raise --wait-timeout)",
+                session.id,
+                session.status,
+                timeout.as_secs()
+            )));
+        }
+        tokio::time::sleep(pause.min(deadline - now)).await;
+        pause = (pause * 3 / 2).min(MAX_POLL);
+        session = client.session(session.id).await.map_err(|e| Stage::WaitForImport.err(e))?;
+    }
+    Ok(session)
+}
+
+/// Removes spool directories left by failed pushes (kept until now for
+/// diagnosis).
+fn clear_stale_spools(ctx: &Context) {
+    let root = ctx.state.spool_root();
+    let Ok(entries) = fs::read_dir(&root) else { return };
+    for entry in entries.flatten() {
+        info!(dir = %entry.path().display(), "removing the spool of an earlier, unfinished push");
+        spool::remove_dir(&entry.path());
+    }
+}

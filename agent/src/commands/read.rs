@@ -1,0 +1,71 @@
+//! `roster-agent read`: read the directory with a given scope into a
+//! folder of chunks plus the unsigned manifest, without a server, so the
+//! LDAP side can be tried and inspected on its own.
+
+use std::path::PathBuf;
+
+use roster_proto::scope::JobScope;
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::Context;
+use crate::error::{AgentError, Cause, Stage};
+use crate::snapshot::read_snapshot;
+
+/// The manifest file `read` writes next to the chunks.
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// What `read` is asked to do.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// Folder for the chunks and `manifest.json`; must not exist or be empty.
+    pub out: PathBuf,
+    /// The scope to read, as a job would give it.
+    pub scope: JobScope,
+}
+
+/// The one JSON object `read` prints.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ReadReport {
+    /// The snapshot's id, as in the manifest.
+    pub snapshot_id: Uuid,
+    /// Users read (in scope, deduplicated).
+    pub users: u64,
+    /// Groups read.
+    pub groups: u64,
+    /// OUs read.
+    pub ous: u64,
+    /// LDAP result pages read across all searches.
+    pub pages: u64,
+    /// Chunk files written.
+    pub chunks: u64,
+    /// Compressed bytes of all chunks.
+    pub bytes: u64,
+    /// The folder holding `NNNNNN.chunk` files.
+    pub out: PathBuf,
+    /// The unsigned manifest (agent and job ids are nil).
+    pub manifest: PathBuf,
+}
+
+/// Reads into `options.out`. On failure the folder is removed.
+pub async fn read(ctx: &Context, options: &ReadOptions) -> Result<ReadReport, AgentError> {
+    let settings = ctx.ldap_settings()?;
+    options.scope.validate().map_err(|e| Stage::Config.err(e))?;
+    let snapshot_id = Uuid::new_v4();
+    let read = read_snapshot(&settings, &options.scope, &options.out, snapshot_id).await?;
+    let manifest = read.manifest(Uuid::nil(), Uuid::nil());
+    let path = options.out.join(MANIFEST_FILE);
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Stage::Spool.err(e.to_string()))?;
+    std::fs::write(&path, json).map_err(|e| Stage::Spool.err(Cause::io("cannot write", &path, e)))?;
+    Ok(ReadReport {
+        snapshot_id,
+        users: read.stats.users,
+        groups: read.stats.groups,
+        ous: read.stats.ous,
+        pages: read.stats.pages,
+        chunks: manifest.chunks.len() as u64,
+        bytes: manifest.total_bytes(),
+        out: options.out.clone(),
+        manifest: path,
+    })
+}

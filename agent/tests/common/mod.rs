@@ -1,0 +1,372 @@
+//! Shared helpers for the agent's integration tests: temporary folders, a
+//! stand-in Roster server that checks every signature the agent sends, and
+//! the Samba DC's coordinates from `ROSTER_TEST_*`.
+
+// Each test file uses a different subset of these helpers, and a helper's
+// panic is its test's failure report.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use roster_agent::Secret;
+use roster_agent::ldap::LdapSettings;
+use roster_proto::admin::{Session, SessionCounts, SessionStatus, SessionTrigger};
+use roster_proto::agent::{AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, SnapshotState, SnapshotStatus};
+use roster_proto::manifest::Manifest;
+use roster_proto::scope::JobScope;
+use roster_snapshot::keys::PublicKey;
+use roster_snapshot::token::{verify_manifest, verify_request};
+use uuid::Uuid;
+
+/// A folder removed when dropped.
+#[derive(Debug)]
+pub struct TempDir(
+    /// The folder.
+    pub PathBuf,
+);
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!("roster-agent-{label}-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The registration token the mock server accepts.
+pub const REGISTRATION_TOKEN: &str = "reg-token-123";
+
+/// What the mock server knows and has seen.
+#[derive(Debug)]
+pub struct MockState {
+    /// Handed out at registration; the `iss` every token must carry.
+    pub agent_id: Uuid,
+    /// Handed out at registration.
+    pub tenant_id: Uuid,
+    /// Handed out at registration and in the job.
+    pub job_id: Uuid,
+    /// The `aud` every token must carry.
+    pub audience: String,
+    /// The job's scope, as `GET /agent/v1/job` gives it.
+    pub scope: JobScope,
+    /// Set by register.
+    pub public_key: Option<PublicKey>,
+    /// Every request as `METHOD /path`, in order.
+    pub requests: Vec<String>,
+    /// `jti` of every request token seen.
+    pub token_ids: Vec<String>,
+    /// Injected answers: (`METHOD /path` suffix, status, Retry-After seconds).
+    pub failures: VecDeque<(String, u16, Option<u64>)>,
+    /// The last verified manifest offered.
+    pub manifest: Option<Manifest>,
+    /// How many offers were accepted.
+    pub manifest_offers: u32,
+    /// Uploaded chunks by index, each checked against the manifest.
+    pub chunks: BTreeMap<u32, Vec<u8>>,
+    /// Session polls answered so far.
+    pub polls: u32,
+    /// Polls answered `running` before the session finishes.
+    pub running_polls: u32,
+    /// How the import ends.
+    pub final_status: SessionStatus,
+    /// Whether commit starts a session at all.
+    pub start_session: bool,
+    /// The session the last commit started, as last reported.
+    pub session: Option<Session>,
+}
+
+/// A stand-in for the Roster server's agent API, under a path prefix.
+#[derive(Debug)]
+pub struct MockServer {
+    /// Base URL including the prefix, e.g. `http://127.0.0.1:PORT/roster`.
+    pub url: String,
+    /// What the server knows and saw; tests read and tweak it.
+    pub state: Arc<Mutex<MockState>>,
+    /// The serving task, aborted on drop.
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+const PREFIX: &str = "/roster";
+
+impl MockServer {
+    fn new_state(scope: JobScope) -> Arc<Mutex<MockState>> {
+        Arc::new(Mutex::new(MockState {
+            agent_id: Uuid::new_v4(),
+            tenant_id: Uuid::new_v4(),
+            job_id: Uuid::new_v4(),
+            audience: "urn:roster:mock".into(),
+            scope,
+            public_key: None,
+            requests: Vec::new(),
+            token_ids: Vec::new(),
+            failures: VecDeque::new(),
+            manifest: None,
+            manifest_offers: 0,
+            chunks: BTreeMap::new(),
+            polls: 0,
+            running_polls: 2,
+            final_status: SessionStatus::Succeeded,
+            start_session: true,
+            session: None,
+        }))
+    }
+
+    /// Over plain HTTP.
+    pub async fn start(scope: JobScope) -> MockServer {
+        let state = MockServer::new_state(scope);
+        let app = Router::new().fallback(handle).with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}{PREFIX}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        MockServer { url, state, task }
+    }
+
+    /// Over HTTPS with the given certificate (for 127.0.0.1) and key.
+    pub async fn start_tls(scope: JobScope, cert: &Path, key: &Path) -> MockServer {
+        roster_agent::install_crypto_provider();
+        let state = MockServer::new_state(scope);
+        let app = Router::new().fallback(handle).with_state(state.clone());
+        let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await.unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("https://{}{PREFIX}", listener.local_addr().unwrap());
+        let server = axum_server::tls_rustls::from_tcp_rustls(listener, config).unwrap();
+        let task = tokio::spawn(async move {
+            let _ = server.serve(app.into_make_service()).await;
+        });
+        MockServer { url, state, task }
+    }
+
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, MockState> {
+        self.state.lock().unwrap()
+    }
+}
+
+fn problem(status: StatusCode, detail: &str) -> Response {
+    let body = serde_json::json!({"type": "about:blank", "title": status.canonical_reason().unwrap_or(""), "status": status.as_u16(), "detail": detail});
+    (status, [("content-type", "application/problem+json")], body.to_string()).into_response()
+}
+
+fn json(value: &impl serde::Serialize) -> Response {
+    (StatusCode::OK, [("content-type", "application/json")], serde_json::to_string(value).unwrap()).into_response()
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn new_session(job_id: Uuid, snapshot_id: Uuid) -> Session {
+    Session {
+        id: Uuid::new_v4(),
+        job_id,
+        trigger: SessionTrigger::FirstPush,
+        status: SessionStatus::Queued,
+        snapshot_id,
+        manifest_sha256: "0".repeat(64),
+        counts: SessionCounts::default(),
+        notes: vec![],
+        error: None,
+        created_at: time::OffsetDateTime::now_utc(),
+        finished_at: None,
+        duration_ms: None,
+    }
+}
+
+async fn handle(State(state): State<Arc<Mutex<MockState>>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let mut s = state.lock().unwrap();
+    let full_path = uri.path().to_owned();
+    let request = format!("{method} {full_path}");
+    s.requests.push(request.clone());
+    let Some(path) = full_path.strip_prefix(PREFIX) else { return problem(StatusCode::NOT_FOUND, "no such path") };
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let is_register = method == Method::POST && path == "/agent/v1/register";
+    let key = s.public_key;
+    if !is_register {
+        // Everything but register is signed, for exactly this method and full path.
+        let Some(key) = key else { return problem(StatusCode::UNAUTHORIZED, "no agent registered") };
+        let token = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
+        match verify_request(token, &key, s.agent_id, &s.audience, method.as_str(), &full_path, now()) {
+            Ok(claims) => s.token_ids.push(claims.jti.to_string()),
+            Err(e) => return problem(StatusCode::UNAUTHORIZED, &format!("bad token: {e}")),
+        }
+    }
+    if let Some(pos) = s.failures.iter().position(|(suffix, _, _)| request.ends_with(suffix.as_str())) {
+        let (_, status, retry_after) = s.failures.remove(pos).unwrap();
+        let mut response = problem(StatusCode::from_u16(status).unwrap(), "injected failure");
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert("retry-after", seconds.to_string().parse().unwrap());
+        }
+        return response;
+    }
+
+    if is_register {
+        let request: RegisterRequest = match serde_json::from_slice(&body) {
+            Ok(r) => r,
+            Err(e) => return problem(StatusCode::BAD_REQUEST, &e.to_string()),
+        };
+        if request.token != REGISTRATION_TOKEN {
+            return problem(StatusCode::UNAUTHORIZED, "unknown or used registration token");
+        }
+        s.public_key = Some(PublicKey::from_base64(&request.public_key).unwrap());
+        return json(&RegisterResponse { agent_id: s.agent_id, tenant_id: s.tenant_id, job_id: s.job_id, audience: s.audience.clone() });
+    }
+
+    let Some(key) = key else { return problem(StatusCode::UNAUTHORIZED, "no agent registered") };
+
+    match (method.clone(), segments.as_slice()) {
+        (Method::GET, ["agent", "v1", "job"]) => json(&AgentJob { job_id: s.job_id, name: "Mock job".into(), scope: s.scope.clone() }),
+        (Method::POST, ["agent", "v1", "snapshots"]) => {
+            let offer: OfferSnapshot = serde_json::from_slice(&body).unwrap();
+            let verified = match verify_manifest(&offer.manifest_token, &key, s.agent_id, &s.audience, now()) {
+                Ok(v) => v,
+                Err(e) => return problem(StatusCode::UNAUTHORIZED, &format!("bad manifest: {e}")),
+            };
+            let manifest = verified.claims.manifest;
+            s.manifest_offers += 1;
+            let missing = manifest.chunks.iter().map(|c| c.index).filter(|i| !s.chunks.contains_key(i)).collect();
+            let snapshot_id = manifest.snapshot_id;
+            s.manifest = Some(manifest);
+            json(&SnapshotState { snapshot_id, status: SnapshotStatus::Receiving, missing_chunks: missing })
+        }
+        (Method::PUT, ["agent", "v1", "snapshots", _, "chunks", index]) => {
+            if headers.get("content-type").and_then(|v| v.to_str().ok()) != Some("application/octet-stream") {
+                return problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "chunks are application/octet-stream");
+            }
+            let index: u32 = index.parse().unwrap();
+            let Some(chunk) = s.manifest.as_ref().and_then(|m| m.chunks.iter().find(|c| c.index == index)).cloned() else {
+                return problem(StatusCode::NOT_FOUND, "no such chunk");
+            };
+            if roster_snapshot::chunk::verify_hash(&body, &chunk.sha256).is_err() {
+                return problem(StatusCode::UNPROCESSABLE_ENTITY, "chunk hash mismatch");
+            }
+            s.chunks.insert(index, body.to_vec());
+            StatusCode::NO_CONTENT.into_response()
+        }
+        (Method::POST, ["agent", "v1", "snapshots", id, "commit"]) => {
+            let Some(manifest) = s.manifest.clone() else { return problem(StatusCode::NOT_FOUND, "no snapshot") };
+            if manifest.snapshot_id.to_string() != *id {
+                return problem(StatusCode::NOT_FOUND, "other snapshot");
+            }
+            if manifest.chunks.iter().any(|c| !s.chunks.contains_key(&c.index)) {
+                return problem(StatusCode::CONFLICT, "chunks missing");
+            }
+            let session = s.start_session.then(|| new_session(s.job_id, manifest.snapshot_id));
+            s.session = session.clone();
+            json(&CommitResponse { snapshot_id: manifest.snapshot_id, session, message: "imported at once: first snapshot of the job".into() })
+        }
+        (Method::GET, ["agent", "v1", "sessions", id]) => {
+            let Some(mut session) = s.session.clone().filter(|x| x.id.to_string() == *id) else {
+                return problem(StatusCode::NOT_FOUND, "no such session");
+            };
+            s.polls += 1;
+            if s.polls > s.running_polls {
+                session.status = s.final_status;
+                session.finished_at = Some(time::OffsetDateTime::now_utc());
+                if s.final_status == SessionStatus::Failed {
+                    session.error = Some("mock import failure".into());
+                } else {
+                    session.counts.created = 1100;
+                }
+            } else {
+                session.status = SessionStatus::Running;
+            }
+            s.session = Some(session.clone());
+            json(&session)
+        }
+        _ => problem(StatusCode::NOT_FOUND, "no such endpoint"),
+    }
+}
+
+/// The Samba DC's coordinates; panics (the test fails) when they are not
+/// set, since these tests must never pass without a directory.
+#[derive(Debug, Clone)]
+pub struct Dc {
+    /// `ldap://` URL (plain and StartTLS).
+    pub ldap_url: String,
+    /// `ldaps://` URL.
+    pub ldaps_url: String,
+    /// The test CA that issued the DC's certificate.
+    pub ca_file: PathBuf,
+    /// Administrator, as `user@REALM`.
+    pub bind_dn: String,
+    /// Administrator's password.
+    pub password: String,
+    /// The domain's DN.
+    pub base_dn: String,
+}
+
+pub fn dc() -> Dc {
+    let var = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!("{name} is not set: these tests need the Samba AD DC; run them via scripts/test.sh (which starts the DC and sets ROSTER_TEST_*)")
+        })
+    };
+    Dc {
+        ldap_url: var("ROSTER_TEST_LDAP_URL"),
+        ldaps_url: var("ROSTER_TEST_LDAPS_URL"),
+        ca_file: PathBuf::from(var("ROSTER_TEST_LDAP_CA_FILE")),
+        bind_dn: var("ROSTER_TEST_LDAP_BIND_DN"),
+        password: var("ROSTER_TEST_LDAP_PASSWORD"),
+        base_dn: var("ROSTER_TEST_LDAP_BASE_DN"),
+    }
+}
+
+impl Dc {
+    /// Plain LDAP, explicitly allowed (tests only).
+    pub fn plain(&self, page_size: u32) -> LdapSettings {
+        LdapSettings {
+            url: self.ldap_url.clone(),
+            bind_dn: self.bind_dn.clone(),
+            password: Secret::new(self.password.clone()),
+            base_dn: Some(self.base_dn.clone()),
+            page_size,
+            allow_insecure: true,
+            ..LdapSettings::default()
+        }
+    }
+
+    pub fn ldaps(&self) -> LdapSettings {
+        LdapSettings { url: self.ldaps_url.clone(), allow_insecure: false, ca_file: Some(self.ca_file.clone()), ..self.plain(500) }
+    }
+
+    pub fn starttls(&self) -> LdapSettings {
+        LdapSettings { starttls: true, allow_insecure: false, ca_file: Some(self.ca_file.clone()), ..self.plain(500) }
+    }
+
+    /// The `ROSTER_LDAP_*` variables for the agent binary or `Context::load`.
+    pub fn env(&self, page_size: u32) -> Vec<(String, String)> {
+        vec![
+            ("ROSTER_LDAP_URL".into(), self.ldap_url.clone()),
+            ("ROSTER_LDAP_BIND_DN".into(), self.bind_dn.clone()),
+            ("ROSTER_LDAP_PASSWORD".into(), self.password.clone()),
+            ("ROSTER_LDAP_BASE_DN".into(), self.base_dn.clone()),
+            ("ROSTER_LDAP_PAGE_SIZE".into(), page_size.to_string()),
+            ("ROSTER_LDAP_ALLOW_INSECURE".into(), "true".into()),
+        ]
+    }
+}

@@ -1,0 +1,422 @@
+//! The agent against the real Samba AD DC (started by scripts/test.sh;
+//! these tests fail without it): paging, member resolution through
+//! extended DNs, TLS modes, the refusals, the `read` command, and a whole
+//! `push` to a stand-in server, including a connection cut mid-read that
+//! must push nothing.
+
+// Helpers outside #[test] functions panic on failure too: in a test, that is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use common::{Dc, MockServer, REGISTRATION_TOKEN, TempDir, dc};
+use roster_agent::commands::Context;
+use roster_agent::commands::push::{PushOptions, push};
+use roster_agent::commands::register::{RegisterOptions, register};
+use roster_agent::config::EnvMap;
+use roster_agent::ldap::tls::Transport;
+use roster_agent::ldap::{Directory, LdapSettings, ReadStats};
+use roster_agent::{Secret, Stage};
+use roster_proto::ObjectGuid;
+use roster_proto::admin::SessionStatus;
+use roster_proto::records::{GroupRecord, Record, UserRecord};
+use roster_proto::scope::JobScope;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const COPENHAGEN: &str = "OU=Copenhagen,OU=Staff,OU=Fixture";
+const GROUPS: &str = "OU=Groups,OU=Fixture";
+
+fn scope(users: &[&str], groups: &[&str]) -> JobScope {
+    JobScope { relative_paths: users.iter().map(|s| s.to_string()).collect(), group_paths: groups.iter().map(|s| s.to_string()).collect() }
+}
+
+async fn read(settings: &LdapSettings, scope: &JobScope) -> (ReadStats, Vec<Record>) {
+    let mut directory = Directory::connect(settings).await.unwrap();
+    let info = directory.directory_info(settings.base_dn.as_deref()).await.unwrap();
+    let resolved = scope.resolve(&info.base_dn).unwrap();
+    let mut records = Vec::new();
+    let stats = directory.read(&resolved, &info.base_dn, &mut records).await.unwrap();
+    directory.close().await;
+    (stats, records)
+}
+
+fn users(records: &[Record]) -> Vec<&UserRecord> {
+    records.iter().filter_map(|r| if let Record::User(u) = r { Some(u) } else { None }).collect()
+}
+
+fn groups(records: &[Record]) -> HashMap<&str, &GroupRecord> {
+    records.iter().filter_map(|r| if let Record::Group(g) = r { Some((g.name.as_str(), g)) } else { None }).collect()
+}
+
+#[tokio::test]
+async fn paged_read_returns_every_copenhagen_user() {
+    let dc = dc();
+    let (stats, records) = read(&dc.plain(100), &scope(&[COPENHAGEN], &[GROUPS])).await;
+    let users = users(&records);
+    assert_eq!(stats.users, 1100);
+    assert_eq!(users.len(), 1100);
+    assert!(stats.pages > 11 + 1, "1,100 users at 100 a page plus groups and OUs; pages = {}", stats.pages);
+    let names: BTreeSet<&str> = users.iter().map(|u| u.sam_account_name.as_str()).collect();
+    let expected: BTreeSet<String> = (1..=1100).map(|n| format!("cph-{n:04}")).collect();
+    assert_eq!(names, expected.iter().map(String::as_str).collect());
+    assert!(users.iter().all(|u| u.dn.ends_with(&format!("{COPENHAGEN},{}", dc.base_dn))), "a user from outside the scope");
+    let guids: BTreeSet<ObjectGuid> = users.iter().map(|u| u.object_guid).collect();
+    assert_eq!(guids.len(), 1100, "object GUIDs are unique");
+
+    // Disabled users: every 50th (userAccountControl 514 = bit 2 set).
+    let disabled: BTreeSet<&str> = users.iter().filter(|u| u.is_disabled()).map(|u| u.sam_account_name.as_str()).collect();
+    let expected_disabled: BTreeSet<String> = (1..=1100).filter(|n| n % 50 == 0).map(|n| format!("cph-{n:04}")).collect();
+    assert_eq!(disabled, expected_disabled.iter().map(String::as_str).collect());
+    let cph1 = users.iter().find(|u| u.sam_account_name == "cph-0001").unwrap();
+    assert_eq!(cph1.user_account_control, 512);
+    assert_eq!(cph1.user_principal_name.as_deref(), Some("cph-0001@corp.example.test"));
+    assert_eq!(cph1.department.as_deref(), Some("Sales"));
+    assert!(cph1.usn_changed.is_some() && cph1.when_changed.is_some());
+
+    // A bigger page means fewer pages for the same records.
+    let (big, _) = read(&dc.plain(1000), &scope(&[COPENHAGEN], &[GROUPS])).await;
+    assert_eq!(big.users, 1100);
+    assert!(big.pages < stats.pages, "{} pages at 1000 vs {} at 100", big.pages, stats.pages);
+}
+
+#[tokio::test]
+async fn group_members_are_the_guids_of_the_objects_read() {
+    let dc = dc();
+    let (stats, records) = read(&dc.plain(100), &scope(&[COPENHAGEN], &[GROUPS])).await;
+    let groups = groups(&records);
+    assert_eq!(stats.groups as usize, groups.len());
+    for name in ["Sales-DK", "Copenhagen-All", "Staff-DK", "All-Staff", "Admins-CPH", "VIP", "Unlinked", "Aarhus-All", "Cycle-A", "Cycle-B"] {
+        assert!(groups.contains_key(name), "group {name} missing");
+    }
+    assert!(groups.values().all(|g| g.dn.starts_with("CN=") && !g.dn.contains("<GUID=")), "entry DNs are plain");
+
+    let copenhagen: BTreeSet<ObjectGuid> = users(&records).iter().map(|u| u.object_guid).collect();
+    let all = &groups["Copenhagen-All"];
+    assert_eq!(all.members.len(), 1100);
+    assert_eq!(all.members.iter().copied().collect::<BTreeSet<_>>(), copenhagen);
+    assert_eq!(all.group_type, -2147483646, "global security group");
+
+    let staff = &groups["Staff-DK"];
+    let expected: BTreeSet<ObjectGuid> = [groups["Sales-DK"].object_guid, groups["Copenhagen-All"].object_guid].into();
+    assert_eq!(staff.members.iter().copied().collect::<BTreeSet<_>>(), expected);
+
+    assert!(groups["Cycle-A"].members.contains(&groups["Cycle-B"].object_guid));
+    assert!(groups["Cycle-B"].members.contains(&groups["Cycle-A"].object_guid));
+    // Members outside the user scope are kept as references (aar-0011 is in Aarhus).
+    assert_eq!(groups["Cycle-A"].members.len(), 2);
+    assert_eq!(groups["Aarhus-All"].members.len(), 150);
+    assert!(groups["Aarhus-All"].members.iter().all(|m| !copenhagen.contains(m)));
+}
+
+#[tokio::test]
+async fn whole_domain_read_skips_references_and_reads_ous() {
+    let dc = dc();
+    let (stats, records) = read(&dc.plain(500), &scope(&["*"], &[])).await;
+    // The fixture's 1,270 users plus the domain's own accounts (Administrator, Guest, krbtgt).
+    assert!(stats.users >= 1270, "{}", stats.users);
+    let ous: Vec<&str> = records.iter().filter_map(|r| if let Record::Ou(o) = r { Some(o.name.as_str()) } else { None }).collect();
+    for ou in ["Fixture", "Staff", "Copenhagen", "Aarhus", "External", "Groups", "Domain Controllers"] {
+        assert!(ous.contains(&ou), "OU {ou} missing from {ous:?}");
+    }
+    let all_staff = groups(&records)["All-Staff"];
+    let ext1 = users(&records).into_iter().find(|u| u.sam_account_name == "ext-0001").unwrap();
+    assert!(all_staff.members.contains(&ext1.object_guid));
+}
+
+#[tokio::test]
+async fn ldaps_and_starttls_verify_with_the_ca_file() {
+    let dc = dc();
+    for (settings, transport) in [(dc.ldaps(), Transport::Ldaps), (dc.starttls(), Transport::StartTls)] {
+        let mut directory = Directory::connect(&settings).await.unwrap_or_else(|e| panic!("{}: {e}", settings.url));
+        assert_eq!(directory.transport(), transport);
+        let info = directory.directory_info(None).await.unwrap();
+        assert_eq!(info.root.default_naming_context, dc.base_dn);
+        assert_eq!(info.base_dn, dc.base_dn);
+        assert!(info.domain_sid.as_deref().is_some_and(|s| s.starts_with("S-1-5-21-")), "{:?}", info.domain_sid);
+        assert!(info.root.dns_host_name.is_some() && info.root.highest_committed_usn.is_some());
+        let count = directory.count(roster_agent::ldap::ObjectKind::Users, &format!("{COPENHAGEN},{}", dc.base_dn)).await.unwrap();
+        assert_eq!(count, 1100);
+    }
+    // Without the CA the self-made certificate is refused.
+    let untrusted = LdapSettings { ca_file: None, ..dc.ldaps() };
+    let error = Directory::connect(&untrusted).await.unwrap_err();
+    assert_eq!(error.stage, Stage::Connect);
+    assert!(error.to_string().contains("ROSTER_LDAP_CA_FILE"), "{error}");
+}
+
+#[tokio::test]
+async fn plain_ldap_is_refused_unless_allowed() {
+    let dc = dc();
+    let refused = LdapSettings { allow_insecure: false, ..dc.plain(100) };
+    let error = Directory::connect(&refused).await.unwrap_err();
+    assert_eq!(error.stage, Stage::Connect);
+    let message = error.to_string();
+    assert!(message.contains("use ldaps:// or StartTLS") && message.contains("ROSTER_LDAP_ALLOW_INSECURE=true"), "{message}");
+    Directory::connect(&dc.plain(100)).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_wrong_password_fails_at_bind_with_ads_reason() {
+    let dc = dc();
+    for settings in [dc.plain(100), dc.ldaps()] {
+        let wrong = LdapSettings { password: Secret::new("not-the-password"), ..settings };
+        let error = Directory::connect(&wrong).await.unwrap_err();
+        assert_eq!(error.stage, Stage::Bind);
+        let message = error.to_string();
+        assert!(message.starts_with("bind failed: LDAP result 49 (invalidCredentials)") && message.contains("data 52e"), "{message}");
+        assert!(!message.contains("not-the-password"));
+    }
+}
+
+#[tokio::test]
+async fn bind_names_in_every_form_work() {
+    let dc = dc();
+    let realm = dc.bind_dn.split('@').nth(1).unwrap_or("CORP.EXAMPLE.TEST");
+    let netbios = realm.split('.').next().unwrap();
+    for bind in [format!("{netbios}\\Administrator"), format!("CN=Administrator,CN=Users,{}", dc.base_dn)] {
+        let settings = LdapSettings { bind_dn: bind.clone(), ..dc.plain(100) };
+        Directory::connect(&settings).await.unwrap_or_else(|e| panic!("{bind}: {e}"));
+    }
+}
+
+fn agent(dc: &Dc, state: &TempDir, extra: &[(&str, &str)]) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_roster-agent"));
+    command.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).arg("--state-dir").arg(state.path());
+    for (k, v) in dc.env(100) {
+        command.env(k, v);
+    }
+    for (k, v) in extra {
+        command.env(k, v);
+    }
+    command
+}
+
+#[tokio::test]
+async fn the_read_command_writes_chunks_and_a_manifest() {
+    let dc = dc();
+    let state = TempDir::new("read");
+    let out = state.path().join("out");
+    let output = agent(&dc, &state, &[]).args(["read", "--path", COPENHAGEN, "--group-path", GROUPS, "--out"]).arg(&out).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["users"], 1100);
+    assert!(report["pages"].as_u64().unwrap() >= 13);
+    let manifest: roster_proto::manifest::Manifest = serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest.counts.users, 1100);
+    assert_eq!(manifest.directory.domain_dn, dc.base_dn);
+    assert!(manifest.directory.domain_sid.as_deref().is_some_and(|s| s.starts_with("S-1-5-21-")));
+    let mut decoded = 0;
+    for chunk in &manifest.chunks {
+        let bytes = std::fs::read(out.join(format!("{:06}.chunk", chunk.index))).unwrap();
+        roster_snapshot::chunk::verify_hash(&bytes, &chunk.sha256).unwrap();
+        decoded += roster_snapshot::chunk::decode(&bytes).unwrap().len() as u64;
+    }
+    assert_eq!(decoded, manifest.counts.users + manifest.counts.groups + manifest.counts.ous);
+
+    // The CLI's refusals name their stage.
+    let plain = agent(&dc, &state, &[("ROSTER_LDAP_ALLOW_INSECURE", "false")]).args(["read", "--out"]).arg(state.path().join("o2")).output().unwrap();
+    assert!(!plain.status.success());
+    let stderr = String::from_utf8_lossy(&plain.stderr);
+    assert!(stderr.contains("connect failed: refusing a simple bind over plain ldap://"), "{stderr}");
+    let wrong = agent(&dc, &state, &[("ROSTER_LDAP_PASSWORD", "nope")]).arg("check").output().unwrap();
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("bind failed: LDAP result 49 (invalidCredentials)"));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("data 52e"));
+    let bad_bool = agent(&dc, &state, &[("ROSTER_LDAP_STARTTLS", "sometimes")]).arg("check").output().unwrap();
+    assert!(String::from_utf8_lossy(&bad_bool.stderr).contains("config failed: ROSTER_LDAP_STARTTLS must be true/false"));
+}
+
+async fn registered(dc: &Dc, server: &MockServer, ldap_url: Option<&str>) -> (TempDir, Context) {
+    let state = TempDir::new("push");
+    let mut env: EnvMap = dc.env(100).into_iter().collect();
+    if let Some(url) = ldap_url {
+        env.insert("ROSTER_LDAP_URL".into(), url.into());
+    }
+    env.insert("ROSTER_HTTP_MAX_RETRIES".into(), "2".into());
+    let ctx = Context::load(state.path(), None, &env).unwrap();
+    let options = RegisterOptions { server_url: server.url.clone(), token: Secret::new(REGISTRATION_TOKEN), force: false };
+    register(&ctx, &options).await.unwrap();
+    (state, ctx)
+}
+
+#[tokio::test]
+async fn push_uploads_a_signed_snapshot_and_waits_for_the_import() {
+    let dc = dc();
+    let server = MockServer::start(scope(&[COPENHAGEN], &[GROUPS])).await;
+    let (_state, ctx) = registered(&dc, &server, None).await;
+    server.lock().failures.push_back(("/chunks/0".into(), 503, None));
+    let report = push(&ctx, &PushOptions::default()).await.unwrap();
+    assert_eq!(report.users, 1100);
+    assert!(report.pages >= 13);
+    let session = report.session.as_ref().unwrap();
+    assert_eq!(session.status, SessionStatus::Succeeded);
+    assert!(!report.import_failed());
+    let s = server.lock();
+    let manifest = s.manifest.as_ref().unwrap();
+    assert_eq!(manifest.snapshot_id, report.snapshot_id);
+    assert_eq!(manifest.counts.users, 1100);
+    assert_eq!(report.chunks as usize, manifest.chunks.len());
+    assert_eq!(report.bytes, manifest.total_bytes());
+    assert_eq!(s.chunks.len(), manifest.chunks.len(), "every chunk uploaded (one after a retry)");
+    assert!(s.polls >= 3, "polled until finished");
+    let records: Vec<Record> = s.chunks.values().flat_map(|b| roster_snapshot::chunk::decode(b).unwrap()).collect();
+    assert_eq!(users(&records).len(), 1100);
+    assert!(!ctx.state.spool_root().join(report.snapshot_id.to_string()).exists(), "the spool is removed after success");
+
+    let json = serde_json::to_value(&report).unwrap();
+    let keys: BTreeSet<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["bytes", "chunks", "groups", "message", "ous", "pages", "session", "snapshot_id", "users"].into());
+}
+
+#[tokio::test]
+async fn push_reports_a_failed_import_and_can_skip_waiting() {
+    let dc = dc();
+    let server = MockServer::start(scope(&[COPENHAGEN], &[GROUPS])).await;
+    let (_state, ctx) = registered(&dc, &server, None).await;
+    server.lock().final_status = SessionStatus::Failed;
+    let report = push(&ctx, &PushOptions::default()).await.unwrap();
+    assert!(report.import_failed());
+
+    let no_wait = PushOptions { wait: false, ..PushOptions::default() };
+    let polls = server.lock().polls;
+    let report = push(&ctx, &no_wait).await.unwrap();
+    assert_eq!(report.session.unwrap().status, SessionStatus::Queued);
+    assert_eq!(server.lock().polls, polls, "--no-wait does not poll");
+
+    server.lock().running_polls = u32::MAX;
+    let short = PushOptions { wait: true, wait_timeout: Duration::from_millis(700) };
+    let error = push(&ctx, &short).await.unwrap_err();
+    assert_eq!(error.stage, Stage::WaitForImport);
+}
+
+/// A TCP proxy to the DC that forwards the DC's answers up to `limit`
+/// bytes and then cuts both directions: a connection lost mid-search.
+async fn cutting_proxy(target: String, limit: usize) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ldap://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let server = tokio::net::TcpStream::connect(&target).await.unwrap();
+            let (mut client_read, mut client_write) = client.into_split();
+            let (mut server_read, mut server_write) = server.into_split();
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+            });
+            tokio::spawn(async move {
+                let mut forwarded = 0;
+                let mut buffer = vec![0u8; 16 * 1024];
+                while forwarded < limit {
+                    let n = match server_read.read(&mut buffer).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n.min(limit - forwarded),
+                    };
+                    if client_write.write_all(&buffer[..n]).await.is_err() {
+                        break;
+                    }
+                    forwarded += n;
+                }
+                let _ = client_write.shutdown().await;
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_connection_lost_mid_read_pushes_nothing() {
+    let dc = dc();
+    let target = dc.ldap_url.trim_start_matches("ldap://").to_owned();
+    let target = if target.contains(':') { target } else { format!("{target}:389") };
+    let proxy = cutting_proxy(target, 150_000).await;
+    let server = MockServer::start(scope(&[COPENHAGEN], &[GROUPS])).await;
+    let (_state, ctx) = registered(&dc, &server, Some(&proxy)).await;
+    let error = tokio::time::timeout(Duration::from_secs(60), push(&ctx, &PushOptions::default())).await.expect("the agent hung").unwrap_err();
+    assert!(matches!(error.stage, Stage::SearchUsers | Stage::SearchGroups | Stage::SearchOus), "{error}");
+    assert!(error.to_string().contains("connection to the directory ended"), "{error}");
+    let s = server.lock();
+    assert_eq!(s.requests.iter().filter(|r| !r.ends_with("/register")).cloned().collect::<Vec<_>>(), ["GET /roster/agent/v1/job"]);
+    assert!(s.manifest.is_none() && s.chunks.is_empty());
+    let spools = std::fs::read_dir(ctx.state.spool_root()).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(spools, 0, "the partial spool is removed");
+}
+
+#[tokio::test]
+async fn check_walks_every_stage_and_counts_per_search_base() {
+    let dc = dc();
+    let server = MockServer::start(scope(&[COPENHAGEN, "OU=Aarhus,OU=Staff,OU=Fixture"], &[GROUPS])).await;
+    let (_state, ctx) = registered(&dc, &server, None).await;
+    let mut out = Vec::new();
+    roster_agent::commands::check::check(&ctx, &mut out).await.unwrap();
+    let out = String::from_utf8(out).unwrap();
+    for expected in [
+        "ldap connect: ok (plain LDAP".to_owned(),
+        format!("defaultNamingContext: {}", dc.base_dn),
+        "domain SID: S-1-5-21-".to_owned(),
+        "job: Mock job".to_owned(),
+        format!("users in {COPENHAGEN},{}: 1100", dc.base_dn),
+        format!("users in OU=Aarhus,OU=Staff,OU=Fixture,{}: 150", dc.base_dn),
+        format!("groups in {GROUPS},{}: ", dc.base_dn),
+        "check: ok".to_owned(),
+    ] {
+        assert!(out.contains(&expected), "`{expected}` missing from:\n{out}");
+    }
+    assert!(!out.contains(&dc.password), "the password is never printed");
+}
+
+#[tokio::test]
+async fn the_push_command_prints_one_json_object_and_fails_with_the_import() {
+    let dc = dc();
+    let server = MockServer::start(scope(&[COPENHAGEN], &[GROUPS])).await;
+    let (state, _ctx) = registered(&dc, &server, None).await;
+    let run = || {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_roster-agent"));
+        command.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).arg("--state-dir").arg(state.path()).arg("push");
+        for (k, v) in dc.env(100) {
+            command.env(k, v);
+        }
+        command.output()
+    };
+    let output = run().await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "one JSON object on stdout:\n{stdout}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["users"], 1100);
+    assert_eq!(report["session"]["status"], "succeeded");
+    assert!(stderr.contains("page read") && stderr.contains("chunk uploaded"), "progress goes to stderr:\n{stderr}");
+    assert!(!stderr.contains(&dc.password) && !stdout.contains(&dc.password));
+
+    server.lock().final_status = SessionStatus::Failed;
+    let output = run().await.unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["session"]["status"], "failed");
+}
+
+#[tokio::test]
+async fn https_servers_are_trusted_through_the_server_ca_file() {
+    let dc = dc();
+    let tls = std::path::PathBuf::from(std::env::var("ROSTER_TEST_SAMBA_DIR").expect("ROSTER_TEST_SAMBA_DIR: run via scripts/test.sh")).join("tls");
+    // The DC's test certificate names IP 127.0.0.1, so it serves the stand-in too.
+    let server = MockServer::start_tls(scope(&[COPENHAGEN], &[GROUPS]), &tls.join("cert.pem"), &tls.join("key.pem")).await;
+    let options = RegisterOptions { server_url: server.url.clone(), token: Secret::new(REGISTRATION_TOKEN), force: false };
+
+    let untrusted = TempDir::new("https");
+    let env: EnvMap = [("ROSTER_HTTP_MAX_RETRIES".to_owned(), "0".to_owned())].into();
+    let ctx = Context::load(untrusted.path(), None, &env).unwrap();
+    let error = register(&ctx, &options).await.unwrap_err();
+    assert_eq!(error.stage, Stage::Register);
+    assert!(error.to_string().contains("UnknownIssuer") && error.to_string().contains("ROSTER_SERVER_CA_FILE"), "{error}");
+    assert!(!ctx.state.is_registered());
+
+    let trusted = TempDir::new("https");
+    let env: EnvMap = [("ROSTER_SERVER_CA_FILE".to_owned(), dc.ca_file.display().to_string())].into();
+    let ctx = Context::load(trusted.path(), None, &env).unwrap();
+    register(&ctx, &options).await.unwrap();
+    let job = ctx.client(&ctx.state.identity().unwrap()).unwrap().job().await.unwrap();
+    assert_eq!(job.name, "Mock job");
+}

@@ -17,7 +17,9 @@
 use std::collections::BTreeSet;
 
 use roster_e2e::{Admin, Agent, Engine, LdapTransport, Server, env};
-use roster_proto::admin::{Access, AccessKind, CreateAccess, CreateJob, Job, LinkInput, Page, RegistrationToken, Session, SessionStatus, User};
+use roster_proto::admin::{
+    Access, AccessKind, CreateAccess, CreateJob, Job, LinkInput, Page, RegistrationToken, Session, SessionStatus, User,
+};
 
 /// Sets up a tenant with a job over Copenhagen and Aarhus, four accesses and
 /// links given by DN before any snapshot exists; registers an agent.
@@ -36,7 +38,12 @@ async fn tenant_with_job(server: &Server, agent: &Agent) -> (Admin, Job, Vec<Acc
         )
         .await;
     let mut accesses = Vec::new();
-    for (kind, name) in [(AccessKind::User, "Copenhagen"), (AccessKind::User, "Aarhus"), (AccessKind::Administrator, "Copenhagen"), (AccessKind::Vip, "VIP")] {
+    for (kind, name) in [
+        (AccessKind::User, "Copenhagen"),
+        (AccessKind::User, "Aarhus"),
+        (AccessKind::Administrator, "Copenhagen"),
+        (AccessKind::Vip, "VIP"),
+    ] {
         accesses.push(admin.post::<_, Access>("/api/v1/accesses", &CreateAccess { kind, name: name.into() }).await);
     }
     let base = env("ROSTER_TEST_LDAP_BASE_DN");
@@ -73,7 +80,8 @@ async fn first_push_imports_the_real_directory(engine: Engine, transport: LdapTr
     assert!(report.contains("1100") && report.contains("150"), "check output lacks the per-path counts:\n{report}");
 
     let output = agent.run_ok(&["push"]);
-    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("push output is not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("push output is not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)));
     assert_eq!(summary["users"], 1250, "{summary}");
     assert!(summary["pages"].as_u64().unwrap() >= 7, "1,250 users at 200 a page take at least 7 pages: {summary}");
     let session: Session = serde_json::from_value(summary["session"].clone()).expect("push prints the import session");
@@ -93,7 +101,10 @@ async fn first_push_imports_the_real_directory(engine: Engine, transport: LdapTr
     assert!(cph1.active);
     assert_eq!(cph1.email.as_deref(), Some("cph-0001@example.test"));
     let cph2 = user("cph-0002").unwrap();
-    assert_eq!(accesses_of(cph2), set(&[(AccessKind::User, "Copenhagen"), (AccessKind::Administrator, "Copenhagen"), (AccessKind::Vip, "VIP")]));
+    assert_eq!(
+        accesses_of(cph2),
+        set(&[(AccessKind::User, "Copenhagen"), (AccessKind::Administrator, "Copenhagen"), (AccessKind::Vip, "VIP")])
+    );
     assert_eq!(accesses_of(user("cph-0777").unwrap()), set(&[(AccessKind::User, "Copenhagen")]));
     // Users beyond the first 1,000 arrived; disabled accounts are inactive.
     assert!(user("cph-1099").unwrap().active);

@@ -10,11 +10,11 @@ use roster_proto::scope::{JobScope, WHOLE_DOMAIN};
 use serde::Serialize;
 use tracing::error;
 
+use crate::commands::Context;
 use crate::commands::check::check;
 use crate::commands::push::{PushOptions, push};
 use crate::commands::read::{ReadOptions, read};
 use crate::commands::register::{RegisterOptions, register};
-use crate::commands::Context;
 use crate::config::EnvMap;
 use crate::error::{AgentError, Stage};
 use crate::platform;

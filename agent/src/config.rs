@@ -211,8 +211,10 @@ pub fn process_env() -> EnvMap {
 pub fn parse(file: Option<ConfigFile<'_>>, env: &EnvMap) -> Result<AgentConfig, ConfigError> {
     let (parsed, dir) = match file {
         Some(file) => {
-            let parsed: FileConfig = toml::from_str(file.text)
-                .map_err(|e| ConfigError::FileSyntax { path: file.path.to_owned(), message: e.message().to_owned() + &location(file.text, &e) })?;
+            let parsed: FileConfig = toml::from_str(file.text).map_err(|e| ConfigError::FileSyntax {
+                path: file.path.to_owned(),
+                message: e.message().to_owned() + &location(file.text, &e),
+            })?;
             (parsed, file.path.parent().map(Path::to_owned).unwrap_or_default())
         }
         None => (FileConfig::default(), PathBuf::new()),
@@ -223,7 +225,9 @@ pub fn parse(file: Option<ConfigFile<'_>>, env: &EnvMap) -> Result<AgentConfig, 
     let file_ldap = parsed.ldap;
 
     let password = match (env.get(ENV_LDAP_PASSWORD).filter(|v| !v.is_empty()), env_value(ENV_LDAP_PASSWORD_FILE)) {
-        (Some(_), Some(_)) => return Err(ConfigError::TwoPasswords { first: ENV_LDAP_PASSWORD.into(), second: ENV_LDAP_PASSWORD_FILE.into() }),
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::TwoPasswords { first: ENV_LDAP_PASSWORD.into(), second: ENV_LDAP_PASSWORD_FILE.into() });
+        }
         (Some(value), None) => Some(PasswordSource::Value(Secret::new(value.clone()))),
         (None, Some(path)) => Some(PasswordSource::File(PathBuf::from(path))),
         (None, None) => match (file_ldap.password, file_ldap.password_file) {
@@ -473,7 +477,9 @@ mod tests {
 
     #[test]
     fn booleans() {
-        for (text, value) in [("true", true), ("1", true), ("yes", true), ("True", true), ("false", false), ("0", false), ("no", false), (" NO ", false)] {
+        for (text, value) in
+            [("true", true), ("1", true), ("yes", true), ("True", true), ("false", false), ("0", false), ("no", false), (" NO ", false)]
+        {
             assert_eq!(parse_bool("X", text).unwrap(), value, "{text:?}");
         }
         for bad in ["", "on", "2", "y"] {
@@ -491,7 +497,9 @@ mod tests {
 
     #[test]
     fn page_size_bounds() {
-        for (text, ok) in [("1", true), ("1000", true), ("500", true), ("0", false), ("1001", false), ("-5", false), ("abc", false), ("1.5", false)] {
+        for (text, ok) in
+            [("1", true), ("1000", true), ("500", true), ("0", false), ("1001", false), ("-5", false), ("abc", false), ("1.5", false)]
+        {
             let result = parse(None, &env(&[(ENV_LDAP_PAGE_SIZE, text)]));
             assert_eq!(result.is_ok(), ok, "{text}: {result:?}");
             if !ok {
@@ -539,9 +547,8 @@ mod tests {
 
     #[test]
     fn validation() {
-        let base = |url: &str| {
-            parse(None, &env(&[(ENV_LDAP_URL, url), (ENV_LDAP_BIND_DN, "CORP\\svc"), (ENV_LDAP_PASSWORD, "pw")])).unwrap().ldap
-        };
+        let base =
+            |url: &str| parse(None, &env(&[(ENV_LDAP_URL, url), (ENV_LDAP_BIND_DN, "CORP\\svc"), (ENV_LDAP_PASSWORD, "pw")])).unwrap().ldap;
         base("ldaps://dc01").validate().unwrap();
         base("LDAP://dc01:389").validate().unwrap();
         for bad in ["http://dc01", "dc01", "ldap:/dc01", "ldap://"] {

@@ -125,9 +125,9 @@ impl From<ldap3::LdapError> for Cause {
     fn from(error: ldap3::LdapError) -> Cause {
         match error {
             ldap3::LdapError::LdapResult { result } => Cause::from(result),
-            ldap3::LdapError::EndOfStream => {
-                Cause::Message("the connection to the directory ended in the middle of the operation (premature end of search stream)".to_owned())
-            }
+            ldap3::LdapError::EndOfStream => Cause::Message(
+                "the connection to the directory ended in the middle of the operation (premature end of search stream)".to_owned(),
+            ),
             other => Cause::Ldap(Box::new(other)),
         }
     }

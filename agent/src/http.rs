@@ -149,7 +149,8 @@ impl ServerClient {
             .user_agent(concat!("roster-agent/", env!("CARGO_PKG_VERSION")));
         if let Some(path) = &config.ca_file {
             let pem = std::fs::read(path).map_err(|source| HttpError::CaFile { path: path.clone(), source })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| HttpError::BadCaFile { path: path.clone(), message: chain(&e) })?;
+            let certs =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| HttpError::BadCaFile { path: path.clone(), message: chain(&e) })?;
             if certs.is_empty() {
                 return Err(HttpError::BadCaFile { path: path.clone(), message: "holds no PEM certificate".into() });
             }
@@ -364,7 +365,12 @@ mod tests {
         let cases = [
             ("https://roster.example", "agent/v1/job", "https://roster.example/agent/v1/job", "/agent/v1/job"),
             ("https://roster.example/", "agent/v1/job", "https://roster.example/agent/v1/job", "/agent/v1/job"),
-            ("https://x/roster", "agent/v1/snapshots/1/chunks/3", "https://x/roster/agent/v1/snapshots/1/chunks/3", "/roster/agent/v1/snapshots/1/chunks/3"),
+            (
+                "https://x/roster",
+                "agent/v1/snapshots/1/chunks/3",
+                "https://x/roster/agent/v1/snapshots/1/chunks/3",
+                "/roster/agent/v1/snapshots/1/chunks/3",
+            ),
             ("https://x:8443/a/b/", "/agent/v1/register", "https://x:8443/a/b/agent/v1/register", "/a/b/agent/v1/register"),
         ];
         for (base, path, expected, signed_path) in cases {

@@ -51,7 +51,12 @@ impl SnapshotRead {
 /// Connects, reads everything `scope` covers into `spool_dir` (chunk by
 /// chunk as pages arrive) and closes. On any failure the spool directory
 /// is removed: a partial read is never pushed.
-pub async fn read_snapshot(settings: &LdapSettings, scope: &JobScope, spool_dir: &Path, snapshot_id: Uuid) -> Result<SnapshotRead, AgentError> {
+pub async fn read_snapshot(
+    settings: &LdapSettings,
+    scope: &JobScope,
+    spool_dir: &Path,
+    snapshot_id: Uuid,
+) -> Result<SnapshotRead, AgentError> {
     let result = read_inner(settings, scope, spool_dir, snapshot_id).await;
     if result.is_err() {
         spool::remove_dir(spool_dir);

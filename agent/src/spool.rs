@@ -120,7 +120,11 @@ mod tests {
     use super::*;
 
     fn ou(n: u32) -> Record {
-        Record::Ou(OuRecord { object_guid: format!("{n:08x}-0000-0000-0000-000000000000").parse().unwrap(), dn: format!("OU=o{n},DC=corp"), name: format!("o{n}") })
+        Record::Ou(OuRecord {
+            object_guid: format!("{n:08x}-0000-0000-0000-000000000000").parse().unwrap(),
+            dn: format!("OU=o{n},DC=corp"),
+            name: format!("o{n}"),
+        })
     }
 
     #[test]

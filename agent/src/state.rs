@@ -122,7 +122,8 @@ impl StateDir {
 
     /// Creates the directory, private to the agent's account.
     pub fn create(&self) -> Result<(), AgentError> {
-        platform::create_private_dir(&self.root).map_err(|e| Stage::Config.err(Cause::io("cannot create the state directory", &self.root, e)))
+        platform::create_private_dir(&self.root)
+            .map_err(|e| Stage::Config.err(Cause::io("cannot create the state directory", &self.root, e)))
     }
 
     /// Writes the key to `agent.key.new` (mode 0600 from creation), to be

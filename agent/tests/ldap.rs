@@ -88,7 +88,8 @@ async fn group_members_are_the_guids_of_the_objects_read() {
     let (stats, records) = read(&dc.plain(100), &scope(&[COPENHAGEN], &[GROUPS])).await;
     let groups = groups(&records);
     assert_eq!(stats.groups as usize, groups.len());
-    for name in ["Sales-DK", "Copenhagen-All", "Staff-DK", "All-Staff", "Admins-CPH", "VIP", "Unlinked", "Aarhus-All", "Cycle-A", "Cycle-B"] {
+    for name in ["Sales-DK", "Copenhagen-All", "Staff-DK", "All-Staff", "Admins-CPH", "VIP", "Unlinked", "Aarhus-All", "Cycle-A", "Cycle-B"]
+    {
         assert!(groups.contains_key(name), "group {name} missing");
     }
     assert!(groups.values().all(|g| g.dn.starts_with("CN=") && !g.dn.contains("<GUID=")), "entry DNs are plain");
@@ -217,7 +218,11 @@ async fn the_read_command_writes_chunks_and_a_manifest() {
     assert_eq!(decoded, manifest.counts.users + manifest.counts.groups + manifest.counts.ous);
 
     // The CLI's refusals name their stage.
-    let plain = agent(&dc, &state, &[("ROSTER_LDAP_ALLOW_INSECURE", "false")]).args(["read", "--out"]).arg(state.path().join("o2")).output().unwrap();
+    let plain = agent(&dc, &state, &[("ROSTER_LDAP_ALLOW_INSECURE", "false")])
+        .args(["read", "--out"])
+        .arg(state.path().join("o2"))
+        .output()
+        .unwrap();
     assert!(!plain.status.success());
     let stderr = String::from_utf8_lossy(&plain.stderr);
     assert!(stderr.contains("connect failed: refusing a simple bind over plain ldap://"), "{stderr}");
@@ -333,7 +338,8 @@ async fn a_connection_lost_mid_read_pushes_nothing() {
     let proxy = cutting_proxy(target, 150_000).await;
     let server = MockServer::start(scope(&[COPENHAGEN], &[GROUPS])).await;
     let (_state, ctx) = registered(&dc, &server, Some(&proxy)).await;
-    let error = tokio::time::timeout(Duration::from_secs(60), push(&ctx, &PushOptions::default())).await.expect("the agent hung").unwrap_err();
+    let error =
+        tokio::time::timeout(Duration::from_secs(60), push(&ctx, &PushOptions::default())).await.expect("the agent hung").unwrap_err();
     assert!(matches!(error.stage, Stage::SearchUsers | Stage::SearchGroups | Stage::SearchOus), "{error}");
     assert!(error.to_string().contains("connection to the directory ended"), "{error}");
     let s = server.lock();
@@ -400,7 +406,8 @@ async fn the_push_command_prints_one_json_object_and_fails_with_the_import() {
 #[tokio::test]
 async fn https_servers_are_trusted_through_the_server_ca_file() {
     let dc = dc();
-    let tls = std::path::PathBuf::from(std::env::var("ROSTER_TEST_SAMBA_DIR").expect("ROSTER_TEST_SAMBA_DIR: run via scripts/test.sh")).join("tls");
+    let tls = std::path::PathBuf::from(std::env::var("ROSTER_TEST_SAMBA_DIR").expect("ROSTER_TEST_SAMBA_DIR: run via scripts/test.sh"))
+        .join("tls");
     // The DC's test certificate names IP 127.0.0.1, so it serves the stand-in too.
     let server = MockServer::start_tls(scope(&[COPENHAGEN], &[GROUPS]), &tls.join("cert.pem"), &tls.join("key.pem")).await;
     let options = RegisterOptions { server_url: server.url.clone(), token: Secret::new(REGISTRATION_TOKEN), force: false };

@@ -40,7 +40,9 @@ pub struct Application {
 impl Application {
     /// Connects to the database, migrates it, and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-        let db = Db::connect(&settings.database_url).await.with_context(|| format!("opening {}", crate::db::redact_url(&settings.database_url)))?;
+        let db = Db::connect(&settings.database_url)
+            .await
+            .with_context(|| format!("opening {}", crate::db::redact_url(&settings.database_url)))?;
         let state = AppState::new(db).await?;
         let listener = std::net::TcpListener::bind(settings.listen).with_context(|| format!("binding {}", settings.listen))?;
         listener.set_nonblocking(true)?;

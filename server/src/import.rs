@@ -88,7 +88,15 @@ pub async fn queue_scheduled(db: &Db, now: time::OffsetDateTime) -> Result<Vec<U
         }
         match store::directory::latest_committed(&mut tx, job.id).await? {
             Some(snapshot) => {
-                let id = store::sessions::insert_session(&mut tx, job.tenant_id, job.id, snapshot.id, &snapshot.manifest_sha256, SessionTrigger::Schedule).await?;
+                let id = store::sessions::insert_session(
+                    &mut tx,
+                    job.tenant_id,
+                    job.id,
+                    snapshot.id,
+                    &snapshot.manifest_sha256,
+                    SessionTrigger::Schedule,
+                )
+                .await?;
                 tracing::info!(job = %job.id, tenant = %job.tenant_id, session = %id, "scheduled import queued");
                 queued.push(id);
             }
@@ -107,7 +115,9 @@ async fn drain(db: &Db) -> Result<(), StoreError> {
         let Some(work) = store::sessions::work(db, id).await? else { continue };
         let started = Instant::now();
         match run_session(db, &work).await {
-            Ok(()) => tracing::info!(session = %id, job = %work.job_id, tenant = %work.tenant_id, elapsed_ms = started.elapsed().as_millis() as u64, "import succeeded"),
+            Ok(()) => {
+                tracing::info!(session = %id, job = %work.job_id, tenant = %work.tenant_id, elapsed_ms = started.elapsed().as_millis() as u64, "import succeeded")
+            }
             Err(error) => {
                 tracing::error!(session = %id, job = %work.job_id, tenant = %work.tenant_id, %error, "import failed");
                 store::sessions::fail(db, &work, &error.to_string()).await?;
@@ -119,7 +129,8 @@ async fn drain(db: &Db) -> Result<(), StoreError> {
 
 /// Plans and applies one import.
 pub async fn run_session(db: &Db, work: &SessionWork) -> Result<(), ImportError> {
-    let snapshot = store::directory::get_snapshot(db, work.snapshot_id).await?.ok_or(ImportError::SnapshotNotCommitted(work.snapshot_id))?;
+    let snapshot =
+        store::directory::get_snapshot(db, work.snapshot_id).await?.ok_or(ImportError::SnapshotNotCommitted(work.snapshot_id))?;
     if !snapshot.committed {
         return Err(ImportError::SnapshotNotCommitted(snapshot.id));
     }

@@ -8,11 +8,13 @@
 mod support;
 
 use reqwest::Method;
-use roster_proto::admin::{Access, AccessKind, CreateAccess, CreateJob, Job, Link, LinkInput, Page, RegistrationToken, Session, SessionChange, User};
+use roster_proto::ObjectGuid;
+use roster_proto::admin::{
+    Access, AccessKind, CreateAccess, CreateJob, Job, Link, LinkInput, Page, RegistrationToken, Session, SessionChange, User,
+};
 use roster_proto::agent::{AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, SnapshotState};
 use roster_proto::manifest::{ChunkRef, DirectoryIdentity, FORMAT_VERSION, Manifest, RecordCounts, SnapshotKind};
 use roster_proto::records::{GroupRecord, Record, UserRecord};
-use roster_proto::ObjectGuid;
 use roster_snapshot::chunk::{Chunk, ChunkWriter};
 use roster_snapshot::keys::AgentKey;
 use roster_snapshot::token;
@@ -105,14 +107,25 @@ impl Agent {
             job_id: self.job_id,
             kind: SnapshotKind::Full,
             read_started_at: time::OffsetDateTime::now_utc(),
-            directory: DirectoryIdentity { domain_dn: BASE.into(), domain_sid: None, dns_host_name: Some("dc1".into()), base_dn: BASE.into() },
+            directory: DirectoryIdentity {
+                domain_dn: BASE.into(),
+                domain_sid: None,
+                dns_host_name: Some("dc1".into()),
+                base_dn: BASE.into(),
+            },
             counts,
-            chunks: chunks.iter().map(|c| ChunkRef { index: c.index, size: c.bytes.len() as u64, sha256: c.sha256.clone(), records: c.records }).collect(),
+            chunks: chunks
+                .iter()
+                .map(|c| ChunkRef { index: c.index, size: c.bytes.len() as u64, sha256: c.sha256.clone(), records: c.records })
+                .collect(),
         }
     }
 
     fn sign(&self, manifest: &Manifest) -> OfferSnapshot {
-        OfferSnapshot { manifest_token: token::sign_manifest(&self.key, manifest, &self.audience, time::OffsetDateTime::now_utc().unix_timestamp()).unwrap() }
+        OfferSnapshot {
+            manifest_token: token::sign_manifest(&self.key, manifest, &self.audience, time::OffsetDateTime::now_utc().unix_timestamp())
+                .unwrap(),
+        }
     }
 
     /// Offers, uploads and commits a snapshot of `records`.
@@ -141,7 +154,12 @@ fn chunk(records: &[Record], limit: usize) -> Vec<Chunk> {
 async fn register(app: &TestApp, admin: &str, job: Uuid) -> Agent {
     let token: RegistrationToken = app.post(&format!("/api/v1/jobs/{job}/registration-tokens"), Some(admin), &()).await.json();
     let key = AgentKey::generate().unwrap();
-    let request = RegisterRequest { token: token.token.clone(), public_key: key.public_key().to_base64(), hostname: Some("dc-host".into()), agent_version: None };
+    let request = RegisterRequest {
+        token: token.token.clone(),
+        public_key: key.public_key().to_base64(),
+        hostname: Some("dc-host".into()),
+        agent_version: None,
+    };
     let answer = app.post("/agent/v1/register", None, &request).await;
     assert_eq!(answer.status, 201, "{:?}", answer.body);
     let registered: RegisterResponse = answer.json();
@@ -156,12 +174,18 @@ async fn world(engine: Engine) -> World {
     let tenant = app.create_tenant("Acme").await;
     let admin = tenant.admin_token;
     let answer = app
-        .post("/api/v1/jobs", Some(&admin), &CreateJob { name: "corp".into(), relative_paths: vec!["OU=Staff".into()], group_paths: vec![], schedule_time: None })
+        .post(
+            "/api/v1/jobs",
+            Some(&admin),
+            &CreateJob { name: "corp".into(), relative_paths: vec!["OU=Staff".into()], group_paths: vec![], schedule_time: None },
+        )
         .await;
     assert_eq!(answer.status, 201, "{:?}", answer.body);
     let job: Job = answer.json();
-    let user_access: Access = app.post("/api/v1/accesses", Some(&admin), &CreateAccess { kind: AccessKind::User, name: "Copenhagen".into() }).await.json();
-    let vip_access: Access = app.post("/api/v1/accesses", Some(&admin), &CreateAccess { kind: AccessKind::Vip, name: "VIP".into() }).await.json();
+    let user_access: Access =
+        app.post("/api/v1/accesses", Some(&admin), &CreateAccess { kind: AccessKind::User, name: "Copenhagen".into() }).await.json();
+    let vip_access: Access =
+        app.post("/api/v1/accesses", Some(&admin), &CreateAccess { kind: AccessKind::Vip, name: "VIP".into() }).await.json();
     let agent = register(&app, &admin, job.id).await;
     World { app, admin, job, user_access, vip_access, agent }
 }
@@ -224,7 +248,10 @@ async fn jobs_validate_their_input(engine: Engine) {
 async fn links_are_checked_and_kept_in_order(engine: Engine) {
     let w = world(engine).await;
     let links_path = format!("/api/v1/jobs/{}/links", w.job.id);
-    let bad = vec![LinkInput { group: "Sales".into(), access_id: w.user_access.id }, LinkInput { group: format!("CN=Sales,{BASE}"), access_id: Uuid::new_v4() }];
+    let bad = vec![
+        LinkInput { group: "Sales".into(), access_id: w.user_access.id },
+        LinkInput { group: format!("CN=Sales,{BASE}"), access_id: Uuid::new_v4() },
+    ];
     let problem = w.app.put(&links_path, &w.admin, &bad).await;
     problem.assert_problem(422);
     let detail = problem.body["detail"].as_str().unwrap();
@@ -234,7 +261,10 @@ async fn links_are_checked_and_kept_in_order(engine: Engine) {
         LinkInput { group: guid(300).to_string(), access_id: w.vip_access.id },
     ];
     let saved: Vec<Link> = w.app.put(&links_path, &w.admin, &good).await.json();
-    assert_eq!(saved.iter().map(|l| (&l.group, l.access_id)).collect::<Vec<_>>(), good.iter().map(|l| (&l.group, l.access_id)).collect::<Vec<_>>());
+    assert_eq!(
+        saved.iter().map(|l| (&l.group, l.access_id)).collect::<Vec<_>>(),
+        good.iter().map(|l| (&l.group, l.access_id)).collect::<Vec<_>>()
+    );
     assert_eq!(saved[1].group_guid, Some(guid(300)));
     let read: Vec<Link> = w.app.get(&links_path, &w.admin).await.json();
     assert_eq!(read, saved);
@@ -382,7 +412,13 @@ async fn agent_tokens_are_bound_to_agent_request_and_key(engine: Engine) {
 async fn tenants_cannot_see_each_other(engine: Engine) {
     let w = world(engine).await;
     let records = vec![user(1, "OU=Staff", 512), group(200, "Sales", &[1])];
-    w.app.put(&format!("/api/v1/jobs/{}/links", w.job.id), &w.admin, &vec![LinkInput { group: format!("CN=Sales,OU=Groups,{BASE}"), access_id: w.user_access.id }]).await;
+    w.app
+        .put(
+            &format!("/api/v1/jobs/{}/links", w.job.id),
+            &w.admin,
+            &vec![LinkInput { group: format!("CN=Sales,OU=Groups,{BASE}"), access_id: w.user_access.id }],
+        )
+        .await;
     let session = w.agent.push(&w.app, &records).await.session.unwrap();
     w.app.wait_for_session(&w.admin, session.id).await;
 
@@ -409,7 +445,11 @@ async fn tenants_cannot_see_each_other(engine: Engine) {
     // An agent of another tenant's job sees neither this job's snapshots nor its sessions.
     let other_job: Job = w
         .app
-        .post("/api/v1/jobs", Some(&other), &CreateJob { name: "x".into(), relative_paths: vec!["*".into()], group_paths: vec![], schedule_time: None })
+        .post(
+            "/api/v1/jobs",
+            Some(&other),
+            &CreateJob { name: "x".into(), relative_paths: vec!["*".into()], group_paths: vec![], schedule_time: None },
+        )
         .await
         .json();
     let stranger = register(&w.app, &other, other_job.id).await;
@@ -425,7 +465,13 @@ async fn tenants_cannot_see_each_other(engine: Engine) {
 
 async fn departures_are_deactivated_on_the_next_import(engine: Engine) {
     let w = world(engine).await;
-    w.app.put(&format!("/api/v1/jobs/{}/links", w.job.id), &w.admin, &vec![LinkInput { group: format!("CN=Sales,OU=Groups,{BASE}"), access_id: w.user_access.id }]).await;
+    w.app
+        .put(
+            &format!("/api/v1/jobs/{}/links", w.job.id),
+            &w.admin,
+            &vec![LinkInput { group: format!("CN=Sales,OU=Groups,{BASE}"), access_id: w.user_access.id }],
+        )
+        .await;
     let first = vec![user(1, "OU=Staff", 512), user(2, "OU=Staff", 512), user(3, "OU=Staff", 512), group(200, "Sales", &[1, 2, 3])];
     let session = w.agent.push(&w.app, &first).await.session.unwrap();
     session_succeeded(&w.app.wait_for_session(&w.admin, session.id).await);
@@ -453,7 +499,13 @@ async fn scheduled_imports_run_daily_on_the_newest_snapshot(engine: Engine) {
     // Nothing to import yet: the job's time moves on, no session is queued.
     assert!(roster_server::import::queue_scheduled(&db, later).await.unwrap().is_empty());
 
-    w.app.put(&format!("/api/v1/jobs/{}/links", w.job.id), &w.admin, &vec![LinkInput { group: format!("CN=Sales,OU=Groups,{BASE}"), access_id: w.user_access.id }]).await;
+    w.app
+        .put(
+            &format!("/api/v1/jobs/{}/links", w.job.id),
+            &w.admin,
+            &vec![LinkInput { group: format!("CN=Sales,OU=Groups,{BASE}"), access_id: w.user_access.id }],
+        )
+        .await;
     let first = w.agent.push(&w.app, &[user(1, "OU=Staff", 512), group(200, "Sales", &[1])]).await.session.unwrap();
     session_succeeded(&w.app.wait_for_session(&w.admin, first.id).await);
     let second = w.agent.push(&w.app, &[user(1, "OU=Staff", 512), user(2, "OU=Staff", 512), group(200, "Sales", &[1, 2])]).await;

@@ -21,7 +21,9 @@ use uuid::Uuid;
 
 /// A required test variable, or a failure naming it.
 pub fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the end-to-end tests with scripts/test.sh, which starts the Samba AD DC and PostgreSQL"))
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the end-to-end tests with scripts/test.sh, which starts the Samba AD DC and PostgreSQL")
+    })
 }
 
 /// Where cargo put the workspace's binaries (next to this test's `deps/`).

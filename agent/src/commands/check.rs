@@ -18,7 +18,10 @@ pub async fn check(ctx: &Context, out: &mut dyn Write) -> Result<(), AgentError>
         let _ignored = writeln!(out, "{text}").and_then(|()| out.flush());
     };
     line(format!("state dir: {}", ctx.state.root().display()));
-    line(format!("config file: {}", ctx.config_file.as_ref().map_or_else(|| "(none; environment only)".to_owned(), |p| p.display().to_string())));
+    line(format!(
+        "config file: {}",
+        ctx.config_file.as_ref().map_or_else(|| "(none; environment only)".to_owned(), |p| p.display().to_string())
+    ));
     let settings = ctx.ldap_settings()?;
     line(format!("ldap url: {}", settings.url));
     line(format!("ldap page size: {}", settings.page_size));

@@ -118,12 +118,16 @@ pub async fn push(ctx: &Context, options: &PushOptions) -> Result<PushReport, Ag
             let commit = client.commit(snapshot_id).await.map_err(|e| Stage::Commit.err(e))?;
             info!(message = %commit.message, session_id = ?commit.session.as_ref().map(|s| s.id), "snapshot committed");
             let session = match commit.session {
-                Some(session) if options.wait && !session.status.is_finished() => Some(wait_for_session(&client, session, options.wait_timeout).await?),
+                Some(session) if options.wait && !session.status.is_finished() => {
+                    Some(wait_for_session(&client, session, options.wait_timeout).await?)
+                }
                 other => other,
             };
             if let Some(session) = &session {
                 match session.status {
-                    SessionStatus::Failed => warn!(session_id = %session.id, error = session.error.as_deref().unwrap_or("?"), "import failed"),
+                    SessionStatus::Failed => {
+                        warn!(session_id = %session.id, error = session.error.as_deref().unwrap_or("?"), "import failed")
+                    }
                     status => info!(session_id = %session.id, ?status, counts = ?session.counts, "import session"),
                 }
             }
@@ -149,7 +153,12 @@ pub async fn push(ctx: &Context, options: &PushOptions) -> Result<PushReport, Ag
 
 /// Uploads the chunks the server asked for, each checked against the
 /// manifest's hash first (a spool file damaged on disk is caught here).
-async fn upload(client: &ServerClient, manifest: &roster_proto::manifest::Manifest, spool_dir: &std::path::Path, missing: &[u32]) -> Result<(), AgentError> {
+async fn upload(
+    client: &ServerClient,
+    manifest: &roster_proto::manifest::Manifest,
+    spool_dir: &std::path::Path,
+    missing: &[u32],
+) -> Result<(), AgentError> {
     for (n, index) in missing.iter().enumerate() {
         let chunk = manifest
             .chunks

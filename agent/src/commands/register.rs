@@ -50,10 +50,9 @@ pub async fn register(ctx: &Context, options: &RegisterOptions) -> Result<Regist
             Ok(Some(r)) => format!(" as agent {} for job {}", r.agent_id, r.job_id),
             _ => String::new(),
         };
-        return Err(Stage::Register.err(format!(
-            "`{}` already holds a registration{who}; pass --force to replace it",
-            state.root().display()
-        )));
+        return Err(
+            Stage::Register.err(format!("`{}` already holds a registration{who}; pass --force to replace it", state.root().display()))
+        );
     }
     if options.token.expose().trim().is_empty() {
         return Err(Stage::Config.err("the registration token is empty".to_owned()));

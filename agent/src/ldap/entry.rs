@@ -242,7 +242,10 @@ mod tests {
             group.members.iter().map(ToString::to_string).collect::<Vec<_>>(),
             ["2dabfb67-b624-4e52-8df5-f035b9eb9c9a", "10f8219c-9a7d-46e2-960b-cf1e1d33473f"]
         );
-        assert_eq!(group_record(&entry("CN=g", &[("cn", &["g"]), ("groupType", &["2147483650"])]), vec![]).unwrap().group_type, -2147483646);
+        assert_eq!(
+            group_record(&entry("CN=g", &[("cn", &["g"]), ("groupType", &["2147483650"])]), vec![]).unwrap().group_type,
+            -2147483646
+        );
 
         let mut none = Vec::new();
         let err = member_guids("CN=Staff-DK,DC=corp", &["CN=Ann,DC=corp".to_owned()], &mut none).unwrap_err();

@@ -106,12 +106,22 @@ mod tests {
                 "CN=cph-0062,OU=Copenhagen,OU=Staff,OU=Fixture,DC=corp,DC=example,DC=test",
             ),
             // A non-security principal (contact, OU): no SID.
-            ("<GUID=c07297ec-a019-4193-9db7-54b90830cd18>;OU=Groups,DC=corp", guid("c07297ec-a019-4193-9db7-54b90830cd18"), None, "OU=Groups,DC=corp"),
+            (
+                "<GUID=c07297ec-a019-4193-9db7-54b90830cd18>;OU=Groups,DC=corp",
+                guid("c07297ec-a019-4193-9db7-54b90830cd18"),
+                None,
+                "OU=Groups,DC=corp",
+            ),
             ("CN=Plain,DC=corp", None, None, "CN=Plain,DC=corp"),
             // Upper case and braces are accepted in the GUID.
             ("<GUID={AF85FA00-DA42-4C37-A301-8E5C891377A9}>;CN=x", guid("af85fa00-da42-4c37-a301-8e5c891377a9"), None, "CN=x"),
             // Unknown parts (e.g. WKGUID) are skipped.
-            ("<WKGUID=aa312825768811d1aded00c04fd8d5cd,DC=corp>;<GUID=af85fa00-da42-4c37-a301-8e5c891377a9>;CN=y", guid("af85fa00-da42-4c37-a301-8e5c891377a9"), None, "CN=y"),
+            (
+                "<WKGUID=aa312825768811d1aded00c04fd8d5cd,DC=corp>;<GUID=af85fa00-da42-4c37-a301-8e5c891377a9>;CN=y",
+                guid("af85fa00-da42-4c37-a301-8e5c891377a9"),
+                None,
+                "CN=y",
+            ),
         ];
         for (value, expected_guid, expected_sid, expected_dn) in cases {
             let parsed = parse_extended_dn(value).unwrap_or_else(|e| panic!("{value}: {e}"));

@@ -155,16 +155,24 @@ impl Directory {
         }
         let mut conn_settings = LdapConnSettings::new().set_conn_timeout(settings.connect_timeout);
         if transport.uses_tls() {
-            conn_settings = conn_settings.set_config(tls::client_config(settings.ca_file.as_deref())?).set_starttls(transport == Transport::StartTls);
+            conn_settings =
+                conn_settings.set_config(tls::client_config(settings.ca_file.as_deref())?).set_starttls(transport == Transport::StartTls);
         }
-        let (conn, ldap) = LdapConnAsync::with_settings(conn_settings, &settings.url).await.map_err(|e| Stage::Connect.err(explain_connect_error(e)))?;
+        let (conn, ldap) =
+            LdapConnAsync::with_settings(conn_settings, &settings.url).await.map_err(|e| Stage::Connect.err(explain_connect_error(e)))?;
         let driver = tokio::spawn(async move {
             if let Err(error) = conn.drive().await {
                 debug!(%error, "LDAP connection ended with an error");
             }
         });
-        let mut directory =
-            Directory { ldap, driver, page_size: settings.page_size.max(1), timeout: settings.op_timeout, counter: PageCounter::default(), transport };
+        let mut directory = Directory {
+            ldap,
+            driver,
+            page_size: settings.page_size.max(1),
+            timeout: settings.op_timeout,
+            counter: PageCounter::default(),
+            transport,
+        };
         info!(url = %settings.url, transport = transport.as_str(), "connected to the directory");
         directory.ldap.with_timeout(settings.op_timeout);
         let result = directory.ldap.simple_bind(&settings.bind_dn, settings.password.expose()).await.map_err(|e| Stage::Bind.err(e))?;

@@ -75,7 +75,13 @@ pub struct Query<'q> {
 }
 
 /// Starts a paged subtree search.
-pub async fn paged_search(ldap: &Ldap, counter: &PageCounter, page_size: u32, timeout: Duration, query: Query<'_>) -> Result<PagedStream, LdapError> {
+pub async fn paged_search(
+    ldap: &Ldap,
+    counter: &PageCounter,
+    page_size: u32,
+    timeout: Duration,
+    query: Query<'_>,
+) -> Result<PagedStream, LdapError> {
     let mut ldap = ldap.clone();
     let page_size = i32::try_from(page_size).unwrap_or(i32::MAX);
     let adapters: Vec<Box<dyn Adapter<'static, String, Vec<String>>>> =

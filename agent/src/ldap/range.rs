@@ -95,7 +95,8 @@ impl RangeWalk {
         }
         let next = next_range_request(&self.attribute, range);
         if let Some(end) = range.end {
-            self.next_start = end.checked_add(1).ok_or_else(|| RangeError::Syntax(format!("{};range={}-{end}", self.attribute, range.start)))?;
+            self.next_start =
+                end.checked_add(1).ok_or_else(|| RangeError::Syntax(format!("{};range={}-{end}", self.attribute, range.start)))?;
         }
         Ok((values, next))
     }
@@ -135,7 +136,11 @@ mod tests {
     /// A 3,200-member group as Windows Server 2019 answers it (MaxValRange 1500).
     #[test]
     fn walks_a_recorded_windows_answer_sequence() {
-        let answers = [answer("member;range=0-1499", 0, 1499), answer("member;range=1500-2999", 1500, 2999), answer("member;range=3000-*", 3000, 3199)];
+        let answers = [
+            answer("member;range=0-1499", 0, 1499),
+            answer("member;range=1500-2999", 1500, 2999),
+            answer("member;range=3000-*", 3000, 3199),
+        ];
         let mut walk = RangeWalk::new("member");
         let mut all = Vec::new();
         let mut requests = Vec::new();
@@ -156,7 +161,10 @@ mod tests {
     fn refuses_answers_that_do_not_continue() {
         let mut walk = RangeWalk::new("member");
         walk.step(&answer("member;range=0-1499", 0, 1499)).unwrap();
-        assert_eq!(walk.clone().step(&answer("member;range=0-1499", 0, 1499)).unwrap_err(), RangeError::OutOfOrder { expected: 1500, got: 0 });
+        assert_eq!(
+            walk.clone().step(&answer("member;range=0-1499", 0, 1499)).unwrap_err(),
+            RangeError::OutOfOrder { expected: 1500, got: 0 }
+        );
         // What Samba does when asked for an explicit range: no values at all.
         assert_eq!(walk.step(&HashMap::new()).unwrap_err(), RangeError::Missing("member".into()));
         assert!(find_ranged("member", &HashMap::from([("member".to_owned(), vec!["x".to_owned()])])).unwrap().is_none());

@@ -13,11 +13,11 @@ use roster_proto::scope::ResolvedScope;
 use serde::Serialize;
 use tracing::info;
 
+use super::Directory;
 use super::entry::{self, EntryError, GROUP_ATTRIBUTES, OU_ATTRIBUTES, USER_ATTRIBUTES};
 use super::extdn::{EXTENDED_DN_OID, EXTENDED_DN_STRING_FORM};
 use super::paged::{PageCounter, PagedStream, Query, paged_search};
 use super::range::{RangeWalk, find_ranged};
-use super::Directory;
 use crate::error::{AgentError, Cause, Stage};
 use crate::spool::RecordSink;
 
@@ -214,7 +214,12 @@ impl Directory {
                 .await
                 .and_then(|r| r.success())
                 .map_err(|e| stage.err(e))?;
-            let slice = answer.0.into_iter().next().map(SearchEntry::construct).ok_or_else(|| record_error(format!("asked for {attribute}, got no entry")))?;
+            let slice = answer
+                .0
+                .into_iter()
+                .next()
+                .map(SearchEntry::construct)
+                .ok_or_else(|| record_error(format!("asked for {attribute}, got no entry")))?;
             let (values, following) = walk.step(&slice.attrs).map_err(|e| record_error(e.to_string()))?;
             entry::member_guids(&dn, values, &mut members).map_err(|e| stage.err(e))?;
             next = following;

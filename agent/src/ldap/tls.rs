@@ -73,8 +73,8 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, AgentE
         None => Vec::new(),
     };
     let provider = crate::crypto_provider();
-    let verifier = rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
-        .map_err(|e| Stage::Config.err(Cause::Tls(e)))?;
+    let verifier =
+        rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone()).map_err(|e| Stage::Config.err(Cause::Tls(e)))?;
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Stage::Config.err(Cause::Tls(e)))?

@@ -277,7 +277,11 @@ async fn handle(State(state): State<Arc<Mutex<MockState>>>, method: Method, uri:
             }
             let session = s.start_session.then(|| new_session(s.job_id, manifest.snapshot_id));
             s.session = session.clone();
-            json(&CommitResponse { snapshot_id: manifest.snapshot_id, session, message: "imported at once: first snapshot of the job".into() })
+            json(&CommitResponse {
+                snapshot_id: manifest.snapshot_id,
+                session,
+                message: "imported at once: first snapshot of the job".into(),
+            })
         }
         (Method::GET, ["agent", "v1", "sessions", id]) => {
             let Some(mut session) = s.session.clone().filter(|x| x.id.to_string() == *id) else {

@@ -59,8 +59,7 @@ pub(crate) struct Grants {
 /// references to objects outside it) receive the grant.
 pub(crate) fn expand(links: &[LinkRule], groups: &[GroupRecord]) -> Grants {
     let by_guid: HashMap<ObjectGuid, &GroupRecord> = groups.iter().map(|g| (g.object_guid, g)).collect();
-    let by_dn: HashMap<Dn, ObjectGuid> =
-        groups.iter().filter_map(|g| Dn::parse(&g.dn).ok().map(|dn| (dn, g.object_guid))).collect();
+    let by_dn: HashMap<Dn, ObjectGuid> = groups.iter().filter_map(|g| Dn::parse(&g.dn).ok().map(|dn| (dn, g.object_guid))).collect();
     let mut grants = Grants::default();
     // Members reached from a group, computed once per linked group.
     let mut reach_cache: HashMap<ObjectGuid, Vec<ObjectGuid>> = HashMap::new();
@@ -124,8 +123,7 @@ mod tests {
     /// Groups are 100+, users below 100.
     fn check(groups: &[GroupRecord], links: &[LinkRule], expected: &[(u32, &[u128])]) {
         let grants = expand(links, groups);
-        let mut actual: Vec<(ObjectGuid, Vec<Uuid>)> =
-            grants.by_member.iter().map(|(m, a)| (*m, a.iter().copied().collect())).collect();
+        let mut actual: Vec<(ObjectGuid, Vec<Uuid>)> = grants.by_member.iter().map(|(m, a)| (*m, a.iter().copied().collect())).collect();
         actual.sort();
         let mut expected: Vec<(ObjectGuid, Vec<Uuid>)> =
             expected.iter().map(|(m, a)| (guid(*m), a.iter().map(|x| Uuid::from_u128(*x)).collect())).collect();

@@ -96,9 +96,8 @@ struct World {
 }
 
 fn run(world: &World) -> Plan {
-    let scope = JobScope { relative_paths: world.paths.iter().map(|s| s.to_string()).collect(), group_paths: vec![] }
-        .resolve(BASE)
-        .unwrap();
+    let scope =
+        JobScope { relative_paths: world.paths.iter().map(|s| s.to_string()).collect(), group_paths: vec![] }.resolve(BASE).unwrap();
     let accesses = catalogue();
     plan(PlanInput {
         users: &world.users,
@@ -148,13 +147,7 @@ fn first_import_through_nested_groups_with_a_cycle() {
             user(5, "OU=Staff", 512),
             user(6, "OU=External", 512),
         ],
-        groups: vec![
-            group(100, &[101, 1, 6]),
-            group(101, &[102, 2, 4]),
-            group(102, &[101, 3]),
-            group(200, &[1]),
-            group(300, &[2, 5]),
-        ],
+        groups: vec![group(100, &[101, 1, 6]), group(101, &[102, 2, 4]), group(102, &[101, 3]), group(200, &[1]), group(300, &[2, 5])],
         paths: vec!["OU=Staff"],
         links: vec![link(100, USER_CPH), link(200, ADMIN_CPH), link(300, VIP)],
         current: vec![],
@@ -177,7 +170,8 @@ fn first_import_through_nested_groups_with_a_cycle() {
 
 #[test]
 fn no_links_imports_nobody_and_says_why() {
-    let world = World { users: vec![user(1, "OU=Staff", 512)], groups: vec![group(100, &[1])], paths: vec!["*"], links: vec![], current: vec![] };
+    let world =
+        World { users: vec![user(1, "OU=Staff", 512)], groups: vec![group(100, &[1])], paths: vec!["*"], links: vec![], current: vec![] };
     let plan = check(world, counts(0, 0, 0, 0, 1), &[(1, None, false, &[])]);
     assert!(plan.notes.iter().any(|n| n.contains("no links")), "{:?}", plan.notes);
 }
@@ -271,7 +265,9 @@ fn renames_moves_and_returns_update_the_same_user() {
         &[(1, Some(Action::Update), true, &[USER_CPH, ADMIN_CPH]), (2, Some(Action::Update), true, &[USER_CPH])],
     );
     let details = &plan.changes.iter().find(|c| c.target.object_guid == guid(1)).unwrap().details;
-    for expected in ["username: u1 -> u1-new", "email: u1@example.test -> new@example.test", "+access administrator @ Copenhagen", "dn: CN=u1,OU=Staff"] {
+    for expected in
+        ["username: u1 -> u1-new", "email: u1@example.test -> new@example.test", "+access administrator @ Copenhagen", "dn: CN=u1,OU=Staff"]
+    {
         assert!(details.iter().any(|d| d.starts_with(expected)), "{expected} missing in {details:?}");
     }
     let returned = &plan.changes.iter().find(|c| c.target.object_guid == guid(2)).unwrap();

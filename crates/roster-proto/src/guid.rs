@@ -69,8 +69,8 @@ impl FromStr for ObjectGuid {
         let t = t.strip_prefix('{').and_then(|t| t.strip_suffix('}')).unwrap_or(t);
         let groups: Vec<&str> = t.split('-').collect();
         let lengths = [8, 4, 4, 4, 12];
-        let well_formed = groups.len() == 5
-            && groups.iter().zip(lengths).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()));
+        let well_formed =
+            groups.len() == 5 && groups.iter().zip(lengths).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()));
         if !well_formed {
             return Err(syntax());
         }
@@ -109,9 +109,7 @@ mod tests {
 
     #[test]
     fn renders_with_the_first_three_fields_byte_swapped() {
-        let raw = [
-            0xa1, 0xb2, 0xc3, 0xd4, 0xe5, 0xf6, 0x07, 0x18, 0x29, 0x3a, 0x4b, 0x5c, 0x6d, 0x7e, 0x8f, 0x90,
-        ];
+        let raw = [0xa1, 0xb2, 0xc3, 0xd4, 0xe5, 0xf6, 0x07, 0x18, 0x29, 0x3a, 0x4b, 0x5c, 0x6d, 0x7e, 0x8f, 0x90];
         let guid = ObjectGuid::from_ldap_bytes(&raw).unwrap();
         assert_eq!(guid.to_string(), "d4c3b2a1-f6e5-1807-293a-4b5c6d7e8f90");
         assert_eq!("{D4C3B2A1-F6E5-1807-293A-4B5C6D7E8F90}".parse::<ObjectGuid>().unwrap(), guid);
@@ -120,7 +118,14 @@ mod tests {
 
     #[test]
     fn rejects_malformed_input() {
-        for bad in ["", "d4c3b2a1f6e51807293a4b5c6d7e8f90", "d4c3b2a1-f6e5-1807-293a-4b5c6d7e8f9", "g4c3b2a1-f6e5-1807-293a-4b5c6d7e8f90", "+4c3b2a1-f6e5-1807-293a-4b5c6d7e8f90", "CN=Sales,DC=corp"] {
+        for bad in [
+            "",
+            "d4c3b2a1f6e51807293a4b5c6d7e8f90",
+            "d4c3b2a1-f6e5-1807-293a-4b5c6d7e8f9",
+            "g4c3b2a1-f6e5-1807-293a-4b5c6d7e8f90",
+            "+4c3b2a1-f6e5-1807-293a-4b5c6d7e8f90",
+            "CN=Sales,DC=corp",
+        ] {
             assert!(bad.parse::<ObjectGuid>().is_err(), "{bad:?} parsed");
         }
         assert_eq!(ObjectGuid::from_ldap_bytes(&[0; 15]), Err(GuidError::Length(15)));

@@ -99,9 +99,10 @@ fn resolve_paths(paths: &[String], base_dn: &str) -> Result<Vec<SearchBase>, Sco
     // Keep the outermost paths only: a path inside another adds nothing.
     let mut kept: Vec<SearchBase> = Vec::new();
     for (i, base) in bases.iter().enumerate() {
-        let covered = bases.iter().enumerate().any(|(j, other)| {
-            j != i && base.folded.is_within(&other.folded) && (base.folded != other.folded || j < i)
-        });
+        let covered = bases
+            .iter()
+            .enumerate()
+            .any(|(j, other)| j != i && base.folded.is_within(&other.folded) && (base.folded != other.folded || j < i));
         if !covered {
             kept.push(base.clone());
         }

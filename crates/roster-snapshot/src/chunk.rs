@@ -114,10 +114,7 @@ pub fn verify_hash(bytes: &[u8], expected_sha256: &str) -> Result<(), ChunkError
 /// [`MAX_CHUNK_BYTES`].
 pub fn decode(bytes: &[u8]) -> Result<Vec<Record>, ChunkError> {
     let mut text = Vec::new();
-    GzDecoder::new(bytes)
-        .take(MAX_CHUNK_BYTES as u64 + 1)
-        .read_to_end(&mut text)
-        .map_err(ChunkError::Compression)?;
+    GzDecoder::new(bytes).take(MAX_CHUNK_BYTES as u64 + 1).read_to_end(&mut text).map_err(ChunkError::Compression)?;
     if text.len() > MAX_CHUNK_BYTES {
         return Err(ChunkError::TooLarge);
     }

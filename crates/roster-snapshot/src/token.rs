@@ -297,7 +297,8 @@ mod tests {
     fn a_manifest_for_another_agent_is_refused() {
         let key = AgentKey::generate().unwrap();
         let id = Uuid::new_v4();
-        let mut claims = ManifestClaims { iss: id, aud: AUD.into(), iat: NOW, exp: NOW + 60, jti: Uuid::nil(), manifest: manifest(Uuid::new_v4()) };
+        let mut claims =
+            ManifestClaims { iss: id, aud: AUD.into(), iat: NOW, exp: NOW + 60, jti: Uuid::nil(), manifest: manifest(Uuid::new_v4()) };
         claims.jti = claims.manifest.snapshot_id;
         let token = sign(&key, &claims).unwrap();
         assert!(matches!(verify_manifest(&token, &key.public_key(), id, AUD, NOW), Err(TokenError::Malformed(_))));

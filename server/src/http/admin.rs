@@ -72,8 +72,11 @@ async fn job_of(state: &AppState, admin: Admin, job: &str) -> Result<Job, AppErr
     store::jobs::get_job(&state.db, admin.tenant_id, id).await?.ok_or(AppError::NotFound("job"))
 }
 
-
-async fn create_job(State(state): State<AppState>, admin: Admin, ApiJson(input): ApiJson<CreateJob>) -> Result<(StatusCode, ApiJson<Job>), AppError> {
+async fn create_job(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiJson(input): ApiJson<CreateJob>,
+) -> Result<(StatusCode, ApiJson<Job>), AppError> {
     if input.name.trim().is_empty() {
         return Err(AppError::Unprocessable("name must not be empty".into()));
     }
@@ -112,7 +115,11 @@ async fn create_registration_token(
     Ok((StatusCode::CREATED, ApiJson(token)))
 }
 
-async fn create_access(State(state): State<AppState>, admin: Admin, ApiJson(input): ApiJson<CreateAccess>) -> Result<(StatusCode, ApiJson<Access>), AppError> {
+async fn create_access(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiJson(input): ApiJson<CreateAccess>,
+) -> Result<(StatusCode, ApiJson<Access>), AppError> {
     let name = input.name.trim();
     if name.is_empty() {
         return Err(AppError::Unprocessable("name must not be empty".into()));
@@ -210,13 +217,19 @@ async fn list_changes(
 }
 
 /// "Perform import": plans and applies the job's newest snapshot now.
-async fn start_import(State(state): State<AppState>, admin: Admin, Path(job): Path<String>) -> Result<(StatusCode, ApiJson<Session>), AppError> {
+async fn start_import(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(job): Path<String>,
+) -> Result<(StatusCode, ApiJson<Session>), AppError> {
     let job = job_of(&state, admin, &job).await?;
     let mut tx = state.db.begin_write().await?;
     let snapshot = store::directory::latest_committed(&mut tx, job.id)
         .await?
         .ok_or_else(|| AppError::Conflict("the job has no snapshot yet: register an agent and run `roster-agent push`".into()))?;
-    let id = store::sessions::insert_session(&mut tx, admin.tenant_id, job.id, snapshot.id, &snapshot.manifest_sha256, SessionTrigger::Manual).await?;
+    let id =
+        store::sessions::insert_session(&mut tx, admin.tenant_id, job.id, snapshot.id, &snapshot.manifest_sha256, SessionTrigger::Manual)
+            .await?;
     tx.commit().await?;
     state.imports.wake();
     let session = store::sessions::get_session(&state.db, admin.tenant_id, id).await?.ok_or(AppError::NotFound("session"))?;
@@ -230,7 +243,11 @@ struct UsersQuery {
     cursor: Option<String>,
 }
 
-async fn list_users(State(state): State<AppState>, admin: Admin, ApiQuery(query): ApiQuery<UsersQuery>) -> Result<ApiJson<Page<User>>, AppError> {
+async fn list_users(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiQuery(query): ApiQuery<UsersQuery>,
+) -> Result<ApiJson<Page<User>>, AppError> {
     let job = match &query.job {
         Some(job) => Some(job_of(&state, admin, job).await?.id),
         None => None,

@@ -34,7 +34,10 @@ pub fn routes() -> Router<AppState> {
         .route("/sessions/{id}", get(session))
 }
 
-async fn register(State(state): State<AppState>, ApiJson(request): ApiJson<RegisterRequest>) -> Result<(StatusCode, ApiJson<RegisterResponse>), AppError> {
+async fn register(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<RegisterRequest>,
+) -> Result<(StatusCode, ApiJson<RegisterResponse>), AppError> {
     let public_key = PublicKey::from_base64(&request.public_key).map_err(|e| AppError::Unprocessable(e.to_string()))?;
     let limit = |s: Option<String>| s.map(|s| s.chars().take(255).collect::<String>());
     let mut tx = state.db.begin_write().await?;
@@ -57,7 +60,11 @@ async fn register(State(state): State<AppState>, ApiJson(request): ApiJson<Regis
 
 async fn job(State(state): State<AppState>, caller: AgentCaller) -> Result<ApiJson<AgentJob>, AppError> {
     let job = store::jobs::get_job(&state.db, caller.agent.tenant_id, caller.agent.job_id).await?.ok_or(AppError::NotFound("job"))?;
-    Ok(ApiJson(AgentJob { job_id: job.id, name: job.name, scope: JobScope { relative_paths: job.relative_paths, group_paths: job.group_paths } }))
+    Ok(ApiJson(AgentJob {
+        job_id: job.id,
+        name: job.name,
+        scope: JobScope { relative_paths: job.relative_paths, group_paths: job.group_paths },
+    }))
 }
 
 /// The caller's snapshot, or 404 (also for other agents' snapshots).
@@ -79,13 +86,21 @@ async fn state_of(state: &AppState, snapshot: &SnapshotRecord) -> Result<Snapsho
     })
 }
 
-async fn offer(State(state): State<AppState>, caller: AgentCaller, ApiJson(offer): ApiJson<OfferSnapshot>) -> Result<ApiJson<SnapshotState>, AppError> {
+async fn offer(
+    State(state): State<AppState>,
+    caller: AgentCaller,
+    ApiJson(offer): ApiJson<OfferSnapshot>,
+) -> Result<ApiJson<SnapshotState>, AppError> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let verified = roster_snapshot::token::verify_manifest(&offer.manifest_token, &caller.agent.public_key, caller.agent.id, &state.audience, now)
-        .map_err(|e| AppError::Unauthorized(format!("manifest: {e}")))?;
+    let verified =
+        roster_snapshot::token::verify_manifest(&offer.manifest_token, &caller.agent.public_key, caller.agent.id, &state.audience, now)
+            .map_err(|e| AppError::Unauthorized(format!("manifest: {e}")))?;
     let manifest = verified.claims.manifest;
     if manifest.version != FORMAT_VERSION {
-        return Err(AppError::Unprocessable(format!("manifest version {} is not supported (this server speaks {FORMAT_VERSION})", manifest.version)));
+        return Err(AppError::Unprocessable(format!(
+            "manifest version {} is not supported (this server speaks {FORMAT_VERSION})",
+            manifest.version
+        )));
     }
     if manifest.job_id != caller.agent.job_id {
         return Err(AppError::NotFound("job"));
@@ -106,10 +121,16 @@ async fn offer(State(state): State<AppState>, caller: AgentCaller, ApiJson(offer
 fn check_chunk_list(manifest: &roster_proto::manifest::Manifest) -> Result<(), AppError> {
     for (position, chunk) in manifest.chunks.iter().enumerate() {
         if chunk.index as usize != position {
-            return Err(AppError::Unprocessable(format!("manifest chunk {position} has index {}; chunks must be numbered from 0 in order", chunk.index)));
+            return Err(AppError::Unprocessable(format!(
+                "manifest chunk {position} has index {}; chunks must be numbered from 0 in order",
+                chunk.index
+            )));
         }
         if chunk.size == 0 || chunk.size > MAX_CHUNK_BYTES as u64 {
-            return Err(AppError::Unprocessable(format!("manifest chunk {position} has size {}; allowed 1..={MAX_CHUNK_BYTES}", chunk.size)));
+            return Err(AppError::Unprocessable(format!(
+                "manifest chunk {position} has size {}; allowed 1..={MAX_CHUNK_BYTES}",
+                chunk.size
+            )));
         }
         if chunk.sha256.len() != 64 || !chunk.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(AppError::Unprocessable(format!("manifest chunk {position} has a malformed sha256")));
@@ -118,7 +139,11 @@ fn check_chunk_list(manifest: &roster_proto::manifest::Manifest) -> Result<(), A
     Ok(())
 }
 
-async fn snapshot_state(State(state): State<AppState>, caller: AgentCaller, Path(id): Path<String>) -> Result<ApiJson<SnapshotState>, AppError> {
+async fn snapshot_state(
+    State(state): State<AppState>,
+    caller: AgentCaller,
+    Path(id): Path<String>,
+) -> Result<ApiJson<SnapshotState>, AppError> {
     let snapshot = own_snapshot(&state, &caller, &id).await?;
     Ok(ApiJson(state_of(&state, &snapshot).await?))
 }
@@ -159,8 +184,18 @@ async fn commit(State(state): State<AppState>, caller: AgentCaller, Path(id): Pa
         }
         verify_contents(&state, &snapshot).await?;
         let mut tx = state.db.begin_write().await?;
-        if store::directory::mark_committed(&mut tx, snapshot.id).await? && !store::directory::has_other_committed(&mut tx, snapshot.job_id, snapshot.id).await? {
-            store::sessions::insert_session(&mut tx, snapshot.tenant_id, snapshot.job_id, snapshot.id, &snapshot.manifest_sha256, SessionTrigger::FirstPush).await?;
+        if store::directory::mark_committed(&mut tx, snapshot.id).await?
+            && !store::directory::has_other_committed(&mut tx, snapshot.job_id, snapshot.id).await?
+        {
+            store::sessions::insert_session(
+                &mut tx,
+                snapshot.tenant_id,
+                snapshot.job_id,
+                snapshot.id,
+                &snapshot.manifest_sha256,
+                SessionTrigger::FirstPush,
+            )
+            .await?;
         }
         tx.commit().await?;
         state.imports.wake();
@@ -179,10 +214,15 @@ async fn verify_contents(state: &AppState, snapshot: &SnapshotRecord) -> Result<
     let mut conn = state.db.pool.acquire().await?;
     for chunk_ref in &snapshot.manifest.chunks {
         let index = chunk_ref.index;
-        let bytes = store::directory::chunk(&mut conn, snapshot.id, index).await?.ok_or(AppError::Conflict(format!("chunk {index} is missing")))?;
+        let bytes =
+            store::directory::chunk(&mut conn, snapshot.id, index).await?.ok_or(AppError::Conflict(format!("chunk {index} is missing")))?;
         let records = roster_snapshot::chunk::decode(&bytes).map_err(|e| AppError::Unprocessable(format!("chunk {index}: {e}")))?;
         if records.len() as u64 != chunk_ref.records {
-            return Err(AppError::Unprocessable(format!("chunk {index} holds {} records; the manifest says {}", records.len(), chunk_ref.records)));
+            return Err(AppError::Unprocessable(format!(
+                "chunk {index} holds {} records; the manifest says {}",
+                records.len(),
+                chunk_ref.records
+            )));
         }
         for record in records {
             match record {

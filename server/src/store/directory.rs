@@ -60,13 +60,20 @@ pub async fn offer_snapshot(db: &Db, tenant: Uuid, manifest: &Manifest, manifest
 }
 
 pub async fn get_snapshot(db: &Db, id: Uuid) -> Result<Option<SnapshotRecord>, StoreError> {
-    let row = sqlx::query(concat!("SELECT ", snapshot_columns!(), " FROM snapshots WHERE id = $1")).bind(id.to_string()).fetch_optional(&db.pool).await?;
+    let row = sqlx::query(concat!("SELECT ", snapshot_columns!(), " FROM snapshots WHERE id = $1"))
+        .bind(id.to_string())
+        .fetch_optional(&db.pool)
+        .await?;
     row.as_ref().map(snapshot_from_row).transpose()
 }
 
 /// The job's newest committed snapshot.
 pub async fn latest_committed(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<Option<SnapshotRecord>, StoreError> {
-    let row = sqlx::query(concat!("SELECT ", snapshot_columns!(), " FROM snapshots WHERE job_id = $1 AND status = 'committed' ORDER BY committed_at DESC, id DESC LIMIT 1"))
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        snapshot_columns!(),
+        " FROM snapshots WHERE job_id = $1 AND status = 'committed' ORDER BY committed_at DESC, id DESC LIMIT 1"
+    ))
     .bind(job.to_string())
     .fetch_optional(&mut *conn)
     .await?;
@@ -75,19 +82,24 @@ pub async fn latest_committed(conn: &mut sqlx::AnyConnection, job: Uuid) -> Resu
 
 /// Indexes of the chunks already stored.
 pub async fn stored_chunks(db: &Db, snapshot: Uuid) -> Result<Vec<u32>, StoreError> {
-    let rows = sqlx::query("SELECT idx FROM snapshot_chunks WHERE snapshot_id = $1 ORDER BY idx").bind(snapshot.to_string()).fetch_all(&db.pool).await?;
+    let rows = sqlx::query("SELECT idx FROM snapshot_chunks WHERE snapshot_id = $1 ORDER BY idx")
+        .bind(snapshot.to_string())
+        .fetch_all(&db.pool)
+        .await?;
     rows.iter().map(|r| Ok(u32::try_from(r.try_get::<i64, _>("idx")?).unwrap_or(u32::MAX))).collect()
 }
 
 /// Stores a chunk whose hash the caller checked; storing it twice is a no-op.
 pub async fn put_chunk(db: &Db, snapshot: Uuid, index: u32, sha256: &str, bytes: &[u8]) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO snapshot_chunks (snapshot_id, idx, sha256, data) VALUES ($1, $2, $3, $4) ON CONFLICT (snapshot_id, idx) DO NOTHING")
-        .bind(snapshot.to_string())
-        .bind(i64::from(index))
-        .bind(sha256)
-        .bind(bytes.to_vec())
-        .execute(&db.pool)
-        .await?;
+    sqlx::query(
+        "INSERT INTO snapshot_chunks (snapshot_id, idx, sha256, data) VALUES ($1, $2, $3, $4) ON CONFLICT (snapshot_id, idx) DO NOTHING",
+    )
+    .bind(snapshot.to_string())
+    .bind(i64::from(index))
+    .bind(sha256)
+    .bind(bytes.to_vec())
+    .execute(&db.pool)
+    .await?;
     Ok(())
 }
 

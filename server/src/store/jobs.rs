@@ -37,7 +37,13 @@ pub enum CreatedJob {
 }
 
 /// Creates a job whose first scheduled import is the next `daily` time.
-pub async fn create_job(db: &Db, tenant: Uuid, input: &CreateJob, schedule_time: &str, daily: time::Time) -> Result<CreatedJob, StoreError> {
+pub async fn create_job(
+    db: &Db,
+    tenant: Uuid,
+    input: &CreateJob,
+    schedule_time: &str,
+    daily: time::Time,
+) -> Result<CreatedJob, StoreError> {
     let next_import = crate::schedule::next_daily_run(daily, time::OffsetDateTime::now_utc());
     let job = Job {
         id: Uuid::new_v4(),
@@ -93,10 +99,11 @@ pub struct DueJob {
 
 /// Jobs whose `next_import_at` is at or before `now_ms`.
 pub async fn due_jobs(db: &Db, now_ms: i64) -> Result<Vec<DueJob>, StoreError> {
-    let rows = sqlx::query("SELECT id, tenant_id, schedule_time, next_import_at FROM jobs WHERE next_import_at <= $1 ORDER BY next_import_at")
-        .bind(now_ms)
-        .fetch_all(&db.pool)
-        .await?;
+    let rows =
+        sqlx::query("SELECT id, tenant_id, schedule_time, next_import_at FROM jobs WHERE next_import_at <= $1 ORDER BY next_import_at")
+            .bind(now_ms)
+            .fetch_all(&db.pool)
+            .await?;
     rows.iter()
         .map(|row| {
             Ok(DueJob {
@@ -149,7 +156,8 @@ pub async fn redeem_registration_token(conn: &mut sqlx::AnyConnection, token: &s
     if claimed.rows_affected() != 1 {
         return Ok(None);
     }
-    let row = sqlx::query("SELECT tenant_id, job_id FROM registration_tokens WHERE token_hash = $1").bind(&hash).fetch_one(&mut *conn).await?;
+    let row =
+        sqlx::query("SELECT tenant_id, job_id FROM registration_tokens WHERE token_hash = $1").bind(&hash).fetch_one(&mut *conn).await?;
     Ok(Some((get_uuid(&row, "tenant_id")?, get_uuid(&row, "job_id")?)))
 }
 
@@ -194,7 +202,8 @@ pub async fn list_accesses(db: &Db, tenant: Uuid) -> Result<Vec<Access>, StoreEr
 
 /// The catalogue as the planner wants it.
 pub async fn access_catalogue(conn: &mut sqlx::AnyConnection, tenant: Uuid) -> Result<HashMap<Uuid, (AccessKind, String)>, StoreError> {
-    let rows = sqlx::query("SELECT id, kind, name FROM accesses WHERE tenant_id = $1").bind(tenant.to_string()).fetch_all(&mut *conn).await?;
+    let rows =
+        sqlx::query("SELECT id, kind, name FROM accesses WHERE tenant_id = $1").bind(tenant.to_string()).fetch_all(&mut *conn).await?;
     rows.iter().map(|r| access_from_row(r).map(|a| (a.id, (a.kind, a.name)))).collect()
 }
 

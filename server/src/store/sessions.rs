@@ -1,7 +1,7 @@
 //! Import sessions: one row per run, kept forever, with counts, notes and
 //! the itemised changes.
 
-use roster_proto::admin::{ChangeAction, SessionChange, Session, SessionCounts, SessionStatus, SessionTrigger};
+use roster_proto::admin::{ChangeAction, Session, SessionChange, SessionCounts, SessionStatus, SessionTrigger};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
@@ -43,7 +43,8 @@ fn from_row(row: &AnyRow) -> Result<Session, StoreError> {
     Ok(Session {
         id: get_uuid(row, "id")?,
         job_id: get_uuid(row, "job_id")?,
-        trigger: serde_json::from_value(serde_json::Value::String(trigger.clone())).map_err(|_| corrupt("sessions.trigger_kind", trigger))?,
+        trigger: serde_json::from_value(serde_json::Value::String(trigger.clone()))
+            .map_err(|_| corrupt("sessions.trigger_kind", trigger))?,
         status: serde_json::from_value(serde_json::Value::String(status.clone())).map_err(|_| corrupt("sessions.status", status))?,
         snapshot_id: get_uuid(row, "snapshot_id")?,
         manifest_sha256: row.try_get("manifest_sha256")?,
@@ -109,10 +110,19 @@ pub async fn session_for_snapshot(db: &Db, snapshot: Uuid) -> Result<Option<Sess
 
 /// A job's sessions, newest first, a page at a time; the cursor is the
 /// last session's `created_at` and id.
-pub async fn list_sessions(db: &Db, job: Uuid, limit: u32, cursor: Option<(i64, String)>) -> Result<(Vec<Session>, Option<(i64, String)>), StoreError> {
+pub async fn list_sessions(
+    db: &Db,
+    job: Uuid,
+    limit: u32,
+    cursor: Option<(i64, String)>,
+) -> Result<(Vec<Session>, Option<(i64, String)>), StoreError> {
     let (before_ms, before_id) = cursor.unwrap_or((i64::MAX, String::new()));
-    let rows = sqlx::query(concat!("SELECT ", columns!(), " FROM sessions WHERE job_id = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3) OR $3 = '')
-         ORDER BY created_at DESC, id DESC LIMIT $4"))
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM sessions WHERE job_id = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3) OR $3 = '')
+         ORDER BY created_at DESC, id DESC LIMIT $4"
+    ))
     .bind(job.to_string())
     .bind(before_ms)
     .bind(before_id)
@@ -179,7 +189,12 @@ pub async fn work(db: &Db, id: Uuid) -> Result<Option<SessionWork>, StoreError> 
 
 /// Marks a running session succeeded, inside the import's transaction, so
 /// the users' changes and the session's outcome commit together.
-pub async fn succeed(conn: &mut sqlx::AnyConnection, work: &SessionWork, counts: &SessionCounts, notes: &[String]) -> Result<bool, StoreError> {
+pub async fn succeed(
+    conn: &mut sqlx::AnyConnection,
+    work: &SessionWork,
+    counts: &SessionCounts,
+    notes: &[String],
+) -> Result<bool, StoreError> {
     finish(conn, work, SessionStatus::Succeeded, counts, notes, None).await
 }
 

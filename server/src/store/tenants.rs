@@ -42,16 +42,15 @@ pub async fn add_admin_token(db: &Db, tenant: Uuid) -> Result<String, StoreError
 
 /// The oldest tenant with this name.
 pub async fn tenant_named(db: &Db, name: &str) -> Result<Option<Uuid>, StoreError> {
-    let row = sqlx::query("SELECT id FROM tenants WHERE name = $1 ORDER BY created_at, id LIMIT 1").bind(name).fetch_optional(&db.pool).await?;
+    let row =
+        sqlx::query("SELECT id FROM tenants WHERE name = $1 ORDER BY created_at, id LIMIT 1").bind(name).fetch_optional(&db.pool).await?;
     row.map(|r| get_uuid(&r, "id")).transpose()
 }
 
 /// The tenant an admin token belongs to.
 pub async fn tenant_for_admin_token(db: &Db, token: &str) -> Result<Option<Uuid>, StoreError> {
-    let row = sqlx::query("SELECT tenant_id FROM admin_tokens WHERE token_hash = $1")
-        .bind(hash_secret(token))
-        .fetch_optional(&db.pool)
-        .await?;
+    let row =
+        sqlx::query("SELECT tenant_id FROM admin_tokens WHERE token_hash = $1").bind(hash_secret(token)).fetch_optional(&db.pool).await?;
     row.map(|r| get_uuid(&r, "tenant_id")).transpose()
 }
 

@@ -127,8 +127,18 @@ async fn insert_accesses(conn: &mut sqlx::AnyConnection, user: Uuid, accesses: &
 
 /// A page of a tenant's users (optionally one job's), ordered by id; the
 /// cursor is the last id returned.
-pub async fn list_users(db: &Db, tenant: Uuid, job: Option<Uuid>, limit: u32, after: Option<Uuid>) -> Result<(Vec<User>, Option<Uuid>), StoreError> {
-    let rows = sqlx::query(concat!("SELECT ", state_columns!(), " FROM users WHERE tenant_id = $1 AND ($2 = '' OR job_id = $2) AND id > $3 ORDER BY id LIMIT $4"))
+pub async fn list_users(
+    db: &Db,
+    tenant: Uuid,
+    job: Option<Uuid>,
+    limit: u32,
+    after: Option<Uuid>,
+) -> Result<(Vec<User>, Option<Uuid>), StoreError> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        state_columns!(),
+        " FROM users WHERE tenant_id = $1 AND ($2 = '' OR job_id = $2) AND id > $3 ORDER BY id LIMIT $4"
+    ))
     .bind(tenant.to_string())
     .bind(job.map(|j| j.to_string()).unwrap_or_default())
     .bind(after.map(|a| a.to_string()).unwrap_or_default())

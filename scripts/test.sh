@@ -44,6 +44,9 @@ trap cleanup EXIT INT TERM
 (scripts/samba-dc.sh start "$dc_dir" && scripts/samba-dc.sh load-fixture "$dc_dir") > "$dc_dir.log" 2>&1 &
 dc_job=$!
 scripts/postgres.sh start "$pg_dir"
+if cargo fmt --version >/dev/null 2>&1; then
+    cargo fmt --all --check || { log "code is not formatted: run cargo fmt"; exit 1; }
+fi
 cargo build --workspace --all-targets --locked
 if ! wait "$dc_job"; then
     cat "$dc_dir.log" >&2

@@ -32,12 +32,9 @@ pub async fn create(db: &Db) -> anyhow::Result<Demo> {
     let job = CreateJob { name: JOB.into(), relative_paths: vec!["*".into()], group_paths: vec![], schedule_time: None };
     let job_id = match store::jobs::create_job(db, tenant_id, &job, "02:00", time::macros::time!(02:00)).await? {
         store::jobs::CreatedJob::Created(job) => job.id,
-        store::jobs::CreatedJob::NameTaken => store::jobs::list_jobs(db, tenant_id)
-            .await?
-            .into_iter()
-            .find(|j| j.name == JOB)
-            .map(|j| j.id)
-            .ok_or_else(|| anyhow::anyhow!("the demo job vanished"))?,
+        store::jobs::CreatedJob::NameTaken => {
+            store::jobs::job_named(db, tenant_id, JOB).await?.map(|j| j.id).ok_or_else(|| anyhow::anyhow!("the demo job vanished"))?
+        }
     };
     store::jobs::create_access(db, tenant_id, AccessKind::User, "Headquarters").await?;
     let token = store::jobs::create_registration_token(db, tenant_id, job_id, 24 * 3600 * 1000).await?;

@@ -241,6 +241,17 @@ async fn jobs_validate_their_input(engine: Engine) {
     app.post("/api/v1/jobs", Some(&admin), &job("corp", &["*"], None)).await.assert_problem(409);
     let listed: Page<Job> = app.get("/api/v1/jobs", &admin).await.json();
     assert_eq!(listed.items, vec![created.clone()]);
+    // Jobs page like every list, in creation order.
+    let mut names = vec!["corp".to_owned()];
+    for n in 0..4 {
+        let name = format!("domain-{n}");
+        app.post("/api/v1/jobs", Some(&admin), &job(&name, &["*"], None)).await;
+        names.push(name);
+    }
+    let first: Page<Job> = app.get("/api/v1/jobs?limit=3", &admin).await.json();
+    let rest: Page<Job> = app.get(&format!("/api/v1/jobs?limit=3&cursor={}", first.next_cursor.unwrap()), &admin).await.json();
+    assert!(rest.next_cursor.is_none());
+    assert_eq!(first.items.iter().chain(&rest.items).map(|j| j.name.clone()).collect::<Vec<_>>(), names);
     app.get(&format!("/api/v1/jobs/{}", Uuid::new_v4()), &admin).await.assert_problem(404);
     app.get("/api/v1/jobs/not-a-uuid", &admin).await.assert_problem(404);
 }
@@ -272,6 +283,25 @@ async fn links_are_checked_and_kept_in_order(engine: Engine) {
     let again = w.app.post("/api/v1/accesses", Some(&w.admin), &CreateAccess { kind: AccessKind::User, name: "Copenhagen".into() }).await;
     assert_eq!(again.status, 200);
     assert_eq!(again.json::<Access>(), w.user_access);
+    // Accesses page in (kind, name) order.
+    for name in ["Aarhus", "Odense", "Zealand"] {
+        w.app.post("/api/v1/accesses", Some(&w.admin), &CreateAccess { kind: AccessKind::User, name: name.into() }).await;
+    }
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/accesses?limit=2".to_owned();
+    loop {
+        let page: Page<Access> = w.app.get(&path, &w.admin).await.json();
+        seen.extend(page.items.iter().map(|a| (a.kind, a.name.clone())));
+        match page.next_cursor {
+            Some(c) => path = format!("/api/v1/accesses?limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(seen, sorted);
+    assert_eq!(seen.len(), 5);
+    w.app.get("/api/v1/accesses?cursor=AAAA", &w.admin).await.assert_problem(400);
 }
 
 async fn first_snapshot_is_imported_at_once_with_nested_links(engine: Engine) {

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::http::auth::Admin;
+use crate::http::cursor;
 use crate::http::json::{ApiJson, ApiQuery};
 use crate::store;
 
@@ -63,6 +64,12 @@ fn bad_cursor() -> AppError {
     AppError::BadRequest("cursor is not one this API returned".into())
 }
 
+/// A `(created_at ms, id)` cursor.
+fn time_and_id(text: &str) -> Result<(i64, Uuid), AppError> {
+    let [ms, id]: [String; 2] = cursor::decode(text, 2)?.try_into().map_err(|_| bad_cursor())?;
+    Ok((ms.parse().map_err(|_| bad_cursor())?, id.parse().map_err(|_| bad_cursor())?))
+}
+
 fn parse_id(text: &str, what: &'static str) -> Result<Uuid, AppError> {
     text.parse().map_err(|_| AppError::NotFound(what))
 }
@@ -96,9 +103,17 @@ async fn create_job(
     }
 }
 
-async fn list_jobs(State(state): State<AppState>, admin: Admin) -> Result<ApiJson<Page<Job>>, AppError> {
-    let items = store::jobs::list_jobs(&state.db, admin.tenant_id).await?;
-    Ok(ApiJson(Page { items, next_cursor: None }))
+async fn list_jobs(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> Result<ApiJson<Page<Job>>, AppError> {
+    let after = match &page.cursor {
+        Some(c) => Some(time_and_id(c)?),
+        None => None,
+    };
+    let (items, next) = store::jobs::list_jobs(&state.db, admin.tenant_id, page.limit()?, after).await?;
+    Ok(ApiJson(Page { items, next_cursor: next.map(|(ms, id)| cursor::encode(&[ms.to_string(), id.to_string()])) }))
 }
 
 async fn get_job(State(state): State<AppState>, admin: Admin, Path(job): Path<String>) -> Result<ApiJson<Job>, AppError> {
@@ -128,9 +143,20 @@ async fn create_access(
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, ApiJson(access)))
 }
 
-async fn list_accesses(State(state): State<AppState>, admin: Admin) -> Result<ApiJson<Page<Access>>, AppError> {
-    let items = store::jobs::list_accesses(&state.db, admin.tenant_id).await?;
-    Ok(ApiJson(Page { items, next_cursor: None }))
+async fn list_accesses(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> Result<ApiJson<Page<Access>>, AppError> {
+    let after = match &page.cursor {
+        Some(c) => {
+            let [kind, name, id]: [String; 3] = cursor::decode(c, 3)?.try_into().map_err(|_| bad_cursor())?;
+            Some((kind, name, id.parse().map_err(|_| bad_cursor())?))
+        }
+        None => None,
+    };
+    let (items, next) = store::jobs::list_accesses(&state.db, admin.tenant_id, page.limit()?, after).await?;
+    Ok(ApiJson(Page { items, next_cursor: next.map(|(kind, name, id)| cursor::encode(&[kind, name, id.to_string()])) }))
 }
 
 async fn get_links(State(state): State<AppState>, admin: Admin, Path(job): Path<String>) -> Result<ApiJson<Vec<Link>>, AppError> {
@@ -149,13 +175,12 @@ async fn put_links(
     ApiJson(links): ApiJson<Vec<LinkInput>>,
 ) -> Result<ApiJson<Vec<Link>>, AppError> {
     let job = job_of(&state, admin, &job).await?;
-    let accesses = store::jobs::list_accesses(&state.db, admin.tenant_id).await?;
     let mut problems = Vec::new();
     for (i, link) in links.iter().enumerate() {
         if let Err(e) = GroupRef::parse(link.group.trim()) {
             problems.push(format!("links[{i}].group: {e}"));
         }
-        if !accesses.iter().any(|a| a.id == link.access_id) {
+        if !store::jobs::access_exists(&state.db, admin.tenant_id, link.access_id).await? {
             problems.push(format!("links[{i}].access_id: no access {} in this tenant", link.access_id));
         }
     }
@@ -183,15 +208,12 @@ async fn list_sessions(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<ApiJson<Page<Session>>, AppError> {
     let job = job_of(&state, admin, &job).await?;
-    let cursor = match &page.cursor {
+    let before = match &page.cursor {
+        Some(c) => Some(time_and_id(c).map(|(ms, id)| (ms, id.to_string()))?),
         None => None,
-        Some(c) => {
-            let (ms, id) = c.split_once('.').ok_or_else(bad_cursor)?;
-            Some((ms.parse::<i64>().map_err(|_| bad_cursor())?, id.parse::<Uuid>().map_err(|_| bad_cursor())?.to_string()))
-        }
     };
-    let (items, next) = store::sessions::list_sessions(&state.db, job.id, page.limit()?, cursor).await?;
-    Ok(ApiJson(Page { items, next_cursor: next.map(|(ms, id)| format!("{ms}.{id}")) }))
+    let (items, next) = store::sessions::list_sessions(&state.db, job.id, page.limit()?, before).await?;
+    Ok(ApiJson(Page { items, next_cursor: next.map(|(ms, id)| cursor::encode(&[ms.to_string(), id])) }))
 }
 
 async fn get_session(State(state): State<AppState>, admin: Admin, Path(id): Path<String>) -> Result<ApiJson<Session>, AppError> {
@@ -210,10 +232,10 @@ async fn list_changes(
     store::sessions::get_session(&state.db, admin.tenant_id, id).await?.ok_or(AppError::NotFound("session"))?;
     let from = match &page.cursor {
         None => 0,
-        Some(c) => c.parse::<i64>().map_err(|_| bad_cursor())?,
+        Some(c) => cursor::decode_as::<i64>(c, 1)?[0],
     };
     let (items, next) = store::sessions::list_changes(&state.db, id, page.limit()?, from).await?;
-    Ok(ApiJson(Page { items, next_cursor: next.map(|n| n.to_string()) }))
+    Ok(ApiJson(Page { items, next_cursor: next.map(|n| cursor::encode(&[n.to_string()])) }))
 }
 
 /// "Perform import": plans and applies the job's newest snapshot now.
@@ -253,7 +275,10 @@ async fn list_users(
         None => None,
     };
     let limit = PageQuery { limit: query.limit, cursor: None }.limit()?;
-    let after = query.cursor.as_deref().map(|c| c.parse::<Uuid>().map_err(|_| bad_cursor())).transpose()?;
+    let after = match &query.cursor {
+        Some(c) => Some(cursor::decode_as::<Uuid>(c, 1)?[0]),
+        None => None,
+    };
     let (items, next) = store::users::list_users(&state.db, admin.tenant_id, job, limit, after).await?;
-    Ok(ApiJson(Page { items, next_cursor: next.map(|id| id.to_string()) }))
+    Ok(ApiJson(Page { items, next_cursor: next.map(|id| cursor::encode(&[id.to_string()])) }))
 }

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod agent;
 pub mod auth;
+pub mod cursor;
 pub mod json;
 
 use axum::Router;

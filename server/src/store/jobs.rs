@@ -70,12 +70,49 @@ pub async fn create_job(
     Ok(if result.rows_affected() == 1 { CreatedJob::Created(job) } else { CreatedJob::NameTaken })
 }
 
-pub async fn list_jobs(db: &Db, tenant: Uuid) -> Result<Vec<Job>, StoreError> {
-    let rows = sqlx::query(concat!("SELECT ", job_columns!(), " FROM jobs WHERE tenant_id = $1 ORDER BY created_at, id"))
+/// A page of a tenant's jobs in creation order, after `after`
+/// (`created_at` ms, id); returns the key of the last one if more follow.
+pub async fn list_jobs(
+    db: &Db,
+    tenant: Uuid,
+    limit: u32,
+    after: Option<(i64, Uuid)>,
+) -> Result<(Vec<Job>, Option<(i64, Uuid)>), StoreError> {
+    let (after_ms, after_id) = after.map(|(ms, id)| (ms, id.to_string())).unwrap_or((i64::MIN, String::new()));
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        job_columns!(),
+        " FROM jobs WHERE tenant_id = $1 AND (created_at > $2 OR (created_at = $2 AND id > $3)) ORDER BY created_at, id LIMIT $4"
+    ))
+    .bind(tenant.to_string())
+    .bind(after_ms)
+    .bind(after_id)
+    .bind(i64::from(limit) + 1)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut jobs = Vec::with_capacity(rows.len());
+    let mut keys = Vec::with_capacity(rows.len());
+    for row in &rows {
+        keys.push(row.try_get::<i64, _>("created_at")?);
+        jobs.push(job_from_row(row)?);
+    }
+    let next = if jobs.len() > limit as usize {
+        jobs.truncate(limit as usize);
+        jobs.last().map(|j| (keys[limit as usize - 1], j.id))
+    } else {
+        None
+    };
+    Ok((jobs, next))
+}
+
+/// A tenant's job by name.
+pub async fn job_named(db: &Db, tenant: Uuid, name: &str) -> Result<Option<Job>, StoreError> {
+    let row = sqlx::query(concat!("SELECT ", job_columns!(), " FROM jobs WHERE tenant_id = $1 AND name = $2"))
         .bind(tenant.to_string())
-        .fetch_all(&db.pool)
+        .bind(name)
+        .fetch_optional(&db.pool)
         .await?;
-    rows.iter().map(job_from_row).collect()
+    row.as_ref().map(job_from_row).transpose()
 }
 
 /// A job of `tenant`; `None` also for another tenant's job.
@@ -192,12 +229,45 @@ pub async fn create_access(db: &Db, tenant: Uuid, kind: AccessKind, name: &str) 
     Ok((access_from_row(&row)?, inserted))
 }
 
-pub async fn list_accesses(db: &Db, tenant: Uuid) -> Result<Vec<Access>, StoreError> {
-    let rows = sqlx::query("SELECT id, kind, name FROM accesses WHERE tenant_id = $1 ORDER BY kind, name")
+/// A page of the tenant's accesses ordered by kind, name and id, after
+/// `after`; returns the key of the last one if more follow.
+pub async fn list_accesses(
+    db: &Db,
+    tenant: Uuid,
+    limit: u32,
+    after: Option<(String, String, Uuid)>,
+) -> Result<(Vec<Access>, Option<(String, String, Uuid)>), StoreError> {
+    let (kind, name, id) = after.map(|(k, n, i)| (k, n, i.to_string())).unwrap_or_default();
+    let rows = sqlx::query(
+        "SELECT id, kind, name FROM accesses WHERE tenant_id = $1
+           AND (kind > $2 OR (kind = $2 AND (name > $3 OR (name = $3 AND id > $4))))
+         ORDER BY kind, name, id LIMIT $5",
+    )
+    .bind(tenant.to_string())
+    .bind(kind)
+    .bind(name)
+    .bind(id)
+    .bind(i64::from(limit) + 1)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut accesses = rows.iter().map(access_from_row).collect::<Result<Vec<_>, _>>()?;
+    let next = if accesses.len() > limit as usize {
+        accesses.truncate(limit as usize);
+        accesses.last().map(|a| (a.kind.as_str().to_owned(), a.name.clone(), a.id))
+    } else {
+        None
+    };
+    Ok((accesses, next))
+}
+
+/// True when `access` is one of the tenant's.
+pub async fn access_exists(db: &Db, tenant: Uuid, access: Uuid) -> Result<bool, StoreError> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM accesses WHERE tenant_id = $1 AND id = $2")
         .bind(tenant.to_string())
-        .fetch_all(&db.pool)
+        .bind(access.to_string())
+        .fetch_one(&db.pool)
         .await?;
-    rows.iter().map(access_from_row).collect()
+    Ok(row.try_get::<i64, _>("n")? > 0)
 }
 
 /// The catalogue as the planner wants it.

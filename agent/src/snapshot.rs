@@ -31,7 +31,39 @@ pub struct SnapshotRead {
     pub spooled: Spooled,
 }
 
+/// What a read produced, as `push` and `read` print it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct SnapshotSummary {
+    /// The snapshot's id; the server's and the console's handle on it.
+    pub snapshot_id: Uuid,
+    /// Users read (in scope, deduplicated).
+    pub users: u64,
+    /// Groups read.
+    pub groups: u64,
+    /// OUs read.
+    pub ous: u64,
+    /// LDAP result pages read across all searches (shows paging happened).
+    pub pages: u64,
+    /// Chunks in the snapshot.
+    pub chunks: u64,
+    /// Compressed bytes of all chunks.
+    pub bytes: u64,
+}
+
 impl SnapshotRead {
+    /// The counts to report.
+    pub fn summary(&self) -> SnapshotSummary {
+        SnapshotSummary {
+            snapshot_id: self.snapshot_id,
+            users: self.stats.users,
+            groups: self.stats.groups,
+            ous: self.stats.ous,
+            pages: self.stats.pages,
+            chunks: self.spooled.chunks.len() as u64,
+            bytes: self.spooled.chunks.iter().map(|c| c.size).sum(),
+        }
+    }
+
     /// The manifest of this snapshot for `agent_id` and `job_id`.
     pub fn manifest(&self, agent_id: Uuid, job_id: Uuid) -> Manifest {
         Manifest {

@@ -254,22 +254,22 @@ async fn push_uploads_a_signed_snapshot_and_waits_for_the_import() {
     let (_state, ctx) = registered(&dc, &server, None).await;
     server.lock().failures.push_back(("/chunks/0".into(), 503, None));
     let report = push(&ctx, &PushOptions::default()).await.unwrap();
-    assert_eq!(report.users, 1100);
-    assert!(report.pages >= 13);
+    assert_eq!(report.snapshot.users, 1100);
+    assert!(report.snapshot.pages >= 13);
     let session = report.session.as_ref().unwrap();
     assert_eq!(session.status, SessionStatus::Succeeded);
     assert!(!report.import_failed());
     let s = server.lock();
     let manifest = s.manifest.as_ref().unwrap();
-    assert_eq!(manifest.snapshot_id, report.snapshot_id);
+    assert_eq!(manifest.snapshot_id, report.snapshot.snapshot_id);
     assert_eq!(manifest.counts.users, 1100);
-    assert_eq!(report.chunks as usize, manifest.chunks.len());
-    assert_eq!(report.bytes, manifest.total_bytes());
+    assert_eq!(report.snapshot.chunks as usize, manifest.chunks.len());
+    assert_eq!(report.snapshot.bytes, manifest.total_bytes());
     assert_eq!(s.chunks.len(), manifest.chunks.len(), "every chunk uploaded (one after a retry)");
     assert!(s.polls >= 3, "polled until finished");
     let records: Vec<Record> = s.chunks.values().flat_map(|b| roster_snapshot::chunk::decode(b).unwrap()).collect();
     assert_eq!(users(&records).len(), 1100);
-    assert!(!ctx.state.spool_root().join(report.snapshot_id.to_string()).exists(), "the spool is removed after success");
+    assert!(!ctx.state.spool_root().join(report.snapshot.snapshot_id.to_string()).exists(), "the spool is removed after success");
 
     let json = serde_json::to_value(&report).unwrap();
     let keys: BTreeSet<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();

@@ -66,6 +66,15 @@ struct World {
     agent: Agent,
 }
 
+impl World {
+    /// Links `CN=Sales,OU=Groups` to the basic access.
+    async fn link_sales_to_basic_access(&self) {
+        let links = vec![LinkInput { group: format!("CN=Sales,OU=Groups,{BASE}"), access_id: self.user_access.id }];
+        let answer = self.app.put(&format!("/api/v1/jobs/{}/links", self.job.id), &self.admin, &links).await;
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+    }
+}
+
 struct Agent {
     key: AgentKey,
     id: Uuid,
@@ -442,13 +451,7 @@ async fn agent_tokens_are_bound_to_agent_request_and_key(engine: Engine) {
 async fn tenants_cannot_see_each_other(engine: Engine) {
     let w = world(engine).await;
     let records = vec![user(1, "OU=Staff", 512), group(200, "Sales", &[1])];
-    w.app
-        .put(
-            &format!("/api/v1/jobs/{}/links", w.job.id),
-            &w.admin,
-            &vec![LinkInput { group: format!("CN=Sales,OU=Groups,{BASE}"), access_id: w.user_access.id }],
-        )
-        .await;
+    w.link_sales_to_basic_access().await;
     let session = w.agent.push(&w.app, &records).await.session.unwrap();
     w.app.wait_for_session(&w.admin, session.id).await;
 
@@ -495,13 +498,7 @@ async fn tenants_cannot_see_each_other(engine: Engine) {
 
 async fn departures_are_deactivated_on_the_next_import(engine: Engine) {
     let w = world(engine).await;
-    w.app
-        .put(
-            &format!("/api/v1/jobs/{}/links", w.job.id),
-            &w.admin,
-            &vec![LinkInput { group: format!("CN=Sales,OU=Groups,{BASE}"), access_id: w.user_access.id }],
-        )
-        .await;
+    w.link_sales_to_basic_access().await;
     let first = vec![user(1, "OU=Staff", 512), user(2, "OU=Staff", 512), user(3, "OU=Staff", 512), group(200, "Sales", &[1, 2, 3])];
     let session = w.agent.push(&w.app, &first).await.session.unwrap();
     session_succeeded(&w.app.wait_for_session(&w.admin, session.id).await);
@@ -529,13 +526,7 @@ async fn scheduled_imports_run_daily_on_the_newest_snapshot(engine: Engine) {
     // Nothing to import yet: the job's time moves on, no session is queued.
     assert!(roster_server::import::queue_scheduled(&db, later).await.unwrap().is_empty());
 
-    w.app
-        .put(
-            &format!("/api/v1/jobs/{}/links", w.job.id),
-            &w.admin,
-            &vec![LinkInput { group: format!("CN=Sales,OU=Groups,{BASE}"), access_id: w.user_access.id }],
-        )
-        .await;
+    w.link_sales_to_basic_access().await;
     let first = w.agent.push(&w.app, &[user(1, "OU=Staff", 512), group(200, "Sales", &[1])]).await.session.unwrap();
     session_succeeded(&w.app.wait_for_session(&w.admin, first.id).await);
     let second = w.agent.push(&w.app, &[user(1, "OU=Staff", 512), user(2, "OU=Staff", 512), group(200, "Sales", &[1, 2])]).await;

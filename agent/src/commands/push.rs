@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::Context;
 use crate::error::{AgentError, Cause, Stage};
 use crate::http::ServerClient;
-use crate::snapshot::read_snapshot;
+use crate::snapshot::{SnapshotSummary, read_snapshot};
 use crate::spool::{self, chunk_path};
 
 /// Longest a signed manifest is reused across offer attempts before it is
@@ -44,20 +44,10 @@ impl Default for PushOptions {
 /// The one JSON object `push` prints.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct PushReport {
-    /// The snapshot pushed; the server's and the console's handle on it.
-    pub snapshot_id: Uuid,
-    /// Users in the snapshot (in scope, deduplicated).
-    pub users: u64,
-    /// Groups in the snapshot.
-    pub groups: u64,
-    /// OUs in the snapshot.
-    pub ous: u64,
-    /// LDAP result pages read across all searches (shows paging happened).
-    pub pages: u64,
-    /// Chunks in the manifest (not only those uploaded this time).
-    pub chunks: u64,
-    /// Compressed bytes of all chunks.
-    pub bytes: u64,
+    /// What was read and pushed (chunks counts all of the manifest's, not
+    /// only those uploaded this time).
+    #[serde(flatten)]
+    pub snapshot: SnapshotSummary,
     /// The server's word on what happens next.
     pub message: String,
     /// The import session, as last seen (`null` when the commit started none).
@@ -132,17 +122,7 @@ pub async fn push(ctx: &Context, options: &PushOptions) -> Result<PushReport, Ag
                 }
             }
             spool::remove_dir(&spool_dir);
-            Ok(PushReport {
-                snapshot_id,
-                users: read.stats.users,
-                groups: read.stats.groups,
-                ous: read.stats.ous,
-                pages: read.stats.pages,
-                chunks: manifest.chunks.len() as u64,
-                bytes: manifest.total_bytes(),
-                message: commit.message,
-                session,
-            })
+            Ok(PushReport { snapshot: read.summary(), message: commit.message, session })
         }
         .instrument(span)
         .await

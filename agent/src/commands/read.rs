@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::Context;
 use crate::error::{AgentError, Cause, Stage};
-use crate::snapshot::read_snapshot;
+use crate::snapshot::{SnapshotSummary, read_snapshot};
 
 /// The manifest file `read` writes next to the chunks.
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -27,20 +27,9 @@ pub struct ReadOptions {
 /// The one JSON object `read` prints.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ReadReport {
-    /// The snapshot's id, as in the manifest.
-    pub snapshot_id: Uuid,
-    /// Users read (in scope, deduplicated).
-    pub users: u64,
-    /// Groups read.
-    pub groups: u64,
-    /// OUs read.
-    pub ous: u64,
-    /// LDAP result pages read across all searches.
-    pub pages: u64,
-    /// Chunk files written.
-    pub chunks: u64,
-    /// Compressed bytes of all chunks.
-    pub bytes: u64,
+    /// What was read.
+    #[serde(flatten)]
+    pub snapshot: SnapshotSummary,
     /// The folder holding `NNNNNN.chunk` files.
     pub out: PathBuf,
     /// The unsigned manifest (agent and job ids are nil).
@@ -57,15 +46,5 @@ pub async fn read(ctx: &Context, options: &ReadOptions) -> Result<ReadReport, Ag
     let path = options.out.join(MANIFEST_FILE);
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Stage::Spool.err(e.to_string()))?;
     std::fs::write(&path, json).map_err(|e| Stage::Spool.err(Cause::io("cannot write", &path, e)))?;
-    Ok(ReadReport {
-        snapshot_id,
-        users: read.stats.users,
-        groups: read.stats.groups,
-        ous: read.stats.ous,
-        pages: read.stats.pages,
-        chunks: manifest.chunks.len() as u64,
-        bytes: manifest.total_bytes(),
-        out: options.out.clone(),
-        manifest: path,
-    })
+    Ok(ReadReport { snapshot: read.summary(), out: options.out.clone(), manifest: path })
 }

@@ -12,6 +12,7 @@ Content (base DN DC=corp,DC=example,DC=test by default), all under OU=Fixture:
     OU=Copenhagen   1,100 users cph-0001 .. cph-1100
     OU=Aarhus         150 users aar-0001 .. aar-0150
   OU=External          20 users ext-0001 .. ext-0020
+  OU=Bulk           3,000 users bulk-0001 .. bulk-3000
   OU=Groups           global security groups:
     Sales-DK        cph-0001 .. cph-0100
     Copenhagen-All  all 1,100 cph users
@@ -21,11 +22,14 @@ Content (base DN DC=corp,DC=example,DC=test by default), all under OU=Fixture:
     VIP             cph-0002, aar-0001
     Unlinked        aar-0002 .. aar-0010
     Aarhus-All      all 150 aar users
-    Cycle-A         group Cycle-B, aar-0011   (two-group cycle; the Cycle-A ->
-    Cycle-B         group Cycle-A, aar-0012    Cycle-B link is a later modify)
+    Cycle-A         group Cycle-B, aar-0011, aar-0013  (two-group cycle; the
+    Cycle-B         group Cycle-A, aar-0012    Cycle-A -> Cycle-B link is a later modify)
+    Bulk-All        all 3,000 bulk users (more than Windows' 1,500-value range)
 
 Users: no password; userAccountControl 512, or 514 (disabled) for every cph
 user whose number is a multiple of 50 (22 users) and for aar-0150.
+aar-0013's account expired (accountExpires in 2012); every other account
+never expires.
 department is Sales for cph-0001 .. cph-0100, Operations otherwise.
 
 Records are ordered so that every member exists before it is referenced.
@@ -46,7 +50,12 @@ USER_SETS = [
     ("cph", 1100, "OU=Copenhagen,OU=Staff", "Copenhagen"),
     ("aar", 150, "OU=Aarhus,OU=Staff", "Aarhus"),
     ("ext", 20, "OU=External", "External"),
+    ("bulk", 3000, "OU=Bulk", "Bulk"),
 ]
+
+# accountExpires (FILETIME) of the one expired account: 2012-01-01.
+EXPIRED_ACCOUNT = ("aar", 13)
+EXPIRED_FILETIME = "129698208000000000"
 
 # --------------------------------------------------------------------------
 # LDIF / DN encoding helpers (RFC 2849, RFC 4514)
@@ -131,6 +140,7 @@ def build(base_dn: str):
     ou("Copenhagen", staff)
     ou("Aarhus", staff)
     ou("External", fixture)
+    ou("Bulk", fixture)
     groups_ou = ou("Groups", fixture)
 
     user_dn = {}
@@ -159,7 +169,7 @@ def build(base_dn: str):
                 ("title", "Engineer"),
                 ("telephoneNumber", f"+45 1000 {n:04d}"),
                 ("userAccountControl", uac),
-            ]))
+            ] + ([("accountExpires", EXPIRED_FILETIME)] if (prefix, n) == EXPIRED_ACCOUNT else [])))
 
     group_dn = {}
 
@@ -182,8 +192,9 @@ def build(base_dn: str):
     group("VIP", [user_dn["cph-0002"], user_dn["aar-0001"]])
     group("Unlinked", users("aar", 2, 10))
     group("Aarhus-All", users("aar", 1, 150))
-    group("Cycle-A", [user_dn["aar-0011"]])
+    group("Cycle-A", [user_dn["aar-0011"], user_dn["aar-0013"]])
     group("Cycle-B", [group_dn["Cycle-A"], user_dn["aar-0012"]])
+    group("Bulk-All", users("bulk", 1, 3000))
     # Close the cycle now that both groups exist.
     records.append((group_dn["Cycle-A"], "modify",
                     [("add", "member", [group_dn["Cycle-B"]])]))
@@ -209,8 +220,8 @@ def render(records, out):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
-        description="Print the Roster test fixture (OU=Fixture: 1,270 users, "
-                    "10 groups) as LDIF on stdout.")
+        description="Print the Roster test fixture (OU=Fixture: 4,270 users, "
+                    "11 groups) as LDIF on stdout.")
     parser.add_argument("--base-dn", default=DEFAULT_BASE_DN,
                         help=f"domain naming context (default: {DEFAULT_BASE_DN})")
     args = parser.parse_args(argv)

@@ -8,15 +8,15 @@
 //! aar-0150 disabled), External (ext-0001..0020) and Groups:
 //! All-Staff ⊃ {Staff-DK ⊃ {Sales-DK ⊃ cph-0001..0100, Copenhagen-All ⊃ all
 //! cph}, ext-0001}; Admins-CPH ⊃ cph-0001..0005; VIP ⊃ {cph-0002, aar-0001};
-//! Unlinked ⊃ aar-0002..0010; Cycle-A ⊃ {Cycle-B, aar-0011},
-//! Cycle-B ⊃ {Cycle-A, aar-0012}.
+//! Unlinked ⊃ aar-0002..0010; Cycle-A ⊃ {Cycle-B, aar-0011, aar-0013
+//! (expired)}, Cycle-B ⊃ {Cycle-A, aar-0012}; Bulk-All ⊃ bulk-0001..3000.
 
 // A failed unwrap is a failed test, which is what we want here.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
 
-use roster_e2e::{Admin, Agent, Engine, LdapTransport, Server, env};
+use roster_e2e::{Admin, Agent, Engine, LdapTransport, Server, TestOu, env, ldap_modify};
 use roster_proto::admin::{
     Access, AccessKind, CreateAccess, CreateJob, Job, LinkInput, Page, RegistrationToken, Session, SessionStatus, User,
 };
@@ -34,6 +34,7 @@ async fn tenant_with_job(server: &Server, agent: &Agent) -> (Admin, Job, Vec<Acc
                 relative_paths: vec!["OU=Copenhagen,OU=Staff,OU=Fixture".into(), "OU=Aarhus,OU=Staff,OU=Fixture".into()],
                 group_paths: vec!["OU=Groups,OU=Fixture".into()],
                 schedule_time: Some("03:00".into()),
+                full_sync_interval_days: None,
             },
         )
         .await;
@@ -87,13 +88,13 @@ async fn first_push_imports_the_real_directory(engine: Engine, transport: LdapTr
     let session: Session = serde_json::from_value(summary["session"].clone()).expect("push prints the import session");
     assert_eq!(session.status, SessionStatus::Succeeded, "{session:?}");
     let session = admin.wait_for_session(session.id).await;
-    assert_eq!(session.counts.created, 1102, "{session:?}");
-    assert_eq!(session.counts.not_linked, 148, "{session:?}");
+    assert_eq!(session.counts.created, 1103, "{session:?}");
+    assert_eq!(session.counts.not_linked, 147, "{session:?}");
     assert_eq!(session.manifest_sha256.len(), 64);
 
     let users = admin.all_users(job.id).await;
     let user = |name: &str| users.iter().find(|u| u.username == name);
-    assert_eq!(users.len(), 1102);
+    assert_eq!(users.len(), 1103);
 
     // Nested three levels (All-Staff ⊃ Staff-DK ⊃ Sales-DK ⊃ cph-0001) plus direct links.
     let cph1 = user("cph-0001").expect("cph-0001 imported");
@@ -114,6 +115,10 @@ async fn first_push_imports_the_real_directory(engine: Engine, transport: LdapTr
     // The two-group cycle grants its members, and terminates.
     assert_eq!(accesses_of(user("aar-0011").unwrap()), set(&[(AccessKind::User, "Aarhus")]));
     assert_eq!(accesses_of(user("aar-0012").unwrap()), set(&[(AccessKind::User, "Aarhus")]));
+    // An expired account is imported inactive.
+    let expired = user("aar-0013").unwrap();
+    assert_eq!(accesses_of(expired), set(&[(AccessKind::User, "Aarhus")]));
+    assert!(!expired.active, "aar-0013's account expired in 2012");
     // Not imported: VIP alone is no basic access; a group with no link; out of scope.
     assert!(user("aar-0001").is_none(), "aar-0001 has VIP only");
     assert!(user("aar-0002").is_none(), "aar-0002 is only in an unlinked group");
@@ -161,4 +166,121 @@ async fn postgres_first_push_over_starttls_to_an_https_server() {
 #[tokio::test]
 async fn sqlite_plain_ldap_needs_explicit_opt_in() {
     plain_ldap_without_opt_in_pushes_nothing(Engine::Sqlite).await;
+}
+
+/// A group far beyond Windows' 1,500-value range arrives whole.
+async fn a_group_of_3000_members_arrives_whole(engine: Engine) {
+    let server = Server::start(engine, false).await;
+    let agent = Agent::new(LdapTransport::Ldaps, 1000);
+    let tenant = server.create_tenant("Bulk Corp");
+    let admin = Admin::new(&server.url, &tenant.admin_token);
+    let job: Job = admin
+        .post(
+            "/api/v1/jobs",
+            &CreateJob {
+                name: "bulk".into(),
+                relative_paths: vec!["OU=Bulk,OU=Fixture".into()],
+                group_paths: vec!["OU=Groups,OU=Fixture".into()],
+                schedule_time: None,
+                full_sync_interval_days: None,
+            },
+        )
+        .await;
+    let access: Access = admin.post("/api/v1/accesses", &CreateAccess { kind: AccessKind::User, name: "Bulk".into() }).await;
+    let group = format!("CN=Bulk-All,OU=Groups,OU=Fixture,{}", env("ROSTER_TEST_LDAP_BASE_DN"));
+    let _: serde_json::Value = admin.put(&format!("/api/v1/jobs/{}/links", job.id), &vec![LinkInput { group, access_id: access.id }]).await;
+    let token: RegistrationToken = admin.post(&format!("/api/v1/jobs/{}/registration-tokens", job.id), &()).await;
+    agent.run_ok(&["register", "--server", &server.url, "--token", &token.token]);
+    let output = agent.run_ok(&["push"]);
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["users"], 3000, "{summary}");
+    let session: Session = serde_json::from_value(summary["session"].clone()).unwrap();
+    let session = admin.wait_for_session(session.id).await;
+    assert_eq!(session.counts.created, 3000, "{session:?}");
+    let users = admin.all_users(job.id).await;
+    assert_eq!(users.len(), 3000);
+    assert!(users.iter().all(|u| u.active && accesses_of(u) == set(&[(AccessKind::User, "Bulk")])));
+}
+
+#[tokio::test]
+async fn postgres_a_group_of_3000_members_arrives_whole() {
+    a_group_of_3000_members_arrives_whole(Engine::Postgres).await;
+}
+
+/// Renames, moves, deletions and small changes in AD reach the service
+/// through delta snapshots: the same user stays the same user, a move out of
+/// scope and a deletion deactivate, and a delta is small.
+async fn directory_changes_flow_through_deltas(engine: Engine) {
+    let server = Server::start(engine, false).await;
+    let agent = Agent::new(LdapTransport::Ldaps, 1000);
+    let ou = TestOu::create();
+    let names = ["ann", "bob", "cid", "dan", "eve"];
+    ou.add_users(&names);
+    let group = ou.add_group("Staff", &names);
+    let tenant = server.create_tenant("Delta Corp");
+    let admin = Admin::new(&server.url, &tenant.admin_token);
+    let job: Job = admin
+        .post(
+            "/api/v1/jobs",
+            &CreateJob {
+                name: "delta".into(),
+                relative_paths: vec![format!("OU=In,{}", ou.relative)],
+                group_paths: vec![ou.relative.clone()],
+                schedule_time: None,
+                full_sync_interval_days: None,
+            },
+        )
+        .await;
+    let access: Access = admin.post("/api/v1/accesses", &CreateAccess { kind: AccessKind::User, name: "HQ".into() }).await;
+    let _: serde_json::Value = admin.put(&format!("/api/v1/jobs/{}/links", job.id), &vec![LinkInput { group, access_id: access.id }]).await;
+    let token: RegistrationToken = admin.post(&format!("/api/v1/jobs/{}/registration-tokens", job.id), &()).await;
+    agent.run_ok(&["register", "--server", &server.url, "--token", &token.token]);
+
+    let first: serde_json::Value = serde_json::from_slice(&agent.run_ok(&["push"]).stdout).unwrap();
+    assert_eq!(first["kind"], "full", "{first}");
+    assert_eq!(first["users"], 5, "{first}");
+    let before = admin.all_users(job.id).await;
+    assert_eq!(before.len(), 5);
+
+    // In AD: rename ann, move bob out of scope, delete cid, change dan's title.
+    let dn = |name: &str| format!("CN={name},OU=In,{}", ou.dn);
+    ldap_modify(&format!(
+        "dn: {ann}\nchangetype: modify\nreplace: sAMAccountName\nsAMAccountName: ann-renamed\n-\n\n\
+         dn: {ann}\nchangetype: modrdn\nnewrdn: CN=ann-renamed\ndeleteoldrdn: 1\n\n\
+         dn: {bob}\nchangetype: modrdn\nnewrdn: CN=bob\ndeleteoldrdn: 1\nnewsuperior: OU=Out,{ou}\n\n\
+         dn: {cid}\nchangetype: delete\n\n\
+         dn: {dan}\nchangetype: modify\nreplace: title\ntitle: Manager\n-\n",
+        ann = dn("ann"),
+        bob = dn("bob"),
+        cid = dn("cid"),
+        dan = dn("dan"),
+        ou = ou.dn,
+    ));
+
+    let second: serde_json::Value = serde_json::from_slice(&agent.run_ok(&["push"]).stdout).unwrap();
+    assert_eq!(second["kind"], "delta", "{second}");
+    assert!(second["deleted"].as_u64().unwrap() >= 1, "the tombstone of cid is in the delta: {second}");
+    assert!(second["bytes"].as_u64().unwrap() < first["bytes"].as_u64().unwrap(), "a delta is smaller: {first} vs {second}");
+    assert!(second["session"].is_null(), "later snapshots wait for the schedule or an admin");
+
+    let session: Session = admin.post(&format!("/api/v1/jobs/{}/imports", job.id), &()).await;
+    let session = admin.wait_for_session(session.id).await;
+    assert_eq!(session.status, SessionStatus::Succeeded, "{session:?}");
+    assert_eq!((session.counts.updated, session.counts.deactivated, session.counts.unchanged), (2, 2, 1), "{session:?}");
+
+    let after = admin.all_users(job.id).await;
+    assert_eq!(after.len(), 5, "nobody is deleted");
+    let by_guid = |guid| after.iter().find(|u| u.object_guid == guid).unwrap();
+    let original = |name: &str| before.iter().find(|u| u.username == name).unwrap();
+    let ann = by_guid(original("ann").object_guid);
+    assert_eq!((ann.id, ann.username.as_str(), ann.active), (original("ann").id, "ann-renamed", true), "a rename keeps the user");
+    assert!(!by_guid(original("bob").object_guid).active, "a move out of scope is a departure");
+    assert!(!by_guid(original("cid").object_guid).active, "a deletion deactivates");
+    assert!(by_guid(original("dan").object_guid).active);
+    assert!(by_guid(original("eve").object_guid).active);
+}
+
+#[tokio::test]
+async fn sqlite_directory_changes_flow_through_deltas() {
+    directory_changes_flow_through_deltas(Engine::Sqlite).await;
 }

@@ -29,7 +29,8 @@ It only ever connects out: to a domain controller (LDAPS, or LDAP with StartTLS)
 Typical use:
   roster-agent register --server https://roster.example.com --token <one-time token>
   roster-agent check        # preflight: LDAP, rootDSE, server, job, counts per search base
-  roster-agent push         # read, sign, upload, commit, wait for the import
+  roster-agent push         # read (changes only, when the server allows), sign, upload, commit, wait for the import
+  roster-agent push --full  # the same with a full snapshot
 
 LDAP settings come from the config file's [ldap] section, overridden by ROSTER_LDAP_URL, ROSTER_LDAP_BIND_DN, \
 ROSTER_LDAP_PASSWORD_FILE (or ROSTER_LDAP_PASSWORD), ROSTER_LDAP_BASE_DN, ROSTER_LDAP_PAGE_SIZE, ROSTER_LDAP_STARTTLS, \
@@ -78,7 +79,7 @@ pub enum Command {
     Register(RegisterArgs),
     /// Preflight: check LDAP, the rootDSE, the server and the job, and count users and groups in scope
     Check,
-    /// Read the directory, upload a signed snapshot, commit it and wait for the import; prints one JSON object
+    /// Read the directory (a delta of the changes when the server allows, else in full), upload a signed snapshot, commit it and wait for the import; prints one JSON object
     Push(PushArgs),
     /// Read the directory into a folder of chunks plus the unsigned manifest, without a server; prints one JSON object
     Read(ReadArgs),
@@ -107,6 +108,9 @@ pub struct PushArgs {
     /// How long to wait for the import session, in seconds
     #[arg(long, value_name = "SECONDS", default_value_t = 600)]
     pub wait_timeout: u64,
+    /// Send a full snapshot even where the server would take a delta
+    #[arg(long)]
+    pub full: bool,
 }
 
 /// `read`'s arguments.
@@ -144,7 +148,7 @@ pub async fn run(cli: Cli, env: EnvMap) -> Result<u8, AgentError> {
             Ok(0)
         }
         Command::Push(args) => {
-            let options = PushOptions { wait: !args.no_wait, wait_timeout: Duration::from_secs(args.wait_timeout) };
+            let options = PushOptions { wait: !args.no_wait, wait_timeout: Duration::from_secs(args.wait_timeout), full: args.full };
             let report = push(&ctx, &options).await?;
             print_json(&report)?;
             if report.import_failed() {
@@ -191,7 +195,9 @@ mod tests {
         let cli = Cli::try_parse_from(["roster-agent", "push", "--state-dir", "/tmp/x", "--no-wait", "--config", "/etc/a.toml"]).unwrap();
         assert_eq!(cli.common.state_dir, PathBuf::from("/tmp/x"));
         assert_eq!(cli.common.config, Some(PathBuf::from("/etc/a.toml")));
-        assert!(matches!(cli.command, Command::Push(PushArgs { no_wait: true, wait_timeout: 600 })));
+        assert!(matches!(cli.command, Command::Push(PushArgs { no_wait: true, wait_timeout: 600, full: false })));
+        let full = Cli::try_parse_from(["roster-agent", "push", "--full"]).unwrap();
+        assert!(matches!(full.command, Command::Push(PushArgs { no_wait: false, full: true, .. })));
         let read = Cli::try_parse_from(["roster-agent", "read", "--out", "o", "--path", "OU=A", "--path", "OU=B"]).unwrap();
         let Command::Read(args) = read.command else { panic!("not read") };
         assert_eq!(args.paths, ["OU=A", "OU=B"]);

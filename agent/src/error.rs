@@ -27,6 +27,8 @@ pub enum Stage {
     SearchUsers,
     SearchGroups,
     SearchOus,
+    /// Searching tombstones (delta reads).
+    SearchDeleted,
     /// Writing chunks to the spool directory.
     Spool,
     Register,
@@ -47,6 +49,7 @@ impl Stage {
             Stage::SearchUsers => "search users",
             Stage::SearchGroups => "search groups",
             Stage::SearchOus => "search ous",
+            Stage::SearchDeleted => "search deleted",
             Stage::Spool => "spool",
             Stage::Register => "register",
             Stage::FetchJob => "fetch job",

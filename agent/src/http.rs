@@ -2,7 +2,8 @@
 //! request (a fresh EdDSA token per attempt, bound to method and path),
 //! retries what is worth retrying (connection errors, timeouts, 5xx, 429,
 //! honouring `Retry-After`) with jittered exponential backoff, and turns
-//! any other answer into an error carrying the server's problem `detail`.
+//! any other answer into an error carrying the status and the server's
+//! problem `type` and `detail`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +35,9 @@ pub const MIN_DELAY: Duration = Duration::from_millis(500);
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 /// Most of a non-problem error body quoted in a message.
 const MAX_QUOTED_BODY: usize = 300;
+/// The problem `type` of a 409 to a delta whose base is not the server's
+/// watermark: the agent answers with a full snapshot.
+pub const DELTA_BASE_MISMATCH: &str = "urn:roster:problem:delta-base-mismatch";
 
 /// Why a call to the server failed.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +63,9 @@ pub enum HttpError {
         /// `METHOD URL`, for the message.
         request: String,
         status: StatusCode,
+        /// The problem's `type` when the body was a problem, so callers can
+        /// tell one 409 from another.
+        problem_type: Option<String>,
         /// The problem's `detail` (or title, or the start of the body).
         detail: String,
         /// The server's `Retry-After`, in seconds.
@@ -90,6 +97,22 @@ impl HttpError {
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             HttpError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The problem `type` of an answer that was not a success.
+    pub fn problem_type(&self) -> Option<&str> {
+        match self {
+            HttpError::Status { problem_type, .. } => problem_type.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The server's `detail` of an answer that was not a success.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            HttpError::Status { detail, .. } => Some(detail),
             _ => None,
         }
     }
@@ -296,7 +319,13 @@ impl ServerClient {
         if status.is_success() {
             return Ok(body.to_vec());
         }
-        Err(HttpError::Status { request: format!("{method} {url}"), status, detail: problem_detail(status, &body), retry_after })
+        Err(HttpError::Status {
+            request: format!("{method} {url}"),
+            status,
+            problem_type: problem_type(&body),
+            detail: problem_detail(status, &body),
+            retry_after,
+        })
     }
 }
 
@@ -337,6 +366,11 @@ pub fn api_url(base: &Url, path: &str) -> Url {
     let prefix = base.path().trim_end_matches('/');
     url.set_path(&format!("{prefix}/{}", path.trim_start_matches('/')));
     url
+}
+
+/// The `type` of a problem body, `None` when the body is not a problem.
+pub fn problem_type(body: &[u8]) -> Option<String> {
+    serde_json::from_slice::<Problem>(body).ok().map(|problem| problem.kind)
 }
 
 /// What an error answer says, for a person: the problem's `detail` (or
@@ -387,6 +421,11 @@ mod tests {
     fn problem_details() {
         let problem = br#"{"type":"about:blank","title":"Conflict","status":409,"detail":"snapshot already committed"}"#;
         assert_eq!(problem_detail(StatusCode::CONFLICT, problem), "snapshot already committed");
+        assert_eq!(problem_type(problem).as_deref(), Some("about:blank"));
+        let mismatch =
+            br#"{"type":"urn:roster:problem:delta-base-mismatch","title":"Conflict","status":409,"detail":"the base is USN 10"}"#;
+        assert_eq!(problem_type(mismatch).as_deref(), Some(DELTA_BASE_MISMATCH));
+        assert_eq!(problem_type(b"plain words"), None);
         let no_detail = br#"{"type":"about:blank","title":"Unauthorized","status":401}"#;
         assert_eq!(problem_detail(StatusCode::UNAUTHORIZED, no_detail), "Unauthorized");
         assert_eq!(problem_detail(StatusCode::BAD_GATEWAY, b""), "Bad Gateway");

@@ -1,9 +1,11 @@
-//! Roster's agent: reads Active Directory over LDAP, cuts a full snapshot
-//! into signed chunks and pushes them to the Roster server. It only ever
-//! connects out.
+//! Roster's agent: reads Active Directory over LDAP, cuts a full or delta
+//! snapshot into signed chunks and pushes them to the Roster server. It
+//! only ever connects out.
 //!
 //! - [`config`]: settings, layered from the TOML file and `ROSTER_*` variables (pure).
-//! - [`ldap`]: connect, bind, rootDSE, and the paged read of users, groups and OUs.
+//! - [`ldap`]: connect, bind, rootDSE and watermark, and the paged read of
+//!   users, groups, OUs and (for deltas) tombstones.
+//! - [`sync`]: full or delta, from the server's advice and the DC's watermark (pure).
 //! - [`spool`]: records → chunk files on disk as pages arrive.
 //! - [`snapshot`]: one read into the spool, and its manifest.
 //! - [`http`]: the signed, retrying client of the agent API.
@@ -23,6 +25,7 @@ pub mod secret;
 pub mod snapshot;
 pub mod spool;
 pub mod state;
+pub mod sync;
 
 use std::sync::Arc;
 

@@ -1,7 +1,10 @@
-//! The agent's HTTP side against a stand-in server (no directory needed):
-//! registration, signed requests under a path prefix, retries with
-//! `Retry-After` and fresh tokens, and client errors carrying the
-//! server's problem detail.
+//! The agent's HTTP side against a stand-in server: registration, signed
+//! requests under a path prefix, retries with `Retry-After` and fresh
+//! tokens, and client errors carrying the server's problem type and detail
+//! (no directory needed); and, with the Samba DC (`ROSTER_TEST_*`), how
+//! `push` follows the server's sync advice: a delta on a matching base, a
+//! full snapshot when forced, and a full snapshot in the same run when the
+//! server refuses a delta's base with 409 `delta-base-mismatch`.
 
 // Helpers outside #[test] functions panic on failure too: in a test, that is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -10,12 +13,17 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{MockServer, REGISTRATION_TOKEN, TempDir};
+use common::{DELTA_BASE_MISMATCH, MockServer, REGISTRATION_TOKEN, TempDir, TestOu, dc};
 use roster_agent::commands::Context;
+use roster_agent::commands::push::{PushOptions, push};
 use roster_agent::commands::register::{RegisterOptions, register};
 use roster_agent::config::EnvMap;
 use roster_agent::http::HttpError;
+use roster_agent::ldap::Directory;
 use roster_agent::{Secret, Stage};
+use roster_proto::agent::SyncAdvice;
+use roster_proto::manifest::{Manifest, SnapshotKind, Watermark};
+use roster_proto::records::{Record, UserRecord};
 use roster_proto::scope::JobScope;
 
 fn scope() -> JobScope {
@@ -115,6 +123,7 @@ async fn client_errors_fail_at_once_with_the_problem_detail() {
     let client = ctx.client(&ctx.state.identity().unwrap()).unwrap();
     let error = client.job().await.unwrap_err();
     assert_eq!(error.status().map(|s| s.as_u16()), Some(409));
+    assert_eq!(error.problem_type(), Some("about:blank"));
     assert!(error.to_string().ends_with("the server answered 409 Conflict: injected failure"), "{error}");
     assert_eq!(server.lock().requests.iter().filter(|r| r.ends_with("/job")).count(), 1);
 }
@@ -147,4 +156,144 @@ async fn an_unreachable_server_is_a_transport_error() {
     let error = client.job().await.unwrap_err();
     assert!(matches!(error, HttpError::Transport { .. }), "{error}");
     assert!(error.to_string().starts_with(&format!("GET {dead}/agent/v1/job: ")), "{error}");
+}
+
+/// A registered agent whose LDAP settings are the DC's, and whose stand-in
+/// job reads only the test's own OU.
+async fn registered_with_dc(server: &MockServer) -> (TempDir, Context) {
+    let state = TempDir::new("http-dc");
+    let mut env: EnvMap = dc().env(100).into_iter().collect();
+    env.insert("ROSTER_HTTP_MAX_RETRIES".into(), "1".into());
+    let ctx = Context::load(state.path(), None, &env).unwrap();
+    register(&ctx, &options(server, REGISTRATION_TOKEN)).await.unwrap();
+    (state, ctx)
+}
+
+fn own_scope(ou: &TestOu) -> JobScope {
+    JobScope { relative_paths: vec![ou.relative()], group_paths: vec![ou.relative()] }
+}
+
+/// The records the stand-in received for the last snapshot.
+fn received(server: &MockServer) -> Vec<Record> {
+    server.lock().chunks.values().flat_map(|bytes| roster_snapshot::chunk::decode(bytes).unwrap()).collect()
+}
+
+fn user_named<'a>(records: &'a [Record], suffix: &str) -> Option<&'a UserRecord> {
+    records.iter().find_map(|r| if let Record::User(u) = r { u.sam_account_name.ends_with(suffix).then_some(u) } else { None })
+}
+
+async fn dc_watermark() -> Watermark {
+    let mut directory = Directory::connect(&dc().plain(100)).await.unwrap();
+    let (_, mark) = directory.watermark().await.unwrap();
+    directory.close().await;
+    mark
+}
+
+fn kinds(offered: &[Manifest]) -> Vec<SnapshotKind> {
+    offered.iter().map(|m| m.kind).collect()
+}
+
+#[tokio::test]
+async fn push_sends_a_delta_on_the_servers_base_and_a_full_snapshot_when_told() {
+    let dc = dc();
+    let mut ou = TestOu::create(&dc).await;
+    let changed = ou.add_user("chg", None, &[("title", &["Clerk"])]).await;
+    ou.add_user("same", None, &[("title", &["Clerk"])]).await;
+    let server = MockServer::start(own_scope(&ou)).await;
+    let (_state, ctx) = registered_with_dc(&server).await;
+
+    // The stand-in holds nothing yet: full. It then holds (and advertises) that snapshot's watermark.
+    let first = push(&ctx, &PushOptions::default()).await.unwrap();
+    assert_eq!((first.snapshot.kind, first.snapshot.users, first.snapshot.deleted), (SnapshotKind::Full, 2, 0));
+    let full = server.lock().manifest.clone().unwrap();
+    assert_eq!(server.lock().sync.base.as_ref(), Some(&full.watermark));
+
+    ou.set(&changed, "title", "Chief").await;
+    let second = push(&ctx, &PushOptions::default()).await.unwrap();
+    assert_eq!(second.snapshot.kind, SnapshotKind::Delta);
+    let delta = server.lock().manifest.clone().unwrap();
+    assert_eq!((delta.kind, delta.base.as_ref()), (SnapshotKind::Delta, Some(&full.watermark)), "the delta names its base");
+    assert!(delta.watermark.same_database(&full.watermark) && delta.watermark.usn > full.watermark.usn);
+    assert_eq!(delta.counts.users, second.snapshot.users);
+    let records = received(&server);
+    assert_eq!(user_named(&records, "-chg").and_then(|u| u.title.as_deref()), Some("Chief"));
+    assert!(user_named(&records, "-same").is_none(), "the untouched user is not in the delta");
+    let json = serde_json::to_value(&second).unwrap();
+    assert_eq!(json["kind"], "delta");
+    assert!(json["deleted"].is_u64());
+
+    // --full, or the server asking for one, wins over a usable base.
+    let forced = push(&ctx, &PushOptions { full: true, ..PushOptions::default() }).await.unwrap();
+    assert_eq!(forced.snapshot.kind, SnapshotKind::Full);
+    server.lock().sync.full_required = Some("a reconciliation is due".into());
+    let asked = push(&ctx, &PushOptions::default()).await.unwrap();
+    assert_eq!(asked.snapshot.kind, SnapshotKind::Full);
+    // A base from another DC, or from the future, is no base.
+    for base in [
+        Watermark { dns_host_name: "dc2.corp.example.test".into(), ..full.watermark.clone() },
+        Watermark { usn: u64::MAX, ..full.watermark.clone() },
+    ] {
+        server.lock().sync = SyncAdvice { base: Some(base.clone()), full_required: None };
+        server.lock().held = Some(base);
+        assert_eq!(push(&ctx, &PushOptions::default()).await.unwrap().snapshot.kind, SnapshotKind::Full);
+    }
+    assert_eq!(
+        kinds(&server.lock().offered),
+        [SnapshotKind::Full, SnapshotKind::Delta, SnapshotKind::Full, SnapshotKind::Full, SnapshotKind::Full, SnapshotKind::Full]
+    );
+    ou.remove().await;
+}
+
+#[tokio::test]
+async fn a_refused_delta_base_is_followed_by_a_full_snapshot_in_the_same_run() {
+    let dc = dc();
+    let mut ou = TestOu::create(&dc).await;
+    ou.add_user("u1", None, &[]).await;
+    let server = MockServer::start(own_scope(&ou)).await;
+    let (_state, ctx) = registered_with_dc(&server).await;
+    let now = dc_watermark().await;
+
+    // At the offer: the server advertised a base, but by the time the delta
+    // arrives it holds another one (another push got there first).
+    {
+        let mut s = server.lock();
+        s.sync = SyncAdvice { base: Some(now.clone()), full_required: None };
+        s.held = Some(Watermark { usn: now.usn - 1, ..now.clone() });
+    }
+    let report = push(&ctx, &PushOptions::default()).await.unwrap();
+    assert_eq!(report.snapshot.kind, SnapshotKind::Full);
+    assert_eq!(report.snapshot.users, 1);
+    {
+        let s = server.lock();
+        assert_eq!(kinds(&s.offered), [SnapshotKind::Delta, SnapshotKind::Full]);
+        assert_eq!(s.offered[0].base.as_ref(), Some(&now));
+        assert_eq!(s.manifest.as_ref().unwrap().snapshot_id, report.snapshot.snapshot_id, "the full one was committed");
+        assert!(s.session.is_some());
+    }
+    assert_eq!(std::fs::read_dir(ctx.state.spool_root()).map(|d| d.count()).unwrap_or(0), 0, "no spool left behind");
+
+    // At the commit: same fallback.
+    server.lock().offered.clear();
+    server.lock().problems.push_back(("/commit".into(), 409, DELTA_BASE_MISMATCH.into()));
+    let report = push(&ctx, &PushOptions::default()).await.unwrap();
+    assert_eq!(report.snapshot.kind, SnapshotKind::Full);
+    assert_eq!(kinds(&server.lock().offered), [SnapshotKind::Delta, SnapshotKind::Full]);
+
+    // Only once per run: a second refusal is the run's error.
+    server.lock().offered.clear();
+    for _ in 0..2 {
+        server.lock().problems.push_back(("/commit".into(), 409, DELTA_BASE_MISMATCH.into()));
+    }
+    let error = push(&ctx, &PushOptions::default()).await.unwrap_err();
+    assert_eq!(error.stage, Stage::Commit);
+    assert_eq!(kinds(&server.lock().offered), [SnapshotKind::Delta, SnapshotKind::Full]);
+
+    // Any other 409 is not a reason for a full snapshot.
+    server.lock().offered.clear();
+    server.lock().problems.push_back(("/commit".into(), 409, "about:blank".into()));
+    let error = push(&ctx, &PushOptions::default()).await.unwrap_err();
+    assert_eq!(error.stage, Stage::Commit);
+    assert!(error.to_string().contains("409 Conflict: injected problem"), "{error}");
+    assert_eq!(kinds(&server.lock().offered), [SnapshotKind::Delta]);
+    ou.remove().await;
 }

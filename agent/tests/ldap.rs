@@ -1,8 +1,11 @@
 //! The agent against the real Samba AD DC (started by scripts/test.sh;
 //! these tests fail without it): paging, member resolution through
-//! extended DNs, TLS modes, the refusals, the `read` command, and a whole
-//! `push` to a stand-in server, including a connection cut mid-read that
-//! must push nothing.
+//! extended DNs, TLS modes, the refusals, the `read` command, a whole
+//! `push` to a stand-in server (including a connection cut mid-read that
+//! must push nothing), the watermark, and delta reads: changed, moved and
+//! deleted objects, new group members, account expiry. Tests that change
+//! the directory do it in their own OU and assert only about it: other
+//! tests share the DC.
 
 // Helpers outside #[test] functions panic on failure too: in a test, that is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -12,17 +15,19 @@ mod common;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
-use common::{Dc, MockServer, REGISTRATION_TOKEN, TempDir, dc};
+use common::{Dc, MockServer, REGISTRATION_TOKEN, TempDir, TestOu, dc};
+use ldap3::Mod;
 use roster_agent::commands::Context;
 use roster_agent::commands::push::{PushOptions, push};
 use roster_agent::commands::register::{RegisterOptions, register};
 use roster_agent::config::EnvMap;
 use roster_agent::ldap::tls::Transport;
-use roster_agent::ldap::{Directory, LdapSettings, ReadStats};
+use roster_agent::ldap::{Directory, LdapSettings, ReadMode, ReadStats};
 use roster_agent::{Secret, Stage};
 use roster_proto::ObjectGuid;
 use roster_proto::admin::SessionStatus;
-use roster_proto::records::{GroupRecord, Record, UserRecord};
+use roster_proto::manifest::{SnapshotKind, Watermark};
+use roster_proto::records::{DeletedRecord, GroupRecord, Record, UserRecord};
 use roster_proto::scope::JobScope;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -34,13 +39,48 @@ fn scope(users: &[&str], groups: &[&str]) -> JobScope {
 }
 
 async fn read(settings: &LdapSettings, scope: &JobScope) -> (ReadStats, Vec<Record>) {
+    read_with(settings, scope, |_| ReadMode::Full).await.1
+}
+
+/// Reads with the mode `mode` picks from the watermark read first; returns that watermark too.
+async fn read_with(
+    settings: &LdapSettings,
+    scope: &JobScope,
+    mode: impl FnOnce(&Watermark) -> ReadMode,
+) -> (Watermark, (ReadStats, Vec<Record>)) {
     let mut directory = Directory::connect(settings).await.unwrap();
     let info = directory.directory_info(settings.base_dn.as_deref()).await.unwrap();
     let resolved = scope.resolve(&info.base_dn).unwrap();
     let mut records = Vec::new();
-    let stats = directory.read(&resolved, &info.base_dn, &mut records).await.unwrap();
+    let stats = directory.read(&info, &resolved, mode(&info.watermark), &mut records).await.unwrap();
     directory.close().await;
-    (stats, records)
+    (info.watermark, (stats, records))
+}
+
+/// Everything under the base DN changed after `base` (the whole domain: a
+/// delta is not limited to the scope), and the watermark read before.
+async fn delta_since(dc: &Dc, base: &Watermark) -> (Watermark, ReadStats, Vec<Record>) {
+    let (mark, (stats, records)) = read_with(&dc.plain(100), &scope(&["*"], &[]), |_| ReadMode::Delta { since_usn: base.usn + 1 }).await;
+    (mark, stats, records)
+}
+
+async fn current_watermark(dc: &Dc) -> Watermark {
+    let mut directory = Directory::connect(&dc.plain(100)).await.unwrap();
+    let (_, mark) = directory.watermark().await.unwrap();
+    directory.close().await;
+    mark
+}
+
+fn user(records: &[Record], guid: ObjectGuid) -> Option<&UserRecord> {
+    users(records).into_iter().find(|u| u.object_guid == guid)
+}
+
+fn deleted(records: &[Record]) -> Vec<&DeletedRecord> {
+    records.iter().filter_map(|r| if let Record::Deleted(d) = r { Some(d) } else { None }).collect()
+}
+
+fn same_dn(a: &str, b: &str) -> bool {
+    roster_proto::dn::Dn::parse(a).unwrap() == roster_proto::dn::Dn::parse(b).unwrap()
 }
 
 fn users(records: &[Record]) -> Vec<&UserRecord> {
@@ -106,8 +146,8 @@ async fn group_members_are_the_guids_of_the_objects_read() {
 
     assert!(groups["Cycle-A"].members.contains(&groups["Cycle-B"].object_guid));
     assert!(groups["Cycle-B"].members.contains(&groups["Cycle-A"].object_guid));
-    // Members outside the user scope are kept as references (aar-0011 is in Aarhus).
-    assert_eq!(groups["Cycle-A"].members.len(), 2);
+    // Members outside the user scope are kept as references (aar-0011 and aar-0013 are in Aarhus).
+    assert_eq!(groups["Cycle-A"].members.len(), 3);
     assert_eq!(groups["Aarhus-All"].members.len(), 150);
     assert!(groups["Aarhus-All"].members.iter().all(|m| !copenhagen.contains(m)));
 }
@@ -204,9 +244,12 @@ async fn the_read_command_writes_chunks_and_a_manifest() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["users"], 1100);
+    assert_eq!((report["kind"].as_str(), report["deleted"].as_u64()), (Some("full"), Some(0)));
     assert!(report["pages"].as_u64().unwrap() >= 13);
     let manifest: roster_proto::manifest::Manifest = serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest.counts.users, 1100);
+    assert_eq!((manifest.kind, manifest.base.as_ref()), (SnapshotKind::Full, None));
+    assert!(manifest.watermark.usn > 0, "the manifest carries the watermark read before the read");
     assert_eq!(manifest.directory.domain_dn, dc.base_dn);
     assert!(manifest.directory.domain_sid.as_deref().is_some_and(|s| s.starts_with("S-1-5-21-")));
     let mut decoded = 0;
@@ -273,7 +316,11 @@ async fn push_uploads_a_signed_snapshot_and_waits_for_the_import() {
 
     let json = serde_json::to_value(&report).unwrap();
     let keys: BTreeSet<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["bytes", "chunks", "groups", "message", "ous", "pages", "session", "snapshot_id", "users"].into());
+    assert_eq!(keys, ["bytes", "chunks", "deleted", "groups", "kind", "message", "ous", "pages", "session", "snapshot_id", "users"].into());
+    assert_eq!((json["kind"].as_str(), json["deleted"].as_u64()), (Some("full"), Some(0)), "the stand-in held no state: a full snapshot");
+    assert_eq!(manifest.kind, SnapshotKind::Full);
+    assert_eq!(manifest.base, None);
+    assert!(manifest.watermark.usn > 0 && !manifest.watermark.dns_host_name.is_empty());
 }
 
 #[tokio::test]
@@ -292,7 +339,7 @@ async fn push_reports_a_failed_import_and_can_skip_waiting() {
     assert_eq!(server.lock().polls, polls, "--no-wait does not poll");
 
     server.lock().running_polls = u32::MAX;
-    let short = PushOptions { wait: true, wait_timeout: Duration::from_millis(700) };
+    let short = PushOptions { wait: true, wait_timeout: Duration::from_millis(700), ..PushOptions::default() };
     let error = push(&ctx, &short).await.unwrap_err();
     assert_eq!(error.stage, Stage::WaitForImport);
 }
@@ -362,6 +409,9 @@ async fn check_walks_every_stage_and_counts_per_search_base() {
         format!("defaultNamingContext: {}", dc.base_dn),
         "domain SID: S-1-5-21-".to_owned(),
         "job: Mock job".to_owned(),
+        "dsServiceName: CN=NTDS Settings,".to_owned(),
+        "invocationId: ".to_owned(),
+        "next push: full (the server holds no directory state for the job yet)".to_owned(),
         format!("users in {COPENHAGEN},{}: 1100", dc.base_dn),
         format!("users in OU=Aarhus,OU=Staff,OU=Fixture,{}: 150", dc.base_dn),
         format!("groups in {GROUPS},{}: ", dc.base_dn),
@@ -426,4 +476,180 @@ async fn https_servers_are_trusted_through_the_server_ca_file() {
     register(&ctx, &options).await.unwrap();
     let job = ctx.client(&ctx.state.identity().unwrap()).unwrap().job().await.unwrap();
     assert_eq!(job.name, "Mock job");
+}
+
+#[tokio::test]
+async fn the_watermark_names_the_dc_and_grows_with_changes() {
+    let dc = dc();
+    let mut directory = Directory::connect(&dc.plain(100)).await.unwrap();
+    let info = directory.directory_info(None).await.unwrap();
+    let before = info.watermark.clone();
+    assert_eq!(before.dns_host_name.to_ascii_lowercase(), "dc1.corp.example.test");
+    assert_ne!(before.invocation_id.to_string(), "00000000-0000-0000-0000-000000000000");
+    assert!(before.usn > 0);
+    let service = info.root.ds_service_name.as_deref().unwrap();
+    assert!(service.starts_with("CN=NTDS Settings,CN=DC1,CN=Servers,") && !service.contains('<'), "{service}");
+    directory.close().await;
+
+    let mut ou = TestOu::create(&dc).await;
+    ou.add_user("wm", None, &[]).await;
+    let after = current_watermark(&dc).await;
+    assert!(after.same_database(&before), "{after:?} vs {before:?}");
+    assert!(after.usn > before.usn, "{} then {}", before.usn, after.usn);
+    ou.remove().await;
+}
+
+#[tokio::test]
+async fn a_delta_holds_the_changed_user_and_not_the_untouched_one() {
+    let dc = dc();
+    let mut ou = TestOu::create(&dc).await;
+    let changed = ou.add_user("chg", None, &[("title", &["Clerk"])]).await;
+    let untouched = ou.add_user("same", None, &[("title", &["Clerk"])]).await;
+    let (changed_guid, untouched_guid) = (ou.guid(&changed).await, ou.guid(&untouched).await);
+    let base = current_watermark(&dc).await;
+    ou.set(&changed, "title", "Chief").await;
+
+    let (mark, stats, records) = delta_since(&dc, &base).await;
+    assert!(mark.usn > base.usn);
+    let user = user(&records, changed_guid).unwrap_or_else(|| panic!("the changed user is missing from the delta"));
+    assert_eq!(user.title.as_deref(), Some("Chief"));
+    assert!(same_dn(&user.dn, &changed), "{}", user.dn);
+    assert!(user.usn_changed.unwrap() > base.usn);
+    assert!(user.user_account_control == 512 && user.sam_account_name.ends_with("-chg"));
+    assert!(self::user(&records, untouched_guid).is_none(), "an unchanged user is not in the delta");
+    let ours = |dn: &str| roster_proto::dn::Dn::parse(dn).unwrap().is_within(&roster_proto::dn::Dn::parse(&ou.dn).unwrap());
+    let ous_here: Vec<&str> =
+        records.iter().filter_map(|r| if let Record::Ou(o) = r { Some(o.dn.as_str()) } else { None }).filter(|dn| ours(dn)).collect();
+    assert!(ous_here.is_empty(), "the OU itself did not change: {ous_here:?}");
+    assert!(stats.users >= 1 && stats.users as usize == users(&records).len());
+    assert!(stats.users < 1270, "a delta, not the whole domain: {} users", stats.users);
+    ou.remove().await;
+}
+
+#[tokio::test]
+async fn a_deleted_user_comes_as_a_tombstone() {
+    let dc = dc();
+    let mut ou = TestOu::create(&dc).await;
+    let doomed = ou.add_user("del", None, &[]).await;
+    let guid = ou.guid(&doomed).await;
+    let group = ou.add_group("delg", &[]).await;
+    let group_guid = ou.guid(&group).await;
+    let base = current_watermark(&dc).await;
+    ou.delete(&doomed).await;
+    ou.delete(&group).await;
+
+    let (_, stats, records) = delta_since(&dc, &base).await;
+    let tombstones = deleted(&records);
+    assert_eq!(stats.deleted as usize, tombstones.len());
+    let tombstone =
+        tombstones.iter().find(|d| d.object_guid == guid).unwrap_or_else(|| panic!("no tombstone for {guid} in {tombstones:?}"));
+    assert!(same_dn(tombstone.last_known_parent.as_deref().unwrap(), &ou.dn), "{:?}", tombstone.last_known_parent);
+    assert!(tombstones.iter().any(|d| d.object_guid == group_guid), "the group's tombstone too");
+    assert!(user(&records, guid).is_none(), "a deleted user is not also a user record");
+
+    // Before the deletion's USN, there is no tombstone.
+    let (_, _, later) = delta_since(&dc, &current_watermark(&dc).await).await;
+    assert!(deleted(&later).iter().all(|d| d.object_guid != guid));
+    ou.remove().await;
+}
+
+#[tokio::test]
+async fn a_moved_user_comes_with_its_new_dn_and_so_do_users_of_a_renamed_ou() {
+    let dc = dc();
+    let mut ou = TestOu::create(&dc).await;
+    let from = ou.add_ou("From", None).await;
+    let to = ou.add_ou("To", None).await;
+    let mover = ou.add_user("mv", Some(&from), &[]).await;
+    let stayer = ou.add_user("st", Some(&to), &[]).await;
+    let (mover_guid, stayer_guid) = (ou.guid(&mover).await, ou.guid(&stayer).await);
+    let base = current_watermark(&dc).await;
+    let moved = ou.move_to(&mover, &to).await;
+
+    let (_, _, records) = delta_since(&dc, &base).await;
+    let user = user(&records, mover_guid).unwrap_or_else(|| panic!("the moved user is missing"));
+    assert!(same_dn(&user.dn, &moved), "{} vs {moved}", user.dn);
+    assert!(self::user(&records, stayer_guid).is_none());
+
+    // Renaming the OU changes both users' DNs: the delta holds the OU and everything below it.
+    let base = current_watermark(&dc).await;
+    let renamed = ou.rename(&to, "OU=Renamed").await;
+    let (_, _, records) = delta_since(&dc, &base).await;
+    for guid in [mover_guid, stayer_guid] {
+        let user = self::user(&records, guid).unwrap_or_else(|| panic!("a user of the renamed OU is missing"));
+        assert!(same_dn(user.dn.split_once(',').unwrap().1, &renamed), "{}", user.dn);
+        eprintln!("user {} under the renamed OU: uSNChanged {:?}, base USN {}", user.dn, user.usn_changed, base.usn);
+    }
+    assert!(records.iter().any(|r| matches!(r, Record::Ou(o) if same_dn(&o.dn, &renamed))));
+    ou.remove().await;
+}
+
+#[tokio::test]
+async fn a_new_member_shows_in_the_groups_delta() {
+    let dc = dc();
+    let mut ou = TestOu::create(&dc).await;
+    let first = ou.add_user("m1", None, &[]).await;
+    let second = ou.add_user("m2", None, &[]).await;
+    let group = ou.add_group("grp", &[first.as_str()]).await;
+    let (first_guid, second_guid, group_guid) = (ou.guid(&first).await, ou.guid(&second).await, ou.guid(&group).await);
+    let base = current_watermark(&dc).await;
+    ou.modify(&group, vec![Mod::Add(b"member".to_vec(), [second.as_bytes().to_vec()].into())]).await;
+
+    let (_, _, records) = delta_since(&dc, &base).await;
+    let group = records
+        .iter()
+        .find_map(|r| if let Record::Group(g) = r { (g.object_guid == group_guid).then_some(g) } else { None })
+        .unwrap_or_else(|| panic!("the group is missing from the delta"));
+    assert_eq!(group.members.iter().copied().collect::<BTreeSet<_>>(), [first_guid, second_guid].into());
+    assert!(user(&records, second_guid).is_none(), "the new member itself did not change");
+    ou.remove().await;
+}
+
+/// 2020-01-01T00:00:00Z as a FILETIME.
+const JAN_2020: i64 = 132_223_104_000_000_000;
+
+#[tokio::test]
+async fn account_expiry_is_read_as_a_filetime() {
+    let dc = dc();
+    let mut ou = TestOu::create(&dc).await;
+    let expired = ou.add_user("exp", None, &[("accountExpires", &[&JAN_2020.to_string()])]).await;
+    let default = ou.add_user("dflt", None, &[]).await;
+    let never = ou.add_user("never", None, &[("accountExpires", &["0"])]).await;
+    let guids = [ou.guid(&expired).await, ou.guid(&default).await, ou.guid(&never).await];
+    let relative = ou.relative();
+    let (_, records) = read(&dc.plain(100), &scope(&[&relative], &[&relative])).await;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+
+    let expired = user(&records, guids[0]).unwrap();
+    assert_eq!(expired.account_expires, Some(JAN_2020));
+    assert!(expired.is_expired(now) && !expired.is_disabled(), "expired, yet not disabled");
+    let default = user(&records, guids[1]).unwrap();
+    eprintln!("accountExpires of a user created without one: {:?}", default.account_expires);
+    assert!(matches!(default.account_expires, None | Some(0) | Some(i64::MAX)), "{:?}", default.account_expires);
+    assert!(!default.is_expired(now));
+    let never = user(&records, guids[2]).unwrap();
+    assert_eq!(never.account_expires, Some(0));
+    assert!(!never.is_expired(now));
+    ou.remove().await;
+}
+
+#[tokio::test]
+async fn the_consistency_guid_is_read_when_set() {
+    let dc = dc();
+    let mut ou = TestOu::create(&dc).await;
+    let anchored = ou.add_user("anc", None, &[]).await;
+    let plain = ou.add_user("pln", None, &[]).await;
+    let anchor = [0x10, 0x32, 0x54, 0x76, 0x98, 0xba, 0xdc, 0xfe, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef];
+    ou.modify(&anchored, vec![Mod::Replace(b"mS-DS-ConsistencyGuid".to_vec(), [anchor.to_vec()].into())]).await;
+    let guids = [ou.guid(&anchored).await, ou.guid(&plain).await];
+    let relative = ou.relative();
+    let (_, records) = read(&dc.plain(100), &scope(&[&relative], &[])).await;
+
+    let anchored = user(&records, guids[0]).unwrap();
+    assert_eq!(anchored.consistency_guid, Some(ObjectGuid::from_ldap_bytes(&anchor).unwrap()));
+    assert_eq!(anchored.consistency_guid.unwrap().to_string(), "76543210-ba98-fedc-0123-456789abcdef");
+    assert_eq!(anchored.anchor(), anchored.consistency_guid.unwrap());
+    assert_ne!(anchored.anchor(), anchored.object_guid);
+    let plain = user(&records, guids[1]).unwrap();
+    assert_eq!((plain.consistency_guid, plain.anchor()), (None, plain.object_guid));
+    ou.remove().await;
 }

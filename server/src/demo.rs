@@ -29,8 +29,14 @@ pub async fn create(db: &Db) -> anyhow::Result<Demo> {
             (tenant.tenant_id, tenant.admin_token)
         }
     };
-    let job = CreateJob { name: JOB.into(), relative_paths: vec!["*".into()], group_paths: vec![], schedule_time: None };
-    let job_id = match store::jobs::create_job(db, tenant_id, &job, "02:00", time::macros::time!(02:00)).await? {
+    let job = CreateJob {
+        name: JOB.into(),
+        relative_paths: vec!["*".into()],
+        group_paths: vec![],
+        schedule_time: None,
+        full_sync_interval_days: None,
+    };
+    let job_id = match store::jobs::create_job(db, tenant_id, &job, "02:00", time::macros::time!(02:00), 7).await? {
         store::jobs::CreatedJob::Created(job) => job.id,
         store::jobs::CreatedJob::NameTaken => {
             store::jobs::job_named(db, tenant_id, JOB).await?.map(|j| j.id).ok_or_else(|| anyhow::anyhow!("the demo job vanished"))?

@@ -26,6 +26,10 @@ pub enum AppError {
     Unprocessable(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// A delta that does not build on the state the server holds; the
+    /// agent answers it with a full snapshot.
+    #[error("{0}")]
+    DeltaBaseMismatch(String),
     #[error("database unavailable: {0}")]
     Unavailable(sqlx::Error),
     #[error("internal error: {0}")]
@@ -38,7 +42,7 @@ impl AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Conflict(_) | AppError::DeltaBaseMismatch(_) => StatusCode::CONFLICT,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -83,7 +87,11 @@ impl IntoResponse for AppError {
             }
             other => other.to_string(),
         };
-        let mut response = problem(status, detail).into_response();
+        let kind = match &self {
+            AppError::DeltaBaseMismatch(_) => DELTA_BASE_MISMATCH,
+            _ => "about:blank",
+        };
+        let mut response = problem_of_kind(status, kind, detail).into_response();
         match status {
             StatusCode::SERVICE_UNAVAILABLE => {
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
@@ -97,10 +105,17 @@ impl IntoResponse for AppError {
     }
 }
 
+/// The problem `type` of [`AppError::DeltaBaseMismatch`].
+pub const DELTA_BASE_MISMATCH: &str = "urn:roster:problem:delta-base-mismatch";
+
 /// A problem+json response with `status` and `detail`.
 pub fn problem(status: StatusCode, detail: String) -> impl IntoResponse {
+    problem_of_kind(status, "about:blank", detail)
+}
+
+fn problem_of_kind(status: StatusCode, kind: &str, detail: String) -> impl IntoResponse {
     let body = Problem {
-        kind: "about:blank".to_owned(),
+        kind: kind.to_owned(),
         title: status.canonical_reason().unwrap_or("Error").to_owned(),
         status: status.as_u16(),
         detail: Some(detail),

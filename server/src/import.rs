@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use roster_import::{Action, GroupRef, LinkRule, PlanInput, plan};
 use roster_proto::admin::{SessionChange, SessionTrigger};
-use roster_proto::records::Record;
 use roster_proto::scope::JobScope;
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -140,27 +139,8 @@ pub async fn run_session(db: &Db, work: &SessionWork) -> Result<(), ImportError>
         .resolve(&base)
         .map_err(|source| ImportError::Scope { base, source })?;
 
-    // Read the snapshot (chunks were verified against the signed manifest
-    // when they arrived; their hashes are checked again here all the same).
-    let mut users = Vec::new();
-    let mut groups = Vec::new();
-    {
-        let mut conn = db.pool.acquire().await?;
-        for chunk_ref in &snapshot.manifest.chunks {
-            let index = chunk_ref.index;
-            let bytes = store::directory::chunk(&mut conn, snapshot.id, index).await?.ok_or(ImportError::MissingChunk { index })?;
-            roster_snapshot::chunk::verify_hash(&bytes, &chunk_ref.sha256).map_err(|source| ImportError::Chunk { index, source })?;
-            for record in roster_snapshot::chunk::decode(&bytes).map_err(|source| ImportError::Chunk { index, source })? {
-                match record {
-                    Record::User(user) => users.push(user),
-                    Record::Group(group) => groups.push(group),
-                    Record::Ou(_) => {}
-                }
-            }
-        }
-    }
-
     let mut tx = db.begin_write().await?;
+    let (users, groups) = store::directory::load_users_and_groups(&mut tx, work.job_id).await?;
     let catalogue = store::jobs::access_catalogue(&mut tx, work.tenant_id).await?;
     let stored_links = store::jobs::get_links(&mut tx, work.job_id).await?;
     let mut notes = Vec::new();
@@ -175,7 +155,9 @@ pub async fn run_session(db: &Db, work: &SessionWork) -> Result<(), ImportError>
         })
         .collect();
     let current = store::users::current_users(&mut tx, work.job_id).await?;
-    let plan = plan(PlanInput { users: &users, groups: &groups, scope: &scope, links: &links, accesses: &catalogue, current: &current });
+    let now_unix = time::OffsetDateTime::now_utc().unix_timestamp();
+    let plan =
+        plan(PlanInput { users: &users, groups: &groups, scope: &scope, links: &links, accesses: &catalogue, current: &current, now_unix });
     notes.extend(plan.notes.iter().cloned());
 
     let mut changes = Vec::with_capacity(plan.changes.len());

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod import;
+pub mod ingest;
 pub mod schedule;
 pub mod settings;
 pub mod store;

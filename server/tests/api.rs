@@ -13,8 +13,8 @@ use roster_proto::admin::{
     Access, AccessKind, CreateAccess, CreateJob, Job, Link, LinkInput, Page, RegistrationToken, Session, SessionChange, User,
 };
 use roster_proto::agent::{AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, SnapshotState};
-use roster_proto::manifest::{ChunkRef, DirectoryIdentity, FORMAT_VERSION, Manifest, RecordCounts, SnapshotKind};
-use roster_proto::records::{GroupRecord, Record, UserRecord};
+use roster_proto::manifest::{ChunkRef, DirectoryIdentity, FORMAT_VERSION, Manifest, RecordCounts, SnapshotKind, Watermark};
+use roster_proto::records::{DeletedRecord, GroupRecord, Record, UserRecord};
 use roster_snapshot::chunk::{Chunk, ChunkWriter};
 use roster_snapshot::keys::AgentKey;
 use roster_snapshot::token;
@@ -41,6 +41,8 @@ fn user(n: u32, ou: &str, uac: u32) -> Record {
         department: None,
         title: None,
         user_account_control: uac,
+        account_expires: None,
+        consistency_guid: None,
         usn_changed: None,
         when_changed: None,
     })
@@ -107,6 +109,7 @@ impl Agent {
                 Record::User(_) => counts.users += 1,
                 Record::Group(_) => counts.groups += 1,
                 Record::Ou(_) => counts.ous += 1,
+                Record::Deleted(_) => counts.deleted += 1,
             }
         }
         Manifest {
@@ -122,6 +125,8 @@ impl Agent {
                 dns_host_name: Some("dc1".into()),
                 base_dn: BASE.into(),
             },
+            watermark: watermark(1000),
+            base: None,
             counts,
             chunks: chunks
                 .iter()
@@ -137,20 +142,42 @@ impl Agent {
         }
     }
 
-    /// Offers, uploads and commits a snapshot of `records`.
+    /// Offers, uploads and commits a full snapshot of `records`.
     async fn push(&self, app: &TestApp, records: &[Record]) -> CommitResponse {
+        self.push_as(app, records, SnapshotKind::Full, None, watermark(1000)).await.json()
+    }
+
+    /// Offers, uploads and commits a snapshot; answers the first refusal.
+    async fn push_as(
+        &self,
+        app: &TestApp,
+        records: &[Record],
+        kind: SnapshotKind,
+        base: Option<Watermark>,
+        to: Watermark,
+    ) -> support::Answer {
         let chunks = chunk(records, 8192);
-        let manifest = self.manifest(&chunks, records);
-        let state: SnapshotState = self.post(app, "/agent/v1/snapshots", &self.sign(&manifest)).await.json();
+        let mut manifest = self.manifest(&chunks, records);
+        manifest.kind = kind;
+        manifest.base = base;
+        manifest.watermark = to;
+        let offered = self.post(app, "/agent/v1/snapshots", &self.sign(&manifest)).await;
+        if offered.status != 200 {
+            return offered;
+        }
+        let state: SnapshotState = offered.json();
         assert_eq!(state.missing_chunks, (0..chunks.len() as u32).collect::<Vec<_>>());
         for chunk in &chunks {
             let answer = self.put_chunk(app, manifest.snapshot_id, chunk.index, chunk.bytes.clone()).await;
             assert_eq!(answer.status, 204, "{:?}", answer.body);
         }
-        let answer = self.post(app, &format!("/agent/v1/snapshots/{}/commit", manifest.snapshot_id), &()).await;
-        assert_eq!(answer.status, 200, "{:?}", answer.body);
-        answer.json()
+        self.post(app, &format!("/agent/v1/snapshots/{}/commit", manifest.snapshot_id), &()).await
     }
+}
+
+/// dc1's watermark at `usn`.
+fn watermark(usn: u64) -> Watermark {
+    Watermark { dns_host_name: "dc1.corp.example.test".into(), invocation_id: guid(999), usn }
 }
 
 fn chunk(records: &[Record], limit: usize) -> Vec<Chunk> {
@@ -186,7 +213,13 @@ async fn world(engine: Engine) -> World {
         .post(
             "/api/v1/jobs",
             Some(&admin),
-            &CreateJob { name: "corp".into(), relative_paths: vec!["OU=Staff".into()], group_paths: vec![], schedule_time: None },
+            &CreateJob {
+                name: "corp".into(),
+                relative_paths: vec!["OU=Staff".into()],
+                group_paths: vec![],
+                schedule_time: None,
+                full_sync_interval_days: None,
+            },
         )
         .await;
     assert_eq!(answer.status, 201, "{:?}", answer.body);
@@ -236,6 +269,7 @@ async fn jobs_validate_their_input(engine: Engine) {
         relative_paths: paths.iter().map(|s| s.to_string()).collect(),
         group_paths: vec![],
         schedule_time: schedule.map(str::to_owned),
+        full_sync_interval_days: None,
     };
     app.post("/api/v1/jobs", Some(&admin), &job("", &["*"], None)).await.assert_problem(422);
     app.post("/api/v1/jobs", Some(&admin), &job("a", &[], None)).await.assert_problem(422);
@@ -481,7 +515,13 @@ async fn tenants_cannot_see_each_other(engine: Engine) {
         .post(
             "/api/v1/jobs",
             Some(&other),
-            &CreateJob { name: "x".into(), relative_paths: vec!["*".into()], group_paths: vec![], schedule_time: None },
+            &CreateJob {
+                name: "x".into(),
+                relative_paths: vec!["*".into()],
+                group_paths: vec![],
+                schedule_time: None,
+                full_sync_interval_days: None,
+            },
         )
         .await
         .json();
@@ -544,7 +584,76 @@ async fn scheduled_imports_run_daily_on_the_newest_snapshot(engine: Engine) {
     assert!(roster_server::import::queue_scheduled(&db, even_later).await.unwrap().is_empty());
 }
 
+async fn deltas_change_the_state_only_on_the_watermark_it_holds(engine: Engine) {
+    let w = world(engine).await;
+    w.link_sales_to_basic_access().await;
+    let sync = |job: AgentJob| job.sync;
+    let advice = sync(w.agent.get(&w.app, "/agent/v1/job").await.json());
+    assert!(advice.base.is_none() && advice.full_required.is_some(), "{advice:?}");
+    // A delta before any full snapshot is refused, with the type the agent knows.
+    let refused = w.agent.push_as(&w.app, &[user(1, "OU=Staff", 512)], SnapshotKind::Delta, Some(watermark(10)), watermark(20)).await;
+    refused.assert_problem(409);
+    assert_eq!(refused.body["type"], "urn:roster:problem:delta-base-mismatch");
+
+    let full = vec![user(1, "OU=Staff", 512), user(2, "OU=Staff", 512), user(3, "OU=Staff", 512), group(200, "Sales", &[1, 2, 3])];
+    let session = w.agent.push(&w.app, &full).await.session.unwrap();
+    session_succeeded(&w.app.wait_for_session(&w.admin, session.id).await);
+    let advice = sync(w.agent.get(&w.app, "/agent/v1/job").await.json());
+    assert_eq!(advice.base, Some(watermark(1000)));
+    assert_eq!(advice.full_required, None);
+
+    // The delta: user2 renamed, user3 deleted (a tombstone), user1 untouched
+    // (not sent), user9 changed outside the job's scope (not kept), user4 new.
+    let mut renamed = user(2, "OU=Staff", 512);
+    if let Record::User(u) = &mut renamed {
+        u.sam_account_name = "user2-renamed".into();
+    }
+    let delta = vec![
+        renamed,
+        Record::Deleted(DeletedRecord { object_guid: guid(3), last_known_parent: Some(format!("OU=Staff,{BASE}")) }),
+        user(9, "OU=External", 512),
+        user(4, "OU=Staff", 512),
+        group(200, "Sales", &[1, 2, 3, 4, 9]),
+    ];
+    // On the wrong base: refused at offer, nothing changes.
+    w.agent.push_as(&w.app, &delta, SnapshotKind::Delta, Some(watermark(999)), watermark(1010)).await.assert_problem(409);
+    // A delta that carries no base is refused too.
+    w.agent.push_as(&w.app, &delta, SnapshotKind::Delta, None, watermark(1010)).await.assert_problem(409);
+    let committed = w.agent.push_as(&w.app, &delta, SnapshotKind::Delta, Some(watermark(1000)), watermark(1010)).await;
+    assert_eq!(committed.status, 200, "{:?}", committed.body);
+    let advice = sync(w.agent.get(&w.app, "/agent/v1/job").await.json());
+    assert_eq!(advice.base, Some(watermark(1010)), "the state moved on to the delta's watermark");
+    // Replaying the same delta now fails: its base is no longer the state.
+    w.agent.push_as(&w.app, &delta, SnapshotKind::Delta, Some(watermark(1000)), watermark(1010)).await.assert_problem(409);
+
+    let manual: Session = w.app.post(&format!("/api/v1/jobs/{}/imports", w.job.id), Some(&w.admin), &()).await.json();
+    let manual = w.app.wait_for_session(&w.admin, manual.id).await;
+    session_succeeded(&manual);
+    assert_eq!(
+        (manual.counts.created, manual.counts.updated, manual.counts.deactivated, manual.counts.unchanged),
+        (1, 1, 1, 1),
+        "{manual:?}"
+    );
+    let users = all_users(&w.app, &w.admin, w.job.id, 100).await;
+    let names: std::collections::BTreeMap<String, bool> = users.iter().map(|u| (u.username.clone(), u.active)).collect();
+    let expected: std::collections::BTreeMap<String, bool> =
+        [("user1", true), ("user2-renamed", true), ("user3", false), ("user4", true)].iter().map(|(n, a)| (n.to_string(), *a)).collect();
+    assert_eq!(names, expected);
+
+    // A scope change or an admin's request asks for a full snapshot; a full one answers it.
+    assert_eq!(w.app.send(Method::POST, &format!("/api/v1/jobs/{}/full-sync", w.job.id), Some(&w.admin), None, false).await.status, 202);
+    let advice = sync(w.agent.get(&w.app, "/agent/v1/job").await.json());
+    assert!(advice.full_required.as_deref().is_some_and(|r| r.contains("asked")), "{advice:?}");
+    w.agent.push(&w.app, &full).await;
+    let advice = sync(w.agent.get(&w.app, "/agent/v1/job").await.json());
+    assert_eq!(advice.full_required, None);
+    // A full snapshot may not carry deletions.
+    let bad = vec![Record::Deleted(DeletedRecord { object_guid: guid(1), last_known_parent: None })];
+    w.agent.push_as(&w.app, &bad, SnapshotKind::Full, None, watermark(1020)).await.assert_problem(422);
+}
+
 on_both_engines!(
+    deltas_change_the_state_only_on_the_watermark_it_holds,
     scheduled_imports_run_daily_on_the_newest_snapshot,
     admin_api_requires_a_valid_token,
     jobs_validate_their_input,

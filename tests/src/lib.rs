@@ -275,3 +275,67 @@ impl Agent {
         output
     }
 }
+
+/// Applies an LDIF change set to the test DC with `ldapmodify`, as an admin
+/// would with their own tools.
+pub fn ldap_modify(ldif: &str) {
+    use std::io::Write;
+    let mut child = Command::new("ldapmodify")
+        .args(["-x", "-H", &env("ROSTER_TEST_LDAP_URL"), "-D", &env("ROSTER_TEST_LDAP_BIND_DN"), "-w", &env("ROSTER_TEST_LDAP_PASSWORD")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run ldapmodify (package ldap-utils)");
+    child.stdin.take().expect("stdin").write_all(ldif.as_bytes()).expect("write LDIF");
+    let output = child.wait_with_output().expect("ldapmodify");
+    assert!(output.status.success(), "ldapmodify failed: {}\n{ldif}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// An OU of this test's own under the domain root, so tests that change
+/// the directory never see each other's objects.
+#[derive(Debug)]
+pub struct TestOu {
+    /// `OU=e2e-...` relative to the base DN.
+    pub relative: String,
+    /// The full DN.
+    pub dn: String,
+}
+
+impl TestOu {
+    /// Creates `OU=e2e-<random>` with sub-OUs `In` and `Out`.
+    pub fn create() -> TestOu {
+        let relative = format!("OU=e2e-{}", &Uuid::new_v4().simple().to_string()[..12]);
+        let dn = format!("{relative},{}", env("ROSTER_TEST_LDAP_BASE_DN"));
+        let mut ldif = String::new();
+        for ou in [dn.clone(), format!("OU=In,{dn}"), format!("OU=Out,{dn}")] {
+            ldif += &format!("dn: {ou}\nchangetype: add\nobjectClass: organizationalUnit\n\n");
+        }
+        ldap_modify(&ldif);
+        TestOu { relative, dn }
+    }
+
+    /// Adds enabled users `names` under `OU=In`.
+    pub fn add_users(&self, names: &[&str]) {
+        let mut ldif = String::new();
+        for name in names {
+            ldif += &format!(
+                "dn: CN={name},OU=In,{dn}\nchangetype: add\nobjectClass: user\nsAMAccountName: {name}\n\
+                 userPrincipalName: {name}@corp.example.test\nmail: {name}@example.test\ntitle: Engineer\nuserAccountControl: 512\n\n",
+                dn = self.dn
+            );
+        }
+        ldap_modify(&ldif);
+    }
+
+    /// Adds a group with the given users (from `OU=In`) as members.
+    pub fn add_group(&self, name: &str, members: &[&str]) -> String {
+        let group = format!("CN={name},{}", self.dn);
+        let mut ldif = format!("dn: {group}\nchangetype: add\nobjectClass: group\nsAMAccountName: {name}-{}\n", &self.relative[7..]);
+        for member in members {
+            ldif += &format!("member: CN={member},OU=In,{}\n", self.dn);
+        }
+        ldap_modify(&(ldif + "\n"));
+        group
+    }
+}

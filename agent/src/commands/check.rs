@@ -1,7 +1,8 @@
 //! `roster-agent check`: the preflight. Walks every stage a push needs
-//! (settings, LDAP connect and bind, rootDSE, server and job, scope) and
-//! prints what it found line by line, so the first failing stage is the
-//! last thing on the screen.
+//! (settings, LDAP connect and bind, rootDSE and watermark, server and
+//! job, scope) and prints what it found line by line, so the first failing
+//! stage is the last thing on the screen; ends with whether the next push
+//! would be full or a delta, and why.
 
 use std::io::Write;
 
@@ -10,6 +11,7 @@ use roster_proto::scope::JobScope;
 use super::Context;
 use crate::error::{AgentError, Stage};
 use crate::ldap::{Directory, ObjectKind};
+use crate::sync::plan_snapshot;
 
 /// Runs the preflight, writing `name: value` lines to `out` as it goes.
 pub async fn check(ctx: &Context, out: &mut dyn Write) -> Result<(), AgentError> {
@@ -31,8 +33,10 @@ pub async fn check(ctx: &Context, out: &mut dyn Write) -> Result<(), AgentError>
     line(format!("ldap bind: ok ({})", settings.bind_dn));
     let info = directory.directory_info(settings.base_dn.as_deref()).await?;
     line(format!("defaultNamingContext: {}", info.root.default_naming_context));
-    line(format!("dnsHostName: {}", info.root.dns_host_name.as_deref().unwrap_or("(not given)")));
-    line(format!("highestCommittedUSN: {}", info.root.highest_committed_usn.map_or_else(|| "(not given)".to_owned(), |u| u.to_string())));
+    line(format!("dnsHostName: {}", info.watermark.dns_host_name));
+    line(format!("highestCommittedUSN: {}", info.watermark.usn));
+    line(format!("dsServiceName: {}", info.root.ds_service_name.as_deref().unwrap_or("(not given)")));
+    line(format!("invocationId: {}", info.watermark.invocation_id));
     line(format!("domain SID: {}", info.domain_sid.as_deref().unwrap_or("(not readable)")));
     line(format!("base DN: {}", info.base_dn));
 
@@ -54,6 +58,7 @@ pub async fn check(ctx: &Context, out: &mut dyn Write) -> Result<(), AgentError>
         line(format!("groups in {}: {groups}", base.dn));
     }
     directory.close().await;
+    line(format!("next push: {}", plan_snapshot(&job.sync, &info.watermark, None)));
     line("check: ok".to_owned());
     Ok(())
 }

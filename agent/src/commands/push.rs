@@ -1,12 +1,16 @@
-//! `roster-agent push`: fetch the job, read the directory into the spool,
-//! sign the manifest, upload the chunks the server lacks, commit, and wait
-//! for the import the commit started. Nothing is offered until the whole
-//! read succeeded.
+//! `roster-agent push`: fetch the job (and the server's sync advice), read
+//! the directory into the spool (a delta when the server's watermark
+//! allows, else full), sign the manifest, upload the chunks the server
+//! lacks, commit, and wait for the import the commit started. Nothing is
+//! offered until the whole read succeeded. A delta the server refuses as
+//! built on the wrong base is followed, once, by a full snapshot.
 
 use std::fs;
 use std::time::Duration;
 
+use reqwest::StatusCode;
 use roster_proto::admin::{Session, SessionStatus};
+use roster_proto::agent::AgentJob;
 use roster_snapshot::chunk::verify_hash;
 use roster_snapshot::token::sign_manifest;
 use serde::Serialize;
@@ -15,9 +19,12 @@ use uuid::Uuid;
 
 use super::Context;
 use crate::error::{AgentError, Cause, Stage};
-use crate::http::ServerClient;
+use crate::http::{DELTA_BASE_MISMATCH, ServerClient};
+use crate::ldap::LdapSettings;
 use crate::snapshot::{SnapshotSummary, read_snapshot};
 use crate::spool::{self, chunk_path};
+use crate::state::Identity;
+use crate::sync::plan_snapshot;
 
 /// Longest a signed manifest is reused across offer attempts before it is
 /// signed afresh (tokens live two minutes).
@@ -33,11 +40,13 @@ pub struct PushOptions {
     pub wait: bool,
     /// How long to wait for it.
     pub wait_timeout: Duration,
+    /// Send a full snapshot even where a delta would do.
+    pub full: bool,
 }
 
 impl Default for PushOptions {
     fn default() -> PushOptions {
-        PushOptions { wait: true, wait_timeout: Duration::from_secs(600) }
+        PushOptions { wait: true, wait_timeout: Duration::from_secs(600), full: false }
     }
 }
 
@@ -61,7 +70,9 @@ impl PushReport {
     }
 }
 
-/// Reads, uploads and commits one full snapshot.
+/// Reads, uploads and commits one snapshot: a delta when the server's
+/// advice and the DC's watermark allow, else full; a full one after the
+/// server refused a delta's base.
 pub async fn push(ctx: &Context, options: &PushOptions) -> Result<PushReport, AgentError> {
     let identity = ctx.state.identity()?;
     let settings = ctx.ldap_settings()?;
@@ -73,59 +84,106 @@ pub async fn push(ctx: &Context, options: &PushOptions) -> Result<PushReport, Ag
         if job.job_id != registration.job_id {
             warn!(server_job = %job.job_id, "the server's job differs from the registered one");
         }
-        info!(job = %job.name, paths = ?job.scope.relative_paths, group_paths = ?job.scope.group_paths, "job fetched");
+        info!(
+            job = %job.name,
+            paths = ?job.scope.relative_paths,
+            group_paths = ?job.scope.group_paths,
+            base_usn = job.sync.base.as_ref().map(|b| b.usn),
+            full_required = job.sync.full_required.as_deref(),
+            "job fetched"
+        );
 
-        clear_stale_spools(ctx);
-        let snapshot_id = Uuid::new_v4();
-        let spool_dir = ctx.state.spool_dir(snapshot_id);
-        let read = read_snapshot(&settings, &job.scope, &spool_dir, snapshot_id).await?;
-        let manifest = read.manifest(registration.agent_id, job.job_id);
-
-        let span = info_span!("snapshot", snapshot_id = %snapshot_id);
-        async {
-            let key = &identity.key;
-            let mut signed: Option<(String, i64)> = None;
-            let state = client
-                .offer_snapshot(|| {
-                    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-                    match &signed {
-                        Some((token, at)) if now - at < RESIGN_AFTER_SECONDS => Ok(token.clone()),
-                        _ => {
-                            let token = sign_manifest(key, &manifest, &registration.audience, now)?;
-                            signed = Some((token.clone(), now));
-                            Ok(token)
-                        }
-                    }
-                })
-                .await
-                .map_err(|e| Stage::Upload.err(e))?;
-            if state.snapshot_id != snapshot_id {
-                return Err(Stage::Upload.err(format!("the server answered for snapshot {} instead of {snapshot_id}", state.snapshot_id)));
-            }
-            info!(chunks = manifest.chunks.len(), missing = state.missing_chunks.len(), "manifest accepted");
-            upload(&client, &manifest, &spool_dir, &state.missing_chunks).await?;
-
-            let commit = client.commit(snapshot_id).await.map_err(|e| Stage::Commit.err(e))?;
-            info!(message = %commit.message, session_id = ?commit.session.as_ref().map(|s| s.id), "snapshot committed");
-            let session = match commit.session {
-                Some(session) if options.wait && !session.status.is_finished() => {
-                    Some(wait_for_session(&client, session, options.wait_timeout).await?)
+        let mut forced = options.full.then(|| "a full snapshot was asked for (--full)".to_owned());
+        let mut fell_back = false;
+        loop {
+            clear_stale_spools(ctx);
+            match push_snapshot(&client, &identity, &settings, &job, forced.as_deref(), ctx, options).await {
+                Err(error) if !fell_back => {
+                    let Some(detail) = refused_delta(&error) else { return Err(error) };
+                    warn!(%detail, "the server refused the delta's base; pushing a full snapshot instead");
+                    forced = Some(format!("the server refused the delta: {detail}"));
+                    fell_back = true;
                 }
-                other => other,
-            };
-            if let Some(session) = &session {
-                match session.status {
-                    SessionStatus::Failed => {
-                        warn!(session_id = %session.id, error = session.error.as_deref().unwrap_or("?"), "import failed")
-                    }
-                    status => info!(session_id = %session.id, ?status, counts = ?session.counts, "import session"),
-                }
+                outcome => return outcome,
             }
-            spool::remove_dir(&spool_dir);
-            Ok(PushReport { snapshot: read.summary(), message: commit.message, session })
         }
-        .instrument(span)
-        .await
+    }
+    .instrument(span)
+    .await
+}
+
+/// The server's detail when `error` is its 409 `delta-base-mismatch` to an
+/// offer or a commit.
+pub fn refused_delta(error: &AgentError) -> Option<&str> {
+    match (error.stage, error.cause.as_ref()) {
+        (Stage::Upload | Stage::Commit, Cause::Http(http))
+            if http.status() == Some(StatusCode::CONFLICT) && http.problem_type() == Some(DELTA_BASE_MISMATCH) =>
+        {
+            Some(http.detail().unwrap_or("delta base mismatch"))
+        }
+        _ => None,
+    }
+}
+
+/// One read, offer, upload, commit and wait. `forced`: why the snapshot
+/// must be full whatever the advice says.
+async fn push_snapshot(
+    client: &ServerClient,
+    identity: &Identity,
+    settings: &LdapSettings,
+    job: &AgentJob,
+    forced: Option<&str>,
+    ctx: &Context,
+    options: &PushOptions,
+) -> Result<PushReport, AgentError> {
+    let registration = &identity.registration;
+    let snapshot_id = Uuid::new_v4();
+    let spool_dir = ctx.state.spool_dir(snapshot_id);
+    let read = read_snapshot(settings, &job.scope, &spool_dir, snapshot_id, |current| plan_snapshot(&job.sync, current, forced)).await?;
+    let manifest = read.manifest(registration.agent_id, job.job_id);
+
+    let span = info_span!("snapshot", snapshot_id = %snapshot_id, kind = ?manifest.kind);
+    async {
+        let key = &identity.key;
+        let mut signed: Option<(String, i64)> = None;
+        let state = client
+            .offer_snapshot(|| {
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                match &signed {
+                    Some((token, at)) if now - at < RESIGN_AFTER_SECONDS => Ok(token.clone()),
+                    _ => {
+                        let token = sign_manifest(key, &manifest, &registration.audience, now)?;
+                        signed = Some((token.clone(), now));
+                        Ok(token)
+                    }
+                }
+            })
+            .await
+            .map_err(|e| Stage::Upload.err(e))?;
+        if state.snapshot_id != snapshot_id {
+            return Err(Stage::Upload.err(format!("the server answered for snapshot {} instead of {snapshot_id}", state.snapshot_id)));
+        }
+        info!(chunks = manifest.chunks.len(), missing = state.missing_chunks.len(), "manifest accepted");
+        upload(client, &manifest, &spool_dir, &state.missing_chunks).await?;
+
+        let commit = client.commit(snapshot_id).await.map_err(|e| Stage::Commit.err(e))?;
+        info!(message = %commit.message, session_id = ?commit.session.as_ref().map(|s| s.id), "snapshot committed");
+        let session = match commit.session {
+            Some(session) if options.wait && !session.status.is_finished() => {
+                Some(wait_for_session(client, session, options.wait_timeout).await?)
+            }
+            other => other,
+        };
+        if let Some(session) = &session {
+            match session.status {
+                SessionStatus::Failed => {
+                    warn!(session_id = %session.id, error = session.error.as_deref().unwrap_or("?"), "import failed")
+                }
+                status => info!(session_id = %session.id, ?status, counts = ?session.counts, "import session"),
+            }
+        }
+        spool::remove_dir(&spool_dir);
+        Ok(PushReport { snapshot: read.summary(), message: commit.message, session })
     }
     .instrument(span)
     .await

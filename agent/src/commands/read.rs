@@ -1,6 +1,7 @@
 //! `roster-agent read`: read the directory with a given scope into a
 //! folder of chunks plus the unsigned manifest, without a server, so the
-//! LDAP side can be tried and inspected on its own.
+//! LDAP side can be tried and inspected on its own. Always a full read;
+//! the manifest carries the watermark a later delta would start from.
 
 use std::path::PathBuf;
 
@@ -11,6 +12,7 @@ use uuid::Uuid;
 use super::Context;
 use crate::error::{AgentError, Cause, Stage};
 use crate::snapshot::{SnapshotSummary, read_snapshot};
+use crate::sync::SnapshotPlan;
 
 /// The manifest file `read` writes next to the chunks.
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -41,7 +43,8 @@ pub async fn read(ctx: &Context, options: &ReadOptions) -> Result<ReadReport, Ag
     let settings = ctx.ldap_settings()?;
     options.scope.validate().map_err(|e| Stage::Config.err(e))?;
     let snapshot_id = Uuid::new_v4();
-    let read = read_snapshot(&settings, &options.scope, &options.out, snapshot_id).await?;
+    let full = |_: &_| SnapshotPlan::Full { reason: "the read command reads everything in scope".to_owned() };
+    let read = read_snapshot(&settings, &options.scope, &options.out, snapshot_id, full).await?;
     let manifest = read.manifest(Uuid::nil(), Uuid::nil());
     let path = options.out.join(MANIFEST_FILE);
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Stage::Spool.err(e.to_string()))?;

@@ -6,12 +6,13 @@
 
 use ldap3::SearchEntry;
 use roster_proto::ObjectGuid;
-use roster_proto::records::{GroupRecord, OuRecord, UserRecord};
+use roster_proto::records::{DeletedRecord, GroupRecord, OuRecord, UserRecord};
 
 use super::extdn::parse_extended_dn;
 
-/// Attributes read for users.
-pub const USER_ATTRIBUTES: [&str; 14] = [
+/// Attributes read for users. `lockoutTime` is deliberately absent: a
+/// locked-out account stays active in Roster.
+pub const USER_ATTRIBUTES: [&str; 16] = [
     "objectGUID",
     "sAMAccountName",
     "userPrincipalName",
@@ -23,6 +24,8 @@ pub const USER_ATTRIBUTES: [&str; 14] = [
     "department",
     "title",
     "userAccountControl",
+    "accountExpires",
+    CONSISTENCY_GUID,
     "distinguishedName",
     "uSNChanged",
     "whenChanged",
@@ -31,6 +34,10 @@ pub const USER_ATTRIBUTES: [&str; 14] = [
 pub const GROUP_ATTRIBUTES: [&str; 5] = ["objectGUID", "cn", "distinguishedName", "member", "groupType"];
 /// Attributes read for OUs.
 pub const OU_ATTRIBUTES: [&str; 3] = ["objectGUID", "ou", "distinguishedName"];
+/// Attributes read for tombstones: `objectClass` tells which kinds to keep.
+pub const TOMBSTONE_ATTRIBUTES: [&str; 3] = ["objectGUID", "lastKnownParent", "objectClass"];
+/// AD Connect's source anchor (`ms-DS-Consistency-Guid`), 16 raw bytes.
+pub const CONSISTENCY_GUID: &str = "mS-DS-ConsistencyGuid";
 
 /// Why an entry is not a record: its DN and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,23 +64,27 @@ pub fn plain_dn(entry: &SearchEntry) -> &str {
     parse_extended_dn(&entry.dn).map(|e| e.dn).unwrap_or(&entry.dn)
 }
 
-/// The 16 bytes of `objectGUID`. ldap3 files a value under `attrs` when it
-/// happens to be valid UTF-8 and under `bin_attrs` otherwise, so both are
-/// looked at.
+/// The 16 bytes of `objectGUID` (see [`first_binary`] for where ldap3
+/// files them).
 pub fn object_guid(entry: &SearchEntry) -> Result<ObjectGuid, EntryError> {
-    let name = "objectGUID";
-    let bytes: Option<&[u8]> = entry
-        .bin_attrs
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .and_then(|(_, v)| v.first())
-        .map(Vec::as_slice)
-        .or_else(|| values(entry, name).and_then(|v| v.first()).map(String::as_bytes));
-    let bytes = bytes.ok_or_else(|| error(entry, "has no objectGUID (does the bind account lack read access?)"))?;
+    let bytes =
+        first_binary(entry, "objectGUID").ok_or_else(|| error(entry, "has no objectGUID (does the bind account lack read access?)"))?;
     ObjectGuid::from_ldap_bytes(bytes).map_err(|e| error(entry, &format!("objectGUID: {e}")))
 }
 
-/// The first value of a binary attribute (e.g. `objectSid`), wherever ldap3 filed it.
+/// `mS-DS-ConsistencyGuid` when set (absent is normal: AD Connect sets it
+/// only where it anchors). A value that is not 16 bytes is an error, not
+/// "absent": the user's anchor would silently change.
+pub fn consistency_guid(entry: &SearchEntry) -> Result<Option<ObjectGuid>, EntryError> {
+    match first_binary(entry, CONSISTENCY_GUID) {
+        None => Ok(None),
+        Some(bytes) => ObjectGuid::from_ldap_bytes(bytes).map(Some).map_err(|e| error(entry, &format!("{CONSISTENCY_GUID}: {e}"))),
+    }
+}
+
+/// The first value of a binary attribute (e.g. `objectSid`). ldap3 files a
+/// value under `attrs` when it happens to be valid UTF-8 and under
+/// `bin_attrs` otherwise, so both are looked at.
 pub fn first_binary<'a>(entry: &'a SearchEntry, name: &str) -> Option<&'a [u8]> {
     entry
         .bin_attrs
@@ -93,6 +104,10 @@ pub fn user_record(entry: &SearchEntry) -> Result<UserRecord, EntryError> {
         Some(v) => Some(v.parse::<u64>().map_err(|_| error(entry, &format!("uSNChanged `{v}` is not a number")))?),
         None => None,
     };
+    let account_expires = match first(entry, "accountExpires") {
+        Some(v) => Some(v.parse::<i64>().map_err(|_| error(entry, &format!("accountExpires `{v}` is not a FILETIME number")))?),
+        None => None,
+    };
     Ok(UserRecord {
         object_guid: object_guid(entry)?,
         dn: plain_dn(entry).to_owned(),
@@ -106,6 +121,8 @@ pub fn user_record(entry: &SearchEntry) -> Result<UserRecord, EntryError> {
         department: text("department"),
         title: text("title"),
         user_account_control,
+        account_expires,
+        consistency_guid: consistency_guid(entry)?,
         usn_changed,
         when_changed: text("whenChanged"),
     })
@@ -133,6 +150,26 @@ pub fn ou_record(entry: &SearchEntry) -> Result<OuRecord, EntryError> {
         dn: plain_dn(entry).to_owned(),
         name: first(entry, "ou").ok_or_else(|| error(entry, "has no ou"))?.to_owned(),
     })
+}
+
+/// A tombstone as a record, or `None` when its `objectClass` says it was
+/// not a user, group or OU (computers, contacts, DNS records, ...): the
+/// server has nothing to remove for those. A tombstone without
+/// `objectClass` is kept: dropping a deletion would keep a user alive.
+pub fn deleted_record(entry: &SearchEntry) -> Result<Option<DeletedRecord>, EntryError> {
+    if let Some(classes) = values(entry, "objectClass") {
+        let is = |class: &str| classes.iter().any(|c| c.eq_ignore_ascii_case(class));
+        let kept = (is("user") && !is("computer")) || is("group") || is("organizationalUnit");
+        if !kept {
+            return Ok(None);
+        }
+    }
+    let last_known_parent = match first(entry, "lastKnownParent") {
+        Some(value) => Some(parse_extended_dn(value).map_err(|e| error(entry, &format!("lastKnownParent: {e}")))?.dn.to_owned())
+            .filter(|dn| !dn.is_empty()),
+        None => None,
+    };
+    Ok(Some(DeletedRecord { object_guid: object_guid(entry)?, last_known_parent }))
 }
 
 /// Member values (extended DNs) → GUIDs. A member without a GUID is an
@@ -211,6 +248,68 @@ mod tests {
         assert_eq!(user_record(&missing).unwrap_err().to_string(), "entry `CN=x,DC=corp`: has no sAMAccountName");
         let bad_uac = entry("CN=x,DC=corp", &[("sAMAccountName", &["x"]), ("userAccountControl", &["lots"])]);
         assert!(user_record(&bad_uac).is_err());
+    }
+
+    #[test]
+    fn account_expiry_and_consistency_guid() {
+        let base: &[(&str, &[&str])] = &[("sAMAccountName", &["x"]), ("userAccountControl", &["512"])];
+        let with = |extra: &[(&str, &[&str])]| entry("CN=x,DC=corp", &[base, extra].concat());
+        // Absent, never (0 and i64::MAX) and a date are all kept as read; what they mean is the server's business.
+        assert_eq!(user_record(&with(&[])).unwrap().account_expires, None);
+        assert_eq!(user_record(&with(&[("accountExpires", &["0"])])).unwrap().account_expires, Some(0));
+        assert_eq!(user_record(&with(&[("accountExpires", &["9223372036854775807"])])).unwrap().account_expires, Some(i64::MAX));
+        let expired = user_record(&with(&[("accountExpires", &["134116992000000000"])])).unwrap();
+        assert_eq!(expired.account_expires, Some(134_116_992_000_000_000));
+        assert!(expired.is_expired(1_767_225_600));
+        let bad = user_record(&with(&[("accountExpires", &["soon"])])).unwrap_err();
+        assert_eq!(bad.reason, "accountExpires `soon` is not a FILETIME number");
+
+        let user = user_record(&with(&[])).unwrap();
+        assert_eq!(user.consistency_guid, None, "absent is normal");
+        assert_eq!(user.anchor(), user.object_guid);
+        let anchor = [0x10, 0x32, 0x54, 0x76, 0x98, 0xba, 0xdc, 0xfe, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef];
+        let mut e = with(&[]);
+        e.bin_attrs.insert("ms-DS-ConsistencyGuid".into(), vec![anchor.to_vec()]);
+        let user = user_record(&e).unwrap();
+        assert_eq!(user.consistency_guid.map(|g| g.to_string()).as_deref(), Some("76543210-ba98-fedc-0123-456789abcdef"));
+        assert_eq!(user.anchor(), user.consistency_guid.unwrap());
+        // ldap3 files valid UTF-8 under `attrs`: still found.
+        let mut text = with(&[]);
+        text.attrs.insert("mS-DS-ConsistencyGuid".into(), vec!["0123456789abcdef".into()]);
+        assert_eq!(user_record(&text).unwrap().consistency_guid, Some(ObjectGuid::from_ldap_bytes(b"0123456789abcdef").unwrap()));
+        let mut short = with(&[]);
+        short.bin_attrs.insert("mS-DS-ConsistencyGuid".into(), vec![anchor[..12].to_vec()]);
+        let error = user_record(&short).unwrap_err();
+        assert_eq!(error.to_string(), "entry `CN=x,DC=corp`: mS-DS-ConsistencyGuid: an objectGUID is 16 bytes, got 12");
+    }
+
+    #[test]
+    fn tombstones() {
+        let dn = "CN=Ann Berg\\0ADEL:d4c3b2a1-f6e5-1807-293a-4b5c6d7e8f90,CN=Deleted Objects,DC=corp";
+        let user = entry(
+            dn,
+            &[
+                ("objectClass", &["top", "person", "organizationalPerson", "user"]),
+                ("lastKnownParent", &["<GUID=c07297ec-a019-4193-9db7-54b90830cd18>;OU=Copenhagen,DC=corp"]),
+            ],
+        );
+        let deleted = deleted_record(&user).unwrap().unwrap();
+        assert_eq!(deleted.object_guid.to_string(), "d4c3b2a1-f6e5-1807-293a-4b5c6d7e8f90");
+        assert_eq!(deleted.last_known_parent.as_deref(), Some("OU=Copenhagen,DC=corp"), "the extended-DN prefix is stripped");
+        let plain = entry(dn, &[("objectClass", &["top", "group"]), ("lastKnownParent", &["OU=Groups,DC=corp"])]);
+        assert_eq!(deleted_record(&plain).unwrap().unwrap().last_known_parent.as_deref(), Some("OU=Groups,DC=corp"));
+        let ou = entry(dn, &[("objectClass", &["top", "organizationalUnit"])]);
+        assert_eq!(deleted_record(&ou).unwrap().unwrap().last_known_parent, None);
+        let unknown = entry(dn, &[]);
+        assert!(deleted_record(&unknown).unwrap().is_some(), "without objectClass a deletion is kept");
+        for other in
+            [&["top", "person", "organizationalPerson", "user", "computer"][..], &["top", "person", "contact"], &["top", "dnsNode"]]
+        {
+            assert_eq!(deleted_record(&entry(dn, &[("objectClass", other)])).unwrap(), None, "{other:?} is skipped");
+        }
+        let mut no_guid = entry(dn, &[("objectClass", &["user"])]);
+        no_guid.bin_attrs.clear();
+        assert!(deleted_record(&no_guid).is_err());
     }
 
     #[test]

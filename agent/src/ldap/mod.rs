@@ -1,6 +1,8 @@
 //! Reading Active Directory over LDAP: connect (LDAPS, StartTLS or, when
-//! allowed, plain LDAP), bind, read the rootDSE and the domain object, and
-//! stream users, groups and OUs page by page into a [`RecordSink`].
+//! allowed, plain LDAP), bind, read the rootDSE, the DC's watermark
+//! (`dnsHostName`, `highestCommittedUSN`, the NTDS Settings'
+//! `invocationId`) and the domain object, and stream users, groups, OUs
+//! and (for deltas) tombstones page by page into a [`RecordSink`].
 //!
 //! [`RecordSink`]: crate::spool::RecordSink
 
@@ -16,11 +18,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
-use roster_proto::manifest::DirectoryIdentity;
+use roster_proto::ObjectGuid;
+use roster_proto::manifest::{DirectoryIdentity, Watermark};
 use tracing::{debug, info};
 
 pub use self::paged::PageCounter;
-pub use self::read::{ObjectKind, ReadStats};
+pub use self::read::{ObjectKind, ReadMode, ReadStats};
 use self::tls::{Transport, choose_transport};
 use crate::config::{ConfigError, DEFAULT_PAGE_SIZE};
 use crate::error::{AgentError, Cause, Stage};
@@ -74,14 +77,17 @@ impl Default for LdapSettings {
 pub struct RootDse {
     /// The domain's naming context (`DC=corp,DC=example,DC=com`).
     pub default_naming_context: String,
-    /// The DC that answered.
+    /// The DC that answered; USNs are only comparable on the same DC.
     pub dns_host_name: Option<String>,
     /// The DC's newest change; the starting point of later delta reads.
     pub highest_committed_usn: Option<u64>,
+    /// The DN of the DC's NTDS Settings object (plain, without any
+    /// extended-DN prefix), which holds its `invocationId`.
+    pub ds_service_name: Option<String>,
 }
 
-/// The directory a read is about: the rootDSE, the domain's SID and the
-/// base DN the job's paths are resolved against.
+/// The directory a read is about: the rootDSE, the domain's SID, the base
+/// DN the job's paths are resolved against, and how far its changes go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirectoryInfo {
     /// What the DC said about itself and its domain.
@@ -90,6 +96,29 @@ pub struct DirectoryInfo {
     pub domain_sid: Option<String>,
     /// Configured base DN, or the default naming context.
     pub base_dn: String,
+    /// The DC, its database and its USN, read before any object: the
+    /// manifest's `watermark` and the next delta's base.
+    pub watermark: Watermark,
+}
+
+/// The rootDSE attributes a read needs.
+const ROOT_DSE_ATTRIBUTES: [&str; 4] = ["defaultNamingContext", "dnsHostName", "highestCommittedUSN", "dsServiceName"];
+
+/// Builds the watermark from the rootDSE and the `invocationId` bytes of
+/// the NTDS Settings object; every part is required (stage `rootdse`).
+pub fn watermark(root: &RootDse, invocation_id: Option<&[u8]>) -> Result<Watermark, Cause> {
+    let needed = |what: &str| {
+        Cause::Message(format!(
+            "{what}; Roster needs the DC's dnsHostName, highestCommittedUSN and its NTDS Settings invocationId to know what it has read (is this an Active Directory DC, and may the bind account read them?)"
+        ))
+    };
+    let dns_host_name =
+        root.dns_host_name.as_deref().map(str::trim).filter(|h| !h.is_empty()).ok_or_else(|| needed("the rootDSE has no dnsHostName"))?;
+    let usn = root.highest_committed_usn.ok_or_else(|| needed("the rootDSE has no highestCommittedUSN"))?;
+    let service = root.ds_service_name.as_deref().ok_or_else(|| needed("the rootDSE has no dsServiceName"))?;
+    let bytes = invocation_id.ok_or_else(|| needed(&format!("`{service}` has no invocationId")))?;
+    let invocation_id = ObjectGuid::from_ldap_bytes(bytes).map_err(|e| Cause::Message(format!("invocationId of `{service}`: {e}")))?;
+    Ok(Watermark { dns_host_name: dns_host_name.to_owned(), invocation_id, usn })
 }
 
 impl DirectoryInfo {
@@ -194,7 +223,7 @@ impl Directory {
     /// Reads the rootDSE.
     pub async fn root_dse(&mut self) -> Result<RootDse, AgentError> {
         let entry = self
-            .base_entry("", &["defaultNamingContext", "dnsHostName", "highestCommittedUSN"])
+            .base_entry("", &ROOT_DSE_ATTRIBUTES)
             .await
             .map_err(|e| Stage::RootDse.err(e))?
             .ok_or_else(|| Stage::RootDse.err("the server returned no rootDSE".to_owned()))?;
@@ -205,12 +234,41 @@ impl Directory {
             Some(v) => Some(v.parse::<u64>().map_err(|_| Stage::RootDse.err(format!("highestCommittedUSN `{v}` is not a number")))?),
             None => None,
         };
-        Ok(RootDse { default_naming_context, dns_host_name: entry::first(&entry, "dnsHostName").map(str::to_owned), highest_committed_usn })
+        let ds_service_name = match entry::first(&entry, "dsServiceName") {
+            Some(value) => {
+                Some(extdn::parse_extended_dn(value).map_err(|e| Stage::RootDse.err(format!("dsServiceName: {e}")))?.dn.to_owned())
+                    .filter(|dn| !dn.is_empty())
+            }
+            None => None,
+        };
+        Ok(RootDse {
+            default_naming_context,
+            dns_host_name: entry::first(&entry, "dnsHostName").map(str::to_owned),
+            highest_committed_usn,
+            ds_service_name,
+        })
     }
 
-    /// Reads the rootDSE and the domain's SID, and settles the base DN.
-    pub async fn directory_info(&mut self, base_dn: Option<&str>) -> Result<DirectoryInfo, AgentError> {
+    /// Reads the rootDSE and the DC's `invocationId`: where the DC's
+    /// changes stand now. Fails at stage `rootdse` if any part is missing.
+    pub async fn watermark(&mut self) -> Result<(RootDse, Watermark), AgentError> {
         let root = self.root_dse().await?;
+        let invocation_entry = match &root.ds_service_name {
+            Some(service) => self
+                .base_entry(service, &["invocationId"])
+                .await
+                .map_err(|e| Stage::RootDse.err(format!("cannot read the DC's NTDS Settings object `{service}` (dsServiceName): {e}")))?,
+            None => None,
+        };
+        let invocation_id = invocation_entry.as_ref().and_then(|e| entry::first_binary(e, "invocationId"));
+        let watermark = watermark(&root, invocation_id).map_err(|e| Stage::RootDse.err(e))?;
+        Ok((root, watermark))
+    }
+
+    /// Reads the watermark (rootDSE and `invocationId`) and the domain's
+    /// SID, and settles the base DN.
+    pub async fn directory_info(&mut self, base_dn: Option<&str>) -> Result<DirectoryInfo, AgentError> {
+        let (root, watermark) = self.watermark().await?;
         let domain = self.base_entry(&root.default_naming_context, &["objectSid"]).await.map_err(|e| Stage::RootDse.err(e))?;
         let domain_sid = match domain.as_ref().and_then(|e| entry::first_binary(e, "objectSid")) {
             Some(bytes) => Some(
@@ -220,7 +278,7 @@ impl Directory {
             None => None,
         };
         let base_dn = base_dn.map(str::trim).filter(|b| !b.is_empty()).map_or_else(|| root.default_naming_context.clone(), str::to_owned);
-        Ok(DirectoryInfo { root, domain_sid, base_dn })
+        Ok(DirectoryInfo { root, domain_sid, base_dn, watermark })
     }
 
     /// Ends the session politely; errors are irrelevant at this point.
@@ -236,5 +294,41 @@ impl Directory {
         ldap.with_timeout(self.timeout);
         let (entries, _) = ldap.search(dn, Scope::Base, "(objectClass=*)", attrs.to_vec()).await?.success()?;
         Ok(entries.into_iter().find(|e| !e.is_ref() && !e.is_intermediate()).map(SearchEntry::construct))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_watermark_needs_every_part() {
+        let invocation = [0xa1, 0xb2, 0xc3, 0xd4, 0xe5, 0xf6, 0x07, 0x18, 0x29, 0x3a, 0x4b, 0x5c, 0x6d, 0x7e, 0x8f, 0x90];
+        let root = RootDse {
+            default_naming_context: "DC=corp".into(),
+            dns_host_name: Some("dc1.corp.example.test".into()),
+            highest_committed_usn: Some(4123),
+            ds_service_name: Some("CN=NTDS Settings,CN=DC1,CN=Servers,CN=Default-First-Site-Name,CN=Sites,CN=Configuration,DC=corp".into()),
+        };
+        let mark = watermark(&root, Some(&invocation)).unwrap();
+        assert_eq!(mark.dns_host_name, "dc1.corp.example.test");
+        assert_eq!(mark.invocation_id.to_string(), "d4c3b2a1-f6e5-1807-293a-4b5c6d7e8f90");
+        assert_eq!(mark.usn, 4123);
+
+        let without = |change: fn(&mut RootDse)| {
+            let mut root = root.clone();
+            change(&mut root);
+            watermark(&root, Some(&invocation)).unwrap_err().to_string()
+        };
+        assert!(without(|r| r.dns_host_name = None).starts_with("the rootDSE has no dnsHostName; Roster needs"));
+        assert!(without(|r| r.dns_host_name = Some(" ".into())).starts_with("the rootDSE has no dnsHostName"));
+        assert!(without(|r| r.highest_committed_usn = None).starts_with("the rootDSE has no highestCommittedUSN"));
+        assert!(without(|r| r.ds_service_name = None).starts_with("the rootDSE has no dsServiceName"));
+        let no_id = watermark(&root, None).unwrap_err().to_string();
+        assert!(no_id.starts_with("`CN=NTDS Settings,CN=DC1,") && no_id.contains("has no invocationId"), "{no_id}");
+        let short = watermark(&root, Some(&invocation[..4])).unwrap_err().to_string();
+        assert!(short.contains("invocationId of `CN=NTDS Settings") && short.contains("16 bytes, got 4"), "{short}");
+        let error = Stage::RootDse.err(watermark(&root, None).unwrap_err());
+        assert!(error.to_string().starts_with("rootdse failed: "), "{error}");
     }
 }

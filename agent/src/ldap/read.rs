@@ -1,41 +1,69 @@
 //! The read itself: users, groups (members resolved to GUIDs through the
-//! extended-DN control, ranged answers followed) and OUs, one paged search
-//! per search base, each entry handed to the sink as it arrives so memory
-//! stays flat whatever the directory's size.
+//! extended-DN control, ranged answers followed), OUs and, for deltas,
+//! tombstones; one paged search per search base, each entry handed to the
+//! sink as it arrives so memory stays flat whatever the directory's size.
+//!
+//! A full read searches the job's scope. A delta read searches the whole
+//! base DN for objects whose `uSNChanged` is at least the base's USN + 1
+//! (a user moved out of scope must be seen with its new DN; the server
+//! filters by scope), plus tombstones through the Show Deleted control.
+//! Renaming or moving an OU changes the DN of everything below it without
+//! changing those objects, so a delta also reads again everything below
+//! each OU that changed.
 
 use std::collections::HashSet;
 
 use ldap3::SearchEntry;
 use ldap3::controls::RawControl;
 use roster_proto::ObjectGuid;
+use roster_proto::dn::Dn;
 use roster_proto::records::Record;
 use roster_proto::scope::ResolvedScope;
 use serde::Serialize;
 use tracing::info;
 
-use super::Directory;
-use super::entry::{self, EntryError, GROUP_ATTRIBUTES, OU_ATTRIBUTES, USER_ATTRIBUTES};
+use super::entry::{self, EntryError, GROUP_ATTRIBUTES, OU_ATTRIBUTES, TOMBSTONE_ATTRIBUTES, USER_ATTRIBUTES};
 use super::extdn::{EXTENDED_DN_OID, EXTENDED_DN_STRING_FORM};
 use super::paged::{PageCounter, PagedStream, Query, paged_search};
 use super::range::{RangeWalk, find_ranged};
+use super::{Directory, DirectoryInfo};
 use crate::error::{AgentError, Cause, Stage};
 use crate::spool::RecordSink;
 
-/// The three kinds of object a snapshot holds.
+/// OID of the Show Deleted control: searches return tombstones too.
+pub const SHOW_DELETED_OID: &str = "1.2.840.113556.1.4.417";
+
+/// The kinds of object a snapshot holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ObjectKind {
     Users,
     Groups,
     Ous,
+    /// Tombstones of deleted objects (deltas only; needs Show Deleted).
+    Deleted,
 }
 
 impl ObjectKind {
-    /// The LDAP filter that selects this kind.
-    pub fn filter(self) -> &'static str {
+    /// The filter's conditions, ANDed.
+    fn conditions(self) -> &'static [&'static str] {
         match self {
-            ObjectKind::Users => "(&(objectCategory=person)(objectClass=user))",
-            ObjectKind::Groups => "(objectClass=group)",
-            ObjectKind::Ous => "(objectClass=organizationalUnit)",
+            ObjectKind::Users => &["(objectCategory=person)", "(objectClass=user)"],
+            ObjectKind::Groups => &["(objectClass=group)"],
+            ObjectKind::Ous => &["(objectClass=organizationalUnit)"],
+            ObjectKind::Deleted => &["(isDeleted=TRUE)"],
+        }
+    }
+
+    /// The LDAP filter that selects this kind; with `since_usn`, only the
+    /// objects changed at or after that USN.
+    pub fn filter(self, since_usn: Option<u64>) -> String {
+        let mut conditions: Vec<String> = self.conditions().iter().map(|c| (*c).to_owned()).collect();
+        if let Some(usn) = since_usn {
+            conditions.push(format!("(uSNChanged>={usn})"));
+        }
+        match conditions.as_slice() {
+            [one] => one.clone(),
+            all => format!("(&{})", all.concat()),
         }
     }
 
@@ -45,6 +73,7 @@ impl ObjectKind {
             ObjectKind::Users => Stage::SearchUsers,
             ObjectKind::Groups => Stage::SearchGroups,
             ObjectKind::Ous => Stage::SearchOus,
+            ObjectKind::Deleted => Stage::SearchDeleted,
         }
     }
 
@@ -53,8 +82,19 @@ impl ObjectKind {
             ObjectKind::Users => "users",
             ObjectKind::Groups => "groups",
             ObjectKind::Ous => "ous",
+            ObjectKind::Deleted => "deleted",
         }
     }
+}
+
+/// Which objects a read takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadMode {
+    /// Everything in the job's scope.
+    Full,
+    /// Everything under the base DN changed (or deleted) at or after
+    /// `since_usn`, i.e. the base watermark's USN + 1.
+    Delta { since_usn: u64 },
 }
 
 /// What a read produced.
@@ -66,6 +106,8 @@ pub struct ReadStats {
     pub groups: u64,
     /// OUs handed to the sink.
     pub ous: u64,
+    /// Tombstones handed to the sink (deltas only).
+    pub deleted: u64,
     /// Paged-results pages read across all searches of this read.
     pub pages: u64,
 }
@@ -79,6 +121,29 @@ impl From<EntryError> for Cause {
 /// The extended-DN control, asking for string GUIDs and SIDs.
 fn extended_dn_control() -> RawControl {
     RawControl { ctype: EXTENDED_DN_OID.to_owned(), crit: false, val: Some(EXTENDED_DN_STRING_FORM.to_vec()) }
+}
+
+/// The Show Deleted control: critical (a DC that ignored it would make a
+/// delta silently miss every deletion), no value.
+fn show_deleted_control() -> RawControl {
+    RawControl { ctype: SHOW_DELETED_OID.to_owned(), crit: true, val: None }
+}
+
+/// The outermost of `dns`: those with no other of them above them, each
+/// once. Reading these subtrees covers all of them.
+pub fn outermost(dns: &[String]) -> Result<Vec<String>, EntryError> {
+    let parsed = dns
+        .iter()
+        .map(|dn| Dn::parse(dn).map_err(|e| EntryError { dn: dn.clone(), reason: e.to_string() }))
+        .collect::<Result<Vec<Dn>, EntryError>>()?;
+    let mut kept: Vec<usize> = Vec::new();
+    for (i, dn) in parsed.iter().enumerate() {
+        let covered = parsed.iter().enumerate().any(|(j, other)| j != i && dn.is_within(other) && (dn != other || j < i));
+        if !covered {
+            kept.push(i);
+        }
+    }
+    Ok(kept.into_iter().map(|i| dns[i].clone()).collect())
 }
 
 /// A running paged search that reports errors under its stage and notices
@@ -115,15 +180,26 @@ impl Walk {
 }
 
 impl Directory {
-    async fn walk(&self, kind: ObjectKind, base: &str, attrs: &[&str], controls: Vec<RawControl>) -> Result<Walk, AgentError> {
-        let query = Query { base, filter: kind.filter(), attrs, controls };
+    /// Starts a paged search for `kind` (adding Show Deleted for tombstones).
+    async fn walk(
+        &self,
+        kind: ObjectKind,
+        base: &str,
+        filter: &str,
+        attrs: &[&str],
+        mut controls: Vec<RawControl>,
+    ) -> Result<Walk, AgentError> {
+        if kind == ObjectKind::Deleted {
+            controls.push(show_deleted_control());
+        }
+        let query = Query { base, filter, attrs, controls };
         let stream = paged_search(&self.ldap, &self.counter, self.page_size, self.timeout, query).await.map_err(|e| kind.stage().err(e))?;
         Ok(Walk { stream, stage: kind.stage(), counter: self.counter.clone(), seen_pages: self.counter.pages() })
     }
 
     /// Counts the objects of `kind` under `base` (paged, no attributes).
     pub async fn count(&mut self, kind: ObjectKind, base: &str) -> Result<u64, AgentError> {
-        let mut walk = self.walk(kind, base, &["1.1"], Vec::new()).await?;
+        let mut walk = self.walk(kind, base, &kind.filter(None), &["1.1"], Vec::new()).await?;
         let mut count = 0;
         while walk.next().await?.is_some() {
             count += 1;
@@ -132,28 +208,90 @@ impl Directory {
         Ok(count)
     }
 
-    /// Reads everything in `scope` into `sink`: users under the user bases,
-    /// groups under the group bases, OUs under `base_dn`.
-    pub async fn read(&mut self, scope: &ResolvedScope, base_dn: &str, sink: &mut dyn RecordSink) -> Result<ReadStats, AgentError> {
+    /// Reads into `sink`. Full: users under the scope's user bases, groups
+    /// under its group bases, OUs under the base DN. Delta: see the module
+    /// documentation.
+    pub async fn read(
+        &mut self,
+        info: &DirectoryInfo,
+        scope: &ResolvedScope,
+        mode: ReadMode,
+        sink: &mut dyn RecordSink,
+    ) -> Result<ReadStats, AgentError> {
         let pages_before = self.pages();
-        let mut stats = ReadStats::default();
-        let mut seen = HashSet::new();
-        for base in &scope.user_bases {
-            stats.users += self.read_users(&base.dn, &mut seen, sink).await?;
-        }
-        seen.clear();
-        for base in &scope.group_bases {
-            stats.groups += self.read_groups(&base.dn, &mut seen, sink).await?;
-        }
-        stats.ous = self.read_ous(base_dn, sink).await?;
+        let mut stats = match mode {
+            ReadMode::Full => self.read_full(scope, &info.base_dn, sink).await?,
+            ReadMode::Delta { since_usn } => self.read_delta(info, since_usn, sink).await?,
+        };
         stats.pages = self.pages() - pages_before;
-        info!(users = stats.users, groups = stats.groups, ous = stats.ous, pages = stats.pages, "directory read");
+        info!(users = stats.users, groups = stats.groups, ous = stats.ous, deleted = stats.deleted, pages = stats.pages, "directory read");
         Ok(stats)
     }
 
-    async fn read_users(&mut self, base: &str, seen: &mut HashSet<ObjectGuid>, sink: &mut dyn RecordSink) -> Result<u64, AgentError> {
+    async fn read_full(&mut self, scope: &ResolvedScope, base_dn: &str, sink: &mut dyn RecordSink) -> Result<ReadStats, AgentError> {
+        let mut stats = ReadStats::default();
+        let mut seen = HashSet::new();
+        let users = ObjectKind::Users.filter(None);
+        for base in &scope.user_bases {
+            stats.users += self.read_users(&base.dn, &users, &mut seen, sink).await?;
+        }
+        seen.clear();
+        let groups = ObjectKind::Groups.filter(None);
+        for base in &scope.group_bases {
+            stats.groups += self.read_groups(&base.dn, &groups, &mut seen, sink).await?;
+        }
+        seen.clear();
+        stats.ous = self.read_ous(base_dn, &ObjectKind::Ous.filter(None), &mut seen, sink, None).await?;
+        Ok(stats)
+    }
+
+    async fn read_delta(&mut self, info: &DirectoryInfo, since_usn: u64, sink: &mut dyn RecordSink) -> Result<ReadStats, AgentError> {
+        let base_dn = info.base_dn.as_str();
+        let mut stats = ReadStats::default();
+        let mut seen = HashSet::new();
+        let mut changed_ous = Vec::new();
+        stats.ous = self.read_ous(base_dn, &ObjectKind::Ous.filter(Some(since_usn)), &mut seen, sink, Some(&mut changed_ous)).await?;
+        let subtrees = outermost(&changed_ous).map_err(|e| ObjectKind::Ous.stage().err(e))?;
+        if !subtrees.is_empty() {
+            info!(
+                ous = ?subtrees,
+                "OUs changed since the base: everything below them is read again (a rename or move changes their DNs without changing them)"
+            );
+        }
+        let all_ous = ObjectKind::Ous.filter(None);
+        for subtree in &subtrees {
+            stats.ous += self.read_ous(subtree, &all_ous, &mut seen, sink, None).await?;
+        }
+
+        seen.clear();
+        stats.users = self.read_users(base_dn, &ObjectKind::Users.filter(Some(since_usn)), &mut seen, sink).await?;
+        let all_users = ObjectKind::Users.filter(None);
+        for subtree in &subtrees {
+            stats.users += self.read_users(subtree, &all_users, &mut seen, sink).await?;
+        }
+
+        seen.clear();
+        stats.groups = self.read_groups(base_dn, &ObjectKind::Groups.filter(Some(since_usn)), &mut seen, sink).await?;
+        let all_groups = ObjectKind::Groups.filter(None);
+        for subtree in &subtrees {
+            stats.groups += self.read_groups(subtree, &all_groups, &mut seen, sink).await?;
+        }
+
+        // Tombstones live under `CN=Deleted Objects,<domain>`, outside any
+        // narrower base DN: search the whole domain.
+        stats.deleted = self.read_deleted(&info.root.default_naming_context, since_usn, sink).await?;
+        Ok(stats)
+    }
+
+    async fn read_users(
+        &mut self,
+        base: &str,
+        filter: &str,
+        seen: &mut HashSet<ObjectGuid>,
+        sink: &mut dyn RecordSink,
+    ) -> Result<u64, AgentError> {
         let kind = ObjectKind::Users;
-        let mut walk = self.walk(kind, base, &USER_ATTRIBUTES, Vec::new()).await?;
+        let mut walk = self.walk(kind, base, filter, &USER_ATTRIBUTES, Vec::new()).await?;
         let mut count = 0;
         while let Some(entry) = walk.next().await? {
             if walk.page_finished() {
@@ -170,9 +308,15 @@ impl Directory {
         Ok(count)
     }
 
-    async fn read_groups(&mut self, base: &str, seen: &mut HashSet<ObjectGuid>, sink: &mut dyn RecordSink) -> Result<u64, AgentError> {
+    async fn read_groups(
+        &mut self,
+        base: &str,
+        filter: &str,
+        seen: &mut HashSet<ObjectGuid>,
+        sink: &mut dyn RecordSink,
+    ) -> Result<u64, AgentError> {
         let kind = ObjectKind::Groups;
-        let mut walk = self.walk(kind, base, &GROUP_ATTRIBUTES, vec![extended_dn_control()]).await?;
+        let mut walk = self.walk(kind, base, filter, &GROUP_ATTRIBUTES, vec![extended_dn_control()]).await?;
         let mut count = 0;
         while let Some(entry) = walk.next().await? {
             if walk.page_finished() {
@@ -228,24 +372,102 @@ impl Directory {
         Ok(members)
     }
 
-    async fn read_ous(&mut self, base: &str, sink: &mut dyn RecordSink) -> Result<u64, AgentError> {
+    /// Reads OUs; their DNs are also pushed to `dns` when given.
+    async fn read_ous(
+        &mut self,
+        base: &str,
+        filter: &str,
+        seen: &mut HashSet<ObjectGuid>,
+        sink: &mut dyn RecordSink,
+        mut dns: Option<&mut Vec<String>>,
+    ) -> Result<u64, AgentError> {
         let kind = ObjectKind::Ous;
-        let mut walk = self.walk(kind, base, &OU_ATTRIBUTES, Vec::new()).await?;
+        let mut walk = self.walk(kind, base, filter, &OU_ATTRIBUTES, Vec::new()).await?;
         let mut count = 0;
         while let Some(entry) = walk.next().await? {
             if walk.page_finished() {
                 progress(kind, base, count, self.pages());
             }
             let ou = entry::ou_record(&entry).map_err(|e| kind.stage().err(e))?;
-            sink.accept(Record::Ou(ou)).map_err(|e| Stage::Spool.err(e))?;
-            count += 1;
+            if seen.insert(ou.object_guid) {
+                if let Some(dns) = dns.as_deref_mut() {
+                    dns.push(ou.dn.clone());
+                }
+                sink.accept(Record::Ou(ou)).map_err(|e| Stage::Spool.err(e))?;
+                count += 1;
+            }
         }
         walk.finish().await?;
         progress(kind, base, count, self.pages());
+        Ok(count)
+    }
+
+    /// Reads the tombstones of users, groups and OUs deleted at or after
+    /// `since_usn` under `domain_dn`.
+    async fn read_deleted(&mut self, domain_dn: &str, since_usn: u64, sink: &mut dyn RecordSink) -> Result<u64, AgentError> {
+        let kind = ObjectKind::Deleted;
+        let mut walk = self.walk(kind, domain_dn, &kind.filter(Some(since_usn)), &TOMBSTONE_ATTRIBUTES, Vec::new()).await?;
+        let (mut count, mut skipped) = (0, 0);
+        while let Some(entry) = walk.next().await? {
+            if walk.page_finished() {
+                progress(kind, domain_dn, count, self.pages());
+            }
+            match entry::deleted_record(&entry).map_err(|e| kind.stage().err(e))? {
+                Some(deleted) => {
+                    sink.accept(Record::Deleted(deleted)).map_err(|e| Stage::Spool.err(e))?;
+                    count += 1;
+                }
+                None => skipped += 1,
+            }
+        }
+        walk.finish().await?;
+        progress(kind, domain_dn, count, self.pages());
+        if skipped > 0 {
+            info!(skipped, "tombstones of other kinds of object (computers, contacts, ...) skipped");
+        }
         Ok(count)
     }
 }
 
 fn progress(kind: ObjectKind, base: &str, so_far: u64, pages: u64) {
     info!(kind = kind.as_str(), base, so_far, pages, "page read");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters() {
+        let cases = [
+            (ObjectKind::Users, None, "(&(objectCategory=person)(objectClass=user))"),
+            (ObjectKind::Users, Some(1001), "(&(objectCategory=person)(objectClass=user)(uSNChanged>=1001))"),
+            (ObjectKind::Groups, None, "(objectClass=group)"),
+            (ObjectKind::Groups, Some(7), "(&(objectClass=group)(uSNChanged>=7))"),
+            (ObjectKind::Ous, Some(7), "(&(objectClass=organizationalUnit)(uSNChanged>=7))"),
+            (ObjectKind::Deleted, Some(7), "(&(isDeleted=TRUE)(uSNChanged>=7))"),
+        ];
+        for (kind, since, expected) in cases {
+            assert_eq!(kind.filter(since), expected);
+        }
+        assert_eq!(ObjectKind::Deleted.stage().as_str(), "search deleted");
+    }
+
+    #[test]
+    fn outermost_subtrees_cover_the_rest() {
+        let dns = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let cases: Vec<(Vec<String>, Vec<String>)> = vec![
+            (dns(&[]), dns(&[])),
+            (dns(&["OU=A,DC=corp", "OU=B,DC=corp"]), dns(&["OU=A,DC=corp", "OU=B,DC=corp"])),
+            (dns(&["OU=Inner,OU=A,DC=corp", "OU=A,DC=corp", "OU=Deeper,OU=Inner,OU=A,DC=corp"]), dns(&["OU=A,DC=corp"])),
+            // Equal DNs in another spelling count once.
+            (dns(&["OU=A,DC=corp", "ou=a, dc=CORP"]), dns(&["OU=A,DC=corp"])),
+            // A sibling whose name merely ends the same is not inside.
+            (dns(&["OU=XA,DC=corp", "OU=A,DC=corp"]), dns(&["OU=XA,DC=corp", "OU=A,DC=corp"])),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(outermost(&input).unwrap(), expected, "{input:?}");
+        }
+        assert!(outermost(&dns(&["not a dn"])).is_err());
+    }
 }

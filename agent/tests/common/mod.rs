@@ -1,6 +1,8 @@
 //! Shared helpers for the agent's integration tests: temporary folders, a
-//! stand-in Roster server that checks every signature the agent sends, and
-//! the Samba DC's coordinates from `ROSTER_TEST_*`.
+//! stand-in Roster server that checks every signature the agent sends (and
+//! keeps a watermark like the real one, refusing deltas on another base),
+//! the Samba DC's coordinates from `ROSTER_TEST_*`, and [`TestOu`], a
+//! test's own OU on the shared DC to change objects in.
 
 // Each test file uses a different subset of these helpers, and a helper's
 // panic is its test's failure report.
@@ -15,11 +17,15 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use ldap3::{Ldap, LdapConnAsync, Mod, Scope, SearchEntry};
 use roster_agent::Secret;
 use roster_agent::ldap::LdapSettings;
+use roster_proto::ObjectGuid;
 use roster_proto::admin::{Session, SessionCounts, SessionStatus, SessionTrigger};
-use roster_proto::agent::{AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, SnapshotState, SnapshotStatus};
-use roster_proto::manifest::Manifest;
+use roster_proto::agent::{
+    AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, SnapshotState, SnapshotStatus, SyncAdvice,
+};
+use roster_proto::manifest::{Manifest, SnapshotKind, Watermark};
 use roster_proto::scope::JobScope;
 use roster_snapshot::keys::PublicKey;
 use roster_snapshot::token::{verify_manifest, verify_request};
@@ -74,11 +80,22 @@ pub struct MockState {
     pub token_ids: Vec<String>,
     /// Injected answers: (`METHOD /path` suffix, status, Retry-After seconds).
     pub failures: VecDeque<(String, u16, Option<u64>)>,
+    /// Injected problems: (`METHOD /path` suffix, status, problem `type`).
+    pub problems: VecDeque<(String, u16, String)>,
+    /// What `GET /agent/v1/job` advertises as the sync advice.
+    pub sync: SyncAdvice,
+    /// The watermark the server really holds: an offered delta whose base
+    /// differs is refused with 409 `delta-base-mismatch`, like the real one.
+    pub held: Option<Watermark>,
+    /// After a commit, hold and advertise the committed manifest's watermark.
+    pub advance_on_commit: bool,
+    /// Every verified manifest offered, in order.
+    pub offered: Vec<Manifest>,
     /// The last verified manifest offered.
     pub manifest: Option<Manifest>,
     /// How many offers were accepted.
     pub manifest_offers: u32,
-    /// Uploaded chunks by index, each checked against the manifest.
+    /// Uploaded chunks of the last offered snapshot by index, each checked against the manifest.
     pub chunks: BTreeMap<u32, Vec<u8>>,
     /// Session polls answered so far.
     pub polls: u32,
@@ -123,6 +140,11 @@ impl MockServer {
             requests: Vec::new(),
             token_ids: Vec::new(),
             failures: VecDeque::new(),
+            problems: VecDeque::new(),
+            sync: SyncAdvice { base: None, full_required: None },
+            held: None,
+            advance_on_commit: true,
+            offered: Vec::new(),
             manifest: None,
             manifest_offers: 0,
             chunks: BTreeMap::new(),
@@ -167,8 +189,16 @@ impl MockServer {
     }
 }
 
+/// The problem `type` the real server answers a delta on the wrong base with.
+pub const DELTA_BASE_MISMATCH: &str = "urn:roster:problem:delta-base-mismatch";
+
 fn problem(status: StatusCode, detail: &str) -> Response {
-    let body = serde_json::json!({"type": "about:blank", "title": status.canonical_reason().unwrap_or(""), "status": status.as_u16(), "detail": detail});
+    typed_problem(status, "about:blank", detail)
+}
+
+fn typed_problem(status: StatusCode, kind: &str, detail: &str) -> Response {
+    let body =
+        serde_json::json!({"type": kind, "title": status.canonical_reason().unwrap_or(""), "status": status.as_u16(), "detail": detail});
     (status, [("content-type", "application/problem+json")], body.to_string()).into_response()
 }
 
@@ -223,6 +253,10 @@ async fn handle(State(state): State<Arc<Mutex<MockState>>>, method: Method, uri:
         }
         return response;
     }
+    if let Some(pos) = s.problems.iter().position(|(suffix, _, _)| request.ends_with(suffix.as_str())) {
+        let (_, status, kind) = s.problems.remove(pos).unwrap();
+        return typed_problem(StatusCode::from_u16(status).unwrap(), &kind, "injected problem");
+    }
 
     if is_register {
         let request: RegisterRequest = match serde_json::from_slice(&body) {
@@ -239,7 +273,9 @@ async fn handle(State(state): State<Arc<Mutex<MockState>>>, method: Method, uri:
     let Some(key) = key else { return problem(StatusCode::UNAUTHORIZED, "no agent registered") };
 
     match (method.clone(), segments.as_slice()) {
-        (Method::GET, ["agent", "v1", "job"]) => json(&AgentJob { job_id: s.job_id, name: "Mock job".into(), scope: s.scope.clone() }),
+        (Method::GET, ["agent", "v1", "job"]) => {
+            json(&AgentJob { job_id: s.job_id, name: "Mock job".into(), scope: s.scope.clone(), sync: s.sync.clone() })
+        }
         (Method::POST, ["agent", "v1", "snapshots"]) => {
             let offer: OfferSnapshot = serde_json::from_slice(&body).unwrap();
             let verified = match verify_manifest(&offer.manifest_token, &key, s.agent_id, &s.audience, now()) {
@@ -247,7 +283,16 @@ async fn handle(State(state): State<Arc<Mutex<MockState>>>, method: Method, uri:
                 Err(e) => return problem(StatusCode::UNAUTHORIZED, &format!("bad manifest: {e}")),
             };
             let manifest = verified.claims.manifest;
+            s.offered.push(manifest.clone());
+            if manifest.kind == SnapshotKind::Delta && manifest.base != s.held {
+                let detail = format!("the delta builds on {:?}, the server holds {:?}", manifest.base, s.held);
+                return typed_problem(StatusCode::CONFLICT, DELTA_BASE_MISMATCH, &detail);
+            }
             s.manifest_offers += 1;
+            if s.manifest.as_ref().is_some_and(|m| m.snapshot_id != manifest.snapshot_id) {
+                // Chunks belong to one snapshot: a new one starts empty.
+                s.chunks.clear();
+            }
             let missing = manifest.chunks.iter().map(|c| c.index).filter(|i| !s.chunks.contains_key(i)).collect();
             let snapshot_id = manifest.snapshot_id;
             s.manifest = Some(manifest);
@@ -277,6 +322,10 @@ async fn handle(State(state): State<Arc<Mutex<MockState>>>, method: Method, uri:
             }
             let session = s.start_session.then(|| new_session(s.job_id, manifest.snapshot_id));
             s.session = session.clone();
+            if s.advance_on_commit {
+                s.held = Some(manifest.watermark.clone());
+                s.sync = SyncAdvice { base: Some(manifest.watermark.clone()), full_required: None };
+            }
             json(&CommitResponse {
                 snapshot_id: manifest.snapshot_id,
                 session,
@@ -372,5 +421,144 @@ impl Dc {
             ("ROSTER_LDAP_PAGE_SIZE".into(), page_size.to_string()),
             ("ROSTER_LDAP_ALLOW_INSECURE".into(), "true".into()),
         ]
+    }
+}
+
+/// A test's own OU on the shared DC (`OU=t-<uuid>,<base>`), and an admin
+/// connection to add, change, move and delete objects in it. Other tests
+/// run against the same DC at the same time, so a test asserts only about
+/// objects under its own OU. [`TestOu::remove`] deletes it all.
+pub struct TestOu {
+    /// The OU's DN.
+    pub dn: String,
+    /// Prefix of every sAMAccountName made here (unique per test, ≤ 20 chars in all).
+    pub prefix: String,
+    /// The DC's domain DN.
+    pub base_dn: String,
+    /// Admin connection.
+    ldap: Ldap,
+}
+
+impl std::fmt::Debug for TestOu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TestOu({})", self.dn)
+    }
+}
+
+fn bytes_attrs(attrs: &[(&str, &[&str])]) -> Vec<(Vec<u8>, std::collections::HashSet<Vec<u8>>)> {
+    attrs.iter().map(|(k, vs)| (k.as_bytes().to_vec(), vs.iter().map(|v| v.as_bytes().to_vec()).collect())).collect()
+}
+
+impl TestOu {
+    pub async fn create(dc: &Dc) -> TestOu {
+        let (conn, mut ldap) = LdapConnAsync::new(&dc.ldap_url).await.unwrap();
+        ldap3::drive!(conn);
+        ldap.simple_bind(&dc.bind_dn, &dc.password).await.unwrap().success().unwrap();
+        let id = Uuid::new_v4().simple().to_string();
+        let dn = format!("OU=t-{id},{}", dc.base_dn);
+        let mut ou = TestOu { dn: dn.clone(), prefix: format!("t{}", &id[..8]), base_dn: dc.base_dn.clone(), ldap };
+        ou.add_raw(&dn, &[("objectClass", &["organizationalUnit"]), ("ou", &[&format!("t-{id}")])]).await;
+        ou
+    }
+
+    /// The OU's DN relative to the base DN, as a job's path names it.
+    pub fn relative(&self) -> String {
+        self.dn.strip_suffix(&format!(",{}", self.base_dn)).unwrap().to_owned()
+    }
+
+    async fn add_raw(&mut self, dn: &str, attrs: &[(&str, &[&str])]) {
+        self.ldap.add(dn, bytes_attrs(attrs)).await.unwrap().success().unwrap_or_else(|e| panic!("add {dn}: {e}"));
+    }
+
+    /// `OU=name` under `parent` (the test's OU when `None`).
+    pub async fn add_ou(&mut self, name: &str, parent: Option<&str>) -> String {
+        let dn = format!("OU={name},{}", parent.unwrap_or(&self.dn));
+        self.add_raw(&dn, &[("objectClass", &["organizationalUnit"]), ("ou", &[name])]).await;
+        dn
+    }
+
+    /// An enabled user `CN=<prefix>-name` under `parent` with extra attributes.
+    pub async fn add_user(&mut self, name: &str, parent: Option<&str>, extra: &[(&str, &[&str])]) -> String {
+        let sam = format!("{}-{name}", self.prefix);
+        let dn = format!("CN={sam},{}", parent.unwrap_or(&self.dn));
+        let upn = format!("{sam}@corp.example.test");
+        let (sam_value, upn_value) = ([sam.as_str()], [upn.as_str()]);
+        let mut attrs: Vec<(&str, &[&str])> = vec![
+            ("objectClass", &["user"]),
+            ("sAMAccountName", &sam_value),
+            ("userPrincipalName", &upn_value),
+            ("userAccountControl", &["512"]),
+        ];
+        attrs.extend_from_slice(extra);
+        self.add_raw(&dn, &attrs).await;
+        dn
+    }
+
+    /// A global security group `CN=<prefix>-name` in the test's OU.
+    pub async fn add_group(&mut self, name: &str, members: &[&str]) -> String {
+        let sam = format!("{}-{name}", self.prefix);
+        let dn = format!("CN={sam},{}", self.dn);
+        let sam_value = [sam.as_str()];
+        let mut attrs: Vec<(&str, &[&str])> = vec![("objectClass", &["group"]), ("sAMAccountName", &sam_value)];
+        if !members.is_empty() {
+            attrs.push(("member", members));
+        }
+        self.add_raw(&dn, &attrs).await;
+        dn
+    }
+
+    pub async fn modify(&mut self, dn: &str, mods: Vec<Mod<Vec<u8>>>) {
+        self.ldap.modify(dn, mods).await.unwrap().success().unwrap_or_else(|e| panic!("modify {dn}: {e}"));
+    }
+
+    /// Replaces one attribute's values (text).
+    pub async fn set(&mut self, dn: &str, attribute: &str, value: &str) {
+        let values = [value.as_bytes().to_vec()].into();
+        self.modify(dn, vec![Mod::Replace(attribute.as_bytes().to_vec(), values)]).await;
+    }
+
+    pub async fn delete(&mut self, dn: &str) {
+        self.ldap.delete(dn).await.unwrap().success().unwrap_or_else(|e| panic!("delete {dn}: {e}"));
+    }
+
+    /// Moves `dn` under `new_parent`, keeping its RDN; returns the new DN.
+    pub async fn move_to(&mut self, dn: &str, new_parent: &str) -> String {
+        let rdn = dn.split(',').next().unwrap().to_owned();
+        self.ldap.modifydn(dn, &rdn, true, Some(new_parent)).await.unwrap().success().unwrap_or_else(|e| panic!("move {dn}: {e}"));
+        format!("{rdn},{new_parent}")
+    }
+
+    /// Renames `dn` to `new_rdn` in place; returns the new DN.
+    pub async fn rename(&mut self, dn: &str, new_rdn: &str) -> String {
+        self.ldap.modifydn(dn, new_rdn, true, None).await.unwrap().success().unwrap_or_else(|e| panic!("rename {dn}: {e}"));
+        let parent = dn.split_once(',').unwrap().1;
+        format!("{new_rdn},{parent}")
+    }
+
+    /// One entry's attributes (base search).
+    pub async fn entry(&mut self, dn: &str, attrs: &[&str]) -> SearchEntry {
+        let (entries, _) = self.ldap.search(dn, Scope::Base, "(objectClass=*)", attrs.to_vec()).await.unwrap().success().unwrap();
+        SearchEntry::construct(entries.into_iter().next().unwrap())
+    }
+
+    /// The objectGUID of `dn`.
+    pub async fn guid(&mut self, dn: &str) -> ObjectGuid {
+        let entry = self.entry(dn, &["objectGUID"]).await;
+        let bytes =
+            entry.bin_attrs.get("objectGUID").and_then(|v| v.first()).cloned().unwrap_or_else(|| {
+                entry.attrs.get("objectGUID").and_then(|v| v.first()).map(|s| s.as_bytes().to_vec()).expect("objectGUID")
+            });
+        ObjectGuid::from_ldap_bytes(&bytes).unwrap()
+    }
+
+    /// Deletes the OU and everything below it (deepest first).
+    pub async fn remove(mut self) {
+        let (entries, _) = self.ldap.search(&self.dn, Scope::Subtree, "(objectClass=*)", vec!["1.1"]).await.unwrap().success().unwrap();
+        let mut dns: Vec<String> = entries.into_iter().map(|e| SearchEntry::construct(e).dn).collect();
+        dns.sort_by_key(|dn| std::cmp::Reverse(roster_proto::dn::Dn::parse(dn).map(|d| d.depth()).unwrap_or(0)));
+        for dn in dns {
+            let _ = self.ldap.delete(&dn).await;
+        }
+        let _ = self.ldap.unbind().await;
     }
 }

@@ -15,6 +15,10 @@ use crate::links::{self, LinkRule};
 /// A user as the service holds it (or would, after the import).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserState {
+    /// What the user is matched by across imports: `mS-DS-ConsistencyGuid`
+    /// where set, else `objectGUID`.
+    pub anchor: ObjectGuid,
+    /// The AD object's current GUID (group memberships name it).
     pub object_guid: ObjectGuid,
     pub username: String,
     pub user_principal_name: Option<String>,
@@ -48,6 +52,8 @@ pub struct PlanInput<'a> {
     pub accesses: &'a HashMap<Uuid, (AccessKind, String)>,
     /// The job's users as stored now.
     pub current: &'a [CurrentUser],
+    /// The time the import judges `accountExpires` against (Unix seconds).
+    pub now_unix: i64,
 }
 
 /// What an import does to one user.
@@ -72,6 +78,7 @@ impl From<Action> for roster_proto::admin::ChangeAction {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeactivationReason {
     DisabledInDirectory,
+    AccountExpired,
     LeftScope,
     GoneFromDirectory,
     NoBasicAccess,
@@ -81,6 +88,7 @@ impl DeactivationReason {
     pub fn describe(self) -> &'static str {
         match self {
             DeactivationReason::DisabledInDirectory => "the account is disabled in AD",
+            DeactivationReason::AccountExpired => "the account has expired in AD",
             DeactivationReason::LeftScope => "the user left the job's scope",
             DeactivationReason::GoneFromDirectory => "the user is no longer in AD",
             DeactivationReason::NoBasicAccess => "no linked group grants the user a basic access any more",
@@ -117,13 +125,14 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
     let mut plan = Plan { resolved_links: grants.resolved.clone(), ..Plan::default() };
     note_link_problems(&input, &grants.resolved, &mut plan.notes);
 
-    let current: HashMap<ObjectGuid, &CurrentUser> = input.current.iter().map(|u| (u.state.object_guid, u)).collect();
+    let current: HashMap<ObjectGuid, &CurrentUser> = input.current.iter().map(|u| (u.state.anchor, u)).collect();
     let mut seen: HashSet<ObjectGuid> = HashSet::new();
     let mut out_of_scope: HashSet<ObjectGuid> = HashSet::new();
     let mut unreadable_dns = 0u64;
 
     for record in input.users {
-        if seen.contains(&record.object_guid) {
+        let anchor = record.anchor();
+        if seen.contains(&anchor) {
             continue;
         }
         let in_scope = match Dn::parse(&record.dn) {
@@ -134,17 +143,17 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
             }
         };
         if !in_scope {
-            out_of_scope.insert(record.object_guid);
+            out_of_scope.insert(anchor);
             continue;
         }
-        seen.insert(record.object_guid);
+        seen.insert(anchor);
         let granted: BTreeSet<Uuid> = grants
             .by_member
             .get(&record.object_guid)
             .map(|set| set.iter().filter(|id| input.accesses.contains_key(id)).copied().collect())
             .unwrap_or_default();
         let has_basic = granted.iter().any(|id| input.accesses.get(id).is_some_and(|(kind, _)| kind.is_basic()));
-        let existing = current.get(&record.object_guid).copied();
+        let existing = current.get(&anchor).copied();
         if !has_basic {
             plan.counts.not_linked += 1;
             if let Some(existing) = existing {
@@ -153,19 +162,23 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
             }
             continue;
         }
-        let target = UserState { active: !record.is_disabled(), accesses: granted, ..state_from_record(record) };
-        push_change(&mut plan, &input, existing, target, DeactivationReason::DisabledInDirectory);
+        let (active, reason) = if record.is_disabled() {
+            (false, DeactivationReason::DisabledInDirectory)
+        } else if record.is_expired(input.now_unix) {
+            (false, DeactivationReason::AccountExpired)
+        } else {
+            (true, DeactivationReason::DisabledInDirectory)
+        };
+        let target = UserState { active, accesses: granted, ..state_from_record(record) };
+        push_change(&mut plan, &input, existing, target, reason);
     }
 
     for user in input.current {
-        if seen.contains(&user.state.object_guid) {
+        if seen.contains(&user.state.anchor) {
             continue;
         }
-        let reason = if out_of_scope.contains(&user.state.object_guid) {
-            DeactivationReason::LeftScope
-        } else {
-            DeactivationReason::GoneFromDirectory
-        };
+        let reason =
+            if out_of_scope.contains(&user.state.anchor) { DeactivationReason::LeftScope } else { DeactivationReason::GoneFromDirectory };
         let target = UserState { active: false, accesses: BTreeSet::new(), ..user.state.clone() };
         push_change(&mut plan, &input, Some(user), target, reason);
     }
@@ -178,6 +191,7 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
 
 fn state_from_record(record: &UserRecord) -> UserState {
     UserState {
+        anchor: record.anchor(),
         object_guid: record.object_guid,
         username: record.sam_account_name.clone(),
         user_principal_name: record.user_principal_name.clone(),
@@ -224,7 +238,9 @@ fn push_change(plan: &mut Plan, input: &PlanInput<'_>, existing: Option<&Current
 
 fn diff(input: &PlanInput<'_>, old: &UserState, new: &UserState, reason: DeactivationReason) -> Vec<String> {
     let mut details = Vec::new();
-    let fields: [(&str, Option<&str>, Option<&str>); 10] = [
+    let (old_guid, new_guid) = (old.object_guid.to_string(), new.object_guid.to_string());
+    let fields: [(&str, Option<&str>, Option<&str>); 11] = [
+        ("object_guid", Some(&old_guid), Some(&new_guid)),
         ("username", Some(&old.username), Some(&new.username)),
         ("user_principal_name", old.user_principal_name.as_deref(), new.user_principal_name.as_deref()),
         ("email", old.email.as_deref(), new.email.as_deref()),

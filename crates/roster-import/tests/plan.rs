@@ -18,6 +18,12 @@ const BASE: &str = "DC=corp,DC=test";
 const USER_CPH: u128 = 1;
 const ADMIN_CPH: u128 = 2;
 const VIP: u128 = 3;
+/// The import's clock: 2026-06-01T00:00:00Z.
+const NOW: i64 = 1_780_272_000;
+/// FILETIME of a moment `seconds` after NOW.
+fn filetime(seconds: i64) -> i64 {
+    (NOW + seconds + 11_644_473_600) * 10_000_000
+}
 
 fn guid(n: u32) -> ObjectGuid {
     format!("{n:08x}-0000-0000-0000-000000000000").parse().unwrap()
@@ -38,6 +44,8 @@ fn user(n: u32, ou: &str, uac: u32) -> UserRecord {
         department: None,
         title: None,
         user_account_control: uac,
+        account_expires: None,
+        consistency_guid: None,
         usn_changed: None,
         when_changed: None,
     }
@@ -70,6 +78,7 @@ fn stored(record: &UserRecord, active: bool, accesses: &[u128]) -> CurrentUser {
     CurrentUser {
         id: Uuid::from_u128(u128::from(u32::from_str_radix(&record.object_guid.to_string()[..8], 16).unwrap()) + 1000),
         state: UserState {
+            anchor: record.anchor(),
             object_guid: record.object_guid,
             username: record.sam_account_name.clone(),
             user_principal_name: record.user_principal_name.clone(),
@@ -106,6 +115,7 @@ fn run(world: &World) -> Plan {
         links: &world.links,
         accesses: &accesses,
         current: &world.current,
+        now_unix: NOW,
     })
 }
 
@@ -310,4 +320,65 @@ fn the_same_input_gives_the_same_plan() {
         current: vec![],
     };
     assert_eq!(run(&world), run(&world));
+}
+
+#[test]
+fn expired_accounts_are_inactive_and_locked_out_ones_are_not() {
+    let mut expired = user(1, "OU=Staff", 512);
+    expired.account_expires = Some(filetime(-60));
+    let mut expiring_later = user(2, "OU=Staff", 512);
+    expiring_later.account_expires = Some(filetime(3600));
+    let mut never = user(3, "OU=Staff", 512);
+    never.account_expires = Some(i64::MAX);
+    // 0x10 is LOCKOUT: a locked-out account stays active.
+    let locked_out = user(4, "OU=Staff", 512 | 0x10);
+    let was_active = user(5, "OU=Staff", 512);
+    let mut now_expired = was_active.clone();
+    now_expired.account_expires = Some(filetime(0));
+    let world = World {
+        current: vec![stored(&was_active, true, &[USER_CPH])],
+        users: vec![expired, expiring_later, never, locked_out, now_expired],
+        groups: vec![group(100, &[1, 2, 3, 4, 5])],
+        paths: vec!["*"],
+        links: vec![link(100, USER_CPH)],
+    };
+    let plan = check(
+        world,
+        counts(4, 0, 1, 0, 0),
+        &[
+            (1, Some(Action::Create), false, &[USER_CPH]),
+            (2, Some(Action::Create), true, &[USER_CPH]),
+            (3, Some(Action::Create), true, &[USER_CPH]),
+            (4, Some(Action::Create), true, &[USER_CPH]),
+            (5, Some(Action::Deactivate), false, &[USER_CPH]),
+        ],
+    );
+    let details = &plan.changes.iter().find(|c| c.target.object_guid == guid(5)).unwrap().details;
+    assert!(details.iter().any(|d| d.contains("expired")), "{details:?}");
+}
+
+#[test]
+fn the_consistency_guid_anchors_a_recreated_account_to_the_same_user() {
+    let mut before = user(1, "OU=Staff", 512);
+    before.consistency_guid = Some(guid(77));
+    // Deleted and re-created in AD: a new objectGUID, the same consistency GUID.
+    let mut recreated = user(2, "OU=Staff", 512);
+    recreated.consistency_guid = Some(guid(77));
+    recreated.sam_account_name = "u1".into();
+    recreated.mail = before.mail.clone();
+    recreated.display_name = before.display_name.clone();
+    recreated.dn = before.dn.clone();
+    let stored_before = stored(&before, true, &[USER_CPH]);
+    let world = World {
+        current: vec![stored_before.clone()],
+        users: vec![recreated],
+        groups: vec![group(100, &[2])],
+        paths: vec!["*"],
+        links: vec![link(100, USER_CPH)],
+    };
+    let plan = check(world, counts(0, 1, 0, 0, 0), &[(2, Some(Action::Update), true, &[USER_CPH])]);
+    let change = &plan.changes[0];
+    assert_eq!(change.existing_id, Some(stored_before.id));
+    assert_eq!(change.target.anchor, guid(77));
+    assert!(change.details.iter().any(|d| d.starts_with("object_guid: ")), "{:?}", change.details);
 }

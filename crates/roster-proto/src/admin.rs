@@ -16,6 +16,10 @@ pub struct CreateJob {
     /// Daily import time, `HH:MM` in UTC; default 02:00.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule_time: Option<String>,
+    /// Days between full reconciliations (1..=365); default 7. Between
+    /// them the agent sends deltas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_sync_interval_days: Option<u32>,
 }
 
 /// An import job: one domain or OU set of a tenant.
@@ -26,6 +30,7 @@ pub struct Job {
     pub relative_paths: Vec<String>,
     pub group_paths: Vec<String>,
     pub schedule_time: String,
+    pub full_sync_interval_days: u32,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: time::OffsetDateTime,
 }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::admin::Session;
+use crate::manifest::Watermark;
 use crate::scope::JobScope;
 
 /// `POST /agent/v1/register`: trade a one-time token for an identity.
@@ -32,13 +33,27 @@ pub struct RegisterResponse {
     pub audience: String,
 }
 
-/// `GET /agent/v1/job`: what the agent is to read.
+/// `GET /agent/v1/job`: what the agent is to read, and from where.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentJob {
     pub job_id: Uuid,
     pub name: String,
     #[serde(flatten)]
     pub scope: JobScope,
+    /// The directory state the server holds for the job.
+    pub sync: SyncAdvice,
+}
+
+/// Whether the next snapshot may be a delta, and on what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncAdvice {
+    /// The watermark of the server's state: a delta must build on exactly
+    /// this. `None` when the server holds no state yet.
+    pub base: Option<Watermark>,
+    /// Why the next snapshot must be full even if the agent could send a
+    /// delta (no state yet, the scope changed, a reconciliation is due or
+    /// was requested). `None`: a delta is welcome.
+    pub full_required: Option<String>,
 }
 
 /// `POST /agent/v1/snapshots`: offer a signed manifest.

@@ -11,11 +11,34 @@ pub const FORMAT_VERSION: u32 = 1;
 /// Largest uncompressed chunk, so both sides bound memory per chunk.
 pub const MAX_CHUNK_BYTES: usize = 1024 * 1024;
 
-/// Full snapshots replace the job's directory state; deltas come later.
+/// Full snapshots replace the job's directory state; deltas change it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SnapshotKind {
     Full,
+    /// Only objects changed (`uSNChanged`) or deleted (tombstones) since
+    /// `Manifest::base`.
+    Delta,
+}
+
+/// How far a DC's changes have been read: the DC, its database identity
+/// and its update sequence number. USNs are only comparable on the same DC
+/// with the same `invocation_id` (a restore from backup changes it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Watermark {
+    /// The DC's `dnsHostName`.
+    pub dns_host_name: String,
+    /// The DC's NTDS Settings `invocationId`.
+    pub invocation_id: crate::ObjectGuid,
+    /// `highestCommittedUSN`, read *before* the read began.
+    pub usn: u64,
+}
+
+impl Watermark {
+    /// True when `other` was read from the same DC database, so USNs compare.
+    pub fn same_database(&self, other: &Watermark) -> bool {
+        self.dns_host_name.eq_ignore_ascii_case(&other.dns_host_name) && self.invocation_id == other.invocation_id
+    }
 }
 
 /// The directory a snapshot was read from.
@@ -39,6 +62,9 @@ pub struct RecordCounts {
     pub users: u64,
     pub groups: u64,
     pub ous: u64,
+    /// Tombstones (deltas only).
+    #[serde(default)]
+    pub deleted: u64,
 }
 
 /// One chunk as the manifest names it.
@@ -66,6 +92,12 @@ pub struct Manifest {
     #[serde(with = "time::serde::rfc3339")]
     pub read_started_at: time::OffsetDateTime,
     pub directory: DirectoryIdentity,
+    /// Where this snapshot leaves the job's directory state.
+    pub watermark: Watermark,
+    /// For a delta: the state it builds on. The server refuses a delta whose
+    /// base is not the watermark it holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<Watermark>,
     pub counts: RecordCounts,
     pub chunks: Vec<ChunkRef>,
 }

@@ -9,6 +9,12 @@ use crate::ObjectGuid;
 /// `userAccountControl` bit for a disabled account (`ACCOUNTDISABLE`).
 pub const UAC_ACCOUNT_DISABLE: u32 = 0x0002;
 
+/// `accountExpires` values that mean "never" (0 and the largest FILETIME).
+pub const ACCOUNT_NEVER_EXPIRES: [i64; 2] = [0, i64::MAX];
+
+/// Seconds between the FILETIME epoch (1601-01-01) and the Unix epoch.
+const FILETIME_UNIX_OFFSET_SECONDS: i64 = 11_644_473_600;
+
 /// One directory object in a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -18,6 +24,9 @@ pub enum Record {
     User(UserRecord),
     Group(GroupRecord),
     Ou(OuRecord),
+    /// An object deleted since the delta's base (a tombstone). Only in
+    /// delta snapshots.
+    Deleted(DeletedRecord),
 }
 
 /// An AD user as read.
@@ -45,8 +54,17 @@ pub struct UserRecord {
     pub department: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    /// Raw `userAccountControl`; bit 2 means disabled.
+    /// Raw `userAccountControl`; bit 2 means disabled. (The lockout bit is
+    /// deliberately not read: a locked-out account stays active.)
     pub user_account_control: u32,
+    /// `accountExpires` as a FILETIME (100 ns since 1601); absent, 0 or
+    /// `i64::MAX` mean never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_expires: Option<i64>,
+    /// `mS-DS-ConsistencyGuid`, when set: the anchor that survives even a
+    /// re-created account (AD Connect's sourceAnchor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consistency_guid: Option<ObjectGuid>,
     /// `uSNChanged`, for delta reads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usn_changed: Option<u64>,
@@ -71,6 +89,15 @@ pub struct GroupRecord {
     pub members: Vec<ObjectGuid>,
 }
 
+/// A tombstone: an object AD deleted, named by the objectGUID it had.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeletedRecord {
+    pub object_guid: ObjectGuid,
+    /// Where the object lived (`lastKnownParent`), for the session's record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_known_parent: Option<String>,
+}
+
 /// An organizational unit, for the structure view.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OuRecord {
@@ -83,6 +110,21 @@ impl UserRecord {
     /// True when AD says the account is disabled.
     pub fn is_disabled(&self) -> bool {
         self.user_account_control & UAC_ACCOUNT_DISABLE != 0
+    }
+
+    /// True when `accountExpires` lies at or before `now_unix` (seconds).
+    pub fn is_expired(&self, now_unix: i64) -> bool {
+        match self.account_expires {
+            None => false,
+            Some(value) if ACCOUNT_NEVER_EXPIRES.contains(&value) || value < 0 => false,
+            Some(filetime) => filetime / 10_000_000 - FILETIME_UNIX_OFFSET_SECONDS <= now_unix,
+        }
+    }
+
+    /// The identity Roster keys the user by: `mS-DS-ConsistencyGuid` where
+    /// set, else `objectGUID`.
+    pub fn anchor(&self) -> ObjectGuid {
+        self.consistency_guid.unwrap_or(self.object_guid)
     }
 }
 
@@ -100,6 +142,41 @@ mod tests {
         let line = serde_json::to_string(&ou).unwrap();
         assert_eq!(line, r#"{"type":"ou","object_guid":"00112233-4455-6677-8899-aabbccddeeff","dn":"OU=Staff,DC=corp","name":"Staff"}"#);
         assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), ou);
+    }
+
+    #[test]
+    fn expiry_is_a_filetime_where_zero_and_max_mean_never() {
+        let mut user: UserRecord = serde_json::from_str(
+            r#"{"object_guid":"00112233-4455-6677-8899-aabbccddeeff","dn":"CN=a","sam_account_name":"a","user_account_control":512}"#,
+        )
+        .unwrap();
+        // 2026-01-01T00:00:00Z = 1767225600 Unix = 134116992000000000 FILETIME.
+        let jan_2026 = 134_116_992_000_000_000;
+        let now = 1_767_225_600;
+        let cases = [
+            (None, false),
+            (Some(0), false),
+            (Some(i64::MAX), false),
+            (Some(jan_2026), true),
+            (Some(jan_2026 + 10_000_000), false),
+            (Some(jan_2026 - 1), true),
+        ];
+        for (value, expired) in cases {
+            user.account_expires = value;
+            assert_eq!(user.is_expired(now), expired, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn the_anchor_prefers_the_consistency_guid() {
+        let mut user: UserRecord = serde_json::from_str(
+            r#"{"object_guid":"00112233-4455-6677-8899-aabbccddeeff","dn":"CN=a","sam_account_name":"a","user_account_control":512}"#,
+        )
+        .unwrap();
+        assert_eq!(user.anchor(), user.object_guid);
+        let other: ObjectGuid = "ffeeddcc-bbaa-9988-7766-554433221100".parse().unwrap();
+        user.consistency_guid = Some(other);
+        assert_eq!(user.anchor(), other);
     }
 
     #[test]

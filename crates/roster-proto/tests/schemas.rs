@@ -4,7 +4,7 @@
 //! them unset), serialized with serde_json and validated against the schema files as read
 //! from disk; documents the schemas accept must also parse back into the Rust types; a few
 //! invalid documents must be refused; and `openapi.json` must document exactly the server's
-//! routes, with every `$ref` resolving. References between the schema files are resolved
+//! routes, with every `$ref` resolving and every response example a valid body. References between the schema files are resolved
 //! from a local registry keyed by each file's `$id`: nothing is ever fetched.
 
 // A failed unwrap, expect or panic is a failed test.
@@ -20,10 +20,14 @@ use roster_proto::admin::{
     Access, AccessKind, AccessRef, CreateAccess, CreateJob, CreatedTenant, Job, Link, LinkInput, Page, RegistrationToken, Session,
     SessionChange, SessionCounts, SessionStatus, SessionTrigger, User,
 };
-use roster_proto::agent::{AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, SnapshotState, SnapshotStatus};
-use roster_proto::manifest::{ChunkRef, DirectoryIdentity, FORMAT_VERSION, MAX_CHUNK_BYTES, Manifest, RecordCounts, SnapshotKind};
+use roster_proto::agent::{
+    AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, SnapshotState, SnapshotStatus, SyncAdvice,
+};
+use roster_proto::manifest::{
+    ChunkRef, DirectoryIdentity, FORMAT_VERSION, MAX_CHUNK_BYTES, Manifest, RecordCounts, SnapshotKind, Watermark,
+};
 use roster_proto::problem::Problem;
-use roster_proto::records::{GroupRecord, OuRecord, Record, UserRecord};
+use roster_proto::records::{DeletedRecord, GroupRecord, OuRecord, Record, UserRecord};
 use roster_proto::scope::JobScope;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -46,6 +50,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/api/v1/jobs/{job}/links"),
     ("GET", "/api/v1/jobs/{job}/sessions"),
     ("POST", "/api/v1/jobs/{job}/imports"),
+    ("POST", "/api/v1/jobs/{job}/full-sync"),
     ("GET", "/api/v1/accesses"),
     ("POST", "/api/v1/accesses"),
     ("GET", "/api/v1/sessions/{id}"),
@@ -169,6 +174,15 @@ const ANN: &str = "d4c3b2a1-f6e5-1807-293a-4b5c6d7e8f90";
 const SALES: &str = "00112233-4455-6677-8899-aabbccddeeff";
 const STAFF_OU: &str = "a87ff679-a2f3-471d-8181-4b3c2d1e0f9a";
 const SHA: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+const DELTA_SNAPSHOT: &str = "d67d8ab4-f4c1-4bf2-9aba-1b2c3d4e5f70";
+/// The DC's NTDS Settings `invocationId`.
+const INVOCATION: &str = "4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f";
+/// Ann's `mS-DS-ConsistencyGuid` (AD Connect copied her original objectGUID).
+const ANN_ANCHOR: &str = "b1a2c3d4-e5f6-0718-293a-4b5c6d7e8f91";
+/// `accountExpires` for 2027-06-30T22:00:00Z as a FILETIME.
+const EXPIRES_2027: i64 = 134_588_664_000_000_000;
+/// The problem `type` of a delta the server cannot apply (`server/src/error.rs`).
+const DELTA_BASE_MISMATCH: &str = "urn:roster:problem:delta-base-mismatch";
 
 fn full_user() -> UserRecord {
     UserRecord {
@@ -184,6 +198,8 @@ fn full_user() -> UserRecord {
         department: Some("Sales".into()),
         title: Some("Account Manager".into()),
         user_account_control: 512,
+        account_expires: Some(EXPIRES_2027),
+        consistency_guid: Some(guid(ANN_ANCHOR)),
         usn_changed: Some(41_235),
         when_changed: Some("20261125120000.0Z".into()),
     }
@@ -203,6 +219,8 @@ fn minimal_user() -> UserRecord {
         department: None,
         title: None,
         user_account_control: 66_050,
+        account_expires: None,
+        consistency_guid: None,
         usn_changed: None,
         when_changed: None,
     }
@@ -227,7 +245,19 @@ fn records() -> Vec<Record> {
             members: vec![],
         }),
         Record::Ou(OuRecord { object_guid: guid(STAFF_OU), dn: "OU=Staff,DC=corp,DC=example,DC=test".into(), name: "Staff".into() }),
+        // The two values AD writes for "never expires".
+        Record::User(UserRecord { account_expires: Some(i64::MAX), ..minimal_user() }),
+        Record::User(UserRecord { account_expires: Some(0), consistency_guid: Some(guid(ANN_ANCHOR)), ..minimal_user() }),
+        Record::Deleted(DeletedRecord {
+            object_guid: guid("2c3d4e5f-6a7b-8c9d-0e1f-a2b3c4d5e6f7"),
+            last_known_parent: Some("OU=Copenhagen,OU=Staff,DC=corp,DC=example,DC=test".into()),
+        }),
+        Record::Deleted(DeletedRecord { object_guid: guid("3d4e5f6a-7b8c-9d0e-1f2a-b3c4d5e6f7a8"), last_known_parent: None }),
     ]
+}
+
+fn watermark(usn: u64) -> Watermark {
+    Watermark { dns_host_name: "dc01.corp.example.test".into(), invocation_id: guid(INVOCATION), usn }
 }
 
 fn manifest() -> Manifest {
@@ -244,11 +274,27 @@ fn manifest() -> Manifest {
             dns_host_name: Some("dc01.corp.example.test".into()),
             base_dn: "DC=corp,DC=example,DC=test".into(),
         },
-        counts: RecordCounts { users: 2, groups: 2, ous: 1 },
+        watermark: watermark(41_870),
+        base: None,
+        counts: RecordCounts { users: 2, groups: 2, ous: 1, deleted: 0 },
         chunks: vec![
             ChunkRef { index: 0, size: 1_048_576, sha256: SHA.into(), records: 4 },
             ChunkRef { index: 1, size: 311, sha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".into(), records: 1 },
         ],
+    }
+}
+
+/// A delta: what changed since the previous snapshot's watermark.
+fn delta_manifest() -> Manifest {
+    Manifest {
+        snapshot_id: id(DELTA_SNAPSHOT),
+        kind: SnapshotKind::Delta,
+        read_started_at: datetime!(2026-11-26 02:00:01.5 UTC),
+        watermark: watermark(42_311),
+        base: Some(watermark(41_870)),
+        counts: RecordCounts { users: 3, groups: 1, ous: 0, deleted: 2 },
+        chunks: vec![ChunkRef { index: 0, size: 1_204, sha256: SHA.into(), records: 6 }],
+        ..manifest()
     }
 }
 
@@ -320,6 +366,7 @@ fn job() -> Job {
         relative_paths: vec!["OU=Copenhagen,OU=Staff".into(), "OU=Aarhus,OU=Staff".into()],
         group_paths: vec![],
         schedule_time: "02:00".into(),
+        full_sync_interval_days: 7,
         created_at: datetime!(2026-11-24 09:30:00.5 UTC),
     }
 }
@@ -422,6 +469,35 @@ fn records_match() {
         json!({"type": "group", "object_guid": SALES, "dn": "CN=g", "name": "g", "group_type": 2_147_483_650_u64, "members": []}),
         "a group_type beyond i32",
     );
+
+    // accountExpires is an i64 FILETIME, mS-DS-ConsistencyGuid a GUID in objectGUID form.
+    c.rejects("record.schema.json", with("account_expires", json!(9_223_372_036_854_775_808_u64)), "an account_expires beyond i64");
+    c.rejects("record.schema.json", with("account_expires", json!("never")), "a string account_expires");
+    c.rejects("record.schema.json", with("account_expires", json!(1.5)), "a fractional account_expires");
+    c.rejects("record.schema.json", with("consistency_guid", json!(ANN_ANCHOR.to_uppercase())), "an upper-case consistency GUID");
+    c.rejects("record.schema.json", with("consistency_guid", Value::Null), "a null consistency GUID");
+    let user: Record = c.accepts("record.schema.json", with("account_expires", json!(-1)));
+    assert!(matches!(user, Record::User(UserRecord { account_expires: Some(-1), .. })), "negative FILETIMEs parse (and mean never)");
+
+    // Tombstones.
+    c.check("record.schema.json#/$defs/deleted", &records()[7]);
+    let parent = "OU=Staff,DC=corp";
+    c.rejects("record.schema.json", json!({"type": "deleted", "object_guid": "not-a-guid"}), "a bad GUID in a deleted record");
+    c.rejects(
+        "record.schema.json",
+        json!({"type": "deleted", "object_guid": format!("{{{SALES}}}")}),
+        "a GUID in braces in a deleted record",
+    );
+    c.rejects("record.schema.json", json!({"type": "deleted", "last_known_parent": parent}), "a deleted record without object_guid");
+    c.rejects("record.schema.json", json!({"type": "deleted", "object_guid": SALES, "dn": "CN=x"}), "a dn on a deleted record");
+    c.rejects(
+        "record.schema.json",
+        json!({"type": "deleted", "object_guid": SALES, "last_known_parent": null}),
+        "a null last_known_parent",
+    );
+    c.rejects("record.schema.json", json!({"type": "tombstone", "object_guid": SALES}), "an unknown record type");
+    let deleted: Record = c.accepts("record.schema.json", json!({"type": "deleted", "object_guid": SALES}));
+    assert_eq!(deleted, Record::Deleted(DeletedRecord { object_guid: guid(SALES), last_known_parent: None }));
 }
 
 #[test]
@@ -443,7 +519,7 @@ fn guid_input_forms_match_the_parser() {
 #[test]
 fn manifest_and_token_claims_match() {
     let c = Contract::load();
-    for m in [manifest(), minimal_manifest()] {
+    for m in [manifest(), minimal_manifest(), delta_manifest()] {
         c.check("manifest.schema.json", &m);
         let claims = manifest_claims(&m);
         let errors = c.errors("manifest-claims.schema.json", &claims);
@@ -456,7 +532,8 @@ fn manifest_and_token_claims_match() {
         v
     };
     c.rejects("manifest.schema.json", with("/version", json!(2)), "another format version");
-    c.rejects("manifest.schema.json", with("/kind", json!("delta")), "an unknown kind");
+    c.rejects("manifest.schema.json", with("/kind", json!("incremental")), "an unknown kind");
+    c.rejects("manifest.schema.json", with("/kind", json!("Delta")), "a kind in the wrong case");
     c.rejects("manifest.schema.json", with("/snapshot_id", json!("snapshot-1")), "a bad uuid");
     c.rejects("manifest.schema.json", with("/read_started_at", json!("25/11/2026 02:00")), "a non-RFC 3339 time");
     c.rejects("manifest.schema.json", with("/chunks/0/size", json!(0)), "an empty chunk");
@@ -466,6 +543,41 @@ fn manifest_and_token_claims_match() {
     let mut extra = m.clone();
     extra["type"] = json!("full");
     c.rejects("manifest.schema.json", extra, "an extra type member");
+
+    // Watermarks.
+    let without = |document: &Value, pointer: &str, member: &str| {
+        let mut v = document.clone();
+        v.pointer_mut(pointer).unwrap().as_object_mut().unwrap().remove(member);
+        v
+    };
+    c.rejects("manifest.schema.json", without(&m, "", "watermark"), "no watermark");
+    c.rejects("manifest.schema.json", without(&m, "/watermark", "invocation_id"), "a watermark without invocation_id");
+    c.rejects("manifest.schema.json", without(&m, "/watermark", "dns_host_name"), "a watermark without dns_host_name");
+    c.rejects("manifest.schema.json", with("/watermark/invocation_id", json!("dc01")), "a watermark with a bad invocation_id");
+    c.rejects("manifest.schema.json", with("/watermark/usn", json!(-1)), "a negative USN");
+    c.rejects("manifest.schema.json", with("/watermark", Value::Null), "a null watermark");
+
+    // Counts: `deleted` is optional on input, and 0 unless the snapshot is a delta.
+    let full: Manifest = c.accepts("manifest.schema.json", without(&m, "/counts", "deleted"));
+    assert_eq!(full.counts.deleted, 0);
+    c.rejects("manifest.schema.json", with("/counts/deleted", json!(1)), "tombstones counted in a full snapshot");
+    c.rejects("manifest.schema.json", with("/counts/deleted", json!(-1)), "a negative deleted count");
+
+    // A delta must name its base.
+    let delta = serde_json::to_value(delta_manifest()).unwrap();
+    assert_eq!(delta["kind"], "delta");
+    assert_eq!(delta["counts"]["deleted"], 2);
+    c.rejects("manifest.schema.json", without(&delta, "", "base"), "a delta without base");
+    let mut null_base = delta.clone();
+    null_base["base"] = Value::Null;
+    c.rejects("manifest.schema.json", null_base, "a delta with a null base");
+    c.rejects("manifest.schema.json", without(&delta, "/base", "invocation_id"), "a base without invocation_id");
+    let mut bad_base = delta.clone();
+    bad_base["base"]["invocation_id"] = json!(format!("{{{INVOCATION}}}"));
+    c.rejects("manifest.schema.json", bad_base, "a base with a GUID in braces");
+    let mut claims = manifest_claims(&delta_manifest());
+    claims["manifest"].as_object_mut().unwrap().remove("base");
+    c.rejects("manifest-claims.schema.json", claims, "a delta without base in the claims");
     let mut claims = manifest_claims(&manifest());
     claims["manifest"]["version"] = json!(0);
     c.rejects("manifest-claims.schema.json", claims, "a manifest of another version");
@@ -513,18 +625,49 @@ fn agent_api_bodies_match() {
         &RegisterResponse { agent_id: id(AGENT), tenant_id: id(TENANT), job_id: id(JOB), audience: AUDIENCE.into() },
     );
 
+    // The three answers the server gives: no state yet, a delta welcome, a reconciliation due.
+    let no_state = SyncAdvice { base: None, full_required: Some("the server holds no directory state for this job yet".into()) };
+    let delta_welcome = SyncAdvice { base: Some(watermark(41_870)), full_required: None };
+    let full_due =
+        SyncAdvice { base: Some(watermark(41_870)), full_required: Some("the full reconciliation (every 7 days) is due".into()) };
+    for sync in [&no_state, &delta_welcome, &full_due] {
+        c.check(&s("syncAdvice"), sync);
+    }
     let scope = JobScope { relative_paths: vec!["OU=Staff".into(), "*".into()], group_paths: vec!["OU=Groups".into()] };
-    c.check(&s("agentJob"), &AgentJob { job_id: id(JOB), name: "Corp HQ".into(), scope });
-    c.check(
-        &s("agentJob"),
-        &AgentJob { job_id: id(JOB), name: "Corp HQ".into(), scope: JobScope { relative_paths: vec!["*".into()], group_paths: vec![] } },
-    );
-    let job: AgentJob = c.accepts(&s("agentJob"), json!({"job_id": JOB, "name": "n", "relative_paths": ["*"]}));
+    c.check(&s("agentJob"), &AgentJob { job_id: id(JOB), name: "Corp HQ".into(), scope, sync: delta_welcome.clone() });
+    let minimal_scope = JobScope { relative_paths: vec!["*".into()], group_paths: vec![] };
+    for sync in [no_state, full_due] {
+        c.check(&s("agentJob"), &AgentJob { job_id: id(JOB), name: "Corp HQ".into(), scope: minimal_scope.clone(), sync });
+    }
+    let null_sync = json!({"base": null, "full_required": null});
+    let job: AgentJob = c.accepts(&s("agentJob"), json!({"job_id": JOB, "name": "n", "relative_paths": ["*"], "sync": null_sync}));
     assert!(job.scope.group_paths.is_empty());
-    c.rejects(&s("agentJob"), json!({"job_id": JOB, "name": "n", "relative_paths": ["*"], "scope": {}}), "an unflattened scope");
-    c.rejects(&s("agentJob"), json!({"job_id": JOB, "name": "n"}), "no relative_paths");
+    let written = serde_json::to_value(&job).unwrap();
+    assert_eq!(written["sync"], null_sync, "both sync members are written even when null");
+    c.rejects(
+        &s("agentJob"),
+        json!({"job_id": JOB, "name": "n", "relative_paths": ["*"], "scope": {}, "sync": null_sync}),
+        "an unflattened scope",
+    );
+    c.rejects(&s("agentJob"), json!({"job_id": JOB, "name": "n", "sync": null_sync}), "no relative_paths");
+    c.rejects(&s("agentJob"), json!({"job_id": JOB, "name": "n", "relative_paths": ["*"]}), "no sync");
+    c.rejects(&s("agentJob"), json!({"job_id": JOB, "name": "n", "relative_paths": ["*"], "sync": null}), "a null sync");
+    c.rejects(&s("syncAdvice"), json!({"base": null}), "no full_required (it is null, never left out)");
+    c.rejects(&s("syncAdvice"), json!({"full_required": null}), "no base (it is null, never left out)");
+    c.rejects(&s("syncAdvice"), json!({"base": null, "full_required": true}), "a boolean full_required");
+    c.rejects(
+        &s("syncAdvice"),
+        json!({"base": {"dns_host_name": "dc01.corp.example.test", "usn": 41_870}, "full_required": null}),
+        "a watermark without invocation_id",
+    );
+    c.rejects(
+        &s("syncAdvice"),
+        json!({"base": {"dns_host_name": "dc01", "invocation_id": INVOCATION, "usn": "41870"}, "full_required": null}),
+        "a string USN",
+    );
 
     c.check(&s("offerSnapshot"), &OfferSnapshot { manifest_token: jwt(&manifest_claims(&manifest())) });
+    c.check(&s("offerSnapshot"), &OfferSnapshot { manifest_token: jwt(&manifest_claims(&delta_manifest())) });
     c.rejects(&s("offerSnapshot"), json!({"manifest_token": serde_json::to_string(&manifest()).unwrap()}), "a bare manifest");
 
     for status in [SnapshotStatus::Receiving, SnapshotStatus::Committed] {
@@ -557,14 +700,34 @@ fn admin_api_bodies_match() {
             relative_paths: vec!["OU=Staff".into()],
             group_paths: vec!["OU=Groups".into()],
             schedule_time: Some("23:59".into()),
+            full_sync_interval_days: Some(3),
         },
     );
     c.check(
         &s("createJob"),
-        &CreateJob { name: "Corp HQ".into(), relative_paths: vec!["*".into()], group_paths: vec![], schedule_time: None },
+        &CreateJob {
+            name: "Corp HQ".into(),
+            relative_paths: vec!["*".into()],
+            group_paths: vec![],
+            schedule_time: None,
+            full_sync_interval_days: None,
+        },
     );
     let input: CreateJob = c.accepts(&s("createJob"), json!({"name": "Corp HQ", "relative_paths": ["OU=Staff"]}));
-    assert!(input.group_paths.is_empty() && input.schedule_time.is_none());
+    assert!(input.group_paths.is_empty() && input.schedule_time.is_none() && input.full_sync_interval_days.is_none());
+    for days in [1, 365] {
+        let input: CreateJob = c.accepts(&s("createJob"), json!({"name": "n", "relative_paths": ["*"], "full_sync_interval_days": days}));
+        assert_eq!(input.full_sync_interval_days, Some(days));
+    }
+    for (days, why) in [
+        (json!(0), "full_sync_interval_days: 0"),
+        (json!(366), "full_sync_interval_days: 366"),
+        (json!(-7), "a negative interval"),
+        (json!("7"), "a string interval"),
+        (json!(null), "a null interval"),
+    ] {
+        c.rejects(&s("createJob"), json!({"name": "n", "relative_paths": ["*"], "full_sync_interval_days": days}), why);
+    }
     c.rejects(&s("createJob"), json!({"name": "n", "relative_paths": []}), "no relative path");
     c.rejects(&s("createJob"), json!({"name": "n", "relative_paths": ["  "]}), "only blank relative paths");
     c.rejects(&s("createJob"), json!({"name": "   ", "relative_paths": ["*"]}), "a blank name");
@@ -572,6 +735,10 @@ fn admin_api_bodies_match() {
     c.rejects(&s("createJob"), json!({"name": "n", "relative_paths": ["*"], "schedule_time": "24:00"}), "a bad schedule");
 
     c.check(&s("job"), &job());
+    c.check(&s("job"), &Job { full_sync_interval_days: 365, group_paths: vec!["OU=Groups".into()], ..job() });
+    let mut no_interval = serde_json::to_value(job()).unwrap();
+    no_interval.as_object_mut().unwrap().remove("full_sync_interval_days");
+    c.rejects(&s("job"), no_interval, "no full_sync_interval_days");
     c.check(&s("jobPage"), &Page { items: vec![job()], next_cursor: None });
     c.check(&s("jobPage"), &Page::<Job> { items: vec![], next_cursor: None });
     c.rejects(&s("jobPage"), json!({"items": []}), "no next_cursor");
@@ -684,6 +851,15 @@ fn problems_match() {
         },
     );
     c.check("problem.schema.json", &Problem { kind: "about:blank".into(), title: "Not Found".into(), status: 404, detail: None });
+    c.check(
+        "problem.schema.json",
+        &Problem {
+            kind: DELTA_BASE_MISMATCH.into(),
+            title: "Conflict".into(),
+            status: 409,
+            detail: Some("a delta snapshot must name the watermark it builds on".into()),
+        },
+    );
     c.rejects("problem.schema.json", json!({"title": "Not Found", "status": 404}), "no type");
     c.rejects("problem.schema.json", json!({"type": "about:blank", "title": "Not Found", "status": "404"}), "a string status");
 }
@@ -717,7 +893,7 @@ fn enums_are_exact() {
         listed("agent-api.schema.json", "/$defs/snapshotStatus/enum"),
         written(&[SnapshotStatus::Receiving, SnapshotStatus::Committed])
     );
-    assert_eq!(listed("manifest.schema.json", "/$defs/snapshotKind/enum"), written(&[SnapshotKind::Full]));
+    assert_eq!(listed("manifest.schema.json", "/$defs/snapshotKind/enum"), written(&[SnapshotKind::Full, SnapshotKind::Delta]));
     let tags: BTreeSet<String> = records().iter().map(|r| serde_json::to_value(r).unwrap()["type"].as_str().unwrap().to_owned()).collect();
     assert_eq!(listed("record.schema.json", "/properties/type/enum"), tags);
     assert_eq!(files["manifest.schema.json"]["properties"]["version"]["const"], json!(FORMAT_VERSION));
@@ -815,6 +991,46 @@ fn openapi_refs_resolve_into_the_schema_files() {
             "components.schemas.{name} must be a bare $ref into json/, not a copy"
         );
     }
+}
+
+/// Response examples in openapi.json are valid bodies, and the two snapshot routes that can
+/// refuse a delta's base show that problem's `type`.
+#[test]
+fn openapi_examples_are_valid() {
+    let doc = openapi();
+    let c = Contract::load();
+    let mut mismatch_shown = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().unwrap() {
+            if !HTTP_METHODS.contains(&method.as_str()) {
+                continue;
+            }
+            for (code, response) in operation["responses"].as_object().unwrap() {
+                let response = resolve(&doc, response);
+                for (media_type, media) in response.get("content").and_then(Value::as_object).into_iter().flatten() {
+                    let Some(examples) = media.get("examples").and_then(Value::as_object) else { continue };
+                    let schema = resolve(&doc, &media["schema"]);
+                    let reference = schema["$ref"].as_str().unwrap_or_else(|| panic!("{method} {path} {code}: example without a schema"));
+                    let reference = reference.strip_prefix("json/").unwrap_or_else(|| panic!("{method} {path} {code}: {reference}"));
+                    for (name, example) in examples {
+                        let value = &example["value"];
+                        let errors = c.errors(reference, value);
+                        assert!(errors.is_empty(), "{method} {path} {code} {media_type} example {name}: {errors:?}");
+                        if value["type"] == DELTA_BASE_MISMATCH {
+                            assert_eq!(code, "409", "{method} {path}: the delta-base-mismatch problem is a 409");
+                            assert_eq!(value["status"], 409, "{method} {path} example {name}");
+                            mismatch_shown.insert((method.to_uppercase(), path.clone()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let expected: BTreeSet<(String, String)> = [("POST", "/agent/v1/snapshots"), ("POST", "/agent/v1/snapshots/{id}/commit")]
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(mismatch_shown, expected, "routes that show the delta-base-mismatch problem");
 }
 
 /// Follows a local `$ref` of openapi.json (one level is all the document uses).

@@ -150,6 +150,8 @@ mod tests {
             department: Some("Sales".into()),
             title: None,
             user_account_control: 512,
+            account_expires: None,
+            consistency_guid: None,
             usn_changed: Some(u64::from(n)),
             when_changed: None,
         })

@@ -201,7 +201,7 @@ fn payload_bytes(token: &str) -> Result<Vec<u8>, TokenError> {
 
 #[cfg(test)]
 mod tests {
-    use roster_proto::manifest::{DirectoryIdentity, FORMAT_VERSION, RecordCounts, SnapshotKind};
+    use roster_proto::manifest::{DirectoryIdentity, FORMAT_VERSION, RecordCounts, SnapshotKind, Watermark};
 
     use super::*;
 
@@ -217,6 +217,12 @@ mod tests {
             kind: SnapshotKind::Full,
             read_started_at: time::OffsetDateTime::from_unix_timestamp(NOW).unwrap(),
             directory: DirectoryIdentity { domain_dn: "DC=corp".into(), domain_sid: None, dns_host_name: None, base_dn: "DC=corp".into() },
+            watermark: Watermark {
+                dns_host_name: "dc1".into(),
+                invocation_id: "00000000-0000-0000-0000-000000000001".parse().unwrap(),
+                usn: 7,
+            },
+            base: None,
             counts: RecordCounts::default(),
             chunks: vec![],
         }

@@ -28,6 +28,8 @@ CREATE TABLE jobs (
     group_paths TEXT NOT NULL,
     schedule_time TEXT NOT NULL,
     next_import_at BIGINT NOT NULL,
+    full_sync_interval_days BIGINT NOT NULL,
+    full_sync_requested BIGINT NOT NULL DEFAULT 0,
     created_at BIGINT NOT NULL,
     UNIQUE (tenant_id, name)
 );
@@ -95,6 +97,25 @@ CREATE TABLE snapshot_chunks (
     PRIMARY KEY (snapshot_id, idx)
 );
 
+-- The job's directory as the newest snapshots left it: full snapshots
+-- replace it, deltas change it. Imports plan from here.
+CREATE TABLE directory_state (
+    job_id TEXT PRIMARY KEY REFERENCES jobs(id),
+    snapshot_id TEXT NOT NULL REFERENCES snapshots(id),
+    watermark TEXT NOT NULL,
+    full_scope TEXT NOT NULL,
+    full_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+CREATE TABLE directory_objects (
+    job_id TEXT NOT NULL REFERENCES jobs(id),
+    object_guid TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (job_id, object_guid)
+);
+
 CREATE TABLE sessions (
     id TEXT PRIMARY KEY,
     tenant_id TEXT NOT NULL REFERENCES tenants(id),
@@ -133,6 +154,7 @@ CREATE TABLE users (
     id TEXT PRIMARY KEY,
     tenant_id TEXT NOT NULL REFERENCES tenants(id),
     job_id TEXT NOT NULL REFERENCES jobs(id),
+    anchor TEXT NOT NULL,
     object_guid TEXT NOT NULL,
     username TEXT NOT NULL,
     user_principal_name TEXT,
@@ -147,7 +169,7 @@ CREATE TABLE users (
     active BIGINT NOT NULL CHECK (active IN (0, 1)),
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
-    UNIQUE (job_id, object_guid)
+    UNIQUE (job_id, anchor)
 );
 CREATE INDEX users_tenant ON users (tenant_id, id);
 

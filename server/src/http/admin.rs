@@ -28,6 +28,8 @@ const MAX_LIMIT: u32 = 1000;
 const REGISTRATION_TOKEN_TTL_MS: i64 = 24 * 3600 * 1000;
 /// Daily import time when a job does not say.
 const DEFAULT_SCHEDULE: &str = "02:00";
+/// Days between full reconciliations when a job does not say.
+const DEFAULT_FULL_SYNC_DAYS: u32 = 7;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -37,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .route("/jobs/{job}/links", get(get_links).put(put_links))
         .route("/jobs/{job}/sessions", get(list_sessions))
         .route("/jobs/{job}/imports", post(start_import))
+        .route("/jobs/{job}/full-sync", post(request_full_sync))
         .route("/accesses", get(list_accesses).post(create_access))
         .route("/sessions/{id}", get(get_session))
         .route("/sessions/{id}/changes", get(list_changes))
@@ -94,7 +97,11 @@ async fn create_job(
     let Some(daily) = crate::schedule::parse_daily_time(&schedule) else {
         return Err(AppError::Unprocessable(format!("schedule_time must be HH:MM (24-hour, UTC), got `{schedule}`")));
     };
-    match store::jobs::create_job(&state.db, admin.tenant_id, &input, &schedule, daily).await? {
+    let interval = input.full_sync_interval_days.unwrap_or(DEFAULT_FULL_SYNC_DAYS);
+    if !(1..=365).contains(&interval) {
+        return Err(AppError::Unprocessable(format!("full_sync_interval_days must be between 1 and 365, got {interval}")));
+    }
+    match store::jobs::create_job(&state.db, admin.tenant_id, &input, &schedule, daily, interval).await? {
         store::jobs::CreatedJob::Created(job) => {
             tracing::info!(tenant = %admin.tenant_id, job = %job.id, "job created");
             Ok((StatusCode::CREATED, ApiJson(job)))
@@ -256,6 +263,15 @@ async fn start_import(
     state.imports.wake();
     let session = store::sessions::get_session(&state.db, admin.tenant_id, id).await?.ok_or(AppError::NotFound("session"))?;
     Ok((StatusCode::ACCEPTED, ApiJson(session)))
+}
+
+/// Asks the job's agent to send a full snapshot next time, catching what
+/// deltas cannot see (e.g. deletions whose tombstones are gone).
+async fn request_full_sync(State(state): State<AppState>, admin: Admin, Path(job): Path<String>) -> Result<StatusCode, AppError> {
+    let job = job_of(&state, admin, &job).await?;
+    store::jobs::request_full_sync(&state.db, job.id).await?;
+    tracing::info!(tenant = %admin.tenant_id, job = %job.id, "full reconciliation requested");
+    Ok(StatusCode::ACCEPTED)
 }
 
 #[derive(Debug, Deserialize)]

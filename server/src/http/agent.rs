@@ -8,10 +8,9 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
-use roster_proto::admin::{Session, SessionTrigger};
+use roster_proto::admin::Session;
 use roster_proto::agent::{AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, SnapshotState, SnapshotStatus};
-use roster_proto::manifest::{FORMAT_VERSION, MAX_CHUNK_BYTES};
-use roster_proto::records::Record;
+use roster_proto::manifest::{FORMAT_VERSION, MAX_CHUNK_BYTES, SnapshotKind};
 use roster_proto::scope::JobScope;
 use roster_snapshot::keys::PublicKey;
 use uuid::Uuid;
@@ -20,6 +19,7 @@ use crate::app::AppState;
 use crate::error::AppError;
 use crate::http::auth::AgentCaller;
 use crate::http::json::ApiJson;
+use crate::ingest::{self, Committed, IngestError};
 use crate::store;
 use crate::store::directory::SnapshotRecord;
 
@@ -60,10 +60,15 @@ async fn register(
 
 async fn job(State(state): State<AppState>, caller: AgentCaller) -> Result<ApiJson<AgentJob>, AppError> {
     let job = store::jobs::get_job(&state.db, caller.agent.tenant_id, caller.agent.job_id).await?.ok_or(AppError::NotFound("job"))?;
+    let mut conn = state.db.pool.acquire().await?;
+    let held = store::directory::state(&mut conn, job.id).await?;
+    let requested = store::jobs::full_sync_requested(&mut conn, job.id).await?;
+    let sync = ingest::sync_advice(held.as_ref(), &job, requested, store::now_ms());
     Ok(ApiJson(AgentJob {
         job_id: job.id,
         name: job.name,
         scope: JobScope { relative_paths: job.relative_paths, group_paths: job.group_paths },
+        sync,
     }))
 }
 
@@ -106,6 +111,12 @@ async fn offer(
         return Err(AppError::NotFound("job"));
     }
     check_chunk_list(&manifest)?;
+    if manifest.kind == SnapshotKind::Delta {
+        // Refuse early what the commit would refuse, before any chunk travels.
+        let mut conn = state.db.pool.acquire().await?;
+        let held = store::directory::state(&mut conn, manifest.job_id).await?;
+        ingest::check_base(held.as_ref(), manifest.base.as_ref()).map_err(AppError::DeltaBaseMismatch)?;
+    }
     let stored = store::directory::offer_snapshot(&state.db, caller.agent.tenant_id, &manifest, &verified.sha256).await?;
     if stored.agent_id != caller.agent.id || stored.job_id != caller.agent.job_id {
         return Err(AppError::NotFound("snapshot"));
@@ -172,9 +183,9 @@ async fn put_chunk(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Checks that every chunk is there and decodes to exactly what the
-/// manifest counts, then marks the snapshot committed. The job's first
-/// snapshot queues an import at once. Committing twice answers the same.
+/// Checks that every chunk is there, then commits the snapshot into the
+/// job's directory state (see `ingest`). The job's first snapshot queues an
+/// import at once. Committing twice answers the same.
 async fn commit(State(state): State<AppState>, caller: AgentCaller, Path(id): Path<String>) -> Result<ApiJson<CommitResponse>, AppError> {
     let snapshot = own_snapshot(&state, &caller, &id).await?;
     if !snapshot.committed {
@@ -182,24 +193,17 @@ async fn commit(State(state): State<AppState>, caller: AgentCaller, Path(id): Pa
         if !current.missing_chunks.is_empty() {
             return Err(AppError::Conflict(format!("chunks still missing: {:?}", current.missing_chunks)));
         }
-        verify_contents(&state, &snapshot).await?;
-        let mut tx = state.db.begin_write().await?;
-        if store::directory::mark_committed(&mut tx, snapshot.id).await?
-            && !store::directory::has_other_committed(&mut tx, snapshot.job_id, snapshot.id).await?
-        {
-            store::sessions::insert_session(
-                &mut tx,
-                snapshot.tenant_id,
-                snapshot.job_id,
-                snapshot.id,
-                &snapshot.manifest_sha256,
-                SessionTrigger::FirstPush,
-            )
-            .await?;
+        let job = store::jobs::get_job(&state.db, snapshot.tenant_id, snapshot.job_id).await?.ok_or(AppError::NotFound("job"))?;
+        let outcome = ingest::commit(&state.db, &snapshot, &job).await.map_err(|error| match error {
+            IngestError::Store(e) => AppError::from(e),
+            IngestError::BaseMismatch(detail) => AppError::DeltaBaseMismatch(detail),
+            IngestError::MissingChunk(_) => AppError::Conflict(error.to_string()),
+            other => AppError::Unprocessable(other.to_string()),
+        })?;
+        if outcome == (Committed::Now { first: true }) {
+            state.imports.wake();
         }
-        tx.commit().await?;
-        state.imports.wake();
-        tracing::info!(tenant = %snapshot.tenant_id, job = %snapshot.job_id, snapshot = %snapshot.id, "snapshot committed");
+        tracing::info!(tenant = %snapshot.tenant_id, job = %snapshot.job_id, snapshot = %snapshot.id, kind = ?snapshot.manifest.kind, "snapshot committed");
     }
     let session = store::sessions::session_for_snapshot(&state.db, snapshot.id).await?;
     let message = match &session {
@@ -207,35 +211,6 @@ async fn commit(State(state): State<AppState>, caller: AgentCaller, Path(id): Pa
         None => "snapshot stored: it is imported at the job's scheduled time, or when an admin starts an import".to_owned(),
     };
     Ok(ApiJson(CommitResponse { snapshot_id: snapshot.id, session, message }))
-}
-
-async fn verify_contents(state: &AppState, snapshot: &SnapshotRecord) -> Result<(), AppError> {
-    let mut counts = roster_proto::manifest::RecordCounts::default();
-    let mut conn = state.db.pool.acquire().await?;
-    for chunk_ref in &snapshot.manifest.chunks {
-        let index = chunk_ref.index;
-        let bytes =
-            store::directory::chunk(&mut conn, snapshot.id, index).await?.ok_or(AppError::Conflict(format!("chunk {index} is missing")))?;
-        let records = roster_snapshot::chunk::decode(&bytes).map_err(|e| AppError::Unprocessable(format!("chunk {index}: {e}")))?;
-        if records.len() as u64 != chunk_ref.records {
-            return Err(AppError::Unprocessable(format!(
-                "chunk {index} holds {} records; the manifest says {}",
-                records.len(),
-                chunk_ref.records
-            )));
-        }
-        for record in records {
-            match record {
-                Record::User(_) => counts.users += 1,
-                Record::Group(_) => counts.groups += 1,
-                Record::Ou(_) => counts.ous += 1,
-            }
-        }
-    }
-    if counts != snapshot.manifest.counts {
-        return Err(AppError::Unprocessable(format!("the chunks hold {counts:?}; the manifest says {:?}", snapshot.manifest.counts)));
-    }
-    Ok(())
 }
 
 async fn session(State(state): State<AppState>, caller: AgentCaller, Path(id): Path<String>) -> Result<ApiJson<Session>, AppError> {

@@ -1,7 +1,10 @@
-//! Snapshots and their chunks: what agents uploaded, as the signed
-//! manifest describes it.
+//! Snapshots and their chunks (what agents uploaded, as the signed
+//! manifest describes it), and the directory state they build per job.
 
-use roster_proto::manifest::Manifest;
+use roster_proto::ObjectGuid;
+use roster_proto::manifest::{Manifest, Watermark};
+use roster_proto::records::{GroupRecord, Record, UserRecord};
+use roster_proto::scope::JobScope;
 use sqlx::Row;
 use uuid::Uuid;
 
@@ -44,7 +47,7 @@ fn snapshot_from_row(row: &sqlx::any::AnyRow) -> Result<SnapshotRecord, StoreErr
 pub async fn offer_snapshot(db: &Db, tenant: Uuid, manifest: &Manifest, manifest_sha256: &str) -> Result<SnapshotRecord, StoreError> {
     sqlx::query(
         "INSERT INTO snapshots (id, tenant_id, job_id, agent_id, kind, status, manifest_json, manifest_sha256, chunk_count, created_at)
-         VALUES ($1, $2, $3, $4, 'full', 'receiving', $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $9, 'receiving', $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
     )
     .bind(manifest.snapshot_id.to_string())
     .bind(tenant.to_string())
@@ -54,6 +57,10 @@ pub async fn offer_snapshot(db: &Db, tenant: Uuid, manifest: &Manifest, manifest
     .bind(manifest_sha256)
     .bind(manifest.chunks.len() as i64)
     .bind(now_ms())
+    .bind(match manifest.kind {
+        roster_proto::manifest::SnapshotKind::Full => "full",
+        roster_proto::manifest::SnapshotKind::Delta => "delta",
+    })
     .execute(&db.pool)
     .await?;
     get_snapshot(db, manifest.snapshot_id).await?.ok_or(StoreError::Corrupt { column: "snapshots", detail: "vanished after insert".into() })
@@ -131,4 +138,139 @@ pub async fn has_other_committed(conn: &mut sqlx::AnyConnection, job: Uuid, exce
         .fetch_one(&mut *conn)
         .await?;
     Ok(row.try_get::<i64, _>("n")? > 0)
+}
+
+/// What the server holds of a job's directory: the objects (in
+/// `directory_objects`) and where they stand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryState {
+    /// The snapshot that last changed the state.
+    pub snapshot_id: Uuid,
+    /// Where the state stands; a delta must build on exactly this.
+    pub watermark: Watermark,
+    /// The job's scope when the last full snapshot was read: a delta only
+    /// carries changes, so a changed scope needs a full snapshot.
+    pub full_scope: JobScope,
+    /// When the last full snapshot was committed (Unix ms).
+    pub full_at: i64,
+}
+
+pub async fn state(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<Option<DirectoryState>, StoreError> {
+    let row = sqlx::query("SELECT snapshot_id, watermark, full_scope, full_at FROM directory_state WHERE job_id = $1")
+        .bind(job.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(DirectoryState {
+        snapshot_id: get_uuid(&row, "snapshot_id")?,
+        watermark: get_json(&row, "watermark")?,
+        full_scope: get_json(&row, "full_scope")?,
+        full_at: row.try_get("full_at")?,
+    }))
+}
+
+/// Records where the state stands after `snapshot`; a full snapshot also
+/// records the scope it was read with and when.
+pub async fn save_state(
+    conn: &mut sqlx::AnyConnection,
+    job: Uuid,
+    snapshot: Uuid,
+    watermark: &Watermark,
+    full_scope: Option<&JobScope>,
+) -> Result<(), StoreError> {
+    let now = now_ms();
+    let watermark = serde_json::to_string(watermark).unwrap_or_default();
+    match full_scope {
+        Some(scope) => {
+            sqlx::query(
+                "INSERT INTO directory_state (job_id, snapshot_id, watermark, full_scope, full_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)
+                 ON CONFLICT (job_id) DO UPDATE SET snapshot_id = excluded.snapshot_id, watermark = excluded.watermark,
+                     full_scope = excluded.full_scope, full_at = excluded.full_at, updated_at = excluded.updated_at",
+            )
+            .bind(job.to_string())
+            .bind(snapshot.to_string())
+            .bind(watermark)
+            .bind(serde_json::to_string(scope).unwrap_or_default())
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        }
+        None => {
+            sqlx::query("UPDATE directory_state SET snapshot_id = $1, watermark = $2, updated_at = $3 WHERE job_id = $4")
+                .bind(snapshot.to_string())
+                .bind(watermark)
+                .bind(now)
+                .bind(job.to_string())
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Empties the job's directory (before a full snapshot fills it again).
+pub async fn clear_objects(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM directory_objects WHERE job_id = $1").bind(job.to_string()).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// The kind of a stored object.
+fn kind_of(record: &Record) -> &'static str {
+    match record {
+        Record::User(_) => "user",
+        Record::Group(_) => "group",
+        Record::Ou(_) => "ou",
+        Record::Deleted(_) => "deleted",
+    }
+}
+
+/// Stores or replaces an object.
+pub async fn upsert_object(conn: &mut sqlx::AnyConnection, job: Uuid, guid: ObjectGuid, record: &Record) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO directory_objects (job_id, object_guid, kind, record) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (job_id, object_guid) DO UPDATE SET kind = excluded.kind, record = excluded.record",
+    )
+    .bind(job.to_string())
+    .bind(guid.to_string())
+    .bind(kind_of(record))
+    .bind(serde_json::to_string(record).unwrap_or_default())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn object_exists(conn: &mut sqlx::AnyConnection, job: Uuid, guid: ObjectGuid) -> Result<bool, StoreError> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM directory_objects WHERE job_id = $1 AND object_guid = $2")
+        .bind(job.to_string())
+        .bind(guid.to_string())
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(row.try_get::<i64, _>("n")? > 0)
+}
+
+pub async fn delete_object(conn: &mut sqlx::AnyConnection, job: Uuid, guid: ObjectGuid) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM directory_objects WHERE job_id = $1 AND object_guid = $2")
+        .bind(job.to_string())
+        .bind(guid.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The job's users and groups as the state holds them.
+pub async fn load_users_and_groups(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<(Vec<UserRecord>, Vec<GroupRecord>), StoreError> {
+    let rows = sqlx::query("SELECT record FROM directory_objects WHERE job_id = $1 AND kind IN ('user', 'group') ORDER BY object_guid")
+        .bind(job.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut users = Vec::new();
+    let mut groups = Vec::new();
+    for row in &rows {
+        match get_json::<Record>(row, "record")? {
+            Record::User(user) => users.push(user),
+            Record::Group(group) => groups.push(group),
+            Record::Ou(_) | Record::Deleted(_) => {}
+        }
+    }
+    Ok((users, groups))
 }

@@ -14,7 +14,7 @@ use super::{Db, StoreError, get_json, get_uuid, hash_secret, new_secret, now_ms,
 /// The columns every query of this table reads, as a literal for `concat!`.
 macro_rules! job_columns {
     () => {
-        "id, tenant_id, name, relative_paths, group_paths, schedule_time, created_at"
+        "id, tenant_id, name, relative_paths, group_paths, schedule_time, full_sync_interval_days, created_at"
     };
 }
 
@@ -25,6 +25,7 @@ fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
         relative_paths: get_json(row, "relative_paths")?,
         group_paths: get_json(row, "group_paths")?,
         schedule_time: row.try_get("schedule_time")?,
+        full_sync_interval_days: u32::try_from(row.try_get::<i64, _>("full_sync_interval_days")?).unwrap_or(u32::MAX),
         created_at: to_datetime(row.try_get("created_at")?),
     })
 }
@@ -43,19 +44,23 @@ pub async fn create_job(
     input: &CreateJob,
     schedule_time: &str,
     daily: time::Time,
+    full_sync_interval_days: u32,
 ) -> Result<CreatedJob, StoreError> {
-    let next_import = crate::schedule::next_daily_run(daily, time::OffsetDateTime::now_utc());
+    let now = now_ms();
+    let next_import = crate::schedule::next_daily_run(daily, to_datetime(now));
     let job = Job {
-        id: Uuid::new_v4(),
+        // Time-ordered, so jobs made in the same millisecond still list in order.
+        id: Uuid::now_v7(),
         name: input.name.trim().to_owned(),
         relative_paths: input.relative_paths.clone(),
         group_paths: input.group_paths.clone(),
         schedule_time: schedule_time.to_owned(),
-        created_at: to_datetime(now_ms()),
+        full_sync_interval_days,
+        created_at: to_datetime(now),
     };
     let result = sqlx::query(
-        "INSERT INTO jobs (id, tenant_id, name, relative_paths, group_paths, schedule_time, next_import_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant_id, name) DO NOTHING",
+        "INSERT INTO jobs (id, tenant_id, name, relative_paths, group_paths, schedule_time, next_import_at, created_at, full_sync_interval_days)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (tenant_id, name) DO NOTHING",
     )
     .bind(job.id.to_string())
     .bind(tenant.to_string())
@@ -64,7 +69,8 @@ pub async fn create_job(
     .bind(serde_json::to_string(&job.group_paths).unwrap_or_default())
     .bind(&job.schedule_time)
     .bind((next_import.unix_timestamp_nanos() / 1_000_000) as i64)
-    .bind(now_ms())
+    .bind(now)
+    .bind(i64::from(full_sync_interval_days))
     .execute(&db.pool)
     .await?;
     Ok(if result.rows_affected() == 1 { CreatedJob::Created(job) } else { CreatedJob::NameTaken })
@@ -327,5 +333,26 @@ pub async fn record_link_resolution(conn: &mut sqlx::AnyConnection, job: Uuid, r
                 .await?;
         }
     }
+    Ok(())
+}
+
+/// Asks the job's agent for a full snapshot next time (a reconciliation).
+pub async fn request_full_sync(db: &Db, job: Uuid) -> Result<(), StoreError> {
+    sqlx::query("UPDATE jobs SET full_sync_requested = 1 WHERE id = $1").bind(job.to_string()).execute(&db.pool).await?;
+    Ok(())
+}
+
+/// True when an admin asked for a full reconciliation not yet delivered.
+pub async fn full_sync_requested(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<bool, StoreError> {
+    let row = sqlx::query("SELECT full_sync_requested FROM jobs WHERE id = $1").bind(job.to_string()).fetch_optional(&mut *conn).await?;
+    Ok(match row {
+        Some(row) => row.try_get::<i64, _>("full_sync_requested")? != 0,
+        None => false,
+    })
+}
+
+/// A full snapshot arrived: the request is answered.
+pub async fn clear_full_sync_request(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<(), StoreError> {
+    sqlx::query("UPDATE jobs SET full_sync_requested = 0 WHERE id = $1").bind(job.to_string()).execute(&mut *conn).await?;
     Ok(())
 }

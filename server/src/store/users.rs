@@ -13,13 +13,14 @@ use super::{Db, StoreError, get_parsed, get_uuid, now_ms};
 /// The columns every query of this table reads, as a literal for `concat!`.
 macro_rules! state_columns {
     () => {
-        "id, job_id, object_guid, username, user_principal_name, email, display_name, given_name, surname, \
+        "id, job_id, anchor, object_guid, username, user_principal_name, email, display_name, given_name, surname, \
      telephone_number, department, title, dn, active"
     };
 }
 
 fn state_from_row(row: &AnyRow) -> Result<UserState, StoreError> {
     Ok(UserState {
+        anchor: get_parsed(row, "anchor")?,
         object_guid: get_parsed(row, "object_guid")?,
         username: row.try_get("username")?,
         user_principal_name: row.try_get("user_principal_name")?,
@@ -65,8 +66,10 @@ pub async fn current_users(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<
 /// A query over the `users` table's imported fields.
 type UserQuery<'q> = sqlx::query::Query<'q, sqlx::Any, <sqlx::Any as sqlx::Database>::Arguments>;
 
-/// Binds the fields an import writes as `$1`..`$11`: username, UPN, email,
-/// display name, given name, surname, phone, department, title, DN, active.
+/// Binds the fields an import writes as `$1`..`$12`: username, UPN, email,
+/// display name, given name, surname, phone, department, title, DN, active,
+/// objectGUID (which changes when an account anchored by its consistency
+/// GUID is re-created).
 fn bind_imported_fields<'q>(query: UserQuery<'q>, state: &'q UserState) -> UserQuery<'q> {
     query
         .bind(&state.username)
@@ -80,6 +83,7 @@ fn bind_imported_fields<'q>(query: UserQuery<'q>, state: &'q UserState) -> UserQ
         .bind(&state.title)
         .bind(&state.dn)
         .bind(i64::from(state.active))
+        .bind(state.object_guid.to_string())
 }
 
 /// Inserts a new user with its accesses.
@@ -87,14 +91,14 @@ pub async fn insert_user(conn: &mut sqlx::AnyConnection, tenant: Uuid, job: Uuid
     let id = Uuid::new_v4();
     let query = sqlx::query(
         "INSERT INTO users (username, user_principal_name, email, display_name, given_name, surname, telephone_number, department,
-             title, dn, active, id, tenant_id, job_id, object_guid, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)",
+             title, dn, active, object_guid, id, tenant_id, job_id, anchor, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)",
     );
     bind_imported_fields(query, state)
         .bind(id.to_string())
         .bind(tenant.to_string())
         .bind(job.to_string())
-        .bind(state.object_guid.to_string())
+        .bind(state.anchor.to_string())
         .bind(now_ms())
         .execute(&mut *conn)
         .await?;
@@ -106,8 +110,8 @@ pub async fn insert_user(conn: &mut sqlx::AnyConnection, tenant: Uuid, job: Uuid
 pub async fn update_user(conn: &mut sqlx::AnyConnection, id: Uuid, state: &UserState) -> Result<(), StoreError> {
     let query = sqlx::query(
         "UPDATE users SET username = $1, user_principal_name = $2, email = $3, display_name = $4, given_name = $5, surname = $6,
-             telephone_number = $7, department = $8, title = $9, dn = $10, active = $11, updated_at = $12
-         WHERE id = $13",
+             telephone_number = $7, department = $8, title = $9, dn = $10, active = $11, object_guid = $12, updated_at = $13
+         WHERE id = $14",
     );
     bind_imported_fields(query, state).bind(now_ms()).bind(id.to_string()).execute(&mut *conn).await?;
     sqlx::query("DELETE FROM user_accesses WHERE user_id = $1").bind(id.to_string()).execute(&mut *conn).await?;

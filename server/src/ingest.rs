@@ -1,0 +1,246 @@
+//! Turning committed snapshots into the job's directory state: a full
+//! snapshot replaces it, a delta changes it — but only if the delta builds
+//! on exactly the watermark the state holds (the from/to rule). Also the
+//! advice the agent gets on whether its next snapshot may be a delta.
+//!
+//! Commit is one transaction: the snapshot is marked committed, its chunks
+//! are decoded and counted against the signed manifest, the state is
+//! changed, and the job's first snapshot queues its import. Anything wrong
+//! and nothing of it happened.
+
+use roster_proto::admin::{Job, SessionTrigger};
+use roster_proto::agent::SyncAdvice;
+use roster_proto::dn::Dn;
+use roster_proto::manifest::{RecordCounts, SnapshotKind, Watermark};
+use roster_proto::records::Record;
+use roster_proto::scope::JobScope;
+
+use crate::db::Db;
+use crate::store::directory::{DirectoryState, SnapshotRecord};
+use crate::store::{self, StoreError};
+
+/// Why a snapshot could not be committed.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("chunk {0} is missing")]
+    MissingChunk(u32),
+    #[error("chunk {index}: {source}")]
+    Chunk { index: u32, source: roster_snapshot::chunk::ChunkError },
+    #[error("chunk {index} holds {actual} records; the manifest says {expected}")]
+    ChunkRecords { index: u32, actual: u64, expected: u64 },
+    #[error("the chunks hold {actual:?}; the manifest says {expected:?}")]
+    Counts { actual: RecordCounts, expected: RecordCounts },
+    #[error("a full snapshot cannot hold deletions")]
+    DeletionInFull,
+    #[error("{0}")]
+    BaseMismatch(String),
+    #[error("the job's scope does not resolve against the snapshot's base DN: {0}")]
+    Scope(roster_proto::scope::ScopeError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for IngestError {
+    fn from(e: sqlx::Error) -> Self {
+        IngestError::Store(StoreError::Sql(e))
+    }
+}
+
+/// What committing did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Committed {
+    /// The snapshot is now the job's state; `first` when it was the job's
+    /// first, which queued an import.
+    Now { first: bool },
+    /// It already was committed (a retried commit).
+    Already,
+}
+
+/// Checks that a delta builds on the state the server holds.
+pub fn check_base(held: Option<&DirectoryState>, base: Option<&Watermark>) -> Result<(), String> {
+    match (held, base) {
+        (_, None) => Err("a delta snapshot must name the watermark it builds on".into()),
+        (None, Some(_)) => Err("the server holds no directory state for this job yet: send a full snapshot".into()),
+        (Some(held), Some(base)) if held.watermark != *base => Err(format!(
+            "the delta builds on {}@{} USN {}, but the server holds {}@{} USN {}: send a full snapshot",
+            base.dns_host_name,
+            base.invocation_id,
+            base.usn,
+            held.watermark.dns_host_name,
+            held.watermark.invocation_id,
+            held.watermark.usn
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Whether the agent's next snapshot may be a delta.
+pub fn sync_advice(held: Option<&DirectoryState>, job: &Job, full_requested: bool, now_ms: i64) -> SyncAdvice {
+    let Some(held) = held else {
+        return SyncAdvice { base: None, full_required: Some("the server holds no directory state for this job yet".into()) };
+    };
+    let scope = JobScope { relative_paths: job.relative_paths.clone(), group_paths: job.group_paths.clone() };
+    let interval_ms = i64::from(job.full_sync_interval_days) * 24 * 3600 * 1000;
+    let full_required = if full_requested {
+        Some("an admin asked for a full reconciliation".to_owned())
+    } else if held.full_scope != scope {
+        Some("the job's scope changed since the last full snapshot".to_owned())
+    } else if now_ms - held.full_at >= interval_ms {
+        Some(format!("the full reconciliation (every {} days) is due", job.full_sync_interval_days))
+    } else {
+        None
+    };
+    SyncAdvice { base: Some(held.watermark.clone()), full_required }
+}
+
+/// Commits `snapshot` into `job`'s directory state (see the module doc).
+pub async fn commit(db: &Db, snapshot: &SnapshotRecord, job: &Job) -> Result<Committed, IngestError> {
+    let manifest = &snapshot.manifest;
+    let scope = JobScope { relative_paths: job.relative_paths.clone(), group_paths: job.group_paths.clone() };
+    let resolved = scope.resolve(&manifest.directory.base_dn).map_err(IngestError::Scope)?;
+    let mut tx = db.begin_write().await?;
+    if !store::directory::mark_committed(&mut tx, snapshot.id).await? {
+        tx.rollback().await?;
+        return Ok(Committed::Already);
+    }
+    let held = store::directory::state(&mut tx, job.id).await?;
+    let full = manifest.kind == SnapshotKind::Full;
+    if full {
+        store::directory::clear_objects(&mut tx, job.id).await?;
+    } else {
+        check_base(held.as_ref(), manifest.base.as_ref()).map_err(IngestError::BaseMismatch)?;
+    }
+
+    let mut counts = RecordCounts::default();
+    for chunk_ref in &manifest.chunks {
+        let index = chunk_ref.index;
+        let bytes = store::directory::chunk(&mut tx, snapshot.id, index).await?.ok_or(IngestError::MissingChunk(index))?;
+        roster_snapshot::chunk::verify_hash(&bytes, &chunk_ref.sha256).map_err(|source| IngestError::Chunk { index, source })?;
+        let records = roster_snapshot::chunk::decode(&bytes).map_err(|source| IngestError::Chunk { index, source })?;
+        if records.len() as u64 != chunk_ref.records {
+            return Err(IngestError::ChunkRecords { index, actual: records.len() as u64, expected: chunk_ref.records });
+        }
+        for record in records {
+            match &record {
+                Record::User(user) => {
+                    counts.users += 1;
+                    let in_scope = Dn::parse(&user.dn).is_ok_and(|dn| resolved.contains_user(&dn));
+                    // A delta reads changed users domain-wide so that moves out of
+                    // scope are seen; only users the state knows or in scope are kept.
+                    if full || in_scope || store::directory::object_exists(&mut tx, job.id, user.object_guid).await? {
+                        store::directory::upsert_object(&mut tx, job.id, user.object_guid, &record).await?;
+                    }
+                }
+                Record::Group(group) => {
+                    counts.groups += 1;
+                    let in_scope = Dn::parse(&group.dn).is_ok_and(|dn| resolved.contains_group(&dn));
+                    if full || in_scope || store::directory::object_exists(&mut tx, job.id, group.object_guid).await? {
+                        store::directory::upsert_object(&mut tx, job.id, group.object_guid, &record).await?;
+                    }
+                }
+                Record::Ou(ou) => {
+                    counts.ous += 1;
+                    store::directory::upsert_object(&mut tx, job.id, ou.object_guid, &record).await?;
+                }
+                Record::Deleted(deleted) => {
+                    counts.deleted += 1;
+                    if full {
+                        return Err(IngestError::DeletionInFull);
+                    }
+                    store::directory::delete_object(&mut tx, job.id, deleted.object_guid).await?;
+                }
+            }
+        }
+    }
+    if counts != manifest.counts {
+        return Err(IngestError::Counts { actual: counts, expected: manifest.counts });
+    }
+    store::directory::save_state(&mut tx, job.id, snapshot.id, &manifest.watermark, full.then_some(&scope)).await?;
+    if full {
+        store::jobs::clear_full_sync_request(&mut tx, job.id).await?;
+    }
+    let first = !store::directory::has_other_committed(&mut tx, job.id, snapshot.id).await?;
+    if first {
+        store::sessions::insert_session(
+            &mut tx,
+            snapshot.tenant_id,
+            job.id,
+            snapshot.id,
+            &snapshot.manifest_sha256,
+            SessionTrigger::FirstPush,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Committed::Now { first })
+}
+
+#[cfg(test)]
+mod tests {
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn watermark(host: &str, usn: u64) -> Watermark {
+        Watermark { dns_host_name: host.into(), invocation_id: "00000000-0000-0000-0000-000000000001".parse().unwrap(), usn }
+    }
+
+    fn job(paths: &[&str], interval_days: u32) -> Job {
+        Job {
+            id: Uuid::nil(),
+            name: "j".into(),
+            relative_paths: paths.iter().map(|s| s.to_string()).collect(),
+            group_paths: vec![],
+            schedule_time: "02:00".into(),
+            full_sync_interval_days: interval_days,
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    fn held(paths: &[&str], usn: u64, full_at: i64) -> DirectoryState {
+        DirectoryState {
+            snapshot_id: Uuid::nil(),
+            watermark: watermark("dc1", usn),
+            full_scope: JobScope { relative_paths: paths.iter().map(|s| s.to_string()).collect(), group_paths: vec![] },
+            full_at,
+        }
+    }
+
+    const DAY: i64 = 24 * 3600 * 1000;
+
+    #[test]
+    fn deltas_must_build_on_exactly_the_held_watermark() {
+        let state = held(&["*"], 100, 0);
+        assert!(check_base(Some(&state), Some(&watermark("dc1", 100))).is_ok());
+        for (held, base) in [
+            (Some(&state), None),
+            (None, Some(watermark("dc1", 100))),
+            (Some(&state), Some(watermark("dc1", 99))),
+            (Some(&state), Some(watermark("dc1", 101))),
+            (Some(&state), Some(watermark("dc2", 100))),
+        ] {
+            assert!(check_base(held, base.as_ref()).is_err(), "{base:?}");
+        }
+    }
+
+    #[test]
+    fn advice_asks_for_a_full_snapshot_when_it_must() {
+        let now = 100 * DAY;
+        let cases: [(Option<DirectoryState>, Job, bool, Option<&str>); 6] = [
+            (None, job(&["*"], 7), false, Some("no directory state")),
+            (Some(held(&["*"], 5, now - DAY)), job(&["*"], 7), false, None),
+            (Some(held(&["*"], 5, now - DAY)), job(&["*"], 7), true, Some("asked")),
+            (Some(held(&["OU=Staff"], 5, now - DAY)), job(&["*"], 7), false, Some("scope changed")),
+            (Some(held(&["*"], 5, now - 7 * DAY)), job(&["*"], 7), false, Some("every 7 days")),
+            (Some(held(&["*"], 5, now - 6 * DAY)), job(&["*"], 7), false, None),
+        ];
+        for (state, job, requested, expected) in cases {
+            let advice = sync_advice(state.as_ref(), &job, requested, now);
+            match (expected, &advice.full_required) {
+                (None, None) => assert_eq!(advice.base, state.map(|s| s.watermark)),
+                (Some(needle), Some(reason)) => assert!(reason.contains(needle), "{reason}"),
+                _ => panic!("expected {expected:?}, got {advice:?}"),
+            }
+        }
+    }
+}

@@ -35,6 +35,7 @@ async fn tenant_with_job(server: &Server, agent: &Agent) -> (Admin, Job, Vec<Acc
                 group_paths: vec!["OU=Groups,OU=Fixture".into()],
                 schedule_time: Some("03:00".into()),
                 full_sync_interval_days: None,
+                user_filter: None,
             },
         )
         .await;
@@ -183,6 +184,7 @@ async fn a_group_of_3000_members_arrives_whole(engine: Engine) {
                 group_paths: vec!["OU=Groups,OU=Fixture".into()],
                 schedule_time: None,
                 full_sync_interval_days: None,
+                user_filter: None,
             },
         )
         .await;
@@ -228,6 +230,7 @@ async fn directory_changes_flow_through_deltas(engine: Engine) {
                 group_paths: vec![ou.relative.clone()],
                 schedule_time: None,
                 full_sync_interval_days: None,
+                user_filter: None,
             },
         )
         .await;
@@ -245,12 +248,13 @@ async fn directory_changes_flow_through_deltas(engine: Engine) {
     // In AD: rename ann, move bob out of scope, delete cid, change dan's title.
     let dn = |name: &str| format!("CN={name},OU=In,{}", ou.dn);
     ldap_modify(&format!(
-        "dn: {ann}\nchangetype: modify\nreplace: sAMAccountName\nsAMAccountName: ann-renamed\n-\n\n\
+        "dn: {ann}\nchangetype: modify\nreplace: sAMAccountName\nsAMAccountName: {renamed}\n-\n\n\
          dn: {ann}\nchangetype: modrdn\nnewrdn: CN=ann-renamed\ndeleteoldrdn: 1\n\n\
          dn: {bob}\nchangetype: modrdn\nnewrdn: CN=bob\ndeleteoldrdn: 1\nnewsuperior: OU=Out,{ou}\n\n\
          dn: {cid}\nchangetype: delete\n\n\
          dn: {dan}\nchangetype: modify\nreplace: title\ntitle: Manager\n-\n",
         ann = dn("ann"),
+        renamed = ou.sam("ann2"),
         bob = dn("bob"),
         cid = dn("cid"),
         dan = dn("dan"),
@@ -271,9 +275,9 @@ async fn directory_changes_flow_through_deltas(engine: Engine) {
     let after = admin.all_users(job.id).await;
     assert_eq!(after.len(), 5, "nobody is deleted");
     let by_guid = |guid| after.iter().find(|u| u.object_guid == guid).unwrap();
-    let original = |name: &str| before.iter().find(|u| u.username == name).unwrap();
+    let original = |name: &str| before.iter().find(|u| u.username == ou.sam(name)).unwrap();
     let ann = by_guid(original("ann").object_guid);
-    assert_eq!((ann.id, ann.username.as_str(), ann.active), (original("ann").id, "ann-renamed", true), "a rename keeps the user");
+    assert_eq!((ann.id, &ann.username, ann.active), (original("ann").id, &ou.sam("ann2"), true), "a rename keeps the user");
     assert!(!by_guid(original("bob").object_guid).active, "a move out of scope is a departure");
     assert!(!by_guid(original("cid").object_guid).active, "a deletion deactivates");
     assert!(by_guid(original("dan").object_guid).active);
@@ -283,4 +287,42 @@ async fn directory_changes_flow_through_deltas(engine: Engine) {
 #[tokio::test]
 async fn sqlite_directory_changes_flow_through_deltas() {
     directory_changes_flow_through_deltas(Engine::Sqlite).await;
+}
+
+/// A job's LDAP filter narrows who is in scope, end to end.
+async fn a_job_filter_narrows_the_import(engine: Engine) {
+    let server = Server::start(engine, false).await;
+    let agent = Agent::new(LdapTransport::StartTls, 1000);
+    let tenant = server.create_tenant("Sales Corp");
+    let admin = Admin::new(&server.url, &tenant.admin_token);
+    let job: Job = admin
+        .post(
+            "/api/v1/jobs",
+            &CreateJob {
+                name: "sales".into(),
+                relative_paths: vec!["OU=Copenhagen,OU=Staff,OU=Fixture".into()],
+                group_paths: vec!["OU=Groups,OU=Fixture".into()],
+                schedule_time: None,
+                full_sync_interval_days: None,
+                user_filter: Some("(department=Sales)".into()),
+            },
+        )
+        .await;
+    assert_eq!(job.user_filter.as_deref(), Some("(department=Sales)"));
+    let access: Access = admin.post("/api/v1/accesses", &CreateAccess { kind: AccessKind::User, name: "Copenhagen".into() }).await;
+    let group = format!("CN=Copenhagen-All,OU=Groups,OU=Fixture,{}", env("ROSTER_TEST_LDAP_BASE_DN"));
+    let _: serde_json::Value = admin.put(&format!("/api/v1/jobs/{}/links", job.id), &vec![LinkInput { group, access_id: access.id }]).await;
+    let token: RegistrationToken = admin.post(&format!("/api/v1/jobs/{}/registration-tokens", job.id), &()).await;
+    agent.run_ok(&["register", "--server", &server.url, "--token", &token.token]);
+    let check = String::from_utf8_lossy(&agent.run_ok(&["check"]).stdout).into_owned();
+    assert!(check.contains("(department=Sales)") && check.contains(": 100"), "{check}");
+    let summary: serde_json::Value = serde_json::from_slice(&agent.run_ok(&["push"]).stdout).unwrap();
+    assert_eq!(summary["users"], 100, "{summary}");
+    let session: Session = serde_json::from_value(summary["session"].clone()).unwrap();
+    assert_eq!(admin.wait_for_session(session.id).await.counts.created, 100);
+}
+
+#[tokio::test]
+async fn postgres_a_job_filter_narrows_the_import() {
+    a_job_filter_narrows_the_import(Engine::Postgres).await;
 }

@@ -125,6 +125,9 @@ pub struct ReadArgs {
     /// Where to read groups, same form; repeatable [default: the whole domain]
     #[arg(long = "group-path", value_name = "REL")]
     pub group_paths: Vec<String>,
+    /// An LDAP filter users must also match, e.g. "(department=Sales)"
+    #[arg(long = "filter", value_name = "LDAP_FILTER")]
+    pub user_filter: Option<String>,
 }
 
 /// Runs the command and prints its result. Returns the process exit
@@ -158,7 +161,10 @@ pub async fn run(cli: Cli, env: EnvMap) -> Result<u8, AgentError> {
             Ok(0)
         }
         Command::Read(args) => {
-            let options = ReadOptions { out: args.out, scope: JobScope { relative_paths: args.paths, group_paths: args.group_paths } };
+            let options = ReadOptions {
+                out: args.out,
+                scope: JobScope { relative_paths: args.paths, group_paths: args.group_paths, user_filter: args.user_filter },
+            };
             let report = read(&ctx, &options).await?;
             print_json(&report)?;
             Ok(0)

@@ -27,7 +27,7 @@ use roster_proto::records::{Record, UserRecord};
 use roster_proto::scope::JobScope;
 
 fn scope() -> JobScope {
-    JobScope { relative_paths: vec!["OU=Copenhagen,OU=Staff,OU=Fixture".into()], group_paths: vec![] }
+    JobScope { relative_paths: vec!["OU=Copenhagen,OU=Staff,OU=Fixture".into()], group_paths: vec![], user_filter: None }
 }
 
 fn options(server: &MockServer, token: &str) -> RegisterOptions {
@@ -170,7 +170,7 @@ async fn registered_with_dc(server: &MockServer) -> (TempDir, Context) {
 }
 
 fn own_scope(ou: &TestOu) -> JobScope {
-    JobScope { relative_paths: vec![ou.relative()], group_paths: vec![ou.relative()] }
+    JobScope { relative_paths: vec![ou.relative()], group_paths: vec![ou.relative()], user_filter: None }
 }
 
 /// The records the stand-in received for the last snapshot.

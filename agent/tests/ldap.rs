@@ -35,7 +35,11 @@ const COPENHAGEN: &str = "OU=Copenhagen,OU=Staff,OU=Fixture";
 const GROUPS: &str = "OU=Groups,OU=Fixture";
 
 fn scope(users: &[&str], groups: &[&str]) -> JobScope {
-    JobScope { relative_paths: users.iter().map(|s| s.to_string()).collect(), group_paths: groups.iter().map(|s| s.to_string()).collect() }
+    JobScope {
+        relative_paths: users.iter().map(|s| s.to_string()).collect(),
+        group_paths: groups.iter().map(|s| s.to_string()).collect(),
+        user_filter: None,
+    }
 }
 
 async fn read(settings: &LdapSettings, scope: &JobScope) -> (ReadStats, Vec<Record>) {
@@ -651,5 +655,31 @@ async fn the_consistency_guid_is_read_when_set() {
     assert_ne!(anchored.anchor(), anchored.object_guid);
     let plain = user(&records, guids[1]).unwrap();
     assert_eq!((plain.consistency_guid, plain.anchor()), (None, plain.object_guid));
+    ou.remove().await;
+}
+
+#[tokio::test]
+async fn the_job_filter_narrows_full_reads_and_flags_deltas() {
+    let dc = dc();
+    // Full read: only Copenhagen's Sales department.
+    let sales = JobScope { user_filter: Some("(department=Sales)".into()), ..scope(&[COPENHAGEN], &[GROUPS]) };
+    let (stats, records) = read(&dc.plain(500), &sales).await;
+    assert_eq!(stats.users, 100);
+    assert!(users(&records).iter().all(|u| u.department.as_deref() == Some("Sales") && !u.outside_filter));
+
+    // Delta: a user that stops matching comes flagged, one that still matches does not.
+    let mut ou = TestOu::create(&dc).await;
+    let leaving = ou.add_user("leaving", None, &[("department", &["Sales"])]).await;
+    let staying = ou.add_user("staying", None, &[("department", &["Sales"])]).await;
+    let (leaving_guid, staying_guid) = (ou.guid(&leaving).await, ou.guid(&staying).await);
+    let base = current_watermark(&dc).await;
+    ou.set(&leaving, "department", "Marketing").await;
+    ou.set(&staying, "title", "Lead").await;
+    let filtered = JobScope { user_filter: Some("(department=Sales)".into()), ..scope(&["*"], &[]) };
+    let (_, (_, records)) = read_with(&dc.plain(100), &filtered, |_| ReadMode::Delta { since_usn: base.usn + 1 }).await;
+    let left = user(&records, leaving_guid).expect("the user who left the filter is in the delta");
+    assert!(left.outside_filter, "{left:?}");
+    let kept = user(&records, staying_guid).expect("the changed user still matching is in the delta");
+    assert!(!kept.outside_filter);
     ou.remove().await;
 }

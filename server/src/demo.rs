@@ -35,6 +35,7 @@ pub async fn create(db: &Db) -> anyhow::Result<Demo> {
         group_paths: vec![],
         schedule_time: None,
         full_sync_interval_days: None,
+        user_filter: None,
     };
     let job_id = match store::jobs::create_job(db, tenant_id, &job, "02:00", time::macros::time!(02:00), 7).await? {
         store::jobs::CreatedJob::Created(job) => job.id,

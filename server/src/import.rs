@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use roster_import::{Action, GroupRef, LinkRule, PlanInput, plan};
 use roster_proto::admin::{SessionChange, SessionTrigger};
-use roster_proto::scope::JobScope;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
@@ -135,9 +134,7 @@ pub async fn run_session(db: &Db, work: &SessionWork) -> Result<(), ImportError>
     }
     let job = store::jobs::get_job(db, work.tenant_id, work.job_id).await?.ok_or(ImportError::JobGone)?;
     let base = snapshot.manifest.directory.base_dn.clone();
-    let scope = JobScope { relative_paths: job.relative_paths.clone(), group_paths: job.group_paths.clone() }
-        .resolve(&base)
-        .map_err(|source| ImportError::Scope { base, source })?;
+    let scope = job.scope().resolve(&base).map_err(|source| ImportError::Scope { base, source })?;
 
     let mut tx = db.begin_write().await?;
     let (users, groups) = store::directory::load_users_and_groups(&mut tx, work.job_id).await?;

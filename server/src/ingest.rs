@@ -13,7 +13,6 @@ use roster_proto::agent::SyncAdvice;
 use roster_proto::dn::Dn;
 use roster_proto::manifest::{RecordCounts, SnapshotKind, Watermark};
 use roster_proto::records::Record;
-use roster_proto::scope::JobScope;
 
 use crate::db::Db;
 use crate::store::directory::{DirectoryState, SnapshotRecord};
@@ -79,7 +78,7 @@ pub fn sync_advice(held: Option<&DirectoryState>, job: &Job, full_requested: boo
     let Some(held) = held else {
         return SyncAdvice { base: None, full_required: Some("the server holds no directory state for this job yet".into()) };
     };
-    let scope = JobScope { relative_paths: job.relative_paths.clone(), group_paths: job.group_paths.clone() };
+    let scope = job.scope();
     let interval_ms = i64::from(job.full_sync_interval_days) * 24 * 3600 * 1000;
     let full_required = if full_requested {
         Some("an admin asked for a full reconciliation".to_owned())
@@ -96,7 +95,7 @@ pub fn sync_advice(held: Option<&DirectoryState>, job: &Job, full_requested: boo
 /// Commits `snapshot` into `job`'s directory state (see the module doc).
 pub async fn commit(db: &Db, snapshot: &SnapshotRecord, job: &Job) -> Result<Committed, IngestError> {
     let manifest = &snapshot.manifest;
-    let scope = JobScope { relative_paths: job.relative_paths.clone(), group_paths: job.group_paths.clone() };
+    let scope = job.scope();
     let resolved = scope.resolve(&manifest.directory.base_dn).map_err(IngestError::Scope)?;
     let mut tx = db.begin_write().await?;
     if !store::directory::mark_committed(&mut tx, snapshot.id).await? {
@@ -124,7 +123,7 @@ pub async fn commit(db: &Db, snapshot: &SnapshotRecord, job: &Job) -> Result<Com
             match &record {
                 Record::User(user) => {
                     counts.users += 1;
-                    let in_scope = Dn::parse(&user.dn).is_ok_and(|dn| resolved.contains_user(&dn));
+                    let in_scope = !user.outside_filter && Dn::parse(&user.dn).is_ok_and(|dn| resolved.contains_user(&dn));
                     // A delta reads changed users domain-wide so that moves out of
                     // scope are seen; only users the state knows or in scope are kept.
                     if full || in_scope || store::directory::object_exists(&mut tx, job.id, user.object_guid).await? {
@@ -177,6 +176,7 @@ pub async fn commit(db: &Db, snapshot: &SnapshotRecord, job: &Job) -> Result<Com
 
 #[cfg(test)]
 mod tests {
+    use roster_proto::scope::JobScope;
     use uuid::Uuid;
 
     use super::*;
@@ -193,6 +193,7 @@ mod tests {
             group_paths: vec![],
             schedule_time: "02:00".into(),
             full_sync_interval_days: interval_days,
+            user_filter: None,
             created_at: time::OffsetDateTime::UNIX_EPOCH,
         }
     }
@@ -201,7 +202,7 @@ mod tests {
         DirectoryState {
             snapshot_id: Uuid::nil(),
             watermark: watermark("dc1", usn),
-            full_scope: JobScope { relative_paths: paths.iter().map(|s| s.to_string()).collect(), group_paths: vec![] },
+            full_scope: JobScope { relative_paths: paths.iter().map(|s| s.to_string()).collect(), group_paths: vec![], user_filter: None },
             full_at,
         }
     }

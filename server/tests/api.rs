@@ -43,6 +43,7 @@ fn user(n: u32, ou: &str, uac: u32) -> Record {
         user_account_control: uac,
         account_expires: None,
         consistency_guid: None,
+        outside_filter: false,
         usn_changed: None,
         when_changed: None,
     })
@@ -219,6 +220,7 @@ async fn world(engine: Engine) -> World {
                 group_paths: vec![],
                 schedule_time: None,
                 full_sync_interval_days: None,
+                user_filter: None,
             },
         )
         .await;
@@ -270,11 +272,18 @@ async fn jobs_validate_their_input(engine: Engine) {
         group_paths: vec![],
         schedule_time: schedule.map(str::to_owned),
         full_sync_interval_days: None,
+        user_filter: None,
     };
     app.post("/api/v1/jobs", Some(&admin), &job("", &["*"], None)).await.assert_problem(422);
     app.post("/api/v1/jobs", Some(&admin), &job("a", &[], None)).await.assert_problem(422);
     app.post("/api/v1/jobs", Some(&admin), &job("a", &["Staff"], None)).await.assert_problem(422);
     app.post("/api/v1/jobs", Some(&admin), &job("a", &["*"], Some("25:00"))).await.assert_problem(422);
+    let bad_filter = CreateJob { user_filter: Some("department=Sales".into()), ..job("a", &["*"], None) };
+    let problem = app.post("/api/v1/jobs", Some(&admin), &bad_filter).await;
+    problem.assert_problem(422);
+    assert!(problem.body["detail"].as_str().unwrap().contains("parentheses"), "{}", problem.body);
+    let bad_interval = CreateJob { full_sync_interval_days: Some(0), ..job("a", &["*"], None) };
+    app.post("/api/v1/jobs", Some(&admin), &bad_interval).await.assert_problem(422);
     app.post("/api/v1/jobs", Some(&admin), &serde_json::json!({"name": "a"})).await.assert_problem(422);
     app.send(Method::POST, "/api/v1/jobs", Some(&admin), Some("{not json".into()), true).await.assert_problem(400);
     let created = app.post("/api/v1/jobs", Some(&admin), &job("corp", &["OU=Staff", "*"], Some("03:15"))).await;
@@ -521,6 +530,7 @@ async fn tenants_cannot_see_each_other(engine: Engine) {
                 group_paths: vec![],
                 schedule_time: None,
                 full_sync_interval_days: None,
+                user_filter: None,
             },
         )
         .await
@@ -623,6 +633,9 @@ async fn deltas_change_the_state_only_on_the_watermark_it_holds(engine: Engine) 
     assert_eq!(committed.status, 200, "{:?}", committed.body);
     let advice = sync(w.agent.get(&w.app, "/agent/v1/job").await.json());
     assert_eq!(advice.base, Some(watermark(1010)), "the state moved on to the delta's watermark");
+    // An empty delta still moves the watermark on (here: to the same USN).
+    let empty = w.agent.push_as(&w.app, &[], SnapshotKind::Delta, Some(watermark(1010)), watermark(1010)).await;
+    assert_eq!(empty.status, 200, "{:?}", empty.body);
     // Replaying the same delta now fails: its base is no longer the state.
     w.agent.push_as(&w.app, &delta, SnapshotKind::Delta, Some(watermark(1000)), watermark(1010)).await.assert_problem(409);
 
@@ -635,10 +648,26 @@ async fn deltas_change_the_state_only_on_the_watermark_it_holds(engine: Engine) 
         "{manual:?}"
     );
     let users = all_users(&w.app, &w.admin, w.job.id, 100).await;
+    let active_before_filter: usize = users.iter().filter(|u| u.active).count();
     let names: std::collections::BTreeMap<String, bool> = users.iter().map(|u| (u.username.clone(), u.active)).collect();
     let expected: std::collections::BTreeMap<String, bool> =
         [("user1", true), ("user2-renamed", true), ("user3", false), ("user4", true)].iter().map(|(n, a)| (n.to_string(), *a)).collect();
     assert_eq!(names, expected);
+
+    // A changed user flagged as no longer matching the job's filter leaves scope.
+    let mut filtered = user(4, "OU=Staff", 512);
+    if let Record::User(u) = &mut filtered {
+        u.outside_filter = true;
+    }
+    let committed = w.agent.push_as(&w.app, &[filtered], SnapshotKind::Delta, Some(watermark(1010)), watermark(1011)).await;
+    assert_eq!(committed.status, 200, "{:?}", committed.body);
+    let manual: Session = w.app.post(&format!("/api/v1/jobs/{}/imports", w.job.id), Some(&w.admin), &()).await.json();
+    let manual = w.app.wait_for_session(&w.admin, manual.id).await;
+    assert_eq!(manual.counts.deactivated, 1, "{manual:?}");
+    let changes: Page<SessionChange> = w.app.get(&format!("/api/v1/sessions/{}/changes", manual.id), &w.admin).await.json();
+    assert!(changes.items[0].details.iter().any(|d| d.contains("left the job's scope")), "{:?}", changes.items);
+    let users = all_users(&w.app, &w.admin, w.job.id, 100).await;
+    assert_eq!(users.iter().filter(|u| u.active).count(), active_before_filter - 1);
 
     // A scope change or an admin's request asks for a full snapshot; a full one answers it.
     assert_eq!(w.app.send(Method::POST, &format!("/api/v1/jobs/{}/full-sync", w.job.id), Some(&w.admin), None, false).await.status, 202);

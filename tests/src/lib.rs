@@ -300,19 +300,27 @@ pub struct TestOu {
     pub relative: String,
     /// The full DN.
     pub dn: String,
+    /// Makes account names unique across test runs on the same DC.
+    pub tag: String,
 }
 
 impl TestOu {
     /// Creates `OU=e2e-<random>` with sub-OUs `In` and `Out`.
     pub fn create() -> TestOu {
-        let relative = format!("OU=e2e-{}", &Uuid::new_v4().simple().to_string()[..12]);
+        let tag = Uuid::new_v4().simple().to_string()[..8].to_owned();
+        let relative = format!("OU=e2e-{tag}");
         let dn = format!("{relative},{}", env("ROSTER_TEST_LDAP_BASE_DN"));
         let mut ldif = String::new();
         for ou in [dn.clone(), format!("OU=In,{dn}"), format!("OU=Out,{dn}")] {
             ldif += &format!("dn: {ou}\nchangetype: add\nobjectClass: organizationalUnit\n\n");
         }
         ldap_modify(&ldif);
-        TestOu { relative, dn }
+        TestOu { relative, dn, tag }
+    }
+
+    /// The `sAMAccountName` this OU gives `name` (unique in the domain).
+    pub fn sam(&self, name: &str) -> String {
+        format!("{name}-{}", self.tag)
     }
 
     /// Adds enabled users `names` under `OU=In`.
@@ -320,9 +328,10 @@ impl TestOu {
         let mut ldif = String::new();
         for name in names {
             ldif += &format!(
-                "dn: CN={name},OU=In,{dn}\nchangetype: add\nobjectClass: user\nsAMAccountName: {name}\n\
-                 userPrincipalName: {name}@corp.example.test\nmail: {name}@example.test\ntitle: Engineer\nuserAccountControl: 512\n\n",
-                dn = self.dn
+                "dn: CN={name},OU=In,{dn}\nchangetype: add\nobjectClass: user\nsAMAccountName: {sam}\n\
+                 userPrincipalName: {sam}@corp.example.test\nmail: {sam}@example.test\ntitle: Engineer\nuserAccountControl: 512\n\n",
+                dn = self.dn,
+                sam = self.sam(name),
             );
         }
         ldap_modify(&ldif);
@@ -331,7 +340,7 @@ impl TestOu {
     /// Adds a group with the given users (from `OU=In`) as members.
     pub fn add_group(&self, name: &str, members: &[&str]) -> String {
         let group = format!("CN={name},{}", self.dn);
-        let mut ldif = format!("dn: {group}\nchangetype: add\nobjectClass: group\nsAMAccountName: {name}-{}\n", &self.relative[7..]);
+        let mut ldif = format!("dn: {group}\nchangetype: add\nobjectClass: group\nsAMAccountName: {}\n", self.sam(name));
         for member in members {
             ldif += &format!("member: CN={member},OU=In,{}\n", self.dn);
         }

@@ -49,8 +49,12 @@ pub async fn check(ctx: &Context, out: &mut dyn Write) -> Result<(), AgentError>
     line(format!("job: {} ({})", job.name, job.job_id));
     line(format!("job paths: {}", paths(&job.scope)));
     let resolved = job.scope.resolve(&info.base_dn).map_err(|e| Stage::Config.err(e))?;
+    if let Some(filter) = &resolved.user_filter {
+        line(format!("job user filter: {filter}"));
+    }
+    let users_filter = ObjectKind::users_filter(None, resolved.user_filter.as_deref(), true);
     for base in &resolved.user_bases {
-        let users = directory.count(ObjectKind::Users, &base.dn).await?;
+        let users = directory.count_matching(ObjectKind::Users, &base.dn, &users_filter).await?;
         line(format!("users in {}: {users}", base.dn));
     }
     for base in &resolved.group_bases {

@@ -125,6 +125,7 @@ pub fn user_record(entry: &SearchEntry) -> Result<UserRecord, EntryError> {
         consistency_guid: consistency_guid(entry)?,
         usn_changed,
         when_changed: text("whenChanged"),
+        outside_filter: false,
     })
 }
 

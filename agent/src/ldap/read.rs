@@ -17,7 +17,7 @@ use ldap3::SearchEntry;
 use ldap3::controls::RawControl;
 use roster_proto::ObjectGuid;
 use roster_proto::dn::Dn;
-use roster_proto::records::Record;
+use roster_proto::records::{Record, UserRecord};
 use roster_proto::scope::ResolvedScope;
 use serde::Serialize;
 use tracing::info;
@@ -65,6 +65,18 @@ impl ObjectKind {
             [one] => one.clone(),
             all => format!("(&{})", all.concat()),
         }
+    }
+
+    /// The user filter, optionally narrowed to changes since `since_usn`,
+    /// and to users that match the job's `job_filter` (`matching`) or that
+    /// do not (`!matching`, for deltas: they left the job's scope).
+    pub fn users_filter(since_usn: Option<u64>, job_filter: Option<&str>, matching: bool) -> String {
+        let mut filter = ObjectKind::Users.filter(since_usn);
+        if let Some(job_filter) = job_filter {
+            let condition = if matching { job_filter.to_owned() } else { format!("(!{job_filter})") };
+            filter = format!("(&{filter}{condition})");
+        }
+        filter
     }
 
     /// The stage a failure while searching this kind is reported under.
@@ -199,7 +211,12 @@ impl Directory {
 
     /// Counts the objects of `kind` under `base` (paged, no attributes).
     pub async fn count(&mut self, kind: ObjectKind, base: &str) -> Result<u64, AgentError> {
-        let mut walk = self.walk(kind, base, &kind.filter(None), &["1.1"], Vec::new()).await?;
+        self.count_matching(kind, base, &kind.filter(None)).await
+    }
+
+    /// Counts the objects `filter` selects under `base` (paged, no attributes).
+    pub async fn count_matching(&mut self, kind: ObjectKind, base: &str, filter: &str) -> Result<u64, AgentError> {
+        let mut walk = self.walk(kind, base, filter, &["1.1"], Vec::new()).await?;
         let mut count = 0;
         while walk.next().await?.is_some() {
             count += 1;
@@ -221,7 +238,7 @@ impl Directory {
         let pages_before = self.pages();
         let mut stats = match mode {
             ReadMode::Full => self.read_full(scope, &info.base_dn, sink).await?,
-            ReadMode::Delta { since_usn } => self.read_delta(info, since_usn, sink).await?,
+            ReadMode::Delta { since_usn } => self.read_delta(info, since_usn, scope.user_filter.as_deref(), sink).await?,
         };
         stats.pages = self.pages() - pages_before;
         info!(users = stats.users, groups = stats.groups, ous = stats.ous, deleted = stats.deleted, pages = stats.pages, "directory read");
@@ -231,9 +248,9 @@ impl Directory {
     async fn read_full(&mut self, scope: &ResolvedScope, base_dn: &str, sink: &mut dyn RecordSink) -> Result<ReadStats, AgentError> {
         let mut stats = ReadStats::default();
         let mut seen = HashSet::new();
-        let users = ObjectKind::Users.filter(None);
+        let users = ObjectKind::users_filter(None, scope.user_filter.as_deref(), true);
         for base in &scope.user_bases {
-            stats.users += self.read_users(&base.dn, &users, &mut seen, sink).await?;
+            stats.users += self.read_users(&base.dn, &users, &mut seen, sink, false).await?;
         }
         seen.clear();
         let groups = ObjectKind::Groups.filter(None);
@@ -245,7 +262,13 @@ impl Directory {
         Ok(stats)
     }
 
-    async fn read_delta(&mut self, info: &DirectoryInfo, since_usn: u64, sink: &mut dyn RecordSink) -> Result<ReadStats, AgentError> {
+    async fn read_delta(
+        &mut self,
+        info: &DirectoryInfo,
+        since_usn: u64,
+        job_filter: Option<&str>,
+        sink: &mut dyn RecordSink,
+    ) -> Result<ReadStats, AgentError> {
         let base_dn = info.base_dn.as_str();
         let mut stats = ReadStats::default();
         let mut seen = HashSet::new();
@@ -264,10 +287,16 @@ impl Directory {
         }
 
         seen.clear();
-        stats.users = self.read_users(base_dn, &ObjectKind::Users.filter(Some(since_usn)), &mut seen, sink).await?;
-        let all_users = ObjectKind::Users.filter(None);
-        for subtree in &subtrees {
-            stats.users += self.read_users(subtree, &all_users, &mut seen, sink).await?;
+        // With a job filter, changed users that no longer match it are sent
+        // flagged: the server cannot evaluate the filter itself.
+        let splits: &[bool] = if job_filter.is_some() { &[true, false] } else { &[true] };
+        for &matching in splits {
+            let changed = ObjectKind::users_filter(Some(since_usn), job_filter, matching);
+            stats.users += self.read_users(base_dn, &changed, &mut seen, sink, !matching).await?;
+            let all = ObjectKind::users_filter(None, job_filter, matching);
+            for subtree in &subtrees {
+                stats.users += self.read_users(subtree, &all, &mut seen, sink, !matching).await?;
+            }
         }
 
         seen.clear();
@@ -289,6 +318,7 @@ impl Directory {
         filter: &str,
         seen: &mut HashSet<ObjectGuid>,
         sink: &mut dyn RecordSink,
+        outside_filter: bool,
     ) -> Result<u64, AgentError> {
         let kind = ObjectKind::Users;
         let mut walk = self.walk(kind, base, filter, &USER_ATTRIBUTES, Vec::new()).await?;
@@ -297,7 +327,7 @@ impl Directory {
             if walk.page_finished() {
                 progress(kind, base, count, self.pages());
             }
-            let user = entry::user_record(&entry).map_err(|e| kind.stage().err(e))?;
+            let user = UserRecord { outside_filter, ..entry::user_record(&entry).map_err(|e| kind.stage().err(e))? };
             if seen.insert(user.object_guid) {
                 sink.accept(Record::User(user)).map_err(|e| Stage::Spool.err(e))?;
                 count += 1;
@@ -451,6 +481,19 @@ mod tests {
             assert_eq!(kind.filter(since), expected);
         }
         assert_eq!(ObjectKind::Deleted.stage().as_str(), "search deleted");
+        let users = [
+            (None, None, true, "(&(objectCategory=person)(objectClass=user))"),
+            (None, Some("(department=Sales)"), true, "(&(&(objectCategory=person)(objectClass=user))(department=Sales))"),
+            (
+                Some(9),
+                Some("(department=Sales)"),
+                false,
+                "(&(&(objectCategory=person)(objectClass=user)(uSNChanged>=9))(!(department=Sales)))",
+            ),
+        ];
+        for (since, job_filter, matching, expected) in users {
+            assert_eq!(ObjectKind::users_filter(since, job_filter, matching), expected);
+        }
     }
 
     #[test]

@@ -136,7 +136,7 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
             continue;
         }
         let in_scope = match Dn::parse(&record.dn) {
-            Ok(dn) => input.scope.contains_user(&dn),
+            Ok(dn) => input.scope.contains_user(&dn) && !record.outside_filter,
             Err(_) => {
                 unreadable_dns += 1;
                 false

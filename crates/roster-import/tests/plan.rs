@@ -46,6 +46,7 @@ fn user(n: u32, ou: &str, uac: u32) -> UserRecord {
         user_account_control: uac,
         account_expires: None,
         consistency_guid: None,
+        outside_filter: false,
         usn_changed: None,
         when_changed: None,
     }
@@ -105,8 +106,9 @@ struct World {
 }
 
 fn run(world: &World) -> Plan {
-    let scope =
-        JobScope { relative_paths: world.paths.iter().map(|s| s.to_string()).collect(), group_paths: vec![] }.resolve(BASE).unwrap();
+    let scope = JobScope { relative_paths: world.paths.iter().map(|s| s.to_string()).collect(), group_paths: vec![], user_filter: None }
+        .resolve(BASE)
+        .unwrap();
     let accesses = catalogue();
     plan(PlanInput {
         users: &world.users,
@@ -381,4 +383,20 @@ fn the_consistency_guid_anchors_a_recreated_account_to_the_same_user() {
     assert_eq!(change.existing_id, Some(stored_before.id));
     assert_eq!(change.target.anchor, guid(77));
     assert!(change.details.iter().any(|d| d.starts_with("object_guid: ")), "{:?}", change.details);
+}
+
+#[test]
+fn a_user_that_no_longer_matches_the_job_filter_leaves_scope() {
+    let staying = user(1, "OU=Staff", 512);
+    let mut filtered = user(2, "OU=Staff", 512);
+    filtered.outside_filter = true;
+    let world = World {
+        current: vec![stored(&staying, true, &[USER_CPH]), stored(&user(2, "OU=Staff", 512), true, &[USER_CPH])],
+        users: vec![staying, filtered],
+        groups: vec![group(100, &[1, 2])],
+        paths: vec!["*"],
+        links: vec![link(100, USER_CPH)],
+    };
+    let plan = check(world, counts(0, 0, 1, 1, 0), &[(2, Some(Action::Deactivate), false, &[])]);
+    assert!(plan.changes[0].details.iter().any(|d| d.contains("left the job's scope")), "{:?}", plan.changes[0].details);
 }

@@ -20,6 +20,9 @@ pub struct CreateJob {
     /// them the agent sends deltas.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_sync_interval_days: Option<u32>,
+    /// An LDAP filter users must also match, e.g. `(employeeType=staff)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_filter: Option<String>,
 }
 
 /// An import job: one domain or OU set of a tenant.
@@ -31,8 +34,21 @@ pub struct Job {
     pub group_paths: Vec<String>,
     pub schedule_time: String,
     pub full_sync_interval_days: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_filter: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: time::OffsetDateTime,
+}
+
+impl Job {
+    /// What the job reads.
+    pub fn scope(&self) -> crate::scope::JobScope {
+        crate::scope::JobScope {
+            relative_paths: self.relative_paths.clone(),
+            group_paths: self.group_paths.clone(),
+            user_filter: self.user_filter.clone(),
+        }
+    }
 }
 
 /// `POST /api/v1/jobs/{job}/registration-tokens`: a one-time token an agent

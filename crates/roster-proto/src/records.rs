@@ -65,6 +65,10 @@ pub struct UserRecord {
     /// re-created account (AD Connect's sourceAnchor).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consistency_guid: Option<ObjectGuid>,
+    /// Set in deltas for a changed user that no longer matches the job's
+    /// user filter: out of scope, like a user moved out of the job's OUs.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub outside_filter: bool,
     /// `uSNChanged`, for delta reads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usn_changed: Option<u64>,

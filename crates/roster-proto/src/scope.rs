@@ -23,6 +23,12 @@ pub struct JobScope {
     /// so a linked group anywhere works for users in scope.
     #[serde(default)]
     pub group_paths: Vec<String>,
+    /// An LDAP filter users must also match (e.g. `(employeeType=staff)`),
+    /// ANDed to the agent's user search. The agent applies it; the server
+    /// cannot evaluate arbitrary filters, so a delta flags changed users
+    /// that no longer match (`UserRecord::outside_filter`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_filter: Option<String>,
 }
 
 /// Why a scope cannot be used.
@@ -34,7 +40,12 @@ pub enum ScopeError {
     BadPath { path: String, source: DnError },
     #[error("base DN: {0}")]
     BadBase(DnError),
+    #[error("user filter `{filter}`: {reason}")]
+    BadFilter { filter: String, reason: &'static str },
 }
+
+/// Longest user filter accepted.
+pub const MAX_FILTER_LEN: usize = 4096;
 
 /// One subtree to search: the DN as sent to LDAP, and its folded form.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +64,8 @@ pub struct ResolvedScope {
     pub user_bases: Vec<SearchBase>,
     /// Subtrees whose groups are read.
     pub group_bases: Vec<SearchBase>,
+    /// The user filter, checked for shape.
+    pub user_filter: Option<String>,
 }
 
 impl JobScope {
@@ -67,13 +80,17 @@ impl JobScope {
             return Err(ScopeError::NoPaths);
         }
         Dn::parse(base_dn).map_err(ScopeError::BadBase)?;
+        let user_filter = match self.user_filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+            Some(filter) => Some(check_filter(filter)?.to_owned()),
+            None => None,
+        };
         let user_bases = resolve_paths(&self.relative_paths, base_dn)?;
         let group_bases = if self.group_paths.iter().all(|p| p.trim().is_empty()) {
             resolve_paths(&[WHOLE_DOMAIN.to_owned()], base_dn)?
         } else {
             resolve_paths(&self.group_paths, base_dn)?
         };
-        Ok(ResolvedScope { user_bases, group_bases })
+        Ok(ResolvedScope { user_bases, group_bases, user_filter })
     }
 }
 
@@ -87,6 +104,40 @@ impl ResolvedScope {
     pub fn contains_group(&self, dn: &Dn) -> bool {
         self.group_bases.iter().any(|b| dn.is_within(&b.folded))
     }
+}
+
+/// Checks an LDAP filter's shape (RFC 4515): one parenthesised filter with
+/// balanced parentheses. Parentheses inside values are escaped (`\28`,
+/// `\29`), so every raw one is structure. The DC judges the rest.
+fn check_filter(filter: &str) -> Result<&str, ScopeError> {
+    let bad = |reason| ScopeError::BadFilter { filter: filter.to_owned(), reason };
+    if filter.len() > MAX_FILTER_LEN {
+        return Err(bad("longer than 4096 characters"));
+    }
+    if !filter.starts_with('(') || !filter.ends_with(')') {
+        return Err(bad("must be enclosed in parentheses, e.g. (department=Sales)"));
+    }
+    let mut depth = 0usize;
+    for (i, c) in filter.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth = depth.checked_sub(1).ok_or_else(|| bad("has a `)` without its `(`"))?;
+                if depth == 0 && i + 1 != filter.len() {
+                    return Err(bad("must be one filter; combine several with (&...) or (|...)"));
+                }
+            }
+            '\0' => return Err(bad("contains a NUL character")),
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return Err(bad("has a `(` without its `)`"));
+    }
+    if filter.len() < 3 || !filter.contains(['=', '~', '<', '>']) && !filter.contains(":=") {
+        return Err(bad("has no condition"));
+    }
+    Ok(filter)
 }
 
 fn resolve_paths(paths: &[String], base_dn: &str) -> Result<Vec<SearchBase>, ScopeError> {
@@ -120,7 +171,28 @@ mod tests {
         JobScope {
             relative_paths: users.iter().map(|s| s.to_string()).collect(),
             group_paths: groups.iter().map(|s| s.to_string()).collect(),
+            user_filter: None,
         }
+    }
+
+    #[test]
+    fn user_filters_must_be_one_balanced_filter() {
+        let with = |filter: &str| JobScope { user_filter: Some(filter.to_owned()), ..scope(&["*"], &[]) }.validate();
+        for ok in [
+            "(department=Sales)",
+            "(&(department=Sales)(!(title=Intern)))",
+            "(cn=a\\28b\\29)",
+            " (title=*) ",
+            "(memberOf:1.2.840.113556.1.4.1941:=CN=x)",
+        ] {
+            assert!(with(ok).is_ok(), "{ok}: {:?}", with(ok));
+        }
+        for bad in ["department=Sales", "(department=Sales", "(a=b))", "(a=b)(c=d)", "()", "(abc)", "(a=b\0)"] {
+            assert!(matches!(with(bad), Err(ScopeError::BadFilter { .. })), "{bad:?} accepted");
+        }
+        assert!(with(&format!("(a={})", "x".repeat(MAX_FILTER_LEN))).is_err());
+        let resolved = JobScope { user_filter: Some(" ".into()), ..scope(&["*"], &[]) }.resolve(BASE).unwrap();
+        assert_eq!(resolved.user_filter, None, "a blank filter is no filter");
     }
 
     fn bases(b: &[SearchBase]) -> Vec<&str> {

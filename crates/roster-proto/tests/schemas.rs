@@ -202,6 +202,7 @@ fn full_user() -> UserRecord {
         consistency_guid: Some(guid(ANN_ANCHOR)),
         usn_changed: Some(41_235),
         when_changed: Some("20261125120000.0Z".into()),
+        outside_filter: true,
     }
 }
 
@@ -223,6 +224,7 @@ fn minimal_user() -> UserRecord {
         consistency_guid: None,
         usn_changed: None,
         when_changed: None,
+        outside_filter: false,
     }
 }
 
@@ -367,6 +369,7 @@ fn job() -> Job {
         group_paths: vec![],
         schedule_time: "02:00".into(),
         full_sync_interval_days: 7,
+        user_filter: Some("(employeeType=staff)".into()),
         created_at: datetime!(2026-11-24 09:30:00.5 UTC),
     }
 }
@@ -633,9 +636,13 @@ fn agent_api_bodies_match() {
     for sync in [&no_state, &delta_welcome, &full_due] {
         c.check(&s("syncAdvice"), sync);
     }
-    let scope = JobScope { relative_paths: vec!["OU=Staff".into(), "*".into()], group_paths: vec!["OU=Groups".into()] };
+    let scope = JobScope {
+        relative_paths: vec!["OU=Staff".into(), "*".into()],
+        group_paths: vec!["OU=Groups".into()],
+        user_filter: Some("(employeeType=staff)".into()),
+    };
     c.check(&s("agentJob"), &AgentJob { job_id: id(JOB), name: "Corp HQ".into(), scope, sync: delta_welcome.clone() });
-    let minimal_scope = JobScope { relative_paths: vec!["*".into()], group_paths: vec![] };
+    let minimal_scope = JobScope { relative_paths: vec!["*".into()], group_paths: vec![], user_filter: None };
     for sync in [no_state, full_due] {
         c.check(&s("agentJob"), &AgentJob { job_id: id(JOB), name: "Corp HQ".into(), scope: minimal_scope.clone(), sync });
     }
@@ -701,6 +708,7 @@ fn admin_api_bodies_match() {
             group_paths: vec!["OU=Groups".into()],
             schedule_time: Some("23:59".into()),
             full_sync_interval_days: Some(3),
+            user_filter: Some("(department=Sales)".into()),
         },
     );
     c.check(
@@ -711,6 +719,7 @@ fn admin_api_bodies_match() {
             group_paths: vec![],
             schedule_time: None,
             full_sync_interval_days: None,
+            user_filter: None,
         },
     );
     let input: CreateJob = c.accepts(&s("createJob"), json!({"name": "Corp HQ", "relative_paths": ["OU=Staff"]}));
@@ -733,6 +742,12 @@ fn admin_api_bodies_match() {
     c.rejects(&s("createJob"), json!({"name": "   ", "relative_paths": ["*"]}), "a blank name");
     c.rejects(&s("createJob"), json!({"name": "n", "relative_paths": ["*"], "schedule_time": "2:30"}), "a bad schedule");
     c.rejects(&s("createJob"), json!({"name": "n", "relative_paths": ["*"], "schedule_time": "24:00"}), "a bad schedule");
+    c.rejects(
+        &s("createJob"),
+        json!({"name": "n", "relative_paths": ["*"], "user_filter": "department=Sales"}),
+        "an unparenthesised filter",
+    );
+    c.check(&s("job"), &Job { user_filter: None, ..job() });
 
     c.check(&s("job"), &job());
     c.check(&s("job"), &Job { full_sync_interval_days: 365, group_paths: vec!["OU=Groups".into()], ..job() });

@@ -152,6 +152,7 @@ mod tests {
             user_account_control: 512,
             account_expires: None,
             consistency_guid: None,
+            outside_filter: false,
             usn_changed: Some(u64::from(n)),
             when_changed: None,
         })

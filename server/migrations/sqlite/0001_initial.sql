@@ -26,6 +26,7 @@ CREATE TABLE jobs (
     name TEXT NOT NULL,
     relative_paths TEXT NOT NULL,
     group_paths TEXT NOT NULL,
+    user_filter TEXT,
     schedule_time TEXT NOT NULL,
     next_import_at INTEGER NOT NULL,
     full_sync_interval_days INTEGER NOT NULL,

@@ -90,9 +90,13 @@ async fn create_job(
     if input.name.trim().is_empty() {
         return Err(AppError::Unprocessable("name must not be empty".into()));
     }
-    JobScope { relative_paths: input.relative_paths.clone(), group_paths: input.group_paths.clone() }
-        .validate()
-        .map_err(|e| AppError::Unprocessable(e.to_string()))?;
+    JobScope {
+        relative_paths: input.relative_paths.clone(),
+        group_paths: input.group_paths.clone(),
+        user_filter: input.user_filter.clone(),
+    }
+    .validate()
+    .map_err(|e| AppError::Unprocessable(e.to_string()))?;
     let schedule = input.schedule_time.clone().unwrap_or_else(|| DEFAULT_SCHEDULE.to_owned());
     let Some(daily) = crate::schedule::parse_daily_time(&schedule) else {
         return Err(AppError::Unprocessable(format!("schedule_time must be HH:MM (24-hour, UTC), got `{schedule}`")));

@@ -11,7 +11,6 @@ use axum::routing::{get, post, put};
 use roster_proto::admin::Session;
 use roster_proto::agent::{AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, SnapshotState, SnapshotStatus};
 use roster_proto::manifest::{FORMAT_VERSION, MAX_CHUNK_BYTES, SnapshotKind};
-use roster_proto::scope::JobScope;
 use roster_snapshot::keys::PublicKey;
 use uuid::Uuid;
 
@@ -64,12 +63,7 @@ async fn job(State(state): State<AppState>, caller: AgentCaller) -> Result<ApiJs
     let held = store::directory::state(&mut conn, job.id).await?;
     let requested = store::jobs::full_sync_requested(&mut conn, job.id).await?;
     let sync = ingest::sync_advice(held.as_ref(), &job, requested, store::now_ms());
-    Ok(ApiJson(AgentJob {
-        job_id: job.id,
-        name: job.name,
-        scope: JobScope { relative_paths: job.relative_paths, group_paths: job.group_paths },
-        sync,
-    }))
+    Ok(ApiJson(AgentJob { job_id: job.id, scope: job.scope(), name: job.name, sync }))
 }
 
 /// The caller's snapshot, or 404 (also for other agents' snapshots).

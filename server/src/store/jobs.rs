@@ -14,7 +14,7 @@ use super::{Db, StoreError, get_json, get_uuid, hash_secret, new_secret, now_ms,
 /// The columns every query of this table reads, as a literal for `concat!`.
 macro_rules! job_columns {
     () => {
-        "id, tenant_id, name, relative_paths, group_paths, schedule_time, full_sync_interval_days, created_at"
+        "id, tenant_id, name, relative_paths, group_paths, user_filter, schedule_time, full_sync_interval_days, created_at"
     };
 }
 
@@ -24,6 +24,7 @@ fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
         name: row.try_get("name")?,
         relative_paths: get_json(row, "relative_paths")?,
         group_paths: get_json(row, "group_paths")?,
+        user_filter: row.try_get("user_filter")?,
         schedule_time: row.try_get("schedule_time")?,
         full_sync_interval_days: u32::try_from(row.try_get::<i64, _>("full_sync_interval_days")?).unwrap_or(u32::MAX),
         created_at: to_datetime(row.try_get("created_at")?),
@@ -54,13 +55,15 @@ pub async fn create_job(
         name: input.name.trim().to_owned(),
         relative_paths: input.relative_paths.clone(),
         group_paths: input.group_paths.clone(),
+        user_filter: input.user_filter.as_deref().map(str::trim).filter(|f| !f.is_empty()).map(str::to_owned),
         schedule_time: schedule_time.to_owned(),
         full_sync_interval_days,
         created_at: to_datetime(now),
     };
     let result = sqlx::query(
-        "INSERT INTO jobs (id, tenant_id, name, relative_paths, group_paths, schedule_time, next_import_at, created_at, full_sync_interval_days)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (tenant_id, name) DO NOTHING",
+        "INSERT INTO jobs (id, tenant_id, name, relative_paths, group_paths, schedule_time, next_import_at, created_at, full_sync_interval_days,
+             user_filter)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (tenant_id, name) DO NOTHING",
     )
     .bind(job.id.to_string())
     .bind(tenant.to_string())
@@ -71,6 +74,7 @@ pub async fn create_job(
     .bind((next_import.unix_timestamp_nanos() / 1_000_000) as i64)
     .bind(now)
     .bind(i64::from(full_sync_interval_days))
+    .bind(&job.user_filter)
     .execute(&db.pool)
     .await?;
     Ok(if result.rows_affected() == 1 { CreatedJob::Created(job) } else { CreatedJob::NameTaken })

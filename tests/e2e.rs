@@ -21,45 +21,56 @@ use roster_proto::admin::{
     Access, AccessKind, CreateAccess, CreateJob, Job, LinkInput, Page, RegistrationToken, Session, SessionStatus, User,
 };
 
-/// Sets up a tenant with a job over Copenhagen and Aarhus, four accesses and
-/// links given by DN before any snapshot exists; registers an agent.
-async fn tenant_with_job(server: &Server, agent: &Agent) -> (Admin, Job, Vec<Access>) {
-    let tenant = server.create_tenant("Fixture Corp");
-    let admin = Admin::new(&server.url, &tenant.admin_token);
-    let job: Job = admin
-        .post(
-            "/api/v1/jobs",
-            &CreateJob {
-                name: "corp.example.test".into(),
-                relative_paths: vec!["OU=Copenhagen,OU=Staff,OU=Fixture".into(), "OU=Aarhus,OU=Staff,OU=Fixture".into()],
-                group_paths: vec!["OU=Groups,OU=Fixture".into()],
-                schedule_time: Some("03:00".into()),
-                full_sync_interval_days: None,
-                user_filter: None,
-            },
-        )
-        .await;
-    let mut accesses = Vec::new();
-    for (kind, name) in [
-        (AccessKind::User, "Copenhagen"),
-        (AccessKind::User, "Aarhus"),
-        (AccessKind::Administrator, "Copenhagen"),
-        (AccessKind::Vip, "VIP"),
-    ] {
-        accesses.push(admin.post::<_, Access>("/api/v1/accesses", &CreateAccess { kind, name: name.into() }).await);
+/// A job over `paths` reading groups under `group_paths`, with defaults.
+fn job_over(name: &str, paths: &[&str], group_paths: &[&str]) -> CreateJob {
+    CreateJob {
+        name: name.into(),
+        relative_paths: paths.iter().map(|p| p.to_string()).collect(),
+        group_paths: group_paths.iter().map(|p| p.to_string()).collect(),
+        schedule_time: None,
+        full_sync_interval_days: None,
+        user_filter: None,
     }
-    let base = env("ROSTER_TEST_LDAP_BASE_DN");
-    let group = |cn: &str| format!("CN={cn},OU=Groups,OU=Fixture,{base}");
-    let links = vec![
-        LinkInput { group: group("All-Staff"), access_id: accesses[0].id },
-        LinkInput { group: group("Cycle-A"), access_id: accesses[1].id },
-        LinkInput { group: group("Admins-CPH"), access_id: accesses[2].id },
-        LinkInput { group: group("VIP"), access_id: accesses[3].id },
-    ];
-    let _: serde_json::Value = admin.put(&format!("/api/v1/jobs/{}/links", job.id), &links).await;
+}
+
+/// A group of the fixture's `OU=Groups,OU=Fixture`, by DN.
+fn fixture_group(cn: &str) -> String {
+    format!("CN={cn},OU=Groups,OU=Fixture,{}", env("ROSTER_TEST_LDAP_BASE_DN"))
+}
+
+/// Sets up a tenant with `job`, an access per link and the links (by group
+/// DN, before any snapshot exists), and registers `agent` to the job.
+/// Returns the accesses in the order of `links`.
+async fn set_up(server: &Server, agent: &Agent, job: CreateJob, links: &[(String, AccessKind, &str)]) -> (Admin, Job, Vec<Access>) {
+    let tenant = server.create_tenant(&format!("{} Corp", job.name));
+    let admin = Admin::new(&server.url, &tenant.admin_token);
+    let job: Job = admin.post("/api/v1/jobs", &job).await;
+    let mut accesses = Vec::new();
+    let mut inputs = Vec::new();
+    for (group, kind, name) in links {
+        let access: Access = admin.post("/api/v1/accesses", &CreateAccess { kind: *kind, name: name.to_string() }).await;
+        inputs.push(LinkInput { group: group.clone(), access_id: access.id });
+        accesses.push(access);
+    }
+    let _: serde_json::Value = admin.put(&format!("/api/v1/jobs/{}/links", job.id), &inputs).await;
     let token: RegistrationToken = admin.post(&format!("/api/v1/jobs/{}/registration-tokens", job.id), &()).await;
     agent.run_ok(&["register", "--server", &server.url, "--token", &token.token]);
     (admin, job, accesses)
+}
+
+/// The fixture's main job: Copenhagen and Aarhus, with four links.
+async fn tenant_with_job(server: &Server, agent: &Agent) -> (Admin, Job, Vec<Access>) {
+    let job = CreateJob {
+        schedule_time: Some("03:00".into()),
+        ..job_over("corp.example.test", &["OU=Copenhagen,OU=Staff,OU=Fixture", "OU=Aarhus,OU=Staff,OU=Fixture"], &["OU=Groups,OU=Fixture"])
+    };
+    let links = [
+        (fixture_group("All-Staff"), AccessKind::User, "Copenhagen"),
+        (fixture_group("Cycle-A"), AccessKind::User, "Aarhus"),
+        (fixture_group("Admins-CPH"), AccessKind::Administrator, "Copenhagen"),
+        (fixture_group("VIP"), AccessKind::Vip, "VIP"),
+    ];
+    set_up(server, agent, job, &links).await
 }
 
 fn accesses_of(user: &User) -> BTreeSet<(AccessKind, String)> {
@@ -173,26 +184,8 @@ async fn sqlite_plain_ldap_needs_explicit_opt_in() {
 async fn a_group_of_3000_members_arrives_whole(engine: Engine) {
     let server = Server::start(engine, false).await;
     let agent = Agent::new(LdapTransport::Ldaps, 1000);
-    let tenant = server.create_tenant("Bulk Corp");
-    let admin = Admin::new(&server.url, &tenant.admin_token);
-    let job: Job = admin
-        .post(
-            "/api/v1/jobs",
-            &CreateJob {
-                name: "bulk".into(),
-                relative_paths: vec!["OU=Bulk,OU=Fixture".into()],
-                group_paths: vec!["OU=Groups,OU=Fixture".into()],
-                schedule_time: None,
-                full_sync_interval_days: None,
-                user_filter: None,
-            },
-        )
-        .await;
-    let access: Access = admin.post("/api/v1/accesses", &CreateAccess { kind: AccessKind::User, name: "Bulk".into() }).await;
-    let group = format!("CN=Bulk-All,OU=Groups,OU=Fixture,{}", env("ROSTER_TEST_LDAP_BASE_DN"));
-    let _: serde_json::Value = admin.put(&format!("/api/v1/jobs/{}/links", job.id), &vec![LinkInput { group, access_id: access.id }]).await;
-    let token: RegistrationToken = admin.post(&format!("/api/v1/jobs/{}/registration-tokens", job.id), &()).await;
-    agent.run_ok(&["register", "--server", &server.url, "--token", &token.token]);
+    let job = job_over("bulk", &["OU=Bulk,OU=Fixture"], &["OU=Groups,OU=Fixture"]);
+    let (admin, job, _) = set_up(&server, &agent, job, &[(fixture_group("Bulk-All"), AccessKind::User, "Bulk")]).await;
     let output = agent.run_ok(&["push"]);
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(summary["users"], 3000, "{summary}");
@@ -219,25 +212,8 @@ async fn directory_changes_flow_through_deltas(engine: Engine) {
     let names = ["ann", "bob", "cid", "dan", "eve"];
     ou.add_users(&names);
     let group = ou.add_group("Staff", &names);
-    let tenant = server.create_tenant("Delta Corp");
-    let admin = Admin::new(&server.url, &tenant.admin_token);
-    let job: Job = admin
-        .post(
-            "/api/v1/jobs",
-            &CreateJob {
-                name: "delta".into(),
-                relative_paths: vec![format!("OU=In,{}", ou.relative)],
-                group_paths: vec![ou.relative.clone()],
-                schedule_time: None,
-                full_sync_interval_days: None,
-                user_filter: None,
-            },
-        )
-        .await;
-    let access: Access = admin.post("/api/v1/accesses", &CreateAccess { kind: AccessKind::User, name: "HQ".into() }).await;
-    let _: serde_json::Value = admin.put(&format!("/api/v1/jobs/{}/links", job.id), &vec![LinkInput { group, access_id: access.id }]).await;
-    let token: RegistrationToken = admin.post(&format!("/api/v1/jobs/{}/registration-tokens", job.id), &()).await;
-    agent.run_ok(&["register", "--server", &server.url, "--token", &token.token]);
+    let job = job_over("delta", &[&format!("OU=In,{}", ou.relative)], &[&ou.relative]);
+    let (admin, job, _) = set_up(&server, &agent, job, &[(group, AccessKind::User, "HQ")]).await;
 
     let first: serde_json::Value = serde_json::from_slice(&agent.run_ok(&["push"]).stdout).unwrap();
     assert_eq!(first["kind"], "full", "{first}");
@@ -293,27 +269,12 @@ async fn sqlite_directory_changes_flow_through_deltas() {
 async fn a_job_filter_narrows_the_import(engine: Engine) {
     let server = Server::start(engine, false).await;
     let agent = Agent::new(LdapTransport::StartTls, 1000);
-    let tenant = server.create_tenant("Sales Corp");
-    let admin = Admin::new(&server.url, &tenant.admin_token);
-    let job: Job = admin
-        .post(
-            "/api/v1/jobs",
-            &CreateJob {
-                name: "sales".into(),
-                relative_paths: vec!["OU=Copenhagen,OU=Staff,OU=Fixture".into()],
-                group_paths: vec!["OU=Groups,OU=Fixture".into()],
-                schedule_time: None,
-                full_sync_interval_days: None,
-                user_filter: Some("(department=Sales)".into()),
-            },
-        )
-        .await;
+    let job = CreateJob {
+        user_filter: Some("(department=Sales)".into()),
+        ..job_over("sales", &["OU=Copenhagen,OU=Staff,OU=Fixture"], &["OU=Groups,OU=Fixture"])
+    };
+    let (admin, job, _) = set_up(&server, &agent, job, &[(fixture_group("Copenhagen-All"), AccessKind::User, "Copenhagen")]).await;
     assert_eq!(job.user_filter.as_deref(), Some("(department=Sales)"));
-    let access: Access = admin.post("/api/v1/accesses", &CreateAccess { kind: AccessKind::User, name: "Copenhagen".into() }).await;
-    let group = format!("CN=Copenhagen-All,OU=Groups,OU=Fixture,{}", env("ROSTER_TEST_LDAP_BASE_DN"));
-    let _: serde_json::Value = admin.put(&format!("/api/v1/jobs/{}/links", job.id), &vec![LinkInput { group, access_id: access.id }]).await;
-    let token: RegistrationToken = admin.post(&format!("/api/v1/jobs/{}/registration-tokens", job.id), &()).await;
-    agent.run_ok(&["register", "--server", &server.url, "--token", &token.token]);
     let check = String::from_utf8_lossy(&agent.run_ok(&["check"]).stdout).into_owned();
     assert!(check.contains("(department=Sales)") && check.contains(": 100"), "{check}");
     let summary: serde_json::Value = serde_json::from_slice(&agent.run_ok(&["push"]).stdout).unwrap();

@@ -128,6 +128,11 @@ pub struct ReadArgs {
     /// An LDAP filter users must also match, e.g. "(department=Sales)"
     #[arg(long = "filter", value_name = "LDAP_FILTER")]
     pub user_filter: Option<String>,
+    /// Read only what changed after this USN (a delta, as `push` would send
+    /// on a base watermark with this USN; the manifest's watermark.usn of an
+    /// earlier read is the usual value)
+    #[arg(long = "since-usn", value_name = "USN")]
+    pub since_usn: Option<u64>,
 }
 
 /// Runs the command and prints its result. Returns the process exit
@@ -164,6 +169,7 @@ pub async fn run(cli: Cli, env: EnvMap) -> Result<u8, AgentError> {
             let options = ReadOptions {
                 out: args.out,
                 scope: JobScope { relative_paths: args.paths, group_paths: args.group_paths, user_filter: args.user_filter },
+                since_usn: args.since_usn,
             };
             let report = read(&ctx, &options).await?;
             print_json(&report)?;

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use roster_proto::manifest::Watermark;
 use roster_proto::scope::JobScope;
 use serde::Serialize;
 use uuid::Uuid;
@@ -24,6 +25,9 @@ pub struct ReadOptions {
     pub out: PathBuf,
     /// The scope to read, as a job would give it.
     pub scope: JobScope,
+    /// Read only what changed after this USN of the same DC (a delta, as
+    /// `push` would send on a base with this USN); `None` reads everything.
+    pub since_usn: Option<u64>,
 }
 
 /// The one JSON object `read` prints.
@@ -43,8 +47,12 @@ pub async fn read(ctx: &Context, options: &ReadOptions) -> Result<ReadReport, Ag
     let settings = ctx.ldap_settings()?;
     options.scope.validate().map_err(|e| Stage::Config.err(e))?;
     let snapshot_id = Uuid::new_v4();
-    let full = |_: &_| SnapshotPlan::Full { reason: "the read command reads everything in scope".to_owned() };
-    let read = read_snapshot(&settings, &options.scope, &options.out, snapshot_id, full).await?;
+    let since_usn = options.since_usn;
+    let plan = |current: &Watermark| match since_usn {
+        None => SnapshotPlan::Full { reason: "the read command reads everything in scope".to_owned() },
+        Some(usn) => SnapshotPlan::Delta { base: Watermark { usn, ..current.clone() } },
+    };
+    let read = read_snapshot(&settings, &options.scope, &options.out, snapshot_id, plan).await?;
     let manifest = read.manifest(Uuid::nil(), Uuid::nil());
     let path = options.out.join(MANIFEST_FILE);
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Stage::Spool.err(e.to_string()))?;

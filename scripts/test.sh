@@ -11,8 +11,11 @@
 # with the services' coordinates in ROSTER_TEST_* variables. Everything it
 # started is stopped and removed on exit, whatever happens.
 #
-# The DC and PostgreSQL are started once and shared by all tests; each test
-# makes its own tenant, job or database, so tests stay independent.
+# A second domain of two replicating DCs (127.0.0.4 and 127.0.0.5, joined)
+# serves the test that switches the agent to another DC of the same domain.
+#
+# The DCs and PostgreSQL are started once and shared by all tests; each test
+# makes its own tenant, job, OU or database, so tests stay independent.
 set -euo pipefail
 
 if [[ ${1:-} == --help || ${1:-} == -h ]]; then
@@ -29,12 +32,16 @@ scripts/samba-dc.sh install
 scripts/postgres.sh install
 
 dc_dir=$(mktemp -d /tmp/roster-dc.XXXXXX)
+pair_a=$(mktemp -d /tmp/roster-dca.XXXXXX)
+pair_b=$(mktemp -d /tmp/roster-dcb.XXXXXX)
 pg_dir=$(mktemp -d /tmp/roster-pg.XXXXXX)
 cleanup() {
     local status=$?
+    scripts/samba-dc.sh stop "$pair_b" >/dev/null 2>&1 || true
+    scripts/samba-dc.sh stop "$pair_a" >/dev/null 2>&1 || true
     scripts/samba-dc.sh stop "$dc_dir" >/dev/null 2>&1 || true
     scripts/postgres.sh stop "$pg_dir" >/dev/null 2>&1 || true
-    rm -rf "$dc_dir" "$pg_dir" "$dc_dir.log"
+    rm -rf "$dc_dir" "$pair_a" "$pair_b" "$pg_dir" "$dc_dir.log" "$pair_a.log"
     log "finished in $(( $(date +%s) - started )) s with status $status"
     exit "$status"
 }
@@ -43,6 +50,9 @@ trap cleanup EXIT INT TERM
 # The DC provisions and loads while cargo builds.
 (scripts/samba-dc.sh start "$dc_dir" && scripts/samba-dc.sh load-fixture "$dc_dir") > "$dc_dir.log" 2>&1 &
 dc_job=$!
+(DC_IP=127.0.0.4 DC_REPLICATION=1 scripts/samba-dc.sh start "$pair_a" \
+    && DC_IP=127.0.0.5 scripts/samba-dc.sh join "$pair_b" "$pair_a") > "$pair_a.log" 2>&1 &
+pair_job=$!
 scripts/postgres.sh start "$pg_dir"
 if cargo fmt --version >/dev/null 2>&1; then
     cargo fmt --all --check || { log "code is not formatted: run cargo fmt"; exit 1; }
@@ -54,7 +64,20 @@ if ! wait "$dc_job"; then
     exit 1
 fi
 rm -f "$dc_dir.log"
+if ! wait "$pair_job"; then
+    cat "$pair_a.log" >&2
+    log "the pair of replicating Samba DCs did not start"
+    exit 1
+fi
+rm -f "$pair_a.log"
 
+# The pair's coordinates, renamed (their env files use the same names).
+ROSTER_TEST_DC_A_LDAPS_URL=$(. "$pair_a/env" && echo "$ROSTER_TEST_LDAPS_URL")
+ROSTER_TEST_DC_B_LDAPS_URL=$(. "$pair_b/env" && echo "$ROSTER_TEST_LDAPS_URL")
+ROSTER_TEST_DC_A_LDAP_URL=$(. "$pair_a/env" && echo "$ROSTER_TEST_LDAP_URL")
+ROSTER_TEST_DC_B_LDAP_URL=$(. "$pair_b/env" && echo "$ROSTER_TEST_LDAP_URL")
+ROSTER_TEST_DC_PAIR_CA_FILE=$(. "$pair_a/env" && echo "$ROSTER_TEST_LDAP_CA_FILE")
+export ROSTER_TEST_DC_A_LDAPS_URL ROSTER_TEST_DC_B_LDAPS_URL ROSTER_TEST_DC_A_LDAP_URL ROSTER_TEST_DC_B_LDAP_URL ROSTER_TEST_DC_PAIR_CA_FILE
 # shellcheck disable=SC1091
 . "$dc_dir/env"
 # shellcheck disable=SC1091

@@ -16,7 +16,7 @@
 
 use std::collections::BTreeSet;
 
-use roster_e2e::{Admin, Agent, Engine, LdapTransport, Server, TestOu, env, ldap_modify};
+use roster_e2e::{Admin, Agent, Engine, LdapTransport, Server, TestOu, env, ldap_modify, wait_for_entry};
 use roster_proto::admin::{
     Access, AccessKind, CreateAccess, CreateJob, Job, LinkInput, Page, RegistrationToken, Session, SessionStatus, User,
 };
@@ -159,7 +159,7 @@ async fn plain_ldap_without_opt_in_pushes_nothing(engine: Engine) {
     assert!(sessions.items.is_empty());
 
     // With the explicit opt-in the same read works.
-    let allowed = Agent { state: agent.state, transport: LdapTransport::Plain { allow_insecure: true }, page_size: 1000 };
+    let allowed = Agent { state: agent.state, transport: LdapTransport::Plain { allow_insecure: true }, page_size: 1000, dc: None };
     let output = allowed.run_ok(&["push"]);
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(summary["users"], 1250);
@@ -286,4 +286,47 @@ async fn a_job_filter_narrows_the_import(engine: Engine) {
 #[tokio::test]
 async fn postgres_a_job_filter_narrows_the_import() {
     a_job_filter_narrows_the_import(Engine::Postgres).await;
+}
+
+/// Pointing the agent at another DC of the same domain (same objectGUIDs,
+/// another invocationId and USNs) makes the next snapshot full; the users
+/// stay the same users.
+async fn another_dc_of_the_domain_forces_a_full_snapshot(engine: Engine) {
+    let server = Server::start(engine, false).await;
+    let dc_a = (env("ROSTER_TEST_DC_A_LDAPS_URL"), env("ROSTER_TEST_DC_PAIR_CA_FILE"));
+    let dc_b = (env("ROSTER_TEST_DC_B_LDAPS_URL"), env("ROSTER_TEST_DC_PAIR_CA_FILE"));
+    let ou = TestOu::create_on(&env("ROSTER_TEST_DC_A_LDAP_URL"));
+    ou.add_users(&["ann", "bob", "cid"]);
+    let group = ou.add_group("Staff", &["ann", "bob", "cid"]);
+    let mut agent = Agent::new(LdapTransport::Ldaps, 1000);
+    agent.dc = Some(dc_a);
+    let job = job_over("switch", &[&format!("OU=In,{}", ou.relative)], &[&ou.relative]);
+    let (admin, job, _) = set_up(&server, &agent, job, &[(group.clone(), AccessKind::User, "HQ")]).await;
+
+    let push = |agent: &Agent| -> serde_json::Value { serde_json::from_slice(&agent.run_ok(&["push"]).stdout).unwrap() };
+    let first = push(&agent);
+    assert_eq!((first["kind"].as_str(), first["users"].as_u64()), (Some("full"), Some(3)), "{first}");
+    let same_dc = push(&agent);
+    assert_eq!(same_dc["kind"], "delta", "{same_dc}");
+
+    // The other DC has the objects once replication brought them.
+    wait_for_entry(&env("ROSTER_TEST_DC_B_LDAP_URL"), &group).await;
+    agent.dc = Some(dc_b);
+    let output = agent.run_ok(&["push"]);
+    let switched: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!((switched["kind"].as_str(), switched["users"].as_u64()), (Some("full"), Some(3)), "{switched}");
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("the DC changed from"), "the agent says why:\n{log}");
+    let back_on_b = push(&agent);
+    assert_eq!(back_on_b["kind"], "delta", "later pushes to the new DC are deltas again: {back_on_b}");
+
+    let session: Session = admin.post(&format!("/api/v1/jobs/{}/imports", job.id), &()).await;
+    let session = admin.wait_for_session(session.id).await;
+    assert_eq!(session.status, SessionStatus::Succeeded, "{session:?}");
+    assert_eq!((session.counts.created, session.counts.unchanged), (0, 3), "the same objectGUIDs: the same users: {session:?}");
+}
+
+#[tokio::test]
+async fn sqlite_another_dc_of_the_domain_forces_a_full_snapshot() {
+    another_dc_of_the_domain_forces_a_full_snapshot(Engine::Sqlite).await;
 }

@@ -226,11 +226,13 @@ pub struct Agent {
     pub state: TempDir,
     pub transport: LdapTransport,
     pub page_size: u32,
+    /// Another DC than the shared one: its LDAPS URL and CA file.
+    pub dc: Option<(String, String)>,
 }
 
 impl Agent {
     pub fn new(transport: LdapTransport, page_size: u32) -> Agent {
-        Agent { state: TempDir::new("roster-e2e-agent"), transport, page_size }
+        Agent { state: TempDir::new("roster-e2e-agent"), transport, page_size, dc: None }
     }
 
     /// Runs `roster-agent ARGS --state-dir DIR` with the DC's settings in the environment.
@@ -245,17 +247,20 @@ impl Agent {
             // Trusts the test CA, which also signed the HTTPS server's certificate.
             .env("ROSTER_SERVER_CA_FILE", env("ROSTER_TEST_LDAP_CA_FILE"))
             .env("ROSTER_LOG", "info");
-        match self.transport {
-            LdapTransport::Ldaps => {
+        match (&self.dc, self.transport) {
+            (Some((url, ca)), _) => {
+                command.env("ROSTER_LDAP_URL", url).env("ROSTER_LDAP_CA_FILE", ca);
+            }
+            (None, LdapTransport::Ldaps) => {
                 command.env("ROSTER_LDAP_URL", env("ROSTER_TEST_LDAPS_URL")).env("ROSTER_LDAP_CA_FILE", env("ROSTER_TEST_LDAP_CA_FILE"));
             }
-            LdapTransport::StartTls => {
+            (None, LdapTransport::StartTls) => {
                 command
                     .env("ROSTER_LDAP_URL", env("ROSTER_TEST_LDAP_URL"))
                     .env("ROSTER_LDAP_STARTTLS", "true")
                     .env("ROSTER_LDAP_CA_FILE", env("ROSTER_TEST_LDAP_CA_FILE"));
             }
-            LdapTransport::Plain { allow_insecure } => {
+            (None, LdapTransport::Plain { allow_insecure }) => {
                 command.env("ROSTER_LDAP_URL", env("ROSTER_TEST_LDAP_URL")).env("ROSTER_LDAP_ALLOW_INSECURE", allow_insecure.to_string());
             }
         }
@@ -276,12 +281,17 @@ impl Agent {
     }
 }
 
-/// Applies an LDIF change set to the test DC with `ldapmodify`, as an admin
-/// would with their own tools.
+/// Applies an LDIF change set to the shared test DC with `ldapmodify`, as
+/// an admin would with their own tools.
 pub fn ldap_modify(ldif: &str) {
+    ldap_modify_at(&env("ROSTER_TEST_LDAP_URL"), ldif);
+}
+
+/// Applies an LDIF change set to the DC at `url`.
+pub fn ldap_modify_at(url: &str, ldif: &str) {
     use std::io::Write;
     let mut child = Command::new("ldapmodify")
-        .args(["-x", "-H", &env("ROSTER_TEST_LDAP_URL"), "-D", &env("ROSTER_TEST_LDAP_BIND_DN"), "-w", &env("ROSTER_TEST_LDAP_PASSWORD")])
+        .args(["-x", "-H", url, "-D", &env("ROSTER_TEST_LDAP_BIND_DN"), "-w", &env("ROSTER_TEST_LDAP_PASSWORD")])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -302,11 +312,18 @@ pub struct TestOu {
     pub dn: String,
     /// Makes account names unique across test runs on the same DC.
     pub tag: String,
+    /// The DC it lives on (`ldap://`).
+    pub url: String,
 }
 
 impl TestOu {
-    /// Creates `OU=e2e-<random>` with sub-OUs `In` and `Out`.
+    /// Creates `OU=e2e-<random>` with sub-OUs `In` and `Out` on the shared DC.
     pub fn create() -> TestOu {
+        TestOu::create_on(&env("ROSTER_TEST_LDAP_URL"))
+    }
+
+    /// The same on the DC at `url` (`ldap://`).
+    pub fn create_on(url: &str) -> TestOu {
         let tag = Uuid::new_v4().simple().to_string()[..8].to_owned();
         let relative = format!("OU=e2e-{tag}");
         let dn = format!("{relative},{}", env("ROSTER_TEST_LDAP_BASE_DN"));
@@ -314,8 +331,8 @@ impl TestOu {
         for ou in [dn.clone(), format!("OU=In,{dn}"), format!("OU=Out,{dn}")] {
             ldif += &format!("dn: {ou}\nchangetype: add\nobjectClass: organizationalUnit\n\n");
         }
-        ldap_modify(&ldif);
-        TestOu { relative, dn, tag }
+        ldap_modify_at(url, &ldif);
+        TestOu { relative, dn, tag, url: url.to_owned() }
     }
 
     /// The `sAMAccountName` this OU gives `name` (unique in the domain).
@@ -334,7 +351,7 @@ impl TestOu {
                 sam = self.sam(name),
             );
         }
-        ldap_modify(&ldif);
+        ldap_modify_at(&self.url, &ldif);
     }
 
     /// Adds a group with the given users (from `OU=In`) as members.
@@ -344,7 +361,27 @@ impl TestOu {
         for member in members {
             ldif += &format!("member: CN={member},OU=In,{}\n", self.dn);
         }
-        ldap_modify(&(ldif + "\n"));
+        ldap_modify_at(&self.url, &(ldif + "\n"));
         group
+    }
+}
+
+/// Waits until the object at `dn` can be read from the DC at `url` (e.g.
+/// once replication brought it there).
+pub async fn wait_for_entry(url: &str, dn: &str) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let found = Command::new("ldapsearch")
+            .args(["-x", "-H", url, "-D", &env("ROSTER_TEST_LDAP_BIND_DN"), "-w", &env("ROSTER_TEST_LDAP_PASSWORD")])
+            .args(["-s", "base", "-b", dn, "-LLL", "dn"])
+            .output()
+            .expect("run ldapsearch (package ldap-utils)")
+            .status
+            .success();
+        if found {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{dn} did not reach {url} within 90 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -10,12 +10,14 @@
 #   - the agent's peak RSS (`/usr/bin/time -v` "Maximum resident set size";
 #     target: under 64 MiB at both sizes, and flat: the large size's at most
 #     1.2 x the small size's),
-#   - the delta ratio (bytes a delta moves after changing 1 % of the users /
-#     bytes of a full snapshot; target <= 0.02): not measured yet, see the
-#     marked section at the end.
-# Each measurement is repeated BENCH_RUNS times (default 3); medians are
-# printed. It is a report, not a test: it prints PASS/FAIL per target and
-# exits 0 unless something broke (then non-zero).
+#   - the delta ratio at both sizes: bytes a delta moves after changing 1 %
+#     of the users / bytes of a full snapshot (target <= 0.02), and the
+#     users the delta holds (target: at least the changed ones; the rest is
+#     whatever else changed on the DC meanwhile, normally nothing).
+# Each rate and RSS measurement is repeated BENCH_RUNS times (default 3);
+# medians are printed. The delta is measured once per size (its bytes do not
+# vary between runs). It is a report, not a test: it prints PASS/FAIL per
+# target and exits 0 unless something broke (then non-zero).
 #
 # The directory: a throw-away Samba AD DC (scripts/samba-dc.sh, default
 # mode, 'samba -M single') on BENCH_DC_IP (default 127.0.0.3, so it never
@@ -39,6 +41,18 @@
 # dominate both. The agent also reads the rootDSE and the domain SID and
 # writes gzip chunks plus a manifest: that is part of the agent's cost.
 # Rate = users read / wall-clock seconds of the whole command.
+#
+# Delta: after the rate runs at each size, on the same DC: a full `read`
+# (same scope; its printed "bytes" = compressed bytes of all chunks, and
+# manifest.json's watermark.usn = highestCommittedUSN read before it), then
+# one `ldapmodify` batch replacing `title` on every 100th bench user (1 %,
+# N/100 of N users, with a value the fixture never uses), then
+# `read --since-usn <watermark.usn>` with the same scope. A delta reads
+# changed users/groups/OUs across the whole base DN, everything under
+# changed OUs, and tombstones. Ratio = delta bytes / full bytes. The change
+# only touches the DC restored into this run's temporary folder, after the
+# cache was written or restored: the cached tarballs are never modified
+# (checked: the script fails if a tarball's size or mtime changed).
 #
 # Environment: BENCH_SMALL (2000), BENCH_LARGE (8000), BENCH_RUNS (3),
 # BENCH_DC_IP (127.0.0.3), BENCH_CACHE_DIR, BENCH_REBUILD (0), BENCH_FLAT_FACTOR (1.2),
@@ -68,6 +82,7 @@ PAGE_SIZE=1000
 TARGET_RATIO=0.9
 RSS_LIMIT_MIB=64
 FLAT_FACTOR=${BENCH_FLAT_FACTOR:-1.2}
+DELTA_TARGET=0.02
 
 BASE_DN='DC=corp,DC=example,DC=test'
 BENCH_DN="OU=Bench,$BASE_DN"
@@ -116,7 +131,7 @@ trap 'exit 130' INT TERM
     || { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y time >/dev/null; } \
     || die "cannot install package 'time'"
 }
-for c in samba ldapsearch ldapadd python3 tar; do
+for c in samba ldapsearch ldapadd ldapmodify python3 tar; do
   command -v "$c" >/dev/null || die "$c not found (scripts/samba-dc.sh install)"
 done
 if command -v zstd >/dev/null; then COMPRESS=(zstd -q -T0); DECOMPRESS=(zstd -q -d -c); EXT=tar.zst
@@ -126,6 +141,8 @@ if [[ ! -x $ROSTER_AGENT_BIN ]]; then
   log "no release agent; building it: cargo build --release -p roster-agent"
   (cd "$ROOT" && cargo build --release -p roster-agent) >&2
 fi
+[[ $("$ROSTER_AGENT_BIN" read --help 2>/dev/null || true) == *--since-usn* ]] \
+  || die "$ROSTER_AGENT_BIN has no 'read --since-usn' (stale? cargo build --release -p roster-agent)"
 
 # --- the cached, loaded directories ------------------------------------------
 fixture_hash=$(sha256sum "$FIXTURE" | cut -c1-12)
@@ -237,18 +254,42 @@ time_ldapsearch() {
   elapsed "$t0"
 }
 
-# Prints "seconds rss_kib bytes users cpu_seconds".
-time_agent() {
-  local out=$WORK/agent-out state=$WORK/agent-state t0 secs rss bytes users cpu
+# agent_read OUT [ARG...]: `roster-agent read --out OUT` with the bench
+# scope and ARGs; its JSON goes to $WORK/agent.json, `time -v` to agent.time.
+agent_read() {
+  local out=$1 state=$WORK/agent-state
+  shift
   rm -rf "$out" "$state"
   mkdir -p "$state"
-  t0=$(now)
   env ROSTER_LDAP_URL="$LDAP_URL" ROSTER_LDAP_BIND_DN="$BIND_DN" ROSTER_LDAP_PASSWORD="$BIND_PW" \
     ROSTER_LDAP_ALLOW_INSECURE=true ROSTER_LDAP_PAGE_SIZE=$PAGE_SIZE ROSTER_AGENT_STATE_DIR="$state" \
     /usr/bin/time -v -o "$WORK/agent.time" \
-    "$ROSTER_AGENT_BIN" read --out "$out" --path OU=Bench --group-path OU=Bench \
+    "$ROSTER_AGENT_BIN" read --out "$out" --path OU=Bench --group-path OU=Bench "$@" \
     > "$WORK/agent.json" 2> "$WORK/agent.err" \
-    || { tail -n 20 "$WORK/agent.err" >&2; die "roster-agent read failed"; }
+    || { tail -n 20 "$WORK/agent.err" >&2; die "roster-agent read $* failed"; }
+}
+
+# json_fields FILE KEY...: the values of keys (dotted for nested: a.b) of a
+# JSON file, one line, space-separated; -1 for a missing one.
+json_fields() {
+  python3 - "$@" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+def get(o, path):
+    for k in path.split("."):
+        if not isinstance(o, dict) or k not in o:
+            return -1
+        o = o[k]
+    return o
+print(" ".join(str(get(d, k)) for k in sys.argv[2:]))
+PY
+}
+
+# Prints "seconds rss_kib bytes users cpu_seconds".
+time_agent() {
+  local out=$WORK/agent-out t0 secs rss bytes users cpu
+  t0=$(now)
+  agent_read "$out"
   secs=$(elapsed "$t0")
   rss=$(sed -n 's/.*Maximum resident set size (kbytes): *//p' "$WORK/agent.time")
   cpu=$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.3f", s }' "$WORK/agent.time")
@@ -277,12 +318,58 @@ measure() {
   done
 }
 
+DELTA_RESULTS=$WORK/delta.tsv
+: > "$DELTA_RESULTS"
+DELTA_TITLE='Bench Delta Title'   # not one of bench-fixture.py's TITLES
+# measure_delta N: full read, change every 100th of the N users, delta read.
+measure_delta() {
+  local n=$1 full=$WORK/delta-full delta=$WORK/delta-delta ldif=$WORK/delta.ldif
+  local f_users f_bytes usn kind d_users d_groups d_ous d_deleted d_bytes d_secs changed=0 i t0
+  agent_read "$full"
+  read -r f_users f_bytes < <(json_fields "$WORK/agent.json" users bytes)
+  read -r usn < <(json_fields "$full/manifest.json" watermark.usn)
+  [[ $f_users -eq $n ]] || die "the full read for the delta held $f_users users, expected $n"
+  [[ $f_bytes -gt 0 && $usn =~ ^[0-9]+$ ]] || die "no bytes or watermark.usn from the full read (see $full/manifest.json)"
+  {
+    echo "version: 1"
+    for (( i = 100; i <= n; i += 100 )); do
+      printf '\ndn: CN=bench-%06d,%s\nchangetype: modify\nreplace: title\ntitle: %s\n-\n' "$i" "$BENCH_DN" "$DELTA_TITLE"
+      changed=$(( changed + 1 ))
+    done
+  } > "$ldif"
+  (( changed > 0 )) || die "fewer than 100 users: nothing to change for the delta"
+  ldapmodify -x -H "$LDAP_URL" -D "$BIND_DN" -w "$BIND_PW" -f "$ldif" > "$WORK/modify.log" 2>&1 \
+    || { tail -n 20 "$WORK/modify.log" >&2; die "ldapmodify of bench users failed"; }
+  t0=$(now)
+  agent_read "$delta" --since-usn "$usn"
+  d_secs=$(elapsed "$t0")
+  read -r kind d_users d_groups d_ous d_deleted d_bytes < <(json_fields "$WORK/agent.json" kind users groups ous deleted bytes)
+  [[ $kind == delta ]] || die "read --since-usn printed kind '$kind', expected 'delta'"
+  [[ $d_bytes -ge 0 ]] || die "read --since-usn printed no bytes"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$changed" "$usn" "$f_bytes" \
+    "$d_bytes" "$d_users" "$d_groups" "$d_ous" "$d_deleted" "$d_secs" >> "$DELTA_RESULTS"
+  log "$n users: full $f_bytes bytes (watermark USN $usn); changed $changed users; delta $d_bytes bytes," \
+    "$d_users users, $d_groups groups, $d_ous OUs, $d_deleted tombstones, in $d_secs s"
+}
+
+# The cached tarballs, "path size mtime" each, to check they stay as they were.
+cache_stamp() {
+  local f
+  for f in "$(cache_file "$BENCH_SMALL")" "$(cache_file "$BENCH_LARGE")"; do
+    if [[ -e $f ]]; then stat -c '%n %s %Y' "$f"; else echo "$f absent"; fi
+  done
+}
+
 started=$(now)
 log "agent: $ROSTER_AGENT_BIN ($("$ROSTER_AGENT_BIN" --version 2>/dev/null || echo '?'))"
 for n in "$BENCH_SMALL" "$BENCH_LARGE"; do
   prepare "$n"
   measure "$n"
+  # The DC now runs from this run's restored copy; the cache is written.
+  stamp=$(cache_stamp)
+  measure_delta "$n"
   dc_stop
+  [[ $(cache_stamp) == "$stamp" ]] || die "a cached tarball changed during the delta measurement"
 done
 
 # --- report ------------------------------------------------------------------
@@ -318,11 +405,26 @@ print(f"{verdict(rss[-1] <= flat * rss[0])}: peak RSS flat: {rss[-1]:.1f} MiB at
 PY
 
 # --- delta: bytes moved after changing 1 % of users ---------------------------
-# TODO(delta): when the agent can read a delta, measure it here, on the large
-# directory: take a full snapshot (record its bytes and watermark), change
-# 1 % of the OU=Bench users (e.g. ldapmodify their title), read a delta from
-# the watermark, and print delta bytes / full bytes (target <= 0.02) with a
-# PASS/FAIL line. Until then this prints the line below and measures nothing.
-echo "delta: not implemented yet"
+# Measured by measure_delta above, on each size's DC, after its rate runs.
+python3 - "$DELTA_RESULTS" "$DELTA_TARGET" <<'PY'
+import sys
+path, target = sys.argv[1], float(sys.argv[2])
+rows = [line.rstrip("\n").split("\t") for line in open(path)]
+print()
+print("Delta after changing 1 % of the users (title of every 100th bench user, one ldapmodify)")
+print(f"{'users':>7} {'changed':>8} {'full':>10} {'delta':>10} {'ratio':>7} {'delta users':>12} {'groups/OUs/deleted':>19} {'delta read':>11}")
+for n, changed, usn, full, delta, users, groups, ous, deleted, secs in rows:
+    print(f"{n:>7} {changed:>8} {int(full) / 1024:>6.0f} KiB {int(delta) / 1024:>6.1f} KiB {int(delta) / int(full):>7.4f} "
+          f"{users:>12} {groups + ' / ' + ous + ' / ' + deleted:>19} {float(secs):>9.2f} s")
+print()
+verdict = lambda ok: "PASS" if ok else "FAIL"
+for n, changed, usn, full, delta, users, groups, ous, deleted, secs in rows:
+    ratio = int(delta) / int(full)
+    print(f"{verdict(ratio <= target)}: a delta after changing {changed} of {n} users moves {ratio:.4f} x "
+          f"a full snapshot's bytes ({delta} / {full}; target <= {target})")
+    extra = int(users) - int(changed)
+    print(f"{verdict(extra >= 0)}: the delta at {n} users holds {users} users "
+          f"({int(users) / int(n):.2%} of the users; {changed} changed, {extra:+d} other)")
+PY
 
 log "done in $(elapsed "$started") s"

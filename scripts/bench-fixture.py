@@ -25,32 +25,18 @@ Stdlib only.
 """
 
 import argparse
-import base64
+import os
 import sys
+
+# LDIF encoding is shared with the test fixture.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fixture import ldif_line  # noqa: E402
 
 DEFAULT_BASE_DN = "DC=corp,DC=example,DC=test"
 UPN_SUFFIX = "corp.example.test"
 MAIL_DOMAIN = "example.test"
 DEPARTMENTS = ["Sales", "Operations", "Engineering", "Finance", "Support"]
 TITLES = ["Engineer", "Manager", "Analyst", "Consultant"]
-
-
-def _is_safe_string(raw: bytes) -> bool:
-    """RFC 2849 SAFE-STRING, and no trailing space."""
-    if not raw:
-        return True
-    if raw[0] in (0x00, 0x0A, 0x0D, 0x20, 0x3A, 0x3C) or raw[0] > 0x7F:
-        return False
-    if raw[-1] == 0x20:
-        return False
-    return all(b not in (0x00, 0x0A, 0x0D) and b <= 0x7F for b in raw)
-
-
-def ldif_line(attr: str, value: str) -> str:
-    raw = value.encode("utf-8")
-    if _is_safe_string(raw):
-        return f"{attr}: {value}"
-    return f"{attr}:: {base64.b64encode(raw).decode('ascii')}"
 
 
 def user_name(n: int) -> str:

@@ -31,6 +31,8 @@ pub enum IngestError {
     Counts { actual: RecordCounts, expected: RecordCounts },
     #[error("a full snapshot cannot hold deletions")]
     DeletionInFull,
+    #[error("members continue group {0}, which no record before them names")]
+    OrphanMembers(roster_proto::ObjectGuid),
     #[error("{0}")]
     BaseMismatch(String),
     #[error("the job's scope does not resolve against the snapshot's base DN: {0}")]
@@ -147,6 +149,14 @@ pub async fn commit(db: &Db, snapshot: &SnapshotRecord, job: &Job) -> Result<Com
                         return Err(IngestError::DeletionInFull);
                     }
                     store::directory::delete_object(&mut tx, job.id, deleted.object_guid).await?;
+                }
+                Record::GroupMembers(more) => {
+                    // Continues the group just before it; skipped with it when a
+                    // delta's group was neither in scope nor known.
+                    let kept = store::directory::append_group_members(&mut tx, job.id, more).await?;
+                    if !kept && full {
+                        return Err(IngestError::OrphanMembers(more.object_guid));
+                    }
                 }
             }
         }

@@ -14,7 +14,7 @@ use roster_proto::admin::{
 };
 use roster_proto::agent::{AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, SnapshotState};
 use roster_proto::manifest::{ChunkRef, DirectoryIdentity, FORMAT_VERSION, Manifest, RecordCounts, SnapshotKind, Watermark};
-use roster_proto::records::{DeletedRecord, GroupRecord, Record, UserRecord};
+use roster_proto::records::{DeletedRecord, GroupMembersRecord, GroupRecord, Record, UserRecord};
 use roster_snapshot::chunk::{Chunk, ChunkWriter};
 use roster_snapshot::keys::AgentKey;
 use roster_snapshot::token;
@@ -111,6 +111,8 @@ impl Agent {
                 Record::Group(_) => counts.groups += 1,
                 Record::Ou(_) => counts.ous += 1,
                 Record::Deleted(_) => counts.deleted += 1,
+                // Continuations of a group: not objects of their own.
+                Record::GroupMembers(_) => {}
             }
         }
         Manifest {
@@ -681,7 +683,28 @@ async fn deltas_change_the_state_only_on_the_watermark_it_holds(engine: Engine) 
     w.agent.push_as(&w.app, &bad, SnapshotKind::Full, None, watermark(1020)).await.assert_problem(422);
 }
 
+async fn a_group_split_across_records_grants_every_member(engine: Engine) {
+    let w = world(engine).await;
+    w.link_sales_to_basic_access().await;
+    let Record::Group(sales) = group(200, "Sales", &(1..=7).collect::<Vec<_>>()) else { unreachable!() };
+    let (head, more) = sales.split(3);
+    assert_eq!(more.len(), 2);
+    let mut records: Vec<Record> = (1..=7).map(|n| user(n, "OU=Staff", 512)).collect();
+    records.push(Record::Group(head));
+    records.extend(more.into_iter().map(Record::GroupMembers));
+    let session = w.agent.push(&w.app, &records).await.session.unwrap();
+    let session = w.app.wait_for_session(&w.admin, session.id).await;
+    session_succeeded(&session);
+    assert_eq!(session.counts.created, 7, "members in the continuations count too: {session:?}");
+
+    // Members that continue no group are refused in a full snapshot.
+    let orphan = vec![Record::GroupMembers(GroupMembersRecord { object_guid: guid(404), members: vec![guid(1)] })];
+    let refused = w.agent.push_as(&w.app, &orphan, SnapshotKind::Full, None, watermark(1001)).await;
+    refused.assert_problem(422);
+}
+
 on_both_engines!(
+    a_group_split_across_records_grants_every_member,
     deltas_change_the_state_only_on_the_watermark_it_holds,
     scheduled_imports_run_daily_on_the_newest_snapshot,
     admin_api_requires_a_valid_token,

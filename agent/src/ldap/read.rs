@@ -17,7 +17,7 @@ use ldap3::SearchEntry;
 use ldap3::controls::RawControl;
 use roster_proto::ObjectGuid;
 use roster_proto::dn::Dn;
-use roster_proto::records::{Record, UserRecord};
+use roster_proto::records::{MAX_MEMBERS_PER_RECORD, Record, UserRecord};
 use roster_proto::scope::ResolvedScope;
 use serde::Serialize;
 use tracing::info;
@@ -356,7 +356,13 @@ impl Directory {
             let group = entry::group_record(&entry, members).map_err(|e| kind.stage().err(e))?;
             if seen.insert(group.object_guid) {
                 let dn = group.dn.clone();
-                sink.accept(Record::Group(group)).map_err(|e| Stage::Spool.err(Cause::Record { dn, reason: e.to_string() }))?;
+                let spool_error = |e: Cause| Stage::Spool.err(Cause::Record { dn: dn.clone(), reason: e.to_string() });
+                // A group of any size: its member list continues in records of its own.
+                let (group, more) = group.split(MAX_MEMBERS_PER_RECORD);
+                sink.accept(Record::Group(group)).map_err(spool_error)?;
+                for members in more {
+                    sink.accept(Record::GroupMembers(members)).map_err(spool_error)?;
+                }
                 count += 1;
             }
         }

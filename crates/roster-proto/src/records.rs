@@ -27,7 +27,14 @@ pub enum Record {
     /// An object deleted since the delta's base (a tombstone). Only in
     /// delta snapshots.
     Deleted(DeletedRecord),
+    /// More members of the group just before it, for groups too large for
+    /// one record (see [`GroupRecord::split`]).
+    GroupMembers(GroupMembersRecord),
 }
+
+/// Most member GUIDs one record carries (~39 bytes each as JSON), so a
+/// record of a group of any size stays far below a chunk's 1 MiB.
+pub const MAX_MEMBERS_PER_RECORD: usize = 10_000;
 
 /// An AD user as read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +98,31 @@ pub struct GroupRecord {
     /// Direct members (users, groups, contacts, foreign principals) by
     /// objectGUID. Members outside the snapshot are kept as references.
     pub members: Vec<ObjectGuid>,
+}
+
+/// The continuation of a large group's member list. It follows the group's
+/// own record in the snapshot; readers append `members` to that group's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupMembersRecord {
+    /// The group these members belong to.
+    pub object_guid: ObjectGuid,
+    pub members: Vec<ObjectGuid>,
+}
+
+impl GroupRecord {
+    /// Splits a group whose member list is longer than `per_record` into
+    /// its record with the first members and continuation records with the
+    /// rest, in order. A smaller group comes back whole, with none.
+    pub fn split(mut self, per_record: usize) -> (GroupRecord, Vec<GroupMembersRecord>) {
+        let per_record = per_record.max(1);
+        if self.members.len() <= per_record {
+            return (self, Vec::new());
+        }
+        let rest = self.members.split_off(per_record);
+        let object_guid = self.object_guid;
+        let more = rest.chunks(per_record).map(|slice| GroupMembersRecord { object_guid, members: slice.to_vec() }).collect();
+        (self, more)
+    }
 }
 
 /// A tombstone: an object AD deleted, named by the objectGUID it had.
@@ -181,6 +213,25 @@ mod tests {
         let other: ObjectGuid = "ffeeddcc-bbaa-9988-7766-554433221100".parse().unwrap();
         user.consistency_guid = Some(other);
         assert_eq!(user.anchor(), other);
+    }
+
+    #[test]
+    fn large_groups_split_into_ordered_continuations() {
+        let guid = |n: u32| -> ObjectGuid { format!("{n:08x}-0000-0000-0000-000000000000").parse().unwrap() };
+        let group = |n: u32| GroupRecord {
+            object_guid: guid(0),
+            dn: "CN=G,DC=corp".into(),
+            name: "G".into(),
+            group_type: 0,
+            members: (1..=n).map(guid).collect(),
+        };
+        for (members, per_record, continuations) in [(0, 3, 0), (3, 3, 0), (4, 3, 1), (7, 3, 2), (9, 3, 2), (10, 3, 3)] {
+            let (head, more) = group(members).split(per_record);
+            assert_eq!(more.len(), continuations, "{members} members by {per_record}");
+            assert!(head.members.len() <= per_record && more.iter().all(|m| m.members.len() <= per_record && m.object_guid == guid(0)));
+            let rejoined: Vec<ObjectGuid> = head.members.iter().chain(more.iter().flat_map(|m| &m.members)).copied().collect();
+            assert_eq!(rejoined, group(members).members, "order and completeness");
+        }
     }
 
     #[test]

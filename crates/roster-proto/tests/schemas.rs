@@ -27,7 +27,7 @@ use roster_proto::manifest::{
     ChunkRef, DirectoryIdentity, FORMAT_VERSION, MAX_CHUNK_BYTES, Manifest, RecordCounts, SnapshotKind, Watermark,
 };
 use roster_proto::problem::Problem;
-use roster_proto::records::{DeletedRecord, GroupRecord, OuRecord, Record, UserRecord};
+use roster_proto::records::{DeletedRecord, GroupMembersRecord, GroupRecord, OuRecord, Record, UserRecord};
 use roster_proto::scope::JobScope;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -255,6 +255,7 @@ fn records() -> Vec<Record> {
             last_known_parent: Some("OU=Copenhagen,OU=Staff,DC=corp,DC=example,DC=test".into()),
         }),
         Record::Deleted(DeletedRecord { object_guid: guid("3d4e5f6a-7b8c-9d0e-1f2a-b3c4d5e6f7a8"), last_known_parent: None }),
+        Record::GroupMembers(GroupMembersRecord { object_guid: guid(SALES), members: vec![guid(ANN_ANCHOR)] }),
     ]
 }
 

@@ -3,7 +3,7 @@
 
 use roster_proto::ObjectGuid;
 use roster_proto::manifest::{Manifest, Watermark};
-use roster_proto::records::{GroupRecord, Record, UserRecord};
+use roster_proto::records::{GroupMembersRecord, GroupRecord, Record, UserRecord};
 use roster_proto::scope::JobScope;
 use sqlx::Row;
 use uuid::Uuid;
@@ -221,6 +221,7 @@ fn kind_of(record: &Record) -> &'static str {
         Record::Group(_) => "group",
         Record::Ou(_) => "ou",
         Record::Deleted(_) => "deleted",
+        Record::GroupMembers(_) => "group_members",
     }
 }
 
@@ -237,6 +238,23 @@ pub async fn upsert_object(conn: &mut sqlx::AnyConnection, job: Uuid, guid: Obje
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// Appends a large group's continued member list to its stored record.
+/// Returns false when the state holds no such group.
+pub async fn append_group_members(conn: &mut sqlx::AnyConnection, job: Uuid, more: &GroupMembersRecord) -> Result<bool, StoreError> {
+    let row = sqlx::query("SELECT record FROM directory_objects WHERE job_id = $1 AND object_guid = $2 AND kind = 'group'")
+        .bind(job.to_string())
+        .bind(more.object_guid.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else { return Ok(false) };
+    let Record::Group(mut group) = get_json::<Record>(&row, "record")? else {
+        return Err(StoreError::Corrupt { column: "directory_objects.record", detail: "a group row holds another record".into() });
+    };
+    group.members.extend_from_slice(&more.members);
+    upsert_object(conn, job, group.object_guid, &Record::Group(group)).await?;
+    Ok(true)
 }
 
 pub async fn object_exists(conn: &mut sqlx::AnyConnection, job: Uuid, guid: ObjectGuid) -> Result<bool, StoreError> {
@@ -269,7 +287,7 @@ pub async fn load_users_and_groups(conn: &mut sqlx::AnyConnection, job: Uuid) ->
         match get_json::<Record>(row, "record")? {
             Record::User(user) => users.push(user),
             Record::Group(group) => groups.push(group),
-            Record::Ou(_) | Record::Deleted(_) => {}
+            Record::Ou(_) | Record::Deleted(_) | Record::GroupMembers(_) => {}
         }
     }
     Ok((users, groups))

@@ -62,6 +62,9 @@ pub async fn run_worker(db: Db, queue: ImportQueue) {
         if let Err(error) = queue_scheduled(&db, time::OffsetDateTime::now_utc()).await {
             tracing::error!(%error, "import schedule");
         }
+        if let Err(error) = store::agents::forget_expired_tokens(&db, store::now_ms()).await {
+            tracing::error!(%error, "forgetting expired token ids");
+        }
         if let Err(error) = drain(&db).await {
             tracing::error!(%error, "import queue");
         }

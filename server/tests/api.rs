@@ -703,7 +703,38 @@ async fn a_group_split_across_records_grants_every_member(engine: Engine) {
     refused.assert_problem(422);
 }
 
+async fn replayed_tokens_and_revoked_agents_are_refused(engine: Engine) {
+    let w = world(engine).await;
+    let token = w.agent.token("GET", "/agent/v1/job");
+    assert_eq!(w.app.send(Method::GET, "/agent/v1/job", Some(&token), None, false).await.status, 200);
+    // The same token again, even for the same request, is a replay.
+    w.app.send(Method::GET, "/agent/v1/job", Some(&token), None, false).await.assert_problem(401);
+    assert_eq!(w.agent.get(&w.app, "/agent/v1/job").await.status, 200, "a fresh token works");
+
+    // The console sees the agent and when it was last heard from.
+    let agents: Page<roster_proto::admin::Agent> = w.app.get(&format!("/api/v1/agents?job={}", w.job.id), &w.admin).await.json();
+    assert_eq!(agents.items.len(), 1);
+    assert_eq!((agents.items[0].id, agents.items[0].hostname.as_deref()), (w.agent.id, Some("dc-host")));
+    assert!(agents.items[0].last_seen_at.is_some() && agents.items[0].revoked_at.is_none());
+
+    // Another tenant can neither see nor revoke it.
+    let other = w.app.create_tenant("Other").await.admin_token;
+    let theirs: Page<roster_proto::admin::Agent> = w.app.get("/api/v1/agents", &other).await.json();
+    assert!(theirs.items.is_empty());
+    w.app.post(&format!("/api/v1/agents/{}/revoke", w.agent.id), Some(&other), &()).await.assert_problem(404);
+    assert_eq!(w.agent.get(&w.app, "/agent/v1/job").await.status, 200);
+
+    // Revoked: every request of the agent is refused, whatever it signs.
+    assert_eq!(w.app.post(&format!("/api/v1/agents/{}/revoke", w.agent.id), Some(&w.admin), &()).await.status, 204);
+    w.agent.get(&w.app, "/agent/v1/job").await.assert_problem(401);
+    w.agent.post(&w.app, "/agent/v1/snapshots", &serde_json::json!({"manifest_token": "x"})).await.assert_problem(401);
+    let agents: Page<roster_proto::admin::Agent> = w.app.get("/api/v1/agents", &w.admin).await.json();
+    assert!(agents.items[0].revoked_at.is_some());
+    w.app.post(&format!("/api/v1/agents/{}/revoke", uuid::Uuid::new_v4()), Some(&w.admin), &()).await.assert_problem(404);
+}
+
 on_both_engines!(
+    replayed_tokens_and_revoked_agents_are_refused,
     a_group_split_across_records_grants_every_member,
     deltas_change_the_state_only_on_the_watermark_it_holds,
     scheduled_imports_run_daily_on_the_newest_snapshot,

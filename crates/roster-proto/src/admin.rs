@@ -62,6 +62,24 @@ pub struct RegistrationToken {
     pub expires_at: time::OffsetDateTime,
 }
 
+/// A registered agent, for the console's health view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agent {
+    pub id: Uuid,
+    pub job_id: Uuid,
+    /// The machine it said it runs on.
+    pub hostname: Option<String>,
+    pub agent_version: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub registered_at: time::OffsetDateTime,
+    /// Its last authenticated request; `null` if none yet.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_seen_at: Option<time::OffsetDateTime>,
+    /// Once set, every request of this agent is refused (401).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<time::OffsetDateTime>,
+}
+
 /// The kinds of rights the booking service knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

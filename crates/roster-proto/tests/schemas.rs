@@ -51,6 +51,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/jobs/{job}/sessions"),
     ("POST", "/api/v1/jobs/{job}/imports"),
     ("POST", "/api/v1/jobs/{job}/full-sync"),
+    ("GET", "/api/v1/agents"),
+    ("POST", "/api/v1/agents/{id}/revoke"),
     ("GET", "/api/v1/accesses"),
     ("POST", "/api/v1/accesses"),
     ("GET", "/api/v1/sessions/{id}"),
@@ -700,6 +702,30 @@ fn agent_api_bodies_match() {
 fn admin_api_bodies_match() {
     let c = Contract::load();
     let s = |def: &str| format!("admin-api.schema.json#/$defs/{def}");
+
+    let seen = roster_proto::admin::Agent {
+        id: id(USER_ID),
+        job_id: id(JOB),
+        hostname: Some("dc-host".into()),
+        agent_version: Some("0.1.0".into()),
+        registered_at: datetime!(2026-11-24 09:30:00 UTC),
+        last_seen_at: Some(datetime!(2026-11-25 02:00:03.25 UTC)),
+        revoked_at: Some(datetime!(2026-11-25 08:00:00 UTC)),
+    };
+    let fresh = roster_proto::admin::Agent { hostname: None, agent_version: None, last_seen_at: None, revoked_at: None, ..seen.clone() };
+    c.check(&s("agentPage"), &Page { items: vec![seen, fresh], next_cursor: Some("abc".into()) });
+    let mut no_revoked = serde_json::to_value(roster_proto::admin::Agent {
+        id: id(USER_ID),
+        job_id: id(JOB),
+        hostname: None,
+        agent_version: None,
+        registered_at: datetime!(2026-11-24 09:30:00 UTC),
+        last_seen_at: None,
+        revoked_at: None,
+    })
+    .unwrap();
+    no_revoked.as_object_mut().unwrap().remove("revoked_at");
+    c.rejects(&s("agent"), no_revoked, "no revoked_at");
 
     c.check(
         &s("createJob"),

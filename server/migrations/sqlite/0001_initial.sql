@@ -57,6 +57,14 @@ CREATE TABLE agents (
     revoked_at INTEGER
 );
 
+-- Request-token ids seen, kept until the token expires: a token is
+-- accepted once.
+CREATE TABLE used_tokens (
+    jti TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX used_tokens_expiry ON used_tokens (expires_at);
+
 CREATE TABLE accesses (
     id TEXT PRIMARY KEY,
     tenant_id TEXT NOT NULL REFERENCES tenants(id),

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use roster_import::GroupRef;
 use roster_proto::admin::{
-    Access, CreateAccess, CreateJob, Job, Link, LinkInput, Page, RegistrationToken, Session, SessionChange, SessionTrigger, User,
+    Access, Agent, CreateAccess, CreateJob, Job, Link, LinkInput, Page, RegistrationToken, Session, SessionChange, SessionTrigger, User,
 };
 use roster_proto::scope::JobScope;
 use serde::Deserialize;
@@ -44,6 +44,8 @@ pub fn routes() -> Router<AppState> {
         .route("/sessions/{id}", get(get_session))
         .route("/sessions/{id}/changes", get(list_changes))
         .route("/users", get(list_users))
+        .route("/agents", get(list_agents))
+        .route("/agents/{id}/revoke", post(revoke_agent))
 }
 
 /// `?limit=N&cursor=C` of list endpoints.
@@ -301,4 +303,41 @@ async fn list_users(
     };
     let (items, next) = store::users::list_users(&state.db, admin.tenant_id, job, limit, after).await?;
     Ok(ApiJson(Page { items, next_cursor: next.map(|id| cursor::encode(&[id.to_string()])) }))
+}
+
+#[derive(Debug, Deserialize)]
+struct AgentsQuery {
+    job: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// The tenant's agents with their health (last seen, revoked).
+async fn list_agents(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiQuery(query): ApiQuery<AgentsQuery>,
+) -> Result<ApiJson<Page<Agent>>, AppError> {
+    let job = match &query.job {
+        Some(job) => Some(job_of(&state, admin, job).await?.id),
+        None => None,
+    };
+    let limit = PageQuery { limit: query.limit, cursor: None }.limit()?;
+    let after = match &query.cursor {
+        Some(c) => Some(time_and_id(c)?),
+        None => None,
+    };
+    let (items, next) = store::agents::list_agents(&state.db, admin.tenant_id, job, limit, after).await?;
+    Ok(ApiJson(Page { items, next_cursor: next.map(|(ms, id)| cursor::encode(&[ms.to_string(), id.to_string()])) }))
+}
+
+/// Revokes an agent: every request of it is refused from now on. A new
+/// agent is registered with a new registration token.
+async fn revoke_agent(State(state): State<AppState>, admin: Admin, Path(id): Path<String>) -> Result<StatusCode, AppError> {
+    let id = parse_id(&id, "agent")?;
+    if !store::agents::revoke(&state.db, admin.tenant_id, id).await? {
+        return Err(AppError::NotFound("agent"));
+    }
+    tracing::warn!(tenant = %admin.tenant_id, agent = %id, "agent revoked");
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -64,8 +64,14 @@ impl FromRequestParts<AppState> for AgentCaller {
             None => parts.uri.path().to_owned(),
         };
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        roster_snapshot::token::verify_request(token, &agent.public_key, agent.id, &state.audience, parts.method.as_str(), &path, now)
-            .map_err(|e| AppError::Unauthorized(format!("agent {agent_id}: {e}")))?;
+        let claims =
+            roster_snapshot::token::verify_request(token, &agent.public_key, agent.id, &state.audience, parts.method.as_str(), &path, now)
+                .map_err(|e| AppError::Unauthorized(format!("agent {agent_id}: {e}")))?;
+        // Only a verified token is remembered, so forgeries cannot fill the table.
+        let expires_ms = (claims.exp + roster_snapshot::token::LEEWAY) * 1000;
+        if !store::agents::remember_token(&state.db, claims.jti, expires_ms).await? {
+            return Err(AppError::Unauthorized(format!("agent {agent_id}: token {} was already used", claims.jti)));
+        }
         store::agents::touch(&state.db, agent.id).await?;
         Ok(AgentCaller { agent })
     }

@@ -1,10 +1,11 @@
 //! Registered agents: identity, public key, job, revocation.
 
+use roster_proto::admin::Agent;
 use roster_snapshot::keys::PublicKey;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{Db, StoreError, get_uuid, now_ms};
+use super::{Db, StoreError, get_uuid, now_ms, to_datetime};
 
 /// An agent as the server knows it.
 #[derive(Debug, Clone)]
@@ -65,4 +66,82 @@ pub async fn get_agent(db: &Db, id: Uuid) -> Result<Option<AgentRecord>, StoreEr
 pub async fn touch(db: &Db, id: Uuid) -> Result<(), StoreError> {
     sqlx::query("UPDATE agents SET last_seen_at = $1 WHERE id = $2").bind(now_ms()).bind(id.to_string()).execute(&db.pool).await?;
     Ok(())
+}
+
+/// Remembers a request token's id until it expires; false when it was
+/// already used (a replay).
+pub async fn remember_token(db: &Db, jti: Uuid, expires_ms: i64) -> Result<bool, StoreError> {
+    let result = sqlx::query("INSERT INTO used_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
+        .bind(jti.to_string())
+        .bind(expires_ms)
+        .execute(&db.pool)
+        .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Forgets token ids whose tokens have expired (they are refused by their
+/// `exp` from then on). Returns how many.
+pub async fn forget_expired_tokens(db: &Db, now_ms: i64) -> Result<u64, StoreError> {
+    let result = sqlx::query("DELETE FROM used_tokens WHERE expires_at < $1").bind(now_ms).execute(&db.pool).await?;
+    Ok(result.rows_affected())
+}
+
+/// A page of a tenant's agents (optionally one job's) in registration
+/// order, after `after` (`registered_at` ms, id).
+pub async fn list_agents(
+    db: &Db,
+    tenant: Uuid,
+    job: Option<Uuid>,
+    limit: u32,
+    after: Option<(i64, Uuid)>,
+) -> Result<(Vec<Agent>, Option<(i64, Uuid)>), StoreError> {
+    let (after_ms, after_id) = after.map(|(ms, id)| (ms, id.to_string())).unwrap_or((i64::MIN, String::new()));
+    let rows = sqlx::query(
+        "SELECT id, job_id, hostname, agent_version, created_at, last_seen_at, revoked_at FROM agents
+         WHERE tenant_id = $1 AND ($2 = '' OR job_id = $2) AND (created_at > $3 OR (created_at = $3 AND id > $4))
+         ORDER BY created_at, id LIMIT $5",
+    )
+    .bind(tenant.to_string())
+    .bind(job.map(|j| j.to_string()).unwrap_or_default())
+    .bind(after_ms)
+    .bind(after_id)
+    .bind(i64::from(limit) + 1)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut agents = Vec::with_capacity(rows.len());
+    let mut keys = Vec::with_capacity(rows.len());
+    for row in rows.iter().take(limit as usize) {
+        let created: i64 = row.try_get("created_at")?;
+        let last_seen: Option<i64> = row.try_get("last_seen_at")?;
+        let revoked: Option<i64> = row.try_get("revoked_at")?;
+        keys.push(created);
+        agents.push(Agent {
+            id: get_uuid(row, "id")?,
+            job_id: get_uuid(row, "job_id")?,
+            hostname: row.try_get("hostname")?,
+            agent_version: row.try_get("agent_version")?,
+            registered_at: to_datetime(created),
+            last_seen_at: last_seen.map(to_datetime),
+            revoked_at: revoked.map(to_datetime),
+        });
+    }
+    let next = if rows.len() > limit as usize { agents.last().map(|a| (keys[keys.len() - 1], a.id)) } else { None };
+    Ok((agents, next))
+}
+
+/// Revokes a tenant's agent; false when the tenant has no such agent.
+/// Revoking twice keeps the first time.
+pub async fn revoke(db: &Db, tenant: Uuid, agent: Uuid) -> Result<bool, StoreError> {
+    sqlx::query("UPDATE agents SET revoked_at = $1 WHERE id = $2 AND tenant_id = $3 AND revoked_at IS NULL")
+        .bind(now_ms())
+        .bind(agent.to_string())
+        .bind(tenant.to_string())
+        .execute(&db.pool)
+        .await?;
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM agents WHERE id = $1 AND tenant_id = $2")
+        .bind(agent.to_string())
+        .bind(tenant.to_string())
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(row.try_get::<i64, _>("n")? > 0)
 }

@@ -330,3 +330,38 @@ async fn another_dc_of_the_domain_forces_a_full_snapshot(engine: Engine) {
 async fn sqlite_another_dc_of_the_domain_forces_a_full_snapshot() {
     another_dc_of_the_domain_forces_a_full_snapshot(Engine::Sqlite).await;
 }
+
+/// `rotate-key` replaces the agent's key with a request signed by the old
+/// one, and a rotation interrupted after the server took the new key is
+/// finished by the next run.
+async fn agents_rotate_their_key(engine: Engine) {
+    let server = Server::start(engine, false).await;
+    let agent = Agent::new(LdapTransport::Ldaps, 1000);
+    let job = job_over("rotate", &["OU=External,OU=Fixture"], &["OU=Groups,OU=Fixture"]);
+    set_up(&server, &agent, job, &[(fixture_group("All-Staff"), AccessKind::User, "HQ")]).await;
+    let key_path = agent.state.0.join("agent.key");
+    let original = std::fs::read(&key_path).unwrap();
+
+    let rotated: serde_json::Value = serde_json::from_slice(&agent.run_ok(&["rotate-key"]).stdout).unwrap();
+    assert_eq!(rotated["finished_earlier_rotation"], false, "{rotated}");
+    let second = std::fs::read(&key_path).unwrap();
+    assert_ne!(original, second, "the key file holds the new key");
+    assert!(!agent.state.0.join("agent.key.new").exists());
+    let pushed: serde_json::Value = serde_json::from_slice(&agent.run_ok(&["push"]).stdout).unwrap();
+    assert_eq!(pushed["users"], 20, "{pushed}");
+
+    // Put the old key back: the server refuses it.
+    std::fs::write(&key_path, &original).unwrap();
+    assert!(!agent.run(&["push"]).status.success(), "the replaced key is refused");
+    // As if a rotation stopped after the server took the key it staged.
+    std::fs::write(agent.state.0.join("agent.key.new"), &second).unwrap();
+    let finished: serde_json::Value = serde_json::from_slice(&agent.run_ok(&["rotate-key"]).stdout).unwrap();
+    assert_eq!(finished["finished_earlier_rotation"], true, "{finished}");
+    assert_eq!(std::fs::read(&key_path).unwrap(), second);
+    agent.run_ok(&["push"]);
+}
+
+#[tokio::test]
+async fn sqlite_agents_rotate_their_key() {
+    agents_rotate_their_key(Engine::Sqlite).await;
+}

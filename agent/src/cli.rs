@@ -15,6 +15,7 @@ use crate::commands::check::check;
 use crate::commands::push::{PushOptions, push};
 use crate::commands::read::{ReadOptions, read};
 use crate::commands::register::{RegisterOptions, register};
+use crate::commands::rotate::rotate_key;
 use crate::config::EnvMap;
 use crate::error::{AgentError, Stage};
 use crate::platform;
@@ -83,6 +84,8 @@ pub enum Command {
     Push(PushArgs),
     /// Read the directory into a folder of chunks plus the unsigned manifest, without a server; prints one JSON object
     Read(ReadArgs),
+    /// Replace the agent's key pair (the server is told with a request signed by the old key); prints one JSON object
+    RotateKey,
 }
 
 /// `register`'s arguments.
@@ -163,6 +166,11 @@ pub async fn run(cli: Cli, env: EnvMap) -> Result<u8, AgentError> {
                 error!("the import session failed");
                 return Ok(1);
             }
+            Ok(0)
+        }
+        Command::RotateKey => {
+            let report = rotate_key(&ctx).await?;
+            print_json(&report)?;
             Ok(0)
         }
         Command::Read(args) => {

@@ -32,6 +32,8 @@ pub enum Stage {
     /// Writing chunks to the spool directory.
     Spool,
     Register,
+    /// Replacing the agent's key (`rotate-key`).
+    RotateKey,
     FetchJob,
     /// Offering the manifest and uploading chunks.
     Upload,
@@ -52,6 +54,7 @@ impl Stage {
             Stage::SearchDeleted => "search deleted",
             Stage::Spool => "spool",
             Stage::Register => "register",
+            Stage::RotateKey => "rotate key",
             Stage::FetchJob => "fetch job",
             Stage::Upload => "upload",
             Stage::Commit => "commit",

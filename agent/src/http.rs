@@ -12,7 +12,7 @@ use backon::{ExponentialBuilder, Retryable};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 use roster_proto::admin::Session;
-use roster_proto::agent::{AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, SnapshotState};
+use roster_proto::agent::{AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, RotateKey, SnapshotState};
 use roster_proto::problem::Problem;
 use roster_snapshot::keys::AgentKey;
 use roster_snapshot::token::{TokenError, sign_request};
@@ -203,6 +203,12 @@ impl ServerClient {
     pub async fn register(&self, request: &RegisterRequest) -> Result<RegisterResponse, HttpError> {
         let body = serde_json::to_vec(request).map_err(HttpError::Encode)?;
         self.call(Method::POST, "agent/v1/register", false, || Ok(Payload::Json(body.clone()))).await
+    }
+
+    /// `POST /agent/v1/key` (204): signed with the current key, names the new one.
+    pub async fn rotate_key(&self, public_key: String) -> Result<(), HttpError> {
+        let body = serde_json::to_vec(&RotateKey { public_key }).map_err(HttpError::Encode)?;
+        self.send(Method::POST, "agent/v1/key", true, || Ok(Payload::Json(body.clone()))).await.map(|_| ())
     }
 
     /// `GET /agent/v1/job`.

@@ -129,18 +129,38 @@ impl StateDir {
     /// Writes the key to `agent.key.new` (mode 0600 from creation), to be
     /// moved in place by [`StateDir::commit_registration`] once the server
     /// accepted it.
-    pub fn stage_key(&self, key: &AgentKey) -> Result<PathBuf, AgentError> {
-        let pem = key.to_pkcs8_pem().map_err(|e| Stage::Register.err(e))?;
+    /// `stage` names the command, for errors.
+    pub fn stage_key(&self, key: &AgentKey, stage: Stage) -> Result<PathBuf, AgentError> {
+        let pem = key.to_pkcs8_pem().map_err(|e| stage.err(e))?;
         let path = self.root.join(format!("{KEY_FILE}.new"));
-        write_new_private(&path, pem.as_bytes())?;
+        write_new_private(&path, pem.as_bytes(), stage)?;
         Ok(path)
+    }
+
+    /// A key staged by a key rotation that did not finish, if any.
+    pub fn staged_key(&self) -> Result<Option<(PathBuf, AgentKey)>, AgentError> {
+        let path = self.root.join(format!("{KEY_FILE}.new"));
+        match fs::read_to_string(&path) {
+            Ok(pem) => {
+                let key = AgentKey::from_pkcs8_pem(&pem).map_err(|e| Stage::RotateKey.err(format!("`{}`: {e}", path.display())))?;
+                Ok(Some((path, key)))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Stage::RotateKey.err(Cause::io("cannot read the staged key", &path, e))),
+        }
+    }
+
+    /// Moves a staged key in place of the agent's key (an atomic rename).
+    pub fn commit_key(&self, staged_key: &Path) -> Result<(), AgentError> {
+        let key_path = self.key_path();
+        fs::rename(staged_key, &key_path).map_err(|e| Stage::RotateKey.err(Cause::io("cannot store the new key", &key_path, e)))
     }
 
     /// Stores the registration and moves the staged key in place.
     pub fn commit_registration(&self, staged_key: &Path, registration: &Registration) -> Result<(), AgentError> {
         let json = serde_json::to_vec_pretty(registration).map_err(|e| Stage::Register.err(e.to_string()))?;
         let staged_json = self.root.join(format!("{REGISTRATION_FILE}.new"));
-        write_new_private(&staged_json, &json)?;
+        write_new_private(&staged_json, &json, Stage::Register)?;
         let key_path = self.key_path();
         fs::rename(staged_key, &key_path).map_err(|e| Stage::Register.err(Cause::io("cannot store the agent key", &key_path, e)))?;
         let json_path = self.registration_path();
@@ -149,8 +169,8 @@ impl StateDir {
 }
 
 /// Writes a fresh private file, replacing a stale one from an interrupted run.
-fn write_new_private(path: &Path, bytes: &[u8]) -> Result<(), AgentError> {
-    let fail = |e| Stage::Register.err(Cause::io("cannot write", path, e));
+fn write_new_private(path: &Path, bytes: &[u8], stage: Stage) -> Result<(), AgentError> {
+    let fail = |e| stage.err(Cause::io("cannot write", path, e));
     match fs::remove_file(path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -174,7 +194,7 @@ mod tests {
         assert!(message.starts_with("config failed: this agent is not registered"), "{message}");
         state.create().unwrap();
         let key = AgentKey::generate().unwrap();
-        let staged = state.stage_key(&key).unwrap();
+        let staged = state.stage_key(&key, Stage::Register).unwrap();
         let registration = Registration {
             agent_id: Uuid::new_v4(),
             tenant_id: Uuid::new_v4(),

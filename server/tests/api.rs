@@ -733,7 +733,27 @@ async fn replayed_tokens_and_revoked_agents_are_refused(engine: Engine) {
     w.app.post(&format!("/api/v1/agents/{}/revoke", uuid::Uuid::new_v4()), Some(&w.admin), &()).await.assert_problem(404);
 }
 
+async fn agents_rotate_their_key_with_the_old_one(engine: Engine) {
+    let mut w = world(engine).await;
+    let new_key = AgentKey::generate().unwrap();
+    let rotate = |key: &AgentKey| roster_proto::agent::RotateKey { public_key: key.public_key().to_base64() };
+    // Not a key, or the same key: refused, nothing changes.
+    w.agent.post(&w.app, "/agent/v1/key", &roster_proto::agent::RotateKey { public_key: "AAAA".into() }).await.assert_problem(422);
+    w.agent.post(&w.app, "/agent/v1/key", &rotate(&w.agent.key)).await.assert_problem(422);
+    assert_eq!(w.agent.get(&w.app, "/agent/v1/job").await.status, 200);
+
+    assert_eq!(w.agent.post(&w.app, "/agent/v1/key", &rotate(&new_key)).await.status, 204);
+    w.agent.get(&w.app, "/agent/v1/job").await.assert_problem(401);
+    w.agent.key = new_key;
+    assert_eq!(w.agent.get(&w.app, "/agent/v1/job").await.status, 200, "the new key works");
+
+    // A revoked agent cannot come back by rotating.
+    assert_eq!(w.app.post(&format!("/api/v1/agents/{}/revoke", w.agent.id), Some(&w.admin), &()).await.status, 204);
+    w.agent.post(&w.app, "/agent/v1/key", &rotate(&AgentKey::generate().unwrap())).await.assert_problem(401);
+}
+
 on_both_engines!(
+    agents_rotate_their_key_with_the_old_one,
     replayed_tokens_and_revoked_agents_are_refused,
     a_group_split_across_records_grants_every_member,
     deltas_change_the_state_only_on_the_watermark_it_holds,

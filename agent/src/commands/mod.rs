@@ -6,6 +6,7 @@ pub mod check;
 pub mod push;
 pub mod read;
 pub mod register;
+pub mod rotate;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

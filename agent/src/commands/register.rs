@@ -62,7 +62,7 @@ pub async fn register(ctx: &Context, options: &RegisterOptions) -> Result<Regist
 
     state.create()?;
     let key = AgentKey::generate().map_err(|e| Stage::Register.err(e))?;
-    let staged_key = state.stage_key(&key)?;
+    let staged_key = state.stage_key(&key, Stage::Register)?;
     let request = RegisterRequest {
         token: options.token.expose().trim().to_owned(),
         public_key: key.public_key().to_base64(),

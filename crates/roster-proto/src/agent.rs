@@ -33,6 +33,15 @@ pub struct RegisterResponse {
     pub audience: String,
 }
 
+/// `POST /agent/v1/key`: replace the agent's key. Signed (like every agent
+/// request) with the current key; from the answer on, only the new key is
+/// accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotateKey {
+    /// The new Ed25519 public key: 32 raw bytes, base64 (standard alphabet).
+    pub public_key: String,
+}
+
 /// `GET /agent/v1/job`: what the agent is to read, and from where.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentJob {

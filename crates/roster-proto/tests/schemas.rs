@@ -53,6 +53,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/jobs/{job}/full-sync"),
     ("GET", "/api/v1/agents"),
     ("POST", "/api/v1/agents/{id}/revoke"),
+    ("POST", "/agent/v1/key"),
     ("GET", "/api/v1/accesses"),
     ("POST", "/api/v1/accesses"),
     ("GET", "/api/v1/sessions/{id}"),
@@ -609,6 +610,8 @@ fn agent_api_bodies_match() {
     let c = Contract::load();
     let s = |def: &str| format!("agent-api.schema.json#/$defs/{def}");
     let public_key = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+    c.check(&s("rotateKey"), &roster_proto::agent::RotateKey { public_key: public_key.into() });
+    c.rejects(&s("rotateKey"), json!({}), "no public key");
     c.check(
         &s("registerRequest"),
         &RegisterRequest {

@@ -9,7 +9,9 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use roster_proto::admin::Session;
-use roster_proto::agent::{AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, SnapshotState, SnapshotStatus};
+use roster_proto::agent::{
+    AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, RotateKey, SnapshotState, SnapshotStatus,
+};
 use roster_proto::manifest::{FORMAT_VERSION, MAX_CHUNK_BYTES, SnapshotKind};
 use roster_snapshot::keys::PublicKey;
 use uuid::Uuid;
@@ -26,6 +28,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/register", post(register))
         .route("/job", get(job))
+        .route("/key", post(rotate_key))
         .route("/snapshots", post(offer))
         .route("/snapshots/{id}", get(snapshot_state))
         .route("/snapshots/{id}/chunks/{index}", put(put_chunk).layer(DefaultBodyLimit::max(MAX_CHUNK_BYTES + 64 * 1024)))
@@ -55,6 +58,24 @@ async fn register(
     tx.commit().await?;
     tracing::info!(tenant = %tenant_id, job = %job_id, agent = %agent_id, "agent registered");
     Ok((StatusCode::CREATED, ApiJson(RegisterResponse { agent_id, tenant_id, job_id, audience: state.audience.to_string() })))
+}
+
+/// Replaces the caller's key with the one in the body (the request itself
+/// is signed with the current key). The old key is refused from now on.
+async fn rotate_key(
+    State(state): State<AppState>,
+    caller: AgentCaller,
+    ApiJson(request): ApiJson<RotateKey>,
+) -> Result<StatusCode, AppError> {
+    let key = PublicKey::from_base64(&request.public_key).map_err(|e| AppError::Unprocessable(e.to_string()))?;
+    if key == caller.agent.public_key {
+        return Err(AppError::Unprocessable("the new key is the current key".into()));
+    }
+    if !store::agents::replace_key(&state.db, caller.agent.id, &key).await? {
+        return Err(AppError::Unauthorized(format!("agent {} is revoked", caller.agent.id)));
+    }
+    tracing::info!(tenant = %caller.agent.tenant_id, agent = %caller.agent.id, "agent key rotated");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn job(State(state): State<AppState>, caller: AgentCaller) -> Result<ApiJson<AgentJob>, AppError> {

@@ -145,3 +145,13 @@ pub async fn revoke(db: &Db, tenant: Uuid, agent: Uuid) -> Result<bool, StoreErr
         .await?;
     Ok(row.try_get::<i64, _>("n")? > 0)
 }
+
+/// Replaces an unrevoked agent's key; false when it is revoked or gone.
+pub async fn replace_key(db: &Db, agent: Uuid, key: &PublicKey) -> Result<bool, StoreError> {
+    let result = sqlx::query("UPDATE agents SET public_key = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(key.to_base64())
+        .bind(agent.to_string())
+        .execute(&db.pool)
+        .await?;
+    Ok(result.rows_affected() == 1)
+}

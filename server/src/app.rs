@@ -8,7 +8,8 @@ use anyhow::Context;
 
 use crate::db::Db;
 use crate::import::{ImportQueue, run_worker};
-use crate::settings::Settings;
+use crate::rate::RateLimiter;
+use crate::settings::{Limits, Settings};
 use crate::store;
 
 /// What handlers share.
@@ -19,12 +20,17 @@ pub struct AppState {
     pub audience: Arc<str>,
     /// Wakes the import worker.
     pub imports: ImportQueue,
+    /// What clients may send.
+    pub limits: Arc<Limits>,
+    /// Per-tenant request rate.
+    pub rate: Arc<RateLimiter>,
 }
 
 impl AppState {
-    pub async fn new(db: Db) -> anyhow::Result<AppState> {
+    pub async fn new(db: Db, limits: Limits) -> anyhow::Result<AppState> {
         let audience = store::tenants::audience(&db).await.context("reading the server identity")?;
-        Ok(AppState { db, audience: audience.into(), imports: ImportQueue::default() })
+        let rate = RateLimiter::new(limits.tenant_requests_per_second, limits.tenant_request_burst);
+        Ok(AppState { db, audience: audience.into(), imports: ImportQueue::default(), limits: Arc::new(limits), rate: Arc::new(rate) })
     }
 }
 
@@ -43,7 +49,7 @@ impl Application {
         let db = Db::connect(&settings.database_url)
             .await
             .with_context(|| format!("opening {}", crate::db::redact_url(&settings.database_url)))?;
-        let state = AppState::new(db).await?;
+        let state = AppState::new(db, settings.limits.clone()).await?;
         let listener = std::net::TcpListener::bind(settings.listen).with_context(|| format!("binding {}", settings.listen))?;
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
@@ -64,7 +70,7 @@ impl Application {
 
     /// Serves until the process ends.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        tokio::spawn(run_worker(self.state.db.clone(), self.state.imports.clone()));
+        tokio::spawn(run_worker(self.state.db.clone(), self.state.imports.clone(), Arc::clone(&self.state.limits)));
         let router = crate::http::router(self.state);
         match self.tls {
             None => {

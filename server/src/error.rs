@@ -26,6 +26,9 @@ pub enum AppError {
     Unprocessable(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The tenant's request rate is spent; retry after this many seconds.
+    #[error("too many requests: retry after {0} s")]
+    TooManyRequests(u64),
     /// A delta that does not build on the state the server holds; the
     /// agent answers it with a full snapshot.
     #[error("{0}")]
@@ -45,6 +48,7 @@ impl AppError {
             AppError::Conflict(_) | AppError::DeltaBaseMismatch(_) => StatusCode::CONFLICT,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -72,6 +76,10 @@ impl From<crate::store::StoreError> for AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let retry_after = match &self {
+            AppError::TooManyRequests(seconds) => *seconds,
+            _ => 0,
+        };
         let detail = match &self {
             AppError::Unauthorized(cause) => {
                 tracing::info!(%cause, "refused credentials");
@@ -98,6 +106,11 @@ impl IntoResponse for AppError {
             }
             StatusCode::UNAUTHORIZED => {
                 response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            StatusCode::TOO_MANY_REQUESTS => {
+                if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
             }
             _ => {}
         }

@@ -13,6 +13,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::db::Db;
+use crate::settings::Limits;
 use crate::store::{self, StoreError, sessions::SessionWork};
 
 /// Why an import failed; recorded on the session.
@@ -52,18 +53,22 @@ impl ImportQueue {
 
 /// Runs queued imports until the process ends. Re-checks the queue every
 /// few seconds too, so a session queued by another replica is not missed.
-pub async fn run_worker(db: Db, queue: ImportQueue) {
+pub async fn run_worker(db: Db, queue: ImportQueue, limits: Arc<Limits>) {
     match store::sessions::requeue_interrupted(&db).await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(sessions = n, "re-queued imports interrupted by a previous stop"),
         Err(error) => tracing::error!(%error, "could not re-queue interrupted imports"),
     }
+    let mut last_housekeeping: Option<Instant> = None;
     loop {
+        if last_housekeeping.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
+            last_housekeeping = Some(Instant::now());
+            if let Err(error) = housekeeping(&db, &limits).await {
+                tracing::error!(%error, "housekeeping");
+            }
+        }
         if let Err(error) = queue_scheduled(&db, time::OffsetDateTime::now_utc()).await {
             tracing::error!(%error, "import schedule");
-        }
-        if let Err(error) = store::agents::forget_expired_tokens(&db, store::now_ms()).await {
-            tracing::error!(%error, "forgetting expired token ids");
         }
         if let Err(error) = drain(&db).await {
             tracing::error!(%error, "import queue");
@@ -106,6 +111,18 @@ pub async fn queue_scheduled(db: &Db, now: time::OffsetDateTime) -> Result<Vec<U
         tx.commit().await?;
     }
     Ok(queued)
+}
+
+/// Forgets expired token ids and deletes snapshots left unfinished longer
+/// than the limit allows.
+pub async fn housekeeping(db: &Db, limits: &Limits) -> Result<(), StoreError> {
+    let now = store::now_ms();
+    store::agents::forget_expired_tokens(db, now).await?;
+    let deleted = store::directory::delete_unfinished(db, now - limits.unfinished_snapshot_ttl_secs * 1000).await?;
+    if deleted > 0 {
+        tracing::info!(snapshots = deleted, "deleted unfinished snapshots");
+    }
+    Ok(())
 }
 
 async fn drain(db: &Db) -> Result<(), StoreError> {

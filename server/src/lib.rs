@@ -9,6 +9,7 @@ pub mod error;
 pub mod http;
 pub mod import;
 pub mod ingest;
+pub mod rate;
 pub mod schedule;
 pub mod settings;
 pub mod store;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use roster_server::app::Application;
-use roster_server::settings::{DEFAULT_DATABASE_URL, DEFAULT_LISTEN, Settings, TlsFiles};
+use roster_server::settings::{DEFAULT_DATABASE_URL, DEFAULT_LISTEN, Limits, Settings, TlsFiles};
 
 /// Roster's cloud API: receives signed directory snapshots from agents and
 /// imports users into the booking service.
@@ -36,12 +36,59 @@ enum Command {
         /// Create a demo tenant, job, access and registration token, and print them.
         #[arg(long)]
         demo: bool,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Manage tenants.
     Tenant {
         #[command(subcommand)]
         command: TenantCommand,
     },
+}
+
+/// Limits on what clients may send (defaults fit a large directory).
+#[derive(Debug, clap::Args)]
+struct LimitArgs {
+    /// Chunks one snapshot may have (each at most 1 MiB uncompressed).
+    #[arg(long, env = "ROSTER_MAX_CHUNKS_PER_SNAPSHOT", default_value_t = Limits::default().max_chunks_per_snapshot)]
+    max_chunks_per_snapshot: usize,
+    /// Records one snapshot may hold.
+    #[arg(long, env = "ROSTER_MAX_RECORDS_PER_SNAPSHOT", default_value_t = Limits::default().max_records_per_snapshot)]
+    max_records_per_snapshot: u64,
+    /// Snapshots of one job that may be receiving chunks at once.
+    #[arg(long, env = "ROSTER_MAX_PENDING_SNAPSHOTS_PER_JOB", default_value_t = Limits::default().max_pending_snapshots_per_job)]
+    max_pending_snapshots_per_job: u64,
+    /// Seconds after which an unfinished snapshot is deleted.
+    #[arg(long, env = "ROSTER_UNFINISHED_SNAPSHOT_TTL", default_value_t = Limits::default().unfinished_snapshot_ttl_secs)]
+    unfinished_snapshot_ttl: i64,
+    /// Sustained authenticated requests per second per tenant (answered 429 beyond).
+    #[arg(long, env = "ROSTER_TENANT_REQUESTS_PER_SECOND", default_value_t = Limits::default().tenant_requests_per_second)]
+    tenant_requests_per_second: f64,
+    /// Requests a tenant may send in a burst.
+    #[arg(long, env = "ROSTER_TENANT_REQUEST_BURST", default_value_t = Limits::default().tenant_request_burst)]
+    tenant_request_burst: f64,
+}
+
+impl LimitArgs {
+    fn into_limits(self) -> anyhow::Result<Limits> {
+        if self.max_chunks_per_snapshot == 0 || self.max_records_per_snapshot == 0 || self.max_pending_snapshots_per_job == 0 {
+            anyhow::bail!("snapshot limits must be at least 1");
+        }
+        if self.unfinished_snapshot_ttl < 60 {
+            anyhow::bail!("--unfinished-snapshot-ttl must be at least 60 seconds");
+        }
+        if !(self.tenant_requests_per_second > 0.0 && self.tenant_request_burst >= 1.0) {
+            anyhow::bail!("the tenant request rate must be positive and the burst at least 1");
+        }
+        Ok(Limits {
+            max_chunks_per_snapshot: self.max_chunks_per_snapshot,
+            max_records_per_snapshot: self.max_records_per_snapshot,
+            max_pending_snapshots_per_job: self.max_pending_snapshots_per_job,
+            unfinished_snapshot_ttl_secs: self.unfinished_snapshot_ttl,
+            tenant_requests_per_second: self.tenant_requests_per_second,
+            tenant_request_burst: self.tenant_request_burst,
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -59,10 +106,11 @@ async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { listen, tls_cert, tls_key, demo } => {
+        Command::Serve { listen, tls_cert, tls_key, demo, limits } => {
+            let limits = limits.into_limits()?;
             let tls = tls_cert.zip(tls_key).map(|(cert, key)| TlsFiles { cert, key });
             let scheme = if tls.is_some() { "https" } else { "http" };
-            let app = Application::build(Settings { database_url: cli.database_url, listen, tls }).await?;
+            let app = Application::build(Settings { database_url: cli.database_url, listen, tls, limits }).await?;
             let url = format!("{scheme}://{}", app.address());
             if demo {
                 let demo = roster_server::demo::create(&app.state().db).await.context("creating the demo tenant")?;

@@ -13,6 +13,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Serve HTTPS with this certificate chain and key (PEM), if both set.
     pub tls: Option<TlsFiles>,
+    /// What clients may send.
+    pub limits: Limits,
 }
 
 /// PEM files for HTTPS.
@@ -26,3 +28,35 @@ pub struct TlsFiles {
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://roster-data/roster.db";
 /// Loopback only unless told otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// Limits on what agents and admins may send, each with a default that
+/// fits a large directory; exceeding one is answered with problem+json.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// Chunks one snapshot may have (at most 1 MiB uncompressed each).
+    pub max_chunks_per_snapshot: usize,
+    /// Records one snapshot may hold, all chunks together.
+    pub max_records_per_snapshot: u64,
+    /// Snapshots of one job that may be receiving chunks at once.
+    pub max_pending_snapshots_per_job: u64,
+    /// An unfinished snapshot is deleted, chunks and all, this long after it
+    /// was offered (seconds).
+    pub unfinished_snapshot_ttl_secs: i64,
+    /// Sustained authenticated requests per second, per tenant.
+    pub tenant_requests_per_second: f64,
+    /// Requests a tenant may send in a burst above the sustained rate.
+    pub tenant_request_burst: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_chunks_per_snapshot: 10_000,
+            max_records_per_snapshot: 20_000_000,
+            max_pending_snapshots_per_job: 4,
+            unfinished_snapshot_ttl_secs: 24 * 3600,
+            tenant_requests_per_second: 50.0,
+            tenant_request_burst: 500.0,
+        }
+    }
+}

@@ -15,10 +15,11 @@ use roster_proto::admin::{
 use roster_proto::agent::{AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, SnapshotState};
 use roster_proto::manifest::{ChunkRef, DirectoryIdentity, FORMAT_VERSION, Manifest, RecordCounts, SnapshotKind, Watermark};
 use roster_proto::records::{DeletedRecord, GroupMembersRecord, GroupRecord, Record, UserRecord};
+use roster_server::settings::Limits;
 use roster_snapshot::chunk::{Chunk, ChunkWriter};
 use roster_snapshot::keys::AgentKey;
 use roster_snapshot::token;
-use support::{Engine, TestApp, session_succeeded, spawn_app};
+use support::{Engine, TestApp, session_succeeded, spawn_app, spawn_app_with};
 use uuid::Uuid;
 
 const BASE: &str = "DC=corp,DC=example,DC=test";
@@ -209,7 +210,11 @@ async fn register(app: &TestApp, admin: &str, job: Uuid) -> Agent {
 }
 
 async fn world(engine: Engine) -> World {
-    let app = spawn_app(engine).await;
+    world_with(engine, Limits::default()).await
+}
+
+async fn world_with(engine: Engine, limits: Limits) -> World {
+    let app = spawn_app_with(engine, limits).await;
     let tenant = app.create_tenant("Acme").await;
     let admin = tenant.admin_token;
     let answer = app
@@ -752,7 +757,57 @@ async fn agents_rotate_their_key_with_the_old_one(engine: Engine) {
     w.agent.post(&w.app, "/agent/v1/key", &rotate(&AgentKey::generate().unwrap())).await.assert_problem(401);
 }
 
+async fn snapshots_are_held_to_the_limits_and_unfinished_ones_expire(engine: Engine) {
+    let limits = Limits { max_chunks_per_snapshot: 3, max_records_per_snapshot: 50, max_pending_snapshots_per_job: 1, ..Limits::default() };
+    let w = world_with(engine, limits).await;
+    let offer = |records: &[Record], limit: usize| {
+        let chunks = chunk(records, limit);
+        let manifest = w.agent.manifest(&chunks, records);
+        (manifest.snapshot_id, w.agent.sign(&manifest))
+    };
+    let users = |n: u32| (1..=n).map(|i| user(i, "OU=Staff", 512)).collect::<Vec<_>>();
+    // Too many chunks, too many records: refused before anything is stored.
+    let (_, many_chunks) = offer(&users(20), 1024);
+    w.agent.post(&w.app, "/agent/v1/snapshots", &many_chunks).await.assert_problem(413);
+    let (_, many_records) = offer(&users(60), 1024 * 1024);
+    w.agent.post(&w.app, "/agent/v1/snapshots", &many_records).await.assert_problem(413);
+
+    // One unfinished snapshot per job: a second is refused, the first may be offered again.
+    let (first, first_offer) = offer(&users(5), 1024 * 1024);
+    assert_eq!(w.agent.post(&w.app, "/agent/v1/snapshots", &first_offer).await.status, 200);
+    let (_, second_offer) = offer(&users(6), 1024 * 1024);
+    w.agent.post(&w.app, "/agent/v1/snapshots", &second_offer).await.assert_problem(409);
+    assert_eq!(w.agent.post(&w.app, "/agent/v1/snapshots", &first_offer).await.status, 200, "resuming is not a new snapshot");
+
+    // Housekeeping deletes unfinished snapshots past their time; the job may offer again.
+    let db = roster_server::db::Db::connect(&w.app.database_url).await.unwrap();
+    roster_server::import::housekeeping(&db, &Limits { unfinished_snapshot_ttl_secs: 3600, ..Limits::default() }).await.unwrap();
+    assert_eq!(w.agent.get(&w.app, &format!("/agent/v1/snapshots/{first}")).await.status, 200, "not yet expired");
+    roster_server::import::housekeeping(&db, &Limits { unfinished_snapshot_ttl_secs: -1, ..Limits::default() }).await.unwrap();
+    w.agent.get(&w.app, &format!("/agent/v1/snapshots/{first}")).await.assert_problem(404);
+    assert_eq!(w.agent.post(&w.app, "/agent/v1/snapshots", &second_offer).await.status, 200);
+}
+
+async fn tenants_are_held_to_their_request_rate(engine: Engine) {
+    let limits = Limits { tenant_requests_per_second: 0.2, tenant_request_burst: 3.0, ..Limits::default() };
+    let app = spawn_app_with(engine, limits).await;
+    let busy = app.create_tenant("Busy").await.admin_token;
+    let quiet = app.create_tenant("Quiet").await.admin_token;
+    for _ in 0..3 {
+        assert_eq!(app.get("/api/v1/jobs", &busy).await.status, 200);
+    }
+    let refused = app.get("/api/v1/jobs", &busy).await;
+    refused.assert_problem(429);
+    assert_eq!(app.get("/api/v1/jobs", &quiet).await.status, 200, "one tenant's rate is not another's");
+    let response = app.http.get(format!("{}/api/v1/jobs", app.url)).bearer_auth(&busy).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 429);
+    let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=5).contains(&retry_after), "{retry_after}");
+}
+
 on_both_engines!(
+    snapshots_are_held_to_the_limits_and_unfinished_ones_expire,
+    tenants_are_held_to_their_request_rate,
     agents_rotate_their_key_with_the_old_one,
     replayed_tokens_and_revoked_agents_are_refused,
     a_group_split_across_records_grants_every_member,

@@ -126,6 +126,7 @@ async fn offer(
         return Err(AppError::NotFound("job"));
     }
     check_chunk_list(&manifest)?;
+    check_limits(&state, &manifest).await?;
     if manifest.kind == SnapshotKind::Delta {
         // Refuse early what the commit would refuse, before any chunk travels.
         let mut conn = state.db.pool.acquire().await?;
@@ -141,6 +142,33 @@ async fn offer(
     }
     tracing::info!(tenant = %caller.agent.tenant_id, job = %caller.agent.job_id, snapshot = %manifest.snapshot_id, chunks = manifest.chunks.len(), "snapshot offered");
     Ok(ApiJson(state_of(&state, &stored).await?))
+}
+
+/// The server's limits on one snapshot and on a job's unfinished ones.
+async fn check_limits(state: &AppState, manifest: &roster_proto::manifest::Manifest) -> Result<(), AppError> {
+    let limits = &state.limits;
+    if manifest.chunks.len() > limits.max_chunks_per_snapshot {
+        return Err(AppError::PayloadTooLarge(format!(
+            "the snapshot has {} chunks; this server accepts at most {}",
+            manifest.chunks.len(),
+            limits.max_chunks_per_snapshot
+        )));
+    }
+    let records: u64 = manifest.chunks.iter().map(|c| c.records).sum();
+    if records > limits.max_records_per_snapshot {
+        return Err(AppError::PayloadTooLarge(format!(
+            "the snapshot holds {records} records; this server accepts at most {}",
+            limits.max_records_per_snapshot
+        )));
+    }
+    let pending = store::directory::pending_snapshots(&state.db, manifest.job_id, manifest.snapshot_id).await?;
+    if pending >= limits.max_pending_snapshots_per_job {
+        return Err(AppError::Conflict(format!(
+            "the job already has {pending} unfinished snapshots (at most {}): commit one, or wait until unfinished ones expire",
+            limits.max_pending_snapshots_per_job
+        )));
+    }
+    Ok(())
 }
 
 /// Chunks are numbered 0..n in order, each within the size limit.

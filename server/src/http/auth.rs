@@ -2,6 +2,8 @@
 //! [`AgentCaller`] (a registered, unrevoked agent whose EdDSA request token
 //! verifies for this exact method and path).
 
+use std::time::Instant;
+
 use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -40,7 +42,10 @@ impl FromRequestParts<AppState> for Admin {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer(parts)?;
         match store::tenants::tenant_for_admin_token(&state.db, token).await? {
-            Some(tenant_id) => Ok(Admin { tenant_id }),
+            Some(tenant_id) => {
+                state.rate.check(tenant_id, Instant::now()).map_err(AppError::TooManyRequests)?;
+                Ok(Admin { tenant_id })
+            }
             None => Err(AppError::Unauthorized("unknown admin token".into())),
         }
     }
@@ -72,6 +77,7 @@ impl FromRequestParts<AppState> for AgentCaller {
         if !store::agents::remember_token(&state.db, claims.jti, expires_ms).await? {
             return Err(AppError::Unauthorized(format!("agent {agent_id}: token {} was already used", claims.jti)));
         }
+        state.rate.check(agent.tenant_id, Instant::now()).map_err(AppError::TooManyRequests)?;
         store::agents::touch(&state.db, agent.id).await?;
         Ok(AgentCaller { agent })
     }

@@ -292,3 +292,30 @@ pub async fn load_users_and_groups(conn: &mut sqlx::AnyConnection, job: Uuid) ->
     }
     Ok((users, groups))
 }
+
+/// Snapshots of `job` still receiving chunks, other than `except` (a
+/// snapshot being offered again does not count against itself).
+pub async fn pending_snapshots(db: &Db, job: Uuid, except: Uuid) -> Result<u64, StoreError> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM snapshots WHERE job_id = $1 AND status = 'receiving' AND id <> $2")
+        .bind(job.to_string())
+        .bind(except.to_string())
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0))
+}
+
+/// Deletes snapshots that were offered before `before_ms` and never
+/// committed, with their chunks. Returns how many.
+pub async fn delete_unfinished(db: &Db, before_ms: i64) -> Result<u64, StoreError> {
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "DELETE FROM snapshot_chunks WHERE snapshot_id IN (SELECT id FROM snapshots WHERE status = 'receiving' AND created_at < $1)",
+    )
+    .bind(before_ms)
+    .execute(&mut *tx)
+    .await?;
+    let deleted =
+        sqlx::query("DELETE FROM snapshots WHERE status = 'receiving' AND created_at < $1").bind(before_ms).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(deleted.rows_affected())
+}

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use roster_proto::admin::{Session, SessionStatus};
 use roster_server::app::Application;
-use roster_server::settings::Settings;
+use roster_server::settings::{Limits, Settings};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -63,6 +63,11 @@ pub async fn fresh_postgres_database() -> String {
 }
 
 pub async fn spawn_app(engine: Engine) -> TestApp {
+    spawn_app_with(engine, Limits::default()).await
+}
+
+/// Like [`spawn_app`], with other limits.
+pub async fn spawn_app_with(engine: Engine, limits: Limits) -> TestApp {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let (database_url, dir) = match engine {
         Engine::Sqlite => {
@@ -71,7 +76,7 @@ pub async fn spawn_app(engine: Engine) -> TestApp {
         }
         Engine::Postgres => (fresh_postgres_database().await, None),
     };
-    let settings = Settings { database_url: database_url.clone(), listen: "127.0.0.1:0".parse().expect("address"), tls: None };
+    let settings = Settings { database_url: database_url.clone(), listen: "127.0.0.1:0".parse().expect("address"), tls: None, limits };
     let app = Application::build(settings).await.expect("build the server");
     let url = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());

@@ -16,6 +16,7 @@
 
 use std::collections::BTreeSet;
 
+use roster_e2e::contract::Contract;
 use roster_e2e::{Admin, Agent, Engine, LdapTransport, Server, TestOu, env, ldap_modify, wait_for_entry};
 use roster_proto::admin::{
     Access, AccessKind, CreateAccess, CreateJob, Job, LinkInput, Page, RegistrationToken, Session, SessionStatus, User,
@@ -364,4 +365,56 @@ async fn agents_rotate_their_key(engine: Engine) {
 #[tokio::test]
 async fn sqlite_agents_rotate_their_key() {
     agents_rotate_their_key(Engine::Sqlite).await;
+}
+
+/// Real messages — the server's answers and what the agent writes — match
+/// the schemas in `proto-schemas/`.
+async fn real_messages_match_the_contract(engine: Engine) {
+    let contract = Contract::load();
+    let server = Server::start(engine, false).await;
+    let agent = Agent::new(LdapTransport::Ldaps, 500);
+    let (admin, job, _) = tenant_with_job(&server, &agent).await;
+    let admin_def = |name: &str| format!("admin-api.schema.json#/$defs/{name}");
+    let pushed: serde_json::Value = serde_json::from_slice(&agent.run_ok(&["push"]).stdout).unwrap();
+    let session_id = pushed["session"]["id"].as_str().unwrap().to_owned();
+    admin.wait_for_session(session_id.parse().unwrap()).await;
+    contract.assert_valid(&admin_def("session"), &pushed["session"]);
+
+    let answers = [
+        (format!("/api/v1/jobs/{}", job.id), "job"),
+        ("/api/v1/jobs".to_owned(), "jobPage"),
+        ("/api/v1/accesses".to_owned(), "accessPage"),
+        (format!("/api/v1/jobs/{}/links", job.id), "links"),
+        (format!("/api/v1/jobs/{}/sessions", job.id), "sessionPage"),
+        (format!("/api/v1/sessions/{session_id}"), "session"),
+        (format!("/api/v1/sessions/{session_id}/changes?limit=50"), "sessionChangePage"),
+        (format!("/api/v1/users?job={}&limit=200", job.id), "userPage"),
+        ("/api/v1/agents".to_owned(), "agentPage"),
+    ];
+    for (path, def) in answers {
+        let body: serde_json::Value = admin.get(&path).await;
+        contract.assert_valid(&admin_def(def), &body);
+    }
+
+    // What the agent writes: the manifest and every record of every chunk.
+    let out = agent.state.0.join("read-out");
+    agent.run_ok(&["read", "--out", out.to_str().unwrap(), "--path", "OU=Fixture", "--group-path", "OU=Groups,OU=Fixture"]);
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    contract.assert_valid("manifest.schema.json", &manifest);
+    let mut records = 0;
+    for chunk in manifest["chunks"].as_array().unwrap() {
+        let path = out.join(format!("{:06}.chunk", chunk["index"].as_u64().unwrap()));
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap()), &mut text).unwrap();
+        for line in text.lines() {
+            contract.assert_valid("record.schema.json", &serde_json::from_str(line).unwrap());
+            records += 1;
+        }
+    }
+    assert!(records > 4000, "{records} records checked");
+}
+
+#[tokio::test]
+async fn sqlite_real_messages_match_the_contract() {
+    real_messages_match_the_contract(Engine::Sqlite).await;
 }

@@ -519,6 +519,9 @@ async fn tenants_cannot_see_each_other(engine: Engine) {
     }
     w.app.post(&format!("/api/v1/jobs/{job}/registration-tokens"), Some(&other), &()).await.assert_problem(404);
     w.app.post(&format!("/api/v1/jobs/{job}/imports"), Some(&other), &()).await.assert_problem(404);
+    w.app.post(&format!("/api/v1/jobs/{job}/full-sync"), Some(&other), &()).await.assert_problem(404);
+    w.app.get(&format!("/api/v1/agents?job={job}"), &other).await.assert_problem(404);
+    w.app.post(&format!("/api/v1/agents/{}/revoke", w.agent.id), Some(&other), &()).await.assert_problem(404);
     w.app.put(&format!("/api/v1/jobs/{job}/links"), &other, &Vec::<LinkInput>::new()).await.assert_problem(404);
     let users: Page<User> = w.app.get("/api/v1/users", &other).await.json();
     assert!(users.items.is_empty());

@@ -75,6 +75,23 @@ pub fn check_base(held: Option<&DirectoryState>, base: Option<&Watermark>) -> Re
     }
 }
 
+/// Checks that a delta may be applied at all: it builds on the held state,
+/// and the server does not require a full snapshot (scope changed,
+/// reconciliation due or requested) — what the agent was advised, enforced.
+pub fn check_delta(
+    held: Option<&DirectoryState>,
+    job: &Job,
+    full_requested: bool,
+    now_ms: i64,
+    base: Option<&Watermark>,
+) -> Result<(), String> {
+    check_base(held, base)?;
+    match sync_advice(held, job, full_requested, now_ms).full_required {
+        Some(reason) => Err(format!("a full snapshot is required: {reason}")),
+        None => Ok(()),
+    }
+}
+
 /// Whether the agent's next snapshot may be a delta.
 pub fn sync_advice(held: Option<&DirectoryState>, job: &Job, full_requested: bool, now_ms: i64) -> SyncAdvice {
     let Some(held) = held else {
@@ -109,7 +126,8 @@ pub async fn commit(db: &Db, snapshot: &SnapshotRecord, job: &Job) -> Result<Com
     if full {
         store::directory::clear_objects(&mut tx, job.id).await?;
     } else {
-        check_base(held.as_ref(), manifest.base.as_ref()).map_err(IngestError::BaseMismatch)?;
+        let requested = store::jobs::full_sync_requested(&mut tx, job.id).await?;
+        check_delta(held.as_ref(), job, requested, store::now_ms(), manifest.base.as_ref()).map_err(IngestError::BaseMismatch)?;
     }
 
     let mut counts = RecordCounts::default();
@@ -232,6 +250,19 @@ mod tests {
         ] {
             assert!(check_base(held, base.as_ref()).is_err(), "{base:?}");
         }
+    }
+
+    #[test]
+    fn deltas_are_refused_when_a_full_snapshot_is_required() {
+        let now = 100 * DAY;
+        let state = held(&["*"], 100, now - DAY);
+        let base = watermark("dc1", 100);
+        assert!(check_delta(Some(&state), &job(&["*"], 7), false, now, Some(&base)).is_ok());
+        let requested = check_delta(Some(&state), &job(&["*"], 7), true, now, Some(&base)).unwrap_err();
+        assert!(requested.contains("full snapshot is required"), "{requested}");
+        assert!(check_delta(Some(&state), &job(&["OU=Staff"], 7), false, now, Some(&base)).is_err(), "scope changed");
+        assert!(check_delta(Some(&state), &job(&["*"], 1), false, now, Some(&base)).is_err(), "reconciliation due");
+        assert!(check_delta(Some(&state), &job(&["*"], 7), false, now, Some(&watermark("dc1", 99))).is_err(), "wrong base");
     }
 
     #[test]

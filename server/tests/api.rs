@@ -683,6 +683,11 @@ async fn deltas_change_the_state_only_on_the_watermark_it_holds(engine: Engine) 
     assert_eq!(w.app.send(Method::POST, &format!("/api/v1/jobs/{}/full-sync", w.job.id), Some(&w.admin), None, false).await.status, 202);
     let advice = sync(w.agent.get(&w.app, "/agent/v1/job").await.json());
     assert!(advice.full_required.as_deref().is_some_and(|r| r.contains("asked")), "{advice:?}");
+    // What the agent is advised is enforced: a delta on the right base is now refused.
+    let base = advice.base.clone().unwrap();
+    let refused = w.agent.push_as(&w.app, &[], SnapshotKind::Delta, Some(base.clone()), watermark(base.usn + 1)).await;
+    refused.assert_problem(409);
+    assert_eq!(refused.body["type"], "urn:roster:problem:delta-base-mismatch");
     w.agent.push(&w.app, &full).await;
     let advice = sync(w.agent.get(&w.app, "/agent/v1/job").await.json());
     assert_eq!(advice.full_required, None);

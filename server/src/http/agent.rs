@@ -129,9 +129,12 @@ async fn offer(
     check_limits(&state, &manifest).await?;
     if manifest.kind == SnapshotKind::Delta {
         // Refuse early what the commit would refuse, before any chunk travels.
+        let job = store::jobs::get_job(&state.db, caller.agent.tenant_id, manifest.job_id).await?.ok_or(AppError::NotFound("job"))?;
         let mut conn = state.db.pool.acquire().await?;
-        let held = store::directory::state(&mut conn, manifest.job_id).await?;
-        ingest::check_base(held.as_ref(), manifest.base.as_ref()).map_err(AppError::DeltaBaseMismatch)?;
+        let held = store::directory::state(&mut conn, job.id).await?;
+        let requested = store::jobs::full_sync_requested(&mut conn, job.id).await?;
+        ingest::check_delta(held.as_ref(), &job, requested, store::now_ms(), manifest.base.as_ref())
+            .map_err(AppError::DeltaBaseMismatch)?;
     }
     let stored = store::directory::offer_snapshot(&state.db, caller.agent.tenant_id, &manifest, &verified.sha256).await?;
     if stored.agent_id != caller.agent.id || stored.job_id != caller.agent.job_id {

@@ -280,23 +280,31 @@ async fn request_full_sync(State(state): State<AppState>, admin: Admin, Path(job
     Ok(StatusCode::ACCEPTED)
 }
 
+/// `?job=J&limit=N&cursor=C` of lists that may be narrowed to one job.
 #[derive(Debug, Deserialize)]
-struct UsersQuery {
+struct JobPageQuery {
     job: Option<String>,
     limit: Option<u32>,
     cursor: Option<String>,
 }
 
+impl JobPageQuery {
+    /// The job asked for, if one was (404 for another tenant's), and the page size.
+    async fn job_and_limit(&self, state: &AppState, admin: Admin) -> Result<(Option<Uuid>, u32), AppError> {
+        let job = match &self.job {
+            Some(job) => Some(job_of(state, admin, job).await?.id),
+            None => None,
+        };
+        Ok((job, PageQuery { limit: self.limit, cursor: None }.limit()?))
+    }
+}
+
 async fn list_users(
     State(state): State<AppState>,
     admin: Admin,
-    ApiQuery(query): ApiQuery<UsersQuery>,
+    ApiQuery(query): ApiQuery<JobPageQuery>,
 ) -> Result<ApiJson<Page<User>>, AppError> {
-    let job = match &query.job {
-        Some(job) => Some(job_of(&state, admin, job).await?.id),
-        None => None,
-    };
-    let limit = PageQuery { limit: query.limit, cursor: None }.limit()?;
+    let (job, limit) = query.job_and_limit(&state, admin).await?;
     let after = match &query.cursor {
         Some(c) => Some(cursor::decode_as::<Uuid>(c, 1)?[0]),
         None => None,
@@ -305,24 +313,13 @@ async fn list_users(
     Ok(ApiJson(Page { items, next_cursor: next.map(|id| cursor::encode(&[id.to_string()])) }))
 }
 
-#[derive(Debug, Deserialize)]
-struct AgentsQuery {
-    job: Option<String>,
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
 /// The tenant's agents with their health (last seen, revoked).
 async fn list_agents(
     State(state): State<AppState>,
     admin: Admin,
-    ApiQuery(query): ApiQuery<AgentsQuery>,
+    ApiQuery(query): ApiQuery<JobPageQuery>,
 ) -> Result<ApiJson<Page<Agent>>, AppError> {
-    let job = match &query.job {
-        Some(job) => Some(job_of(&state, admin, job).await?.id),
-        None => None,
-    };
-    let limit = PageQuery { limit: query.limit, cursor: None }.limit()?;
+    let (job, limit) = query.job_and_limit(&state, admin).await?;
     let after = match &query.cursor {
         Some(c) => Some(time_and_id(c)?),
         None => None,

@@ -57,10 +57,30 @@ impl AppError {
 
 impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> AppError {
-        match error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => AppError::Unavailable(error),
-            other => AppError::Internal(format!("database: {other}")),
+        if database_unavailable(&error) { AppError::Unavailable(error) } else { AppError::Internal(format!("database: {error}")) }
+    }
+}
+
+/// True for errors that say the database is out of reach for now, so the
+/// client should retry later (503), rather than that the request failed.
+fn database_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(e) => {
+            if let Some(pg) = e.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                // Connection exceptions (08), operator intervention — shutdown,
+                // cannot connect now (57P) —, insufficient resources (53), and
+                // 55000, which a database refusing connections answers.
+                let code = pg.code();
+                code.starts_with("08") || code.starts_with("57P") || code.starts_with("53") || code == "55000"
+            } else if e.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // Busy (5) and locked (6), with their extended codes.
+                e.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 5 | 6))
+            } else {
+                false
+            }
         }
+        _ => false,
     }
 }
 

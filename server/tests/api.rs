@@ -813,6 +813,28 @@ async fn tenants_are_held_to_their_request_rate(engine: Engine) {
     assert!((1..=5).contains(&retry_after), "{retry_after}");
 }
 
+/// PostgreSQL only: the database goes away under a running server, which
+/// answers 503 with Retry-After, and comes back.
+#[tokio::test]
+async fn postgres_database_unavailable_is_a_503_and_recovers() {
+    use sqlx::Connection;
+    let app = spawn_app(Engine::Postgres).await;
+    let admin = app.create_tenant("Acme").await.admin_token;
+    assert_eq!(app.get("/api/v1/jobs", &admin).await.status, 200);
+    let database = app.database_url.rsplit('/').next().unwrap().to_owned();
+    let mut superuser = sqlx::PgConnection::connect(&support::postgres_url()).await.unwrap();
+    let run = |sql: String| sqlx::raw_sql(sqlx::AssertSqlSafe(sql));
+    run(format!("ALTER DATABASE {database} WITH ALLOW_CONNECTIONS false")).execute(&mut superuser).await.unwrap();
+    run(format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'"))
+        .execute(&mut superuser)
+        .await
+        .unwrap();
+    let down = app.get("/api/v1/jobs", &admin).await;
+    down.assert_problem(503);
+    run(format!("ALTER DATABASE {database} WITH ALLOW_CONNECTIONS true")).execute(&mut superuser).await.unwrap();
+    assert_eq!(app.get("/api/v1/jobs", &admin).await.status, 200, "the server recovers once the database is back");
+}
+
 on_both_engines!(
     snapshots_are_held_to_the_limits_and_unfinished_ones_expire,
     tenants_are_held_to_their_request_rate,

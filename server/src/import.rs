@@ -161,16 +161,18 @@ pub async fn run_session(db: &Db, work: &SessionWork) -> Result<(), ImportError>
     let catalogue = store::jobs::access_catalogue(&mut tx, work.tenant_id).await?;
     let stored_links = store::jobs::get_links(&mut tx, work.job_id).await?;
     let mut notes = Vec::new();
-    let links: Vec<LinkRule> = stored_links
-        .iter()
-        .filter_map(|link| match GroupRef::parse(&link.group) {
-            Ok(group) => Some(LinkRule { group_text: link.group.clone(), group, access_id: link.access_id }),
-            Err(error) => {
-                notes.push(format!("ignored link: {error}"));
-                None
+    // The links that parse, and where each stands among the stored ones.
+    let mut links: Vec<LinkRule> = Vec::with_capacity(stored_links.len());
+    let mut positions: Vec<usize> = Vec::with_capacity(stored_links.len());
+    for (position, link) in stored_links.iter().enumerate() {
+        match GroupRef::parse(&link.group) {
+            Ok(group) => {
+                links.push(LinkRule { group_text: link.group.clone(), group, access_id: link.access_id });
+                positions.push(position);
             }
-        })
-        .collect();
+            Err(error) => notes.push(format!("ignored link: {error}")),
+        }
+    }
     let current = store::users::current_users(&mut tx, work.job_id).await?;
     let now_unix = time::OffsetDateTime::now_utc().unix_timestamp();
     let plan =
@@ -194,11 +196,9 @@ pub async fn run_session(db: &Db, work: &SessionWork) -> Result<(), ImportError>
             details: change.details.clone(),
         });
     }
-    // Links are only resolved for the rules that parsed; map back by position.
-    let mut resolved = Vec::with_capacity(stored_links.len());
-    let mut parsed = plan.resolved_links.iter();
-    for link in &stored_links {
-        resolved.push(if GroupRef::parse(&link.group).is_ok() { parsed.next().copied().flatten() } else { None });
+    let mut resolved = vec![None; stored_links.len()];
+    for (position, group) in positions.iter().zip(&plan.resolved_links) {
+        resolved[*position] = *group;
     }
     store::jobs::record_link_resolution(&mut tx, work.job_id, &resolved).await?;
     store::sessions::insert_changes(&mut tx, work.id, &changes).await?;

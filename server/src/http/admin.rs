@@ -188,12 +188,16 @@ async fn put_links(
     ApiJson(links): ApiJson<Vec<LinkInput>>,
 ) -> Result<ApiJson<Vec<Link>>, AppError> {
     let job = job_of(&state, admin, &job).await?;
+    let catalogue = {
+        let mut conn = state.db.pool.acquire().await?;
+        store::jobs::access_catalogue(&mut conn, admin.tenant_id).await?
+    };
     let mut problems = Vec::new();
     for (i, link) in links.iter().enumerate() {
         if let Err(e) = GroupRef::parse(link.group.trim()) {
             problems.push(format!("links[{i}].group: {e}"));
         }
-        if !store::jobs::access_exists(&state.db, admin.tenant_id, link.access_id).await? {
+        if !catalogue.contains_key(&link.access_id) {
             problems.push(format!("links[{i}].access_id: no access {} in this tenant", link.access_id));
         }
     }

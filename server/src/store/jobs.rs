@@ -270,16 +270,6 @@ pub async fn list_accesses(
     Ok((accesses, next))
 }
 
-/// True when `access` is one of the tenant's.
-pub async fn access_exists(db: &Db, tenant: Uuid, access: Uuid) -> Result<bool, StoreError> {
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM accesses WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant.to_string())
-        .bind(access.to_string())
-        .fetch_one(&db.pool)
-        .await?;
-    Ok(row.try_get::<i64, _>("n")? > 0)
-}
-
 /// The catalogue as the planner wants it.
 pub async fn access_catalogue(conn: &mut sqlx::AnyConnection, tenant: Uuid) -> Result<HashMap<Uuid, (AccessKind, String)>, StoreError> {
     let rows =

@@ -16,6 +16,8 @@
 
 use std::collections::BTreeSet;
 
+mod faults;
+
 use roster_e2e::contract::Contract;
 use roster_e2e::{Admin, Agent, Engine, LdapTransport, Server, TestOu, env, ldap_modify, wait_for_entry};
 use roster_proto::admin::{

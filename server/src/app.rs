@@ -1,7 +1,7 @@
 //! Builds and runs the server: opens the database (running migrations),
 //! binds the listener, starts the import worker, serves HTTP or HTTPS.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -24,14 +24,34 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     /// Per-tenant request rate.
     pub rate: Arc<RateLimiter>,
+    /// Per-client-address registration rate.
+    pub register_rate: Arc<RateLimiter<IpAddr>>,
 }
 
 impl AppState {
     pub async fn new(db: Db, limits: Limits) -> anyhow::Result<AppState> {
         let audience = store::tenants::audience(&db).await.context("reading the server identity")?;
         let rate = RateLimiter::new(limits.tenant_requests_per_second, limits.tenant_request_burst);
-        Ok(AppState { db, audience: audience.into(), imports: ImportQueue::default(), limits: Arc::new(limits), rate: Arc::new(rate) })
+        let register_rate = RateLimiter::new(limits.register_requests_per_minute / 60.0, limits.register_request_burst);
+        Ok(AppState {
+            db,
+            audience: audience.into(),
+            imports: ImportQueue::default(),
+            limits: Arc::new(limits),
+            rate: Arc::new(rate),
+            register_rate: Arc::new(register_rate),
+        })
     }
+}
+
+/// A non-blocking listener on `address`. With `SO_REUSEADDR`, a restarted
+/// server gets its port back at once, even while connections of the
+/// previous process linger in `TIME_WAIT`.
+fn listen(address: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = if address.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(1024)?.into_std()
 }
 
 /// A server, bound and ready to run.
@@ -50,8 +70,7 @@ impl Application {
             .await
             .with_context(|| format!("opening {}", crate::db::redact_url(&settings.database_url)))?;
         let state = AppState::new(db, settings.limits.clone()).await?;
-        let listener = std::net::TcpListener::bind(settings.listen).with_context(|| format!("binding {}", settings.listen))?;
-        listener.set_nonblocking(true)?;
+        let listener = listen(settings.listen).with_context(|| format!("binding {}", settings.listen))?;
         let address = listener.local_addr()?;
         Ok(Application { state, listener, address, tls: settings.tls })
     }
@@ -75,13 +94,15 @@ impl Application {
         match self.tls {
             None => {
                 let listener = tokio::net::TcpListener::from_std(self.listener)?;
-                axum::serve(listener, router).await?;
+                axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await?;
             }
             Some(tls) => {
                 let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
                     .await
                     .with_context(|| format!("loading TLS certificate {} and key {}", tls.cert.display(), tls.key.display()))?;
-                axum_server::from_tcp_rustls(self.listener, config)?.serve(router.into_make_service()).await?;
+                axum_server::from_tcp_rustls(self.listener, config)?
+                    .serve(router.into_make_service_with_connect_info::<SocketAddr>())
+                    .await?;
             }
         }
         Ok(())

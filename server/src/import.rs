@@ -207,6 +207,7 @@ pub async fn run_session(db: &Db, work: &SessionWork) -> Result<(), ImportError>
         tx.rollback().await?;
         return Ok(());
     }
+    crate::fault::before_import_commit();
     tx.commit().await?;
     Ok(())
 }

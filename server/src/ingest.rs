@@ -198,6 +198,7 @@ pub async fn commit(db: &Db, snapshot: &SnapshotRecord, job: &Job) -> Result<Com
         )
         .await?;
     }
+    crate::fault::before_snapshot_commit();
     tx.commit().await?;
     Ok(Committed::Now { first })
 }

@@ -6,6 +6,7 @@ pub mod app;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod fault;
 pub mod http;
 pub mod import;
 pub mod ingest;

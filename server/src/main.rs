@@ -67,6 +67,15 @@ struct LimitArgs {
     /// Requests a tenant may send in a burst.
     #[arg(long, env = "ROSTER_TENANT_REQUEST_BURST", default_value_t = Limits::default().tenant_request_burst)]
     tenant_request_burst: f64,
+    /// Sustained agent registration attempts per minute from one client address.
+    #[arg(long, env = "ROSTER_REGISTER_REQUESTS_PER_MINUTE", default_value_t = Limits::default().register_requests_per_minute)]
+    register_requests_per_minute: f64,
+    /// Registration attempts one client address may send in a burst.
+    #[arg(long, env = "ROSTER_REGISTER_REQUEST_BURST", default_value_t = Limits::default().register_request_burst)]
+    register_request_burst: f64,
+    /// Largest JSON request body in bytes (chunk uploads have their own limit).
+    #[arg(long, env = "ROSTER_MAX_JSON_BODY_BYTES", default_value_t = Limits::default().max_json_body_bytes)]
+    max_json_body_bytes: usize,
 }
 
 impl LimitArgs {
@@ -80,6 +89,12 @@ impl LimitArgs {
         if !(self.tenant_requests_per_second > 0.0 && self.tenant_request_burst >= 1.0) {
             anyhow::bail!("the tenant request rate must be positive and the burst at least 1");
         }
+        if !(self.register_requests_per_minute > 0.0 && self.register_request_burst >= 1.0) {
+            anyhow::bail!("the registration rate must be positive and the burst at least 1");
+        }
+        if self.max_json_body_bytes < 1024 {
+            anyhow::bail!("--max-json-body-bytes must be at least 1024");
+        }
         Ok(Limits {
             max_chunks_per_snapshot: self.max_chunks_per_snapshot,
             max_records_per_snapshot: self.max_records_per_snapshot,
@@ -87,6 +102,9 @@ impl LimitArgs {
             unfinished_snapshot_ttl_secs: self.unfinished_snapshot_ttl,
             tenant_requests_per_second: self.tenant_requests_per_second,
             tenant_request_burst: self.tenant_request_burst,
+            register_requests_per_minute: self.register_requests_per_minute,
+            register_request_burst: self.register_request_burst,
+            max_json_body_bytes: self.max_json_body_bytes,
         })
     }
 }
@@ -108,6 +126,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { listen, tls_cert, tls_key, demo, limits } => {
             let limits = limits.into_limits()?;
+            roster_server::fault::arm_from_env()?;
             let tls = tls_cert.zip(tls_key).map(|(cert, key)| TlsFiles { cert, key });
             let scheme = if tls.is_some() { "https" } else { "http" };
             let app = Application::build(Settings { database_url: cli.database_url, listen, tls, limits }).await?;

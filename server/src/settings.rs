@@ -46,6 +46,14 @@ pub struct Limits {
     pub tenant_requests_per_second: f64,
     /// Requests a tenant may send in a burst above the sustained rate.
     pub tenant_request_burst: f64,
+    /// Sustained registration attempts per minute, per client address
+    /// (registration is the one unauthenticated route).
+    pub register_requests_per_minute: f64,
+    /// Registration attempts a client address may send in a burst.
+    pub register_request_burst: f64,
+    /// Largest JSON request body, in bytes (chunks have their own limit,
+    /// a little above `MAX_CHUNK_BYTES`).
+    pub max_json_body_bytes: usize,
 }
 
 impl Default for Limits {
@@ -57,6 +65,9 @@ impl Default for Limits {
             unfinished_snapshot_ttl_secs: 24 * 3600,
             tenant_requests_per_second: 50.0,
             tenant_request_burst: 500.0,
+            register_requests_per_minute: 30.0,
+            register_request_burst: 10.0,
+            max_json_body_bytes: 2 * 1024 * 1024,
         }
     }
 }

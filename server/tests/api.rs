@@ -813,6 +813,45 @@ async fn tenants_are_held_to_their_request_rate(engine: Engine) {
     assert!((1..=5).contains(&retry_after), "{retry_after}");
 }
 
+/// Registration, the one route without credentials, is limited per client
+/// address; a JSON body over the limit is refused with 413 on any route.
+async fn registration_is_rate_limited_and_json_bodies_are_bounded(engine: Engine) {
+    let limits = Limits { register_requests_per_minute: 1.0, register_request_burst: 2.0, max_json_body_bytes: 4096, ..Limits::default() };
+    let app = spawn_app_with(engine, limits).await;
+    let admin = app.create_tenant("Acme").await.admin_token;
+    let guess = RegisterRequest {
+        token: "not-a-token".into(),
+        public_key: AgentKey::generate().unwrap().public_key().to_base64(),
+        hostname: None,
+        agent_version: None,
+    };
+    for _ in 0..2 {
+        app.post("/agent/v1/register", None, &guess).await.assert_problem(401);
+    }
+    app.post("/agent/v1/register", None, &guess).await.assert_problem(429);
+    let response = app.http.post(format!("{}/agent/v1/register", app.url)).json(&guess).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 429);
+    let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert_eq!(app.get("/api/v1/jobs", &admin).await.status, 200, "authenticated routes have their own limit");
+
+    let job = |name: String| CreateJob {
+        name,
+        relative_paths: vec!["*".into()],
+        group_paths: Vec::new(),
+        schedule_time: None,
+        full_sync_interval_days: None,
+        user_filter: None,
+    };
+    app.post("/api/v1/jobs", Some(&admin), &job("x".repeat(5000))).await.assert_problem(413);
+    let job: Job = app.post("/api/v1/jobs", Some(&admin), &job("small".into())).await.json();
+    let links: Vec<LinkInput> =
+        (0..100).map(|i| LinkInput { group: format!("CN=Group {i},OU=Groups,DC=example,DC=test"), access_id: Uuid::nil() }).collect();
+    app.put(&format!("/api/v1/jobs/{}/links", job.id), &admin, &links).await.assert_problem(413);
+    let saved: Vec<Link> = app.get(&format!("/api/v1/jobs/{}/links", job.id), &admin).await.json();
+    assert!(saved.is_empty(), "nothing was saved");
+}
+
 /// PostgreSQL only: the database goes away under a running server, which
 /// answers 503 with Retry-After, and comes back.
 #[tokio::test]
@@ -838,6 +877,7 @@ async fn postgres_database_unavailable_is_a_503_and_recovers() {
 on_both_engines!(
     snapshots_are_held_to_the_limits_and_unfinished_ones_expire,
     tenants_are_held_to_their_request_rate,
+    registration_is_rate_limited_and_json_bodies_are_bounded,
     agents_rotate_their_key_with_the_old_one,
     replayed_tokens_and_revoked_agents_are_refused,
     a_group_split_across_records_grants_every_member,

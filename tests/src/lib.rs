@@ -67,6 +67,7 @@ pub enum Engine {
 pub struct Server {
     pub url: String,
     pub database_url: String,
+    tls: bool,
     child: Child,
     _dir: TempDir,
 }
@@ -76,43 +77,43 @@ impl Server {
     /// with `tls`, it serves HTTPS with the test CA's certificate for
     /// 127.0.0.1 (the one `scripts/samba-dc.sh` made for the DC).
     pub async fn start(engine: Engine, tls: bool) -> Server {
+        Server::start_with_fault(engine, tls, None).await
+    }
+
+    /// Like [`Server::start`], with `ROSTER_FAULT` set to `fault`: the
+    /// server aborts itself at that point (see `server/src/fault.rs`).
+    pub async fn start_with_fault(engine: Engine, tls: bool, fault: Option<&str>) -> Server {
         let dir = TempDir::new("roster-e2e-server");
         let database_url = match engine {
             Engine::Sqlite => format!("sqlite://{}/roster.db", dir.0.display()),
             Engine::Postgres => fresh_postgres_database().await,
         };
-        let mut command = Command::new(binary("roster-server"));
-        command.args(["serve", "--listen", "127.0.0.1:0"]);
-        if tls {
-            let dir = PathBuf::from(env("ROSTER_TEST_SAMBA_DIR")).join("tls");
-            command.arg("--tls-cert").arg(dir.join("cert.pem")).arg("--tls-key").arg(dir.join("key.pem"));
-        }
-        let mut child = command
-            .env("ROSTER_DATABASE_URL", &database_url)
-            // The server's request log is noise in test output; warnings still show.
-            .env("ROSTER_LOG", std::env::var("ROSTER_TEST_SERVER_LOG").unwrap_or_else(|_| "warn".into()))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start roster-server");
-        let stdout = child.stdout.take().expect("stdout");
-        // The server prints one line with its address once it listens.
-        let url = tokio::task::spawn_blocking(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            for line in lines.by_ref() {
-                let line = line.expect("read server output");
-                if let Some(url) = line.strip_prefix("roster-server listening on ") {
-                    return Some(url.to_owned());
-                }
+        let (child, url) = spawn_server(&database_url, "127.0.0.1:0", tls, fault).await;
+        Server { url, database_url, tls, child, _dir: dir }
+    }
+
+    /// Waits until the server process ends by itself (an injected fault),
+    /// and returns how it ended.
+    pub async fn wait_for_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for roster-server") {
+                return status;
             }
-            None
-        });
-        let url = tokio::time::timeout(Duration::from_secs(60), url)
-            .await
-            .expect("roster-server did not start listening within 60 s")
-            .expect("join")
-            .expect("roster-server exited before listening");
-        Server { url, database_url, child, _dir: dir }
+            assert!(Instant::now() < deadline, "roster-server did not exit within {timeout:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Starts the server again on the same database and port, without a
+    /// fault (after [`Server::wait_for_exit`], or killing it first).
+    pub async fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let listen = self.url.rsplit_once("//").map(|(_, address)| address.to_owned()).expect("server url");
+        let (child, url) = spawn_server(&self.database_url, &listen, self.tls, None).await;
+        assert_eq!(url, self.url, "the restarted server listens where the first one did");
+        self.child = child;
     }
 
     /// `roster-server tenant create --name NAME`, against this server's database.
@@ -132,6 +133,45 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Spawns `roster-server serve` and waits for the line saying where it listens.
+async fn spawn_server(database_url: &str, listen: &str, tls: bool, fault: Option<&str>) -> (Child, String) {
+    let mut command = Command::new(binary("roster-server"));
+    command.args(["serve", "--listen", listen]);
+    if tls {
+        let dir = PathBuf::from(env("ROSTER_TEST_SAMBA_DIR")).join("tls");
+        command.arg("--tls-cert").arg(dir.join("cert.pem")).arg("--tls-key").arg(dir.join("key.pem"));
+    }
+    if let Some(fault) = fault {
+        command.env("ROSTER_FAULT", fault);
+    }
+    let mut child = command
+        .env("ROSTER_DATABASE_URL", database_url)
+        // The server's request log is noise in test output; warnings still show.
+        .env("ROSTER_LOG", std::env::var("ROSTER_TEST_SERVER_LOG").unwrap_or_else(|_| "warn".into()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start roster-server");
+    let stdout = child.stdout.take().expect("stdout");
+    // The server prints one line with its address once it listens.
+    let url = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        for line in lines.by_ref() {
+            let line = line.expect("read server output");
+            if let Some(url) = line.strip_prefix("roster-server listening on ") {
+                return Some(url.to_owned());
+            }
+        }
+        None
+    });
+    let url = tokio::time::timeout(Duration::from_secs(60), url)
+        .await
+        .expect("roster-server did not start listening within 60 s")
+        .expect("join")
+        .expect("roster-server exited before listening");
+    (child, url)
 }
 
 /// A fresh database on the test PostgreSQL server.
@@ -237,8 +277,8 @@ impl Agent {
         Agent { state: TempDir::new("roster-e2e-agent"), transport, page_size, dc: None }
     }
 
-    /// Runs `roster-agent ARGS --state-dir DIR` with the DC's settings in the environment.
-    pub fn run(&self, args: &[&str]) -> Output {
+    /// `roster-agent ARGS --state-dir DIR` with the DC's settings in the environment.
+    fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(binary("roster-agent"));
         command.args(args).arg("--state-dir").arg(&self.state.0);
         command
@@ -266,7 +306,37 @@ impl Agent {
                 command.env("ROSTER_LDAP_URL", env("ROSTER_TEST_LDAP_URL")).env("ROSTER_LDAP_ALLOW_INSECURE", allow_insecure.to_string());
             }
         }
-        command.output().expect("run roster-agent")
+        command
+    }
+
+    /// Runs `roster-agent ARGS` and waits for it.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run roster-agent")
+    }
+
+    /// Starts `roster-agent ARGS` in the background, allowed `retries`
+    /// retries of each request, with its log readable while it runs.
+    pub fn spawn(&self, args: &[&str], retries: u32) -> RunningAgent {
+        let mut child = self
+            .command(args)
+            .env("ROSTER_HTTP_MAX_RETRIES", retries.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start roster-agent");
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let stdout = std::thread::spawn(move || std::io::read_to_string(stdout).expect("read agent stdout"));
+        let (send, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        RunningAgent { child, stdout, lines, log: String::new() }
     }
 
     /// Runs the agent and asserts it succeeded.
@@ -280,6 +350,58 @@ impl Agent {
             String::from_utf8_lossy(&output.stderr)
         );
         output
+    }
+}
+
+/// A `roster-agent` started by [`Agent::spawn`].
+#[derive(Debug)]
+pub struct RunningAgent {
+    child: Child,
+    stdout: std::thread::JoinHandle<String>,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// Its log so far.
+    pub log: String,
+}
+
+impl RunningAgent {
+    /// Reads the agent's log until a line contains `needle`; fails after `timeout`.
+    pub fn wait_for_log(&mut self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.log.push_str(&line);
+                    self.log.push('\n');
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(error) => panic!("no agent log line with {needle:?} ({error}); the log so far:\n{}", self.log),
+            }
+        }
+    }
+
+    /// Waits for the agent to end (its log closes) and returns its output.
+    pub fn finish(mut self, timeout: Duration) -> Output {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.log.push_str(&line);
+                    self.log.push('\n');
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    let _ = self.child.kill();
+                    panic!("roster-agent did not finish within {timeout:?}; its log:\n{}", self.log);
+                }
+            }
+        }
+        let status = self.child.wait().expect("wait for roster-agent");
+        let stdout = self.stdout.join().expect("agent stdout reader");
+        Output { status, stdout: stdout.into_bytes(), stderr: self.log.into_bytes() }
     }
 }
 

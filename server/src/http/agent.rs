@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::http::auth::AgentCaller;
+use crate::http::auth::{AgentCaller, ClientAddress};
 use crate::http::json::ApiJson;
 use crate::ingest::{self, Committed, IngestError};
 use crate::store;
@@ -36,10 +36,15 @@ pub fn routes() -> Router<AppState> {
         .route("/sessions/{id}", get(session))
 }
 
+/// Redeems a registration token. The one route without credentials, so it
+/// is rate-limited per client address before the body is even read.
 async fn register(
     State(state): State<AppState>,
-    ApiJson(request): ApiJson<RegisterRequest>,
+    client: ClientAddress,
+    request: Result<ApiJson<RegisterRequest>, AppError>,
 ) -> Result<(StatusCode, ApiJson<RegisterResponse>), AppError> {
+    state.register_rate.check(client.0, std::time::Instant::now()).map_err(AppError::TooManyRequests)?;
+    let ApiJson(request) = request?;
     let public_key = PublicKey::from_base64(&request.public_key).map_err(|e| AppError::Unprocessable(e.to_string()))?;
     let limit = |s: Option<String>| s.map(|s| s.chars().take(255).collect::<String>());
     let mut tx = state.db.begin_write().await?;
@@ -226,6 +231,7 @@ async fn put_chunk(
         return Ok(StatusCode::NO_CONTENT);
     }
     store::directory::put_chunk(&state.db, snapshot.id, index, &chunk.sha256, &body).await?;
+    crate::fault::chunk_stored();
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -21,6 +21,9 @@ where
         match axum::Json::<T>::from_request(request, state).await {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
             Err(JsonRejection::JsonDataError(e)) => Err(AppError::Unprocessable(e.body_text())),
+            Err(rejection) if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(AppError::PayloadTooLarge(format!("the request body is larger than this server accepts ({})", rejection.body_text())))
+            }
             Err(rejection) => Err(AppError::BadRequest(rejection.body_text())),
         }
     }

@@ -14,12 +14,15 @@ use axum::routing::get;
 use crate::app::AppState;
 
 pub fn router(state: AppState) -> Router {
+    let max_json_body = state.limits.max_json_body_bytes;
     Router::new()
         .route("/health", get(health))
         .nest("/api/v1", admin::routes())
         .nest("/agent/v1", agent::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // The chunk route sets its own, larger limit.
+        .layer(axum::extract::DefaultBodyLimit::max(max_json_body))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
 }

@@ -852,6 +852,27 @@ async fn registration_is_rate_limited_and_json_bodies_are_bounded(engine: Engine
     assert!(saved.is_empty(), "nothing was saved");
 }
 
+/// A registration token is valid for 24 hours; past its expiry it is
+/// refused like an unknown one, and stays unused.
+async fn registration_tokens_expire(engine: Engine) {
+    let w = world(engine).await;
+    let fresh: RegistrationToken = w.app.post(&format!("/api/v1/jobs/{}/registration-tokens", w.job.id), Some(&w.admin), &()).await.json();
+    let ttl = fresh.expires_at - time::OffsetDateTime::now_utc();
+    assert!(ttl > time::Duration::hours(23) && ttl <= time::Duration::hours(24), "{ttl}");
+
+    let db = roster_server::db::Db::connect(&w.app.database_url).await.unwrap();
+    let tenant = roster_server::store::tenants::tenant_for_admin_token(&db, &w.admin).await.unwrap().unwrap();
+    let expired = roster_server::store::jobs::create_registration_token(&db, tenant, w.job.id, -1).await.unwrap();
+    let request = |token: &str| RegisterRequest {
+        token: token.to_owned(),
+        public_key: AgentKey::generate().unwrap().public_key().to_base64(),
+        hostname: None,
+        agent_version: None,
+    };
+    w.app.post("/agent/v1/register", None, &request(&expired.token)).await.assert_problem(401);
+    assert_eq!(w.app.post("/agent/v1/register", None, &request(&fresh.token)).await.status, 201, "an unexpired token still works");
+}
+
 /// PostgreSQL only: the database goes away under a running server, which
 /// answers 503 with Retry-After, and comes back.
 #[tokio::test]
@@ -878,6 +899,7 @@ on_both_engines!(
     snapshots_are_held_to_the_limits_and_unfinished_ones_expire,
     tenants_are_held_to_their_request_rate,
     registration_is_rate_limited_and_json_bodies_are_bounded,
+    registration_tokens_expire,
     agents_rotate_their_key_with_the_old_one,
     replayed_tokens_and_revoked_agents_are_refused,
     a_group_split_across_records_grants_every_member,

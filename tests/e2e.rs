@@ -33,6 +33,7 @@ fn job_over(name: &str, paths: &[&str], group_paths: &[&str]) -> CreateJob {
         schedule_time: None,
         full_sync_interval_days: None,
         user_filter: None,
+        policy: None,
     }
 }
 

@@ -30,6 +30,7 @@ pub async fn create(db: &Db) -> anyhow::Result<Demo> {
         }
     };
     let job = CreateJob {
+        policy: None,
         name: JOB.into(),
         relative_paths: vec!["*".into()],
         group_paths: vec![],

@@ -93,6 +93,20 @@ impl From<crate::store::StoreError> for AppError {
     }
 }
 
+impl From<crate::import::ImportError> for AppError {
+    fn from(error: crate::import::ImportError) -> AppError {
+        use crate::import::ImportError;
+        match error {
+            ImportError::Store(e) => e.into(),
+            ImportError::JobGone => AppError::NotFound("job"),
+            ImportError::NoState => {
+                AppError::Conflict("the job has no directory state yet: register an agent and run `roster-agent push` first".into())
+            }
+            other => AppError::Conflict(other.to_string()),
+        }
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();

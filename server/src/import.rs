@@ -7,8 +7,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use roster_import::{Action, GroupRef, LinkRule, PlanInput, plan};
-use roster_proto::admin::{SessionChange, SessionTrigger};
+use std::collections::HashMap;
+
+use roster_import::{Action, GroupRef, LinkRule, Plan, PlanInput, plan};
+use roster_proto::ObjectGuid;
+use roster_proto::admin::{AccessKind, ChangeAction, Job, Link, SessionChange, SessionTrigger};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
@@ -21,14 +24,12 @@ use crate::store::{self, StoreError, sessions::SessionWork};
 pub enum ImportError {
     #[error("job no longer exists")]
     JobGone,
+    #[error("the job has no directory state yet: its agent has not pushed a snapshot")]
+    NoState,
     #[error("snapshot {0} is not committed")]
     SnapshotNotCommitted(Uuid),
     #[error("the job's scope cannot be used with base DN `{base}`: {source}")]
     Scope { base: String, source: roster_proto::scope::ScopeError },
-    #[error("chunk {index} of the snapshot is missing")]
-    MissingChunk { index: u32 },
-    #[error("chunk {index}: {source}")]
-    Chunk { index: u32, source: roster_snapshot::chunk::ChunkError },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -113,14 +114,32 @@ pub async fn queue_scheduled(db: &Db, now: time::OffsetDateTime) -> Result<Vec<U
     Ok(queued)
 }
 
-/// Forgets expired token ids and deletes snapshots left unfinished longer
-/// than the limit allows.
+/// Forgets expired token ids, deletes snapshots left unfinished longer
+/// than the limit allows, purges users inactive past their tenant's grace
+/// period and sessions past its retention.
 pub async fn housekeeping(db: &Db, limits: &Limits) -> Result<(), StoreError> {
-    let now = store::now_ms();
+    housekeeping_at(db, limits, store::now_ms()).await
+}
+
+/// [`housekeeping`] as of `now` (Unix ms).
+pub async fn housekeeping_at(db: &Db, limits: &Limits, now: i64) -> Result<(), StoreError> {
+    const DAY_MS: i64 = 24 * 3600 * 1000;
     store::agents::forget_expired_tokens(db, now).await?;
     let deleted = store::directory::delete_unfinished(db, now - limits.unfinished_snapshot_ttl_secs * 1000).await?;
     if deleted > 0 {
         tracing::info!(snapshots = deleted, "deleted unfinished snapshots");
+    }
+    for (tenant, settings) in store::tenants::all_settings(db).await? {
+        let purged = store::users::purge_inactive(db, tenant, now - i64::from(settings.purge_after_days) * DAY_MS).await?;
+        if purged > 0 {
+            tracing::info!(%tenant, users = purged, days = settings.purge_after_days, "purged users inactive past the grace period");
+        }
+        if let Some(days) = settings.session_retention_days {
+            let removed = store::sessions::delete_finished_before(db, tenant, now - i64::from(days) * DAY_MS).await?;
+            if removed > 0 {
+                tracing::info!(%tenant, sessions = removed, days, "removed sessions past their retention");
+            }
+        }
     }
     Ok(())
 }
@@ -145,39 +164,135 @@ async fn drain(db: &Db) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Plans and applies one import.
-pub async fn run_session(db: &Db, work: &SessionWork) -> Result<(), ImportError> {
-    let snapshot =
-        store::directory::get_snapshot(db, work.snapshot_id).await?.ok_or(ImportError::SnapshotNotCommitted(work.snapshot_id))?;
-    if !snapshot.committed {
-        return Err(ImportError::SnapshotNotCommitted(snapshot.id));
-    }
-    let job = store::jobs::get_job(db, work.tenant_id, work.job_id).await?.ok_or(ImportError::JobGone)?;
-    let base = snapshot.manifest.directory.base_dn.clone();
-    let scope = job.scope().resolve(&base).map_err(|source| ImportError::Scope { base, source })?;
+/// What the planner read and decided, before anything is written.
+#[derive(Debug)]
+pub struct Planned {
+    pub plan: Plan,
+    /// The plan's notes, with those about the links themselves first.
+    pub notes: Vec<String>,
+    /// For each stored link (by position), the group it resolved to.
+    pub resolved_links: Vec<Option<ObjectGuid>>,
+    /// The snapshot the job's directory state stands at.
+    pub snapshot_id: Uuid,
+    pub catalogue: HashMap<Uuid, (AccessKind, String)>,
+}
 
-    let mut tx = db.begin_write().await?;
-    let (users, groups) = store::directory::load_users_and_groups(&mut tx, work.job_id).await?;
-    let catalogue = store::jobs::access_catalogue(&mut tx, work.tenant_id).await?;
-    let stored_links = store::jobs::get_links(&mut tx, work.job_id).await?;
+/// The link rules the planner uses: a link resolved once to a group's
+/// objectGUID follows that GUID (through renames and moves), else it is
+/// matched as given. Returns the rules, where each stands among `links`,
+/// and notes on links that cannot be read.
+pub fn link_rules(links: &[Link]) -> (Vec<LinkRule>, Vec<usize>, Vec<String>) {
+    let mut rules = Vec::with_capacity(links.len());
+    let mut positions = Vec::with_capacity(links.len());
     let mut notes = Vec::new();
-    // The links that parse, and where each stands among the stored ones.
-    let mut links: Vec<LinkRule> = Vec::with_capacity(stored_links.len());
-    let mut positions: Vec<usize> = Vec::with_capacity(stored_links.len());
-    for (position, link) in stored_links.iter().enumerate() {
-        match GroupRef::parse(&link.group) {
+    for (position, link) in links.iter().enumerate() {
+        let group = match link.group_guid {
+            Some(guid) => Ok(GroupRef::Guid(guid)),
+            None => GroupRef::parse(&link.group),
+        };
+        match group {
             Ok(group) => {
-                links.push(LinkRule { group_text: link.group.clone(), group, access_id: link.access_id });
+                rules.push(LinkRule { group_text: link.group.clone(), group, access_id: link.access_id });
                 positions.push(position);
             }
             Err(error) => notes.push(format!("ignored link: {error}")),
         }
     }
-    let current = store::users::current_users(&mut tx, work.job_id).await?;
+    (rules, positions, notes)
+}
+
+/// Plans an import of `job` from its stored directory state with `links`,
+/// reading everything through `conn` (one transaction gives one consistent
+/// picture). Writes nothing.
+pub async fn plan_job(conn: &mut sqlx::AnyConnection, tenant: Uuid, job: &Job, links: &[Link]) -> Result<Planned, ImportError> {
+    let state = store::directory::state(conn, job.id).await?.ok_or(ImportError::NoState)?;
+    let base =
+        store::directory::snapshot_base_dn(conn, state.snapshot_id).await?.ok_or(ImportError::SnapshotNotCommitted(state.snapshot_id))?;
+    let scope = job.scope().resolve(&base).map_err(|source| ImportError::Scope { base, source })?;
+    let directory = store::directory::load_directory(conn, job.id).await?;
+    let catalogue = store::jobs::access_catalogue(conn, tenant).await?;
+    let current = store::users::current_users(conn, job.id).await?;
+    let (rules, positions, mut notes) = link_rules(links);
     let now_unix = time::OffsetDateTime::now_utc().unix_timestamp();
-    let plan =
-        plan(PlanInput { users: &users, groups: &groups, scope: &scope, links: &links, accesses: &catalogue, current: &current, now_unix });
+    let plan = plan(PlanInput {
+        users: &directory.users,
+        groups: &directory.groups,
+        scope: &scope,
+        links: &rules,
+        accesses: &catalogue,
+        current: &current,
+        now_unix,
+    });
     notes.extend(plan.notes.iter().cloned());
+    let mut resolved_links = vec![None; links.len()];
+    for (position, group) in positions.iter().zip(&plan.resolved_links) {
+        resolved_links[*position] = *group;
+    }
+    Ok(Planned { plan, notes, resolved_links, snapshot_id: state.snapshot_id, catalogue })
+}
+
+/// The itemised changes of a plan, as a session records them; planned
+/// creations have no user id.
+pub fn planned_changes(plan: &Plan) -> Vec<SessionChange> {
+    plan.changes
+        .iter()
+        .map(|change| SessionChange {
+            user_id: change.existing_id,
+            object_guid: change.target.object_guid,
+            username: change.target.username.clone(),
+            action: change.action.into(),
+            details: change.details.clone(),
+        })
+        .collect()
+}
+
+/// A digest of what a plan would do, user by user: two plans with the same
+/// digest make the same changes. An approval names the digest it saw.
+pub fn plan_digest(plan: &Plan) -> String {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    for change in &plan.changes {
+        hasher.update(change.target.anchor.to_string());
+        hasher.update([0]);
+        hasher.update(ChangeAction::from(change.action).as_str());
+        for detail in &change.details {
+            hasher.update([0]);
+            hasher.update(detail);
+        }
+        hasher.update([1]);
+    }
+    hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Plans one import and, unless the job's safeguard holds it, applies it:
+/// users, the session's itemised changes and its outcome in one
+/// transaction. A held plan records its changes and reasons, and applies
+/// nothing. A run that follows an approval skips the safeguard if its plan
+/// is still the one approved.
+pub async fn run_session(db: &Db, work: &SessionWork) -> Result<(), ImportError> {
+    let job = store::jobs::get_job(db, work.tenant_id, work.job_id).await?.ok_or(ImportError::JobGone)?;
+    let mut tx = db.begin_write().await?;
+    let links = store::jobs::get_links(&mut tx, work.job_id).await?;
+    let Planned { plan, mut notes, resolved_links, .. } = plan_job(&mut tx, work.tenant_id, &job, &links).await?;
+    let digest = plan_digest(&plan);
+    let approved = work.approved_digest.as_deref() == Some(digest.as_str());
+    if work.approved_digest.is_some() && !approved {
+        notes.push("the directory, the links or the users changed since this plan was approved: it was planned again".to_owned());
+    }
+    let held_reasons = if approved { Vec::new() } else { roster_import::safeguard::judge(&job.policy, &plan) };
+
+    store::jobs::record_link_resolution(&mut tx, work.job_id, &resolved_links).await?;
+    if !held_reasons.is_empty() {
+        store::sessions::insert_changes(&mut tx, work.id, &planned_changes(&plan)).await?;
+        if !store::sessions::hold(&mut tx, work, &plan.counts, &notes, &held_reasons, &digest).await? {
+            tx.rollback().await?;
+            return Ok(());
+        }
+        store::sessions::supersede_held(&mut tx, work.job_id, work.id).await?;
+        tx.commit().await?;
+        tracing::warn!(session = %work.id, job = %work.job_id, tenant = %work.tenant_id, reasons = ?held_reasons, "import held by the safeguard");
+        return Ok(());
+    }
 
     let mut changes = Vec::with_capacity(plan.changes.len());
     for change in &plan.changes {
@@ -189,24 +304,20 @@ pub async fn run_session(db: &Db, work: &SessionWork) -> Result<(), ImportError>
             }
         };
         changes.push(SessionChange {
-            user_id,
+            user_id: Some(user_id),
             object_guid: change.target.object_guid,
             username: change.target.username.clone(),
             action: change.action.into(),
             details: change.details.clone(),
         });
     }
-    let mut resolved = vec![None; stored_links.len()];
-    for (position, group) in positions.iter().zip(&plan.resolved_links) {
-        resolved[*position] = *group;
-    }
-    store::jobs::record_link_resolution(&mut tx, work.job_id, &resolved).await?;
     store::sessions::insert_changes(&mut tx, work.id, &changes).await?;
     if !store::sessions::succeed(&mut tx, work, &plan.counts, &notes).await? {
         // Someone else finished or re-queued it meanwhile: apply nothing.
         tx.rollback().await?;
         return Ok(());
     }
+    store::sessions::supersede_held(&mut tx, work.job_id, work.id).await?;
     crate::fault::before_import_commit();
     tx.commit().await?;
     Ok(())

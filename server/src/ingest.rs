@@ -223,6 +223,7 @@ mod tests {
             schedule_time: "02:00".into(),
             full_sync_interval_days: interval_days,
             user_filter: None,
+            policy: Default::default(),
             created_at: time::OffsetDateTime::UNIX_EPOCH,
         }
     }

@@ -8,255 +8,17 @@
 mod support;
 
 use reqwest::Method;
-use roster_proto::ObjectGuid;
 use roster_proto::admin::{
-    Access, AccessKind, CreateAccess, CreateJob, Job, Link, LinkInput, Page, RegistrationToken, Session, SessionChange, User,
+    Access, AccessKind, CreateAccess, CreateJob, Job, Link, LinkInput, LinksSaved, Page, RegistrationToken, Session, SessionChange, User,
 };
-use roster_proto::agent::{AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, SnapshotState};
-use roster_proto::manifest::{ChunkRef, DirectoryIdentity, FORMAT_VERSION, Manifest, RecordCounts, SnapshotKind, Watermark};
-use roster_proto::records::{DeletedRecord, GroupMembersRecord, GroupRecord, Record, UserRecord};
+use roster_proto::agent::{AgentJob, CommitResponse, RegisterRequest, SnapshotState};
+use roster_proto::manifest::SnapshotKind;
+use roster_proto::records::{DeletedRecord, GroupMembersRecord, Record};
 use roster_server::settings::Limits;
-use roster_snapshot::chunk::{Chunk, ChunkWriter};
 use roster_snapshot::keys::AgentKey;
-use roster_snapshot::token;
-use support::{Engine, TestApp, session_succeeded, spawn_app, spawn_app_with};
+use support::world::*;
+use support::{Engine, session_succeeded, spawn_app, spawn_app_with};
 use uuid::Uuid;
-
-const BASE: &str = "DC=corp,DC=example,DC=test";
-
-fn guid(n: u32) -> ObjectGuid {
-    format!("{n:08x}-1111-2222-3333-444455556666").parse().unwrap()
-}
-
-fn user(n: u32, ou: &str, uac: u32) -> Record {
-    Record::User(UserRecord {
-        object_guid: guid(n),
-        dn: format!("CN=user{n},{ou},{BASE}"),
-        sam_account_name: format!("user{n}"),
-        user_principal_name: Some(format!("user{n}@corp.example.test")),
-        mail: Some(format!("user{n}@example.test")),
-        given_name: None,
-        surname: None,
-        display_name: Some(format!("User {n}")),
-        telephone_number: None,
-        department: None,
-        title: None,
-        user_account_control: uac,
-        account_expires: None,
-        consistency_guid: None,
-        outside_filter: false,
-        usn_changed: None,
-        when_changed: None,
-    })
-}
-
-fn group(n: u32, name: &str, members: &[u32]) -> Record {
-    Record::Group(GroupRecord {
-        object_guid: guid(n),
-        dn: format!("CN={name},OU=Groups,{BASE}"),
-        name: name.into(),
-        group_type: -2147483646,
-        members: members.iter().map(|m| guid(*m)).collect(),
-    })
-}
-
-/// A tenant with a job, accesses and an agent registered to the job.
-struct World {
-    app: TestApp,
-    admin: String,
-    job: Job,
-    user_access: Access,
-    vip_access: Access,
-    agent: Agent,
-}
-
-impl World {
-    /// Links `CN=Sales,OU=Groups` to the basic access.
-    async fn link_sales_to_basic_access(&self) {
-        let links = vec![LinkInput { group: format!("CN=Sales,OU=Groups,{BASE}"), access_id: self.user_access.id }];
-        let answer = self.app.put(&format!("/api/v1/jobs/{}/links", self.job.id), &self.admin, &links).await;
-        assert_eq!(answer.status, 200, "{:?}", answer.body);
-    }
-}
-
-struct Agent {
-    key: AgentKey,
-    id: Uuid,
-    audience: String,
-    job_id: Uuid,
-}
-
-impl Agent {
-    fn token(&self, method: &str, path: &str) -> String {
-        token::sign_request(&self.key, self.id, &self.audience, method, path, time::OffsetDateTime::now_utc().unix_timestamp()).unwrap()
-    }
-
-    async fn get(&self, app: &TestApp, path: &str) -> support::Answer {
-        app.send(Method::GET, path, Some(&self.token("GET", path)), None, false).await
-    }
-
-    async fn post<B: serde::Serialize>(&self, app: &TestApp, path: &str, body: &B) -> support::Answer {
-        app.post(path, Some(&self.token("POST", path)), body).await
-    }
-
-    async fn put_chunk(&self, app: &TestApp, snapshot: Uuid, index: u32, bytes: Vec<u8>) -> support::Answer {
-        let path = format!("/agent/v1/snapshots/{snapshot}/chunks/{index}");
-        app.send(Method::PUT, &path, Some(&self.token("PUT", &path)), Some(bytes.into()), false).await
-    }
-
-    fn manifest(&self, chunks: &[Chunk], records: &[Record]) -> Manifest {
-        let mut counts = RecordCounts::default();
-        for record in records {
-            match record {
-                Record::User(_) => counts.users += 1,
-                Record::Group(_) => counts.groups += 1,
-                Record::Ou(_) => counts.ous += 1,
-                Record::Deleted(_) => counts.deleted += 1,
-                // Continuations of a group: not objects of their own.
-                Record::GroupMembers(_) => {}
-            }
-        }
-        Manifest {
-            version: FORMAT_VERSION,
-            snapshot_id: Uuid::new_v4(),
-            agent_id: self.id,
-            job_id: self.job_id,
-            kind: SnapshotKind::Full,
-            read_started_at: time::OffsetDateTime::now_utc(),
-            directory: DirectoryIdentity {
-                domain_dn: BASE.into(),
-                domain_sid: None,
-                dns_host_name: Some("dc1".into()),
-                base_dn: BASE.into(),
-            },
-            watermark: watermark(1000),
-            base: None,
-            counts,
-            chunks: chunks
-                .iter()
-                .map(|c| ChunkRef { index: c.index, size: c.bytes.len() as u64, sha256: c.sha256.clone(), records: c.records })
-                .collect(),
-        }
-    }
-
-    fn sign(&self, manifest: &Manifest) -> OfferSnapshot {
-        OfferSnapshot {
-            manifest_token: token::sign_manifest(&self.key, manifest, &self.audience, time::OffsetDateTime::now_utc().unix_timestamp())
-                .unwrap(),
-        }
-    }
-
-    /// Offers, uploads and commits a full snapshot of `records`.
-    async fn push(&self, app: &TestApp, records: &[Record]) -> CommitResponse {
-        self.push_as(app, records, SnapshotKind::Full, None, watermark(1000)).await.json()
-    }
-
-    /// Offers, uploads and commits a snapshot; answers the first refusal.
-    async fn push_as(
-        &self,
-        app: &TestApp,
-        records: &[Record],
-        kind: SnapshotKind,
-        base: Option<Watermark>,
-        to: Watermark,
-    ) -> support::Answer {
-        let chunks = chunk(records, 8192);
-        let mut manifest = self.manifest(&chunks, records);
-        manifest.kind = kind;
-        manifest.base = base;
-        manifest.watermark = to;
-        let offered = self.post(app, "/agent/v1/snapshots", &self.sign(&manifest)).await;
-        if offered.status != 200 {
-            return offered;
-        }
-        let state: SnapshotState = offered.json();
-        assert_eq!(state.missing_chunks, (0..chunks.len() as u32).collect::<Vec<_>>());
-        for chunk in &chunks {
-            let answer = self.put_chunk(app, manifest.snapshot_id, chunk.index, chunk.bytes.clone()).await;
-            assert_eq!(answer.status, 204, "{:?}", answer.body);
-        }
-        self.post(app, &format!("/agent/v1/snapshots/{}/commit", manifest.snapshot_id), &()).await
-    }
-}
-
-/// dc1's watermark at `usn`.
-fn watermark(usn: u64) -> Watermark {
-    Watermark { dns_host_name: "dc1.corp.example.test".into(), invocation_id: guid(999), usn }
-}
-
-fn chunk(records: &[Record], limit: usize) -> Vec<Chunk> {
-    let mut writer = ChunkWriter::with_limit(limit);
-    let mut chunks: Vec<Chunk> = records.iter().filter_map(|r| writer.push(r).unwrap()).collect();
-    chunks.extend(writer.finish().unwrap());
-    chunks
-}
-
-async fn register(app: &TestApp, admin: &str, job: Uuid) -> Agent {
-    let token: RegistrationToken = app.post(&format!("/api/v1/jobs/{job}/registration-tokens"), Some(admin), &()).await.json();
-    let key = AgentKey::generate().unwrap();
-    let request = RegisterRequest {
-        token: token.token.clone(),
-        public_key: key.public_key().to_base64(),
-        hostname: Some("dc-host".into()),
-        agent_version: None,
-    };
-    let answer = app.post("/agent/v1/register", None, &request).await;
-    assert_eq!(answer.status, 201, "{:?}", answer.body);
-    let registered: RegisterResponse = answer.json();
-    assert_eq!(registered.job_id, job);
-    // A registration token works once.
-    app.post("/agent/v1/register", None, &request).await.assert_problem(401);
-    Agent { key, id: registered.agent_id, audience: registered.audience, job_id: job }
-}
-
-async fn world(engine: Engine) -> World {
-    world_with(engine, Limits::default()).await
-}
-
-async fn world_with(engine: Engine, limits: Limits) -> World {
-    let app = spawn_app_with(engine, limits).await;
-    let tenant = app.create_tenant("Acme").await;
-    let admin = tenant.admin_token;
-    let answer = app
-        .post(
-            "/api/v1/jobs",
-            Some(&admin),
-            &CreateJob {
-                name: "corp".into(),
-                relative_paths: vec!["OU=Staff".into()],
-                group_paths: vec![],
-                schedule_time: None,
-                full_sync_interval_days: None,
-                user_filter: None,
-            },
-        )
-        .await;
-    assert_eq!(answer.status, 201, "{:?}", answer.body);
-    let job: Job = answer.json();
-    let user_access: Access =
-        app.post("/api/v1/accesses", Some(&admin), &CreateAccess { kind: AccessKind::User, name: "Copenhagen".into() }).await.json();
-    let vip_access: Access =
-        app.post("/api/v1/accesses", Some(&admin), &CreateAccess { kind: AccessKind::Vip, name: "VIP".into() }).await.json();
-    let agent = register(&app, &admin, job.id).await;
-    World { app, admin, job, user_access, vip_access, agent }
-}
-
-async fn all_users(app: &TestApp, admin: &str, job: Uuid, limit: u32) -> Vec<User> {
-    let mut users = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let path = match &cursor {
-            None => format!("/api/v1/users?job={job}&limit={limit}"),
-            Some(c) => format!("/api/v1/users?job={job}&limit={limit}&cursor={c}"),
-        };
-        let page: Page<User> = app.get(&path, admin).await.json();
-        users.extend(page.items);
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => return users,
-        }
-    }
-}
 
 async fn admin_api_requires_a_valid_token(engine: Engine) {
     let app = spawn_app(engine).await;
@@ -280,6 +42,7 @@ async fn jobs_validate_their_input(engine: Engine) {
         schedule_time: schedule.map(str::to_owned),
         full_sync_interval_days: None,
         user_filter: None,
+        policy: None,
     };
     app.post("/api/v1/jobs", Some(&admin), &job("", &["*"], None)).await.assert_problem(422);
     app.post("/api/v1/jobs", Some(&admin), &job("a", &[], None)).await.assert_problem(422);
@@ -330,7 +93,10 @@ async fn links_are_checked_and_kept_in_order(engine: Engine) {
         LinkInput { group: format!("CN=All-Staff,OU=Groups,{BASE}"), access_id: w.user_access.id },
         LinkInput { group: guid(300).to_string(), access_id: w.vip_access.id },
     ];
-    let saved: Vec<Link> = w.app.put(&links_path, &w.admin, &good).await.json();
+    let answer: LinksSaved = w.app.put(&links_path, &w.admin, &good).await.json();
+    assert!(answer.preview.gains.is_empty() && answer.preview.losses.is_empty());
+    assert!(answer.preview.notes.iter().any(|n| n.contains("no snapshot yet")), "{:?}", answer.preview.notes);
+    let saved = answer.links;
     assert_eq!(
         saved.iter().map(|l| (&l.group, l.access_id)).collect::<Vec<_>>(),
         good.iter().map(|l| (&l.group, l.access_id)).collect::<Vec<_>>()
@@ -541,6 +307,7 @@ async fn tenants_cannot_see_each_other(engine: Engine) {
                 schedule_time: None,
                 full_sync_interval_days: None,
                 user_filter: None,
+                policy: None,
             },
         )
         .await
@@ -842,6 +609,7 @@ async fn registration_is_rate_limited_and_json_bodies_are_bounded(engine: Engine
         schedule_time: None,
         full_sync_interval_days: None,
         user_filter: None,
+        policy: None,
     };
     app.post("/api/v1/jobs", Some(&admin), &job("x".repeat(5000))).await.assert_problem(413);
     let job: Job = app.post("/api/v1/jobs", Some(&admin), &job("small".into())).await.json();

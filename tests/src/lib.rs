@@ -242,7 +242,7 @@ impl Admin {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let session: Session = self.get(&format!("/api/v1/sessions/{id}")).await;
-            if session.status.is_finished() {
+            if session.status.is_settled() {
                 return session;
             }
             assert!(Instant::now() < deadline, "session {id} is still {:?}", session.status);

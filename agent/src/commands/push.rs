@@ -169,7 +169,7 @@ async fn push_snapshot(
         let commit = client.commit(snapshot_id).await.map_err(|e| Stage::Commit.err(e))?;
         info!(message = %commit.message, session_id = ?commit.session.as_ref().map(|s| s.id), "snapshot committed");
         let session = match commit.session {
-            Some(session) if options.wait && !session.status.is_finished() => {
+            Some(session) if options.wait && !session.status.is_settled() => {
                 Some(wait_for_session(client, session, options.wait_timeout).await?)
             }
             other => other,
@@ -179,6 +179,11 @@ async fn push_snapshot(
                 SessionStatus::Failed => {
                     warn!(session_id = %session.id, error = session.error.as_deref().unwrap_or("?"), "import failed")
                 }
+                SessionStatus::Held => warn!(
+                    session_id = %session.id,
+                    reasons = ?session.held_reasons,
+                    "import held by the job's safeguard: an admin approves or rejects it in the console"
+                ),
                 status => info!(session_id = %session.id, ?status, counts = ?session.counts, "import session"),
             }
         }
@@ -217,7 +222,7 @@ async fn wait_for_session(client: &ServerClient, mut session: Session, timeout: 
     let deadline = tokio::time::Instant::now() + timeout;
     let mut pause = FIRST_POLL;
     info!(session_id = %session.id, timeout_s = timeout.as_secs(), "waiting for the import");
-    while !session.status.is_finished() {
+    while !session.status.is_settled() {
         let now = tokio::time::Instant::now();
         if now >= deadline {
             return Err(Stage::WaitForImport.err(format!(

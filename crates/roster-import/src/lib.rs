@@ -14,6 +14,7 @@
 
 pub mod links;
 pub mod plan;
+pub mod safeguard;
 
 pub use links::{GroupRef, LinkError, LinkRule};
 pub use plan::{Action, CurrentUser, DeactivationReason, Plan, PlanInput, UserChange, UserState, plan};

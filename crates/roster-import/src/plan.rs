@@ -61,7 +61,10 @@ pub struct PlanInput<'a> {
 pub enum Action {
     Create,
     Update,
+    /// Active before, inactive after.
     Deactivate,
+    /// Inactive before, active after: the same user comes back.
+    Reactivate,
 }
 
 impl From<Action> for roster_proto::admin::ChangeAction {
@@ -70,6 +73,7 @@ impl From<Action> for roster_proto::admin::ChangeAction {
             Action::Create => roster_proto::admin::ChangeAction::Created,
             Action::Update => roster_proto::admin::ChangeAction::Updated,
             Action::Deactivate => roster_proto::admin::ChangeAction::Deactivated,
+            Action::Reactivate => roster_proto::admin::ChangeAction::Reactivated,
         }
     }
 }
@@ -104,6 +108,10 @@ pub struct UserChange {
     pub existing_id: Option<Uuid>,
     /// The user as it will be.
     pub target: UserState,
+    /// Accesses the user holds after the import and did not before, and
+    /// the reverse.
+    pub gained: Vec<Uuid>,
+    pub lost: Vec<Uuid>,
     /// Field by field, in words.
     pub details: Vec<String>,
 }
@@ -117,6 +125,10 @@ pub struct Plan {
     pub notes: Vec<String>,
     /// For each link (by position), the group it resolved to in this snapshot.
     pub resolved_links: Vec<Option<ObjectGuid>>,
+    /// Distinct users the directory has in the job's scope.
+    pub users_in_scope: u64,
+    /// The job's active users before the import.
+    pub active_before: u64,
 }
 
 /// Plans an import. Deterministic: the same input gives the same plan.
@@ -183,6 +195,8 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
         push_change(&mut plan, &input, Some(user), target, reason);
     }
 
+    plan.users_in_scope = seen.len() as u64;
+    plan.active_before = input.current.iter().filter(|u| u.state.active).count() as u64;
     if unreadable_dns > 0 {
         plan.notes.push(format!("{unreadable_dns} users had a DN that could not be read and were treated as out of scope"));
     }
@@ -218,7 +232,8 @@ fn push_change(plan: &mut Plan, input: &PlanInput<'_>, existing: Option<&Current
             details.push(format!("inactive: {}", reason.describe()));
         }
         plan.counts.created += 1;
-        plan.changes.push(UserChange { action: Action::Create, existing_id: None, target, details });
+        let gained = target.accesses.iter().copied().collect();
+        plan.changes.push(UserChange { action: Action::Create, existing_id: None, target, gained, lost: Vec::new(), details });
         return;
     };
     let details = diff(input, &existing.state, &target, reason);
@@ -226,14 +241,27 @@ fn push_change(plan: &mut Plan, input: &PlanInput<'_>, existing: Option<&Current
         plan.counts.unchanged += 1;
         return;
     }
-    let action = if existing.state.active && !target.active {
-        plan.counts.deactivated += 1;
-        Action::Deactivate
-    } else {
-        plan.counts.updated += 1;
-        Action::Update
+    let is_basic = |id: &Uuid| input.accesses.get(id).is_some_and(|(kind, _)| kind.is_basic());
+    if existing.state.active && existing.state.accesses.iter().any(|id| is_basic(id) && !target.accesses.contains(id)) {
+        plan.counts.lost_basic += 1;
+    }
+    let action = match (existing.state.active, target.active) {
+        (true, false) => {
+            plan.counts.deactivated += 1;
+            Action::Deactivate
+        }
+        (false, true) => {
+            plan.counts.reactivated += 1;
+            Action::Reactivate
+        }
+        _ => {
+            plan.counts.updated += 1;
+            Action::Update
+        }
     };
-    plan.changes.push(UserChange { action, existing_id: Some(existing.id), target, details });
+    let gained = target.accesses.difference(&existing.state.accesses).copied().collect();
+    let lost = existing.state.accesses.difference(&target.accesses).copied().collect();
+    plan.changes.push(UserChange { action, existing_id: Some(existing.id), target, gained, lost, details });
 }
 
 fn diff(input: &PlanInput<'_>, old: &UserState, new: &UserState, reason: DeactivationReason) -> Vec<String> {

@@ -18,6 +18,7 @@ const BASE: &str = "DC=corp,DC=test";
 const USER_CPH: u128 = 1;
 const ADMIN_CPH: u128 = 2;
 const VIP: u128 = 3;
+const USER_AAR: u128 = 4;
 /// The import's clock: 2026-06-01T00:00:00Z.
 const NOW: i64 = 1_780_272_000;
 /// FILETIME of a moment `seconds` after NOW.
@@ -72,6 +73,7 @@ fn catalogue() -> HashMap<Uuid, (AccessKind, String)> {
         (Uuid::from_u128(USER_CPH), (AccessKind::User, "Copenhagen".to_owned())),
         (Uuid::from_u128(ADMIN_CPH), (AccessKind::Administrator, "Copenhagen".to_owned())),
         (Uuid::from_u128(VIP), (AccessKind::Vip, "VIP".to_owned())),
+        (Uuid::from_u128(USER_AAR), (AccessKind::User, "Aarhus".to_owned())),
     ])
 }
 
@@ -127,7 +129,8 @@ type Expect = (u32, Option<Action>, bool, &'static [u128]);
 
 fn check(world: World, counts: SessionCounts, expected: &[Expect]) -> Plan {
     let plan = run(&world);
-    assert_eq!(plan.counts, counts, "counts; notes: {:?}", plan.notes);
+    let base = |c: SessionCounts| (c.created, c.updated, c.deactivated, c.unchanged, c.not_linked);
+    assert_eq!(base(plan.counts), base(counts), "counts; notes: {:?}", plan.notes);
     for (n, action, active, accesses) in expected {
         let change = plan.changes.iter().find(|c| c.target.object_guid == guid(*n));
         assert_eq!(change.map(|c| c.action), *action, "action for u{n}: {change:?}");
@@ -138,12 +141,12 @@ fn check(world: World, counts: SessionCounts, expected: &[Expect]) -> Plan {
         }
     }
     // Every change is for a user we expected something of, and is counted.
-    assert_eq!(plan.changes.len() as u64, counts.created + counts.updated + counts.deactivated);
+    assert_eq!(plan.changes.len() as u64, plan.counts.created + plan.counts.updated + plan.counts.deactivated + plan.counts.reactivated);
     plan
 }
 
 fn counts(created: u64, updated: u64, deactivated: u64, unchanged: u64, not_linked: u64) -> SessionCounts {
-    SessionCounts { created, updated, deactivated, unchanged, not_linked }
+    SessionCounts { created, updated, deactivated, unchanged, not_linked, ..SessionCounts::default() }
 }
 
 #[test]
@@ -255,10 +258,13 @@ fn departures_deactivate_and_never_delete() {
         assert!(reasons.iter().any(|r| r.contains(expected)), "{expected} missing in {reasons:?}");
     }
     assert!(plan.changes.iter().all(|c| c.existing_id.is_some()));
+    // The disabled user keeps its (inactive) access; the other three lose their basic one.
+    assert_eq!((plan.counts.lost_basic, plan.counts.reactivated), (3, 0));
+    assert_eq!((plan.active_before, plan.users_in_scope), (5, 4), "u4 moved out of scope");
 }
 
 #[test]
-fn renames_moves_and_returns_update_the_same_user() {
+fn renames_moves_and_returns_keep_the_same_user() {
     let before = user(1, "OU=Staff", 512);
     let mut renamed = user(1, "OU=Copenhagen,OU=Staff", 512);
     renamed.sam_account_name = "u1-new".into();
@@ -273,9 +279,10 @@ fn renames_moves_and_returns_update_the_same_user() {
     };
     let plan = check(
         world,
-        counts(0, 2, 0, 0, 0),
-        &[(1, Some(Action::Update), true, &[USER_CPH, ADMIN_CPH]), (2, Some(Action::Update), true, &[USER_CPH])],
+        counts(0, 1, 0, 0, 0),
+        &[(1, Some(Action::Update), true, &[USER_CPH, ADMIN_CPH]), (2, Some(Action::Reactivate), true, &[USER_CPH])],
     );
+    assert_eq!((plan.counts.reactivated, plan.counts.lost_basic), (1, 0));
     let details = &plan.changes.iter().find(|c| c.target.object_guid == guid(1)).unwrap().details;
     for expected in
         ["username: u1 -> u1-new", "email: u1@example.test -> new@example.test", "+access administrator @ Copenhagen", "dn: CN=u1,OU=Staff"]
@@ -399,4 +406,38 @@ fn a_user_that_no_longer_matches_the_job_filter_leaves_scope() {
     };
     let plan = check(world, counts(0, 0, 1, 1, 0), &[(2, Some(Action::Deactivate), false, &[])]);
     assert!(plan.changes[0].details.iter().any(|d| d.contains("left the job's scope")), "{:?}", plan.changes[0].details);
+}
+
+#[test]
+fn losing_one_of_two_basic_accesses_counts_for_the_safeguard() {
+    let both = user(1, "OU=Staff", 512);
+    let admin_only_loss = user(2, "OU=Staff", 512);
+    let world = World {
+        current: vec![stored(&both, true, &[USER_CPH, USER_AAR]), stored(&admin_only_loss, true, &[USER_CPH, ADMIN_CPH])],
+        users: vec![both, admin_only_loss],
+        groups: vec![group(100, &[1, 2])],
+        paths: vec!["OU=Staff"],
+        links: vec![link(100, USER_CPH)],
+    };
+    let plan =
+        check(world, counts(0, 2, 0, 0, 0), &[(1, Some(Action::Update), true, &[USER_CPH]), (2, Some(Action::Update), true, &[USER_CPH])]);
+    assert_eq!(plan.counts.lost_basic, 1, "losing Aarhus is a lost basic access; losing an administrator right is not");
+    let details = &plan.changes.iter().find(|c| c.target.object_guid == guid(1)).unwrap().details;
+    assert!(details.contains(&"-access user @ Aarhus".to_owned()), "{details:?}");
+}
+
+#[test]
+fn a_link_by_guid_follows_its_group_through_a_rename() {
+    let member = user(1, "OU=Staff", 512);
+    let mut renamed = group(100, &[1]);
+    renamed.dn = "CN=Renamed,OU=Groups,DC=corp,DC=test".into();
+    renamed.name = "Renamed".into();
+    let by_guid = LinkRule {
+        group_text: "CN=G100,OU=Groups,DC=corp,DC=test".into(),
+        group: GroupRef::Guid(guid(100)),
+        access_id: Uuid::from_u128(USER_CPH),
+    };
+    let world = World { current: vec![], users: vec![member], groups: vec![renamed], paths: vec!["OU=Staff"], links: vec![by_guid] };
+    let plan = check(world, counts(1, 0, 0, 0, 0), &[(1, Some(Action::Create), true, &[USER_CPH])]);
+    assert_eq!(plan.resolved_links, vec![Some(guid(100))]);
 }

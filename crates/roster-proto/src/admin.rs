@@ -23,6 +23,62 @@ pub struct CreateJob {
     /// An LDAP filter users must also match, e.g. `(employeeType=staff)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_filter: Option<String>,
+    /// The import safeguard; the defaults when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<SafeguardPolicy>,
+}
+
+/// How much one import may take away before it waits for an admin: a
+/// plan beyond either budget is `held`, not applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SafeguardPolicy {
+    /// Users an import may deactivate.
+    pub max_deactivations: Budget,
+    /// Users an import may take a basic access from (deactivated ones
+    /// included).
+    pub max_lost_basic: Budget,
+    /// Below this many active users, the budgets do not apply.
+    pub min_active_users: u64,
+}
+
+impl Default for SafeguardPolicy {
+    /// 10 % of active users or 500, whichever is smaller; never below 20 users.
+    fn default() -> SafeguardPolicy {
+        let budget = Budget { count: 500, percent: 10 };
+        SafeguardPolicy { max_deactivations: budget, max_lost_basic: budget, min_active_users: 20 }
+    }
+}
+
+/// A count and a percentage of the job's active users; the smaller wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Budget {
+    pub count: u64,
+    /// 0..=100.
+    pub percent: u32,
+}
+
+impl Budget {
+    /// The most this budget allows out of `active` users.
+    pub fn allowance(self, active: u64) -> u64 {
+        self.count.min(active.saturating_mul(u64::from(self.percent)) / 100)
+    }
+}
+
+/// A tenant's settings (`GET`/`PUT /api/v1/settings`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantSettings {
+    /// Days a deactivated user is kept (and re-activated with the same
+    /// identity if it comes back) before it is purged; default 30.
+    pub purge_after_days: u32,
+    /// Days finished import sessions are kept; absent = forever (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_retention_days: Option<u32>,
+}
+
+impl Default for TenantSettings {
+    fn default() -> TenantSettings {
+        TenantSettings { purge_after_days: 30, session_retention_days: None }
+    }
 }
 
 /// An import job: one domain or OU set of a tenant.
@@ -36,6 +92,7 @@ pub struct Job {
     pub full_sync_interval_days: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_filter: Option<String>,
+    pub policy: SafeguardPolicy,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: time::OffsetDateTime,
 }
@@ -202,12 +259,35 @@ pub enum SessionStatus {
     Queued,
     Running,
     Succeeded,
+    /// Planned beyond the job's safeguard: nothing applied; waits for an
+    /// admin to approve or reject it.
+    Held,
+    /// A held session an admin rejected: nothing applied.
+    Rejected,
     Failed,
 }
 
 impl SessionStatus {
-    pub fn is_finished(self) -> bool {
-        matches!(self, SessionStatus::Succeeded | SessionStatus::Failed)
+    /// True once the import will do nothing more by itself: finished, or
+    /// held for an admin.
+    pub fn is_settled(self) -> bool {
+        !matches!(self, SessionStatus::Queued | SessionStatus::Running)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Queued => "queued",
+            SessionStatus::Running => "running",
+            SessionStatus::Succeeded => "succeeded",
+            SessionStatus::Held => "held",
+            SessionStatus::Rejected => "rejected",
+            SessionStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SessionStatus> {
+        use SessionStatus::*;
+        [Queued, Running, Succeeded, Held, Rejected, Failed].into_iter().find(|status| status.as_str() == s)
     }
 }
 
@@ -216,11 +296,17 @@ impl SessionStatus {
 pub struct SessionCounts {
     /// New users.
     pub created: u64,
-    /// Existing users whose fields, accesses or activity changed (a
-    /// re-activation counts here).
+    /// Existing users whose fields or accesses changed.
     pub updated: u64,
     /// Users who were active and no longer are.
     pub deactivated: u64,
+    /// Users who were inactive and are active again, with the same identity.
+    #[serde(default)]
+    pub reactivated: u64,
+    /// Existing users who lose at least one basic access (deactivations
+    /// included): what the safeguard weighs with `deactivated`.
+    #[serde(default)]
+    pub lost_basic: u64,
     /// Users the import looked at and left as they were.
     pub unchanged: u64,
     /// Users in scope whom no linked group grants a basic access.
@@ -243,6 +329,14 @@ pub struct Session {
     /// Why a failed session failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Why a held session was held: the budgets its plan exceeds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held_reasons: Vec<String>,
+    /// Who approved or rejected a held session, and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<time::OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: time::OffsetDateTime,
     #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
@@ -257,32 +351,104 @@ pub struct Session {
 pub enum ChangeAction {
     Created,
     Updated,
-    /// Was active, is not any more (never deleted).
+    /// Was active, is not any more (never deleted by an import).
     Deactivated,
+    /// Was inactive, is active again: the same user, the same id.
+    Reactivated,
 }
 
 impl ChangeAction {
+    pub const ALL: [ChangeAction; 4] = [ChangeAction::Created, ChangeAction::Updated, ChangeAction::Deactivated, ChangeAction::Reactivated];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ChangeAction::Created => "created",
             ChangeAction::Updated => "updated",
             ChangeAction::Deactivated => "deactivated",
+            ChangeAction::Reactivated => "reactivated",
         }
     }
 
     pub fn parse(s: &str) -> Option<ChangeAction> {
-        [ChangeAction::Created, ChangeAction::Updated, ChangeAction::Deactivated].into_iter().find(|a| a.as_str() == s)
+        ChangeAction::ALL.into_iter().find(|a| a.as_str() == s)
     }
 }
 
-/// One itemised change of a session.
+/// One itemised change of a session (or of a plan).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionChange {
-    pub user_id: Uuid,
+    /// The user changed; absent for a creation that was only planned (a
+    /// dry run, or a held session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<Uuid>,
     pub object_guid: ObjectGuid,
     pub username: String,
     pub action: ChangeAction,
     /// Field by field, in words, e.g. `email: a@x -> b@x`, `+access user @ Copenhagen`.
+    pub details: Vec<String>,
+}
+
+/// `POST /api/v1/jobs/{job}/plan`: what an import would do now, applied to
+/// nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanPreview {
+    /// The snapshot the plan reads.
+    pub snapshot_id: Uuid,
+    pub counts: SessionCounts,
+    /// Non-empty when an import of this plan would be held, and why.
+    pub held_reasons: Vec<String>,
+    pub notes: Vec<String>,
+    /// The first `limit` changes, in the order an import records them.
+    pub changes: Vec<SessionChange>,
+    /// How many changes the plan has in all.
+    pub total_changes: u64,
+}
+
+/// `PUT /api/v1/jobs/{job}/links`: the links as saved, and what they do
+/// to the job's users when next imported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinksSaved {
+    pub links: Vec<Link>,
+    pub preview: LinksPreview,
+}
+
+/// Who gains and who loses which access under the new links, planned on
+/// the job's stored directory state (empty before the first snapshot).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinksPreview {
+    pub gains: Vec<AccessDelta>,
+    pub losses: Vec<AccessDelta>,
+    pub counts: SessionCounts,
+    pub notes: Vec<String>,
+}
+
+/// Users gaining or losing one access.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessDelta {
+    pub access: AccessRef,
+    /// How many users.
+    pub users: u64,
+    /// Their usernames, sorted; at most 100.
+    pub usernames: Vec<String>,
+}
+
+/// `POST /api/v1/sessions/{id}/approve` and `.../reject`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// Who decides, as the console knows them (recorded on the session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
+/// One entry of `GET /api/v1/users/{id}/history`: what one session did to
+/// the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub session_id: Uuid,
+    pub trigger: SessionTrigger,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: time::OffsetDateTime,
+    pub action: ChangeAction,
     pub details: Vec<String>,
 }
 

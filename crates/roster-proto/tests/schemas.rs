@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use jsonschema::{Draft, Registry, Validator};
 use roster_proto::ObjectGuid;
 use roster_proto::admin::{
-    Access, AccessKind, AccessRef, CreateAccess, CreateJob, CreatedTenant, Job, Link, LinkInput, Page, RegistrationToken, Session,
-    SessionChange, SessionCounts, SessionStatus, SessionTrigger, User,
+    Access, AccessKind, AccessRef, CreateAccess, CreateJob, CreatedTenant, Job, Link, LinkInput, Page, RegistrationToken, SafeguardPolicy,
+    Session, SessionChange, SessionCounts, SessionStatus, SessionTrigger, User,
 };
 use roster_proto::agent::{
     AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, SnapshotState, SnapshotStatus, SyncAdvice,
@@ -343,9 +343,12 @@ fn finished_session() -> Session {
         status: SessionStatus::Failed,
         snapshot_id: id(SNAPSHOT),
         manifest_sha256: SHA.into(),
-        counts: SessionCounts { created: 120, updated: 3, deactivated: 1, unchanged: 980, not_linked: 7 },
+        counts: SessionCounts { created: 120, updated: 3, deactivated: 1, unchanged: 980, not_linked: 7, reactivated: 2, lost_basic: 1 },
         notes: vec!["no links: nobody imported".into()],
         error: Some("database: connection reset".into()),
+        held_reasons: vec![],
+        decided_by: None,
+        decided_at: None,
         created_at: datetime!(2026-11-25 02:00:05.125 UTC),
         finished_at: Some(datetime!(2026-11-25 02:00:07 UTC)),
         duration_ms: Some(1_875),
@@ -374,6 +377,7 @@ fn job() -> Job {
         schedule_time: "02:00".into(),
         full_sync_interval_days: 7,
         user_filter: Some("(employeeType=staff)".into()),
+        policy: SafeguardPolicy::default(),
         created_at: datetime!(2026-11-24 09:30:00.5 UTC),
     }
 }
@@ -739,6 +743,7 @@ fn admin_api_bodies_match() {
             schedule_time: Some("23:59".into()),
             full_sync_interval_days: Some(3),
             user_filter: Some("(department=Sales)".into()),
+            policy: Some(SafeguardPolicy::default()),
         },
     );
     c.check(
@@ -750,6 +755,7 @@ fn admin_api_bodies_match() {
             schedule_time: None,
             full_sync_interval_days: None,
             user_filter: None,
+            policy: None,
         },
     );
     let input: CreateJob = c.accepts(&s("createJob"), json!({"name": "Corp HQ", "relative_paths": ["OU=Staff"]}));
@@ -860,7 +866,7 @@ fn admin_api_bodies_match() {
     let changes: Vec<SessionChange> = ["created", "updated", "deactivated"]
         .into_iter()
         .map(|action| SessionChange {
-            user_id: id(USER_ID),
+            user_id: Some(id(USER_ID)),
             object_guid: guid(ANN),
             username: "ann".into(),
             action: serde_json::from_value(json!(action)).unwrap(),

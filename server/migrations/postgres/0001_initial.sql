@@ -11,6 +11,10 @@ CREATE TABLE server_identity (
 CREATE TABLE tenants (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
+    -- Days a deactivated user is kept before it is purged.
+    purge_after_days BIGINT NOT NULL DEFAULT 30,
+    -- Days finished sessions are kept; NULL = forever.
+    session_retention_days BIGINT,
     created_at BIGINT NOT NULL
 );
 
@@ -31,6 +35,8 @@ CREATE TABLE jobs (
     next_import_at BIGINT NOT NULL,
     full_sync_interval_days BIGINT NOT NULL,
     full_sync_requested BIGINT NOT NULL DEFAULT 0,
+    -- The safeguard policy (JSON of roster_proto::admin::SafeguardPolicy).
+    policy TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     UNIQUE (tenant_id, name)
 );
@@ -138,8 +144,17 @@ CREATE TABLE sessions (
     deactivated_count BIGINT NOT NULL DEFAULT 0,
     unchanged_count BIGINT NOT NULL DEFAULT 0,
     not_linked_count BIGINT NOT NULL DEFAULT 0,
+    reactivated_count BIGINT NOT NULL DEFAULT 0,
+    lost_basic_count BIGINT NOT NULL DEFAULT 0,
     notes TEXT NOT NULL DEFAULT '[]',
     error TEXT,
+    -- A held session: why, and the digest of the plan an approval applies.
+    held_reasons TEXT NOT NULL DEFAULT '[]',
+    plan_digest TEXT,
+    -- Set by approve: run this plan (if its digest still matches) past the safeguard.
+    approved_digest TEXT,
+    decided_by TEXT,
+    decided_at BIGINT,
     created_at BIGINT NOT NULL,
     started_at BIGINT,
     finished_at BIGINT,
@@ -151,13 +166,15 @@ CREATE INDEX sessions_status ON sessions (status);
 CREATE TABLE session_changes (
     session_id TEXT NOT NULL REFERENCES sessions(id),
     seq BIGINT NOT NULL,
-    user_id TEXT NOT NULL,
+    -- NULL for a creation only planned (held session).
+    user_id TEXT,
     object_guid TEXT NOT NULL,
     username TEXT NOT NULL,
     action TEXT NOT NULL,
     details TEXT NOT NULL,
     PRIMARY KEY (session_id, seq)
 );
+CREATE INDEX session_changes_user ON session_changes (user_id);
 
 CREATE TABLE users (
     id TEXT PRIMARY KEY,
@@ -176,6 +193,8 @@ CREATE TABLE users (
     title TEXT,
     dn TEXT NOT NULL,
     active BIGINT NOT NULL CHECK (active IN (0, 1)),
+    -- When the user became inactive (NULL while active); purged after the tenant's grace period.
+    deactivated_at BIGINT,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
     UNIQUE (job_id, anchor)

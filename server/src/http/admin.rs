@@ -8,7 +8,8 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use roster_import::GroupRef;
 use roster_proto::admin::{
-    Access, Agent, CreateAccess, CreateJob, Job, Link, LinkInput, Page, RegistrationToken, Session, SessionChange, SessionTrigger, User,
+    Access, AccessDelta, AccessRef, Agent, CreateAccess, CreateJob, Decision, HistoryEntry, Job, Link, LinkInput, LinksPreview, LinksSaved,
+    Page, PlanPreview, RegistrationToken, SafeguardPolicy, Session, SessionChange, SessionTrigger, TenantSettings, User,
 };
 use roster_proto::scope::JobScope;
 use serde::Deserialize;
@@ -39,11 +40,17 @@ pub fn routes() -> Router<AppState> {
         .route("/jobs/{job}/links", get(get_links).put(put_links))
         .route("/jobs/{job}/sessions", get(list_sessions))
         .route("/jobs/{job}/imports", post(start_import))
+        .route("/jobs/{job}/plan", post(plan_import))
+        .route("/jobs/{job}/policy", get(get_policy).put(put_policy))
         .route("/jobs/{job}/full-sync", post(request_full_sync))
         .route("/accesses", get(list_accesses).post(create_access))
         .route("/sessions/{id}", get(get_session))
         .route("/sessions/{id}/changes", get(list_changes))
+        .route("/sessions/{id}/approve", post(approve_session))
+        .route("/sessions/{id}/reject", post(reject_session))
         .route("/users", get(list_users))
+        .route("/users/{id}/history", get(user_history))
+        .route("/settings", get(get_settings).put(put_settings))
         .route("/agents", get(list_agents))
         .route("/agents/{id}/revoke", post(revoke_agent))
 }
@@ -103,6 +110,9 @@ async fn create_job(
     let Some(daily) = crate::schedule::parse_daily_time(&schedule) else {
         return Err(AppError::Unprocessable(format!("schedule_time must be HH:MM (24-hour, UTC), got `{schedule}`")));
     };
+    if let Some(policy) = &input.policy {
+        validate_policy(policy)?;
+    }
     let interval = input.full_sync_interval_days.unwrap_or(DEFAULT_FULL_SYNC_DAYS);
     if !(1..=365).contains(&interval) {
         return Err(AppError::Unprocessable(format!("full_sync_interval_days must be between 1 and 365, got {interval}")));
@@ -178,20 +188,20 @@ async fn get_links(State(state): State<AppState>, admin: Admin, Path(job): Path<
     Ok(ApiJson(store::jobs::get_links(&mut conn, job.id).await?))
 }
 
-/// Replaces the job's links. Groups are checked for syntax now and
-/// resolved against the job's newest snapshot when there is one; a group
-/// not (yet) in a snapshot is accepted and resolved at the next import.
+/// Replaces the job's links and answers with who gains and who loses
+/// which access at the next import. Groups are checked for syntax now and
+/// resolved to their objectGUID against the job's directory state when it
+/// holds them (else at the first snapshot that does); a link keeps the
+/// objectGUID it resolved to, so it follows its group through renames.
 async fn put_links(
     State(state): State<AppState>,
     admin: Admin,
     Path(job): Path<String>,
     ApiJson(links): ApiJson<Vec<LinkInput>>,
-) -> Result<ApiJson<Vec<Link>>, AppError> {
+) -> Result<ApiJson<LinksSaved>, AppError> {
     let job = job_of(&state, admin, &job).await?;
-    let catalogue = {
-        let mut conn = state.db.pool.acquire().await?;
-        store::jobs::access_catalogue(&mut conn, admin.tenant_id).await?
-    };
+    let mut tx = state.db.begin_write().await?;
+    let catalogue = store::jobs::access_catalogue(&mut tx, admin.tenant_id).await?;
     let mut problems = Vec::new();
     for (i, link) in links.iter().enumerate() {
         if let Err(e) = GroupRef::parse(link.group.trim()) {
@@ -204,18 +214,232 @@ async fn put_links(
     if !problems.is_empty() {
         return Err(AppError::Unprocessable(problems.join("; ")));
     }
-    // Keep resolutions already known for groups given by GUID.
+    // A group given by GUID is resolved; one given as before keeps its resolution.
+    let before = store::jobs::get_links(&mut tx, job.id).await?;
     let resolved: Vec<_> = links
         .iter()
         .map(|l| match GroupRef::parse(l.group.trim()) {
             Ok(GroupRef::Guid(guid)) => Some(guid),
-            _ => None,
+            _ => before.iter().find(|old| old.group == l.group.trim()).and_then(|old| old.group_guid),
         })
         .collect();
-    store::jobs::put_links(&state.db, job.id, &links, &resolved).await?;
+    store::jobs::put_links(&mut tx, job.id, &links, &resolved).await?;
+    let saved = store::jobs::get_links(&mut tx, job.id).await?;
+    let preview = match crate::import::plan_job(&mut tx, admin.tenant_id, &job, &saved).await {
+        Ok(planned) => {
+            store::jobs::record_link_resolution(&mut tx, job.id, &planned.resolved_links).await?;
+            links_preview(&planned)
+        }
+        Err(crate::import::ImportError::NoState) => LinksPreview {
+            gains: Vec::new(),
+            losses: Vec::new(),
+            counts: Default::default(),
+            notes: vec!["the job has no snapshot yet: the links take effect at its first import".to_owned()],
+        },
+        Err(error) => return Err(error.into()),
+    };
+    let links = store::jobs::get_links(&mut tx, job.id).await?;
+    tx.commit().await?;
     tracing::info!(tenant = %admin.tenant_id, job = %job.id, links = links.len(), "links replaced");
+    Ok(ApiJson(LinksSaved { links, preview }))
+}
+
+/// Most usernames an access delta lists.
+const PREVIEW_USERNAMES: usize = 100;
+
+/// Who gains and who loses each access in a plan.
+fn links_preview(planned: &crate::import::Planned) -> LinksPreview {
+    use std::collections::BTreeMap;
+    let mut gains: BTreeMap<uuid::Uuid, Vec<&str>> = BTreeMap::new();
+    let mut losses: BTreeMap<uuid::Uuid, Vec<&str>> = BTreeMap::new();
+    for change in &planned.plan.changes {
+        for id in &change.gained {
+            gains.entry(*id).or_default().push(&change.target.username);
+        }
+        for id in &change.lost {
+            losses.entry(*id).or_default().push(&change.target.username);
+        }
+    }
+    let deltas = |map: BTreeMap<uuid::Uuid, Vec<&str>>| {
+        let mut deltas: Vec<AccessDelta> = map
+            .into_iter()
+            .map(|(id, mut names)| {
+                names.sort_unstable();
+                let (kind, name) = planned.catalogue.get(&id).cloned().unwrap_or((roster_proto::admin::AccessKind::User, id.to_string()));
+                AccessDelta {
+                    access: AccessRef { id, kind, name },
+                    users: names.len() as u64,
+                    usernames: names.into_iter().take(PREVIEW_USERNAMES).map(str::to_owned).collect(),
+                }
+            })
+            .collect();
+        deltas.sort_by(|a, b| a.access.cmp(&b.access));
+        deltas
+    };
+    LinksPreview { gains: deltas(gains), losses: deltas(losses), counts: planned.plan.counts, notes: planned.notes.clone() }
+}
+
+/// `?limit=N` of the dry run.
+#[derive(Debug, Deserialize)]
+struct PlanQuery {
+    limit: Option<u32>,
+}
+
+/// A dry run: plans an import of the job's stored directory state with its
+/// current links and users, applies nothing, and answers with the plan.
+async fn plan_import(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(job): Path<String>,
+    ApiQuery(query): ApiQuery<PlanQuery>,
+) -> Result<ApiJson<PlanPreview>, AppError> {
+    let job = job_of(&state, admin, &job).await?;
+    let limit = match query.limit {
+        None => DEFAULT_LIMIT,
+        Some(n) if n <= MAX_PLAN_CHANGES => n,
+        Some(n) => return Err(AppError::BadRequest(format!("limit must be between 0 and {MAX_PLAN_CHANGES}, got {n}"))),
+    };
+    // A read-only transaction: one consistent picture, nothing written.
+    let mut tx = state.db.pool.begin().await?;
+    let links = store::jobs::get_links(&mut tx, job.id).await?;
+    let planned = crate::import::plan_job(&mut tx, admin.tenant_id, &job, &links).await?;
+    tx.rollback().await?;
+    let held_reasons = roster_import::safeguard::judge(&job.policy, &planned.plan);
+    let mut changes = crate::import::planned_changes(&planned.plan);
+    let total_changes = changes.len() as u64;
+    changes.truncate(limit as usize);
+    Ok(ApiJson(PlanPreview {
+        snapshot_id: planned.snapshot_id,
+        counts: planned.plan.counts,
+        held_reasons,
+        notes: planned.notes,
+        changes,
+        total_changes,
+    }))
+}
+
+/// Most changes a dry run lists.
+const MAX_PLAN_CHANGES: u32 = 10_000;
+
+fn validate_policy(policy: &SafeguardPolicy) -> Result<(), AppError> {
+    for (name, budget) in [("max_deactivations", policy.max_deactivations), ("max_lost_basic", policy.max_lost_basic)] {
+        if budget.percent > 100 {
+            return Err(AppError::Unprocessable(format!("{name}.percent must be between 0 and 100, got {}", budget.percent)));
+        }
+    }
+    Ok(())
+}
+
+async fn get_policy(State(state): State<AppState>, admin: Admin, Path(job): Path<String>) -> Result<ApiJson<SafeguardPolicy>, AppError> {
+    Ok(ApiJson(job_of(&state, admin, &job).await?.policy))
+}
+
+async fn put_policy(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(job): Path<String>,
+    ApiJson(policy): ApiJson<SafeguardPolicy>,
+) -> Result<ApiJson<SafeguardPolicy>, AppError> {
+    let job = job_of(&state, admin, &job).await?;
+    validate_policy(&policy)?;
+    store::jobs::set_policy(&state.db, job.id, &policy).await?;
+    tracing::info!(tenant = %admin.tenant_id, job = %job.id, ?policy, "safeguard policy replaced");
+    Ok(ApiJson(policy))
+}
+
+async fn get_settings(State(state): State<AppState>, admin: Admin) -> Result<ApiJson<TenantSettings>, AppError> {
     let mut conn = state.db.pool.acquire().await?;
-    Ok(ApiJson(store::jobs::get_links(&mut conn, job.id).await?))
+    Ok(ApiJson(store::tenants::settings(&mut conn, admin.tenant_id).await?))
+}
+
+async fn put_settings(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiJson(settings): ApiJson<TenantSettings>,
+) -> Result<ApiJson<TenantSettings>, AppError> {
+    if !(1..=3650).contains(&settings.purge_after_days) {
+        return Err(AppError::Unprocessable(format!("purge_after_days must be between 1 and 3650, got {}", settings.purge_after_days)));
+    }
+    if settings.session_retention_days.is_some_and(|days| days == 0) {
+        return Err(AppError::Unprocessable("session_retention_days must be at least 1 (omit it to keep sessions forever)".into()));
+    }
+    store::tenants::set_settings(&state.db, admin.tenant_id, &settings).await?;
+    tracing::info!(tenant = %admin.tenant_id, ?settings, "tenant settings replaced");
+    Ok(ApiJson(settings))
+}
+
+/// The optional body of approve and reject.
+fn decision(body: &[u8]) -> Result<String, AppError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok("admin".to_owned());
+    }
+    let decision: Decision = serde_json::from_slice(body).map_err(|e| AppError::Unprocessable(format!("body is not a Decision: {e}")))?;
+    Ok(decision
+        .by
+        .map(|by| by.trim().chars().take(200).collect::<String>())
+        .filter(|by| !by.is_empty())
+        .unwrap_or_else(|| "admin".to_owned()))
+}
+
+/// Approves a held session: it runs again at once and, if its plan is
+/// still the one held (nothing changed meanwhile), is applied past the
+/// safeguard; otherwise it is planned again and judged again.
+async fn approve_session(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, ApiJson<Session>), AppError> {
+    decide(state, admin, id, &body, store::sessions::Verdict::Approve).await
+}
+
+/// Rejects a held session: nothing of it is applied.
+async fn reject_session(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, ApiJson<Session>), AppError> {
+    decide(state, admin, id, &body, store::sessions::Verdict::Reject).await
+}
+
+async fn decide(
+    state: AppState,
+    admin: Admin,
+    id: String,
+    body: &[u8],
+    verdict: store::sessions::Verdict,
+) -> Result<(StatusCode, ApiJson<Session>), AppError> {
+    let id = parse_id(&id, "session")?;
+    let by = decision(body)?;
+    let session = store::sessions::get_session(&state.db, admin.tenant_id, id).await?.ok_or(AppError::NotFound("session"))?;
+    if !store::sessions::decide(&state.db, admin.tenant_id, id, verdict, &by).await? {
+        return Err(AppError::Conflict(format!("session {id} is {}, not held", session.status.as_str())));
+    }
+    tracing::info!(tenant = %admin.tenant_id, session = %id, ?verdict, %by, "held session decided");
+    if verdict == store::sessions::Verdict::Approve {
+        state.imports.wake();
+    }
+    let session = store::sessions::get_session(&state.db, admin.tenant_id, id).await?.ok_or(AppError::NotFound("session"))?;
+    let status = if verdict == store::sessions::Verdict::Approve { StatusCode::ACCEPTED } else { StatusCode::OK };
+    Ok((status, ApiJson(session)))
+}
+
+/// One user's timeline across sessions, oldest first.
+async fn user_history(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> Result<ApiJson<Page<HistoryEntry>>, AppError> {
+    let id = parse_id(&id, "user")?;
+    store::users::get_user(&state.db, admin.tenant_id, id).await?.ok_or(AppError::NotFound("user"))?;
+    let after = match &page.cursor {
+        Some(c) => Some(time_and_id(c).map(|(ms, id)| (ms, id.to_string()))?),
+        None => None,
+    };
+    let (items, next) = store::sessions::history(&state.db, id, page.limit()?, after).await?;
+    Ok(ApiJson(Page { items, next_cursor: next.map(|(ms, id)| cursor::encode(&[ms.to_string(), id])) }))
 }
 
 async fn list_sessions(

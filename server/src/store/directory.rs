@@ -3,7 +3,7 @@
 
 use roster_proto::ObjectGuid;
 use roster_proto::manifest::{Manifest, Watermark};
-use roster_proto::records::{GroupMembersRecord, GroupRecord, Record, UserRecord};
+use roster_proto::records::{GroupMembersRecord, GroupRecord, OuRecord, Record, UserRecord};
 use roster_proto::scope::JobScope;
 use sqlx::Row;
 use uuid::Uuid;
@@ -275,22 +275,39 @@ pub async fn delete_object(conn: &mut sqlx::AnyConnection, job: Uuid, guid: Obje
     Ok(())
 }
 
-/// The job's users and groups as the state holds them.
-pub async fn load_users_and_groups(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<(Vec<UserRecord>, Vec<GroupRecord>), StoreError> {
-    let rows = sqlx::query("SELECT record FROM directory_objects WHERE job_id = $1 AND kind IN ('user', 'group') ORDER BY object_guid")
+/// The base DN of a committed snapshot (what the job's paths are relative to).
+pub async fn snapshot_base_dn(conn: &mut sqlx::AnyConnection, snapshot: Uuid) -> Result<Option<String>, StoreError> {
+    let row = sqlx::query("SELECT manifest_json FROM snapshots WHERE id = $1 AND status = 'committed'")
+        .bind(snapshot.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|row| Ok(get_json::<Manifest>(&row, "manifest_json")?.directory.base_dn)).transpose()
+}
+
+/// The objects of a job's directory state.
+#[derive(Debug, Clone, Default)]
+pub struct Directory {
+    pub users: Vec<UserRecord>,
+    pub groups: Vec<GroupRecord>,
+    pub ous: Vec<OuRecord>,
+}
+
+/// The job's users, groups and OUs as the state holds them.
+pub async fn load_directory(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<Directory, StoreError> {
+    let rows = sqlx::query("SELECT record FROM directory_objects WHERE job_id = $1 ORDER BY object_guid")
         .bind(job.to_string())
         .fetch_all(&mut *conn)
         .await?;
-    let mut users = Vec::new();
-    let mut groups = Vec::new();
+    let mut directory = Directory::default();
     for row in &rows {
         match get_json::<Record>(row, "record")? {
-            Record::User(user) => users.push(user),
-            Record::Group(group) => groups.push(group),
-            Record::Ou(_) | Record::Deleted(_) | Record::GroupMembers(_) => {}
+            Record::User(user) => directory.users.push(user),
+            Record::Group(group) => directory.groups.push(group),
+            Record::Ou(ou) => directory.ous.push(ou),
+            Record::Deleted(_) | Record::GroupMembers(_) => {}
         }
     }
-    Ok((users, groups))
+    Ok(directory)
 }
 
 /// Snapshots of `job` still receiving chunks, other than `except` (a

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use roster_proto::ObjectGuid;
-use roster_proto::admin::{Access, AccessKind, CreateJob, Job, Link, LinkInput, RegistrationToken};
+use roster_proto::admin::{Access, AccessKind, CreateJob, Job, Link, LinkInput, RegistrationToken, SafeguardPolicy};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
@@ -14,7 +14,7 @@ use super::{Db, StoreError, get_json, get_uuid, hash_secret, new_secret, now_ms,
 /// The columns every query of this table reads, as a literal for `concat!`.
 macro_rules! job_columns {
     () => {
-        "id, tenant_id, name, relative_paths, group_paths, user_filter, schedule_time, full_sync_interval_days, created_at"
+        "id, tenant_id, name, relative_paths, group_paths, user_filter, schedule_time, full_sync_interval_days, policy, created_at"
     };
 }
 
@@ -27,6 +27,7 @@ fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
         user_filter: row.try_get("user_filter")?,
         schedule_time: row.try_get("schedule_time")?,
         full_sync_interval_days: u32::try_from(row.try_get::<i64, _>("full_sync_interval_days")?).unwrap_or(u32::MAX),
+        policy: get_json(row, "policy")?,
         created_at: to_datetime(row.try_get("created_at")?),
     })
 }
@@ -58,12 +59,13 @@ pub async fn create_job(
         user_filter: input.user_filter.as_deref().map(str::trim).filter(|f| !f.is_empty()).map(str::to_owned),
         schedule_time: schedule_time.to_owned(),
         full_sync_interval_days,
+        policy: input.policy.unwrap_or_default(),
         created_at: to_datetime(now),
     };
     let result = sqlx::query(
         "INSERT INTO jobs (id, tenant_id, name, relative_paths, group_paths, schedule_time, next_import_at, created_at, full_sync_interval_days,
-             user_filter)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (tenant_id, name) DO NOTHING",
+             user_filter, policy)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (tenant_id, name) DO NOTHING",
     )
     .bind(job.id.to_string())
     .bind(tenant.to_string())
@@ -75,6 +77,7 @@ pub async fn create_job(
     .bind(now)
     .bind(i64::from(full_sync_interval_days))
     .bind(&job.user_filter)
+    .bind(serde_json::to_string(&job.policy).map_err(|e| StoreError::Corrupt { column: "jobs.policy", detail: e.to_string() })?)
     .execute(&db.pool)
     .await?;
     Ok(if result.rows_affected() == 1 { CreatedJob::Created(job) } else { CreatedJob::NameTaken })
@@ -278,9 +281,13 @@ pub async fn access_catalogue(conn: &mut sqlx::AnyConnection, tenant: Uuid) -> R
 }
 
 /// Replaces a job's links. Access ids must be the tenant's (checked by the caller).
-pub async fn put_links(db: &Db, job: Uuid, links: &[LinkInput], resolved: &[Option<ObjectGuid>]) -> Result<(), StoreError> {
-    let mut tx = db.begin_write().await?;
-    sqlx::query("DELETE FROM links WHERE job_id = $1").bind(job.to_string()).execute(&mut *tx).await?;
+pub async fn put_links(
+    conn: &mut sqlx::AnyConnection,
+    job: Uuid,
+    links: &[LinkInput],
+    resolved: &[Option<ObjectGuid>],
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM links WHERE job_id = $1").bind(job.to_string()).execute(&mut *conn).await?;
     for (position, link) in links.iter().enumerate() {
         sqlx::query("INSERT INTO links (job_id, position, group_text, access_id, group_guid) VALUES ($1, $2, $3, $4, $5)")
             .bind(job.to_string())
@@ -288,10 +295,9 @@ pub async fn put_links(db: &Db, job: Uuid, links: &[LinkInput], resolved: &[Opti
             .bind(link.group.trim())
             .bind(link.access_id.to_string())
             .bind(resolved.get(position).copied().flatten().map(|g| g.to_string()))
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 
@@ -348,5 +354,15 @@ pub async fn full_sync_requested(conn: &mut sqlx::AnyConnection, job: Uuid) -> R
 /// A full snapshot arrived: the request is answered.
 pub async fn clear_full_sync_request(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<(), StoreError> {
     sqlx::query("UPDATE jobs SET full_sync_requested = 0 WHERE id = $1").bind(job.to_string()).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Replaces a job's safeguard policy.
+pub async fn set_policy(db: &Db, job: Uuid, policy: &SafeguardPolicy) -> Result<(), StoreError> {
+    sqlx::query("UPDATE jobs SET policy = $1 WHERE id = $2")
+        .bind(serde_json::to_string(policy).map_err(|e| StoreError::Corrupt { column: "jobs.policy", detail: e.to_string() })?)
+        .bind(job.to_string())
+        .execute(&db.pool)
+        .await?;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Import sessions: one row per run, kept forever, with counts, notes and
 //! the itemised changes.
 
-use roster_proto::admin::{ChangeAction, Session, SessionChange, SessionCounts, SessionStatus, SessionTrigger};
+use roster_proto::admin::{ChangeAction, HistoryEntry, Session, SessionChange, SessionCounts, SessionStatus, SessionTrigger};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
@@ -12,7 +12,8 @@ use super::{Db, StoreError, get_json, get_parsed, get_uuid, now_ms, to_datetime}
 macro_rules! columns {
     () => {
         "id, tenant_id, job_id, snapshot_id, trigger_kind, status, manifest_sha256, created_count, updated_count, \
-     deactivated_count, unchanged_count, not_linked_count, notes, error, created_at, finished_at, duration_ms"
+     deactivated_count, unchanged_count, not_linked_count, reactivated_count, lost_basic_count, notes, error, held_reasons, decided_by, \
+     decided_at, created_at, finished_at, duration_ms"
     };
 }
 
@@ -21,15 +22,6 @@ fn trigger_str(trigger: SessionTrigger) -> &'static str {
         SessionTrigger::FirstPush => "first_push",
         SessionTrigger::Manual => "manual",
         SessionTrigger::Schedule => "schedule",
-    }
-}
-
-fn status_str(status: SessionStatus) -> &'static str {
-    match status {
-        SessionStatus::Queued => "queued",
-        SessionStatus::Running => "running",
-        SessionStatus::Succeeded => "succeeded",
-        SessionStatus::Failed => "failed",
     }
 }
 
@@ -45,7 +37,7 @@ fn from_row(row: &AnyRow) -> Result<Session, StoreError> {
         job_id: get_uuid(row, "job_id")?,
         trigger: serde_json::from_value(serde_json::Value::String(trigger.clone()))
             .map_err(|_| corrupt("sessions.trigger_kind", trigger))?,
-        status: serde_json::from_value(serde_json::Value::String(status.clone())).map_err(|_| corrupt("sessions.status", status))?,
+        status: SessionStatus::parse(&status).ok_or_else(|| corrupt("sessions.status", status.clone()))?,
         snapshot_id: get_uuid(row, "snapshot_id")?,
         manifest_sha256: row.try_get("manifest_sha256")?,
         counts: SessionCounts {
@@ -54,9 +46,14 @@ fn from_row(row: &AnyRow) -> Result<Session, StoreError> {
             deactivated: count("deactivated_count")?,
             unchanged: count("unchanged_count")?,
             not_linked: count("not_linked_count")?,
+            reactivated: count("reactivated_count")?,
+            lost_basic: count("lost_basic_count")?,
         },
         notes: get_json(row, "notes")?,
         error: row.try_get("error")?,
+        held_reasons: get_json(row, "held_reasons")?,
+        decided_by: row.try_get("decided_by")?,
+        decided_at: row.try_get::<Option<i64>, _>("decided_at")?.map(to_datetime),
         created_at: to_datetime(row.try_get("created_at")?),
         finished_at: finished_at.map(to_datetime),
         duration_ms: duration_ms.and_then(|d| u64::try_from(d).ok()),
@@ -169,10 +166,12 @@ pub struct SessionWork {
     pub job_id: Uuid,
     pub snapshot_id: Uuid,
     pub started_at: i64,
+    /// The digest of the held plan an admin approved, if this run follows an approval.
+    pub approved_digest: Option<String>,
 }
 
 pub async fn work(db: &Db, id: Uuid) -> Result<Option<SessionWork>, StoreError> {
-    let row = sqlx::query("SELECT id, tenant_id, job_id, snapshot_id, started_at, created_at FROM sessions WHERE id = $1")
+    let row = sqlx::query("SELECT id, tenant_id, job_id, snapshot_id, started_at, created_at, approved_digest FROM sessions WHERE id = $1")
         .bind(id.to_string())
         .fetch_optional(&db.pool)
         .await?;
@@ -184,6 +183,7 @@ pub async fn work(db: &Db, id: Uuid) -> Result<Option<SessionWork>, StoreError> 
         job_id: get_uuid(&row, "job_id")?,
         snapshot_id: get_uuid(&row, "snapshot_id")?,
         started_at: started.unwrap_or(row.try_get("created_at")?),
+        approved_digest: row.try_get("approved_digest")?,
     }))
 }
 
@@ -196,6 +196,133 @@ pub async fn succeed(
     notes: &[String],
 ) -> Result<bool, StoreError> {
     finish(conn, work, SessionStatus::Succeeded, counts, notes, None).await
+}
+
+/// Marks a running session held, with why and the digest of its plan,
+/// inside the transaction that records the plan's itemised changes.
+pub async fn hold(
+    conn: &mut sqlx::AnyConnection,
+    work: &SessionWork,
+    counts: &SessionCounts,
+    notes: &[String],
+    reasons: &[String],
+    digest: &str,
+) -> Result<bool, StoreError> {
+    if !finish(conn, work, SessionStatus::Held, counts, notes, None).await? {
+        return Ok(false);
+    }
+    sqlx::query("UPDATE sessions SET held_reasons = $1, plan_digest = $2 WHERE id = $3")
+        .bind(serde_json::to_string(reasons).unwrap_or_else(|_| "[]".into()))
+        .bind(digest)
+        .bind(work.id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(true)
+}
+
+/// An admin's decision on a held session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Queue it again; its plan passes the safeguard if unchanged.
+    Approve,
+    Reject,
+}
+
+/// Approves or rejects a held session of `tenant`; false if there is no
+/// such held session (another decision came first).
+pub async fn decide(db: &Db, tenant: Uuid, id: Uuid, verdict: Verdict, by: &str) -> Result<bool, StoreError> {
+    let sql = match verdict {
+        Verdict::Approve => {
+            "UPDATE sessions SET status = 'queued', approved_digest = plan_digest, decided_by = $1, decided_at = $2, started_at = NULL,
+                 finished_at = NULL, duration_ms = NULL
+             WHERE id = $3 AND tenant_id = $4 AND status = 'held'"
+        }
+        Verdict::Reject => {
+            "UPDATE sessions SET status = 'rejected', decided_by = $1, decided_at = $2 WHERE id = $3 AND tenant_id = $4 AND status = 'held'"
+        }
+    };
+    let result = sqlx::query(sql).bind(by).bind(now_ms()).bind(id.to_string()).bind(tenant.to_string()).execute(&db.pool).await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Rejects the job's other held sessions once a newer run has been
+/// planned: an approval applies to the newest plan only.
+pub async fn supersede_held(conn: &mut sqlx::AnyConnection, job: Uuid, newer: Uuid) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE sessions SET status = 'rejected', decided_by = $1, decided_at = $2 WHERE job_id = $3 AND status = 'held' AND id <> $4",
+    )
+    .bind(format!("superseded by session {newer}"))
+    .bind(now_ms())
+    .bind(job.to_string())
+    .bind(newer.to_string())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Removes `tenant`'s finished sessions (succeeded, rejected, failed)
+/// created before `before_ms`, with their changes. Returns how many.
+pub async fn delete_finished_before(db: &Db, tenant: Uuid, before_ms: i64) -> Result<u64, StoreError> {
+    let mut tx = db.begin_write().await?;
+    let old = "SELECT id FROM sessions WHERE tenant_id = $1 AND created_at < $2 AND status IN ('succeeded', 'rejected', 'failed')";
+    sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM session_changes WHERE session_id IN ({old})")))
+        .bind(tenant.to_string())
+        .bind(before_ms)
+        .execute(&mut *tx)
+        .await?;
+    let result = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM sessions WHERE id IN ({old})")))
+        .bind(tenant.to_string())
+        .bind(before_ms)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(result.rows_affected())
+}
+
+/// One user's timeline: the changes applied to it, oldest first, a page at
+/// a time; the cursor is the last entry's session `created_at` and id.
+pub async fn history(
+    db: &Db,
+    user: Uuid,
+    limit: u32,
+    after: Option<(i64, String)>,
+) -> Result<(Vec<HistoryEntry>, Option<(i64, String)>), StoreError> {
+    let (after_ms, after_id) = after.unwrap_or((i64::MIN, String::new()));
+    let rows = sqlx::query(
+        "SELECT s.id, s.trigger_kind, s.created_at, s.finished_at, c.action, c.details FROM session_changes c
+         JOIN sessions s ON s.id = c.session_id
+         WHERE c.user_id = $1 AND s.status = 'succeeded' AND (s.created_at > $2 OR (s.created_at = $2 AND s.id > $3))
+         ORDER BY s.created_at, s.id LIMIT $4",
+    )
+    .bind(user.to_string())
+    .bind(after_ms)
+    .bind(after_id)
+    .bind(i64::from(limit) + 1)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut entries = Vec::new();
+    let mut next = None;
+    for (i, row) in rows.iter().enumerate() {
+        if i == limit as usize {
+            break;
+        }
+        let trigger: String = row.try_get("trigger_kind")?;
+        let action: String = row.try_get("action")?;
+        let created: i64 = row.try_get("created_at")?;
+        let finished: Option<i64> = row.try_get("finished_at")?;
+        entries.push(HistoryEntry {
+            session_id: get_uuid(row, "id")?,
+            trigger: serde_json::from_value(serde_json::Value::String(trigger.clone()))
+                .map_err(|_| StoreError::Corrupt { column: "sessions.trigger_kind", detail: trigger })?,
+            at: to_datetime(finished.unwrap_or(created)),
+            action: ChangeAction::parse(&action).ok_or(StoreError::Corrupt { column: "session_changes.action", detail: action })?,
+            details: get_json(row, "details")?,
+        });
+        if i + 1 == limit as usize && rows.len() > limit as usize {
+            next = Some((created, row.try_get::<String, _>("id")?));
+        }
+    }
+    Ok((entries, next))
 }
 
 /// Marks a session failed.
@@ -217,10 +344,11 @@ async fn finish(
     let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     let result = sqlx::query(
         "UPDATE sessions SET status = $1, created_count = $2, updated_count = $3, deactivated_count = $4, unchanged_count = $5,
-             not_linked_count = $6, notes = $7, error = $8, finished_at = $9, duration_ms = $10
+             not_linked_count = $6, notes = $7, error = $8, finished_at = $9, duration_ms = $10, reactivated_count = $12,
+             lost_basic_count = $13
          WHERE id = $11 AND status = 'running'",
     )
-    .bind(status_str(status))
+    .bind(status.as_str())
     .bind(n(counts.created))
     .bind(n(counts.updated))
     .bind(n(counts.deactivated))
@@ -231,6 +359,8 @@ async fn finish(
     .bind(now)
     .bind(now - work.started_at)
     .bind(work.id.to_string())
+    .bind(n(counts.reactivated))
+    .bind(n(counts.lost_basic))
     .execute(&mut *conn)
     .await?;
     Ok(result.rows_affected() == 1)
@@ -251,7 +381,7 @@ pub async fn insert_changes(conn: &mut sqlx::AnyConnection, session: Uuid, chang
         )
         .bind(session.to_string())
         .bind(seq as i64)
-        .bind(change.user_id.to_string())
+        .bind(change.user_id.map(|id| id.to_string()))
         .bind(change.object_guid.to_string())
         .bind(&change.username)
         .bind(change.action.as_str())
@@ -281,7 +411,11 @@ pub async fn list_changes(db: &Db, session: Uuid, limit: u32, from_seq: i64) -> 
             break;
         }
         changes.push(SessionChange {
-            user_id: get_uuid(row, "user_id")?,
+            user_id: row
+                .try_get::<Option<String>, _>("user_id")?
+                .map(|id| id.parse())
+                .transpose()
+                .map_err(|e: uuid::Error| StoreError::Corrupt { column: "session_changes.user_id", detail: e.to_string() })?,
             object_guid: get_parsed(row, "object_guid")?,
             username: row.try_get("username")?,
             action: {

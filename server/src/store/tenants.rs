@@ -1,7 +1,7 @@
 //! Tenants, their admin tokens, and the server's own identity (the `aud`
 //! agents sign for).
 
-use roster_proto::admin::CreatedTenant;
+use roster_proto::admin::{CreatedTenant, TenantSettings};
 use sqlx::Row;
 use uuid::Uuid;
 
@@ -65,4 +65,38 @@ pub async fn audience(db: &Db) -> Result<String, StoreError> {
         .await?;
     let row = sqlx::query("SELECT audience FROM server_identity WHERE id = 1").fetch_one(&db.pool).await?;
     Ok(row.try_get("audience")?)
+}
+
+fn settings_from_row(row: &sqlx::any::AnyRow) -> Result<TenantSettings, StoreError> {
+    let days = |value: i64| u32::try_from(value).unwrap_or(u32::MAX);
+    Ok(TenantSettings {
+        purge_after_days: days(row.try_get("purge_after_days")?),
+        session_retention_days: row.try_get::<Option<i64>, _>("session_retention_days")?.map(days),
+    })
+}
+
+/// A tenant's settings.
+pub async fn settings(conn: &mut sqlx::AnyConnection, tenant: Uuid) -> Result<TenantSettings, StoreError> {
+    let row = sqlx::query("SELECT purge_after_days, session_retention_days FROM tenants WHERE id = $1")
+        .bind(tenant.to_string())
+        .fetch_one(&mut *conn)
+        .await?;
+    settings_from_row(&row)
+}
+
+/// Replaces a tenant's settings.
+pub async fn set_settings(db: &Db, tenant: Uuid, settings: &TenantSettings) -> Result<(), StoreError> {
+    sqlx::query("UPDATE tenants SET purge_after_days = $1, session_retention_days = $2 WHERE id = $3")
+        .bind(i64::from(settings.purge_after_days))
+        .bind(settings.session_retention_days.map(i64::from))
+        .bind(tenant.to_string())
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// Every tenant with its settings (for housekeeping).
+pub async fn all_settings(db: &Db) -> Result<Vec<(Uuid, TenantSettings)>, StoreError> {
+    let rows = sqlx::query("SELECT id, purge_after_days, session_retention_days FROM tenants ORDER BY id").fetch_all(&db.pool).await?;
+    rows.iter().map(|row| Ok((get_uuid(row, "id")?, settings_from_row(row)?))).collect()
 }

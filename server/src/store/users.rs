@@ -91,8 +91,8 @@ pub async fn insert_user(conn: &mut sqlx::AnyConnection, tenant: Uuid, job: Uuid
     let id = Uuid::new_v4();
     let query = sqlx::query(
         "INSERT INTO users (username, user_principal_name, email, display_name, given_name, surname, telephone_number, department,
-             title, dn, active, object_guid, id, tenant_id, job_id, anchor, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)",
+             title, dn, active, object_guid, id, tenant_id, job_id, anchor, created_at, updated_at, deactivated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, CASE WHEN $11 = 1 THEN NULL ELSE $17 END)",
     );
     bind_imported_fields(query, state)
         .bind(id.to_string())
@@ -110,7 +110,8 @@ pub async fn insert_user(conn: &mut sqlx::AnyConnection, tenant: Uuid, job: Uuid
 pub async fn update_user(conn: &mut sqlx::AnyConnection, id: Uuid, state: &UserState) -> Result<(), StoreError> {
     let query = sqlx::query(
         "UPDATE users SET username = $1, user_principal_name = $2, email = $3, display_name = $4, given_name = $5, surname = $6,
-             telephone_number = $7, department = $8, title = $9, dn = $10, active = $11, object_guid = $12, updated_at = $13
+             telephone_number = $7, department = $8, title = $9, dn = $10, active = $11, object_guid = $12, updated_at = $13,
+             deactivated_at = CASE WHEN $11 = 1 THEN NULL ELSE COALESCE(deactivated_at, $13) END
          WHERE id = $14",
     );
     bind_imported_fields(query, state).bind(now_ms()).bind(id.to_string()).execute(&mut *conn).await?;
@@ -127,6 +128,36 @@ async fn insert_accesses(conn: &mut sqlx::AnyConnection, user: Uuid, accesses: &
             .await?;
     }
     Ok(())
+}
+
+/// Deletes `tenant`'s users inactive since before `before_ms`, with their
+/// accesses: the end of the grace period. Returns how many.
+pub async fn purge_inactive(db: &Db, tenant: Uuid, before_ms: i64) -> Result<u64, StoreError> {
+    let mut tx = db.begin_write().await?;
+    let old = "SELECT id FROM users WHERE tenant_id = $1 AND active = 0 AND deactivated_at < $2";
+    sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM user_accesses WHERE user_id IN ({old})")))
+        .bind(tenant.to_string())
+        .bind(before_ms)
+        .execute(&mut *tx)
+        .await?;
+    let result = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM users WHERE id IN ({old})")))
+        .bind(tenant.to_string())
+        .bind(before_ms)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(result.rows_affected())
+}
+
+/// A user of `tenant` (`None` for other tenants' users too): its job and
+/// state, without accesses.
+pub async fn get_user(db: &Db, tenant: Uuid, id: Uuid) -> Result<Option<(Uuid, UserState)>, StoreError> {
+    let row = sqlx::query(concat!("SELECT ", state_columns!(), " FROM users WHERE tenant_id = $1 AND id = $2"))
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&db.pool)
+        .await?;
+    row.map(|row| Ok((get_uuid(&row, "job_id")?, state_from_row(&row)?))).transpose()
 }
 
 /// A page of a tenant's users (optionally one job's), ordered by id; the

@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod world;
+
 use std::time::{Duration, Instant};
 
 use roster_proto::admin::{Session, SessionStatus};
@@ -157,7 +159,7 @@ impl TestApp {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let session: Session = self.get(&format!("/api/v1/sessions/{id}"), admin).await.json();
-            if session.status.is_finished() {
+            if session.status.is_settled() {
                 return session;
             }
             assert!(Instant::now() < deadline, "session {id} still {:?}", session.status);

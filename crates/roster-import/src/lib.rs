@@ -11,9 +11,14 @@
 //! - a user who leaves scope, loses the last basic access or vanishes from
 //!   AD is **deactivated** (inactive, no accesses), never deleted;
 //! - users outside the job's scope are never imported, whatever their groups.
+//!
+//! [`explain`] tells an admin why one user holds its accesses (or is not
+//! imported, or not active) by those same rules.
 
+pub mod explain;
 pub mod links;
 pub mod plan;
 
+pub use explain::{ExplainInput, Explainer};
 pub use links::{GroupRef, LinkError, LinkRule};
 pub use plan::{Action, CurrentUser, DeactivationReason, Plan, PlanInput, UserChange, UserState, plan};

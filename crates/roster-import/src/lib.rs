@@ -13,12 +13,15 @@
 //! - users outside the job's scope are never imported, whatever their groups.
 //!
 //! [`explain`] tells an admin why one user holds its accesses (or is not
-//! imported, or not active) by those same rules.
+//! imported, or not active) by those same rules, and [`structure()`] summarises
+//! the OUs and groups a directory state holds.
 
 pub mod explain;
 pub mod links;
 pub mod plan;
+pub mod structure;
 
 pub use explain::{ExplainInput, Explainer};
 pub use links::{GroupRef, LinkError, LinkRule};
 pub use plan::{Action, CurrentUser, DeactivationReason, Plan, PlanInput, UserChange, UserState, plan};
+pub use structure::{StructureInput, structure};

@@ -7,14 +7,24 @@
 //! - a user in scope is **imported** when a linked group — directly or
 //!   through nested groups, cycles tolerated — grants at least one basic
 //!   (`user`) access; it carries every access its linked groups grant;
-//! - an imported user is **active** unless AD disables the account;
+//! - an imported user is **active** unless AD disables the account or it
+//!   has expired (`accountExpires`);
 //! - a user who leaves scope, loses the last basic access or vanishes from
 //!   AD is **deactivated** (inactive, no accesses), never deleted;
 //! - users outside the job's scope are never imported, whatever their groups.
+//!
+//! [`explain`] tells an admin why one user holds its accesses (or is not
+//! imported, or not active) by those same rules, and [`structure()`] summarises
+//! the OUs and groups a directory state holds. [`safeguard::judge`] says
+//! whether a plan takes away so much that it must wait for an admin.
 
+pub mod explain;
 pub mod links;
 pub mod plan;
 pub mod safeguard;
+pub mod structure;
 
+pub use explain::{ExplainInput, Explainer};
 pub use links::{GroupRef, LinkError, LinkRule};
 pub use plan::{Action, CurrentUser, DeactivationReason, Plan, PlanInput, UserChange, UserState, plan};
+pub use structure::{StructureInput, structure};

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod agent;
 pub mod dn;
 pub mod guid;
+pub mod insight;
 pub mod manifest;
 pub mod problem;
 pub mod records;

@@ -23,6 +23,7 @@ use roster_proto::admin::{
 use roster_proto::agent::{
     AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, SnapshotState, SnapshotStatus, SyncAdvice,
 };
+use roster_proto::insight::{AccessGrant, Explanation, GrantChain, GroupStep, GroupSummary, OuNode, Reason, ReasonCode, Structure};
 use roster_proto::manifest::{
     ChunkRef, DirectoryIdentity, FORMAT_VERSION, MAX_CHUNK_BYTES, Manifest, RecordCounts, SnapshotKind, Watermark,
 };
@@ -1111,4 +1112,239 @@ fn refs(value: &Value) -> Vec<String> {
     }
     walk(value, &mut out);
     out
+}
+
+/// A group as an insight chain names it.
+fn step(guid_text: &str, name: &str) -> GroupStep {
+    GroupStep { object_guid: guid(guid_text), name: name.into(), dn: format!("CN={name},OU=Groups,DC=corp,DC=example,DC=test") }
+}
+
+/// Ann: imported and active, `user @ Copenhagen` through two linked groups, and an administrator.
+fn explained_ann() -> Explanation {
+    let sales_dk = step(SALES, "Sales-DK");
+    let staff_dk = step("22222222-3333-4444-5555-666666666666", "Staff-DK");
+    let all_staff = step("33333333-4444-5555-6666-777777777777", "All-Staff");
+    let cph = step("44444444-5555-6666-7777-888888888888", "CPH-Office");
+    Explanation {
+        object_guid: guid(ANN),
+        anchor: guid(ANN_ANCHOR),
+        username: "ann".into(),
+        dn: full_user().dn,
+        in_scope: true,
+        imported: true,
+        active: true,
+        grants: vec![
+            AccessGrant {
+                access_id: id(ACCESS),
+                kind: AccessKind::User,
+                name: "Copenhagen".into(),
+                chains: vec![
+                    GrantChain { groups: vec![cph.clone()], text: "CPH-Office (linked: user @ Copenhagen)".into() },
+                    GrantChain {
+                        groups: vec![sales_dk.clone(), staff_dk, all_staff],
+                        text: "Sales-DK → Staff-DK → All-Staff (linked: user @ Copenhagen)".into(),
+                    },
+                ],
+            },
+            AccessGrant {
+                access_id: id("e4da3b7f-bbce-4345-9777-2b0674a318d5"),
+                kind: AccessKind::Administrator,
+                name: "Copenhagen".into(),
+                chains: vec![GrantChain { groups: vec![sales_dk], text: "Sales-DK (linked: administrator @ Copenhagen)".into() }],
+            },
+        ],
+        reasons: vec![],
+    }
+}
+
+/// A disabled service account outside the job's paths, linked only to a VIP access.
+fn explained_service_account() -> Explanation {
+    let lounge = step("55555555-6666-7777-8888-999999999999", "Lounge");
+    Explanation {
+        object_guid: minimal_user().object_guid,
+        anchor: minimal_user().object_guid,
+        username: "svc-print".into(),
+        dn: "CN=svc-print,OU=Service,DC=corp,DC=example,DC=test".into(),
+        in_scope: false,
+        imported: false,
+        active: false,
+        grants: vec![AccessGrant {
+            access_id: id("1679091c-5a88-4faf-b5e6-6d2c4b8a0e14"),
+            kind: AccessKind::Vip,
+            name: "Lounge".into(),
+            chains: vec![GrantChain { groups: vec![lounge], text: "Lounge (linked: vip @ Lounge)".into() }],
+        }],
+        reasons: vec![
+            Reason {
+                code: ReasonCode::OutOfScope,
+                text: "`CN=svc-print,OU=Service,DC=corp,DC=example,DC=test` is not below any of the job's paths: OU=Staff,DC=corp,DC=example,DC=test".into(),
+            },
+            Reason { code: ReasonCode::NoBasicAccess, text: "linked groups grant the user only vip @ Lounge, and no basic (user) access".into() },
+            Reason { code: ReasonCode::Disabled, text: "the account is disabled in AD".into() },
+        ],
+    }
+}
+
+/// One explanation per reason code, each with no grants.
+fn explained_for_each_reason() -> Vec<Explanation> {
+    ReasonCode::ALL
+        .into_iter()
+        .map(|code| Explanation {
+            grants: vec![],
+            in_scope: !matches!(code, ReasonCode::OutOfScope | ReasonCode::OutsideFilter | ReasonCode::UnreadableDn),
+            imported: false,
+            active: false,
+            reasons: vec![Reason { code, text: format!("{code:?}") }],
+            ..explained_service_account()
+        })
+        .collect()
+}
+
+fn ou(guid_text: &str, dn: &str, users: u64, children: Vec<OuNode>) -> OuNode {
+    let name = dn.split(',').next().unwrap().trim_start_matches("OU=").to_owned();
+    let users_below = users + children.iter().map(|c| c.users_below).sum::<u64>();
+    OuNode { object_guid: guid(guid_text), dn: dn.into(), name, users, users_below, children }
+}
+
+fn structure() -> Structure {
+    let copenhagen = ou("66666666-7777-8888-9999-aaaaaaaaaaaa", "OU=Copenhagen,OU=Staff,DC=corp,DC=example,DC=test", 1_200, vec![]);
+    let aarhus = ou("77777777-8888-9999-aaaa-bbbbbbbbbbbb", "OU=Aarhus,OU=Staff,DC=corp,DC=example,DC=test", 800, vec![]);
+    Structure {
+        users: 2_105,
+        ous: vec![
+            ou("88888888-9999-aaaa-bbbb-cccccccccccc", "OU=Groups,DC=corp,DC=example,DC=test", 0, vec![]),
+            ou(STAFF_OU, "OU=Staff,DC=corp,DC=example,DC=test", 5, vec![aarhus, copenhagen]),
+        ],
+        groups: vec![
+            GroupSummary {
+                object_guid: guid("33333333-4444-5555-6666-777777777777"),
+                dn: "CN=All-Staff,OU=Groups,DC=corp,DC=example,DC=test".into(),
+                name: "All-Staff".into(),
+                direct_members: 3,
+                direct_users: 0,
+                nested_users: 2_000,
+                linked_accesses: vec![id(ACCESS), id("e4da3b7f-bbce-4345-9777-2b0674a318d5")],
+            },
+            GroupSummary {
+                object_guid: guid("11111111-2222-3333-4444-555555555555"),
+                dn: "CN=Empty,OU=Groups,DC=corp,DC=example,DC=test".into(),
+                name: "Empty".into(),
+                direct_members: 0,
+                direct_users: 0,
+                nested_users: 0,
+                linked_accesses: vec![],
+            },
+        ],
+    }
+}
+
+#[test]
+fn insight_schema_is_in_the_registry() {
+    assert!(schema_files().contains_key("insight.schema.json"), "proto-schemas/json/insight.schema.json is missing");
+    let c = Contract::load();
+    for def in ["explanation", "accessGrant", "grantChain", "groupStep", "reason", "reasonCode", "structure", "ouNode", "groupSummary"] {
+        c.validator(&format!("insight.schema.json#/$defs/{def}"));
+    }
+}
+
+#[test]
+fn insight_bodies_match() {
+    let c = Contract::load();
+    let s = |def: &str| format!("insight.schema.json#/$defs/{def}");
+
+    c.check(&s("explanation"), &explained_ann());
+    c.check(&s("explanation"), &explained_service_account());
+    for explanation in explained_for_each_reason() {
+        c.check(&s("explanation"), &explanation);
+    }
+    // Imported but disabled and expired: inactive, with both reasons.
+    let inactive = Explanation {
+        active: false,
+        reasons: vec![
+            Reason { code: ReasonCode::Disabled, text: "the account is disabled in AD".into() },
+            Reason { code: ReasonCode::Expired, text: "the account has expired in AD".into() },
+        ],
+        ..explained_ann()
+    };
+    c.check(&s("explanation"), &inactive);
+    c.check(&s("structure"), &structure());
+    c.check(&s("structure"), &Structure { users: 0, ous: vec![], groups: vec![] });
+    c.check(&s("ouNode"), &structure().ous[1]);
+    c.check(&s("groupSummary"), &structure().groups[0]);
+
+    let ann = serde_json::to_value(explained_ann()).unwrap();
+    let with = |document: &Value, pointer: &str, value: Value| {
+        let mut v = document.clone();
+        *v.pointer_mut(pointer).unwrap_or_else(|| panic!("{pointer}")) = value;
+        v
+    };
+    let without = |document: &Value, pointer: &str, member: &str| {
+        let mut v = document.clone();
+        v.pointer_mut(pointer).unwrap().as_object_mut().unwrap().remove(member);
+        v
+    };
+    let reason = |code: &str| json!({"code": code, "text": "t"});
+    c.rejects(&s("explanation"), without(&ann, "", "anchor"), "no anchor");
+    c.rejects(&s("explanation"), without(&ann, "", "reasons"), "no reasons (empty, never left out)");
+    c.rejects(&s("explanation"), with(&ann, "/object_guid", json!(ANN.to_uppercase())), "an upper-case GUID");
+    c.rejects(&s("explanation"), with(&ann, "/grants/0/kind", json!("guest")), "an unknown access kind");
+    c.rejects(&s("explanation"), with(&ann, "/grants/0/access_id", json!("copenhagen")), "a bad access id");
+    c.rejects(&s("explanation"), with(&ann, "/grants/0/chains", json!([])), "a grant without a chain");
+    let chain = ann["grants"][0]["chains"][0].clone();
+    c.rejects(&s("explanation"), with(&ann, "/grants/0/chains", json!(vec![chain; 6])), "six chains for one access");
+    c.rejects(&s("explanation"), with(&ann, "/grants/0/chains/0/groups", json!([])), "a chain without groups");
+    c.rejects(&s("explanation"), without(&ann, "/grants/0/chains/0/groups/0", "dn"), "a group step without dn");
+    let mut extra = ann.clone();
+    extra["grants"][0]["chains"][0]["linked"] = json!(true);
+    c.rejects(&s("explanation"), extra, "an extra member in a chain");
+    c.rejects(&s("explanation"), with(&ann, "/in_scope", json!(false)), "imported while out of scope");
+    c.rejects(&s("explanation"), with(&ann, "/imported", json!(false)), "active while not imported");
+    c.rejects(&s("explanation"), with(&ann, "/reasons", json!([reason("disabled")])), "active with a reason");
+    c.rejects(&s("explanation"), with(&ann, "/active", json!(false)), "inactive without a reason");
+    let inactive = serde_json::to_value(&inactive).unwrap();
+    c.rejects(&s("explanation"), with(&inactive, "/reasons/0", reason("left_scope")), "an unknown reason code");
+    c.rejects(&s("explanation"), with(&inactive, "/reasons/0", reason("Disabled")), "a reason code in the wrong case");
+    c.rejects(&s("explanation"), with(&inactive, "/reasons/0", json!({"code": "disabled"})), "a reason without text");
+    c.rejects(&s("explanation"), with(&inactive, "/active", json!("no")), "a string for a flag");
+
+    let tree = serde_json::to_value(structure()).unwrap();
+    c.rejects(&s("structure"), with(&tree, "/users", json!(-1)), "a negative user count");
+    c.rejects(&s("structure"), without(&tree, "", "groups"), "no groups");
+    c.rejects(&s("structure"), without(&tree, "/ous/1/children/0", "children"), "an OU without children (empty, never left out)");
+    c.rejects(&s("structure"), with(&tree, "/ous/1/children/0/users_below", json!(1.5)), "a fractional count");
+    c.rejects(&s("structure"), with(&tree, "/ous/1/object_guid", json!(format!("{{{STAFF_OU}}}"))), "a GUID in braces");
+    c.rejects(&s("structure"), with(&tree, "/groups/0/linked_accesses", json!([ACCESS, ACCESS])), "an access linked twice");
+    c.rejects(&s("structure"), with(&tree, "/groups/0/linked_accesses", json!(["user @ Copenhagen"])), "a linked access that is no id");
+    c.rejects(&s("structure"), without(&tree, "/groups/0", "nested_users"), "a group without nested_users");
+
+    // What the schema accepts, Rust reads: a tree nested deeper than the examples.
+    let deep = json!({
+        "users": 1,
+        "ous": [{"object_guid": STAFF_OU, "dn": "OU=a,DC=x", "name": "a", "users": 0, "users_below": 1, "children": [
+            {"object_guid": SALES, "dn": "OU=b,OU=a,DC=x", "name": "b", "users": 0, "users_below": 1, "children": [
+                {"object_guid": ANN, "dn": "OU=c,OU=b,OU=a,DC=x", "name": "c", "users": 1, "users_below": 1, "children": []}
+            ]}
+        ]}],
+        "groups": []
+    });
+    let parsed: Structure = c.accepts(&s("structure"), deep);
+    assert_eq!(parsed.ous[0].children[0].children[0].users, 1);
+}
+
+#[test]
+fn insight_enums_are_exact() {
+    let files = schema_files();
+    let listed: Vec<String> = files["insight.schema.json"]["$defs"]["reasonCode"]["enum"]
+        .as_array()
+        .expect("insight.schema.json#/$defs/reasonCode has an enum")
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    // In order: reasons are listed in this order.
+    let written: Vec<String> =
+        ReasonCode::ALL.iter().map(|code| serde_json::to_value(code).unwrap().as_str().unwrap().to_owned()).collect();
+    assert_eq!(listed, written);
+    for code in ReasonCode::ALL {
+        assert_eq!(serde_json::to_value(code).unwrap(), json!(code.as_str()));
+    }
 }

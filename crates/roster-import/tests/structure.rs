@@ -1,0 +1,272 @@
+//! Table tests of the structure view: a small directory state, and the OU
+//! tree and group summaries it must give, with and without a search.
+
+// A failed unwrap is a failed test, which is what we want here.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use roster_import::{GroupRef, LinkRule, StructureInput, structure};
+use roster_proto::ObjectGuid;
+use roster_proto::insight::{GroupSummary, OuNode, Structure};
+use roster_proto::records::{GroupRecord, OuRecord, UserRecord};
+use uuid::Uuid;
+
+const BASE: &str = "DC=corp,DC=test";
+
+fn guid(n: u32) -> ObjectGuid {
+    format!("{n:08x}-0000-0000-0000-000000000000").parse().unwrap()
+}
+
+/// User `n` named `u{n}` in `container` (relative to BASE).
+fn user(n: u32, container: &str) -> UserRecord {
+    UserRecord {
+        object_guid: guid(n),
+        dn: format!("CN=u{n},{container},{BASE}"),
+        sam_account_name: format!("u{n}"),
+        user_principal_name: None,
+        mail: None,
+        given_name: None,
+        surname: None,
+        display_name: None,
+        telephone_number: None,
+        department: None,
+        title: None,
+        user_account_control: 512,
+        account_expires: None,
+        consistency_guid: None,
+        outside_filter: false,
+        usn_changed: None,
+        when_changed: None,
+    }
+}
+
+/// OU `n` at `relative` (relative to BASE), named by its first RDN.
+fn ou(n: u32, relative: &str) -> OuRecord {
+    let name = relative.split(',').next().unwrap().split('=').nth(1).unwrap().to_owned();
+    OuRecord { object_guid: guid(n), dn: format!("{relative},{BASE}"), name }
+}
+
+/// Group `n` named `name` in OU=Groups; members are GUID numbers.
+fn group(n: u32, name: &str, members: &[u32]) -> GroupRecord {
+    GroupRecord {
+        object_guid: guid(n),
+        dn: format!("CN={name},OU=Groups,{BASE}"),
+        name: name.to_owned(),
+        group_type: -2147483646,
+        members: members.iter().map(|m| guid(*m)).collect(),
+    }
+}
+
+fn link(group: &str, access: u128) -> LinkRule {
+    LinkRule { group: GroupRef::parse(group).unwrap(), group_text: group.to_owned(), access_id: Uuid::from_u128(access) }
+}
+
+struct World {
+    users: Vec<UserRecord>,
+    groups: Vec<GroupRecord>,
+    ous: Vec<OuRecord>,
+    links: Vec<LinkRule>,
+}
+
+impl World {
+    fn structure(&self, search: Option<&str>) -> Structure {
+        structure(StructureInput { users: &self.users, groups: &self.groups, ous: &self.ous, links: &self.links }, search)
+    }
+}
+
+/// OUs: Staff ⊃ {Copenhagen ⊃ Sales, Aarhus}, Groups, and Inner below the
+/// `CN=Builtin` container. Users in OUs, in `CN=Users` and in a container
+/// inside Staff. Groups: all-staff ⊃ {Team-A, u1, a reference outside the
+/// state}; Team-A ⊃ {u2, u3, team-b}; team-b ⊃ {u3, u4, Team-A} (a cycle);
+/// Self ⊃ {Self, u5}; Empty.
+fn world() -> World {
+    World {
+        users: vec![
+            user(1, "OU=Staff"),
+            user(2, "OU=Staff"),
+            user(3, "OU=Copenhagen,OU=Staff"),
+            user(4, "OU=Copenhagen,OU=Staff"),
+            // The same OU, spelled differently.
+            UserRecord { dn: format!("cn=u5, ou=COPENHAGEN,ou=staff,{BASE}"), ..user(5, "") },
+            user(6, "OU=Sales,OU=Copenhagen,OU=Staff"),
+            user(7, "CN=Users"),
+            user(8, "CN=Users"),
+            user(9, "CN=Contractors,OU=Staff"),
+            UserRecord { dn: "not a DN".into(), ..user(10, "") },
+        ],
+        ous: vec![
+            ou(50, "OU=Staff"),
+            ou(51, "OU=Copenhagen,OU=Staff"),
+            ou(52, "OU=Aarhus,OU=Staff"),
+            ou(53, "OU=Sales,OU=Copenhagen,OU=Staff"),
+            ou(54, "OU=Groups"),
+            ou(55, "OU=Inner,CN=Builtin"),
+        ],
+        groups: vec![
+            group(100, "all-staff", &[101, 1, 9999]),
+            group(101, "Team-A", &[2, 3, 102]),
+            group(102, "team-b", &[3, 4, 101]),
+            group(103, "Self", &[103, 5, 5]),
+            group(104, "Empty", &[]),
+        ],
+        links: vec![
+            link(&format!("CN=all-staff,OU=Groups,{BASE}"), 3),
+            link(&format!("cn=ALL-STAFF, ou=groups,{BASE}"), 1),
+            link(&guid(100).to_string(), 2),
+            link(&guid(100).to_string(), 1),
+            link(&format!("CN=Team-A,OU=Groups,{BASE}"), 9),
+            link(&format!("CN=Gone,OU=Groups,{BASE}"), 4),
+            link(&guid(555).to_string(), 5),
+        ],
+    }
+}
+
+/// An OU tree as (name, users, users_below, children), for comparing.
+#[derive(Debug, PartialEq)]
+struct Tree(String, u64, u64, Vec<Tree>);
+
+fn node(name: &str, users: u64, users_below: u64, children: Vec<Tree>) -> Tree {
+    Tree(name.to_owned(), users, users_below, children)
+}
+
+fn tree(nodes: &[OuNode]) -> Vec<Tree> {
+    nodes.iter().map(|n| node(&n.name, n.users, n.users_below, tree(&n.children))).collect()
+}
+
+fn full_tree() -> Vec<Tree> {
+    vec![
+        node("Groups", 0, 0, vec![]),
+        node("Inner", 0, 0, vec![]),
+        node("Staff", 2, 6, vec![node("Aarhus", 0, 0, vec![]), node("Copenhagen", 3, 4, vec![node("Sales", 1, 1, vec![])])]),
+    ]
+}
+
+/// A group as (name, direct_members, direct_users, nested_users, linked accesses).
+type Counts = (String, u64, u64, u64, Vec<u128>);
+
+fn counts(groups: &[GroupSummary]) -> Vec<Counts> {
+    groups
+        .iter()
+        .map(|g| {
+            (g.name.clone(), g.direct_members, g.direct_users, g.nested_users, g.linked_accesses.iter().map(|a| a.as_u128()).collect())
+        })
+        .collect()
+}
+
+fn all_counts() -> Vec<Counts> {
+    [
+        ("all-staff", 3, 1, 4, vec![1, 2, 3]),
+        ("Empty", 0, 0, 0, vec![]),
+        ("Self", 2, 1, 1, vec![]),
+        ("Team-A", 3, 2, 3, vec![9]),
+        ("team-b", 3, 2, 3, vec![]),
+    ]
+    .into_iter()
+    .map(|(name, members, users, nested, accesses)| (name.to_owned(), members, users, nested, accesses))
+    .collect()
+}
+
+#[test]
+fn the_ou_tree_counts_users_by_parent_and_below() {
+    let structure = world().structure(None);
+    assert_eq!(structure.users, 10, "every user counts in the total, whatever its container");
+    assert_eq!(tree(&structure.ous), full_tree());
+    let staff = &structure.ous[2];
+    assert_eq!((staff.object_guid, staff.dn.as_str()), (guid(50), format!("OU=Staff,{BASE}").as_str()));
+    assert_eq!(staff.children[1].children[0].object_guid, guid(53));
+}
+
+#[test]
+fn groups_count_direct_and_nested_members() {
+    let structure = world().structure(None);
+    assert_eq!(counts(&structure.groups), all_counts());
+    let all = &structure.groups[0];
+    assert_eq!((all.object_guid, all.dn.as_str()), (guid(100), format!("CN=all-staff,OU=Groups,{BASE}").as_str()));
+}
+
+#[test]
+fn a_search_keeps_matching_groups_and_ous_with_their_ancestors() {
+    let staff = |children| node("Staff", 2, 6, children);
+    let copenhagen = |children| node("Copenhagen", 3, 4, children);
+    type Case = (Option<&'static str>, Vec<Tree>, Vec<&'static str>);
+    let cases: Vec<Case> = vec![
+        // A DN below Copenhagen contains "copen" too.
+        (Some("copen"), vec![staff(vec![copenhagen(vec![node("Sales", 1, 1, vec![])])])], vec![]),
+        (Some("SALES"), vec![staff(vec![copenhagen(vec![node("Sales", 1, 1, vec![])])])], vec![]),
+        (Some("aarhus"), vec![staff(vec![node("Aarhus", 0, 0, vec![])])], vec![]),
+        (Some("builtin"), vec![node("Inner", 0, 0, vec![])], vec![]),
+        (Some(" TEAM "), vec![], vec!["Team-A", "team-b"]),
+        (Some("ou=groups"), vec![node("Groups", 0, 0, vec![])], vec!["all-staff", "Empty", "Self", "Team-A", "team-b"]),
+        (Some("nothing like it"), vec![], vec![]),
+    ];
+    let world = world();
+    for (search, ous, groups) in cases {
+        let structure = world.structure(search);
+        assert_eq!(structure.users, 10, "{search:?}: the total stays unfiltered");
+        assert_eq!(tree(&structure.ous), ous, "{search:?}");
+        let names: Vec<&str> = structure.groups.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, groups, "{search:?}");
+    }
+    // Counts of a listed group stay the unfiltered ones.
+    let team = world.structure(Some("team"));
+    assert_eq!(counts(&team.groups), all_counts()[3..].to_vec());
+}
+
+#[test]
+fn a_blank_search_is_no_filter() {
+    let world = world();
+    let unfiltered = world.structure(None);
+    for blank in ["", "   ", "\t"] {
+        assert_eq!(world.structure(Some(blank)), unfiltered, "{blank:?}");
+    }
+}
+
+#[test]
+fn the_same_state_in_any_order_gives_the_same_structure() {
+    let mut world = world();
+    let first = world.structure(None);
+    world.users.reverse();
+    world.groups.reverse();
+    world.ous.reverse();
+    assert_eq!(world.structure(None), first);
+    world.ous.rotate_left(2);
+    world.groups.rotate_left(3);
+    assert_eq!(world.structure(None), first);
+}
+
+#[test]
+fn groups_sort_by_name_case_insensitively_then_dn() {
+    let mut a = group(1, "Sales", &[]);
+    a.dn = format!("CN=Sales,OU=Oslo,{BASE}");
+    let mut b = group(2, "sales", &[]);
+    b.dn = format!("CN=sales,OU=Bergen,{BASE}");
+    let world = World { users: vec![], groups: vec![group(3, "Zeta", &[]), a, b, group(4, "alpha", &[])], ous: vec![], links: vec![] };
+    let structure = world.structure(None);
+    let order: Vec<(&str, ObjectGuid)> = structure.groups.iter().map(|g| (g.name.as_str(), g.object_guid)).collect();
+    assert_eq!(order, vec![("alpha", guid(4)), ("sales", guid(2)), ("Sales", guid(1)), ("Zeta", guid(3))]);
+    assert_eq!((structure.users, structure.ous.len()), (0, 0));
+}
+
+#[test]
+fn a_large_state_is_summarised() {
+    // 100,000 users in 100 OUs and 10,000 groups of ten, nested 100 to a
+    // department group, every department in All-Staff.
+    let ous: Vec<OuRecord> =
+        (0..100u32).map(|o| ou(5_000_000 + o, &format!("OU=Site{o},OU=Staff"))).chain([ou(4_999_999, "OU=Staff")]).collect();
+    let users: Vec<UserRecord> = (0..100_000u32).map(|n| user(n + 1, &format!("OU=Site{},OU=Staff", n % 100))).collect();
+    let mut groups: Vec<GroupRecord> =
+        (0..10_000u32).map(|g| group(1_000_000 + g, &format!("Team-{g:05}"), &(g * 10 + 1..=g * 10 + 10).collect::<Vec<_>>())).collect();
+    for d in 0..100u32 {
+        groups.push(group(2_000_000 + d, &format!("Dept-{d:03}"), &(1_000_000 + d * 100..1_000_000 + d * 100 + 100).collect::<Vec<_>>()));
+    }
+    groups.push(group(3_000_000, "All-Staff", &(2_000_000..2_000_100).collect::<Vec<_>>()));
+    let world = World { users, groups, ous, links: vec![link(&format!("CN=All-Staff,OU=Groups,{BASE}"), 1)] };
+    let structure = world.structure(None);
+    assert_eq!(tree(&structure.ous).len(), 1);
+    assert_eq!((structure.ous[0].users, structure.ous[0].users_below, structure.ous[0].children.len()), (0, 100_000, 100));
+    assert_eq!(structure.groups.len(), 10_101);
+    assert_eq!(
+        counts(&structure.groups[..2]),
+        vec![("All-Staff".to_owned(), 100, 0, 100_000, vec![1]), ("Dept-000".to_owned(), 100, 0, 1_000, vec![])]
+    );
+    assert!(structure.groups[101..].iter().all(|g| g.direct_users == 10 && g.nested_users == 10));
+}

@@ -231,6 +231,28 @@ pub async fn plan_job(conn: &mut sqlx::AnyConnection, tenant: Uuid, job: &Job, l
     Ok(Planned { plan, notes, resolved_links, snapshot_id: state.snapshot_id, catalogue })
 }
 
+/// What the planner reads, for the questions asked of it without planning
+/// (explain, structure).
+#[derive(Debug)]
+pub struct JobView {
+    pub directory: store::directory::Directory,
+    pub scope: roster_proto::scope::ResolvedScope,
+    pub rules: Vec<LinkRule>,
+    pub catalogue: HashMap<Uuid, (AccessKind, String)>,
+}
+
+/// Reads the job's directory state, scope, link rules and access catalogue.
+pub async fn job_view(conn: &mut sqlx::AnyConnection, tenant: Uuid, job: &Job) -> Result<JobView, ImportError> {
+    let state = store::directory::state(conn, job.id).await?.ok_or(ImportError::NoState)?;
+    let base =
+        store::directory::snapshot_base_dn(conn, state.snapshot_id).await?.ok_or(ImportError::SnapshotNotCommitted(state.snapshot_id))?;
+    let scope = job.scope().resolve(&base).map_err(|source| ImportError::Scope { base, source })?;
+    let directory = store::directory::load_directory(conn, job.id).await?;
+    let catalogue = store::jobs::access_catalogue(conn, tenant).await?;
+    let (rules, _, _) = link_rules(&store::jobs::get_links(conn, job.id).await?);
+    Ok(JobView { directory, scope, rules, catalogue })
+}
+
 /// The itemised changes of a plan, as a session records them; planned
 /// creations have no user id.
 pub fn planned_changes(plan: &Plan) -> Vec<SessionChange> {

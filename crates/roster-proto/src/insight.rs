@@ -95,11 +95,14 @@ pub enum ReasonCode {
     Disabled,
     /// The account has expired in AD.
     Expired,
+    /// The user is no longer in the job's directory state (deleted in AD,
+    /// or moved where the agent does not read); only for a stored user.
+    GoneFromDirectory,
 }
 
 impl ReasonCode {
     /// Every code, in the order reasons are listed.
-    pub const ALL: [ReasonCode; 7] = [
+    pub const ALL: [ReasonCode; 8] = [
         ReasonCode::OutOfScope,
         ReasonCode::OutsideFilter,
         ReasonCode::UnreadableDn,
@@ -107,6 +110,7 @@ impl ReasonCode {
         ReasonCode::NoBasicAccess,
         ReasonCode::Disabled,
         ReasonCode::Expired,
+        ReasonCode::GoneFromDirectory,
     ];
 
     /// The code as it is written on the wire.
@@ -119,6 +123,7 @@ impl ReasonCode {
             ReasonCode::NoBasicAccess => "no_basic_access",
             ReasonCode::Disabled => "disabled",
             ReasonCode::Expired => "expired",
+            ReasonCode::GoneFromDirectory => "gone_from_directory",
         }
     }
 }

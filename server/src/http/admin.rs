@@ -82,11 +82,11 @@ fn time_and_id(text: &str) -> Result<(i64, Uuid), AppError> {
     Ok((ms.parse().map_err(|_| bad_cursor())?, id.parse().map_err(|_| bad_cursor())?))
 }
 
-fn parse_id(text: &str, what: &'static str) -> Result<Uuid, AppError> {
+pub(crate) fn parse_id(text: &str, what: &'static str) -> Result<Uuid, AppError> {
     text.parse().map_err(|_| AppError::NotFound(what))
 }
 
-async fn job_of(state: &AppState, admin: Admin, job: &str) -> Result<Job, AppError> {
+pub(crate) async fn job_of(state: &AppState, admin: Admin, job: &str) -> Result<Job, AppError> {
     let id = parse_id(job, "job")?;
     store::jobs::get_job(&state.db, admin.tenant_id, id).await?.ok_or(AppError::NotFound("job"))
 }

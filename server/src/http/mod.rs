@@ -6,6 +6,7 @@ pub mod admin;
 pub mod agent;
 pub mod auth;
 pub mod cursor;
+pub mod insight;
 pub mod json;
 
 use axum::Router;

@@ -252,4 +252,3 @@ pub async fn all_users(app: &TestApp, admin: &str, job: Uuid, limit: u32) -> Vec
         }
     }
 }
-

@@ -304,6 +304,8 @@ pub async fn run_session(db: &Db, work: &SessionWork) -> Result<(), ImportError>
     let held_reasons = if approved { Vec::new() } else { roster_import::safeguard::judge(&job.policy, &plan) };
 
     store::jobs::record_link_resolution(&mut tx, work.job_id, &resolved_links).await?;
+    // A run after an approval replaces the changes its held plan recorded.
+    store::sessions::clear_changes(&mut tx, work.id).await?;
     if !held_reasons.is_empty() {
         store::sessions::insert_changes(&mut tx, work.id, &planned_changes(&plan)).await?;
         if !store::sessions::hold(&mut tx, work, &plan.counts, &notes, &held_reasons, &digest).await? {

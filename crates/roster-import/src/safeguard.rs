@@ -50,11 +50,14 @@ mod tests {
         }
     }
 
-    /// (active before, in scope, deactivated, lost basic) → held?
+    /// (active before, in scope, deactivated, lost basic).
+    type Case = (u64, u64, u64, u64);
+
+    /// Each case → held?
     #[test]
     fn the_default_policy_holds_beyond_ten_percent_or_500() {
         let policy = SafeguardPolicy::default();
-        let cases: &[((u64, u64, u64, u64), bool)] = &[
+        let cases: &[(Case, bool)] = &[
             ((100, 100, 10, 10), false), // exactly 10 %
             ((100, 90, 11, 11), true),   // one beyond
             ((100, 100, 0, 11), true),   // lost basic alone

@@ -53,6 +53,7 @@ pub fn routes() -> Router<AppState> {
         .route("/settings", get(get_settings).put(put_settings))
         .route("/agents", get(list_agents))
         .route("/agents/{id}/revoke", post(revoke_agent))
+        .merge(super::insight::routes())
 }
 
 /// `?limit=N&cursor=C` of list endpoints.
@@ -373,8 +374,10 @@ fn decision(body: &[u8]) -> Result<String, AppError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok("admin".to_owned());
     }
-    let decision: Decision = serde_json::from_slice(body).map_err(|e| AppError::Unprocessable(format!("body is not a Decision: {e}")))?;
+    let decision: Option<Decision> =
+        serde_json::from_slice(body).map_err(|e| AppError::Unprocessable(format!("body is not a Decision: {e}")))?;
     Ok(decision
+        .unwrap_or_default()
         .by
         .map(|by| by.trim().chars().take(200).collect::<String>())
         .filter(|by| !by.is_empty())

@@ -373,6 +373,12 @@ pub async fn requeue_interrupted(db: &Db) -> Result<u64, StoreError> {
     Ok(result.rows_affected())
 }
 
+/// Forgets a session's itemised changes (those of its held plan).
+pub async fn clear_changes(conn: &mut sqlx::AnyConnection, session: Uuid) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM session_changes WHERE session_id = $1").bind(session.to_string()).execute(&mut *conn).await?;
+    Ok(())
+}
+
 /// Records the itemised changes of a session (inside its transaction).
 pub async fn insert_changes(conn: &mut sqlx::AnyConnection, session: Uuid, changes: &[SessionChange]) -> Result<(), StoreError> {
     for (seq, change) in changes.iter().enumerate() {

@@ -1,0 +1,459 @@
+//! The import engine through the admin API, on SQLite and PostgreSQL: dry
+//! runs, the safeguard (held, approved, re-planned, rejected), re-activation
+//! within the grace period and purge after it, session retention, user
+//! history, the links preview, links that follow renamed groups, and the
+//! structure and explain answers.
+
+// A failed unwrap is a failed test, which is what we want here.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use roster_proto::admin::{
+    AccessKind, Budget, ChangeAction, HistoryEntry, Link, LinkInput, LinksSaved, Page, PlanPreview, SafeguardPolicy, Session,
+    SessionChange, SessionStatus, TenantSettings, User,
+};
+use roster_proto::insight::{Explanation, ReasonCode, Structure};
+use roster_proto::manifest::SnapshotKind;
+use roster_proto::records::{OuRecord, Record};
+use roster_server::settings::Limits;
+use support::world::*;
+use support::{Engine, session_succeeded};
+use uuid::Uuid;
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// Users `ids` in OU=Staff, all in the Sales group (GUID 200).
+fn staff(ids: impl IntoIterator<Item = u32>) -> Vec<Record> {
+    let ids: Vec<u32> = ids.into_iter().collect();
+    let mut records: Vec<Record> = ids.iter().map(|n| user(*n, "OU=Staff", 512)).collect();
+    records.push(group(200, "Sales", &ids));
+    records
+}
+
+impl World {
+    /// Pushes a full snapshot (not imported unless it is the job's first).
+    async fn push_full(&self, records: &[Record], usn: u64) {
+        let answer = self.agent.push_as(&self.app, records, SnapshotKind::Full, None, watermark(usn)).await;
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+    }
+
+    /// "Perform import", waited for.
+    async fn import(&self) -> Session {
+        let answer = self.app.post(&format!("/api/v1/jobs/{}/imports", self.job.id), Some(&self.admin), &()).await;
+        assert_eq!(answer.status, 202, "{:?}", answer.body);
+        self.app.wait_for_session(&self.admin, answer.json::<Session>().id).await
+    }
+
+    async fn first_import(&self, records: &[Record]) -> Session {
+        let session = self.agent.push(&self.app, records).await.session.expect("the first push imports");
+        let session = self.app.wait_for_session(&self.admin, session.id).await;
+        session_succeeded(&session);
+        session
+    }
+
+    async fn users(&self) -> Vec<User> {
+        all_users(&self.app, &self.admin, self.job.id, 1000).await
+    }
+
+    async fn user(&self, n: u32) -> Option<User> {
+        self.users().await.into_iter().find(|u| u.username == format!("user{n}"))
+    }
+
+    async fn changes(&self, session: Uuid) -> Vec<SessionChange> {
+        let page: Page<SessionChange> = self.app.get(&format!("/api/v1/sessions/{session}/changes?limit=1000"), &self.admin).await.json();
+        page.items
+    }
+
+    async fn sessions(&self) -> Vec<Session> {
+        let page: Page<Session> = self.app.get(&format!("/api/v1/jobs/{}/sessions", self.job.id), &self.admin).await.json();
+        page.items
+    }
+
+    async fn housekeeping_at(&self, now_ms: i64) {
+        let db = roster_server::db::Db::connect(&self.app.database_url).await.unwrap();
+        roster_server::import::housekeeping_at(&db, &Limits::default(), now_ms).await.unwrap();
+    }
+}
+
+fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+async fn a_dry_run_plans_and_applies_nothing(engine: Engine) {
+    let w = world(engine).await;
+    let plan_path = format!("/api/v1/jobs/{}/plan", w.job.id);
+    w.app.post(&plan_path, Some(&w.admin), &()).await.assert_problem(409);
+    w.link_sales_to_basic_access().await;
+    w.first_import(&staff(1..=5)).await;
+
+    // In AD: user1 is disabled, user6 joins Sales, user5 leaves the directory.
+    let mut records = staff([1, 2, 3, 4, 6]);
+    records[0] = user(1, "OU=Staff", 514);
+    w.push_full(&records, 1001).await;
+    let preview: PlanPreview = w.app.post(&plan_path, Some(&w.admin), &()).await.json();
+    assert_eq!((preview.counts.created, preview.counts.deactivated, preview.counts.unchanged), (1, 2, 3), "{preview:?}");
+    assert_eq!(preview.total_changes, 3);
+    assert!(preview.held_reasons.is_empty(), "5 users are below the safeguard's floor");
+    let created = preview.changes.iter().find(|c| c.action == ChangeAction::Created).unwrap();
+    assert_eq!((created.username.as_str(), created.user_id), ("user6", None), "a planned creation has no user yet");
+    let limited: PlanPreview = w.app.post(&format!("{plan_path}?limit=1"), Some(&w.admin), &()).await.json();
+    assert_eq!((limited.changes.len(), limited.total_changes), (1, 3));
+    w.app.post(&format!("{plan_path}?limit=10001"), Some(&w.admin), &()).await.assert_problem(400);
+
+    // Nothing was applied or recorded.
+    assert_eq!(w.users().await.len(), 5);
+    assert!(w.user(1).await.unwrap().active);
+    assert_eq!(w.sessions().await.len(), 1);
+
+    // Perform import applies exactly the plan.
+    let session = w.import().await;
+    session_succeeded(&session);
+    assert_eq!(session.counts, preview.counts);
+    assert_eq!(w.users().await.len(), 6);
+    assert!(!w.user(1).await.unwrap().active && !w.user(5).await.unwrap().active && w.user(6).await.unwrap().active);
+}
+
+async fn the_safeguard_holds_a_mass_deactivation_until_approved(engine: Engine) {
+    let w = world(engine).await;
+    w.link_sales_to_basic_access().await;
+    w.first_import(&staff(1..=30)).await;
+
+    // Ten of thirty leave: beyond 10 % of 30 (3).
+    w.push_full(&staff(11..=30), 1001).await;
+    let held = w.import().await;
+    assert_eq!(held.status, SessionStatus::Held, "{held:?}");
+    assert_eq!((held.counts.deactivated, held.counts.lost_basic), (10, 10));
+    assert!(held.held_reasons.iter().any(|r| r.contains("deactivates 10 of 30 active users")), "{:?}", held.held_reasons);
+    assert!(held.finished_at.is_some());
+    assert_eq!(w.users().await.iter().filter(|u| u.active).count(), 30, "a held plan applies nothing");
+    // The held plan is itemised, with the users it would change.
+    let planned = w.changes(held.id).await;
+    assert_eq!(planned.len(), 10);
+    assert!(planned.iter().all(|c| c.action == ChangeAction::Deactivated && c.user_id.is_some()));
+
+    let answer =
+        w.app.post(&format!("/api/v1/sessions/{}/approve", held.id), Some(&w.admin), &serde_json::json!({"by": "alice@corp"})).await;
+    assert_eq!(answer.status, 202, "{:?}", answer.body);
+    let approved = w.app.wait_for_session(&w.admin, held.id).await;
+    session_succeeded(&approved);
+    assert_eq!(approved.decided_by.as_deref(), Some("alice@corp"));
+    assert!(approved.decided_at.is_some());
+    assert_eq!(approved.counts.deactivated, 10);
+    assert_eq!(w.users().await.iter().filter(|u| u.active).count(), 20);
+    assert_eq!(w.changes(held.id).await.len(), 10, "the applied changes replace the planned ones");
+    // Deciding twice is refused.
+    w.app.post(&format!("/api/v1/sessions/{}/approve", held.id), Some(&w.admin), &()).await.assert_problem(409);
+    w.app.post(&format!("/api/v1/sessions/{}/reject", held.id), Some(&w.admin), &()).await.assert_problem(409);
+}
+
+async fn an_approval_of_a_stale_plan_plans_again(engine: Engine) {
+    let w = world(engine).await;
+    w.link_sales_to_basic_access().await;
+    w.first_import(&staff(1..=30)).await;
+    w.push_full(&staff(11..=30), 1001).await;
+    let held = w.import().await;
+    assert_eq!(held.status, SessionStatus::Held);
+
+    // Before anyone approves, the directory recovers: only two leave now.
+    w.push_full(&staff(3..=30), 1002).await;
+    let answer = w.app.post(&format!("/api/v1/sessions/{}/approve", held.id), Some(&w.admin), &()).await;
+    assert_eq!(answer.status, 202, "{:?}", answer.body);
+    let rerun = w.app.wait_for_session(&w.admin, held.id).await;
+    session_succeeded(&rerun);
+    assert_eq!(rerun.counts.deactivated, 2, "the approval did not apply the stale plan");
+    assert!(rerun.notes.iter().any(|n| n.contains("planned again")), "{:?}", rerun.notes);
+    assert_eq!(rerun.decided_by.as_deref(), Some("admin"));
+    assert_eq!(w.users().await.iter().filter(|u| u.active).count(), 28);
+
+    // A stale approval that is still beyond the budget is held again.
+    w.push_full(&staff(13..=30), 1003).await;
+    let held = w.import().await;
+    assert_eq!(held.status, SessionStatus::Held);
+    w.push_full(&staff(16..=30), 1004).await;
+    w.app.post(&format!("/api/v1/sessions/{}/approve", held.id), Some(&w.admin), &()).await;
+    let again = w.app.wait_for_session(&w.admin, held.id).await;
+    assert_eq!(again.status, SessionStatus::Held, "{again:?}");
+    assert_eq!(again.counts.deactivated, 13);
+    assert_eq!(w.users().await.iter().filter(|u| u.active).count(), 28);
+}
+
+async fn a_rejected_plan_applies_nothing_and_newer_runs_supersede_held_ones(engine: Engine) {
+    let w = world(engine).await;
+    w.link_sales_to_basic_access().await;
+    w.first_import(&staff(1..=30)).await;
+    w.push_full(&staff(11..=30), 1001).await;
+    let first = w.import().await;
+    let second = w.import().await;
+    assert_eq!((first.status, second.status), (SessionStatus::Held, SessionStatus::Held));
+    let first = w.app.get(&format!("/api/v1/sessions/{}", first.id), &w.admin).await.json::<Session>();
+    assert_eq!(first.status, SessionStatus::Rejected, "a newer plan supersedes an older held one");
+    assert!(first.decided_by.as_deref().unwrap().contains(&second.id.to_string()));
+
+    let answer = w.app.post(&format!("/api/v1/sessions/{}/reject", second.id), Some(&w.admin), &serde_json::json!({"by": "bob"})).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    let rejected: Session = answer.json();
+    assert_eq!((rejected.status, rejected.decided_by.as_deref()), (SessionStatus::Rejected, Some("bob")));
+    assert_eq!(w.users().await.iter().filter(|u| u.active).count(), 30);
+    w.app.post(&format!("/api/v1/sessions/{}/approve", second.id), Some(&w.admin), &()).await.assert_problem(409);
+    let approve = format!("/api/v1/sessions/{}/approve", second.id);
+    w.app.send(reqwest::Method::POST, &approve, Some(&w.admin), Some("{".into()), true).await.assert_problem(422);
+    // Another tenant's admin cannot decide.
+    let other = w.app.create_tenant("Other").await.admin_token;
+    w.app.post(&format!("/api/v1/sessions/{}/reject", second.id), Some(&other), &()).await.assert_problem(404);
+}
+
+async fn an_empty_directory_is_always_held(engine: Engine) {
+    let w = world(engine).await;
+    w.link_sales_to_basic_access().await;
+    w.first_import(&staff(1..=3)).await;
+    // Three users are far below the budgets' floor, yet nobody in scope is held.
+    w.push_full(&[group(200, "Sales", &[])], 1001).await;
+    let held = w.import().await;
+    assert_eq!(held.status, SessionStatus::Held, "{held:?}");
+    assert!(held.held_reasons[0].contains("no user in the job's scope"), "{:?}", held.held_reasons);
+    assert_eq!(w.users().await.iter().filter(|u| u.active).count(), 3);
+}
+
+async fn the_policy_is_per_job_and_checked(engine: Engine) {
+    let w = world(engine).await;
+    let path = format!("/api/v1/jobs/{}/policy", w.job.id);
+    let policy: SafeguardPolicy = w.app.get(&path, &w.admin).await.json();
+    assert_eq!(policy, SafeguardPolicy::default());
+    let strict = SafeguardPolicy { max_deactivations: Budget { count: 0, percent: 100 }, min_active_users: 0, ..policy };
+    let saved: SafeguardPolicy = w.app.put(&path, &w.admin, &strict).await.json();
+    assert_eq!(saved, strict);
+    let too_much = SafeguardPolicy { max_lost_basic: Budget { count: 5, percent: 101 }, ..strict };
+    w.app.put(&path, &w.admin, &too_much).await.assert_problem(422);
+
+    // Under the strict policy, one departure among two users is held.
+    w.link_sales_to_basic_access().await;
+    w.first_import(&staff(1..=2)).await;
+    w.push_full(&staff([2]), 1001).await;
+    let held = w.import().await;
+    assert_eq!(held.status, SessionStatus::Held, "{held:?}");
+}
+
+async fn deactivated_users_return_within_the_grace_period_and_are_purged_after_it(engine: Engine) {
+    let w = world(engine).await;
+    w.link_sales_to_basic_access().await;
+    w.first_import(&staff(1..=3)).await;
+    let original = w.user(1).await.unwrap();
+
+    w.push_full(&staff(2..=3), 1001).await;
+    session_succeeded(&w.import().await);
+    assert!(!w.user(1).await.unwrap().active);
+    // Still there after 29 days: the default grace period is 30.
+    w.housekeeping_at(now_ms() + 29 * DAY_MS).await;
+    assert!(w.user(1).await.is_some());
+
+    // user1 comes back: the same user, re-activated.
+    w.push_full(&staff(1..=3), 1002).await;
+    let back = w.import().await;
+    session_succeeded(&back);
+    assert_eq!(back.counts.reactivated, 1, "{back:?}");
+    let returned = w.user(1).await.unwrap();
+    assert_eq!((returned.id, returned.active), (original.id, true));
+    // A re-activated user is not purged with the old deactivation date.
+    w.housekeeping_at(now_ms() + 31 * DAY_MS).await;
+    assert!(w.user(1).await.is_some());
+
+    // The timeline shows each step, oldest first.
+    let history: Page<HistoryEntry> = w.app.get(&format!("/api/v1/users/{}/history", original.id), &w.admin).await.json();
+    let actions: Vec<ChangeAction> = history.items.iter().map(|e| e.action).collect();
+    assert_eq!(actions, [ChangeAction::Created, ChangeAction::Deactivated, ChangeAction::Reactivated]);
+    assert!(history.items[1].details.iter().any(|d| d.contains("no longer in AD")), "{:?}", history.items[1]);
+    let first: Page<HistoryEntry> = w.app.get(&format!("/api/v1/users/{}/history?limit=2", original.id), &w.admin).await.json();
+    assert_eq!(first.items.len(), 2);
+    let rest: Page<HistoryEntry> =
+        w.app.get(&format!("/api/v1/users/{}/history?limit=2&cursor={}", original.id, first.next_cursor.unwrap()), &w.admin).await.json();
+    assert_eq!(rest.items.iter().map(|e| e.action).collect::<Vec<_>>(), [ChangeAction::Reactivated]);
+    assert!(rest.next_cursor.is_none());
+
+    // A longer grace period, then user1 leaves for good.
+    let settings = TenantSettings { purge_after_days: 60, session_retention_days: None };
+    let saved: TenantSettings = w.app.put("/api/v1/settings", &w.admin, &settings).await.json();
+    assert_eq!(saved, settings);
+    assert_eq!(w.app.get("/api/v1/settings", &w.admin).await.json::<TenantSettings>(), settings);
+    w.push_full(&staff(2..=3), 1003).await;
+    session_succeeded(&w.import().await);
+    w.housekeeping_at(now_ms() + 59 * DAY_MS).await;
+    assert!(w.user(1).await.is_some());
+    w.housekeeping_at(now_ms() + 61 * DAY_MS).await;
+    assert!(w.user(1).await.is_none(), "purged after the grace period");
+    assert_eq!(w.users().await.len(), 2, "active users are never purged");
+    w.app.get(&format!("/api/v1/users/{}/history", original.id), &w.admin).await.assert_problem(404);
+
+    for bad in [serde_json::json!({"purge_after_days": 0}), serde_json::json!({"purge_after_days": 30, "session_retention_days": 0})] {
+        w.app.put("/api/v1/settings", &w.admin, &bad).await.assert_problem(422);
+    }
+}
+
+async fn sessions_are_kept_until_their_retention(engine: Engine) {
+    let w = world(engine).await;
+    w.link_sales_to_basic_access().await;
+    w.first_import(&staff(1..=2)).await;
+    session_succeeded(&w.import().await);
+    w.housekeeping_at(now_ms() + 3650 * DAY_MS).await;
+    assert_eq!(w.sessions().await.len(), 2, "kept forever by default");
+    let settings = TenantSettings { purge_after_days: 30, session_retention_days: Some(7) };
+    let _: TenantSettings = w.app.put("/api/v1/settings", &w.admin, &settings).await.json();
+    w.housekeeping_at(now_ms() + 6 * DAY_MS).await;
+    assert_eq!(w.sessions().await.len(), 2);
+    w.housekeeping_at(now_ms() + 8 * DAY_MS).await;
+    assert!(w.sessions().await.is_empty());
+    assert_eq!(w.users().await.len(), 2, "retention removes sessions, not users");
+}
+
+async fn saving_links_previews_who_gains_and_loses(engine: Engine) {
+    let w = world(engine).await;
+    w.link_sales_to_basic_access().await;
+    let mut records = staff(1..=4);
+    records.push(group(300, "VIP", &[1, 2]));
+    w.first_import(&records).await;
+
+    let links_path = format!("/api/v1/jobs/{}/links", w.job.id);
+    let links = vec![
+        LinkInput { group: format!("CN=Sales,OU=Groups,{BASE}"), access_id: w.user_access.id },
+        LinkInput { group: format!("CN=VIP,OU=Groups,{BASE}"), access_id: w.vip_access.id },
+    ];
+    let saved: LinksSaved = w.app.put(&links_path, &w.admin, &links).await.json();
+    assert_eq!(saved.preview.gains.len(), 1, "{:?}", saved.preview);
+    let vip = &saved.preview.gains[0];
+    assert_eq!((vip.access.id, vip.users, vip.usernames.clone()), (w.vip_access.id, 2, vec!["user1".to_owned(), "user2".to_owned()]));
+    assert!(saved.preview.losses.is_empty());
+    assert_eq!(saved.links[1].group_guid, Some(guid(300)), "resolved against the stored state at once");
+
+    // Dropping the Sales link takes the basic access from everyone.
+    let only_vip = vec![links[1].clone()];
+    let saved: LinksSaved = w.app.put(&links_path, &w.admin, &only_vip).await.json();
+    assert_eq!(saved.preview.losses.len(), 1, "{:?}", saved.preview);
+    assert_eq!((saved.preview.losses[0].access.id, saved.preview.losses[0].users), (w.user_access.id, 4));
+    assert_eq!(saved.preview.counts.deactivated, 4);
+    // Saving links changes no user: the preview is what the next import would do.
+    assert!(w.users().await.iter().all(|u| u.active));
+}
+
+async fn a_link_follows_its_group_through_a_rename(engine: Engine) {
+    let w = world(engine).await;
+    w.link_sales_to_basic_access().await;
+    w.first_import(&staff(1..=3)).await;
+    let links: Vec<Link> = w.app.get(&format!("/api/v1/jobs/{}/links", w.job.id), &w.admin).await.json();
+    assert_eq!(links[0].group_guid, Some(guid(200)), "the first import resolved the DN to the group's GUID");
+
+    // In AD, Sales is renamed Sales-DK (same objectGUID).
+    let mut records: Vec<Record> = (1..=3).map(|n| user(n, "OU=Staff", 512)).collect();
+    records.push(group(200, "Sales-DK", &[1, 2, 3]));
+    w.push_full(&records, 1001).await;
+    let session = w.import().await;
+    session_succeeded(&session);
+    assert_eq!((session.counts.deactivated, session.counts.unchanged), (0, 3), "{session:?}");
+    assert!(w.users().await.iter().all(|u| u.active));
+    // Saving the same links again keeps the resolution.
+    let same = vec![LinkInput { group: format!("CN=Sales,OU=Groups,{BASE}"), access_id: w.user_access.id }];
+    let saved: LinksSaved = w.app.put(&format!("/api/v1/jobs/{}/links", w.job.id), &w.admin, &same).await.json();
+    assert_eq!(saved.links[0].group_guid, Some(guid(200)));
+    assert!(saved.preview.losses.is_empty(), "{:?}", saved.preview);
+}
+
+async fn structure_and_explain_read_the_stored_directory(engine: Engine) {
+    let w = world(engine).await;
+    w.app.get(&format!("/api/v1/jobs/{}/structure", w.job.id), &w.admin).await.assert_problem(409);
+    w.link_sales_to_basic_access().await;
+    let ou = |n: u32, dn: &str, name: &str| Record::Ou(OuRecord { object_guid: guid(n), dn: format!("{dn},{BASE}"), name: name.into() });
+    let records = vec![
+        ou(500, "OU=Staff", "Staff"),
+        ou(501, "OU=Copenhagen,OU=Staff", "Copenhagen"),
+        ou(502, "OU=Groups", "Groups"),
+        user(1, "OU=Copenhagen,OU=Staff", 512),
+        user(2, "OU=Staff", 512),
+        user(3, "OU=Staff", 514),
+        user(4, "OU=Staff", 512),
+        // Sales ⊃ Sales-DK ⊃ user1; Sales ⊃ user2, user3; VIP ⊃ user4.
+        group(200, "Sales", &[201, 2, 3]),
+        group(201, "Sales-DK", &[1]),
+        group(300, "VIP", &[4]),
+    ];
+    w.first_import(&records).await;
+
+    let structure: Structure = w.app.get(&format!("/api/v1/jobs/{}/structure", w.job.id), &w.admin).await.json();
+    assert_eq!(structure.users, 4);
+    let staff = structure.ous.iter().find(|o| o.name == "Staff").unwrap();
+    assert_eq!((staff.users, staff.users_below, staff.children.len()), (3, 4, 1));
+    let sales = structure.groups.iter().find(|g| g.name == "Sales").unwrap();
+    assert_eq!((sales.direct_members, sales.direct_users, sales.nested_users), (3, 2, 3));
+    assert_eq!(sales.linked_accesses, vec![w.user_access.id]);
+    let found: Structure = w.app.get(&format!("/api/v1/jobs/{}/structure?search=sales-dk", w.job.id), &w.admin).await.json();
+    assert_eq!(found.groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), ["Sales-DK"]);
+
+    // An imported user: the chain of groups that grants its access.
+    let user1 = w.user(1).await.unwrap();
+    let why: Explanation = w.app.get(&format!("/api/v1/users/{}/explain", user1.id), &w.admin).await.json();
+    assert!(why.imported && why.active && why.reasons.is_empty(), "{why:?}");
+    assert_eq!(why.grants.len(), 1);
+    assert_eq!(why.grants[0].chains[0].text, "Sales-DK → Sales (linked: user @ Copenhagen)");
+    // A disabled user is imported inactive, and says why.
+    let user3 = w.user(3).await.unwrap();
+    let why: Explanation = w.app.get(&format!("/api/v1/users/{}/explain", user3.id), &w.admin).await.json();
+    assert!(why.imported && !why.active);
+    assert_eq!(why.reasons.iter().map(|r| r.code).collect::<Vec<_>>(), [ReasonCode::Disabled]);
+    // An AD user who is not imported, by name, GUID or DN.
+    let explain_path = format!("/api/v1/jobs/{}/explain", w.job.id);
+    for who in ["USER4".to_owned(), guid(4).to_string(), format!("CN=user4,OU=Staff,{BASE}")] {
+        let why: Explanation = w.app.get(&format!("{explain_path}?user={}", urlencode(&who)), &w.admin).await.json();
+        assert!(!why.imported, "{why:?}");
+        assert_eq!(why.reasons.iter().map(|r| r.code).collect::<Vec<_>>(), [ReasonCode::NoLinkedGroup], "{who}");
+    }
+    w.app.get(&format!("{explain_path}?user=nobody"), &w.admin).await.assert_problem(404);
+    w.app.get(&format!("{explain_path}?user="), &w.admin).await.assert_problem(400);
+
+    // A stored user no longer in AD.
+    w.push_full(
+        &records.iter().filter(|r| !matches!(r, Record::User(u) if u.sam_account_name == "user2")).cloned().collect::<Vec<_>>(),
+        1001,
+    )
+    .await;
+    let user2 = w.user(2).await.unwrap();
+    let why: Explanation = w.app.get(&format!("/api/v1/users/{}/explain", user2.id), &w.admin).await.json();
+    assert_eq!(why.reasons.iter().map(|r| r.code).collect::<Vec<_>>(), [ReasonCode::GoneFromDirectory]);
+
+    // Nothing of it for another tenant.
+    let other = w.app.create_tenant("Other").await.admin_token;
+    w.app.get(&format!("/api/v1/users/{}/explain", user1.id), &other).await.assert_problem(404);
+    w.app.get(&format!("/api/v1/jobs/{}/structure", w.job.id), &other).await.assert_problem(404);
+    w.app.get(&format!("{explain_path}?user=user1"), &other).await.assert_problem(404);
+}
+
+/// Percent-encodes a query value.
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+/// Access kinds other than `user` never make a user.
+async fn vip_only_users_stay_out(engine: Engine) {
+    let w = world(engine).await;
+    let links = vec![LinkInput { group: format!("CN=VIP,OU=Groups,{BASE}"), access_id: w.vip_access.id }];
+    let _: LinksSaved = w.app.put(&format!("/api/v1/jobs/{}/links", w.job.id), &w.admin, &links).await.json();
+    let session = w.agent.push(&w.app, &[user(1, "OU=Staff", 512), group(300, "VIP", &[1])]).await.session.unwrap();
+    let session = w.app.wait_for_session(&w.admin, session.id).await;
+    session_succeeded(&session);
+    assert_eq!((session.counts.created, session.counts.not_linked), (0, 1));
+    assert_eq!(w.vip_access.kind, AccessKind::Vip);
+}
+
+on_both_engines!(
+    a_dry_run_plans_and_applies_nothing,
+    the_safeguard_holds_a_mass_deactivation_until_approved,
+    an_approval_of_a_stale_plan_plans_again,
+    a_rejected_plan_applies_nothing_and_newer_runs_supersede_held_ones,
+    an_empty_directory_is_always_held,
+    the_policy_is_per_job_and_checked,
+    deactivated_users_return_within_the_grace_period_and_are_purged_after_it,
+    sessions_are_kept_until_their_retention,
+    saving_links_previews_who_gains_and_loses,
+    a_link_follows_its_group_through_a_rename,
+    structure_and_explain_read_the_stored_directory,
+    vip_only_users_stay_out,
+);

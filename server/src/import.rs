@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use std::collections::HashMap;
 
-use roster_import::{Action, GroupRef, LinkRule, Plan, PlanInput, plan};
+use roster_import::{Action, CurrentUser, GroupRef, LinkRule, Plan, Planner, UserChange};
 use roster_proto::ObjectGuid;
 use roster_proto::admin::{AccessKind, ChangeAction, Job, Link, SessionChange, SessionTrigger};
+use roster_proto::records::{GroupRecord, UserRecord};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
@@ -164,17 +165,161 @@ async fn drain(db: &Db) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// What the planner read and decided, before anything is written.
+/// What an import plans with, read once: the scope, the link rules, the
+/// access catalogue and the groups. Users are read a batch at a time.
 #[derive(Debug)]
-pub struct Planned {
-    pub plan: Plan,
-    /// The plan's notes, with those about the links themselves first.
-    pub notes: Vec<String>,
-    /// For each stored link (by position), the group it resolved to.
-    pub resolved_links: Vec<Option<ObjectGuid>>,
+pub struct PlanContext {
     /// The snapshot the job's directory state stands at.
     pub snapshot_id: Uuid,
+    pub scope: roster_proto::scope::ResolvedScope,
+    pub rules: Vec<LinkRule>,
+    /// Where each rule stands among the stored links, and how many there are.
+    positions: Vec<usize>,
+    link_count: usize,
+    /// Notes on links that cannot be read.
+    link_notes: Vec<String>,
     pub catalogue: HashMap<Uuid, (AccessKind, String)>,
+    pub groups: Vec<GroupRecord>,
+    now_unix: i64,
+}
+
+impl PlanContext {
+    /// Reads what a plan of `job` with `links` needs from its stored
+    /// directory state.
+    pub async fn load(conn: &mut sqlx::AnyConnection, tenant: Uuid, job: &Job, links: &[Link]) -> Result<PlanContext, ImportError> {
+        let state = store::directory::state(conn, job.id).await?.ok_or(ImportError::NoState)?;
+        let base = store::directory::snapshot_base_dn(conn, state.snapshot_id)
+            .await?
+            .ok_or(ImportError::SnapshotNotCommitted(state.snapshot_id))?;
+        let scope = job.scope().resolve(&base).map_err(|source| ImportError::Scope { base, source })?;
+        let (rules, positions, link_notes) = link_rules(links);
+        Ok(PlanContext {
+            snapshot_id: state.snapshot_id,
+            scope,
+            rules,
+            positions,
+            link_count: links.len(),
+            link_notes,
+            catalogue: store::jobs::access_catalogue(conn, tenant).await?,
+            groups: store::directory::load_groups(conn, job.id).await?,
+            now_unix: time::OffsetDateTime::now_utc().unix_timestamp(),
+        })
+    }
+
+    pub fn planner(&self) -> Planner<'_> {
+        Planner::new(&self.groups, &self.scope, &self.rules, &self.catalogue, self.now_unix)
+    }
+
+    /// For each stored link (by position), the group it resolved to.
+    pub fn resolved_links(&self, plan: &Plan) -> Vec<Option<ObjectGuid>> {
+        let mut resolved = vec![None; self.link_count];
+        for (position, group) in self.positions.iter().zip(&plan.resolved_links) {
+            resolved[*position] = *group;
+        }
+        resolved
+    }
+
+    /// The notes of a plan: those about the links themselves first.
+    pub fn notes(&self, plan: &Plan) -> Vec<String> {
+        self.link_notes.iter().chain(&plan.notes).cloned().collect()
+    }
+}
+
+/// Users an import reads per batch.
+const BATCH: u32 = 1000;
+
+/// A walk over a job's users in anchor order, a batch at a time, pairing
+/// each directory user with the stored user of the same anchor: the
+/// directory's batch ends at some anchor, and the stored users read with
+/// it are exactly those after the previous batch's last anchor and up to
+/// this one (all the rest, after the last batch). Both sides are cut by
+/// the database's own ordering of the same text, so they always agree.
+#[derive(Debug, Default)]
+pub struct Batches {
+    after: Option<store::directory::UserKey>,
+    lower: Option<String>,
+    last_anchor: Option<ObjectGuid>,
+    duplicates: u64,
+    done: bool,
+}
+
+impl Batches {
+    /// The changes of the next batch; `None` once every user is planned.
+    pub async fn next(
+        &mut self,
+        conn: &mut sqlx::AnyConnection,
+        job: Uuid,
+        planner: &mut Planner<'_>,
+    ) -> Result<Option<Vec<UserChange>>, ImportError> {
+        if self.done {
+            return Ok(None);
+        }
+        let batch = store::directory::user_batch(conn, job, self.after.as_ref(), BATCH).await?;
+        let full = batch.len() == BATCH as usize;
+        let upto = if full { batch.last().map(|(key, _)| key.0.clone()) } else { None };
+        let stored = store::users::current_users_between(conn, job, self.lower.as_deref(), upto.as_deref()).await?;
+        let mut by_anchor: HashMap<ObjectGuid, &CurrentUser> = stored.iter().map(|u| (u.state.anchor, u)).collect();
+        let mut changes = Vec::new();
+        // Records of one anchor are adjacent; the first in scope counts.
+        let mut start = 0;
+        while start < batch.len() {
+            let anchor = batch[start].1.anchor();
+            let end = batch[start..].iter().position(|(_, r)| r.anchor() != anchor).map_or(batch.len(), |n| start + n);
+            if self.last_anchor == Some(anchor) {
+                // The rest of an anchor the previous batch ended with.
+                self.duplicates += (end - start) as u64;
+            } else {
+                self.duplicates += (end - start - 1) as u64;
+                let records: Vec<&UserRecord> = batch[start..end].iter().map(|(_, r)| r).collect();
+                if let Some(record) = planner.pick(&records) {
+                    changes.extend(planner.user(record, by_anchor.remove(&anchor)));
+                }
+                self.last_anchor = Some(anchor);
+            }
+            start = end;
+        }
+        for user in &stored {
+            if by_anchor.remove(&user.state.anchor).is_some() {
+                changes.extend(planner.gone(user));
+            }
+        }
+        self.after = batch.last().map(|(key, _)| key.clone());
+        self.lower = upto;
+        self.done = !full;
+        Ok(Some(changes))
+    }
+
+    /// Directory users skipped because another record has the same anchor.
+    pub fn duplicates(&self) -> u64 {
+        self.duplicates
+    }
+}
+
+/// Plans `job` with `links` without writing, handing each change to
+/// `on_change`; returns the plan's summary (counts, notes, resolutions;
+/// its `changes` empty) and the context it was planned with.
+pub async fn plan_streamed(
+    conn: &mut sqlx::AnyConnection,
+    tenant: Uuid,
+    job: &Job,
+    links: &[Link],
+    mut on_change: impl FnMut(&UserChange),
+) -> Result<(Plan, PlanContext), ImportError> {
+    let context = PlanContext::load(conn, tenant, job, links).await?;
+    let mut planner = context.planner();
+    let mut batches = Batches::default();
+    while let Some(changes) = batches.next(conn, job.id, &mut planner).await? {
+        changes.iter().for_each(&mut on_change);
+    }
+    let mut plan = planner.finish();
+    note_duplicates(&mut plan, batches.duplicates());
+    Ok((plan, context))
+}
+
+fn note_duplicates(plan: &mut Plan, duplicates: u64) {
+    if duplicates > 0 {
+        plan.notes.push(format!("{duplicates} user records share an anchor (mS-DS-ConsistencyGuid) with another and were skipped"));
+    }
 }
 
 /// The link rules the planner uses: a link resolved once to a group's
@@ -201,36 +346,6 @@ pub fn link_rules(links: &[Link]) -> (Vec<LinkRule>, Vec<usize>, Vec<String>) {
     (rules, positions, notes)
 }
 
-/// Plans an import of `job` from its stored directory state with `links`,
-/// reading everything through `conn` (one transaction gives one consistent
-/// picture). Writes nothing.
-pub async fn plan_job(conn: &mut sqlx::AnyConnection, tenant: Uuid, job: &Job, links: &[Link]) -> Result<Planned, ImportError> {
-    let state = store::directory::state(conn, job.id).await?.ok_or(ImportError::NoState)?;
-    let base =
-        store::directory::snapshot_base_dn(conn, state.snapshot_id).await?.ok_or(ImportError::SnapshotNotCommitted(state.snapshot_id))?;
-    let scope = job.scope().resolve(&base).map_err(|source| ImportError::Scope { base, source })?;
-    let directory = store::directory::load_directory(conn, job.id).await?;
-    let catalogue = store::jobs::access_catalogue(conn, tenant).await?;
-    let current = store::users::current_users(conn, job.id).await?;
-    let (rules, positions, mut notes) = link_rules(links);
-    let now_unix = time::OffsetDateTime::now_utc().unix_timestamp();
-    let plan = plan(PlanInput {
-        users: &directory.users,
-        groups: &directory.groups,
-        scope: &scope,
-        links: &rules,
-        accesses: &catalogue,
-        current: &current,
-        now_unix,
-    });
-    notes.extend(plan.notes.iter().cloned());
-    let mut resolved_links = vec![None; links.len()];
-    for (position, group) in positions.iter().zip(&plan.resolved_links) {
-        resolved_links[*position] = *group;
-    }
-    Ok(Planned { plan, notes, resolved_links, snapshot_id: state.snapshot_id, catalogue })
-}
-
 /// What the planner reads, for the questions asked of it without planning
 /// (explain, structure).
 #[derive(Debug)]
@@ -253,90 +368,80 @@ pub async fn job_view(conn: &mut sqlx::AnyConnection, tenant: Uuid, job: &Job) -
     Ok(JobView { directory, scope, rules, catalogue })
 }
 
-/// The itemised changes of a plan, as a session records them; planned
-/// creations have no user id.
-pub fn planned_changes(plan: &Plan) -> Vec<SessionChange> {
-    plan.changes
-        .iter()
-        .map(|change| SessionChange {
-            user_id: change.existing_id,
-            object_guid: change.target.object_guid,
-            username: change.target.username.clone(),
-            action: change.action.into(),
-            details: change.details.clone(),
-        })
-        .collect()
+/// One change as a session records it; a planned creation has no user id.
+pub fn session_change(change: &UserChange, user_id: Option<Uuid>) -> SessionChange {
+    SessionChange {
+        user_id,
+        object_guid: change.target.object_guid,
+        username: change.target.username.clone(),
+        action: change.action.into(),
+        details: change.details.clone(),
+    }
 }
 
-/// A digest of what a plan would do, user by user: two plans with the same
-/// digest make the same changes. An approval names the digest it saw.
-pub fn plan_digest(plan: &Plan) -> String {
-    use sha2::Digest;
-    let mut hasher = sha2::Sha256::new();
-    for change in &plan.changes {
-        hasher.update(change.target.anchor.to_string());
-        hasher.update([0]);
-        hasher.update(ChangeAction::from(change.action).as_str());
+/// A digest of what a plan does, user by user, fed one change at a time:
+/// two plans with the same digest make the same changes. An approval names
+/// the digest it saw.
+#[derive(Debug, Default)]
+pub struct PlanDigest(sha2::Sha256);
+
+impl PlanDigest {
+    pub fn add(&mut self, change: &UserChange) {
+        use sha2::Digest;
+        self.0.update(change.target.anchor.to_string());
+        self.0.update([0]);
+        self.0.update(ChangeAction::from(change.action).as_str());
         for detail in &change.details {
-            hasher.update([0]);
-            hasher.update(detail);
+            self.0.update([0]);
+            self.0.update(detail);
         }
-        hasher.update([1]);
+        self.0.update([1]);
     }
-    hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect()
+
+    pub fn finish(self) -> String {
+        use sha2::Digest;
+        self.0.finalize().iter().map(|byte| format!("{byte:02x}")).collect()
+    }
 }
 
 /// Plans one import and, unless the job's safeguard holds it, applies it:
 /// users, the session's itemised changes and its outcome in one
-/// transaction. A held plan records its changes and reasons, and applies
-/// nothing. A run that follows an approval skips the safeguard if its plan
+/// transaction. Users are read, planned and written a batch at a time, so
+/// memory does not grow with the directory. A plan the safeguard holds is
+/// rolled back and recorded instead (its changes and reasons; no user is
+/// touched). A run that follows an approval skips the safeguard if its plan
 /// is still the one approved.
 pub async fn run_session(db: &Db, work: &SessionWork) -> Result<(), ImportError> {
     let job = store::jobs::get_job(db, work.tenant_id, work.job_id).await?.ok_or(ImportError::JobGone)?;
     let mut tx = db.begin_write().await?;
+    // No snapshot of this job commits while it is planned and applied.
+    store::directory::lock_state(&mut tx, db.dialect, work.job_id).await?;
     let links = store::jobs::get_links(&mut tx, work.job_id).await?;
-    let Planned { plan, mut notes, resolved_links, .. } = plan_job(&mut tx, work.tenant_id, &job, &links).await?;
-    let digest = plan_digest(&plan);
+    let context = PlanContext::load(&mut tx, work.tenant_id, &job, &links).await?;
+    // A run after an approval replaces the changes its held plan recorded.
+    store::sessions::clear_changes(&mut tx, work.id).await?;
+
+    let mut applying = sqlx::Connection::begin(&mut *tx).await?;
+    let (plan, digest) = stream_into(&mut applying, work, &context, Write::Apply).await?;
+    let mut notes = context.notes(&plan);
     let approved = work.approved_digest.as_deref() == Some(digest.as_str());
     if work.approved_digest.is_some() && !approved {
         notes.push("the directory, the links or the users changed since this plan was approved: it was planned again".to_owned());
     }
     let held_reasons = if approved { Vec::new() } else { roster_import::safeguard::judge(&job.policy, &plan) };
-
-    store::jobs::record_link_resolution(&mut tx, work.job_id, &resolved_links).await?;
-    // A run after an approval replaces the changes its held plan recorded.
-    store::sessions::clear_changes(&mut tx, work.id).await?;
-    if !held_reasons.is_empty() {
-        store::sessions::insert_changes(&mut tx, work.id, &planned_changes(&plan)).await?;
-        if !store::sessions::hold(&mut tx, work, &plan.counts, &notes, &held_reasons, &digest).await? {
-            tx.rollback().await?;
-            return Ok(());
-        }
-        store::sessions::supersede_held(&mut tx, work.job_id, work.id).await?;
-        tx.commit().await?;
-        tracing::warn!(session = %work.id, job = %work.job_id, tenant = %work.tenant_id, reasons = ?held_reasons, "import held by the safeguard");
-        return Ok(());
+    if held_reasons.is_empty() {
+        applying.commit().await?;
+    } else {
+        applying.rollback().await?;
+        stream_into(&mut tx, work, &context, Write::Plan).await?;
     }
-
-    let mut changes = Vec::with_capacity(plan.changes.len());
-    for change in &plan.changes {
-        let user_id = match (change.action, change.existing_id) {
-            (Action::Create, _) | (_, None) => store::users::insert_user(&mut tx, work.tenant_id, work.job_id, &change.target).await?,
-            (_, Some(id)) => {
-                store::users::update_user(&mut tx, id, &change.target).await?;
-                id
-            }
-        };
-        changes.push(SessionChange {
-            user_id: Some(user_id),
-            object_guid: change.target.object_guid,
-            username: change.target.username.clone(),
-            action: change.action.into(),
-            details: change.details.clone(),
-        });
-    }
-    store::sessions::insert_changes(&mut tx, work.id, &changes).await?;
-    if !store::sessions::succeed(&mut tx, work, &plan.counts, &notes).await? {
+    store::jobs::record_link_resolution(&mut tx, work.job_id, &context.resolved_links(&plan)).await?;
+    let recorded = if held_reasons.is_empty() {
+        store::sessions::succeed(&mut tx, work, &plan.counts, &notes).await?
+    } else {
+        store::sessions::hold(&mut tx, work, &plan.counts, &notes, &held_reasons, &digest).await?
+    };
+    if !recorded {
         // Someone else finished or re-queued it meanwhile: apply nothing.
         tx.rollback().await?;
         return Ok(());
@@ -344,5 +449,53 @@ pub async fn run_session(db: &Db, work: &SessionWork) -> Result<(), ImportError>
     store::sessions::supersede_held(&mut tx, work.job_id, work.id).await?;
     crate::fault::before_import_commit();
     tx.commit().await?;
+    if !held_reasons.is_empty() {
+        tracing::warn!(session = %work.id, job = %work.job_id, tenant = %work.tenant_id, reasons = ?held_reasons, "import held by the safeguard");
+    }
     Ok(())
+}
+
+/// What a streamed pass writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Write {
+    /// Users and the changes applied to them.
+    Apply,
+    /// The changes only, as a plan (a held session).
+    Plan,
+}
+
+/// One pass over the job's users: plans each batch and writes it. Returns
+/// the plan's summary and digest.
+async fn stream_into(
+    conn: &mut sqlx::AnyConnection,
+    work: &SessionWork,
+    context: &PlanContext,
+    write: Write,
+) -> Result<(Plan, String), ImportError> {
+    let mut planner = context.planner();
+    let mut batches = Batches::default();
+    let mut digest = PlanDigest::default();
+    let mut seq = 0i64;
+    while let Some(changes) = batches.next(conn, work.job_id, &mut planner).await? {
+        let mut recorded = Vec::with_capacity(changes.len());
+        for change in &changes {
+            digest.add(change);
+            let user_id = match (write, change.action, change.existing_id) {
+                (Write::Plan, _, existing) => existing,
+                (Write::Apply, Action::Create, _) | (Write::Apply, _, None) => {
+                    Some(store::users::insert_user(conn, work.tenant_id, work.job_id, &change.target).await?)
+                }
+                (Write::Apply, _, Some(id)) => {
+                    store::users::update_user(conn, id, &change.target).await?;
+                    Some(id)
+                }
+            };
+            recorded.push(session_change(change, user_id));
+        }
+        store::sessions::insert_changes(conn, work.id, seq, &recorded).await?;
+        seq += recorded.len() as i64;
+    }
+    let mut plan = planner.finish();
+    note_duplicates(&mut plan, batches.duplicates());
+    Ok((plan, digest.finish()))
 }

@@ -1,7 +1,7 @@
 //! The planner: one pure function from what the directory says and what
 //! the service holds to the list of changes an import makes.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 use roster_proto::ObjectGuid;
 use roster_proto::admin::{AccessKind, SessionCounts};
@@ -132,75 +132,184 @@ pub struct Plan {
 }
 
 /// Plans an import. Deterministic: the same input gives the same plan.
+/// Holds the whole plan in memory; [`Planner`] decides user by user for
+/// callers that stream.
 pub fn plan(input: PlanInput<'_>) -> Plan {
-    let grants = links::expand(input.links, input.groups);
-    let mut plan = Plan { resolved_links: grants.resolved.clone(), ..Plan::default() };
-    note_link_problems(&input, &grants.resolved, &mut plan.notes);
-
+    let mut planner = Planner::new(input.groups, input.scope, input.links, input.accesses, input.now_unix);
     let current: HashMap<ObjectGuid, &CurrentUser> = input.current.iter().map(|u| (u.state.anchor, u)).collect();
-    let mut seen: HashSet<ObjectGuid> = HashSet::new();
-    let mut out_of_scope: HashSet<ObjectGuid> = HashSet::new();
-    let mut unreadable_dns = 0u64;
-
+    // Every record of each anchor, in input order.
+    let mut by_anchor: HashMap<ObjectGuid, Vec<&UserRecord>> = HashMap::new();
+    let mut order: Vec<ObjectGuid> = Vec::new();
     for record in input.users {
-        let anchor = record.anchor();
-        if seen.contains(&anchor) {
-            continue;
+        let records = by_anchor.entry(record.anchor()).or_default();
+        if records.is_empty() {
+            order.push(record.anchor());
         }
+        records.push(record);
+    }
+    let mut changes = Vec::new();
+    for anchor in &order {
+        if let Some(record) = by_anchor.get(anchor).and_then(|records| planner.pick(records)) {
+            changes.extend(planner.user(record, current.get(anchor).copied()));
+        }
+    }
+    for user in input.current {
+        if !by_anchor.contains_key(&user.state.anchor) {
+            changes.extend(planner.gone(user));
+        }
+    }
+    let mut plan = planner.finish();
+    plan.changes = changes;
+    plan
+}
+
+/// Decides an import user by user, for a caller that reads the directory
+/// and the stored users in batches: it calls [`Planner::user`] once per
+/// anchor the directory holds (with the stored user of that anchor, if
+/// any), [`Planner::gone`] for every stored user whose anchor the directory
+/// does not hold, then [`Planner::finish`]. Memory is the groups' and the
+/// grants', whatever the number of users.
+#[derive(Debug)]
+pub struct Planner<'a> {
+    scope: &'a ResolvedScope,
+    accesses: &'a HashMap<Uuid, (AccessKind, String)>,
+    now_unix: i64,
+    grants: links::Grants,
+    summary: Plan,
+    unreadable_dns: u64,
+}
+
+impl<'a> Planner<'a> {
+    pub fn new(
+        groups: &[GroupRecord],
+        scope: &'a ResolvedScope,
+        links: &[LinkRule],
+        accesses: &'a HashMap<Uuid, (AccessKind, String)>,
+        now_unix: i64,
+    ) -> Planner<'a> {
+        let grants = links::expand(links, groups);
+        let mut summary = Plan { resolved_links: grants.resolved.clone(), ..Plan::default() };
+        note_link_problems(links, accesses, &grants.resolved, &mut summary.notes);
+        Planner { scope, accesses, now_unix, grants, summary, unreadable_dns: 0 }
+    }
+
+    /// Of several records with the same anchor (a consistency GUID shared
+    /// by mistake), the one that counts: the first in scope, else the first.
+    pub fn pick<'r>(&self, records: &[&'r UserRecord]) -> Option<&'r UserRecord> {
+        records.iter().copied().find(|r| self.in_scope(r)).or_else(|| records.first().copied())
+    }
+
+    fn in_scope(&self, record: &UserRecord) -> bool {
+        Dn::parse(&record.dn).is_ok_and(|dn| self.scope.contains_user(&dn)) && !record.outside_filter
+    }
+
+    /// The change for the directory's user `record` and the stored user of
+    /// the same anchor, if any; `None` when nothing changes.
+    pub fn user(&mut self, record: &UserRecord, existing: Option<&CurrentUser>) -> Option<UserChange> {
+        self.count_stored(existing);
         let in_scope = match Dn::parse(&record.dn) {
-            Ok(dn) => input.scope.contains_user(&dn) && !record.outside_filter,
+            Ok(dn) => self.scope.contains_user(&dn) && !record.outside_filter,
             Err(_) => {
-                unreadable_dns += 1;
+                self.unreadable_dns += 1;
                 false
             }
         };
         if !in_scope {
-            out_of_scope.insert(anchor);
-            continue;
+            let existing = existing?;
+            let target = UserState { active: false, accesses: BTreeSet::new(), ..existing.state.clone() };
+            return self.change(Some(existing), target, DeactivationReason::LeftScope);
         }
-        seen.insert(anchor);
-        let granted: BTreeSet<Uuid> = grants
+        self.summary.users_in_scope += 1;
+        let granted: BTreeSet<Uuid> = self
+            .grants
             .by_member
             .get(&record.object_guid)
-            .map(|set| set.iter().filter(|id| input.accesses.contains_key(id)).copied().collect())
+            .map(|set| set.iter().filter(|id| self.accesses.contains_key(id)).copied().collect())
             .unwrap_or_default();
-        let has_basic = granted.iter().any(|id| input.accesses.get(id).is_some_and(|(kind, _)| kind.is_basic()));
-        let existing = current.get(&anchor).copied();
+        let has_basic = granted.iter().any(|id| self.accesses.get(id).is_some_and(|(kind, _)| kind.is_basic()));
         if !has_basic {
-            plan.counts.not_linked += 1;
-            if let Some(existing) = existing {
-                let target = UserState { active: false, accesses: BTreeSet::new(), ..state_from_record(record) };
-                push_change(&mut plan, &input, Some(existing), target, DeactivationReason::NoBasicAccess);
-            }
-            continue;
+            self.summary.counts.not_linked += 1;
+            let existing = existing?;
+            let target = UserState { active: false, accesses: BTreeSet::new(), ..state_from_record(record) };
+            return self.change(Some(existing), target, DeactivationReason::NoBasicAccess);
         }
         let (active, reason) = if record.is_disabled() {
             (false, DeactivationReason::DisabledInDirectory)
-        } else if record.is_expired(input.now_unix) {
+        } else if record.is_expired(self.now_unix) {
             (false, DeactivationReason::AccountExpired)
         } else {
             (true, DeactivationReason::DisabledInDirectory)
         };
         let target = UserState { active, accesses: granted, ..state_from_record(record) };
-        push_change(&mut plan, &input, existing, target, reason);
+        self.change(existing, target, reason)
     }
 
-    for user in input.current {
-        if seen.contains(&user.state.anchor) {
-            continue;
+    /// The change for a stored user whose anchor the directory no longer holds.
+    pub fn gone(&mut self, existing: &CurrentUser) -> Option<UserChange> {
+        self.count_stored(Some(existing));
+        let target = UserState { active: false, accesses: BTreeSet::new(), ..existing.state.clone() };
+        self.change(Some(existing), target, DeactivationReason::GoneFromDirectory)
+    }
+
+    /// The plan's counts, notes and link resolutions (its `changes` are
+    /// the ones `user` and `gone` returned, not kept here).
+    pub fn finish(mut self) -> Plan {
+        if self.unreadable_dns > 0 {
+            self.summary
+                .notes
+                .push(format!("{} users had a DN that could not be read and were treated as out of scope", self.unreadable_dns));
         }
-        let reason =
-            if out_of_scope.contains(&user.state.anchor) { DeactivationReason::LeftScope } else { DeactivationReason::GoneFromDirectory };
-        let target = UserState { active: false, accesses: BTreeSet::new(), ..user.state.clone() };
-        push_change(&mut plan, &input, Some(user), target, reason);
+        self.summary
     }
 
-    plan.users_in_scope = seen.len() as u64;
-    plan.active_before = input.current.iter().filter(|u| u.state.active).count() as u64;
-    if unreadable_dns > 0 {
-        plan.notes.push(format!("{unreadable_dns} users had a DN that could not be read and were treated as out of scope"));
+    fn count_stored(&mut self, existing: Option<&CurrentUser>) {
+        if existing.is_some_and(|u| u.state.active) {
+            self.summary.active_before += 1;
+        }
     }
-    plan
+
+    /// The change from `existing` to `target`, or `None` (counted
+    /// unchanged). `reason` explains the user being inactive, if the change
+    /// deactivates it.
+    fn change(&mut self, existing: Option<&CurrentUser>, target: UserState, reason: DeactivationReason) -> Option<UserChange> {
+        let counts = &mut self.summary.counts;
+        let Some(existing) = existing else {
+            let mut details = vec![format!("username: {}", target.username)];
+            details.extend(target.accesses.iter().map(|id| format!("+access {}", describe_access(self.accesses, id))));
+            if !target.active {
+                details.push(format!("inactive: {}", reason.describe()));
+            }
+            counts.created += 1;
+            let gained = target.accesses.iter().copied().collect();
+            return Some(UserChange { action: Action::Create, existing_id: None, target, gained, lost: Vec::new(), details });
+        };
+        let details = diff(self.accesses, &existing.state, &target, reason);
+        if details.is_empty() {
+            counts.unchanged += 1;
+            return None;
+        }
+        let is_basic = |id: &Uuid| self.accesses.get(id).is_some_and(|(kind, _)| kind.is_basic());
+        if existing.state.active && existing.state.accesses.iter().any(|id| is_basic(id) && !target.accesses.contains(id)) {
+            counts.lost_basic += 1;
+        }
+        let action = match (existing.state.active, target.active) {
+            (true, false) => {
+                counts.deactivated += 1;
+                Action::Deactivate
+            }
+            (false, true) => {
+                counts.reactivated += 1;
+                Action::Reactivate
+            }
+            _ => {
+                counts.updated += 1;
+                Action::Update
+            }
+        };
+        let gained = target.accesses.difference(&existing.state.accesses).copied().collect();
+        let lost = existing.state.accesses.difference(&target.accesses).copied().collect();
+        Some(UserChange { action, existing_id: Some(existing.id), target, gained, lost, details })
+    }
 }
 
 fn state_from_record(record: &UserRecord) -> UserState {
@@ -222,49 +331,7 @@ fn state_from_record(record: &UserRecord) -> UserState {
     }
 }
 
-/// Records the change from `existing` to `target`, or counts it unchanged.
-/// `reason` explains the user being inactive, if the change deactivates it.
-fn push_change(plan: &mut Plan, input: &PlanInput<'_>, existing: Option<&CurrentUser>, target: UserState, reason: DeactivationReason) {
-    let Some(existing) = existing else {
-        let mut details = vec![format!("username: {}", target.username)];
-        details.extend(target.accesses.iter().map(|id| format!("+access {}", describe_access(input, id))));
-        if !target.active {
-            details.push(format!("inactive: {}", reason.describe()));
-        }
-        plan.counts.created += 1;
-        let gained = target.accesses.iter().copied().collect();
-        plan.changes.push(UserChange { action: Action::Create, existing_id: None, target, gained, lost: Vec::new(), details });
-        return;
-    };
-    let details = diff(input, &existing.state, &target, reason);
-    if details.is_empty() {
-        plan.counts.unchanged += 1;
-        return;
-    }
-    let is_basic = |id: &Uuid| input.accesses.get(id).is_some_and(|(kind, _)| kind.is_basic());
-    if existing.state.active && existing.state.accesses.iter().any(|id| is_basic(id) && !target.accesses.contains(id)) {
-        plan.counts.lost_basic += 1;
-    }
-    let action = match (existing.state.active, target.active) {
-        (true, false) => {
-            plan.counts.deactivated += 1;
-            Action::Deactivate
-        }
-        (false, true) => {
-            plan.counts.reactivated += 1;
-            Action::Reactivate
-        }
-        _ => {
-            plan.counts.updated += 1;
-            Action::Update
-        }
-    };
-    let gained = target.accesses.difference(&existing.state.accesses).copied().collect();
-    let lost = existing.state.accesses.difference(&target.accesses).copied().collect();
-    plan.changes.push(UserChange { action, existing_id: Some(existing.id), target, gained, lost, details });
-}
-
-fn diff(input: &PlanInput<'_>, old: &UserState, new: &UserState, reason: DeactivationReason) -> Vec<String> {
+fn diff(accesses: &HashMap<Uuid, (AccessKind, String)>, old: &UserState, new: &UserState, reason: DeactivationReason) -> Vec<String> {
     let mut details = Vec::new();
     let (old_guid, new_guid) = (old.object_guid.to_string(), new.object_guid.to_string());
     let fields: [(&str, Option<&str>, Option<&str>); 11] = [
@@ -285,8 +352,8 @@ fn diff(input: &PlanInput<'_>, old: &UserState, new: &UserState, reason: Deactiv
             details.push(format!("{name}: {} -> {}", before.unwrap_or("(none)"), after.unwrap_or("(none)")));
         }
     }
-    details.extend(old.accesses.difference(&new.accesses).map(|id| format!("-access {}", describe_access(input, id))));
-    details.extend(new.accesses.difference(&old.accesses).map(|id| format!("+access {}", describe_access(input, id))));
+    details.extend(old.accesses.difference(&new.accesses).map(|id| format!("-access {}", describe_access(accesses, id))));
+    details.extend(new.accesses.difference(&old.accesses).map(|id| format!("+access {}", describe_access(accesses, id))));
     match (old.active, new.active) {
         (true, false) => details.push(format!("deactivated: {}", reason.describe())),
         (false, true) => details.push("re-activated".to_owned()),
@@ -295,27 +362,32 @@ fn diff(input: &PlanInput<'_>, old: &UserState, new: &UserState, reason: Deactiv
     details
 }
 
-fn describe_access(input: &PlanInput<'_>, id: &Uuid) -> String {
-    match input.accesses.get(id) {
+fn describe_access(accesses: &HashMap<Uuid, (AccessKind, String)>, id: &Uuid) -> String {
+    match accesses.get(id) {
         Some((kind, name)) => format!("{} @ {name}", kind.as_str()),
         None => format!("{id} (no longer in the catalogue)"),
     }
 }
 
-fn note_link_problems(input: &PlanInput<'_>, resolved: &[Option<ObjectGuid>], notes: &mut Vec<String>) {
-    if input.links.is_empty() {
+fn note_link_problems(
+    links: &[LinkRule],
+    accesses: &HashMap<Uuid, (AccessKind, String)>,
+    resolved: &[Option<ObjectGuid>],
+    notes: &mut Vec<String>,
+) {
+    if links.is_empty() {
         notes.push("the job has no links, so nobody was imported: link AD groups to accesses (PUT /api/v1/jobs/{job}/links)".to_owned());
         return;
     }
-    for (link, found) in input.links.iter().zip(resolved) {
+    for (link, found) in links.iter().zip(resolved) {
         if found.is_none() {
             notes.push(format!("linked group `{}` is not in the snapshot (check the DN and the job's group paths)", link.group_text));
         }
-        if !input.accesses.contains_key(&link.access_id) {
+        if !accesses.contains_key(&link.access_id) {
             notes.push(format!("link from `{}` names access {} which is not in the catalogue", link.group_text, link.access_id));
         }
     }
-    let grants_basic = input.links.iter().any(|l| input.accesses.get(&l.access_id).is_some_and(|(kind, _)| kind.is_basic()));
+    let grants_basic = links.iter().any(|l| accesses.get(&l.access_id).is_some_and(|(kind, _)| kind.is_basic()));
     if !grants_basic {
         notes.push("no link grants a basic (user) access, so nobody was imported".to_owned());
     }

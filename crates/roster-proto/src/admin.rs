@@ -285,9 +285,17 @@ impl SessionStatus {
         }
     }
 
+    pub const ALL: [SessionStatus; 6] = [
+        SessionStatus::Queued,
+        SessionStatus::Running,
+        SessionStatus::Succeeded,
+        SessionStatus::Held,
+        SessionStatus::Rejected,
+        SessionStatus::Failed,
+    ];
+
     pub fn parse(s: &str) -> Option<SessionStatus> {
-        use SessionStatus::*;
-        [Queued, Running, Succeeded, Held, Rejected, Failed].into_iter().find(|status| status.as_str() == s)
+        SessionStatus::ALL.into_iter().find(|status| status.as_str() == s)
     }
 }
 
@@ -329,7 +337,8 @@ pub struct Session {
     /// Why a failed session failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// Why a held session was held: the budgets its plan exceeds.
+    /// Why a held session was held: the budgets its plan exceeds. Kept
+    /// after an admin's decision, as the record of what was approved.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub held_reasons: Vec<String>,
     /// Who approved or rejected a held session, and when.

@@ -17,8 +17,9 @@ use std::path::{Path, PathBuf};
 use jsonschema::{Draft, Registry, Validator};
 use roster_proto::ObjectGuid;
 use roster_proto::admin::{
-    Access, AccessKind, AccessRef, CreateAccess, CreateJob, CreatedTenant, Job, Link, LinkInput, Page, RegistrationToken, SafeguardPolicy,
-    Session, SessionChange, SessionCounts, SessionStatus, SessionTrigger, User,
+    Access, AccessDelta, AccessKind, AccessRef, Budget, ChangeAction, CreateAccess, CreateJob, CreatedTenant, Decision, HistoryEntry, Job,
+    Link, LinkInput, LinksPreview, LinksSaved, Page, PlanPreview, RegistrationToken, SafeguardPolicy, Session, SessionChange,
+    SessionCounts, SessionStatus, SessionTrigger, TenantSettings, User,
 };
 use roster_proto::agent::{
     AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, SnapshotState, SnapshotStatus, SyncAdvice,
@@ -39,7 +40,7 @@ use uuid::Uuid;
 /// The base of every schema file's `$id`: `$id` = BASE + file name.
 const BASE: &str = "https://roster.invalid/proto-schemas/json/";
 
-/// Every route of the server's router (`server/src/http/mod.rs`, `admin.rs`, `agent.rs`).
+/// Every route of the server's router (`server/src/http/mod.rs`, `admin.rs`, `insight.rs`, `agent.rs`).
 /// This list must match the router: a route added there is added here and to openapi.json.
 const ROUTES: &[(&str, &str)] = &[
     ("GET", "/health"),
@@ -51,7 +52,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/api/v1/jobs/{job}/links"),
     ("GET", "/api/v1/jobs/{job}/sessions"),
     ("POST", "/api/v1/jobs/{job}/imports"),
+    ("POST", "/api/v1/jobs/{job}/plan"),
+    ("GET", "/api/v1/jobs/{job}/policy"),
+    ("PUT", "/api/v1/jobs/{job}/policy"),
     ("POST", "/api/v1/jobs/{job}/full-sync"),
+    ("GET", "/api/v1/jobs/{job}/structure"),
+    ("GET", "/api/v1/jobs/{job}/explain"),
     ("GET", "/api/v1/agents"),
     ("POST", "/api/v1/agents/{id}/revoke"),
     ("POST", "/agent/v1/key"),
@@ -59,7 +65,13 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/accesses"),
     ("GET", "/api/v1/sessions/{id}"),
     ("GET", "/api/v1/sessions/{id}/changes"),
+    ("POST", "/api/v1/sessions/{id}/approve"),
+    ("POST", "/api/v1/sessions/{id}/reject"),
     ("GET", "/api/v1/users"),
+    ("GET", "/api/v1/users/{id}/history"),
+    ("GET", "/api/v1/users/{id}/explain"),
+    ("GET", "/api/v1/settings"),
+    ("PUT", "/api/v1/settings"),
     ("POST", "/agent/v1/register"),
     ("GET", "/agent/v1/job"),
     ("POST", "/agent/v1/snapshots"),
@@ -369,6 +381,94 @@ fn queued_session() -> Session {
     }
 }
 
+/// What the safeguard says when ten of thirty active users would be deactivated.
+const HELD_REASON: &str = "the plan deactivates 10 of 30 active users; the policy allows 3 (500 or 10 %, whichever is smaller)";
+
+/// Planned beyond the job's safeguard: nothing applied, waiting for an admin.
+fn held_session() -> Session {
+    Session {
+        trigger: SessionTrigger::Schedule,
+        status: SessionStatus::Held,
+        counts: SessionCounts { deactivated: 10, lost_basic: 10, unchanged: 20, ..SessionCounts::default() },
+        notes: vec![],
+        error: None,
+        held_reasons: vec![
+            HELD_REASON.into(),
+            "the plan takes a basic access from 10 of 30 active users; the policy allows 3 (500 or 10 %, whichever is smaller)".into(),
+        ],
+        ..finished_session()
+    }
+}
+
+/// A held session an admin approved: queued again, its end cleared until it runs.
+fn approved_session() -> Session {
+    Session {
+        status: SessionStatus::Queued,
+        decided_by: Some("alice@corp.example.test".into()),
+        decided_at: Some(datetime!(2026-11-25 08:15:00 UTC)),
+        finished_at: None,
+        duration_ms: None,
+        ..held_session()
+    }
+}
+
+/// Approved, planned again, and failed: every optional member set.
+fn failed_after_approval() -> Session {
+    Session {
+        status: SessionStatus::Failed,
+        notes: vec!["the directory, the links or the users changed since this plan was approved: it was planned again".into()],
+        error: Some("database: connection reset".into()),
+        finished_at: Some(datetime!(2026-11-25 08:15:02.25 UTC)),
+        duration_ms: Some(2_250),
+        ..approved_session()
+    }
+}
+
+fn rejected_session() -> Session {
+    Session {
+        status: SessionStatus::Rejected,
+        decided_by: Some("bob".into()),
+        decided_at: Some(datetime!(2026-11-25 08:15:00 UTC)),
+        ..held_session()
+    }
+}
+
+/// Rejected by a newer run of the job, not by an admin.
+fn superseded_session() -> Session {
+    Session { decided_by: Some(format!("superseded by session {SESSION}")), ..rejected_session() }
+}
+
+/// Every `SessionStatus` (roster-proto has no `ALL` for it). A new variant breaks the match:
+/// add it to the list too.
+fn session_statuses() -> [SessionStatus; 6] {
+    use SessionStatus::*;
+    let all = [Queued, Running, Succeeded, Held, Rejected, Failed];
+    for status in all {
+        match status {
+            Queued | Running | Succeeded | Held | Rejected | Failed => {}
+        }
+    }
+    all
+}
+
+/// A realistic session in `status`.
+fn session_in(status: SessionStatus) -> Session {
+    match status {
+        SessionStatus::Queued => queued_session(),
+        SessionStatus::Running => Session { status, ..queued_session() },
+        SessionStatus::Succeeded => Session {
+            status,
+            counts: SessionCounts { created: 2, updated: 5, reactivated: 1, unchanged: 1_100, not_linked: 7, ..SessionCounts::default() },
+            notes: vec![],
+            error: None,
+            ..finished_session()
+        },
+        SessionStatus::Held => held_session(),
+        SessionStatus::Rejected => rejected_session(),
+        SessionStatus::Failed => finished_session(),
+    }
+}
+
 fn job() -> Job {
     Job {
         id: id(JOB),
@@ -408,6 +508,7 @@ fn schema_files_are_2020_12_and_named_by_their_id() {
         "problem.schema.json",
         "agent-api.schema.json",
         "admin-api.schema.json",
+        "insight.schema.json",
     ] {
         assert!(files.contains_key(required), "proto-schemas/json/{required} is missing");
     }
@@ -846,8 +947,8 @@ fn admin_api_bodies_match() {
     c.check(&s("session"), &finished_session());
     c.check(&s("session"), &queued_session());
     for trigger in [SessionTrigger::FirstPush, SessionTrigger::Manual, SessionTrigger::Schedule] {
-        for status in [SessionStatus::Queued, SessionStatus::Running, SessionStatus::Succeeded, SessionStatus::Failed] {
-            c.check(&s("session"), &Session { trigger, status, ..finished_session() });
+        for status in session_statuses() {
+            c.check(&s("session"), &Session { trigger, ..session_in(status) });
         }
     }
     c.check(
@@ -864,13 +965,13 @@ fn admin_api_bodies_match() {
     bad["trigger"] = json!("cron");
     c.rejects(&s("session"), bad, "an unknown trigger");
 
-    let changes: Vec<SessionChange> = ["created", "updated", "deactivated"]
+    let changes: Vec<SessionChange> = ChangeAction::ALL
         .into_iter()
         .map(|action| SessionChange {
             user_id: Some(id(USER_ID)),
             object_guid: guid(ANN),
             username: "ann".into(),
-            action: serde_json::from_value(json!(action)).unwrap(),
+            action,
             details: vec!["email: a@x -> b@x".into(), "+access user @ Copenhagen".into()],
         })
         .collect();
@@ -888,6 +989,396 @@ fn admin_api_bodies_match() {
         &s("createdTenant"),
         &CreatedTenant { tenant_id: id(TENANT), name: "Example A/S".into(), admin_token: "rst_admin_AAAA".into() },
     );
+}
+
+/// A copy of `document` with the value at `pointer` replaced.
+fn with(document: &Value, pointer: &str, value: Value) -> Value {
+    let mut v = document.clone();
+    *v.pointer_mut(pointer).unwrap_or_else(|| panic!("{pointer} is not in {document}")) = value;
+    v
+}
+
+/// A copy of `document` without `member` of the object at `pointer`.
+fn without(document: &Value, pointer: &str, member: &str) -> Value {
+    let mut v = document.clone();
+    let removed = v.pointer_mut(pointer).and_then(Value::as_object_mut).and_then(|object| object.remove(member));
+    assert!(removed.is_some(), "{pointer}/{member} is not in {document}");
+    v
+}
+
+fn to_json<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap()
+}
+
+fn strict_policy() -> SafeguardPolicy {
+    SafeguardPolicy {
+        max_deactivations: Budget { count: 25, percent: 2 },
+        max_lost_basic: Budget { count: 50, percent: 5 },
+        min_active_users: 100,
+    }
+}
+
+#[test]
+fn safeguard_policy_and_settings_match() {
+    let c = Contract::load();
+    let s = |def: &str| format!("admin-api.schema.json#/$defs/{def}");
+
+    // The policy, alone (GET/PUT .../policy), on a job, and in a new job.
+    let nothing_may_go = SafeguardPolicy {
+        max_deactivations: Budget { count: 0, percent: 0 },
+        max_lost_basic: Budget { count: 0, percent: 0 },
+        min_active_users: 0,
+    };
+    let anything_goes = SafeguardPolicy {
+        max_deactivations: Budget { count: u64::MAX, percent: 100 },
+        max_lost_basic: Budget { count: u64::MAX, percent: 100 },
+        min_active_users: u64::MAX,
+    };
+    for policy in [SafeguardPolicy::default(), strict_policy(), nothing_may_go, anything_goes] {
+        c.check(&s("safeguardPolicy"), &policy);
+        c.check(&s("budget"), &policy.max_lost_basic);
+        c.check(&s("job"), &Job { policy, ..job() });
+    }
+    c.check(
+        &s("createJob"),
+        &CreateJob {
+            name: "Payroll".into(),
+            relative_paths: vec!["OU=Payroll".into()],
+            group_paths: vec![],
+            schedule_time: None,
+            full_sync_interval_days: None,
+            user_filter: None,
+            policy: Some(strict_policy()),
+        },
+    );
+    let policy = to_json(&SafeguardPolicy::default());
+    assert_eq!(
+        policy,
+        json!({"max_deactivations": {"count": 500, "percent": 10}, "max_lost_basic": {"count": 500, "percent": 10}, "min_active_users": 20})
+    );
+    for (document, why) in [
+        (with(&policy, "/max_deactivations/percent", json!(101)), "a percent above 100"),
+        (with(&policy, "/max_lost_basic/percent", json!(10.5)), "a percent that is not an integer"),
+        (with(&policy, "/max_lost_basic/percent", json!("10")), "a string percent"),
+        (with(&policy, "/max_deactivations/percent", json!(-1)), "a negative percent"),
+        (with(&policy, "/max_deactivations/count", json!(-5)), "a negative count"),
+        (with(&policy, "/max_deactivations/count", json!(2.5)), "a fractional count"),
+        (with(&policy, "/min_active_users", json!(null)), "a null min_active_users"),
+        (without(&policy, "", "min_active_users"), "no min_active_users"),
+        (without(&policy, "", "max_lost_basic"), "no max_lost_basic"),
+        (without(&policy, "/max_deactivations", "count"), "a budget without count"),
+        (without(&policy, "/max_deactivations", "percent"), "a budget without percent"),
+        (with(&policy, "/max_deactivations", json!(500)), "a bare count for a budget"),
+        (with(&policy, "/max_deactivations", json!({"count": 500, "percent": 10, "ratio": 0.1})), "an extra member in a budget"),
+    ] {
+        c.rejects(&s("safeguardPolicy"), document.clone(), why);
+        let mut job = to_json(&job());
+        job["policy"] = document.clone();
+        c.rejects(&s("job"), job, why);
+        c.rejects(&s("createJob"), json!({"name": "n", "relative_paths": ["*"], "policy": document}), why);
+    }
+    let mut extra = policy.clone();
+    extra["mode"] = json!("strict");
+    c.rejects(&s("safeguardPolicy"), extra, "an extra member");
+    c.rejects(&s("job"), without(&to_json(&job()), "", "policy"), "a job without policy (always written)");
+    c.rejects(&s("createJob"), json!({"name": "n", "relative_paths": ["*"], "policy": null}), "a null policy");
+    // Bounds the server refuses with 422 are the schema's bounds.
+    let budget: Budget = c.accepts(&s("budget"), json!({"count": 0, "percent": 100}));
+    assert_eq!(budget.allowance(1_000), 0);
+    let input: CreateJob = c.accepts(&s("createJob"), json!({"name": "n", "relative_paths": ["*"]}));
+    assert_eq!(input.policy, None, "no policy: the server applies the defaults");
+
+    // Tenant settings.
+    for settings in [
+        TenantSettings::default(),
+        TenantSettings { purge_after_days: 7, session_retention_days: Some(365) },
+        TenantSettings { purge_after_days: 1, session_retention_days: Some(1) },
+        TenantSettings { purge_after_days: 3650, session_retention_days: Some(u32::MAX) },
+    ] {
+        c.check(&s("tenantSettings"), &settings);
+    }
+    assert_eq!(to_json(&TenantSettings::default()), json!({"purge_after_days": 30}), "forever is written as no retention");
+    let settings: TenantSettings = c.accepts(&s("tenantSettings"), json!({"purge_after_days": 30}));
+    assert_eq!(settings, TenantSettings::default());
+    for (document, why) in [
+        (json!({"purge_after_days": 0}), "purge_after_days: 0"),
+        (json!({"purge_after_days": 3651}), "purge_after_days: 3651"),
+        (json!({"purge_after_days": "30"}), "a string purge_after_days"),
+        (json!({"purge_after_days": 30.5}), "a fractional purge_after_days"),
+        (json!({"purge_after_days": 30, "session_retention_days": 0}), "session_retention_days: 0"),
+        (json!({"purge_after_days": 30, "session_retention_days": null}), "a null session_retention_days (left out means forever)"),
+        (json!({"purge_after_days": 30, "session_retention_days": 4_294_967_296_u64}), "a session_retention_days beyond u32"),
+        (json!({"session_retention_days": 90}), "no purge_after_days"),
+        (json!({"purge_after_days": 30, "purge_sessions": true}), "an extra member"),
+    ] {
+        c.rejects(&s("tenantSettings"), document, why);
+    }
+}
+
+#[test]
+fn held_sessions_and_decisions_match() {
+    let c = Contract::load();
+    let s = |def: &str| format!("admin-api.schema.json#/$defs/{def}");
+
+    for session in [held_session(), approved_session(), failed_after_approval(), rejected_session(), superseded_session()] {
+        c.check(&s("session"), &session);
+    }
+    c.check(&s("sessionPage"), &Page { items: vec![approved_session(), superseded_session()], next_cursor: None });
+    // Every optional member of a session is set in one of them.
+    let all_set = to_json(&failed_after_approval());
+    for member in ["error", "held_reasons", "decided_by", "decided_at", "finished_at", "duration_ms"] {
+        assert!(all_set.get(member).is_some(), "{member} is not written");
+    }
+    let agent_answer =
+        roster_proto::agent::CommitResponse { snapshot_id: id(SNAPSHOT), session: Some(held_session()), message: "m".into() };
+    c.check("agent-api.schema.json#/$defs/commitResponse", &agent_answer);
+
+    // Members left out when empty or unset, and counts always written.
+    let queued = to_json(&queued_session());
+    for member in ["held_reasons", "decided_by", "decided_at"] {
+        assert!(queued.get(member).is_none(), "{member} is written for a session that was never held: {queued}");
+    }
+    assert_eq!(queued["counts"]["reactivated"], json!(0));
+    assert_eq!(queued["counts"]["lost_basic"], json!(0));
+    let old_counts = json!({"created": 1, "updated": 2, "deactivated": 3, "unchanged": 4, "not_linked": 5});
+    let counts: SessionCounts = c.accepts(&s("sessionCounts"), old_counts.clone());
+    assert_eq!(
+        counts,
+        SessionCounts { created: 1, updated: 2, deactivated: 3, unchanged: 4, not_linked: 5, reactivated: 0, lost_basic: 0 }
+    );
+    let session: Session = c.accepts(&s("session"), with(&queued, "/counts", old_counts));
+    assert_eq!((session.counts.reactivated, session.counts.lost_basic), (0, 0));
+
+    let held = to_json(&held_session());
+    let rejected = to_json(&rejected_session());
+    c.rejects(&s("session"), without(&held, "", "held_reasons"), "a held session without held_reasons");
+    c.rejects(&s("session"), with(&held, "/held_reasons", json!([])), "empty held_reasons (left out, never [])");
+    c.rejects(&s("session"), with(&held, "/held_reasons", json!(HELD_REASON)), "a single held reason that is no list");
+    c.rejects(&s("session"), with(&held, "/status", json!("Held")), "a status in the wrong case");
+    c.rejects(&s("session"), with(&held, "/status", json!("on_hold")), "an unknown session status");
+    c.rejects(&s("session"), with(&held, "/status", json!("approved")), "`approved`, which is no status (an approval queues)");
+    c.rejects(&s("session"), without(&rejected, "", "decided_by"), "a rejected session without decided_by");
+    c.rejects(&s("session"), without(&without(&rejected, "", "decided_by"), "", "decided_at"), "a rejected session without a decision");
+    c.rejects(&s("session"), without(&rejected, "", "held_reasons"), "a rejected session without held_reasons");
+    let approved = to_json(&approved_session());
+    c.rejects(&s("session"), without(&approved, "", "decided_at"), "decided_by without decided_at");
+    c.rejects(&s("session"), without(&approved, "", "decided_by"), "decided_at without decided_by");
+    c.rejects(&s("session"), with(&approved, "/decided_at", json!("this morning")), "a decided_at that is no date-time");
+    c.rejects(&s("session"), with(&approved, "/decided_by", json!(null)), "a null decided_by");
+    c.rejects(&s("session"), with(&held, "/counts/lost_basic", json!(-1)), "a negative lost_basic");
+    c.rejects(&s("session"), with(&held, "/counts/reactivated", json!(1.5)), "a fractional reactivated");
+    c.rejects(&s("session"), with(&held, "/counts/reactivated", json!(null)), "a null reactivated");
+
+    // Itemised changes: a planned creation has no user yet.
+    let planned = planned_creation();
+    c.check(&s("sessionChange"), &planned);
+    assert!(to_json(&planned).get("user_id").is_none());
+    for action in ChangeAction::ALL {
+        c.check(&s("sessionChange"), &SessionChange { action, ..deactivation() });
+    }
+    c.check(&s("sessionChangePage"), &Page { items: vec![planned.clone(), deactivation(), reactivation()], next_cursor: Some("3".into()) });
+    let change = to_json(&deactivation());
+    c.rejects(&s("sessionChange"), without(&change, "", "user_id"), "a deactivation without user_id");
+    c.rejects(&s("sessionChange"), with(&to_json(&reactivation()), "/user_id", json!(null)), "a null user_id");
+    c.rejects(&s("sessionChange"), with(&change, "/user_id", json!("ann")), "a user_id that is no uuid");
+    c.rejects(&s("sessionChange"), with(&change, "/action", json!("Reactivated")), "an action in the wrong case");
+    c.rejects(&s("sessionChange"), with(&change, "/action", json!("deleted")), "an unknown action (imports never delete)");
+    c.rejects(&s("sessionChange"), without(&change, "", "details"), "no details");
+
+    // The optional body of approve and reject.
+    c.check(&s("decision"), &Decision { by: Some("alice@corp.example.test".into()) });
+    c.check(&s("decision"), &Decision::default());
+    assert_eq!(to_json(&Decision::default()), json!({}));
+    let decision: Decision = c.accepts(&s("decision"), json!({}));
+    assert_eq!(decision.by, None);
+    let decision: Decision = c.accepts(&s("decision"), json!({"by": "  bob  "}));
+    assert_eq!(decision.by.as_deref(), Some("  bob  "), "the server trims, not the type");
+    c.rejects(&s("decision"), json!({"by": null}), "a null by");
+    c.rejects(&s("decision"), json!({"by": 42}), "a number for by");
+    c.rejects(&s("decision"), json!({"by": "bob", "verdict": "approve"}), "an extra member");
+    c.rejects(&s("decision"), json!("bob"), "a bare string");
+}
+
+/// Bo is new in AD: planned, not yet created.
+fn planned_creation() -> SessionChange {
+    SessionChange {
+        user_id: None,
+        object_guid: guid("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"),
+        username: "bo".into(),
+        action: ChangeAction::Created,
+        details: vec!["username: bo".into(), "+access user @ Copenhagen".into()],
+    }
+}
+
+fn deactivation() -> SessionChange {
+    SessionChange {
+        user_id: Some(id(USER_ID)),
+        object_guid: guid(ANN),
+        username: "ann".into(),
+        action: ChangeAction::Deactivated,
+        details: vec!["deactivated: the user is no longer in AD".into(), "-access user @ Copenhagen".into()],
+    }
+}
+
+fn reactivation() -> SessionChange {
+    SessionChange { action: ChangeAction::Reactivated, details: vec!["re-activated".into()], ..deactivation() }
+}
+
+fn plan_preview() -> PlanPreview {
+    PlanPreview {
+        snapshot_id: id(SNAPSHOT),
+        counts: SessionCounts { created: 1, deactivated: 10, lost_basic: 10, reactivated: 1, unchanged: 18, not_linked: 2, updated: 0 },
+        held_reasons: vec![HELD_REASON.into()],
+        notes: vec![
+            "linked group `CN=Gone,OU=Groups,DC=corp,DC=example,DC=test` is not in the snapshot (check the DN and the job's group paths)"
+                .into(),
+        ],
+        changes: vec![planned_creation(), deactivation(), reactivation()],
+        total_changes: 12,
+    }
+}
+
+fn links_saved() -> LinksSaved {
+    let copenhagen = AccessRef { id: id(ACCESS), kind: AccessKind::User, name: "Copenhagen".into() };
+    let lounge = AccessRef { id: id("1679091c-5a88-4faf-b5e6-6d2c4b8a0e14"), kind: AccessKind::Vip, name: "Lounge".into() };
+    LinksSaved {
+        links: vec![
+            Link { group: "CN=Sales,OU=Groups,DC=corp,DC=example,DC=test".into(), access_id: id(ACCESS), group_guid: Some(guid(SALES)) },
+            Link { group: "CN=Not Yet,DC=corp".into(), access_id: lounge.id, group_guid: None },
+        ],
+        preview: LinksPreview {
+            gains: vec![AccessDelta { access: copenhagen, users: 2, usernames: vec!["ann".into(), "bo".into()] }],
+            // 250 users lose the lounge: the first 100 are named.
+            losses: vec![AccessDelta { access: lounge, users: 250, usernames: (0..100).map(|i| format!("user{i:03}")).collect() }],
+            counts: SessionCounts { created: 1, updated: 251, lost_basic: 0, unchanged: 900, not_linked: 3, ..SessionCounts::default() },
+            notes: vec!["linked group `CN=Not Yet,DC=corp` is not in the snapshot (check the DN and the job's group paths)".into()],
+        },
+    }
+}
+
+#[test]
+fn plans_link_previews_and_history_match() {
+    let c = Contract::load();
+    let s = |def: &str| format!("admin-api.schema.json#/$defs/{def}");
+
+    // Dry runs.
+    c.check(&s("planPreview"), &plan_preview());
+    let nothing = PlanPreview {
+        snapshot_id: id(SNAPSHOT),
+        counts: SessionCounts::default(),
+        held_reasons: vec![],
+        notes: vec![],
+        changes: vec![],
+        total_changes: 0,
+    };
+    c.check(&s("planPreview"), &nothing);
+    // `?limit=0`: counted, not listed.
+    c.check(&s("planPreview"), &PlanPreview { changes: vec![], ..plan_preview() });
+    let plan = to_json(&plan_preview());
+    assert_eq!(plan["held_reasons"], json!([HELD_REASON]));
+    assert_eq!(to_json(&nothing)["held_reasons"], json!([]), "held_reasons is written even when empty");
+    assert!(plan["changes"][0].get("user_id").is_none(), "a planned creation has no user id");
+    c.rejects(&s("planPreview"), without(&plan, "", "total_changes"), "no total_changes");
+    c.rejects(&s("planPreview"), without(&plan, "", "held_reasons"), "no held_reasons (empty, never left out)");
+    c.rejects(&s("planPreview"), with(&plan, "/total_changes", json!(-1)), "a negative total");
+    c.rejects(&s("planPreview"), with(&plan, "/snapshot_id", json!("latest")), "a snapshot id that is no uuid");
+    c.rejects(&s("planPreview"), with(&plan, "/changes/1/action", json!("purged")), "an unknown action");
+    c.rejects(&s("planPreview"), without(&plan, "/changes/1", "user_id"), "a planned deactivation without user_id");
+    c.rejects(
+        &s("planPreview"),
+        with(&plan, "/changes", json!(vec![plan["changes"][1].clone(); 10_001])),
+        "more changes than a plan lists",
+    );
+    let mut extra = plan.clone();
+    extra["session_id"] = json!(SESSION);
+    c.rejects(&s("planPreview"), extra, "an extra member");
+
+    // What PUT .../links answers.
+    c.check(&s("linksSaved"), &links_saved());
+    let before_first_snapshot = LinksSaved {
+        links: vec![Link { group: format!("{{{}}}", SALES.to_uppercase()), access_id: id(ACCESS), group_guid: Some(guid(SALES)) }],
+        preview: LinksPreview {
+            gains: vec![],
+            losses: vec![],
+            counts: SessionCounts::default(),
+            notes: vec!["the job has no snapshot yet: the links take effect at its first import".into()],
+        },
+    };
+    c.check(&s("linksSaved"), &before_first_snapshot);
+    c.check(&s("linksSaved"), &LinksSaved { links: vec![], ..before_first_snapshot });
+    c.check(&s("linksPreview"), &links_saved().preview);
+    c.check(&s("accessDelta"), &links_saved().preview.gains[0]);
+    let saved = to_json(&links_saved());
+    c.rejects(&s("linksSaved"), saved["links"].clone(), "the bare list of links PUT answered before");
+    c.rejects(&s("linksSaved"), without(&saved, "", "preview"), "no preview");
+    c.rejects(&s("linksSaved"), without(&saved, "/preview", "counts"), "a preview without counts");
+    c.rejects(&s("linksSaved"), without(&saved, "/preview", "losses"), "a preview without losses (empty, never left out)");
+    c.rejects(&s("linksSaved"), with(&saved, "/preview/gains/0/access/kind", json!("guest")), "an unknown access kind");
+    c.rejects(&s("linksSaved"), with(&saved, "/preview/gains/0/access", json!(ACCESS)), "an access id for an access");
+    c.rejects(&s("linksSaved"), with(&saved, "/preview/gains/0/users", json!(0)), "a delta of nobody");
+    c.rejects(&s("linksSaved"), with(&saved, "/preview/gains/0/usernames", json!([])), "a delta naming nobody");
+    let names: Vec<String> = (0..101).map(|i| format!("user{i:03}")).collect();
+    c.rejects(&s("linksSaved"), with(&saved, "/preview/losses/0/usernames", json!(names)), "101 usernames");
+    c.rejects(&s("linksSaved"), with(&saved, "/preview/losses/0/users", json!("250")), "a string user count");
+
+    // A user's timeline.
+    let entries: Vec<HistoryEntry> = [
+        (SessionTrigger::FirstPush, ChangeAction::Created, vec!["username: ann", "+access user @ Copenhagen"]),
+        (SessionTrigger::Schedule, ChangeAction::Updated, vec!["email: ann@x -> ann.berg@example.test"]),
+        (
+            SessionTrigger::Schedule,
+            ChangeAction::Deactivated,
+            vec!["deactivated: the account is disabled in AD", "-access user @ Copenhagen"],
+        ),
+        (SessionTrigger::Manual, ChangeAction::Reactivated, vec!["re-activated", "+access user @ Copenhagen"]),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(day, (trigger, action, details))| HistoryEntry {
+        session_id: id(SESSION),
+        trigger,
+        at: datetime!(2026-11-24 02:00:04.5 UTC) + time::Duration::days(day as i64),
+        action,
+        details: details.into_iter().map(str::to_owned).collect(),
+    })
+    .collect();
+    assert_eq!(entries.iter().map(|e| e.action).collect::<Vec<_>>(), ChangeAction::ALL, "the timeline shows every action");
+    for entry in &entries {
+        c.check(&s("historyEntry"), entry);
+    }
+    c.check(
+        &s("historyPage"),
+        &Page { items: entries.clone(), next_cursor: Some("1795576805125.45c48cce-2e2d-4fbd-aa1a-fc51c7c4b8e1".into()) },
+    );
+    c.check(&s("historyPage"), &Page::<HistoryEntry> { items: vec![], next_cursor: None });
+    let entry = to_json(&entries[2]);
+    c.rejects(&s("historyEntry"), with(&entry, "/action", json!("held")), "a session status for an action");
+    c.rejects(&s("historyEntry"), with(&entry, "/trigger", json!("cron")), "an unknown trigger");
+    c.rejects(&s("historyEntry"), with(&entry, "/at", json!("2026-11-24")), "a date without a time");
+    c.rejects(&s("historyEntry"), with(&entry, "/session_id", json!(1)), "a number for a session id");
+    c.rejects(&s("historyEntry"), without(&entry, "", "at"), "no at");
+    c.rejects(&s("historyEntry"), without(&entry, "", "details"), "no details");
+    c.rejects(&s("historyPage"), json!({"items": [entry]}), "no next_cursor");
+}
+
+/// The defaults the documents show are the Rust defaults.
+#[test]
+fn documented_defaults_are_the_rust_defaults() {
+    let files = schema_files();
+    let admin = &files["admin-api.schema.json"]["$defs"];
+    assert_eq!(admin["safeguardPolicy"]["examples"][0], to_json(&SafeguardPolicy::default()));
+    assert_eq!(admin["tenantSettings"]["properties"]["purge_after_days"]["examples"][0], json!(TenantSettings::default().purge_after_days));
+    assert_eq!(admin["sessionCounts"]["properties"]["reactivated"]["default"], json!(SessionCounts::default().reactivated));
+    assert_eq!(admin["sessionCounts"]["properties"]["lost_basic"]["default"], json!(SessionCounts::default().lost_basic));
+    let doc = openapi();
+    let example = |pointer: &str| doc.pointer(pointer).unwrap_or_else(|| panic!("openapi.json has no {pointer}")).clone();
+    let responses =
+        |path: &str| format!("/paths/{}/get/responses/200/content/application~1json/examples/default/value", path.replace('/', "~1"));
+    assert_eq!(example(&responses("/api/v1/jobs/{job}/policy")), to_json(&SafeguardPolicy::default()));
+    assert_eq!(example(&responses("/api/v1/settings")), to_json(&TenantSettings::default()));
+    let plan_limit = example("/components/parameters/planLimit/schema");
+    assert_eq!((plan_limit["default"].clone(), plan_limit["maximum"].clone()), (json!(100), json!(10_000)));
+    assert_eq!(files["admin-api.schema.json"]["$defs"]["planPreview"]["properties"]["changes"]["maxItems"], plan_limit["maximum"]);
 }
 
 #[test]
@@ -937,10 +1428,17 @@ fn enums_are_exact() {
         listed("admin-api.schema.json", "/$defs/sessionTrigger/enum"),
         written(&[SessionTrigger::FirstPush, SessionTrigger::Manual, SessionTrigger::Schedule])
     );
-    assert_eq!(
-        listed("admin-api.schema.json", "/$defs/sessionStatus/enum"),
-        written(&[SessionStatus::Queued, SessionStatus::Running, SessionStatus::Succeeded, SessionStatus::Failed])
-    );
+    assert_eq!(listed("admin-api.schema.json", "/$defs/sessionStatus/enum"), written(&session_statuses()));
+    for status in session_statuses() {
+        assert_eq!(serde_json::to_value(status).unwrap(), json!(status.as_str()), "{status:?}");
+        assert_eq!(SessionStatus::parse(status.as_str()), Some(status));
+    }
+    assert_eq!(listed("admin-api.schema.json", "/$defs/changeAction/enum"), written(&ChangeAction::ALL));
+    for action in ChangeAction::ALL {
+        assert_eq!(serde_json::to_value(action).unwrap(), json!(action.as_str()), "{action:?}");
+        assert_eq!(ChangeAction::parse(action.as_str()), Some(action));
+    }
+    assert_eq!((SessionStatus::parse("Held"), ChangeAction::parse("deleted")), (None, None));
     assert_eq!(
         listed("agent-api.schema.json", "/$defs/snapshotStatus/enum"),
         written(&[SnapshotStatus::Receiving, SnapshotStatus::Committed])
@@ -998,17 +1496,23 @@ fn openapi_documents_exactly_the_routes() {
                 assert_eq!(security, None, "{method} {path} should inherit the admin token");
             }
 
-            // Errors are problem+json, except the two the framework answers in plain text.
+            // Every error is problem+json.
             let responses = operation["responses"].as_object().unwrap_or_else(|| panic!("{method} {path} has no responses"));
             assert!(responses.keys().any(|code| code.starts_with('2')), "{method} {path} has no success response");
             for (code, response) in responses {
                 let response = resolve(&doc, response);
                 if code.starts_with('4') || code.starts_with('5') {
                     let content = response["content"].as_object().unwrap_or_else(|| panic!("{method} {path} {code} has no content"));
-                    assert!(
-                        content.contains_key("application/problem+json") || code == "413",
-                        "{method} {path} {code} is not problem+json"
-                    );
+                    assert!(content.contains_key("application/problem+json"), "{method} {path} {code} is not problem+json");
+                }
+            }
+            // A JSON body can be too large; an admin token can be refused or out of rate.
+            if operation.pointer("/requestBody/content/application~1json").is_some() {
+                assert!(responses.contains_key("413"), "{method} {path} takes a JSON body and documents no 413");
+            }
+            if path.starts_with("/api/v1/") {
+                for code in ["401", "429"] {
+                    assert!(responses.contains_key(code), "{method} {path} documents no {code}");
                 }
             }
         }
@@ -1045,27 +1549,34 @@ fn openapi_refs_resolve_into_the_schema_files() {
     }
 }
 
-/// Response examples in openapi.json are valid bodies, and the two snapshot routes that can
-/// refuse a delta's base show that problem's `type`.
+/// Request and response examples in openapi.json are valid bodies, and the two snapshot routes
+/// that can refuse a delta's base show that problem's `type`.
 #[test]
 fn openapi_examples_are_valid() {
     let doc = openapi();
     let c = Contract::load();
     let mut mismatch_shown = BTreeSet::new();
+    let mut examples_seen = 0;
     for (path, item) in doc["paths"].as_object().expect("paths") {
         for (method, operation) in item.as_object().unwrap() {
             if !HTTP_METHODS.contains(&method.as_str()) {
                 continue;
             }
+            // (status code or "request", its content)
+            let mut contents: Vec<(&str, &Value)> = Vec::new();
             for (code, response) in operation["responses"].as_object().unwrap() {
-                let response = resolve(&doc, response);
-                for (media_type, media) in response.get("content").and_then(Value::as_object).into_iter().flatten() {
+                contents.extend(resolve(&doc, response).get("content").map(|content| (code.as_str(), content)));
+            }
+            contents.extend(operation.pointer("/requestBody/content").map(|content| ("request", content)));
+            for (code, content) in contents {
+                for (media_type, media) in content.as_object().into_iter().flatten() {
                     let Some(examples) = media.get("examples").and_then(Value::as_object) else { continue };
                     let schema = resolve(&doc, &media["schema"]);
                     let reference = schema["$ref"].as_str().unwrap_or_else(|| panic!("{method} {path} {code}: example without a schema"));
                     let reference = reference.strip_prefix("json/").unwrap_or_else(|| panic!("{method} {path} {code}: {reference}"));
                     for (name, example) in examples {
                         let value = &example["value"];
+                        examples_seen += 1;
                         let errors = c.errors(reference, value);
                         assert!(errors.is_empty(), "{method} {path} {code} {media_type} example {name}: {errors:?}");
                         if value["type"] == DELTA_BASE_MISMATCH {
@@ -1083,6 +1594,7 @@ fn openapi_examples_are_valid() {
         .map(|(m, p)| (m.to_string(), p.to_string()))
         .collect();
     assert_eq!(mismatch_shown, expected, "routes that show the delta-base-mismatch problem");
+    assert!(examples_seen >= 20, "only {examples_seen} examples were checked");
 }
 
 /// Follows a local `$ref` of openapi.json (one level is all the document uses).
@@ -1257,6 +1769,19 @@ fn insight_bodies_match() {
     for explanation in explained_for_each_reason() {
         c.check(&s("explanation"), &explanation);
     }
+    // What `GET /api/v1/users/{id}/explain` answers for a stored user the directory state no longer holds.
+    let gone = Explanation {
+        in_scope: false,
+        imported: false,
+        active: false,
+        grants: vec![],
+        reasons: vec![Reason {
+            code: ReasonCode::GoneFromDirectory,
+            text: "the user is no longer in the job's directory: deleted in AD, or moved where the agent does not read".into(),
+        }],
+        ..explained_ann()
+    };
+    c.check(&s("explanation"), &gone);
     // Imported but disabled and expired: inactive, with both reasons.
     let inactive = Explanation {
         active: false,

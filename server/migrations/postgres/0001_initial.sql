@@ -127,9 +127,13 @@ CREATE TABLE directory_objects (
     job_id TEXT NOT NULL REFERENCES jobs(id),
     object_guid TEXT NOT NULL,
     kind TEXT NOT NULL,
+    -- Users only: mS-DS-ConsistencyGuid or objectGUID, what imports match
+    -- stored users by (they read users in anchor order, a batch at a time).
+    anchor TEXT,
     record TEXT NOT NULL,
     PRIMARY KEY (job_id, object_guid)
 );
+CREATE INDEX directory_objects_anchor ON directory_objects (job_id, kind, anchor, object_guid);
 
 CREATE TABLE sessions (
     id TEXT PRIMARY KEY,

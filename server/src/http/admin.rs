@@ -2,14 +2,16 @@
 //! users. Every query is scoped to the caller's tenant; another tenant's
 //! objects answer 404, exactly like objects that do not exist.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use roster_import::GroupRef;
 use roster_proto::admin::{
-    Access, AccessDelta, AccessRef, Agent, CreateAccess, CreateJob, Decision, HistoryEntry, Job, Link, LinkInput, LinksPreview, LinksSaved,
-    Page, PlanPreview, RegistrationToken, SafeguardPolicy, Session, SessionChange, SessionTrigger, TenantSettings, User,
+    Access, AccessDelta, AccessKind, AccessRef, Agent, CreateAccess, CreateJob, Decision, HistoryEntry, Job, Link, LinkInput, LinksPreview,
+    LinksSaved, Page, PlanPreview, RegistrationToken, SafeguardPolicy, Session, SessionChange, SessionTrigger, TenantSettings, User,
 };
 use roster_proto::scope::JobScope;
 use serde::Deserialize;
@@ -226,10 +228,11 @@ async fn put_links(
         .collect();
     store::jobs::put_links(&mut tx, job.id, &links, &resolved).await?;
     let saved = store::jobs::get_links(&mut tx, job.id).await?;
-    let preview = match crate::import::plan_job(&mut tx, admin.tenant_id, &job, &saved).await {
-        Ok(planned) => {
-            store::jobs::record_link_resolution(&mut tx, job.id, &planned.resolved_links).await?;
-            links_preview(&planned)
+    let mut preview = PreviewBuilder::default();
+    let preview = match crate::import::plan_streamed(&mut tx, admin.tenant_id, &job, &saved, |change| preview.add(change)).await {
+        Ok((plan, context)) => {
+            store::jobs::record_link_resolution(&mut tx, job.id, &context.resolved_links(&plan)).await?;
+            preview.finish(&plan, &context)
         }
         Err(crate::import::ImportError::NoState) => LinksPreview {
             gains: Vec::new(),
@@ -248,36 +251,48 @@ async fn put_links(
 /// Most usernames an access delta lists.
 const PREVIEW_USERNAMES: usize = 100;
 
-/// Who gains and who loses each access in a plan.
-fn links_preview(planned: &crate::import::Planned) -> LinksPreview {
-    use std::collections::BTreeMap;
-    let mut gains: BTreeMap<uuid::Uuid, Vec<&str>> = BTreeMap::new();
-    let mut losses: BTreeMap<uuid::Uuid, Vec<&str>> = BTreeMap::new();
-    for change in &planned.plan.changes {
+/// Who gains and who loses each access, gathered change by change: a
+/// count and the first usernames (in order) per access.
+#[derive(Debug, Default)]
+struct PreviewBuilder {
+    gains: BTreeMap<Uuid, (u64, BTreeSet<String>)>,
+    losses: BTreeMap<Uuid, (u64, BTreeSet<String>)>,
+}
+
+impl PreviewBuilder {
+    fn add(&mut self, change: &roster_import::UserChange) {
+        let note = |map: &mut BTreeMap<Uuid, (u64, BTreeSet<String>)>, id: Uuid| {
+            let (count, names) = map.entry(id).or_default();
+            *count += 1;
+            if names.len() < PREVIEW_USERNAMES || names.last().is_some_and(|last| change.target.username < *last) {
+                names.insert(change.target.username.clone());
+                if names.len() > PREVIEW_USERNAMES {
+                    names.pop_last();
+                }
+            }
+        };
         for id in &change.gained {
-            gains.entry(*id).or_default().push(&change.target.username);
+            note(&mut self.gains, *id);
         }
         for id in &change.lost {
-            losses.entry(*id).or_default().push(&change.target.username);
+            note(&mut self.losses, *id);
         }
     }
-    let deltas = |map: BTreeMap<uuid::Uuid, Vec<&str>>| {
-        let mut deltas: Vec<AccessDelta> = map
-            .into_iter()
-            .map(|(id, mut names)| {
-                names.sort_unstable();
-                let (kind, name) = planned.catalogue.get(&id).cloned().unwrap_or((roster_proto::admin::AccessKind::User, id.to_string()));
-                AccessDelta {
-                    access: AccessRef { id, kind, name },
-                    users: names.len() as u64,
-                    usernames: names.into_iter().take(PREVIEW_USERNAMES).map(str::to_owned).collect(),
-                }
-            })
-            .collect();
-        deltas.sort_by(|a, b| a.access.cmp(&b.access));
-        deltas
-    };
-    LinksPreview { gains: deltas(gains), losses: deltas(losses), counts: planned.plan.counts, notes: planned.notes.clone() }
+
+    fn finish(self, plan: &roster_import::Plan, context: &crate::import::PlanContext) -> LinksPreview {
+        let deltas = |map: BTreeMap<Uuid, (u64, BTreeSet<String>)>| {
+            let mut deltas: Vec<AccessDelta> = map
+                .into_iter()
+                .map(|(id, (users, names))| {
+                    let (kind, name) = context.catalogue.get(&id).cloned().unwrap_or((AccessKind::User, id.to_string()));
+                    AccessDelta { access: AccessRef { id, kind, name }, users, usernames: names.into_iter().collect() }
+                })
+                .collect();
+            deltas.sort_by(|a, b| a.access.cmp(&b.access));
+            deltas
+        };
+        LinksPreview { gains: deltas(self.gains), losses: deltas(self.losses), counts: plan.counts, notes: context.notes(plan) }
+    }
 }
 
 /// `?limit=N` of the dry run.
@@ -303,17 +318,21 @@ async fn plan_import(
     // A read-only transaction: one consistent picture, nothing written.
     let mut tx = state.db.pool.begin().await?;
     let links = store::jobs::get_links(&mut tx, job.id).await?;
-    let planned = crate::import::plan_job(&mut tx, admin.tenant_id, &job, &links).await?;
+    let mut changes = Vec::new();
+    let mut total_changes = 0u64;
+    let (plan, context) = crate::import::plan_streamed(&mut tx, admin.tenant_id, &job, &links, |change| {
+        total_changes += 1;
+        if changes.len() < limit as usize {
+            changes.push(crate::import::session_change(change, change.existing_id));
+        }
+    })
+    .await?;
     tx.rollback().await?;
-    let held_reasons = roster_import::safeguard::judge(&job.policy, &planned.plan);
-    let mut changes = crate::import::planned_changes(&planned.plan);
-    let total_changes = changes.len() as u64;
-    changes.truncate(limit as usize);
     Ok(ApiJson(PlanPreview {
-        snapshot_id: planned.snapshot_id,
-        counts: planned.plan.counts,
-        held_reasons,
-        notes: planned.notes,
+        snapshot_id: context.snapshot_id,
+        counts: plan.counts,
+        held_reasons: roster_import::safeguard::judge(&job.policy, &plan),
+        notes: context.notes(&plan),
         changes,
         total_changes,
     }))
@@ -370,12 +389,16 @@ async fn put_settings(
 }
 
 /// The optional body of approve and reject.
-fn decision(body: &[u8]) -> Result<String, AppError> {
+fn decision(body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>) -> Result<String, AppError> {
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge("the request body is larger than this server accepts".into()),
+        _ => AppError::BadRequest(rejection.body_text()),
+    })?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok("admin".to_owned());
     }
     let decision: Option<Decision> =
-        serde_json::from_slice(body).map_err(|e| AppError::Unprocessable(format!("body is not a Decision: {e}")))?;
+        serde_json::from_slice(&body).map_err(|e| AppError::Unprocessable(format!("body is not a Decision: {e}")))?;
     Ok(decision
         .unwrap_or_default()
         .by
@@ -391,9 +414,9 @@ async fn approve_session(
     State(state): State<AppState>,
     admin: Admin,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, ApiJson<Session>), AppError> {
-    decide(state, admin, id, &body, store::sessions::Verdict::Approve).await
+    decide(state, admin, id, body, store::sessions::Verdict::Approve).await
 }
 
 /// Rejects a held session: nothing of it is applied.
@@ -401,16 +424,16 @@ async fn reject_session(
     State(state): State<AppState>,
     admin: Admin,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, ApiJson<Session>), AppError> {
-    decide(state, admin, id, &body, store::sessions::Verdict::Reject).await
+    decide(state, admin, id, body, store::sessions::Verdict::Reject).await
 }
 
 async fn decide(
     state: AppState,
     admin: Admin,
     id: String,
-    body: &[u8],
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
     verdict: store::sessions::Verdict,
 ) -> Result<(StatusCode, ApiJson<Session>), AppError> {
     let id = parse_id(&id, "session")?;

@@ -228,16 +228,82 @@ fn kind_of(record: &Record) -> &'static str {
 /// Stores or replaces an object.
 pub async fn upsert_object(conn: &mut sqlx::AnyConnection, job: Uuid, guid: ObjectGuid, record: &Record) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO directory_objects (job_id, object_guid, kind, record) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (job_id, object_guid) DO UPDATE SET kind = excluded.kind, record = excluded.record",
+        "INSERT INTO directory_objects (job_id, object_guid, kind, record, anchor) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (job_id, object_guid) DO UPDATE SET kind = excluded.kind, record = excluded.record, anchor = excluded.anchor",
     )
     .bind(job.to_string())
     .bind(guid.to_string())
     .bind(kind_of(record))
     .bind(serde_json::to_string(record).unwrap_or_default())
+    .bind(match record {
+        Record::User(user) => Some(user.anchor().to_string()),
+        _ => None,
+    })
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// Locks the job's directory state until the transaction ends, so no
+/// snapshot commits into it meanwhile. SQLite's write transaction already
+/// excludes every other writer; PostgreSQL locks the state's row.
+pub async fn lock_state(conn: &mut sqlx::AnyConnection, dialect: crate::db::Dialect, job: Uuid) -> Result<(), StoreError> {
+    if dialect == crate::db::Dialect::Postgres {
+        sqlx::query("SELECT job_id FROM directory_state WHERE job_id = $1 FOR UPDATE")
+            .bind(job.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The job's groups as the state holds them.
+pub async fn load_groups(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<Vec<GroupRecord>, StoreError> {
+    let rows = sqlx::query("SELECT record FROM directory_objects WHERE job_id = $1 AND kind = 'group' ORDER BY object_guid")
+        .bind(job.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut groups = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if let Record::Group(group) = get_json::<Record>(row, "record")? {
+            groups.push(group);
+        }
+    }
+    Ok(groups)
+}
+
+/// Where a walk over the state's users in anchor order stands: the last
+/// (anchor, objectGUID) read.
+pub type UserKey = (String, String);
+
+/// The next `limit` users after `after`, in (anchor, objectGUID) order.
+pub async fn user_batch(
+    conn: &mut sqlx::AnyConnection,
+    job: Uuid,
+    after: Option<&UserKey>,
+    limit: u32,
+) -> Result<Vec<(UserKey, UserRecord)>, StoreError> {
+    let (anchor, guid) = after.cloned().unwrap_or_default();
+    let rows = sqlx::query(
+        "SELECT anchor, object_guid, record FROM directory_objects
+         WHERE job_id = $1 AND kind = 'user' AND (anchor > $2 OR (anchor = $2 AND object_guid > $3))
+         ORDER BY anchor, object_guid LIMIT $4",
+    )
+    .bind(job.to_string())
+    .bind(anchor)
+    .bind(guid)
+    .bind(i64::from(limit))
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut users = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let key = (row.try_get("anchor")?, row.try_get("object_guid")?);
+        match get_json::<Record>(row, "record")? {
+            Record::User(user) => users.push((key, user)),
+            _ => return Err(StoreError::Corrupt { column: "directory_objects.record", detail: "a user row holds another record".into() }),
+        }
+    }
+    Ok(users)
 }
 
 /// Appends a large group's continued member list to its stored record.

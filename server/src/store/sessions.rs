@@ -379,14 +379,20 @@ pub async fn clear_changes(conn: &mut sqlx::AnyConnection, session: Uuid) -> Res
     Ok(())
 }
 
-/// Records the itemised changes of a session (inside its transaction).
-pub async fn insert_changes(conn: &mut sqlx::AnyConnection, session: Uuid, changes: &[SessionChange]) -> Result<(), StoreError> {
-    for (seq, change) in changes.iter().enumerate() {
+/// Records itemised changes of a session (inside its transaction),
+/// numbered from `first_seq`.
+pub async fn insert_changes(
+    conn: &mut sqlx::AnyConnection,
+    session: Uuid,
+    first_seq: i64,
+    changes: &[SessionChange],
+) -> Result<(), StoreError> {
+    for (seq, change) in (first_seq..).zip(changes) {
         sqlx::query(
             "INSERT INTO session_changes (session_id, seq, user_id, object_guid, username, action, details) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(session.to_string())
-        .bind(seq as i64)
+        .bind(seq)
         .bind(change.user_id.map(|id| id.to_string()))
         .bind(change.object_guid.to_string())
         .bind(&change.username)

@@ -40,10 +40,30 @@ fn state_from_row(row: &AnyRow) -> Result<UserState, StoreError> {
 
 /// Every user of a job with its accesses, as the planner wants them.
 pub async fn current_users(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<Vec<CurrentUser>, StoreError> {
-    let rows = sqlx::query(concat!("SELECT ", state_columns!(), " FROM users WHERE job_id = $1 ORDER BY id"))
-        .bind(job.to_string())
-        .fetch_all(&mut *conn)
-        .await?;
+    current_users_between(conn, job, None, None).await
+}
+
+/// A job's users whose anchor lies after `after` and up to `upto` (each
+/// bound open when `None`), with their accesses: the stored side of one
+/// batch of a streamed import.
+pub async fn current_users_between(
+    conn: &mut sqlx::AnyConnection,
+    job: Uuid,
+    after: Option<&str>,
+    upto: Option<&str>,
+) -> Result<Vec<CurrentUser>, StoreError> {
+    // The bounds as SQL: `$2`/`$3` are bound either way, and ignored when open.
+    let bounds = "u.job_id = $1 AND ($2 = '' OR u.anchor > $2) AND ($3 = '' OR u.anchor <= $3)";
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM users u WHERE {bounds} ORDER BY u.anchor",
+        "u.id, u.job_id, u.anchor, u.object_guid, u.username, u.user_principal_name, u.email, u.display_name, u.given_name, \
+         u.surname, u.telephone_number, u.department, u.title, u.dn, u.active"
+    )))
+    .bind(job.to_string())
+    .bind(after.unwrap_or(""))
+    .bind(upto.unwrap_or(""))
+    .fetch_all(&mut *conn)
+    .await?;
     let mut users = Vec::with_capacity(rows.len());
     let mut index = HashMap::with_capacity(rows.len());
     for row in &rows {
@@ -51,10 +71,17 @@ pub async fn current_users(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<
         index.insert(id, users.len());
         users.push(CurrentUser { id, state: state_from_row(row)? });
     }
-    let grants = sqlx::query("SELECT ua.user_id, ua.access_id FROM user_accesses ua JOIN users u ON u.id = ua.user_id WHERE u.job_id = $1")
-        .bind(job.to_string())
-        .fetch_all(&mut *conn)
-        .await?;
+    if users.is_empty() {
+        return Ok(users);
+    }
+    let grants = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT ua.user_id, ua.access_id FROM user_accesses ua JOIN users u ON u.id = ua.user_id WHERE {bounds}"
+    )))
+    .bind(job.to_string())
+    .bind(after.unwrap_or(""))
+    .bind(upto.unwrap_or(""))
+    .fetch_all(&mut *conn)
+    .await?;
     for row in &grants {
         if let Some(i) = index.get(&get_uuid(row, "user_id")?) {
             users[*i].state.accesses.insert(get_uuid(row, "access_id")?);

@@ -23,6 +23,7 @@ use roster_e2e::{Admin, Agent, Engine, LdapTransport, Server, TestOu, env, ldap_
 use roster_proto::admin::{
     Access, AccessKind, CreateAccess, CreateJob, Job, LinkInput, Page, RegistrationToken, Session, SessionStatus, User,
 };
+use roster_proto::insight::{Explanation, ReasonCode, Structure};
 
 /// A job over `paths` reading groups under `group_paths`, with defaults.
 fn job_over(name: &str, paths: &[&str], group_paths: &[&str]) -> CreateJob {
@@ -139,6 +140,21 @@ async fn first_push_imports_the_real_directory(engine: Engine, transport: LdapTr
     assert!(user("aar-0001").is_none(), "aar-0001 has VIP only");
     assert!(user("aar-0002").is_none(), "aar-0002 is only in an unlinked group");
     assert!(user("ext-0001").is_none(), "ext-0001 is in All-Staff but outside the job's paths");
+    // Why cph-0001 is an administrator and a user, as the console asks.
+    let why: Explanation = admin.get(&format!("/api/v1/users/{}/explain", cph1.id)).await;
+    let chains: Vec<&str> = why.grants.iter().flat_map(|g| g.chains.iter().map(|c| c.text.as_str())).collect();
+    // Through Sales-DK or Copenhagen-All, equally short: one chain per linked group, ties by name.
+    assert!(chains.contains(&"Copenhagen-All → Staff-DK → All-Staff (linked: user @ Copenhagen)"), "{chains:?}");
+    assert!(chains.contains(&"Admins-CPH (linked: administrator @ Copenhagen)"), "{chains:?}");
+    // And why aar-0001, in VIP only, is not imported.
+    let why: Explanation = admin.get(&format!("/api/v1/jobs/{}/explain?user=aar-0001", job.id)).await;
+    assert!(!why.imported && why.reasons.iter().any(|r| r.code == ReasonCode::NoBasicAccess), "{why:?}");
+    // The structure the console shows: the fixture's OUs and nested counts.
+    let structure: Structure = admin.get(&format!("/api/v1/jobs/{}/structure?search=All-Staff", job.id)).await;
+    let all_staff = structure.groups.iter().find(|g| g.name == "All-Staff").expect("All-Staff in the structure");
+    // Staff-DK and ext-0001 directly; through Staff-DK, the 1,100 cph users (ext-0001, outside the job's paths, is not read).
+    assert_eq!((all_staff.direct_members, all_staff.nested_users), (2, 1100));
+
     // Every GUID is AD's standard string form, unique per user.
     let guids: BTreeSet<String> = users.iter().map(|u| u.object_guid.to_string()).collect();
     assert_eq!(guids.len(), users.len());

@@ -72,7 +72,7 @@ pub async fn run_worker(db: Db, queue: ImportQueue, limits: Arc<Limits>) {
         if let Err(error) = queue_scheduled(&db, time::OffsetDateTime::now_utc()).await {
             tracing::error!(%error, "import schedule");
         }
-        if let Err(error) = drain(&db).await {
+        if let Err(error) = drain(&db, limits.import_batch_users).await {
             tracing::error!(%error, "import queue");
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), queue.notify.notified()).await;
@@ -145,14 +145,14 @@ pub async fn housekeeping_at(db: &Db, limits: &Limits, now: i64) -> Result<(), S
     Ok(())
 }
 
-async fn drain(db: &Db) -> Result<(), StoreError> {
+async fn drain(db: &Db, batch_users: u32) -> Result<(), StoreError> {
     for id in store::sessions::queued(db).await? {
         if !store::sessions::claim(db, id).await? {
             continue;
         }
         let Some(work) = store::sessions::work(db, id).await? else { continue };
         let started = Instant::now();
-        match run_session(db, &work).await {
+        match run_session_in_batches(db, &work, batch_users).await {
             Ok(()) => {
                 tracing::info!(session = %id, job = %work.job_id, tenant = %work.tenant_id, elapsed_ms = started.elapsed().as_millis() as u64, "import succeeded")
             }
@@ -225,8 +225,8 @@ impl PlanContext {
     }
 }
 
-/// Users an import reads per batch.
-const BATCH: u32 = 1000;
+/// Users an import reads per batch, unless told otherwise.
+pub const DEFAULT_BATCH_USERS: u32 = 1000;
 
 /// A walk over a job's users in anchor order, a batch at a time, pairing
 /// each directory user with the stored user of the same anchor: the
@@ -234,8 +234,9 @@ const BATCH: u32 = 1000;
 /// it are exactly those after the previous batch's last anchor and up to
 /// this one (all the rest, after the last batch). Both sides are cut by
 /// the database's own ordering of the same text, so they always agree.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Batches {
+    size: u32,
     after: Option<store::directory::UserKey>,
     lower: Option<String>,
     last_anchor: Option<ObjectGuid>,
@@ -244,6 +245,11 @@ pub struct Batches {
 }
 
 impl Batches {
+    /// A walk reading `size` directory users at a time (at least 1).
+    pub fn new(size: u32) -> Batches {
+        Batches { size: size.max(1), after: None, lower: None, last_anchor: None, duplicates: 0, done: false }
+    }
+
     /// The changes of the next batch; `None` once every user is planned.
     pub async fn next(
         &mut self,
@@ -254,8 +260,8 @@ impl Batches {
         if self.done {
             return Ok(None);
         }
-        let batch = store::directory::user_batch(conn, job, self.after.as_ref(), BATCH).await?;
-        let full = batch.len() == BATCH as usize;
+        let batch = store::directory::user_batch(conn, job, self.after.as_ref(), self.size).await?;
+        let full = batch.len() == self.size as usize;
         let upto = if full { batch.last().map(|(key, _)| key.0.clone()) } else { None };
         let stored = store::users::current_users_between(conn, job, self.lower.as_deref(), upto.as_deref()).await?;
         let mut by_anchor: HashMap<ObjectGuid, &CurrentUser> = stored.iter().map(|u| (u.state.anchor, u)).collect();
@@ -307,7 +313,7 @@ pub async fn plan_streamed(
 ) -> Result<(Plan, PlanContext), ImportError> {
     let context = PlanContext::load(conn, tenant, job, links).await?;
     let mut planner = context.planner();
-    let mut batches = Batches::default();
+    let mut batches = Batches::new(DEFAULT_BATCH_USERS);
     while let Some(changes) = batches.next(conn, job.id, &mut planner).await? {
         changes.iter().for_each(&mut on_change);
     }
@@ -412,6 +418,11 @@ impl PlanDigest {
 /// touched). A run that follows an approval skips the safeguard if its plan
 /// is still the one approved.
 pub async fn run_session(db: &Db, work: &SessionWork) -> Result<(), ImportError> {
+    run_session_in_batches(db, work, DEFAULT_BATCH_USERS).await
+}
+
+/// [`run_session`], reading `batch_users` directory users at a time.
+pub async fn run_session_in_batches(db: &Db, work: &SessionWork, batch_users: u32) -> Result<(), ImportError> {
     let job = store::jobs::get_job(db, work.tenant_id, work.job_id).await?.ok_or(ImportError::JobGone)?;
     let mut tx = db.begin_write().await?;
     // No snapshot of this job commits while it is planned and applied.
@@ -422,7 +433,7 @@ pub async fn run_session(db: &Db, work: &SessionWork) -> Result<(), ImportError>
     store::sessions::clear_changes(&mut tx, work.id).await?;
 
     let mut applying = sqlx::Connection::begin(&mut *tx).await?;
-    let (plan, digest) = stream_into(&mut applying, work, &context, Write::Apply).await?;
+    let (plan, digest) = stream_into(&mut applying, work, &context, Write::Apply, batch_users).await?;
     let mut notes = context.notes(&plan);
     let approved = work.approved_digest.as_deref() == Some(digest.as_str());
     if work.approved_digest.is_some() && !approved {
@@ -433,7 +444,7 @@ pub async fn run_session(db: &Db, work: &SessionWork) -> Result<(), ImportError>
         applying.commit().await?;
     } else {
         applying.rollback().await?;
-        stream_into(&mut tx, work, &context, Write::Plan).await?;
+        stream_into(&mut tx, work, &context, Write::Plan, batch_users).await?;
     }
     store::jobs::record_link_resolution(&mut tx, work.job_id, &context.resolved_links(&plan)).await?;
     let recorded = if held_reasons.is_empty() {
@@ -471,9 +482,10 @@ async fn stream_into(
     work: &SessionWork,
     context: &PlanContext,
     write: Write,
+    batch_users: u32,
 ) -> Result<(Plan, String), ImportError> {
     let mut planner = context.planner();
-    let mut batches = Batches::default();
+    let mut batches = Batches::new(batch_users);
     let mut digest = PlanDigest::default();
     let mut seq = 0i64;
     while let Some(changes) = batches.next(conn, work.job_id, &mut planner).await? {

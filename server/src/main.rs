@@ -73,6 +73,9 @@ struct LimitArgs {
     /// Registration attempts one client address may send in a burst.
     #[arg(long, env = "ROSTER_REGISTER_REQUEST_BURST", default_value_t = Limits::default().register_request_burst)]
     register_request_burst: f64,
+    /// Directory users an import reads, plans and writes at a time.
+    #[arg(long, env = "ROSTER_IMPORT_BATCH_USERS", default_value_t = Limits::default().import_batch_users)]
+    import_batch_users: u32,
     /// Largest JSON request body in bytes (chunk uploads have their own limit).
     #[arg(long, env = "ROSTER_MAX_JSON_BODY_BYTES", default_value_t = Limits::default().max_json_body_bytes)]
     max_json_body_bytes: usize,
@@ -92,6 +95,9 @@ impl LimitArgs {
         if !(self.register_requests_per_minute > 0.0 && self.register_request_burst >= 1.0) {
             anyhow::bail!("the registration rate must be positive and the burst at least 1");
         }
+        if !(1..=100_000).contains(&self.import_batch_users) {
+            anyhow::bail!("--import-batch-users must be between 1 and 100000");
+        }
         if self.max_json_body_bytes < 1024 {
             anyhow::bail!("--max-json-body-bytes must be at least 1024");
         }
@@ -105,6 +111,7 @@ impl LimitArgs {
             register_requests_per_minute: self.register_requests_per_minute,
             register_request_burst: self.register_request_burst,
             max_json_body_bytes: self.max_json_body_bytes,
+            import_batch_users: self.import_batch_users,
         })
     }
 }

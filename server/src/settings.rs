@@ -51,6 +51,9 @@ pub struct Limits {
     pub register_requests_per_minute: f64,
     /// Registration attempts a client address may send in a burst.
     pub register_request_burst: f64,
+    /// Directory users an import reads, plans and writes at a time: its
+    /// memory, whatever the directory's size.
+    pub import_batch_users: u32,
     /// Largest JSON request body, in bytes (chunks have their own limit,
     /// a little above `MAX_CHUNK_BYTES`).
     pub max_json_body_bytes: usize,
@@ -68,6 +71,7 @@ impl Default for Limits {
             register_requests_per_minute: 30.0,
             register_request_burst: 10.0,
             max_json_body_bytes: 2 * 1024 * 1024,
+            import_batch_users: crate::import::DEFAULT_BATCH_USERS,
         }
     }
 }

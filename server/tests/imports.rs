@@ -431,6 +431,54 @@ fn urlencode(text: &str) -> String {
         .collect()
 }
 
+/// An import reads, plans and writes a batch of users at a time; cut into
+/// batches of three — with an anchor shared across a cut, departures inside
+/// and after the last batch — it plans exactly what one pass plans.
+async fn small_batches_plan_what_one_batch_plans(engine: Engine) {
+    let w = world_with(engine, Limits { import_batch_users: 3, ..Limits::default() }).await;
+    w.link_sales_to_basic_access().await;
+    let lax = SafeguardPolicy { min_active_users: 1000, ..SafeguardPolicy::default() };
+    let _: SafeguardPolicy = w.app.put(&format!("/api/v1/jobs/{}/policy", w.job.id), &w.admin, &lax).await.json();
+    let first = w.first_import(&staff(1..=20)).await;
+    assert_eq!(first.counts.created, 20);
+
+    // 5, 6, 19 and 20 leave AD, 7 moves out of scope, 8 is disabled, 21..24
+    // join, and another account carries user3's consistency GUID.
+    let mut ids: Vec<u32> = (1..=18).filter(|n| ![5, 6].contains(n)).collect();
+    ids.extend(21..=24);
+    let mut records: Vec<Record> = ids
+        .iter()
+        .map(|n| match n {
+            7 => user(7, "OU=External", 512),
+            8 => user(8, "OU=Staff", 514),
+            n => user(*n, "OU=Staff", 512),
+        })
+        .collect();
+    let Record::User(mut twin) = user(103, "OU=Staff", 512) else { unreachable!() };
+    twin.consistency_guid = Some(guid(3));
+    records.push(Record::User(twin));
+    ids.push(103);
+    records.push(group(200, "Sales", &ids));
+    w.push_full(&records, 1001).await;
+
+    // The dry run reads in one batch; the import in batches of three.
+    let preview: PlanPreview = w.app.post(&format!("/api/v1/jobs/{}/plan", w.job.id), Some(&w.admin), &()).await.json();
+    let session = w.import().await;
+    session_succeeded(&session);
+    assert_eq!(session.counts, preview.counts);
+    let counts = session.counts;
+    assert_eq!((counts.created, counts.deactivated, counts.unchanged, counts.updated), (4, 6, 14, 0), "{session:?}");
+    assert!(session.notes.iter().any(|n| n.contains("1 user records share an anchor")), "{:?}", session.notes);
+    let users = w.users().await;
+    assert_eq!((users.len(), users.iter().filter(|u| u.active).count()), (24, 18));
+    let changes = w.changes(session.id).await;
+    assert_eq!(changes.len() as u64, preview.total_changes);
+    let inactive: Vec<&str> = users.iter().filter(|u| !u.active).map(|u| u.username.as_str()).collect();
+    for gone in ["user5", "user6", "user7", "user8", "user19", "user20"] {
+        assert!(inactive.contains(&gone), "{gone} should be inactive: {inactive:?}");
+    }
+}
+
 /// Access kinds other than `user` never make a user.
 async fn vip_only_users_stay_out(engine: Engine) {
     let w = world(engine).await;
@@ -456,4 +504,5 @@ on_both_engines!(
     a_link_follows_its_group_through_a_rename,
     structure_and_explain_read_the_stored_directory,
     vip_only_users_stay_out,
+    small_batches_plan_what_one_batch_plans,
 );

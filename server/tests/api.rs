@@ -82,7 +82,7 @@ async fn links_are_checked_and_kept_in_order(engine: Engine) {
     let w = world(engine).await;
     let links_path = format!("/api/v1/jobs/{}/links", w.job.id);
     let bad = vec![
-        LinkInput { group: "Sales".into(), access_id: w.user_access.id },
+        LinkInput { group: "CN=Sales,corp".into(), access_id: w.user_access.id },
         LinkInput { group: format!("CN=Sales,{BASE}"), access_id: Uuid::new_v4() },
     ];
     let problem = w.app.put(&links_path, &w.admin, &bad).await;

@@ -356,6 +356,44 @@ async fn a_link_follows_its_group_through_a_rename(engine: Engine) {
     assert!(saved.preview.losses.is_empty(), "{:?}", saved.preview);
 }
 
+/// A link may name its group; the name must match one group, and once
+/// resolved the link follows the group's GUID.
+async fn a_link_by_name_resolves_to_one_group(engine: Engine) {
+    let w = world(engine).await;
+    let links_path = format!("/api/v1/jobs/{}/links", w.job.id);
+    let by_name = vec![LinkInput { group: "sales".into(), access_id: w.user_access.id }];
+    let _: LinksSaved = w.app.put(&links_path, &w.admin, &by_name).await.json();
+    w.first_import(&staff(1..=2)).await;
+    assert_eq!(w.users().await.len(), 2);
+    let links: Vec<Link> = w.app.get(&links_path, &w.admin).await.json();
+    assert_eq!((links[0].group.as_str(), links[0].group_guid), ("sales", Some(guid(200))));
+
+    // Renamed in AD, and another group takes the old name: the link stays with its group.
+    let mut records: Vec<Record> = (1..=3).map(|n| user(n, "OU=Staff", 512)).collect();
+    records.push(group(200, "Sales-DK", &[1, 2]));
+    records.push(group(201, "Sales", &[3]));
+    w.push_full(&records, 1001).await;
+    let session = w.import().await;
+    session_succeeded(&session);
+    assert_eq!((session.counts.created, session.counts.deactivated), (0, 0), "{session:?}");
+
+    // A name two groups share resolves to neither, and says so.
+    let mut records: Vec<Record> = (1..=3).map(|n| user(n, "OU=Staff", 512)).collect();
+    records.push(group(300, "Team", &[1]));
+    records.push(Record::Group(roster_proto::records::GroupRecord {
+        dn: format!("CN=Team,OU=Other,{BASE}"),
+        ..match group(301, "Team", &[2]) {
+            Record::Group(g) => g,
+            _ => unreachable!(),
+        }
+    }));
+    w.push_full(&records, 1002).await;
+    let ambiguous = vec![LinkInput { group: "Team".into(), access_id: w.vip_access.id }];
+    let saved: LinksSaved = w.app.put(&links_path, &w.admin, &[by_name[0].clone(), ambiguous[0].clone()]).await.json();
+    assert_eq!(saved.links[1].group_guid, None);
+    assert!(saved.preview.notes.iter().any(|n| n.contains("`Team` names 2 groups")), "{:?}", saved.preview.notes);
+}
+
 async fn structure_and_explain_read_the_stored_directory(engine: Engine) {
     let w = world(engine).await;
     w.app.get(&format!("/api/v1/jobs/{}/structure", w.job.id), &w.admin).await.assert_problem(409);
@@ -505,4 +543,5 @@ on_both_engines!(
     structure_and_explain_read_the_stored_directory,
     vip_only_users_stay_out,
     small_batches_plan_what_one_batch_plans,
+    a_link_by_name_resolves_to_one_group,
 );

@@ -1,6 +1,8 @@
-//! Link rules: an AD group, named by objectGUID or DN, grants an access.
-//! A link given by DN may be set before the group was ever seen; it is
-//! resolved against each snapshot's groups.
+//! Link rules: an AD group, named by objectGUID, DN or name, grants an
+//! access. A link given by DN or name may be set before the group was ever
+//! seen; it is resolved against each snapshot's groups (the server then
+//! keeps the objectGUID it resolved to). A name must match exactly one
+//! group (case-insensitively, as AD compares names).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -14,24 +16,80 @@ use uuid::Uuid;
 pub enum GroupRef {
     Guid(ObjectGuid),
     Dn(Dn),
+    /// The group's name (`cn`), kept as given.
+    Name(String),
 }
 
 /// Why a link's group cannot be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LinkError {
-    #[error("`{0}` is neither an objectGUID nor a distinguished name of a group")]
+    #[error("`{0}` is neither an objectGUID, a distinguished name nor the name of a group")]
     BadGroup(String),
 }
 
 impl GroupRef {
-    /// Reads a group as an admin gives it: an objectGUID or a DN.
+    /// Reads a group as an admin gives it: an objectGUID, a DN, or a name.
+    /// Text with `=` must be a DN; a name is at most 256 characters, without
+    /// control characters.
     pub fn parse(text: &str) -> Result<GroupRef, LinkError> {
+        let bad = || LinkError::BadGroup(text.to_owned());
         if let Ok(guid) = text.parse::<ObjectGuid>() {
             return Ok(GroupRef::Guid(guid));
         }
-        match Dn::parse(text) {
-            Ok(dn) if dn.depth() > 0 => Ok(GroupRef::Dn(dn)),
-            _ => Err(LinkError::BadGroup(text.to_owned())),
+        if text.contains('=') {
+            return match Dn::parse(text) {
+                Ok(dn) if dn.depth() > 0 => Ok(GroupRef::Dn(dn)),
+                _ => Err(bad()),
+            };
+        }
+        let name = text.trim();
+        if name.is_empty() || name.chars().count() > 256 || name.chars().any(char::is_control) {
+            return Err(bad());
+        }
+        Ok(GroupRef::Name(name.to_owned()))
+    }
+
+    /// The group this names among `groups`, if exactly one.
+    pub(crate) fn resolve(&self, index: &GroupIndex<'_>) -> Option<ObjectGuid> {
+        match self {
+            GroupRef::Guid(guid) => index.by_guid.contains_key(guid).then_some(*guid),
+            GroupRef::Dn(dn) => index.by_dn.get(dn).copied(),
+            GroupRef::Name(name) => match index.by_name.get(&name.to_lowercase()).map(Vec::as_slice) {
+                Some([only]) => Some(*only),
+                _ => None,
+            },
+        }
+    }
+
+    /// How many groups a name matches (for messages); 1 for GUIDs and DNs.
+    pub fn matches(&self, groups: &[GroupRecord]) -> usize {
+        match self {
+            GroupRef::Name(name) => groups.iter().filter(|g| g.name.to_lowercase() == name.to_lowercase()).count(),
+            _ => 1,
+        }
+    }
+}
+
+/// A snapshot's groups by GUID, DN and lower-cased name.
+pub(crate) struct GroupIndex<'a> {
+    pub by_guid: HashMap<ObjectGuid, &'a GroupRecord>,
+    by_dn: HashMap<Dn, ObjectGuid>,
+    by_name: HashMap<String, Vec<ObjectGuid>>,
+}
+
+impl<'a> GroupIndex<'a> {
+    pub fn new(groups: &'a [GroupRecord]) -> GroupIndex<'a> {
+        let mut by_name: HashMap<String, Vec<ObjectGuid>> = HashMap::new();
+        for group in groups {
+            let guids = by_name.entry(group.name.to_lowercase()).or_default();
+            if !guids.contains(&group.object_guid) {
+                guids.push(group.object_guid);
+            }
+        }
+        GroupIndex {
+            by_guid: groups.iter().map(|g| (g.object_guid, g)).collect(),
+            by_dn: groups.iter().filter_map(|g| Dn::parse(&g.dn).ok().map(|dn| (dn, g.object_guid))).collect(),
+            by_name,
         }
     }
 }
@@ -58,19 +116,16 @@ pub(crate) struct Grants {
 /// end the walk; members that are not groups of the snapshot (users, and
 /// references to objects outside it) receive the grant.
 pub(crate) fn expand(links: &[LinkRule], groups: &[GroupRecord]) -> Grants {
-    let by_guid: HashMap<ObjectGuid, &GroupRecord> = groups.iter().map(|g| (g.object_guid, g)).collect();
-    let by_dn: HashMap<Dn, ObjectGuid> = groups.iter().filter_map(|g| Dn::parse(&g.dn).ok().map(|dn| (dn, g.object_guid))).collect();
+    let index = GroupIndex::new(groups);
+    let by_guid = &index.by_guid;
     let mut grants = Grants::default();
     // Members reached from a group, computed once per linked group.
     let mut reach_cache: HashMap<ObjectGuid, Vec<ObjectGuid>> = HashMap::new();
     for link in links {
-        let root = match &link.group {
-            GroupRef::Guid(guid) => by_guid.contains_key(guid).then_some(*guid),
-            GroupRef::Dn(dn) => by_dn.get(dn).copied(),
-        };
+        let root = link.group.resolve(&index);
         grants.resolved.push(root);
         let Some(root) = root else { continue };
-        let members = reach_cache.entry(root).or_insert_with(|| reachable_members(root, &by_guid));
+        let members = reach_cache.entry(root).or_insert_with(|| reachable_members(root, by_guid));
         for member in members.iter() {
             grants.by_member.entry(*member).or_default().insert(link.access_id);
         }
@@ -161,11 +216,26 @@ mod tests {
     }
 
     #[test]
-    fn group_refs_parse_guids_and_dns_only() {
+    fn group_refs_parse_guids_dns_and_names() {
         assert!(matches!(GroupRef::parse("{00000064-0000-0000-0000-000000000000}"), Ok(GroupRef::Guid(_))));
         assert!(matches!(GroupRef::parse("CN=Sales,DC=corp"), Ok(GroupRef::Dn(_))));
-        for bad in ["Sales", "", "CN=Sales,corp"] {
+        assert_eq!(GroupRef::parse(" Sales DK "), Ok(GroupRef::Name("Sales DK".into())));
+        for bad in ["", "   ", "CN=Sales,corp", "=x", "tab\there", &"x".repeat(257)] {
             assert!(GroupRef::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_name_resolves_only_when_one_group_has_it() {
+        let mut twin = group(102, &[3]);
+        twin.name = "g100".into();
+        twin.dn = "CN=G100,OU=Other,DC=corp".into();
+        let groups = [group(100, &[1]), group(101, &[2])];
+        check(&groups, &[link("g101", 4)], &[(2, &[4])]);
+        let with_twin = [group(100, &[1]), group(101, &[2]), twin];
+        let grants = expand(&[link("G100", 4)], &with_twin);
+        assert_eq!(grants.resolved, vec![None], "two groups are named G100");
+        assert!(grants.by_member.is_empty());
+        assert_eq!(GroupRef::parse("G100").unwrap().matches(&with_twin), 2);
     }
 }

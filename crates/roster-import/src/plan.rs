@@ -189,7 +189,7 @@ impl<'a> Planner<'a> {
     ) -> Planner<'a> {
         let grants = links::expand(links, groups);
         let mut summary = Plan { resolved_links: grants.resolved.clone(), ..Plan::default() };
-        note_link_problems(links, accesses, &grants.resolved, &mut summary.notes);
+        note_link_problems(links, groups, accesses, &grants.resolved, &mut summary.notes);
         Planner { scope, accesses, now_unix, grants, summary, unreadable_dns: 0 }
     }
 
@@ -371,6 +371,7 @@ fn describe_access(accesses: &HashMap<Uuid, (AccessKind, String)>, id: &Uuid) ->
 
 fn note_link_problems(
     links: &[LinkRule],
+    groups: &[GroupRecord],
     accesses: &HashMap<Uuid, (AccessKind, String)>,
     resolved: &[Option<ObjectGuid>],
     notes: &mut Vec<String>,
@@ -380,8 +381,16 @@ fn note_link_problems(
         return;
     }
     for (link, found) in links.iter().zip(resolved) {
-        if found.is_none() {
-            notes.push(format!("linked group `{}` is not in the snapshot (check the DN and the job's group paths)", link.group_text));
+        match (found, link.group.matches(groups)) {
+            (Some(_), _) => {}
+            (None, n) if n > 1 => notes.push(format!(
+                "linked group `{}` names {n} groups: link it by DN or objectGUID (see GET /api/v1/jobs/{{job}}/structure)",
+                link.group_text
+            )),
+            (None, _) => notes.push(format!(
+                "linked group `{}` is not in the snapshot (check the name or DN and the job's group paths)",
+                link.group_text
+            )),
         }
         if !accesses.contains_key(&link.access_id) {
             notes.push(format!("link from `{}` names access {} which is not in the catalogue", link.group_text, link.access_id));

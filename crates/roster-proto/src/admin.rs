@@ -191,7 +191,8 @@ pub struct Access {
 /// One entry of `PUT /api/v1/jobs/{job}/links`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkInput {
-    /// The AD group: its DN or its objectGUID.
+    /// The AD group: its objectGUID, its DN, or its name (`cn`, which must
+    /// match exactly one group of the job's directory state).
     pub group: String,
     pub access_id: Uuid,
 }

@@ -927,7 +927,9 @@ fn admin_api_bodies_match() {
     ];
     c.check(&s("linkInputs"), &inputs);
     c.check(&s("linkInputs"), &Vec::<LinkInput>::new());
-    c.rejects(&s("linkInputs"), json!([{"group": "Sales", "access_id": ACCESS}]), "a group that is neither DN nor GUID");
+    c.accepts::<Vec<LinkInput>>(&s("linkInputs"), json!([{"group": "Sales DK", "access_id": ACCESS}]));
+    c.rejects(&s("linkInputs"), json!([{"group": "   ", "access_id": ACCESS}]), "a blank group");
+    c.rejects(&s("linkInputs"), json!([{"group": "tab\there", "access_id": ACCESS}]), "a name with a control character");
     c.rejects(&s("linkInputs"), json!({"group": "CN=Sales", "access_id": ACCESS}), "a single link instead of a list");
     c.check(
         &s("links"),

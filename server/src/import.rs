@@ -427,6 +427,8 @@ pub async fn run_session_in_batches(db: &Db, work: &SessionWork, batch_users: u3
     let mut tx = db.begin_write().await?;
     // No snapshot of this job commits while it is planned and applied.
     store::directory::lock_state(&mut tx, db.dialect, work.job_id).await?;
+    let work = &mut work.clone();
+    store::sessions::mark_started(&mut tx, work).await?;
     let links = store::jobs::get_links(&mut tx, work.job_id).await?;
     let context = PlanContext::load(&mut tx, work.tenant_id, &job, &links).await?;
     // A run after an approval replaces the changes its held plan recorded.

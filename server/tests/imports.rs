@@ -27,7 +27,11 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 fn staff(ids: impl IntoIterator<Item = u32>) -> Vec<Record> {
     let ids: Vec<u32> = ids.into_iter().collect();
     let mut records: Vec<Record> = ids.iter().map(|n| user(*n, "OU=Staff", 512)).collect();
-    records.push(group(200, "Sales", &ids));
+    // Large groups continue in `group_members` records, as the agent sends them.
+    let Record::Group(sales) = group(200, "Sales", &ids) else { unreachable!() };
+    let (head, more) = sales.split(150);
+    records.push(Record::Group(head));
+    records.extend(more.into_iter().map(Record::GroupMembers));
     records
 }
 
@@ -517,6 +521,37 @@ async fn small_batches_plan_what_one_batch_plans(engine: Engine) {
     }
 }
 
+/// Two replicas on one database, many imports of one job queued at once:
+/// every import runs, and never two of the job at the same time.
+async fn replicas_run_one_import_of_a_job_at_a_time(engine: Engine) {
+    let w = world(engine).await;
+    let replica = support::spawn_replica(&w.app).await;
+    w.link_sales_to_basic_access().await;
+    // Users 1001..2000: clear of the Sales group's own GUID (200).
+    w.first_import(&staff(1001..=2000)).await;
+    // Asked of both replicas in turn, so both workers wake and compete.
+    let mut queued = Vec::new();
+    for n in 0..8 {
+        let url = if n % 2 == 0 { &w.app.url } else { &replica };
+        let response = w.app.http.post(format!("{url}/api/v1/jobs/{}/imports", w.job.id)).bearer_auth(&w.admin).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 202);
+        queued.push(response.json::<Session>().await.unwrap().id);
+    }
+    let mut windows = Vec::new();
+    for id in queued {
+        let session = w.app.wait_for_session(&w.admin, id).await;
+        session_succeeded(&session);
+        assert_eq!(session.counts.unchanged, 1000);
+        let finished = session.finished_at.unwrap();
+        let started = finished - time::Duration::milliseconds(session.duration_ms.unwrap() as i64);
+        windows.push((started, finished));
+    }
+    windows.sort();
+    for pair in windows.windows(2) {
+        assert!(pair[0].1 <= pair[1].0, "two imports of the job overlapped: {pair:?}");
+    }
+}
+
 /// Access kinds other than `user` never make a user.
 async fn vip_only_users_stay_out(engine: Engine) {
     let w = world(engine).await;
@@ -544,4 +579,5 @@ on_both_engines!(
     vip_only_users_stay_out,
     small_batches_plan_what_one_batch_plans,
     a_link_by_name_resolves_to_one_group,
+    replicas_run_one_import_of_a_job_at_a_time,
 );

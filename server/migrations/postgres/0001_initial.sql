@@ -166,6 +166,8 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_job ON sessions (job_id, created_at);
 CREATE INDEX sessions_status ON sessions (status);
+-- At most one import of a job runs at a time, whatever the number of replicas.
+CREATE UNIQUE INDEX sessions_one_running_per_job ON sessions (job_id) WHERE status = 'running';
 
 CREATE TABLE session_changes (
     session_id TEXT NOT NULL REFERENCES sessions(id),

@@ -144,7 +144,9 @@ pub async fn queued(db: &Db) -> Result<Vec<Uuid>, StoreError> {
 
 /// Takes a queued session for this worker, unless another import of the
 /// same job is running. One conditional UPDATE, so two workers can't both
-/// take it.
+/// take it; and a unique index over running sessions' jobs, so two workers
+/// can't take two sessions of one job either (PostgreSQL's snapshot would
+/// let both `NOT EXISTS` pass).
 pub async fn claim(db: &Db, id: Uuid) -> Result<bool, StoreError> {
     let result = sqlx::query(
         "UPDATE sessions SET status = 'running', started_at = $1
@@ -154,8 +156,14 @@ pub async fn claim(db: &Db, id: Uuid) -> Result<bool, StoreError> {
     .bind(now_ms())
     .bind(id.to_string())
     .execute(&db.pool)
-    .await?;
-    Ok(result.rows_affected() == 1)
+    .await;
+    match result {
+        Ok(result) => Ok(result.rows_affected() == 1),
+        // Another replica claimed an import of the same job at the same
+        // moment: the unique index of running sessions kept it to one.
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Work facts of a claimed session.
@@ -185,6 +193,18 @@ pub async fn work(db: &Db, id: Uuid) -> Result<Option<SessionWork>, StoreError> 
         started_at: started.unwrap_or(row.try_get("created_at")?),
         approved_digest: row.try_get("approved_digest")?,
     }))
+}
+
+/// Records when a claimed session's import really began: once its
+/// transaction holds the job (a claim may wait for another writer first).
+pub async fn mark_started(conn: &mut sqlx::AnyConnection, work: &mut SessionWork) -> Result<(), StoreError> {
+    work.started_at = now_ms();
+    sqlx::query("UPDATE sessions SET started_at = $1 WHERE id = $2")
+        .bind(work.started_at)
+        .bind(work.id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// Marks a running session succeeded, inside the import's transaction, so

@@ -85,6 +85,21 @@ pub async fn spawn_app_with(engine: Engine, limits: Limits) -> TestApp {
     TestApp { url, http: reqwest::Client::new(), _dir: dir, database_url }
 }
 
+/// Another server on the same database, as a second replica would run:
+/// its own listener and its own import worker.
+pub async fn spawn_replica(app: &TestApp) -> String {
+    let settings = Settings {
+        database_url: app.database_url.clone(),
+        listen: "127.0.0.1:0".parse().expect("address"),
+        tls: None,
+        limits: Limits::default(),
+    };
+    let replica = Application::build(settings).await.expect("build the replica");
+    let url = format!("http://127.0.0.1:{}", replica.port());
+    tokio::spawn(replica.run_until_stopped());
+    url
+}
+
 /// An HTTP answer: status and parsed JSON body.
 #[derive(Debug)]
 pub struct Answer {

@@ -1,0 +1,1210 @@
+//! bench-import: the import benchmark. Times a full import of N users and a
+//! no-change re-import through `roster_server::import::run_session`, on
+//! SQLite, against a raw bulk insert of exactly the rows the full import
+//! writes, in the same run, and prints the ratios with their targets
+//! (full import <= 1.5 x the bulk insert; no-change re-import <= 10 % of
+//! the full import, writing no user row).
+//!
+//! Run it through the script, which builds it in release mode:
+//!
+//! ```text
+//! scripts/bench-import.sh [--users N] [--groups G] [--runs R] [--dir DIR] [--strict]
+//! ```
+//!
+//! or directly: `cargo run --release -p roster-server --example bench-import -- --users 100000`
+//! (`--help` lists the options).
+//!
+//! Each of R runs (default 3) does, on fresh databases in `DIR/run-K` (DIR
+//! is a temporary directory, removed afterwards, unless `--dir` is given):
+//! 1. Setup (not timed): a fresh, migrated SQLite database, a tenant, a job over the whole domain, G basic (`user`) accesses and G
+//!    links, one per site group; then the job's directory state as a
+//!    committed full snapshot leaves it: the snapshot row, the state, N
+//!    users (`OU=Site-NN,OU=Staff`, ~3 % disabled, ~2 % in no linked group,
+//!    ~5 % in two) and G groups `Site-NN` with ~N/G members each, in one
+//!    transaction.
+//! 2. Full import: a queued manual session, claimed and run. Checked: it
+//!    succeeded and created every linked user, and the rows it wrote.
+//! 3. No-change re-import: a second session over the same state. Checked:
+//!    it succeeded with nothing created, updated, deactivated or
+//!    reactivated, every imported user unchanged; the user rows it wrote
+//!    are counted (new, updated or deleted rows of `users` and
+//!    `user_accesses`, found by rowid, `updated_at` and counts), and
+//!    SQLite's `total_changes()` for every table (the import database's
+//!    pool has one connection, so it is the connection the import ran on).
+//! 4. Baseline: the rows the full import wrote (its `users`, `user_accesses`
+//!    and `session_changes` rows), read back and held in memory before the
+//!    clock starts, inserted into a second fresh, migrated database opened
+//!    the same way (`Db::connect`) with plain prepared INSERTs in one
+//!    `BEGIN IMMEDIATE` transaction; only the inserts and the commit are
+//!    timed. Its tenant, job, accesses and session rows come first, untimed.
+//!
+//! Before each timed phase the files written so far are flushed
+//! (`fsync`), so no phase pays for another's writes. The report gives the
+//! median of each time over the runs, the ratios of those medians, and
+//! each run's ratios; the machine may be shared, so a single run can be
+//! far off. CPU time (all threads, from `/proc/self/stat`) is printed
+//! beside, and peak RSS (`VmHWM`) per phase of the first run, reset
+//! between phases through `/proc/self/clear_refs` where the kernel allows
+//! it. A failed check exits 1; a missed target prints FAIL and exits 3
+//! only with `--strict`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use roster_proto::ObjectGuid;
+use roster_proto::admin::{Access, AccessKind, CreateJob, Job, LinkInput, Session, SessionStatus, SessionTrigger};
+use roster_proto::manifest::{ChunkRef, DirectoryIdentity, FORMAT_VERSION, Manifest, RecordCounts, SnapshotKind, Watermark};
+use roster_proto::records::{GroupRecord, OuRecord, Record, UserRecord};
+use roster_server::db::Db;
+use roster_server::store;
+use roster_server::store::sessions::SessionWork;
+use roster_snapshot::keys::AgentKey;
+use sqlx::Row;
+use uuid::Uuid;
+
+/// The full import may take at most this many times the bulk insert.
+const FULL_TARGET: f64 = 1.5;
+/// The no-change re-import may take at most this fraction of the full import.
+const NO_CHANGE_TARGET: f64 = 0.10;
+/// The bench directory's base DN.
+const BASE: &str = "DC=corp,DC=example,DC=test";
+/// Exit code when a target is missed under `--strict`.
+const EXIT_TARGET_MISSED: u8 = 3;
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(name = "bench-import", about = "Times a full and a no-change import against a raw SQLite bulk insert of the same rows")]
+struct Args {
+    /// Users in the directory.
+    #[arg(long, default_value_t = 100_000)]
+    users: u32,
+    /// Site groups (and accesses, and links); users are spread evenly.
+    #[arg(long, default_value_t = 100)]
+    groups: u32,
+    /// Where the databases go, one folder per run, kept afterwards (default: a temporary directory, removed afterwards).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Runs, each on fresh databases; the report gives medians.
+    #[arg(long, default_value_t = 3)]
+    runs: u32,
+    /// Exit with code 3 when a target is missed (a failed check always exits 1).
+    #[arg(long)]
+    strict: bool,
+}
+
+/// Runs the benchmark; see the module doc.
+#[tokio::main]
+async fn main() -> anyhow::Result<ExitCode> {
+    let args = Args::parse();
+    if args.users == 0 || args.groups == 0 || args.runs == 0 {
+        bail!("--users, --groups and --runs must be at least 1");
+    }
+    let workdir = WorkDir::new(args.dir.as_deref())?;
+    let fixture = Fixture::new(args.users, args.groups);
+    let mut runs = Vec::with_capacity(args.runs as usize);
+    for index in 1..=args.runs {
+        let dir = workdir.run_dir(index)?;
+        runs.push(run_once(&fixture, &dir, index).await.with_context(|| format!("run {index}"))?);
+        if workdir.remove {
+            std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+        }
+    }
+    let all_met = report(&args, &fixture.expected(), &runs);
+    Ok(if all_met || !args.strict { ExitCode::SUCCESS } else { ExitCode::from(EXIT_TARGET_MISSED) })
+}
+
+/// Prints a progress line on stderr.
+fn log(message: &str) {
+    eprintln!("bench-import: {message}");
+}
+
+/// What one run measured.
+#[derive(Debug)]
+struct RunResult {
+    baseline: Duration,
+    full: Duration,
+    no_change: Duration,
+    /// CPU time (user + system, every thread) of the same phases, when readable.
+    baseline_cpu: Option<Duration>,
+    full_cpu: Option<Duration>,
+    no_change_cpu: Option<Duration>,
+    /// User rows the no-change re-import wrote.
+    written: UserRowsWritten,
+    /// Itemised changes the no-change re-import recorded.
+    changes_recorded: u64,
+    /// Rows of every table the full import wrote beyond the baseline's, if known.
+    full_extra_rows: Option<i64>,
+    /// Rows of every table the no-change re-import wrote, if known.
+    no_change_rows: Option<i64>,
+    rss: Rss,
+}
+
+/// One run on fresh databases in `dir`: setup, full import, no-change
+/// re-import, baseline. Errors when a check fails.
+async fn run_once(fixture: &Fixture, dir: &Path, index: u32) -> anyhow::Result<RunResult> {
+    let expected = fixture.expected();
+    let mut rss = Rss::new();
+    let secs = |d: Duration| d.as_secs_f64();
+
+    // --- setup -------------------------------------------------------------
+    let started = Instant::now();
+    let import_path = dir.join("import.db");
+    let db = open_single_connection(&import_path).await?;
+    let world = create_world(&db, fixture).await?;
+    load_directory(&db, &world, fixture).await?;
+    settle(&import_path)?;
+    log(&format!(
+        "run {index}: set up {} users and {} groups in {:.1} s ({} users in a linked group, {} grants)",
+        fixture.users,
+        fixture.groups,
+        secs(started.elapsed()),
+        expected.users,
+        expected.grants
+    ));
+    rss.phase("setup");
+
+    // --- full import ---------------------------------------------------------
+    let work = queue_session(&db, &world).await?;
+    let before = Counters::read(&db).await?;
+    let (started, cpu) = (Instant::now(), cpu_time());
+    roster_server::import::run_session(&db, &work).await.context("the full import failed")?;
+    let (full, full_cpu) = (started.elapsed(), cpu_since(cpu));
+    let after_full = Counters::read(&db).await?;
+    rss.phase("full import");
+    let full_session = finished_session(&db, &world, &work).await?;
+    check_full_import(&db, &full_session, &expected).await?;
+    let full_rows = before.total_changes_to(&after_full);
+    settle(&import_path)?;
+
+    // --- no-change re-import -------------------------------------------------
+    // The re-import's writes are told apart by `updated_at`: make sure the
+    // clock has moved past the full import's last millisecond.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let work = queue_session(&db, &world).await?;
+    let before = Counters::read(&db).await?;
+    let (started, cpu) = (Instant::now(), cpu_time());
+    roster_server::import::run_session(&db, &work).await.context("the no-change re-import failed")?;
+    let (no_change, no_change_cpu) = (started.elapsed(), cpu_since(cpu));
+    let after = Counters::read(&db).await?;
+    rss.phase("no-change re-import");
+    let session = finished_session(&db, &world, &work).await?;
+    check_no_change(&session, &expected)?;
+    let written = UserRowsWritten::between(&db, &before, &after).await?;
+    let changes_recorded = session_change_count(&db, session.id).await?;
+    let no_change_rows = before.total_changes_to(&after);
+
+    // --- baseline ------------------------------------------------------------
+    let rows = ImportedRows::read(&db, full_session.id).await?;
+    db.pool.close().await;
+    settle(&import_path)?;
+    let baseline_path = dir.join("baseline.db");
+    let baseline_db = Db::connect(&sqlite_url(&baseline_path)).await.context("opening the baseline database")?;
+    let baseline_world = create_world(&baseline_db, fixture).await?;
+    let baseline_session = {
+        let mut conn = baseline_db.pool.acquire().await?;
+        store::sessions::insert_session(
+            &mut conn,
+            baseline_world.tenant,
+            baseline_world.job.id,
+            baseline_world.snapshot_id,
+            &baseline_world.manifest_sha256,
+            SessionTrigger::Manual,
+        )
+        .await?
+    };
+    let rows = rows.for_world(&world, &baseline_world, baseline_session)?;
+    settle(&baseline_path)?;
+    let cpu = cpu_time();
+    let baseline = rows.insert(&baseline_db).await?;
+    let baseline_cpu = cpu_since(cpu);
+    rss.phase("baseline (holds every row)");
+    check_baseline(&baseline_db, &expected).await?;
+    baseline_db.pool.close().await;
+    log(&format!(
+        "run {index}: baseline {:.2} s, full import {:.2} s ({:.2} x), no-change re-import {:.2} s ({:.3} x full)",
+        secs(baseline),
+        secs(full),
+        secs(full) / secs(baseline),
+        secs(no_change),
+        secs(no_change) / secs(full)
+    ));
+    Ok(RunResult {
+        baseline,
+        full,
+        no_change,
+        baseline_cpu,
+        full_cpu,
+        no_change_cpu,
+        written,
+        changes_recorded,
+        full_extra_rows: full_rows.map(|n| n - rows.count()),
+        no_change_rows,
+        rss,
+    })
+}
+
+/// The median of some durations (the mean of the middle two for an even count).
+fn median(mut values: Vec<Duration>) -> Duration {
+    values.sort();
+    let n = values.len();
+    match n {
+        0 => Duration::ZERO,
+        _ if n % 2 == 1 => values[n / 2],
+        _ => (values[n / 2 - 1] + values[n / 2]) / 2,
+    }
+}
+
+/// Prints the report on stdout; returns whether every target was met.
+fn report(args: &Args, expected: &Expected, runs: &[RunResult]) -> bool {
+    let baseline = median(runs.iter().map(|r| r.baseline).collect());
+    let full = median(runs.iter().map(|r| r.full).collect());
+    let no_change = median(runs.iter().map(|r| r.no_change).collect());
+    let full_ratio = full.as_secs_f64() / baseline.as_secs_f64();
+    let no_change_ratio = no_change.as_secs_f64() / full.as_secs_f64();
+    let written = runs.iter().map(|r| r.written.total()).max().unwrap_or(0);
+    let verdict = |ok: bool| if ok { "PASS" } else { "FAIL" };
+    let full_ok = full_ratio <= FULL_TARGET;
+    let no_change_ok = no_change_ratio <= NO_CHANGE_TARGET;
+    let written_ok = written == 0;
+    let build = if cfg!(debug_assertions) { "debug build: timings are not meaningful" } else { "release build" };
+    let secs = |d: Duration| format!("{:.2} s", d.as_secs_f64());
+    let per_run = |ratio: &dyn Fn(&RunResult) -> f64| runs.iter().map(|r| format!("{:.2}", ratio(r))).collect::<Vec<_>>().join(" ");
+    let runs_text = if runs.len() == 1 { "1 run".to_owned() } else { format!("median of {} runs", runs.len()) };
+    println!("bench-import: {} users in {} groups (SQLite, {build}, {runs_text})", args.users, args.groups);
+    println!(
+        "  rows the full import writes     {} users, {} user_accesses, {} session_changes ({} users in no linked group)",
+        expected.users,
+        expected.grants,
+        expected.users,
+        u64::from(args.users) - expected.users
+    );
+    println!("  raw bulk insert (baseline)      {:>7}", secs(baseline));
+    println!(
+        "  full import                     {:>7}   ratio {full_ratio:.2} x baseline   target <= {FULL_TARGET}   {}",
+        secs(full),
+        verdict(full_ok)
+    );
+    println!(
+        "  no-change re-import             {:>7}   ratio {no_change_ratio:.2} x full       target <= {NO_CHANGE_TARGET:.2}  {}",
+        secs(no_change),
+        verdict(no_change_ok)
+    );
+    println!("  user rows written (no change)   {written:>7}                                target 0        {}", verdict(written_ok));
+    for (index, run) in runs.iter().enumerate().filter(|(_, r)| r.written.total() > 0) {
+        println!("    run {}: {}", index + 1, run.written);
+    }
+    if runs.len() > 1 {
+        println!("  per run: full / baseline        {}", per_run(&|r| r.full.as_secs_f64() / r.baseline.as_secs_f64()));
+        println!("  per run: no-change / full       {}", per_run(&|r| r.no_change.as_secs_f64() / r.full.as_secs_f64()));
+    }
+    let writing = full.saturating_sub(no_change);
+    println!(
+        "  full - no-change (~writing)     {:>7}   ratio {:.2} x baseline   (informative)",
+        secs(writing),
+        writing.as_secs_f64() / baseline.as_secs_f64()
+    );
+    let first = &runs[0];
+    match (first.full_extra_rows, first.no_change_rows) {
+        (Some(extra), Some(none)) => println!(
+            "  rows written, all tables        full import: the baseline's + {extra}; no-change re-import: {none} \
+             ({} session_changes; the rest: updates of its session row and of the links' resolutions)",
+            first.changes_recorded
+        ),
+        _ => println!("  rows written, all tables        unknown (the import's connection was replaced: total_changes() unreadable)"),
+    }
+    let cpu = |phase: fn(&RunResult) -> Option<Duration>| {
+        runs.iter().map(phase).collect::<Option<Vec<_>>>().map_or("?".to_owned(), |all| secs(median(all)))
+    };
+    println!(
+        "  CPU time, all threads           baseline {}, full import {}, no-change re-import {}   (informative)",
+        cpu(|r| r.baseline_cpu),
+        cpu(|r| r.full_cpu),
+        cpu(|r| r.no_change_cpu)
+    );
+    println!("  peak RSS (run 1)                {}", first.rss.report());
+    full_ok && no_change_ok && written_ok
+}
+
+/// The bench's databases' directory: the one given, or a temporary one
+/// removed when this is dropped. Each run gets a folder of its own.
+#[derive(Debug)]
+struct WorkDir {
+    path: PathBuf,
+    /// True for a temporary directory: runs' folders are removed after them.
+    remove: bool,
+}
+
+impl WorkDir {
+    /// Uses `dir`, or makes a temporary directory.
+    fn new(dir: Option<&Path>) -> anyhow::Result<WorkDir> {
+        let work = match dir {
+            Some(dir) => WorkDir { path: dir.to_owned(), remove: false },
+            None => {
+                let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+                let path = std::env::temp_dir().join(format!("roster-bench-import.{}.{nanos}", std::process::id()));
+                WorkDir { path, remove: true }
+            }
+        };
+        std::fs::create_dir_all(&work.path).with_context(|| format!("creating {}", work.path.display()))?;
+        Ok(work)
+    }
+
+    /// A new, empty folder for run `index`; an error if it exists (an earlier run's databases).
+    fn run_dir(&self, index: u32) -> anyhow::Result<PathBuf> {
+        let dir = self.path.join(format!("run-{index}"));
+        if dir.exists() {
+            bail!("{} already exists (an earlier run's databases?): give an empty or new directory", dir.display());
+        }
+        std::fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(dir)
+    }
+}
+
+impl Drop for WorkDir {
+    /// Removes a temporary directory with whatever is left in it.
+    fn drop(&mut self) {
+        if self.remove
+            && let Err(error) = std::fs::remove_dir_all(&self.path)
+        {
+            log(&format!("warning: could not remove {}: {error}", self.path.display()));
+        }
+    }
+}
+
+/// Flushes an SQLite database's files (the database and its WAL) to disk,
+/// so the next timed phase does not pay for the previous phase's writes.
+fn settle(db: &Path) -> anyhow::Result<()> {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    for path in [db.to_owned(), PathBuf::from(wal)] {
+        if path.exists() {
+            std::fs::File::open(&path).and_then(|f| f.sync_all()).with_context(|| format!("flushing {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The URL `Db::connect` takes for an SQLite file.
+fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}", path.display())
+}
+
+/// Opens (creating and migrating) the database at `path` with
+/// `Db::connect`, then swaps its pool for one with the same options but a
+/// single connection: every query of the import then runs on the
+/// connection whose `total_changes()` the bench reads. (Should the import
+/// ever want a second connection while its transaction is open, it would
+/// fail here after the pool's acquire timeout, not hang.)
+async fn open_single_connection(path: &Path) -> anyhow::Result<Db> {
+    let opened = Db::connect(&sqlite_url(path)).await.with_context(|| format!("opening {}", path.display()))?;
+    let options = opened.pool.options().clone().max_connections(1).min_connections(0);
+    let pool = options.connect_with((*opened.pool.connect_options()).clone()).await.context("reopening with one connection")?;
+    opened.pool.close().await;
+    // Marks the connection; see `Counters::read`.
+    sqlx::query("CREATE TEMP TABLE bench_marker (x INTEGER)").execute(&pool).await?;
+    Ok(Db { pool, dialect: opened.dialect })
+}
+
+/// A deterministic directory: who the users are and which groups they are in.
+#[derive(Debug, Clone, Copy)]
+struct Fixture {
+    users: u32,
+    groups: u32,
+}
+
+/// What the full import must write.
+#[derive(Debug, Clone, Copy)]
+struct Expected {
+    /// Users in at least one linked group: created, one `users` and one
+    /// `session_changes` row each.
+    users: u64,
+    /// Their accesses: one `user_accesses` row each.
+    grants: u64,
+}
+
+/// Given names, surnames, departments and titles the users are made of.
+const GIVEN_NAMES: [&str; 24] = [
+    "Anna", "Mette", "Sofie", "Ida", "Emma", "Laura", "Maria", "Camilla", "Julie", "Louise", "Karen", "Freja", "Lars", "Peter", "Jens",
+    "Mads", "Søren", "Henrik", "Thomas", "Rasmus", "Niels", "Mikkel", "Jonas", "Frederik",
+];
+/// See [`GIVEN_NAMES`].
+const SURNAMES: [&str; 24] = [
+    "Nielsen",
+    "Jensen",
+    "Hansen",
+    "Pedersen",
+    "Andersen",
+    "Christensen",
+    "Larsen",
+    "Sørensen",
+    "Rasmussen",
+    "Jørgensen",
+    "Petersen",
+    "Madsen",
+    "Kristensen",
+    "Olsen",
+    "Thomsen",
+    "Christiansen",
+    "Poulsen",
+    "Johansen",
+    "Møller",
+    "Mortensen",
+    "Knudsen",
+    "Jakobsen",
+    "Mikkelsen",
+    "Olesen",
+];
+/// See [`GIVEN_NAMES`].
+const DEPARTMENTS: [&str; 10] =
+    ["Finance", "Sales", "Engineering", "Operations", "Support", "Marketing", "Legal", "Human Resources", "Logistics", "Research"];
+/// See [`GIVEN_NAMES`].
+const TITLES: [&str; 12] = [
+    "Consultant",
+    "Senior Consultant",
+    "Engineer",
+    "Senior Engineer",
+    "Team Lead",
+    "Manager",
+    "Analyst",
+    "Coordinator",
+    "Specialist",
+    "Assistant",
+    "Director",
+    "Technician",
+];
+
+impl Fixture {
+    /// N users in G site groups.
+    fn new(users: u32, groups: u32) -> Fixture {
+        Fixture { users, groups }
+    }
+
+    /// The site (and group) user `i` belongs to.
+    fn site(&self, i: u32) -> u32 {
+        i % self.groups
+    }
+
+    /// The groups user `i` is a direct member of: none for ~2 % (service
+    /// accounts and the like), two for ~5 %, else its site's.
+    fn memberships(&self, i: u32) -> Vec<u32> {
+        if i % 50 == 11 {
+            Vec::new()
+        } else if i % 20 == 3 && self.groups > 1 {
+            vec![self.site(i), (self.site(i) + 1) % self.groups]
+        } else {
+            vec![self.site(i)]
+        }
+    }
+
+    /// What the full import writes.
+    fn expected(&self) -> Expected {
+        let mut expected = Expected { users: 0, grants: 0 };
+        for i in 0..self.users {
+            let groups = self.memberships(i).len() as u64;
+            if groups > 0 {
+                expected.users += 1;
+                expected.grants += groups;
+            }
+        }
+        expected
+    }
+
+    /// A site's name: its OU, group and access are called this.
+    fn site_name(g: u32) -> String {
+        format!("Site-{:02}", g + 1)
+    }
+
+    /// The DN of a site's group, as the links name it.
+    fn group_dn(g: u32) -> String {
+        format!("CN={},OU=Groups,{BASE}", Fixture::site_name(g))
+    }
+
+    /// User `i`, with the fields an agent reads.
+    fn user(&self, i: u32) -> anyhow::Result<UserRecord> {
+        let n = i as usize;
+        let given = GIVEN_NAMES[n % GIVEN_NAMES.len()];
+        let surname = SURNAMES[(n / GIVEN_NAMES.len()) % SURNAMES.len()];
+        let folded = |s: &str| s.to_lowercase().replace('ø', "oe");
+        let initial = given.chars().next().map(|c| c.to_ascii_lowercase()).unwrap_or('x');
+        let sam = format!("{initial}{}{i}", folded(surname).chars().take(8).collect::<String>());
+        Ok(UserRecord {
+            object_guid: guid(1, u64::from(i))?,
+            dn: format!("CN={given} {surname} {i},OU={},OU=Staff,{BASE}", Fixture::site_name(self.site(i))),
+            user_principal_name: Some(format!("{sam}@corp.example.test")),
+            mail: Some(format!("{}.{}{i}@example.com", folded(given), folded(surname))),
+            sam_account_name: sam,
+            given_name: Some(given.to_owned()),
+            surname: Some(surname.to_owned()),
+            display_name: Some(format!("{given} {surname}")),
+            telephone_number: (!i.is_multiple_of(5)).then(|| format!("+45 {:04} {:04}", 3000 + i / 10_000 % 7000, i % 10_000)),
+            department: Some(DEPARTMENTS[(n / 7) % DEPARTMENTS.len()].to_owned()),
+            title: Some(TITLES[(n / 3) % TITLES.len()].to_owned()),
+            // ~3 % disabled: imported, inactive.
+            user_account_control: if i % 33 == 7 { 514 } else { 512 },
+            account_expires: i.is_multiple_of(4).then_some(i64::MAX),
+            consistency_guid: None,
+            outside_filter: false,
+            usn_changed: Some(20_000 + u64::from(i)),
+            when_changed: Some(format!("2025{:02}{:02}093015.0Z", 1 + i % 12, 1 + i % 28)),
+        })
+    }
+
+    /// Site `g`'s group with its members.
+    fn group(g: u32, members: Vec<ObjectGuid>) -> anyhow::Result<GroupRecord> {
+        Ok(GroupRecord {
+            object_guid: guid(2, u64::from(g))?,
+            dn: Fixture::group_dn(g),
+            name: Fixture::site_name(g),
+            group_type: -2147483646,
+            members,
+        })
+    }
+
+    /// The OUs: `OU=Staff`, `OU=Groups` and one per site.
+    fn ous(&self) -> anyhow::Result<Vec<OuRecord>> {
+        let mut ous = vec![
+            OuRecord { object_guid: guid(3, 0)?, dn: format!("OU=Staff,{BASE}"), name: "Staff".into() },
+            OuRecord { object_guid: guid(3, 1)?, dn: format!("OU=Groups,{BASE}"), name: "Groups".into() },
+        ];
+        for g in 0..self.groups {
+            let name = Fixture::site_name(g);
+            ous.push(OuRecord { object_guid: guid(3, 2 + u64::from(g))?, dn: format!("OU={name},OU=Staff,{BASE}"), name });
+        }
+        Ok(ous)
+    }
+}
+
+/// SplitMix64: a fixed pseudo-random sequence, so runs are comparable.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A random-looking but fixed objectGUID for object `n` of a `kind`
+/// (1 users, 2 groups, 3 OUs, 4 other), so anchor order is not creation order.
+fn guid(kind: u64, n: u64) -> anyhow::Result<ObjectGuid> {
+    let a = splitmix64((kind << 48) ^ n);
+    let b = splitmix64(a);
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&a.to_le_bytes());
+    bytes[8..].copy_from_slice(&b.to_le_bytes());
+    Ok(ObjectGuid::from_ldap_bytes(&bytes)?)
+}
+
+/// The tenant, job, accesses, agent and committed snapshot of one database.
+#[derive(Debug)]
+struct World {
+    tenant: Uuid,
+    job: Job,
+    /// Site `g`'s access at index `g`.
+    accesses: Vec<Access>,
+    snapshot_id: Uuid,
+    manifest: Manifest,
+    manifest_sha256: String,
+}
+
+/// Creates the tenant, the job (whole domain, default safeguard), one
+/// basic access per site, a registered agent and its offered full
+/// snapshot (committed by [`load_directory`]; the baseline's sessions only
+/// need it to exist).
+async fn create_world(db: &Db, fixture: &Fixture) -> anyhow::Result<World> {
+    let tenant = store::tenants::create_tenant(db, "Bench").await?.tenant_id;
+    let input = CreateJob {
+        name: "corp".into(),
+        relative_paths: vec![roster_proto::scope::WHOLE_DOMAIN.into()],
+        group_paths: Vec::new(),
+        schedule_time: None,
+        full_sync_interval_days: None,
+        user_filter: None,
+        // The default: a first import has no active users, so it never holds.
+        policy: None,
+    };
+    let daily = time::Time::from_hms(2, 0, 0)?;
+    let job = match store::jobs::create_job(db, tenant, &input, "02:00", daily, 7).await? {
+        store::jobs::CreatedJob::Created(job) => job,
+        store::jobs::CreatedJob::NameTaken => bail!("a fresh database already has a job named {}", input.name),
+    };
+    let mut accesses = Vec::with_capacity(fixture.groups as usize);
+    for g in 0..fixture.groups {
+        accesses.push(store::jobs::create_access(db, tenant, AccessKind::User, &Fixture::site_name(g)).await?.0);
+    }
+    let key = AgentKey::generate()?;
+    let agent = {
+        let mut conn = db.pool.acquire().await?;
+        store::agents::insert_agent(&mut conn, tenant, job.id, &key.public_key(), Some("dc1.corp.example.test"), Some("bench")).await?
+    };
+    let manifest = manifest(fixture, agent, job.id)?;
+    let manifest_sha256 = roster_snapshot::sha256_hex(&serde_json::to_vec(&manifest)?);
+    let snapshot = store::directory::offer_snapshot(db, tenant, &manifest, &manifest_sha256).await?;
+    Ok(World { tenant, job, accesses, snapshot_id: snapshot.id, manifest, manifest_sha256 })
+}
+
+/// The manifest an agent would sign for the fixture's full snapshot:
+/// chunks of 2,000 records (~1 MiB of NDJSON, ~120 KiB gzipped) each.
+fn manifest(fixture: &Fixture, agent: Uuid, job: Uuid) -> anyhow::Result<Manifest> {
+    let counts =
+        RecordCounts { users: u64::from(fixture.users), groups: u64::from(fixture.groups), ous: 2 + u64::from(fixture.groups), deleted: 0 };
+    let total = counts.users + counts.groups + counts.ous;
+    /// Records per chunk.
+    const PER_CHUNK: u64 = 2_000;
+    let chunks = (0..total.div_ceil(PER_CHUNK))
+        .map(|index| {
+            let records = PER_CHUNK.min(total - index * PER_CHUNK);
+            Ok(ChunkRef {
+                index: u32::try_from(index)?,
+                size: records * 60,
+                sha256: roster_snapshot::sha256_hex(format!("bench chunk {index}").as_bytes()),
+                records,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Manifest {
+        version: FORMAT_VERSION,
+        snapshot_id: Uuid::new_v4(),
+        agent_id: agent,
+        job_id: job,
+        kind: SnapshotKind::Full,
+        read_started_at: time::OffsetDateTime::now_utc(),
+        directory: DirectoryIdentity {
+            domain_dn: BASE.into(),
+            domain_sid: Some("S-1-5-21-3623811015-3361044348-30300820".into()),
+            dns_host_name: Some("dc1.corp.example.test".into()),
+            base_dn: BASE.into(),
+        },
+        watermark: Watermark { dns_host_name: "dc1.corp.example.test".into(), invocation_id: guid(4, 0)?, usn: 20_000 + total },
+        base: None,
+        counts,
+        chunks,
+    })
+}
+
+/// Links each site group to its access and builds the job's directory
+/// state as committing the fixture's full snapshot leaves it, in one
+/// transaction. Users are made and stored one at a time.
+async fn load_directory(db: &Db, world: &World, fixture: &Fixture) -> anyhow::Result<()> {
+    let job = world.job.id;
+    let links: Vec<LinkInput> = world
+        .accesses
+        .iter()
+        .enumerate()
+        .map(|(g, access)| LinkInput { group: Fixture::group_dn(g as u32), access_id: access.id })
+        .collect();
+    let mut tx = db.begin_write().await?;
+    store::jobs::put_links(&mut tx, job, &links, &[]).await?;
+    if !store::directory::mark_committed(&mut tx, world.snapshot_id).await? {
+        bail!("snapshot {} was already committed", world.snapshot_id);
+    }
+    store::directory::save_state(&mut tx, job, world.snapshot_id, &world.manifest.watermark, Some(&world.job.scope())).await?;
+    for ou in fixture.ous()? {
+        store::directory::upsert_object(&mut tx, job, ou.object_guid, &Record::Ou(ou)).await?;
+    }
+    let mut members: Vec<Vec<ObjectGuid>> = vec![Vec::new(); fixture.groups as usize];
+    for i in 0..fixture.users {
+        let user = fixture.user(i)?;
+        for g in fixture.memberships(i) {
+            members[g as usize].push(user.object_guid);
+        }
+        store::directory::upsert_object(&mut tx, job, user.object_guid, &Record::User(user)).await?;
+    }
+    for (g, members) in members.into_iter().enumerate() {
+        let group = Fixture::group(g as u32, members)?;
+        store::directory::upsert_object(&mut tx, job, group.object_guid, &Record::Group(group)).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Queues a manual import of the world's snapshot and claims it.
+async fn queue_session(db: &Db, world: &World) -> anyhow::Result<SessionWork> {
+    let id = {
+        let mut conn = db.pool.acquire().await?;
+        store::sessions::insert_session(
+            &mut conn,
+            world.tenant,
+            world.job.id,
+            world.snapshot_id,
+            &world.manifest_sha256,
+            SessionTrigger::Manual,
+        )
+        .await?
+    };
+    if !store::sessions::claim(db, id).await? {
+        bail!("could not claim session {id}");
+    }
+    store::sessions::work(db, id).await?.with_context(|| format!("claimed session {id} has no work"))
+}
+
+/// The session as its run left it; an error unless it succeeded.
+async fn finished_session(db: &Db, world: &World, work: &SessionWork) -> anyhow::Result<Session> {
+    let session =
+        store::sessions::get_session(db, world.tenant, work.id).await?.with_context(|| format!("session {} vanished", work.id))?;
+    if session.status != SessionStatus::Succeeded {
+        bail!(
+            "session {} ended {} (error: {}; held: {:?}; notes: {:?})",
+            session.id,
+            session.status.as_str(),
+            session.error.as_deref().unwrap_or("none"),
+            session.held_reasons,
+            session.notes
+        );
+    }
+    Ok(session)
+}
+
+/// Rows of one `SELECT COUNT(*) ...` with no parameters.
+async fn count(db: &Db, sql: &'static str) -> anyhow::Result<u64> {
+    let n: i64 = sqlx::query(sql).fetch_one(&db.pool).await?.try_get(0)?;
+    Ok(u64::try_from(n)?)
+}
+
+/// The session's itemised changes.
+async fn session_change_count(db: &Db, session: Uuid) -> anyhow::Result<u64> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM session_changes WHERE session_id = $1")
+        .bind(session.to_string())
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(u64::try_from(row.try_get::<i64, _>("n")?)?)
+}
+
+/// Checks the full import created every linked user and wrote their rows.
+async fn check_full_import(db: &Db, session: &Session, expected: &Expected) -> anyhow::Result<()> {
+    let c = &session.counts;
+    if c.created != expected.users || c.updated + c.deactivated + c.reactivated != 0 {
+        bail!(
+            "the full import created {} users (expected {}), updated {}, deactivated {}, reactivated {}",
+            c.created,
+            expected.users,
+            c.updated,
+            c.deactivated,
+            c.reactivated
+        );
+    }
+    let users = count(db, "SELECT COUNT(*) FROM users").await?;
+    let grants = count(db, "SELECT COUNT(*) FROM user_accesses").await?;
+    let changes = session_change_count(db, session.id).await?;
+    if (users, grants, changes) != (expected.users, expected.grants, expected.users) {
+        bail!(
+            "the full import wrote {users} users, {grants} user_accesses and {changes} session_changes; expected {}, {} and {}",
+            expected.users,
+            expected.grants,
+            expected.users
+        );
+    }
+    Ok(())
+}
+
+/// Checks the re-import changed nothing and counted every imported user unchanged.
+fn check_no_change(session: &Session, expected: &Expected) -> anyhow::Result<()> {
+    let c = &session.counts;
+    if c.created + c.updated + c.deactivated + c.reactivated != 0 || c.unchanged != expected.users {
+        bail!(
+            "the no-change re-import created {}, updated {}, deactivated {}, reactivated {} and left {} unchanged (expected 0, 0, 0, 0, {})",
+            c.created,
+            c.updated,
+            c.deactivated,
+            c.reactivated,
+            c.unchanged,
+            expected.users
+        );
+    }
+    Ok(())
+}
+
+/// Checks the baseline holds the same number of rows the full import wrote.
+async fn check_baseline(db: &Db, expected: &Expected) -> anyhow::Result<()> {
+    let users = count(db, "SELECT COUNT(*) FROM users").await?;
+    let grants = count(db, "SELECT COUNT(*) FROM user_accesses").await?;
+    let changes = count(db, "SELECT COUNT(*) FROM session_changes").await?;
+    if (users, grants, changes) != (expected.users, expected.grants, expected.users) {
+        bail!(
+            "the baseline inserted {users} users, {grants} user_accesses and {changes} session_changes; expected {}, {} and {}",
+            expected.users,
+            expected.grants,
+            expected.users
+        );
+    }
+    Ok(())
+}
+
+/// Where the user tables stand, to tell which rows an import wrote.
+#[derive(Debug, Clone, Copy)]
+struct Counters {
+    users: i64,
+    users_max_rowid: i64,
+    users_max_updated_at: i64,
+    accesses: i64,
+    accesses_max_rowid: i64,
+    /// `total_changes()` of the pool's only connection; `None` when that
+    /// connection is not the one the pool was opened with.
+    total_changes: Option<i64>,
+}
+
+impl Counters {
+    /// Reads the counters (on the import database's only connection).
+    async fn read(db: &Db) -> anyhow::Result<Counters> {
+        let mut conn = db.pool.acquire().await?;
+        // A temporary table lives as long as its connection: if the one
+        // made when the pool was opened is missing, the connection was
+        // replaced and its `total_changes()` counts from zero again.
+        let same = sqlx::query("SELECT COUNT(*) AS n FROM sqlite_temp_master WHERE name = 'bench_marker'")
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get::<i64, _>("n")?
+            > 0;
+        if !same {
+            sqlx::query("CREATE TEMP TABLE bench_marker (x INTEGER)").execute(&mut *conn).await?;
+        }
+        let users = sqlx::query("SELECT COUNT(*) AS n, COALESCE(MAX(rowid), 0) AS r, COALESCE(MAX(updated_at), 0) AS t FROM users")
+            .fetch_one(&mut *conn)
+            .await?;
+        let accesses = sqlx::query("SELECT COUNT(*) AS n, COALESCE(MAX(rowid), 0) AS r FROM user_accesses").fetch_one(&mut *conn).await?;
+        let total: i64 = sqlx::query("SELECT total_changes() AS n").fetch_one(&mut *conn).await?.try_get("n")?;
+        Ok(Counters {
+            users: users.try_get("n")?,
+            users_max_rowid: users.try_get("r")?,
+            users_max_updated_at: users.try_get("t")?,
+            accesses: accesses.try_get("n")?,
+            accesses_max_rowid: accesses.try_get("r")?,
+            total_changes: same.then_some(total),
+        })
+    }
+
+    /// Rows written on the connection from `self` to `later`, if known.
+    fn total_changes_to(&self, later: &Counters) -> Option<i64> {
+        Some(later.total_changes? - self.total_changes?)
+    }
+}
+
+/// User rows an import wrote, by kind.
+#[derive(Debug, Clone, Copy)]
+struct UserRowsWritten {
+    users_inserted: u64,
+    users_updated: u64,
+    users_deleted: u64,
+    accesses_inserted: u64,
+    accesses_deleted: u64,
+}
+
+impl UserRowsWritten {
+    /// What changed in `users` and `user_accesses` from `before` to `after`:
+    /// rows past the old largest rowid are new, older ones with a later
+    /// `updated_at` were updated, and the counts tell the deleted ones.
+    async fn between(db: &Db, before: &Counters, after: &Counters) -> anyhow::Result<UserRowsWritten> {
+        let users_inserted: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE rowid > $1")
+            .bind(before.users_max_rowid)
+            .fetch_one(&db.pool)
+            .await?
+            .try_get("n")?;
+        let users_updated: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE rowid <= $1 AND updated_at > $2")
+            .bind(before.users_max_rowid)
+            .bind(before.users_max_updated_at)
+            .fetch_one(&db.pool)
+            .await?
+            .try_get("n")?;
+        let accesses_inserted: i64 = sqlx::query("SELECT COUNT(*) AS n FROM user_accesses WHERE rowid > $1")
+            .bind(before.accesses_max_rowid)
+            .fetch_one(&db.pool)
+            .await?
+            .try_get("n")?;
+        let deleted = |before: i64, inserted: i64, after: i64| u64::try_from(before + inserted - after).unwrap_or(0);
+        Ok(UserRowsWritten {
+            users_inserted: u64::try_from(users_inserted)?,
+            users_updated: u64::try_from(users_updated)?,
+            users_deleted: deleted(before.users, users_inserted, after.users),
+            accesses_inserted: u64::try_from(accesses_inserted)?,
+            accesses_deleted: deleted(before.accesses, accesses_inserted, after.accesses),
+        })
+    }
+
+    /// Every user row written.
+    fn total(&self) -> u64 {
+        self.users_inserted + self.users_updated + self.users_deleted + self.accesses_inserted + self.accesses_deleted
+    }
+}
+
+impl std::fmt::Display for UserRowsWritten {
+    /// The counts, in words.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "users: {} inserted, {} updated, {} deleted; user_accesses: {} inserted, {} deleted",
+            self.users_inserted, self.users_updated, self.users_deleted, self.accesses_inserted, self.accesses_deleted
+        )
+    }
+}
+
+/// A `users` row as the import wrote it.
+#[derive(Debug)]
+struct UserRow {
+    id: String,
+    tenant_id: String,
+    job_id: String,
+    anchor: String,
+    object_guid: String,
+    username: String,
+    user_principal_name: Option<String>,
+    email: Option<String>,
+    display_name: Option<String>,
+    given_name: Option<String>,
+    surname: Option<String>,
+    telephone_number: Option<String>,
+    department: Option<String>,
+    title: Option<String>,
+    dn: String,
+    active: i64,
+    deactivated_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// A `session_changes` row as the import wrote it.
+#[derive(Debug)]
+struct ChangeRow {
+    session_id: String,
+    seq: i64,
+    user_id: Option<String>,
+    object_guid: String,
+    username: String,
+    action: String,
+    details: String,
+}
+
+/// Exactly the rows the full import wrote, in the order it wrote them:
+/// what the baseline inserts.
+#[derive(Debug)]
+struct ImportedRows {
+    users: Vec<UserRow>,
+    /// (user id, access id).
+    grants: Vec<(String, String)>,
+    changes: Vec<ChangeRow>,
+}
+
+impl ImportedRows {
+    /// Reads the rows the full import (`session`) wrote, in the order it
+    /// wrote them, a page at a time (so only the rows are held, not the
+    /// driver's copies of them too).
+    async fn read(db: &Db, session: Uuid) -> anyhow::Result<ImportedRows> {
+        let users = paged(
+            db,
+            "SELECT rowid AS k, id, tenant_id, job_id, anchor, object_guid, username, user_principal_name, email, display_name, given_name,
+                 surname, telephone_number, department, title, dn, active, deactivated_at, created_at, updated_at
+             FROM users WHERE rowid > $1 AND $2 = $2 ORDER BY rowid LIMIT 10000",
+            "",
+            |r| {
+                Ok(UserRow {
+                    id: r.try_get("id")?,
+                    tenant_id: r.try_get("tenant_id")?,
+                    job_id: r.try_get("job_id")?,
+                    anchor: r.try_get("anchor")?,
+                    object_guid: r.try_get("object_guid")?,
+                    username: r.try_get("username")?,
+                    user_principal_name: r.try_get("user_principal_name")?,
+                    email: r.try_get("email")?,
+                    display_name: r.try_get("display_name")?,
+                    given_name: r.try_get("given_name")?,
+                    surname: r.try_get("surname")?,
+                    telephone_number: r.try_get("telephone_number")?,
+                    department: r.try_get("department")?,
+                    title: r.try_get("title")?,
+                    dn: r.try_get("dn")?,
+                    active: r.try_get("active")?,
+                    deactivated_at: r.try_get("deactivated_at")?,
+                    created_at: r.try_get("created_at")?,
+                    updated_at: r.try_get("updated_at")?,
+                })
+            },
+        )
+        .await?;
+        let grants = paged(
+            db,
+            "SELECT rowid AS k, user_id, access_id FROM user_accesses WHERE rowid > $1 AND $2 = $2 ORDER BY rowid LIMIT 10000",
+            "",
+            |r| Ok((r.try_get("user_id")?, r.try_get("access_id")?)),
+        )
+        .await?;
+        let changes = paged(
+            db,
+            "SELECT seq AS k, session_id, seq, user_id, object_guid, username, action, details FROM session_changes
+             WHERE seq > $1 AND session_id = $2 ORDER BY seq LIMIT 10000",
+            &session.to_string(),
+            |r| {
+                Ok(ChangeRow {
+                    session_id: r.try_get("session_id")?,
+                    seq: r.try_get("seq")?,
+                    user_id: r.try_get("user_id")?,
+                    object_guid: r.try_get("object_guid")?,
+                    username: r.try_get("username")?,
+                    action: r.try_get("action")?,
+                    details: r.try_get("details")?,
+                })
+            },
+        )
+        .await?;
+        Ok(ImportedRows { users, grants, changes })
+    }
+
+    /// The same rows pointing at `to`'s tenant, job, accesses and `session`
+    /// instead of `from`'s, so the baseline's foreign keys hold.
+    fn for_world(mut self, from: &World, to: &World, session: Uuid) -> anyhow::Result<ImportedRows> {
+        let (tenant, job, session) = (to.tenant.to_string(), to.job.id.to_string(), session.to_string());
+        let accesses: HashMap<String, String> =
+            from.accesses.iter().zip(&to.accesses).map(|(a, b)| (a.id.to_string(), b.id.to_string())).collect();
+        for user in &mut self.users {
+            user.tenant_id.clone_from(&tenant);
+            user.job_id.clone_from(&job);
+        }
+        for (_, access) in &mut self.grants {
+            *access = accesses.get(access.as_str()).with_context(|| format!("the import granted unknown access {access}"))?.clone();
+        }
+        for change in &mut self.changes {
+            change.session_id.clone_from(&session);
+        }
+        Ok(self)
+    }
+
+    /// Rows in all.
+    fn count(&self) -> i64 {
+        (self.users.len() + self.grants.len() + self.changes.len()) as i64
+    }
+
+    /// The baseline: inserts every row with plain prepared INSERTs in one
+    /// write transaction; returns the time from BEGIN to COMMIT.
+    async fn insert(&self, db: &Db) -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        let mut tx = db.begin_write().await?;
+        for u in &self.users {
+            sqlx::query(
+                "INSERT INTO users (id, tenant_id, job_id, anchor, object_guid, username, user_principal_name, email, display_name,
+                     given_name, surname, telephone_number, department, title, dn, active, deactivated_at, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+            )
+            .bind(&u.id)
+            .bind(&u.tenant_id)
+            .bind(&u.job_id)
+            .bind(&u.anchor)
+            .bind(&u.object_guid)
+            .bind(&u.username)
+            .bind(&u.user_principal_name)
+            .bind(&u.email)
+            .bind(&u.display_name)
+            .bind(&u.given_name)
+            .bind(&u.surname)
+            .bind(&u.telephone_number)
+            .bind(&u.department)
+            .bind(&u.title)
+            .bind(&u.dn)
+            .bind(u.active)
+            .bind(u.deactivated_at)
+            .bind(u.created_at)
+            .bind(u.updated_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (user, access) in &self.grants {
+            sqlx::query("INSERT INTO user_accesses (user_id, access_id) VALUES ($1, $2)").bind(user).bind(access).execute(&mut *tx).await?;
+        }
+        for c in &self.changes {
+            sqlx::query(
+                "INSERT INTO session_changes (session_id, seq, user_id, object_guid, username, action, details) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&c.session_id)
+            .bind(c.seq)
+            .bind(&c.user_id)
+            .bind(&c.object_guid)
+            .bind(&c.username)
+            .bind(&c.action)
+            .bind(&c.details)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(started.elapsed())
+    }
+}
+
+/// Every row of `sql`, a page at a time: `sql` selects the page after
+/// key `$1` (an integer column `k`, ascending, from -1) with `$2` bound to
+/// `param`; `row` makes each row into a `T`.
+async fn paged<T>(
+    db: &Db,
+    sql: &'static str,
+    param: &str,
+    row: impl Fn(&sqlx::any::AnyRow) -> Result<T, sqlx::Error>,
+) -> anyhow::Result<Vec<T>> {
+    let mut all = Vec::new();
+    let mut after = -1i64;
+    loop {
+        let page = sqlx::query(sql).bind(after).bind(param).fetch_all(&db.pool).await?;
+        let Some(last) = page.last() else { return Ok(all) };
+        after = last.try_get("k")?;
+        for r in &page {
+            all.push(row(r)?);
+        }
+    }
+}
+
+/// CPU time this process used so far, user and system, all threads
+/// (`/proc/self/stat`, in the kernel's fixed 100 ticks per second).
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces), from field 3 on.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// CPU time used since `start` (from [`cpu_time`]).
+fn cpu_since(start: Option<Duration>) -> Option<Duration> {
+    Some(cpu_time()?.saturating_sub(start?))
+}
+
+/// Peak resident memory per phase, from `/proc/self/status`.
+#[derive(Debug, Default)]
+struct Rss {
+    /// (phase, peak KiB) in order.
+    phases: Vec<(&'static str, Option<u64>)>,
+    /// Whether the peak could be reset between phases.
+    resettable: bool,
+}
+
+impl Rss {
+    /// Starts measuring: resets the peak to the current RSS, if allowed.
+    fn new() -> Rss {
+        Rss { phases: Vec::new(), resettable: reset_peak_rss() }
+    }
+
+    /// Records the peak since the last phase (or since the start), and resets it.
+    fn phase(&mut self, name: &'static str) {
+        self.phases.push((name, status_kib("VmHWM")));
+        self.resettable = self.resettable && reset_peak_rss();
+    }
+
+    /// One line: each phase's peak, or the process's when it could not be reset.
+    fn report(&self) -> String {
+        let mib = |kib: Option<u64>| kib.map_or("?".to_owned(), |k| format!("{} MiB", k.div_ceil(1024)));
+        if self.resettable {
+            self.phases.iter().map(|(name, kib)| format!("{} {name}", mib(*kib))).collect::<Vec<_>>().join(", ")
+        } else {
+            let peak = self.phases.iter().filter_map(|(_, kib)| *kib).max();
+            format!("{} (whole process; per-phase peaks need /proc/self/clear_refs)", mib(peak))
+        }
+    }
+}
+
+/// A `kB` field of `/proc/self/status` (`VmHWM`, `VmRSS`), in KiB.
+fn status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.strip_prefix(field).is_some_and(|rest| rest.starts_with(':')))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Resets this process's peak RSS to its current RSS (Linux 4.0+).
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}

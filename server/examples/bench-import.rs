@@ -734,10 +734,10 @@ async fn queue_session(db: &Db, world: &World) -> anyhow::Result<SessionWork> {
         )
         .await?
     };
-    if !store::sessions::claim(db, id).await? {
+    let Some(token) = store::sessions::claim(db, id).await? else {
         bail!("could not claim session {id}");
-    }
-    store::sessions::work(db, id).await?.with_context(|| format!("claimed session {id} has no work"))
+    };
+    store::sessions::work(db, id, token).await?.with_context(|| format!("claimed session {id} has no work"))
 }
 
 /// The session as its run left it; an error unless it succeeded.
@@ -958,6 +958,7 @@ struct UserRow {
     title: Option<String>,
     dn: String,
     active: i64,
+    fingerprint: String,
     deactivated_at: Option<i64>,
     created_at: i64,
     updated_at: i64,
@@ -993,7 +994,7 @@ impl ImportedRows {
         let users = paged(
             db,
             "SELECT rowid AS k, id, tenant_id, job_id, anchor, object_guid, username, user_principal_name, email, display_name, given_name,
-                 surname, telephone_number, department, title, dn, active, deactivated_at, created_at, updated_at
+                 surname, telephone_number, department, title, dn, active, fingerprint, deactivated_at, created_at, updated_at
              FROM users WHERE rowid > $1 AND $2 = $2 ORDER BY rowid LIMIT 10000",
             "",
             |r| {
@@ -1014,6 +1015,7 @@ impl ImportedRows {
                     title: r.try_get("title")?,
                     dn: r.try_get("dn")?,
                     active: r.try_get("active")?,
+                    fingerprint: r.try_get("fingerprint")?,
                     deactivated_at: r.try_get("deactivated_at")?,
                     created_at: r.try_get("created_at")?,
                     updated_at: r.try_get("updated_at")?,
@@ -1081,8 +1083,8 @@ impl ImportedRows {
         for u in &self.users {
             sqlx::query(
                 "INSERT INTO users (id, tenant_id, job_id, anchor, object_guid, username, user_principal_name, email, display_name,
-                     given_name, surname, telephone_number, department, title, dn, active, deactivated_at, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+                     given_name, surname, telephone_number, department, title, dn, active, fingerprint, deactivated_at, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
             )
             .bind(&u.id)
             .bind(&u.tenant_id)
@@ -1100,6 +1102,7 @@ impl ImportedRows {
             .bind(&u.title)
             .bind(&u.dn)
             .bind(u.active)
+            .bind(&u.fingerprint)
             .bind(u.deactivated_at)
             .bind(u.created_at)
             .bind(u.updated_at)

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use std::collections::HashMap;
 
-use roster_import::{Action, CurrentUser, GroupRef, LinkRule, Plan, Planner, UserChange};
+use roster_import::{Action, GroupRef, LinkRule, Plan, Planner, StoredUser, UserChange};
 use roster_proto::ObjectGuid;
 use roster_proto::admin::{AccessKind, ChangeAction, Job, Link, SessionChange, SessionTrigger};
 use roster_proto::records::{GroupRecord, UserRecord};
@@ -147,10 +147,8 @@ pub async fn housekeeping_at(db: &Db, limits: &Limits, now: i64) -> Result<(), S
 
 async fn drain(db: &Db, batch_users: u32) -> Result<(), StoreError> {
     for id in store::sessions::queued(db).await? {
-        if !store::sessions::claim(db, id).await? {
-            continue;
-        }
-        let Some(work) = store::sessions::work(db, id).await? else { continue };
+        let Some(token) = store::sessions::claim(db, id).await? else { continue };
+        let Some(work) = store::sessions::work(db, id, token).await? else { continue };
         let started = Instant::now();
         match run_session_in_batches(db, &work, batch_users).await {
             Ok(()) => {
@@ -237,6 +235,7 @@ pub const DEFAULT_BATCH_USERS: u32 = 1000;
 #[derive(Debug)]
 pub struct Batches {
     size: u32,
+    dialect: crate::db::Dialect,
     after: Option<store::directory::UserKey>,
     lower: Option<String>,
     last_anchor: Option<ObjectGuid>,
@@ -246,11 +245,13 @@ pub struct Batches {
 
 impl Batches {
     /// A walk reading `size` directory users at a time (at least 1).
-    pub fn new(size: u32) -> Batches {
-        Batches { size: size.max(1), after: None, lower: None, last_anchor: None, duplicates: 0, done: false }
+    pub fn new(size: u32, dialect: crate::db::Dialect) -> Batches {
+        Batches { size: size.max(1), dialect, after: None, lower: None, last_anchor: None, duplicates: 0, done: false }
     }
 
     /// The changes of the next batch; `None` once every user is planned.
+    /// Stored users are read by fingerprint first; only those the import
+    /// changes (or that left the directory) are read whole.
     pub async fn next(
         &mut self,
         conn: &mut sqlx::AnyConnection,
@@ -263,9 +264,10 @@ impl Batches {
         let batch = store::directory::user_batch(conn, job, self.after.as_ref(), self.size).await?;
         let full = batch.len() == self.size as usize;
         let upto = if full { batch.last().map(|(key, _)| key.0.clone()) } else { None };
-        let stored = store::users::current_users_between(conn, job, self.lower.as_deref(), upto.as_deref()).await?;
-        let mut by_anchor: HashMap<ObjectGuid, &CurrentUser> = stored.iter().map(|u| (u.state.anchor, u)).collect();
-        let mut changes = Vec::new();
+        let stored = store::users::stored_between(conn, job, self.lower.as_deref(), upto.as_deref()).await?;
+        let mut by_anchor: HashMap<ObjectGuid, &StoredUser> = stored.iter().map(|u| (u.anchor, u)).collect();
+        // Records to plan against their whole stored user (if any), in order.
+        let mut to_compare: Vec<(&UserRecord, Option<Uuid>)> = Vec::new();
         // Records of one anchor are adjacent; the first in scope counts.
         let mut start = 0;
         while start < batch.len() {
@@ -278,14 +280,26 @@ impl Batches {
                 self.duplicates += (end - start - 1) as u64;
                 let records: Vec<&UserRecord> = batch[start..end].iter().map(|(_, r)| r).collect();
                 if let Some(record) = planner.pick(&records) {
-                    changes.extend(planner.user(record, by_anchor.remove(&anchor)));
+                    match by_anchor.remove(&anchor) {
+                        Some(stored) if planner.is_unchanged(record, stored) => {}
+                        Some(stored) => to_compare.push((record, Some(stored.id))),
+                        None => to_compare.push((record, None)),
+                    }
                 }
                 self.last_anchor = Some(anchor);
             }
             start = end;
         }
-        for user in &stored {
-            if by_anchor.remove(&user.state.anchor).is_some() {
+        // Stored users no record of this batch names: gone from the directory.
+        let gone: Vec<Uuid> = stored.iter().filter(|u| by_anchor.contains_key(&u.anchor)).map(|u| u.id).collect();
+        let wanted: Vec<Uuid> = to_compare.iter().filter_map(|(_, id)| *id).chain(gone.iter().copied()).collect();
+        let whole = store::users::current_users_by_id(conn, self.dialect, &wanted).await?;
+        let mut changes = Vec::new();
+        for (record, id) in to_compare {
+            changes.extend(planner.user(record, id.and_then(|id| whole.get(&id))));
+        }
+        for id in gone {
+            if let Some(user) = whole.get(&id) {
                 changes.extend(planner.gone(user));
             }
         }
@@ -306,6 +320,7 @@ impl Batches {
 /// its `changes` empty) and the context it was planned with.
 pub async fn plan_streamed(
     conn: &mut sqlx::AnyConnection,
+    dialect: crate::db::Dialect,
     tenant: Uuid,
     job: &Job,
     links: &[Link],
@@ -313,7 +328,7 @@ pub async fn plan_streamed(
 ) -> Result<(Plan, PlanContext), ImportError> {
     let context = PlanContext::load(conn, tenant, job, links).await?;
     let mut planner = context.planner();
-    let mut batches = Batches::new(DEFAULT_BATCH_USERS);
+    let mut batches = Batches::new(DEFAULT_BATCH_USERS, dialect);
     while let Some(changes) = batches.next(conn, job.id, &mut planner).await? {
         changes.iter().for_each(&mut on_change);
     }
@@ -428,14 +443,17 @@ pub async fn run_session_in_batches(db: &Db, work: &SessionWork, batch_users: u3
     // No snapshot of this job commits while it is planned and applied.
     store::directory::lock_state(&mut tx, db.dialect, work.job_id).await?;
     let work = &mut work.clone();
-    store::sessions::mark_started(&mut tx, work).await?;
+    if !store::sessions::mark_started(&mut tx, work).await? {
+        tracing::warn!(session = %work.id, job = %work.job_id, "the session was re-queued and claimed again meanwhile; this run stops");
+        return Ok(());
+    }
     let links = store::jobs::get_links(&mut tx, work.job_id).await?;
     let context = PlanContext::load(&mut tx, work.tenant_id, &job, &links).await?;
     // A run after an approval replaces the changes its held plan recorded.
     store::sessions::clear_changes(&mut tx, work.id).await?;
 
     let mut applying = sqlx::Connection::begin(&mut *tx).await?;
-    let (plan, digest) = stream_into(&mut applying, work, &context, Write::Apply, batch_users).await?;
+    let (plan, digest) = stream_into(&mut applying, db.dialect, work, &context, Write::Apply, batch_users).await?;
     let mut notes = context.notes(&plan);
     let approved = work.approved_digest.as_deref() == Some(digest.as_str());
     if work.approved_digest.is_some() && !approved {
@@ -446,7 +464,7 @@ pub async fn run_session_in_batches(db: &Db, work: &SessionWork, batch_users: u3
         applying.commit().await?;
     } else {
         applying.rollback().await?;
-        stream_into(&mut tx, work, &context, Write::Plan, batch_users).await?;
+        stream_into(&mut tx, db.dialect, work, &context, Write::Plan, batch_users).await?;
     }
     store::jobs::record_link_resolution(&mut tx, work.job_id, &context.resolved_links(&plan)).await?;
     let recorded = if held_reasons.is_empty() {
@@ -481,13 +499,14 @@ enum Write {
 /// the plan's summary and digest.
 async fn stream_into(
     conn: &mut sqlx::AnyConnection,
+    dialect: crate::db::Dialect,
     work: &SessionWork,
     context: &PlanContext,
     write: Write,
     batch_users: u32,
 ) -> Result<(Plan, String), ImportError> {
     let mut planner = context.planner();
-    let mut batches = Batches::new(batch_users);
+    let mut batches = Batches::new(batch_users, dialect);
     let mut digest = PlanDigest::default();
     let mut seq = 0i64;
     while let Some(changes) = batches.next(conn, work.job_id, &mut planner).await? {

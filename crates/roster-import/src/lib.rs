@@ -26,5 +26,5 @@ pub mod structure;
 
 pub use explain::{ExplainInput, Explainer};
 pub use links::{GroupRef, LinkError, LinkRule};
-pub use plan::{Action, CurrentUser, DeactivationReason, Plan, PlanInput, Planner, UserChange, UserState, plan};
+pub use plan::{Action, CurrentUser, DeactivationReason, Plan, PlanInput, Planner, StoredUser, UserChange, UserState, plan};
 pub use structure::{StructureInput, structure};

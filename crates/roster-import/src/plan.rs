@@ -34,6 +34,65 @@ pub struct UserState {
     pub accesses: BTreeSet<Uuid>,
 }
 
+impl UserState {
+    /// A digest of everything an import compares of a user: two states with
+    /// the same fingerprint are the same state. Stored with each user, so a
+    /// re-import compares one value instead of reading the whole row.
+    pub fn fingerprint(&self) -> String {
+        fingerprint(
+            &[
+                Some(&self.anchor.to_string()),
+                Some(&self.object_guid.to_string()),
+                Some(&self.username),
+                self.user_principal_name.as_ref(),
+                self.email.as_ref(),
+                self.display_name.as_ref(),
+                self.given_name.as_ref(),
+                self.surname.as_ref(),
+                self.telephone_number.as_ref(),
+                self.department.as_ref(),
+                self.title.as_ref(),
+                Some(&self.dn),
+            ],
+            self.active,
+            &self.accesses,
+        )
+    }
+}
+
+/// The fingerprint of a user state with these fields (in
+/// [`UserState::fingerprint`]'s order), activity and accesses.
+fn fingerprint(fields: &[Option<&String>], active: bool, accesses: &BTreeSet<Uuid>) -> String {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(b"roster-user-v1");
+    for field in fields {
+        match field {
+            None => hasher.update([0]),
+            Some(text) => {
+                hasher.update([1]);
+                hasher.update((text.len() as u64).to_le_bytes());
+                hasher.update(text.as_bytes());
+            }
+        }
+    }
+    hasher.update([u8::from(active)]);
+    for access in accesses {
+        hasher.update(access.as_bytes());
+    }
+    hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// A stored user known by its fingerprint only: enough to tell that a
+/// re-import leaves it as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredUser {
+    pub id: Uuid,
+    pub anchor: ObjectGuid,
+    pub active: bool,
+    pub fingerprint: String,
+}
+
 /// A stored user: its id and state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CurrentUser {
@@ -196,42 +255,33 @@ impl<'a> Planner<'a> {
     /// Of several records with the same anchor (a consistency GUID shared
     /// by mistake), the one that counts: the first in scope, else the first.
     pub fn pick<'r>(&self, records: &[&'r UserRecord]) -> Option<&'r UserRecord> {
-        records.iter().copied().find(|r| self.in_scope(r)).or_else(|| records.first().copied())
+        match records {
+            [only] => Some(only),
+            _ => records.iter().copied().find(|r| self.in_scope(r)).or_else(|| records.first().copied()),
+        }
     }
 
     fn in_scope(&self, record: &UserRecord) -> bool {
         Dn::parse(&record.dn).is_ok_and(|dn| self.scope.contains_user(&dn)) && !record.outside_filter
     }
 
-    /// The change for the directory's user `record` and the stored user of
-    /// the same anchor, if any; `None` when nothing changes.
-    pub fn user(&mut self, record: &UserRecord, existing: Option<&CurrentUser>) -> Option<UserChange> {
-        self.count_stored(existing);
+    /// What the rules say of the directory's user `record`, whoever is stored.
+    fn verdict(&self, record: &UserRecord) -> Verdict {
         let in_scope = match Dn::parse(&record.dn) {
             Ok(dn) => self.scope.contains_user(&dn) && !record.outside_filter,
-            Err(_) => {
-                self.unreadable_dns += 1;
-                false
-            }
+            Err(_) => return Verdict::OutOfScope { unreadable: true },
         };
         if !in_scope {
-            let existing = existing?;
-            let target = UserState { active: false, accesses: BTreeSet::new(), ..existing.state.clone() };
-            return self.change(Some(existing), target, DeactivationReason::LeftScope);
+            return Verdict::OutOfScope { unreadable: false };
         }
-        self.summary.users_in_scope += 1;
         let granted: BTreeSet<Uuid> = self
             .grants
             .by_member
             .get(&record.object_guid)
             .map(|set| set.iter().filter(|id| self.accesses.contains_key(id)).copied().collect())
             .unwrap_or_default();
-        let has_basic = granted.iter().any(|id| self.accesses.get(id).is_some_and(|(kind, _)| kind.is_basic()));
-        if !has_basic {
-            self.summary.counts.not_linked += 1;
-            let existing = existing?;
-            let target = UserState { active: false, accesses: BTreeSet::new(), ..state_from_record(record) };
-            return self.change(Some(existing), target, DeactivationReason::NoBasicAccess);
+        if !granted.iter().any(|id| self.accesses.get(id).is_some_and(|(kind, _)| kind.is_basic())) {
+            return Verdict::NotLinked;
         }
         let (active, reason) = if record.is_disabled() {
             (false, DeactivationReason::DisabledInDirectory)
@@ -240,6 +290,70 @@ impl<'a> Planner<'a> {
         } else {
             (true, DeactivationReason::DisabledInDirectory)
         };
+        Verdict::Imported { active, reason, granted }
+    }
+
+    /// True (and counted unchanged) when the import leaves `stored`, the
+    /// stored user of `record`'s anchor, exactly as it is; the caller
+    /// otherwise asks [`Planner::user`] with the whole stored user.
+    pub fn is_unchanged(&mut self, record: &UserRecord, stored: &StoredUser) -> bool {
+        let Verdict::Imported { active, granted, .. } = self.verdict(record) else { return false };
+        if stored.active != active || stored.anchor != record.anchor() {
+            return false;
+        }
+        let fields = [
+            Some(&stored.anchor.to_string()),
+            Some(&record.object_guid.to_string()),
+            Some(&record.sam_account_name),
+            record.user_principal_name.as_ref(),
+            record.mail.as_ref(),
+            record.display_name.as_ref(),
+            record.given_name.as_ref(),
+            record.surname.as_ref(),
+            record.telephone_number.as_ref(),
+            record.department.as_ref(),
+            record.title.as_ref(),
+            Some(&record.dn),
+        ];
+        if fingerprint(&fields, active, &granted) != stored.fingerprint {
+            return false;
+        }
+        self.summary.active_before += u64::from(stored.active);
+        self.summary.users_in_scope += 1;
+        self.summary.counts.unchanged += 1;
+        true
+    }
+
+    /// The change for the directory's user `record` and the stored user of
+    /// the same anchor, if any; `None` when nothing changes.
+    pub fn user(&mut self, record: &UserRecord, existing: Option<&CurrentUser>) -> Option<UserChange> {
+        self.count_stored(existing);
+        let (active, reason, granted) = match self.verdict(record) {
+            Verdict::OutOfScope { unreadable } => {
+                self.unreadable_dns += u64::from(unreadable);
+                let existing = existing?;
+                let target = UserState { active: false, accesses: BTreeSet::new(), ..existing.state.clone() };
+                return self.change(Some(existing), target, DeactivationReason::LeftScope);
+            }
+            Verdict::NotLinked => {
+                self.summary.users_in_scope += 1;
+                self.summary.counts.not_linked += 1;
+                let existing = existing?;
+                let target = UserState { active: false, accesses: BTreeSet::new(), ..state_from_record(record) };
+                return self.change(Some(existing), target, DeactivationReason::NoBasicAccess);
+            }
+            Verdict::Imported { active, reason, granted } => (active, reason, granted),
+        };
+        self.summary.users_in_scope += 1;
+        if let Some(existing) = existing
+            && existing.state.active == active
+            && existing.state.accesses == granted
+            && same_fields(&existing.state, record)
+        {
+            // The common case of a re-import, decided without copying the record.
+            self.summary.counts.unchanged += 1;
+            return None;
+        }
         let target = UserState { active, accesses: granted, ..state_from_record(record) };
         self.change(existing, target, reason)
     }
@@ -310,6 +424,30 @@ impl<'a> Planner<'a> {
         let lost = existing.state.accesses.difference(&target.accesses).copied().collect();
         Some(UserChange { action, existing_id: Some(existing.id), target, gained, lost, details })
     }
+}
+
+/// What the rules say of one directory user.
+enum Verdict {
+    OutOfScope { unreadable: bool },
+    NotLinked,
+    Imported { active: bool, reason: DeactivationReason, granted: BTreeSet<Uuid> },
+}
+
+/// True when `state` holds exactly the fields `record` carries (what
+/// [`state_from_record`] would copy, but for activity and accesses).
+fn same_fields(state: &UserState, record: &UserRecord) -> bool {
+    state.anchor == record.anchor()
+        && state.object_guid == record.object_guid
+        && state.username == record.sam_account_name
+        && state.user_principal_name == record.user_principal_name
+        && state.email == record.mail
+        && state.display_name == record.display_name
+        && state.given_name == record.given_name
+        && state.surname == record.surname
+        && state.telephone_number == record.telephone_number
+        && state.department == record.department
+        && state.title == record.title
+        && state.dn == record.dn
 }
 
 fn state_from_record(record: &UserRecord) -> UserState {

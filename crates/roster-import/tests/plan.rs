@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use roster_import::{Action, CurrentUser, GroupRef, LinkRule, Plan, PlanInput, UserState, plan};
+use roster_import::{Action, CurrentUser, GroupRef, LinkRule, Plan, PlanInput, Planner, StoredUser, UserState, plan};
 use roster_proto::ObjectGuid;
 use roster_proto::admin::{AccessKind, SessionCounts};
 use roster_proto::records::{GroupRecord, UserRecord};
@@ -440,4 +440,96 @@ fn a_link_by_guid_follows_its_group_through_a_rename() {
     let world = World { current: vec![], users: vec![member], groups: vec![renamed], paths: vec!["OU=Staff"], links: vec![by_guid] };
     let plan = check(world, counts(1, 0, 0, 0, 0), &[(1, Some(Action::Create), true, &[USER_CPH])]);
     assert_eq!(plan.resolved_links, vec![Some(guid(100))]);
+}
+
+/// A re-import first compares fingerprints ([`Planner::is_unchanged`]) and
+/// reads a stored user whole only when they differ; both ways give the same
+/// changes and the same counts.
+#[test]
+fn the_fingerprint_path_agrees_with_the_full_comparison() {
+    let same = user(1, "OU=Staff", 512);
+    let mut renamed = user(2, "OU=Staff", 512);
+    renamed.sam_account_name = "u2-new".into();
+    let regrouped = user(3, "OU=Staff", 512);
+    let disabled_now = user(4, "OU=Staff", 514);
+    let still_disabled = user(5, "OU=Staff", 514);
+    let unlinked = user(6, "OU=Staff", 512);
+    let moved_out = user(7, "OU=External", 512);
+    let mut retitled = user(8, "OU=Staff", 512);
+    retitled.title = Some("Manager".into());
+    let current = vec![
+        stored(&same, true, &[USER_CPH]),
+        stored(&user(2, "OU=Staff", 512), true, &[USER_CPH]),
+        stored(&regrouped, true, &[USER_CPH]),
+        stored(&disabled_now, true, &[USER_CPH]),
+        stored(&still_disabled, false, &[USER_CPH]),
+        stored(&unlinked, false, &[]),
+        stored(&user(7, "OU=Staff", 512), true, &[USER_CPH]),
+        stored(&user(8, "OU=Staff", 512), true, &[USER_CPH]),
+    ];
+    let users = vec![same, renamed, regrouped, disabled_now, still_disabled, unlinked, moved_out, retitled, user(9, "OU=Staff", 512)];
+    let groups = vec![group(100, &[1, 2, 3, 4, 5, 7, 8, 9]), group(200, &[3])];
+    let links = vec![link(100, USER_CPH), link(200, ADMIN_CPH)];
+    let scope = JobScope { relative_paths: vec!["OU=Staff".into()], group_paths: vec![], user_filter: None }.resolve(BASE).unwrap();
+    let accesses = catalogue();
+
+    let mut slow = Planner::new(&groups, &scope, &links, &accesses, NOW);
+    let mut fast = Planner::new(&groups, &scope, &links, &accesses, NOW);
+    let mut fast_paths = 0;
+    for record in &users {
+        let existing = current.iter().find(|u| u.state.anchor == record.anchor());
+        let expected = slow.user(record, existing);
+        let actual = match existing {
+            Some(existing) => {
+                let summary = StoredUser {
+                    id: existing.id,
+                    anchor: existing.state.anchor,
+                    active: existing.state.active,
+                    fingerprint: existing.state.fingerprint(),
+                };
+                if fast.is_unchanged(record, &summary) {
+                    fast_paths += 1;
+                    None
+                } else {
+                    fast.user(record, Some(existing))
+                }
+            }
+            None => fast.user(record, None),
+        };
+        assert_eq!(actual, expected, "{}", record.sam_account_name);
+    }
+    assert_eq!(fast.finish(), slow.finish());
+    // u1 and u5 (disabled before and after, same access) take the fast path.
+    assert_eq!(fast_paths, 2);
+}
+
+#[test]
+fn fingerprints_tell_every_field_apart() {
+    let base = stored(&user(1, "OU=Staff", 512), true, &[USER_CPH]).state;
+    let print = base.fingerprint();
+    assert_eq!(print.len(), 64);
+    assert_eq!(print, base.clone().fingerprint(), "stable");
+    let variants: Vec<UserState> = vec![
+        UserState { anchor: guid(9), ..base.clone() },
+        UserState { object_guid: guid(9), ..base.clone() },
+        UserState { username: "u1x".into(), ..base.clone() },
+        UserState { user_principal_name: Some(String::new()), ..base.clone() },
+        UserState { email: None, ..base.clone() },
+        UserState { display_name: Some("User 1 ".into()), ..base.clone() },
+        UserState { given_name: Some("A".into()), ..base.clone() },
+        UserState { surname: Some("A".into()), ..base.clone() },
+        UserState { telephone_number: Some("1".into()), ..base.clone() },
+        UserState { department: Some("D".into()), ..base.clone() },
+        UserState { title: Some("T".into()), ..base.clone() },
+        UserState { dn: format!("CN=u1,OU=Other,{BASE}"), ..base.clone() },
+        UserState { active: false, ..base.clone() },
+        UserState { accesses: BTreeSet::new(), ..base.clone() },
+        // Moving text between neighbouring fields is a different state.
+        UserState { given_name: Some("ab".into()), surname: Some("c".into()), ..base.clone() },
+        UserState { given_name: Some("a".into()), surname: Some("bc".into()), ..base.clone() },
+    ];
+    let mut seen = std::collections::HashSet::from([print]);
+    for variant in &variants {
+        assert!(seen.insert(variant.fingerprint()), "{variant:?}");
+    }
 }

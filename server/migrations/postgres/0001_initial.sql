@@ -155,6 +155,8 @@ CREATE TABLE sessions (
     -- A held session: why, and the digest of the plan an approval applies.
     held_reasons TEXT NOT NULL DEFAULT '[]',
     plan_digest TEXT,
+    -- Set by each claim: only the run holding it may record the session's outcome.
+    claim_token TEXT,
     -- Set by approve: run this plan (if its digest still matches) past the safeguard.
     approved_digest TEXT,
     decided_by TEXT,
@@ -199,6 +201,8 @@ CREATE TABLE users (
     title TEXT,
     dn TEXT NOT NULL,
     active BIGINT NOT NULL CHECK (active IN (0, 1)),
+    -- roster_import's UserState::fingerprint of the row: what a re-import compares first.
+    fingerprint TEXT NOT NULL,
     -- When the user became inactive (NULL while active); purged after the tenant's grace period.
     deactivated_at BIGINT,
     created_at BIGINT NOT NULL,

@@ -229,19 +229,20 @@ async fn put_links(
     store::jobs::put_links(&mut tx, job.id, &links, &resolved).await?;
     let saved = store::jobs::get_links(&mut tx, job.id).await?;
     let mut preview = PreviewBuilder::default();
-    let preview = match crate::import::plan_streamed(&mut tx, admin.tenant_id, &job, &saved, |change| preview.add(change)).await {
-        Ok((plan, context)) => {
-            store::jobs::record_link_resolution(&mut tx, job.id, &context.resolved_links(&plan)).await?;
-            preview.finish(&plan, &context)
-        }
-        Err(crate::import::ImportError::NoState) => LinksPreview {
-            gains: Vec::new(),
-            losses: Vec::new(),
-            counts: Default::default(),
-            notes: vec!["the job has no snapshot yet: the links take effect at its first import".to_owned()],
-        },
-        Err(error) => return Err(error.into()),
-    };
+    let preview =
+        match crate::import::plan_streamed(&mut tx, state.db.dialect, admin.tenant_id, &job, &saved, |change| preview.add(change)).await {
+            Ok((plan, context)) => {
+                store::jobs::record_link_resolution(&mut tx, job.id, &context.resolved_links(&plan)).await?;
+                preview.finish(&plan, &context)
+            }
+            Err(crate::import::ImportError::NoState) => LinksPreview {
+                gains: Vec::new(),
+                losses: Vec::new(),
+                counts: Default::default(),
+                notes: vec!["the job has no snapshot yet: the links take effect at its first import".to_owned()],
+            },
+            Err(error) => return Err(error.into()),
+        };
     let links = store::jobs::get_links(&mut tx, job.id).await?;
     tx.commit().await?;
     tracing::info!(tenant = %admin.tenant_id, job = %job.id, links = links.len(), "links replaced");
@@ -320,7 +321,7 @@ async fn plan_import(
     let links = store::jobs::get_links(&mut tx, job.id).await?;
     let mut changes = Vec::new();
     let mut total_changes = 0u64;
-    let (plan, context) = crate::import::plan_streamed(&mut tx, admin.tenant_id, &job, &links, |change| {
+    let (plan, context) = crate::import::plan_streamed(&mut tx, state.db.dialect, admin.tenant_id, &job, &links, |change| {
         total_changes += 1;
         if changes.len() < limit as usize {
             changes.push(crate::import::session_change(change, change.existing_id));

@@ -298,10 +298,9 @@ pub async fn user_batch(
     let mut users = Vec::with_capacity(rows.len());
     for row in &rows {
         let key = (row.try_get("anchor")?, row.try_get("object_guid")?);
-        match get_json::<Record>(row, "record")? {
-            Record::User(user) => users.push((key, user)),
-            _ => return Err(StoreError::Corrupt { column: "directory_objects.record", detail: "a user row holds another record".into() }),
-        }
+        // A user row's record is a user's: read it as one directly (one
+        // pass, without the tagged enum's buffering; its `type` is ignored).
+        users.push((key, get_json::<UserRecord>(row, "record")?));
     }
     Ok(users)
 }

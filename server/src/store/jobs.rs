@@ -325,12 +325,15 @@ pub async fn get_links(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<Vec<
 pub async fn record_link_resolution(conn: &mut sqlx::AnyConnection, job: Uuid, resolved: &[Option<ObjectGuid>]) -> Result<(), StoreError> {
     for (position, guid) in resolved.iter().enumerate() {
         if let Some(guid) = guid {
-            sqlx::query("UPDATE links SET group_guid = $1 WHERE job_id = $2 AND position = $3")
-                .bind(guid.to_string())
-                .bind(job.to_string())
-                .bind(position as i64)
-                .execute(&mut *conn)
-                .await?;
+            // Written only when it changes: a re-import that changes nothing writes nothing.
+            sqlx::query(
+                "UPDATE links SET group_guid = $1 WHERE job_id = $2 AND position = $3 AND (group_guid IS NULL OR group_guid <> $1)",
+            )
+            .bind(guid.to_string())
+            .bind(job.to_string())
+            .bind(position as i64)
+            .execute(&mut *conn)
+            .await?;
         }
     }
     Ok(())

@@ -147,21 +147,27 @@ pub async fn queued(db: &Db) -> Result<Vec<Uuid>, StoreError> {
 /// take it; and a unique index over running sessions' jobs, so two workers
 /// can't take two sessions of one job either (PostgreSQL's snapshot would
 /// let both `NOT EXISTS` pass).
-pub async fn claim(db: &Db, id: Uuid) -> Result<bool, StoreError> {
+///
+/// Returns the claim's token: a session re-queued and claimed again
+/// elsewhere meanwhile (see [`requeue_interrupted`]) has another, and this
+/// run then records nothing.
+pub async fn claim(db: &Db, id: Uuid) -> Result<Option<Uuid>, StoreError> {
+    let token = Uuid::new_v4();
     let result = sqlx::query(
-        "UPDATE sessions SET status = 'running', started_at = $1
+        "UPDATE sessions SET status = 'running', started_at = $1, claim_token = $3
          WHERE id = $2 AND status = 'queued'
            AND NOT EXISTS (SELECT 1 FROM sessions other WHERE other.job_id = sessions.job_id AND other.status = 'running')",
     )
     .bind(now_ms())
     .bind(id.to_string())
+    .bind(token.to_string())
     .execute(&db.pool)
     .await;
     match result {
-        Ok(result) => Ok(result.rows_affected() == 1),
+        Ok(result) => Ok((result.rows_affected() == 1).then_some(token)),
         // Another replica claimed an import of the same job at the same
         // moment: the unique index of running sessions kept it to one.
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
@@ -176,9 +182,12 @@ pub struct SessionWork {
     pub started_at: i64,
     /// The digest of the held plan an admin approved, if this run follows an approval.
     pub approved_digest: Option<String>,
+    /// The token of the claim this run holds.
+    pub claim_token: Uuid,
 }
 
-pub async fn work(db: &Db, id: Uuid) -> Result<Option<SessionWork>, StoreError> {
+/// What a run of a session claimed with `claim_token` needs.
+pub async fn work(db: &Db, id: Uuid, claim_token: Uuid) -> Result<Option<SessionWork>, StoreError> {
     let row = sqlx::query("SELECT id, tenant_id, job_id, snapshot_id, started_at, created_at, approved_digest FROM sessions WHERE id = $1")
         .bind(id.to_string())
         .fetch_optional(&db.pool)
@@ -192,19 +201,24 @@ pub async fn work(db: &Db, id: Uuid) -> Result<Option<SessionWork>, StoreError> 
         snapshot_id: get_uuid(&row, "snapshot_id")?,
         started_at: started.unwrap_or(row.try_get("created_at")?),
         approved_digest: row.try_get("approved_digest")?,
+        claim_token,
     }))
 }
 
 /// Records when a claimed session's import really began: once its
 /// transaction holds the job (a claim may wait for another writer first).
-pub async fn mark_started(conn: &mut sqlx::AnyConnection, work: &mut SessionWork) -> Result<(), StoreError> {
+/// False when the session is no longer this run's (re-queued meanwhile).
+/// The update also locks the session's row until the transaction ends, so
+/// a re-queue waits for this run's outcome.
+pub async fn mark_started(conn: &mut sqlx::AnyConnection, work: &mut SessionWork) -> Result<bool, StoreError> {
     work.started_at = now_ms();
-    sqlx::query("UPDATE sessions SET started_at = $1 WHERE id = $2")
+    let result = sqlx::query("UPDATE sessions SET started_at = $1 WHERE id = $2 AND status = 'running' AND claim_token = $3")
         .bind(work.started_at)
         .bind(work.id.to_string())
+        .bind(work.claim_token.to_string())
         .execute(&mut *conn)
         .await?;
-    Ok(())
+    Ok(result.rows_affected() == 1)
 }
 
 /// Marks a running session succeeded, inside the import's transaction, so
@@ -366,7 +380,7 @@ async fn finish(
         "UPDATE sessions SET status = $1, created_count = $2, updated_count = $3, deactivated_count = $4, unchanged_count = $5,
              not_linked_count = $6, notes = $7, error = $8, finished_at = $9, duration_ms = $10, reactivated_count = $12,
              lost_basic_count = $13
-         WHERE id = $11 AND status = 'running'",
+         WHERE id = $11 AND status = 'running' AND claim_token = $14",
     )
     .bind(status.as_str())
     .bind(n(counts.created))
@@ -381,6 +395,7 @@ async fn finish(
     .bind(work.id.to_string())
     .bind(n(counts.reactivated))
     .bind(n(counts.lost_basic))
+    .bind(work.claim_token.to_string())
     .execute(&mut *conn)
     .await?;
     Ok(result.rows_affected() == 1)
@@ -389,7 +404,9 @@ async fn finish(
 /// Puts sessions left `running` by a stopped server back in the queue.
 /// Their transaction never committed, so nothing of them was applied.
 pub async fn requeue_interrupted(db: &Db) -> Result<u64, StoreError> {
-    let result = sqlx::query("UPDATE sessions SET status = 'queued', started_at = NULL WHERE status = 'running'").execute(&db.pool).await?;
+    let result = sqlx::query("UPDATE sessions SET status = 'queued', started_at = NULL, claim_token = NULL WHERE status = 'running'")
+        .execute(&db.pool)
+        .await?;
     Ok(result.rows_affected())
 }
 

@@ -2,13 +2,14 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use roster_import::{CurrentUser, UserState};
+use roster_import::{CurrentUser, StoredUser, UserState};
 use roster_proto::admin::{AccessKind, AccessRef, User};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
 use super::{Db, StoreError, get_parsed, get_uuid, now_ms};
+use crate::db::Dialect;
 
 /// The columns every query of this table reads, as a literal for `concat!`.
 macro_rules! state_columns {
@@ -38,53 +39,78 @@ fn state_from_row(row: &AnyRow) -> Result<UserState, StoreError> {
     })
 }
 
-/// Every user of a job with its accesses, as the planner wants them.
-pub async fn current_users(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<Vec<CurrentUser>, StoreError> {
-    current_users_between(conn, job, None, None).await
-}
-
 /// A job's users whose anchor lies after `after` and up to `upto` (each
-/// bound open when `None`), with their accesses: the stored side of one
-/// batch of a streamed import.
-pub async fn current_users_between(
+/// bound open when `None`), by fingerprint: the stored side of one batch
+/// of a streamed import.
+pub async fn stored_between(
     conn: &mut sqlx::AnyConnection,
     job: Uuid,
     after: Option<&str>,
     upto: Option<&str>,
-) -> Result<Vec<CurrentUser>, StoreError> {
-    // The bounds as SQL: `$2`/`$3` are bound either way, and ignored when open.
-    let bounds = "u.job_id = $1 AND ($2 = '' OR u.anchor > $2) AND ($3 = '' OR u.anchor <= $3)";
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {} FROM users u WHERE {bounds} ORDER BY u.anchor",
-        "u.id, u.job_id, u.anchor, u.object_guid, u.username, u.user_principal_name, u.email, u.display_name, u.given_name, \
-         u.surname, u.telephone_number, u.department, u.title, u.dn, u.active"
-    )))
-    .bind(job.to_string())
-    .bind(after.unwrap_or(""))
-    .bind(upto.unwrap_or(""))
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut users = Vec::with_capacity(rows.len());
-    let mut index = HashMap::with_capacity(rows.len());
-    for row in &rows {
-        let id = get_uuid(row, "id")?;
-        index.insert(id, users.len());
-        users.push(CurrentUser { id, state: state_from_row(row)? });
-    }
-    if users.is_empty() {
-        return Ok(users);
-    }
-    let grants = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT ua.user_id, ua.access_id FROM user_accesses ua JOIN users u ON u.id = ua.user_id WHERE {bounds}"
-    )))
-    .bind(job.to_string())
-    .bind(after.unwrap_or(""))
-    .bind(upto.unwrap_or(""))
-    .fetch_all(&mut *conn)
-    .await?;
-    for row in &grants {
-        if let Some(i) = index.get(&get_uuid(row, "user_id")?) {
-            users[*i].state.accesses.insert(get_uuid(row, "access_id")?);
+) -> Result<Vec<StoredUser>, StoreError> {
+    // Plain range conditions, so the (job_id, anchor) index serves them.
+    let bounds = match (after.is_some(), upto.is_some()) {
+        (false, false) => "job_id = $1",
+        (true, false) => "job_id = $1 AND anchor > $2",
+        (false, true) => "job_id = $1 AND anchor <= $3",
+        (true, true) => "job_id = $1 AND anchor > $2 AND anchor <= $3",
+    };
+    let rows =
+        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT id, anchor, active, fingerprint FROM users WHERE {bounds} ORDER BY anchor")))
+            .bind(job.to_string())
+            .bind(after.unwrap_or(""))
+            .bind(upto.unwrap_or(""))
+            .fetch_all(&mut *conn)
+            .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(StoredUser {
+                id: get_uuid(row, "id")?,
+                anchor: get_parsed(row, "anchor")?,
+                active: row.try_get::<i64, _>("active")? != 0,
+                fingerprint: row.try_get("fingerprint")?,
+            })
+        })
+        .collect()
+}
+
+/// The stored users `ids` with their accesses, as the planner compares them.
+pub async fn current_users_by_id(
+    conn: &mut sqlx::AnyConnection,
+    dialect: Dialect,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, CurrentUser>, StoreError> {
+    let aggregate = match dialect {
+        Dialect::Sqlite => "group_concat(ua.access_id, ',')",
+        Dialect::Postgres => "string_agg(ua.access_id, ',')",
+    };
+    let mut users = HashMap::with_capacity(ids.len());
+    // A few hundred ids a query keeps within every engine's parameter limit.
+    for some in ids.chunks(500) {
+        let placeholders: Vec<String> = (1..=some.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT u.id, u.job_id, u.anchor, u.object_guid, u.username, u.user_principal_name, u.email, u.display_name, u.given_name,
+                 u.surname, u.telephone_number, u.department, u.title, u.dn, u.active,
+                 (SELECT {aggregate} FROM user_accesses ua WHERE ua.user_id = u.id) AS accesses
+             FROM users u WHERE u.id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in some {
+            query = query.bind(id.to_string());
+        }
+        for row in &query.fetch_all(&mut *conn).await? {
+            let mut state = state_from_row(row)?;
+            let accesses: Option<String> = row.try_get("accesses")?;
+            for access in accesses.iter().flat_map(|list| list.split(',')) {
+                state.accesses.insert(
+                    access
+                        .parse()
+                        .map_err(|e: uuid::Error| StoreError::Corrupt { column: "user_accesses.access_id", detail: e.to_string() })?,
+                );
+            }
+            let id = get_uuid(row, "id")?;
+            users.insert(id, CurrentUser { id, state });
         }
     }
     Ok(users)
@@ -93,10 +119,10 @@ pub async fn current_users_between(
 /// A query over the `users` table's imported fields.
 type UserQuery<'q> = sqlx::query::Query<'q, sqlx::Any, <sqlx::Any as sqlx::Database>::Arguments>;
 
-/// Binds the fields an import writes as `$1`..`$12`: username, UPN, email,
+/// Binds the fields an import writes as `$1`..`$13`: username, UPN, email,
 /// display name, given name, surname, phone, department, title, DN, active,
 /// objectGUID (which changes when an account anchored by its consistency
-/// GUID is re-created).
+/// GUID is re-created), and the state's fingerprint.
 fn bind_imported_fields<'q>(query: UserQuery<'q>, state: &'q UserState) -> UserQuery<'q> {
     query
         .bind(&state.username)
@@ -111,15 +137,17 @@ fn bind_imported_fields<'q>(query: UserQuery<'q>, state: &'q UserState) -> UserQ
         .bind(&state.dn)
         .bind(i64::from(state.active))
         .bind(state.object_guid.to_string())
+        .bind(state.fingerprint())
 }
 
 /// Inserts a new user with its accesses.
 pub async fn insert_user(conn: &mut sqlx::AnyConnection, tenant: Uuid, job: Uuid, state: &UserState) -> Result<Uuid, StoreError> {
-    let id = Uuid::new_v4();
+    // Time-ordered: inserts append to the id index instead of scattering.
+    let id = Uuid::now_v7();
     let query = sqlx::query(
         "INSERT INTO users (username, user_principal_name, email, display_name, given_name, surname, telephone_number, department,
-             title, dn, active, object_guid, id, tenant_id, job_id, anchor, created_at, updated_at, deactivated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, CASE WHEN $11 = 1 THEN NULL ELSE $17 END)",
+             title, dn, active, object_guid, fingerprint, id, tenant_id, job_id, anchor, created_at, updated_at, deactivated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, CASE WHEN $11 = 1 THEN NULL ELSE $18 END)",
     );
     bind_imported_fields(query, state)
         .bind(id.to_string())
@@ -137,9 +165,9 @@ pub async fn insert_user(conn: &mut sqlx::AnyConnection, tenant: Uuid, job: Uuid
 pub async fn update_user(conn: &mut sqlx::AnyConnection, id: Uuid, state: &UserState) -> Result<(), StoreError> {
     let query = sqlx::query(
         "UPDATE users SET username = $1, user_principal_name = $2, email = $3, display_name = $4, given_name = $5, surname = $6,
-             telephone_number = $7, department = $8, title = $9, dn = $10, active = $11, object_guid = $12, updated_at = $13,
-             deactivated_at = CASE WHEN $11 = 1 THEN NULL ELSE COALESCE(deactivated_at, $13) END
-         WHERE id = $14",
+             telephone_number = $7, department = $8, title = $9, dn = $10, active = $11, object_guid = $12, fingerprint = $13,
+             updated_at = $14, deactivated_at = CASE WHEN $11 = 1 THEN NULL ELSE COALESCE(deactivated_at, $14) END
+         WHERE id = $15",
     );
     bind_imported_fields(query, state).bind(now_ms()).bind(id.to_string()).execute(&mut *conn).await?;
     sqlx::query("DELETE FROM user_accesses WHERE user_id = $1").bind(id.to_string()).execute(&mut *conn).await?;

@@ -392,8 +392,8 @@ async fn a_link_by_name_resolves_to_one_group(engine: Engine) {
         }
     }));
     w.push_full(&records, 1002).await;
-    let ambiguous = vec![LinkInput { group: "Team".into(), access_id: w.vip_access.id }];
-    let saved: LinksSaved = w.app.put(&links_path, &w.admin, &[by_name[0].clone(), ambiguous[0].clone()]).await.json();
+    let ambiguous = LinkInput { group: "Team".into(), access_id: w.vip_access.id };
+    let saved: LinksSaved = w.app.put(&links_path, &w.admin, &[by_name[0].clone(), ambiguous]).await.json();
     assert_eq!(saved.links[1].group_guid, None);
     assert!(saved.preview.notes.iter().any(|n| n.contains("`Team` names 2 groups")), "{:?}", saved.preview.notes);
 }

@@ -457,7 +457,7 @@ fn the_fingerprint_path_agrees_with_the_full_comparison() {
     let moved_out = user(7, "OU=External", 512);
     let mut retitled = user(8, "OU=Staff", 512);
     retitled.title = Some("Manager".into());
-    let current = vec![
+    let current = [
         stored(&same, true, &[USER_CPH]),
         stored(&user(2, "OU=Staff", 512), true, &[USER_CPH]),
         stored(&regrouped, true, &[USER_CPH]),

@@ -283,12 +283,15 @@ pub async fn user_batch(
     after: Option<&UserKey>,
     limit: u32,
 ) -> Result<Vec<(UserKey, UserRecord)>, StoreError> {
+    // A row-value comparison, so the (job_id, kind, anchor, object_guid)
+    // index seeks straight to the batch instead of scanning up to it.
+    let after_key = if after.is_some() { "AND (anchor, object_guid) > ($2, $3)" } else { "AND $2 = $3" };
     let (anchor, guid) = after.cloned().unwrap_or_default();
-    let rows = sqlx::query(
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT anchor, object_guid, record FROM directory_objects
-         WHERE job_id = $1 AND kind = 'user' AND (anchor > $2 OR (anchor = $2 AND object_guid > $3))
-         ORDER BY anchor, object_guid LIMIT $4",
-    )
+         WHERE job_id = $1 AND kind = 'user' {after_key}
+         ORDER BY anchor, object_guid LIMIT $4"
+    )))
     .bind(job.to_string())
     .bind(anchor)
     .bind(guid)

@@ -364,19 +364,21 @@ pub struct RunningAgent {
 }
 
 impl RunningAgent {
+    /// The agent's next log line (kept in `log` too) before `deadline`.
+    fn next_line(&mut self, deadline: Instant) -> Result<String, std::sync::mpsc::RecvTimeoutError> {
+        let line = self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now()))?;
+        self.log.push_str(&line);
+        self.log.push('\n');
+        Ok(line)
+    }
+
     /// Reads the agent's log until a line contains `needle`; fails after `timeout`.
     pub fn wait_for_log(&mut self, needle: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.log.push_str(&line);
-                    self.log.push('\n');
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
+            match self.next_line(deadline) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
                 Err(error) => panic!("no agent log line with {needle:?} ({error}); the log so far:\n{}", self.log),
             }
         }
@@ -386,12 +388,8 @@ impl RunningAgent {
     pub fn finish(mut self, timeout: Duration) -> Output {
         let deadline = Instant::now() + timeout;
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.log.push_str(&line);
-                    self.log.push('\n');
-                }
+            match self.next_line(deadline) {
+                Ok(_) => {}
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                     let _ = self.child.kill();

@@ -6,17 +6,19 @@
 // A failed unwrap is a failed test, which is what we want here.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::collections::{BTreeSet, HashMap};
 
 use roster_import::{Action, ExplainInput, Explainer, GroupRef, LinkRule, PlanInput, plan};
-use roster_proto::ObjectGuid;
 use roster_proto::admin::AccessKind;
 use roster_proto::insight::{Explanation, ReasonCode};
 use roster_proto::records::{GroupRecord, UserRecord};
 use roster_proto::scope::{JobScope, ResolvedScope};
 use uuid::Uuid;
 
-const BASE: &str = "DC=corp,DC=test";
+use common::{BASE, NOW, filetime, guid, link_to, named_group, user};
+
 const USER_CPH: u128 = 1;
 const ADMIN_CPH: u128 = 2;
 const VIP: u128 = 3;
@@ -24,65 +26,22 @@ const USER_AAR: u128 = 4;
 const DEPT_SALES: u128 = 5;
 /// An access no longer in the catalogue.
 const REMOVED: u128 = 77;
-/// The clock: 2026-06-01T00:00:00Z.
-const NOW: i64 = 1_780_272_000;
-/// FILETIME of a moment `seconds` after NOW.
-fn filetime(seconds: i64) -> i64 {
-    (NOW + seconds + 11_644_473_600) * 10_000_000
-}
-
-fn guid(n: u32) -> ObjectGuid {
-    format!("{n:08x}-0000-0000-0000-000000000000").parse().unwrap()
-}
-
-/// User `n` named `u{n}` in `ou` (relative to BASE).
-fn user(n: u32, ou: &str, uac: u32) -> UserRecord {
-    UserRecord {
-        object_guid: guid(n),
-        dn: format!("CN=u{n},{ou},{BASE}"),
-        sam_account_name: format!("u{n}"),
-        user_principal_name: None,
-        mail: Some(format!("u{n}@example.test")),
-        given_name: None,
-        surname: None,
-        display_name: Some(format!("User {n}")),
-        telephone_number: None,
-        department: None,
-        title: None,
-        user_account_control: uac,
-        account_expires: None,
-        consistency_guid: None,
-        outside_filter: false,
-        usn_changed: None,
-        when_changed: None,
-    }
-}
-
 fn staff(n: u32) -> UserRecord {
     user(n, "OU=Staff", 512)
 }
 
-/// Group `n` named `name`; members are GUID numbers.
 fn group(n: u32, name: &str, members: &[u32]) -> GroupRecord {
-    GroupRecord {
-        object_guid: guid(n),
-        dn: format!("CN={name},OU=Groups,{BASE}"),
-        name: name.to_owned(),
-        group_type: -2147483646,
-        members: members.iter().map(|m| guid(*m)).collect(),
-    }
+    named_group(n, name, members)
 }
 
 /// A link by the group's DN.
 fn link(name: &str, access: u128) -> LinkRule {
-    let text = format!("CN={name},OU=Groups,{BASE}");
-    LinkRule { group: GroupRef::parse(&text).unwrap(), group_text: text, access_id: Uuid::from_u128(access) }
+    link_to(&format!("CN={name},OU=Groups,{BASE}"), access)
 }
 
 /// A link by the group's objectGUID.
 fn link_guid(n: u32, access: u128) -> LinkRule {
-    let text = guid(n).to_string();
-    LinkRule { group: GroupRef::parse(&text).unwrap(), group_text: text, access_id: Uuid::from_u128(access) }
+    link_to(&guid(n).to_string(), access)
 }
 
 fn catalogue() -> HashMap<Uuid, (AccessKind, String)> {

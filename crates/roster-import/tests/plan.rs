@@ -5,67 +5,28 @@
 // A failed unwrap is a failed test, which is what we want here.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::collections::{BTreeSet, HashMap};
 
 use roster_import::{Action, CurrentUser, GroupRef, LinkRule, Plan, PlanInput, Planner, StoredUser, UserState, plan};
-use roster_proto::ObjectGuid;
 use roster_proto::admin::{AccessKind, SessionCounts};
 use roster_proto::records::{GroupRecord, UserRecord};
 use roster_proto::scope::JobScope;
 use uuid::Uuid;
 
-const BASE: &str = "DC=corp,DC=test";
+use common::{BASE, NOW, filetime, guid, link_to, named_group, user};
+
 const USER_CPH: u128 = 1;
 const ADMIN_CPH: u128 = 2;
 const VIP: u128 = 3;
 const USER_AAR: u128 = 4;
-/// The import's clock: 2026-06-01T00:00:00Z.
-const NOW: i64 = 1_780_272_000;
-/// FILETIME of a moment `seconds` after NOW.
-fn filetime(seconds: i64) -> i64 {
-    (NOW + seconds + 11_644_473_600) * 10_000_000
-}
-
-fn guid(n: u32) -> ObjectGuid {
-    format!("{n:08x}-0000-0000-0000-000000000000").parse().unwrap()
-}
-
-/// User `n` named `u{n}` in `ou` (relative to BASE).
-fn user(n: u32, ou: &str, uac: u32) -> UserRecord {
-    UserRecord {
-        object_guid: guid(n),
-        dn: format!("CN=u{n},{ou},{BASE}"),
-        sam_account_name: format!("u{n}"),
-        user_principal_name: None,
-        mail: Some(format!("u{n}@example.test")),
-        given_name: None,
-        surname: None,
-        display_name: Some(format!("User {n}")),
-        telephone_number: None,
-        department: None,
-        title: None,
-        user_account_control: uac,
-        account_expires: None,
-        consistency_guid: None,
-        outside_filter: false,
-        usn_changed: None,
-        when_changed: None,
-    }
-}
-
 fn group(n: u32, members: &[u32]) -> GroupRecord {
-    GroupRecord {
-        object_guid: guid(n),
-        dn: format!("CN=G{n},OU=Groups,{BASE}"),
-        name: format!("G{n}"),
-        group_type: -2147483646,
-        members: members.iter().map(|m| guid(*m)).collect(),
-    }
+    named_group(n, &format!("G{n}"), members)
 }
 
 fn link(group_n: u32, access: u128) -> LinkRule {
-    let text = format!("CN=G{group_n},OU=Groups,{BASE}");
-    LinkRule { group: GroupRef::parse(&text).unwrap(), group_text: text, access_id: Uuid::from_u128(access) }
+    link_to(&format!("CN=G{group_n},OU=Groups,{BASE}"), access)
 }
 
 fn catalogue() -> HashMap<Uuid, (AccessKind, String)> {

@@ -4,40 +4,13 @@
 // A failed unwrap is a failed test, which is what we want here.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use roster_import::{GroupRef, LinkRule, StructureInput, structure};
+mod common;
+
+use common::{BASE, guid, link_to, named_group};
+use roster_import::{LinkRule, StructureInput, structure};
 use roster_proto::ObjectGuid;
 use roster_proto::insight::{GroupSummary, OuNode, Structure};
 use roster_proto::records::{GroupRecord, OuRecord, UserRecord};
-use uuid::Uuid;
-
-const BASE: &str = "DC=corp,DC=test";
-
-fn guid(n: u32) -> ObjectGuid {
-    format!("{n:08x}-0000-0000-0000-000000000000").parse().unwrap()
-}
-
-/// User `n` named `u{n}` in `container` (relative to BASE).
-fn user(n: u32, container: &str) -> UserRecord {
-    UserRecord {
-        object_guid: guid(n),
-        dn: format!("CN=u{n},{container},{BASE}"),
-        sam_account_name: format!("u{n}"),
-        user_principal_name: None,
-        mail: None,
-        given_name: None,
-        surname: None,
-        display_name: None,
-        telephone_number: None,
-        department: None,
-        title: None,
-        user_account_control: 512,
-        account_expires: None,
-        consistency_guid: None,
-        outside_filter: false,
-        usn_changed: None,
-        when_changed: None,
-    }
-}
 
 /// OU `n` at `relative` (relative to BASE), named by its first RDN.
 fn ou(n: u32, relative: &str) -> OuRecord {
@@ -45,19 +18,17 @@ fn ou(n: u32, relative: &str) -> OuRecord {
     OuRecord { object_guid: guid(n), dn: format!("{relative},{BASE}"), name }
 }
 
-/// Group `n` named `name` in OU=Groups; members are GUID numbers.
 fn group(n: u32, name: &str, members: &[u32]) -> GroupRecord {
-    GroupRecord {
-        object_guid: guid(n),
-        dn: format!("CN={name},OU=Groups,{BASE}"),
-        name: name.to_owned(),
-        group_type: -2147483646,
-        members: members.iter().map(|m| guid(*m)).collect(),
-    }
+    named_group(n, name, members)
+}
+
+/// User `n` in `container`, enabled.
+fn user(n: u32, container: &str) -> UserRecord {
+    common::user(n, container, 512)
 }
 
 fn link(group: &str, access: u128) -> LinkRule {
-    LinkRule { group: GroupRef::parse(group).unwrap(), group_text: group.to_owned(), access_id: Uuid::from_u128(access) }
+    link_to(group, access)
 }
 
 struct World {

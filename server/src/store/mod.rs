@@ -67,3 +67,31 @@ pub fn new_secret(prefix: &str) -> Result<String, StoreError> {
 pub fn hash_secret(secret: &str) -> String {
     roster_snapshot::sha256_hex(secret.as_bytes())
 }
+
+/// Deletes, in one transaction, the rows of `parent` whose ids `ids` (a
+/// `SELECT id ...` binding `$1` to `tenant` and `$2` to `before_ms`)
+/// selects, and first the rows of `child` naming them in `child_key`.
+/// Returns how many `parent` rows went.
+pub(crate) async fn delete_with_children(
+    db: &Db,
+    ids: &'static str,
+    parent: &'static str,
+    child: &'static str,
+    child_key: &'static str,
+    tenant: Uuid,
+    before_ms: i64,
+) -> Result<u64, StoreError> {
+    let mut tx = db.begin_write().await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {child} WHERE {child_key} IN ({ids})")))
+        .bind(tenant.to_string())
+        .bind(before_ms)
+        .execute(&mut *tx)
+        .await?;
+    let result = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {parent} WHERE id IN ({ids})")))
+        .bind(tenant.to_string())
+        .bind(before_ms)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(result.rows_affected())
+}

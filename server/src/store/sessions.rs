@@ -297,20 +297,8 @@ pub async fn supersede_held(conn: &mut sqlx::AnyConnection, job: Uuid, newer: Uu
 /// Removes `tenant`'s finished sessions (succeeded, rejected, failed)
 /// created before `before_ms`, with their changes. Returns how many.
 pub async fn delete_finished_before(db: &Db, tenant: Uuid, before_ms: i64) -> Result<u64, StoreError> {
-    let mut tx = db.begin_write().await?;
     let old = "SELECT id FROM sessions WHERE tenant_id = $1 AND created_at < $2 AND status IN ('succeeded', 'rejected', 'failed')";
-    sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM session_changes WHERE session_id IN ({old})")))
-        .bind(tenant.to_string())
-        .bind(before_ms)
-        .execute(&mut *tx)
-        .await?;
-    let result = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM sessions WHERE id IN ({old})")))
-        .bind(tenant.to_string())
-        .bind(before_ms)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(result.rows_affected())
+    super::delete_with_children(db, old, "sessions", "session_changes", "session_id", tenant, before_ms).await
 }
 
 /// One user's timeline: the changes applied to it, oldest first, a page at

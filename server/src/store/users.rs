@@ -188,20 +188,8 @@ async fn insert_accesses(conn: &mut sqlx::AnyConnection, user: Uuid, accesses: &
 /// Deletes `tenant`'s users inactive since before `before_ms`, with their
 /// accesses: the end of the grace period. Returns how many.
 pub async fn purge_inactive(db: &Db, tenant: Uuid, before_ms: i64) -> Result<u64, StoreError> {
-    let mut tx = db.begin_write().await?;
     let old = "SELECT id FROM users WHERE tenant_id = $1 AND active = 0 AND deactivated_at < $2";
-    sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM user_accesses WHERE user_id IN ({old})")))
-        .bind(tenant.to_string())
-        .bind(before_ms)
-        .execute(&mut *tx)
-        .await?;
-    let result = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM users WHERE id IN ({old})")))
-        .bind(tenant.to_string())
-        .bind(before_ms)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(result.rows_affected())
+    super::delete_with_children(db, old, "users", "user_accesses", "user_id", tenant, before_ms).await
 }
 
 /// A user of `tenant` (`None` for other tenants' users too): its job and

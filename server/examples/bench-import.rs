@@ -171,7 +171,8 @@ async fn run_once(fixture: &Fixture, dir: &Path, index: u32) -> anyhow::Result<R
     let work = queue_session(&db, &world).await?;
     let before = Counters::read(&db).await?;
     let (started, cpu) = (Instant::now(), cpu_time());
-    roster_server::import::run_session(&db, &work).await.context("the full import failed")?;
+    let outcome = roster_server::import::run_session(&db, &work).await.context("the full import failed")?;
+    anyhow::ensure!(outcome == roster_server::import::RunOutcome::Applied, "the full import was not applied: {outcome:?}");
     let (full, full_cpu) = (started.elapsed(), cpu_since(cpu));
     let after_full = Counters::read(&db).await?;
     rss.phase("full import");
@@ -187,7 +188,8 @@ async fn run_once(fixture: &Fixture, dir: &Path, index: u32) -> anyhow::Result<R
     let work = queue_session(&db, &world).await?;
     let before = Counters::read(&db).await?;
     let (started, cpu) = (Instant::now(), cpu_time());
-    roster_server::import::run_session(&db, &work).await.context("the no-change re-import failed")?;
+    let outcome = roster_server::import::run_session(&db, &work).await.context("the no-change re-import failed")?;
+    anyhow::ensure!(outcome == roster_server::import::RunOutcome::Applied, "the re-import was not applied: {outcome:?}");
     let (no_change, no_change_cpu) = (started.elapsed(), cpu_since(cpu));
     let after = Counters::read(&db).await?;
     rss.phase("no-change re-import");

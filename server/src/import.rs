@@ -56,10 +56,9 @@ impl ImportQueue {
 /// Runs queued imports until the process ends. Re-checks the queue every
 /// few seconds too, so a session queued by another replica is not missed.
 pub async fn run_worker(db: Db, queue: ImportQueue, limits: Arc<Limits>) {
-    match store::sessions::requeue_interrupted(&db).await {
-        Ok(0) => {}
-        Ok(n) => tracing::warn!(sessions = n, "re-queued imports interrupted by a previous stop"),
-        Err(error) => tracing::error!(%error, "could not re-queue interrupted imports"),
+    // At start, any session no live import holds was interrupted.
+    if let Err(error) = requeue_interrupted(&db, store::now_ms()).await {
+        tracing::error!(%error, "could not re-queue interrupted imports");
     }
     let mut last_housekeeping: Option<Instant> = None;
     loop {
@@ -77,6 +76,20 @@ pub async fn run_worker(db: Db, queue: ImportQueue, limits: Arc<Limits>) {
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), queue.notify.notified()).await;
     }
+}
+
+/// How long after its claim a session not locked by any import counts as
+/// abandoned (PostgreSQL): longer than a claim waits for its job's lock.
+const ABANDONED_AFTER_MS: i64 = 5 * 60 * 1000;
+
+/// Re-queues imports interrupted by a stopped server (see
+/// [`store::sessions::requeue_interrupted`]).
+async fn requeue_interrupted(db: &Db, claimed_before_ms: i64) -> Result<(), StoreError> {
+    let requeued = store::sessions::requeue_interrupted(db, claimed_before_ms).await?;
+    if requeued > 0 {
+        tracing::warn!(sessions = requeued, "re-queued imports interrupted by a stopped server");
+    }
+    Ok(())
 }
 
 /// Queues a `schedule` session for every job whose daily time has come and
@@ -125,6 +138,10 @@ pub async fn housekeeping(db: &Db, limits: &Limits) -> Result<(), StoreError> {
 /// [`housekeeping`] as of `now` (Unix ms).
 pub async fn housekeeping_at(db: &Db, limits: &Limits, now: i64) -> Result<(), StoreError> {
     const DAY_MS: i64 = 24 * 3600 * 1000;
+    if db.dialect == crate::db::Dialect::Postgres {
+        // Another replica may have died mid-import; SQLite has no other process.
+        requeue_interrupted(db, now - ABANDONED_AFTER_MS).await?;
+    }
     store::agents::forget_expired_tokens(db, now).await?;
     let deleted = store::directory::delete_unfinished(db, now - limits.unfinished_snapshot_ttl_secs * 1000).await?;
     if deleted > 0 {
@@ -150,9 +167,16 @@ async fn drain(db: &Db, batch_users: u32) -> Result<(), StoreError> {
         let Some(token) = store::sessions::claim(db, id).await? else { continue };
         let Some(work) = store::sessions::work(db, id, token).await? else { continue };
         let started = Instant::now();
+        let elapsed_ms = || started.elapsed().as_millis() as u64;
         match run_session_in_batches(db, &work, batch_users).await {
-            Ok(()) => {
-                tracing::info!(session = %id, job = %work.job_id, tenant = %work.tenant_id, elapsed_ms = started.elapsed().as_millis() as u64, "import succeeded")
+            Ok(RunOutcome::Applied) => {
+                tracing::info!(session = %id, job = %work.job_id, tenant = %work.tenant_id, elapsed_ms = elapsed_ms(), "import succeeded")
+            }
+            Ok(RunOutcome::Held) => {
+                tracing::info!(session = %id, job = %work.job_id, tenant = %work.tenant_id, elapsed_ms = elapsed_ms(), "import held")
+            }
+            Ok(RunOutcome::Lost) => {
+                tracing::warn!(session = %id, job = %work.job_id, tenant = %work.tenant_id, "the session was re-queued or finished elsewhere; this run recorded nothing")
             }
             Err(error) => {
                 tracing::error!(session = %id, job = %work.job_id, tenant = %work.tenant_id, %error, "import failed");
@@ -432,20 +456,31 @@ impl PlanDigest {
 /// rolled back and recorded instead (its changes and reasons; no user is
 /// touched). A run that follows an approval skips the safeguard if its plan
 /// is still the one approved.
-pub async fn run_session(db: &Db, work: &SessionWork) -> Result<(), ImportError> {
+pub async fn run_session(db: &Db, work: &SessionWork) -> Result<RunOutcome, ImportError> {
     run_session_in_batches(db, work, DEFAULT_BATCH_USERS).await
 }
 
+/// How a run of a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// The plan was applied and the session succeeded.
+    Applied,
+    /// The safeguard held the plan; nothing was applied.
+    Held,
+    /// The session was no longer this run's (re-queued, or finished by
+    /// another run): nothing was recorded.
+    Lost,
+}
+
 /// [`run_session`], reading `batch_users` directory users at a time.
-pub async fn run_session_in_batches(db: &Db, work: &SessionWork, batch_users: u32) -> Result<(), ImportError> {
+pub async fn run_session_in_batches(db: &Db, work: &SessionWork, batch_users: u32) -> Result<RunOutcome, ImportError> {
     let job = store::jobs::get_job(db, work.tenant_id, work.job_id).await?.ok_or(ImportError::JobGone)?;
     let mut tx = db.begin_write().await?;
     // No snapshot of this job commits while it is planned and applied.
     store::directory::lock_state(&mut tx, db.dialect, work.job_id).await?;
     let work = &mut work.clone();
     if !store::sessions::mark_started(&mut tx, work).await? {
-        tracing::warn!(session = %work.id, job = %work.job_id, "the session was re-queued and claimed again meanwhile; this run stops");
-        return Ok(());
+        return Ok(RunOutcome::Lost);
     }
     let links = store::jobs::get_links(&mut tx, work.job_id).await?;
     let context = PlanContext::load(&mut tx, work.tenant_id, &job, &links).await?;
@@ -475,15 +510,17 @@ pub async fn run_session_in_batches(db: &Db, work: &SessionWork, batch_users: u3
     if !recorded {
         // Someone else finished or re-queued it meanwhile: apply nothing.
         tx.rollback().await?;
-        return Ok(());
+        return Ok(RunOutcome::Lost);
     }
     store::sessions::supersede_held(&mut tx, work.job_id, work.id).await?;
     crate::fault::before_import_commit();
     tx.commit().await?;
-    if !held_reasons.is_empty() {
+    if held_reasons.is_empty() {
+        Ok(RunOutcome::Applied)
+    } else {
         tracing::warn!(session = %work.id, job = %work.job_id, tenant = %work.tenant_id, reasons = ?held_reasons, "import held by the safeguard");
+        Ok(RunOutcome::Held)
     }
-    Ok(())
 }
 
 /// What a streamed pass writes.

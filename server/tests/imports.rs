@@ -11,7 +11,7 @@ mod support;
 
 use roster_proto::admin::{
     AccessKind, Budget, ChangeAction, HistoryEntry, Link, LinkInput, LinksSaved, Page, PlanPreview, SafeguardPolicy, Session,
-    SessionChange, SessionStatus, TenantSettings, User,
+    SessionChange, SessionStatus, SessionTrigger, TenantSettings, User,
 };
 use roster_proto::insight::{Explanation, ReasonCode, Structure};
 use roster_proto::manifest::SnapshotKind;
@@ -552,6 +552,105 @@ async fn replicas_run_one_import_of_a_job_at_a_time(engine: Engine) {
     }
 }
 
+/// Inserts a session of `job` already `running` under `token`, claimed
+/// `age_ms` ago — as a server that claimed it and then died (or still runs
+/// it) leaves it — without it ever being visible as queued.
+async fn running_session(db: &roster_server::db::Db, tenant: Uuid, job: Uuid, snapshot: Uuid, token: Uuid, age_ms: i64) -> Uuid {
+    let mut tx = db.begin_write().await.unwrap();
+    let id = roster_server::store::sessions::insert_session(&mut tx, tenant, job, snapshot, &"0".repeat(64), SessionTrigger::Manual)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE sessions SET status = 'running', started_at = $1, claim_token = $2 WHERE id = $3")
+        .bind(now_ms() - age_ms)
+        .bind(token.to_string())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+/// A run whose session was re-queued and claimed again by another run
+/// (a new claim token) records nothing; the run holding the claim applies it.
+async fn a_run_that_lost_its_claim_records_nothing(engine: Engine) {
+    let w = world(engine).await;
+    w.link_sales_to_basic_access().await;
+    let first = w.first_import(&staff(1..=3)).await;
+    w.push_full(&staff(1..=5), 1001).await;
+    let db = roster_server::db::Db::connect(&w.app.database_url).await.unwrap();
+    let tenant = roster_server::store::tenants::tenant_for_admin_token(&db, &w.admin).await.unwrap().unwrap();
+    let (stale, current) = (Uuid::new_v4(), Uuid::new_v4());
+    let id = running_session(&db, tenant, w.job.id, first.snapshot_id, current, 0).await;
+
+    let stale_work = roster_server::store::sessions::work(&db, id, stale).await.unwrap().unwrap();
+    let outcome = roster_server::import::run_session(&db, &stale_work).await.unwrap();
+    assert_eq!(outcome, roster_server::import::RunOutcome::Lost);
+    assert_eq!(w.users().await.len(), 3, "the stale run applied nothing");
+    assert!(w.changes(id).await.is_empty());
+
+    let work = roster_server::store::sessions::work(&db, id, current).await.unwrap().unwrap();
+    assert_eq!(roster_server::import::run_session(&db, &work).await.unwrap(), roster_server::import::RunOutcome::Applied);
+    let session = w.app.wait_for_session(&w.admin, id).await;
+    session_succeeded(&session);
+    assert_eq!(session.counts.created, 2);
+    assert_eq!(w.users().await.len(), 5);
+}
+
+/// PostgreSQL, several replicas: housekeeping re-queues a running session
+/// no import holds (its server died) once it is old enough, and leaves one
+/// a live import holds.
+#[tokio::test]
+async fn postgres_abandoned_imports_are_requeued_and_live_ones_are_not() {
+    let w = world(Engine::Postgres).await;
+    w.link_sales_to_basic_access().await;
+    let first = w.first_import(&staff(1..=3)).await;
+    w.push_full(&staff(1..=4), 1001).await;
+    let db = roster_server::db::Db::connect(&w.app.database_url).await.unwrap();
+    let tenant = roster_server::store::tenants::tenant_for_admin_token(&db, &w.admin).await.unwrap().unwrap();
+    let job = |name: &str| roster_proto::admin::CreateJob {
+        name: name.into(),
+        relative_paths: vec!["OU=Staff".into()],
+        group_paths: vec![],
+        schedule_time: None,
+        full_sync_interval_days: None,
+        user_filter: None,
+        policy: None,
+    };
+    let other: roster_proto::admin::Job = w.app.post("/api/v1/jobs", Some(&w.admin), &job("other")).await.json();
+
+    let abandoned = running_session(&db, tenant, w.job.id, first.snapshot_id, Uuid::new_v4(), 10 * 60 * 1000).await;
+    let live = running_session(&db, tenant, other.id, first.snapshot_id, Uuid::new_v4(), 10 * 60 * 1000).await;
+    let recent = {
+        // A third job's session claimed a moment ago, between its claim and its lock.
+        let third: roster_proto::admin::Job = w.app.post("/api/v1/jobs", Some(&w.admin), &job("third")).await.json();
+        running_session(&db, tenant, third.id, first.snapshot_id, Uuid::new_v4(), 1000).await
+    };
+    // The live import holds its session's row, as a running import does.
+    let mut holder = db.pool.begin().await.unwrap();
+    sqlx::query("SELECT id FROM sessions WHERE id = $1 FOR UPDATE").bind(live.to_string()).fetch_one(&mut *holder).await.unwrap();
+
+    w.housekeeping_at(now_ms()).await;
+    let status = |id: Uuid| {
+        let app = &w.app;
+        let admin = &w.admin;
+        async move { app.get(&format!("/api/v1/sessions/{id}"), admin).await.json::<Session>().status }
+    };
+    assert_eq!(status(live).await, SessionStatus::Running, "a session an import holds is left alone");
+    assert_eq!(status(recent).await, SessionStatus::Running, "a session claimed a moment ago is left alone");
+    // The abandoned one is queued again, and the worker runs it.
+    let rerun = w.app.wait_for_session(&w.admin, abandoned).await;
+    session_succeeded(&rerun);
+    assert_eq!(rerun.counts.created, 1);
+
+    holder.rollback().await.unwrap();
+    w.housekeeping_at(now_ms()).await;
+    // Released, it is re-queued and runs: this job has no snapshot yet, so it fails, and says why.
+    let released = w.app.wait_for_session(&w.admin, live).await;
+    assert_eq!(released.status, SessionStatus::Failed, "{released:?}");
+    assert!(released.error.as_deref().unwrap_or("").contains("no directory state"), "{released:?}");
+}
+
 /// Access kinds other than `user` never make a user.
 async fn vip_only_users_stay_out(engine: Engine) {
     let w = world(engine).await;
@@ -580,4 +679,5 @@ on_both_engines!(
     small_batches_plan_what_one_batch_plans,
     a_link_by_name_resolves_to_one_group,
     replicas_run_one_import_of_a_job_at_a_time,
+    a_run_that_lost_its_claim_records_nothing,
 );

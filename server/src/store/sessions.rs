@@ -6,6 +6,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
+use crate::db::Dialect;
+
 use super::{Db, StoreError, get_json, get_parsed, get_uuid, now_ms, to_datetime};
 
 /// The columns every query of this table reads, as a literal for `concat!`.
@@ -389,12 +391,33 @@ async fn finish(
     Ok(result.rows_affected() == 1)
 }
 
-/// Puts sessions left `running` by a stopped server back in the queue.
-/// Their transaction never committed, so nothing of them was applied.
-pub async fn requeue_interrupted(db: &Db) -> Result<u64, StoreError> {
-    let result = sqlx::query("UPDATE sessions SET status = 'queued', started_at = NULL, claim_token = NULL WHERE status = 'running'")
-        .execute(&db.pool)
-        .await?;
+/// Puts sessions whose import no longer runs back in the queue. Their
+/// transaction never committed, so nothing of them was applied.
+///
+/// On SQLite one process owns the database, so at its start every
+/// `running` session was interrupted. On PostgreSQL other replicas may be
+/// running imports: a live import holds its session's row locked (see
+/// [`mark_started`]), so only sessions claimed before `claimed_before_ms`
+/// whose row no transaction holds are re-queued. A run that loses its
+/// session this way (between its claim and its lock) finds out at
+/// `mark_started` and stops.
+pub async fn requeue_interrupted(db: &Db, claimed_before_ms: i64) -> Result<u64, StoreError> {
+    let result = match db.dialect {
+        Dialect::Sqlite => {
+            sqlx::query("UPDATE sessions SET status = 'queued', started_at = NULL, claim_token = NULL WHERE status = 'running'")
+                .execute(&db.pool)
+                .await?
+        }
+        Dialect::Postgres => {
+            sqlx::query(
+                "UPDATE sessions SET status = 'queued', started_at = NULL, claim_token = NULL
+                 WHERE id IN (SELECT id FROM sessions WHERE status = 'running' AND started_at < $1 FOR UPDATE SKIP LOCKED)",
+            )
+            .bind(claimed_before_ms)
+            .execute(&db.pool)
+            .await?
+        }
+    };
     Ok(result.rows_affected())
 }
 

@@ -21,7 +21,7 @@ use crate::app::AppState;
 use crate::error::AppError;
 use crate::http::auth::Admin;
 use crate::http::cursor;
-use crate::http::json::{ApiJson, ApiQuery};
+use crate::http::json::{ApiJson, ApiQuery, body_rejected};
 use crate::store;
 
 /// Default and largest page sizes of list endpoints.
@@ -391,9 +391,8 @@ async fn put_settings(
 
 /// The optional body of approve and reject.
 fn decision(body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>) -> Result<String, AppError> {
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge("the request body is larger than this server accepts".into()),
-        _ => AppError::BadRequest(rejection.body_text()),
+    let body = body.map_err(|rejection| {
+        body_rejected(rejection.status(), rejection.body_text(), || "the request body is larger than this server accepts".into())
     })?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok("admin".to_owned());

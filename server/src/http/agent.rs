@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::http::auth::{AgentCaller, ClientAddress};
-use crate::http::json::ApiJson;
+use crate::http::json::{ApiJson, body_rejected};
 use crate::ingest::{self, Committed, IngestError};
 use crate::store;
 use crate::store::directory::SnapshotRecord;
@@ -216,9 +216,8 @@ async fn put_chunk(
     Path((id, index)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, AppError> {
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge(format!("a chunk may be at most {MAX_CHUNK_BYTES} bytes")),
-        _ => AppError::BadRequest(rejection.body_text()),
+    let body = body.map_err(|rejection| {
+        body_rejected(rejection.status(), rejection.body_text(), || format!("a chunk may be at most {MAX_CHUNK_BYTES} bytes"))
     })?;
     let snapshot = own_snapshot(&state, &caller, &id).await?;
     let index: u32 = index.parse().map_err(|_| AppError::NotFound("chunk"))?;

@@ -21,10 +21,9 @@ where
         match axum::Json::<T>::from_request(request, state).await {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
             Err(JsonRejection::JsonDataError(e)) => Err(AppError::Unprocessable(e.body_text())),
-            Err(rejection) if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(AppError::PayloadTooLarge(format!("the request body is larger than this server accepts ({})", rejection.body_text())))
-            }
-            Err(rejection) => Err(AppError::BadRequest(rejection.body_text())),
+            Err(rejection) => Err(body_rejected(rejection.status(), rejection.body_text(), || {
+                format!("the request body is larger than this server accepts ({})", rejection.body_text())
+            })),
         }
     }
 }
@@ -33,6 +32,12 @@ impl<T: serde::Serialize> axum::response::IntoResponse for ApiJson<T> {
     fn into_response(self) -> axum::response::Response {
         axum::Json(self.0).into_response()
     }
+}
+
+/// A request body the framework refused: 413 problem+json (saying
+/// `too_large`) when it was over the limit, else 400.
+pub fn body_rejected(status: axum::http::StatusCode, detail: String, too_large: impl FnOnce() -> String) -> AppError {
+    if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE { AppError::PayloadTooLarge(too_large()) } else { AppError::BadRequest(detail) }
 }
 
 /// Like `axum::extract::Query`, but a bad query string becomes an [`AppError`].

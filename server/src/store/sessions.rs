@@ -27,9 +27,21 @@ fn trigger_str(trigger: SessionTrigger) -> &'static str {
     }
 }
 
+/// The session's trigger in a row with `trigger_kind`.
+fn trigger_of(row: &AnyRow) -> Result<SessionTrigger, StoreError> {
+    let trigger: String = row.try_get("trigger_kind")?;
+    serde_json::from_value(serde_json::Value::String(trigger.clone()))
+        .map_err(|_| StoreError::Corrupt { column: "sessions.trigger_kind", detail: trigger })
+}
+
+/// The change's action in a row with `action`.
+fn action_of(row: &AnyRow) -> Result<ChangeAction, StoreError> {
+    let action: String = row.try_get("action")?;
+    ChangeAction::parse(&action).ok_or(StoreError::Corrupt { column: "session_changes.action", detail: action })
+}
+
 fn from_row(row: &AnyRow) -> Result<Session, StoreError> {
     let corrupt = |column: &'static str, value: String| StoreError::Corrupt { column, detail: value };
-    let trigger: String = row.try_get("trigger_kind")?;
     let status: String = row.try_get("status")?;
     let count = |column: &str| -> Result<u64, StoreError> { Ok(u64::try_from(row.try_get::<i64, _>(column)?).unwrap_or(0)) };
     let finished_at: Option<i64> = row.try_get("finished_at")?;
@@ -37,8 +49,7 @@ fn from_row(row: &AnyRow) -> Result<Session, StoreError> {
     Ok(Session {
         id: get_uuid(row, "id")?,
         job_id: get_uuid(row, "job_id")?,
-        trigger: serde_json::from_value(serde_json::Value::String(trigger.clone()))
-            .map_err(|_| corrupt("sessions.trigger_kind", trigger))?,
+        trigger: trigger_of(row)?,
         status: SessionStatus::parse(&status).ok_or_else(|| corrupt("sessions.status", status.clone()))?,
         snapshot_id: get_uuid(row, "snapshot_id")?,
         manifest_sha256: row.try_get("manifest_sha256")?,
@@ -324,28 +335,22 @@ pub async fn history(
     .bind(i64::from(limit) + 1)
     .fetch_all(&db.pool)
     .await?;
-    let mut entries = Vec::new();
-    let mut next = None;
-    for (i, row) in rows.iter().enumerate() {
-        if i == limit as usize {
-            break;
-        }
-        let trigger: String = row.try_get("trigger_kind")?;
-        let action: String = row.try_get("action")?;
-        let created: i64 = row.try_get("created_at")?;
-        let finished: Option<i64> = row.try_get("finished_at")?;
+    let page = &rows[..rows.len().min(limit as usize)];
+    let mut entries = Vec::with_capacity(page.len());
+    for row in page {
+        let (created, finished): (i64, Option<i64>) = (row.try_get("created_at")?, row.try_get("finished_at")?);
         entries.push(HistoryEntry {
             session_id: get_uuid(row, "id")?,
-            trigger: serde_json::from_value(serde_json::Value::String(trigger.clone()))
-                .map_err(|_| StoreError::Corrupt { column: "sessions.trigger_kind", detail: trigger })?,
+            trigger: trigger_of(row)?,
             at: to_datetime(finished.unwrap_or(created)),
-            action: ChangeAction::parse(&action).ok_or(StoreError::Corrupt { column: "session_changes.action", detail: action })?,
+            action: action_of(row)?,
             details: get_json(row, "details")?,
         });
-        if i + 1 == limit as usize && rows.len() > limit as usize {
-            next = Some((created, row.try_get::<String, _>("id")?));
-        }
     }
+    let next = match page.last() {
+        Some(last) if rows.len() > page.len() => Some((last.try_get("created_at")?, last.try_get("id")?)),
+        _ => None,
+    };
     Ok((entries, next))
 }
 
@@ -478,10 +483,7 @@ pub async fn list_changes(db: &Db, session: Uuid, limit: u32, from_seq: i64) -> 
                 .map_err(|e: uuid::Error| StoreError::Corrupt { column: "session_changes.user_id", detail: e.to_string() })?,
             object_guid: get_parsed(row, "object_guid")?,
             username: row.try_get("username")?,
-            action: {
-                let action: String = row.try_get("action")?;
-                ChangeAction::parse(&action).ok_or(StoreError::Corrupt { column: "session_changes.action", detail: action })?
-            },
+            action: action_of(row)?,
             details: get_json(row, "details")?,
         });
     }

@@ -232,6 +232,17 @@ impl PlanContext {
         Planner::new(&self.groups, &self.scope, &self.rules, &self.catalogue, self.now_unix)
     }
 
+    /// Explains users by the same rules and clock as [`PlanContext::planner`] plans them.
+    pub fn explainer(&self) -> roster_import::Explainer<'_> {
+        roster_import::Explainer::new(roster_import::ExplainInput {
+            groups: &self.groups,
+            scope: &self.scope,
+            links: &self.rules,
+            accesses: &self.catalogue,
+            now_unix: self.now_unix,
+        })
+    }
+
     /// For each stored link (by position), the group it resolved to.
     pub fn resolved_links(&self, plan: &Plan) -> Vec<Option<ObjectGuid>> {
         let mut resolved = vec![None; self.link_count];
@@ -391,26 +402,21 @@ pub fn link_rules(links: &[Link]) -> (Vec<LinkRule>, Vec<usize>, Vec<String>) {
     (rules, positions, notes)
 }
 
-/// What the planner reads, for the questions asked of it without planning
-/// (explain, structure).
+/// What the planner reads, and the job's users and OUs, for the
+/// questions asked of it without planning (explain, structure).
 #[derive(Debug)]
 pub struct JobView {
-    pub directory: store::directory::Directory,
-    pub scope: roster_proto::scope::ResolvedScope,
-    pub rules: Vec<LinkRule>,
-    pub catalogue: HashMap<Uuid, (AccessKind, String)>,
+    pub context: PlanContext,
+    pub users: Vec<UserRecord>,
+    pub ous: Vec<roster_proto::records::OuRecord>,
 }
 
 /// Reads the job's directory state, scope, link rules and access catalogue.
 pub async fn job_view(conn: &mut sqlx::AnyConnection, tenant: Uuid, job: &Job) -> Result<JobView, ImportError> {
-    let state = store::directory::state(conn, job.id).await?.ok_or(ImportError::NoState)?;
-    let base =
-        store::directory::snapshot_base_dn(conn, state.snapshot_id).await?.ok_or(ImportError::SnapshotNotCommitted(state.snapshot_id))?;
-    let scope = job.scope().resolve(&base).map_err(|source| ImportError::Scope { base, source })?;
-    let directory = store::directory::load_directory(conn, job.id).await?;
-    let catalogue = store::jobs::access_catalogue(conn, tenant).await?;
-    let (rules, _, _) = link_rules(&store::jobs::get_links(conn, job.id).await?);
-    Ok(JobView { directory, scope, rules, catalogue })
+    let links = store::jobs::get_links(conn, job.id).await?;
+    let context = PlanContext::load(conn, tenant, job, &links).await?;
+    let store::directory::UsersAndOus { users, ous } = store::directory::load_users_and_ous(conn, job.id).await?;
+    Ok(JobView { context, users, ous })
 }
 
 /// One change as a session records it; a planned creation has no user id.

@@ -7,7 +7,7 @@
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::get;
-use roster_import::{ExplainInput, Explainer, StructureInput, structure};
+use roster_import::{StructureInput, structure};
 use roster_proto::ObjectGuid;
 use roster_proto::dn::Dn;
 use roster_proto::insight::{Explanation, Reason, ReasonCode, Structure};
@@ -19,7 +19,7 @@ use crate::app::AppState;
 use crate::error::AppError;
 use crate::http::auth::Admin;
 use crate::http::json::{ApiJson, ApiQuery};
-use crate::import::{JobView, job_view};
+use crate::import::job_view;
 use crate::store;
 
 pub fn routes() -> Router<AppState> {
@@ -46,8 +46,7 @@ async fn job_structure(
     let job = job_of(&state, admin, &job).await?;
     let mut conn = state.db.pool.acquire().await?;
     let view = job_view(&mut conn, admin.tenant_id, &job).await?;
-    let input =
-        StructureInput { users: &view.directory.users, groups: &view.directory.groups, ous: &view.directory.ous, links: &view.rules };
+    let input = StructureInput { users: &view.users, groups: &view.context.groups, ous: &view.ous, links: &view.context.rules };
     Ok(ApiJson(structure(input, query.search.as_deref())))
 }
 
@@ -71,8 +70,8 @@ async fn explain_account(
     }
     let mut conn = state.db.pool.acquire().await?;
     let view = job_view(&mut conn, admin.tenant_id, &job).await?;
-    let record = find_account(&view.directory.users, wanted).ok_or(AppError::NotFound("user in the job's directory state"))?;
-    Ok(ApiJson(explainer(&view).explain(record)))
+    let record = find_account(&view.users, wanted).ok_or(AppError::NotFound("user in the job's directory state"))?;
+    Ok(ApiJson(view.context.explainer().explain(record)))
 }
 
 /// Explains a stored user: each access with the chain of groups that
@@ -83,8 +82,8 @@ async fn explain_user(State(state): State<AppState>, admin: Admin, Path(id): Pat
     let job = job_of(&state, admin, &job_id.to_string()).await?;
     let mut conn = state.db.pool.acquire().await?;
     let view = job_view(&mut conn, admin.tenant_id, &job).await?;
-    match view.directory.users.iter().find(|record| record.anchor() == user.anchor) {
-        Some(record) => Ok(ApiJson(explainer(&view).explain(record))),
+    match view.users.iter().find(|record| record.anchor() == user.anchor) {
+        Some(record) => Ok(ApiJson(view.context.explainer().explain(record))),
         None => Ok(ApiJson(Explanation {
             object_guid: user.object_guid,
             anchor: user.anchor,
@@ -100,16 +99,6 @@ async fn explain_user(State(state): State<AppState>, admin: Admin, Path(id): Pat
             }],
         })),
     }
-}
-
-fn explainer(view: &JobView) -> Explainer<'_> {
-    Explainer::new(ExplainInput {
-        groups: &view.directory.groups,
-        scope: &view.scope,
-        links: &view.rules,
-        accesses: &view.catalogue,
-        now_unix: time::OffsetDateTime::now_utc().unix_timestamp(),
-    })
 }
 
 /// The user `wanted` names: by objectGUID (or consistency GUID), by DN, or

@@ -352,30 +352,29 @@ pub async fn snapshot_base_dn(conn: &mut sqlx::AnyConnection, snapshot: Uuid) ->
     row.map(|row| Ok(get_json::<Manifest>(&row, "manifest_json")?.directory.base_dn)).transpose()
 }
 
-/// The objects of a job's directory state.
+/// The users and OUs of a job's directory state (its groups come with
+/// [`load_groups`]).
 #[derive(Debug, Clone, Default)]
-pub struct Directory {
+pub struct UsersAndOus {
     pub users: Vec<UserRecord>,
-    pub groups: Vec<GroupRecord>,
     pub ous: Vec<OuRecord>,
 }
 
-/// The job's users, groups and OUs as the state holds them.
-pub async fn load_directory(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<Directory, StoreError> {
-    let rows = sqlx::query("SELECT record FROM directory_objects WHERE job_id = $1 ORDER BY object_guid")
+/// The job's users and OUs as the state holds them.
+pub async fn load_users_and_ous(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<UsersAndOus, StoreError> {
+    let rows = sqlx::query("SELECT record FROM directory_objects WHERE job_id = $1 AND kind IN ('user', 'ou') ORDER BY object_guid")
         .bind(job.to_string())
         .fetch_all(&mut *conn)
         .await?;
-    let mut directory = Directory::default();
+    let mut loaded = UsersAndOus::default();
     for row in &rows {
         match get_json::<Record>(row, "record")? {
-            Record::User(user) => directory.users.push(user),
-            Record::Group(group) => directory.groups.push(group),
-            Record::Ou(ou) => directory.ous.push(ou),
-            Record::Deleted(_) | Record::GroupMembers(_) => {}
+            Record::User(user) => loaded.users.push(user),
+            Record::Ou(ou) => loaded.ous.push(ou),
+            Record::Group(_) | Record::Deleted(_) | Record::GroupMembers(_) => {}
         }
     }
-    Ok(directory)
+    Ok(loaded)
 }
 
 /// Snapshots of `job` still receiving chunks, other than `except` (a

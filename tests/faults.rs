@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use roster_e2e::RunningAgent;
 use sqlx::Row;
 
 use super::*;
@@ -69,26 +70,49 @@ async fn assert_imported_once(server: &Server, admin: &Admin, job: &Job, output:
     assert!(imported.iter().all(|u| u.active && accesses_of(u) == set(&[(AccessKind::User, "Bulk")])));
 }
 
-/// Killed after storing the first chunk: the agent's request fails, it backs
-/// off, and once the server is back it sends what is still missing and
-/// commits.
-async fn server_killed_during_upload(engine: Engine) {
-    let mut server = Server::start_with_fault(engine, false, Some("abort-after-chunks=1")).await;
+/// A push of [`bulk_job`] that crashed the server at `fault`: the server
+/// has aborted, and the agent is backing off.
+struct Crashed {
+    server: Server,
+    admin: Admin,
+    job: Job,
+    push: RunningAgent,
+    _agent: Agent,
+}
+
+async fn crash_during_push(engine: Engine, fault: &str) -> Crashed {
+    let mut server = Server::start_with_fault(engine, false, Some(fault)).await;
     let agent = Agent::new(LdapTransport::Ldaps, 1000);
     let (admin, job) = bulk_job(&server, &agent).await;
-
     let mut push = agent.spawn(&["push"], 10);
     let status = server.wait_for_exit(RUN).await;
     assert!(!status.success(), "the server aborted: {status}");
     push.wait_for_log("request failed; retrying", RUN);
-    let (snapshots, objects, sessions, _, users) = holdings(&server, &job).await;
+    Crashed { server, admin, job, push, _agent: agent }
+}
+
+impl Crashed {
+    /// Restarts the server; the same agent run finishes, and everything is
+    /// imported exactly once. Returns the agent's output.
+    async fn recover(mut self) -> std::process::Output {
+        self.server.restart().await;
+        let output = self.push.finish(RUN);
+        assert_imported_once(&self.server, &self.admin, &self.job, &output).await;
+        output
+    }
+}
+
+/// Killed after storing the first chunk: the agent's request fails, it backs
+/// off, and once the server is back it sends what is still missing and
+/// commits.
+async fn server_killed_during_upload(engine: Engine) {
+    let crashed = crash_during_push(engine, "abort-after-chunks=1").await;
+    let (snapshots, objects, sessions, _, users) = holdings(&crashed.server, &crashed.job).await;
     assert_eq!((snapshots, objects, sessions, users), (0, 0, 0, 0), "nothing is applied from an unfinished upload");
 
-    server.restart().await;
-    let output = push.finish(RUN);
+    let output = crashed.recover().await;
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(log.contains("chunk uploaded"), "{log}");
-    assert_imported_once(&server, &admin, &job, &output).await;
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert!(summary["chunks"].as_u64().unwrap() >= 2, "the upload was cut with chunks still to send: {summary}");
 }
@@ -107,19 +131,10 @@ async fn postgres_server_killed_during_upload() {
 /// neither the state nor the first-import session exists; the agent's
 /// commit, retried against the restarted server, applies it once.
 async fn server_killed_while_committing_a_snapshot(engine: Engine) {
-    let mut server = Server::start_with_fault(engine, false, Some("abort-before-snapshot-commit")).await;
-    let agent = Agent::new(LdapTransport::Ldaps, 1000);
-    let (admin, job) = bulk_job(&server, &agent).await;
-
-    let mut push = agent.spawn(&["push"], 10);
-    assert!(!server.wait_for_exit(RUN).await.success());
-    push.wait_for_log("request failed; retrying", RUN);
-    let (snapshots, objects, sessions, _, users) = holdings(&server, &job).await;
+    let crashed = crash_during_push(engine, "abort-before-snapshot-commit").await;
+    let (snapshots, objects, sessions, _, users) = holdings(&crashed.server, &crashed.job).await;
     assert_eq!((snapshots, objects, sessions, users), (0, 0, 0, 0), "a crashed commit leaves no directory state and no session");
-
-    server.restart().await;
-    let output = push.finish(RUN);
-    assert_imported_once(&server, &admin, &job, &output).await;
+    crashed.recover().await;
 }
 
 #[tokio::test]
@@ -136,23 +151,15 @@ async fn postgres_server_killed_while_committing_a_snapshot() {
 /// user exists and the session is still running; the restarted server runs
 /// the import again, and the waiting agent sees it succeed.
 async fn server_killed_during_import(engine: Engine) {
-    let mut server = Server::start_with_fault(engine, false, Some("abort-before-import-commit")).await;
-    let agent = Agent::new(LdapTransport::Ldaps, 1000);
-    let (admin, job) = bulk_job(&server, &agent).await;
-
-    let mut push = agent.spawn(&["push"], 10);
-    assert!(!server.wait_for_exit(RUN).await.success());
-    push.wait_for_log("request failed; retrying", RUN);
-    let (snapshots, objects, sessions, succeeded, users) = holdings(&server, &job).await;
+    let crashed = crash_during_push(engine, "abort-before-import-commit").await;
+    let (server, job) = (&crashed.server, &crashed.job);
+    let (snapshots, objects, sessions, succeeded, users) = holdings(server, job).await;
     assert_eq!((snapshots, sessions, succeeded, users), (1, 1, 0, 0), "the snapshot is kept; no user of the crashed import is");
     assert!(objects > 3000, "the directory state holds the snapshot: {objects}");
     let changes =
-        count(&server, "SELECT COUNT(*) FROM session_changes c JOIN sessions s ON s.id = c.session_id WHERE s.job_id = $1", &job).await;
+        count(server, "SELECT COUNT(*) FROM session_changes c JOIN sessions s ON s.id = c.session_id WHERE s.job_id = $1", job).await;
     assert_eq!(changes, 0, "no itemised change of the crashed import is kept");
-
-    server.restart().await;
-    let output = push.finish(RUN);
-    assert_imported_once(&server, &admin, &job, &output).await;
+    crashed.recover().await;
 }
 
 #[tokio::test]

@@ -14,6 +14,10 @@
 # A second domain of two replicating DCs (127.0.0.4 and 127.0.0.5, joined)
 # serves the test that switches the agent to another DC of the same domain.
 #
+# schemathesis (PyPI, the version pinned below) goes into a virtual
+# environment under ${ROSTER_TOOLS_DIR:-~/.cache/roster-tools}, kept between
+# runs; the end-to-end suite runs it against a live server for about a minute.
+#
 # The DCs and PostgreSQL are started once and shared by all tests; each test
 # makes its own tenant, job, OU or database, so tests stay independent.
 set -euo pipefail
@@ -30,6 +34,21 @@ log() { echo "test.sh: $*" >&2; }
 command -v cargo >/dev/null || { log "cargo is not installed (the Rust toolchain comes with the machine image)"; exit 1; }
 scripts/samba-dc.sh install
 scripts/postgres.sh install
+
+# Property-based contract testing (tests/schemathesis.rs).
+SCHEMATHESIS_VERSION=4.32.5
+tools_dir=${ROSTER_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/roster-tools}
+ROSTER_TEST_SCHEMATHESIS=$tools_dir/venv/bin/schemathesis
+if ! "$ROSTER_TEST_SCHEMATHESIS" --version 2>/dev/null | grep -qx "schemathesis, version $SCHEMATHESIS_VERSION"; then
+    log "installing schemathesis $SCHEMATHESIS_VERSION into $tools_dir/venv"
+    if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv >/dev/null
+    fi
+    rm -rf "$tools_dir/venv"
+    python3 -m venv "$tools_dir/venv"
+    "$tools_dir/venv/bin/python" -m pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+export ROSTER_TEST_SCHEMATHESIS
 
 dc_dir=$(mktemp -d /tmp/roster-dc.XXXXXX)
 pair_a=$(mktemp -d /tmp/roster-dca.XXXXXX)

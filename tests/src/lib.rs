@@ -88,8 +88,21 @@ impl Server {
             Engine::Sqlite => format!("sqlite://{}/roster.db", dir.0.display()),
             Engine::Postgres => fresh_postgres_database().await,
         };
-        let (child, url) = spawn_server(&database_url, "127.0.0.1:0", tls, fault).await;
+        let fault: Vec<(&str, &str)> = fault.map(|fault| ("ROSTER_FAULT", fault)).into_iter().collect();
+        let (child, url) = spawn_server(&database_url, "127.0.0.1:0", tls, &fault).await;
         Server { url, database_url, tls, child, _dir: dir }
+    }
+
+    /// Like [`Server::start`] over plain HTTP, with extra environment
+    /// variables (settings such as `ROSTER_TENANT_REQUESTS_PER_SECOND`).
+    pub async fn start_with_env(engine: Engine, vars: &[(&str, &str)]) -> Server {
+        let dir = TempDir::new("roster-e2e-server");
+        let database_url = match engine {
+            Engine::Sqlite => format!("sqlite://{}/roster.db", dir.0.display()),
+            Engine::Postgres => fresh_postgres_database().await,
+        };
+        let (child, url) = spawn_server(&database_url, "127.0.0.1:0", false, vars).await;
+        Server { url, database_url, tls: false, child, _dir: dir }
     }
 
     /// Waits until the server process ends by itself (an injected fault),
@@ -111,7 +124,7 @@ impl Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let listen = self.url.rsplit_once("//").map(|(_, address)| address.to_owned()).expect("server url");
-        let (child, url) = spawn_server(&self.database_url, &listen, self.tls, None).await;
+        let (child, url) = spawn_server(&self.database_url, &listen, self.tls, &[]).await;
         assert_eq!(url, self.url, "the restarted server listens where the first one did");
         self.child = child;
     }
@@ -136,16 +149,15 @@ impl Drop for Server {
 }
 
 /// Spawns `roster-server serve` and waits for the line saying where it listens.
-async fn spawn_server(database_url: &str, listen: &str, tls: bool, fault: Option<&str>) -> (Child, String) {
+/// `vars` are set in its environment.
+async fn spawn_server(database_url: &str, listen: &str, tls: bool, vars: &[(&str, &str)]) -> (Child, String) {
     let mut command = Command::new(binary("roster-server"));
     command.args(["serve", "--listen", listen]);
     if tls {
         let dir = PathBuf::from(env("ROSTER_TEST_SAMBA_DIR")).join("tls");
         command.arg("--tls-cert").arg(dir.join("cert.pem")).arg("--tls-key").arg(dir.join("key.pem"));
     }
-    if let Some(fault) = fault {
-        command.env("ROSTER_FAULT", fault);
-    }
+    command.envs(vars.iter().copied());
     let mut child = command
         .env("ROSTER_DATABASE_URL", database_url)
         // The server's request log is noise in test output; warnings still show.

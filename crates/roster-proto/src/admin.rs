@@ -8,29 +8,31 @@ use crate::ObjectGuid;
 
 /// `POST /api/v1/jobs`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreateJob {
     pub name: String,
     pub relative_paths: Vec<String>,
     #[serde(default)]
     pub group_paths: Vec<String>,
     /// Daily import time, `HH:MM` in UTC; default 02:00.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
     pub schedule_time: Option<String>,
     /// Days between full reconciliations (1..=365); default 7. Between
     /// them the agent sends deltas.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
     pub full_sync_interval_days: Option<u32>,
     /// An LDAP filter users must also match, e.g. `(employeeType=staff)`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
     pub user_filter: Option<String>,
     /// The import safeguard; the defaults when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
     pub policy: Option<SafeguardPolicy>,
 }
 
 /// How much one import may take away before it waits for an admin: a
 /// plan beyond either budget is `held`, not applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SafeguardPolicy {
     /// Users an import may deactivate.
     pub max_deactivations: Budget,
@@ -51,6 +53,7 @@ impl Default for SafeguardPolicy {
 
 /// A count and a percentage of the job's active users; the smaller wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Budget {
     pub count: u64,
     /// 0..=100.
@@ -66,12 +69,13 @@ impl Budget {
 
 /// A tenant's settings (`GET`/`PUT /api/v1/settings`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TenantSettings {
     /// Days a deactivated user is kept (and re-activated with the same
     /// identity if it comes back) before it is purged; default 30.
     pub purge_after_days: u32,
     /// Days finished import sessions are kept; absent = forever (the default).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
     pub session_retention_days: Option<u32>,
 }
 
@@ -173,6 +177,7 @@ impl AccessKind {
 
 /// `POST /api/v1/accesses`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreateAccess {
     pub kind: AccessKind,
     /// What the right is about: a location for `user`/`administrator`, a
@@ -190,6 +195,7 @@ pub struct Access {
 
 /// One entry of `PUT /api/v1/jobs/{job}/links`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LinkInput {
     /// The AD group: its objectGUID, its DN, or its name (`cn`, which must
     /// match exactly one group of the job's directory state).
@@ -444,9 +450,10 @@ pub struct AccessDelta {
 
 /// `POST /api/v1/sessions/{id}/approve` and `.../reject`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Decision {
     /// Who decides, as the console knows them (recorded on the session).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
     pub by: Option<String>,
 }
 

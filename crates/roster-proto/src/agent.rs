@@ -10,16 +10,17 @@ use crate::scope::JobScope;
 
 /// `POST /agent/v1/register`: trade a one-time token for an identity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// The one-time registration token an admin created for the job.
     pub token: String,
     /// The agent's Ed25519 public key: 32 raw bytes, base64 (standard alphabet).
     pub public_key: String,
     /// The machine the agent runs on, for the console.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
     pub hostname: Option<String>,
     /// The agent's version, for the console.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
     pub agent_version: Option<String>,
 }
 
@@ -37,6 +38,7 @@ pub struct RegisterResponse {
 /// request) with the current key; from the answer on, only the new key is
 /// accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RotateKey {
     /// The new Ed25519 public key: 32 raw bytes, base64 (standard alphabet).
     pub public_key: String,
@@ -67,6 +69,7 @@ pub struct SyncAdvice {
 
 /// `POST /agent/v1/snapshots`: offer a signed manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OfferSnapshot {
     /// The manifest as an EdDSA-signed JWT (see `roster-snapshot`).
     pub manifest_token: String,

@@ -11,6 +11,7 @@ pub mod dn;
 pub mod guid;
 pub mod insight;
 pub mod manifest;
+pub mod optional;
 pub mod problem;
 pub mod records;
 pub mod scope;

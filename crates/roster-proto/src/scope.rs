@@ -143,6 +143,11 @@ fn check_filter(filter: &str) -> Result<&str, ScopeError> {
 fn resolve_paths(paths: &[String], base_dn: &str) -> Result<Vec<SearchBase>, ScopeError> {
     let mut bases: Vec<SearchBase> = Vec::new();
     for path in paths.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+        // The path must be a DN by itself: joined first, a trailing `\`
+        // would escape the comma before the base DN and swallow it.
+        if path != WHOLE_DOMAIN {
+            Dn::parse(path).map_err(|source| ScopeError::BadPath { path: path.to_owned(), source })?;
+        }
         let absolute = if path == WHOLE_DOMAIN { base_dn.trim().to_owned() } else { dn::join(path, base_dn) };
         let folded = Dn::parse(&absolute).map_err(|source| ScopeError::BadPath { path: path.to_owned(), source })?;
         bases.push(SearchBase { dn: absolute, folded });
@@ -237,6 +242,8 @@ mod tests {
         assert_eq!(scope(&[], &[]).resolve(BASE), Err(ScopeError::NoPaths));
         assert_eq!(scope(&[" "], &[]).validate(), Err(ScopeError::NoPaths));
         assert!(matches!(scope(&["Staff"], &[]).validate(), Err(ScopeError::BadPath { .. })));
+        // A dangling escape would swallow the comma before the base DN.
+        assert!(matches!(scope(&["OU=Staff\\"], &[]).validate(), Err(ScopeError::BadPath { .. })));
         assert!(matches!(scope(&["*"], &[]).resolve("not a dn"), Err(ScopeError::BadBase(_))));
     }
 }

@@ -629,6 +629,44 @@ fn guid_input_forms_match_the_parser() {
     assert_eq!(serde_json::to_value(guid(&format!("{{{upper}}}"))).unwrap(), json!(ANN));
 }
 
+/// The `relativePath` pattern accepts exactly what a job's scope accepts.
+#[test]
+fn relative_path_pattern_is_the_scope_parser() {
+    let c = Contract::load();
+    let cases = [
+        "OU=Copenhagen,OU=Staff",
+        " OU = Copenhagen , OU=Staff ",
+        "*",
+        " * ",
+        "",
+        "   ",
+        "ou=Sales+cn=x,OU=Staff",
+        "OU=R\\&D\\, Lab,OU=Sites",
+        "OU=a=b",
+        "OU=",
+        "OU=Tr\\C3\\A6s",
+        "1.2.3=x",
+        "Staff",
+        "OU=Staff,",
+        ",OU=Staff",
+        "OU=Staff+",
+        "=Staff",
+        "O U=Staff",
+        "OU=Staff\\",
+        "**",
+        "OU=*",
+        "OU=Staff,*",
+        "OU=A\\,B",
+        "O\\U=Staff",
+    ];
+    for path in cases {
+        let scope = JobScope { relative_paths: vec!["*".to_owned()], group_paths: vec![path.to_owned()], user_filter: None };
+        let server = scope.validate().is_ok();
+        let schema = c.errors("common.schema.json#/$defs/relativePath", &json!(path)).is_empty();
+        assert_eq!(schema, server, "{path:?}: the schema says {schema}, the scope parser {server}");
+    }
+}
+
 #[test]
 fn manifest_and_token_claims_match() {
     let c = Contract::load();

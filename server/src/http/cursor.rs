@@ -1,6 +1,6 @@
 //! Opaque page cursors: the sort key of the last item of a page, as
-//! base64url JSON. Clients pass them back untouched; anything else answers
-//! 400.
+//! base64url JSON. Clients pass them back untouched (not even trimmed);
+//! anything else answers 400.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -15,7 +15,7 @@ pub fn encode(key: &[String]) -> String {
 /// Decodes a cursor made by [`encode`] with `parts` parts.
 pub fn decode(cursor: &str, parts: usize) -> Result<Vec<String>, AppError> {
     let bad = || AppError::BadRequest("cursor is not one this API returned".into());
-    let bytes = URL_SAFE_NO_PAD.decode(cursor.trim()).map_err(|_| bad())?;
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let key: Vec<String> = serde_json::from_slice(&bytes).map_err(|_| bad())?;
     if key.len() == parts { Ok(key) } else { Err(bad()) }
 }

@@ -184,7 +184,8 @@ fn database_unavailable(error: &sqlx::Error) -> bool {
 /// Why a request failed, attached to its error response for the
 /// request-logging middleware: the problem kind, the level to log at and
 /// the full cause (which a 401, 500 or 503 does not show the client).
-/// Causes name ids and reasons, never a secret.
+/// Causes name ids and reasons, never a secret; a cause that may quote the
+/// request's own bytes is logged by its kind alone.
 #[derive(Debug, Clone)]
 pub struct ErrorCause {
     pub kind: ProblemKind,
@@ -220,7 +221,19 @@ impl IntoResponse for AppError {
             }
             _ => {}
         }
-        response.extensions_mut().insert(ErrorCause { kind, level, cause: self.to_string().into() });
+        let cause = match &self {
+            // The framework's and serde's words may quote what the client
+            // sent, such as a registration token in a mistyped body.
+            AppError::Request(
+                RequestError::MalformedBody(_)
+                | RequestError::MalformedQuery(_)
+                | RequestError::InvalidBody(_)
+                | RequestError::NotADecision(_)
+                | RequestError::JsonBodyTooLarge(_),
+            ) => format!("{kind} (not logged: it may quote the request)"),
+            other => other.to_string(),
+        };
+        response.extensions_mut().insert(ErrorCause { kind, level, cause: cause.into() });
         response
     }
 }
@@ -344,6 +357,10 @@ mod tests {
         let (response, _) = answer(sqlx::Error::PoolTimedOut.into()).await;
         assert_eq!(response.headers()[header::RETRY_AFTER], "5");
         assert_eq!(response.extensions().get::<ErrorCause>().unwrap().level, tracing::Level::WARN);
+
+        let (response, problem) = answer(RequestError::InvalidBody("invalid type: string \"rst_reg_secret\"".into()).into()).await;
+        assert!(problem.detail.is_some_and(|d| d.contains("rst_reg_secret")), "the client sees what it sent");
+        assert!(!response.extensions().get::<ErrorCause>().unwrap().cause.contains("rst_reg_secret"), "the log does not");
 
         let (response, problem) = answer(LimitError::rate(7).into()).await;
         assert_eq!(response.headers()[header::RETRY_AFTER], "7");

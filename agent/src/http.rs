@@ -35,9 +35,6 @@ pub const MIN_DELAY: Duration = Duration::from_millis(500);
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 /// Most of a non-problem error body quoted in a message.
 const MAX_QUOTED_BODY: usize = 300;
-/// The problem `type` of a 409 to a delta whose base is not the server's
-/// watermark: the agent answers with a full snapshot.
-pub const DELTA_BASE_MISMATCH: &str = "urn:roster:problem:delta-base-mismatch";
 
 /// Why a call to the server failed.
 #[derive(Debug, thiserror::Error)]
@@ -430,7 +427,7 @@ mod tests {
         assert_eq!(problem_type(problem).as_deref(), Some("about:blank"));
         let mismatch =
             br#"{"type":"urn:roster:problem:delta-base-mismatch","title":"Conflict","status":409,"detail":"the base is USN 10"}"#;
-        assert_eq!(problem_type(mismatch).as_deref(), Some(DELTA_BASE_MISMATCH));
+        assert_eq!(problem_type(mismatch).as_deref(), Some(roster_proto::problem::ProblemKind::DeltaBaseMismatch.uri()));
         assert_eq!(problem_type(b"plain words"), None);
         let no_detail = br#"{"type":"about:blank","title":"Unauthorized","status":401}"#;
         assert_eq!(problem_detail(StatusCode::UNAUTHORIZED, no_detail), "Unauthorized");

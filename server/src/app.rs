@@ -1,48 +1,15 @@
 //! Builds and runs the server: opens the database (running migrations),
 //! binds the listener, starts the import worker, serves HTTP or HTTPS.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
 
 use crate::db::Db;
-use crate::import::{ImportQueue, run_worker};
-use crate::rate::RateLimiter;
-use crate::settings::{Limits, Settings};
-use crate::store;
-
-/// What handlers share.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    pub db: Db,
-    /// The `aud` every agent token must carry.
-    pub audience: Arc<str>,
-    /// Wakes the import worker.
-    pub imports: ImportQueue,
-    /// What clients may send.
-    pub limits: Arc<Limits>,
-    /// Per-tenant request rate.
-    pub rate: Arc<RateLimiter>,
-    /// Per-client-address registration rate.
-    pub register_rate: Arc<RateLimiter<IpAddr>>,
-}
-
-impl AppState {
-    pub async fn new(db: Db, limits: Limits) -> anyhow::Result<AppState> {
-        let audience = store::tenants::audience(&db).await.context("reading the server identity")?;
-        let rate = RateLimiter::new(limits.tenant_requests_per_second, limits.tenant_request_burst);
-        let register_rate = RateLimiter::new(limits.register_requests_per_minute / 60.0, limits.register_request_burst);
-        Ok(AppState {
-            db,
-            audience: audience.into(),
-            imports: ImportQueue::default(),
-            limits: Arc::new(limits),
-            rate: Arc::new(rate),
-            register_rate: Arc::new(register_rate),
-        })
-    }
-}
+use crate::import::run_worker;
+use crate::settings::Settings;
+use crate::state::AppState;
 
 /// A non-blocking listener on `address`. With `SO_REUSEADDR`, a restarted
 /// server gets its port back at once, even while connections of the

@@ -34,7 +34,7 @@ pub enum IngestError {
     #[error("members continue group {0}, which no record before them names")]
     OrphanMembers(roster_proto::ObjectGuid),
     #[error("{0}")]
-    BaseMismatch(String),
+    BaseMismatch(DeltaRefusal),
     #[error("the job's scope does not resolve against the snapshot's base DN: {0}")]
     Scope(roster_proto::scope::ScopeError),
     #[error(transparent)]
@@ -57,20 +57,32 @@ pub enum Committed {
     Already,
 }
 
+/// Why a delta cannot be applied onto the state the server holds (the
+/// from/to rule); the agent answers each with a full snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeltaRefusal {
+    #[error("a delta snapshot must name the watermark it builds on")]
+    NoBase,
+    #[error("the server holds no directory state for this job yet: send a full snapshot")]
+    NoState,
+    #[error(
+        "the delta builds on {}@{} USN {}, but the server holds {}@{} USN {}: send a full snapshot",
+        .base.dns_host_name, .base.invocation_id, .base.usn, .held.dns_host_name, .held.invocation_id, .held.usn
+    )]
+    OtherBase { base: Watermark, held: Watermark },
+    /// The server requires a full snapshot (the advice's reason).
+    #[error("a full snapshot is required: {0}")]
+    FullRequired(String),
+}
+
 /// Checks that a delta builds on the state the server holds.
-pub fn check_base(held: Option<&DirectoryState>, base: Option<&Watermark>) -> Result<(), String> {
+pub fn check_base(held: Option<&DirectoryState>, base: Option<&Watermark>) -> Result<(), DeltaRefusal> {
     match (held, base) {
-        (_, None) => Err("a delta snapshot must name the watermark it builds on".into()),
-        (None, Some(_)) => Err("the server holds no directory state for this job yet: send a full snapshot".into()),
-        (Some(held), Some(base)) if held.watermark != *base => Err(format!(
-            "the delta builds on {}@{} USN {}, but the server holds {}@{} USN {}: send a full snapshot",
-            base.dns_host_name,
-            base.invocation_id,
-            base.usn,
-            held.watermark.dns_host_name,
-            held.watermark.invocation_id,
-            held.watermark.usn
-        )),
+        (_, None) => Err(DeltaRefusal::NoBase),
+        (None, Some(_)) => Err(DeltaRefusal::NoState),
+        (Some(held), Some(base)) if held.watermark != *base => {
+            Err(DeltaRefusal::OtherBase { base: base.clone(), held: held.watermark.clone() })
+        }
         _ => Ok(()),
     }
 }
@@ -84,10 +96,10 @@ pub fn check_delta(
     full_requested: bool,
     now_ms: i64,
     base: Option<&Watermark>,
-) -> Result<(), String> {
+) -> Result<(), DeltaRefusal> {
     check_base(held, base)?;
     match sync_advice(held, job, full_requested, now_ms).full_required {
-        Some(reason) => Err(format!("a full snapshot is required: {reason}")),
+        Some(reason) => Err(DeltaRefusal::FullRequired(reason)),
         None => Ok(()),
     }
 }
@@ -260,7 +272,7 @@ mod tests {
         let state = held(&["*"], 100, now - DAY);
         let base = watermark("dc1", 100);
         assert!(check_delta(Some(&state), &job(&["*"], 7), false, now, Some(&base)).is_ok());
-        let requested = check_delta(Some(&state), &job(&["*"], 7), true, now, Some(&base)).unwrap_err();
+        let requested = check_delta(Some(&state), &job(&["*"], 7), true, now, Some(&base)).unwrap_err().to_string();
         assert!(requested.contains("full snapshot is required"), "{requested}");
         assert!(check_delta(Some(&state), &job(&["OU=Staff"], 7), false, now, Some(&base)).is_err(), "scope changed");
         assert!(check_delta(Some(&state), &job(&["*"], 1), false, now, Some(&base)).is_err(), "reconciliation due");

@@ -12,5 +12,7 @@ pub mod import;
 pub mod ingest;
 pub mod rate;
 pub mod schedule;
+pub mod service;
 pub mod settings;
+pub mod state;
 pub mod store;

@@ -13,6 +13,7 @@ use roster_proto::admin::{
 };
 use roster_proto::agent::{AgentJob, CommitResponse, RegisterRequest, SnapshotState};
 use roster_proto::manifest::SnapshotKind;
+use roster_proto::problem::ProblemKind;
 use roster_proto::records::{DeletedRecord, GroupMembersRecord, Record};
 use roster_server::settings::Limits;
 use roster_snapshot::keys::AgentKey;
@@ -60,7 +61,7 @@ async fn jobs_validate_their_input(engine: Engine) {
     assert_eq!(created.status, 201);
     let created: Job = created.json();
     assert_eq!(created.schedule_time, "03:15");
-    app.post("/api/v1/jobs", Some(&admin), &job("corp", &["*"], None)).await.assert_problem(409);
+    app.post("/api/v1/jobs", Some(&admin), &job("corp", &["*"], None)).await.assert_problem(409).assert_kind(ProblemKind::JobNameTaken);
     let listed: Page<Job> = app.get("/api/v1/jobs", &admin).await.json();
     assert_eq!(listed.items, vec![created.clone()]);
     // Jobs page like every list, in creation order.
@@ -217,7 +218,11 @@ async fn uploads_are_checked_against_the_signed_manifest(engine: Engine) {
     w.agent.put_chunk(&w.app, snapshot, chunks.len() as u32, chunks[0].bytes.clone()).await.assert_problem(404);
     w.agent.put_chunk(&w.app, snapshot, 1, vec![0; 2 * 1024 * 1024]).await.assert_problem(413);
     // Committing with chunks missing is refused.
-    w.agent.post(&w.app, &format!("/agent/v1/snapshots/{snapshot}/commit"), &()).await.assert_problem(409);
+    w.agent
+        .post(&w.app, &format!("/agent/v1/snapshots/{snapshot}/commit"), &())
+        .await
+        .assert_problem(409)
+        .assert_kind(ProblemKind::ChunksMissing);
 
     // Resume: upload some, re-offer, the server asks only for the rest.
     w.agent.put_chunk(&w.app, snapshot, 0, chunks[0].bytes.clone()).await;
@@ -343,7 +348,11 @@ async fn departures_are_deactivated_on_the_next_import(engine: Engine) {
 
 async fn manual_import_needs_a_snapshot(engine: Engine) {
     let w = world(engine).await;
-    w.app.post(&format!("/api/v1/jobs/{}/imports", w.job.id), Some(&w.admin), &()).await.assert_problem(409);
+    w.app
+        .post(&format!("/api/v1/jobs/{}/imports", w.job.id), Some(&w.admin), &())
+        .await
+        .assert_problem(409)
+        .assert_kind(ProblemKind::NoDirectoryState);
 }
 
 async fn scheduled_imports_run_daily_on_the_newest_snapshot(engine: Engine) {
@@ -405,7 +414,11 @@ async fn deltas_change_the_state_only_on_the_watermark_it_holds(engine: Engine) 
     // On the wrong base: refused at offer, nothing changes.
     w.agent.push_as(&w.app, &delta, SnapshotKind::Delta, Some(watermark(999)), watermark(1010)).await.assert_problem(409);
     // A delta that carries no base is refused too.
-    w.agent.push_as(&w.app, &delta, SnapshotKind::Delta, None, watermark(1010)).await.assert_problem(409);
+    w.agent
+        .push_as(&w.app, &delta, SnapshotKind::Delta, None, watermark(1010))
+        .await
+        .assert_problem(409)
+        .assert_kind(ProblemKind::DeltaBaseMismatch);
     let committed = w.agent.push_as(&w.app, &delta, SnapshotKind::Delta, Some(watermark(1000)), watermark(1010)).await;
     assert_eq!(committed.status, 200, "{:?}", committed.body);
     let advice = sync(w.agent.get(&w.app, "/agent/v1/job").await.json());
@@ -543,7 +556,7 @@ async fn snapshots_are_held_to_the_limits_and_unfinished_ones_expire(engine: Eng
     let users = |n: u32| (1..=n).map(|i| user(i, "OU=Staff", 512)).collect::<Vec<_>>();
     // Too many chunks, too many records: refused before anything is stored.
     let (_, many_chunks) = offer(&users(20), 1024);
-    w.agent.post(&w.app, "/agent/v1/snapshots", &many_chunks).await.assert_problem(413);
+    w.agent.post(&w.app, "/agent/v1/snapshots", &many_chunks).await.assert_problem(413).assert_kind(ProblemKind::SnapshotTooLarge);
     let (_, many_records) = offer(&users(60), 1024 * 1024);
     w.agent.post(&w.app, "/agent/v1/snapshots", &many_records).await.assert_problem(413);
 
@@ -551,7 +564,7 @@ async fn snapshots_are_held_to_the_limits_and_unfinished_ones_expire(engine: Eng
     let (first, first_offer) = offer(&users(5), 1024 * 1024);
     assert_eq!(w.agent.post(&w.app, "/agent/v1/snapshots", &first_offer).await.status, 200);
     let (_, second_offer) = offer(&users(6), 1024 * 1024);
-    w.agent.post(&w.app, "/agent/v1/snapshots", &second_offer).await.assert_problem(409);
+    w.agent.post(&w.app, "/agent/v1/snapshots", &second_offer).await.assert_problem(409).assert_kind(ProblemKind::TooManyPendingSnapshots);
     assert_eq!(w.agent.post(&w.app, "/agent/v1/snapshots", &first_offer).await.status, 200, "resuming is not a new snapshot");
 
     // Housekeeping deletes unfinished snapshots past their time; the job may offer again.

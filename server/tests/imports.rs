@@ -15,6 +15,7 @@ use roster_proto::admin::{
 };
 use roster_proto::insight::{Explanation, ReasonCode, Structure};
 use roster_proto::manifest::SnapshotKind;
+use roster_proto::problem::ProblemKind;
 use roster_proto::records::{OuRecord, Record};
 use roster_server::settings::Limits;
 use support::world::*;
@@ -87,7 +88,7 @@ fn now_ms() -> i64 {
 async fn a_dry_run_plans_and_applies_nothing(engine: Engine) {
     let w = world(engine).await;
     let plan_path = format!("/api/v1/jobs/{}/plan", w.job.id);
-    w.app.post(&plan_path, Some(&w.admin), &()).await.assert_problem(409);
+    w.app.post(&plan_path, Some(&w.admin), &()).await.assert_problem(409).assert_kind(ProblemKind::NoDirectoryState);
     w.link_sales_to_basic_access().await;
     w.first_import(&staff(1..=5)).await;
 
@@ -103,7 +104,7 @@ async fn a_dry_run_plans_and_applies_nothing(engine: Engine) {
     assert_eq!((created.username.as_str(), created.user_id), ("user6", None), "a planned creation has no user yet");
     let limited: PlanPreview = w.app.post(&format!("{plan_path}?limit=1"), Some(&w.admin), &()).await.json();
     assert_eq!((limited.changes.len(), limited.total_changes), (1, 3));
-    w.app.post(&format!("{plan_path}?limit=10001"), Some(&w.admin), &()).await.assert_problem(400);
+    w.app.post(&format!("{plan_path}?limit=10001"), Some(&w.admin), &()).await.assert_problem(400).assert_kind(ProblemKind::InvalidLimit);
 
     // Nothing was applied or recorded.
     assert_eq!(w.users().await.len(), 5);
@@ -147,7 +148,11 @@ async fn the_safeguard_holds_a_mass_deactivation_until_approved(engine: Engine) 
     assert_eq!(w.users().await.iter().filter(|u| u.active).count(), 20);
     assert_eq!(w.changes(held.id).await.len(), 10, "the applied changes replace the planned ones");
     // Deciding twice is refused.
-    w.app.post(&format!("/api/v1/sessions/{}/approve", held.id), Some(&w.admin), &()).await.assert_problem(409);
+    w.app
+        .post(&format!("/api/v1/sessions/{}/approve", held.id), Some(&w.admin), &())
+        .await
+        .assert_problem(409)
+        .assert_kind(ProblemKind::SessionNotHeld);
     w.app.post(&format!("/api/v1/sessions/{}/reject", held.id), Some(&w.admin), &()).await.assert_problem(409);
 }
 
@@ -400,7 +405,11 @@ async fn a_link_by_name_resolves_to_one_group(engine: Engine) {
 
 async fn structure_and_explain_read_the_stored_directory(engine: Engine) {
     let w = world(engine).await;
-    w.app.get(&format!("/api/v1/jobs/{}/structure", w.job.id), &w.admin).await.assert_problem(409);
+    w.app
+        .get(&format!("/api/v1/jobs/{}/structure", w.job.id), &w.admin)
+        .await
+        .assert_problem(409)
+        .assert_kind(ProblemKind::NoDirectoryState);
     w.link_sales_to_basic_access().await;
     let ou = |n: u32, dn: &str, name: &str| Record::Ou(OuRecord { object_guid: guid(n), dn: format!("{dn},{BASE}"), name: name.into() });
     let records = vec![

@@ -11,6 +11,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use roster_proto::admin::{Session, SessionStatus};
 use roster_proto::agent::AgentJob;
+use roster_proto::problem::ProblemKind;
 use roster_snapshot::chunk::verify_hash;
 use roster_snapshot::token::sign_manifest;
 use serde::Serialize;
@@ -19,7 +20,7 @@ use uuid::Uuid;
 
 use super::Context;
 use crate::error::{AgentError, Cause, Stage};
-use crate::http::{DELTA_BASE_MISMATCH, ServerClient};
+use crate::http::ServerClient;
 use crate::ldap::LdapSettings;
 use crate::snapshot::{SnapshotSummary, read_snapshot};
 use crate::spool::{self, chunk_path};
@@ -113,11 +114,11 @@ pub async fn push(ctx: &Context, options: &PushOptions) -> Result<PushReport, Ag
 }
 
 /// The server's detail when `error` is its 409 `delta-base-mismatch` to an
-/// offer or a commit.
+/// offer or a commit (the agent answers it with a full snapshot).
 pub fn refused_delta(error: &AgentError) -> Option<&str> {
     match (error.stage, error.cause.as_ref()) {
         (Stage::Upload | Stage::Commit, Cause::Http(http))
-            if http.status() == Some(StatusCode::CONFLICT) && http.problem_type() == Some(DELTA_BASE_MISMATCH) =>
+            if http.status() == Some(StatusCode::CONFLICT) && http.problem_type() == Some(ProblemKind::DeltaBaseMismatch.uri()) =>
         {
             Some(http.detail().unwrap_or("delta base mismatch"))
         }

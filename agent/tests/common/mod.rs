@@ -190,7 +190,7 @@ impl MockServer {
 }
 
 /// The problem `type` the real server answers a delta on the wrong base with.
-pub const DELTA_BASE_MISMATCH: &str = "urn:roster:problem:delta-base-mismatch";
+pub const DELTA_BASE_MISMATCH: &str = roster_proto::problem::ProblemKind::DeltaBaseMismatch.uri();
 
 fn problem(status: StatusCode, detail: &str) -> Response {
     typed_problem(status, "about:blank", detail)

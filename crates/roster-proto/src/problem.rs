@@ -1,4 +1,5 @@
-//! The error body of every API (RFC 9457, `application/problem+json`).
+//! The error body of every API (RFC 9457, `application/problem+json`) and
+//! the one list of problem kinds a client can tell apart by `type`.
 
 use serde::{Deserialize, Serialize};
 
@@ -8,7 +9,7 @@ pub const CONTENT_TYPE: &str = "application/problem+json";
 /// An error as the APIs answer it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
-    /// A URI naming the kind of problem (`about:blank` when the status says all).
+    /// A URI naming the kind of problem: one of [`ProblemKind::uri`].
     #[serde(rename = "type")]
     pub kind: String,
     /// Short, fixed summary of the kind.
@@ -17,4 +18,143 @@ pub struct Problem {
     /// What went wrong this time, for a person to read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+}
+
+impl Problem {
+    /// The kind its `type` names, `None` for a `type` this crate does not know
+    /// (a newer server, or not Roster at all).
+    pub fn problem_kind(&self) -> Option<ProblemKind> {
+        ProblemKind::from_uri(&self.kind)
+    }
+}
+
+/// Defines [`ProblemKind`] from one table: variant, kebab-case kind.
+macro_rules! problem_kinds {
+    ($($(#[doc = $doc:literal])* $variant:ident = $kind:literal,)*) => {
+        /// Every kind of problem the APIs answer; its `type` is
+        /// `urn:roster:problem:<kind>`. `proto-schemas/json/problem.schema.json`
+        /// lists exactly these (a test checks it).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum ProblemKind {
+            $($(#[doc = $doc])* $variant,)*
+        }
+
+        impl ProblemKind {
+            /// Every kind, in the order of the table.
+            pub const ALL: &'static [ProblemKind] = &[$(ProblemKind::$variant,)*];
+
+            /// The kebab-case kind, e.g. `delta-base-mismatch`.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(ProblemKind::$variant => $kind,)*
+                }
+            }
+
+            /// The problem `type`: `urn:roster:problem:<kind>`.
+            pub const fn uri(self) -> &'static str {
+                match self {
+                    $(ProblemKind::$variant => concat!("urn:roster:problem:", $kind),)*
+                }
+            }
+        }
+    };
+}
+
+problem_kinds! {
+    /// 400: the body is not well-formed (not JSON, wrong media type, unreadable).
+    MalformedBody = "malformed-body",
+    /// 400: the query string does not parse.
+    MalformedQuery = "malformed-query",
+    /// 400: a `cursor` this API did not return.
+    InvalidCursor = "invalid-cursor",
+    /// 400: a `limit` out of its range.
+    InvalidLimit = "invalid-limit",
+    /// 400: a query parameter that parses but says nothing usable.
+    InvalidQuery = "invalid-query",
+    /// 401: missing, malformed, expired, reused or revoked credentials.
+    Unauthorized = "unauthorized",
+    /// 404: no such object for this caller (another tenant's looks the same), or no such route.
+    NotFound = "not-found",
+    /// 405: the route does not accept that method.
+    MethodNotAllowed = "method-not-allowed",
+    /// 409: a job of that name exists in the tenant.
+    JobNameTaken = "job-name-taken",
+    /// 409: the job has no committed snapshot (no directory state) yet.
+    NoDirectoryState = "no-directory-state",
+    /// 409: the session is not held, so it cannot be approved or rejected.
+    SessionNotHeld = "session-not-held",
+    /// 409: the session's snapshot is not committed.
+    SnapshotNotCommitted = "snapshot-not-committed",
+    /// 409: the job's scope does not resolve against the snapshot's base DN.
+    ScopeUnresolvable = "scope-unresolvable",
+    /// 409: a snapshot with this id was offered before with a different manifest.
+    ManifestConflict = "manifest-conflict",
+    /// 409: the job already has as many unfinished snapshots as allowed.
+    TooManyPendingSnapshots = "too-many-pending-snapshots",
+    /// 409: a commit while chunks are still missing.
+    ChunksMissing = "chunks-missing",
+    /// 409: a delta that does not build on the watermark the server holds, or
+    /// while a full snapshot is required; send a full snapshot.
+    DeltaBaseMismatch = "delta-base-mismatch",
+    /// 413: the request body is over this server's limit.
+    BodyTooLarge = "body-too-large",
+    /// 413: the snapshot has more chunks or records than this server accepts.
+    SnapshotTooLarge = "snapshot-too-large",
+    /// 422: the body is JSON but not the message the route takes.
+    InvalidBody = "invalid-body",
+    /// 422: a job's fields are refused (name, scope, schedule, interval).
+    InvalidJob = "invalid-job",
+    /// 422: a safeguard policy is refused.
+    InvalidPolicy = "invalid-policy",
+    /// 422: links name a malformed group or an access the tenant lacks.
+    InvalidLinks = "invalid-links",
+    /// 422: an access is refused.
+    InvalidAccess = "invalid-access",
+    /// 422: tenant settings are refused.
+    InvalidSettings = "invalid-settings",
+    /// 422: a public key that is not a base64 Ed25519 key, or the current key.
+    InvalidPublicKey = "invalid-public-key",
+    /// 422: a manifest this server cannot take (version, chunk list).
+    InvalidManifest = "invalid-manifest",
+    /// 422: a chunk whose size or sha256 is not the manifest's.
+    ChunkMismatch = "chunk-mismatch",
+    /// 422: committed chunks that do not decode or count as the manifest says.
+    InvalidSnapshot = "invalid-snapshot",
+    /// 429: the request rate is spent; see `Retry-After`.
+    RateLimited = "rate-limited",
+    /// 500: the server failed; the detail says nothing more.
+    Internal = "internal",
+    /// 503: the database is out of reach for now; see `Retry-After`.
+    Unavailable = "unavailable",
+}
+
+impl ProblemKind {
+    /// The kind a problem `type` names.
+    pub fn from_uri(uri: &str) -> Option<ProblemKind> {
+        ProblemKind::ALL.iter().copied().find(|kind| kind.uri() == uri)
+    }
+}
+
+impl std::fmt::Display for ProblemKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_distinct_kebab_case_urns() {
+        let mut seen = std::collections::BTreeSet::new();
+        for kind in ProblemKind::ALL {
+            assert!(seen.insert(kind.name()), "{kind} twice");
+            assert!(kind.name().bytes().all(|b| b.is_ascii_lowercase() || b == b'-'), "{kind}");
+            assert_eq!(kind.uri(), format!("urn:roster:problem:{}", kind.name()));
+            assert_eq!(ProblemKind::from_uri(kind.uri()), Some(*kind));
+        }
+        assert_eq!(ProblemKind::DeltaBaseMismatch.uri(), "urn:roster:problem:delta-base-mismatch");
+        assert_eq!(ProblemKind::from_uri("about:blank"), None);
+    }
 }

@@ -28,7 +28,7 @@ use roster_proto::insight::{AccessGrant, Explanation, GrantChain, GroupStep, Gro
 use roster_proto::manifest::{
     ChunkRef, DirectoryIdentity, FORMAT_VERSION, MAX_CHUNK_BYTES, Manifest, RecordCounts, SnapshotKind, Watermark,
 };
-use roster_proto::problem::Problem;
+use roster_proto::problem::{Problem, ProblemKind};
 use roster_proto::records::{DeletedRecord, GroupMembersRecord, GroupRecord, OuRecord, Record, UserRecord};
 use roster_proto::scope::JobScope;
 use serde::Serialize;
@@ -197,8 +197,8 @@ const INVOCATION: &str = "4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f";
 const ANN_ANCHOR: &str = "b1a2c3d4-e5f6-0718-293a-4b5c6d7e8f91";
 /// `accountExpires` for 2027-06-30T22:00:00Z as a FILETIME.
 const EXPIRES_2027: i64 = 134_588_664_000_000_000;
-/// The problem `type` of a delta the server cannot apply (`server/src/error.rs`).
-const DELTA_BASE_MISMATCH: &str = "urn:roster:problem:delta-base-mismatch";
+/// The problem `type` of a delta the server cannot apply.
+const DELTA_BASE_MISMATCH: &str = ProblemKind::DeltaBaseMismatch.uri();
 
 fn full_user() -> UserRecord {
     UserRecord {
@@ -1427,13 +1427,16 @@ fn problems_match() {
     c.check(
         "problem.schema.json",
         &Problem {
-            kind: "about:blank".into(),
+            kind: ProblemKind::JobNameTaken.uri().into(),
             title: "Conflict".into(),
             status: 409,
             detail: Some("a job named `Corp HQ` already exists".into()),
         },
     );
-    c.check("problem.schema.json", &Problem { kind: "about:blank".into(), title: "Not Found".into(), status: 404, detail: None });
+    c.check(
+        "problem.schema.json",
+        &Problem { kind: ProblemKind::NotFound.uri().into(), title: "Not Found".into(), status: 404, detail: None },
+    );
     c.check(
         "problem.schema.json",
         &Problem {
@@ -1444,7 +1447,16 @@ fn problems_match() {
         },
     );
     c.rejects("problem.schema.json", json!({"title": "Not Found", "status": 404}), "no type");
-    c.rejects("problem.schema.json", json!({"type": "about:blank", "title": "Not Found", "status": "404"}), "a string status");
+    c.rejects(
+        "problem.schema.json",
+        json!({"type": ProblemKind::NotFound.uri(), "title": "Not Found", "status": "404"}),
+        "a string status",
+    );
+    c.rejects(
+        "problem.schema.json",
+        json!({"type": "urn:roster:problem:no-such-kind", "title": "Conflict", "status": 409}),
+        "an unknown kind",
+    );
 }
 
 /// Every enum's schema lists exactly the values serde writes for its variants.

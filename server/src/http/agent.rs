@@ -16,11 +16,11 @@ use roster_proto::manifest::{FORMAT_VERSION, MAX_CHUNK_BYTES, SnapshotKind};
 use roster_snapshot::keys::PublicKey;
 use uuid::Uuid;
 
-use crate::app::AppState;
-use crate::error::AppError;
+use crate::error::{AgentKeyError, AppError, AuthError, LimitError, Missing, RequestError, UploadError};
 use crate::http::auth::{AgentCaller, ClientAddress};
 use crate::http::json::{ApiJson, body_rejected};
 use crate::ingest::{self, Committed, IngestError};
+use crate::state::AppState;
 use crate::store;
 use crate::store::directory::SnapshotRecord;
 
@@ -43,14 +43,13 @@ async fn register(
     client: ClientAddress,
     request: Result<ApiJson<RegisterRequest>, AppError>,
 ) -> Result<(StatusCode, ApiJson<RegisterResponse>), AppError> {
-    state.register_rate.check(client.0, std::time::Instant::now()).map_err(AppError::TooManyRequests)?;
+    state.register_rate.check(client.0, std::time::Instant::now()).map_err(LimitError::rate)?;
     let ApiJson(request) = request?;
-    let public_key = PublicKey::from_base64(&request.public_key).map_err(|e| AppError::Unprocessable(e.to_string()))?;
+    let public_key = PublicKey::from_base64(&request.public_key).map_err(AgentKeyError::Invalid)?;
     let limit = |s: Option<String>| s.map(|s| s.chars().take(255).collect::<String>());
     let mut tx = state.db.begin_write().await?;
-    let (tenant_id, job_id) = store::jobs::redeem_registration_token(&mut tx, request.token.trim())
-        .await?
-        .ok_or_else(|| AppError::Unauthorized("registration token unknown, used or expired".into()))?;
+    let (tenant_id, job_id) =
+        store::jobs::redeem_registration_token(&mut tx, request.token.trim()).await?.ok_or(AuthError::RegistrationToken)?;
     let agent_id = store::agents::insert_agent(
         &mut tx,
         tenant_id,
@@ -72,19 +71,20 @@ async fn rotate_key(
     caller: AgentCaller,
     ApiJson(request): ApiJson<RotateKey>,
 ) -> Result<StatusCode, AppError> {
-    let key = PublicKey::from_base64(&request.public_key).map_err(|e| AppError::Unprocessable(e.to_string()))?;
+    let key = PublicKey::from_base64(&request.public_key).map_err(AgentKeyError::Invalid)?;
     if key == caller.agent.public_key {
-        return Err(AppError::Unprocessable("the new key is the current key".into()));
+        return Err(AgentKeyError::Unchanged.into());
     }
     if !store::agents::replace_key(&state.db, caller.agent.id, &key).await? {
-        return Err(AppError::Unauthorized(format!("agent {} is revoked", caller.agent.id)));
+        return Err(AuthError::Revoked(caller.agent.id).into());
     }
     tracing::info!(tenant = %caller.agent.tenant_id, agent = %caller.agent.id, "agent key rotated");
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn job(State(state): State<AppState>, caller: AgentCaller) -> Result<ApiJson<AgentJob>, AppError> {
-    let job = store::jobs::get_job(&state.db, caller.agent.tenant_id, caller.agent.job_id).await?.ok_or(AppError::NotFound("job"))?;
+    let job =
+        store::jobs::get_job(&state.db, caller.agent.tenant_id, caller.agent.job_id).await?.ok_or(AppError::NotFound(Missing::Job))?;
     let mut conn = state.db.pool.acquire().await?;
     let held = store::directory::state(&mut conn, job.id).await?;
     let requested = store::jobs::full_sync_requested(&mut conn, job.id).await?;
@@ -94,10 +94,10 @@ async fn job(State(state): State<AppState>, caller: AgentCaller) -> Result<ApiJs
 
 /// The caller's snapshot, or 404 (also for other agents' snapshots).
 async fn own_snapshot(state: &AppState, caller: &AgentCaller, id: &str) -> Result<SnapshotRecord, AppError> {
-    let id: Uuid = id.parse().map_err(|_| AppError::NotFound("snapshot"))?;
+    let id: Uuid = id.parse().map_err(|_| AppError::NotFound(Missing::Snapshot))?;
     match store::directory::get_snapshot(&state.db, id).await? {
         Some(s) if s.job_id == caller.agent.job_id && s.tenant_id == caller.agent.tenant_id => Ok(s),
-        _ => Err(AppError::NotFound("snapshot")),
+        _ => Err(AppError::NotFound(Missing::Snapshot)),
     }
 }
 
@@ -119,34 +119,31 @@ async fn offer(
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let verified =
         roster_snapshot::token::verify_manifest(&offer.manifest_token, &caller.agent.public_key, caller.agent.id, &state.audience, now)
-            .map_err(|e| AppError::Unauthorized(format!("manifest: {e}")))?;
+            .map_err(AuthError::Manifest)?;
     let manifest = verified.claims.manifest;
     if manifest.version != FORMAT_VERSION {
-        return Err(AppError::Unprocessable(format!(
-            "manifest version {} is not supported (this server speaks {FORMAT_VERSION})",
-            manifest.version
-        )));
+        return Err(UploadError::Version(manifest.version).into());
     }
     if manifest.job_id != caller.agent.job_id {
-        return Err(AppError::NotFound("job"));
+        return Err(AppError::NotFound(Missing::Job));
     }
     check_chunk_list(&manifest)?;
     check_limits(&state, &manifest).await?;
     if manifest.kind == SnapshotKind::Delta {
         // Refuse early what the commit would refuse, before any chunk travels.
-        let job = store::jobs::get_job(&state.db, caller.agent.tenant_id, manifest.job_id).await?.ok_or(AppError::NotFound("job"))?;
+        let job =
+            store::jobs::get_job(&state.db, caller.agent.tenant_id, manifest.job_id).await?.ok_or(AppError::NotFound(Missing::Job))?;
         let mut conn = state.db.pool.acquire().await?;
         let held = store::directory::state(&mut conn, job.id).await?;
         let requested = store::jobs::full_sync_requested(&mut conn, job.id).await?;
-        ingest::check_delta(held.as_ref(), &job, requested, store::now_ms(), manifest.base.as_ref())
-            .map_err(AppError::DeltaBaseMismatch)?;
+        ingest::check_delta(held.as_ref(), &job, requested, store::now_ms(), manifest.base.as_ref()).map_err(IngestError::BaseMismatch)?;
     }
     let stored = store::directory::offer_snapshot(&state.db, caller.agent.tenant_id, &manifest, &verified.sha256).await?;
     if stored.agent_id != caller.agent.id || stored.job_id != caller.agent.job_id {
-        return Err(AppError::NotFound("snapshot"));
+        return Err(AppError::NotFound(Missing::Snapshot));
     }
     if stored.manifest != manifest {
-        return Err(AppError::Conflict(format!("snapshot {} was offered before with a different manifest", manifest.snapshot_id)));
+        return Err(UploadError::ManifestDiffers(manifest.snapshot_id).into());
     }
     tracing::info!(tenant = %caller.agent.tenant_id, job = %caller.agent.job_id, snapshot = %manifest.snapshot_id, chunks = manifest.chunks.len(), "snapshot offered");
     Ok(ApiJson(state_of(&state, &stored).await?))
@@ -156,46 +153,30 @@ async fn offer(
 async fn check_limits(state: &AppState, manifest: &roster_proto::manifest::Manifest) -> Result<(), AppError> {
     let limits = &state.limits;
     if manifest.chunks.len() > limits.max_chunks_per_snapshot {
-        return Err(AppError::PayloadTooLarge(format!(
-            "the snapshot has {} chunks; this server accepts at most {}",
-            manifest.chunks.len(),
-            limits.max_chunks_per_snapshot
-        )));
+        return Err(LimitError::SnapshotChunks { chunks: manifest.chunks.len(), max: limits.max_chunks_per_snapshot }.into());
     }
     let records: u64 = manifest.chunks.iter().map(|c| c.records).sum();
     if records > limits.max_records_per_snapshot {
-        return Err(AppError::PayloadTooLarge(format!(
-            "the snapshot holds {records} records; this server accepts at most {}",
-            limits.max_records_per_snapshot
-        )));
+        return Err(LimitError::SnapshotRecords { records, max: limits.max_records_per_snapshot }.into());
     }
     let pending = store::directory::pending_snapshots(&state.db, manifest.job_id, manifest.snapshot_id).await?;
     if pending >= limits.max_pending_snapshots_per_job {
-        return Err(AppError::Conflict(format!(
-            "the job already has {pending} unfinished snapshots (at most {}): commit one, or wait until unfinished ones expire",
-            limits.max_pending_snapshots_per_job
-        )));
+        return Err(LimitError::PendingSnapshots { pending, max: limits.max_pending_snapshots_per_job }.into());
     }
     Ok(())
 }
 
 /// Chunks are numbered 0..n in order, each within the size limit.
-fn check_chunk_list(manifest: &roster_proto::manifest::Manifest) -> Result<(), AppError> {
+fn check_chunk_list(manifest: &roster_proto::manifest::Manifest) -> Result<(), UploadError> {
     for (position, chunk) in manifest.chunks.iter().enumerate() {
         if chunk.index as usize != position {
-            return Err(AppError::Unprocessable(format!(
-                "manifest chunk {position} has index {}; chunks must be numbered from 0 in order",
-                chunk.index
-            )));
+            return Err(UploadError::ChunkIndex { position, index: chunk.index });
         }
         if chunk.size == 0 || chunk.size > MAX_CHUNK_BYTES as u64 {
-            return Err(AppError::Unprocessable(format!(
-                "manifest chunk {position} has size {}; allowed 1..={MAX_CHUNK_BYTES}",
-                chunk.size
-            )));
+            return Err(UploadError::ChunkSize { position, size: chunk.size });
         }
         if chunk.sha256.len() != 64 || !chunk.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(AppError::Unprocessable(format!("manifest chunk {position} has a malformed sha256")));
+            return Err(UploadError::ChunkSha256 { position });
         }
     }
     Ok(())
@@ -217,15 +198,15 @@ async fn put_chunk(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, AppError> {
     let body = body.map_err(|rejection| {
-        body_rejected(rejection.status(), rejection.body_text(), || format!("a chunk may be at most {MAX_CHUNK_BYTES} bytes"))
+        body_rejected(rejection.status(), rejection.body_text(), || RequestError::ChunkTooLarge { max: MAX_CHUNK_BYTES })
     })?;
     let snapshot = own_snapshot(&state, &caller, &id).await?;
-    let index: u32 = index.parse().map_err(|_| AppError::NotFound("chunk"))?;
-    let chunk = snapshot.manifest.chunks.get(index as usize).ok_or(AppError::NotFound("chunk"))?;
+    let index: u32 = index.parse().map_err(|_| AppError::NotFound(Missing::Chunk))?;
+    let chunk = snapshot.manifest.chunks.get(index as usize).ok_or(AppError::NotFound(Missing::Chunk))?;
     if body.len() as u64 != chunk.size {
-        return Err(AppError::Unprocessable(format!("chunk {index} is {} bytes; the manifest says {}", body.len(), chunk.size)));
+        return Err(UploadError::BodySize { index, actual: body.len(), expected: chunk.size }.into());
     }
-    roster_snapshot::chunk::verify_hash(&body, &chunk.sha256).map_err(|e| AppError::Unprocessable(format!("chunk {index}: {e}")))?;
+    roster_snapshot::chunk::verify_hash(&body, &chunk.sha256).map_err(|source| UploadError::BodyHash { index, source })?;
     if snapshot.committed {
         return Ok(StatusCode::NO_CONTENT);
     }
@@ -242,15 +223,10 @@ async fn commit(State(state): State<AppState>, caller: AgentCaller, Path(id): Pa
     if !snapshot.committed {
         let current = state_of(&state, &snapshot).await?;
         if !current.missing_chunks.is_empty() {
-            return Err(AppError::Conflict(format!("chunks still missing: {:?}", current.missing_chunks)));
+            return Err(UploadError::ChunksMissing(current.missing_chunks).into());
         }
-        let job = store::jobs::get_job(&state.db, snapshot.tenant_id, snapshot.job_id).await?.ok_or(AppError::NotFound("job"))?;
-        let outcome = ingest::commit(&state.db, &snapshot, &job).await.map_err(|error| match error {
-            IngestError::Store(e) => AppError::from(e),
-            IngestError::BaseMismatch(detail) => AppError::DeltaBaseMismatch(detail),
-            IngestError::MissingChunk(_) => AppError::Conflict(error.to_string()),
-            other => AppError::Unprocessable(other.to_string()),
-        })?;
+        let job = store::jobs::get_job(&state.db, snapshot.tenant_id, snapshot.job_id).await?.ok_or(AppError::NotFound(Missing::Job))?;
+        let outcome = ingest::commit(&state.db, &snapshot, &job).await?;
         if outcome == (Committed::Now { first: true }) {
             state.imports.wake();
         }
@@ -265,9 +241,9 @@ async fn commit(State(state): State<AppState>, caller: AgentCaller, Path(id): Pa
 }
 
 async fn session(State(state): State<AppState>, caller: AgentCaller, Path(id): Path<String>) -> Result<ApiJson<Session>, AppError> {
-    let id: Uuid = id.parse().map_err(|_| AppError::NotFound("session"))?;
+    let id: Uuid = id.parse().map_err(|_| AppError::NotFound(Missing::Session))?;
     match store::sessions::get_session(&state.db, caller.agent.tenant_id, id).await? {
         Some(session) if session.job_id == caller.agent.job_id => Ok(ApiJson(session)),
-        _ => Err(AppError::NotFound("session")),
+        _ => Err(AppError::NotFound(Missing::Session)),
     }
 }

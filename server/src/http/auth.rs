@@ -10,8 +10,8 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use uuid::Uuid;
 
-use crate::app::AppState;
-use crate::error::AppError;
+use crate::error::{AppError, AuthError, LimitError};
+use crate::state::AppState;
 use crate::store;
 use crate::store::agents::AgentRecord;
 
@@ -43,11 +43,11 @@ pub struct AgentCaller {
 }
 
 fn bearer(parts: &Parts) -> Result<&str, AppError> {
-    let value = parts.headers.get(AUTHORIZATION).ok_or_else(|| AppError::Unauthorized("no Authorization header".into()))?;
-    let value = value.to_str().map_err(|_| AppError::Unauthorized("Authorization header is not text".into()))?;
-    let (scheme, token) = value.split_once(' ').ok_or_else(|| AppError::Unauthorized("Authorization is not `Bearer <token>`".into()))?;
+    let value = parts.headers.get(AUTHORIZATION).ok_or(AuthError::NoHeader)?;
+    let value = value.to_str().map_err(|_| AuthError::NotText)?;
+    let (scheme, token) = value.split_once(' ').ok_or(AuthError::NotBearer)?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(AppError::Unauthorized("Authorization is not `Bearer <token>`".into()));
+        return Err(AuthError::NotBearer.into());
     }
     Ok(token.trim())
 }
@@ -59,10 +59,10 @@ impl FromRequestParts<AppState> for Admin {
         let token = bearer(parts)?;
         match store::tenants::tenant_for_admin_token(&state.db, token).await? {
             Some(tenant_id) => {
-                state.rate.check(tenant_id, Instant::now()).map_err(AppError::TooManyRequests)?;
+                state.rate.check(tenant_id, Instant::now()).map_err(LimitError::rate)?;
                 Ok(Admin { tenant_id })
             }
-            None => Err(AppError::Unauthorized("unknown admin token".into())),
+            None => Err(AuthError::UnknownAdminToken.into()),
         }
     }
 }
@@ -72,12 +72,10 @@ impl FromRequestParts<AppState> for AgentCaller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer(parts)?;
-        let agent_id = roster_snapshot::token::unverified_issuer(token).map_err(|e| AppError::Unauthorized(e.to_string()))?;
-        let agent = store::agents::get_agent(&state.db, agent_id)
-            .await?
-            .ok_or_else(|| AppError::Unauthorized(format!("unknown agent {agent_id}")))?;
+        let agent_id = roster_snapshot::token::unverified_issuer(token).map_err(AuthError::Unreadable)?;
+        let agent = store::agents::get_agent(&state.db, agent_id).await?.ok_or(AuthError::UnknownAgent(agent_id))?;
         if agent.revoked {
-            return Err(AppError::Unauthorized(format!("agent {agent_id} is revoked")));
+            return Err(AuthError::Revoked(agent_id).into());
         }
         // The path as the client sent it, even when this router is nested.
         let path = match parts.extensions.get::<OriginalUri>() {
@@ -87,13 +85,13 @@ impl FromRequestParts<AppState> for AgentCaller {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let claims =
             roster_snapshot::token::verify_request(token, &agent.public_key, agent.id, &state.audience, parts.method.as_str(), &path, now)
-                .map_err(|e| AppError::Unauthorized(format!("agent {agent_id}: {e}")))?;
+                .map_err(|source| AuthError::Token { agent: agent_id, source })?;
         // Only a verified token is remembered, so forgeries cannot fill the table.
         let expires_ms = (claims.exp + roster_snapshot::token::LEEWAY) * 1000;
         if !store::agents::remember_token(&state.db, claims.jti, expires_ms).await? {
-            return Err(AppError::Unauthorized(format!("agent {agent_id}: token {} was already used", claims.jti)));
+            return Err(AuthError::Replayed { agent: agent_id, jti: claims.jti }.into());
         }
-        state.rate.check(agent.tenant_id, Instant::now()).map_err(AppError::TooManyRequests)?;
+        state.rate.check(agent.tenant_id, Instant::now()).map_err(LimitError::rate)?;
         store::agents::touch(&state.db, agent.id).await?;
         Ok(AgentCaller { agent })
     }

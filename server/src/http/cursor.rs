@@ -5,7 +5,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::error::AppError;
+use crate::error::{AppError, RequestError};
 
 /// Encodes a sort key.
 pub fn encode(key: &[String]) -> String {
@@ -14,7 +14,7 @@ pub fn encode(key: &[String]) -> String {
 
 /// Decodes a cursor made by [`encode`] with `parts` parts.
 pub fn decode(cursor: &str, parts: usize) -> Result<Vec<String>, AppError> {
-    let bad = || AppError::BadRequest("cursor is not one this API returned".into());
+    let bad = || AppError::from(RequestError::Cursor);
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let key: Vec<String> = serde_json::from_slice(&bytes).map_err(|_| bad())?;
     if key.len() == parts { Ok(key) } else { Err(bad()) }
@@ -22,10 +22,7 @@ pub fn decode(cursor: &str, parts: usize) -> Result<Vec<String>, AppError> {
 
 /// Decodes and parses each part.
 pub fn decode_as<T: std::str::FromStr>(cursor: &str, parts: usize) -> Result<Vec<T>, AppError> {
-    decode(cursor, parts)?
-        .iter()
-        .map(|part| part.parse::<T>().map_err(|_| AppError::BadRequest("cursor is not one this API returned".into())))
-        .collect()
+    decode(cursor, parts)?.iter().map(|part| part.parse::<T>().map_err(|_| RequestError::Cursor.into())).collect()
 }
 
 #[cfg(test)]

@@ -14,12 +14,12 @@ use roster_proto::insight::{Explanation, Reason, ReasonCode, Structure};
 use roster_proto::records::UserRecord;
 use serde::Deserialize;
 
-use super::admin::{job_of, parse_id};
-use crate::app::AppState;
-use crate::error::AppError;
+use super::admin::{TenantJob, job_of, parse_id};
+use crate::error::{AppError, Missing, RequestError};
 use crate::http::auth::Admin;
 use crate::http::json::{ApiJson, ApiQuery};
 use crate::import::job_view;
+use crate::state::AppState;
 use crate::store;
 
 pub fn routes() -> Router<AppState> {
@@ -39,11 +39,9 @@ struct StructureQuery {
 /// directory state; `search` narrows both to names or DNs containing it.
 async fn job_structure(
     State(state): State<AppState>,
-    admin: Admin,
-    Path(job): Path<String>,
+    TenantJob { admin, job }: TenantJob,
     ApiQuery(query): ApiQuery<StructureQuery>,
 ) -> Result<ApiJson<Structure>, AppError> {
-    let job = job_of(&state, admin, &job).await?;
     let mut conn = state.db.pool.acquire().await?;
     let view = job_view(&mut conn, admin.tenant_id, &job).await?;
     let input = StructureInput { users: &view.users, groups: &view.context.groups, ous: &view.ous, links: &view.context.rules };
@@ -59,26 +57,24 @@ struct ExplainQuery {
 /// Explains any AD user of the job's directory state, imported or not.
 async fn explain_account(
     State(state): State<AppState>,
-    admin: Admin,
-    Path(job): Path<String>,
+    TenantJob { admin, job }: TenantJob,
     ApiQuery(query): ApiQuery<ExplainQuery>,
 ) -> Result<ApiJson<Explanation>, AppError> {
-    let job = job_of(&state, admin, &job).await?;
     let wanted = query.user.trim();
     if wanted.is_empty() {
-        return Err(AppError::BadRequest("user must be a sAMAccountName, an objectGUID or a DN".into()));
+        return Err(RequestError::ExplainUser.into());
     }
     let mut conn = state.db.pool.acquire().await?;
     let view = job_view(&mut conn, admin.tenant_id, &job).await?;
-    let record = find_account(&view.users, wanted).ok_or(AppError::NotFound("user in the job's directory state"))?;
+    let record = find_account(&view.users, wanted).ok_or(AppError::NotFound(Missing::UserInState))?;
     Ok(ApiJson(view.context.explainer().explain(record)))
 }
 
 /// Explains a stored user: each access with the chain of groups that
 /// grants it, or why it is not active; a user no longer in AD says so.
 async fn explain_user(State(state): State<AppState>, admin: Admin, Path(id): Path<String>) -> Result<ApiJson<Explanation>, AppError> {
-    let id = parse_id(&id, "user")?;
-    let (job_id, user) = store::users::get_user(&state.db, admin.tenant_id, id).await?.ok_or(AppError::NotFound("user"))?;
+    let id = parse_id(&id, Missing::User)?;
+    let (job_id, user) = store::users::get_user(&state.db, admin.tenant_id, id).await?.ok_or(AppError::NotFound(Missing::User))?;
     let job = job_of(&state, admin, &job_id.to_string()).await?;
     let mut conn = state.db.pool.acquire().await?;
     let view = job_view(&mut conn, admin.tenant_id, &job).await?;

@@ -9,7 +9,7 @@
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 
-use crate::error::AppError;
+use crate::error::{AppError, RequestError};
 
 /// Like `axum::Json`, but bad input becomes an [`AppError`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -25,17 +25,17 @@ where
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let mut value = match axum::Json::<serde_json::Value>::from_request(request, state).await {
             Ok(axum::Json(value)) => value,
-            Err(JsonRejection::JsonDataError(e)) => return Err(AppError::Unprocessable(e.body_text())),
+            Err(JsonRejection::JsonDataError(e)) => return Err(RequestError::InvalidBody(e.body_text()).into()),
             Err(rejection) => {
                 return Err(body_rejected(rejection.status(), rejection.body_text(), || {
-                    format!("the request body is larger than this server accepts ({})", rejection.body_text())
+                    RequestError::JsonBodyTooLarge(rejection.body_text())
                 }));
             }
         };
         integral_numbers_as_integers(&mut value);
         serde_path_to_error::deserialize(value)
             .map(ApiJson)
-            .map_err(|e| AppError::Unprocessable(format!("Failed to deserialize the JSON body into the target type: {e}")))
+            .map_err(|e| RequestError::InvalidBody(format!("Failed to deserialize the JSON body into the target type: {e}")).into())
     }
 }
 
@@ -74,10 +74,10 @@ impl<T: serde::Serialize> axum::response::IntoResponse for ApiJson<T> {
     }
 }
 
-/// A request body the framework refused: 413 problem+json (saying
-/// `too_large`) when it was over the limit, else 400.
-pub fn body_rejected(status: axum::http::StatusCode, detail: String, too_large: impl FnOnce() -> String) -> AppError {
-    if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE { AppError::PayloadTooLarge(too_large()) } else { AppError::BadRequest(detail) }
+/// A request body the framework refused: `too_large` (a 413) when it was
+/// over the limit, else a malformed body (400) with the framework's `detail`.
+pub fn body_rejected(status: axum::http::StatusCode, detail: String, too_large: impl FnOnce() -> RequestError) -> AppError {
+    if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE { too_large().into() } else { RequestError::MalformedBody(detail).into() }
 }
 
 #[cfg(test)]
@@ -122,7 +122,7 @@ where
     async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
-            Err(rejection) => Err(AppError::BadRequest(rejection.body_text())),
+            Err(rejection) => Err(RequestError::MalformedQuery(rejection.body_text()).into()),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The HTTP surface: the admin API (`/api/v1`, bearer admin token), the
 //! agent API (`/agent/v1`, EdDSA request tokens) and a health check.
-//! Handlers are thin: parse, check, call `store`, answer.
+//! Handlers are thin: parse, authorise, call `store` or `service`, answer.
+//! Every request is logged here, once, with the cause of an error answer.
 
 pub mod admin;
 pub mod agent;
@@ -12,7 +13,10 @@ pub mod json;
 use axum::Router;
 use axum::routing::get;
 
-use crate::app::AppState;
+use tracing::Level;
+
+use crate::error::{AppError, ErrorCause, Missing};
+use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     let max_json_body = state.limits.max_json_body_bytes;
@@ -32,20 +36,34 @@ async fn health() -> &'static str {
     "ok"
 }
 
-async fn not_found() -> crate::error::AppError {
-    crate::error::AppError::NotFound("route")
+async fn not_found() -> AppError {
+    AppError::NotFound(Missing::Route)
 }
 
-async fn method_not_allowed() -> impl axum::response::IntoResponse {
-    crate::error::problem(axum::http::StatusCode::METHOD_NOT_ALLOWED, "this route does not accept that method".to_owned())
+async fn method_not_allowed() -> AppError {
+    AppError::MethodNotAllowed
 }
 
-/// Logs each request with its method, path, status and latency.
+/// Logs each request with its method, path, status and latency, and for an
+/// error answer its problem kind and cause (attached by `AppError`'s
+/// conversion), at the cause's level: 500 as an error, 503 as a warning.
 async fn log_request(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let started = std::time::Instant::now();
     let response = next.run(request).await;
-    tracing::info!(%method, %path, status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request");
+    let status = response.status().as_u16();
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    match response.extensions().get::<ErrorCause>() {
+        None => tracing::info!(%method, %path, status, elapsed_ms, "request"),
+        Some(ErrorCause { kind, level, cause }) => {
+            let cause = &**cause;
+            match *level {
+                Level::ERROR => tracing::error!(%method, %path, status, elapsed_ms, problem = %kind, cause, "request failed"),
+                Level::WARN => tracing::warn!(%method, %path, status, elapsed_ms, problem = %kind, cause, "request failed"),
+                _ => tracing::info!(%method, %path, status, elapsed_ms, problem = %kind, cause, "request refused"),
+            }
+        }
+    }
     response
 }

@@ -125,6 +125,13 @@ impl Answer {
         }
         self
     }
+
+    /// Asserts that the problem is of `kind`, so a client can tell it from
+    /// others of its status without reading `detail`.
+    pub fn assert_kind(&self, kind: roster_proto::problem::ProblemKind) -> &Answer {
+        assert_eq!(self.body["type"], kind.uri(), "body: {}", self.body);
+        self
+    }
 }
 
 impl TestApp {

@@ -1,0 +1,36 @@
+//! Why the agent API refuses a key or a snapshot upload (offer, chunk,
+//! commit).
+
+use roster_proto::manifest::{FORMAT_VERSION, MAX_CHUNK_BYTES};
+use uuid::Uuid;
+
+/// A public key the server will not register or rotate to.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentKeyError {
+    #[error("{0}")]
+    Invalid(roster_snapshot::keys::KeyError),
+    #[error("the new key is the current key")]
+    Unchanged,
+}
+
+/// An offer or a chunk that does not agree with the protocol or with its
+/// own signed manifest.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    #[error("manifest version {0} is not supported (this server speaks {FORMAT_VERSION})")]
+    Version(u32),
+    #[error("manifest chunk {position} has index {index}; chunks must be numbered from 0 in order")]
+    ChunkIndex { position: usize, index: u32 },
+    #[error("manifest chunk {position} has size {size}; allowed 1..={MAX_CHUNK_BYTES}")]
+    ChunkSize { position: usize, size: u64 },
+    #[error("manifest chunk {position} has a malformed sha256")]
+    ChunkSha256 { position: usize },
+    #[error("snapshot {0} was offered before with a different manifest")]
+    ManifestDiffers(Uuid),
+    #[error("chunk {index} is {actual} bytes; the manifest says {expected}")]
+    BodySize { index: u32, actual: usize, expected: u64 },
+    #[error("chunk {index}: {source}")]
+    BodyHash { index: u32, source: roster_snapshot::chunk::ChunkError },
+    #[error("chunks still missing: {0:?}")]
+    ChunksMissing(Vec<u32>),
+}

@@ -1,0 +1,34 @@
+//! Why credentials were refused. Every one answers the same vague 401;
+//! the cause is only logged, and names ids, never a secret.
+
+use roster_snapshot::token::TokenError;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("no Authorization header")]
+    NoHeader,
+    #[error("Authorization header is not text")]
+    NotText,
+    #[error("Authorization is not `Bearer <token>`")]
+    NotBearer,
+    #[error("unknown admin token")]
+    UnknownAdminToken,
+    /// An agent token whose issuer cannot even be read.
+    #[error("{0}")]
+    Unreadable(TokenError),
+    #[error("unknown agent {0}")]
+    UnknownAgent(Uuid),
+    #[error("agent {0} is revoked")]
+    Revoked(Uuid),
+    /// A request token that does not verify for this agent, method and path.
+    #[error("agent {agent}: {source}")]
+    Token { agent: Uuid, source: TokenError },
+    #[error("agent {agent}: token {jti} was already used")]
+    Replayed { agent: Uuid, jti: Uuid },
+    /// A manifest token that does not verify for the calling agent.
+    #[error("manifest: {0}")]
+    Manifest(TokenError),
+    #[error("registration token unknown, used or expired")]
+    RegistrationToken,
+}

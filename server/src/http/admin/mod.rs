@@ -1,0 +1,116 @@
+//! The admin API: jobs, registration tokens, accesses, links, sessions,
+//! users. Every query is scoped to the caller's tenant; another tenant's
+//! objects answer 404, exactly like objects that do not exist. Handlers
+//! parse, authorise (the [`Admin`] and [`TenantJob`] extractors), call
+//! `store` or `service`, and answer.
+
+mod jobs;
+mod sessions;
+mod tenant;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::routing::{get, post};
+use roster_proto::admin::Job;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::error::{AppError, Missing, RequestError};
+use crate::http::auth::Admin;
+use crate::http::cursor;
+use crate::state::AppState;
+use crate::store;
+
+/// Default and largest page sizes of list endpoints.
+const DEFAULT_LIMIT: u32 = 100;
+const MAX_LIMIT: u32 = 1000;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/jobs", post(jobs::create_job).get(jobs::list_jobs))
+        .route("/jobs/{job}", get(jobs::get_job))
+        .route("/jobs/{job}/registration-tokens", post(jobs::create_registration_token))
+        .route("/jobs/{job}/links", get(jobs::get_links).put(jobs::put_links))
+        .route("/jobs/{job}/sessions", get(sessions::list_sessions))
+        .route("/jobs/{job}/imports", post(jobs::start_import))
+        .route("/jobs/{job}/plan", post(jobs::plan_import))
+        .route("/jobs/{job}/policy", get(jobs::get_policy).put(jobs::put_policy))
+        .route("/jobs/{job}/full-sync", post(jobs::request_full_sync))
+        .route("/accesses", get(tenant::list_accesses).post(tenant::create_access))
+        .route("/sessions/{id}", get(sessions::get_session))
+        .route("/sessions/{id}/changes", get(sessions::list_changes))
+        .route("/sessions/{id}/approve", post(sessions::approve_session))
+        .route("/sessions/{id}/reject", post(sessions::reject_session))
+        .route("/users", get(tenant::list_users))
+        .route("/users/{id}/history", get(tenant::user_history))
+        .route("/settings", get(tenant::get_settings).put(tenant::put_settings))
+        .route("/agents", get(tenant::list_agents))
+        .route("/agents/{id}/revoke", post(tenant::revoke_agent))
+        .merge(super::insight::routes())
+}
+
+/// A job of the calling tenant, named by the route's `{job}` segment. A
+/// malformed id, an unknown job and another tenant's job all answer the
+/// same 404.
+#[derive(Debug, Clone)]
+pub struct TenantJob {
+    pub admin: Admin,
+    pub job: Job,
+}
+
+/// The `{job}` segment of a route.
+#[derive(Debug, Deserialize)]
+struct JobSegment {
+    job: String,
+}
+
+impl FromRequestParts<AppState> for TenantJob {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let admin = Admin::from_request_parts(parts, state).await?;
+        let Path(JobSegment { job }) =
+            Path::<JobSegment>::from_request_parts(parts, state).await.map_err(|_| AppError::NotFound(Missing::Job))?;
+        let job = job_of(state, admin, &job).await?;
+        Ok(TenantJob { admin, job })
+    }
+}
+
+/// `?limit=N&cursor=C` of list endpoints.
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+impl PageQuery {
+    fn limit(&self) -> Result<u32, AppError> {
+        match self.limit {
+            None => Ok(DEFAULT_LIMIT),
+            Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            Some(n) => Err(RequestError::Limit { given: n, min: 1, max: MAX_LIMIT }.into()),
+        }
+    }
+}
+
+fn bad_cursor() -> AppError {
+    RequestError::Cursor.into()
+}
+
+/// A `(created_at ms, id)` cursor.
+fn time_and_id(text: &str) -> Result<(i64, Uuid), AppError> {
+    let [ms, id]: [String; 2] = cursor::decode(text, 2)?.try_into().map_err(|_| bad_cursor())?;
+    Ok((ms.parse().map_err(|_| bad_cursor())?, id.parse().map_err(|_| bad_cursor())?))
+}
+
+/// The id in a path segment; a malformed one is a `what` that is not there.
+pub(crate) fn parse_id(text: &str, what: Missing) -> Result<Uuid, AppError> {
+    text.parse().map_err(|_| AppError::NotFound(what))
+}
+
+/// The tenant's job `job` (an id as text), or 404.
+pub(crate) async fn job_of(state: &AppState, admin: Admin, job: &str) -> Result<Job, AppError> {
+    let id = parse_id(job, Missing::Job)?;
+    store::jobs::get_job(&state.db, admin.tenant_id, id).await?.ok_or(AppError::NotFound(Missing::Job))
+}

@@ -1,0 +1,111 @@
+//! Replacing a job's links, with a preview of who gains and who loses
+//! which access at the next import.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use roster_import::GroupRef;
+use roster_proto::admin::{AccessDelta, AccessKind, AccessRef, Job, LinkInput, LinksPreview, LinksSaved};
+use uuid::Uuid;
+
+use crate::db::Db;
+use crate::error::{AppError, LinkProblem, LinksError};
+use crate::import::ImportError;
+use crate::store;
+
+/// Most usernames an access delta lists.
+const PREVIEW_USERNAMES: usize = 100;
+
+/// Replaces the job's links and previews their effect, in one transaction.
+/// Groups are checked for syntax now and resolved to their objectGUID
+/// against the job's directory state when it holds them (else at the first
+/// snapshot that does); a link keeps the objectGUID it resolved to, so it
+/// follows its group through renames.
+pub async fn replace_links(db: &Db, tenant: Uuid, job: &Job, links: &[LinkInput]) -> Result<LinksSaved, AppError> {
+    let mut tx = db.begin_write().await?;
+    let catalogue = store::jobs::access_catalogue(&mut tx, tenant).await?;
+    let mut problems = Vec::new();
+    for (index, link) in links.iter().enumerate() {
+        if let Err(source) = GroupRef::parse(link.group.trim()) {
+            problems.push(LinkProblem::Group { index, source });
+        }
+        if !catalogue.contains_key(&link.access_id) {
+            problems.push(LinkProblem::Access { index, access_id: link.access_id });
+        }
+    }
+    if !problems.is_empty() {
+        return Err(LinksError(problems).into());
+    }
+    // A group given by GUID is resolved; one given as before keeps its resolution.
+    let before = store::jobs::get_links(&mut tx, job.id).await?;
+    let resolved: Vec<_> = links
+        .iter()
+        .map(|l| match GroupRef::parse(l.group.trim()) {
+            Ok(GroupRef::Guid(guid)) => Some(guid),
+            _ => before.iter().find(|old| old.group == l.group.trim()).and_then(|old| old.group_guid),
+        })
+        .collect();
+    store::jobs::put_links(&mut tx, job.id, links, &resolved).await?;
+    let saved = store::jobs::get_links(&mut tx, job.id).await?;
+    let mut preview = PreviewBuilder::default();
+    let preview = match crate::import::plan_streamed(&mut tx, db.dialect, tenant, job, &saved, |change| preview.add(change)).await {
+        Ok((plan, context)) => {
+            store::jobs::record_link_resolution(&mut tx, job.id, &context.resolved_links(&plan)).await?;
+            preview.finish(&plan, &context)
+        }
+        Err(ImportError::NoState) => LinksPreview {
+            gains: Vec::new(),
+            losses: Vec::new(),
+            counts: Default::default(),
+            notes: vec!["the job has no snapshot yet: the links take effect at its first import".to_owned()],
+        },
+        Err(error) => return Err(error.into()),
+    };
+    let links = store::jobs::get_links(&mut tx, job.id).await?;
+    tx.commit().await?;
+    tracing::info!(tenant = %tenant, job = %job.id, links = links.len(), "links replaced");
+    Ok(LinksSaved { links, preview })
+}
+
+/// Who gains and who loses each access, gathered change by change: a
+/// count and the first usernames (in order) per access.
+#[derive(Debug, Default)]
+struct PreviewBuilder {
+    gains: BTreeMap<Uuid, (u64, BTreeSet<String>)>,
+    losses: BTreeMap<Uuid, (u64, BTreeSet<String>)>,
+}
+
+impl PreviewBuilder {
+    fn add(&mut self, change: &roster_import::UserChange) {
+        let note = |map: &mut BTreeMap<Uuid, (u64, BTreeSet<String>)>, id: Uuid| {
+            let (count, names) = map.entry(id).or_default();
+            *count += 1;
+            if names.len() < PREVIEW_USERNAMES || names.last().is_some_and(|last| change.target.username < *last) {
+                names.insert(change.target.username.clone());
+                if names.len() > PREVIEW_USERNAMES {
+                    names.pop_last();
+                }
+            }
+        };
+        for id in &change.gained {
+            note(&mut self.gains, *id);
+        }
+        for id in &change.lost {
+            note(&mut self.losses, *id);
+        }
+    }
+
+    fn finish(self, plan: &roster_import::Plan, context: &crate::import::PlanContext) -> LinksPreview {
+        let deltas = |map: BTreeMap<Uuid, (u64, BTreeSet<String>)>| {
+            let mut deltas: Vec<AccessDelta> = map
+                .into_iter()
+                .map(|(id, (users, names))| {
+                    let (kind, name) = context.catalogue.get(&id).cloned().unwrap_or((AccessKind::User, id.to_string()));
+                    AccessDelta { access: AccessRef { id, kind, name }, users, usernames: names.into_iter().collect() }
+                })
+                .collect();
+            deltas.sort_by(|a, b| a.access.cmp(&b.access));
+            deltas
+        };
+        LinksPreview { gains: deltas(self.gains), losses: deltas(self.losses), counts: plan.counts, notes: context.notes(plan) }
+    }
+}

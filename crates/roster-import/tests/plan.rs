@@ -494,3 +494,26 @@ fn fingerprints_tell_every_field_apart() {
         assert!(seen.insert(variant.fingerprint()), "{variant:?}");
     }
 }
+
+#[test]
+fn a_fingerprint_keeps_its_value_across_versions() {
+    // Stored rows carry their fingerprint: a release that computed another
+    // value for the same state would read every user whole once.
+    let state = UserState {
+        anchor: guid(77),
+        object_guid: guid(1),
+        username: "u1".into(),
+        user_principal_name: Some("u1@corp.test".into()),
+        email: Some("u1@example.test".into()),
+        display_name: Some("User 1".into()),
+        given_name: Some("Ulla".into()),
+        surname: None,
+        telephone_number: Some("+45 1234".into()),
+        department: Some("Sales".into()),
+        title: Some(String::new()),
+        dn: format!("CN=u1,OU=Staff,{BASE}"),
+        active: true,
+        accesses: [USER_CPH, VIP].iter().map(|a| Uuid::from_u128(*a)).collect(),
+    };
+    assert_eq!(state.fingerprint(), "1205ea19e9cfbe606e2d14bda5dd2d1b01e258f3c782c9c74af964770ed84fcc");
+}

@@ -22,9 +22,11 @@ pub mod explain;
 pub mod links;
 pub mod plan;
 pub mod safeguard;
+pub mod scope;
 pub mod structure;
 
 pub use explain::{ExplainInput, Explainer};
 pub use links::{GroupRef, LinkError, LinkRule};
 pub use plan::{Action, CurrentUser, DeactivationReason, Plan, PlanInput, Planner, StoredUser, UserChange, UserState, plan};
+pub use scope::{UserScope, user_in_scope};
 pub use structure::{StructureInput, structure};

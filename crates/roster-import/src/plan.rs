@@ -5,12 +5,12 @@ use std::collections::{BTreeSet, HashMap};
 
 use roster_proto::ObjectGuid;
 use roster_proto::admin::{AccessKind, SessionCounts};
-use roster_proto::dn::Dn;
 use roster_proto::records::{GroupRecord, UserRecord};
 use roster_proto::scope::ResolvedScope;
 use uuid::Uuid;
 
 use crate::links::{self, LinkRule};
+use crate::scope::UserScope;
 
 /// A user as the service holds it (or would, after the import).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,17 +262,14 @@ impl<'a> Planner<'a> {
     }
 
     fn in_scope(&self, record: &UserRecord) -> bool {
-        Dn::parse(&record.dn).is_ok_and(|dn| self.scope.contains_user(&dn)) && !record.outside_filter
+        crate::scope::user_in_scope(self.scope, record)
     }
 
     /// What the rules say of the directory's user `record`, whoever is stored.
     fn verdict(&self, record: &UserRecord) -> Verdict {
-        let in_scope = match Dn::parse(&record.dn) {
-            Ok(dn) => self.scope.contains_user(&dn) && !record.outside_filter,
-            Err(_) => return Verdict::OutOfScope { unreadable: true },
-        };
-        if !in_scope {
-            return Verdict::OutOfScope { unreadable: false };
+        let place = UserScope::of(self.scope, record);
+        if !place.in_scope() {
+            return Verdict::OutOfScope { unreadable: place.unreadable_dn() };
         }
         let granted: BTreeSet<Uuid> = self
             .grants

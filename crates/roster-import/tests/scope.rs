@@ -14,8 +14,9 @@ use common::{BASE, user};
 #[test]
 fn a_user_is_in_scope_below_the_paths_and_inside_the_filter() {
     let scope = JobScope { relative_paths: vec!["OU=Staff".into()], group_paths: vec![], user_filter: None }.resolve(BASE).unwrap();
-    // (container, DN override, outside_filter) -> (in_paths, in scope)
-    let cases: [(&str, Option<&str>, bool, Option<bool>, bool); 6] = [
+    // (container, DN instead, outside_filter) -> (in_paths, in scope)
+    type Case = (&'static str, Option<&'static str>, bool, Option<bool>, bool);
+    let cases: [Case; 6] = [
         ("OU=Staff", None, false, Some(true), true),
         ("OU=Copenhagen,OU=Staff", None, false, Some(true), true),
         ("OU=Staff", None, true, Some(true), false),

@@ -19,6 +19,7 @@
 //! whether a plan takes away so much that it must wait for an admin.
 
 pub mod explain;
+pub mod fields;
 pub mod links;
 pub mod plan;
 pub mod safeguard;
@@ -26,7 +27,8 @@ pub mod scope;
 pub mod structure;
 
 pub use explain::{ExplainInput, Explainer};
+pub use fields::{FieldValue, InvalidField, USER_FIELDS, UserState};
 pub use links::{GroupRef, LinkError, LinkRule};
-pub use plan::{Action, CurrentUser, DeactivationReason, Plan, PlanInput, Planner, StoredUser, UserChange, UserState, plan};
+pub use plan::{Action, CurrentUser, DeactivationReason, Plan, PlanInput, Planner, StoredUser, UserChange, plan};
 pub use scope::{UserScope, user_in_scope};
 pub use structure::{StructureInput, structure};

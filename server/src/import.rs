@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use std::collections::HashMap;
 
-use roster_import::{Action, GroupRef, LinkRule, Plan, Planner, StoredUser, UserChange};
+use roster_import::{Action, GroupRef, LinkRule, Plan, PlanDigest, Planner, StoredUser, UserChange};
 use roster_proto::ObjectGuid;
-use roster_proto::admin::{AccessKind, ChangeAction, Job, Link, SessionChange, SessionTrigger};
+use roster_proto::admin::{AccessKind, Job, Link, SessionChange, SessionTrigger};
 use roster_proto::records::{GroupRecord, UserRecord};
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -427,31 +427,6 @@ pub fn session_change(change: &UserChange, user_id: Option<Uuid>) -> SessionChan
         username: change.target.username.clone(),
         action: change.action.into(),
         details: change.details.clone(),
-    }
-}
-
-/// A digest of what a plan does, user by user, fed one change at a time:
-/// two plans with the same digest make the same changes. An approval names
-/// the digest it saw.
-#[derive(Debug, Default)]
-pub struct PlanDigest(sha2::Sha256);
-
-impl PlanDigest {
-    pub fn add(&mut self, change: &UserChange) {
-        use sha2::Digest;
-        self.0.update(change.target.anchor.to_string());
-        self.0.update([0]);
-        self.0.update(ChangeAction::from(change.action).as_str());
-        for detail in &change.details {
-            self.0.update([0]);
-            self.0.update(detail);
-        }
-        self.0.update([1]);
-    }
-
-    pub fn finish(self) -> String {
-        use sha2::Digest;
-        self.0.finalize().iter().map(|byte| format!("{byte:02x}")).collect()
     }
 }
 

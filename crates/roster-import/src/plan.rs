@@ -4,7 +4,8 @@
 use std::collections::{BTreeSet, HashMap};
 
 use roster_proto::ObjectGuid;
-use roster_proto::admin::{AccessKind, SessionCounts};
+pub use roster_proto::admin::DeactivationReason;
+use roster_proto::admin::{AccessChange, AccessKind, ChangeDetail, SessionCounts};
 use roster_proto::records::{GroupRecord, UserRecord};
 use roster_proto::scope::ResolvedScope;
 use uuid::Uuid;
@@ -68,28 +69,6 @@ impl From<Action> for roster_proto::admin::ChangeAction {
     }
 }
 
-/// Why a user is inactive after the import.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeactivationReason {
-    DisabledInDirectory,
-    AccountExpired,
-    LeftScope,
-    GoneFromDirectory,
-    NoBasicAccess,
-}
-
-impl DeactivationReason {
-    pub fn describe(self) -> &'static str {
-        match self {
-            DeactivationReason::DisabledInDirectory => "the account is disabled in AD",
-            DeactivationReason::AccountExpired => "the account has expired in AD",
-            DeactivationReason::LeftScope => "the user left the job's scope",
-            DeactivationReason::GoneFromDirectory => "the user is no longer in AD",
-            DeactivationReason::NoBasicAccess => "no linked group grants the user a basic access any more",
-        }
-    }
-}
-
 /// One user's change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserChange {
@@ -102,8 +81,9 @@ pub struct UserChange {
     /// the reverse.
     pub gained: Vec<Uuid>,
     pub lost: Vec<Uuid>,
-    /// Field by field, in words.
-    pub details: Vec<String>,
+    /// Field by field, the accesses gained and lost, and why the user
+    /// became inactive, as data.
+    pub details: Vec<ChangeDetail>,
 }
 
 /// The whole plan of an import.
@@ -303,10 +283,10 @@ impl<'a> Planner<'a> {
     fn change(&mut self, existing: Option<&CurrentUser>, target: UserState, reason: DeactivationReason) -> Option<UserChange> {
         let counts = &mut self.summary.counts;
         let Some(existing) = existing else {
-            let mut details = vec![format!("username: {}", target.username)];
-            details.extend(target.accesses.iter().map(|id| format!("+access {}", describe_access(self.accesses, id))));
+            let mut details = vec![ChangeDetail::Field { field: "username".to_owned(), old: None, new: Some(target.username.clone()) }];
+            details.extend(target.accesses.iter().map(|id| ChangeDetail::AccessGained(access_change(self.accesses, id))));
             if !target.active {
-                details.push(format!("inactive: {}", reason.describe()));
+                details.push(ChangeDetail::Inactive { reason });
             }
             counts.created += 1;
             let gained = target.accesses.iter().copied().collect();
@@ -348,29 +328,27 @@ enum Verdict {
     Imported { active: bool, reason: DeactivationReason, granted: BTreeSet<Uuid> },
 }
 
-fn diff(accesses: &HashMap<Uuid, (AccessKind, String)>, old: &UserState, new: &UserState, reason: DeactivationReason) -> Vec<String> {
+fn diff(accesses: &HashMap<Uuid, (AccessKind, String)>, old: &UserState, new: &UserState, reason: DeactivationReason) -> Vec<ChangeDetail> {
     let mut details = Vec::new();
     for ((name, before), after) in USER_FIELDS.iter().zip(old.field_values()).zip(new.field_values()) {
         if before != after {
-            let (before, after) = (before.to_text(), after.to_text());
-            details.push(format!("{name}: {} -> {}", before.as_deref().unwrap_or("(none)"), after.as_deref().unwrap_or("(none)")));
+            details.push(ChangeDetail::Field { field: (*name).to_owned(), old: before.to_text(), new: after.to_text() });
         }
     }
-    details.extend(old.accesses.difference(&new.accesses).map(|id| format!("-access {}", describe_access(accesses, id))));
-    details.extend(new.accesses.difference(&old.accesses).map(|id| format!("+access {}", describe_access(accesses, id))));
+    details.extend(old.accesses.difference(&new.accesses).map(|id| ChangeDetail::AccessLost(access_change(accesses, id))));
+    details.extend(new.accesses.difference(&old.accesses).map(|id| ChangeDetail::AccessGained(access_change(accesses, id))));
     match (old.active, new.active) {
-        (true, false) => details.push(format!("deactivated: {}", reason.describe())),
-        (false, true) => details.push("re-activated".to_owned()),
+        (true, false) => details.push(ChangeDetail::Deactivated { reason }),
+        (false, true) => details.push(ChangeDetail::Reactivated),
         _ => {}
     }
     details
 }
 
-fn describe_access(accesses: &HashMap<Uuid, (AccessKind, String)>, id: &Uuid) -> String {
-    match accesses.get(id) {
-        Some((kind, name)) => format!("{} @ {name}", kind.as_str()),
-        None => format!("{id} (no longer in the catalogue)"),
-    }
+/// Access `id` as a change names it: with its kind and name while the catalogue holds it.
+fn access_change(accesses: &HashMap<Uuid, (AccessKind, String)>, id: &Uuid) -> AccessChange {
+    let known = accesses.get(id);
+    AccessChange { id: *id, kind: known.map(|(kind, _)| *kind), name: known.map(|(_, name)| name.clone()) }
 }
 
 fn note_link_problems(
@@ -403,5 +381,39 @@ fn note_link_problems(
     let grants_basic = links.iter().any(|l| accesses.get(&l.access_id).is_some_and(|(kind, _)| kind.is_basic()));
     if !grants_basic {
         notes.push("no link grants a basic (user) access, so nobody was imported".to_owned());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::InvalidField;
+
+    /// A stored state whose field `changed` (if any) holds another value.
+    fn state(changed: Option<&str>) -> UserState {
+        UserState::from_stored("07070707-0707-0707-0707-070707070707".parse().unwrap(), true, |column| {
+            let n = if Some(column) == changed { 8 } else { 7 };
+            let text = if column == "object_guid" { format!("{n:08x}-0707-0707-0707-070707070707") } else { format!("{column} {n}") };
+            Ok::<_, InvalidField>(Some(text))
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn every_field_is_diffed_compared_and_fingerprinted() {
+        let base = state(None);
+        for name in USER_FIELDS {
+            let other = state(Some(name));
+            let details = diff(&HashMap::new(), &base, &other, DeactivationReason::GoneFromDirectory);
+            match details.as_slice() {
+                [ChangeDetail::Field { field, old: Some(old), new: Some(new) }] => {
+                    assert_eq!(field, name);
+                    assert_ne!(old, new, "{name}");
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+            assert_ne!(base.fingerprint(), other.fingerprint(), "{name}");
+            assert_ne!(base, other, "{name}");
+        }
     }
 }

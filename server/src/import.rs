@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use std::collections::HashMap;
 
-use roster_import::{Action, GroupRef, LinkRule, Plan, PlanDigest, Planner, StoredUser, UserChange};
+use roster_import::{Action, GroupRef, LinkRule, Plan, PlanDigest, Planner, UserChange};
 use roster_proto::ObjectGuid;
 use roster_proto::admin::{AccessKind, Job, Link, SessionChange, SessionTrigger};
 use roster_proto::records::{GroupRecord, UserRecord};
@@ -261,27 +261,19 @@ impl PlanContext {
 /// Users an import reads per batch, unless told otherwise.
 pub const DEFAULT_BATCH_USERS: u32 = 1000;
 
-/// A walk over a job's users in anchor order, a batch at a time, pairing
-/// each directory user with the stored user of the same anchor: the
-/// directory's batch ends at some anchor, and the stored users read with
-/// it are exactly those after the previous batch's last anchor and up to
-/// this one (all the rest, after the last batch). Both sides are cut by
-/// the database's own ordering of the same text, so they always agree.
+/// The walk over a job's users in anchor order, a batch at a time
+/// ([`roster_import::Batches`], which pairs each directory user with the
+/// stored user of the same anchor), reading each batch from the store.
 #[derive(Debug)]
 pub struct Batches {
-    size: u32,
+    walk: roster_import::Batches,
     dialect: crate::db::Dialect,
-    after: Option<store::directory::UserKey>,
-    lower: Option<String>,
-    last_anchor: Option<ObjectGuid>,
-    duplicates: u64,
-    done: bool,
 }
 
 impl Batches {
     /// A walk reading `size` directory users at a time (at least 1).
     pub fn new(size: u32, dialect: crate::db::Dialect) -> Batches {
-        Batches { size: size.max(1), dialect, after: None, lower: None, last_anchor: None, duplicates: 0, done: false }
+        Batches { walk: roster_import::Batches::new(size), dialect }
     }
 
     /// The changes of the next batch; `None` once every user is planned.
@@ -293,60 +285,20 @@ impl Batches {
         job: Uuid,
         planner: &mut Planner<'_>,
     ) -> Result<Option<Vec<UserChange>>, ImportError> {
-        if self.done {
+        if self.walk.is_done() {
             return Ok(None);
         }
-        let batch = store::directory::user_batch(conn, job, self.after.as_ref(), self.size).await?;
-        let full = batch.len() == self.size as usize;
-        let upto = if full { batch.last().map(|(key, _)| key.0.clone()) } else { None };
-        let stored = store::users::stored_between(conn, job, self.lower.as_deref(), upto.as_deref()).await?;
-        let mut by_anchor: HashMap<ObjectGuid, &StoredUser> = stored.iter().map(|u| (u.anchor, u)).collect();
-        // Records to plan against their whole stored user (if any), in order.
-        let mut to_compare: Vec<(&UserRecord, Option<Uuid>)> = Vec::new();
-        // Records of one anchor are adjacent; the first in scope counts.
-        let mut start = 0;
-        while start < batch.len() {
-            let anchor = batch[start].1.anchor();
-            let end = batch[start..].iter().position(|(_, r)| r.anchor() != anchor).map_or(batch.len(), |n| start + n);
-            if self.last_anchor == Some(anchor) {
-                // The rest of an anchor the previous batch ended with.
-                self.duplicates += (end - start) as u64;
-            } else {
-                self.duplicates += (end - start - 1) as u64;
-                let records: Vec<&UserRecord> = batch[start..end].iter().map(|(_, r)| r).collect();
-                if let Some(record) = planner.pick(&records) {
-                    match by_anchor.remove(&anchor) {
-                        Some(stored) if planner.is_unchanged(record, stored) => {}
-                        Some(stored) => to_compare.push((record, Some(stored.id))),
-                        None => to_compare.push((record, None)),
-                    }
-                }
-                self.last_anchor = Some(anchor);
-            }
-            start = end;
-        }
-        // Stored users no record of this batch names: gone from the directory.
-        let gone: Vec<Uuid> = stored.iter().filter(|u| by_anchor.contains_key(&u.anchor)).map(|u| u.id).collect();
-        let wanted: Vec<Uuid> = to_compare.iter().filter_map(|(_, id)| *id).chain(gone.iter().copied()).collect();
-        let whole = store::users::current_users_by_id(conn, self.dialect, &wanted).await?;
-        let mut changes = Vec::new();
-        for (record, id) in to_compare {
-            changes.extend(planner.user(record, id.and_then(|id| whole.get(&id))));
-        }
-        for id in gone {
-            if let Some(user) = whole.get(&id) {
-                changes.extend(planner.gone(user));
-            }
-        }
-        self.after = batch.last().map(|(key, _)| key.clone());
-        self.lower = upto;
-        self.done = !full;
-        Ok(Some(changes))
+        let batch = store::directory::user_batch(conn, job, self.walk.after(), self.walk.size()).await?;
+        let range = self.walk.stored_range(&batch);
+        let stored = store::users::stored_between(conn, job, range.after, range.upto).await?;
+        let paired = self.walk.pair(planner, &batch, &stored);
+        let whole = store::users::current_users_by_id(conn, self.dialect, &paired.wanted()).await?;
+        Ok(Some(paired.plan(planner, &whole)))
     }
 
     /// Directory users skipped because another record has the same anchor.
     pub fn duplicates(&self) -> u64 {
-        self.duplicates
+        self.walk.duplicates()
     }
 }
 

@@ -155,7 +155,7 @@ pub async fn commit(db: &Db, snapshot: &SnapshotRecord, job: &Job) -> Result<Com
             match &record {
                 Record::User(user) => {
                     counts.users += 1;
-                    let in_scope = !user.outside_filter && Dn::parse(&user.dn).is_ok_and(|dn| resolved.contains_user(&dn));
+                    let in_scope = roster_import::user_in_scope(&resolved, user);
                     // A delta reads changed users domain-wide so that moves out of
                     // scope are seen; only users the state knows or in scope are kept.
                     if full || in_scope || store::directory::object_exists(&mut tx, job.id, user.object_guid).await? {

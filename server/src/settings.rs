@@ -29,6 +29,9 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://roster-data/roster.db";
 /// Loopback only unless told otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
+/// Directory users an import reads per batch, unless told otherwise.
+pub const DEFAULT_IMPORT_BATCH_USERS: u32 = 1000;
+
 /// Limits on what agents and admins may send, each with a default that
 /// fits a large directory; exceeding one is answered with problem+json.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,7 +74,7 @@ impl Default for Limits {
             register_requests_per_minute: 30.0,
             register_request_burst: 10.0,
             max_json_body_bytes: 2 * 1024 * 1024,
-            import_batch_users: crate::import::DEFAULT_BATCH_USERS,
+            import_batch_users: DEFAULT_IMPORT_BATCH_USERS,
         }
     }
 }

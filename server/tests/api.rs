@@ -9,7 +9,8 @@ mod support;
 
 use reqwest::Method;
 use roster_proto::admin::{
-    Access, AccessKind, CreateAccess, CreateJob, Job, Link, LinkInput, LinksSaved, Page, RegistrationToken, Session, SessionChange, User,
+    Access, AccessKind, ChangeDetail, CreateAccess, CreateJob, DeactivationReason, Job, Link, LinkInput, LinksSaved, Page,
+    RegistrationToken, Session, SessionChange, User,
 };
 use roster_proto::agent::{AgentJob, CommitResponse, RegisterRequest, SnapshotState};
 use roster_proto::manifest::SnapshotKind;
@@ -455,7 +456,7 @@ async fn deltas_change_the_state_only_on_the_watermark_it_holds(engine: Engine) 
     let manual = w.app.wait_for_session(&w.admin, manual.id).await;
     assert_eq!(manual.counts.deactivated, 1, "{manual:?}");
     let changes: Page<SessionChange> = w.app.get(&format!("/api/v1/sessions/{}/changes", manual.id), &w.admin).await.json();
-    assert!(changes.items[0].details.iter().any(|d| d.contains("left the job's scope")), "{:?}", changes.items);
+    assert!(changes.items[0].details.contains(&ChangeDetail::Deactivated { reason: DeactivationReason::LeftScope }), "{:?}", changes.items);
     let users = all_users(&w.app, &w.admin, w.job.id, 100).await;
     assert_eq!(users.iter().filter(|u| u.active).count(), active_before_filter - 1);
 

@@ -10,8 +10,8 @@
 mod support;
 
 use roster_proto::admin::{
-    AccessKind, Budget, ChangeAction, HistoryEntry, Link, LinkInput, LinksSaved, Page, PlanPreview, SafeguardPolicy, Session,
-    SessionChange, SessionStatus, SessionTrigger, TenantSettings, User,
+    AccessKind, Budget, ChangeAction, ChangeDetail, DeactivationReason, HistoryEntry, Link, LinkInput, LinksSaved, Page, PlanPreview,
+    SafeguardPolicy, Session, SessionChange, SessionStatus, SessionTrigger, TenantSettings, User,
 };
 use roster_proto::insight::{Explanation, ReasonCode, Structure};
 use roster_proto::manifest::SnapshotKind;
@@ -271,7 +271,11 @@ async fn deactivated_users_return_within_the_grace_period_and_are_purged_after_i
     let history: Page<HistoryEntry> = w.app.get(&format!("/api/v1/users/{}/history", original.id), &w.admin).await.json();
     let actions: Vec<ChangeAction> = history.items.iter().map(|e| e.action).collect();
     assert_eq!(actions, [ChangeAction::Created, ChangeAction::Deactivated, ChangeAction::Reactivated]);
-    assert!(history.items[1].details.iter().any(|d| d.contains("no longer in AD")), "{:?}", history.items[1]);
+    assert!(
+        history.items[1].details.contains(&ChangeDetail::Deactivated { reason: DeactivationReason::GoneFromDirectory }),
+        "{:?}",
+        history.items[1]
+    );
     let first: Page<HistoryEntry> = w.app.get(&format!("/api/v1/users/{}/history?limit=2", original.id), &w.admin).await.json();
     assert_eq!(first.items.len(), 2);
     let rest: Page<HistoryEntry> =

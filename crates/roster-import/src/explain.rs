@@ -12,13 +12,13 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use roster_proto::ObjectGuid;
 use roster_proto::admin::AccessKind;
-use roster_proto::dn::Dn;
 use roster_proto::insight::{AccessGrant, Explanation, GrantChain, GroupStep, Reason, ReasonCode};
 use roster_proto::records::{GroupRecord, UserRecord};
 use roster_proto::scope::ResolvedScope;
 use uuid::Uuid;
 
 use crate::links::{self, LinkRule};
+use crate::scope::UserScope;
 
 /// Most chains shown for one access.
 pub const MAX_CHAINS_PER_ACCESS: usize = 5;
@@ -100,8 +100,8 @@ impl<'a> Explainer<'a> {
     /// Explains one user of the directory state.
     pub fn explain(&self, user: &UserRecord) -> Explanation {
         let mut reasons = Vec::new();
-        // `None`: the DN cannot be read, which the planner treats as out of scope.
-        let in_paths = Dn::parse(&user.dn).ok().map(|dn| self.input.scope.contains_user(&dn));
+        let place = UserScope::of(self.input.scope, user);
+        let in_paths = place.in_paths;
         if in_paths == Some(false) {
             reasons.push(self.out_of_scope(user));
         }
@@ -114,7 +114,7 @@ impl<'a> Explainer<'a> {
                 text: format!("the DN `{}` cannot be read, so the user is treated as out of scope", user.dn),
             });
         }
-        let in_scope = in_paths == Some(true) && !user.outside_filter;
+        let in_scope = place.in_scope();
 
         let reached = self.granted.get(&user.object_guid);
         let grants = reached.map(|ids| self.grants(user, ids)).unwrap_or_default();

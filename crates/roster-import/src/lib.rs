@@ -18,13 +18,21 @@
 //! the OUs and groups a directory state holds. [`safeguard::judge`] says
 //! whether a plan takes away so much that it must wait for an admin.
 
+pub mod digest;
 pub mod explain;
+pub mod fields;
 pub mod links;
+pub mod pairing;
 pub mod plan;
 pub mod safeguard;
+pub mod scope;
 pub mod structure;
 
+pub use digest::PlanDigest;
 pub use explain::{ExplainInput, Explainer};
+pub use fields::{FieldValue, InvalidField, USER_FIELDS, UserState};
 pub use links::{GroupRef, LinkError, LinkRule};
-pub use plan::{Action, CurrentUser, DeactivationReason, Plan, PlanInput, Planner, StoredUser, UserChange, UserState, plan};
+pub use pairing::{Batches, Paired, StoredRange, UserKey};
+pub use plan::{Action, CurrentUser, DeactivationReason, Plan, PlanInput, Planner, StoredUser, UserChange, plan};
+pub use scope::{UserScope, user_in_scope};
 pub use structure::{StructureInput, structure};

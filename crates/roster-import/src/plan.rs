@@ -4,84 +4,16 @@
 use std::collections::{BTreeSet, HashMap};
 
 use roster_proto::ObjectGuid;
-use roster_proto::admin::{AccessKind, SessionCounts};
-use roster_proto::dn::Dn;
+pub use roster_proto::admin::DeactivationReason;
+use roster_proto::admin::{AccessChange, AccessKind, ChangeDetail, SessionCounts};
 use roster_proto::records::{GroupRecord, UserRecord};
 use roster_proto::scope::ResolvedScope;
 use uuid::Uuid;
 
+use crate::fields::USER_FIELDS;
+use crate::fields::UserState;
 use crate::links::{self, LinkRule};
-
-/// A user as the service holds it (or would, after the import).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserState {
-    /// What the user is matched by across imports: `mS-DS-ConsistencyGuid`
-    /// where set, else `objectGUID`.
-    pub anchor: ObjectGuid,
-    /// The AD object's current GUID (group memberships name it).
-    pub object_guid: ObjectGuid,
-    pub username: String,
-    pub user_principal_name: Option<String>,
-    pub email: Option<String>,
-    pub display_name: Option<String>,
-    pub given_name: Option<String>,
-    pub surname: Option<String>,
-    pub telephone_number: Option<String>,
-    pub department: Option<String>,
-    pub title: Option<String>,
-    pub dn: String,
-    pub active: bool,
-    pub accesses: BTreeSet<Uuid>,
-}
-
-impl UserState {
-    /// A digest of everything an import compares of a user: two states with
-    /// the same fingerprint are the same state. Stored with each user, so a
-    /// re-import compares one value instead of reading the whole row.
-    pub fn fingerprint(&self) -> String {
-        fingerprint(
-            &[
-                Some(&self.anchor.to_string()),
-                Some(&self.object_guid.to_string()),
-                Some(&self.username),
-                self.user_principal_name.as_ref(),
-                self.email.as_ref(),
-                self.display_name.as_ref(),
-                self.given_name.as_ref(),
-                self.surname.as_ref(),
-                self.telephone_number.as_ref(),
-                self.department.as_ref(),
-                self.title.as_ref(),
-                Some(&self.dn),
-            ],
-            self.active,
-            &self.accesses,
-        )
-    }
-}
-
-/// The fingerprint of a user state with these fields (in
-/// [`UserState::fingerprint`]'s order), activity and accesses.
-fn fingerprint(fields: &[Option<&String>], active: bool, accesses: &BTreeSet<Uuid>) -> String {
-    use sha2::Digest;
-    let mut hasher = sha2::Sha256::new();
-    hasher.update(b"roster-user-v1");
-    for field in fields {
-        match field {
-            None => hasher.update([0]),
-            Some(text) => {
-                hasher.update([1]);
-                hasher.update((text.len() as u64).to_le_bytes());
-                hasher.update(text.as_bytes());
-            }
-        }
-    }
-    hasher.update([u8::from(active)]);
-    for access in accesses {
-        hasher.update(access.as_bytes());
-    }
-    hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect()
-}
+use crate::scope::UserScope;
 
 /// A stored user known by its fingerprint only: enough to tell that a
 /// re-import leaves it as it is.
@@ -137,28 +69,6 @@ impl From<Action> for roster_proto::admin::ChangeAction {
     }
 }
 
-/// Why a user is inactive after the import.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeactivationReason {
-    DisabledInDirectory,
-    AccountExpired,
-    LeftScope,
-    GoneFromDirectory,
-    NoBasicAccess,
-}
-
-impl DeactivationReason {
-    pub fn describe(self) -> &'static str {
-        match self {
-            DeactivationReason::DisabledInDirectory => "the account is disabled in AD",
-            DeactivationReason::AccountExpired => "the account has expired in AD",
-            DeactivationReason::LeftScope => "the user left the job's scope",
-            DeactivationReason::GoneFromDirectory => "the user is no longer in AD",
-            DeactivationReason::NoBasicAccess => "no linked group grants the user a basic access any more",
-        }
-    }
-}
-
 /// One user's change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserChange {
@@ -171,8 +81,9 @@ pub struct UserChange {
     /// the reverse.
     pub gained: Vec<Uuid>,
     pub lost: Vec<Uuid>,
-    /// Field by field, in words.
-    pub details: Vec<String>,
+    /// Field by field, the accesses gained and lost, and why the user
+    /// became inactive, as data.
+    pub details: Vec<ChangeDetail>,
 }
 
 /// The whole plan of an import.
@@ -262,17 +173,14 @@ impl<'a> Planner<'a> {
     }
 
     fn in_scope(&self, record: &UserRecord) -> bool {
-        Dn::parse(&record.dn).is_ok_and(|dn| self.scope.contains_user(&dn)) && !record.outside_filter
+        crate::scope::user_in_scope(self.scope, record)
     }
 
     /// What the rules say of the directory's user `record`, whoever is stored.
     fn verdict(&self, record: &UserRecord) -> Verdict {
-        let in_scope = match Dn::parse(&record.dn) {
-            Ok(dn) => self.scope.contains_user(&dn) && !record.outside_filter,
-            Err(_) => return Verdict::OutOfScope { unreadable: true },
-        };
-        if !in_scope {
-            return Verdict::OutOfScope { unreadable: false };
+        let place = UserScope::of(self.scope, record);
+        if !place.in_scope() {
+            return Verdict::OutOfScope { unreadable: place.unreadable_dn() };
         }
         let granted: BTreeSet<Uuid> = self
             .grants
@@ -301,21 +209,8 @@ impl<'a> Planner<'a> {
         if stored.active != active || stored.anchor != record.anchor() {
             return false;
         }
-        let fields = [
-            Some(&stored.anchor.to_string()),
-            Some(&record.object_guid.to_string()),
-            Some(&record.sam_account_name),
-            record.user_principal_name.as_ref(),
-            record.mail.as_ref(),
-            record.display_name.as_ref(),
-            record.given_name.as_ref(),
-            record.surname.as_ref(),
-            record.telephone_number.as_ref(),
-            record.department.as_ref(),
-            record.title.as_ref(),
-            Some(&record.dn),
-        ];
-        if fingerprint(&fields, active, &granted) != stored.fingerprint {
+        let print = crate::fields::fingerprint(stored.anchor, &UserState::record_values(record), active, &granted);
+        if print.as_slice() != stored.fingerprint.as_bytes() {
             return false;
         }
         self.summary.active_before += u64::from(stored.active);
@@ -339,7 +234,7 @@ impl<'a> Planner<'a> {
                 self.summary.users_in_scope += 1;
                 self.summary.counts.not_linked += 1;
                 let existing = existing?;
-                let target = UserState { active: false, accesses: BTreeSet::new(), ..state_from_record(record) };
+                let target = UserState { active: false, accesses: BTreeSet::new(), ..UserState::from_record(record) };
                 return self.change(Some(existing), target, DeactivationReason::NoBasicAccess);
             }
             Verdict::Imported { active, reason, granted } => (active, reason, granted),
@@ -348,13 +243,13 @@ impl<'a> Planner<'a> {
         if let Some(existing) = existing
             && existing.state.active == active
             && existing.state.accesses == granted
-            && same_fields(&existing.state, record)
+            && existing.state.same_fields(record)
         {
             // The common case of a re-import, decided without copying the record.
             self.summary.counts.unchanged += 1;
             return None;
         }
-        let target = UserState { active, accesses: granted, ..state_from_record(record) };
+        let target = UserState { active, accesses: granted, ..UserState::from_record(record) };
         self.change(existing, target, reason)
     }
 
@@ -388,10 +283,10 @@ impl<'a> Planner<'a> {
     fn change(&mut self, existing: Option<&CurrentUser>, target: UserState, reason: DeactivationReason) -> Option<UserChange> {
         let counts = &mut self.summary.counts;
         let Some(existing) = existing else {
-            let mut details = vec![format!("username: {}", target.username)];
-            details.extend(target.accesses.iter().map(|id| format!("+access {}", describe_access(self.accesses, id))));
+            let mut details = vec![ChangeDetail::Field { field: "username".to_owned(), old: None, new: Some(target.username.clone()) }];
+            details.extend(target.accesses.iter().map(|id| ChangeDetail::AccessGained(access_change(self.accesses, id))));
             if !target.active {
-                details.push(format!("inactive: {}", reason.describe()));
+                details.push(ChangeDetail::Inactive { reason });
             }
             counts.created += 1;
             let gained = target.accesses.iter().copied().collect();
@@ -433,78 +328,27 @@ enum Verdict {
     Imported { active: bool, reason: DeactivationReason, granted: BTreeSet<Uuid> },
 }
 
-/// True when `state` holds exactly the fields `record` carries (what
-/// [`state_from_record`] would copy, but for activity and accesses).
-fn same_fields(state: &UserState, record: &UserRecord) -> bool {
-    state.anchor == record.anchor()
-        && state.object_guid == record.object_guid
-        && state.username == record.sam_account_name
-        && state.user_principal_name == record.user_principal_name
-        && state.email == record.mail
-        && state.display_name == record.display_name
-        && state.given_name == record.given_name
-        && state.surname == record.surname
-        && state.telephone_number == record.telephone_number
-        && state.department == record.department
-        && state.title == record.title
-        && state.dn == record.dn
-}
-
-fn state_from_record(record: &UserRecord) -> UserState {
-    UserState {
-        anchor: record.anchor(),
-        object_guid: record.object_guid,
-        username: record.sam_account_name.clone(),
-        user_principal_name: record.user_principal_name.clone(),
-        email: record.mail.clone(),
-        display_name: record.display_name.clone(),
-        given_name: record.given_name.clone(),
-        surname: record.surname.clone(),
-        telephone_number: record.telephone_number.clone(),
-        department: record.department.clone(),
-        title: record.title.clone(),
-        dn: record.dn.clone(),
-        active: false,
-        accesses: BTreeSet::new(),
-    }
-}
-
-fn diff(accesses: &HashMap<Uuid, (AccessKind, String)>, old: &UserState, new: &UserState, reason: DeactivationReason) -> Vec<String> {
+fn diff(accesses: &HashMap<Uuid, (AccessKind, String)>, old: &UserState, new: &UserState, reason: DeactivationReason) -> Vec<ChangeDetail> {
     let mut details = Vec::new();
-    let (old_guid, new_guid) = (old.object_guid.to_string(), new.object_guid.to_string());
-    let fields: [(&str, Option<&str>, Option<&str>); 11] = [
-        ("object_guid", Some(&old_guid), Some(&new_guid)),
-        ("username", Some(&old.username), Some(&new.username)),
-        ("user_principal_name", old.user_principal_name.as_deref(), new.user_principal_name.as_deref()),
-        ("email", old.email.as_deref(), new.email.as_deref()),
-        ("display_name", old.display_name.as_deref(), new.display_name.as_deref()),
-        ("given_name", old.given_name.as_deref(), new.given_name.as_deref()),
-        ("surname", old.surname.as_deref(), new.surname.as_deref()),
-        ("telephone_number", old.telephone_number.as_deref(), new.telephone_number.as_deref()),
-        ("department", old.department.as_deref(), new.department.as_deref()),
-        ("title", old.title.as_deref(), new.title.as_deref()),
-        ("dn", Some(&old.dn), Some(&new.dn)),
-    ];
-    for (name, before, after) in fields {
+    for ((name, before), after) in USER_FIELDS.iter().zip(old.field_values()).zip(new.field_values()) {
         if before != after {
-            details.push(format!("{name}: {} -> {}", before.unwrap_or("(none)"), after.unwrap_or("(none)")));
+            details.push(ChangeDetail::Field { field: (*name).to_owned(), old: before.to_text(), new: after.to_text() });
         }
     }
-    details.extend(old.accesses.difference(&new.accesses).map(|id| format!("-access {}", describe_access(accesses, id))));
-    details.extend(new.accesses.difference(&old.accesses).map(|id| format!("+access {}", describe_access(accesses, id))));
+    details.extend(old.accesses.difference(&new.accesses).map(|id| ChangeDetail::AccessLost(access_change(accesses, id))));
+    details.extend(new.accesses.difference(&old.accesses).map(|id| ChangeDetail::AccessGained(access_change(accesses, id))));
     match (old.active, new.active) {
-        (true, false) => details.push(format!("deactivated: {}", reason.describe())),
-        (false, true) => details.push("re-activated".to_owned()),
+        (true, false) => details.push(ChangeDetail::Deactivated { reason }),
+        (false, true) => details.push(ChangeDetail::Reactivated),
         _ => {}
     }
     details
 }
 
-fn describe_access(accesses: &HashMap<Uuid, (AccessKind, String)>, id: &Uuid) -> String {
-    match accesses.get(id) {
-        Some((kind, name)) => format!("{} @ {name}", kind.as_str()),
-        None => format!("{id} (no longer in the catalogue)"),
-    }
+/// Access `id` as a change names it: with its kind and name while the catalogue holds it.
+fn access_change(accesses: &HashMap<Uuid, (AccessKind, String)>, id: &Uuid) -> AccessChange {
+    let known = accesses.get(id);
+    AccessChange { id: *id, kind: known.map(|(kind, _)| *kind), name: known.map(|(_, name)| name.clone()) }
 }
 
 fn note_link_problems(
@@ -537,5 +381,39 @@ fn note_link_problems(
     let grants_basic = links.iter().any(|l| accesses.get(&l.access_id).is_some_and(|(kind, _)| kind.is_basic()));
     if !grants_basic {
         notes.push("no link grants a basic (user) access, so nobody was imported".to_owned());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::InvalidField;
+
+    /// A stored state whose field `changed` (if any) holds another value.
+    fn state(changed: Option<&str>) -> UserState {
+        UserState::from_stored("07070707-0707-0707-0707-070707070707".parse().unwrap(), true, |column| {
+            let n = if Some(column) == changed { 8 } else { 7 };
+            let text = if column == "object_guid" { format!("{n:08x}-0707-0707-0707-070707070707") } else { format!("{column} {n}") };
+            Ok::<_, InvalidField>(Some(text))
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn every_field_is_diffed_compared_and_fingerprinted() {
+        let base = state(None);
+        for name in USER_FIELDS {
+            let other = state(Some(name));
+            let details = diff(&HashMap::new(), &base, &other, DeactivationReason::GoneFromDirectory);
+            match details.as_slice() {
+                [ChangeDetail::Field { field, old: Some(old), new: Some(new) }] => {
+                    assert_eq!(field, name);
+                    assert_ne!(old, new, "{name}");
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+            assert_ne!(base.fingerprint(), other.fingerprint(), "{name}");
+            assert_ne!(base, other, "{name}");
+        }
     }
 }

@@ -400,8 +400,91 @@ pub struct SessionChange {
     pub object_guid: ObjectGuid,
     pub username: String,
     pub action: ChangeAction,
-    /// Field by field, in words, e.g. `email: a@x -> b@x`, `+access user @ Copenhagen`.
-    pub details: Vec<String>,
+    /// What changed, as data: fields (old and new), accesses gained and
+    /// lost, and why a user became inactive.
+    pub details: Vec<ChangeDetail>,
+}
+
+/// One fact of a change, as data (words are the reader's to choose).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ChangeDetail {
+    /// A field's value before and after; either is absent for no value,
+    /// `old` for a new user.
+    Field {
+        /// The field's name, e.g. `email`, `dn`.
+        field: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        old: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        new: Option<String>,
+    },
+    /// An access the user holds after the import and did not before.
+    AccessGained(AccessChange),
+    /// An access the user held before the import and does not after.
+    AccessLost(AccessChange),
+    /// The user was active and is not any more.
+    Deactivated { reason: DeactivationReason },
+    /// A new user that is inactive from the start.
+    Inactive { reason: DeactivationReason },
+    /// The user was inactive and is active again.
+    Reactivated,
+    /// Words recorded before details were data (older sessions).
+    Note { text: String },
+}
+
+/// An access gained or lost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessChange {
+    pub id: Uuid,
+    /// The access's kind and name; absent when it is no longer in the catalogue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<AccessKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// Why a user is inactive after an import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeactivationReason {
+    DisabledInDirectory,
+    AccountExpired,
+    LeftScope,
+    GoneFromDirectory,
+    NoBasicAccess,
+}
+
+impl DeactivationReason {
+    pub const ALL: [DeactivationReason; 5] = [
+        DeactivationReason::DisabledInDirectory,
+        DeactivationReason::AccountExpired,
+        DeactivationReason::LeftScope,
+        DeactivationReason::GoneFromDirectory,
+        DeactivationReason::NoBasicAccess,
+    ];
+
+    /// The reason's code, as the API spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeactivationReason::DisabledInDirectory => "disabled_in_directory",
+            DeactivationReason::AccountExpired => "account_expired",
+            DeactivationReason::LeftScope => "left_scope",
+            DeactivationReason::GoneFromDirectory => "gone_from_directory",
+            DeactivationReason::NoBasicAccess => "no_basic_access",
+        }
+    }
+
+    /// The reason in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            DeactivationReason::DisabledInDirectory => "the account is disabled in AD",
+            DeactivationReason::AccountExpired => "the account has expired in AD",
+            DeactivationReason::LeftScope => "the user left the job's scope",
+            DeactivationReason::GoneFromDirectory => "the user is no longer in AD",
+            DeactivationReason::NoBasicAccess => "no linked group grants the user a basic access any more",
+        }
+    }
 }
 
 /// `POST /api/v1/jobs/{job}/plan`: what an import would do now, applied to
@@ -466,7 +549,8 @@ pub struct HistoryEntry {
     #[serde(with = "time::serde::rfc3339")]
     pub at: time::OffsetDateTime,
     pub action: ChangeAction,
-    pub details: Vec<String>,
+    /// What the session changed, as [`SessionChange::details`].
+    pub details: Vec<ChangeDetail>,
 }
 
 /// `roster-server tenant create` output.

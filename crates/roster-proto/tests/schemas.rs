@@ -17,9 +17,9 @@ use std::path::{Path, PathBuf};
 use jsonschema::{Draft, Registry, Validator};
 use roster_proto::ObjectGuid;
 use roster_proto::admin::{
-    Access, AccessDelta, AccessKind, AccessRef, Budget, ChangeAction, CreateAccess, CreateJob, CreatedTenant, Decision, HistoryEntry, Job,
-    Link, LinkInput, LinksPreview, LinksSaved, Page, PlanPreview, RegistrationToken, SafeguardPolicy, Session, SessionChange,
-    SessionCounts, SessionStatus, SessionTrigger, TenantSettings, User,
+    Access, AccessChange, AccessDelta, AccessKind, AccessRef, Budget, ChangeAction, ChangeDetail, CreateAccess, CreateJob, CreatedTenant,
+    DeactivationReason, Decision, HistoryEntry, Job, Link, LinkInput, LinksPreview, LinksSaved, Page, PlanPreview, RegistrationToken,
+    SafeguardPolicy, Session, SessionChange, SessionCounts, SessionStatus, SessionTrigger, TenantSettings, User,
 };
 use roster_proto::agent::{
     AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, SnapshotState, SnapshotStatus, SyncAdvice,
@@ -1012,7 +1012,7 @@ fn admin_api_bodies_match() {
             object_guid: guid(ANN),
             username: "ann".into(),
             action,
-            details: vec!["email: a@x -> b@x".into(), "+access user @ Copenhagen".into()],
+            details: vec![field("email", Some("a@x"), Some("b@x")), ChangeDetail::AccessGained(copenhagen())],
         })
         .collect();
     for change in &changes {
@@ -1225,6 +1225,31 @@ fn held_sessions_and_decisions_match() {
     c.rejects(&s("sessionChange"), with(&change, "/action", json!("deleted")), "an unknown action (imports never delete)");
     c.rejects(&s("sessionChange"), without(&change, "", "details"), "no details");
 
+    // Every kind of detail, and every reason a user becomes inactive.
+    let mut details = vec![
+        field("title", Some("Clerk"), None),
+        field("user_principal_name", None, Some("ann@corp.example.test")),
+        ChangeDetail::AccessGained(AccessChange { id: id(ACCESS), kind: None, name: None }),
+        ChangeDetail::Reactivated,
+        ChangeDetail::Note { text: "email: a@x -> b@x".into() },
+    ];
+    for reason in DeactivationReason::ALL {
+        details.push(ChangeDetail::Deactivated { reason });
+        details.push(ChangeDetail::Inactive { reason });
+    }
+    for detail in &details {
+        c.check(&s("changeDetail"), detail);
+    }
+    assert_eq!(
+        to_json(&ChangeDetail::AccessLost(copenhagen())),
+        json!({"type": "access_lost", "id": ACCESS, "kind": "user", "name": "Copenhagen"})
+    );
+    c.rejects(&s("changeDetail"), json!("+access user @ Copenhagen"), "words instead of data");
+    c.rejects(&s("changeDetail"), json!({"type": "deactivated", "reason": "gone"}), "an unknown reason");
+    c.rejects(&s("changeDetail"), json!({"type": "renamed"}), "an unknown type");
+    c.rejects(&s("changeDetail"), json!({"type": "field", "old": "a"}), "a field without its name");
+    c.rejects(&s("changeDetail"), json!({"type": "access_gained", "kind": "user"}), "an access without its id");
+
     // The optional body of approve and reject.
     c.check(&s("decision"), &Decision { by: Some("alice@corp.example.test".into()) });
     c.check(&s("decision"), &Decision::default());
@@ -1246,7 +1271,7 @@ fn planned_creation() -> SessionChange {
         object_guid: guid("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"),
         username: "bo".into(),
         action: ChangeAction::Created,
-        details: vec!["username: bo".into(), "+access user @ Copenhagen".into()],
+        details: vec![field("username", None, Some("bo")), ChangeDetail::AccessGained(copenhagen())],
     }
 }
 
@@ -1256,12 +1281,20 @@ fn deactivation() -> SessionChange {
         object_guid: guid(ANN),
         username: "ann".into(),
         action: ChangeAction::Deactivated,
-        details: vec!["deactivated: the user is no longer in AD".into(), "-access user @ Copenhagen".into()],
+        details: vec![ChangeDetail::Deactivated { reason: DeactivationReason::GoneFromDirectory }, ChangeDetail::AccessLost(copenhagen())],
     }
 }
 
 fn reactivation() -> SessionChange {
-    SessionChange { action: ChangeAction::Reactivated, details: vec!["re-activated".into()], ..deactivation() }
+    SessionChange { action: ChangeAction::Reactivated, details: vec![ChangeDetail::Reactivated], ..deactivation() }
+}
+
+fn field(name: &str, old: Option<&str>, new: Option<&str>) -> ChangeDetail {
+    ChangeDetail::Field { field: name.into(), old: old.map(Into::into), new: new.map(Into::into) }
+}
+
+fn copenhagen() -> AccessChange {
+    AccessChange { id: id(ACCESS), kind: Some(AccessKind::User), name: Some("Copenhagen".into()) }
 }
 
 fn plan_preview() -> PlanPreview {
@@ -1363,14 +1396,18 @@ fn plans_link_previews_and_history_match() {
 
     // A user's timeline.
     let entries: Vec<HistoryEntry> = [
-        (SessionTrigger::FirstPush, ChangeAction::Created, vec!["username: ann", "+access user @ Copenhagen"]),
-        (SessionTrigger::Schedule, ChangeAction::Updated, vec!["email: ann@x -> ann.berg@example.test"]),
+        (
+            SessionTrigger::FirstPush,
+            ChangeAction::Created,
+            vec![field("username", None, Some("ann")), ChangeDetail::AccessGained(copenhagen())],
+        ),
+        (SessionTrigger::Schedule, ChangeAction::Updated, vec![field("email", Some("ann@x"), Some("ann.berg@example.test"))]),
         (
             SessionTrigger::Schedule,
             ChangeAction::Deactivated,
-            vec!["deactivated: the account is disabled in AD", "-access user @ Copenhagen"],
+            vec![ChangeDetail::Deactivated { reason: DeactivationReason::DisabledInDirectory }, ChangeDetail::AccessLost(copenhagen())],
         ),
-        (SessionTrigger::Manual, ChangeAction::Reactivated, vec!["re-activated", "+access user @ Copenhagen"]),
+        (SessionTrigger::Manual, ChangeAction::Reactivated, vec![ChangeDetail::Reactivated, ChangeDetail::AccessGained(copenhagen())]),
     ]
     .into_iter()
     .enumerate()
@@ -1379,7 +1416,7 @@ fn plans_link_previews_and_history_match() {
         trigger,
         at: datetime!(2026-11-24 02:00:04.5 UTC) + time::Duration::days(day as i64),
         action,
-        details: details.into_iter().map(str::to_owned).collect(),
+        details,
     })
     .collect();
     assert_eq!(entries.iter().map(|e| e.action).collect::<Vec<_>>(), ChangeAction::ALL, "the timeline shows every action");
@@ -1491,6 +1528,10 @@ fn enums_are_exact() {
         assert_eq!(ChangeAction::parse(action.as_str()), Some(action));
     }
     assert_eq!((SessionStatus::parse("Held"), ChangeAction::parse("deleted")), (None, None));
+    assert_eq!(listed("admin-api.schema.json", "/$defs/deactivationReason/enum"), written(&DeactivationReason::ALL));
+    for reason in DeactivationReason::ALL {
+        assert_eq!(serde_json::to_value(reason).unwrap(), json!(reason.as_str()), "{reason:?}");
+    }
     assert_eq!(
         listed("agent-api.schema.json", "/$defs/snapshotStatus/enum"),
         written(&[SnapshotStatus::Receiving, SnapshotStatus::Committed])

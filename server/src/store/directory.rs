@@ -274,7 +274,7 @@ pub async fn load_groups(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<Ve
 
 /// Where a walk over the state's users in anchor order stands: the last
 /// (anchor, objectGUID) read.
-pub type UserKey = (String, String);
+pub type UserKey = roster_import::UserKey;
 
 /// The next `limit` users after `after`, in (anchor, objectGUID) order.
 pub async fn user_batch(

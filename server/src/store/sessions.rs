@@ -1,7 +1,7 @@
 //! Import sessions: one row per run, kept forever, with counts, notes and
 //! the itemised changes.
 
-use roster_proto::admin::{ChangeAction, HistoryEntry, Session, SessionChange, SessionCounts, SessionStatus, SessionTrigger};
+use roster_proto::admin::{ChangeAction, ChangeDetail, HistoryEntry, Session, SessionChange, SessionCounts, SessionStatus, SessionTrigger};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
@@ -38,6 +38,31 @@ fn trigger_of(row: &AnyRow) -> Result<SessionTrigger, StoreError> {
 fn action_of(row: &AnyRow) -> Result<ChangeAction, StoreError> {
     let action: String = row.try_get("action")?;
     ChangeAction::parse(&action).ok_or(StoreError::Corrupt { column: "session_changes.action", detail: action })
+}
+
+/// A change's details in a row with `details`: data, or the words sessions
+/// recorded before details were data, each read as a note.
+fn details_of(row: &AnyRow) -> Result<Vec<ChangeDetail>, StoreError> {
+    let text: String = row.try_get("details")?;
+    parse_details(&text).map_err(|e| StoreError::Corrupt { column: "session_changes.details", detail: e.to_string() })
+}
+
+/// Stored details (a JSON array), old words included.
+fn parse_details(text: &str) -> Result<Vec<ChangeDetail>, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Data(ChangeDetail),
+        Words(String),
+    }
+    let stored: Vec<Stored> = serde_json::from_str(text)?;
+    Ok(stored
+        .into_iter()
+        .map(|detail| match detail {
+            Stored::Data(detail) => detail,
+            Stored::Words(text) => ChangeDetail::Note { text },
+        })
+        .collect())
 }
 
 fn from_row(row: &AnyRow) -> Result<Session, StoreError> {
@@ -344,7 +369,7 @@ pub async fn history(
             trigger: trigger_of(row)?,
             at: to_datetime(finished.unwrap_or(created)),
             action: action_of(row)?,
-            details: get_json(row, "details")?,
+            details: details_of(row)?,
         });
     }
     let next = match page.last() {
@@ -484,8 +509,33 @@ pub async fn list_changes(db: &Db, session: Uuid, limit: u32, from_seq: i64) -> 
             object_guid: get_parsed(row, "object_guid")?,
             username: row.try_get("username")?,
             action: action_of(row)?,
-            details: get_json(row, "details")?,
+            details: details_of(row)?,
         });
     }
     Ok((changes, next))
+}
+
+#[cfg(test)]
+mod tests {
+    // A failed unwrap is a failed test, which is what we want here.
+    #![allow(clippy::unwrap_used)]
+
+    use roster_proto::admin::{ChangeDetail, DeactivationReason};
+
+    use super::parse_details;
+
+    #[test]
+    fn details_read_as_data_and_old_words_as_notes() {
+        let stored = r#"[{"type":"deactivated","reason":"left_scope"},"-access user @ Aarhus",{"type":"reactivated"}]"#;
+        assert_eq!(
+            parse_details(stored).unwrap(),
+            vec![
+                ChangeDetail::Deactivated { reason: DeactivationReason::LeftScope },
+                ChangeDetail::Note { text: "-access user @ Aarhus".into() },
+                ChangeDetail::Reactivated,
+            ]
+        );
+        assert_eq!(parse_details(r#"["username: ann", "re-activated"]"#).unwrap().len(), 2, "a session of an older version");
+        assert!(parse_details(r#"[{"type":"renamed"}]"#).is_err(), "neither data nor words");
+    }
 }

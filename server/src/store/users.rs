@@ -1,8 +1,9 @@
 //! The booking service's users as imported, and their accesses.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::LazyLock;
 
-use roster_import::{CurrentUser, StoredUser, UserState};
+use roster_import::{CurrentUser, FieldValue, InvalidField, StoredUser, USER_FIELDS, UserState};
 use roster_proto::admin::{AccessKind, AccessRef, User};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -11,32 +12,22 @@ use uuid::Uuid;
 use super::{Db, StoreError, get_parsed, get_uuid, now_ms};
 use crate::db::Dialect;
 
-/// The columns every query of this table reads, as a literal for `concat!`.
-macro_rules! state_columns {
-    () => {
-        "id, job_id, anchor, object_guid, username, user_principal_name, email, display_name, given_name, surname, \
-     telephone_number, department, title, dn, active"
-    };
+/// The columns every query of this table reads.
+static STATE_COLUMNS: LazyLock<String> = LazyLock::new(|| format!("id, job_id, anchor, {}, active", USER_FIELDS.join(", ")));
+
+/// Stored as 0/1: the Any driver has no boolean for SQLite.
+fn active_of(row: &AnyRow) -> Result<bool, StoreError> {
+    Ok(row.try_get::<i64, _>("active")? != 0)
 }
 
 fn state_from_row(row: &AnyRow) -> Result<UserState, StoreError> {
-    Ok(UserState {
-        anchor: get_parsed(row, "anchor")?,
-        object_guid: get_parsed(row, "object_guid")?,
-        username: row.try_get("username")?,
-        user_principal_name: row.try_get("user_principal_name")?,
-        email: row.try_get("email")?,
-        display_name: row.try_get("display_name")?,
-        given_name: row.try_get("given_name")?,
-        surname: row.try_get("surname")?,
-        telephone_number: row.try_get("telephone_number")?,
-        department: row.try_get("department")?,
-        title: row.try_get("title")?,
-        dn: row.try_get("dn")?,
-        // Stored as 0/1: the Any driver has no boolean for SQLite.
-        active: row.try_get::<i64, _>("active")? != 0,
-        accesses: BTreeSet::new(),
-    })
+    UserState::from_stored(get_parsed(row, "anchor")?, active_of(row)?, |column| Ok(row.try_get::<Option<String>, _>(column)?))
+}
+
+impl From<InvalidField> for StoreError {
+    fn from(e: InvalidField) -> Self {
+        StoreError::Corrupt { column: e.field, detail: e.detail }
+    }
 }
 
 /// A job's users whose anchor lies after `after` and up to `upto` (each
@@ -67,7 +58,7 @@ pub async fn stored_between(
             Ok(StoredUser {
                 id: get_uuid(row, "id")?,
                 anchor: get_parsed(row, "anchor")?,
-                active: row.try_get::<i64, _>("active")? != 0,
+                active: active_of(row)?,
                 fingerprint: row.try_get("fingerprint")?,
             })
         })
@@ -89,10 +80,9 @@ pub async fn current_users_by_id(
     for some in ids.chunks(500) {
         let placeholders: Vec<String> = (1..=some.len()).map(|n| format!("${n}")).collect();
         let sql = format!(
-            "SELECT u.id, u.job_id, u.anchor, u.object_guid, u.username, u.user_principal_name, u.email, u.display_name, u.given_name,
-                 u.surname, u.telephone_number, u.department, u.title, u.dn, u.active,
-                 (SELECT {aggregate} FROM user_accesses ua WHERE ua.user_id = u.id) AS accesses
-             FROM users u WHERE u.id IN ({})",
+            "SELECT {}, (SELECT {aggregate} FROM user_accesses ua WHERE ua.user_id = users.id) AS accesses
+             FROM users WHERE id IN ({})",
+            STATE_COLUMNS.as_str(),
             placeholders.join(", ")
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -119,37 +109,52 @@ pub async fn current_users_by_id(
 /// A query over the `users` table's imported fields.
 type UserQuery<'q> = sqlx::query::Query<'q, sqlx::Any, <sqlx::Any as sqlx::Database>::Arguments>;
 
-/// Binds the fields an import writes as `$1`..`$13`: username, UPN, email,
-/// display name, given name, surname, phone, department, title, DN, active,
-/// objectGUID (which changes when an account anchored by its consistency
-/// GUID is re-created), and the state's fingerprint.
-fn bind_imported_fields<'q>(query: UserQuery<'q>, state: &'q UserState) -> UserQuery<'q> {
-    query
-        .bind(&state.username)
-        .bind(&state.user_principal_name)
-        .bind(&state.email)
-        .bind(&state.display_name)
-        .bind(&state.given_name)
-        .bind(&state.surname)
-        .bind(&state.telephone_number)
-        .bind(&state.department)
-        .bind(&state.title)
-        .bind(&state.dn)
-        .bind(i64::from(state.active))
-        .bind(state.object_guid.to_string())
-        .bind(state.fingerprint())
+/// Binds the fields an import writes as `$1`..: the compared fields in
+/// [`USER_FIELDS`] order, then active and the state's fingerprint.
+fn bind_imported_fields<'q>(mut query: UserQuery<'q>, state: &'q UserState) -> UserQuery<'q> {
+    for value in state.field_values() {
+        query = match value {
+            FieldValue::Text(text) => query.bind(text),
+            FieldValue::Optional(text) => query.bind(text),
+            FieldValue::Guid(guid) => query.bind(guid.to_string()),
+        };
+    }
+    query.bind(i64::from(state.active)).bind(state.fingerprint())
 }
+
+/// `INSERT INTO users`, its first binds as [`bind_imported_fields`] gives
+/// them, then id, tenant, job, anchor and the time.
+static INSERT_USER: LazyLock<String> = LazyLock::new(|| {
+    let n = USER_FIELDS.len();
+    let (active, now) = (n + 1, n + 7);
+    let placeholders: Vec<String> = (1..=n + 7).map(|i| format!("${i}")).collect();
+    format!(
+        "INSERT INTO users ({}, active, fingerprint, id, tenant_id, job_id, anchor, created_at, updated_at, deactivated_at)
+         VALUES ({}, ${now}, CASE WHEN ${active} = 1 THEN NULL ELSE ${now} END)",
+        USER_FIELDS.join(", "),
+        placeholders.join(", ")
+    )
+});
+
+/// `UPDATE users`, its first binds as [`bind_imported_fields`] gives them,
+/// then the time and the id.
+static UPDATE_USER: LazyLock<String> = LazyLock::new(|| {
+    let n = USER_FIELDS.len();
+    let (active, fingerprint, now, id) = (n + 1, n + 2, n + 3, n + 4);
+    let fields: Vec<String> = USER_FIELDS.iter().enumerate().map(|(i, field)| format!("{field} = ${}", i + 1)).collect();
+    format!(
+        "UPDATE users SET {}, active = ${active}, fingerprint = ${fingerprint}, updated_at = ${now},
+             deactivated_at = CASE WHEN ${active} = 1 THEN NULL ELSE COALESCE(deactivated_at, ${now}) END
+         WHERE id = ${id}",
+        fields.join(", ")
+    )
+});
 
 /// Inserts a new user with its accesses.
 pub async fn insert_user(conn: &mut sqlx::AnyConnection, tenant: Uuid, job: Uuid, state: &UserState) -> Result<Uuid, StoreError> {
     // Time-ordered: inserts append to the id index instead of scattering.
     let id = Uuid::now_v7();
-    let query = sqlx::query(
-        "INSERT INTO users (username, user_principal_name, email, display_name, given_name, surname, telephone_number, department,
-             title, dn, active, object_guid, fingerprint, id, tenant_id, job_id, anchor, created_at, updated_at, deactivated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, CASE WHEN $11 = 1 THEN NULL ELSE $18 END)",
-    );
-    bind_imported_fields(query, state)
+    bind_imported_fields(sqlx::query(INSERT_USER.as_str()), state)
         .bind(id.to_string())
         .bind(tenant.to_string())
         .bind(job.to_string())
@@ -163,13 +168,7 @@ pub async fn insert_user(conn: &mut sqlx::AnyConnection, tenant: Uuid, job: Uuid
 
 /// Overwrites a user's fields and accesses.
 pub async fn update_user(conn: &mut sqlx::AnyConnection, id: Uuid, state: &UserState) -> Result<(), StoreError> {
-    let query = sqlx::query(
-        "UPDATE users SET username = $1, user_principal_name = $2, email = $3, display_name = $4, given_name = $5, surname = $6,
-             telephone_number = $7, department = $8, title = $9, dn = $10, active = $11, object_guid = $12, fingerprint = $13,
-             updated_at = $14, deactivated_at = CASE WHEN $11 = 1 THEN NULL ELSE COALESCE(deactivated_at, $14) END
-         WHERE id = $15",
-    );
-    bind_imported_fields(query, state).bind(now_ms()).bind(id.to_string()).execute(&mut *conn).await?;
+    bind_imported_fields(sqlx::query(UPDATE_USER.as_str()), state).bind(now_ms()).bind(id.to_string()).execute(&mut *conn).await?;
     sqlx::query("DELETE FROM user_accesses WHERE user_id = $1").bind(id.to_string()).execute(&mut *conn).await?;
     insert_accesses(conn, id, &state.accesses).await
 }
@@ -195,11 +194,8 @@ pub async fn purge_inactive(db: &Db, tenant: Uuid, before_ms: i64) -> Result<u64
 /// A user of `tenant` (`None` for other tenants' users too): its job and
 /// state, without accesses.
 pub async fn get_user(db: &Db, tenant: Uuid, id: Uuid) -> Result<Option<(Uuid, UserState)>, StoreError> {
-    let row = sqlx::query(concat!("SELECT ", state_columns!(), " FROM users WHERE tenant_id = $1 AND id = $2"))
-        .bind(tenant.to_string())
-        .bind(id.to_string())
-        .fetch_optional(&db.pool)
-        .await?;
+    let sql = format!("SELECT {} FROM users WHERE tenant_id = $1 AND id = $2", STATE_COLUMNS.as_str());
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.to_string()).bind(id.to_string()).fetch_optional(&db.pool).await?;
     row.map(|row| Ok((get_uuid(&row, "job_id")?, state_from_row(&row)?))).transpose()
 }
 
@@ -212,30 +208,20 @@ pub async fn list_users(
     limit: u32,
     after: Option<Uuid>,
 ) -> Result<(Vec<User>, Option<Uuid>), StoreError> {
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        state_columns!(),
-        " FROM users WHERE tenant_id = $1 AND ($2 = '' OR job_id = $2) AND id > $3 ORDER BY id LIMIT $4"
-    ))
-    .bind(tenant.to_string())
-    .bind(job.map(|j| j.to_string()).unwrap_or_default())
-    .bind(after.map(|a| a.to_string()).unwrap_or_default())
-    .bind(i64::from(limit) + 1)
-    .fetch_all(&db.pool)
-    .await?;
+    let sql = format!(
+        "SELECT {} FROM users WHERE tenant_id = $1 AND ($2 = '' OR job_id = $2) AND id > $3 ORDER BY id LIMIT $4",
+        STATE_COLUMNS.as_str()
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.to_string())
+        .bind(job.map(|j| j.to_string()).unwrap_or_default())
+        .bind(after.map(|a| a.to_string()).unwrap_or_default())
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&db.pool)
+        .await?;
     let mut users = Vec::with_capacity(rows.len());
     for row in rows.iter().take(limit as usize) {
-        let state = state_from_row(row)?;
-        users.push(User {
-            id: get_uuid(row, "id")?,
-            job_id: get_uuid(row, "job_id")?,
-            object_guid: state.object_guid,
-            username: state.username,
-            email: state.email,
-            display_name: state.display_name,
-            active: state.active,
-            accesses: Vec::new(),
-        });
+        users.push(state_from_row(row)?.into_api_user(get_uuid(row, "id")?, get_uuid(row, "job_id")?, Vec::new()));
     }
     let next = if rows.len() > limit as usize { users.last().map(|u| u.id) } else { None };
     if let (Some(first), Some(last)) = (users.first().map(|u| u.id), users.last().map(|u| u.id)) {

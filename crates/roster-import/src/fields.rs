@@ -1,0 +1,269 @@
+//! A user's fields, listed once: what an import copies from the directory
+//! and compares. [`UserState`], its fingerprint, the field-by-field diff,
+//! the comparison with a directory record, the stored row's columns
+//! ([`USER_FIELDS`]) and the API's `User` all derive from the one list in
+//! [`user_fields!`], so a field added there is compared, fingerprinted,
+//! diffed and stored everywhere, and one added elsewhere does not compile.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use roster_proto::ObjectGuid;
+use roster_proto::admin::{AccessRef, User};
+use roster_proto::records::UserRecord;
+use uuid::Uuid;
+
+/// One field's value, borrowed: what is compared, hashed and stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldValue<'a> {
+    /// A field every user has.
+    Text(&'a str),
+    /// A field a user may lack.
+    Optional(Option<&'a str>),
+    /// A GUID, stored and shown in its string form.
+    Guid(ObjectGuid),
+}
+
+impl FieldValue<'_> {
+    /// The value as text (`None` for a field without a value).
+    pub fn to_text(self) -> Option<String> {
+        match self {
+            FieldValue::Text(text) => Some(text.to_owned()),
+            FieldValue::Optional(text) => text.map(str::to_owned),
+            FieldValue::Guid(guid) => Some(guid.to_string()),
+        }
+    }
+}
+
+/// A type a user's field may have.
+pub trait Field: Sized {
+    /// The value, borrowed.
+    fn value(&self) -> FieldValue<'_>;
+    /// The value from its stored text (`None`: SQL NULL); `Err` says why
+    /// the text is not a value of this field.
+    fn from_stored(text: Option<String>) -> Result<Self, String>;
+}
+
+impl Field for String {
+    fn value(&self) -> FieldValue<'_> {
+        FieldValue::Text(self)
+    }
+
+    fn from_stored(text: Option<String>) -> Result<Self, String> {
+        text.ok_or_else(|| "missing".to_owned())
+    }
+}
+
+impl Field for Option<String> {
+    fn value(&self) -> FieldValue<'_> {
+        FieldValue::Optional(self.as_deref())
+    }
+
+    fn from_stored(text: Option<String>) -> Result<Self, String> {
+        Ok(text)
+    }
+}
+
+impl Field for ObjectGuid {
+    fn value(&self) -> FieldValue<'_> {
+        FieldValue::Guid(*self)
+    }
+
+    fn from_stored(text: Option<String>) -> Result<Self, String> {
+        String::from_stored(text)?.parse().map_err(|e: roster_proto::guid::GuidError| e.to_string())
+    }
+}
+
+/// A stored field whose text is not a value of its type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("stored field `{field}`: {detail}")]
+pub struct InvalidField {
+    /// The field (and column) name.
+    pub field: &'static str,
+    pub detail: String,
+}
+
+/// Defines [`UserState`] with the compared fields between its anchor and
+/// its activity, and everything that walks those fields. Each entry is
+/// `name: Type = record_field`: the state's field (also the stored
+/// column and the name a diff shows), its type (a [`Field`]) and the
+/// [`UserRecord`] field it is copied from.
+macro_rules! user_fields {
+    ($( $(#[$doc:meta])* $field:ident: $ty:ty = $record:ident ),+ $(,)?) => {
+        /// A user as the service holds it (or would, after the import).
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct UserState {
+            /// What the user is matched by across imports: `mS-DS-ConsistencyGuid`
+            /// where set, else `objectGUID`.
+            pub anchor: ObjectGuid,
+            $( $(#[$doc])* pub $field: $ty, )+
+            /// False when disabled or expired in AD, out of scope, gone, or
+            /// without a basic access.
+            pub active: bool,
+            pub accesses: BTreeSet<Uuid>,
+        }
+
+        /// How many fields an import compares (besides anchor, activity and accesses).
+        pub const USER_FIELD_COUNT: usize = [$(stringify!($field)),+].len();
+
+        /// The compared fields' names, in order: also the `users` table's
+        /// columns that hold them, and the names a diff shows.
+        pub const USER_FIELDS: [&str; USER_FIELD_COUNT] = [$(stringify!($field)),+];
+
+        impl UserState {
+            /// The compared fields' values, in [`USER_FIELDS`] order.
+            pub fn field_values(&self) -> [FieldValue<'_>; USER_FIELD_COUNT] {
+                [$(Field::value(&self.$field)),+]
+            }
+
+            /// The values `record` gives the compared fields, in [`USER_FIELDS`] order.
+            pub fn record_values(record: &UserRecord) -> [FieldValue<'_>; USER_FIELD_COUNT] {
+                [$(Field::value(&record.$record)),+]
+            }
+
+            /// The state `record` gives, inactive and without accesses.
+            pub fn from_record(record: &UserRecord) -> UserState {
+                UserState { anchor: record.anchor(), $($field: record.$record.clone(),)+ active: false, accesses: BTreeSet::new() }
+            }
+
+            /// A stored user, without accesses: `read` gives each field's
+            /// stored text by its column name.
+            pub fn from_stored<E: From<InvalidField>>(
+                anchor: ObjectGuid,
+                active: bool,
+                mut read: impl FnMut(&'static str) -> Result<Option<String>, E>,
+            ) -> Result<UserState, E> {
+                Ok(UserState {
+                    anchor,
+                    $($field: <$ty as Field>::from_stored(read(stringify!($field))?)
+                        .map_err(|detail| InvalidField { field: stringify!($field), detail })?,)+
+                    active,
+                    accesses: BTreeSet::new(),
+                })
+            }
+        }
+    };
+}
+
+user_fields! {
+    /// The AD object's current GUID (group memberships name it; it changes
+    /// when an account anchored by its consistency GUID is re-created).
+    object_guid: ObjectGuid = object_guid,
+    /// `sAMAccountName`.
+    username: String = sam_account_name,
+    user_principal_name: Option<String> = user_principal_name,
+    email: Option<String> = mail,
+    display_name: Option<String> = display_name,
+    given_name: Option<String> = given_name,
+    surname: Option<String> = surname,
+    telephone_number: Option<String> = telephone_number,
+    department: Option<String> = department,
+    title: Option<String> = title,
+    dn: String = dn,
+}
+
+impl UserState {
+    /// A digest of everything an import compares of a user: two states with
+    /// the same fingerprint are the same state. Stored with each user, so a
+    /// re-import compares one value instead of reading the whole row.
+    pub fn fingerprint(&self) -> String {
+        let hex = fingerprint(self.anchor, &self.field_values(), self.active, &self.accesses);
+        hex.iter().map(|&digit| char::from(digit)).collect()
+    }
+
+    /// True when the state holds exactly the fields `record` carries (what
+    /// [`UserState::from_record`] would copy, but for activity and accesses).
+    pub fn same_fields(&self, record: &UserRecord) -> bool {
+        self.anchor == record.anchor() && self.field_values() == UserState::record_values(record)
+    }
+
+    /// The user as the admin API shows it, with `accesses`.
+    pub fn into_api_user(self, id: Uuid, job_id: Uuid, accesses: Vec<AccessRef>) -> User {
+        // Every field named, so a new one is a decision here: shown or not.
+        let UserState {
+            anchor: _,
+            object_guid,
+            username,
+            user_principal_name: _,
+            email,
+            display_name,
+            given_name: _,
+            surname: _,
+            telephone_number: _,
+            department: _,
+            title: _,
+            dn: _,
+            active,
+            accesses: _,
+        } = self;
+        User { id, job_id, object_guid, username, email, display_name, active, accesses }
+    }
+}
+
+/// The fingerprint, as 64 lowercase hex digits, of a state with this
+/// anchor, these field values (in [`USER_FIELDS`] order), activity and
+/// accesses. Nothing is allocated: a re-import computes one per user.
+pub(crate) fn fingerprint(anchor: ObjectGuid, fields: &[FieldValue<'_>], active: bool, accesses: &BTreeSet<Uuid>) -> [u8; 64] {
+    use sha2::Digest;
+    fn text(hasher: &mut sha2::Sha256, text: Option<&str>) {
+        match text {
+            None => hasher.update([0]),
+            Some(text) => {
+                hasher.update([1]);
+                hasher.update((text.len() as u64).to_le_bytes());
+                hasher.update(text.as_bytes());
+            }
+        }
+    }
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(b"roster-user-v1");
+    text(&mut hasher, Some(GuidText::of(anchor).as_str()));
+    for field in fields {
+        match field {
+            FieldValue::Text(value) => text(&mut hasher, Some(value)),
+            FieldValue::Optional(value) => text(&mut hasher, *value),
+            FieldValue::Guid(guid) => text(&mut hasher, Some(GuidText::of(*guid).as_str())),
+        }
+    }
+    hasher.update([u8::from(active)]);
+    for access in accesses {
+        hasher.update(access.as_bytes());
+    }
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = [0u8; 64];
+    for (i, byte) in hasher.finalize().iter().enumerate() {
+        hex[2 * i] = DIGITS[usize::from(byte >> 4)];
+        hex[2 * i + 1] = DIGITS[usize::from(byte & 0x0f)];
+    }
+    hex
+}
+
+/// A GUID's string form on the stack (36 characters).
+struct GuidText {
+    buf: [u8; 36],
+    len: usize,
+}
+
+impl GuidText {
+    fn of(guid: ObjectGuid) -> GuidText {
+        let mut text = GuidText { buf: [0; 36], len: 0 };
+        // Writing into a fixed buffer fails only if the form outgrew it,
+        // which `as_str` then shows as a truncated (still distinct) text.
+        let _ = write!(text, "{guid}");
+        text
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Write for GuidText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let slot = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        slot.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}

@@ -1,0 +1,44 @@
+//! The import worker and what it runs: the loop that takes queued
+//! sessions (`worker`), the daily schedule (`scheduler`), the once-a-minute
+//! housekeeping (`housekeeping`), what a plan reads from the store and the
+//! batched walk over the job's users (`read`), and the session's one
+//! transaction that plans, judges and applies or holds (`session`). A
+//! crash before that commit leaves nothing applied; the session is queued
+//! again at the next start.
+
+mod housekeeping;
+mod read;
+mod scheduler;
+mod session;
+mod worker;
+
+use uuid::Uuid;
+
+use crate::store::StoreError;
+
+pub use housekeeping::{housekeeping, housekeeping_at};
+pub use read::{Batches, JobView, PlanContext, job_view, link_rules, plan_streamed, session_change};
+pub use scheduler::queue_scheduled;
+pub use session::{RunOutcome, run_session, run_session_in_batches};
+pub use worker::{ImportQueue, run_worker};
+
+/// Why an import failed; recorded on the session.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("job no longer exists")]
+    JobGone,
+    #[error("the job has no directory state yet: its agent has not pushed a snapshot")]
+    NoState,
+    #[error("snapshot {0} is not committed")]
+    SnapshotNotCommitted(Uuid),
+    #[error("the job's scope cannot be used with base DN `{base}`: {source}")]
+    Scope { base: String, source: roster_proto::scope::ScopeError },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for ImportError {
+    fn from(e: sqlx::Error) -> Self {
+        ImportError::Store(StoreError::Sql(e))
+    }
+}

@@ -1,0 +1,206 @@
+//! What an import reads: the plan's context (scope, links, catalogue,
+//! groups) read once, the batched walk over the job's users, and the dry
+//! runs and views planned from them.
+
+use std::collections::HashMap;
+
+use roster_import::{GroupRef, LinkRule, Plan, Planner, UserChange};
+use roster_proto::ObjectGuid;
+use roster_proto::admin::{AccessKind, Job, Link, SessionChange};
+use roster_proto::records::{GroupRecord, UserRecord};
+use uuid::Uuid;
+
+use super::ImportError;
+use crate::store;
+
+/// What an import plans with, read once: the scope, the link rules, the
+/// access catalogue and the groups. Users are read a batch at a time.
+#[derive(Debug)]
+pub struct PlanContext {
+    /// The snapshot the job's directory state stands at.
+    pub snapshot_id: Uuid,
+    pub scope: roster_proto::scope::ResolvedScope,
+    pub rules: Vec<LinkRule>,
+    /// Where each rule stands among the stored links, and how many there are.
+    positions: Vec<usize>,
+    link_count: usize,
+    /// Notes on links that cannot be read.
+    link_notes: Vec<String>,
+    pub catalogue: HashMap<Uuid, (AccessKind, String)>,
+    pub groups: Vec<GroupRecord>,
+    now_unix: i64,
+}
+
+impl PlanContext {
+    /// Reads what a plan of `job` with `links` needs from its stored
+    /// directory state.
+    pub async fn load(conn: &mut sqlx::AnyConnection, tenant: Uuid, job: &Job, links: &[Link]) -> Result<PlanContext, ImportError> {
+        let state = store::directory::state(conn, job.id).await?.ok_or(ImportError::NoState)?;
+        let base = store::directory::snapshot_base_dn(conn, state.snapshot_id)
+            .await?
+            .ok_or(ImportError::SnapshotNotCommitted(state.snapshot_id))?;
+        let scope = job.scope().resolve(&base).map_err(|source| ImportError::Scope { base, source })?;
+        let (rules, positions, link_notes) = link_rules(links);
+        Ok(PlanContext {
+            snapshot_id: state.snapshot_id,
+            scope,
+            rules,
+            positions,
+            link_count: links.len(),
+            link_notes,
+            catalogue: store::jobs::access_catalogue(conn, tenant).await?,
+            groups: store::directory::load_groups(conn, job.id).await?,
+            now_unix: time::OffsetDateTime::now_utc().unix_timestamp(),
+        })
+    }
+
+    pub fn planner(&self) -> Planner<'_> {
+        Planner::new(&self.groups, &self.scope, &self.rules, &self.catalogue, self.now_unix)
+    }
+
+    /// Explains users by the same rules and clock as [`PlanContext::planner`] plans them.
+    pub fn explainer(&self) -> roster_import::Explainer<'_> {
+        roster_import::Explainer::new(roster_import::ExplainInput {
+            groups: &self.groups,
+            scope: &self.scope,
+            links: &self.rules,
+            accesses: &self.catalogue,
+            now_unix: self.now_unix,
+        })
+    }
+
+    /// For each stored link (by position), the group it resolved to.
+    pub fn resolved_links(&self, plan: &Plan) -> Vec<Option<ObjectGuid>> {
+        let mut resolved = vec![None; self.link_count];
+        for (position, group) in self.positions.iter().zip(&plan.resolved_links) {
+            resolved[*position] = *group;
+        }
+        resolved
+    }
+
+    /// The notes of a plan: those about the links themselves first.
+    pub fn notes(&self, plan: &Plan) -> Vec<String> {
+        self.link_notes.iter().chain(&plan.notes).cloned().collect()
+    }
+}
+
+/// The walk over a job's users in anchor order, a batch at a time
+/// ([`roster_import::Batches`], which pairs each directory user with the
+/// stored user of the same anchor), reading each batch from the store.
+#[derive(Debug)]
+pub struct Batches {
+    walk: roster_import::Batches,
+    dialect: crate::db::Dialect,
+}
+
+impl Batches {
+    /// A walk reading `size` directory users at a time (at least 1).
+    pub fn new(size: u32, dialect: crate::db::Dialect) -> Batches {
+        Batches { walk: roster_import::Batches::new(size), dialect }
+    }
+
+    /// The changes of the next batch; `None` once every user is planned.
+    /// Stored users are read by fingerprint first; only those the import
+    /// changes (or that left the directory) are read whole.
+    pub async fn next(
+        &mut self,
+        conn: &mut sqlx::AnyConnection,
+        job: Uuid,
+        planner: &mut Planner<'_>,
+    ) -> Result<Option<Vec<UserChange>>, ImportError> {
+        if self.walk.is_done() {
+            return Ok(None);
+        }
+        let batch = store::directory::user_batch(conn, job, self.walk.after(), self.walk.size()).await?;
+        let range = self.walk.stored_range(&batch);
+        let stored = store::users::stored_between(conn, job, range.after, range.upto).await?;
+        let paired = self.walk.pair(planner, &batch, &stored);
+        let whole = store::users::current_users_by_id(conn, self.dialect, &paired.wanted()).await?;
+        Ok(Some(paired.plan(planner, &whole)))
+    }
+
+    /// Directory users skipped because another record has the same anchor.
+    pub fn duplicates(&self) -> u64 {
+        self.walk.duplicates()
+    }
+}
+
+/// Plans `job` with `links` without writing, handing each change to
+/// `on_change`; returns the plan's summary (counts, notes, resolutions;
+/// its `changes` empty) and the context it was planned with.
+pub async fn plan_streamed(
+    conn: &mut sqlx::AnyConnection,
+    dialect: crate::db::Dialect,
+    tenant: Uuid,
+    job: &Job,
+    links: &[Link],
+    mut on_change: impl FnMut(&UserChange),
+) -> Result<(Plan, PlanContext), ImportError> {
+    let context = PlanContext::load(conn, tenant, job, links).await?;
+    let mut planner = context.planner();
+    let mut batches = Batches::new(crate::settings::DEFAULT_IMPORT_BATCH_USERS, dialect);
+    while let Some(changes) = batches.next(conn, job.id, &mut planner).await? {
+        changes.iter().for_each(&mut on_change);
+    }
+    let mut plan = planner.finish();
+    note_duplicates(&mut plan, batches.duplicates());
+    Ok((plan, context))
+}
+
+pub(super) fn note_duplicates(plan: &mut Plan, duplicates: u64) {
+    if duplicates > 0 {
+        plan.notes.push(format!("{duplicates} user records share an anchor (mS-DS-ConsistencyGuid) with another and were skipped"));
+    }
+}
+
+/// The link rules the planner uses: a link resolved once to a group's
+/// objectGUID follows that GUID (through renames and moves), else it is
+/// matched as given. Returns the rules, where each stands among `links`,
+/// and notes on links that cannot be read.
+pub fn link_rules(links: &[Link]) -> (Vec<LinkRule>, Vec<usize>, Vec<String>) {
+    let mut rules = Vec::with_capacity(links.len());
+    let mut positions = Vec::with_capacity(links.len());
+    let mut notes = Vec::new();
+    for (position, link) in links.iter().enumerate() {
+        let group = match link.group_guid {
+            Some(guid) => Ok(GroupRef::Guid(guid)),
+            None => GroupRef::parse(&link.group),
+        };
+        match group {
+            Ok(group) => {
+                rules.push(LinkRule { group_text: link.group.clone(), group, access_id: link.access_id });
+                positions.push(position);
+            }
+            Err(error) => notes.push(format!("ignored link: {error}")),
+        }
+    }
+    (rules, positions, notes)
+}
+
+/// What the planner reads, and the job's users and OUs, for the
+/// questions asked of it without planning (explain, structure).
+#[derive(Debug)]
+pub struct JobView {
+    pub context: PlanContext,
+    pub users: Vec<UserRecord>,
+    pub ous: Vec<roster_proto::records::OuRecord>,
+}
+
+/// Reads the job's directory state, scope, link rules and access catalogue.
+pub async fn job_view(conn: &mut sqlx::AnyConnection, tenant: Uuid, job: &Job) -> Result<JobView, ImportError> {
+    let links = store::jobs::get_links(conn, job.id).await?;
+    let context = PlanContext::load(conn, tenant, job, &links).await?;
+    let store::directory::UsersAndOus { users, ous } = store::directory::load_users_and_ous(conn, job.id).await?;
+    Ok(JobView { context, users, ous })
+}
+
+/// One change as a session records it; a planned creation has no user id.
+pub fn session_change(change: &UserChange, user_id: Option<Uuid>) -> SessionChange {
+    SessionChange {
+        user_id,
+        object_guid: change.target.object_guid,
+        username: change.target.username.clone(),
+        action: change.action.into(),
+        details: change.details.clone(),
+    }
+}

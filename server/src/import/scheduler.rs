@@ -1,0 +1,43 @@
+//! The daily schedule: queues an import for every job whose time has come.
+
+use roster_proto::admin::SessionTrigger;
+use uuid::Uuid;
+
+use crate::db::Db;
+use crate::store::{self, StoreError};
+
+/// Queues a `schedule` session for every job whose daily time has come and
+/// that has a snapshot, and moves each job's next time on. Safe to run on
+/// several replicas at once: a conditional UPDATE lets one of them win.
+/// Returns the sessions it queued.
+pub async fn queue_scheduled(db: &Db, now: time::OffsetDateTime) -> Result<Vec<Uuid>, StoreError> {
+    let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+    let mut queued = Vec::new();
+    for job in store::jobs::due_jobs(db, now_ms).await? {
+        let daily = crate::schedule::parse_daily_time(&job.schedule_time)
+            .ok_or(StoreError::Corrupt { column: "jobs.schedule_time", detail: job.schedule_time.clone() })?;
+        let next = crate::schedule::next_daily_run(daily, now);
+        let mut tx = db.begin_write().await?;
+        if !store::jobs::advance_schedule(&mut tx, &job, (next.unix_timestamp_nanos() / 1_000_000) as i64).await? {
+            continue;
+        }
+        match store::directory::latest_committed(&mut tx, job.id).await? {
+            Some(snapshot) => {
+                let id = store::sessions::insert_session(
+                    &mut tx,
+                    job.tenant_id,
+                    job.id,
+                    snapshot.id,
+                    &snapshot.manifest_sha256,
+                    SessionTrigger::Schedule,
+                )
+                .await?;
+                tracing::info!(job = %job.id, tenant = %job.tenant_id, session = %id, "scheduled import queued");
+                queued.push(id);
+            }
+            None => tracing::info!(job = %job.id, tenant = %job.tenant_id, "scheduled import skipped: the job has no snapshot yet"),
+        }
+        tx.commit().await?;
+    }
+    Ok(queued)
+}

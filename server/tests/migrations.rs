@@ -23,11 +23,10 @@
 // A failed unwrap is a failed test, which is what we want here.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 
 use roster_server::db::Db;
+use roster_testkit::database::{Engine, TestDatabase};
 use sqlx::{Connection, Row};
 
 /// A column's type, as far as both engines agree on it.
@@ -364,14 +363,13 @@ fn split_where(sql: &str) -> Option<&str> {
 
 #[tokio::test]
 async fn sqlite_and_postgres_migrations_describe_the_same_schema() {
-    let dir = support::temp_dir();
-    let sqlite_url = format!("sqlite://{}/roster.db", dir.0.display());
-    Db::connect(&sqlite_url).await.expect("migrate SQLite");
-    let postgres_url = support::fresh_postgres_database().await;
-    Db::connect(&postgres_url).await.expect("migrate PostgreSQL");
+    let sqlite_database = TestDatabase::create(Engine::Sqlite).await;
+    Db::connect(&sqlite_database.url).await.expect("migrate SQLite");
+    let postgres_database = TestDatabase::create(Engine::Postgres).await;
+    Db::connect(&postgres_database.url).await.expect("migrate PostgreSQL");
 
-    let sqlite = sqlite_schema(&sqlite_url).await;
-    let postgres = postgres_schema(&postgres_url).await;
+    let sqlite = sqlite_schema(&sqlite_database.url).await;
+    let postgres = postgres_schema(&postgres_database.url).await;
     assert!(sqlite.tables.len() > 10, "read too few SQLite tables: {sqlite:#?}");
     assert!(!sqlite.indexes.is_empty(), "read no SQLite index: {sqlite:#?}");
     let differences = differences(&sqlite, &postgres);

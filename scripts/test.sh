@@ -7,7 +7,8 @@
 # tools and PostgreSQL from Debian if they are missing, provisions a
 # throw-away Samba AD domain controller on 127.0.0.1 (LDAP 389, LDAPS 636
 # with a test CA) and loads the fixture directory, starts PostgreSQL on
-# 127.0.0.1:55432, builds the workspace and runs `cargo test --workspace`
+# 127.0.0.1:55432, checks formatting, builds the workspace, runs clippy
+# with warnings denied and runs `cargo test --workspace`
 # with the services' coordinates in ROSTER_TEST_* variables. Everything it
 # started is stopped and removed on exit, whatever happens.
 #
@@ -77,6 +78,7 @@ if cargo fmt --version >/dev/null 2>&1; then
     cargo fmt --all --check || { log "code is not formatted: run cargo fmt"; exit 1; }
 fi
 cargo build --workspace --all-targets --locked
+cargo clippy --workspace --all-targets --locked -- -D warnings || { log "clippy found warnings: fix them (a local #[allow] carries a comment saying why)"; exit 1; }
 if ! wait "$dc_job"; then
     cat "$dc_dir.log" >&2
     log "the Samba AD DC did not start"

@@ -21,10 +21,10 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::ldap::LdapSettings;
 use crate::secret::Secret;
 
 /// Environment variables by name (only the ones the agent reads matter).
@@ -125,6 +125,52 @@ pub struct LdapConfig {
     pub allow_insecure: bool,
     /// PEM CA bundle trusted for LDAPS/StartTLS in addition to the system's.
     pub ca_file: Option<PathBuf>,
+}
+
+/// Everything needed to read the directory, checked and with the password
+/// in hand: what the `ldap` module reads with. Built by
+/// [`LdapConfig::into_settings`], or directly by tests. It lives here, with
+/// the settings it is made from, so `ldap` depends on `config` and not the
+/// other way round.
+#[derive(Debug, Clone)]
+pub struct LdapSettings {
+    /// `ldap://host[:port]` or `ldaps://host[:port]`.
+    pub url: String,
+    /// Bind account: a DN, `user@REALM` or `DOMAIN\user`.
+    pub bind_dn: String,
+    /// Bind password; redacted in every `Debug`.
+    pub password: Secret,
+    /// Base of all reads; `None` = the rootDSE's `defaultNamingContext`.
+    pub base_dn: Option<String>,
+    /// Entries per paged-results page.
+    pub page_size: u32,
+    /// Upgrade `ldap://` with StartTLS.
+    pub starttls: bool,
+    /// Allow a simple bind over plain `ldap://` without StartTLS.
+    pub allow_insecure: bool,
+    /// Extra CA bundle (PEM) trusted for the DC's certificate.
+    pub ca_file: Option<PathBuf>,
+    /// Bound on TCP connect + TLS handshake (+ StartTLS).
+    pub connect_timeout: Duration,
+    /// Bound on each LDAP operation, and on the wait for each entry of a search.
+    pub op_timeout: Duration,
+}
+
+impl Default for LdapSettings {
+    fn default() -> LdapSettings {
+        LdapSettings {
+            url: String::new(),
+            bind_dn: String::new(),
+            password: Secret::new(""),
+            base_dn: None,
+            page_size: DEFAULT_PAGE_SIZE,
+            starttls: false,
+            allow_insecure: false,
+            ca_file: None,
+            connect_timeout: Duration::from_secs(30),
+            op_timeout: Duration::from_secs(120),
+        }
+    }
 }
 
 /// Where the LDAP password comes from.

@@ -10,6 +10,7 @@ use roster_snapshot::chunk::ChunkError;
 use roster_snapshot::keys::KeyError;
 use roster_snapshot::token::TokenError;
 
+use crate::chain::chain;
 use crate::config::ConfigError;
 use crate::http::HttpError;
 
@@ -149,22 +150,6 @@ impl From<String> for Cause {
     fn from(message: String) -> Cause {
         Cause::Message(message)
     }
-}
-
-/// An error and its sources, joined by `: ` (reqwest and ldap3 put the
-/// useful part in the sources).
-pub(crate) fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        let inner_text = inner.to_string();
-        if !text.contains(&inner_text) {
-            text.push_str(": ");
-            text.push_str(&inner_text);
-        }
-        source = inner.source();
-    }
-    text
 }
 
 /// RFC 4511's names for the result codes an agent may meet.

@@ -20,8 +20,8 @@ use serde::de::DeserializeOwned;
 use tracing::{debug, warn};
 use uuid::Uuid;
 
+use crate::chain::chain;
 use crate::config::ServerConfig;
-use crate::error::chain;
 
 /// Bound on one request, body included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);

@@ -13,6 +13,7 @@
 //! - [`commands`]: `register`, `check`, `push`, `read` as functions returning reports.
 //! - [`cli`]: the command line around them.
 
+mod chain;
 pub mod cli;
 pub mod commands;
 pub mod config;

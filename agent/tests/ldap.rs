@@ -460,8 +460,7 @@ async fn the_push_command_prints_one_json_object_and_fails_with_the_import() {
 #[tokio::test]
 async fn https_servers_are_trusted_through_the_server_ca_file() {
     let dc = dc();
-    let tls = std::path::PathBuf::from(std::env::var("ROSTER_TEST_SAMBA_DIR").expect("ROSTER_TEST_SAMBA_DIR: run via scripts/test.sh"))
-        .join("tls");
+    let tls = std::path::PathBuf::from(roster_testkit::env("ROSTER_TEST_SAMBA_DIR")).join("tls");
     // The DC's test certificate names IP 127.0.0.1, so it serves the stand-in too.
     let server = MockServer::start_tls(scope(&[COPENHAGEN], &[GROUPS]), &tls.join("cert.pem"), &tls.join("key.pem")).await;
     let options = RegisterOptions { server_url: server.url.clone(), token: Secret::new(REGISTRATION_TOKEN), force: false };

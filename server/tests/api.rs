@@ -664,7 +664,7 @@ async fn postgres_database_unavailable_is_a_503_and_recovers() {
     let admin = app.create_tenant("Acme").await.admin_token;
     assert_eq!(app.get("/api/v1/jobs", &admin).await.status, 200);
     let database = app.database_url.rsplit('/').next().unwrap().to_owned();
-    let mut superuser = sqlx::PgConnection::connect(&support::postgres_url()).await.unwrap();
+    let mut superuser = sqlx::PgConnection::connect(&roster_testkit::database::postgres_url()).await.unwrap();
     let run = |sql: String| sqlx::raw_sql(sqlx::AssertSqlSafe(sql));
     run(format!("ALTER DATABASE {database} WITH ALLOW_CONNECTIONS false")).execute(&mut superuser).await.unwrap();
     run(format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'"))

@@ -21,12 +21,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
+pub use roster_testkit::TempDir;
+pub use roster_testkit::database::Engine;
+use roster_testkit::database::TestDatabase;
 /// A required test variable, or a failure naming it.
-pub fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run the end-to-end tests with scripts/test.sh, which starts the Samba AD DC and PostgreSQL")
-    })
-}
+pub use roster_testkit::env;
 
 /// Where cargo put the workspace's binaries (next to this test's `deps/`).
 pub fn binary(name: &str) -> PathBuf {
@@ -37,31 +36,6 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// A directory removed on drop.
-#[derive(Debug)]
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(prefix: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("{prefix}-{}", Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Which database the server under test uses.
-#[derive(Debug, Clone, Copy)]
-pub enum Engine {
-    Sqlite,
-    Postgres,
-}
-
 /// A running `roster-server serve`, killed on drop.
 #[derive(Debug)]
 pub struct Server {
@@ -69,7 +43,8 @@ pub struct Server {
     pub database_url: String,
     tls: bool,
     child: Child,
-    _dir: TempDir,
+    /// Keeps an SQLite file alive while the server runs.
+    _database: TestDatabase,
 }
 
 impl Server {
@@ -83,26 +58,22 @@ impl Server {
     /// Like [`Server::start`], with `ROSTER_FAULT` set to `fault`: the
     /// server aborts itself at that point (see `server/src/fault.rs`).
     pub async fn start_with_fault(engine: Engine, tls: bool, fault: Option<&str>) -> Server {
-        let dir = TempDir::new("roster-e2e-server");
-        let database_url = match engine {
-            Engine::Sqlite => format!("sqlite://{}/roster.db", dir.0.display()),
-            Engine::Postgres => fresh_postgres_database().await,
-        };
         let fault: Vec<(&str, &str)> = fault.map(|fault| ("ROSTER_FAULT", fault)).into_iter().collect();
-        let (child, url) = spawn_server(&database_url, "127.0.0.1:0", tls, &fault).await;
-        Server { url, database_url, tls, child, _dir: dir }
+        Server::start_with(engine, tls, &fault).await
     }
 
     /// Like [`Server::start`] over plain HTTP, with extra environment
     /// variables (settings such as `ROSTER_TENANT_REQUESTS_PER_SECOND`).
     pub async fn start_with_env(engine: Engine, vars: &[(&str, &str)]) -> Server {
-        let dir = TempDir::new("roster-e2e-server");
-        let database_url = match engine {
-            Engine::Sqlite => format!("sqlite://{}/roster.db", dir.0.display()),
-            Engine::Postgres => fresh_postgres_database().await,
-        };
-        let (child, url) = spawn_server(&database_url, "127.0.0.1:0", false, vars).await;
-        Server { url, database_url, tls: false, child, _dir: dir }
+        Server::start_with(engine, false, vars).await
+    }
+
+    /// Starts the server on a fresh database with `vars` in its environment.
+    async fn start_with(engine: Engine, tls: bool, vars: &[(&str, &str)]) -> Server {
+        let database = TestDatabase::create(engine).await;
+        let database_url = database.url.clone();
+        let (child, url) = spawn_server(&database_url, "127.0.0.1:0", tls, vars).await;
+        Server { url, database_url, tls, child, _database: database }
     }
 
     /// Waits until the server process ends by itself (an injected fault),
@@ -184,17 +155,6 @@ async fn spawn_server(database_url: &str, listen: &str, tls: bool, vars: &[(&str
         .expect("join")
         .expect("roster-server exited before listening");
     (child, url)
-}
-
-/// A fresh database on the test PostgreSQL server.
-pub async fn fresh_postgres_database() -> String {
-    use sqlx::Connection;
-    let admin_url = env("ROSTER_TEST_POSTGRES_URL");
-    let name = format!("roster_e2e_{}", Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin_url).await.expect("connect to the test PostgreSQL server");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create database");
-    let (base, _) = admin_url.rsplit_once('/').expect("database part");
-    format!("{base}/{name}")
 }
 
 /// The admin API, as one tenant's admin.
@@ -286,7 +246,7 @@ pub struct Agent {
 
 impl Agent {
     pub fn new(transport: LdapTransport, page_size: u32) -> Agent {
-        Agent { state: TempDir::new("roster-e2e-agent"), transport, page_size, dc: None }
+        Agent { state: TempDir::new("e2e-agent"), transport, page_size, dc: None }
     }
 
     /// `roster-agent ARGS --state-dir DIR` with the DC's settings in the environment.

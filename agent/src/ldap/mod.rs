@@ -14,7 +14,6 @@ mod read;
 pub mod sid;
 pub mod tls;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
@@ -25,52 +24,9 @@ use tracing::{debug, info};
 pub use self::paged::PageCounter;
 pub use self::read::{ObjectKind, ReadMode, ReadStats};
 use self::tls::{Transport, choose_transport};
-use crate::config::{ConfigError, DEFAULT_PAGE_SIZE};
+use crate::config::ConfigError;
+pub use crate::config::LdapSettings;
 use crate::error::{AgentError, Cause, Stage};
-use crate::secret::Secret;
-
-/// Everything needed to read the directory, checked and with the password
-/// in hand. Built by `LdapConfig::into_settings`, or directly by tests.
-#[derive(Debug, Clone)]
-pub struct LdapSettings {
-    /// `ldap://host[:port]` or `ldaps://host[:port]`.
-    pub url: String,
-    /// Bind account: a DN, `user@REALM` or `DOMAIN\user`.
-    pub bind_dn: String,
-    /// Bind password; redacted in every `Debug`.
-    pub password: Secret,
-    /// Base of all reads; `None` = the rootDSE's `defaultNamingContext`.
-    pub base_dn: Option<String>,
-    /// Entries per paged-results page.
-    pub page_size: u32,
-    /// Upgrade `ldap://` with StartTLS.
-    pub starttls: bool,
-    /// Allow a simple bind over plain `ldap://` without StartTLS.
-    pub allow_insecure: bool,
-    /// Extra CA bundle (PEM) trusted for the DC's certificate.
-    pub ca_file: Option<PathBuf>,
-    /// Bound on TCP connect + TLS handshake (+ StartTLS).
-    pub connect_timeout: Duration,
-    /// Bound on each LDAP operation, and on the wait for each entry of a search.
-    pub op_timeout: Duration,
-}
-
-impl Default for LdapSettings {
-    fn default() -> LdapSettings {
-        LdapSettings {
-            url: String::new(),
-            bind_dn: String::new(),
-            password: Secret::new(""),
-            base_dn: None,
-            page_size: DEFAULT_PAGE_SIZE,
-            starttls: false,
-            allow_insecure: false,
-            ca_file: None,
-            connect_timeout: Duration::from_secs(30),
-            op_timeout: Duration::from_secs(120),
-        }
-    }
-}
 
 /// What the rootDSE says about the DC and its domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,7 +114,7 @@ impl Drop for Directory {
 
 /// Adds what to do to the errors an admin will meet first.
 fn explain_connect_error(error: ldap3::LdapError) -> Cause {
-    let text = crate::error::chain(&error);
+    let text = crate::chain::chain(&error);
     if text.contains("invalid peer certificate") {
         let hint = if text.contains("UnknownIssuer") {
             "the DC's certificate is not issued by a trusted CA: set ROSTER_LDAP_CA_FILE (or `ca_file` in [ldap]) to the issuing CA's PEM, or install that CA in the system's trust store"

@@ -1,8 +1,9 @@
-//! Shared helpers for the agent's integration tests: temporary folders, a
-//! stand-in Roster server that checks every signature the agent sends (and
-//! keeps a watermark like the real one, refusing deltas on another base),
-//! the Samba DC's coordinates from `ROSTER_TEST_*`, and [`TestOu`], a
-//! test's own OU on the shared DC to change objects in.
+//! Shared helpers for the agent's integration tests: a stand-in Roster
+//! server that checks every signature the agent sends (and keeps a
+//! watermark like the real one, refusing deltas on another base), the Samba
+//! DC's coordinates from `ROSTER_TEST_*`, and [`TestOu`], a test's own OU on
+//! the shared DC to change objects in. Temporary folders come from
+//! `roster_testkit`.
 
 // Each test file uses a different subset of these helpers, and a helper's
 // panic is its test's failure report.
@@ -29,32 +30,8 @@ use roster_proto::manifest::{Manifest, SnapshotKind, Watermark};
 use roster_proto::scope::JobScope;
 use roster_snapshot::keys::PublicKey;
 use roster_snapshot::token::{verify_manifest, verify_request};
+pub use roster_testkit::TempDir;
 use uuid::Uuid;
-
-/// A folder removed when dropped.
-#[derive(Debug)]
-pub struct TempDir(
-    /// The folder.
-    pub PathBuf,
-);
-
-impl TempDir {
-    pub fn new(label: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!("roster-agent-{label}-{}", Uuid::new_v4()));
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The registration token the mock server accepts.
 pub const REGISTRATION_TOKEN: &str = "reg-token-123";
@@ -377,11 +354,7 @@ pub struct Dc {
 }
 
 pub fn dc() -> Dc {
-    let var = |name: &str| {
-        std::env::var(name).unwrap_or_else(|_| {
-            panic!("{name} is not set: these tests need the Samba AD DC; run them via scripts/test.sh (which starts the DC and sets ROSTER_TEST_*)")
-        })
-    };
+    let var = roster_testkit::env;
     Dc {
         ldap_url: var("ROSTER_TEST_LDAP_URL"),
         ldaps_url: var("ROSTER_TEST_LDAPS_URL"),

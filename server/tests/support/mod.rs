@@ -1,7 +1,8 @@
 //! Test harness: the real server (`Application::build`) on port 0 with a
 //! fresh database per test — an SQLite file in a temporary directory, or a
 //! new PostgreSQL database on the server named by `ROSTER_TEST_POSTGRES_URL`
-//! (set by `scripts/test.sh`) — and a small typed client.
+//! (set by `scripts/test.sh`), both from `roster_testkit::database` — and a
+//! small typed client.
 
 #![allow(dead_code)]
 
@@ -12,56 +13,18 @@ use std::time::{Duration, Instant};
 use roster_proto::admin::{Session, SessionStatus};
 use roster_server::app::Application;
 use roster_server::settings::{Limits, Settings};
+pub use roster_testkit::database::{Engine, TestDatabase};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
-
-/// Which engine a test runs on.
-#[derive(Debug, Clone, Copy)]
-pub enum Engine {
-    Sqlite,
-    Postgres,
-}
 
 /// A running server and a client for it.
 pub struct TestApp {
     pub url: String,
     pub http: reqwest::Client,
     /// Keeps the SQLite file alive for the test's duration.
-    _dir: Option<TempDir>,
+    _database: TestDatabase,
     pub database_url: String,
-}
-
-/// A directory removed on drop.
-pub struct TempDir(pub std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-pub fn temp_dir() -> TempDir {
-    let dir = std::env::temp_dir().join(format!("roster-test-{}", Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("create temp dir");
-    TempDir(dir)
-}
-
-/// The PostgreSQL server for tests; failing, not skipping, when it is not set.
-pub fn postgres_url() -> String {
-    std::env::var("ROSTER_TEST_POSTGRES_URL")
-        .expect("ROSTER_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, which starts PostgreSQL")
-}
-
-/// A fresh, empty PostgreSQL database; returns its URL.
-pub async fn fresh_postgres_database() -> String {
-    use sqlx::Connection;
-    let admin_url = postgres_url();
-    let name = format!("roster_test_{}", Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin_url).await.expect("connect to the test PostgreSQL server");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create database");
-    let (base, _) = admin_url.rsplit_once('/').expect("postgres URL has a database part");
-    format!("{base}/{name}")
 }
 
 pub async fn spawn_app(engine: Engine) -> TestApp {
@@ -71,18 +34,13 @@ pub async fn spawn_app(engine: Engine) -> TestApp {
 /// Like [`spawn_app`], with other limits.
 pub async fn spawn_app_with(engine: Engine, limits: Limits) -> TestApp {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let (database_url, dir) = match engine {
-        Engine::Sqlite => {
-            let dir = temp_dir();
-            (format!("sqlite://{}/roster.db", dir.0.display()), Some(dir))
-        }
-        Engine::Postgres => (fresh_postgres_database().await, None),
-    };
+    let database = TestDatabase::create(engine).await;
+    let database_url = database.url.clone();
     let settings = Settings { database_url: database_url.clone(), listen: "127.0.0.1:0".parse().expect("address"), tls: None, limits };
     let app = Application::build(settings).await.expect("build the server");
     let url = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    TestApp { url, http: reqwest::Client::new(), _dir: dir, database_url }
+    TestApp { url, http: reqwest::Client::new(), _database: database, database_url }
 }
 
 /// Another server on the same database, as a second replica would run:

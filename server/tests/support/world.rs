@@ -7,11 +7,12 @@ use roster_proto::ObjectGuid;
 use roster_proto::admin::{Access, AccessKind, CreateAccess, CreateJob, Job, LinkInput, Page, RegistrationToken, User};
 use roster_proto::agent::{CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, SnapshotState};
 use roster_proto::manifest::{ChunkRef, DirectoryIdentity, FORMAT_VERSION, Manifest, RecordCounts, SnapshotKind, Watermark};
-use roster_proto::records::{GroupRecord, Record, UserRecord};
+use roster_proto::records::{Record, UserRecord};
 use roster_server::settings::Limits;
 use roster_snapshot::chunk::{Chunk, ChunkWriter};
 use roster_snapshot::keys::AgentKey;
 use roster_snapshot::token;
+use roster_testkit::records;
 use uuid::Uuid;
 
 use super::{Engine, TestApp, spawn_app_with};
@@ -24,34 +25,16 @@ pub fn guid(n: u32) -> ObjectGuid {
 
 pub fn user(n: u32, ou: &str, uac: u32) -> Record {
     Record::User(UserRecord {
-        object_guid: guid(n),
-        dn: format!("CN=user{n},{ou},{BASE}"),
-        sam_account_name: format!("user{n}"),
         user_principal_name: Some(format!("user{n}@corp.example.test")),
         mail: Some(format!("user{n}@example.test")),
-        given_name: None,
-        surname: None,
         display_name: Some(format!("User {n}")),
-        telephone_number: None,
-        department: None,
-        title: None,
         user_account_control: uac,
-        account_expires: None,
-        consistency_guid: None,
-        outside_filter: false,
-        usn_changed: None,
-        when_changed: None,
+        ..records::user(guid(n), format!("CN=user{n},{ou},{BASE}"), format!("user{n}"))
     })
 }
 
 pub fn group(n: u32, name: &str, members: &[u32]) -> Record {
-    Record::Group(GroupRecord {
-        object_guid: guid(n),
-        dn: format!("CN={name},OU=Groups,{BASE}"),
-        name: name.into(),
-        group_type: -2147483646,
-        members: members.iter().map(|m| guid(*m)).collect(),
-    })
+    Record::Group(records::group(guid(n), format!("CN={name},OU=Groups,{BASE}"), name.into(), members.iter().map(|m| guid(*m)).collect()))
 }
 
 /// A tenant with a job, accesses and an agent registered to the job.

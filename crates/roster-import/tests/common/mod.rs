@@ -7,6 +7,7 @@
 use roster_import::{GroupRef, LinkRule};
 use roster_proto::ObjectGuid;
 use roster_proto::records::{GroupRecord, UserRecord};
+use roster_testkit::records;
 use uuid::Uuid;
 
 pub const BASE: &str = "DC=corp,DC=test";
@@ -26,35 +27,16 @@ pub fn guid(n: u32) -> ObjectGuid {
 /// `userAccountControl` `uac`.
 pub fn user(n: u32, container: &str, uac: u32) -> UserRecord {
     UserRecord {
-        object_guid: guid(n),
-        dn: format!("CN=u{n},{container},{BASE}"),
-        sam_account_name: format!("u{n}"),
-        user_principal_name: None,
         mail: Some(format!("u{n}@example.test")),
-        given_name: None,
-        surname: None,
         display_name: Some(format!("User {n}")),
-        telephone_number: None,
-        department: None,
-        title: None,
         user_account_control: uac,
-        account_expires: None,
-        consistency_guid: None,
-        outside_filter: false,
-        usn_changed: None,
-        when_changed: None,
+        ..records::user(guid(n), format!("CN=u{n},{container},{BASE}"), format!("u{n}"))
     }
 }
 
 /// Group `n` named `name` in OU=Groups; members are GUID numbers.
 pub fn named_group(n: u32, name: &str, members: &[u32]) -> GroupRecord {
-    GroupRecord {
-        object_guid: guid(n),
-        dn: format!("CN={name},OU=Groups,{BASE}"),
-        name: name.to_owned(),
-        group_type: -2147483646,
-        members: members.iter().map(|m| guid(*m)).collect(),
-    }
+    records::group(guid(n), format!("CN={name},OU=Groups,{BASE}"), name.to_owned(), members.iter().map(|m| guid(*m)).collect())
 }
 
 /// A link from the group `text` names (GUID, DN or name) to `access`.

@@ -77,10 +77,7 @@ pub(super) async fn approve_session(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, ApiJson<Session>), AppError> {
-    let id = parse_id(&id, Missing::Session)?;
-    let by = decision(body)?;
-    let session = service::sessions::decide(&state.db, &state.imports, admin.tenant_id, id, Verdict::Approve, &by).await?;
-    Ok((StatusCode::ACCEPTED, ApiJson(session)))
+    Ok((StatusCode::ACCEPTED, ApiJson(decide(&state, admin, &id, body, Verdict::Approve).await?)))
 }
 
 /// Rejects a held session: nothing of it is applied.
@@ -90,8 +87,19 @@ pub(super) async fn reject_session(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, ApiJson<Session>), AppError> {
-    let id = parse_id(&id, Missing::Session)?;
+    Ok((StatusCode::OK, ApiJson(decide(&state, admin, &id, body, Verdict::Reject).await?)))
+}
+
+/// What approve and reject share: the session `id` of the caller's tenant,
+/// decided by whoever the body names.
+async fn decide(
+    state: &AppState,
+    admin: Admin,
+    id: &str,
+    body: Result<Bytes, BytesRejection>,
+    verdict: Verdict,
+) -> Result<Session, AppError> {
+    let id = parse_id(id, Missing::Session)?;
     let by = decision(body)?;
-    let session = service::sessions::decide(&state.db, &state.imports, admin.tenant_id, id, Verdict::Reject, &by).await?;
-    Ok((StatusCode::OK, ApiJson(session)))
+    service::sessions::decide(&state.db, &state.imports, admin.tenant_id, id, verdict, &by).await
 }

@@ -104,6 +104,37 @@ pub fn check_delta(
     }
 }
 
+/// What decides whether a delta is welcome, read once: the state the
+/// server holds for the job, whether an admin asked for a full
+/// reconciliation, and when it was read. The agent's advice and the checks
+/// at offer and at commit all come from it, so they cannot disagree.
+#[derive(Debug)]
+pub struct SyncInputs {
+    pub held: Option<DirectoryState>,
+    pub full_requested: bool,
+    pub now_ms: i64,
+}
+
+impl SyncInputs {
+    /// Reads `job`'s inputs on `conn` (a pool connection, or the commit's
+    /// transaction so that the check sees what the commit changes).
+    pub async fn read(conn: &mut sqlx::AnyConnection, job: &Job) -> Result<SyncInputs, StoreError> {
+        let held = store::directory::state(conn, job.id).await?;
+        let full_requested = store::jobs::full_sync_requested(conn, job.id).await?;
+        Ok(SyncInputs { held, full_requested, now_ms: store::now_ms() })
+    }
+
+    /// Whether the agent's next snapshot may be a delta.
+    pub fn advice(&self, job: &Job) -> SyncAdvice {
+        sync_advice(self.held.as_ref(), job, self.full_requested, self.now_ms)
+    }
+
+    /// Checks that a delta building on `base` may be applied.
+    pub fn check_delta(&self, job: &Job, base: Option<&Watermark>) -> Result<(), DeltaRefusal> {
+        check_delta(self.held.as_ref(), job, self.full_requested, self.now_ms, base)
+    }
+}
+
 /// Whether the agent's next snapshot may be a delta.
 pub fn sync_advice(held: Option<&DirectoryState>, job: &Job, full_requested: bool, now_ms: i64) -> SyncAdvice {
     let Some(held) = held else {
@@ -133,13 +164,11 @@ pub async fn commit(db: &Db, snapshot: &SnapshotRecord, job: &Job) -> Result<Com
         tx.rollback().await?;
         return Ok(Committed::Already);
     }
-    let held = store::directory::state(&mut tx, job.id).await?;
     let full = manifest.kind == SnapshotKind::Full;
     if full {
         store::directory::clear_objects(&mut tx, job.id).await?;
     } else {
-        let requested = store::jobs::full_sync_requested(&mut tx, job.id).await?;
-        check_delta(held.as_ref(), job, requested, store::now_ms(), manifest.base.as_ref()).map_err(IngestError::BaseMismatch)?;
+        SyncInputs::read(&mut tx, job).await?.check_delta(job, manifest.base.as_ref()).map_err(IngestError::BaseMismatch)?;
     }
 
     let mut counts = RecordCounts::default();

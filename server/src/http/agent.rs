@@ -1,6 +1,8 @@
 //! The agent API: registration, the job's scope, and the snapshot upload
 //! protocol (offer a signed manifest, put the missing chunks, commit).
-//! An agent only ever sees its own job's snapshots and sessions.
+//! An agent only ever sees its own job's snapshots and sessions. Handlers
+//! parse, authorise (the [`AgentCaller`] extractor), call `service` and
+//! answer.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -9,20 +11,14 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use roster_proto::admin::Session;
-use roster_proto::agent::{
-    AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, RotateKey, SnapshotState, SnapshotStatus,
-};
-use roster_proto::manifest::{FORMAT_VERSION, MAX_CHUNK_BYTES, SnapshotKind};
-use roster_snapshot::keys::PublicKey;
-use uuid::Uuid;
+use roster_proto::agent::{AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, RotateKey, SnapshotState};
+use roster_proto::manifest::MAX_CHUNK_BYTES;
 
-use crate::error::{AgentKeyError, AppError, AuthError, LimitError, Missing, RequestError, UploadError};
+use crate::error::{AppError, LimitError, RequestError};
 use crate::http::auth::{AgentCaller, ClientAddress};
 use crate::http::json::{ApiJson, body_rejected};
-use crate::ingest::{self, Committed, IngestError};
+use crate::service::{agents, uploads};
 use crate::state::AppState;
-use crate::store;
-use crate::store::directory::SnapshotRecord;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -45,70 +41,23 @@ async fn register(
 ) -> Result<(StatusCode, ApiJson<RegisterResponse>), AppError> {
     state.register_rate.check(client.0, std::time::Instant::now()).map_err(LimitError::rate)?;
     let ApiJson(request) = request?;
-    let public_key = PublicKey::from_base64(&request.public_key).map_err(AgentKeyError::Invalid)?;
-    let limit = |s: Option<String>| s.map(|s| s.chars().take(255).collect::<String>());
-    let mut tx = state.db.begin_write().await?;
-    let (tenant_id, job_id) =
-        store::jobs::redeem_registration_token(&mut tx, request.token.trim()).await?.ok_or(AuthError::RegistrationToken)?;
-    let agent_id = store::agents::insert_agent(
-        &mut tx,
-        tenant_id,
-        job_id,
-        &public_key,
-        limit(request.hostname).as_deref(),
-        limit(request.agent_version).as_deref(),
-    )
-    .await?;
-    tx.commit().await?;
-    tracing::info!(tenant = %tenant_id, job = %job_id, agent = %agent_id, "agent registered");
-    Ok((StatusCode::CREATED, ApiJson(RegisterResponse { agent_id, tenant_id, job_id, audience: state.audience.to_string() })))
+    let registered = agents::register(&state.db, &state.audience, request).await?;
+    Ok((StatusCode::CREATED, ApiJson(registered)))
 }
 
 /// Replaces the caller's key with the one in the body (the request itself
-/// is signed with the current key). The old key is refused from now on.
+/// is signed with the current key).
 async fn rotate_key(
     State(state): State<AppState>,
     caller: AgentCaller,
     ApiJson(request): ApiJson<RotateKey>,
 ) -> Result<StatusCode, AppError> {
-    let key = PublicKey::from_base64(&request.public_key).map_err(AgentKeyError::Invalid)?;
-    if key == caller.agent.public_key {
-        return Err(AgentKeyError::Unchanged.into());
-    }
-    if !store::agents::replace_key(&state.db, caller.agent.id, &key).await? {
-        return Err(AuthError::Revoked(caller.agent.id).into());
-    }
-    tracing::info!(tenant = %caller.agent.tenant_id, agent = %caller.agent.id, "agent key rotated");
+    agents::rotate_key(&state.db, &caller.agent, &request.public_key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn job(State(state): State<AppState>, caller: AgentCaller) -> Result<ApiJson<AgentJob>, AppError> {
-    let job =
-        store::jobs::get_job(&state.db, caller.agent.tenant_id, caller.agent.job_id).await?.ok_or(AppError::NotFound(Missing::Job))?;
-    let mut conn = state.db.pool.acquire().await?;
-    let held = store::directory::state(&mut conn, job.id).await?;
-    let requested = store::jobs::full_sync_requested(&mut conn, job.id).await?;
-    let sync = ingest::sync_advice(held.as_ref(), &job, requested, store::now_ms());
-    Ok(ApiJson(AgentJob { job_id: job.id, scope: job.scope(), name: job.name, sync }))
-}
-
-/// The caller's snapshot, or 404 (also for other agents' snapshots).
-async fn own_snapshot(state: &AppState, caller: &AgentCaller, id: &str) -> Result<SnapshotRecord, AppError> {
-    let id: Uuid = id.parse().map_err(|_| AppError::NotFound(Missing::Snapshot))?;
-    match store::directory::get_snapshot(&state.db, id).await? {
-        Some(s) if s.job_id == caller.agent.job_id && s.tenant_id == caller.agent.tenant_id => Ok(s),
-        _ => Err(AppError::NotFound(Missing::Snapshot)),
-    }
-}
-
-async fn state_of(state: &AppState, snapshot: &SnapshotRecord) -> Result<SnapshotState, AppError> {
-    let stored = store::directory::stored_chunks(&state.db, snapshot.id).await?;
-    let missing = snapshot.manifest.chunks.iter().map(|c| c.index).filter(|i| stored.binary_search(i).is_err()).collect();
-    Ok(SnapshotState {
-        snapshot_id: snapshot.id,
-        status: if snapshot.committed { SnapshotStatus::Committed } else { SnapshotStatus::Receiving },
-        missing_chunks: missing,
-    })
+    Ok(ApiJson(agents::job(&state.db, &caller.agent).await?))
 }
 
 async fn offer(
@@ -116,70 +65,7 @@ async fn offer(
     caller: AgentCaller,
     ApiJson(offer): ApiJson<OfferSnapshot>,
 ) -> Result<ApiJson<SnapshotState>, AppError> {
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let verified =
-        roster_snapshot::token::verify_manifest(&offer.manifest_token, &caller.agent.public_key, caller.agent.id, &state.audience, now)
-            .map_err(AuthError::Manifest)?;
-    let manifest = verified.claims.manifest;
-    if manifest.version != FORMAT_VERSION {
-        return Err(UploadError::Version(manifest.version).into());
-    }
-    if manifest.job_id != caller.agent.job_id {
-        return Err(AppError::NotFound(Missing::Job));
-    }
-    check_chunk_list(&manifest)?;
-    check_limits(&state, &manifest).await?;
-    if manifest.kind == SnapshotKind::Delta {
-        // Refuse early what the commit would refuse, before any chunk travels.
-        let job =
-            store::jobs::get_job(&state.db, caller.agent.tenant_id, manifest.job_id).await?.ok_or(AppError::NotFound(Missing::Job))?;
-        let mut conn = state.db.pool.acquire().await?;
-        let held = store::directory::state(&mut conn, job.id).await?;
-        let requested = store::jobs::full_sync_requested(&mut conn, job.id).await?;
-        ingest::check_delta(held.as_ref(), &job, requested, store::now_ms(), manifest.base.as_ref()).map_err(IngestError::BaseMismatch)?;
-    }
-    let stored = store::directory::offer_snapshot(&state.db, caller.agent.tenant_id, &manifest, &verified.sha256).await?;
-    if stored.agent_id != caller.agent.id || stored.job_id != caller.agent.job_id {
-        return Err(AppError::NotFound(Missing::Snapshot));
-    }
-    if stored.manifest != manifest {
-        return Err(UploadError::ManifestDiffers(manifest.snapshot_id).into());
-    }
-    tracing::info!(tenant = %caller.agent.tenant_id, job = %caller.agent.job_id, snapshot = %manifest.snapshot_id, chunks = manifest.chunks.len(), "snapshot offered");
-    Ok(ApiJson(state_of(&state, &stored).await?))
-}
-
-/// The server's limits on one snapshot and on a job's unfinished ones.
-async fn check_limits(state: &AppState, manifest: &roster_proto::manifest::Manifest) -> Result<(), AppError> {
-    let limits = &state.limits;
-    if manifest.chunks.len() > limits.max_chunks_per_snapshot {
-        return Err(LimitError::SnapshotChunks { chunks: manifest.chunks.len(), max: limits.max_chunks_per_snapshot }.into());
-    }
-    let records: u64 = manifest.chunks.iter().map(|c| c.records).sum();
-    if records > limits.max_records_per_snapshot {
-        return Err(LimitError::SnapshotRecords { records, max: limits.max_records_per_snapshot }.into());
-    }
-    let pending = store::directory::pending_snapshots(&state.db, manifest.job_id, manifest.snapshot_id).await?;
-    if pending >= limits.max_pending_snapshots_per_job {
-        return Err(LimitError::PendingSnapshots { pending, max: limits.max_pending_snapshots_per_job }.into());
-    }
-    Ok(())
-}
-
-/// Chunks are numbered 0..n in order, each within the size limit.
-fn check_chunk_list(manifest: &roster_proto::manifest::Manifest) -> Result<(), UploadError> {
-    for (position, chunk) in manifest.chunks.iter().enumerate() {
-        if chunk.index as usize != position {
-            return Err(UploadError::ChunkIndex { position, index: chunk.index });
-        }
-        if chunk.size == 0 || chunk.size > MAX_CHUNK_BYTES as u64 {
-            return Err(UploadError::ChunkSize { position, size: chunk.size });
-        }
-        if chunk.sha256.len() != 64 || !chunk.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(UploadError::ChunkSha256 { position });
-        }
-    }
-    Ok(())
+    Ok(ApiJson(uploads::offer(&state.db, &state.limits, &state.audience, &caller.agent, &offer.manifest_token).await?))
 }
 
 async fn snapshot_state(
@@ -187,8 +73,8 @@ async fn snapshot_state(
     caller: AgentCaller,
     Path(id): Path<String>,
 ) -> Result<ApiJson<SnapshotState>, AppError> {
-    let snapshot = own_snapshot(&state, &caller, &id).await?;
-    Ok(ApiJson(state_of(&state, &snapshot).await?))
+    let snapshot = uploads::own_snapshot(&state.db, &caller.agent, &id).await?;
+    Ok(ApiJson(uploads::state_of(&state.db, &snapshot).await?))
 }
 
 async fn put_chunk(
@@ -200,50 +86,18 @@ async fn put_chunk(
     let body = body.map_err(|rejection| {
         body_rejected(rejection.status(), rejection.body_text(), || RequestError::ChunkTooLarge { max: MAX_CHUNK_BYTES })
     })?;
-    let snapshot = own_snapshot(&state, &caller, &id).await?;
-    let index: u32 = index.parse().map_err(|_| AppError::NotFound(Missing::Chunk))?;
-    let chunk = snapshot.manifest.chunks.get(index as usize).ok_or(AppError::NotFound(Missing::Chunk))?;
-    if body.len() as u64 != chunk.size {
-        return Err(UploadError::BodySize { index, actual: body.len(), expected: chunk.size }.into());
-    }
-    roster_snapshot::chunk::verify_hash(&body, &chunk.sha256).map_err(|source| UploadError::BodyHash { index, source })?;
-    if snapshot.committed {
-        return Ok(StatusCode::NO_CONTENT);
-    }
-    store::directory::put_chunk(&state.db, snapshot.id, index, &chunk.sha256, &body).await?;
-    crate::fault::chunk_stored();
+    let snapshot = uploads::own_snapshot(&state.db, &caller.agent, &id).await?;
+    uploads::put_chunk(&state.db, &snapshot, &index, &body).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Checks that every chunk is there, then commits the snapshot into the
-/// job's directory state (see `ingest`). The job's first snapshot queues an
-/// import at once. Committing twice answers the same.
+/// Commits the snapshot into the job's directory state; the job's first
+/// snapshot is imported at once.
 async fn commit(State(state): State<AppState>, caller: AgentCaller, Path(id): Path<String>) -> Result<ApiJson<CommitResponse>, AppError> {
-    let snapshot = own_snapshot(&state, &caller, &id).await?;
-    if !snapshot.committed {
-        let current = state_of(&state, &snapshot).await?;
-        if !current.missing_chunks.is_empty() {
-            return Err(UploadError::ChunksMissing(current.missing_chunks).into());
-        }
-        let job = store::jobs::get_job(&state.db, snapshot.tenant_id, snapshot.job_id).await?.ok_or(AppError::NotFound(Missing::Job))?;
-        let outcome = ingest::commit(&state.db, &snapshot, &job).await?;
-        if outcome == (Committed::Now { first: true }) {
-            state.imports.wake();
-        }
-        tracing::info!(tenant = %snapshot.tenant_id, job = %snapshot.job_id, snapshot = %snapshot.id, kind = ?snapshot.manifest.kind, "snapshot committed");
-    }
-    let session = store::sessions::session_for_snapshot(&state.db, snapshot.id).await?;
-    let message = match &session {
-        Some(_) => "first snapshot of the job: imported at once".to_owned(),
-        None => "snapshot stored: it is imported at the job's scheduled time, or when an admin starts an import".to_owned(),
-    };
-    Ok(ApiJson(CommitResponse { snapshot_id: snapshot.id, session, message }))
+    let snapshot = uploads::own_snapshot(&state.db, &caller.agent, &id).await?;
+    Ok(ApiJson(uploads::commit(&state.db, &state.imports, &snapshot).await?))
 }
 
 async fn session(State(state): State<AppState>, caller: AgentCaller, Path(id): Path<String>) -> Result<ApiJson<Session>, AppError> {
-    let id: Uuid = id.parse().map_err(|_| AppError::NotFound(Missing::Session))?;
-    match store::sessions::get_session(&state.db, caller.agent.tenant_id, id).await? {
-        Some(session) if session.job_id == caller.agent.job_id => Ok(ApiJson(session)),
-        _ => Err(AppError::NotFound(Missing::Session)),
-    }
+    Ok(ApiJson(uploads::session(&state.db, &caller.agent, &id).await?))
 }

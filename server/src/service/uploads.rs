@@ -1,0 +1,155 @@
+//! The snapshot upload protocol, as an agent drives it: offer a signed
+//! manifest, put the chunks it lacks, commit. Each step checks what it can
+//! before anything is stored, and an agent only ever reaches its own job's
+//! snapshots and sessions: another agent's answer 404, like ones that do
+//! not exist.
+
+use roster_proto::admin::Session;
+use roster_proto::agent::{CommitResponse, SnapshotState, SnapshotStatus};
+use roster_proto::manifest::{FORMAT_VERSION, MAX_CHUNK_BYTES, Manifest, SnapshotKind};
+use uuid::Uuid;
+
+use crate::db::Db;
+use crate::error::{AppError, AuthError, LimitError, Missing, UploadError};
+use crate::import::ImportQueue;
+use crate::ingest::{self, Committed, IngestError, SyncInputs};
+use crate::settings::Limits;
+use crate::store;
+use crate::store::agents::AgentRecord;
+use crate::store::directory::SnapshotRecord;
+
+/// Verifies `manifest_token` with `agent`'s key, checks the manifest against
+/// the format, the server's limits and (for a delta) the state it must build
+/// on, and stores the offer. Offering again answers which chunks are still
+/// missing; the same snapshot id with another manifest is refused.
+pub async fn offer(db: &Db, limits: &Limits, audience: &str, agent: &AgentRecord, manifest_token: &str) -> Result<SnapshotState, AppError> {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let verified =
+        roster_snapshot::token::verify_manifest(manifest_token, &agent.public_key, agent.id, audience, now).map_err(AuthError::Manifest)?;
+    let manifest = verified.claims.manifest;
+    if manifest.version != FORMAT_VERSION {
+        return Err(UploadError::Version(manifest.version).into());
+    }
+    if manifest.job_id != agent.job_id {
+        return Err(AppError::NotFound(Missing::Job));
+    }
+    check_chunk_list(&manifest)?;
+    check_limits(db, limits, &manifest).await?;
+    if manifest.kind == SnapshotKind::Delta {
+        // Refuse early what the commit would refuse, before any chunk travels.
+        let job = store::jobs::get_job(db, agent.tenant_id, manifest.job_id).await?.ok_or(AppError::NotFound(Missing::Job))?;
+        let mut conn = db.pool.acquire().await?;
+        SyncInputs::read(&mut conn, &job).await?.check_delta(&job, manifest.base.as_ref()).map_err(IngestError::BaseMismatch)?;
+    }
+    let stored = store::directory::offer_snapshot(db, agent.tenant_id, &manifest, &verified.sha256).await?;
+    if stored.agent_id != agent.id || stored.job_id != agent.job_id {
+        return Err(AppError::NotFound(Missing::Snapshot));
+    }
+    if stored.manifest != manifest {
+        return Err(UploadError::ManifestDiffers(manifest.snapshot_id).into());
+    }
+    tracing::info!(tenant = %agent.tenant_id, job = %agent.job_id, snapshot = %manifest.snapshot_id, chunks = manifest.chunks.len(), "snapshot offered");
+    state_of(db, &stored).await
+}
+
+/// The server's limits on one snapshot and on a job's unfinished ones.
+async fn check_limits(db: &Db, limits: &Limits, manifest: &Manifest) -> Result<(), AppError> {
+    if manifest.chunks.len() > limits.max_chunks_per_snapshot {
+        return Err(LimitError::SnapshotChunks { chunks: manifest.chunks.len(), max: limits.max_chunks_per_snapshot }.into());
+    }
+    let records: u64 = manifest.chunks.iter().map(|c| c.records).sum();
+    if records > limits.max_records_per_snapshot {
+        return Err(LimitError::SnapshotRecords { records, max: limits.max_records_per_snapshot }.into());
+    }
+    let pending = store::directory::pending_snapshots(db, manifest.job_id, manifest.snapshot_id).await?;
+    if pending >= limits.max_pending_snapshots_per_job {
+        return Err(LimitError::PendingSnapshots { pending, max: limits.max_pending_snapshots_per_job }.into());
+    }
+    Ok(())
+}
+
+/// Chunks are numbered 0..n in order, each within the size limit.
+fn check_chunk_list(manifest: &Manifest) -> Result<(), UploadError> {
+    for (position, chunk) in manifest.chunks.iter().enumerate() {
+        if chunk.index as usize != position {
+            return Err(UploadError::ChunkIndex { position, index: chunk.index });
+        }
+        if chunk.size == 0 || chunk.size > MAX_CHUNK_BYTES as u64 {
+            return Err(UploadError::ChunkSize { position, size: chunk.size });
+        }
+        if chunk.sha256.len() != 64 || !chunk.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(UploadError::ChunkSha256 { position });
+        }
+    }
+    Ok(())
+}
+
+/// `agent`'s snapshot named `id`, or 404 (also for another agent's).
+pub async fn own_snapshot(db: &Db, agent: &AgentRecord, id: &str) -> Result<SnapshotRecord, AppError> {
+    let id: Uuid = id.parse().map_err(|_| AppError::NotFound(Missing::Snapshot))?;
+    match store::directory::get_snapshot(db, id).await? {
+        Some(s) if s.job_id == agent.job_id && s.tenant_id == agent.tenant_id => Ok(s),
+        _ => Err(AppError::NotFound(Missing::Snapshot)),
+    }
+}
+
+/// Where `snapshot`'s upload stands: committed, or which chunks it lacks.
+pub async fn state_of(db: &Db, snapshot: &SnapshotRecord) -> Result<SnapshotState, AppError> {
+    let stored = store::directory::stored_chunks(db, snapshot.id).await?;
+    let missing = snapshot.manifest.chunks.iter().map(|c| c.index).filter(|i| stored.binary_search(i).is_err()).collect();
+    Ok(SnapshotState {
+        snapshot_id: snapshot.id,
+        status: if snapshot.committed { SnapshotStatus::Committed } else { SnapshotStatus::Receiving },
+        missing_chunks: missing,
+    })
+}
+
+/// Stores chunk `index` of `snapshot` once its length and sha256 are the
+/// manifest's. A chunk put again, or put after the commit, changes nothing.
+pub async fn put_chunk(db: &Db, snapshot: &SnapshotRecord, index: &str, body: &[u8]) -> Result<(), AppError> {
+    let index: u32 = index.parse().map_err(|_| AppError::NotFound(Missing::Chunk))?;
+    let chunk = snapshot.manifest.chunks.get(index as usize).ok_or(AppError::NotFound(Missing::Chunk))?;
+    if body.len() as u64 != chunk.size {
+        return Err(UploadError::BodySize { index, actual: body.len(), expected: chunk.size }.into());
+    }
+    roster_snapshot::chunk::verify_hash(body, &chunk.sha256).map_err(|source| UploadError::BodyHash { index, source })?;
+    if snapshot.committed {
+        return Ok(());
+    }
+    store::directory::put_chunk(db, snapshot.id, index, &chunk.sha256, body).await?;
+    crate::fault::chunk_stored();
+    Ok(())
+}
+
+/// Checks that every chunk is there, then commits `snapshot` into its job's
+/// directory state (see `ingest`); the job's first snapshot queues an
+/// import at once and wakes the worker. Committing twice answers the same.
+pub async fn commit(db: &Db, imports: &ImportQueue, snapshot: &SnapshotRecord) -> Result<CommitResponse, AppError> {
+    if !snapshot.committed {
+        let current = state_of(db, snapshot).await?;
+        if !current.missing_chunks.is_empty() {
+            return Err(UploadError::ChunksMissing(current.missing_chunks).into());
+        }
+        let job = store::jobs::get_job(db, snapshot.tenant_id, snapshot.job_id).await?.ok_or(AppError::NotFound(Missing::Job))?;
+        let outcome = ingest::commit(db, snapshot, &job).await?;
+        if outcome == (Committed::Now { first: true }) {
+            imports.wake();
+        }
+        tracing::info!(tenant = %snapshot.tenant_id, job = %snapshot.job_id, snapshot = %snapshot.id, kind = ?snapshot.manifest.kind, "snapshot committed");
+    }
+    let session = store::sessions::session_for_snapshot(db, snapshot.id).await?;
+    let message = match &session {
+        Some(_) => "first snapshot of the job: imported at once".to_owned(),
+        None => "snapshot stored: it is imported at the job's scheduled time, or when an admin starts an import".to_owned(),
+    };
+    Ok(CommitResponse { snapshot_id: snapshot.id, session, message })
+}
+
+/// `agent`'s job's session named `id`, or 404 (also for other jobs').
+pub async fn session(db: &Db, agent: &AgentRecord, id: &str) -> Result<Session, AppError> {
+    let id: Uuid = id.parse().map_err(|_| AppError::NotFound(Missing::Session))?;
+    match store::sessions::get_session(db, agent.tenant_id, id).await? {
+        Some(session) if session.job_id == agent.job_id => Ok(session),
+        _ => Err(AppError::NotFound(Missing::Session)),
+    }
+}

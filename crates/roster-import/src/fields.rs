@@ -41,7 +41,7 @@ pub trait Field: Sized {
     fn value(&self) -> FieldValue<'_>;
     /// The value from its stored text (`None`: SQL NULL); `Err` says why
     /// the text is not a value of this field.
-    fn from_stored(text: Option<String>) -> Result<Self, String>;
+    fn from_stored(text: Option<String>) -> Result<Self, StoredFieldError>;
 }
 
 impl Field for String {
@@ -49,8 +49,8 @@ impl Field for String {
         FieldValue::Text(self)
     }
 
-    fn from_stored(text: Option<String>) -> Result<Self, String> {
-        text.ok_or_else(|| "missing".to_owned())
+    fn from_stored(text: Option<String>) -> Result<Self, StoredFieldError> {
+        text.ok_or(StoredFieldError::Missing)
     }
 }
 
@@ -59,7 +59,7 @@ impl Field for Option<String> {
         FieldValue::Optional(self.as_deref())
     }
 
-    fn from_stored(text: Option<String>) -> Result<Self, String> {
+    fn from_stored(text: Option<String>) -> Result<Self, StoredFieldError> {
         Ok(text)
     }
 }
@@ -69,18 +69,27 @@ impl Field for ObjectGuid {
         FieldValue::Guid(*self)
     }
 
-    fn from_stored(text: Option<String>) -> Result<Self, String> {
-        String::from_stored(text)?.parse().map_err(|e: roster_proto::guid::GuidError| e.to_string())
+    fn from_stored(text: Option<String>) -> Result<Self, StoredFieldError> {
+        Ok(String::from_stored(text)?.parse()?)
     }
+}
+
+/// Why a stored text is not a value of its field's type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoredFieldError {
+    #[error("missing (NULL) but required")]
+    Missing,
+    #[error(transparent)]
+    Guid(#[from] roster_proto::guid::GuidError),
 }
 
 /// A stored field whose text is not a value of its type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("stored field `{field}`: {detail}")]
+#[error("stored field `{field}`: {source}")]
 pub struct InvalidField {
     /// The field (and column) name.
     pub field: &'static str,
-    pub detail: String,
+    pub source: StoredFieldError,
 }
 
 /// Defines [`UserState`] with the compared fields between its anchor and
@@ -136,7 +145,7 @@ macro_rules! user_fields {
                 Ok(UserState {
                     anchor,
                     $($field: <$ty as Field>::from_stored(read(stringify!($field))?)
-                        .map_err(|detail| InvalidField { field: stringify!($field), detail })?,)+
+                        .map_err(|source| InvalidField { field: stringify!($field), source })?,)+
                     active,
                     accesses: BTreeSet::new(),
                 })

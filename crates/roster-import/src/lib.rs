@@ -30,7 +30,7 @@ pub mod structure;
 
 pub use digest::PlanDigest;
 pub use explain::{ExplainInput, Explainer};
-pub use fields::{FieldValue, InvalidField, USER_FIELDS, UserState};
+pub use fields::{FieldValue, InvalidField, StoredFieldError, USER_FIELDS, UserState};
 pub use links::{GroupRef, LinkError, LinkRule};
 pub use pairing::{Batches, Paired, StoredRange, UserKey};
 pub use plan::{Action, CurrentUser, DeactivationReason, Plan, PlanInput, Planner, StoredUser, UserChange, plan};

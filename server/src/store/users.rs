@@ -26,7 +26,7 @@ fn state_from_row(row: &AnyRow) -> Result<UserState, StoreError> {
 
 impl From<InvalidField> for StoreError {
     fn from(e: InvalidField) -> Self {
-        StoreError::Corrupt { column: e.field, detail: e.detail }
+        StoreError::Corrupt { column: e.field, detail: e.source.to_string() }
     }
 }
 

@@ -44,7 +44,8 @@ pub enum RequestError {
     /// JSON that is not the message the route takes; serde's explanation.
     #[error("{0}")]
     InvalidBody(String),
-    /// The optional body of approve or reject is not a `Decision`.
+    /// The optional body of approve or reject is not JSON (a JSON value
+    /// that is not a `Decision` is an `InvalidBody`).
     #[error("body is not a Decision: {0}")]
     NotADecision(serde_json::Error),
     /// A JSON body over `Limits::max_json_body_bytes`; the framework's words.

@@ -23,7 +23,7 @@ where
     type Rejection = AppError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let mut value = match axum::Json::<serde_json::Value>::from_request(request, state).await {
+        let value = match axum::Json::<serde_json::Value>::from_request(request, state).await {
             Ok(axum::Json(value)) => value,
             Err(JsonRejection::JsonDataError(e)) => return Err(RequestError::InvalidBody(e.body_text()).into()),
             Err(rejection) => {
@@ -32,11 +32,17 @@ where
                 }));
             }
         };
-        integral_numbers_as_integers(&mut value);
-        serde_path_to_error::deserialize(value)
-            .map(ApiJson)
-            .map_err(|e| RequestError::InvalidBody(format!("Failed to deserialize the JSON body into the target type: {e}")).into())
+        from_value(value).map(ApiJson)
     }
+}
+
+/// A body read as a JSON value, as its typed form: whole numbers count as
+/// integers, and a refusal names the member that was wrong. Every JSON body
+/// goes through here.
+pub fn from_value<T: serde::de::DeserializeOwned>(mut value: serde_json::Value) -> Result<T, AppError> {
+    integral_numbers_as_integers(&mut value);
+    serde_path_to_error::deserialize(value)
+        .map_err(|e| RequestError::InvalidBody(format!("Failed to deserialize the JSON body into the target type: {e}")).into())
 }
 
 /// Turns every number in `value` that is a whole number written with a

@@ -11,7 +11,7 @@ use super::{PageQuery, TenantJob, parse_id, time_and_id};
 use crate::error::{AppError, Missing, RequestError};
 use crate::http::auth::Admin;
 use crate::http::cursor;
-use crate::http::json::{ApiJson, ApiQuery, body_rejected};
+use crate::http::json::{self, ApiJson, ApiQuery, body_rejected};
 use crate::service;
 use crate::state::AppState;
 use crate::store;
@@ -59,9 +59,9 @@ fn decision(body: Result<Bytes, BytesRejection>) -> Result<String, AppError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok("admin".to_owned());
     }
-    let decision: Option<Decision> = serde_json::from_slice(&body).map_err(RequestError::NotADecision)?;
+    let value: Option<serde_json::Value> = serde_json::from_slice(&body).map_err(RequestError::NotADecision)?;
+    let decision: Decision = value.map(json::from_value).transpose()?.unwrap_or_default();
     Ok(decision
-        .unwrap_or_default()
         .by
         .map(|by| by.trim().chars().take(200).collect::<String>())
         .filter(|by| !by.is_empty())

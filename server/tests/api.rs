@@ -110,6 +110,9 @@ async fn links_are_checked_and_kept_in_order(engine: Engine) {
     let again = w.app.post("/api/v1/accesses", Some(&w.admin), &CreateAccess { kind: AccessKind::User, name: "Copenhagen".into() }).await;
     assert_eq!(again.status, 200);
     assert_eq!(again.json::<Access>(), w.user_access);
+    // A body is an object: serde alone would read `[kind, name]` as one.
+    let array = serde_json::json!(["user", "Zealand"]);
+    w.app.post("/api/v1/accesses", Some(&w.admin), &array).await.assert_problem(422);
     // Accesses page in (kind, name) order.
     for name in ["Aarhus", "Odense", "Zealand"] {
         w.app.post("/api/v1/accesses", Some(&w.admin), &CreateAccess { kind: AccessKind::User, name: name.into() }).await;

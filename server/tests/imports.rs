@@ -207,6 +207,13 @@ async fn a_rejected_plan_applies_nothing_and_newer_runs_supersede_held_ones(engi
     w.app.post(&format!("/api/v1/sessions/{}/approve", second.id), Some(&w.admin), &()).await.assert_problem(409);
     let approve = format!("/api/v1/sessions/{}/approve", second.id);
     w.app.send(reqwest::Method::POST, &approve, Some(&w.admin), Some("{".into()), true).await.assert_problem(422);
+    // JSON that is not a Decision is refused like any other body, naming the member.
+    for (body, named) in [(r#"{"by": 5}"#, "by"), (r#"{"by": null}"#, "by"), (r#"{"by": "bob", "role": "owner"}"#, "role"), ("[]", "")] {
+        let answer = w.app.send(reqwest::Method::POST, &approve, Some(&w.admin), Some(body.into()), true).await;
+        assert_eq!(answer.status, 422, "{body}: {}", answer.body);
+        answer.assert_problem(422);
+        assert!(answer.body["detail"].as_str().unwrap().contains(named), "{body}: {}", answer.body);
+    }
     // Another tenant's admin cannot decide.
     let other = w.app.create_tenant("Other").await.admin_token;
     w.app.post(&format!("/api/v1/sessions/{}/reject", second.id), Some(&other), &()).await.assert_problem(404);

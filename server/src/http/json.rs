@@ -17,7 +17,7 @@ pub struct ApiJson<T>(pub T);
 
 impl<S, T> FromRequest<S> for ApiJson<T>
 where
-    T: serde::de::DeserializeOwned,
+    T: serde::de::DeserializeOwned + serde::Serialize,
     S: Send + Sync,
 {
     type Rejection = AppError;
@@ -39,10 +39,50 @@ where
 /// A body read as a JSON value, as its typed form: whole numbers count as
 /// integers, and a refusal names the member that was wrong. Every JSON body
 /// goes through here.
-pub fn from_value<T: serde::de::DeserializeOwned>(mut value: serde_json::Value) -> Result<T, AppError> {
+pub fn from_value<T: serde::de::DeserializeOwned + serde::Serialize>(mut value: serde_json::Value) -> Result<T, AppError> {
+    let invalid = |why: String| RequestError::InvalidBody(format!("Failed to deserialize the JSON body into the target type: {why}"));
     integral_numbers_as_integers(&mut value);
-    serde_path_to_error::deserialize(value)
-        .map_err(|e| RequestError::InvalidBody(format!("Failed to deserialize the JSON body into the target type: {e}")).into())
+    let typed: T = serde_path_to_error::deserialize(&value).map_err(|e| invalid(e.to_string()))?;
+    let written = serde_json::to_value(&typed).map_err(|e| invalid(e.to_string()))?;
+    objects_sent_as_objects(&value, &written, "").map_err(invalid)?;
+    Ok(typed)
+}
+
+/// serde's derived `Deserialize` also reads a struct from an array of its
+/// fields in order (`["Room A", "basic"]` as a `CreateAccess`, `[]` as a
+/// `Decision`), which the contract does not allow: every member the typed
+/// body writes as an object must have been sent as one. `written` is the
+/// typed body serialized again; members it has and `sent` lacks were
+/// defaulted and are skipped.
+fn objects_sent_as_objects(sent: &serde_json::Value, written: &serde_json::Value, path: &str) -> Result<(), String> {
+    use serde_json::Value;
+    match (sent, written) {
+        (Value::Object(sent), Value::Object(written)) => written
+            .iter()
+            .filter_map(|(name, member)| Some((name, sent.get(name)?, member)))
+            .try_for_each(|(name, sent, member)| objects_sent_as_objects(sent, member, &format!("{path}.{name}"))),
+        (Value::Array(sent), Value::Array(written)) => sent
+            .iter()
+            .zip(written)
+            .enumerate()
+            .try_for_each(|(i, (sent, item))| objects_sent_as_objects(sent, item, &format!("{path}[{i}]"))),
+        (sent, Value::Object(_)) if !sent.is_object() => {
+            let at = if path.is_empty() { "the body" } else { path.trim_start_matches('.') };
+            Err(format!("{at}: invalid type: {}, expected an object", kind(sent)))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "boolean",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    }
 }
 
 /// Turns every number in `value` that is a whole number written with a
@@ -90,6 +130,39 @@ pub fn body_rejected(status: axum::http::StatusCode, detail: String, too_large: 
 mod tests {
     use super::integral_numbers_as_integers;
     use serde_json::{Value, json};
+
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Outer {
+        name: String,
+        #[serde(default)]
+        inner: Vec<Inner>,
+        #[serde(default)]
+        one: Option<Inner>,
+    }
+
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Inner {
+        #[serde(default)]
+        by: Option<String>,
+    }
+
+    #[test]
+    fn structs_are_read_from_objects_only() {
+        let accepted = [json!({"name": "a"}), json!({"name": "a", "inner": [{}, {"by": "x"}], "one": {"by": "y"}})];
+        for body in accepted {
+            assert!(super::from_value::<Outer>(body.clone()).is_ok(), "{body}");
+        }
+        let refused = [
+            (json!(["a"]), "the body: invalid type: array"),
+            (json!(["a", [], null]), "the body: invalid type: array"),
+            (json!({"name": "a", "inner": [[]]}), "inner[0]: invalid type: array"),
+            (json!({"name": "a", "one": []}), "one: invalid type: array"),
+        ];
+        for (body, why) in refused {
+            let refusal = super::from_value::<Outer>(body.clone()).expect_err(&body.to_string()).to_string();
+            assert!(refusal.contains(why), "{body}: {refusal}");
+        }
+    }
 
     #[test]
     fn whole_numbers_become_integers_and_nothing_else_changes() {

@@ -1,7 +1,7 @@
 //! The top of the OpenAPI document (`proto-schemas/openapi.json`): info, tags, security
 //! schemes and the reusable components. The operations come from the router itself (each
 //! handler's `#[utoipa::path]`, registered with its route by `routes!`), so a route and its
-//! documentation cannot drift; [`crate::http::openapi`] assembles both.
+//! documentation cannot drift; `crate::http::openapi()` assembles both.
 
 use serde_json::{Value, json};
 use utoipa::openapi::extensions::Extensions;

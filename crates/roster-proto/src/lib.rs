@@ -11,6 +11,8 @@ pub mod dn;
 pub mod guid;
 pub mod insight;
 pub mod manifest;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod optional;
 pub mod problem;
 pub mod records;

@@ -4,36 +4,62 @@
 //! parse, authorise (the [`AgentCaller`] extractor), call `service` and
 //! answer.
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
 use roster_proto::admin::Session;
 use roster_proto::agent::{AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, RotateKey, SnapshotState};
 use roster_proto::manifest::MAX_CHUNK_BYTES;
+use roster_proto::problem::Problem;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use crate::error::{AppError, LimitError, RequestError};
 use crate::http::auth::{AgentCaller, ClientAddress};
 use crate::http::json::{ApiJson, body_rejected};
+use crate::http::openapi::{params, responses};
 use crate::service::{agents, uploads};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/register", post(register))
-        .route("/job", get(job))
-        .route("/key", post(rotate_key))
-        .route("/snapshots", post(offer))
-        .route("/snapshots/{id}", get(snapshot_state))
-        .route("/snapshots/{id}/chunks/{index}", put(put_chunk).layer(DefaultBodyLimit::max(MAX_CHUNK_BYTES + 64 * 1024)))
-        .route("/snapshots/{id}/commit", post(commit))
-        .route("/sessions/{id}", get(session))
+/// The agent routes, each registered with its documentation (`#[utoipa::path]`).
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(job))
+        .routes(routes!(rotate_key))
+        .routes(routes!(offer))
+        .routes(routes!(snapshot_state))
+        .routes(routes!(put_chunk).layer(DefaultBodyLimit::max(MAX_CHUNK_BYTES + 64 * 1024)))
+        .routes(routes!(commit))
+        .routes(routes!(session))
 }
 
 /// Redeems a registration token. The one route without credentials, so it
 /// is rate-limited per client address before the body is even read.
+#[utoipa::path(
+    post,
+    path = "/register",
+    operation_id = "registerAgent",
+    tag = "agent",
+    summary = "Register an agent with a one-time token",
+    description = "Needs no Authorization header: the registration token in the body is the credential. It is redeemed by this call.",
+    security(),
+    request_body(
+        content = RegisterRequest,
+        content_type = "application/json",
+    ),
+    responses(
+        (status = 201, description = "Registered: the agent's identity and the audience its tokens must name.", body = RegisterResponse, content_type = "application/json"),
+        (status = 400, response = responses::BadRequest),
+        (status = 401, description = "The registration token is unknown, used or expired.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = responses::PayloadTooLarge),
+        (status = 422, description = "Body does not fit `RegisterRequest`, or `public_key` is not 32 bytes of base64 forming an Ed25519 point.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = inline(responses::RegisterRateLimited)),
+        (status = 500, response = responses::Internal),
+        (status = 503, response = responses::Unavailable),
+    ),
+)]
 async fn register(
     State(state): State<AppState>,
     client: ClientAddress,
@@ -46,7 +72,29 @@ async fn register(
 }
 
 /// Replaces the caller's key with the one in the body (the request itself
-/// is signed with the current key).
+/// is signed with the current key). The old key is refused from now on.
+#[utoipa::path(
+    post,
+    path = "/key",
+    operation_id = "rotateKey",
+    tag = "agent",
+    summary = "Replace the agent's key",
+    description = "Signed with the current key. If the answer is lost, the agent tries a request signed with the new key: it works exactly when the server took it. A revoked agent cannot rotate (401).",
+    security(("agentRequestToken" = [])),
+    request_body(
+        content = RotateKey,
+        content_type = "application/json",
+    ),
+    responses(
+        (status = 204, description = "The new key is in place; the old one is refused from now on. No body."),
+        (status = 401, response = responses::Unauthorized),
+        (status = 413, response = responses::PayloadTooLarge),
+        (status = 422, description = "`public_key` is not 32 bytes of base64 making an Ed25519 point, or it is the current key.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = responses::TooManyRequests),
+        (status = 500, response = responses::Internal),
+        (status = 503, response = responses::Unavailable),
+    ),
+)]
 async fn rotate_key(
     State(state): State<AppState>,
     caller: AgentCaller,
@@ -56,10 +104,71 @@ async fn rotate_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/job",
+    operation_id = "getAgentJob",
+    tag = "agent",
+    summary = "What the agent is to read",
+    description = "Also says, in `sync`, what directory state the server holds for the job (`sync.base`, the watermark a delta must build on) and whether the next snapshot must be full (`sync.full_required`: no state yet, the scope changed since the last full snapshot, the full reconciliation is due, or an admin asked for one). Ask before every snapshot.",
+    security(("agentRequestToken" = [])),
+    responses(
+        (status = 200, description = "The agent's job, scope and sync advice.", body = AgentJob, content_type = "application/json"),
+        (status = 401, response = responses::Unauthorized),
+        (status = 404, response = responses::NotFound),
+        (status = 429, response = responses::TooManyRequests),
+        (status = 500, response = responses::Internal),
+        (status = 503, response = responses::Unavailable),
+    ),
+)]
 async fn job(State(state): State<AppState>, caller: AgentCaller) -> Result<ApiJson<AgentJob>, AppError> {
     Ok(ApiJson(agents::job(&state.db, &caller.agent).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/snapshots",
+    operation_id = "offerSnapshot",
+    tag = "agent",
+    summary = "Offer a signed snapshot manifest",
+    description = "For a delta (`manifest.kind` = `delta`) the server checks the base before any chunk travels: it answers 409 `urn:roster:problem:delta-base-mismatch` unless `manifest.base` is exactly the watermark it holds for the job (`sync.base` of `GET /agent/v1/job`). A full snapshot's `base` is not looked at.",
+    security(("agentRequestToken" = [])),
+    request_body(
+        content = OfferSnapshot,
+        content_type = "application/json",
+    ),
+    responses(
+        (status = 200, description = "The snapshot's state: the chunks still missing (all of them for a new offer). Offering the same manifest again answers the current state, except for a delta whose base is no longer the server's watermark (e.g. once it is committed), which answers 409.", body = SnapshotState, content_type = "application/json"),
+        (status = 400, response = responses::BadRequest),
+        (status = 401, description = "The request token, or the manifest token (signature, `iss`, `aud`, times, or a `manifest.agent_id`/`snapshot_id` that differs from `iss`/`jti`), does not verify.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`manifest.job_id` is not the agent's job, or the snapshot id belongs to another agent.", body = Problem, content_type = "application/problem+json"),
+        (
+            status = 409,
+            description = "Conflicts, told apart by the problem `type`. `urn:roster:problem:manifest-conflict`: a snapshot with this id was offered before with a different manifest. `urn:roster:problem:delta-base-mismatch`: the manifest is a delta and the server holds no directory state for the job, or the delta names no `base`, or its `base` is not exactly the server's watermark (another snapshot was committed since, the agent's state is stale, ...); `detail` says which. Nothing is stored: read and send a full snapshot instead (the agent does so at once). `urn:roster:problem:too-many-pending-snapshots`: the job already has as many unfinished snapshots as allowed (default 4): commit one, or wait until unfinished snapshots expire (default after 24 h, chunks and all). Offering a snapshot again does not count against itself. A delta is also refused this way while the server requires a full snapshot (`GET /agent/v1/job` says why in `sync.full_required`: no state yet, the job's scope changed, a reconciliation is due or was requested).",
+            body = Problem,
+            content_type = "application/problem+json",
+            examples(
+                ("deltaBaseMismatch" = (summary = "A delta the server cannot apply", value = json!({
+                    "type": "urn:roster:problem:delta-base-mismatch",
+                    "title": "Conflict",
+                    "status": 409,
+                    "detail": "the delta builds on dc01.corp.example.test@4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f USN 41235, but the server holds dc01.corp.example.test@4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f USN 41870: send a full snapshot"
+                }))),
+                ("differentManifest" = (summary = "The id was used for another manifest", value = json!({
+                    "type": "urn:roster:problem:manifest-conflict",
+                    "title": "Conflict",
+                    "status": 409,
+                    "detail": "snapshot c9f0f895-fb98-4b91-99f5-1a2b3c4d5e6f was offered before with a different manifest"
+                }))),
+            ),
+        ),
+        (status = 413, description = "The manifest names more chunks (default limit 10,000) or more records (default 20,000,000) than the server accepts; nothing is stored.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Body does not fit `OfferSnapshot`; `manifest.version` is not 1; or the chunk list is malformed (indexes not 0..n in order, a size outside 1..=1048576, a sha256 that is not 64 hex digits).", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = responses::TooManyRequests),
+        (status = 500, response = responses::Internal),
+        (status = 503, response = responses::Unavailable),
+    ),
+)]
 async fn offer(
     State(state): State<AppState>,
     caller: AgentCaller,
@@ -68,6 +177,23 @@ async fn offer(
     Ok(ApiJson(uploads::offer(&state.db, &state.limits, &state.audience, &caller.agent, &offer.manifest_token).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/snapshots/{id}",
+    operation_id = "getSnapshotState",
+    tag = "agent",
+    summary = "Where an offered snapshot stands",
+    params(params::SnapshotId),
+    security(("agentRequestToken" = [])),
+    responses(
+        (status = 200, description = "The snapshot's state.", body = SnapshotState, content_type = "application/json"),
+        (status = 401, response = responses::Unauthorized),
+        (status = 404, response = responses::NotFound),
+        (status = 429, response = responses::TooManyRequests),
+        (status = 500, response = responses::Internal),
+        (status = 503, response = responses::Unavailable),
+    ),
+)]
 async fn snapshot_state(
     State(state): State<AppState>,
     caller: AgentCaller,
@@ -77,6 +203,30 @@ async fn snapshot_state(
     Ok(ApiJson(uploads::state_of(&state.db, &snapshot).await?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/snapshots/{id}/chunks/{index}",
+    operation_id = "putChunk",
+    tag = "agent",
+    summary = "Upload one chunk",
+    description = "Idempotent: a chunk already stored is not stored again. Chunks are decoded and counted only at commit.",
+    params(params::SnapshotId, params::ChunkIndex),
+    security(("agentRequestToken" = [])),
+    request_body(
+        content_type = "application/octet-stream",
+        description = "The chunk exactly as the manifest names it: gzip-compressed NDJSON, one `Record` (json/record.schema.json) per line, at most 1 MiB (1048576 bytes) uncompressed; its length and sha256 must equal the manifest's `size` and `sha256`. The Content-Type is not checked.",
+    ),
+    responses(
+        (status = 204, description = "Stored (or already stored, or the snapshot is already committed and the bytes match the manifest)."),
+        (status = 401, response = responses::Unauthorized),
+        (status = 404, response = responses::NotFound),
+        (status = 413, description = "The body exceeds 1 MiB + 64 KiB (1114112 bytes).", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The body's length is not the manifest's `size` for this chunk, or its sha256 is not the manifest's `sha256`.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = responses::TooManyRequests),
+        (status = 500, response = responses::Internal),
+        (status = 503, response = responses::Unavailable),
+    ),
+)]
 async fn put_chunk(
     State(state): State<AppState>,
     caller: AgentCaller,
@@ -91,13 +241,71 @@ async fn put_chunk(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Commits the snapshot into the job's directory state; the job's first
-/// snapshot is imported at once.
+/// Checks that every chunk is there, then commits the snapshot into the
+/// job's directory state (see `ingest`). The job's first snapshot queues an
+/// import at once. Committing twice answers the same.
+#[utoipa::path(
+    post,
+    path = "/snapshots/{id}/commit",
+    operation_id = "commitSnapshot",
+    tag = "agent",
+    summary = "Commit a snapshot whose chunks are all uploaded",
+    description = "No request body. Committing is one transaction: every chunk is checked against its sha256, decoded and counted against the manifest, then a full snapshot replaces the job's directory state, or a delta changes it (its users and groups are kept where they are in the job's scope or already in the state, its `deleted` records remove objects), and the manifest's `watermark` becomes the job's watermark (`sync.base`). A refused commit changes nothing: the snapshot stays `receiving`. Committing twice answers the same.",
+    params(params::SnapshotId),
+    security(("agentRequestToken" = [])),
+    responses(
+        (status = 200, description = "Committed (or already committed). `session` is present when this was the job's first snapshot, which is imported at once; later snapshots are imported at the job's schedule or when an admin starts an import.", body = CommitResponse, content_type = "application/json"),
+        (status = 401, response = responses::Unauthorized),
+        (status = 404, response = responses::NotFound),
+        (
+            status = 409,
+            description = "Told apart by the problem `type`. `urn:roster:problem:chunks-missing`: chunks are still missing (listed in `detail`). `urn:roster:problem:delta-base-mismatch`: the snapshot is a delta and, checked again now, does not build on the watermark the server holds (another snapshot was committed since the offer, or the server holds no state) or names no `base`; send a full snapshot instead. A delta is also refused this way while the server requires a full snapshot (`GET /agent/v1/job` says why in `sync.full_required`: no state yet, the job's scope changed, a reconciliation is due or was requested).",
+            body = Problem,
+            content_type = "application/problem+json",
+            examples(
+                ("deltaBaseMismatch" = (summary = "The state moved on since the offer", value = json!({
+                    "type": "urn:roster:problem:delta-base-mismatch",
+                    "title": "Conflict",
+                    "status": 409,
+                    "detail": "the server holds no directory state for this job yet: send a full snapshot"
+                }))),
+                ("missingChunks" = (summary = "Not all chunks uploaded", value = json!({
+                    "type": "urn:roster:problem:chunks-missing",
+                    "title": "Conflict",
+                    "status": 409,
+                    "detail": "chunks still missing: [1, 2]"
+                }))),
+            ),
+        ),
+        (status = 422, description = "The snapshot's contents do not fit its manifest or its kind: a chunk's bytes do not match its `sha256`, or are not valid gzip/NDJSON of records, or hold more than 1 MiB uncompressed; a chunk's records do not number its `records`; the records do not match `counts` (users, groups, ous and deleted); a full snapshot holds a `deleted` record (tombstones belong only in deltas); or the job's scope does not resolve against the manifest's `directory.base_dn`.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = responses::TooManyRequests),
+        (status = 500, response = responses::Internal),
+        (status = 503, response = responses::Unavailable),
+    ),
+)]
 async fn commit(State(state): State<AppState>, caller: AgentCaller, Path(id): Path<String>) -> Result<ApiJson<CommitResponse>, AppError> {
     let snapshot = uploads::own_snapshot(&state.db, &caller.agent, &id).await?;
     Ok(ApiJson(uploads::commit(&state.db, &state.imports, &snapshot).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/sessions/{id}",
+    operation_id = "getAgentSession",
+    tag = "agent",
+    summary = "Follow an import session of the agent's job",
+    description = "An agent follows the session its first snapshot started until it settles: `succeeded`, `failed`, `rejected`, or `held` (the safeguard stopped it; it waits for an admin).",
+    params(params::SessionId),
+    security(("agentRequestToken" = [])),
+    responses(
+        (status = 200, description = "The session.", body = Session, content_type = "application/json"),
+        (status = 401, response = responses::Unauthorized),
+        (status = 404, description = "No such session, or it belongs to another job.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = responses::TooManyRequests),
+        (status = 500, response = responses::Internal),
+        (status = 503, response = responses::Unavailable),
+    ),
+)]
 async fn session(State(state): State<AppState>, caller: AgentCaller, Path(id): Path<String>) -> Result<ApiJson<Session>, AppError> {
     Ok(ApiJson(uploads::session(&state.db, &caller.agent, &id).await?))
 }

@@ -9,21 +9,30 @@ pub mod auth;
 pub mod cursor;
 pub mod insight;
 pub mod json;
+pub mod openapi;
 
 use axum::Router;
-use axum::routing::get;
-
 use tracing::Level;
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::{AppError, ErrorCause, Missing};
 use crate::state::AppState;
 
-pub fn router(state: AppState) -> Router {
-    let max_json_body = state.limits.max_json_body_bytes;
-    Router::new()
-        .route("/health", get(health))
+/// Every route, each registered with its documentation: the one list that both
+/// [`router`] serves and [`openapi`] documents.
+fn documented_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::Document::openapi())
+        .routes(routes!(health))
         .nest("/api/v1", admin::routes())
         .nest("/agent/v1", agent::routes())
+}
+
+pub fn router(state: AppState) -> Router {
+    let max_json_body = state.limits.max_json_body_bytes;
+    let (routes, _) = documented_routes().split_for_parts();
+    routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // The chunk route sets its own, larger limit.
@@ -32,6 +41,24 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The OpenAPI document of exactly the routes [`router`] serves (`proto-schemas/openapi.json`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut document) = documented_routes().split_for_parts();
+    openapi::Operations.modify(&mut document);
+    document
+}
+
+#[utoipa::path(
+    get,
+    path = "/health",
+    operation_id = "health",
+    tag = "health",
+    summary = "Liveness check",
+    security(),
+    responses(
+        (status = 200, description = "The server is up (it does not check the database).", body = inline(openapi::HealthText), content_type = "text/plain"),
+    ),
+)]
 async fn health() -> &'static str {
     "ok"
 }

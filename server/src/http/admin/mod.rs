@@ -8,12 +8,12 @@ mod jobs;
 mod sessions;
 mod tenant;
 
-use axum::Router;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
-use axum::routing::{get, post};
 use roster_proto::admin::Job;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::error::{AppError, Missing, RequestError};
@@ -26,27 +26,28 @@ use crate::store;
 const DEFAULT_LIMIT: u32 = 100;
 const MAX_LIMIT: u32 = 1000;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/jobs", post(jobs::create_job).get(jobs::list_jobs))
-        .route("/jobs/{job}", get(jobs::get_job))
-        .route("/jobs/{job}/registration-tokens", post(jobs::create_registration_token))
-        .route("/jobs/{job}/links", get(jobs::get_links).put(jobs::put_links))
-        .route("/jobs/{job}/sessions", get(sessions::list_sessions))
-        .route("/jobs/{job}/imports", post(jobs::start_import))
-        .route("/jobs/{job}/plan", post(jobs::plan_import))
-        .route("/jobs/{job}/policy", get(jobs::get_policy).put(jobs::put_policy))
-        .route("/jobs/{job}/full-sync", post(jobs::request_full_sync))
-        .route("/accesses", get(tenant::list_accesses).post(tenant::create_access))
-        .route("/sessions/{id}", get(sessions::get_session))
-        .route("/sessions/{id}/changes", get(sessions::list_changes))
-        .route("/sessions/{id}/approve", post(sessions::approve_session))
-        .route("/sessions/{id}/reject", post(sessions::reject_session))
-        .route("/users", get(tenant::list_users))
-        .route("/users/{id}/history", get(tenant::user_history))
-        .route("/settings", get(tenant::get_settings).put(tenant::put_settings))
-        .route("/agents", get(tenant::list_agents))
-        .route("/agents/{id}/revoke", post(tenant::revoke_agent))
+/// The admin routes, each registered with its documentation (`#[utoipa::path]`).
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(jobs::create_job, jobs::list_jobs))
+        .routes(routes!(jobs::get_job))
+        .routes(routes!(jobs::create_registration_token))
+        .routes(routes!(jobs::get_links, jobs::put_links))
+        .routes(routes!(sessions::list_sessions))
+        .routes(routes!(jobs::start_import))
+        .routes(routes!(jobs::plan_import))
+        .routes(routes!(jobs::get_policy, jobs::put_policy))
+        .routes(routes!(jobs::request_full_sync))
+        .routes(routes!(tenant::list_accesses, tenant::create_access))
+        .routes(routes!(sessions::get_session))
+        .routes(routes!(sessions::list_changes))
+        .routes(routes!(sessions::approve_session))
+        .routes(routes!(sessions::reject_session))
+        .routes(routes!(tenant::list_users))
+        .routes(routes!(tenant::user_history))
+        .routes(routes!(tenant::get_settings, tenant::put_settings))
+        .routes(routes!(tenant::list_agents))
+        .routes(routes!(tenant::revoke_agent))
         .merge(super::insight::routes())
 }
 

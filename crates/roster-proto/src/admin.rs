@@ -56,8 +56,12 @@ pub struct CreateJob {
     pub policy: Option<SafeguardPolicy>,
 }
 
-/// How much one import may take away before it waits for an admin: a
-/// plan beyond either budget is `held`, not applied.
+/// How much one import may take away before it waits for an admin
+/// (`GET`/`PUT /api/v1/jobs/{job}/policy`, `Job.policy`): a plan beyond
+/// either budget is not applied; its session is `held` with `held_reasons`
+/// until an admin approves or rejects it. Whatever the policy, a plan for a
+/// directory that holds nobody in the job's scope while the job has active
+/// users is always held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[schemars(example = SafeguardPolicy::default())]
 #[serde(deny_unknown_fields)]
@@ -419,7 +423,9 @@ impl SessionStatus {
     }
 }
 
-/// How many users an import touched, and how.
+/// How many users an import touched (or would touch), and how.
+/// `reactivated` and `lost_basic` may be left out on input (0); Roster
+/// always writes them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SessionCounts {
     /// New users.
@@ -441,7 +447,11 @@ pub struct SessionCounts {
     pub not_linked: u64,
 }
 
-/// One import run, kept forever (unless the tenant sets a retention).
+/// One import run. Kept forever, unless the tenant sets
+/// `TenantSettings.session_retention_days`: then finished sessions are
+/// removed that many days after their creation. A session whose plan is
+/// beyond the job's safeguard is `held` with `held_reasons`; an admin's
+/// approval or rejection is recorded in `decided_by` and `decided_at`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[schemars(transform = session_rules)]
 pub struct Session {
@@ -456,6 +466,8 @@ pub struct Session {
     /// sha256 of the signed manifest token's payload the snapshot was committed with.
     #[schemars(with = "common::Sha256Hex")]
     pub manifest_sha256: String,
+    /// What the import did; for a held or rejected session, what its plan
+    /// would have done.
     pub counts: SessionCounts,
     /// Things the admin should know (e.g. "no links: nobody imported").
     pub notes: Vec<String>,
@@ -667,6 +679,7 @@ pub struct PlanPreview {
     pub counts: SessionCounts,
     /// Non-empty when an import of this plan would be held, and why.
     pub held_reasons: Vec<String>,
+    /// Things the admin should know, as a session's `notes`.
     pub notes: Vec<String>,
     /// The first `limit` changes, in the order an import records them.
     /// Planned creations have no `user_id`.
@@ -688,9 +701,14 @@ pub struct LinksSaved {
 /// the job's stored directory state (empty before the first snapshot).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct LinksPreview {
+    /// Accesses users would gain, ordered by access (kind, name, id).
     pub gains: Vec<AccessDelta>,
+    /// Accesses users would lose, ordered likewise.
     pub losses: Vec<AccessDelta>,
+    /// What the planned import would count.
     pub counts: SessionCounts,
+    /// Things the admin should know (a link whose group the state does not
+    /// hold, no snapshot yet, ...).
     pub notes: Vec<String>,
 }
 

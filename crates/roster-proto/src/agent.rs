@@ -74,7 +74,12 @@ pub struct AgentJob {
     pub sync: SyncAdvice,
 }
 
-/// Whether the next snapshot may be a delta, and on what.
+/// Whether the next snapshot may be a delta, and on what. Both members are
+/// always written, possibly `null`; the server answers `base: null` only
+/// together with a `full_required` reason. The agent sends a delta only when
+/// `full_required` is null, `base` is not, and it reads the same DC database
+/// as `base` (same `dns_host_name` and `invocation_id`, USN not gone back);
+/// otherwise a full snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SyncAdvice {
     /// The watermark of the server's state: a delta must build on exactly

@@ -159,7 +159,9 @@ impl ReasonCode {
     }
 }
 
-/// The AD structure a job's stored state holds ("Load AD structure").
+/// The AD structure a job's stored state holds ("Load AD structure"). With
+/// a search, only matching groups are listed and the OU tree keeps matching
+/// OUs and their ancestors; counts are always the unfiltered ones.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Structure {
     /// Users in the state (the total, whatever the search).

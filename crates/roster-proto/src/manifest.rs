@@ -14,7 +14,11 @@ pub const FORMAT_VERSION: u32 = 1;
 /// Largest uncompressed chunk, so both sides bound memory per chunk.
 pub const MAX_CHUNK_BYTES: usize = 1024 * 1024;
 
-/// Full snapshots replace the job's directory state; deltas change it.
+/// Full snapshots replace the job's directory state; deltas change it, and
+/// only if their `base` is exactly the server's watermark. A delta reads
+/// changed users and groups domain-wide so that moves out of scope are seen;
+/// the server keeps those in the job's scope or already in its state and
+/// drops the rest. `GET /agent/v1/job` says (`sync`) whether a delta is welcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SnapshotKind {

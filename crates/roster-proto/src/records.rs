@@ -54,7 +54,7 @@ fn record_type_overlay(schema: &mut schemars::Schema) {
 /// record of a group of any size stays far below a chunk's 1 MiB.
 pub const MAX_MEMBERS_PER_RECORD: usize = 10_000;
 
-/// An AD user as read.
+/// An AD user as read. Optional attributes are left out when AD has no value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 // Inline: the schema is the `Record` variant's, with its `type` tag.
 #[schemars(inline)]
@@ -65,20 +65,28 @@ pub struct UserRecord {
     pub dn: String,
     /// `sAMAccountName`: the service's username.
     pub sam_account_name: String,
+    /// `userPrincipalName`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_principal_name: Option<String>,
+    /// `mail`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mail: Option<String>,
+    /// `givenName`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub given_name: Option<String>,
+    /// `sn`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub surname: Option<String>,
+    /// `displayName`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    /// `telephoneNumber`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub telephone_number: Option<String>,
+    /// `department`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub department: Option<String>,
+    /// `title`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// Raw `userAccountControl`; bit 2 means disabled. (The lockout bit is
@@ -128,7 +136,11 @@ pub struct GroupRecord {
 }
 
 /// The continuation of a large group's member list. It follows the group's
-/// own record in the snapshot; readers append `members` to that group's.
+/// own record in the snapshot (possibly in a later chunk); readers append
+/// `members` to that group's. Not counted in the manifest's `counts` (it is
+/// not an object), but counted in its chunk's `records`. In a full
+/// snapshot, members that continue no preceding group are refused at
+/// commit (422).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 // Inline: the schema is the `Record` variant's, with its `type` tag.
 #[schemars(inline)]
@@ -156,11 +168,16 @@ impl GroupRecord {
     }
 }
 
-/// A tombstone: an object AD deleted, named by the objectGUID it had.
+/// A tombstone: an object AD deleted since the delta's `base`, named by the
+/// objectGUID it had. Only in delta snapshots (a full snapshot holding one
+/// is refused at commit with 422). Committing the delta removes the object
+/// from the job's directory state; an object the state does not hold is
+/// ignored. Counted in `counts.deleted`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 // Inline: the schema is the `Record` variant's, with its `type` tag.
 #[schemars(inline)]
 pub struct DeletedRecord {
+    /// The deleted object's `objectGUID`.
     pub object_guid: ObjectGuid,
     /// Where the object lived (`lastKnownParent`), for the session's record;
     /// left out when AD does not say.

@@ -56,8 +56,8 @@ fn components_are_openapi_json_s() {
 #[cfg(feature = "openapi")]
 #[test]
 fn openapi_components_point_into_the_schema_files() {
-    use utoipa::openapi::RefOr;
     use utoipa::ToSchema;
+    use utoipa::openapi::RefOr;
 
     fn check<T: ToSchema>(name: &str, target: &str) {
         assert_eq!(T::name(), name);

@@ -175,3 +175,45 @@ impl<T: JsonSchema> JsonSchema for Nullable<T> {
         <Option<T>>::json_schema(generator)
     }
 }
+
+/// `JsonSchema` for id newtypes over `Uuid` (`#[serde(transparent)]`): each
+/// is written as the common `uuid`, so `uuid_schema!(JobId, SessionId);`
+/// is all an id type needs (and its fields need no `with`).
+#[macro_export]
+macro_rules! uuid_schema {
+    ($($ty:ty),* $(,)?) => {$(
+        impl $crate::schema::common::schemars::JsonSchema for $ty {
+            fn inline_schema() -> bool {
+                true
+            }
+
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed(stringify!($ty))
+            }
+
+            fn json_schema(generator: &mut $crate::schema::common::schemars::SchemaGenerator) -> $crate::schema::common::schemars::Schema {
+                generator.subschema_for::<$crate::schema::common::Uuid>()
+            }
+        }
+    )*};
+}
+
+#[doc(hidden)]
+pub use schemars;
+
+#[cfg(test)]
+mod tests {
+    use schemars::JsonSchema;
+
+    #[derive(Debug)]
+    struct JobId;
+    crate::uuid_schema!(JobId);
+
+    #[test]
+    fn an_id_newtype_is_the_common_uuid() {
+        let mut generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
+        assert_eq!(generator.subschema_for::<JobId>().to_value(), serde_json::json!({ "$ref": "#/$defs/uuid" }));
+        assert!(generator.definitions().contains_key("uuid"));
+        assert!(JobId::inline_schema());
+    }
+}

@@ -21,7 +21,7 @@ use crate::links::{self, LinkRule};
 use crate::scope::UserScope;
 
 /// Most chains shown for one access.
-pub const MAX_CHAINS_PER_ACCESS: usize = 5;
+pub const MAX_CHAINS_PER_ACCESS: usize = roster_proto::insight::MAX_CHAINS_PER_GRANT;
 
 /// Everything an explanation looks at: what the planner looks at, minus
 /// the users (they are asked about one at a time) and the current users.

@@ -1,37 +1,69 @@
 //! Messages of the admin API (`/api/v1/...`), which a tenant's admins and
 //! the console call with a bearer admin token.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::ObjectGuid;
+use crate::schema::common::{self, Nullable};
+
+/// Most changes `POST /api/v1/jobs/{job}/plan` lists (its `limit`'s maximum).
+pub const MAX_PLAN_CHANGES: usize = 10_000;
+
+/// Most usernames an [`AccessDelta`] names.
+pub const MAX_DELTA_USERNAMES: usize = 100;
+
+/// A daily time, `HH:MM` (24-hour).
+pub const SCHEDULE_TIME_PATTERN: &str = "^([01][0-9]|2[0-3]):[0-5][0-9]$";
 
 /// `POST /api/v1/jobs`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateJob {
+    /// Unique in the tenant (409 if taken); blank answers 422.
+    #[schemars(with = "common::NonBlank")]
     pub name: String,
+    /// OUs whose users are in scope, relative to the directory's base DN
+    /// (`OU=Copenhagen,OU=Staff`), or `*` for the whole domain. At least one
+    /// non-blank path; each must parse as a DN (else 422).
+    #[schemars(with = "Vec<common::RelativePath>", extend("contains" = { "type": "string", "pattern": "\\S" }))]
     pub relative_paths: Vec<String>,
+    /// Where groups are read from, same form; empty (the default) means the whole domain.
     #[serde(default)]
+    #[schemars(with = "Vec<common::RelativePath>")]
     pub group_paths: Vec<String>,
-    /// Daily import time, `HH:MM` in UTC; default 02:00.
+    /// Daily import time, `HH:MM` (24-hour, UTC); `02:00` when left out.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
+    #[schemars(regex(pattern = SCHEDULE_TIME_PATTERN))]
     pub schedule_time: Option<String>,
-    /// Days between full reconciliations (1..=365); default 7. Between
-    /// them the agent sends deltas.
+    /// Days between full reconciliations (1..=365, else 422); 7 when left
+    /// out. Between them the agent sends deltas.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
+    #[schemars(range(min = 1, max = 365))]
     pub full_sync_interval_days: Option<u32>,
-    /// An LDAP filter users must also match, e.g. `(employeeType=staff)`.
+    /// An RFC 4515 LDAP filter users must also match, ANDed to the agent's
+    /// user search, e.g. `(employeeType=staff)`. The server checks its shape
+    /// (one parenthesised filter, balanced parentheses, a condition; else
+    /// 422); the DC judges the rest. Blank means none. Changing it makes the
+    /// next snapshot full.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
+    #[schemars(length(min = 3, max = 4096), regex(pattern = r"^\s*\(.*\)\s*$"))]
+    #[schemars(example = &"(department=Sales)", example = &"(&(employeeType=staff)(!(title=Intern)))")]
     pub user_filter: Option<String>,
     /// The import safeguard; the defaults when absent.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
     pub policy: Option<SafeguardPolicy>,
 }
 
-/// How much one import may take away before it waits for an admin: a
-/// plan beyond either budget is `held`, not applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How much one import may take away before it waits for an admin
+/// (`GET`/`PUT /api/v1/jobs/{job}/policy`, `Job.policy`): a plan beyond
+/// either budget is not applied; its session is `held` with `held_reasons`
+/// until an admin approves or rejects it. Whatever the policy, a plan for a
+/// directory that holds nobody in the job's scope while the job has active
+/// users is always held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(example = SafeguardPolicy::default())]
 #[serde(deny_unknown_fields)]
 pub struct SafeguardPolicy {
     /// Users an import may deactivate.
@@ -39,7 +71,8 @@ pub struct SafeguardPolicy {
     /// Users an import may take a basic access from (deactivated ones
     /// included).
     pub max_lost_basic: Budget,
-    /// Below this many active users, the budgets do not apply.
+    /// Below this many active users (before the import), the budgets do not apply.
+    #[schemars(example = SafeguardPolicy::default().min_active_users)]
     pub min_active_users: u64,
 }
 
@@ -52,11 +85,13 @@ impl Default for SafeguardPolicy {
 }
 
 /// A count and a percentage of the job's active users; the smaller wins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Budget {
+    /// At most this many users.
     pub count: u64,
-    /// 0..=100.
+    /// At most this percentage of the active users, 0..=100 (more answers 422).
+    #[schemars(range(max = 100))]
     pub percent: u32,
 }
 
@@ -68,14 +103,18 @@ impl Budget {
 }
 
 /// A tenant's settings (`GET`/`PUT /api/v1/settings`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TenantSettings {
     /// Days a deactivated user is kept (and re-activated with the same
-    /// identity if it comes back) before it is purged; default 30.
+    /// identity if it comes back) before it is purged; 1..=3650 (else 422),
+    /// default 30.
+    #[schemars(range(min = 1, max = 3650), example = TenantSettings::default().purge_after_days)]
     pub purge_after_days: u32,
-    /// Days finished import sessions are kept; absent = forever (the default).
+    /// Days finished import sessions are kept; absent = forever (the
+    /// default); 0 answers 422.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
+    #[schemars(range(min = 1))]
     pub session_retention_days: Option<u32>,
 }
 
@@ -86,18 +125,27 @@ impl Default for TenantSettings {
 }
 
 /// An import job: one domain or OU set of a tenant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Job {
+    #[schemars(with = "common::Uuid")]
     pub id: Uuid,
     pub name: String,
     pub relative_paths: Vec<String>,
     pub group_paths: Vec<String>,
+    /// Daily import time, `HH:MM` in UTC.
+    #[schemars(example = &"02:00")]
     pub schedule_time: String,
+    /// Days between full reconciliations (1..=365 as created; 7 unless the
+    /// job said otherwise). `POST /api/v1/jobs/{job}/full-sync` asks for one sooner.
+    #[schemars(example = 7)]
     pub full_sync_interval_days: u32,
+    /// The job's user filter, when it has one (see `createJob.user_filter`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_filter: Option<String>,
+    /// The job's import safeguard (`GET`/`PUT /api/v1/jobs/{job}/policy`).
     pub policy: SafeguardPolicy,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "common::DateTime")]
     pub created_at: time::OffsetDateTime,
 }
 
@@ -114,42 +162,55 @@ impl Job {
 
 /// `POST /api/v1/jobs/{job}/registration-tokens`: a one-time token an agent
 /// trades for its identity.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RegistrationToken {
+    #[schemars(with = "common::Uuid")]
     pub job_id: Uuid,
-    /// Shown once; only its hash is stored.
+    /// Opaque; shown once, only its hash is stored.
+    #[schemars(example = &"rst_reg_3q2-7wEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")]
     pub token: String,
+    /// 24 hours after creation.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "common::DateTime")]
     pub expires_at: time::OffsetDateTime,
 }
 
 /// A registered agent, for the console's health view.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Agent {
+    #[schemars(with = "common::Uuid")]
     pub id: Uuid,
+    #[schemars(with = "common::Uuid")]
     pub job_id: Uuid,
-    /// The machine it said it runs on.
+    /// The machine it said it runs on, at registration.
+    #[schemars(with = "Nullable<String>")]
     pub hostname: Option<String>,
+    #[schemars(with = "Nullable<String>")]
     pub agent_version: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "common::DateTime")]
     pub registered_at: time::OffsetDateTime,
     /// Its last authenticated request; `null` if none yet.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Nullable<common::DateTime>")]
     pub last_seen_at: Option<time::OffsetDateTime>,
     /// Once set, every request of this agent is refused (401).
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Nullable<common::DateTime>")]
     pub revoked_at: Option<time::OffsetDateTime>,
 }
 
 /// The kinds of rights the booking service knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AccessKind {
     /// User at a location: the basic access, without which nobody enters.
     User,
     /// Administrator at a location.
     Administrator,
+    /// Member of a department.
     Department,
+    /// A VIP right, e.g. a lounge.
     Vip,
 }
 
@@ -176,38 +237,62 @@ impl AccessKind {
 }
 
 /// `POST /api/v1/accesses`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAccess {
     pub kind: AccessKind,
     /// What the right is about: a location for `user`/`administrator`, a
-    /// department's name, etc.
+    /// department's name, etc. Trimmed; blank answers 422.
+    #[schemars(with = "common::NonBlank")]
     pub name: String,
 }
 
 /// A right in the tenant's catalogue.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub struct Access {
+    #[schemars(with = "common::Uuid")]
     pub id: Uuid,
     pub kind: AccessKind,
     pub name: String,
 }
 
 /// One entry of `PUT /api/v1/jobs/{job}/links`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkInput {
-    /// The AD group: its objectGUID, its DN, or its name (`cn`, which must
-    /// match exactly one group of the job's directory state).
+    /// The AD group: its objectGUID in any form `objectGuidInput` allows,
+    /// its DN (`CN=Sales,OU=Groups,DC=corp,DC=example,DC=test`; text with
+    /// `=` must be a DN), or its name (`cn`, at most 256 characters, no
+    /// control characters), which must match exactly one group of the job's
+    /// directory state to take effect. Once resolved, the link follows the
+    /// group's objectGUID. Anything else answers 422.
+    #[schemars(schema_with = "link_group_schema")]
     pub group: String,
+    /// An access of the caller's tenant (else 422).
+    #[schemars(with = "common::Uuid")]
     pub access_id: Uuid,
+}
+
+/// What the server takes as a link's group, which its type (`String`) cannot say.
+fn link_group_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let guid = generator.subschema_for::<common::ObjectGuidInput>();
+    schemars::json_schema!({
+        "type": "string",
+        "anyOf": [
+            guid,
+            { "type": "string", "pattern": "=" },
+            { "type": "string", "pattern": "^[^=\\u0000-\\u001f\\u007f]*[^\\s=\\u0000-\\u001f\\u007f][^=\\u0000-\\u001f\\u007f]*$", "maxLength": 300 }
+        ]
+    })
 }
 
 /// A link as stored: the group as given, and what it resolved to in the
 /// newest snapshot (if any).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Link {
+    /// The group exactly as the admin gave it.
     pub group: String,
+    #[schemars(with = "common::Uuid")]
     pub access_id: Uuid,
     /// The group's objectGUID once a snapshot containing it was imported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -216,15 +301,34 @@ pub struct Link {
 
 /// A page of a list endpoint. `next_cursor` is opaque; pass it back as
 /// `cursor` for the next page; `null` means this was the last page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
+    #[schemars(with = "NextCursor")]
     pub next_cursor: Option<String>,
 }
 
+/// The schema of [`Page::next_cursor`]: opaque, always present, `null` on the last page.
+#[derive(Debug)]
+pub struct NextCursor;
+
+impl JsonSchema for NextCursor {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "nextCursor".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Opaque; pass it back as `cursor` for the next page. `null` means this was the last page. Always present.",
+            "type": ["string", "null"]
+        })
+    }
+}
+
 /// An access as a user carries it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 pub struct AccessRef {
+    #[schemars(with = "common::Uuid")]
     pub id: Uuid,
     pub kind: AccessKind,
     pub name: String,
@@ -232,14 +336,23 @@ pub struct AccessRef {
 
 /// A user of the booking service, as imported from one job. The same
 /// person in two jobs (two domains) is two users.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct User {
+    #[schemars(with = "common::Uuid")]
     pub id: Uuid,
+    #[schemars(with = "common::Uuid")]
     pub job_id: Uuid,
+    /// The AD account's current `objectGUID` (the user is matched by its
+    /// anchor, so a re-created account with the same consistency GUID is
+    /// the same user and this follows the new account).
     pub object_guid: ObjectGuid,
     /// `sAMAccountName`.
     pub username: String,
+    /// Always present; `null` when AD has no `mail`.
+    #[schemars(with = "Nullable<String>")]
     pub email: Option<String>,
+    /// Always present; `null` when AD has no `displayName`.
+    #[schemars(with = "Nullable<String>")]
     pub display_name: Option<String>,
     /// False when disabled in AD, out of scope, gone from AD, or without a
     /// basic access. Users are deactivated, never deleted by an import.
@@ -248,7 +361,7 @@ pub struct User {
 }
 
 /// What started an import.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionTrigger {
     /// The job's first snapshot arrived.
@@ -260,17 +373,21 @@ pub enum SessionTrigger {
 }
 
 /// Where an import session stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionStatus {
+    /// Waiting for the import worker; moves on by itself.
     Queued,
+    /// Being planned and applied; moves on by itself.
     Running,
+    /// Applied (final).
     Succeeded,
     /// Planned beyond the job's safeguard: nothing applied; waits for an
     /// admin to approve or reject it.
     Held,
-    /// A held session an admin rejected: nothing applied.
+    /// A held session an admin rejected: nothing applied (final).
     Rejected,
+    /// The import failed; see `error` (final).
     Failed,
 }
 
@@ -306,8 +423,10 @@ impl SessionStatus {
     }
 }
 
-/// How many users an import touched, and how.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// How many users an import touched (or would touch), and how.
+/// `reactivated` and `lost_basic` may be left out on input (0); Roster
+/// always writes them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SessionCounts {
     /// New users.
     pub created: u64,
@@ -328,16 +447,27 @@ pub struct SessionCounts {
     pub not_linked: u64,
 }
 
-/// One import run, kept forever.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One import run. Kept forever, unless the tenant sets
+/// `TenantSettings.session_retention_days`: then finished sessions are
+/// removed that many days after their creation. A session whose plan is
+/// beyond the job's safeguard is `held` with `held_reasons`; an admin's
+/// approval or rejection is recorded in `decided_by` and `decided_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = session_rules)]
 pub struct Session {
+    #[schemars(with = "common::Uuid")]
     pub id: Uuid,
+    #[schemars(with = "common::Uuid")]
     pub job_id: Uuid,
     pub trigger: SessionTrigger,
     pub status: SessionStatus,
+    #[schemars(with = "common::Uuid")]
     pub snapshot_id: Uuid,
-    /// sha256 of the signed manifest the snapshot was committed with.
+    /// sha256 of the signed manifest token's payload the snapshot was committed with.
+    #[schemars(with = "common::Sha256Hex")]
     pub manifest_sha256: String,
+    /// What the import did; for a held or rejected session, what its plan
+    /// would have done.
     pub counts: SessionCounts,
     /// Things the admin should know (e.g. "no links: nobody imported").
     pub notes: Vec<String>,
@@ -346,26 +476,60 @@ pub struct Session {
     pub error: Option<String>,
     /// Why a held session was held: the budgets its plan exceeds. Kept
     /// after an admin's decision, as the record of what was approved.
+    /// Left out when empty, never `[]`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(example = held_reasons_example())]
+    #[schemars(length(min = 1))]
     pub held_reasons: Vec<String>,
-    /// Who approved or rejected a held session, and when.
+    /// Who approved or rejected a held session (`Decision.by`, `admin` when
+    /// not given, or `superseded by session <id>` when a newer run of the
+    /// job rejected it), and when.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided_by: Option<String>,
+    /// When; present exactly when `decided_by` is.
     #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<common::DateTime>")]
     pub decided_at: Option<time::OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "common::DateTime")]
     pub created_at: time::OffsetDateTime,
+    /// Left out until the session is finished or held (an approval, which
+    /// queues it again, clears it).
     #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<common::DateTime>")]
     pub finished_at: Option<time::OffsetDateTime>,
+    /// Left out until the session is finished or held (an approval clears it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
 }
 
+/// What a held session's `held_reasons` look like.
+fn held_reasons_example() -> [&'static str; 1] {
+    ["the plan deactivates 10 of 30 active users; the policy allows 3 (500 or 10 %, whichever is smaller)"]
+}
+
+/// What a session's `status` implies, which the field types cannot say: a
+/// held session says why; a rejected one also who decided, and when; a
+/// decision has both its parts.
+fn session_rules(schema: &mut schemars::Schema) {
+    let when = |status: &str| serde_json::json!({ "properties": { "status": { "const": status } }, "required": ["status"] });
+    schema.insert("dependentRequired".into(), serde_json::json!({ "decided_by": ["decided_at"], "decided_at": ["decided_by"] }));
+    schema.insert(
+        "allOf".into(),
+        serde_json::json!([
+            { "if": when("held"), "then": { "required": ["held_reasons"] } },
+            { "if": when("rejected"), "then": { "required": ["held_reasons", "decided_by", "decided_at"] } }
+        ]),
+    );
+}
+
 /// What an import did to one user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeAction {
+    /// A new user.
     Created,
+    /// Fields or accesses changed.
     Updated,
     /// Was active, is not any more (never deleted by an import).
     Deactivated,
@@ -391,11 +555,13 @@ impl ChangeAction {
 }
 
 /// One itemised change of a session (or of a plan).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = session_change_rules)]
 pub struct SessionChange {
     /// The user changed; absent for a creation that was only planned (a
     /// dry run, or a held session).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<common::Uuid>")]
     pub user_id: Option<Uuid>,
     pub object_guid: ObjectGuid,
     pub username: String,
@@ -405,8 +571,16 @@ pub struct SessionChange {
     pub details: Vec<ChangeDetail>,
 }
 
+/// Only a planned creation has no user yet.
+fn session_change_rules(schema: &mut schemars::Schema) {
+    schema.insert(
+        "allOf".into(),
+        serde_json::json!([{ "if": { "not": { "required": ["user_id"] } }, "then": { "properties": { "action": { "const": "created" } } } }]),
+    );
+}
+
 /// One fact of a change, as data (words are the reader's to choose).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ChangeDetail {
     /// A field's value before and after; either is absent for no value,
@@ -434,8 +608,11 @@ pub enum ChangeDetail {
 }
 
 /// An access gained or lost.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+// Inline: the schema is the `ChangeDetail` variant's, with its `type` tag.
+#[schemars(inline)]
 pub struct AccessChange {
+    #[schemars(with = "common::Uuid")]
     pub id: Uuid,
     /// The access's kind and name; absent when it is no longer in the catalogue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -445,13 +622,18 @@ pub struct AccessChange {
 }
 
 /// Why a user is inactive after an import.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeactivationReason {
+    /// The account is disabled in AD.
     DisabledInDirectory,
+    /// The account has expired in AD (`accountExpires`).
     AccountExpired,
+    /// The user left the job's scope.
     LeftScope,
+    /// The user is no longer in AD (or where the agent reads).
     GoneFromDirectory,
+    /// No linked group grants the user a basic access any more.
     NoBasicAccess,
 }
 
@@ -489,15 +671,19 @@ impl DeactivationReason {
 
 /// `POST /api/v1/jobs/{job}/plan`: what an import would do now, applied to
 /// nothing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PlanPreview {
     /// The snapshot the plan reads.
+    #[schemars(with = "common::Uuid")]
     pub snapshot_id: Uuid,
     pub counts: SessionCounts,
     /// Non-empty when an import of this plan would be held, and why.
     pub held_reasons: Vec<String>,
+    /// Things the admin should know, as a session's `notes`.
     pub notes: Vec<String>,
     /// The first `limit` changes, in the order an import records them.
+    /// Planned creations have no `user_id`.
+    #[schemars(length(max = MAX_PLAN_CHANGES))]
     pub changes: Vec<SessionChange>,
     /// How many changes the plan has in all.
     pub total_changes: u64,
@@ -505,7 +691,7 @@ pub struct PlanPreview {
 
 /// `PUT /api/v1/jobs/{job}/links`: the links as saved, and what they do
 /// to the job's users when next imported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct LinksSaved {
     pub links: Vec<Link>,
     pub preview: LinksPreview,
@@ -513,40 +699,53 @@ pub struct LinksSaved {
 
 /// Who gains and who loses which access under the new links, planned on
 /// the job's stored directory state (empty before the first snapshot).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct LinksPreview {
+    /// Accesses users would gain, ordered by access (kind, name, id).
     pub gains: Vec<AccessDelta>,
+    /// Accesses users would lose, ordered likewise.
     pub losses: Vec<AccessDelta>,
+    /// What the planned import would count.
     pub counts: SessionCounts,
+    /// Things the admin should know (a link whose group the state does not
+    /// hold, no snapshot yet, ...).
     pub notes: Vec<String>,
 }
 
 /// Users gaining or losing one access.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AccessDelta {
     pub access: AccessRef,
     /// How many users.
+    #[schemars(range(min = 1))]
     pub users: u64,
-    /// Their usernames, sorted; at most 100.
+    /// Their usernames, sorted; the first 100 when `users` is larger.
+    #[schemars(length(min = 1, max = MAX_DELTA_USERNAMES))]
     pub usernames: Vec<String>,
 }
 
 /// `POST /api/v1/sessions/{id}/approve` and `.../reject`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Decision {
-    /// Who decides, as the console knows them (recorded on the session).
+    /// Who decides, as the console knows them; recorded as
+    /// `Session.decided_by`, trimmed and cut to 200 characters. `admin`
+    /// when left out or blank.
+    #[schemars(example = &"alice@corp.example.test")]
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
     pub by: Option<String>,
 }
 
 /// One entry of `GET /api/v1/users/{id}/history`: what one session did to
 /// the user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct HistoryEntry {
+    #[schemars(with = "common::Uuid")]
     pub session_id: Uuid,
     pub trigger: SessionTrigger,
+    /// When the session finished (its creation, should it have no end).
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "common::DateTime")]
     pub at: time::OffsetDateTime,
     pub action: ChangeAction,
     /// What the session changed, as [`SessionChange::details`].
@@ -554,8 +753,9 @@ pub struct HistoryEntry {
 }
 
 /// `roster-server tenant create` output.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CreatedTenant {
+    #[schemars(with = "common::Uuid")]
     pub tenant_id: Uuid,
     pub name: String,
     /// Shown once; only its hash is stored.

@@ -1,34 +1,51 @@
 //! Messages of the agent API (`/agent/v1/...`), which only registered
 //! agents call, every request signed with the agent's own key.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::admin::Session;
 use crate::manifest::Watermark;
+use crate::schema::common::{self, Nullable};
 use crate::scope::JobScope;
 
+/// An Ed25519 public key as the server takes it: 32 raw bytes in canonical
+/// padded base64 (44 characters, the last data character one whose low bits
+/// are zero), surrounding white space ignored. The server also checks that
+/// it decodes to a curve point (else 422).
+pub const PUBLIC_KEY_PATTERN: &str = r"^\s*[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=\s*$";
+
+/// A compact JWS: three base64url parts.
+pub const COMPACT_JWT_PATTERN: &str = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$";
+
 /// `POST /agent/v1/register`: trade a one-time token for an identity.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    /// The one-time registration token an admin created for the job.
+    /// The one-time registration token an admin created for the job
+    /// (`RegistrationToken.token`); surrounding white space is ignored.
     pub token: String,
     /// The agent's Ed25519 public key: 32 raw bytes, base64 (standard alphabet).
+    #[schemars(regex(pattern = PUBLIC_KEY_PATTERN))]
     pub public_key: String,
-    /// The machine the agent runs on, for the console.
+    /// The machine the agent runs on, for the console; the server keeps the first 255 characters.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
     pub hostname: Option<String>,
-    /// The agent's version, for the console.
+    /// The agent's version, for the console; the server keeps the first 255 characters.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
     pub agent_version: Option<String>,
 }
 
 /// The identity the server gave a newly registered agent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RegisterResponse {
+    /// The `iss` of every token this agent signs.
+    #[schemars(with = "common::Uuid")]
     pub agent_id: Uuid,
+    #[schemars(with = "common::Uuid")]
     pub tenant_id: Uuid,
+    #[schemars(with = "common::Uuid")]
     pub job_id: Uuid,
     /// The `aud` claim every token of this agent must carry.
     pub audience: String,
@@ -37,16 +54,18 @@ pub struct RegisterResponse {
 /// `POST /agent/v1/key`: replace the agent's key. Signed (like every agent
 /// request) with the current key; from the answer on, only the new key is
 /// accepted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateKey {
     /// The new Ed25519 public key: 32 raw bytes, base64 (standard alphabet).
+    #[schemars(regex(pattern = PUBLIC_KEY_PATTERN))]
     pub public_key: String,
 }
 
 /// `GET /agent/v1/job`: what the agent is to read, and from where.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AgentJob {
+    #[schemars(with = "common::Uuid")]
     pub job_id: Uuid,
     pub name: String,
     #[serde(flatten)]
@@ -55,28 +74,37 @@ pub struct AgentJob {
     pub sync: SyncAdvice,
 }
 
-/// Whether the next snapshot may be a delta, and on what.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Whether the next snapshot may be a delta, and on what. Both members are
+/// always written, possibly `null`; the server answers `base: null` only
+/// together with a `full_required` reason. The agent sends a delta only when
+/// `full_required` is null, `base` is not, and it reads the same DC database
+/// as `base` (same `dns_host_name` and `invocation_id`, USN not gone back);
+/// otherwise a full snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SyncAdvice {
     /// The watermark of the server's state: a delta must build on exactly
-    /// this. `None` when the server holds no state yet.
+    /// this. `None` (`null`, always written) when the server holds no state yet.
+    #[schemars(with = "Nullable<Watermark>")]
     pub base: Option<Watermark>,
     /// Why the next snapshot must be full even if the agent could send a
     /// delta (no state yet, the scope changed, a reconciliation is due or
-    /// was requested). `None`: a delta is welcome.
+    /// was requested). `None` (`null`, always written): a delta is welcome.
+    #[schemars(with = "Nullable<String>", example = Some("the full reconciliation (every 7 days) is due"), example = None::<&str>)]
     pub full_required: Option<String>,
 }
 
 /// `POST /agent/v1/snapshots`: offer a signed manifest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OfferSnapshot {
-    /// The manifest as an EdDSA-signed JWT (see `roster-snapshot`).
+    /// The manifest as an EdDSA-signed compact JWT whose payload is a
+    /// `ManifestClaims` (manifest-claims.schema.json; see `roster-snapshot`).
+    #[schemars(regex(pattern = COMPACT_JWT_PATTERN))]
     pub manifest_token: String,
 }
 
 /// Where an offered snapshot stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SnapshotStatus {
     /// Waiting for chunks or the commit.
@@ -86,8 +114,9 @@ pub enum SnapshotStatus {
 }
 
 /// The server's answer to an offer: which chunks it still needs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SnapshotState {
+    #[schemars(with = "common::Uuid")]
     pub snapshot_id: Uuid,
     pub status: SnapshotStatus,
     /// Chunk indexes not yet stored; upload these, then commit.
@@ -95,8 +124,9 @@ pub struct SnapshotState {
 }
 
 /// `POST /agent/v1/snapshots/{id}/commit`: the snapshot is whole.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CommitResponse {
+    #[schemars(with = "common::Uuid")]
     pub snapshot_id: Uuid,
     /// The import session this snapshot started, if it started one (the
     /// first snapshot of a job is imported at once; later ones wait for the

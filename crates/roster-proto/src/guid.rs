@@ -90,6 +90,24 @@ impl FromStr for ObjectGuid {
     }
 }
 
+/// What Roster writes; readers accept more (see `objectGuidInput` in
+/// `common.schema.json`, [`crate::schema::common::ObjectGuidInput`]).
+impl schemars::JsonSchema for ObjectGuid {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "objectGuid".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "title": "ObjectGuid",
+            "description": "An Active Directory objectGUID in AD's string form (first three fields byte-swapped from the raw LDAP bytes), lower case, without braces: exactly what Roster writes. Readers (Rust `ObjectGuid::from_str`) also accept upper or mixed case, surrounding `{}` and surrounding white space; see `objectGuidInput`. Senders should use this form.",
+            "type": "string",
+            "pattern": crate::schema::common::CANONICAL_GUID_PATTERN,
+            "examples": ["d4c3b2a1-f6e5-1807-293a-4b5c6d7e8f90"]
+        })
+    }
+}
+
 impl Serialize for ObjectGuid {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)

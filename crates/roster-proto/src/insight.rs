@@ -3,14 +3,19 @@
 //! state holds. `roster_import::explain` and `roster_import::structure`
 //! compute these; `proto-schemas/json/insight.schema.json` describes them.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::ObjectGuid;
 use crate::admin::AccessKind;
+use crate::schema::common;
 
 /// Why a user holds its accesses, or why it is not imported / not active.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `imported` implies `in_scope`, `active` implies `imported`, and
+/// `reasons` is empty exactly when the user is imported and active.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = explanation_rules)]
 pub struct Explanation {
     /// The AD object's GUID.
     pub object_guid: ObjectGuid,
@@ -34,10 +39,32 @@ pub struct Explanation {
     pub reasons: Vec<Reason>,
 }
 
+/// The flags' implications, which no field's type can say.
+fn explanation_rules(schema: &mut schemars::Schema) {
+    schema.insert(
+        "allOf".into(),
+        serde_json::json!([
+            {
+                "if": { "properties": { "imported": { "const": true } }, "required": ["imported"] },
+                "then": { "properties": { "in_scope": { "const": true } } }
+            },
+            {
+                "if": { "properties": { "active": { "const": true } }, "required": ["active"] },
+                "then": { "properties": { "imported": { "const": true }, "reasons": { "maxItems": 0 } } },
+                "else": { "properties": { "reasons": { "minItems": 1 } } }
+            }
+        ]),
+    );
+}
+
+/// Most chains an [`AccessGrant`] lists (one per linked group).
+pub const MAX_CHAINS_PER_GRANT: usize = 5;
+
 /// One access a user holds, and the memberships that give it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AccessGrant {
     /// The access in the tenant's catalogue.
+    #[schemars(with = "common::Uuid")]
     pub access_id: Uuid,
     /// The access's kind.
     pub kind: AccessKind,
@@ -45,20 +72,24 @@ pub struct AccessGrant {
     pub name: String,
     /// The memberships that grant it: at most five, one per linked group,
     /// shortest first.
+    #[schemars(length(min = 1, max = MAX_CHAINS_PER_GRANT))]
     pub chains: Vec<GrantChain>,
 }
 
 /// One path of membership, from the group the user is directly in up to the linked group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GrantChain {
-    /// The groups, the user's own group first, the linked group last.
+    /// The groups, the user's own group first, the linked group last; a
+    /// single group when the user is directly in the linked group.
+    #[schemars(length(min = 1))]
     pub groups: Vec<GroupStep>,
-    /// The chain in words, e.g. `Sales-DK → Staff-DK → All-Staff (linked: user @ Copenhagen)`.
+    /// The chain in words: group names joined by ` → `, then the access as `kind @ name`.
+    #[schemars(example = &"Sales-DK → Staff-DK → All-Staff (linked: user @ Copenhagen)", example = &"All-Staff (linked: user @ Copenhagen)")]
     pub text: String,
 }
 
 /// One group of a [`GrantChain`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GroupStep {
     /// The group's objectGUID.
     pub object_guid: ObjectGuid,
@@ -69,7 +100,7 @@ pub struct GroupStep {
 }
 
 /// One reason a user is not imported or not active.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Reason {
     /// What kind of reason, for programs.
     pub code: ReasonCode,
@@ -78,7 +109,7 @@ pub struct Reason {
 }
 
 /// The kinds of [`Reason`], in the order they are listed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReasonCode {
     /// The user's DN is not below any of the job's paths.
@@ -128,8 +159,10 @@ impl ReasonCode {
     }
 }
 
-/// The AD structure a job's stored state holds ("Load AD structure").
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The AD structure a job's stored state holds ("Load AD structure"). With
+/// a search, only matching groups are listed and the OU tree keeps matching
+/// OUs and their ancestors; counts are always the unfiltered ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Structure {
     /// Users in the state (the total, whatever the search).
     pub users: u64,
@@ -140,7 +173,7 @@ pub struct Structure {
 }
 
 /// An organizational unit and the OUs below it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OuNode {
     /// The OU's objectGUID.
     pub object_guid: ObjectGuid,
@@ -157,7 +190,7 @@ pub struct OuNode {
 }
 
 /// A group, its members counted, and the accesses linked to it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GroupSummary {
     /// The group's objectGUID.
     pub object_guid: ObjectGuid,
@@ -172,6 +205,7 @@ pub struct GroupSummary {
     pub direct_users: u64,
     /// Distinct users of the state reachable through nesting, direct ones included.
     pub nested_users: u64,
-    /// Accesses linked to this group, sorted.
+    /// Accesses linked to this group, sorted, each once.
+    #[schemars(with = "Vec<common::Uuid>", extend("uniqueItems" = true))]
     pub linked_accesses: Vec<Uuid>,
 }

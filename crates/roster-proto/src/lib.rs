@@ -1,21 +1,23 @@
 //! Roster's wire contract: every message the agent and the server exchange.
 //!
-//! These types are the Rust face of `proto-schemas/`; a test in this crate
-//! (`tests/schemas.rs`) validates their serialized form against those schemas. The crate has no I/O: it
+//! These types are the source of `proto-schemas/json/`: each derives its
+//! JSON Schema, and [`schema`] says which file holds it (`tests/contract.rs`
+//! regenerates the files and fails when the committed copy is stale;
+//! `tests/schemas.rs` validates realistic values against them). The crate has no I/O: it
 //! holds plain data and the small pure helpers that give the data meaning
 //! (GUID rendering, DN comparison, job scope).
 
 pub mod admin;
 pub mod agent;
+pub mod claims;
 pub mod dn;
 pub mod guid;
 pub mod insight;
 pub mod manifest;
-#[cfg(feature = "openapi")]
-pub mod openapi;
 pub mod optional;
 pub mod problem;
 pub mod records;
+pub mod schema;
 pub mod scope;
 
 pub use guid::ObjectGuid;

@@ -2,8 +2,11 @@
 //! agent signs it (see `roster-snapshot`); the server trusts a chunk only if
 //! its sha256 is the one the signed manifest names.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use crate::schema::common;
 
 /// Version of the manifest and record format; bumped on breaking change.
 pub const FORMAT_VERSION: u32 = 1;
@@ -11,10 +14,15 @@ pub const FORMAT_VERSION: u32 = 1;
 /// Largest uncompressed chunk, so both sides bound memory per chunk.
 pub const MAX_CHUNK_BYTES: usize = 1024 * 1024;
 
-/// Full snapshots replace the job's directory state; deltas change it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Full snapshots replace the job's directory state; deltas change it, and
+/// only if their `base` is exactly the server's watermark. A delta reads
+/// changed users and groups domain-wide so that moves out of scope are seen;
+/// the server keeps those in the job's scope or already in its state and
+/// drops the rest. `GET /agent/v1/job` says (`sync`) whether a delta is welcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SnapshotKind {
+    /// Everything in the job's scope; committing it replaces the job's directory state.
     Full,
     /// Only objects changed (`uSNChanged`) or deleted (tombstones) since
     /// `Manifest::base`.
@@ -24,11 +32,12 @@ pub enum SnapshotKind {
 /// How far a DC's changes have been read: the DC, its database identity
 /// and its update sequence number. USNs are only comparable on the same DC
 /// with the same `invocation_id` (a restore from backup changes it).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub struct Watermark {
     /// The DC's `dnsHostName`.
+    #[schemars(example = &"dc01.corp.example.test")]
     pub dns_host_name: String,
-    /// The DC's NTDS Settings `invocationId`.
+    /// The `invocationId` of the DC's NTDS Settings object, in objectGUID string form.
     pub invocation_id: crate::ObjectGuid,
     /// `highestCommittedUSN`, read *before* the read began.
     pub usn: u64,
@@ -42,7 +51,7 @@ impl Watermark {
 }
 
 /// The directory a snapshot was read from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DirectoryIdentity {
     /// The domain's naming context, e.g. `DC=corp,DC=example,DC=test`.
     pub domain_dn: String,
@@ -57,49 +66,80 @@ pub struct DirectoryIdentity {
 }
 
 /// How many records of each type the chunks hold.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RecordCounts {
     pub users: u64,
     pub groups: u64,
     pub ous: u64,
-    /// Tombstones (deltas only).
+    /// `deleted` records (tombstones). Always written; 0 when absent on
+    /// input. Deltas only: unless `kind` is `delta` it must be 0.
     #[serde(default)]
     pub deleted: u64,
 }
 
 /// One chunk as the manifest names it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ChunkRef {
     /// Position in the snapshot, from 0.
     pub index: u32,
-    /// Compressed size in bytes.
+    /// Compressed size in bytes; the server refuses 0 and anything above
+    /// 1 MiB ([`MAX_CHUNK_BYTES`]).
+    #[schemars(range(min = 1, max = MAX_CHUNK_BYTES))]
     pub size: u64,
-    /// Lower-case hex sha256 of the compressed bytes.
+    /// sha256 of the compressed bytes, lower-case hex (the server compares
+    /// case-insensitively).
+    #[schemars(with = "common::Sha256Hex")]
     pub sha256: String,
     /// Records in the chunk.
     pub records: u64,
 }
 
 /// A snapshot's table of contents.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = manifest_rules)]
 pub struct Manifest {
+    /// Format version of the manifest and the records ([`FORMAT_VERSION`]).
+    /// Bumped on a breaking change; a server answers 422 to a version it
+    /// does not speak.
+    #[schemars(extend("const" = FORMAT_VERSION))]
     pub version: u32,
+    /// Chosen by the agent; equals the token's `jti`.
+    #[schemars(with = "common::Uuid")]
     pub snapshot_id: Uuid,
+    /// Equals the token's `iss`.
+    #[schemars(with = "common::Uuid")]
     pub agent_id: Uuid,
+    /// Must be the agent's own job (else 404).
+    #[schemars(with = "common::Uuid")]
     pub job_id: Uuid,
     pub kind: SnapshotKind,
     /// When the agent started reading (RFC 3339).
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "common::DateTime")]
     pub read_started_at: time::OffsetDateTime,
     pub directory: DirectoryIdentity,
     /// Where this snapshot leaves the job's directory state.
     pub watermark: Watermark,
-    /// For a delta: the state it builds on. The server refuses a delta whose
-    /// base is not the watermark it holds.
+    /// For a delta: the state it builds on, which must equal the watermark
+    /// the server holds for the job (`sync.base`) member by member. Required
+    /// when `kind` is `delta` (the server answers a delta without it, or
+    /// with another one, 409 `urn:roster:problem:delta-base-mismatch`); a
+    /// full snapshot builds on nothing and leaves it out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<Watermark>,
     pub counts: RecordCounts,
+    /// The chunks in order: element i must have `index` i (the server
+    /// answers 422 otherwise).
     pub chunks: Vec<ChunkRef>,
+}
+
+/// What the types cannot say: a delta names its `base`, and only a delta
+/// counts tombstones (the server enforces both: 409 `delta-base-mismatch`,
+/// 422 at commit).
+fn manifest_rules(schema: &mut schemars::Schema) {
+    schema.insert("if".into(), serde_json::json!({ "properties": { "kind": { "const": "delta" } }, "required": ["kind"] }));
+    schema.insert("then".into(), serde_json::json!({ "required": ["base"] }));
+    schema.insert("else".into(), serde_json::json!({ "properties": { "counts": { "properties": { "deleted": { "const": 0 } } } } }));
 }
 
 impl Manifest {

@@ -1,23 +1,34 @@
 //! The error body of every API (RFC 9457, `application/problem+json`) and
 //! the one list of problem kinds a client can tell apart by `type`.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Media type of [`Problem`] bodies.
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
 /// An error as the APIs answer it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Problem {
-    /// A URI naming the kind of problem: one of [`ProblemKind::uri`].
+    /// The kind of problem, `urn:roster:problem:<kind>`: one of
+    /// [`ProblemKind::uri`], each always answered with the same status.
     #[serde(rename = "type")]
+    #[schemars(schema_with = "problem_type_schema")]
     pub kind: String,
     /// Short, fixed summary of the kind.
     pub title: String,
+    /// The HTTP status code.
+    #[schemars(range(min = 100, max = 599))]
     pub status: u16,
     /// What went wrong this time, for a person to read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+}
+
+/// `type` is one of the kinds this crate lists: the schema's `enum` is [`ProblemKind::ALL`].
+fn problem_type_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let kinds: Vec<&str> = ProblemKind::ALL.iter().map(|kind| kind.uri()).collect();
+    schemars::json_schema!({ "type": "string", "format": "uri-reference", "enum": kinds })
 }
 
 impl Problem {
@@ -33,7 +44,7 @@ macro_rules! problem_kinds {
     ($($(#[doc = $doc:literal])* $variant:ident = $kind:literal,)*) => {
         /// Every kind of problem the APIs answer; its `type` is
         /// `urn:roster:problem:<kind>`. `proto-schemas/json/problem.schema.json`
-        /// lists exactly these (a test checks it).
+        /// lists exactly these (it is generated from this list).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum ProblemKind {
             $($(#[doc = $doc])* $variant,)*

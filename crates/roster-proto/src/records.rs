@@ -2,6 +2,7 @@
 //! `type`. They hold what the directory said, not what Roster decided: the
 //! import planner derives everything else.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::ObjectGuid;
@@ -16,8 +17,9 @@ pub const ACCOUNT_NEVER_EXPIRES: [i64; 2] = [0, i64::MAX];
 const FILETIME_UNIX_OFFSET_SECONDS: i64 = 11_644_473_600;
 
 /// One directory object in a snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[schemars(transform = record_type_overlay)]
 // Records stream one at a time, so the size of the largest variant costs nothing.
 #[allow(clippy::large_enum_variant)]
 pub enum Record {
@@ -32,12 +34,30 @@ pub enum Record {
     GroupMembers(GroupMembersRecord),
 }
 
+/// The root of `record.schema.json` names the tags before the variants
+/// (`properties.type.enum`), so a record of an unknown type is refused with
+/// a short reason; the list is the variants' own `type` consts.
+fn record_type_overlay(schema: &mut schemars::Schema) {
+    let tags: Vec<serde_json::Value> = schema
+        .get("oneOf")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|variant| variant.pointer("/properties/type/const").cloned())
+        .collect();
+    schema.insert("type".into(), "object".into());
+    schema.insert("required".into(), serde_json::json!(["type"]));
+    schema.insert("properties".into(), serde_json::json!({ "type": { "enum": tags } }));
+}
+
 /// Most member GUIDs one record carries (~39 bytes each as JSON), so a
 /// record of a group of any size stays far below a chunk's 1 MiB.
 pub const MAX_MEMBERS_PER_RECORD: usize = 10_000;
 
-/// An AD user as read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An AD user as read. Optional attributes are left out when AD has no value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+// Inline: the schema is the `Record` variant's, with its `type` tag.
+#[schemars(inline)]
 pub struct UserRecord {
     /// The anchor that survives renames and moves.
     pub object_guid: ObjectGuid,
@@ -45,27 +65,37 @@ pub struct UserRecord {
     pub dn: String,
     /// `sAMAccountName`: the service's username.
     pub sam_account_name: String,
+    /// `userPrincipalName`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_principal_name: Option<String>,
+    /// `mail`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mail: Option<String>,
+    /// `givenName`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub given_name: Option<String>,
+    /// `sn`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub surname: Option<String>,
+    /// `displayName`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    /// `telephoneNumber`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub telephone_number: Option<String>,
+    /// `department`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub department: Option<String>,
+    /// `title`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// Raw `userAccountControl`; bit 2 means disabled. (The lockout bit is
     /// deliberately not read: a locked-out account stays active.)
     pub user_account_control: u32,
     /// `accountExpires` as a FILETIME (100 ns since 1601); absent, 0 or
-    /// `i64::MAX` mean never.
+    /// `i64::MAX` mean never (so do negative values). JavaScript readers:
+    /// `i64::MAX` is beyond 2^53, so parse it exactly.
+    #[schemars(example = 134_588_664_000_000_000_i64, example = 0, example = i64::MAX)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_expires: Option<i64>,
     /// `mS-DS-ConsistencyGuid`, when set: the anchor that survives even a
@@ -75,6 +105,7 @@ pub struct UserRecord {
     /// Set in deltas for a changed user that no longer matches the job's
     /// user filter: out of scope, like a user moved out of the job's OUs.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[schemars(extend("default" = false))]
     pub outside_filter: bool,
     /// `uSNChanged`, for delta reads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,7 +117,9 @@ pub struct UserRecord {
 
 /// An AD group as read, with its *direct* members only; nesting is resolved
 /// by the planner.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+// Inline: the schema is the `Record` variant's, with its `type` tag.
+#[schemars(inline)]
 pub struct GroupRecord {
     pub object_guid: ObjectGuid,
     pub dn: String,
@@ -96,16 +129,26 @@ pub struct GroupRecord {
     #[serde(default)]
     pub group_type: i32,
     /// Direct members (users, groups, contacts, foreign principals) by
-    /// objectGUID. Members outside the snapshot are kept as references.
+    /// objectGUID. Members outside the snapshot are kept as references. At
+    /// most 10,000; a larger group continues in `group_members` records.
+    #[schemars(length(max = MAX_MEMBERS_PER_RECORD))]
     pub members: Vec<ObjectGuid>,
 }
 
 /// The continuation of a large group's member list. It follows the group's
-/// own record in the snapshot; readers append `members` to that group's.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// own record in the snapshot (possibly in a later chunk); readers append
+/// `members` to that group's. Not counted in the manifest's `counts` (it is
+/// not an object), but counted in its chunk's `records`. In a full
+/// snapshot, members that continue no preceding group are refused at
+/// commit (422).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+// Inline: the schema is the `Record` variant's, with its `type` tag.
+#[schemars(inline)]
 pub struct GroupMembersRecord {
     /// The group these members belong to.
     pub object_guid: ObjectGuid,
+    /// The next members, in AD's order.
+    #[schemars(length(max = MAX_MEMBERS_PER_RECORD))]
     pub members: Vec<ObjectGuid>,
 }
 
@@ -125,17 +168,28 @@ impl GroupRecord {
     }
 }
 
-/// A tombstone: an object AD deleted, named by the objectGUID it had.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A tombstone: an object AD deleted since the delta's `base`, named by the
+/// objectGUID it had. Only in delta snapshots (a full snapshot holding one
+/// is refused at commit with 422). Committing the delta removes the object
+/// from the job's directory state; an object the state does not hold is
+/// ignored. Counted in `counts.deleted`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+// Inline: the schema is the `Record` variant's, with its `type` tag.
+#[schemars(inline)]
 pub struct DeletedRecord {
+    /// The deleted object's `objectGUID`.
     pub object_guid: ObjectGuid,
-    /// Where the object lived (`lastKnownParent`), for the session's record.
+    /// Where the object lived (`lastKnownParent`), for the session's record;
+    /// left out when AD does not say.
+    #[schemars(example = &"OU=Copenhagen,OU=Staff,DC=corp,DC=example,DC=test")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_known_parent: Option<String>,
 }
 
 /// An organizational unit, for the structure view.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+// Inline: the schema is the `Record` variant's, with its `type` tag.
+#[schemars(inline)]
 pub struct OuRecord {
     pub object_guid: ObjectGuid,
     pub dn: String,

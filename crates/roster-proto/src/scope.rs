@@ -6,6 +6,7 @@
 //! so a user outside the job's paths is never imported, whatever the agent
 //! sent.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::dn::{self, Dn, DnError};
@@ -14,7 +15,7 @@ use crate::dn::{self, Dn, DnError};
 pub const WHOLE_DOMAIN: &str = "*";
 
 /// A job's scope as the admin sets it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct JobScope {
     /// OUs whose users are in scope, relative to the base DN
     /// (`OU=Copenhagen,OU=Staff`), or `*` for the whole domain.

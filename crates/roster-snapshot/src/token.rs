@@ -54,31 +54,8 @@ pub enum TokenError {
     Sign(jsonwebtoken::errors::Error),
 }
 
-/// Claims of a request token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RequestClaims {
-    pub iss: Uuid,
-    pub aud: String,
-    pub iat: i64,
-    pub exp: i64,
-    pub jti: Uuid,
-    /// HTTP method, upper case.
-    pub htm: String,
-    /// Request path, without query.
-    pub htu: String,
-}
-
-/// Claims of a manifest token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ManifestClaims {
-    pub iss: Uuid,
-    pub aud: String,
-    pub iat: i64,
-    pub exp: i64,
-    /// The snapshot id.
-    pub jti: Uuid,
-    pub manifest: Manifest,
-}
+// The claims are wire types: roster-proto holds them, with their schemas.
+pub use roster_proto::claims::{ManifestClaims, RequestClaims};
 
 /// A manifest whose signature, audience and times were checked.
 #[derive(Debug, Clone)]

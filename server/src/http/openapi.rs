@@ -61,7 +61,7 @@ impl Modify for TopLevel {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.security_schemes.insert("adminToken".to_owned(), bearer(None, ADMIN_TOKEN).into());
         components.security_schemes.insert("agentRequestToken".to_owned(), bearer(Some("JWT"), AGENT_REQUEST_TOKEN).into());
-        components.schemas.extend(roster_proto::openapi::components());
+        components.schemas.extend(roster_proto::schema::openapi::components());
         components.parameters.extend(params::components().into_iter().map(|(name, parameter)| (name.to_owned(), parameter.into())));
     }
 }

@@ -12,8 +12,8 @@ use crate::error::{AppError, LinkProblem, LinksError};
 use crate::import::ImportError;
 use crate::store;
 
-/// Most usernames an access delta lists.
-const PREVIEW_USERNAMES: usize = 100;
+/// Most usernames an access delta lists (the contract's `maxItems`).
+const PREVIEW_USERNAMES: usize = roster_proto::admin::MAX_DELTA_USERNAMES;
 
 /// Replaces the job's links and previews their effect, in one transaction.
 /// Groups are checked for syntax now and resolved to their objectGUID

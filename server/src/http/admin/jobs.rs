@@ -4,8 +4,9 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use roster_proto::admin::{CreateJob, Job, Link, LinkInput, LinksSaved, Page, PlanPreview, RegistrationToken, SafeguardPolicy, Session};
-use roster_proto::openapi::{JobPage, LinkInputs, Links};
 use roster_proto::problem::Problem;
+use roster_proto::schema::openapi::JobPage;
+use roster_proto::schema::{LinkInputs, Links};
 use serde::Deserialize;
 
 use super::{DEFAULT_LIMIT, PageQuery, TenantJob, time_and_id};

@@ -6,8 +6,8 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use roster_proto::admin::{Decision, Page, Session, SessionChange};
-use roster_proto::openapi::{SessionChangePage, SessionPage};
 use roster_proto::problem::Problem;
+use roster_proto::schema::openapi::{SessionChangePage, SessionPage};
 
 use super::{PageQuery, TenantJob, parse_id, time_and_id};
 use crate::error::{AppError, Missing, RequestError};

@@ -4,8 +4,8 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use roster_proto::admin::{Access, Agent, CreateAccess, HistoryEntry, Page, TenantSettings, User};
-use roster_proto::openapi::{AccessPage, AgentPage, HistoryPage, UserPage};
 use roster_proto::problem::Problem;
+use roster_proto::schema::openapi::{AccessPage, AgentPage, HistoryPage, UserPage};
 use serde::Deserialize;
 use uuid::Uuid;
 

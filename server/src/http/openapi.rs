@@ -172,6 +172,8 @@ fn integer() -> ObjectBuilder {
 /// [`Operations`] turns each into a `$ref` to its component.
 pub(crate) mod params {
     use super::*;
+    use crate::http::admin::{DEFAULT_LIMIT, MAX_LIMIT};
+    use roster_proto::admin::MAX_PLAN_CHANGES;
 
     macro_rules! parameters {
         ($($ty:ident => $component:literal, $build:expr;)*) => {
@@ -208,8 +210,8 @@ pub(crate) mod params {
         Limit => "limit", parameter(
             "limit",
             ParameterIn::Query,
-            "Page size, 1..=1000; default 100.",
-            integer().minimum(Some(1)).maximum(Some(1000)).default(Some(json!(100))),
+            &format!("Page size, 1..={MAX_LIMIT}; default {DEFAULT_LIMIT}."),
+            integer().minimum(Some(1)).maximum(Some(MAX_LIMIT)).default(Some(json!(DEFAULT_LIMIT))),
         );
         Cursor => "cursor", parameter(
             "cursor",
@@ -220,8 +222,8 @@ pub(crate) mod params {
         PlanLimit => "planLimit", parameter(
             "limit",
             ParameterIn::Query,
-            "How many changes to list, 0..=10000; default 100. `total_changes` counts them all.",
-            integer().minimum(Some(0)).maximum(Some(10_000)).default(Some(json!(100))),
+            &format!("How many changes to list, 0..={MAX_PLAN_CHANGES}; default {DEFAULT_LIMIT}. `total_changes` counts them all."),
+            integer().minimum(Some(0)).maximum(Some(MAX_PLAN_CHANGES)).default(Some(json!(DEFAULT_LIMIT))),
         );
         StructureSearch => "structureSearch", parameter(
             "search",
@@ -281,6 +283,7 @@ pub(crate) mod params {
 /// macros cannot spell (a header with a range).
 pub(crate) mod responses {
     use super::*;
+    use crate::http::admin::MAX_LIMIT;
 
     macro_rules! responses {
         ($($ty:ident => $build:expr;)*) => {
@@ -300,7 +303,7 @@ pub(crate) mod responses {
 
     responses! {
         BadRequest => problem("The body is not JSON, or is not `Content-Type: application/json` (problem+json).").build();
-        BadQuery => problem("A query parameter is invalid: it does not parse, `limit` is outside 1..=1000, or `cursor` is not one this API returned.").build();
+        BadQuery => problem(&format!("A query parameter is invalid: it does not parse, `limit` is outside 1..={MAX_LIMIT}, or `cursor` is not one this API returned.")).build();
         Unauthorized => problem("Missing, malformed, expired, revoked or unknown credentials. The `detail` is deliberately generic.")
             .header("WWW-Authenticate", header("Always `Bearer`.", constant(Type::String, json!("Bearer"))))
             .build();

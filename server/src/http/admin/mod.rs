@@ -23,8 +23,8 @@ use crate::state::AppState;
 use crate::store;
 
 /// Default and largest page sizes of list endpoints.
-const DEFAULT_LIMIT: u32 = 100;
-const MAX_LIMIT: u32 = 1000;
+pub(crate) const DEFAULT_LIMIT: u32 = 100;
+pub(crate) const MAX_LIMIT: u32 = 1000;
 
 /// The admin routes, each registered with its documentation (`#[utoipa::path]`).
 pub fn routes() -> OpenApiRouter<AppState> {

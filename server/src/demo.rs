@@ -4,6 +4,7 @@
 //! once and stored hashed, so old ones cannot be printed again).
 
 use roster_proto::admin::{AccessKind, CreateJob};
+use roster_proto::{JobId, TenantId};
 
 use crate::db::Db;
 use crate::store;
@@ -11,9 +12,9 @@ use crate::store;
 /// What the demo set-up made, for printing.
 #[derive(Debug)]
 pub struct Demo {
-    pub tenant_id: uuid::Uuid,
+    pub tenant_id: TenantId,
     pub admin_token: String,
-    pub job_id: uuid::Uuid,
+    pub job_id: JobId,
     pub registration_token: String,
 }
 

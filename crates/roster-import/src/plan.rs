@@ -3,12 +3,11 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use roster_proto::ObjectGuid;
 pub use roster_proto::admin::DeactivationReason;
 use roster_proto::admin::{AccessChange, AccessKind, ChangeDetail, SessionCounts};
 use roster_proto::records::{GroupRecord, UserRecord};
 use roster_proto::scope::ResolvedScope;
-use uuid::Uuid;
+use roster_proto::{AccessId, ObjectGuid, UserId};
 
 use crate::fields::USER_FIELDS;
 use crate::fields::UserState;
@@ -19,7 +18,7 @@ use crate::scope::UserScope;
 /// re-import leaves it as it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredUser {
-    pub id: Uuid,
+    pub id: UserId,
     pub anchor: ObjectGuid,
     pub active: bool,
     pub fingerprint: String,
@@ -28,7 +27,7 @@ pub struct StoredUser {
 /// A stored user: its id and state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CurrentUser {
-    pub id: Uuid,
+    pub id: UserId,
     pub state: UserState,
 }
 
@@ -40,7 +39,7 @@ pub struct PlanInput<'a> {
     pub scope: &'a ResolvedScope,
     pub links: &'a [LinkRule],
     /// The tenant's access catalogue: id → (kind, name).
-    pub accesses: &'a HashMap<Uuid, (AccessKind, String)>,
+    pub accesses: &'a HashMap<AccessId, (AccessKind, String)>,
     /// The job's users as stored now.
     pub current: &'a [CurrentUser],
     /// The time the import judges `accountExpires` against (Unix seconds).
@@ -74,13 +73,13 @@ impl From<Action> for roster_proto::admin::ChangeAction {
 pub struct UserChange {
     pub action: Action,
     /// The stored user, for updates and deactivations.
-    pub existing_id: Option<Uuid>,
+    pub existing_id: Option<UserId>,
     /// The user as it will be.
     pub target: UserState,
     /// Accesses the user holds after the import and did not before, and
     /// the reverse.
-    pub gained: Vec<Uuid>,
-    pub lost: Vec<Uuid>,
+    pub gained: Vec<AccessId>,
+    pub lost: Vec<AccessId>,
     /// Field by field, the accesses gained and lost, and why the user
     /// became inactive, as data.
     pub details: Vec<ChangeDetail>,
@@ -142,7 +141,7 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
 #[derive(Debug)]
 pub struct Planner<'a> {
     scope: &'a ResolvedScope,
-    accesses: &'a HashMap<Uuid, (AccessKind, String)>,
+    accesses: &'a HashMap<AccessId, (AccessKind, String)>,
     now_unix: i64,
     grants: links::Grants,
     summary: Plan,
@@ -154,7 +153,7 @@ impl<'a> Planner<'a> {
         groups: &[GroupRecord],
         scope: &'a ResolvedScope,
         links: &[LinkRule],
-        accesses: &'a HashMap<Uuid, (AccessKind, String)>,
+        accesses: &'a HashMap<AccessId, (AccessKind, String)>,
         now_unix: i64,
     ) -> Planner<'a> {
         let grants = links::expand(links, groups);
@@ -182,7 +181,7 @@ impl<'a> Planner<'a> {
         if !place.in_scope() {
             return Verdict::OutOfScope { unreadable: place.unreadable_dn() };
         }
-        let granted: BTreeSet<Uuid> = self
+        let granted: BTreeSet<AccessId> = self
             .grants
             .by_member
             .get(&record.object_guid)
@@ -297,7 +296,7 @@ impl<'a> Planner<'a> {
             counts.unchanged += 1;
             return None;
         }
-        let is_basic = |id: &Uuid| self.accesses.get(id).is_some_and(|(kind, _)| kind.is_basic());
+        let is_basic = |id: &AccessId| self.accesses.get(id).is_some_and(|(kind, _)| kind.is_basic());
         if existing.state.active && existing.state.accesses.iter().any(|id| is_basic(id) && !target.accesses.contains(id)) {
             counts.lost_basic += 1;
         }
@@ -325,10 +324,15 @@ impl<'a> Planner<'a> {
 enum Verdict {
     OutOfScope { unreadable: bool },
     NotLinked,
-    Imported { active: bool, reason: DeactivationReason, granted: BTreeSet<Uuid> },
+    Imported { active: bool, reason: DeactivationReason, granted: BTreeSet<AccessId> },
 }
 
-fn diff(accesses: &HashMap<Uuid, (AccessKind, String)>, old: &UserState, new: &UserState, reason: DeactivationReason) -> Vec<ChangeDetail> {
+fn diff(
+    accesses: &HashMap<AccessId, (AccessKind, String)>,
+    old: &UserState,
+    new: &UserState,
+    reason: DeactivationReason,
+) -> Vec<ChangeDetail> {
     let mut details = Vec::new();
     for ((name, before), after) in USER_FIELDS.iter().zip(old.field_values()).zip(new.field_values()) {
         if before != after {
@@ -346,7 +350,7 @@ fn diff(accesses: &HashMap<Uuid, (AccessKind, String)>, old: &UserState, new: &U
 }
 
 /// Access `id` as a change names it: with its kind and name while the catalogue holds it.
-fn access_change(accesses: &HashMap<Uuid, (AccessKind, String)>, id: &Uuid) -> AccessChange {
+fn access_change(accesses: &HashMap<AccessId, (AccessKind, String)>, id: &AccessId) -> AccessChange {
     let known = accesses.get(id);
     AccessChange { id: *id, kind: known.map(|(kind, _)| *kind), name: known.map(|(_, name)| name.clone()) }
 }
@@ -354,7 +358,7 @@ fn access_change(accesses: &HashMap<Uuid, (AccessKind, String)>, id: &Uuid) -> A
 fn note_link_problems(
     links: &[LinkRule],
     groups: &[GroupRecord],
-    accesses: &HashMap<Uuid, (AccessKind, String)>,
+    accesses: &HashMap<AccessId, (AccessKind, String)>,
     resolved: &[Option<ObjectGuid>],
     notes: &mut Vec<String>,
 ) {

@@ -2,9 +2,9 @@
 //! the console call with a bearer admin token.
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::ObjectGuid;
+use crate::id::{AccessId, AgentId, JobId, SessionId, SnapshotId, TenantId, UserId};
 
 /// `POST /api/v1/jobs`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,7 +88,7 @@ impl Default for TenantSettings {
 /// An import job: one domain or OU set of a tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {
-    pub id: Uuid,
+    pub id: JobId,
     pub name: String,
     pub relative_paths: Vec<String>,
     pub group_paths: Vec<String>,
@@ -116,7 +116,7 @@ impl Job {
 /// trades for its identity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegistrationToken {
-    pub job_id: Uuid,
+    pub job_id: JobId,
     /// Shown once; only its hash is stored.
     pub token: String,
     #[serde(with = "time::serde::rfc3339")]
@@ -126,8 +126,8 @@ pub struct RegistrationToken {
 /// A registered agent, for the console's health view.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Agent {
-    pub id: Uuid,
-    pub job_id: Uuid,
+    pub id: AgentId,
+    pub job_id: JobId,
     /// The machine it said it runs on.
     pub hostname: Option<String>,
     pub agent_version: Option<String>,
@@ -188,7 +188,7 @@ pub struct CreateAccess {
 /// A right in the tenant's catalogue.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Access {
-    pub id: Uuid,
+    pub id: AccessId,
     pub kind: AccessKind,
     pub name: String,
 }
@@ -200,7 +200,7 @@ pub struct LinkInput {
     /// The AD group: its objectGUID, its DN, or its name (`cn`, which must
     /// match exactly one group of the job's directory state).
     pub group: String,
-    pub access_id: Uuid,
+    pub access_id: AccessId,
 }
 
 /// A link as stored: the group as given, and what it resolved to in the
@@ -208,7 +208,7 @@ pub struct LinkInput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Link {
     pub group: String,
-    pub access_id: Uuid,
+    pub access_id: AccessId,
     /// The group's objectGUID once a snapshot containing it was imported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_guid: Option<ObjectGuid>,
@@ -225,7 +225,7 @@ pub struct Page<T> {
 /// An access as a user carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct AccessRef {
-    pub id: Uuid,
+    pub id: AccessId,
     pub kind: AccessKind,
     pub name: String,
 }
@@ -234,8 +234,8 @@ pub struct AccessRef {
 /// person in two jobs (two domains) is two users.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
-    pub id: Uuid,
-    pub job_id: Uuid,
+    pub id: UserId,
+    pub job_id: JobId,
     pub object_guid: ObjectGuid,
     /// `sAMAccountName`.
     pub username: String,
@@ -331,11 +331,11 @@ pub struct SessionCounts {
 /// One import run, kept forever.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
-    pub id: Uuid,
-    pub job_id: Uuid,
+    pub id: SessionId,
+    pub job_id: JobId,
     pub trigger: SessionTrigger,
     pub status: SessionStatus,
-    pub snapshot_id: Uuid,
+    pub snapshot_id: SnapshotId,
     /// sha256 of the signed manifest the snapshot was committed with.
     pub manifest_sha256: String,
     pub counts: SessionCounts,
@@ -396,7 +396,7 @@ pub struct SessionChange {
     /// The user changed; absent for a creation that was only planned (a
     /// dry run, or a held session).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<Uuid>,
+    pub user_id: Option<UserId>,
     pub object_guid: ObjectGuid,
     pub username: String,
     pub action: ChangeAction,
@@ -436,7 +436,7 @@ pub enum ChangeDetail {
 /// An access gained or lost.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessChange {
-    pub id: Uuid,
+    pub id: AccessId,
     /// The access's kind and name; absent when it is no longer in the catalogue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<AccessKind>,
@@ -492,7 +492,7 @@ impl DeactivationReason {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanPreview {
     /// The snapshot the plan reads.
-    pub snapshot_id: Uuid,
+    pub snapshot_id: SnapshotId,
     pub counts: SessionCounts,
     /// Non-empty when an import of this plan would be held, and why.
     pub held_reasons: Vec<String>,
@@ -544,7 +544,7 @@ pub struct Decision {
 /// the user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEntry {
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     pub trigger: SessionTrigger,
     #[serde(with = "time::serde::rfc3339")]
     pub at: time::OffsetDateTime,
@@ -556,7 +556,7 @@ pub struct HistoryEntry {
 /// `roster-server tenant create` output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreatedTenant {
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     pub name: String,
     /// Shown once; only its hash is stored.
     pub admin_token: String,

@@ -2,9 +2,9 @@
 //! agents call, every request signed with the agent's own key.
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::admin::Session;
+use crate::id::{AgentId, JobId, SnapshotId, TenantId};
 use crate::manifest::Watermark;
 use crate::scope::JobScope;
 
@@ -27,9 +27,9 @@ pub struct RegisterRequest {
 /// The identity the server gave a newly registered agent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterResponse {
-    pub agent_id: Uuid,
-    pub tenant_id: Uuid,
-    pub job_id: Uuid,
+    pub agent_id: AgentId,
+    pub tenant_id: TenantId,
+    pub job_id: JobId,
     /// The `aud` claim every token of this agent must carry.
     pub audience: String,
 }
@@ -47,7 +47,7 @@ pub struct RotateKey {
 /// `GET /agent/v1/job`: what the agent is to read, and from where.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentJob {
-    pub job_id: Uuid,
+    pub job_id: JobId,
     pub name: String,
     #[serde(flatten)]
     pub scope: JobScope,
@@ -88,7 +88,7 @@ pub enum SnapshotStatus {
 /// The server's answer to an offer: which chunks it still needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SnapshotState {
-    pub snapshot_id: Uuid,
+    pub snapshot_id: SnapshotId,
     pub status: SnapshotStatus,
     /// Chunk indexes not yet stored; upload these, then commit.
     pub missing_chunks: Vec<u32>,
@@ -97,7 +97,7 @@ pub struct SnapshotState {
 /// `POST /agent/v1/snapshots/{id}/commit`: the snapshot is whole.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommitResponse {
-    pub snapshot_id: Uuid,
+    pub snapshot_id: SnapshotId,
     /// The import session this snapshot started, if it started one (the
     /// first snapshot of a job is imported at once; later ones wait for the
     /// job's schedule or an admin).

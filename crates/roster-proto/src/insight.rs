@@ -4,10 +4,10 @@
 //! compute these; `proto-schemas/json/insight.schema.json` describes them.
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::ObjectGuid;
 use crate::admin::AccessKind;
+use crate::id::AccessId;
 
 /// Why a user holds its accesses, or why it is not imported / not active.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,7 +38,7 @@ pub struct Explanation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessGrant {
     /// The access in the tenant's catalogue.
-    pub access_id: Uuid,
+    pub access_id: AccessId,
     /// The access's kind.
     pub kind: AccessKind,
     /// The access's name (a location, a department, ...).
@@ -173,5 +173,5 @@ pub struct GroupSummary {
     /// Distinct users of the state reachable through nesting, direct ones included.
     pub nested_users: u64,
     /// Accesses linked to this group, sorted.
-    pub linked_accesses: Vec<Uuid>,
+    pub linked_accesses: Vec<AccessId>,
 }

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod agent;
 pub mod dn;
 pub mod guid;
+pub mod id;
 pub mod insight;
 pub mod manifest;
 pub mod optional;
@@ -17,3 +18,4 @@ pub mod records;
 pub mod scope;
 
 pub use guid::ObjectGuid;
+pub use id::{AccessId, AgentId, IdError, JobId, SessionId, SnapshotId, TenantId, UserId};

@@ -3,7 +3,8 @@
 //! its sha256 is the one the signed manifest names.
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
+
+use crate::id::{AgentId, JobId, SnapshotId};
 
 /// Version of the manifest and record format; bumped on breaking change.
 pub const FORMAT_VERSION: u32 = 1;
@@ -84,9 +85,9 @@ pub struct ChunkRef {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     pub version: u32,
-    pub snapshot_id: Uuid,
-    pub agent_id: Uuid,
-    pub job_id: Uuid,
+    pub snapshot_id: SnapshotId,
+    pub agent_id: AgentId,
+    pub job_id: JobId,
     pub kind: SnapshotKind,
     /// When the agent started reading (RFC 3339).
     #[serde(with = "time::serde::rfc3339")]

@@ -35,7 +35,6 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use time::macros::datetime;
-use uuid::Uuid;
 
 /// The base of every schema file's `$id`: `$id` = BASE + file name.
 const BASE: &str = "https://roster.invalid/proto-schemas/json/";
@@ -161,7 +160,8 @@ fn guid(text: &str) -> ObjectGuid {
     text.parse().unwrap()
 }
 
-fn id(text: &str) -> Uuid {
+/// Any of the typed ids (or a bare UUID), from its text.
+fn id<T: std::str::FromStr<Err: std::fmt::Debug>>(text: &str) -> T {
     text.parse().unwrap()
 }
 

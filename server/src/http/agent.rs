@@ -13,8 +13,8 @@ use roster_proto::agent::{
     AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, RotateKey, SnapshotState, SnapshotStatus,
 };
 use roster_proto::manifest::{FORMAT_VERSION, MAX_CHUNK_BYTES, SnapshotKind};
+use roster_proto::{SessionId, SnapshotId};
 use roster_snapshot::keys::PublicKey;
-use uuid::Uuid;
 
 use crate::error::{AgentKeyError, AppError, AuthError, LimitError, Missing, RequestError, UploadError};
 use crate::http::auth::{AgentCaller, ClientAddress};
@@ -94,7 +94,7 @@ async fn job(State(state): State<AppState>, caller: AgentCaller) -> Result<ApiJs
 
 /// The caller's snapshot, or 404 (also for other agents' snapshots).
 async fn own_snapshot(state: &AppState, caller: &AgentCaller, id: &str) -> Result<SnapshotRecord, AppError> {
-    let id: Uuid = id.parse().map_err(|_| AppError::NotFound(Missing::Snapshot))?;
+    let id: SnapshotId = id.parse().map_err(|_| AppError::NotFound(Missing::Snapshot))?;
     match store::directory::get_snapshot(&state.db, id).await? {
         Some(s) if s.job_id == caller.agent.job_id && s.tenant_id == caller.agent.tenant_id => Ok(s),
         _ => Err(AppError::NotFound(Missing::Snapshot)),
@@ -241,7 +241,7 @@ async fn commit(State(state): State<AppState>, caller: AgentCaller, Path(id): Pa
 }
 
 async fn session(State(state): State<AppState>, caller: AgentCaller, Path(id): Path<String>) -> Result<ApiJson<Session>, AppError> {
-    let id: Uuid = id.parse().map_err(|_| AppError::NotFound(Missing::Session))?;
+    let id: SessionId = id.parse().map_err(|_| AppError::NotFound(Missing::Session))?;
     match store::sessions::get_session(&state.db, caller.agent.tenant_id, id).await? {
         Some(session) if session.job_id == caller.agent.job_id => Ok(ApiJson(session)),
         _ => Err(AppError::NotFound(Missing::Session)),

@@ -1,7 +1,7 @@
 //! The daily schedule: queues an import for every job whose time has come.
 
+use roster_proto::SessionId;
 use roster_proto::admin::SessionTrigger;
-use uuid::Uuid;
 
 use crate::db::Db;
 use crate::store::{self, StoreError};
@@ -10,7 +10,7 @@ use crate::store::{self, StoreError};
 /// that has a snapshot, and moves each job's next time on. Safe to run on
 /// several replicas at once: a conditional UPDATE lets one of them win.
 /// Returns the sessions it queued.
-pub async fn queue_scheduled(db: &Db, now: time::OffsetDateTime) -> Result<Vec<Uuid>, StoreError> {
+pub async fn queue_scheduled(db: &Db, now: time::OffsetDateTime) -> Result<Vec<SessionId>, StoreError> {
     let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
     let mut queued = Vec::new();
     for job in store::jobs::due_jobs(db, now_ms).await? {

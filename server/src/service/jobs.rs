@@ -1,8 +1,8 @@
 //! Creating jobs and replacing their safeguard policy.
 
+use roster_proto::TenantId;
 use roster_proto::admin::{CreateJob, Job, SafeguardPolicy};
 use roster_proto::scope::JobScope;
-use uuid::Uuid;
 
 use crate::db::Db;
 use crate::error::{AppError, JobError, PolicyError};
@@ -15,7 +15,7 @@ const DEFAULT_FULL_SYNC_DAYS: u32 = 7;
 
 /// Checks `input` and creates the job in `tenant`; a name the tenant
 /// already uses is refused.
-pub async fn create_job(db: &Db, tenant: Uuid, input: &CreateJob) -> Result<Job, AppError> {
+pub async fn create_job(db: &Db, tenant: TenantId, input: &CreateJob) -> Result<Job, AppError> {
     if input.name.trim().is_empty() {
         return Err(JobError::EmptyName.into());
     }
@@ -56,7 +56,7 @@ fn validate_policy(policy: &SafeguardPolicy) -> Result<(), PolicyError> {
 }
 
 /// Checks and stores `job`'s safeguard policy.
-pub async fn replace_policy(db: &Db, tenant: Uuid, job: &Job, policy: &SafeguardPolicy) -> Result<(), AppError> {
+pub async fn replace_policy(db: &Db, tenant: TenantId, job: &Job, policy: &SafeguardPolicy) -> Result<(), AppError> {
     validate_policy(policy)?;
     store::jobs::set_policy(db, job.id, policy).await?;
     tracing::info!(tenant = %tenant, job = %job.id, ?policy, "safeguard policy replaced");

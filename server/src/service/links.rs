@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use roster_import::GroupRef;
 use roster_proto::admin::{AccessDelta, AccessKind, AccessRef, Job, LinkInput, LinksPreview, LinksSaved};
-use uuid::Uuid;
+use roster_proto::{AccessId, TenantId};
 
 use crate::db::Db;
 use crate::error::{AppError, LinkProblem, LinksError};
@@ -20,7 +20,7 @@ const PREVIEW_USERNAMES: usize = 100;
 /// against the job's directory state when it holds them (else at the first
 /// snapshot that does); a link keeps the objectGUID it resolved to, so it
 /// follows its group through renames.
-pub async fn replace_links(db: &Db, tenant: Uuid, job: &Job, links: &[LinkInput]) -> Result<LinksSaved, AppError> {
+pub async fn replace_links(db: &Db, tenant: TenantId, job: &Job, links: &[LinkInput]) -> Result<LinksSaved, AppError> {
     let mut tx = db.begin_write().await?;
     let catalogue = store::jobs::access_catalogue(&mut tx, tenant).await?;
     let mut problems = Vec::new();
@@ -70,13 +70,13 @@ pub async fn replace_links(db: &Db, tenant: Uuid, job: &Job, links: &[LinkInput]
 /// count and the first usernames (in order) per access.
 #[derive(Debug, Default)]
 struct PreviewBuilder {
-    gains: BTreeMap<Uuid, (u64, BTreeSet<String>)>,
-    losses: BTreeMap<Uuid, (u64, BTreeSet<String>)>,
+    gains: BTreeMap<AccessId, (u64, BTreeSet<String>)>,
+    losses: BTreeMap<AccessId, (u64, BTreeSet<String>)>,
 }
 
 impl PreviewBuilder {
     fn add(&mut self, change: &roster_import::UserChange) {
-        let note = |map: &mut BTreeMap<Uuid, (u64, BTreeSet<String>)>, id: Uuid| {
+        let note = |map: &mut BTreeMap<AccessId, (u64, BTreeSet<String>)>, id: AccessId| {
             let (count, names) = map.entry(id).or_default();
             *count += 1;
             if names.len() < PREVIEW_USERNAMES || names.last().is_some_and(|last| change.target.username < *last) {
@@ -95,7 +95,7 @@ impl PreviewBuilder {
     }
 
     fn finish(self, plan: &roster_import::Plan, context: &crate::import::PlanContext) -> LinksPreview {
-        let deltas = |map: BTreeMap<Uuid, (u64, BTreeSet<String>)>| {
+        let deltas = |map: BTreeMap<AccessId, (u64, BTreeSet<String>)>| {
             let mut deltas: Vec<AccessDelta> = map
                 .into_iter()
                 .map(|(id, (users, names))| {

@@ -9,6 +9,7 @@ pub mod sessions;
 pub mod tenants;
 pub mod users;
 
+use roster_proto::TenantId;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
@@ -36,9 +37,11 @@ pub(crate) fn to_datetime(ms: i64) -> time::OffsetDateTime {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }
 
-pub(crate) fn get_uuid(row: &AnyRow, column: &'static str) -> Result<Uuid, StoreError> {
+/// Reads an id column: every id is stored as its text (TEXT in both
+/// engines) and bound as `id.to_string()`, so this is the one way back.
+pub(crate) fn get_id<T: From<Uuid>>(row: &AnyRow, column: &'static str) -> Result<T, StoreError> {
     let text: String = row.try_get(column)?;
-    text.parse().map_err(|e: uuid::Error| StoreError::Corrupt { column, detail: e.to_string() })
+    text.parse::<Uuid>().map(T::from).map_err(|e| StoreError::Corrupt { column, detail: e.to_string() })
 }
 
 pub(crate) fn get_json<T: serde::de::DeserializeOwned>(row: &AnyRow, column: &'static str) -> Result<T, StoreError> {
@@ -78,7 +81,7 @@ pub(crate) async fn delete_with_children(
     parent: &'static str,
     child: &'static str,
     child_key: &'static str,
-    tenant: Uuid,
+    tenant: TenantId,
     before_ms: i64,
 ) -> Result<u64, StoreError> {
     let mut tx = db.begin_write().await?;

@@ -58,7 +58,7 @@ use clap::Parser;
 use roster_proto::admin::{Access, AccessKind, CreateJob, Job, LinkInput, Session, SessionStatus, SessionTrigger};
 use roster_proto::manifest::{ChunkRef, DirectoryIdentity, FORMAT_VERSION, Manifest, RecordCounts, SnapshotKind, Watermark};
 use roster_proto::records::{GroupRecord, OuRecord, Record, UserRecord};
-use roster_proto::{AgentId, JobId, ObjectGuid, SessionId, SnapshotId, TenantId};
+use roster_proto::{AgentId, JobId, ObjectGuid, SessionId, Sha256Hex, SnapshotId, TenantId};
 use roster_server::db::Db;
 use roster_server::store;
 use roster_server::store::sessions::SessionWork;
@@ -607,7 +607,7 @@ struct World {
     accesses: Vec<Access>,
     snapshot_id: SnapshotId,
     manifest: Manifest,
-    manifest_sha256: String,
+    manifest_sha256: Sha256Hex,
 }
 
 /// Creates the tenant, the job (whole domain, default safeguard), one
@@ -660,7 +660,7 @@ fn manifest(fixture: &Fixture, agent: AgentId, job: JobId) -> anyhow::Result<Man
             Ok(ChunkRef {
                 index: u32::try_from(index)?,
                 size: records * 60,
-                sha256: roster_snapshot::sha256_hex(format!("bench chunk {index}").as_bytes()),
+                sha256: roster_snapshot::sha256_hex(format!("bench chunk {index}").as_bytes()).into_string(),
                 records,
             })
         })

@@ -578,9 +578,16 @@ async fn running_session(
     age_ms: i64,
 ) -> SessionId {
     let mut tx = db.begin_write().await.unwrap();
-    let id = roster_server::store::sessions::insert_session(&mut tx, tenant, job, snapshot, &"0".repeat(64), SessionTrigger::Manual)
-        .await
-        .unwrap();
+    let id = roster_server::store::sessions::insert_session(
+        &mut tx,
+        tenant,
+        job,
+        snapshot,
+        &"0".repeat(64).parse().unwrap(),
+        SessionTrigger::Manual,
+    )
+    .await
+    .unwrap();
     sqlx::query("UPDATE sessions SET status = 'running', started_at = $1, claim_token = $2 WHERE id = $3")
         .bind(now_ms() - age_ms)
         .bind(token.to_string())

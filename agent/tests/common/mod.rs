@@ -194,7 +194,7 @@ fn new_session(job_id: JobId, snapshot_id: SnapshotId) -> Session {
         trigger: SessionTrigger::FirstPush,
         status: SessionStatus::Queued,
         snapshot_id,
-        manifest_sha256: "0".repeat(64),
+        manifest_sha256: "0".repeat(64).parse().unwrap(),
         counts: SessionCounts::default(),
         notes: vec![],
         error: None,

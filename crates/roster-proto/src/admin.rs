@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ObjectGuid;
+use crate::Sha256Hex;
 use crate::id::{AccessId, AgentId, JobId, SessionId, SnapshotId, TenantId, UserId};
 
 /// `POST /api/v1/jobs`.
@@ -337,7 +338,7 @@ pub struct Session {
     pub status: SessionStatus,
     pub snapshot_id: SnapshotId,
     /// sha256 of the signed manifest the snapshot was committed with.
-    pub manifest_sha256: String,
+    pub manifest_sha256: Sha256Hex,
     pub counts: SessionCounts,
     /// Things the admin should know (e.g. "no links: nobody imported").
     pub notes: Vec<String>,

@@ -16,6 +16,8 @@ pub mod optional;
 pub mod problem;
 pub mod records;
 pub mod scope;
+pub mod sha256;
 
 pub use guid::ObjectGuid;
 pub use id::{AccessId, AgentId, IdError, JobId, SessionId, SnapshotId, TenantId, UserId};
+pub use sha256::Sha256Hex;

@@ -355,7 +355,7 @@ fn finished_session() -> Session {
         trigger: SessionTrigger::FirstPush,
         status: SessionStatus::Failed,
         snapshot_id: id(SNAPSHOT),
-        manifest_sha256: SHA.into(),
+        manifest_sha256: SHA.parse().unwrap(),
         counts: SessionCounts { created: 120, updated: 3, deactivated: 1, unchanged: 980, not_linked: 7, reactivated: 2, lost_basic: 1 },
         notes: vec!["no links: nobody imported".into()],
         error: Some("database: connection reset".into()),

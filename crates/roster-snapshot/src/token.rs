@@ -17,7 +17,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, Header, Validation};
 use roster_proto::manifest::Manifest;
-use roster_proto::{AgentId, SnapshotId};
+use roster_proto::{AgentId, Sha256Hex, SnapshotId};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -86,7 +86,7 @@ pub struct ManifestClaims {
 pub struct VerifiedManifest {
     pub claims: ManifestClaims,
     /// sha256 of the signed payload.
-    pub sha256: String,
+    pub sha256: Sha256Hex,
 }
 
 /// Signs a request token for `method` `path`.

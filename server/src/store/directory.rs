@@ -4,10 +4,10 @@
 use roster_proto::manifest::{Manifest, Watermark};
 use roster_proto::records::{GroupMembersRecord, GroupRecord, OuRecord, Record, UserRecord};
 use roster_proto::scope::JobScope;
-use roster_proto::{AgentId, JobId, ObjectGuid, SnapshotId, TenantId};
+use roster_proto::{AgentId, JobId, ObjectGuid, Sha256Hex, SnapshotId, TenantId};
 use sqlx::Row;
 
-use super::{Db, StoreError, get_id, get_json, now_ms};
+use super::{Db, StoreError, get_id, get_json, get_parsed, now_ms};
 
 /// A stored snapshot's header.
 #[derive(Debug, Clone)]
@@ -18,7 +18,7 @@ pub struct SnapshotRecord {
     pub agent_id: AgentId,
     pub committed: bool,
     pub manifest: Manifest,
-    pub manifest_sha256: String,
+    pub manifest_sha256: Sha256Hex,
 }
 
 /// The columns every query of this table reads, as a literal for `concat!`.
@@ -37,13 +37,18 @@ fn snapshot_from_row(row: &sqlx::any::AnyRow) -> Result<SnapshotRecord, StoreErr
         agent_id: get_id(row, "agent_id")?,
         committed: status == "committed",
         manifest: get_json(row, "manifest_json")?,
-        manifest_sha256: row.try_get("manifest_sha256")?,
+        manifest_sha256: get_parsed(row, "manifest_sha256")?,
     })
 }
 
 /// Stores an offered snapshot, or does nothing if it is already stored
 /// (the agent is resuming). Returns the stored one either way.
-pub async fn offer_snapshot(db: &Db, tenant: TenantId, manifest: &Manifest, manifest_sha256: &str) -> Result<SnapshotRecord, StoreError> {
+pub async fn offer_snapshot(
+    db: &Db,
+    tenant: TenantId,
+    manifest: &Manifest,
+    manifest_sha256: &Sha256Hex,
+) -> Result<SnapshotRecord, StoreError> {
     sqlx::query(
         "INSERT INTO snapshots (id, tenant_id, job_id, agent_id, kind, status, manifest_json, manifest_sha256, chunk_count, created_at)
          VALUES ($1, $2, $3, $4, $9, 'receiving', $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
@@ -53,7 +58,7 @@ pub async fn offer_snapshot(db: &Db, tenant: TenantId, manifest: &Manifest, mani
     .bind(manifest.job_id.to_string())
     .bind(manifest.agent_id.to_string())
     .bind(serde_json::to_string(manifest).unwrap_or_default())
-    .bind(manifest_sha256)
+    .bind(manifest_sha256.as_str())
     .bind(manifest.chunks.len() as i64)
     .bind(now_ms())
     .bind(match manifest.kind {

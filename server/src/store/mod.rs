@@ -68,7 +68,7 @@ pub fn new_secret(prefix: &str) -> Result<String, StoreError> {
 /// How secrets are stored: sha256 hex. Tokens are 256-bit random, so a fast
 /// hash is enough (no password stretching needed).
 pub fn hash_secret(secret: &str) -> String {
-    roster_snapshot::sha256_hex(secret.as_bytes())
+    roster_snapshot::sha256_hex(secret.as_bytes()).into_string()
 }
 
 /// Deletes, in one transaction, the rows of `parent` whose ids `ids` (a

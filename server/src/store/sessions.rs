@@ -2,7 +2,7 @@
 //! the itemised changes.
 
 use roster_proto::admin::{ChangeAction, ChangeDetail, HistoryEntry, Session, SessionChange, SessionCounts, SessionStatus, SessionTrigger};
-use roster_proto::{JobId, SessionId, SnapshotId, TenantId, UserId};
+use roster_proto::{JobId, SessionId, Sha256Hex, SnapshotId, TenantId, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
@@ -78,7 +78,7 @@ fn from_row(row: &AnyRow) -> Result<Session, StoreError> {
         trigger: trigger_of(row)?,
         status: SessionStatus::parse(&status).ok_or_else(|| corrupt("sessions.status", status.clone()))?,
         snapshot_id: get_id(row, "snapshot_id")?,
-        manifest_sha256: row.try_get("manifest_sha256")?,
+        manifest_sha256: get_parsed(row, "manifest_sha256")?,
         counts: SessionCounts {
             created: count("created_count")?,
             updated: count("updated_count")?,
@@ -105,7 +105,7 @@ pub async fn insert_session(
     tenant: TenantId,
     job: JobId,
     snapshot: SnapshotId,
-    manifest_sha256: &str,
+    manifest_sha256: &Sha256Hex,
     trigger: SessionTrigger,
 ) -> Result<SessionId, StoreError> {
     let id = SessionId::new();
@@ -118,7 +118,7 @@ pub async fn insert_session(
     .bind(job.to_string())
     .bind(snapshot.to_string())
     .bind(trigger_str(trigger))
-    .bind(manifest_sha256)
+    .bind(manifest_sha256.as_str())
     .bind(now_ms())
     .execute(&mut *conn)
     .await?;

@@ -110,7 +110,7 @@ impl Agent {
             counts,
             chunks: chunks
                 .iter()
-                .map(|c| ChunkRef { index: c.index, size: c.bytes.len() as u64, sha256: c.sha256.clone(), records: c.records })
+                .map(|c| ChunkRef { index: c.index, size: c.bytes.len() as u64, sha256: c.sha256.to_string(), records: c.records })
                 .collect(),
         }
     }

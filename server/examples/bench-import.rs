@@ -626,8 +626,8 @@ async fn create_world(db: &Db, fixture: &Fixture) -> anyhow::Result<World> {
         // The default: a first import has no active users, so it never holds.
         policy: None,
     };
-    let daily = time::Time::from_hms(2, 0, 0)?;
-    let job = match store::jobs::create_job(db, tenant, &input, "02:00", daily, 7).await? {
+    let daily: roster_proto::DailyTime = "02:00".parse()?;
+    let job = match store::jobs::create_job(db, tenant, &input, daily, 7).await? {
         store::jobs::CreatedJob::Created(job) => job,
         store::jobs::CreatedJob::NameTaken => bail!("a fresh database already has a job named {}", input.name),
     };

@@ -39,7 +39,7 @@ pub async fn create(db: &Db) -> anyhow::Result<Demo> {
         full_sync_interval_days: None,
         user_filter: None,
     };
-    let job_id = match store::jobs::create_job(db, tenant_id, &job, "02:00", time::macros::time!(02:00), 7).await? {
+    let job_id = match store::jobs::create_job(db, tenant_id, &job, "02:00".parse()?, 7).await? {
         store::jobs::CreatedJob::Created(job) => job.id,
         store::jobs::CreatedJob::NameTaken => {
             store::jobs::job_named(db, tenant_id, JOB).await?.map(|j| j.id).ok_or_else(|| anyhow::anyhow!("the demo job vanished"))?

@@ -232,7 +232,7 @@ mod tests {
             name: "j".into(),
             relative_paths: paths.iter().map(|s| s.to_string()).collect(),
             group_paths: vec![],
-            schedule_time: "02:00".into(),
+            schedule_time: "02:00".parse().unwrap(),
             full_sync_interval_days: interval_days,
             user_filter: None,
             policy: Default::default(),

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::DailyTime;
 use crate::ObjectGuid;
 use crate::Sha256Hex;
 use crate::id::{AccessId, AgentId, JobId, SessionId, SnapshotId, TenantId, UserId};
@@ -93,7 +94,7 @@ pub struct Job {
     pub name: String,
     pub relative_paths: Vec<String>,
     pub group_paths: Vec<String>,
-    pub schedule_time: String,
+    pub schedule_time: DailyTime,
     pub full_sync_interval_days: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_filter: Option<String>,

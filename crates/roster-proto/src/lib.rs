@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod agent;
+pub mod daily;
 pub mod dn;
 pub mod guid;
 pub mod id;
@@ -18,6 +19,7 @@ pub mod records;
 pub mod scope;
 pub mod sha256;
 
+pub use daily::DailyTime;
 pub use guid::ObjectGuid;
 pub use id::{AccessId, AgentId, IdError, JobId, SessionId, SnapshotId, TenantId, UserId};
 pub use sha256::Sha256Hex;

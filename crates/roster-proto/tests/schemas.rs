@@ -475,7 +475,7 @@ fn job() -> Job {
         name: "Corp HQ".into(),
         relative_paths: vec!["OU=Copenhagen,OU=Staff".into(), "OU=Aarhus,OU=Staff".into()],
         group_paths: vec![],
-        schedule_time: "02:00".into(),
+        schedule_time: "02:00".parse().unwrap(),
         full_sync_interval_days: 7,
         user_filter: Some("(employeeType=staff)".into()),
         policy: SafeguardPolicy::default(),

@@ -1,7 +1,7 @@
 //! The daily schedule: queues an import for every job whose time has come.
 
-use roster_proto::SessionId;
 use roster_proto::admin::SessionTrigger;
+use roster_proto::{DailyTime, SessionId};
 
 use crate::db::Db;
 use crate::store::{self, StoreError};
@@ -14,8 +14,10 @@ pub async fn queue_scheduled(db: &Db, now: time::OffsetDateTime) -> Result<Vec<S
     let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
     let mut queued = Vec::new();
     for job in store::jobs::due_jobs(db, now_ms).await? {
-        let daily = crate::schedule::parse_daily_time(&job.schedule_time)
-            .ok_or(StoreError::Corrupt { column: "jobs.schedule_time", detail: job.schedule_time.clone() })?;
+        let daily: DailyTime = job
+            .schedule_time
+            .parse()
+            .map_err(|_| StoreError::Corrupt { column: "jobs.schedule_time", detail: job.schedule_time.clone() })?;
         let next = crate::schedule::next_daily_run(daily, now);
         let mut tx = db.begin_write().await?;
         if !store::jobs::advance_schedule(&mut tx, &job, (next.unix_timestamp_nanos() / 1_000_000) as i64).await? {

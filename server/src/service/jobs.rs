@@ -1,8 +1,8 @@
 //! Creating jobs and replacing their safeguard policy.
 
-use roster_proto::TenantId;
 use roster_proto::admin::{CreateJob, Job, SafeguardPolicy};
 use roster_proto::scope::JobScope;
+use roster_proto::{DailyTime, TenantId};
 
 use crate::db::Db;
 use crate::error::{AppError, JobError, PolicyError};
@@ -27,7 +27,7 @@ pub async fn create_job(db: &Db, tenant: TenantId, input: &CreateJob) -> Result<
     .validate()
     .map_err(JobError::Scope)?;
     let schedule = input.schedule_time.clone().unwrap_or_else(|| DEFAULT_SCHEDULE.to_owned());
-    let Some(daily) = crate::schedule::parse_daily_time(&schedule) else {
+    let Ok(daily) = schedule.parse::<DailyTime>() else {
         return Err(JobError::ScheduleTime(schedule).into());
     };
     if let Some(policy) = &input.policy {
@@ -37,7 +37,7 @@ pub async fn create_job(db: &Db, tenant: TenantId, input: &CreateJob) -> Result<
     if !(1..=365).contains(&interval) {
         return Err(JobError::FullSyncInterval(interval).into());
     }
-    match store::jobs::create_job(db, tenant, input, &schedule, daily, interval).await? {
+    match store::jobs::create_job(db, tenant, input, daily, interval).await? {
         store::jobs::CreatedJob::Created(job) => {
             tracing::info!(tenant = %tenant, job = %job.id, "job created");
             Ok(job)

@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 
 use roster_proto::admin::{Access, AccessKind, CreateJob, Job, Link, LinkInput, RegistrationToken, SafeguardPolicy};
-use roster_proto::{AccessId, JobId, ObjectGuid, TenantId};
+use roster_proto::{AccessId, DailyTime, JobId, ObjectGuid, TenantId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Db, StoreError, get_id, get_json, hash_secret, new_secret, now_ms, to_datetime};
+use super::{Db, StoreError, get_id, get_json, get_parsed, hash_secret, new_secret, now_ms, to_datetime};
 
 /// The columns every query of this table reads, as a literal for `concat!`.
 macro_rules! job_columns {
@@ -24,7 +24,7 @@ fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
         relative_paths: get_json(row, "relative_paths")?,
         group_paths: get_json(row, "group_paths")?,
         user_filter: row.try_get("user_filter")?,
-        schedule_time: row.try_get("schedule_time")?,
+        schedule_time: get_parsed(row, "schedule_time")?,
         full_sync_interval_days: u32::try_from(row.try_get::<i64, _>("full_sync_interval_days")?).unwrap_or(u32::MAX),
         policy: get_json(row, "policy")?,
         created_at: to_datetime(row.try_get("created_at")?),
@@ -43,8 +43,7 @@ pub async fn create_job(
     db: &Db,
     tenant: TenantId,
     input: &CreateJob,
-    schedule_time: &str,
-    daily: time::Time,
+    daily: DailyTime,
     full_sync_interval_days: u32,
 ) -> Result<CreatedJob, StoreError> {
     let now = now_ms();
@@ -56,7 +55,7 @@ pub async fn create_job(
         relative_paths: input.relative_paths.clone(),
         group_paths: input.group_paths.clone(),
         user_filter: input.user_filter.as_deref().map(str::trim).filter(|f| !f.is_empty()).map(str::to_owned),
-        schedule_time: schedule_time.to_owned(),
+        schedule_time: daily,
         full_sync_interval_days,
         policy: input.policy.unwrap_or_default(),
         created_at: to_datetime(now),
@@ -71,7 +70,7 @@ pub async fn create_job(
     .bind(&job.name)
     .bind(serde_json::to_string(&job.relative_paths).unwrap_or_default())
     .bind(serde_json::to_string(&job.group_paths).unwrap_or_default())
-    .bind(&job.schedule_time)
+    .bind(job.schedule_time.to_string())
     .bind((next_import.unix_timestamp_nanos() / 1_000_000) as i64)
     .bind(now)
     .bind(i64::from(full_sync_interval_days))

@@ -16,6 +16,7 @@ use roster_proto::records::{GroupRecord, UserRecord};
 use roster_proto::scope::ResolvedScope;
 use roster_proto::{AccessId, ObjectGuid};
 
+use crate::catalogue::AccessCatalogue;
 use crate::links::{self, LinkRule};
 use crate::scope::UserScope;
 
@@ -33,7 +34,7 @@ pub struct ExplainInput<'a> {
     /// The job's links.
     pub links: &'a [LinkRule],
     /// The tenant's access catalogue: id → (kind, name).
-    pub accesses: &'a HashMap<AccessId, (AccessKind, String)>,
+    pub accesses: &'a AccessCatalogue,
     /// The time `accountExpires` is judged against (Unix seconds).
     pub now_unix: i64,
 }
@@ -84,7 +85,7 @@ impl<'a> Explainer<'a> {
         let mut granting_groups: HashMap<AccessId, Vec<usize>> = HashMap::new();
         for (link, resolved) in input.links.iter().zip(&expanded.resolved) {
             let Some(group) = resolved.and_then(|guid| index.get(&guid).copied()) else { continue };
-            if !input.accesses.contains_key(&link.access_id) {
+            if !input.accesses.contains(&link.access_id) {
                 continue;
             }
             let list = granting_groups.entry(link.access_id).or_default();
@@ -171,7 +172,7 @@ impl<'a> Explainer<'a> {
     /// The catalogue's accesses among `ids`, each with its chains, sorted by kind, then name.
     fn grants(&self, user: &UserRecord, ids: &BTreeSet<AccessId>) -> Vec<AccessGrant> {
         let mut known: Vec<(AccessId, AccessKind, &str)> =
-            ids.iter().filter_map(|id| self.input.accesses.get(id).map(|(kind, name)| (*id, *kind, name.as_str()))).collect();
+            ids.iter().filter_map(|id| self.input.accesses.get(id).map(|(kind, name)| (*id, kind, name))).collect();
         if known.is_empty() {
             return Vec::new();
         }

@@ -10,7 +10,7 @@ mod common;
 
 use std::collections::{BTreeSet, HashMap};
 
-use roster_import::{Action, ExplainInput, Explainer, GroupRef, LinkRule, PlanInput, plan};
+use roster_import::{AccessCatalogue, Action, ExplainInput, Explainer, GroupRef, LinkRule, PlanInput, plan};
 use roster_proto::AccessId;
 use roster_proto::admin::AccessKind;
 use roster_proto::insight::{Explanation, ReasonCode};
@@ -45,7 +45,7 @@ fn link_guid(n: u32, access: u128) -> LinkRule {
     link_to(&guid(n).to_string(), access)
 }
 
-fn catalogue() -> HashMap<AccessId, (AccessKind, String)> {
+fn catalogue() -> AccessCatalogue {
     HashMap::from([
         (AccessId::from(Uuid::from_u128(USER_CPH)), (AccessKind::User, "Copenhagen".to_owned())),
         (AccessId::from(Uuid::from_u128(ADMIN_CPH)), (AccessKind::Administrator, "Copenhagen".to_owned())),
@@ -53,6 +53,7 @@ fn catalogue() -> HashMap<AccessId, (AccessKind, String)> {
         (AccessId::from(Uuid::from_u128(USER_AAR)), (AccessKind::User, "Aarhus".to_owned())),
         (AccessId::from(Uuid::from_u128(DEPT_SALES)), (AccessKind::Department, "Sales".to_owned())),
     ])
+    .into()
 }
 
 fn scope() -> ResolvedScope {

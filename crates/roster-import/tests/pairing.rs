@@ -10,7 +10,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use roster_import::{Batches, CurrentUser, Plan, PlanInput, Planner, StoredUser, UserChange, UserKey, UserState, plan};
+use roster_import::{AccessCatalogue, Batches, CurrentUser, Plan, PlanInput, Planner, StoredUser, UserChange, UserKey, UserState, plan};
 use roster_proto::admin::AccessKind;
 use roster_proto::records::{GroupRecord, UserRecord};
 use roster_proto::scope::{JobScope, ResolvedScope};
@@ -27,7 +27,7 @@ struct World {
     current: Vec<CurrentUser>,
     groups: Vec<GroupRecord>,
     scope: ResolvedScope,
-    catalogue: HashMap<AccessId, (AccessKind, String)>,
+    catalogue: AccessCatalogue,
 }
 
 impl World {
@@ -60,7 +60,7 @@ impl World {
             current,
             groups: vec![named_group(500, "G", &members)],
             scope: JobScope { relative_paths: vec!["OU=Staff".into()], group_paths: vec![], user_filter: None }.resolve(BASE).unwrap(),
-            catalogue: HashMap::from([(AccessId::from(Uuid::from_u128(USER_CPH)), (AccessKind::User, "Copenhagen".to_owned()))]),
+            catalogue: HashMap::from([(AccessId::from(Uuid::from_u128(USER_CPH)), (AccessKind::User, "Copenhagen".to_owned()))]).into(),
         }
     }
 

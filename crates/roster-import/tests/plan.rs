@@ -9,7 +9,7 @@ mod common;
 
 use std::collections::{BTreeSet, HashMap};
 
-use roster_import::{Action, CurrentUser, GroupRef, LinkRule, Plan, PlanInput, Planner, StoredUser, UserState, plan};
+use roster_import::{AccessCatalogue, Action, CurrentUser, GroupRef, LinkRule, Plan, PlanInput, Planner, StoredUser, UserState, plan};
 use roster_proto::admin::{AccessChange, AccessKind, ChangeDetail, DeactivationReason, SessionCounts};
 use roster_proto::records::{GroupRecord, UserRecord};
 use roster_proto::scope::JobScope;
@@ -30,13 +30,14 @@ fn link(group_n: u32, access: u128) -> LinkRule {
     link_to(&format!("CN=G{group_n},OU=Groups,{BASE}"), access)
 }
 
-fn catalogue() -> HashMap<AccessId, (AccessKind, String)> {
+fn catalogue() -> AccessCatalogue {
     HashMap::from([
         (AccessId::from(Uuid::from_u128(USER_CPH)), (AccessKind::User, "Copenhagen".to_owned())),
         (AccessId::from(Uuid::from_u128(ADMIN_CPH)), (AccessKind::Administrator, "Copenhagen".to_owned())),
         (AccessId::from(Uuid::from_u128(VIP)), (AccessKind::Vip, "VIP".to_owned())),
         (AccessId::from(Uuid::from_u128(USER_AAR)), (AccessKind::User, "Aarhus".to_owned())),
     ])
+    .into()
 }
 
 fn field(name: &str, old: Option<&str>, new: Option<&str>) -> ChangeDetail {

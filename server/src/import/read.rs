@@ -2,12 +2,10 @@
 //! groups) read once, the batched walk over the job's users, and the dry
 //! runs and views planned from them.
 
-use std::collections::HashMap;
-
-use roster_import::{GroupRef, LinkRule, Plan, Planner, UserChange};
-use roster_proto::admin::{AccessKind, Job, Link, SessionChange};
+use roster_import::{AccessCatalogue, GroupRef, LinkRule, Plan, Planner, UserChange};
+use roster_proto::admin::{Job, Link, SessionChange};
 use roster_proto::records::{GroupRecord, UserRecord};
-use roster_proto::{AccessId, JobId, ObjectGuid, SnapshotId, TenantId, UserId};
+use roster_proto::{JobId, ObjectGuid, SnapshotId, TenantId, UserId};
 
 use super::ImportError;
 use crate::store;
@@ -25,7 +23,7 @@ pub struct PlanContext {
     link_count: usize,
     /// Notes on links that cannot be read.
     link_notes: Vec<String>,
-    pub catalogue: HashMap<AccessId, (AccessKind, String)>,
+    pub catalogue: AccessCatalogue,
     pub groups: Vec<GroupRecord>,
     now_unix: i64,
 }

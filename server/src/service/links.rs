@@ -28,7 +28,7 @@ pub async fn replace_links(db: &Db, tenant: TenantId, job: &Job, links: &[LinkIn
         if let Err(source) = GroupRef::parse(link.group.trim()) {
             problems.push(LinkProblem::Group { index, source });
         }
-        if !catalogue.contains_key(&link.access_id) {
+        if !catalogue.contains(&link.access_id) {
             problems.push(LinkProblem::Access { index, access_id: link.access_id });
         }
     }
@@ -99,7 +99,11 @@ impl PreviewBuilder {
             let mut deltas: Vec<AccessDelta> = map
                 .into_iter()
                 .map(|(id, (users, names))| {
-                    let (kind, name) = context.catalogue.get(&id).cloned().unwrap_or((AccessKind::User, id.to_string()));
+                    let (kind, name) = context
+                        .catalogue
+                        .get(&id)
+                        .map(|(kind, name)| (kind, name.to_owned()))
+                        .unwrap_or((AccessKind::User, id.to_string()));
                     AccessDelta { access: AccessRef { id, kind, name }, users, usernames: names.into_iter().collect() }
                 })
                 .collect();

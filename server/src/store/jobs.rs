@@ -1,8 +1,7 @@
 //! Import jobs, their registration tokens and links, and the tenant's
 //! access catalogue.
 
-use std::collections::HashMap;
-
+use roster_import::AccessCatalogue;
 use roster_proto::admin::{Access, AccessKind, CreateJob, Job, Link, LinkInput, RegistrationToken, SafeguardPolicy};
 use roster_proto::{AccessId, DailyTime, JobId, ObjectGuid, TenantId};
 use sqlx::Row;
@@ -272,13 +271,10 @@ pub async fn list_accesses(
 }
 
 /// The catalogue as the planner wants it.
-pub async fn access_catalogue(
-    conn: &mut sqlx::AnyConnection,
-    tenant: TenantId,
-) -> Result<HashMap<AccessId, (AccessKind, String)>, StoreError> {
+pub async fn access_catalogue(conn: &mut sqlx::AnyConnection, tenant: TenantId) -> Result<AccessCatalogue, StoreError> {
     let rows =
         sqlx::query("SELECT id, kind, name FROM accesses WHERE tenant_id = $1").bind(tenant.to_string()).fetch_all(&mut *conn).await?;
-    rows.iter().map(|r| access_from_row(r).map(|a| (a.id, (a.kind, a.name)))).collect()
+    rows.iter().map(access_from_row).collect()
 }
 
 /// Replaces a job's links. Access ids must be the tenant's (checked by the caller).

@@ -70,7 +70,7 @@ pub async fn create_job(
     .bind(serde_json::to_string(&job.relative_paths).unwrap_or_default())
     .bind(serde_json::to_string(&job.group_paths).unwrap_or_default())
     .bind(job.schedule_time.to_string())
-    .bind((next_import.unix_timestamp_nanos() / 1_000_000) as i64)
+    .bind(super::UnixMillis::from_datetime(next_import).0)
     .bind(now)
     .bind(i64::from(full_sync_interval_days))
     .bind(&job.user_filter)

@@ -27,14 +27,34 @@ pub enum StoreError {
     Corrupt { column: &'static str, detail: String },
 }
 
+/// A moment as the store keeps it: Unix milliseconds in an integer column.
+/// The one place moments become milliseconds and back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UnixMillis(pub i64);
+
+impl UnixMillis {
+    pub fn now() -> UnixMillis {
+        UnixMillis::from_datetime(time::OffsetDateTime::now_utc())
+    }
+
+    /// `at`, truncated to the millisecond.
+    pub fn from_datetime(at: time::OffsetDateTime) -> UnixMillis {
+        UnixMillis((at.unix_timestamp_nanos() / 1_000_000) as i64)
+    }
+
+    /// The moment again; one out of `OffsetDateTime`'s range reads as the epoch.
+    pub fn to_datetime(self) -> time::OffsetDateTime {
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+    }
+}
+
 /// Now, as stored: Unix milliseconds.
 pub fn now_ms() -> i64 {
-    let now = time::OffsetDateTime::now_utc();
-    (now.unix_timestamp_nanos() / 1_000_000) as i64
+    UnixMillis::now().0
 }
 
 pub(crate) fn to_datetime(ms: i64) -> time::OffsetDateTime {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+    UnixMillis(ms).to_datetime()
 }
 
 /// Reads an id column: every id is stored as its text (TEXT in both

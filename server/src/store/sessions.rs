@@ -168,7 +168,7 @@ pub async fn list_sessions(
     let mut sessions = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
     let next = if sessions.len() > limit as usize {
         sessions.truncate(limit as usize);
-        sessions.last().map(|s| ((s.created_at.unix_timestamp_nanos() / 1_000_000) as i64, s.id))
+        sessions.last().map(|s| (super::UnixMillis::from_datetime(s.created_at).0, s.id))
     } else {
         None
     };

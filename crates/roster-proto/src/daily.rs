@@ -39,10 +39,11 @@ impl FromStr for DailyTime {
     }
 }
 
-/// Compares with the text it writes, e.g. `"02:00"`.
+/// Compares with the text it writes, e.g. `"02:00"` (the only text that
+/// parses to it, since both sides are strictly `HH:MM`).
 impl PartialEq<&str> for DailyTime {
     fn eq(&self, other: &&str) -> bool {
-        self.to_string() == *other
+        other.parse::<DailyTime>().is_ok_and(|other| other == *self)
     }
 }
 

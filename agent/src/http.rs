@@ -14,11 +14,11 @@ use reqwest::{Method, StatusCode, Url};
 use roster_proto::admin::Session;
 use roster_proto::agent::{AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, RotateKey, SnapshotState};
 use roster_proto::problem::Problem;
+use roster_proto::{AgentId, SessionId, SnapshotId};
 use roster_snapshot::keys::AgentKey;
 use roster_snapshot::token::{TokenError, sign_request};
 use serde::de::DeserializeOwned;
 use tracing::{debug, warn};
-use uuid::Uuid;
 
 use crate::chain::chain;
 use crate::config::ServerConfig;
@@ -128,7 +128,7 @@ struct Signer {
     /// The agent's private key (shared with the manifest signer).
     key: Arc<AgentKey>,
     /// `iss` of every token.
-    agent_id: Uuid,
+    agent_id: AgentId,
     /// `aud` of every token.
     audience: String,
 }
@@ -181,7 +181,7 @@ impl ServerClient {
     }
 
     /// Signs every further request as `agent_id`.
-    pub fn with_identity(mut self, key: Arc<AgentKey>, agent_id: Uuid, audience: &str) -> ServerClient {
+    pub fn with_identity(mut self, key: Arc<AgentKey>, agent_id: AgentId, audience: &str) -> ServerClient {
         self.signer = Some(Signer { key, agent_id, audience: audience.to_owned() });
         self
     }
@@ -224,18 +224,18 @@ impl ServerClient {
     }
 
     /// `PUT /agent/v1/snapshots/{id}/chunks/{index}` (204).
-    pub async fn put_chunk(&self, snapshot_id: Uuid, index: u32, bytes: &[u8]) -> Result<(), HttpError> {
+    pub async fn put_chunk(&self, snapshot_id: SnapshotId, index: u32, bytes: &[u8]) -> Result<(), HttpError> {
         let path = format!("agent/v1/snapshots/{snapshot_id}/chunks/{index}");
         self.send(Method::PUT, &path, true, || Ok(Payload::Octets(bytes.to_vec()))).await.map(|_| ())
     }
 
     /// `POST /agent/v1/snapshots/{id}/commit`.
-    pub async fn commit(&self, snapshot_id: Uuid) -> Result<CommitResponse, HttpError> {
+    pub async fn commit(&self, snapshot_id: SnapshotId) -> Result<CommitResponse, HttpError> {
         self.call(Method::POST, &format!("agent/v1/snapshots/{snapshot_id}/commit"), true, || Ok(Payload::Empty)).await
     }
 
     /// `GET /agent/v1/sessions/{id}`.
-    pub async fn session(&self, session_id: Uuid) -> Result<Session, HttpError> {
+    pub async fn session(&self, session_id: SessionId) -> Result<Session, HttpError> {
         self.call(Method::GET, &format!("agent/v1/sessions/{session_id}"), true, || Ok(Payload::Empty)).await
     }
 

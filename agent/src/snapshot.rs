@@ -6,9 +6,9 @@ use std::path::Path;
 
 use roster_proto::manifest::{FORMAT_VERSION, Manifest, RecordCounts, SnapshotKind, Watermark};
 use roster_proto::scope::{JobScope, ResolvedScope};
+use roster_proto::{AgentId, JobId, SnapshotId};
 use time::OffsetDateTime;
 use tracing::info;
-use uuid::Uuid;
 
 use crate::error::{AgentError, Stage};
 use crate::ldap::{Directory, DirectoryInfo, LdapSettings, ReadMode, ReadStats};
@@ -19,7 +19,7 @@ use crate::sync::SnapshotPlan;
 #[derive(Debug, Clone)]
 pub struct SnapshotRead {
     /// The snapshot's id (also the spool directory's name under `push`).
-    pub snapshot_id: Uuid,
+    pub snapshot_id: SnapshotId,
     /// When the read began; goes into the manifest.
     pub read_started_at: OffsetDateTime,
     /// The directory read, with the watermark read before the read.
@@ -38,7 +38,7 @@ pub struct SnapshotRead {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct SnapshotSummary {
     /// The snapshot's id; the server's and the console's handle on it.
-    pub snapshot_id: Uuid,
+    pub snapshot_id: SnapshotId,
     /// `full` or `delta`, so an operator sees which one ran.
     pub kind: SnapshotKind,
     /// Users read (full: in scope, deduplicated; delta: changed).
@@ -74,7 +74,7 @@ impl SnapshotRead {
     }
 
     /// The manifest of this snapshot for `agent_id` and `job_id`.
-    pub fn manifest(&self, agent_id: Uuid, job_id: Uuid) -> Manifest {
+    pub fn manifest(&self, agent_id: AgentId, job_id: JobId) -> Manifest {
         Manifest {
             version: FORMAT_VERSION,
             snapshot_id: self.snapshot_id,
@@ -107,7 +107,7 @@ pub async fn read_snapshot(
     settings: &LdapSettings,
     scope: &JobScope,
     spool_dir: &Path,
-    snapshot_id: Uuid,
+    snapshot_id: SnapshotId,
     plan: impl FnOnce(&Watermark) -> SnapshotPlan,
 ) -> Result<SnapshotRead, AgentError> {
     let result = read_inner(settings, scope, spool_dir, snapshot_id, plan).await;
@@ -121,7 +121,7 @@ async fn read_inner(
     settings: &LdapSettings,
     scope: &JobScope,
     spool_dir: &Path,
-    snapshot_id: Uuid,
+    snapshot_id: SnapshotId,
     plan: impl FnOnce(&Watermark) -> SnapshotPlan,
 ) -> Result<SnapshotRead, AgentError> {
     let read_started_at = OffsetDateTime::now_utc();

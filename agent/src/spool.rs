@@ -89,7 +89,12 @@ impl SpoolWriter {
         let mut file = fs::File::create(&path).map_err(|e| Cause::io("cannot create chunk file", &path, e))?;
         file.write_all(&chunk.bytes).map_err(|e| Cause::io("cannot write chunk file", &path, e))?;
         file.sync_all().map_err(|e| Cause::io("cannot write chunk file", &path, e))?;
-        self.chunks.push(ChunkRef { index: chunk.index, size: chunk.bytes.len() as u64, sha256: chunk.sha256, records: chunk.records });
+        self.chunks.push(ChunkRef {
+            index: chunk.index,
+            size: chunk.bytes.len() as u64,
+            sha256: chunk.sha256.into_string(),
+            records: chunk.records,
+        });
         Ok(())
     }
 }

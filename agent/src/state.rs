@@ -14,9 +14,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use roster_proto::{AgentId, JobId, SnapshotId, TenantId};
 use roster_snapshot::keys::AgentKey;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::error::{AgentError, Cause, Stage};
 use crate::platform;
@@ -30,11 +30,11 @@ pub const SPOOL_DIR: &str = "spool";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registration {
     /// The agent's identity: the `iss` of every token it signs.
-    pub agent_id: Uuid,
+    pub agent_id: AgentId,
     /// The tenant the job belongs to, for logs.
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     /// The one job this agent reads for.
-    pub job_id: Uuid,
+    pub job_id: JobId,
     /// Where to push, as given to `register` (may carry a path prefix).
     pub server_url: String,
     /// The `aud` claim the server expects in this agent's tokens.
@@ -84,7 +84,7 @@ impl StateDir {
     }
 
     /// Where a snapshot's chunks are spooled.
-    pub fn spool_dir(&self, snapshot_id: Uuid) -> PathBuf {
+    pub fn spool_dir(&self, snapshot_id: SnapshotId) -> PathBuf {
         self.spool_root().join(snapshot_id.to_string())
     }
 
@@ -183,6 +183,8 @@ fn write_new_private(path: &Path, bytes: &[u8], stage: Stage) -> Result<(), Agen
 
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use super::*;
 
     #[test]
@@ -196,9 +198,9 @@ mod tests {
         let key = AgentKey::generate().unwrap();
         let staged = state.stage_key(&key, Stage::Register).unwrap();
         let registration = Registration {
-            agent_id: Uuid::new_v4(),
-            tenant_id: Uuid::new_v4(),
-            job_id: Uuid::new_v4(),
+            agent_id: AgentId::new(),
+            tenant_id: TenantId::new(),
+            job_id: JobId::new(),
             server_url: "https://roster.example/roster".into(),
             audience: "urn:roster:test".into(),
         };
@@ -212,7 +214,7 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(fs::metadata(state.key_path()).unwrap().permissions().mode() & 0o777, 0o600);
         }
-        assert_eq!(state.spool_dir(registration.agent_id).parent().unwrap(), state.spool_root());
+        assert_eq!(state.spool_dir(SnapshotId::new()).parent().unwrap(), state.spool_root());
         fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -55,16 +55,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use roster_proto::ObjectGuid;
 use roster_proto::admin::{Access, AccessKind, CreateJob, Job, LinkInput, Session, SessionStatus, SessionTrigger};
 use roster_proto::manifest::{ChunkRef, DirectoryIdentity, FORMAT_VERSION, Manifest, RecordCounts, SnapshotKind, Watermark};
 use roster_proto::records::{GroupRecord, OuRecord, Record, UserRecord};
+use roster_proto::{AgentId, JobId, ObjectGuid, SessionId, Sha256Hex, SnapshotId, TenantId};
 use roster_server::db::Db;
 use roster_server::store;
 use roster_server::store::sessions::SessionWork;
 use roster_snapshot::keys::AgentKey;
 use sqlx::Row;
-use uuid::Uuid;
 
 /// The full import may take at most this many times the bulk insert.
 const FULL_TARGET: f64 = 1.5;
@@ -602,13 +601,13 @@ fn guid(kind: u64, n: u64) -> anyhow::Result<ObjectGuid> {
 /// The tenant, job, accesses, agent and committed snapshot of one database.
 #[derive(Debug)]
 struct World {
-    tenant: Uuid,
+    tenant: TenantId,
     job: Job,
     /// Site `g`'s access at index `g`.
     accesses: Vec<Access>,
-    snapshot_id: Uuid,
+    snapshot_id: SnapshotId,
     manifest: Manifest,
-    manifest_sha256: String,
+    manifest_sha256: Sha256Hex,
 }
 
 /// Creates the tenant, the job (whole domain, default safeguard), one
@@ -627,8 +626,8 @@ async fn create_world(db: &Db, fixture: &Fixture) -> anyhow::Result<World> {
         // The default: a first import has no active users, so it never holds.
         policy: None,
     };
-    let daily = time::Time::from_hms(2, 0, 0)?;
-    let job = match store::jobs::create_job(db, tenant, &input, "02:00", daily, 7).await? {
+    let daily: roster_proto::DailyTime = "02:00".parse()?;
+    let job = match store::jobs::create_job(db, tenant, &input, daily, 7).await? {
         store::jobs::CreatedJob::Created(job) => job,
         store::jobs::CreatedJob::NameTaken => bail!("a fresh database already has a job named {}", input.name),
     };
@@ -649,7 +648,7 @@ async fn create_world(db: &Db, fixture: &Fixture) -> anyhow::Result<World> {
 
 /// The manifest an agent would sign for the fixture's full snapshot:
 /// chunks of 2,000 records (~1 MiB of NDJSON, ~120 KiB gzipped) each.
-fn manifest(fixture: &Fixture, agent: Uuid, job: Uuid) -> anyhow::Result<Manifest> {
+fn manifest(fixture: &Fixture, agent: AgentId, job: JobId) -> anyhow::Result<Manifest> {
     let counts =
         RecordCounts { users: u64::from(fixture.users), groups: u64::from(fixture.groups), ous: 2 + u64::from(fixture.groups), deleted: 0 };
     let total = counts.users + counts.groups + counts.ous;
@@ -661,14 +660,14 @@ fn manifest(fixture: &Fixture, agent: Uuid, job: Uuid) -> anyhow::Result<Manifes
             Ok(ChunkRef {
                 index: u32::try_from(index)?,
                 size: records * 60,
-                sha256: roster_snapshot::sha256_hex(format!("bench chunk {index}").as_bytes()),
+                sha256: roster_snapshot::sha256_hex(format!("bench chunk {index}").as_bytes()).into_string(),
                 records,
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(Manifest {
         version: FORMAT_VERSION,
-        snapshot_id: Uuid::new_v4(),
+        snapshot_id: SnapshotId::new(),
         agent_id: agent,
         job_id: job,
         kind: SnapshotKind::Full,
@@ -766,7 +765,7 @@ async fn count(db: &Db, sql: &'static str) -> anyhow::Result<u64> {
 }
 
 /// The session's itemised changes.
-async fn session_change_count(db: &Db, session: Uuid) -> anyhow::Result<u64> {
+async fn session_change_count(db: &Db, session: SessionId) -> anyhow::Result<u64> {
     let row = sqlx::query("SELECT COUNT(*) AS n FROM session_changes WHERE session_id = $1")
         .bind(session.to_string())
         .fetch_one(&db.pool)
@@ -992,7 +991,7 @@ impl ImportedRows {
     /// Reads the rows the full import (`session`) wrote, in the order it
     /// wrote them, a page at a time (so only the rows are held, not the
     /// driver's copies of them too).
-    async fn read(db: &Db, session: Uuid) -> anyhow::Result<ImportedRows> {
+    async fn read(db: &Db, session: SessionId) -> anyhow::Result<ImportedRows> {
         let users = paged(
             db,
             "SELECT rowid AS k, id, tenant_id, job_id, anchor, object_guid, username, user_principal_name, email, display_name, given_name,
@@ -1055,7 +1054,7 @@ impl ImportedRows {
 
     /// The same rows pointing at `to`'s tenant, job, accesses and `session`
     /// instead of `from`'s, so the baseline's foreign keys hold.
-    fn for_world(mut self, from: &World, to: &World, session: Uuid) -> anyhow::Result<ImportedRows> {
+    fn for_world(mut self, from: &World, to: &World, session: SessionId) -> anyhow::Result<ImportedRows> {
         let (tenant, job, session) = (to.tenant.to_string(), to.job.id.to_string(), session.to_string());
         let accesses: HashMap<String, String> =
             from.accesses.iter().zip(&to.accesses).map(|(a, b)| (a.id.to_string(), b.id.to_string())).collect();

@@ -4,6 +4,7 @@
 //! once and stored hashed, so old ones cannot be printed again).
 
 use roster_proto::admin::{AccessKind, CreateJob};
+use roster_proto::{JobId, TenantId};
 
 use crate::db::Db;
 use crate::store;
@@ -11,9 +12,9 @@ use crate::store;
 /// What the demo set-up made, for printing.
 #[derive(Debug)]
 pub struct Demo {
-    pub tenant_id: uuid::Uuid,
+    pub tenant_id: TenantId,
     pub admin_token: String,
-    pub job_id: uuid::Uuid,
+    pub job_id: JobId,
     pub registration_token: String,
 }
 
@@ -38,7 +39,7 @@ pub async fn create(db: &Db) -> anyhow::Result<Demo> {
         full_sync_interval_days: None,
         user_filter: None,
     };
-    let job_id = match store::jobs::create_job(db, tenant_id, &job, "02:00", time::macros::time!(02:00), 7).await? {
+    let job_id = match store::jobs::create_job(db, tenant_id, &job, "02:00".parse()?, 7).await? {
         store::jobs::CreatedJob::Created(job) => job.id,
         store::jobs::CreatedJob::NameTaken => {
             store::jobs::job_named(db, tenant_id, JOB).await?.map(|j| j.id).ok_or_else(|| anyhow::anyhow!("the demo job vanished"))?

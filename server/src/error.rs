@@ -272,7 +272,7 @@ mod tests {
             (ImportError::JobGone.into(), S::NOT_FOUND, K::NotFound),
             (AppError::MethodNotAllowed, S::METHOD_NOT_ALLOWED, K::MethodNotAllowed),
             (AuthError::UnknownAdminToken.into(), S::UNAUTHORIZED, K::Unauthorized),
-            (AuthError::Revoked(Uuid::nil()).into(), S::UNAUTHORIZED, K::Unauthorized),
+            (AuthError::Revoked(Uuid::nil().into()).into(), S::UNAUTHORIZED, K::Unauthorized),
             (RequestError::MalformedBody("x".into()).into(), S::BAD_REQUEST, K::MalformedBody),
             (RequestError::MalformedQuery("x".into()).into(), S::BAD_REQUEST, K::MalformedQuery),
             (RequestError::Cursor.into(), S::BAD_REQUEST, K::InvalidCursor),
@@ -292,14 +292,14 @@ mod tests {
             (LinksError(vec![]).into(), S::UNPROCESSABLE_ENTITY, K::InvalidLinks),
             (AccessError::EmptyName.into(), S::UNPROCESSABLE_ENTITY, K::InvalidAccess),
             (SettingsError::SessionRetentionZero.into(), S::UNPROCESSABLE_ENTITY, K::InvalidSettings),
-            (SessionError::NotHeld { id: Uuid::nil(), status: SessionStatus::Rejected }.into(), S::CONFLICT, K::SessionNotHeld),
+            (SessionError::NotHeld { id: Uuid::nil().into(), status: SessionStatus::Rejected }.into(), S::CONFLICT, K::SessionNotHeld),
             (SessionError::NoSnapshot.into(), S::CONFLICT, K::NoDirectoryState),
             (ImportError::NoState.into(), S::CONFLICT, K::NoDirectoryState),
-            (ImportError::SnapshotNotCommitted(Uuid::nil()).into(), S::CONFLICT, K::SnapshotNotCommitted),
+            (ImportError::SnapshotNotCommitted(Uuid::nil().into()).into(), S::CONFLICT, K::SnapshotNotCommitted),
             (AgentKeyError::Unchanged.into(), S::UNPROCESSABLE_ENTITY, K::InvalidPublicKey),
             (UploadError::Version(9).into(), S::UNPROCESSABLE_ENTITY, K::InvalidManifest),
             (UploadError::ChunkSha256 { position: 0 }.into(), S::UNPROCESSABLE_ENTITY, K::InvalidManifest),
-            (UploadError::ManifestDiffers(Uuid::nil()).into(), S::CONFLICT, K::ManifestConflict),
+            (UploadError::ManifestDiffers(Uuid::nil().into()).into(), S::CONFLICT, K::ManifestConflict),
             (UploadError::BodySize { index: 0, actual: 1, expected: 2 }.into(), S::UNPROCESSABLE_ENTITY, K::ChunkMismatch),
             (UploadError::ChunksMissing(vec![1]).into(), S::CONFLICT, K::ChunksMissing),
             (IngestError::MissingChunk(1).into(), S::CONFLICT, K::ChunksMissing),
@@ -345,7 +345,7 @@ mod tests {
         assert_eq!((cause.kind, cause.level), (ProblemKind::JobNameTaken, tracing::Level::INFO));
 
         // Credentials: a vague detail; the cause only for the log.
-        let (response, problem) = answer(AuthError::Revoked(Uuid::nil()).into()).await;
+        let (response, problem) = answer(AuthError::Revoked(Uuid::nil().into()).into()).await;
         assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer");
         assert_eq!(problem.detail.as_deref(), Some("missing, invalid, expired or revoked credentials"));
         assert!(response.extensions().get::<ErrorCause>().unwrap().cause.contains("is revoked"));

@@ -257,11 +257,11 @@ mod tests {
 
     fn job(paths: &[&str], interval_days: u32) -> Job {
         Job {
-            id: Uuid::nil(),
+            id: Uuid::nil().into(),
             name: "j".into(),
             relative_paths: paths.iter().map(|s| s.to_string()).collect(),
             group_paths: vec![],
-            schedule_time: "02:00".into(),
+            schedule_time: "02:00".parse().unwrap(),
             full_sync_interval_days: interval_days,
             user_filter: None,
             policy: Default::default(),
@@ -271,7 +271,7 @@ mod tests {
 
     fn held(paths: &[&str], usn: u64, full_at: i64) -> DirectoryState {
         DirectoryState {
-            snapshot_id: Uuid::nil(),
+            snapshot_id: Uuid::nil().into(),
             watermark: watermark("dc1", usn),
             full_scope: JobScope { relative_paths: paths.iter().map(|s| s.to_string()).collect(), group_paths: vec![], user_filter: None },
             full_at,

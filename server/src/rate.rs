@@ -7,7 +7,7 @@ use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use uuid::Uuid;
+use roster_proto::TenantId;
 
 /// Buckets kept before full ones are forgotten: a stream of new client
 /// addresses cannot grow the table without bound.
@@ -24,7 +24,7 @@ struct Bucket {
 
 /// Token buckets of the keys seen lately (tenants by default).
 #[derive(Debug)]
-pub struct RateLimiter<K = Uuid> {
+pub struct RateLimiter<K = TenantId> {
     /// Sustained requests per second.
     rate: f64,
     /// Bucket size: the largest burst.
@@ -63,12 +63,14 @@ impl<K: Hash + Eq> RateLimiter<K> {
 mod tests {
     use std::time::Duration;
 
+    use uuid::Uuid;
+
     use super::*;
 
     #[test]
     fn bursts_pass_then_the_rate_holds_per_tenant() {
         let limiter = RateLimiter::new(2.0, 3.0);
-        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let (a, b) = (TenantId::from(Uuid::from_u128(1)), TenantId::from(Uuid::from_u128(2)));
         let t0 = Instant::now();
         for _ in 0..3 {
             assert_eq!(limiter.check(a, t0), Ok(()));
@@ -83,7 +85,7 @@ mod tests {
             assert_eq!(limiter.check(a, later), Ok(()));
         }
         assert!(limiter.check(a, later).is_err());
-        let slow = RateLimiter::<Uuid>::new(0.1, 1.0);
+        let slow = RateLimiter::<TenantId>::new(0.1, 1.0);
         assert_eq!(slow.check(a, t0), Ok(()));
         assert_eq!(slow.check(a, t0), Err(10), "Retry-After is the wait for one request");
     }

@@ -1,22 +1,13 @@
 //! Daily import schedules: when a job's next scheduled import is due, as a
 //! pure function of its `HH:MM` (UTC) and the time now.
 
-use time::{Duration, OffsetDateTime, Time};
-
-/// Parses `HH:MM` (24-hour clock, UTC).
-pub fn parse_daily_time(text: &str) -> Option<Time> {
-    let (h, m) = text.split_once(':')?;
-    let two_digits = |s: &str| s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit());
-    if !two_digits(h) || !two_digits(m) {
-        return None;
-    }
-    Time::from_hms(h.parse().ok()?, m.parse().ok()?, 0).ok()
-}
+use roster_proto::DailyTime;
+use time::{Duration, OffsetDateTime};
 
 /// The first moment strictly after `after` at the daily time `at`.
-pub fn next_daily_run(at: Time, after: OffsetDateTime) -> OffsetDateTime {
+pub fn next_daily_run(at: DailyTime, after: OffsetDateTime) -> OffsetDateTime {
     let after = after.to_offset(time::UtcOffset::UTC);
-    let today = after.replace_time(at);
+    let today = after.replace_time(at.time());
     if today > after { today } else { today + Duration::days(1) }
 }
 
@@ -25,15 +16,6 @@ mod tests {
     use time::macros::{datetime, time};
 
     use super::*;
-
-    #[test]
-    fn parses_hh_mm_only() {
-        assert_eq!(parse_daily_time("02:30"), Some(time!(02:30)));
-        assert_eq!(parse_daily_time("23:59"), Some(time!(23:59)));
-        for bad in ["24:00", "2:30", "02:60", "0230", "", "aa:bb", "02:30:00", "+1:+5", "+2:30"] {
-            assert_eq!(parse_daily_time(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn next_run_is_today_if_still_ahead_else_tomorrow() {
@@ -46,7 +28,8 @@ mod tests {
             (time!(02:00), datetime!(2026-11-25 02:30 +01:00), datetime!(2026-11-25 02:00 UTC)),
         ];
         for (at, now, expected) in cases {
-            assert_eq!(next_daily_run(at, now), expected, "{at} after {now}");
+            let daily: DailyTime = at.format(time::macros::format_description!("[hour]:[minute]")).unwrap().parse().unwrap();
+            assert_eq!(next_daily_run(daily, now), expected, "{at} after {now}");
         }
     }
 }

@@ -8,6 +8,7 @@
 mod support;
 
 use reqwest::Method;
+use roster_proto::AccessId;
 use roster_proto::admin::{
     Access, AccessKind, ChangeDetail, CreateAccess, CreateJob, DeactivationReason, Job, Link, LinkInput, LinksSaved, Page,
     RegistrationToken, Session, SessionChange, User,
@@ -85,7 +86,7 @@ async fn links_are_checked_and_kept_in_order(engine: Engine) {
     let links_path = format!("/api/v1/jobs/{}/links", w.job.id);
     let bad = vec![
         LinkInput { group: "CN=Sales,corp".into(), access_id: w.user_access.id },
-        LinkInput { group: format!("CN=Sales,{BASE}"), access_id: Uuid::new_v4() },
+        LinkInput { group: format!("CN=Sales,{BASE}"), access_id: AccessId::new() },
     ];
     let problem = w.app.put(&links_path, &w.admin, &bad).await;
     problem.assert_problem(422);
@@ -630,8 +631,9 @@ async fn registration_is_rate_limited_and_json_bodies_are_bounded(engine: Engine
     };
     app.post("/api/v1/jobs", Some(&admin), &job("x".repeat(5000))).await.assert_problem(413);
     let job: Job = app.post("/api/v1/jobs", Some(&admin), &job("small".into())).await.json();
-    let links: Vec<LinkInput> =
-        (0..100).map(|i| LinkInput { group: format!("CN=Group {i},OU=Groups,DC=example,DC=test"), access_id: Uuid::nil() }).collect();
+    let links: Vec<LinkInput> = (0..100)
+        .map(|i| LinkInput { group: format!("CN=Group {i},OU=Groups,DC=example,DC=test"), access_id: AccessId::from(uuid::Uuid::nil()) })
+        .collect();
     app.put(&format!("/api/v1/jobs/{}/links", job.id), &admin, &links).await.assert_problem(413);
     let saved: Vec<Link> = app.get(&format!("/api/v1/jobs/{}/links", job.id), &admin).await.json();
     assert!(saved.is_empty(), "nothing was saved");

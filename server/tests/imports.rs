@@ -17,6 +17,7 @@ use roster_proto::insight::{Explanation, ReasonCode, Structure};
 use roster_proto::manifest::SnapshotKind;
 use roster_proto::problem::ProblemKind;
 use roster_proto::records::{OuRecord, Record};
+use roster_proto::{JobId, SessionId, SnapshotId, TenantId};
 use roster_server::settings::Limits;
 use support::world::*;
 use support::{Engine, session_succeeded};
@@ -65,7 +66,7 @@ impl World {
         self.users().await.into_iter().find(|u| u.username == format!("user{n}"))
     }
 
-    async fn changes(&self, session: Uuid) -> Vec<SessionChange> {
+    async fn changes(&self, session: SessionId) -> Vec<SessionChange> {
         let page: Page<SessionChange> = self.app.get(&format!("/api/v1/sessions/{session}/changes?limit=1000"), &self.admin).await.json();
         page.items
     }
@@ -575,11 +576,25 @@ async fn replicas_run_one_import_of_a_job_at_a_time(engine: Engine) {
 /// Inserts a session of `job` already `running` under `token`, claimed
 /// `age_ms` ago — as a server that claimed it and then died (or still runs
 /// it) leaves it — without it ever being visible as queued.
-async fn running_session(db: &roster_server::db::Db, tenant: Uuid, job: Uuid, snapshot: Uuid, token: Uuid, age_ms: i64) -> Uuid {
+async fn running_session(
+    db: &roster_server::db::Db,
+    tenant: TenantId,
+    job: JobId,
+    snapshot: SnapshotId,
+    token: Uuid,
+    age_ms: i64,
+) -> SessionId {
     let mut tx = db.begin_write().await.unwrap();
-    let id = roster_server::store::sessions::insert_session(&mut tx, tenant, job, snapshot, &"0".repeat(64), SessionTrigger::Manual)
-        .await
-        .unwrap();
+    let id = roster_server::store::sessions::insert_session(
+        &mut tx,
+        tenant,
+        job,
+        snapshot,
+        &"0".repeat(64).parse().unwrap(),
+        SessionTrigger::Manual,
+    )
+    .await
+    .unwrap();
     sqlx::query("UPDATE sessions SET status = 'running', started_at = $1, claim_token = $2 WHERE id = $3")
         .bind(now_ms() - age_ms)
         .bind(token.to_string())
@@ -651,7 +666,7 @@ async fn postgres_abandoned_imports_are_requeued_and_live_ones_are_not() {
     sqlx::query("SELECT id FROM sessions WHERE id = $1 FOR UPDATE").bind(live.to_string()).fetch_one(&mut *holder).await.unwrap();
 
     w.housekeeping_at(now_ms()).await;
-    let status = |id: Uuid| {
+    let status = |id: SessionId| {
         let app = &w.app;
         let admin = &w.admin;
         async move { app.get(&format!("/api/v1/sessions/{id}"), admin).await.json::<Session>().status }

@@ -17,6 +17,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use roster_proto::admin::{CreatedTenant, Page, Session, User};
+use roster_proto::{JobId, SessionId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -196,7 +197,7 @@ impl Admin {
     }
 
     /// Every user of a job, following cursors.
-    pub async fn all_users(&self, job: Uuid) -> Vec<User> {
+    pub async fn all_users(&self, job: JobId) -> Vec<User> {
         let mut users = Vec::new();
         let mut cursor = String::new();
         loop {
@@ -210,7 +211,7 @@ impl Admin {
     }
 
     /// Polls a session until it finishes, with a deadline.
-    pub async fn wait_for_session(&self, id: Uuid) -> Session {
+    pub async fn wait_for_session(&self, id: SessionId) -> Session {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let session: Session = self.get(&format!("/api/v1/sessions/{id}")).await;

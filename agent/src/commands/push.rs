@@ -9,6 +9,7 @@ use std::fs;
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use roster_proto::SnapshotId;
 use roster_proto::admin::{Session, SessionStatus};
 use roster_proto::agent::AgentJob;
 use roster_proto::problem::ProblemKind;
@@ -16,7 +17,6 @@ use roster_snapshot::chunk::verify_hash;
 use roster_snapshot::token::sign_manifest;
 use serde::Serialize;
 use tracing::{Instrument, info, info_span, warn};
-use uuid::Uuid;
 
 use super::Context;
 use crate::error::{AgentError, Cause, Stage};
@@ -138,7 +138,7 @@ async fn push_snapshot(
     options: &PushOptions,
 ) -> Result<PushReport, AgentError> {
     let registration = &identity.registration;
-    let snapshot_id = Uuid::new_v4();
+    let snapshot_id = SnapshotId::new();
     let spool_dir = ctx.state.spool_dir(snapshot_id);
     let read = read_snapshot(settings, &job.scope, &spool_dir, snapshot_id, |current| plan_snapshot(&job.sync, current, forced)).await?;
     let manifest = read.manifest(registration.agent_id, job.job_id);

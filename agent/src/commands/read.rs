@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use roster_proto::manifest::Watermark;
 use roster_proto::scope::JobScope;
+use roster_proto::{AgentId, JobId, SnapshotId};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -46,14 +47,14 @@ pub struct ReadReport {
 pub async fn read(ctx: &Context, options: &ReadOptions) -> Result<ReadReport, AgentError> {
     let settings = ctx.ldap_settings()?;
     options.scope.validate().map_err(|e| Stage::Config.err(e))?;
-    let snapshot_id = Uuid::new_v4();
+    let snapshot_id = SnapshotId::new();
     let since_usn = options.since_usn;
     let plan = |current: &Watermark| match since_usn {
         None => SnapshotPlan::Full { reason: "the read command reads everything in scope".to_owned() },
         Some(usn) => SnapshotPlan::Delta { base: Watermark { usn, ..current.clone() } },
     };
     let read = read_snapshot(&settings, &options.scope, &options.out, snapshot_id, plan).await?;
-    let manifest = read.manifest(Uuid::nil(), Uuid::nil());
+    let manifest = read.manifest(AgentId::from(Uuid::nil()), JobId::from(Uuid::nil()));
     let path = options.out.join(MANIFEST_FILE);
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Stage::Spool.err(e.to_string()))?;
     std::fs::write(&path, json).map_err(|e| Stage::Spool.err(Cause::io("cannot write", &path, e)))?;

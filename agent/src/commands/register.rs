@@ -3,10 +3,10 @@
 //! its public half.
 
 use roster_proto::agent::RegisterRequest;
+use roster_proto::{AgentId, JobId, TenantId};
 use roster_snapshot::keys::AgentKey;
 use serde::Serialize;
 use tracing::{info, warn};
-use uuid::Uuid;
 
 use super::Context;
 use crate::error::{AgentError, Stage};
@@ -30,11 +30,11 @@ pub struct RegisterOptions {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct RegisterReport {
     /// The identity the server gave this agent.
-    pub agent_id: Uuid,
+    pub agent_id: AgentId,
     /// The tenant the job belongs to.
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     /// The job this agent reads for.
-    pub job_id: Uuid,
+    pub job_id: JobId,
     /// The server registered with, as stored.
     pub server_url: String,
     /// Where `agent.json` and `agent.key` were stored.

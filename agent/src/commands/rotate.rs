@@ -6,10 +6,10 @@
 
 use std::sync::Arc;
 
+use roster_proto::AgentId;
 use roster_snapshot::keys::AgentKey;
 use serde::Serialize;
 use tracing::{info, warn};
-use uuid::Uuid;
 
 use super::Context;
 use crate::error::{AgentError, Stage};
@@ -18,7 +18,7 @@ use crate::state::Identity;
 /// What `rotate-key` did.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct RotateReport {
-    pub agent_id: Uuid,
+    pub agent_id: AgentId,
     /// The public key now in use (base64).
     pub public_key: String,
     /// True when this run finished a rotation an earlier run left halfway.

@@ -21,13 +21,13 @@ use axum::response::{IntoResponse, Response};
 use ldap3::{Ldap, LdapConnAsync, Mod, Scope, SearchEntry};
 use roster_agent::Secret;
 use roster_agent::ldap::LdapSettings;
-use roster_proto::ObjectGuid;
 use roster_proto::admin::{Session, SessionCounts, SessionStatus, SessionTrigger};
 use roster_proto::agent::{
     AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, SnapshotState, SnapshotStatus, SyncAdvice,
 };
 use roster_proto::manifest::{Manifest, SnapshotKind, Watermark};
 use roster_proto::scope::JobScope;
+use roster_proto::{AgentId, JobId, ObjectGuid, SessionId, SnapshotId, TenantId};
 use roster_snapshot::keys::PublicKey;
 use roster_snapshot::token::{verify_manifest, verify_request};
 pub use roster_testkit::TempDir;
@@ -40,11 +40,11 @@ pub const REGISTRATION_TOKEN: &str = "reg-token-123";
 #[derive(Debug)]
 pub struct MockState {
     /// Handed out at registration; the `iss` every token must carry.
-    pub agent_id: Uuid,
+    pub agent_id: AgentId,
     /// Handed out at registration.
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     /// Handed out at registration and in the job.
-    pub job_id: Uuid,
+    pub job_id: JobId,
     /// The `aud` every token must carry.
     pub audience: String,
     /// The job's scope, as `GET /agent/v1/job` gives it.
@@ -108,9 +108,9 @@ const PREFIX: &str = "/roster";
 impl MockServer {
     fn new_state(scope: JobScope) -> Arc<Mutex<MockState>> {
         Arc::new(Mutex::new(MockState {
-            agent_id: Uuid::new_v4(),
-            tenant_id: Uuid::new_v4(),
-            job_id: Uuid::new_v4(),
+            agent_id: AgentId::new(),
+            tenant_id: TenantId::new(),
+            job_id: JobId::new(),
             audience: "urn:roster:mock".into(),
             scope,
             public_key: None,
@@ -187,14 +187,14 @@ fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-fn new_session(job_id: Uuid, snapshot_id: Uuid) -> Session {
+fn new_session(job_id: JobId, snapshot_id: SnapshotId) -> Session {
     Session {
-        id: Uuid::new_v4(),
+        id: SessionId::new(),
         job_id,
         trigger: SessionTrigger::FirstPush,
         status: SessionStatus::Queued,
         snapshot_id,
-        manifest_sha256: "0".repeat(64),
+        manifest_sha256: "0".repeat(64).parse().unwrap(),
         counts: SessionCounts::default(),
         notes: vec![],
         error: None,

@@ -40,11 +40,11 @@ impl PlanDigest {
             // The access's id is what the plan grants; its name may be reworded.
             ChangeDetail::AccessGained(access) => {
                 self.0.update([b'+']);
-                self.0.update(access.id.as_bytes());
+                self.0.update(access.id.as_uuid().as_bytes());
             }
             ChangeDetail::AccessLost(access) => {
                 self.0.update([b'-']);
-                self.0.update(access.id.as_bytes());
+                self.0.update(access.id.as_uuid().as_bytes());
             }
             ChangeDetail::Deactivated { reason } => {
                 self.0.update([b'd']);
@@ -82,12 +82,12 @@ impl PlanDigest {
 mod tests {
     use std::collections::BTreeSet;
 
-    use roster_proto::admin::{AccessChange, AccessKind, DeactivationReason};
-    use uuid::Uuid;
-
     use super::*;
     use crate::plan::Action;
     use crate::{InvalidField, UserState};
+    use roster_proto::AccessId;
+    use roster_proto::admin::{AccessChange, AccessKind, DeactivationReason};
+    use uuid::Uuid;
 
     fn change(details: Vec<ChangeDetail>) -> UserChange {
         let guid = "07070707-0707-0707-0707-070707070707";
@@ -108,7 +108,7 @@ mod tests {
     fn the_digest_hashes_data_not_words() {
         let access = |name: Option<&str>, id: u128| {
             ChangeDetail::AccessLost(AccessChange {
-                id: Uuid::from_u128(id),
+                id: AccessId::from(Uuid::from_u128(id)),
                 kind: name.map(|_| AccessKind::User),
                 name: name.map(str::to_owned),
             })

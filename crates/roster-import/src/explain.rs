@@ -10,13 +10,13 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
-use roster_proto::ObjectGuid;
 use roster_proto::admin::AccessKind;
 use roster_proto::insight::{AccessGrant, Explanation, GrantChain, GroupStep, Reason, ReasonCode};
 use roster_proto::records::{GroupRecord, UserRecord};
 use roster_proto::scope::ResolvedScope;
-use uuid::Uuid;
+use roster_proto::{AccessId, ObjectGuid};
 
+use crate::catalogue::AccessCatalogue;
 use crate::links::{self, LinkRule};
 use crate::scope::UserScope;
 
@@ -34,7 +34,7 @@ pub struct ExplainInput<'a> {
     /// The job's links.
     pub links: &'a [LinkRule],
     /// The tenant's access catalogue: id → (kind, name).
-    pub accesses: &'a HashMap<Uuid, (AccessKind, String)>,
+    pub accesses: &'a AccessCatalogue,
     /// The time `accountExpires` is judged against (Unix seconds).
     pub now_unix: i64,
 }
@@ -52,10 +52,10 @@ pub struct Explainer<'a> {
     parents: HashMap<ObjectGuid, Vec<usize>>,
     /// Accesses granted to each member by the links, as the planner
     /// computes them (catalogue not yet applied).
-    granted: HashMap<ObjectGuid, BTreeSet<Uuid>>,
+    granted: HashMap<ObjectGuid, BTreeSet<AccessId>>,
     /// For every access of the catalogue, the distinct linked groups
     /// (indexes into `groups`) that grant it.
-    granting_groups: HashMap<Uuid, Vec<usize>>,
+    granting_groups: HashMap<AccessId, Vec<usize>>,
 }
 
 impl<'a> Explainer<'a> {
@@ -82,10 +82,10 @@ impl<'a> Explainer<'a> {
             }
         }
 
-        let mut granting_groups: HashMap<Uuid, Vec<usize>> = HashMap::new();
+        let mut granting_groups: HashMap<AccessId, Vec<usize>> = HashMap::new();
         for (link, resolved) in input.links.iter().zip(&expanded.resolved) {
             let Some(group) = resolved.and_then(|guid| index.get(&guid).copied()) else { continue };
-            if !input.accesses.contains_key(&link.access_id) {
+            if !input.accesses.contains(&link.access_id) {
                 continue;
             }
             let list = granting_groups.entry(link.access_id).or_default();
@@ -170,9 +170,9 @@ impl<'a> Explainer<'a> {
     }
 
     /// The catalogue's accesses among `ids`, each with its chains, sorted by kind, then name.
-    fn grants(&self, user: &UserRecord, ids: &BTreeSet<Uuid>) -> Vec<AccessGrant> {
-        let mut known: Vec<(Uuid, AccessKind, &str)> =
-            ids.iter().filter_map(|id| self.input.accesses.get(id).map(|(kind, name)| (*id, *kind, name.as_str()))).collect();
+    fn grants(&self, user: &UserRecord, ids: &BTreeSet<AccessId>) -> Vec<AccessGrant> {
+        let mut known: Vec<(AccessId, AccessKind, &str)> =
+            ids.iter().filter_map(|id| self.input.accesses.get(id).map(|(kind, name)| (*id, kind, name))).collect();
         if known.is_empty() {
             return Vec::new();
         }

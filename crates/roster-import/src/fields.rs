@@ -8,10 +8,9 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use roster_proto::ObjectGuid;
 use roster_proto::admin::{AccessRef, User};
 use roster_proto::records::UserRecord;
-use uuid::Uuid;
+use roster_proto::{AccessId, JobId, ObjectGuid, UserId};
 
 /// One field's value, borrowed: what is compared, hashed and stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +108,7 @@ macro_rules! user_fields {
             /// False when disabled or expired in AD, out of scope, gone, or
             /// without a basic access.
             pub active: bool,
-            pub accesses: BTreeSet<Uuid>,
+            pub accesses: BTreeSet<AccessId>,
         }
 
         /// How many fields an import compares (besides anchor, activity and accesses).
@@ -187,7 +186,7 @@ impl UserState {
     }
 
     /// The user as the admin API shows it, with `accesses`.
-    pub fn into_api_user(self, id: Uuid, job_id: Uuid, accesses: Vec<AccessRef>) -> User {
+    pub fn into_api_user(self, id: UserId, job_id: JobId, accesses: Vec<AccessRef>) -> User {
         // Every field named, so a new one is a decision here: shown or not.
         let UserState {
             anchor: _,
@@ -212,7 +211,7 @@ impl UserState {
 /// The fingerprint, as 64 lowercase hex digits, of a state with this
 /// anchor, these field values (in [`USER_FIELDS`] order), activity and
 /// accesses. Nothing is allocated: a re-import computes one per user.
-pub(crate) fn fingerprint(anchor: ObjectGuid, fields: &[FieldValue<'_>], active: bool, accesses: &BTreeSet<Uuid>) -> [u8; 64] {
+pub(crate) fn fingerprint(anchor: ObjectGuid, fields: &[FieldValue<'_>], active: bool, accesses: &BTreeSet<AccessId>) -> [u8; 64] {
     use sha2::Digest;
     fn text(hasher: &mut sha2::Sha256, text: Option<&str>) {
         match text {
@@ -236,7 +235,7 @@ pub(crate) fn fingerprint(anchor: ObjectGuid, fields: &[FieldValue<'_>], active:
     }
     hasher.update([u8::from(active)]);
     for access in accesses {
-        hasher.update(access.as_bytes());
+        hasher.update(access.as_uuid().as_bytes());
     }
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut hex = [0u8; 64];

@@ -18,6 +18,7 @@
 //! the OUs and groups a directory state holds. [`safeguard::judge`] says
 //! whether a plan takes away so much that it must wait for an admin.
 
+pub mod catalogue;
 pub mod digest;
 pub mod explain;
 pub mod fields;
@@ -28,6 +29,7 @@ pub mod safeguard;
 pub mod scope;
 pub mod structure;
 
+pub use catalogue::AccessCatalogue;
 pub use digest::PlanDigest;
 pub use explain::{ExplainInput, Explainer};
 pub use fields::{FieldValue, InvalidField, StoredFieldError, USER_FIELDS, UserState};

@@ -6,10 +6,9 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use roster_proto::ObjectGuid;
 use roster_proto::dn::Dn;
 use roster_proto::records::GroupRecord;
-use uuid::Uuid;
+use roster_proto::{AccessId, ObjectGuid};
 
 /// How a link names its group.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -100,14 +99,14 @@ pub struct LinkRule {
     /// The group exactly as the admin gave it, for messages.
     pub group_text: String,
     pub group: GroupRef,
-    pub access_id: Uuid,
+    pub access_id: AccessId,
 }
 
 /// What the links grant, resolved against one snapshot's groups.
 #[derive(Debug, Default)]
 pub(crate) struct Grants {
     /// Accesses granted to each member (user or other object) by GUID.
-    pub by_member: HashMap<ObjectGuid, BTreeSet<Uuid>>,
+    pub by_member: HashMap<ObjectGuid, BTreeSet<AccessId>>,
     /// For each link (by position), the group GUID it resolved to.
     pub resolved: Vec<Option<ObjectGuid>>,
 }
@@ -155,6 +154,8 @@ fn reachable_members(root: ObjectGuid, by_guid: &HashMap<ObjectGuid, &GroupRecor
 
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use super::*;
 
     fn guid(n: u32) -> ObjectGuid {
@@ -172,16 +173,17 @@ mod tests {
     }
 
     fn link(group: &str, access: u128) -> LinkRule {
-        LinkRule { group_text: group.into(), group: GroupRef::parse(group).unwrap(), access_id: Uuid::from_u128(access) }
+        LinkRule { group_text: group.into(), group: GroupRef::parse(group).unwrap(), access_id: AccessId::from(Uuid::from_u128(access)) }
     }
 
     /// Groups are 100+, users below 100.
     fn check(groups: &[GroupRecord], links: &[LinkRule], expected: &[(u32, &[u128])]) {
         let grants = expand(links, groups);
-        let mut actual: Vec<(ObjectGuid, Vec<Uuid>)> = grants.by_member.iter().map(|(m, a)| (*m, a.iter().copied().collect())).collect();
+        let mut actual: Vec<(ObjectGuid, Vec<AccessId>)> =
+            grants.by_member.iter().map(|(m, a)| (*m, a.iter().copied().collect())).collect();
         actual.sort();
-        let mut expected: Vec<(ObjectGuid, Vec<Uuid>)> =
-            expected.iter().map(|(m, a)| (guid(*m), a.iter().map(|x| Uuid::from_u128(*x)).collect())).collect();
+        let mut expected: Vec<(ObjectGuid, Vec<AccessId>)> =
+            expected.iter().map(|(m, a)| (guid(*m), a.iter().map(|x| AccessId::from(Uuid::from_u128(*x))).collect())).collect();
         expected.sort();
         assert_eq!(actual, expected);
     }

@@ -11,9 +11,8 @@
 
 use std::collections::HashMap;
 
-use roster_proto::ObjectGuid;
 use roster_proto::records::UserRecord;
-use uuid::Uuid;
+use roster_proto::{ObjectGuid, UserId};
 
 use crate::plan::{CurrentUser, Planner, StoredUser, UserChange};
 
@@ -53,10 +52,10 @@ pub struct StoredRange<'a> {
 pub struct Paired<'r> {
     /// Directory users to plan against their whole stored user (by id),
     /// if any, in order; those the fingerprint showed unchanged are not here.
-    pub compare: Vec<(&'r UserRecord, Option<Uuid>)>,
+    pub compare: Vec<(&'r UserRecord, Option<UserId>)>,
     /// Stored users of the batch's range that no directory user names:
     /// gone from the directory.
-    pub gone: Vec<Uuid>,
+    pub gone: Vec<UserId>,
 }
 
 impl Batches {
@@ -139,12 +138,12 @@ impl Batches {
 
 impl Paired<'_> {
     /// The stored users to read whole before [`Paired::plan`].
-    pub fn wanted(&self) -> Vec<Uuid> {
+    pub fn wanted(&self) -> Vec<UserId> {
         self.compare.iter().filter_map(|(_, id)| *id).chain(self.gone.iter().copied()).collect()
     }
 
     /// The batch's changes, given the stored users [`Paired::wanted`] names, read whole.
-    pub fn plan(self, planner: &mut Planner<'_>, whole: &HashMap<Uuid, CurrentUser>) -> Vec<UserChange> {
+    pub fn plan(self, planner: &mut Planner<'_>, whole: &HashMap<UserId, CurrentUser>) -> Vec<UserChange> {
         let mut changes = Vec::new();
         for (record, id) in self.compare {
             changes.extend(planner.user(record, id.and_then(|id| whole.get(&id))));

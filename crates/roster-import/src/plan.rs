@@ -3,13 +3,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use roster_proto::ObjectGuid;
 pub use roster_proto::admin::DeactivationReason;
-use roster_proto::admin::{AccessChange, AccessKind, ChangeDetail, SessionCounts};
+use roster_proto::admin::{AccessChange, ChangeDetail, SessionCounts};
 use roster_proto::records::{GroupRecord, UserRecord};
 use roster_proto::scope::ResolvedScope;
-use uuid::Uuid;
+use roster_proto::{AccessId, ObjectGuid, UserId};
 
+use crate::catalogue::AccessCatalogue;
 use crate::fields::USER_FIELDS;
 use crate::fields::UserState;
 use crate::links::{self, LinkRule};
@@ -19,7 +19,7 @@ use crate::scope::UserScope;
 /// re-import leaves it as it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredUser {
-    pub id: Uuid,
+    pub id: UserId,
     pub anchor: ObjectGuid,
     pub active: bool,
     pub fingerprint: String,
@@ -28,7 +28,7 @@ pub struct StoredUser {
 /// A stored user: its id and state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CurrentUser {
-    pub id: Uuid,
+    pub id: UserId,
     pub state: UserState,
 }
 
@@ -40,7 +40,7 @@ pub struct PlanInput<'a> {
     pub scope: &'a ResolvedScope,
     pub links: &'a [LinkRule],
     /// The tenant's access catalogue: id → (kind, name).
-    pub accesses: &'a HashMap<Uuid, (AccessKind, String)>,
+    pub accesses: &'a AccessCatalogue,
     /// The job's users as stored now.
     pub current: &'a [CurrentUser],
     /// The time the import judges `accountExpires` against (Unix seconds).
@@ -74,13 +74,13 @@ impl From<Action> for roster_proto::admin::ChangeAction {
 pub struct UserChange {
     pub action: Action,
     /// The stored user, for updates and deactivations.
-    pub existing_id: Option<Uuid>,
+    pub existing_id: Option<UserId>,
     /// The user as it will be.
     pub target: UserState,
     /// Accesses the user holds after the import and did not before, and
     /// the reverse.
-    pub gained: Vec<Uuid>,
-    pub lost: Vec<Uuid>,
+    pub gained: Vec<AccessId>,
+    pub lost: Vec<AccessId>,
     /// Field by field, the accesses gained and lost, and why the user
     /// became inactive, as data.
     pub details: Vec<ChangeDetail>,
@@ -142,7 +142,7 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
 #[derive(Debug)]
 pub struct Planner<'a> {
     scope: &'a ResolvedScope,
-    accesses: &'a HashMap<Uuid, (AccessKind, String)>,
+    accesses: &'a AccessCatalogue,
     now_unix: i64,
     grants: links::Grants,
     summary: Plan,
@@ -154,7 +154,7 @@ impl<'a> Planner<'a> {
         groups: &[GroupRecord],
         scope: &'a ResolvedScope,
         links: &[LinkRule],
-        accesses: &'a HashMap<Uuid, (AccessKind, String)>,
+        accesses: &'a AccessCatalogue,
         now_unix: i64,
     ) -> Planner<'a> {
         let grants = links::expand(links, groups);
@@ -182,13 +182,13 @@ impl<'a> Planner<'a> {
         if !place.in_scope() {
             return Verdict::OutOfScope { unreadable: place.unreadable_dn() };
         }
-        let granted: BTreeSet<Uuid> = self
+        let granted: BTreeSet<AccessId> = self
             .grants
             .by_member
             .get(&record.object_guid)
-            .map(|set| set.iter().filter(|id| self.accesses.contains_key(id)).copied().collect())
+            .map(|set| set.iter().filter(|id| self.accesses.contains(id)).copied().collect())
             .unwrap_or_default();
-        if !granted.iter().any(|id| self.accesses.get(id).is_some_and(|(kind, _)| kind.is_basic())) {
+        if !granted.iter().any(|id| self.accesses.is_basic(id)) {
             return Verdict::NotLinked;
         }
         let (active, reason) = if record.is_disabled() {
@@ -297,7 +297,7 @@ impl<'a> Planner<'a> {
             counts.unchanged += 1;
             return None;
         }
-        let is_basic = |id: &Uuid| self.accesses.get(id).is_some_and(|(kind, _)| kind.is_basic());
+        let is_basic = |id: &AccessId| self.accesses.is_basic(id);
         if existing.state.active && existing.state.accesses.iter().any(|id| is_basic(id) && !target.accesses.contains(id)) {
             counts.lost_basic += 1;
         }
@@ -325,10 +325,10 @@ impl<'a> Planner<'a> {
 enum Verdict {
     OutOfScope { unreadable: bool },
     NotLinked,
-    Imported { active: bool, reason: DeactivationReason, granted: BTreeSet<Uuid> },
+    Imported { active: bool, reason: DeactivationReason, granted: BTreeSet<AccessId> },
 }
 
-fn diff(accesses: &HashMap<Uuid, (AccessKind, String)>, old: &UserState, new: &UserState, reason: DeactivationReason) -> Vec<ChangeDetail> {
+fn diff(accesses: &AccessCatalogue, old: &UserState, new: &UserState, reason: DeactivationReason) -> Vec<ChangeDetail> {
     let mut details = Vec::new();
     for ((name, before), after) in USER_FIELDS.iter().zip(old.field_values()).zip(new.field_values()) {
         if before != after {
@@ -346,15 +346,15 @@ fn diff(accesses: &HashMap<Uuid, (AccessKind, String)>, old: &UserState, new: &U
 }
 
 /// Access `id` as a change names it: with its kind and name while the catalogue holds it.
-fn access_change(accesses: &HashMap<Uuid, (AccessKind, String)>, id: &Uuid) -> AccessChange {
+fn access_change(accesses: &AccessCatalogue, id: &AccessId) -> AccessChange {
     let known = accesses.get(id);
-    AccessChange { id: *id, kind: known.map(|(kind, _)| *kind), name: known.map(|(_, name)| name.clone()) }
+    AccessChange { id: *id, kind: known.map(|(kind, _)| kind), name: known.map(|(_, name)| name.to_owned()) }
 }
 
 fn note_link_problems(
     links: &[LinkRule],
     groups: &[GroupRecord],
-    accesses: &HashMap<Uuid, (AccessKind, String)>,
+    accesses: &AccessCatalogue,
     resolved: &[Option<ObjectGuid>],
     notes: &mut Vec<String>,
 ) {
@@ -374,11 +374,11 @@ fn note_link_problems(
                 link.group_text
             )),
         }
-        if !accesses.contains_key(&link.access_id) {
+        if !accesses.contains(&link.access_id) {
             notes.push(format!("link from `{}` names access {} which is not in the catalogue", link.group_text, link.access_id));
         }
     }
-    let grants_basic = links.iter().any(|l| accesses.get(&l.access_id).is_some_and(|(kind, _)| kind.is_basic()));
+    let grants_basic = links.iter().any(|l| accesses.is_basic(&l.access_id));
     if !grants_basic {
         notes.push("no link grants a basic (user) access, so nobody was imported".to_owned());
     }
@@ -404,7 +404,7 @@ mod tests {
         let base = state(None);
         for name in USER_FIELDS {
             let other = state(Some(name));
-            let details = diff(&HashMap::new(), &base, &other, DeactivationReason::GoneFromDirectory);
+            let details = diff(&AccessCatalogue::default(), &base, &other, DeactivationReason::GoneFromDirectory);
             match details.as_slice() {
                 [ChangeDetail::Field { field, old: Some(old), new: Some(new) }] => {
                     assert_eq!(field, name);

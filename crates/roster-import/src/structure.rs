@@ -6,11 +6,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use roster_proto::ObjectGuid;
 use roster_proto::dn::Dn;
 use roster_proto::insight::{GroupSummary, OuNode, Structure};
 use roster_proto::records::{GroupRecord, OuRecord, UserRecord};
-use uuid::Uuid;
+use roster_proto::{AccessId, ObjectGuid};
 
 use crate::links::{self, LinkRule};
 
@@ -148,7 +147,7 @@ fn group_summaries(input: &StructureInput<'_>, matches: &dyn Fn(&str, &str) -> b
     }
 
     let expanded = links::expand(input.links, input.groups);
-    let mut linked: Vec<Vec<Uuid>> = vec![Vec::new(); records.len()];
+    let mut linked: Vec<Vec<AccessId>> = vec![Vec::new(); records.len()];
     for (link, resolved) in input.links.iter().zip(&expanded.resolved) {
         if let Some(group) = resolved.and_then(|guid| slot.get(&guid).copied()) {
             linked[group].push(link.access_id);

@@ -10,7 +10,8 @@ mod common;
 
 use std::collections::{BTreeSet, HashMap};
 
-use roster_import::{Action, ExplainInput, Explainer, GroupRef, LinkRule, PlanInput, plan};
+use roster_import::{AccessCatalogue, Action, ExplainInput, Explainer, GroupRef, LinkRule, PlanInput, plan};
+use roster_proto::AccessId;
 use roster_proto::admin::AccessKind;
 use roster_proto::insight::{Explanation, ReasonCode};
 use roster_proto::records::{GroupRecord, UserRecord};
@@ -44,14 +45,15 @@ fn link_guid(n: u32, access: u128) -> LinkRule {
     link_to(&guid(n).to_string(), access)
 }
 
-fn catalogue() -> HashMap<Uuid, (AccessKind, String)> {
+fn catalogue() -> AccessCatalogue {
     HashMap::from([
-        (Uuid::from_u128(USER_CPH), (AccessKind::User, "Copenhagen".to_owned())),
-        (Uuid::from_u128(ADMIN_CPH), (AccessKind::Administrator, "Copenhagen".to_owned())),
-        (Uuid::from_u128(VIP), (AccessKind::Vip, "VIP".to_owned())),
-        (Uuid::from_u128(USER_AAR), (AccessKind::User, "Aarhus".to_owned())),
-        (Uuid::from_u128(DEPT_SALES), (AccessKind::Department, "Sales".to_owned())),
+        (AccessId::from(Uuid::from_u128(USER_CPH)), (AccessKind::User, "Copenhagen".to_owned())),
+        (AccessId::from(Uuid::from_u128(ADMIN_CPH)), (AccessKind::Administrator, "Copenhagen".to_owned())),
+        (AccessId::from(Uuid::from_u128(VIP)), (AccessKind::Vip, "VIP".to_owned())),
+        (AccessId::from(Uuid::from_u128(USER_AAR)), (AccessKind::User, "Aarhus".to_owned())),
+        (AccessId::from(Uuid::from_u128(DEPT_SALES)), (AccessKind::Department, "Sales".to_owned())),
     ])
+    .into()
 }
 
 fn scope() -> ResolvedScope {
@@ -73,7 +75,7 @@ fn explain_one(groups: &[GroupRecord], links: &[LinkRule], user: &UserRecord) ->
 
 /// Every grant as (access, chain texts).
 fn chains(explanation: &Explanation) -> Vec<(u128, Vec<String>)> {
-    explanation.grants.iter().map(|g| (g.access_id.as_u128(), g.chains.iter().map(|c| c.text.clone()).collect())).collect()
+    explanation.grants.iter().map(|g| (g.access_id.as_uuid().as_u128(), g.chains.iter().map(|c| c.text.clone()).collect())).collect()
 }
 
 fn codes(explanation: &Explanation) -> Vec<ReasonCode> {
@@ -112,7 +114,7 @@ fn chains_follow_nesting_from_the_users_own_group_up() {
             vec![LinkRule {
                 group_text: "cn=sales-dk, ou=groups, dc=CORP, dc=test".into(),
                 group: GroupRef::parse("cn=sales-dk, ou=groups, dc=CORP, dc=test").unwrap(),
-                access_id: Uuid::from_u128(VIP),
+                access_id: AccessId::from(Uuid::from_u128(VIP)),
             }],
             1,
             vec![(VIP, vec!["Sales-DK (linked: vip @ VIP)"])],
@@ -408,7 +410,7 @@ fn explanations_agree_with_the_planner() {
         if let Some(change) = created {
             assert_eq!(change.action, Action::Create);
             assert_eq!(change.target.active, explanation.active, "{}", user.sam_account_name);
-            let granted: BTreeSet<Uuid> = explanation.grants.iter().map(|g| g.access_id).collect();
+            let granted: BTreeSet<AccessId> = explanation.grants.iter().map(|g| g.access_id).collect();
             assert_eq!(change.target.accesses, granted, "{}", user.sam_account_name);
             imported += 1;
             active += u64::from(explanation.active);

@@ -10,10 +10,11 @@ mod common;
 
 use std::collections::HashMap;
 
-use roster_import::{Batches, CurrentUser, Plan, PlanInput, Planner, StoredUser, UserChange, UserKey, UserState, plan};
+use roster_import::{AccessCatalogue, Batches, CurrentUser, Plan, PlanInput, Planner, StoredUser, UserChange, UserKey, UserState, plan};
 use roster_proto::admin::AccessKind;
 use roster_proto::records::{GroupRecord, UserRecord};
 use roster_proto::scope::{JobScope, ResolvedScope};
+use roster_proto::{AccessId, UserId};
 use uuid::Uuid;
 
 use common::{BASE, NOW, guid, link_to, named_group, user};
@@ -26,7 +27,7 @@ struct World {
     current: Vec<CurrentUser>,
     groups: Vec<GroupRecord>,
     scope: ResolvedScope,
-    catalogue: HashMap<Uuid, (AccessKind, String)>,
+    catalogue: AccessCatalogue,
 }
 
 impl World {
@@ -49,8 +50,8 @@ impl World {
             .map(|&n| {
                 let mut state = UserState::from_record(&user(n, "OU=Staff", 512));
                 state.active = true;
-                state.accesses.insert(Uuid::from_u128(USER_CPH));
-                CurrentUser { id: Uuid::from_u128(u128::from(n) + 1000), state }
+                state.accesses.insert(AccessId::from(Uuid::from_u128(USER_CPH)));
+                CurrentUser { id: UserId::from(Uuid::from_u128(u128::from(n) + 1000)), state }
             })
             .collect();
         let members: Vec<u32> = directory.iter().map(|&(n, _)| n).collect();
@@ -59,7 +60,7 @@ impl World {
             current,
             groups: vec![named_group(500, "G", &members)],
             scope: JobScope { relative_paths: vec!["OU=Staff".into()], group_paths: vec![], user_filter: None }.resolve(BASE).unwrap(),
-            catalogue: HashMap::from([(Uuid::from_u128(USER_CPH), (AccessKind::User, "Copenhagen".to_owned()))]),
+            catalogue: HashMap::from([(AccessId::from(Uuid::from_u128(USER_CPH)), (AccessKind::User, "Copenhagen".to_owned()))]).into(),
         }
     }
 
@@ -88,7 +89,7 @@ fn walk(world: &World, size: u32) -> (Vec<Cut>, Vec<UserChange>, Plan, u64) {
         })
         .collect();
     stored.sort_by(|a, b| a.0.cmp(&b.0));
-    let whole: HashMap<Uuid, CurrentUser> = world.current.iter().map(|u| (u.id, u.clone())).collect();
+    let whole: HashMap<UserId, CurrentUser> = world.current.iter().map(|u| (u.id, u.clone())).collect();
 
     let mut planner = world.planner();
     let mut batches = Batches::new(size);
@@ -109,7 +110,7 @@ fn walk(world: &World, size: u32) -> (Vec<Cut>, Vec<UserChange>, Plan, u64) {
             read.iter().map(|u| number(&u.anchor.to_string())).collect(),
         ));
         let paired = batches.pair(&mut planner, &batch, &read);
-        let wanted: HashMap<Uuid, CurrentUser> = paired.wanted().into_iter().map(|id| (id, whole[&id].clone())).collect();
+        let wanted: HashMap<UserId, CurrentUser> = paired.wanted().into_iter().map(|id| (id, whole[&id].clone())).collect();
         changes.extend(paired.plan(&mut planner, &wanted));
     }
     (cuts, changes, planner.finish(), batches.duplicates())

@@ -9,10 +9,11 @@ mod common;
 
 use std::collections::{BTreeSet, HashMap};
 
-use roster_import::{Action, CurrentUser, GroupRef, LinkRule, Plan, PlanInput, Planner, StoredUser, UserState, plan};
+use roster_import::{AccessCatalogue, Action, CurrentUser, GroupRef, LinkRule, Plan, PlanInput, Planner, StoredUser, UserState, plan};
 use roster_proto::admin::{AccessChange, AccessKind, ChangeDetail, DeactivationReason, SessionCounts};
 use roster_proto::records::{GroupRecord, UserRecord};
 use roster_proto::scope::JobScope;
+use roster_proto::{AccessId, UserId};
 use uuid::Uuid;
 
 use common::{BASE, NOW, filetime, guid, link_to, named_group, user};
@@ -29,13 +30,14 @@ fn link(group_n: u32, access: u128) -> LinkRule {
     link_to(&format!("CN=G{group_n},OU=Groups,{BASE}"), access)
 }
 
-fn catalogue() -> HashMap<Uuid, (AccessKind, String)> {
+fn catalogue() -> AccessCatalogue {
     HashMap::from([
-        (Uuid::from_u128(USER_CPH), (AccessKind::User, "Copenhagen".to_owned())),
-        (Uuid::from_u128(ADMIN_CPH), (AccessKind::Administrator, "Copenhagen".to_owned())),
-        (Uuid::from_u128(VIP), (AccessKind::Vip, "VIP".to_owned())),
-        (Uuid::from_u128(USER_AAR), (AccessKind::User, "Aarhus".to_owned())),
+        (AccessId::from(Uuid::from_u128(USER_CPH)), (AccessKind::User, "Copenhagen".to_owned())),
+        (AccessId::from(Uuid::from_u128(ADMIN_CPH)), (AccessKind::Administrator, "Copenhagen".to_owned())),
+        (AccessId::from(Uuid::from_u128(VIP)), (AccessKind::Vip, "VIP".to_owned())),
+        (AccessId::from(Uuid::from_u128(USER_AAR)), (AccessKind::User, "Aarhus".to_owned())),
     ])
+    .into()
 }
 
 fn field(name: &str, old: Option<&str>, new: Option<&str>) -> ChangeDetail {
@@ -43,7 +45,7 @@ fn field(name: &str, old: Option<&str>, new: Option<&str>) -> ChangeDetail {
 }
 
 fn access(id: u128, kind: AccessKind, name: &str) -> AccessChange {
-    AccessChange { id: Uuid::from_u128(id), kind: Some(kind), name: Some(name.to_owned()) }
+    AccessChange { id: AccessId::from(Uuid::from_u128(id)), kind: Some(kind), name: Some(name.to_owned()) }
 }
 
 fn gained(id: u128, kind: AccessKind, name: &str) -> ChangeDetail {
@@ -56,7 +58,7 @@ fn lost(id: u128, kind: AccessKind, name: &str) -> ChangeDetail {
 
 fn stored(record: &UserRecord, active: bool, accesses: &[u128]) -> CurrentUser {
     CurrentUser {
-        id: Uuid::from_u128(u128::from(u32::from_str_radix(&record.object_guid.to_string()[..8], 16).unwrap()) + 1000),
+        id: UserId::from(Uuid::from_u128(u128::from(u32::from_str_radix(&record.object_guid.to_string()[..8], 16).unwrap()) + 1000)),
         state: UserState {
             anchor: record.anchor(),
             object_guid: record.object_guid,
@@ -71,7 +73,7 @@ fn stored(record: &UserRecord, active: bool, accesses: &[u128]) -> CurrentUser {
             title: None,
             dn: record.dn.clone(),
             active,
-            accesses: accesses.iter().map(|a| Uuid::from_u128(*a)).collect(),
+            accesses: accesses.iter().map(|a| AccessId::from(Uuid::from_u128(*a))).collect(),
         },
     }
 }
@@ -113,7 +115,7 @@ fn check(world: World, counts: SessionCounts, expected: &[Expect]) -> Plan {
         assert_eq!(change.map(|c| c.action), *action, "action for u{n}: {change:?}");
         if let Some(change) = change {
             assert_eq!(change.target.active, *active, "active for u{n}");
-            let want: BTreeSet<Uuid> = accesses.iter().map(|a| Uuid::from_u128(*a)).collect();
+            let want: BTreeSet<AccessId> = accesses.iter().map(|a| AccessId::from(Uuid::from_u128(*a))).collect();
             assert_eq!(change.target.accesses, want, "accesses for u{n}");
         }
     }
@@ -437,7 +439,7 @@ fn a_link_by_guid_follows_its_group_through_a_rename() {
     let by_guid = LinkRule {
         group_text: "CN=G100,OU=Groups,DC=corp,DC=test".into(),
         group: GroupRef::Guid(guid(100)),
-        access_id: Uuid::from_u128(USER_CPH),
+        access_id: AccessId::from(Uuid::from_u128(USER_CPH)),
     };
     let world = World { current: vec![], users: vec![member], groups: vec![renamed], paths: vec!["OU=Staff"], links: vec![by_guid] };
     let plan = check(world, counts(1, 0, 0, 0, 0), &[(1, Some(Action::Create), true, &[USER_CPH])]);
@@ -554,7 +556,7 @@ fn a_fingerprint_keeps_its_value_across_versions() {
         title: Some(String::new()),
         dn: format!("CN=u1,OU=Staff,{BASE}"),
         active: true,
-        accesses: [USER_CPH, VIP].iter().map(|a| Uuid::from_u128(*a)).collect(),
+        accesses: [USER_CPH, VIP].iter().map(|a| AccessId::from(Uuid::from_u128(*a))).collect(),
     };
     assert_eq!(state.fingerprint(), "1205ea19e9cfbe606e2d14bda5dd2d1b01e258f3c782c9c74af964770ed84fcc");
 }

@@ -118,7 +118,13 @@ fn counts(groups: &[GroupSummary]) -> Vec<Counts> {
     groups
         .iter()
         .map(|g| {
-            (g.name.clone(), g.direct_members, g.direct_users, g.nested_users, g.linked_accesses.iter().map(|a| a.as_u128()).collect())
+            (
+                g.name.clone(),
+                g.direct_members,
+                g.direct_users,
+                g.nested_users,
+                g.linked_accesses.iter().map(|a| a.as_uuid().as_u128()).collect(),
+            )
         })
         .collect()
 }

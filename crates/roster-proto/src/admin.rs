@@ -3,19 +3,16 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-use crate::ObjectGuid;
+use crate::id::{AccessId, AgentId, JobId, SessionId, SnapshotId, TenantId, UserId};
 use crate::schema::common::{self, Nullable};
+use crate::{DailyTime, ObjectGuid, Sha256Hex};
 
 /// Most changes `POST /api/v1/jobs/{job}/plan` lists (its `limit`'s maximum).
 pub const MAX_PLAN_CHANGES: usize = 10_000;
 
 /// Most usernames an [`AccessDelta`] names.
 pub const MAX_DELTA_USERNAMES: usize = 100;
-
-/// A daily time, `HH:MM` (24-hour).
-pub const SCHEDULE_TIME_PATTERN: &str = "^([01][0-9]|2[0-3]):[0-5][0-9]$";
 
 /// `POST /api/v1/jobs`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -35,7 +32,7 @@ pub struct CreateJob {
     pub group_paths: Vec<String>,
     /// Daily import time, `HH:MM` (24-hour, UTC); `02:00` when left out.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
-    #[schemars(regex(pattern = SCHEDULE_TIME_PATTERN))]
+    #[schemars(regex(pattern = DailyTime::PATTERN))]
     pub schedule_time: Option<String>,
     /// Days between full reconciliations (1..=365, else 422); 7 when left
     /// out. Between them the agent sends deltas.
@@ -127,14 +124,13 @@ impl Default for TenantSettings {
 /// An import job: one domain or OU set of a tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Job {
-    #[schemars(with = "common::Uuid")]
-    pub id: Uuid,
+    pub id: JobId,
     pub name: String,
     pub relative_paths: Vec<String>,
     pub group_paths: Vec<String>,
     /// Daily import time, `HH:MM` in UTC.
     #[schemars(example = &"02:00")]
-    pub schedule_time: String,
+    pub schedule_time: DailyTime,
     /// Days between full reconciliations (1..=365 as created; 7 unless the
     /// job said otherwise). `POST /api/v1/jobs/{job}/full-sync` asks for one sooner.
     #[schemars(example = 7)]
@@ -164,8 +160,7 @@ impl Job {
 /// trades for its identity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RegistrationToken {
-    #[schemars(with = "common::Uuid")]
-    pub job_id: Uuid,
+    pub job_id: JobId,
     /// Opaque; shown once, only its hash is stored.
     #[schemars(example = &"rst_reg_3q2-7wEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")]
     pub token: String,
@@ -178,10 +173,8 @@ pub struct RegistrationToken {
 /// A registered agent, for the console's health view.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Agent {
-    #[schemars(with = "common::Uuid")]
-    pub id: Uuid,
-    #[schemars(with = "common::Uuid")]
-    pub job_id: Uuid,
+    pub id: AgentId,
+    pub job_id: JobId,
     /// The machine it said it runs on, at registration.
     #[schemars(with = "Nullable<String>")]
     pub hostname: Option<String>,
@@ -250,8 +243,7 @@ pub struct CreateAccess {
 /// A right in the tenant's catalogue.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub struct Access {
-    #[schemars(with = "common::Uuid")]
-    pub id: Uuid,
+    pub id: AccessId,
     pub kind: AccessKind,
     pub name: String,
 }
@@ -269,8 +261,7 @@ pub struct LinkInput {
     #[schemars(schema_with = "link_group_schema")]
     pub group: String,
     /// An access of the caller's tenant (else 422).
-    #[schemars(with = "common::Uuid")]
-    pub access_id: Uuid,
+    pub access_id: AccessId,
 }
 
 /// What the server takes as a link's group, which its type (`String`) cannot say.
@@ -292,8 +283,7 @@ fn link_group_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Sch
 pub struct Link {
     /// The group exactly as the admin gave it.
     pub group: String,
-    #[schemars(with = "common::Uuid")]
-    pub access_id: Uuid,
+    pub access_id: AccessId,
     /// The group's objectGUID once a snapshot containing it was imported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_guid: Option<ObjectGuid>,
@@ -328,8 +318,7 @@ impl JsonSchema for NextCursor {
 /// An access as a user carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 pub struct AccessRef {
-    #[schemars(with = "common::Uuid")]
-    pub id: Uuid,
+    pub id: AccessId,
     pub kind: AccessKind,
     pub name: String,
 }
@@ -338,10 +327,8 @@ pub struct AccessRef {
 /// person in two jobs (two domains) is two users.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct User {
-    #[schemars(with = "common::Uuid")]
-    pub id: Uuid,
-    #[schemars(with = "common::Uuid")]
-    pub job_id: Uuid,
+    pub id: UserId,
+    pub job_id: JobId,
     /// The AD account's current `objectGUID` (the user is matched by its
     /// anchor, so a re-created account with the same consistency GUID is
     /// the same user and this follows the new account).
@@ -455,17 +442,13 @@ pub struct SessionCounts {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[schemars(transform = session_rules)]
 pub struct Session {
-    #[schemars(with = "common::Uuid")]
-    pub id: Uuid,
-    #[schemars(with = "common::Uuid")]
-    pub job_id: Uuid,
+    pub id: SessionId,
+    pub job_id: JobId,
     pub trigger: SessionTrigger,
     pub status: SessionStatus,
-    #[schemars(with = "common::Uuid")]
-    pub snapshot_id: Uuid,
+    pub snapshot_id: SnapshotId,
     /// sha256 of the signed manifest token's payload the snapshot was committed with.
-    #[schemars(with = "common::Sha256Hex")]
-    pub manifest_sha256: String,
+    pub manifest_sha256: Sha256Hex,
     /// What the import did; for a held or rejected session, what its plan
     /// would have done.
     pub counts: SessionCounts,
@@ -561,8 +544,7 @@ pub struct SessionChange {
     /// The user changed; absent for a creation that was only planned (a
     /// dry run, or a held session).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "Option<common::Uuid>")]
-    pub user_id: Option<Uuid>,
+    pub user_id: Option<UserId>,
     pub object_guid: ObjectGuid,
     pub username: String,
     pub action: ChangeAction,
@@ -612,8 +594,7 @@ pub enum ChangeDetail {
 // Inline: the schema is the `ChangeDetail` variant's, with its `type` tag.
 #[schemars(inline)]
 pub struct AccessChange {
-    #[schemars(with = "common::Uuid")]
-    pub id: Uuid,
+    pub id: AccessId,
     /// The access's kind and name; absent when it is no longer in the catalogue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<AccessKind>,
@@ -674,8 +655,7 @@ impl DeactivationReason {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PlanPreview {
     /// The snapshot the plan reads.
-    #[schemars(with = "common::Uuid")]
-    pub snapshot_id: Uuid,
+    pub snapshot_id: SnapshotId,
     pub counts: SessionCounts,
     /// Non-empty when an import of this plan would be held, and why.
     pub held_reasons: Vec<String>,
@@ -740,8 +720,7 @@ pub struct Decision {
 /// the user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct HistoryEntry {
-    #[schemars(with = "common::Uuid")]
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     pub trigger: SessionTrigger,
     /// When the session finished (its creation, should it have no end).
     #[serde(with = "time::serde::rfc3339")]
@@ -755,8 +734,7 @@ pub struct HistoryEntry {
 /// `roster-server tenant create` output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CreatedTenant {
-    #[schemars(with = "common::Uuid")]
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     pub name: String,
     /// Shown once; only its hash is stored.
     pub admin_token: String,

@@ -3,11 +3,11 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::admin::Session;
+use crate::id::{AgentId, JobId, SnapshotId, TenantId};
 use crate::manifest::Watermark;
-use crate::schema::common::{self, Nullable};
+use crate::schema::common::Nullable;
 use crate::scope::JobScope;
 
 /// An Ed25519 public key as the server takes it: 32 raw bytes in canonical
@@ -41,12 +41,9 @@ pub struct RegisterRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RegisterResponse {
     /// The `iss` of every token this agent signs.
-    #[schemars(with = "common::Uuid")]
-    pub agent_id: Uuid,
-    #[schemars(with = "common::Uuid")]
-    pub tenant_id: Uuid,
-    #[schemars(with = "common::Uuid")]
-    pub job_id: Uuid,
+    pub agent_id: AgentId,
+    pub tenant_id: TenantId,
+    pub job_id: JobId,
     /// The `aud` claim every token of this agent must carry.
     pub audience: String,
 }
@@ -65,8 +62,7 @@ pub struct RotateKey {
 /// `GET /agent/v1/job`: what the agent is to read, and from where.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AgentJob {
-    #[schemars(with = "common::Uuid")]
-    pub job_id: Uuid,
+    pub job_id: JobId,
     pub name: String,
     #[serde(flatten)]
     pub scope: JobScope,
@@ -116,8 +112,7 @@ pub enum SnapshotStatus {
 /// The server's answer to an offer: which chunks it still needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SnapshotState {
-    #[schemars(with = "common::Uuid")]
-    pub snapshot_id: Uuid,
+    pub snapshot_id: SnapshotId,
     pub status: SnapshotStatus,
     /// Chunk indexes not yet stored; upload these, then commit.
     pub missing_chunks: Vec<u32>,
@@ -126,8 +121,7 @@ pub struct SnapshotState {
 /// `POST /agent/v1/snapshots/{id}/commit`: the snapshot is whole.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CommitResponse {
-    #[schemars(with = "common::Uuid")]
-    pub snapshot_id: Uuid,
+    pub snapshot_id: SnapshotId,
     /// The import session this snapshot started, if it started one (the
     /// first snapshot of a job is imported at once; later ones wait for the
     /// job's schedule or an admin).

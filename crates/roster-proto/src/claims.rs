@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::id::{AgentId, SnapshotId};
 use crate::manifest::Manifest;
 use crate::schema::common;
 
@@ -14,8 +15,7 @@ use crate::schema::common;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RequestClaims {
     /// The agent id (`RegisterResponse.agent_id`).
-    #[schemars(with = "common::Uuid")]
-    pub iss: Uuid,
+    pub iss: AgentId,
     /// The server's audience (`RegisterResponse.audience`).
     pub aud: String,
     #[schemars(with = "common::UnixTime")]
@@ -39,8 +39,7 @@ pub struct RequestClaims {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ManifestClaims {
     /// The agent id.
-    #[schemars(with = "common::Uuid")]
-    pub iss: Uuid,
+    pub iss: AgentId,
     /// The server's audience, as `RegisterResponse.audience` gave it (e.g. `urn:roster:server:<uuid>`).
     pub aud: String,
     #[schemars(with = "common::UnixTime")]
@@ -49,7 +48,6 @@ pub struct ManifestClaims {
     #[schemars(with = "common::UnixTime")]
     pub exp: i64,
     /// The snapshot id.
-    #[schemars(with = "common::Uuid")]
-    pub jti: Uuid,
+    pub jti: SnapshotId,
     pub manifest: Manifest,
 }

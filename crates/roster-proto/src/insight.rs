@@ -5,11 +5,10 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::ObjectGuid;
 use crate::admin::AccessKind;
-use crate::schema::common;
+use crate::id::AccessId;
 
 /// Why a user holds its accesses, or why it is not imported / not active.
 /// `imported` implies `in_scope`, `active` implies `imported`, and
@@ -64,8 +63,7 @@ pub const MAX_CHAINS_PER_GRANT: usize = 5;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AccessGrant {
     /// The access in the tenant's catalogue.
-    #[schemars(with = "common::Uuid")]
-    pub access_id: Uuid,
+    pub access_id: AccessId,
     /// The access's kind.
     pub kind: AccessKind,
     /// The access's name (a location, a department, ...).
@@ -206,6 +204,6 @@ pub struct GroupSummary {
     /// Distinct users of the state reachable through nesting, direct ones included.
     pub nested_users: u64,
     /// Accesses linked to this group, sorted, each once.
-    #[schemars(with = "Vec<common::Uuid>", extend("uniqueItems" = true))]
-    pub linked_accesses: Vec<Uuid>,
+    #[schemars(extend("uniqueItems" = true))]
+    pub linked_accesses: Vec<AccessId>,
 }

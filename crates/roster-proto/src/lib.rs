@@ -10,8 +10,10 @@
 pub mod admin;
 pub mod agent;
 pub mod claims;
+pub mod daily;
 pub mod dn;
 pub mod guid;
+pub mod id;
 pub mod insight;
 pub mod manifest;
 pub mod optional;
@@ -19,5 +21,9 @@ pub mod problem;
 pub mod records;
 pub mod schema;
 pub mod scope;
+pub mod sha256;
 
+pub use daily::DailyTime;
 pub use guid::ObjectGuid;
+pub use id::{AccessId, AgentId, IdError, JobId, SessionId, SnapshotId, TenantId, UserId};
+pub use sha256::Sha256Hex;

@@ -4,7 +4,8 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
+
+use crate::id::{AgentId, JobId, SnapshotId};
 
 use crate::schema::common;
 
@@ -104,14 +105,11 @@ pub struct Manifest {
     #[schemars(extend("const" = FORMAT_VERSION))]
     pub version: u32,
     /// Chosen by the agent; equals the token's `jti`.
-    #[schemars(with = "common::Uuid")]
-    pub snapshot_id: Uuid,
+    pub snapshot_id: SnapshotId,
     /// Equals the token's `iss`.
-    #[schemars(with = "common::Uuid")]
-    pub agent_id: Uuid,
+    pub agent_id: AgentId,
     /// Must be the agent's own job (else 404).
-    #[schemars(with = "common::Uuid")]
-    pub job_id: Uuid,
+    pub job_id: JobId,
     pub kind: SnapshotKind,
     /// When the agent started reading (RFC 3339).
     #[serde(with = "time::serde::rfc3339")]

@@ -37,7 +37,6 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use time::macros::datetime;
-use uuid::Uuid;
 
 /// The base of every schema file's `$id`: `$id` = BASE + file name.
 const BASE: &str = "https://roster.invalid/proto-schemas/json/";
@@ -122,7 +121,8 @@ fn guid(text: &str) -> ObjectGuid {
     text.parse().unwrap()
 }
 
-fn id(text: &str) -> Uuid {
+/// Any of the typed ids (or a bare UUID), from its text.
+fn id<T: std::str::FromStr<Err: std::fmt::Debug>>(text: &str) -> T {
     text.parse().unwrap()
 }
 
@@ -316,7 +316,7 @@ fn finished_session() -> Session {
         trigger: SessionTrigger::FirstPush,
         status: SessionStatus::Failed,
         snapshot_id: id(SNAPSHOT),
-        manifest_sha256: SHA.into(),
+        manifest_sha256: SHA.parse().unwrap(),
         counts: SessionCounts { created: 120, updated: 3, deactivated: 1, unchanged: 980, not_linked: 7, reactivated: 2, lost_basic: 1 },
         notes: vec!["no links: nobody imported".into()],
         error: Some("database: connection reset".into()),
@@ -436,7 +436,7 @@ fn job() -> Job {
         name: "Corp HQ".into(),
         relative_paths: vec!["OU=Copenhagen,OU=Staff".into(), "OU=Aarhus,OU=Staff".into()],
         group_paths: vec![],
-        schedule_time: "02:00".into(),
+        schedule_time: "02:00".parse().unwrap(),
         full_sync_interval_days: 7,
         user_filter: Some("(employeeType=staff)".into()),
         policy: SafeguardPolicy::default(),

@@ -7,6 +7,7 @@ use std::io::{Read, Write};
 use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
+use roster_proto::Sha256Hex;
 use roster_proto::manifest::MAX_CHUNK_BYTES;
 use roster_proto::records::Record;
 
@@ -18,8 +19,8 @@ pub struct Chunk {
     pub index: u32,
     /// gzip-compressed NDJSON.
     pub bytes: Vec<u8>,
-    /// Lower-case hex sha256 of `bytes`.
-    pub sha256: String,
+    /// sha256 of `bytes`.
+    pub sha256: Sha256Hex,
     pub records: u64,
 }
 
@@ -106,7 +107,7 @@ pub fn verify_hash(bytes: &[u8], expected_sha256: &str) -> Result<(), ChunkError
     if actual.eq_ignore_ascii_case(expected_sha256) {
         Ok(())
     } else {
-        Err(ChunkError::HashMismatch { expected: expected_sha256.to_owned(), actual })
+        Err(ChunkError::HashMismatch { expected: expected_sha256.to_owned(), actual: actual.into_string() })
     }
 }
 

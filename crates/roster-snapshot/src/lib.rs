@@ -9,17 +9,12 @@ pub mod chunk;
 pub mod keys;
 pub mod token;
 
+use roster_proto::Sha256Hex;
 use sha2::{Digest, Sha256};
 
 /// Lower-case hex sha256 of `bytes`: how chunks and manifests are named.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut out = String::with_capacity(64);
-    for byte in digest {
-        out.push(char::from_digit(u32::from(byte >> 4), 16).unwrap_or('0'));
-        out.push(char::from_digit(u32::from(byte & 0xf), 16).unwrap_or('0'));
-    }
-    out
+pub fn sha256_hex(bytes: &[u8]) -> Sha256Hex {
+    Sha256Hex::from_digest(Sha256::digest(bytes).into())
 }
 
 #[cfg(test)]

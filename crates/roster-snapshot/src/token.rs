@@ -17,6 +17,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, Header, Validation};
 use roster_proto::manifest::Manifest;
+use roster_proto::{AgentId, Sha256Hex};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -62,11 +63,11 @@ pub use roster_proto::claims::{ManifestClaims, RequestClaims};
 pub struct VerifiedManifest {
     pub claims: ManifestClaims,
     /// sha256 of the signed payload.
-    pub sha256: String,
+    pub sha256: Sha256Hex,
 }
 
 /// Signs a request token for `method` `path`.
-pub fn sign_request(key: &AgentKey, agent_id: Uuid, audience: &str, method: &str, path: &str, now: i64) -> Result<String, TokenError> {
+pub fn sign_request(key: &AgentKey, agent_id: AgentId, audience: &str, method: &str, path: &str, now: i64) -> Result<String, TokenError> {
     let claims = RequestClaims {
         iss: agent_id,
         aud: audience.to_owned(),
@@ -98,10 +99,10 @@ fn sign<T: Serialize>(key: &AgentKey, claims: &T) -> Result<String, TokenError> 
 
 /// Reads `iss` without checking anything, to find whose key to verify with.
 /// Never trust anything else from an unverified token.
-pub fn unverified_issuer(token: &str) -> Result<Uuid, TokenError> {
+pub fn unverified_issuer(token: &str) -> Result<AgentId, TokenError> {
     #[derive(Deserialize)]
     struct Issuer {
-        iss: Uuid,
+        iss: AgentId,
     }
     let payload = payload_bytes(token)?;
     let issuer: Issuer = serde_json::from_slice(&payload).map_err(|e| TokenError::Malformed(e.to_string()))?;
@@ -112,7 +113,7 @@ pub fn unverified_issuer(token: &str) -> Result<Uuid, TokenError> {
 pub fn verify_request(
     token: &str,
     key: &PublicKey,
-    agent_id: Uuid,
+    agent_id: AgentId,
     audience: &str,
     method: &str,
     path: &str,
@@ -129,7 +130,7 @@ pub fn verify_request(
 }
 
 /// Verifies a manifest token and hashes its signed payload.
-pub fn verify_manifest(token: &str, key: &PublicKey, agent_id: Uuid, audience: &str, now: i64) -> Result<VerifiedManifest, TokenError> {
+pub fn verify_manifest(token: &str, key: &PublicKey, agent_id: AgentId, audience: &str, now: i64) -> Result<VerifiedManifest, TokenError> {
     let claims: ManifestClaims = verify(token, key)?;
     check_common(claims.iss, &claims.aud, claims.iat, claims.exp, agent_id, audience, now)?;
     if claims.manifest.agent_id != agent_id || claims.manifest.snapshot_id != claims.jti {
@@ -149,7 +150,7 @@ fn verify<T: serde::de::DeserializeOwned>(token: &str, key: &PublicKey) -> Resul
     Ok(data.claims)
 }
 
-fn check_common(iss: Uuid, aud: &str, iat: i64, exp: i64, agent_id: Uuid, audience: &str, now: i64) -> Result<(), TokenError> {
+fn check_common(iss: AgentId, aud: &str, iat: i64, exp: i64, agent_id: AgentId, audience: &str, now: i64) -> Result<(), TokenError> {
     if iss != agent_id {
         return Err(TokenError::WrongIssuer(iss.to_string()));
     }
@@ -178,6 +179,7 @@ fn payload_bytes(token: &str) -> Result<Vec<u8>, TokenError> {
 
 #[cfg(test)]
 mod tests {
+    use roster_proto::SnapshotId;
     use roster_proto::manifest::{DirectoryIdentity, FORMAT_VERSION, RecordCounts, SnapshotKind, Watermark};
 
     use super::*;
@@ -185,12 +187,12 @@ mod tests {
     const AUD: &str = "urn:roster:test";
     const NOW: i64 = 1_800_000_000;
 
-    fn manifest(agent_id: Uuid) -> Manifest {
+    fn manifest(agent_id: AgentId) -> Manifest {
         Manifest {
             version: FORMAT_VERSION,
-            snapshot_id: Uuid::new_v4(),
+            snapshot_id: SnapshotId::new(),
             agent_id,
-            job_id: Uuid::new_v4(),
+            job_id: roster_proto::JobId::new(),
             kind: SnapshotKind::Full,
             read_started_at: time::OffsetDateTime::from_unix_timestamp(NOW).unwrap(),
             directory: DirectoryIdentity { domain_dn: "DC=corp".into(), domain_sid: None, dns_host_name: None, base_dn: "DC=corp".into() },
@@ -212,17 +214,17 @@ mod tests {
     #[test]
     fn request_tokens_verify_only_for_their_request_and_time() {
         let key = AgentKey::generate().unwrap();
-        let id = Uuid::new_v4();
+        let id = AgentId::new();
         let token = sign_request(&key, id, AUD, "put", "/agent/v1/snapshots/x/chunks/0", NOW).unwrap();
         let pk = key.public_key();
-        let ok = |method: &str, path: &str, aud: &str, agent: Uuid, now: i64| verify_request(&token, &pk, agent, aud, method, path, now);
+        let ok = |method: &str, path: &str, aud: &str, agent: AgentId, now: i64| verify_request(&token, &pk, agent, aud, method, path, now);
         ok("PUT", "/agent/v1/snapshots/x/chunks/0", AUD, id, NOW).unwrap();
         ok("PUT", "/agent/v1/snapshots/x/chunks/0", AUD, id, NOW + DEFAULT_LIFETIME + LEEWAY).unwrap();
         let cases: Vec<(&str, Result<RequestClaims, TokenError>)> = vec![
             ("other path", ok("PUT", "/agent/v1/snapshots/x/chunks/1", AUD, id, NOW)),
             ("other method", ok("POST", "/agent/v1/snapshots/x/chunks/0", AUD, id, NOW)),
             ("other audience", ok("PUT", "/agent/v1/snapshots/x/chunks/0", "urn:other", id, NOW)),
-            ("other agent", ok("PUT", "/agent/v1/snapshots/x/chunks/0", AUD, Uuid::new_v4(), NOW)),
+            ("other agent", ok("PUT", "/agent/v1/snapshots/x/chunks/0", AUD, AgentId::new(), NOW)),
             ("expired", ok("PUT", "/agent/v1/snapshots/x/chunks/0", AUD, id, NOW + DEFAULT_LIFETIME + LEEWAY + 1)),
             ("from the future", ok("PUT", "/agent/v1/snapshots/x/chunks/0", AUD, id, NOW - LEEWAY - 1)),
         ];
@@ -236,7 +238,7 @@ mod tests {
     fn another_key_is_refused() {
         let key = AgentKey::generate().unwrap();
         let other = AgentKey::generate().unwrap();
-        let id = Uuid::new_v4();
+        let id = AgentId::new();
         let token = sign_request(&key, id, AUD, "GET", "/agent/v1/job", NOW).unwrap();
         assert!(matches!(verify_request(&token, &other.public_key(), id, AUD, "GET", "/agent/v1/job", NOW), Err(TokenError::Invalid(_))));
     }
@@ -244,7 +246,7 @@ mod tests {
     #[test]
     fn alg_none_hmac_and_long_lived_tokens_are_refused() {
         let key = AgentKey::generate().unwrap();
-        let id = Uuid::new_v4();
+        let id = AgentId::new();
         let claims = serde_json::json!({"iss": id, "aud": AUD, "iat": NOW, "exp": NOW + 60, "jti": Uuid::new_v4(), "htm": "GET", "htu": "/agent/v1/job"});
         let none = format!("{}.{}.", b64(&serde_json::json!({"alg": "none", "typ": "JWT"})), b64(&claims));
         assert!(verify_request(&none, &key.public_key(), id, AUD, "GET", "/agent/v1/job", NOW).is_err());
@@ -266,22 +268,28 @@ mod tests {
     #[test]
     fn manifests_round_trip_with_a_stable_hash() {
         let key = AgentKey::generate().unwrap();
-        let id = Uuid::new_v4();
+        let id = AgentId::new();
         let manifest = manifest(id);
         let token = sign_manifest(&key, &manifest, AUD, NOW).unwrap();
         let verified = verify_manifest(&token, &key.public_key(), id, AUD, NOW).unwrap();
         assert_eq!(verified.claims.manifest, manifest);
         assert_eq!(verified.claims.jti, manifest.snapshot_id);
         assert_eq!(verified.sha256, sha256_hex(&payload_bytes(&token).unwrap()));
-        assert!(verify_manifest(&token, &key.public_key(), Uuid::new_v4(), AUD, NOW).is_err());
+        assert!(verify_manifest(&token, &key.public_key(), AgentId::new(), AUD, NOW).is_err());
     }
 
     #[test]
     fn a_manifest_for_another_agent_is_refused() {
         let key = AgentKey::generate().unwrap();
-        let id = Uuid::new_v4();
-        let mut claims =
-            ManifestClaims { iss: id, aud: AUD.into(), iat: NOW, exp: NOW + 60, jti: Uuid::nil(), manifest: manifest(Uuid::new_v4()) };
+        let id = AgentId::new();
+        let mut claims = ManifestClaims {
+            iss: id,
+            aud: AUD.into(),
+            iat: NOW,
+            exp: NOW + 60,
+            jti: SnapshotId::from(Uuid::nil()),
+            manifest: manifest(AgentId::new()),
+        };
         claims.jti = claims.manifest.snapshot_id;
         let token = sign(&key, &claims).unwrap();
         assert!(matches!(verify_manifest(&token, &key.public_key(), id, AUD, NOW), Err(TokenError::Malformed(_))));

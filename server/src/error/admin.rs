@@ -3,7 +3,7 @@
 //! decide now.
 
 use roster_proto::admin::SessionStatus;
-use uuid::Uuid;
+use roster_proto::{AccessId, SessionId};
 
 /// A job that cannot be created as asked.
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +38,7 @@ pub enum LinkProblem {
     #[error("links[{index}].group: {source}")]
     Group { index: usize, source: roster_import::LinkError },
     #[error("links[{index}].access_id: no access {access_id} in this tenant")]
-    Access { index: usize, access_id: Uuid },
+    Access { index: usize, access_id: AccessId },
 }
 
 /// An access that cannot be created.
@@ -62,7 +62,7 @@ pub enum SettingsError {
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     #[error("session {id} is {}, not held", .status.as_str())]
-    NotHeld { id: Uuid, status: SessionStatus },
+    NotHeld { id: SessionId, status: SessionStatus },
     /// An import asked for before any snapshot was committed.
     #[error("the job has no snapshot yet: register an agent and run `roster-agent push`")]
     NoSnapshot,

@@ -1,8 +1,8 @@
 //! Why the agent API refuses a key or a snapshot upload (offer, chunk,
 //! commit).
 
+use roster_proto::SnapshotId;
 use roster_proto::manifest::{FORMAT_VERSION, MAX_CHUNK_BYTES};
-use uuid::Uuid;
 
 /// A public key the server will not register or rotate to.
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +26,7 @@ pub enum UploadError {
     #[error("manifest chunk {position} has a malformed sha256")]
     ChunkSha256 { position: usize },
     #[error("snapshot {0} was offered before with a different manifest")]
-    ManifestDiffers(Uuid),
+    ManifestDiffers(SnapshotId),
     #[error("chunk {index} is {actual} bytes; the manifest says {expected}")]
     BodySize { index: u32, actual: usize, expected: u64 },
     #[error("chunk {index}: {source}")]

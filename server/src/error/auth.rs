@@ -1,6 +1,7 @@
 //! Why credentials were refused. Every one answers the same vague 401;
 //! the cause is only logged, and names ids, never a secret.
 
+use roster_proto::AgentId;
 use roster_snapshot::token::TokenError;
 use uuid::Uuid;
 
@@ -18,14 +19,14 @@ pub enum AuthError {
     #[error("{0}")]
     Unreadable(TokenError),
     #[error("unknown agent {0}")]
-    UnknownAgent(Uuid),
+    UnknownAgent(AgentId),
     #[error("agent {0} is revoked")]
-    Revoked(Uuid),
+    Revoked(AgentId),
     /// A request token that does not verify for this agent, method and path.
     #[error("agent {agent}: {source}")]
-    Token { agent: Uuid, source: TokenError },
+    Token { agent: AgentId, source: TokenError },
     #[error("agent {agent}: token {jti} was already used")]
-    Replayed { agent: Uuid, jti: Uuid },
+    Replayed { agent: AgentId, jti: Uuid },
     /// A manifest token that does not verify for the calling agent.
     #[error("manifest: {0}")]
     Manifest(TokenError),

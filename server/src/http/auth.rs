@@ -8,7 +8,7 @@ use std::time::Instant;
 use axum::extract::{ConnectInfo, FromRequestParts, OriginalUri};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use uuid::Uuid;
+use roster_proto::TenantId;
 
 use crate::error::{AppError, AuthError, LimitError};
 use crate::state::AppState;
@@ -18,7 +18,7 @@ use crate::store::agents::AgentRecord;
 /// A tenant's admin.
 #[derive(Debug, Clone, Copy)]
 pub struct Admin {
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
 }
 
 /// The address the request came from (unspecified when the server was not

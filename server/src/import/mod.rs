@@ -12,7 +12,7 @@ mod scheduler;
 mod session;
 mod worker;
 
-use uuid::Uuid;
+use roster_proto::SnapshotId;
 
 use crate::store::StoreError;
 
@@ -30,7 +30,7 @@ pub enum ImportError {
     #[error("the job has no directory state yet: its agent has not pushed a snapshot")]
     NoState,
     #[error("snapshot {0} is not committed")]
-    SnapshotNotCommitted(Uuid),
+    SnapshotNotCommitted(SnapshotId),
     #[error("the job's scope cannot be used with base DN `{base}`: {source}")]
     Scope { base: String, source: roster_proto::scope::ScopeError },
     #[error(transparent)]

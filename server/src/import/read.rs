@@ -2,13 +2,10 @@
 //! groups) read once, the batched walk over the job's users, and the dry
 //! runs and views planned from them.
 
-use std::collections::HashMap;
-
-use roster_import::{GroupRef, LinkRule, Plan, Planner, UserChange};
-use roster_proto::ObjectGuid;
-use roster_proto::admin::{AccessKind, Job, Link, SessionChange};
+use roster_import::{AccessCatalogue, GroupRef, LinkRule, Plan, Planner, UserChange};
+use roster_proto::admin::{Job, Link, SessionChange};
 use roster_proto::records::{GroupRecord, UserRecord};
-use uuid::Uuid;
+use roster_proto::{JobId, ObjectGuid, SnapshotId, TenantId, UserId};
 
 use super::ImportError;
 use crate::store;
@@ -18,7 +15,7 @@ use crate::store;
 #[derive(Debug)]
 pub struct PlanContext {
     /// The snapshot the job's directory state stands at.
-    pub snapshot_id: Uuid,
+    pub snapshot_id: SnapshotId,
     pub scope: roster_proto::scope::ResolvedScope,
     pub rules: Vec<LinkRule>,
     /// Where each rule stands among the stored links, and how many there are.
@@ -26,7 +23,7 @@ pub struct PlanContext {
     link_count: usize,
     /// Notes on links that cannot be read.
     link_notes: Vec<String>,
-    pub catalogue: HashMap<Uuid, (AccessKind, String)>,
+    pub catalogue: AccessCatalogue,
     pub groups: Vec<GroupRecord>,
     now_unix: i64,
 }
@@ -34,7 +31,7 @@ pub struct PlanContext {
 impl PlanContext {
     /// Reads what a plan of `job` with `links` needs from its stored
     /// directory state.
-    pub async fn load(conn: &mut sqlx::AnyConnection, tenant: Uuid, job: &Job, links: &[Link]) -> Result<PlanContext, ImportError> {
+    pub async fn load(conn: &mut sqlx::AnyConnection, tenant: TenantId, job: &Job, links: &[Link]) -> Result<PlanContext, ImportError> {
         let state = store::directory::state(conn, job.id).await?.ok_or(ImportError::NoState)?;
         let base = store::directory::snapshot_base_dn(conn, state.snapshot_id)
             .await?
@@ -105,7 +102,7 @@ impl Batches {
     pub async fn next(
         &mut self,
         conn: &mut sqlx::AnyConnection,
-        job: Uuid,
+        job: JobId,
         planner: &mut Planner<'_>,
     ) -> Result<Option<Vec<UserChange>>, ImportError> {
         if self.walk.is_done() {
@@ -131,7 +128,7 @@ impl Batches {
 pub async fn plan_streamed(
     conn: &mut sqlx::AnyConnection,
     dialect: crate::db::Dialect,
-    tenant: Uuid,
+    tenant: TenantId,
     job: &Job,
     links: &[Link],
     mut on_change: impl FnMut(&UserChange),
@@ -187,7 +184,7 @@ pub struct JobView {
 }
 
 /// Reads the job's directory state, scope, link rules and access catalogue.
-pub async fn job_view(conn: &mut sqlx::AnyConnection, tenant: Uuid, job: &Job) -> Result<JobView, ImportError> {
+pub async fn job_view(conn: &mut sqlx::AnyConnection, tenant: TenantId, job: &Job) -> Result<JobView, ImportError> {
     let links = store::jobs::get_links(conn, job.id).await?;
     let context = PlanContext::load(conn, tenant, job, &links).await?;
     let store::directory::UsersAndOus { users, ous } = store::directory::load_users_and_ous(conn, job.id).await?;
@@ -195,7 +192,7 @@ pub async fn job_view(conn: &mut sqlx::AnyConnection, tenant: Uuid, job: &Job) -
 }
 
 /// One change as a session records it; a planned creation has no user id.
-pub fn session_change(change: &UserChange, user_id: Option<Uuid>) -> SessionChange {
+pub fn session_change(change: &UserChange, user_id: Option<UserId>) -> SessionChange {
     SessionChange {
         user_id,
         object_guid: change.target.object_guid,

@@ -1,24 +1,26 @@
 //! The daily schedule: queues an import for every job whose time has come.
 
 use roster_proto::admin::SessionTrigger;
-use uuid::Uuid;
+use roster_proto::{DailyTime, SessionId};
 
 use crate::db::Db;
-use crate::store::{self, StoreError};
+use crate::store::{self, StoreError, UnixMillis};
 
 /// Queues a `schedule` session for every job whose daily time has come and
 /// that has a snapshot, and moves each job's next time on. Safe to run on
 /// several replicas at once: a conditional UPDATE lets one of them win.
 /// Returns the sessions it queued.
-pub async fn queue_scheduled(db: &Db, now: time::OffsetDateTime) -> Result<Vec<Uuid>, StoreError> {
-    let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+pub async fn queue_scheduled(db: &Db, now: time::OffsetDateTime) -> Result<Vec<SessionId>, StoreError> {
+    let now_ms = UnixMillis::from_datetime(now).0;
     let mut queued = Vec::new();
     for job in store::jobs::due_jobs(db, now_ms).await? {
-        let daily = crate::schedule::parse_daily_time(&job.schedule_time)
-            .ok_or(StoreError::Corrupt { column: "jobs.schedule_time", detail: job.schedule_time.clone() })?;
+        let daily: DailyTime = job
+            .schedule_time
+            .parse()
+            .map_err(|_| StoreError::Corrupt { column: "jobs.schedule_time", detail: job.schedule_time.clone() })?;
         let next = crate::schedule::next_daily_run(daily, now);
         let mut tx = db.begin_write().await?;
-        if !store::jobs::advance_schedule(&mut tx, &job, (next.unix_timestamp_nanos() / 1_000_000) as i64).await? {
+        if !store::jobs::advance_schedule(&mut tx, &job, UnixMillis::from_datetime(next).0).await? {
             continue;
         }
         match store::directory::latest_committed(&mut tx, job.id).await? {

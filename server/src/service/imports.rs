@@ -1,7 +1,7 @@
 //! Imports an admin asks for: one now, or a dry run of one.
 
+use roster_proto::TenantId;
 use roster_proto::admin::{Job, PlanPreview, Session, SessionTrigger};
-use uuid::Uuid;
 
 use crate::db::Db;
 use crate::error::{AppError, Missing, SessionError};
@@ -10,7 +10,7 @@ use crate::store;
 
 /// Queues an import of the job's newest committed snapshot and wakes the
 /// worker; refused while the job has none.
-pub async fn start_import(db: &Db, queue: &ImportQueue, tenant: Uuid, job: &Job) -> Result<Session, AppError> {
+pub async fn start_import(db: &Db, queue: &ImportQueue, tenant: TenantId, job: &Job) -> Result<Session, AppError> {
     let mut tx = db.begin_write().await?;
     let snapshot = store::directory::latest_committed(&mut tx, job.id).await?.ok_or(SessionError::NoSnapshot)?;
     let id =
@@ -23,7 +23,7 @@ pub async fn start_import(db: &Db, queue: &ImportQueue, tenant: Uuid, job: &Job)
 /// A dry run: plans an import of the job's stored directory state with its
 /// current links and users, applies nothing, and lists the first `limit`
 /// changes.
-pub async fn plan_preview(db: &Db, tenant: Uuid, job: &Job, limit: u32) -> Result<PlanPreview, AppError> {
+pub async fn plan_preview(db: &Db, tenant: TenantId, job: &Job, limit: u32) -> Result<PlanPreview, AppError> {
     // A read-only transaction: one consistent picture, nothing written.
     let mut tx = db.pool.begin().await?;
     let links = store::jobs::get_links(&mut tx, job.id).await?;

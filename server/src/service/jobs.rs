@@ -2,7 +2,7 @@
 
 use roster_proto::admin::{CreateJob, Job, SafeguardPolicy};
 use roster_proto::scope::JobScope;
-use uuid::Uuid;
+use roster_proto::{DailyTime, TenantId};
 
 use crate::db::Db;
 use crate::error::{AppError, JobError, PolicyError};
@@ -15,7 +15,7 @@ const DEFAULT_FULL_SYNC_DAYS: u32 = 7;
 
 /// Checks `input` and creates the job in `tenant`; a name the tenant
 /// already uses is refused.
-pub async fn create_job(db: &Db, tenant: Uuid, input: &CreateJob) -> Result<Job, AppError> {
+pub async fn create_job(db: &Db, tenant: TenantId, input: &CreateJob) -> Result<Job, AppError> {
     if input.name.trim().is_empty() {
         return Err(JobError::EmptyName.into());
     }
@@ -27,7 +27,7 @@ pub async fn create_job(db: &Db, tenant: Uuid, input: &CreateJob) -> Result<Job,
     .validate()
     .map_err(JobError::Scope)?;
     let schedule = input.schedule_time.clone().unwrap_or_else(|| DEFAULT_SCHEDULE.to_owned());
-    let Some(daily) = crate::schedule::parse_daily_time(&schedule) else {
+    let Ok(daily) = schedule.parse::<DailyTime>() else {
         return Err(JobError::ScheduleTime(schedule).into());
     };
     if let Some(policy) = &input.policy {
@@ -37,7 +37,7 @@ pub async fn create_job(db: &Db, tenant: Uuid, input: &CreateJob) -> Result<Job,
     if !(1..=365).contains(&interval) {
         return Err(JobError::FullSyncInterval(interval).into());
     }
-    match store::jobs::create_job(db, tenant, input, &schedule, daily, interval).await? {
+    match store::jobs::create_job(db, tenant, input, daily, interval).await? {
         store::jobs::CreatedJob::Created(job) => {
             tracing::info!(tenant = %tenant, job = %job.id, "job created");
             Ok(job)
@@ -56,7 +56,7 @@ fn validate_policy(policy: &SafeguardPolicy) -> Result<(), PolicyError> {
 }
 
 /// Checks and stores `job`'s safeguard policy.
-pub async fn replace_policy(db: &Db, tenant: Uuid, job: &Job, policy: &SafeguardPolicy) -> Result<(), AppError> {
+pub async fn replace_policy(db: &Db, tenant: TenantId, job: &Job, policy: &SafeguardPolicy) -> Result<(), AppError> {
     validate_policy(policy)?;
     store::jobs::set_policy(db, job.id, policy).await?;
     tracing::info!(tenant = %tenant, job = %job.id, ?policy, "safeguard policy replaced");

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use roster_import::GroupRef;
 use roster_proto::admin::{AccessDelta, AccessKind, AccessRef, Job, LinkInput, LinksPreview, LinksSaved};
-use uuid::Uuid;
+use roster_proto::{AccessId, TenantId};
 
 use crate::db::Db;
 use crate::error::{AppError, LinkProblem, LinksError};
@@ -20,7 +20,7 @@ const PREVIEW_USERNAMES: usize = roster_proto::admin::MAX_DELTA_USERNAMES;
 /// against the job's directory state when it holds them (else at the first
 /// snapshot that does); a link keeps the objectGUID it resolved to, so it
 /// follows its group through renames.
-pub async fn replace_links(db: &Db, tenant: Uuid, job: &Job, links: &[LinkInput]) -> Result<LinksSaved, AppError> {
+pub async fn replace_links(db: &Db, tenant: TenantId, job: &Job, links: &[LinkInput]) -> Result<LinksSaved, AppError> {
     let mut tx = db.begin_write().await?;
     let catalogue = store::jobs::access_catalogue(&mut tx, tenant).await?;
     let mut problems = Vec::new();
@@ -28,7 +28,7 @@ pub async fn replace_links(db: &Db, tenant: Uuid, job: &Job, links: &[LinkInput]
         if let Err(source) = GroupRef::parse(link.group.trim()) {
             problems.push(LinkProblem::Group { index, source });
         }
-        if !catalogue.contains_key(&link.access_id) {
+        if !catalogue.contains(&link.access_id) {
             problems.push(LinkProblem::Access { index, access_id: link.access_id });
         }
     }
@@ -70,13 +70,13 @@ pub async fn replace_links(db: &Db, tenant: Uuid, job: &Job, links: &[LinkInput]
 /// count and the first usernames (in order) per access.
 #[derive(Debug, Default)]
 struct PreviewBuilder {
-    gains: BTreeMap<Uuid, (u64, BTreeSet<String>)>,
-    losses: BTreeMap<Uuid, (u64, BTreeSet<String>)>,
+    gains: BTreeMap<AccessId, (u64, BTreeSet<String>)>,
+    losses: BTreeMap<AccessId, (u64, BTreeSet<String>)>,
 }
 
 impl PreviewBuilder {
     fn add(&mut self, change: &roster_import::UserChange) {
-        let note = |map: &mut BTreeMap<Uuid, (u64, BTreeSet<String>)>, id: Uuid| {
+        let note = |map: &mut BTreeMap<AccessId, (u64, BTreeSet<String>)>, id: AccessId| {
             let (count, names) = map.entry(id).or_default();
             *count += 1;
             if names.len() < PREVIEW_USERNAMES || names.last().is_some_and(|last| change.target.username < *last) {
@@ -95,11 +95,15 @@ impl PreviewBuilder {
     }
 
     fn finish(self, plan: &roster_import::Plan, context: &crate::import::PlanContext) -> LinksPreview {
-        let deltas = |map: BTreeMap<Uuid, (u64, BTreeSet<String>)>| {
+        let deltas = |map: BTreeMap<AccessId, (u64, BTreeSet<String>)>| {
             let mut deltas: Vec<AccessDelta> = map
                 .into_iter()
                 .map(|(id, (users, names))| {
-                    let (kind, name) = context.catalogue.get(&id).cloned().unwrap_or((AccessKind::User, id.to_string()));
+                    let (kind, name) = context
+                        .catalogue
+                        .get(&id)
+                        .map(|(kind, name)| (kind, name.to_owned()))
+                        .unwrap_or((AccessKind::User, id.to_string()));
                     AccessDelta { access: AccessRef { id, kind, name }, users, usernames: names.into_iter().collect() }
                 })
                 .collect();

@@ -1,7 +1,7 @@
 //! A tenant's own things: its access catalogue and its settings.
 
+use roster_proto::TenantId;
 use roster_proto::admin::{Access, CreateAccess, TenantSettings};
-use uuid::Uuid;
 
 use crate::db::Db;
 use crate::error::{AccessError, AppError, SettingsError};
@@ -9,7 +9,7 @@ use crate::store;
 
 /// Creates an access, or finds the one of that kind and name; `true` when
 /// it was created now.
-pub async fn create_access(db: &Db, tenant: Uuid, input: &CreateAccess) -> Result<(Access, bool), AppError> {
+pub async fn create_access(db: &Db, tenant: TenantId, input: &CreateAccess) -> Result<(Access, bool), AppError> {
     let name = input.name.trim();
     if name.is_empty() {
         return Err(AccessError::EmptyName.into());
@@ -18,7 +18,7 @@ pub async fn create_access(db: &Db, tenant: Uuid, input: &CreateAccess) -> Resul
 }
 
 /// Checks and stores the tenant's settings.
-pub async fn replace_settings(db: &Db, tenant: Uuid, settings: &TenantSettings) -> Result<(), AppError> {
+pub async fn replace_settings(db: &Db, tenant: TenantId, settings: &TenantSettings) -> Result<(), AppError> {
     if !(1..=3650).contains(&settings.purge_after_days) {
         return Err(SettingsError::PurgeAfterDays(settings.purge_after_days).into());
     }

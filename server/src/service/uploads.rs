@@ -7,7 +7,7 @@
 use roster_proto::admin::Session;
 use roster_proto::agent::{CommitResponse, SnapshotState, SnapshotStatus};
 use roster_proto::manifest::{FORMAT_VERSION, MAX_CHUNK_BYTES, Manifest, SnapshotKind};
-use uuid::Uuid;
+use roster_proto::{SessionId, SnapshotId};
 
 use crate::db::Db;
 use crate::error::{AppError, AuthError, LimitError, Missing, UploadError};
@@ -86,7 +86,7 @@ fn check_chunk_list(manifest: &Manifest) -> Result<(), UploadError> {
 
 /// `agent`'s snapshot named `id`, or 404 (also for another agent's).
 pub async fn own_snapshot(db: &Db, agent: &AgentRecord, id: &str) -> Result<SnapshotRecord, AppError> {
-    let id: Uuid = id.parse().map_err(|_| AppError::NotFound(Missing::Snapshot))?;
+    let id: SnapshotId = id.parse().map_err(|_| AppError::NotFound(Missing::Snapshot))?;
     match store::directory::get_snapshot(db, id).await? {
         Some(s) if s.job_id == agent.job_id && s.tenant_id == agent.tenant_id => Ok(s),
         _ => Err(AppError::NotFound(Missing::Snapshot)),
@@ -147,7 +147,7 @@ pub async fn commit(db: &Db, imports: &ImportQueue, snapshot: &SnapshotRecord) -
 
 /// `agent`'s job's session named `id`, or 404 (also for other jobs').
 pub async fn session(db: &Db, agent: &AgentRecord, id: &str) -> Result<Session, AppError> {
-    let id: Uuid = id.parse().map_err(|_| AppError::NotFound(Missing::Session))?;
+    let id: SessionId = id.parse().map_err(|_| AppError::NotFound(Missing::Session))?;
     match store::sessions::get_session(db, agent.tenant_id, id).await? {
         Some(session) if session.job_id == agent.job_id => Ok(session),
         _ => Err(AppError::NotFound(Missing::Session)),

@@ -1,18 +1,19 @@
 //! Registered agents: identity, public key, job, revocation.
 
 use roster_proto::admin::Agent;
+use roster_proto::{AgentId, JobId, TenantId};
 use roster_snapshot::keys::PublicKey;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{Db, StoreError, get_uuid, now_ms, to_datetime};
+use super::{Db, StoreError, get_id, now_ms, to_datetime};
 
 /// An agent as the server knows it.
 #[derive(Debug, Clone)]
 pub struct AgentRecord {
-    pub id: Uuid,
-    pub tenant_id: Uuid,
-    pub job_id: Uuid,
+    pub id: AgentId,
+    pub tenant_id: TenantId,
+    pub job_id: JobId,
     /// The key every token of this agent must verify with.
     pub public_key: PublicKey,
     /// Revoked agents are refused on every request.
@@ -21,13 +22,13 @@ pub struct AgentRecord {
 
 pub async fn insert_agent(
     conn: &mut sqlx::AnyConnection,
-    tenant: Uuid,
-    job: Uuid,
+    tenant: TenantId,
+    job: JobId,
     public_key: &PublicKey,
     hostname: Option<&str>,
     agent_version: Option<&str>,
-) -> Result<Uuid, StoreError> {
-    let id = Uuid::new_v4();
+) -> Result<AgentId, StoreError> {
+    let id = AgentId::new();
     sqlx::query(
         "INSERT INTO agents (id, tenant_id, job_id, public_key, hostname, agent_version, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
@@ -43,7 +44,7 @@ pub async fn insert_agent(
     Ok(id)
 }
 
-pub async fn get_agent(db: &Db, id: Uuid) -> Result<Option<AgentRecord>, StoreError> {
+pub async fn get_agent(db: &Db, id: AgentId) -> Result<Option<AgentRecord>, StoreError> {
     let Some(row) = sqlx::query("SELECT id, tenant_id, job_id, public_key, revoked_at FROM agents WHERE id = $1")
         .bind(id.to_string())
         .fetch_optional(&db.pool)
@@ -54,16 +55,16 @@ pub async fn get_agent(db: &Db, id: Uuid) -> Result<Option<AgentRecord>, StoreEr
     let key: String = row.try_get("public_key")?;
     let revoked_at: Option<i64> = row.try_get("revoked_at")?;
     Ok(Some(AgentRecord {
-        id: get_uuid(&row, "id")?,
-        tenant_id: get_uuid(&row, "tenant_id")?,
-        job_id: get_uuid(&row, "job_id")?,
+        id: get_id(&row, "id")?,
+        tenant_id: get_id(&row, "tenant_id")?,
+        job_id: get_id(&row, "job_id")?,
         public_key: PublicKey::from_base64(&key).map_err(|e| StoreError::Corrupt { column: "agents.public_key", detail: e.to_string() })?,
         revoked: revoked_at.is_some(),
     }))
 }
 
 /// Notes that the agent was heard from, for the health view.
-pub async fn touch(db: &Db, id: Uuid) -> Result<(), StoreError> {
+pub async fn touch(db: &Db, id: AgentId) -> Result<(), StoreError> {
     sqlx::query("UPDATE agents SET last_seen_at = $1 WHERE id = $2").bind(now_ms()).bind(id.to_string()).execute(&db.pool).await?;
     Ok(())
 }
@@ -90,11 +91,11 @@ pub async fn forget_expired_tokens(db: &Db, now_ms: i64) -> Result<u64, StoreErr
 /// order, after `after` (`registered_at` ms, id).
 pub async fn list_agents(
     db: &Db,
-    tenant: Uuid,
-    job: Option<Uuid>,
+    tenant: TenantId,
+    job: Option<JobId>,
     limit: u32,
-    after: Option<(i64, Uuid)>,
-) -> Result<(Vec<Agent>, Option<(i64, Uuid)>), StoreError> {
+    after: Option<(i64, AgentId)>,
+) -> Result<(Vec<Agent>, Option<(i64, AgentId)>), StoreError> {
     let (after_ms, after_id) = after.map(|(ms, id)| (ms, id.to_string())).unwrap_or((i64::MIN, String::new()));
     let rows = sqlx::query(
         "SELECT id, job_id, hostname, agent_version, created_at, last_seen_at, revoked_at FROM agents
@@ -116,8 +117,8 @@ pub async fn list_agents(
         let revoked: Option<i64> = row.try_get("revoked_at")?;
         keys.push(created);
         agents.push(Agent {
-            id: get_uuid(row, "id")?,
-            job_id: get_uuid(row, "job_id")?,
+            id: get_id(row, "id")?,
+            job_id: get_id(row, "job_id")?,
             hostname: row.try_get("hostname")?,
             agent_version: row.try_get("agent_version")?,
             registered_at: to_datetime(created),
@@ -131,7 +132,7 @@ pub async fn list_agents(
 
 /// Revokes a tenant's agent; false when the tenant has no such agent.
 /// Revoking twice keeps the first time.
-pub async fn revoke(db: &Db, tenant: Uuid, agent: Uuid) -> Result<bool, StoreError> {
+pub async fn revoke(db: &Db, tenant: TenantId, agent: AgentId) -> Result<bool, StoreError> {
     sqlx::query("UPDATE agents SET revoked_at = $1 WHERE id = $2 AND tenant_id = $3 AND revoked_at IS NULL")
         .bind(now_ms())
         .bind(agent.to_string())
@@ -147,7 +148,7 @@ pub async fn revoke(db: &Db, tenant: Uuid, agent: Uuid) -> Result<bool, StoreErr
 }
 
 /// Replaces an unrevoked agent's key; false when it is revoked or gone.
-pub async fn replace_key(db: &Db, agent: Uuid, key: &PublicKey) -> Result<bool, StoreError> {
+pub async fn replace_key(db: &Db, agent: AgentId, key: &PublicKey) -> Result<bool, StoreError> {
     let result = sqlx::query("UPDATE agents SET public_key = $1 WHERE id = $2 AND revoked_at IS NULL")
         .bind(key.to_base64())
         .bind(agent.to_string())

@@ -1,25 +1,24 @@
 //! Snapshots and their chunks (what agents uploaded, as the signed
 //! manifest describes it), and the directory state they build per job.
 
-use roster_proto::ObjectGuid;
 use roster_proto::manifest::{Manifest, Watermark};
 use roster_proto::records::{GroupMembersRecord, GroupRecord, OuRecord, Record, UserRecord};
 use roster_proto::scope::JobScope;
+use roster_proto::{AgentId, JobId, ObjectGuid, Sha256Hex, SnapshotId, TenantId};
 use sqlx::Row;
-use uuid::Uuid;
 
-use super::{Db, StoreError, get_json, get_uuid, now_ms};
+use super::{Db, StoreError, get_id, get_json, get_parsed, now_ms};
 
 /// A stored snapshot's header.
 #[derive(Debug, Clone)]
 pub struct SnapshotRecord {
-    pub id: Uuid,
-    pub tenant_id: Uuid,
-    pub job_id: Uuid,
-    pub agent_id: Uuid,
+    pub id: SnapshotId,
+    pub tenant_id: TenantId,
+    pub job_id: JobId,
+    pub agent_id: AgentId,
     pub committed: bool,
     pub manifest: Manifest,
-    pub manifest_sha256: String,
+    pub manifest_sha256: Sha256Hex,
 }
 
 /// The columns every query of this table reads, as a literal for `concat!`.
@@ -32,19 +31,24 @@ macro_rules! snapshot_columns {
 fn snapshot_from_row(row: &sqlx::any::AnyRow) -> Result<SnapshotRecord, StoreError> {
     let status: String = row.try_get("status")?;
     Ok(SnapshotRecord {
-        id: get_uuid(row, "id")?,
-        tenant_id: get_uuid(row, "tenant_id")?,
-        job_id: get_uuid(row, "job_id")?,
-        agent_id: get_uuid(row, "agent_id")?,
+        id: get_id(row, "id")?,
+        tenant_id: get_id(row, "tenant_id")?,
+        job_id: get_id(row, "job_id")?,
+        agent_id: get_id(row, "agent_id")?,
         committed: status == "committed",
         manifest: get_json(row, "manifest_json")?,
-        manifest_sha256: row.try_get("manifest_sha256")?,
+        manifest_sha256: get_parsed(row, "manifest_sha256")?,
     })
 }
 
 /// Stores an offered snapshot, or does nothing if it is already stored
 /// (the agent is resuming). Returns the stored one either way.
-pub async fn offer_snapshot(db: &Db, tenant: Uuid, manifest: &Manifest, manifest_sha256: &str) -> Result<SnapshotRecord, StoreError> {
+pub async fn offer_snapshot(
+    db: &Db,
+    tenant: TenantId,
+    manifest: &Manifest,
+    manifest_sha256: &Sha256Hex,
+) -> Result<SnapshotRecord, StoreError> {
     sqlx::query(
         "INSERT INTO snapshots (id, tenant_id, job_id, agent_id, kind, status, manifest_json, manifest_sha256, chunk_count, created_at)
          VALUES ($1, $2, $3, $4, $9, 'receiving', $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
@@ -54,7 +58,7 @@ pub async fn offer_snapshot(db: &Db, tenant: Uuid, manifest: &Manifest, manifest
     .bind(manifest.job_id.to_string())
     .bind(manifest.agent_id.to_string())
     .bind(serde_json::to_string(manifest).unwrap_or_default())
-    .bind(manifest_sha256)
+    .bind(manifest_sha256.as_str())
     .bind(manifest.chunks.len() as i64)
     .bind(now_ms())
     .bind(match manifest.kind {
@@ -66,7 +70,7 @@ pub async fn offer_snapshot(db: &Db, tenant: Uuid, manifest: &Manifest, manifest
     get_snapshot(db, manifest.snapshot_id).await?.ok_or(StoreError::Corrupt { column: "snapshots", detail: "vanished after insert".into() })
 }
 
-pub async fn get_snapshot(db: &Db, id: Uuid) -> Result<Option<SnapshotRecord>, StoreError> {
+pub async fn get_snapshot(db: &Db, id: SnapshotId) -> Result<Option<SnapshotRecord>, StoreError> {
     let row = sqlx::query(concat!("SELECT ", snapshot_columns!(), " FROM snapshots WHERE id = $1"))
         .bind(id.to_string())
         .fetch_optional(&db.pool)
@@ -75,7 +79,7 @@ pub async fn get_snapshot(db: &Db, id: Uuid) -> Result<Option<SnapshotRecord>, S
 }
 
 /// The job's newest committed snapshot.
-pub async fn latest_committed(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<Option<SnapshotRecord>, StoreError> {
+pub async fn latest_committed(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<Option<SnapshotRecord>, StoreError> {
     let row = sqlx::query(concat!(
         "SELECT ",
         snapshot_columns!(),
@@ -88,7 +92,7 @@ pub async fn latest_committed(conn: &mut sqlx::AnyConnection, job: Uuid) -> Resu
 }
 
 /// Indexes of the chunks already stored.
-pub async fn stored_chunks(db: &Db, snapshot: Uuid) -> Result<Vec<u32>, StoreError> {
+pub async fn stored_chunks(db: &Db, snapshot: SnapshotId) -> Result<Vec<u32>, StoreError> {
     let rows = sqlx::query("SELECT idx FROM snapshot_chunks WHERE snapshot_id = $1 ORDER BY idx")
         .bind(snapshot.to_string())
         .fetch_all(&db.pool)
@@ -97,7 +101,7 @@ pub async fn stored_chunks(db: &Db, snapshot: Uuid) -> Result<Vec<u32>, StoreErr
 }
 
 /// Stores a chunk whose hash the caller checked; storing it twice is a no-op.
-pub async fn put_chunk(db: &Db, snapshot: Uuid, index: u32, sha256: &str, bytes: &[u8]) -> Result<(), StoreError> {
+pub async fn put_chunk(db: &Db, snapshot: SnapshotId, index: u32, sha256: &str, bytes: &[u8]) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO snapshot_chunks (snapshot_id, idx, sha256, data) VALUES ($1, $2, $3, $4) ON CONFLICT (snapshot_id, idx) DO NOTHING",
     )
@@ -111,7 +115,7 @@ pub async fn put_chunk(db: &Db, snapshot: Uuid, index: u32, sha256: &str, bytes:
 }
 
 /// One stored chunk's bytes.
-pub async fn chunk(conn: &mut sqlx::AnyConnection, snapshot: Uuid, index: u32) -> Result<Option<Vec<u8>>, StoreError> {
+pub async fn chunk(conn: &mut sqlx::AnyConnection, snapshot: SnapshotId, index: u32) -> Result<Option<Vec<u8>>, StoreError> {
     let row = sqlx::query("SELECT data FROM snapshot_chunks WHERE snapshot_id = $1 AND idx = $2")
         .bind(snapshot.to_string())
         .bind(i64::from(index))
@@ -121,7 +125,7 @@ pub async fn chunk(conn: &mut sqlx::AnyConnection, snapshot: Uuid, index: u32) -
 }
 
 /// Marks a snapshot committed. Returns false if it already was.
-pub async fn mark_committed(conn: &mut sqlx::AnyConnection, snapshot: Uuid) -> Result<bool, StoreError> {
+pub async fn mark_committed(conn: &mut sqlx::AnyConnection, snapshot: SnapshotId) -> Result<bool, StoreError> {
     let result = sqlx::query("UPDATE snapshots SET status = 'committed', committed_at = $1 WHERE id = $2 AND status = 'receiving'")
         .bind(now_ms())
         .bind(snapshot.to_string())
@@ -131,7 +135,7 @@ pub async fn mark_committed(conn: &mut sqlx::AnyConnection, snapshot: Uuid) -> R
 }
 
 /// True when the job has a committed snapshot other than `except`.
-pub async fn has_other_committed(conn: &mut sqlx::AnyConnection, job: Uuid, except: Uuid) -> Result<bool, StoreError> {
+pub async fn has_other_committed(conn: &mut sqlx::AnyConnection, job: JobId, except: SnapshotId) -> Result<bool, StoreError> {
     let row = sqlx::query("SELECT COUNT(*) AS n FROM snapshots WHERE job_id = $1 AND status = 'committed' AND id <> $2")
         .bind(job.to_string())
         .bind(except.to_string())
@@ -145,7 +149,7 @@ pub async fn has_other_committed(conn: &mut sqlx::AnyConnection, job: Uuid, exce
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirectoryState {
     /// The snapshot that last changed the state.
-    pub snapshot_id: Uuid,
+    pub snapshot_id: SnapshotId,
     /// Where the state stands; a delta must build on exactly this.
     pub watermark: Watermark,
     /// The job's scope when the last full snapshot was read: a delta only
@@ -155,14 +159,14 @@ pub struct DirectoryState {
     pub full_at: i64,
 }
 
-pub async fn state(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<Option<DirectoryState>, StoreError> {
+pub async fn state(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<Option<DirectoryState>, StoreError> {
     let row = sqlx::query("SELECT snapshot_id, watermark, full_scope, full_at FROM directory_state WHERE job_id = $1")
         .bind(job.to_string())
         .fetch_optional(&mut *conn)
         .await?;
     let Some(row) = row else { return Ok(None) };
     Ok(Some(DirectoryState {
-        snapshot_id: get_uuid(&row, "snapshot_id")?,
+        snapshot_id: get_id(&row, "snapshot_id")?,
         watermark: get_json(&row, "watermark")?,
         full_scope: get_json(&row, "full_scope")?,
         full_at: row.try_get("full_at")?,
@@ -173,8 +177,8 @@ pub async fn state(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<Option<D
 /// records the scope it was read with and when.
 pub async fn save_state(
     conn: &mut sqlx::AnyConnection,
-    job: Uuid,
-    snapshot: Uuid,
+    job: JobId,
+    snapshot: SnapshotId,
     watermark: &Watermark,
     full_scope: Option<&JobScope>,
 ) -> Result<(), StoreError> {
@@ -209,7 +213,7 @@ pub async fn save_state(
 }
 
 /// Empties the job's directory (before a full snapshot fills it again).
-pub async fn clear_objects(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<(), StoreError> {
+pub async fn clear_objects(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM directory_objects WHERE job_id = $1").bind(job.to_string()).execute(&mut *conn).await?;
     Ok(())
 }
@@ -226,7 +230,7 @@ fn kind_of(record: &Record) -> &'static str {
 }
 
 /// Stores or replaces an object.
-pub async fn upsert_object(conn: &mut sqlx::AnyConnection, job: Uuid, guid: ObjectGuid, record: &Record) -> Result<(), StoreError> {
+pub async fn upsert_object(conn: &mut sqlx::AnyConnection, job: JobId, guid: ObjectGuid, record: &Record) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO directory_objects (job_id, object_guid, kind, record, anchor) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (job_id, object_guid) DO UPDATE SET kind = excluded.kind, record = excluded.record, anchor = excluded.anchor",
@@ -247,7 +251,7 @@ pub async fn upsert_object(conn: &mut sqlx::AnyConnection, job: Uuid, guid: Obje
 /// Locks the job's directory state until the transaction ends, so no
 /// snapshot commits into it meanwhile. SQLite's write transaction already
 /// excludes every other writer; PostgreSQL locks the state's row.
-pub async fn lock_state(conn: &mut sqlx::AnyConnection, dialect: crate::db::Dialect, job: Uuid) -> Result<(), StoreError> {
+pub async fn lock_state(conn: &mut sqlx::AnyConnection, dialect: crate::db::Dialect, job: JobId) -> Result<(), StoreError> {
     if dialect == crate::db::Dialect::Postgres {
         sqlx::query("SELECT job_id FROM directory_state WHERE job_id = $1 FOR UPDATE")
             .bind(job.to_string())
@@ -258,7 +262,7 @@ pub async fn lock_state(conn: &mut sqlx::AnyConnection, dialect: crate::db::Dial
 }
 
 /// The job's groups as the state holds them.
-pub async fn load_groups(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<Vec<GroupRecord>, StoreError> {
+pub async fn load_groups(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<Vec<GroupRecord>, StoreError> {
     let rows = sqlx::query("SELECT record FROM directory_objects WHERE job_id = $1 AND kind = 'group' ORDER BY object_guid")
         .bind(job.to_string())
         .fetch_all(&mut *conn)
@@ -279,7 +283,7 @@ pub type UserKey = roster_import::UserKey;
 /// The next `limit` users after `after`, in (anchor, objectGUID) order.
 pub async fn user_batch(
     conn: &mut sqlx::AnyConnection,
-    job: Uuid,
+    job: JobId,
     after: Option<&UserKey>,
     limit: u32,
 ) -> Result<Vec<(UserKey, UserRecord)>, StoreError> {
@@ -310,7 +314,7 @@ pub async fn user_batch(
 
 /// Appends a large group's continued member list to its stored record.
 /// Returns false when the state holds no such group.
-pub async fn append_group_members(conn: &mut sqlx::AnyConnection, job: Uuid, more: &GroupMembersRecord) -> Result<bool, StoreError> {
+pub async fn append_group_members(conn: &mut sqlx::AnyConnection, job: JobId, more: &GroupMembersRecord) -> Result<bool, StoreError> {
     let row = sqlx::query("SELECT record FROM directory_objects WHERE job_id = $1 AND object_guid = $2 AND kind = 'group'")
         .bind(job.to_string())
         .bind(more.object_guid.to_string())
@@ -325,7 +329,7 @@ pub async fn append_group_members(conn: &mut sqlx::AnyConnection, job: Uuid, mor
     Ok(true)
 }
 
-pub async fn object_exists(conn: &mut sqlx::AnyConnection, job: Uuid, guid: ObjectGuid) -> Result<bool, StoreError> {
+pub async fn object_exists(conn: &mut sqlx::AnyConnection, job: JobId, guid: ObjectGuid) -> Result<bool, StoreError> {
     let row = sqlx::query("SELECT COUNT(*) AS n FROM directory_objects WHERE job_id = $1 AND object_guid = $2")
         .bind(job.to_string())
         .bind(guid.to_string())
@@ -334,7 +338,7 @@ pub async fn object_exists(conn: &mut sqlx::AnyConnection, job: Uuid, guid: Obje
     Ok(row.try_get::<i64, _>("n")? > 0)
 }
 
-pub async fn delete_object(conn: &mut sqlx::AnyConnection, job: Uuid, guid: ObjectGuid) -> Result<(), StoreError> {
+pub async fn delete_object(conn: &mut sqlx::AnyConnection, job: JobId, guid: ObjectGuid) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM directory_objects WHERE job_id = $1 AND object_guid = $2")
         .bind(job.to_string())
         .bind(guid.to_string())
@@ -344,7 +348,7 @@ pub async fn delete_object(conn: &mut sqlx::AnyConnection, job: Uuid, guid: Obje
 }
 
 /// The base DN of a committed snapshot (what the job's paths are relative to).
-pub async fn snapshot_base_dn(conn: &mut sqlx::AnyConnection, snapshot: Uuid) -> Result<Option<String>, StoreError> {
+pub async fn snapshot_base_dn(conn: &mut sqlx::AnyConnection, snapshot: SnapshotId) -> Result<Option<String>, StoreError> {
     let row = sqlx::query("SELECT manifest_json FROM snapshots WHERE id = $1 AND status = 'committed'")
         .bind(snapshot.to_string())
         .fetch_optional(&mut *conn)
@@ -361,7 +365,7 @@ pub struct UsersAndOus {
 }
 
 /// The job's users and OUs as the state holds them.
-pub async fn load_users_and_ous(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<UsersAndOus, StoreError> {
+pub async fn load_users_and_ous(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<UsersAndOus, StoreError> {
     let rows = sqlx::query("SELECT record FROM directory_objects WHERE job_id = $1 AND kind IN ('user', 'ou') ORDER BY object_guid")
         .bind(job.to_string())
         .fetch_all(&mut *conn)
@@ -379,7 +383,7 @@ pub async fn load_users_and_ous(conn: &mut sqlx::AnyConnection, job: Uuid) -> Re
 
 /// Snapshots of `job` still receiving chunks, other than `except` (a
 /// snapshot being offered again does not count against itself).
-pub async fn pending_snapshots(db: &Db, job: Uuid, except: Uuid) -> Result<u64, StoreError> {
+pub async fn pending_snapshots(db: &Db, job: JobId, except: SnapshotId) -> Result<u64, StoreError> {
     let row = sqlx::query("SELECT COUNT(*) AS n FROM snapshots WHERE job_id = $1 AND status = 'receiving' AND id <> $2")
         .bind(job.to_string())
         .bind(except.to_string())

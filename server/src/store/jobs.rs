@@ -1,15 +1,13 @@
 //! Import jobs, their registration tokens and links, and the tenant's
 //! access catalogue.
 
-use std::collections::HashMap;
-
-use roster_proto::ObjectGuid;
+use roster_import::AccessCatalogue;
 use roster_proto::admin::{Access, AccessKind, CreateJob, Job, Link, LinkInput, RegistrationToken, SafeguardPolicy};
+use roster_proto::{AccessId, DailyTime, JobId, ObjectGuid, TenantId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use uuid::Uuid;
 
-use super::{Db, StoreError, get_json, get_uuid, hash_secret, new_secret, now_ms, to_datetime};
+use super::{Db, StoreError, get_id, get_json, get_parsed, hash_secret, new_secret, now_ms, to_datetime};
 
 /// The columns every query of this table reads, as a literal for `concat!`.
 macro_rules! job_columns {
@@ -20,12 +18,12 @@ macro_rules! job_columns {
 
 fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
     Ok(Job {
-        id: get_uuid(row, "id")?,
+        id: get_id(row, "id")?,
         name: row.try_get("name")?,
         relative_paths: get_json(row, "relative_paths")?,
         group_paths: get_json(row, "group_paths")?,
         user_filter: row.try_get("user_filter")?,
-        schedule_time: row.try_get("schedule_time")?,
+        schedule_time: get_parsed(row, "schedule_time")?,
         full_sync_interval_days: u32::try_from(row.try_get::<i64, _>("full_sync_interval_days")?).unwrap_or(u32::MAX),
         policy: get_json(row, "policy")?,
         created_at: to_datetime(row.try_get("created_at")?),
@@ -42,22 +40,21 @@ pub enum CreatedJob {
 /// Creates a job whose first scheduled import is the next `daily` time.
 pub async fn create_job(
     db: &Db,
-    tenant: Uuid,
+    tenant: TenantId,
     input: &CreateJob,
-    schedule_time: &str,
-    daily: time::Time,
+    daily: DailyTime,
     full_sync_interval_days: u32,
 ) -> Result<CreatedJob, StoreError> {
     let now = now_ms();
     let next_import = crate::schedule::next_daily_run(daily, to_datetime(now));
     let job = Job {
         // Time-ordered, so jobs made in the same millisecond still list in order.
-        id: Uuid::now_v7(),
+        id: JobId::new(),
         name: input.name.trim().to_owned(),
         relative_paths: input.relative_paths.clone(),
         group_paths: input.group_paths.clone(),
         user_filter: input.user_filter.as_deref().map(str::trim).filter(|f| !f.is_empty()).map(str::to_owned),
-        schedule_time: schedule_time.to_owned(),
+        schedule_time: daily,
         full_sync_interval_days,
         policy: input.policy.unwrap_or_default(),
         created_at: to_datetime(now),
@@ -72,8 +69,8 @@ pub async fn create_job(
     .bind(&job.name)
     .bind(serde_json::to_string(&job.relative_paths).unwrap_or_default())
     .bind(serde_json::to_string(&job.group_paths).unwrap_or_default())
-    .bind(&job.schedule_time)
-    .bind((next_import.unix_timestamp_nanos() / 1_000_000) as i64)
+    .bind(job.schedule_time.to_string())
+    .bind(super::UnixMillis::from_datetime(next_import).0)
     .bind(now)
     .bind(i64::from(full_sync_interval_days))
     .bind(&job.user_filter)
@@ -87,10 +84,10 @@ pub async fn create_job(
 /// (`created_at` ms, id); returns the key of the last one if more follow.
 pub async fn list_jobs(
     db: &Db,
-    tenant: Uuid,
+    tenant: TenantId,
     limit: u32,
-    after: Option<(i64, Uuid)>,
-) -> Result<(Vec<Job>, Option<(i64, Uuid)>), StoreError> {
+    after: Option<(i64, JobId)>,
+) -> Result<(Vec<Job>, Option<(i64, JobId)>), StoreError> {
     let (after_ms, after_id) = after.map(|(ms, id)| (ms, id.to_string())).unwrap_or((i64::MIN, String::new()));
     let rows = sqlx::query(concat!(
         "SELECT ",
@@ -119,7 +116,7 @@ pub async fn list_jobs(
 }
 
 /// A tenant's job by name.
-pub async fn job_named(db: &Db, tenant: Uuid, name: &str) -> Result<Option<Job>, StoreError> {
+pub async fn job_named(db: &Db, tenant: TenantId, name: &str) -> Result<Option<Job>, StoreError> {
     let row = sqlx::query(concat!("SELECT ", job_columns!(), " FROM jobs WHERE tenant_id = $1 AND name = $2"))
         .bind(tenant.to_string())
         .bind(name)
@@ -129,7 +126,7 @@ pub async fn job_named(db: &Db, tenant: Uuid, name: &str) -> Result<Option<Job>,
 }
 
 /// A job of `tenant`; `None` also for another tenant's job.
-pub async fn get_job(db: &Db, tenant: Uuid, job: Uuid) -> Result<Option<Job>, StoreError> {
+pub async fn get_job(db: &Db, tenant: TenantId, job: JobId) -> Result<Option<Job>, StoreError> {
     let row = sqlx::query(concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = $1 AND tenant_id = $2"))
         .bind(job.to_string())
         .bind(tenant.to_string())
@@ -141,8 +138,8 @@ pub async fn get_job(db: &Db, tenant: Uuid, job: Uuid) -> Result<Option<Job>, St
 /// A job whose scheduled import is due.
 #[derive(Debug, Clone)]
 pub struct DueJob {
-    pub id: Uuid,
-    pub tenant_id: Uuid,
+    pub id: JobId,
+    pub tenant_id: TenantId,
     pub schedule_time: String,
     pub next_import_at: i64,
 }
@@ -157,8 +154,8 @@ pub async fn due_jobs(db: &Db, now_ms: i64) -> Result<Vec<DueJob>, StoreError> {
     rows.iter()
         .map(|row| {
             Ok(DueJob {
-                id: get_uuid(row, "id")?,
-                tenant_id: get_uuid(row, "tenant_id")?,
+                id: get_id(row, "id")?,
+                tenant_id: get_id(row, "tenant_id")?,
                 schedule_time: row.try_get("schedule_time")?,
                 next_import_at: row.try_get("next_import_at")?,
             })
@@ -178,7 +175,7 @@ pub async fn advance_schedule(conn: &mut sqlx::AnyConnection, job: &DueJob, next
     Ok(result.rows_affected() == 1)
 }
 
-pub async fn create_registration_token(db: &Db, tenant: Uuid, job: Uuid, ttl_ms: i64) -> Result<RegistrationToken, StoreError> {
+pub async fn create_registration_token(db: &Db, tenant: TenantId, job: JobId, ttl_ms: i64) -> Result<RegistrationToken, StoreError> {
     let token = new_secret("rst_reg_")?;
     let now = now_ms();
     sqlx::query("INSERT INTO registration_tokens (token_hash, tenant_id, job_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
@@ -195,7 +192,7 @@ pub async fn create_registration_token(db: &Db, tenant: Uuid, job: Uuid, ttl_ms:
 /// Marks a registration token used and returns its (tenant, job), if it was
 /// valid, unused and unexpired. Done with one conditional UPDATE, so two
 /// agents racing with the same token cannot both win.
-pub async fn redeem_registration_token(conn: &mut sqlx::AnyConnection, token: &str) -> Result<Option<(Uuid, Uuid)>, StoreError> {
+pub async fn redeem_registration_token(conn: &mut sqlx::AnyConnection, token: &str) -> Result<Option<(TenantId, JobId)>, StoreError> {
     let now = now_ms();
     let hash = hash_secret(token);
     let claimed = sqlx::query("UPDATE registration_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1")
@@ -208,21 +205,21 @@ pub async fn redeem_registration_token(conn: &mut sqlx::AnyConnection, token: &s
     }
     let row =
         sqlx::query("SELECT tenant_id, job_id FROM registration_tokens WHERE token_hash = $1").bind(&hash).fetch_one(&mut *conn).await?;
-    Ok(Some((get_uuid(&row, "tenant_id")?, get_uuid(&row, "job_id")?)))
+    Ok(Some((get_id(&row, "tenant_id")?, get_id(&row, "job_id")?)))
 }
 
 fn access_from_row(row: &AnyRow) -> Result<Access, StoreError> {
     let kind: String = row.try_get("kind")?;
     Ok(Access {
-        id: get_uuid(row, "id")?,
+        id: get_id(row, "id")?,
         kind: AccessKind::parse(&kind).ok_or(StoreError::Corrupt { column: "accesses.kind", detail: kind })?,
         name: row.try_get("name")?,
     })
 }
 
 /// Creates an access, or returns the existing one of the same kind and name.
-pub async fn create_access(db: &Db, tenant: Uuid, kind: AccessKind, name: &str) -> Result<(Access, bool), StoreError> {
-    let id = Uuid::new_v4();
+pub async fn create_access(db: &Db, tenant: TenantId, kind: AccessKind, name: &str) -> Result<(Access, bool), StoreError> {
+    let id = AccessId::new();
     let inserted = sqlx::query("INSERT INTO accesses (id, tenant_id, kind, name, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, kind, name) DO NOTHING")
         .bind(id.to_string())
         .bind(tenant.to_string())
@@ -246,10 +243,10 @@ pub async fn create_access(db: &Db, tenant: Uuid, kind: AccessKind, name: &str) 
 /// `after`; returns the key of the last one if more follow.
 pub async fn list_accesses(
     db: &Db,
-    tenant: Uuid,
+    tenant: TenantId,
     limit: u32,
-    after: Option<(String, String, Uuid)>,
-) -> Result<(Vec<Access>, Option<(String, String, Uuid)>), StoreError> {
+    after: Option<(String, String, AccessId)>,
+) -> Result<(Vec<Access>, Option<(String, String, AccessId)>), StoreError> {
     let (kind, name, id) = after.map(|(k, n, i)| (k, n, i.to_string())).unwrap_or_default();
     let rows = sqlx::query(
         "SELECT id, kind, name FROM accesses WHERE tenant_id = $1
@@ -274,16 +271,16 @@ pub async fn list_accesses(
 }
 
 /// The catalogue as the planner wants it.
-pub async fn access_catalogue(conn: &mut sqlx::AnyConnection, tenant: Uuid) -> Result<HashMap<Uuid, (AccessKind, String)>, StoreError> {
+pub async fn access_catalogue(conn: &mut sqlx::AnyConnection, tenant: TenantId) -> Result<AccessCatalogue, StoreError> {
     let rows =
         sqlx::query("SELECT id, kind, name FROM accesses WHERE tenant_id = $1").bind(tenant.to_string()).fetch_all(&mut *conn).await?;
-    rows.iter().map(|r| access_from_row(r).map(|a| (a.id, (a.kind, a.name)))).collect()
+    rows.iter().map(access_from_row).collect()
 }
 
 /// Replaces a job's links. Access ids must be the tenant's (checked by the caller).
 pub async fn put_links(
     conn: &mut sqlx::AnyConnection,
-    job: Uuid,
+    job: JobId,
     links: &[LinkInput],
     resolved: &[Option<ObjectGuid>],
 ) -> Result<(), StoreError> {
@@ -301,7 +298,7 @@ pub async fn put_links(
     Ok(())
 }
 
-pub async fn get_links(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<Vec<Link>, StoreError> {
+pub async fn get_links(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<Vec<Link>, StoreError> {
     let rows = sqlx::query("SELECT group_text, access_id, group_guid FROM links WHERE job_id = $1 ORDER BY position")
         .bind(job.to_string())
         .fetch_all(&mut *conn)
@@ -311,7 +308,7 @@ pub async fn get_links(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<Vec<
             let guid: Option<String> = row.try_get("group_guid")?;
             Ok(Link {
                 group: row.try_get("group_text")?,
-                access_id: get_uuid(row, "access_id")?,
+                access_id: get_id(row, "access_id")?,
                 group_guid: guid
                     .map(|g| g.parse::<ObjectGuid>())
                     .transpose()
@@ -322,7 +319,7 @@ pub async fn get_links(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<Vec<
 }
 
 /// Records which group each link resolved to in the snapshot just imported.
-pub async fn record_link_resolution(conn: &mut sqlx::AnyConnection, job: Uuid, resolved: &[Option<ObjectGuid>]) -> Result<(), StoreError> {
+pub async fn record_link_resolution(conn: &mut sqlx::AnyConnection, job: JobId, resolved: &[Option<ObjectGuid>]) -> Result<(), StoreError> {
     for (position, guid) in resolved.iter().enumerate() {
         if let Some(guid) = guid {
             // Written only when it changes: a re-import that changes nothing writes nothing.
@@ -340,13 +337,13 @@ pub async fn record_link_resolution(conn: &mut sqlx::AnyConnection, job: Uuid, r
 }
 
 /// Asks the job's agent for a full snapshot next time (a reconciliation).
-pub async fn request_full_sync(db: &Db, job: Uuid) -> Result<(), StoreError> {
+pub async fn request_full_sync(db: &Db, job: JobId) -> Result<(), StoreError> {
     sqlx::query("UPDATE jobs SET full_sync_requested = 1 WHERE id = $1").bind(job.to_string()).execute(&db.pool).await?;
     Ok(())
 }
 
 /// True when an admin asked for a full reconciliation not yet delivered.
-pub async fn full_sync_requested(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<bool, StoreError> {
+pub async fn full_sync_requested(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<bool, StoreError> {
     let row = sqlx::query("SELECT full_sync_requested FROM jobs WHERE id = $1").bind(job.to_string()).fetch_optional(&mut *conn).await?;
     Ok(match row {
         Some(row) => row.try_get::<i64, _>("full_sync_requested")? != 0,
@@ -355,13 +352,13 @@ pub async fn full_sync_requested(conn: &mut sqlx::AnyConnection, job: Uuid) -> R
 }
 
 /// A full snapshot arrived: the request is answered.
-pub async fn clear_full_sync_request(conn: &mut sqlx::AnyConnection, job: Uuid) -> Result<(), StoreError> {
+pub async fn clear_full_sync_request(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<(), StoreError> {
     sqlx::query("UPDATE jobs SET full_sync_requested = 0 WHERE id = $1").bind(job.to_string()).execute(&mut *conn).await?;
     Ok(())
 }
 
 /// Replaces a job's safeguard policy.
-pub async fn set_policy(db: &Db, job: Uuid, policy: &SafeguardPolicy) -> Result<(), StoreError> {
+pub async fn set_policy(db: &Db, job: JobId, policy: &SafeguardPolicy) -> Result<(), StoreError> {
     sqlx::query("UPDATE jobs SET policy = $1 WHERE id = $2")
         .bind(serde_json::to_string(policy).map_err(|e| StoreError::Corrupt { column: "jobs.policy", detail: e.to_string() })?)
         .bind(job.to_string())

@@ -9,6 +9,7 @@ pub mod sessions;
 pub mod tenants;
 pub mod users;
 
+use roster_proto::TenantId;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
@@ -26,19 +27,41 @@ pub enum StoreError {
     Corrupt { column: &'static str, detail: String },
 }
 
+/// A moment as the store keeps it: Unix milliseconds in an integer column.
+/// The one place moments become milliseconds and back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UnixMillis(pub i64);
+
+impl UnixMillis {
+    pub fn now() -> UnixMillis {
+        UnixMillis::from_datetime(time::OffsetDateTime::now_utc())
+    }
+
+    /// `at`, truncated to the millisecond.
+    pub fn from_datetime(at: time::OffsetDateTime) -> UnixMillis {
+        UnixMillis((at.unix_timestamp_nanos() / 1_000_000) as i64)
+    }
+
+    /// The moment again; one out of `OffsetDateTime`'s range reads as the epoch.
+    pub fn to_datetime(self) -> time::OffsetDateTime {
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+    }
+}
+
 /// Now, as stored: Unix milliseconds.
 pub fn now_ms() -> i64 {
-    let now = time::OffsetDateTime::now_utc();
-    (now.unix_timestamp_nanos() / 1_000_000) as i64
+    UnixMillis::now().0
 }
 
 pub(crate) fn to_datetime(ms: i64) -> time::OffsetDateTime {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+    UnixMillis(ms).to_datetime()
 }
 
-pub(crate) fn get_uuid(row: &AnyRow, column: &'static str) -> Result<Uuid, StoreError> {
+/// Reads an id column: every id is stored as its text (TEXT in both
+/// engines) and bound as `id.to_string()`, so this is the one way back.
+pub(crate) fn get_id<T: From<Uuid>>(row: &AnyRow, column: &'static str) -> Result<T, StoreError> {
     let text: String = row.try_get(column)?;
-    text.parse().map_err(|e: uuid::Error| StoreError::Corrupt { column, detail: e.to_string() })
+    text.parse::<Uuid>().map(T::from).map_err(|e| StoreError::Corrupt { column, detail: e.to_string() })
 }
 
 pub(crate) fn get_json<T: serde::de::DeserializeOwned>(row: &AnyRow, column: &'static str) -> Result<T, StoreError> {
@@ -65,7 +88,7 @@ pub fn new_secret(prefix: &str) -> Result<String, StoreError> {
 /// How secrets are stored: sha256 hex. Tokens are 256-bit random, so a fast
 /// hash is enough (no password stretching needed).
 pub fn hash_secret(secret: &str) -> String {
-    roster_snapshot::sha256_hex(secret.as_bytes())
+    roster_snapshot::sha256_hex(secret.as_bytes()).into_string()
 }
 
 /// Deletes, in one transaction, the rows of `parent` whose ids `ids` (a
@@ -78,7 +101,7 @@ pub(crate) async fn delete_with_children(
     parent: &'static str,
     child: &'static str,
     child_key: &'static str,
-    tenant: Uuid,
+    tenant: TenantId,
     before_ms: i64,
 ) -> Result<u64, StoreError> {
     let mut tx = db.begin_write().await?;

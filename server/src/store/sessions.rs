@@ -2,13 +2,14 @@
 //! the itemised changes.
 
 use roster_proto::admin::{ChangeAction, ChangeDetail, HistoryEntry, Session, SessionChange, SessionCounts, SessionStatus, SessionTrigger};
+use roster_proto::{JobId, SessionId, Sha256Hex, SnapshotId, TenantId, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
 use crate::db::Dialect;
 
-use super::{Db, StoreError, get_json, get_parsed, get_uuid, now_ms, to_datetime};
+use super::{Db, StoreError, get_id, get_json, get_parsed, now_ms, to_datetime};
 
 /// The columns every query of this table reads, as a literal for `concat!`.
 macro_rules! columns {
@@ -72,12 +73,12 @@ fn from_row(row: &AnyRow) -> Result<Session, StoreError> {
     let finished_at: Option<i64> = row.try_get("finished_at")?;
     let duration_ms: Option<i64> = row.try_get("duration_ms")?;
     Ok(Session {
-        id: get_uuid(row, "id")?,
-        job_id: get_uuid(row, "job_id")?,
+        id: get_id(row, "id")?,
+        job_id: get_id(row, "job_id")?,
         trigger: trigger_of(row)?,
         status: SessionStatus::parse(&status).ok_or_else(|| corrupt("sessions.status", status.clone()))?,
-        snapshot_id: get_uuid(row, "snapshot_id")?,
-        manifest_sha256: row.try_get("manifest_sha256")?,
+        snapshot_id: get_id(row, "snapshot_id")?,
+        manifest_sha256: get_parsed(row, "manifest_sha256")?,
         counts: SessionCounts {
             created: count("created_count")?,
             updated: count("updated_count")?,
@@ -101,13 +102,13 @@ fn from_row(row: &AnyRow) -> Result<Session, StoreError> {
 /// Queues an import of `snapshot` for `job`.
 pub async fn insert_session(
     conn: &mut sqlx::AnyConnection,
-    tenant: Uuid,
-    job: Uuid,
-    snapshot: Uuid,
-    manifest_sha256: &str,
+    tenant: TenantId,
+    job: JobId,
+    snapshot: SnapshotId,
+    manifest_sha256: &Sha256Hex,
     trigger: SessionTrigger,
-) -> Result<Uuid, StoreError> {
-    let id = Uuid::new_v4();
+) -> Result<SessionId, StoreError> {
+    let id = SessionId::new();
     sqlx::query(
         "INSERT INTO sessions (id, tenant_id, job_id, snapshot_id, trigger_kind, status, manifest_sha256, created_at)
          VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7)",
@@ -117,7 +118,7 @@ pub async fn insert_session(
     .bind(job.to_string())
     .bind(snapshot.to_string())
     .bind(trigger_str(trigger))
-    .bind(manifest_sha256)
+    .bind(manifest_sha256.as_str())
     .bind(now_ms())
     .execute(&mut *conn)
     .await?;
@@ -125,7 +126,7 @@ pub async fn insert_session(
 }
 
 /// A session of `tenant` (`None` for other tenants' sessions too).
-pub async fn get_session(db: &Db, tenant: Uuid, id: Uuid) -> Result<Option<Session>, StoreError> {
+pub async fn get_session(db: &Db, tenant: TenantId, id: SessionId) -> Result<Option<Session>, StoreError> {
     let row = sqlx::query(concat!("SELECT ", columns!(), " FROM sessions WHERE id = $1 AND tenant_id = $2"))
         .bind(id.to_string())
         .bind(tenant.to_string())
@@ -135,7 +136,7 @@ pub async fn get_session(db: &Db, tenant: Uuid, id: Uuid) -> Result<Option<Sessi
 }
 
 /// The session started by committing `snapshot`, if any.
-pub async fn session_for_snapshot(db: &Db, snapshot: Uuid) -> Result<Option<Session>, StoreError> {
+pub async fn session_for_snapshot(db: &Db, snapshot: SnapshotId) -> Result<Option<Session>, StoreError> {
     let row = sqlx::query(concat!("SELECT ", columns!(), " FROM sessions WHERE snapshot_id = $1 AND trigger_kind = 'first_push'"))
         .bind(snapshot.to_string())
         .fetch_optional(&db.pool)
@@ -147,11 +148,11 @@ pub async fn session_for_snapshot(db: &Db, snapshot: Uuid) -> Result<Option<Sess
 /// last session's `created_at` and id.
 pub async fn list_sessions(
     db: &Db,
-    job: Uuid,
+    job: JobId,
     limit: u32,
-    cursor: Option<(i64, String)>,
-) -> Result<(Vec<Session>, Option<(i64, String)>), StoreError> {
-    let (before_ms, before_id) = cursor.unwrap_or((i64::MAX, String::new()));
+    cursor: Option<(i64, SessionId)>,
+) -> Result<(Vec<Session>, Option<(i64, SessionId)>), StoreError> {
+    let (before_ms, before_id) = cursor.map(|(ms, id)| (ms, id.to_string())).unwrap_or((i64::MAX, String::new()));
     let rows = sqlx::query(concat!(
         "SELECT ",
         columns!(),
@@ -167,7 +168,7 @@ pub async fn list_sessions(
     let mut sessions = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
     let next = if sessions.len() > limit as usize {
         sessions.truncate(limit as usize);
-        sessions.last().map(|s| ((s.created_at.unix_timestamp_nanos() / 1_000_000) as i64, s.id.to_string()))
+        sessions.last().map(|s| (super::UnixMillis::from_datetime(s.created_at).0, s.id))
     } else {
         None
     };
@@ -175,9 +176,9 @@ pub async fn list_sessions(
 }
 
 /// Queued sessions, oldest first.
-pub async fn queued(db: &Db) -> Result<Vec<Uuid>, StoreError> {
+pub async fn queued(db: &Db) -> Result<Vec<SessionId>, StoreError> {
     let rows = sqlx::query("SELECT id FROM sessions WHERE status = 'queued' ORDER BY created_at, id").fetch_all(&db.pool).await?;
-    rows.iter().map(|r| get_uuid(r, "id")).collect()
+    rows.iter().map(|r| get_id(r, "id")).collect()
 }
 
 /// Takes a queued session for this worker, unless another import of the
@@ -189,7 +190,7 @@ pub async fn queued(db: &Db) -> Result<Vec<Uuid>, StoreError> {
 /// Returns the claim's token: a session re-queued and claimed again
 /// elsewhere meanwhile (see [`requeue_interrupted`]) has another, and this
 /// run then records nothing.
-pub async fn claim(db: &Db, id: Uuid) -> Result<Option<Uuid>, StoreError> {
+pub async fn claim(db: &Db, id: SessionId) -> Result<Option<Uuid>, StoreError> {
     let token = Uuid::new_v4();
     let result = sqlx::query(
         "UPDATE sessions SET status = 'running', started_at = $1, claim_token = $3
@@ -213,10 +214,10 @@ pub async fn claim(db: &Db, id: Uuid) -> Result<Option<Uuid>, StoreError> {
 /// Work facts of a claimed session.
 #[derive(Debug, Clone)]
 pub struct SessionWork {
-    pub id: Uuid,
-    pub tenant_id: Uuid,
-    pub job_id: Uuid,
-    pub snapshot_id: Uuid,
+    pub id: SessionId,
+    pub tenant_id: TenantId,
+    pub job_id: JobId,
+    pub snapshot_id: SnapshotId,
     pub started_at: i64,
     /// The digest of the held plan an admin approved, if this run follows an approval.
     pub approved_digest: Option<String>,
@@ -225,7 +226,7 @@ pub struct SessionWork {
 }
 
 /// What a run of a session claimed with `claim_token` needs.
-pub async fn work(db: &Db, id: Uuid, claim_token: Uuid) -> Result<Option<SessionWork>, StoreError> {
+pub async fn work(db: &Db, id: SessionId, claim_token: Uuid) -> Result<Option<SessionWork>, StoreError> {
     let row = sqlx::query("SELECT id, tenant_id, job_id, snapshot_id, started_at, created_at, approved_digest FROM sessions WHERE id = $1")
         .bind(id.to_string())
         .fetch_optional(&db.pool)
@@ -233,10 +234,10 @@ pub async fn work(db: &Db, id: Uuid, claim_token: Uuid) -> Result<Option<Session
     let Some(row) = row else { return Ok(None) };
     let started: Option<i64> = row.try_get("started_at")?;
     Ok(Some(SessionWork {
-        id: get_uuid(&row, "id")?,
-        tenant_id: get_uuid(&row, "tenant_id")?,
-        job_id: get_uuid(&row, "job_id")?,
-        snapshot_id: get_uuid(&row, "snapshot_id")?,
+        id: get_id(&row, "id")?,
+        tenant_id: get_id(&row, "tenant_id")?,
+        job_id: get_id(&row, "job_id")?,
+        snapshot_id: get_id(&row, "snapshot_id")?,
         started_at: started.unwrap_or(row.try_get("created_at")?),
         approved_digest: row.try_get("approved_digest")?,
         claim_token,
@@ -302,7 +303,7 @@ pub enum Verdict {
 
 /// Approves or rejects a held session of `tenant`; false if there is no
 /// such held session (another decision came first).
-pub async fn decide(db: &Db, tenant: Uuid, id: Uuid, verdict: Verdict, by: &str) -> Result<bool, StoreError> {
+pub async fn decide(db: &Db, tenant: TenantId, id: SessionId, verdict: Verdict, by: &str) -> Result<bool, StoreError> {
     let sql = match verdict {
         Verdict::Approve => {
             "UPDATE sessions SET status = 'queued', approved_digest = plan_digest, decided_by = $1, decided_at = $2, started_at = NULL,
@@ -319,7 +320,7 @@ pub async fn decide(db: &Db, tenant: Uuid, id: Uuid, verdict: Verdict, by: &str)
 
 /// Rejects the job's other held sessions once a newer run has been
 /// planned: an approval applies to the newest plan only.
-pub async fn supersede_held(conn: &mut sqlx::AnyConnection, job: Uuid, newer: Uuid) -> Result<(), StoreError> {
+pub async fn supersede_held(conn: &mut sqlx::AnyConnection, job: JobId, newer: SessionId) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE sessions SET status = 'rejected', decided_by = $1, decided_at = $2 WHERE job_id = $3 AND status = 'held' AND id <> $4",
     )
@@ -334,7 +335,7 @@ pub async fn supersede_held(conn: &mut sqlx::AnyConnection, job: Uuid, newer: Uu
 
 /// Removes `tenant`'s finished sessions (succeeded, rejected, failed)
 /// created before `before_ms`, with their changes. Returns how many.
-pub async fn delete_finished_before(db: &Db, tenant: Uuid, before_ms: i64) -> Result<u64, StoreError> {
+pub async fn delete_finished_before(db: &Db, tenant: TenantId, before_ms: i64) -> Result<u64, StoreError> {
     let old = "SELECT id FROM sessions WHERE tenant_id = $1 AND created_at < $2 AND status IN ('succeeded', 'rejected', 'failed')";
     super::delete_with_children(db, old, "sessions", "session_changes", "session_id", tenant, before_ms).await
 }
@@ -343,11 +344,11 @@ pub async fn delete_finished_before(db: &Db, tenant: Uuid, before_ms: i64) -> Re
 /// a time; the cursor is the last entry's session `created_at` and id.
 pub async fn history(
     db: &Db,
-    user: Uuid,
+    user: UserId,
     limit: u32,
-    after: Option<(i64, String)>,
-) -> Result<(Vec<HistoryEntry>, Option<(i64, String)>), StoreError> {
-    let (after_ms, after_id) = after.unwrap_or((i64::MIN, String::new()));
+    after: Option<(i64, SessionId)>,
+) -> Result<(Vec<HistoryEntry>, Option<(i64, SessionId)>), StoreError> {
+    let (after_ms, after_id) = after.map(|(ms, id)| (ms, id.to_string())).unwrap_or((i64::MIN, String::new()));
     let rows = sqlx::query(
         "SELECT s.id, s.trigger_kind, s.created_at, s.finished_at, c.action, c.details FROM session_changes c
          JOIN sessions s ON s.id = c.session_id
@@ -365,7 +366,7 @@ pub async fn history(
     for row in page {
         let (created, finished): (i64, Option<i64>) = (row.try_get("created_at")?, row.try_get("finished_at")?);
         entries.push(HistoryEntry {
-            session_id: get_uuid(row, "id")?,
+            session_id: get_id(row, "id")?,
             trigger: trigger_of(row)?,
             at: to_datetime(finished.unwrap_or(created)),
             action: action_of(row)?,
@@ -373,7 +374,7 @@ pub async fn history(
         });
     }
     let next = match page.last() {
-        Some(last) if rows.len() > page.len() => Some((last.try_get("created_at")?, last.try_get("id")?)),
+        Some(last) if rows.len() > page.len() => Some((last.try_get("created_at")?, get_id(last, "id")?)),
         _ => None,
     };
     Ok((entries, next))
@@ -452,7 +453,7 @@ pub async fn requeue_interrupted(db: &Db, claimed_before_ms: i64) -> Result<u64,
 }
 
 /// Forgets a session's itemised changes (those of its held plan).
-pub async fn clear_changes(conn: &mut sqlx::AnyConnection, session: Uuid) -> Result<(), StoreError> {
+pub async fn clear_changes(conn: &mut sqlx::AnyConnection, session: SessionId) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM session_changes WHERE session_id = $1").bind(session.to_string()).execute(&mut *conn).await?;
     Ok(())
 }
@@ -461,7 +462,7 @@ pub async fn clear_changes(conn: &mut sqlx::AnyConnection, session: Uuid) -> Res
 /// numbered from `first_seq`.
 pub async fn insert_changes(
     conn: &mut sqlx::AnyConnection,
-    session: Uuid,
+    session: SessionId,
     first_seq: i64,
     changes: &[SessionChange],
 ) -> Result<(), StoreError> {
@@ -483,7 +484,7 @@ pub async fn insert_changes(
 }
 
 /// A page of a session's changes, in order; the cursor is the next seq.
-pub async fn list_changes(db: &Db, session: Uuid, limit: u32, from_seq: i64) -> Result<(Vec<SessionChange>, Option<i64>), StoreError> {
+pub async fn list_changes(db: &Db, session: SessionId, limit: u32, from_seq: i64) -> Result<(Vec<SessionChange>, Option<i64>), StoreError> {
     let rows = sqlx::query(
         "SELECT seq, user_id, object_guid, username, action, details FROM session_changes
          WHERE session_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
@@ -503,9 +504,9 @@ pub async fn list_changes(db: &Db, session: Uuid, limit: u32, from_seq: i64) -> 
         changes.push(SessionChange {
             user_id: row
                 .try_get::<Option<String>, _>("user_id")?
-                .map(|id| id.parse())
+                .map(|id| id.parse::<Uuid>().map(UserId::from))
                 .transpose()
-                .map_err(|e: uuid::Error| StoreError::Corrupt { column: "session_changes.user_id", detail: e.to_string() })?,
+                .map_err(|e| StoreError::Corrupt { column: "session_changes.user_id", detail: e.to_string() })?,
             object_guid: get_parsed(row, "object_guid")?,
             username: row.try_get("username")?,
             action: action_of(row)?,

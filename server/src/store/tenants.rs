@@ -1,15 +1,16 @@
 //! Tenants, their admin tokens, and the server's own identity (the `aud`
 //! agents sign for).
 
+use roster_proto::TenantId;
 use roster_proto::admin::{CreatedTenant, TenantSettings};
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{Db, StoreError, get_uuid, hash_secret, new_secret, now_ms};
+use super::{Db, StoreError, get_id, hash_secret, new_secret, now_ms};
 
 /// Creates a tenant and its first admin token (returned once, stored hashed).
 pub async fn create_tenant(db: &Db, name: &str) -> Result<CreatedTenant, StoreError> {
-    let id = Uuid::new_v4();
+    let id = TenantId::new();
     let token = new_secret("rst_admin_")?;
     let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
@@ -29,7 +30,7 @@ pub async fn create_tenant(db: &Db, name: &str) -> Result<CreatedTenant, StoreEr
 }
 
 /// Issues another admin token for a tenant (returned once, stored hashed).
-pub async fn add_admin_token(db: &Db, tenant: Uuid) -> Result<String, StoreError> {
+pub async fn add_admin_token(db: &Db, tenant: TenantId) -> Result<String, StoreError> {
     let token = new_secret("rst_admin_")?;
     sqlx::query("INSERT INTO admin_tokens (token_hash, tenant_id, created_at) VALUES ($1, $2, $3)")
         .bind(hash_secret(&token))
@@ -41,17 +42,17 @@ pub async fn add_admin_token(db: &Db, tenant: Uuid) -> Result<String, StoreError
 }
 
 /// The oldest tenant with this name.
-pub async fn tenant_named(db: &Db, name: &str) -> Result<Option<Uuid>, StoreError> {
+pub async fn tenant_named(db: &Db, name: &str) -> Result<Option<TenantId>, StoreError> {
     let row =
         sqlx::query("SELECT id FROM tenants WHERE name = $1 ORDER BY created_at, id LIMIT 1").bind(name).fetch_optional(&db.pool).await?;
-    row.map(|r| get_uuid(&r, "id")).transpose()
+    row.map(|r| get_id(&r, "id")).transpose()
 }
 
 /// The tenant an admin token belongs to.
-pub async fn tenant_for_admin_token(db: &Db, token: &str) -> Result<Option<Uuid>, StoreError> {
+pub async fn tenant_for_admin_token(db: &Db, token: &str) -> Result<Option<TenantId>, StoreError> {
     let row =
         sqlx::query("SELECT tenant_id FROM admin_tokens WHERE token_hash = $1").bind(hash_secret(token)).fetch_optional(&db.pool).await?;
-    row.map(|r| get_uuid(&r, "tenant_id")).transpose()
+    row.map(|r| get_id(&r, "tenant_id")).transpose()
 }
 
 /// The audience agents must sign for: made once per deployment and shared
@@ -76,7 +77,7 @@ fn settings_from_row(row: &sqlx::any::AnyRow) -> Result<TenantSettings, StoreErr
 }
 
 /// A tenant's settings.
-pub async fn settings(conn: &mut sqlx::AnyConnection, tenant: Uuid) -> Result<TenantSettings, StoreError> {
+pub async fn settings(conn: &mut sqlx::AnyConnection, tenant: TenantId) -> Result<TenantSettings, StoreError> {
     let row = sqlx::query("SELECT purge_after_days, session_retention_days FROM tenants WHERE id = $1")
         .bind(tenant.to_string())
         .fetch_one(&mut *conn)
@@ -85,7 +86,7 @@ pub async fn settings(conn: &mut sqlx::AnyConnection, tenant: Uuid) -> Result<Te
 }
 
 /// Replaces a tenant's settings.
-pub async fn set_settings(db: &Db, tenant: Uuid, settings: &TenantSettings) -> Result<(), StoreError> {
+pub async fn set_settings(db: &Db, tenant: TenantId, settings: &TenantSettings) -> Result<(), StoreError> {
     sqlx::query("UPDATE tenants SET purge_after_days = $1, session_retention_days = $2 WHERE id = $3")
         .bind(i64::from(settings.purge_after_days))
         .bind(settings.session_retention_days.map(i64::from))
@@ -96,7 +97,7 @@ pub async fn set_settings(db: &Db, tenant: Uuid, settings: &TenantSettings) -> R
 }
 
 /// Every tenant with its settings (for housekeeping).
-pub async fn all_settings(db: &Db) -> Result<Vec<(Uuid, TenantSettings)>, StoreError> {
+pub async fn all_settings(db: &Db) -> Result<Vec<(TenantId, TenantSettings)>, StoreError> {
     let rows = sqlx::query("SELECT id, purge_after_days, session_retention_days FROM tenants ORDER BY id").fetch_all(&db.pool).await?;
-    rows.iter().map(|row| Ok((get_uuid(row, "id")?, settings_from_row(row)?))).collect()
+    rows.iter().map(|row| Ok((get_id(row, "id")?, settings_from_row(row)?))).collect()
 }

@@ -5,11 +5,11 @@ use std::sync::LazyLock;
 
 use roster_import::{CurrentUser, FieldValue, InvalidField, StoredUser, USER_FIELDS, UserState};
 use roster_proto::admin::{AccessKind, AccessRef, User};
+use roster_proto::{AccessId, JobId, TenantId, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use uuid::Uuid;
 
-use super::{Db, StoreError, get_parsed, get_uuid, now_ms};
+use super::{Db, StoreError, get_id, get_parsed, now_ms};
 use crate::db::Dialect;
 
 /// The columns every query of this table reads.
@@ -35,7 +35,7 @@ impl From<InvalidField> for StoreError {
 /// of a streamed import.
 pub async fn stored_between(
     conn: &mut sqlx::AnyConnection,
-    job: Uuid,
+    job: JobId,
     after: Option<&str>,
     upto: Option<&str>,
 ) -> Result<Vec<StoredUser>, StoreError> {
@@ -56,7 +56,7 @@ pub async fn stored_between(
     rows.iter()
         .map(|row| {
             Ok(StoredUser {
-                id: get_uuid(row, "id")?,
+                id: get_id(row, "id")?,
                 anchor: get_parsed(row, "anchor")?,
                 active: active_of(row)?,
                 fingerprint: row.try_get("fingerprint")?,
@@ -69,8 +69,8 @@ pub async fn stored_between(
 pub async fn current_users_by_id(
     conn: &mut sqlx::AnyConnection,
     dialect: Dialect,
-    ids: &[Uuid],
-) -> Result<HashMap<Uuid, CurrentUser>, StoreError> {
+    ids: &[UserId],
+) -> Result<HashMap<UserId, CurrentUser>, StoreError> {
     let aggregate = match dialect {
         Dialect::Sqlite => "group_concat(ua.access_id, ',')",
         Dialect::Postgres => "string_agg(ua.access_id, ',')",
@@ -95,11 +95,12 @@ pub async fn current_users_by_id(
             for access in accesses.iter().flat_map(|list| list.split(',')) {
                 state.accesses.insert(
                     access
-                        .parse()
-                        .map_err(|e: uuid::Error| StoreError::Corrupt { column: "user_accesses.access_id", detail: e.to_string() })?,
+                        .parse::<uuid::Uuid>()
+                        .map(AccessId::from)
+                        .map_err(|e| StoreError::Corrupt { column: "user_accesses.access_id", detail: e.to_string() })?,
                 );
             }
-            let id = get_uuid(row, "id")?;
+            let id = get_id(row, "id")?;
             users.insert(id, CurrentUser { id, state });
         }
     }
@@ -151,9 +152,9 @@ static UPDATE_USER: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// Inserts a new user with its accesses.
-pub async fn insert_user(conn: &mut sqlx::AnyConnection, tenant: Uuid, job: Uuid, state: &UserState) -> Result<Uuid, StoreError> {
+pub async fn insert_user(conn: &mut sqlx::AnyConnection, tenant: TenantId, job: JobId, state: &UserState) -> Result<UserId, StoreError> {
     // Time-ordered: inserts append to the id index instead of scattering.
-    let id = Uuid::now_v7();
+    let id = UserId::new();
     bind_imported_fields(sqlx::query(INSERT_USER.as_str()), state)
         .bind(id.to_string())
         .bind(tenant.to_string())
@@ -167,13 +168,13 @@ pub async fn insert_user(conn: &mut sqlx::AnyConnection, tenant: Uuid, job: Uuid
 }
 
 /// Overwrites a user's fields and accesses.
-pub async fn update_user(conn: &mut sqlx::AnyConnection, id: Uuid, state: &UserState) -> Result<(), StoreError> {
+pub async fn update_user(conn: &mut sqlx::AnyConnection, id: UserId, state: &UserState) -> Result<(), StoreError> {
     bind_imported_fields(sqlx::query(UPDATE_USER.as_str()), state).bind(now_ms()).bind(id.to_string()).execute(&mut *conn).await?;
     sqlx::query("DELETE FROM user_accesses WHERE user_id = $1").bind(id.to_string()).execute(&mut *conn).await?;
     insert_accesses(conn, id, &state.accesses).await
 }
 
-async fn insert_accesses(conn: &mut sqlx::AnyConnection, user: Uuid, accesses: &BTreeSet<Uuid>) -> Result<(), StoreError> {
+async fn insert_accesses(conn: &mut sqlx::AnyConnection, user: UserId, accesses: &BTreeSet<AccessId>) -> Result<(), StoreError> {
     for access in accesses {
         sqlx::query("INSERT INTO user_accesses (user_id, access_id) VALUES ($1, $2)")
             .bind(user.to_string())
@@ -186,28 +187,28 @@ async fn insert_accesses(conn: &mut sqlx::AnyConnection, user: Uuid, accesses: &
 
 /// Deletes `tenant`'s users inactive since before `before_ms`, with their
 /// accesses: the end of the grace period. Returns how many.
-pub async fn purge_inactive(db: &Db, tenant: Uuid, before_ms: i64) -> Result<u64, StoreError> {
+pub async fn purge_inactive(db: &Db, tenant: TenantId, before_ms: i64) -> Result<u64, StoreError> {
     let old = "SELECT id FROM users WHERE tenant_id = $1 AND active = 0 AND deactivated_at < $2";
     super::delete_with_children(db, old, "users", "user_accesses", "user_id", tenant, before_ms).await
 }
 
 /// A user of `tenant` (`None` for other tenants' users too): its job and
 /// state, without accesses.
-pub async fn get_user(db: &Db, tenant: Uuid, id: Uuid) -> Result<Option<(Uuid, UserState)>, StoreError> {
+pub async fn get_user(db: &Db, tenant: TenantId, id: UserId) -> Result<Option<(UserId, UserState)>, StoreError> {
     let sql = format!("SELECT {} FROM users WHERE tenant_id = $1 AND id = $2", STATE_COLUMNS.as_str());
     let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.to_string()).bind(id.to_string()).fetch_optional(&db.pool).await?;
-    row.map(|row| Ok((get_uuid(&row, "job_id")?, state_from_row(&row)?))).transpose()
+    row.map(|row| Ok((get_id(&row, "job_id")?, state_from_row(&row)?))).transpose()
 }
 
 /// A page of a tenant's users (optionally one job's), ordered by id; the
 /// cursor is the last id returned.
 pub async fn list_users(
     db: &Db,
-    tenant: Uuid,
-    job: Option<Uuid>,
+    tenant: TenantId,
+    job: Option<JobId>,
     limit: u32,
-    after: Option<Uuid>,
-) -> Result<(Vec<User>, Option<Uuid>), StoreError> {
+    after: Option<UserId>,
+) -> Result<(Vec<User>, Option<UserId>), StoreError> {
     let sql = format!(
         "SELECT {} FROM users WHERE tenant_id = $1 AND ($2 = '' OR job_id = $2) AND id > $3 ORDER BY id LIMIT $4",
         STATE_COLUMNS.as_str()
@@ -221,7 +222,7 @@ pub async fn list_users(
         .await?;
     let mut users = Vec::with_capacity(rows.len());
     for row in rows.iter().take(limit as usize) {
-        users.push(state_from_row(row)?.into_api_user(get_uuid(row, "id")?, get_uuid(row, "job_id")?, Vec::new()));
+        users.push(state_from_row(row)?.into_api_user(get_id(row, "id")?, get_id(row, "job_id")?, Vec::new()));
     }
     let next = if rows.len() > limit as usize { users.last().map(|u| u.id) } else { None };
     if let (Some(first), Some(last)) = (users.first().map(|u| u.id), users.last().map(|u| u.id)) {
@@ -235,12 +236,12 @@ pub async fn list_users(
         .bind(last.to_string())
         .fetch_all(&db.pool)
         .await?;
-        let index: HashMap<Uuid, usize> = users.iter().enumerate().map(|(i, u)| (u.id, i)).collect();
+        let index: HashMap<UserId, usize> = users.iter().enumerate().map(|(i, u)| (u.id, i)).collect();
         for row in &grants {
-            let Some(i) = index.get(&get_uuid(row, "user_id")?) else { continue };
+            let Some(i) = index.get(&get_id(row, "user_id")?) else { continue };
             let kind: String = row.try_get("kind")?;
             let kind = AccessKind::parse(&kind).ok_or(StoreError::Corrupt { column: "accesses.kind", detail: kind })?;
-            users[*i].accesses.push(AccessRef { id: get_uuid(row, "id")?, kind, name: row.try_get("name")? });
+            users[*i].accesses.push(AccessRef { id: get_id(row, "id")?, kind, name: row.try_get("name")? });
         }
         for user in &mut users {
             user.accesses.sort();

@@ -10,13 +10,13 @@ pub mod world;
 
 use std::time::{Duration, Instant};
 
+use roster_proto::SessionId;
 use roster_proto::admin::{Session, SessionStatus};
 use roster_server::app::Application;
 use roster_server::settings::{Limits, Settings};
 pub use roster_testkit::database::{Engine, TestDatabase};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use uuid::Uuid;
 
 /// A running server and a client for it.
 pub struct TestApp {
@@ -135,7 +135,7 @@ impl TestApp {
     }
 
     /// Polls a session until it is finished, with a deadline.
-    pub async fn wait_for_session(&self, admin: &str, id: Uuid) -> Session {
+    pub async fn wait_for_session(&self, admin: &str, id: SessionId) -> Session {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let session: Session = self.get(&format!("/api/v1/sessions/{id}"), admin).await.json();

@@ -3,17 +3,16 @@
 //! the records an agent sends.
 
 use reqwest::Method;
-use roster_proto::ObjectGuid;
 use roster_proto::admin::{Access, AccessKind, CreateAccess, CreateJob, Job, LinkInput, Page, RegistrationToken, User};
 use roster_proto::agent::{CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, SnapshotState};
 use roster_proto::manifest::{ChunkRef, DirectoryIdentity, FORMAT_VERSION, Manifest, RecordCounts, SnapshotKind, Watermark};
 use roster_proto::records::{Record, UserRecord};
+use roster_proto::{AgentId, JobId, ObjectGuid, SnapshotId};
 use roster_server::settings::Limits;
 use roster_snapshot::chunk::{Chunk, ChunkWriter};
 use roster_snapshot::keys::AgentKey;
 use roster_snapshot::token;
 use roster_testkit::records;
-use uuid::Uuid;
 
 use super::{Engine, TestApp, spawn_app_with};
 
@@ -58,9 +57,9 @@ impl World {
 
 pub struct Agent {
     pub key: AgentKey,
-    pub id: Uuid,
+    pub id: AgentId,
     pub audience: String,
-    pub job_id: Uuid,
+    pub job_id: JobId,
 }
 
 impl Agent {
@@ -76,7 +75,7 @@ impl Agent {
         app.post(path, Some(&self.token("POST", path)), body).await
     }
 
-    pub async fn put_chunk(&self, app: &TestApp, snapshot: Uuid, index: u32, bytes: Vec<u8>) -> super::Answer {
+    pub async fn put_chunk(&self, app: &TestApp, snapshot: SnapshotId, index: u32, bytes: Vec<u8>) -> super::Answer {
         let path = format!("/agent/v1/snapshots/{snapshot}/chunks/{index}");
         app.send(Method::PUT, &path, Some(&self.token("PUT", &path)), Some(bytes.into()), false).await
     }
@@ -95,7 +94,7 @@ impl Agent {
         }
         Manifest {
             version: FORMAT_VERSION,
-            snapshot_id: Uuid::new_v4(),
+            snapshot_id: SnapshotId::new(),
             agent_id: self.id,
             job_id: self.job_id,
             kind: SnapshotKind::Full,
@@ -111,7 +110,7 @@ impl Agent {
             counts,
             chunks: chunks
                 .iter()
-                .map(|c| ChunkRef { index: c.index, size: c.bytes.len() as u64, sha256: c.sha256.clone(), records: c.records })
+                .map(|c| ChunkRef { index: c.index, size: c.bytes.len() as u64, sha256: c.sha256.to_string(), records: c.records })
                 .collect(),
         }
     }
@@ -168,7 +167,7 @@ pub fn chunk(records: &[Record], limit: usize) -> Vec<Chunk> {
     chunks
 }
 
-pub async fn register(app: &TestApp, admin: &str, job: Uuid) -> Agent {
+pub async fn register(app: &TestApp, admin: &str, job: JobId) -> Agent {
     let token: RegistrationToken = app.post(&format!("/api/v1/jobs/{job}/registration-tokens"), Some(admin), &()).await.json();
     let key = AgentKey::generate().unwrap();
     let request = RegisterRequest {
@@ -219,7 +218,7 @@ pub async fn world_with(engine: Engine, limits: Limits) -> World {
     World { app, admin, job, user_access, vip_access, agent }
 }
 
-pub async fn all_users(app: &TestApp, admin: &str, job: Uuid, limit: u32) -> Vec<User> {
+pub async fn all_users(app: &TestApp, admin: &str, job: JobId, limit: u32) -> Vec<User> {
     let mut users = Vec::new();
     let mut cursor: Option<String> = None;
     loop {

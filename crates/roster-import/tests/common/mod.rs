@@ -5,8 +5,8 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use roster_import::{GroupRef, LinkRule};
-use roster_proto::ObjectGuid;
 use roster_proto::records::{GroupRecord, UserRecord};
+use roster_proto::{AccessId, ObjectGuid};
 use roster_testkit::records;
 use uuid::Uuid;
 
@@ -41,5 +41,5 @@ pub fn named_group(n: u32, name: &str, members: &[u32]) -> GroupRecord {
 
 /// A link from the group `text` names (GUID, DN or name) to `access`.
 pub fn link_to(text: &str, access: u128) -> LinkRule {
-    LinkRule { group: GroupRef::parse(text).unwrap(), group_text: text.to_owned(), access_id: Uuid::from_u128(access) }
+    LinkRule { group: GroupRef::parse(text).unwrap(), group_text: text.to_owned(), access_id: AccessId::from(Uuid::from_u128(access)) }
 }

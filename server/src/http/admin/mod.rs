@@ -14,7 +14,6 @@ use roster_proto::admin::Job;
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use crate::error::{AppError, Missing, RequestError};
 use crate::http::auth::Admin;
@@ -100,13 +99,13 @@ fn bad_cursor() -> AppError {
 }
 
 /// A `(created_at ms, id)` cursor.
-fn time_and_id(text: &str) -> Result<(i64, Uuid), AppError> {
+fn time_and_id<T: std::str::FromStr>(text: &str) -> Result<(i64, T), AppError> {
     let [ms, id]: [String; 2] = cursor::decode(text, 2)?.try_into().map_err(|_| bad_cursor())?;
     Ok((ms.parse().map_err(|_| bad_cursor())?, id.parse().map_err(|_| bad_cursor())?))
 }
 
 /// The id in a path segment; a malformed one is a `what` that is not there.
-pub(crate) fn parse_id(text: &str, what: Missing) -> Result<Uuid, AppError> {
+pub(crate) fn parse_id<T: std::str::FromStr>(text: &str, what: Missing) -> Result<T, AppError> {
     text.parse().map_err(|_| AppError::NotFound(what))
 }
 

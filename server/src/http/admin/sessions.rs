@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use roster_proto::SessionId;
 use roster_proto::admin::{Decision, Page, Session, SessionChange};
 use roster_proto::problem::Problem;
 use roster_proto::schema::openapi::{SessionChangePage, SessionPage};
@@ -43,11 +44,11 @@ pub(super) async fn list_sessions(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<ApiJson<Page<Session>>, AppError> {
     let before = match &page.cursor {
-        Some(c) => Some(time_and_id(c).map(|(ms, id)| (ms, id.to_string()))?),
+        Some(c) => Some(time_and_id::<SessionId>(c)?),
         None => None,
     };
     let (items, next) = store::sessions::list_sessions(&state.db, job.id, page.limit()?, before).await?;
-    Ok(ApiJson(Page { items, next_cursor: next.map(|(ms, id)| cursor::encode(&[ms.to_string(), id])) }))
+    Ok(ApiJson(Page { items, next_cursor: next.map(|(ms, id)| cursor::encode(&[ms.to_string(), id.to_string()])) }))
 }
 
 #[utoipa::path(

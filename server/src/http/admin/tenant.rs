@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use roster_proto::admin::{Access, Agent, CreateAccess, HistoryEntry, Page, TenantSettings, User};
 use roster_proto::problem::Problem;
 use roster_proto::schema::openapi::{AccessPage, AgentPage, HistoryPage, UserPage};
+use roster_proto::{JobId, SessionId, UserId};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::{PageQuery, bad_cursor, job_of, parse_id, time_and_id};
 use crate::error::{AppError, Missing};
@@ -230,11 +230,11 @@ pub(super) async fn user_history(
     let id = parse_id(&id, Missing::User)?;
     store::users::get_user(&state.db, admin.tenant_id, id).await?.ok_or(AppError::NotFound(Missing::User))?;
     let after = match &page.cursor {
-        Some(c) => Some(time_and_id(c).map(|(ms, id)| (ms, id.to_string()))?),
+        Some(c) => Some(time_and_id::<SessionId>(c)?),
         None => None,
     };
     let (items, next) = store::sessions::history(&state.db, id, page.limit()?, after).await?;
-    Ok(ApiJson(Page { items, next_cursor: next.map(|(ms, id)| cursor::encode(&[ms.to_string(), id])) }))
+    Ok(ApiJson(Page { items, next_cursor: next.map(|(ms, id)| cursor::encode(&[ms.to_string(), id.to_string()])) }))
 }
 
 /// `?job=J&limit=N&cursor=C` of lists that may be narrowed to one job.
@@ -247,7 +247,7 @@ pub(super) struct JobPageQuery {
 
 impl JobPageQuery {
     /// The job asked for, if one was (404 for another tenant's), and the page size.
-    async fn job_and_limit(&self, state: &AppState, admin: Admin) -> Result<(Option<Uuid>, u32), AppError> {
+    async fn job_and_limit(&self, state: &AppState, admin: Admin) -> Result<(Option<JobId>, u32), AppError> {
         let job = match &self.job {
             Some(job) => Some(job_of(state, admin, job).await?.id),
             None => None,
@@ -281,7 +281,7 @@ pub(super) async fn list_users(
 ) -> Result<ApiJson<Page<User>>, AppError> {
     let (job, limit) = query.job_and_limit(&state, admin).await?;
     let after = match &query.cursor {
-        Some(c) => Some(cursor::decode_as::<Uuid>(c, 1)?[0]),
+        Some(c) => Some(cursor::decode_as::<UserId>(c, 1)?[0]),
         None => None,
     };
     let (items, next) = store::users::list_users(&state.db, admin.tenant_id, job, limit, after).await?;

@@ -16,7 +16,7 @@ use roster_proto::records::Record;
 
 use crate::db::Db;
 use crate::store::directory::{DirectoryState, SnapshotRecord};
-use crate::store::{self, StoreError};
+use crate::store::{self, StoreError, UnixMillis};
 
 /// Why a snapshot could not be committed.
 #[derive(Debug, thiserror::Error)]
@@ -94,11 +94,11 @@ pub fn check_delta(
     held: Option<&DirectoryState>,
     job: &Job,
     full_requested: bool,
-    now_ms: i64,
+    now: UnixMillis,
     base: Option<&Watermark>,
 ) -> Result<(), DeltaRefusal> {
     check_base(held, base)?;
-    match sync_advice(held, job, full_requested, now_ms).full_required {
+    match sync_advice(held, job, full_requested, now).full_required {
         Some(reason) => Err(DeltaRefusal::FullRequired(reason)),
         None => Ok(()),
     }
@@ -112,7 +112,7 @@ pub fn check_delta(
 pub struct SyncInputs {
     pub held: Option<DirectoryState>,
     pub full_requested: bool,
-    pub now_ms: i64,
+    pub now: UnixMillis,
 }
 
 impl SyncInputs {
@@ -121,22 +121,22 @@ impl SyncInputs {
     pub async fn read(conn: &mut sqlx::AnyConnection, job: &Job) -> Result<SyncInputs, StoreError> {
         let held = store::directory::state(conn, job.id).await?;
         let full_requested = store::jobs::full_sync_requested(conn, job.id).await?;
-        Ok(SyncInputs { held, full_requested, now_ms: store::now_ms() })
+        Ok(SyncInputs { held, full_requested, now: UnixMillis::now() })
     }
 
     /// Whether the agent's next snapshot may be a delta.
     pub fn advice(&self, job: &Job) -> SyncAdvice {
-        sync_advice(self.held.as_ref(), job, self.full_requested, self.now_ms)
+        sync_advice(self.held.as_ref(), job, self.full_requested, self.now)
     }
 
     /// Checks that a delta building on `base` may be applied.
     pub fn check_delta(&self, job: &Job, base: Option<&Watermark>) -> Result<(), DeltaRefusal> {
-        check_delta(self.held.as_ref(), job, self.full_requested, self.now_ms, base)
+        check_delta(self.held.as_ref(), job, self.full_requested, self.now, base)
     }
 }
 
 /// Whether the agent's next snapshot may be a delta.
-pub fn sync_advice(held: Option<&DirectoryState>, job: &Job, full_requested: bool, now_ms: i64) -> SyncAdvice {
+pub fn sync_advice(held: Option<&DirectoryState>, job: &Job, full_requested: bool, now: UnixMillis) -> SyncAdvice {
     let Some(held) = held else {
         return SyncAdvice { base: None, full_required: Some("the server holds no directory state for this job yet".into()) };
     };
@@ -146,7 +146,7 @@ pub fn sync_advice(held: Option<&DirectoryState>, job: &Job, full_requested: boo
         Some("an admin asked for a full reconciliation".to_owned())
     } else if held.full_scope != scope {
         Some("the job's scope changed since the last full snapshot".to_owned())
-    } else if now_ms - held.full_at >= interval_ms {
+    } else if now.millis_since(held.full_at) >= interval_ms {
         Some(format!("the full reconciliation (every {} days) is due", job.full_sync_interval_days))
     } else {
         None
@@ -274,7 +274,7 @@ mod tests {
             snapshot_id: Uuid::nil().into(),
             watermark: watermark("dc1", usn),
             full_scope: JobScope { relative_paths: paths.iter().map(|s| s.to_string()).collect(), group_paths: vec![], user_filter: None },
-            full_at,
+            full_at: UnixMillis(full_at),
         }
     }
 
@@ -300,12 +300,12 @@ mod tests {
         let now = 100 * DAY;
         let state = held(&["*"], 100, now - DAY);
         let base = watermark("dc1", 100);
-        assert!(check_delta(Some(&state), &job(&["*"], 7), false, now, Some(&base)).is_ok());
-        let requested = check_delta(Some(&state), &job(&["*"], 7), true, now, Some(&base)).unwrap_err().to_string();
+        assert!(check_delta(Some(&state), &job(&["*"], 7), false, UnixMillis(now), Some(&base)).is_ok());
+        let requested = check_delta(Some(&state), &job(&["*"], 7), true, UnixMillis(now), Some(&base)).unwrap_err().to_string();
         assert!(requested.contains("full snapshot is required"), "{requested}");
-        assert!(check_delta(Some(&state), &job(&["OU=Staff"], 7), false, now, Some(&base)).is_err(), "scope changed");
-        assert!(check_delta(Some(&state), &job(&["*"], 1), false, now, Some(&base)).is_err(), "reconciliation due");
-        assert!(check_delta(Some(&state), &job(&["*"], 7), false, now, Some(&watermark("dc1", 99))).is_err(), "wrong base");
+        assert!(check_delta(Some(&state), &job(&["OU=Staff"], 7), false, UnixMillis(now), Some(&base)).is_err(), "scope changed");
+        assert!(check_delta(Some(&state), &job(&["*"], 1), false, UnixMillis(now), Some(&base)).is_err(), "reconciliation due");
+        assert!(check_delta(Some(&state), &job(&["*"], 7), false, UnixMillis(now), Some(&watermark("dc1", 99))).is_err(), "wrong base");
     }
 
     #[test]
@@ -320,7 +320,7 @@ mod tests {
             (Some(held(&["*"], 5, now - 6 * DAY)), job(&["*"], 7), false, None),
         ];
         for (state, job, requested, expected) in cases {
-            let advice = sync_advice(state.as_ref(), &job, requested, now);
+            let advice = sync_advice(state.as_ref(), &job, requested, UnixMillis(now));
             match (expected, &advice.full_required) {
                 (None, None) => assert_eq!(advice.base, state.map(|s| s.watermark)),
                 (Some(needle), Some(reason)) => assert!(reason.contains(needle), "{reason}"),

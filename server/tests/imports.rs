@@ -78,7 +78,7 @@ impl World {
 
     async fn housekeeping_at(&self, now_ms: i64) {
         let db = roster_server::db::Db::connect(&self.app.database_url).await.unwrap();
-        roster_server::import::housekeeping_at(&db, &Limits::default(), now_ms).await.unwrap();
+        roster_server::import::housekeeping_at(&db, &Limits::default(), roster_server::store::UnixMillis(now_ms)).await.unwrap();
     }
 }
 

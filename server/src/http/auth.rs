@@ -87,8 +87,8 @@ impl FromRequestParts<AppState> for AgentCaller {
             roster_snapshot::token::verify_request(token, &agent.public_key, agent.id, &state.audience, parts.method.as_str(), &path, now)
                 .map_err(|source| AuthError::Token { agent: agent_id, source })?;
         // Only a verified token is remembered, so forgeries cannot fill the table.
-        let expires_ms = (claims.exp + roster_snapshot::token::LEEWAY) * 1000;
-        if !store::agents::remember_token(&state.db, claims.jti, expires_ms).await? {
+        let expires = store::UnixMillis::from_unix_secs(claims.exp + roster_snapshot::token::LEEWAY);
+        if !store::agents::remember_token(&state.db, claims.jti, expires).await? {
             return Err(AuthError::Replayed { agent: agent_id, jti: claims.jti }.into());
         }
         state.rate.check(agent.tenant_id, Instant::now()).map_err(LimitError::rate)?;

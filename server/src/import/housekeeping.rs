@@ -4,7 +4,7 @@
 
 use crate::db::Db;
 use crate::settings::Limits;
-use crate::store::{self, StoreError};
+use crate::store::{self, StoreError, UnixMillis};
 
 /// How long after its claim a session not locked by any import counts as
 /// abandoned (PostgreSQL): longer than a claim waits for its job's lock.
@@ -12,8 +12,8 @@ const ABANDONED_AFTER_MS: i64 = 5 * 60 * 1000;
 
 /// Re-queues imports interrupted by a stopped server (see
 /// [`store::sessions::requeue_interrupted`]).
-pub(super) async fn requeue_interrupted(db: &Db, claimed_before_ms: i64) -> Result<(), StoreError> {
-    let requeued = store::sessions::requeue_interrupted(db, claimed_before_ms).await?;
+pub(super) async fn requeue_interrupted(db: &Db, claimed_before: UnixMillis) -> Result<(), StoreError> {
+    let requeued = store::sessions::requeue_interrupted(db, claimed_before).await?;
     if requeued > 0 {
         tracing::warn!(sessions = requeued, "re-queued imports interrupted by a stopped server");
     }
@@ -24,28 +24,28 @@ pub(super) async fn requeue_interrupted(db: &Db, claimed_before_ms: i64) -> Resu
 /// than the limit allows, purges users inactive past their tenant's grace
 /// period and sessions past its retention.
 pub async fn housekeeping(db: &Db, limits: &Limits) -> Result<(), StoreError> {
-    housekeeping_at(db, limits, store::now_ms()).await
+    housekeeping_at(db, limits, UnixMillis::now()).await
 }
 
 /// [`housekeeping`] as of `now` (Unix ms).
-pub async fn housekeeping_at(db: &Db, limits: &Limits, now: i64) -> Result<(), StoreError> {
+pub async fn housekeeping_at(db: &Db, limits: &Limits, now: UnixMillis) -> Result<(), StoreError> {
     const DAY_MS: i64 = 24 * 3600 * 1000;
     if db.dialect == crate::db::Dialect::Postgres {
         // Another replica may have died mid-import; SQLite has no other process.
-        requeue_interrupted(db, now - ABANDONED_AFTER_MS).await?;
+        requeue_interrupted(db, now.minus_ms(ABANDONED_AFTER_MS)).await?;
     }
     store::agents::forget_expired_tokens(db, now).await?;
-    let deleted = store::directory::delete_unfinished(db, now - limits.unfinished_snapshot_ttl_secs * 1000).await?;
+    let deleted = store::directory::delete_unfinished(db, now.minus_ms(limits.unfinished_snapshot_ttl_secs * 1000)).await?;
     if deleted > 0 {
         tracing::info!(snapshots = deleted, "deleted unfinished snapshots");
     }
     for (tenant, settings) in store::tenants::all_settings(db).await? {
-        let purged = store::users::purge_inactive(db, tenant, now - i64::from(settings.purge_after_days) * DAY_MS).await?;
+        let purged = store::users::purge_inactive(db, tenant, now.minus_ms(i64::from(settings.purge_after_days) * DAY_MS)).await?;
         if purged > 0 {
             tracing::info!(%tenant, users = purged, days = settings.purge_after_days, "purged users inactive past the grace period");
         }
         if let Some(days) = settings.session_retention_days {
-            let removed = store::sessions::delete_finished_before(db, tenant, now - i64::from(days) * DAY_MS).await?;
+            let removed = store::sessions::delete_finished_before(db, tenant, now.minus_ms(i64::from(days) * DAY_MS)).await?;
             if removed > 0 {
                 tracing::info!(%tenant, sessions = removed, days, "removed sessions past their retention");
             }

@@ -11,16 +11,15 @@ use crate::store::{self, StoreError, UnixMillis};
 /// several replicas at once: a conditional UPDATE lets one of them win.
 /// Returns the sessions it queued.
 pub async fn queue_scheduled(db: &Db, now: time::OffsetDateTime) -> Result<Vec<SessionId>, StoreError> {
-    let now_ms = UnixMillis::from_datetime(now).0;
     let mut queued = Vec::new();
-    for job in store::jobs::due_jobs(db, now_ms).await? {
+    for job in store::jobs::due_jobs(db, UnixMillis::from_datetime(now)).await? {
         let daily: DailyTime = job
             .schedule_time
             .parse()
             .map_err(|_| StoreError::Corrupt { column: "jobs.schedule_time", detail: job.schedule_time.clone() })?;
         let next = crate::schedule::next_daily_run(daily, now);
         let mut tx = db.begin_write().await?;
-        if !store::jobs::advance_schedule(&mut tx, &job, UnixMillis::from_datetime(next).0).await? {
+        if !store::jobs::advance_schedule(&mut tx, &job, UnixMillis::from_datetime(next)).await? {
             continue;
         }
         match store::directory::latest_committed(&mut tx, job.id).await? {

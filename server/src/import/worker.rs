@@ -29,7 +29,7 @@ impl ImportQueue {
 /// few seconds too, so a session queued by another replica is not missed.
 pub async fn run_worker(db: Db, queue: ImportQueue, limits: Arc<Limits>) {
     // At start, any session no live import holds was interrupted.
-    if let Err(error) = requeue_interrupted(&db, store::now_ms()).await {
+    if let Err(error) = requeue_interrupted(&db, store::UnixMillis::now()).await {
         tracing::error!(%error, "could not re-queue interrupted imports");
     }
     let mut last_housekeeping: Option<Instant> = None;

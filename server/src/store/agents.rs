@@ -6,7 +6,7 @@ use roster_snapshot::keys::PublicKey;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{Db, StoreError, get_id, now_ms, to_datetime};
+use super::{Db, StoreError, UnixMillis, get_id, now_ms, to_datetime};
 
 /// An agent as the server knows it.
 #[derive(Debug, Clone)]
@@ -71,10 +71,10 @@ pub async fn touch(db: &Db, id: AgentId) -> Result<(), StoreError> {
 
 /// Remembers a request token's id until it expires; false when it was
 /// already used (a replay).
-pub async fn remember_token(db: &Db, jti: Uuid, expires_ms: i64) -> Result<bool, StoreError> {
+pub async fn remember_token(db: &Db, jti: Uuid, expires: UnixMillis) -> Result<bool, StoreError> {
     let result = sqlx::query("INSERT INTO used_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
         .bind(jti.to_string())
-        .bind(expires_ms)
+        .bind(expires.0)
         .execute(&db.pool)
         .await?;
     Ok(result.rows_affected() == 1)
@@ -82,8 +82,8 @@ pub async fn remember_token(db: &Db, jti: Uuid, expires_ms: i64) -> Result<bool,
 
 /// Forgets token ids whose tokens have expired (they are refused by their
 /// `exp` from then on). Returns how many.
-pub async fn forget_expired_tokens(db: &Db, now_ms: i64) -> Result<u64, StoreError> {
-    let result = sqlx::query("DELETE FROM used_tokens WHERE expires_at < $1").bind(now_ms).execute(&db.pool).await?;
+pub async fn forget_expired_tokens(db: &Db, now: UnixMillis) -> Result<u64, StoreError> {
+    let result = sqlx::query("DELETE FROM used_tokens WHERE expires_at < $1").bind(now.0).execute(&db.pool).await?;
     Ok(result.rows_affected())
 }
 

@@ -7,7 +7,7 @@ use roster_proto::scope::JobScope;
 use roster_proto::{AgentId, JobId, ObjectGuid, Sha256Hex, SnapshotId, TenantId};
 use sqlx::Row;
 
-use super::{Db, StoreError, get_id, get_json, get_parsed, now_ms};
+use super::{Db, StoreError, UnixMillis, get_id, get_json, get_parsed, now_ms};
 
 /// A stored snapshot's header.
 #[derive(Debug, Clone)]
@@ -156,7 +156,7 @@ pub struct DirectoryState {
     /// carries changes, so a changed scope needs a full snapshot.
     pub full_scope: JobScope,
     /// When the last full snapshot was committed (Unix ms).
-    pub full_at: i64,
+    pub full_at: UnixMillis,
 }
 
 pub async fn state(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<Option<DirectoryState>, StoreError> {
@@ -169,7 +169,7 @@ pub async fn state(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<Option<
         snapshot_id: get_id(&row, "snapshot_id")?,
         watermark: get_json(&row, "watermark")?,
         full_scope: get_json(&row, "full_scope")?,
-        full_at: row.try_get("full_at")?,
+        full_at: UnixMillis(row.try_get("full_at")?),
     }))
 }
 
@@ -392,18 +392,18 @@ pub async fn pending_snapshots(db: &Db, job: JobId, except: SnapshotId) -> Resul
     Ok(u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0))
 }
 
-/// Deletes snapshots that were offered before `before_ms` and never
+/// Deletes snapshots that were offered before `before` and never
 /// committed, with their chunks. Returns how many.
-pub async fn delete_unfinished(db: &Db, before_ms: i64) -> Result<u64, StoreError> {
+pub async fn delete_unfinished(db: &Db, before: UnixMillis) -> Result<u64, StoreError> {
     let mut tx = db.begin_write().await?;
     sqlx::query(
         "DELETE FROM snapshot_chunks WHERE snapshot_id IN (SELECT id FROM snapshots WHERE status = 'receiving' AND created_at < $1)",
     )
-    .bind(before_ms)
+    .bind(before.0)
     .execute(&mut *tx)
     .await?;
     let deleted =
-        sqlx::query("DELETE FROM snapshots WHERE status = 'receiving' AND created_at < $1").bind(before_ms).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM snapshots WHERE status = 'receiving' AND created_at < $1").bind(before.0).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(deleted.rows_affected())
 }

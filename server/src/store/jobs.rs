@@ -7,7 +7,7 @@ use roster_proto::{AccessId, DailyTime, JobId, ObjectGuid, TenantId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Db, StoreError, get_id, get_json, get_parsed, hash_secret, new_secret, now_ms, to_datetime};
+use super::{Db, StoreError, UnixMillis, get_id, get_json, get_parsed, hash_secret, new_secret, now_ms, to_datetime};
 
 /// The columns every query of this table reads, as a literal for `concat!`.
 macro_rules! job_columns {
@@ -141,14 +141,14 @@ pub struct DueJob {
     pub id: JobId,
     pub tenant_id: TenantId,
     pub schedule_time: String,
-    pub next_import_at: i64,
+    pub next_import_at: UnixMillis,
 }
 
-/// Jobs whose `next_import_at` is at or before `now_ms`.
-pub async fn due_jobs(db: &Db, now_ms: i64) -> Result<Vec<DueJob>, StoreError> {
+/// Jobs whose `next_import_at` is at or before `now`.
+pub async fn due_jobs(db: &Db, now: UnixMillis) -> Result<Vec<DueJob>, StoreError> {
     let rows =
         sqlx::query("SELECT id, tenant_id, schedule_time, next_import_at FROM jobs WHERE next_import_at <= $1 ORDER BY next_import_at")
-            .bind(now_ms)
+            .bind(now.0)
             .fetch_all(&db.pool)
             .await?;
     rows.iter()
@@ -157,7 +157,7 @@ pub async fn due_jobs(db: &Db, now_ms: i64) -> Result<Vec<DueJob>, StoreError> {
                 id: get_id(row, "id")?,
                 tenant_id: get_id(row, "tenant_id")?,
                 schedule_time: row.try_get("schedule_time")?,
-                next_import_at: row.try_get("next_import_at")?,
+                next_import_at: UnixMillis(row.try_get("next_import_at")?),
             })
         })
         .collect()
@@ -165,11 +165,11 @@ pub async fn due_jobs(db: &Db, now_ms: i64) -> Result<Vec<DueJob>, StoreError> {
 
 /// Moves a due job's next import on, if nobody else did meanwhile; true
 /// when this caller won (and so queues the import).
-pub async fn advance_schedule(conn: &mut sqlx::AnyConnection, job: &DueJob, next_ms: i64) -> Result<bool, StoreError> {
+pub async fn advance_schedule(conn: &mut sqlx::AnyConnection, job: &DueJob, next: UnixMillis) -> Result<bool, StoreError> {
     let result = sqlx::query("UPDATE jobs SET next_import_at = $1 WHERE id = $2 AND next_import_at = $3")
-        .bind(next_ms)
+        .bind(next.0)
         .bind(job.id.to_string())
-        .bind(job.next_import_at)
+        .bind(job.next_import_at.0)
         .execute(&mut *conn)
         .await?;
     Ok(result.rows_affected() == 1)

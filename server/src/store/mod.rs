@@ -42,6 +42,21 @@ impl UnixMillis {
         UnixMillis((at.unix_timestamp_nanos() / 1_000_000) as i64)
     }
 
+    /// `ms` milliseconds earlier.
+    pub fn minus_ms(self, ms: i64) -> UnixMillis {
+        UnixMillis(self.0.saturating_sub(ms))
+    }
+
+    /// Milliseconds from `earlier` to `self` (negative when `earlier` is later).
+    pub fn millis_since(self, earlier: UnixMillis) -> i64 {
+        self.0.saturating_sub(earlier.0)
+    }
+
+    /// From Unix seconds (a JWT's `exp`).
+    pub fn from_unix_secs(secs: i64) -> UnixMillis {
+        UnixMillis(secs.saturating_mul(1000))
+    }
+
     /// The moment again; one out of `OffsetDateTime`'s range reads as the epoch.
     pub fn to_datetime(self) -> time::OffsetDateTime {
         time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
@@ -92,7 +107,7 @@ pub fn hash_secret(secret: &str) -> String {
 }
 
 /// Deletes, in one transaction, the rows of `parent` whose ids `ids` (a
-/// `SELECT id ...` binding `$1` to `tenant` and `$2` to `before_ms`)
+/// `SELECT id ...` binding `$1` to `tenant` and `$2` to `before`)
 /// selects, and first the rows of `child` naming them in `child_key`.
 /// Returns how many `parent` rows went.
 pub(crate) async fn delete_with_children(
@@ -102,19 +117,47 @@ pub(crate) async fn delete_with_children(
     child: &'static str,
     child_key: &'static str,
     tenant: TenantId,
-    before_ms: i64,
+    before: UnixMillis,
 ) -> Result<u64, StoreError> {
     let mut tx = db.begin_write().await?;
     sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {child} WHERE {child_key} IN ({ids})")))
         .bind(tenant.to_string())
-        .bind(before_ms)
+        .bind(before.0)
         .execute(&mut *tx)
         .await?;
     let result = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {parent} WHERE id IN ({ids})")))
         .bind(tenant.to_string())
-        .bind(before_ms)
+        .bind(before.0)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
     Ok(result.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::UnixMillis;
+
+    #[test]
+    fn moments_and_millis_convert_both_ways() {
+        let cases = [
+            (datetime!(1970-01-01 00:00 UTC), 0),
+            (datetime!(2026-12-01 12:00:00.125 UTC), 1_796_126_400_125),
+            // Below a millisecond is dropped, not rounded.
+            (datetime!(2026-12-01 12:00:00.1259 UTC), 1_796_126_400_125),
+            (datetime!(1969-12-31 23:59:59 UTC), -1000),
+        ];
+        for (at, ms) in cases {
+            assert_eq!(UnixMillis::from_datetime(at), UnixMillis(ms), "{at}");
+            assert_eq!(UnixMillis(ms).to_datetime(), at.replace_nanosecond(at.nanosecond() / 1_000_000 * 1_000_000).unwrap(), "{ms}");
+        }
+        assert_eq!(UnixMillis(i64::MAX).to_datetime(), time::OffsetDateTime::UNIX_EPOCH, "out of range reads as the epoch");
+        assert_eq!(UnixMillis::from_unix_secs(1_700_000_000), UnixMillis(1_700_000_000_000));
+        assert_eq!(UnixMillis(5_000).minus_ms(2_000), UnixMillis(3_000));
+        assert_eq!(UnixMillis(i64::MIN).minus_ms(1), UnixMillis(i64::MIN), "saturates");
+        assert_eq!(UnixMillis(5_000).millis_since(UnixMillis(2_000)), 3_000);
+        assert_eq!(UnixMillis(2_000).millis_since(UnixMillis(5_000)), -3_000);
+    }
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::db::Dialect;
 
-use super::{Db, StoreError, get_id, get_json, get_parsed, now_ms, to_datetime};
+use super::{Db, StoreError, UnixMillis, get_id, get_json, get_parsed, now_ms, to_datetime};
 
 /// The columns every query of this table reads, as a literal for `concat!`.
 macro_rules! columns {
@@ -334,10 +334,10 @@ pub async fn supersede_held(conn: &mut sqlx::AnyConnection, job: JobId, newer: S
 }
 
 /// Removes `tenant`'s finished sessions (succeeded, rejected, failed)
-/// created before `before_ms`, with their changes. Returns how many.
-pub async fn delete_finished_before(db: &Db, tenant: TenantId, before_ms: i64) -> Result<u64, StoreError> {
+/// created before `before`, with their changes. Returns how many.
+pub async fn delete_finished_before(db: &Db, tenant: TenantId, before: UnixMillis) -> Result<u64, StoreError> {
     let old = "SELECT id FROM sessions WHERE tenant_id = $1 AND created_at < $2 AND status IN ('succeeded', 'rejected', 'failed')";
-    super::delete_with_children(db, old, "sessions", "session_changes", "session_id", tenant, before_ms).await
+    super::delete_with_children(db, old, "sessions", "session_changes", "session_id", tenant, before).await
 }
 
 /// One user's timeline: the changes applied to it, oldest first, a page at
@@ -432,7 +432,7 @@ async fn finish(
 /// whose row no transaction holds are re-queued. A run that loses its
 /// session this way (between its claim and its lock) finds out at
 /// `mark_started` and stops.
-pub async fn requeue_interrupted(db: &Db, claimed_before_ms: i64) -> Result<u64, StoreError> {
+pub async fn requeue_interrupted(db: &Db, claimed_before: UnixMillis) -> Result<u64, StoreError> {
     let result = match db.dialect {
         Dialect::Sqlite => {
             sqlx::query("UPDATE sessions SET status = 'queued', started_at = NULL, claim_token = NULL WHERE status = 'running'")
@@ -444,7 +444,7 @@ pub async fn requeue_interrupted(db: &Db, claimed_before_ms: i64) -> Result<u64,
                 "UPDATE sessions SET status = 'queued', started_at = NULL, claim_token = NULL
                  WHERE id IN (SELECT id FROM sessions WHERE status = 'running' AND started_at < $1 FOR UPDATE SKIP LOCKED)",
             )
-            .bind(claimed_before_ms)
+            .bind(claimed_before.0)
             .execute(&db.pool)
             .await?
         }

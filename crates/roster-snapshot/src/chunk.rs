@@ -1,11 +1,13 @@
 //! Chunks: records as NDJSON, gzip-compressed, at most
 //! [`MAX_CHUNK_BYTES`] *uncompressed* so that neither side ever holds more
 //! than that per chunk, and a decompression bomb stops at the same bound.
+//! A chunk is exactly one gzip member: a second member or any byte after
+//! the first is refused, so the bytes that were hashed are the bytes read.
 
 use std::io::{Read, Write};
 
 use flate2::Compression;
-use flate2::read::GzDecoder;
+use flate2::bufread::GzDecoder;
 use flate2::write::GzEncoder;
 use roster_proto::Sha256Hex;
 use roster_proto::manifest::MAX_CHUNK_BYTES;
@@ -35,6 +37,8 @@ pub enum ChunkError {
     Compression(std::io::Error),
     #[error("chunk expands beyond {MAX_CHUNK_BYTES} bytes")]
     TooLarge,
+    #[error("chunk has {0} bytes after its gzip member; a chunk is exactly one member")]
+    TrailingBytes(usize),
     #[error("chunk is not UTF-8")]
     NotUtf8,
     #[error("chunk line {line}: {source}")]
@@ -112,12 +116,19 @@ pub fn verify_hash(bytes: &[u8], expected_sha256: &str) -> Result<(), ChunkError
 }
 
 /// Decompresses and parses a chunk, refusing to expand it beyond
-/// [`MAX_CHUNK_BYTES`].
+/// [`MAX_CHUNK_BYTES`] and refusing anything after its one gzip member.
 pub fn decode(bytes: &[u8]) -> Result<Vec<Record>, ChunkError> {
     let mut text = Vec::new();
-    GzDecoder::new(bytes).take(MAX_CHUNK_BYTES as u64 + 1).read_to_end(&mut text).map_err(ChunkError::Compression)?;
+    // The `bufread` decoder takes from the slice only what the member
+    // holds (header, data, CRC and size trailer), so what is left is trailing.
+    let mut decoder = GzDecoder::new(bytes);
+    (&mut decoder).take(MAX_CHUNK_BYTES as u64 + 1).read_to_end(&mut text).map_err(ChunkError::Compression)?;
     if text.len() > MAX_CHUNK_BYTES {
         return Err(ChunkError::TooLarge);
+    }
+    let trailing = decoder.into_inner().len();
+    if trailing > 0 {
+        return Err(ChunkError::TrailingBytes(trailing));
     }
     let text = std::str::from_utf8(&text).map_err(|_| ChunkError::NotUtf8)?;
     text.lines()
@@ -231,6 +242,28 @@ mod tests {
         let bomb = encoder.finish().unwrap();
         assert!(bomb.len() < 10_000);
         assert!(matches!(decode(&bomb), Err(ChunkError::TooLarge)));
+    }
+
+    /// gzip allows members back to back, and readers differ on whether they
+    /// read past the first: a chunk is one member and nothing after it.
+    #[test]
+    fn exactly_one_gzip_member_and_no_trailing_bytes() {
+        let chunk = write_all(&[user(1)], 1024).remove(0);
+        let second = write_all(&[user(2)], 1024).remove(0);
+        assert_eq!(decode(&chunk.bytes).unwrap(), vec![user(1)]);
+        let with = |tail: &[u8]| [chunk.bytes.as_slice(), tail].concat();
+        let cases: Vec<(&str, Vec<u8>, usize)> = vec![
+            ("a second member", with(&second.bytes), second.bytes.len()),
+            ("one zero byte", with(&[0]), 1),
+            ("a newline", with(b"\n"), 1),
+            ("an empty second member's header", with(&second.bytes[..10]), 10),
+        ];
+        for (name, bytes, trailing) in cases {
+            match decode(&bytes) {
+                Err(ChunkError::TrailingBytes(n)) => assert_eq!(n, trailing, "{name}"),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
     }
 
     #[test]

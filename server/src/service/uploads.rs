@@ -57,7 +57,13 @@ async fn check_limits(db: &Db, limits: &Limits, manifest: &Manifest) -> Result<(
     if manifest.chunks.len() > limits.max_chunks_per_snapshot {
         return Err(LimitError::SnapshotChunks { chunks: manifest.chunks.len(), max: limits.max_chunks_per_snapshot }.into());
     }
-    let records: u64 = manifest.chunks.iter().map(|c| c.records).sum();
+    // The numbers are the agent's: summed with checked arithmetic, since a
+    // wrapped sum (`u64::MAX` and 2 make 1) would pass the limit. A sum past
+    // `u64::MAX` is over any limit.
+    let chunk_records = manifest.chunks.iter().try_fold(0u64, |sum, chunk| sum.checked_add(chunk.records));
+    let counts = &manifest.counts;
+    let counted = [counts.users, counts.groups, counts.ous, counts.deleted].into_iter().try_fold(0u64, u64::checked_add);
+    let records = chunk_records.zip(counted).map_or(u64::MAX, |(chunks, counted)| chunks.max(counted));
     if records > limits.max_records_per_snapshot {
         return Err(LimitError::SnapshotRecords { records, max: limits.max_records_per_snapshot }.into());
     }
@@ -107,7 +113,7 @@ pub async fn state_of(db: &Db, snapshot: &SnapshotRecord) -> Result<SnapshotStat
 /// Stores chunk `index` of `snapshot` once its length and sha256 are the
 /// manifest's. A chunk put again, or put after the commit, changes nothing.
 pub async fn put_chunk(db: &Db, snapshot: &SnapshotRecord, index: &str, body: &[u8]) -> Result<(), AppError> {
-    let index: u32 = index.parse().map_err(|_| AppError::NotFound(Missing::Chunk))?;
+    let index = chunk_index(index).ok_or(AppError::NotFound(Missing::Chunk))?;
     let chunk = snapshot.manifest.chunks.get(index as usize).ok_or(AppError::NotFound(Missing::Chunk))?;
     if body.len() as u64 != chunk.size {
         return Err(UploadError::BodySize { index, actual: body.len(), expected: chunk.size }.into());
@@ -119,6 +125,14 @@ pub async fn put_chunk(db: &Db, snapshot: &SnapshotRecord, index: &str, body: &[
     store::directory::put_chunk(db, snapshot.id, index, &chunk.sha256, body).await?;
     crate::fault::chunk_stored();
     Ok(())
+}
+
+/// A chunk index as the URL must write it: decimal digits in canonical
+/// form, so each chunk has one URL (`01`, `+1`, ` 1` name none; Rust's
+/// integer parser accepts the first two).
+fn chunk_index(text: &str) -> Option<u32> {
+    let index: u32 = text.parse().ok()?;
+    (index.to_string() == text).then_some(index)
 }
 
 /// Checks that every chunk is there, then commits `snapshot` into its job's
@@ -151,5 +165,32 @@ pub async fn session(db: &Db, agent: &AgentRecord, id: &str) -> Result<Session, 
     match store::sessions::get_session(db, agent.tenant_id, id).await? {
         Some(session) if session.job_id == agent.job_id => Ok(session),
         _ => Err(AppError::NotFound(Missing::Session)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn chunk_indexes_are_canonical_decimal_only() {
+        let cases: &[(&str, Option<u32>)] = &[
+            ("0", Some(0)),
+            ("1", Some(1)),
+            ("10", Some(10)),
+            ("4294967295", Some(u32::MAX)),
+            ("01", None),
+            ("00", None),
+            ("+1", None),
+            ("-0", None),
+            (" 1", None),
+            ("1 ", None),
+            ("", None),
+            ("1e0", None),
+            ("0x1", None),
+            ("4294967296", None),
+            ("١", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(super::chunk_index(text), *expected, "{text:?}");
+        }
     }
 }

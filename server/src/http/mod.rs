@@ -74,9 +74,12 @@ async fn method_not_allowed() -> AppError {
 /// Logs each request with its method, path, status and latency, and for an
 /// error answer its problem kind and cause (attached by `AppError`'s
 /// conversion), at the cause's level: 500 as an error, 503 as a warning.
+/// The path and the cause may quote what the client sent (a token's `htu`
+/// or `aud`, a name), so both are written escaped (`escape_debug`): a
+/// newline or an ANSI escape in them cannot start a forged log line.
 async fn log_request(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    let path = request.uri().path().escape_debug().to_string();
     let started = std::time::Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16();
@@ -84,11 +87,12 @@ async fn log_request(request: axum::extract::Request, next: axum::middleware::Ne
     match response.extensions().get::<ErrorCause>() {
         None => tracing::info!(%method, %path, status, elapsed_ms, "request"),
         Some(ErrorCause { kind, level, cause }) => {
-            let cause = &**cause;
+            // Written through `Display`, so it is escaped once, by us.
+            let cause = cause.escape_debug();
             match *level {
-                Level::ERROR => tracing::error!(%method, %path, status, elapsed_ms, problem = %kind, cause, "request failed"),
-                Level::WARN => tracing::warn!(%method, %path, status, elapsed_ms, problem = %kind, cause, "request failed"),
-                _ => tracing::info!(%method, %path, status, elapsed_ms, problem = %kind, cause, "request refused"),
+                Level::ERROR => tracing::error!(%method, %path, status, elapsed_ms, problem = %kind, cause = %cause, "request failed"),
+                Level::WARN => tracing::warn!(%method, %path, status, elapsed_ms, problem = %kind, cause = %cause, "request failed"),
+                _ => tracing::info!(%method, %path, status, elapsed_ms, problem = %kind, cause = %cause, "request refused"),
             }
         }
     }

@@ -67,7 +67,8 @@ async fn drain(db: &Db, batch_users: u32) -> Result<(), StoreError> {
                 tracing::warn!(session = %id, job = %work.job_id, tenant = %work.tenant_id, "the session was re-queued or finished elsewhere; this run recorded nothing")
             }
             Err(error) => {
-                tracing::error!(session = %id, job = %work.job_id, tenant = %work.tenant_id, %error, "import failed");
+                // The cause may quote a DN the agent sent: escaped, like every logged client text.
+                tracing::error!(session = %id, job = %work.job_id, tenant = %work.tenant_id, error = %error.to_string().escape_debug(), "import failed");
                 store::sessions::fail(db, &work, &error.to_string()).await?;
             }
         }

@@ -23,7 +23,8 @@ pub async fn decide(
     if !store::sessions::decide(db, tenant, id, verdict, by).await? {
         return Err(SessionError::NotHeld { id, status: session.status }.into());
     }
-    tracing::info!(tenant = %tenant, session = %id, ?verdict, %by, "held session decided");
+    // `by` is the admin's own text: escaped, so it cannot forge a log line.
+    tracing::info!(tenant = %tenant, session = %id, ?verdict, by = %by.escape_debug(), "held session decided");
     if verdict == Verdict::Approve {
         queue.wake();
     }

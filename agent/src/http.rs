@@ -16,7 +16,7 @@ use roster_proto::agent::{AgentJob, CommitResponse, OfferSnapshot, RegisterReque
 use roster_proto::problem::Problem;
 use roster_proto::{AgentId, SessionId, SnapshotId};
 use roster_snapshot::keys::AgentKey;
-use roster_snapshot::token::{TokenError, sign_request};
+use roster_snapshot::token::{TokenError, sign_request, sign_rotation};
 use serde::de::DeserializeOwned;
 use tracing::{debug, warn};
 
@@ -142,6 +142,16 @@ pub enum Payload {
     Octets(Vec<u8>),
 }
 
+impl Payload {
+    /// The bytes sent, which the request token binds (none for `Empty`).
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Payload::Empty => &[],
+            Payload::Json(bytes) | Payload::Octets(bytes) => bytes,
+        }
+    }
+}
+
 /// The client of one Roster server.
 #[derive(Debug)]
 pub struct ServerClient {
@@ -202,10 +212,19 @@ impl ServerClient {
         self.call(Method::POST, "agent/v1/register", false, || Ok(Payload::Json(body.clone()))).await
     }
 
-    /// `POST /agent/v1/key` (204): signed with the current key, names the new one.
-    pub async fn rotate_key(&self, public_key: String) -> Result<(), HttpError> {
-        let body = serde_json::to_vec(&RotateKey { public_key }).map_err(HttpError::Encode)?;
-        self.send(Method::POST, "agent/v1/key", true, || Ok(Payload::Json(body.clone()))).await.map(|_| ())
+    /// `POST /agent/v1/key` (204): signed with the current key, names the new
+    /// one with a proof signed by it (fresh on every attempt).
+    pub async fn rotate_key(&self, new_key: &AgentKey) -> Result<(), HttpError> {
+        let signer = self.signer()?;
+        let public_key = new_key.public_key().to_base64();
+        self.send(Method::POST, "agent/v1/key", true, || {
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            let proof = sign_rotation(new_key, signer.agent_id, &signer.audience, &signer.key.public_key(), now)?;
+            let body = RotateKey { public_key: public_key.clone(), proof };
+            Ok(Payload::Json(serde_json::to_vec(&body).map_err(HttpError::Encode)?))
+        })
+        .await
+        .map(|_| ())
     }
 
     /// `GET /agent/v1/job`.
@@ -270,7 +289,7 @@ impl ServerClient {
             // Body and token are made before the attempt's future: a fresh
             // token (new `iat`, `jti`) for every try.
             let prepared = payload().and_then(|body| {
-                let token = if signed { Some(self.token(&method, &url)?) } else { None };
+                let token = if signed { Some(self.token(&method, &url, body.bytes())?) } else { None };
                 Ok((body, token))
             });
             let (method, url) = (method.clone(), url.clone());
@@ -292,10 +311,15 @@ impl ServerClient {
             .await
     }
 
-    fn token(&self, method: &Method, url: &Url) -> Result<String, HttpError> {
-        let signer = self.signer.as_ref().ok_or_else(|| HttpError::Sign(TokenError::Malformed("the agent is not registered".into())))?;
+    fn signer(&self) -> Result<&Signer, HttpError> {
+        self.signer.as_ref().ok_or_else(|| HttpError::Sign(TokenError::Malformed("the agent is not registered".into())))
+    }
+
+    /// A request token for `method` `url` with exactly `body`.
+    fn token(&self, method: &Method, url: &Url, body: &[u8]) -> Result<String, HttpError> {
+        let signer = self.signer()?;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        Ok(sign_request(&signer.key, signer.agent_id, &signer.audience, method.as_str(), url.path(), now)?)
+        Ok(sign_request(&signer.key, signer.agent_id, &signer.audience, method.as_str(), url.path(), body, now)?)
     }
 
     async fn attempt(&self, method: Method, url: Url, body: Payload, token: Option<String>) -> Result<Vec<u8>, HttpError> {

@@ -534,20 +534,21 @@ async fn replayed_tokens_and_revoked_agents_are_refused(engine: Engine) {
 async fn agents_rotate_their_key_with_the_old_one(engine: Engine) {
     let mut w = world(engine).await;
     let new_key = AgentKey::generate().unwrap();
-    let rotate = |key: &AgentKey| roster_proto::agent::RotateKey { public_key: key.public_key().to_base64() };
+    let rotate = |agent: &Agent, key: &AgentKey| agent.rotation(key);
     // Not a key, or the same key: refused, nothing changes.
-    w.agent.post(&w.app, "/agent/v1/key", &roster_proto::agent::RotateKey { public_key: "AAAA".into() }).await.assert_problem(422);
-    w.agent.post(&w.app, "/agent/v1/key", &rotate(&w.agent.key)).await.assert_problem(422);
+    let not_a_key = roster_proto::agent::RotateKey { public_key: "AAAA".into(), proof: rotate(&w.agent, &new_key).proof };
+    w.agent.post(&w.app, "/agent/v1/key", &not_a_key).await.assert_problem(422);
+    w.agent.post(&w.app, "/agent/v1/key", &rotate(&w.agent, &w.agent.key)).await.assert_problem(422);
     assert_eq!(w.agent.get(&w.app, "/agent/v1/job").await.status, 200);
 
-    assert_eq!(w.agent.post(&w.app, "/agent/v1/key", &rotate(&new_key)).await.status, 204);
+    assert_eq!(w.agent.post(&w.app, "/agent/v1/key", &rotate(&w.agent, &new_key)).await.status, 204);
     w.agent.get(&w.app, "/agent/v1/job").await.assert_problem(401);
     w.agent.key = new_key;
     assert_eq!(w.agent.get(&w.app, "/agent/v1/job").await.status, 200, "the new key works");
 
     // A revoked agent cannot come back by rotating.
     assert_eq!(w.app.post(&format!("/api/v1/agents/{}/revoke", w.agent.id), Some(&w.admin), &()).await.status, 204);
-    w.agent.post(&w.app, "/agent/v1/key", &rotate(&AgentKey::generate().unwrap())).await.assert_problem(401);
+    w.agent.post(&w.app, "/agent/v1/key", &rotate(&w.agent, &AgentKey::generate().unwrap())).await.assert_problem(401);
 }
 
 async fn snapshots_are_held_to_the_limits_and_unfinished_ones_expire(engine: Engine) {

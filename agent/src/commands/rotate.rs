@@ -1,7 +1,7 @@
 //! `roster-agent rotate-key`: replace the agent's key pair without a new
 //! registration. The new key is staged on disk first, the server is told
-//! with a request signed by the old key, and only then does the new key
-//! take the old one's place. If the answer is lost, the staged key is
+//! with a request signed by the old key carrying a proof signed by the new
+//! one, and only then does the new key take the old one's place. If the answer is lost, the staged key is
 //! tried: the server took it exactly when it works.
 
 use std::sync::Arc;
@@ -43,7 +43,7 @@ pub async fn rotate_key(ctx: &Context) -> Result<RotateReport, AgentError> {
     let new_key = Arc::new(AgentKey::generate().map_err(|e| Stage::RotateKey.err(e))?);
     let staged = ctx.state.stage_key(&new_key, Stage::RotateKey)?;
     let client = ctx.client(&identity)?;
-    if let Err(error) = client.rotate_key(new_key.public_key().to_base64()).await {
+    if let Err(error) = client.rotate_key(&new_key).await {
         // The server may have taken the key and the answer got lost (a retry
         // signed with the old key is then refused): ask with the new one.
         if server_accepts(ctx, &identity, Arc::clone(&new_key)).await {

@@ -29,7 +29,7 @@ use roster_proto::manifest::{Manifest, SnapshotKind, Watermark};
 use roster_proto::scope::JobScope;
 use roster_proto::{AgentId, JobId, ObjectGuid, SessionId, SnapshotId, TenantId};
 use roster_snapshot::keys::PublicKey;
-use roster_snapshot::token::{verify_manifest, verify_request};
+use roster_snapshot::token::{check_body, verify_manifest, verify_request};
 pub use roster_testkit::TempDir;
 use uuid::Uuid;
 
@@ -217,11 +217,14 @@ async fn handle(State(state): State<Arc<Mutex<MockState>>>, method: Method, uri:
     let is_register = method == Method::POST && path == "/agent/v1/register";
     let key = s.public_key;
     if !is_register {
-        // Everything but register is signed, for exactly this method and full path.
+        // Everything but register is signed, for exactly this method, full path and body.
         let Some(key) = key else { return problem(StatusCode::UNAUTHORIZED, "no agent registered") };
         let token = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
         match verify_request(token, &key, s.agent_id, &s.audience, method.as_str(), &full_path, now()) {
-            Ok(claims) => s.token_ids.push(claims.jti.to_string()),
+            Ok(claims) => match check_body(&claims, &body) {
+                Ok(()) => s.token_ids.push(claims.jti.to_string()),
+                Err(e) => return problem(StatusCode::UNAUTHORIZED, &format!("bad token: {e}")),
+            },
             Err(e) => return problem(StatusCode::UNAUTHORIZED, &format!("bad token: {e}")),
         }
     }

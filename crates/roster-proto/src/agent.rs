@@ -49,14 +49,20 @@ pub struct RegisterResponse {
 }
 
 /// `POST /agent/v1/key`: replace the agent's key. Signed (like every agent
-/// request) with the current key; from the answer on, only the new key is
-/// accepted.
+/// request) with the current key, and carrying a proof signed with the new
+/// one; from the answer on, only the new key is accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateKey {
     /// The new Ed25519 public key: 32 raw bytes, base64 (standard alphabet).
     #[schemars(regex(pattern = PUBLIC_KEY_PATTERN))]
     pub public_key: String,
+    /// Proof that the caller holds the new key's private half: a compact JWS
+    /// of `RotationClaims` (`iss` the agent, `aud` the server, a fresh `jti`,
+    /// `replaces` the sha256 of the current key's raw bytes) signed by the
+    /// new key, verified strictly before the key changes (else 422).
+    #[schemars(regex(pattern = COMPACT_JWT_PATTERN))]
+    pub proof: String,
 }
 
 /// `GET /agent/v1/job`: what the agent is to read, and from where.

@@ -24,7 +24,7 @@ use crate::admin::{
 use crate::agent::{
     AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, RotateKey, SnapshotState, SnapshotStatus, SyncAdvice,
 };
-use crate::claims::{ManifestClaims, RequestClaims};
+use crate::claims::{ManifestClaims, RequestClaims, RotationClaims};
 use crate::insight::{AccessGrant, Explanation, GrantChain, GroupStep, GroupSummary, OuNode, Reason, ReasonCode, Structure};
 use crate::manifest::{ChunkRef, DirectoryIdentity, Manifest, RecordCounts, SnapshotKind, Watermark};
 use crate::problem::Problem;
@@ -68,12 +68,12 @@ pub const FILES: &[SchemaFile] = &[
     SchemaFile {
         name: "manifest-claims.schema.json",
         title: "ManifestClaims",
-        description: "Claims (JWT payload) of a manifest token: `OfferSnapshot.manifest_token` is a compact JWS with header `{\"alg\": \"EdDSA\", \"typ\": \"JWT\"}`, signed with the agent's registered Ed25519 key (Rust `roster_proto::claims::ManifestClaims`). The server also requires `iss` = the calling agent = `manifest.agent_id`, `jti` = `manifest.snapshot_id`, `aud` = its audience, `exp - iat` <= 300, `iat` <= now + 60 and `exp` >= now - 60 (else 401). The snapshot's recorded `manifest_sha256` is the sha256 of the decoded payload bytes.",
+        description: "Claims (JWT payload) of a manifest token: `OfferSnapshot.manifest_token` is a compact JWS with header exactly `{\"alg\":\"EdDSA\",\"typ\":\"JWT\"}`, signed with the agent's registered Ed25519 key (Rust `roster_proto::claims::ManifestClaims`). The server also requires `iss` = the calling agent = `manifest.agent_id`, `jti` = `manifest.snapshot_id`, `aud` = its audience, `exp - iat` <= 300, `iat` <= now + 60 and `exp` >= now - 60 (else 401). The snapshot's recorded `manifest_sha256` is the sha256 of the decoded payload bytes.",
     },
     SchemaFile {
         name: "request-token-claims.schema.json",
         title: "RequestClaims",
-        description: "Claims (JWT payload) of the request token that authenticates every `/agent/v1` call except `register`: `Authorization: Bearer <JWT>`, a compact JWS with header `{\"alg\": \"EdDSA\", \"typ\": \"JWT\"}` signed with the agent's registered Ed25519 key (Rust `roster_proto::claims::RequestClaims`). The algorithm is pinned: `none` and HMAC are refused. The server requires `iss` = a registered, unrevoked agent, `aud` = its audience, `exp - iat` <= 300, `iat` <= now + 60, `exp` >= now - 60, and `htm`/`htu` equal to the request's method and path (else 401).",
+        description: "Claims (JWT payload) of the request token that authenticates every `/agent/v1` call except `register`: `Authorization: Bearer <JWT>`, a compact JWS signed with the agent's registered Ed25519 key (Rust `roster_proto::claims::RequestClaims`). The algorithm is pinned: `none` and HMAC are refused. The server requires `iss` = a registered, unrevoked agent, `aud` = its audience, `exp - iat` <= 300, `iat` <= now + 60, `exp` >= now - 60, `htm`/`htu` equal to the request's method and path, and `bsh` equal to the sha256 of the exact body bytes (of no bytes for a request without a body), checked before the body is acted on (else 401). The header is exactly `{\"alg\":\"EdDSA\",\"typ\":\"JWT\"}` (base64url without padding) and the signature is verified strictly (RFC 8032 with no small-order key or R).",
     },
     SchemaFile {
         name: "problem.schema.json",
@@ -206,6 +206,7 @@ registry! {
     SnapshotState => "agent-api.schema.json" # "snapshotState", "SnapshotState";
     CommitResponse => "agent-api.schema.json" # "commitResponse", "CommitResponse";
     RotateKey => "agent-api.schema.json" # "rotateKey", "RotateKey";
+    RotationClaims => "agent-api.schema.json" # "rotationProofClaims";
 
     CreateJob => "admin-api.schema.json" # "createJob", "CreateJob";
     SafeguardPolicy => "admin-api.schema.json" # "safeguardPolicy", "SafeguardPolicy";

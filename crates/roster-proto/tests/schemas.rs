@@ -301,11 +301,16 @@ fn manifest_claims(manifest: &Manifest) -> Value {
 
 /// `roster_snapshot::token::RequestClaims`, likewise.
 fn request_claims(method: &str, path: &str) -> Value {
-    json!({"iss": AGENT, "aud": AUDIENCE, "iat": 1_795_576_803_i64, "exp": 1_795_576_923_i64, "jti": "1f0e2d3c-4b5a-4978-8796-a5b4c3d2e1f0", "htm": method, "htu": path})
+    json!({"iss": AGENT, "aud": AUDIENCE, "iat": 1_795_576_803_i64, "exp": 1_795_576_923_i64, "jti": "1f0e2d3c-4b5a-4978-8796-a5b4c3d2e1f0", "htm": method, "htu": path, "bsh": roster_proto::claims::EMPTY_BODY_SHA256})
+}
+
+/// `roster_snapshot::token::RotationClaims`, likewise.
+fn rotation_claims() -> Value {
+    json!({"iss": AGENT, "aud": AUDIENCE, "iat": 1_795_576_803_i64, "exp": 1_795_576_923_i64, "jti": "1f0e2d3c-4b5a-4978-8796-a5b4c3d2e1f1", "replaces": SHA})
 }
 
 fn jwt(claims: &Value) -> String {
-    let header = b64url(br#"{"typ":"JWT","alg":"EdDSA"}"#);
+    let header = b64url(br#"{"alg":"EdDSA","typ":"JWT"}"#);
     format!("{header}.{}.{}", b64url(&serde_json::to_vec(claims).unwrap()), b64url(&[0x5a; 64]))
 }
 
@@ -716,6 +721,12 @@ fn manifest_and_token_claims_match() {
     let mut claims = request_claims("GET", "/agent/v1/job");
     claims["iat"] = json!("now");
     c.rejects("request-token-claims.schema.json", claims, "a string iat");
+    let mut claims = request_claims("GET", "/agent/v1/job");
+    claims.as_object_mut().unwrap().remove("bsh");
+    c.rejects("request-token-claims.schema.json", claims, "no body digest");
+    let mut claims = request_claims("GET", "/agent/v1/job");
+    claims["bsh"] = json!(SHA.to_uppercase());
+    c.rejects("request-token-claims.schema.json", claims, "an upper-case body digest");
 }
 
 #[test]
@@ -723,8 +734,15 @@ fn agent_api_bodies_match() {
     let c = Contract::load();
     let s = |def: &str| format!("agent-api.schema.json#/$defs/{def}");
     let public_key = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
-    c.check(&s("rotateKey"), &roster_proto::agent::RotateKey { public_key: public_key.into() });
+    c.check(&s("rotateKey"), &roster_proto::agent::RotateKey { public_key: public_key.into(), proof: jwt(&rotation_claims()) });
     c.rejects(&s("rotateKey"), json!({}), "no public key");
+    c.rejects(&s("rotateKey"), json!({"public_key": public_key}), "no proof of the new key");
+    c.rejects(&s("rotateKey"), json!({"public_key": public_key, "proof": "not a JWS"}), "a proof that is no JWS");
+    let errors = c.errors(&s("rotationProofClaims"), &rotation_claims());
+    assert!(errors.is_empty(), "rotation claims: {errors:?}");
+    let mut claims = rotation_claims();
+    claims.as_object_mut().unwrap().remove("replaces");
+    c.rejects(&s("rotationProofClaims"), claims, "no key it replaces");
     c.check(
         &s("registerRequest"),
         &RegisterRequest {

@@ -11,6 +11,11 @@ pub enum AgentKeyError {
     Invalid(roster_snapshot::keys::KeyError),
     #[error("the new key is the current key")]
     Unchanged,
+    /// The rotation's proof does not show the new key's private half.
+    #[error("the proof of the new key does not verify: {0}")]
+    Proof(roster_snapshot::token::TokenError),
+    #[error("the proof of the new key ({0}) was used before")]
+    ProofReplayed(uuid::Uuid),
 }
 
 /// An offer or a chunk that does not agree with the protocol or with its

@@ -1,12 +1,11 @@
 //! The agent API: registration, the job's scope, and the snapshot upload
 //! protocol (offer a signed manifest, put the missing chunks, commit).
 //! An agent only ever sees its own job's snapshots and sessions. Handlers
-//! parse, authorise (the [`AgentCaller`] extractor), call `service` and
-//! answer.
+//! parse, authorise (the [`Signed`] extractor: the token, then the body
+//! it binds), call `service` and answer.
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
 use axum::http::StatusCode;
 use roster_proto::admin::Session;
 use roster_proto::agent::{AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, RotateKey, SnapshotState};
@@ -16,7 +15,7 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use crate::error::{AppError, LimitError, RequestError};
-use crate::http::auth::{AgentCaller, ClientAddress};
+use crate::http::auth::{ClientAddress, Signed, SignedBody};
 use crate::http::json::{ApiJson, body_rejected};
 use crate::http::openapi::{params, responses};
 use crate::service::{agents, uploads};
@@ -54,7 +53,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         (status = 400, response = responses::BadRequest),
         (status = 401, description = "The registration token is unknown, used or expired.", body = Problem, content_type = "application/problem+json"),
         (status = 413, response = responses::PayloadTooLarge),
-        (status = 422, description = "Body does not fit `RegisterRequest`, or `public_key` is not 32 bytes of base64 forming an Ed25519 point.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Body does not fit `RegisterRequest`, or `public_key` is not 32 bytes of base64 forming an Ed25519 point, or is a small-order (weak) point such as the identity.", body = Problem, content_type = "application/problem+json"),
         (status = 429, response = inline(responses::RegisterRateLimited)),
         (status = 500, response = responses::Internal),
         (status = 503, response = responses::Unavailable),
@@ -72,14 +71,15 @@ async fn register(
 }
 
 /// Replaces the caller's key with the one in the body (the request itself
-/// is signed with the current key). The old key is refused from now on.
+/// is signed with the current key, the body's proof with the new one). The
+/// old key is refused from now on.
 #[utoipa::path(
     post,
     path = "/key",
     operation_id = "rotateKey",
     tag = "agent",
     summary = "Replace the agent's key",
-    description = "Signed with the current key. If the answer is lost, the agent tries a request signed with the new key: it works exactly when the server took it. A revoked agent cannot rotate (401).",
+    description = "Signed with the current key (the request token binds the body, `bsh`), and `proof` signed with the new key (`RotationClaims`: this agent, this server, a fresh `jti`, `replaces` = the sha256 of the current key's 32 raw bytes), verified strictly before the key changes. So a token seen in transit cannot move the agent onto someone else's key. If the answer is lost, the agent tries a request signed with the new key: it works exactly when the server took it. A revoked agent cannot rotate (401).",
     security(("agentRequestToken" = [])),
     request_body(
         content = RotateKey,
@@ -89,7 +89,7 @@ async fn register(
         (status = 204, description = "The new key is in place; the old one is refused from now on. No body."),
         (status = 401, response = responses::Unauthorized),
         (status = 413, response = responses::PayloadTooLarge),
-        (status = 422, description = "`public_key` is not 32 bytes of base64 making an Ed25519 point, or it is the current key.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`public_key` is not 32 bytes of base64 making an Ed25519 point, is a small-order (weak) point, or is the current key; or `proof` does not verify strictly with the new key for this agent, server, time and current key, or was used before.", body = Problem, content_type = "application/problem+json"),
         (status = 429, response = responses::TooManyRequests),
         (status = 500, response = responses::Internal),
         (status = 503, response = responses::Unavailable),
@@ -97,10 +97,9 @@ async fn register(
 )]
 async fn rotate_key(
     State(state): State<AppState>,
-    caller: AgentCaller,
-    ApiJson(request): ApiJson<RotateKey>,
+    Signed { caller, body: ApiJson(request) }: Signed<ApiJson<RotateKey>>,
 ) -> Result<StatusCode, AppError> {
-    agents::rotate_key(&state.db, &caller.agent, &request.public_key).await?;
+    agents::rotate_key(&state.db, &state.audience, &caller.agent, &request).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -121,7 +120,7 @@ async fn rotate_key(
         (status = 503, response = responses::Unavailable),
     ),
 )]
-async fn job(State(state): State<AppState>, caller: AgentCaller) -> Result<ApiJson<AgentJob>, AppError> {
+async fn job(State(state): State<AppState>, Signed { caller, .. }: Signed<()>) -> Result<ApiJson<AgentJob>, AppError> {
     Ok(ApiJson(agents::job(&state.db, &caller.agent).await?))
 }
 
@@ -171,8 +170,7 @@ async fn job(State(state): State<AppState>, caller: AgentCaller) -> Result<ApiJs
 )]
 async fn offer(
     State(state): State<AppState>,
-    caller: AgentCaller,
-    ApiJson(offer): ApiJson<OfferSnapshot>,
+    Signed { caller, body: ApiJson(offer) }: Signed<ApiJson<OfferSnapshot>>,
 ) -> Result<ApiJson<SnapshotState>, AppError> {
     Ok(ApiJson(uploads::offer(&state.db, &state.limits, &state.audience, &caller.agent, &offer.manifest_token).await?))
 }
@@ -196,8 +194,8 @@ async fn offer(
 )]
 async fn snapshot_state(
     State(state): State<AppState>,
-    caller: AgentCaller,
     Path(id): Path<String>,
+    Signed { caller, .. }: Signed<()>,
 ) -> Result<ApiJson<SnapshotState>, AppError> {
     let snapshot = uploads::own_snapshot(&state.db, &caller.agent, &id).await?;
     Ok(ApiJson(uploads::state_of(&state.db, &snapshot).await?))
@@ -229,13 +227,9 @@ async fn snapshot_state(
 )]
 async fn put_chunk(
     State(state): State<AppState>,
-    caller: AgentCaller,
     Path((id, index)): Path<(String, String)>,
-    body: Result<Bytes, BytesRejection>,
+    Signed { caller, body: ChunkBody(body) }: Signed<ChunkBody>,
 ) -> Result<StatusCode, AppError> {
-    let body = body.map_err(|rejection| {
-        body_rejected(rejection.status(), rejection.body_text(), || RequestError::ChunkTooLarge { max: MAX_CHUNK_BYTES })
-    })?;
     let snapshot = uploads::own_snapshot(&state.db, &caller.agent, &id).await?;
     uploads::put_chunk(&state.db, &snapshot, &index, &body).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -283,7 +277,11 @@ async fn put_chunk(
         (status = 503, response = responses::Unavailable),
     ),
 )]
-async fn commit(State(state): State<AppState>, caller: AgentCaller, Path(id): Path<String>) -> Result<ApiJson<CommitResponse>, AppError> {
+async fn commit(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Signed { caller, .. }: Signed<()>,
+) -> Result<ApiJson<CommitResponse>, AppError> {
     let snapshot = uploads::own_snapshot(&state.db, &caller.agent, &id).await?;
     Ok(ApiJson(uploads::commit(&state.db, &state.imports, &snapshot).await?))
 }
@@ -306,6 +304,27 @@ async fn commit(State(state): State<AppState>, caller: AgentCaller, Path(id): Pa
         (status = 503, response = responses::Unavailable),
     ),
 )]
-async fn session(State(state): State<AppState>, caller: AgentCaller, Path(id): Path<String>) -> Result<ApiJson<Session>, AppError> {
+async fn session(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Signed { caller, .. }: Signed<()>,
+) -> Result<ApiJson<Session>, AppError> {
     Ok(ApiJson(uploads::session(&state.db, &caller.agent, &id).await?))
+}
+
+/// A chunk's bytes, exactly as uploaded (within the chunk route's limit).
+#[derive(Debug)]
+struct ChunkBody(Bytes);
+
+impl SignedBody for ChunkBody {
+    fn too_large(_: String) -> RequestError {
+        RequestError::ChunkTooLarge { max: MAX_CHUNK_BYTES }
+    }
+
+    async fn parse(request: Request, state: &AppState) -> Result<ChunkBody, AppError> {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| body_rejected(rejection.status(), rejection.body_text(), || ChunkBody::too_large(String::new())))?;
+        Ok(ChunkBody(bytes))
+    }
 }

@@ -1,16 +1,19 @@
 //! Who is calling: [`Admin`] (a tenant's bearer admin token) and
-//! [`AgentCaller`] (a registered, unrevoked agent whose EdDSA request token
-//! verifies for this exact method and path).
+//! [`Signed`] (a registered, unrevoked agent whose EdDSA request token
+//! verifies for this exact method, path and body).
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, FromRequestParts, OriginalUri};
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use roster_proto::TenantId;
+use roster_snapshot::token::RequestClaims;
 
-use crate::error::{AppError, AuthError, LimitError};
+use crate::error::{AppError, AuthError, LimitError, RequestError};
+use crate::http::json::{ApiJson, body_rejected};
 use crate::state::AppState;
 use crate::store;
 use crate::store::agents::AgentRecord;
@@ -36,7 +39,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     }
 }
 
-/// A verified agent.
+/// A verified agent. Only [`Signed`] makes one, so no handler sees an
+/// agent whose request body was not checked against its token.
 #[derive(Debug, Clone)]
 pub struct AgentCaller {
     pub agent: AgentRecord,
@@ -67,10 +71,10 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
-impl FromRequestParts<AppState> for AgentCaller {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+impl AgentCaller {
+    /// Verifies the request token for this method and path; the claims are
+    /// kept for the body check that must follow ([`Signed`]).
+    async fn verify(parts: &mut Parts, state: &AppState) -> Result<(AgentCaller, RequestClaims), AppError> {
         let token = bearer(parts)?;
         let agent_id = roster_snapshot::token::unverified_issuer(token).map_err(AuthError::Unreadable)?;
         let agent = store::agents::get_agent(&state.db, agent_id).await?.ok_or(AuthError::UnknownAgent(agent_id))?;
@@ -87,12 +91,70 @@ impl FromRequestParts<AppState> for AgentCaller {
             roster_snapshot::token::verify_request(token, &agent.public_key, agent.id, &state.audience, parts.method.as_str(), &path, now)
                 .map_err(|source| AuthError::Token { agent: agent_id, source })?;
         // Only a verified token is remembered, so forgeries cannot fill the table.
-        let expires = store::UnixMillis::from_unix_secs(claims.exp + roster_snapshot::token::LEEWAY);
+        let until = roster_snapshot::token::remember_until(claims.exp).map_err(|source| AuthError::Token { agent: agent_id, source })?;
+        let expires = store::UnixMillis::from_unix_secs(until);
         if !store::agents::remember_token(&state.db, claims.jti, expires).await? {
             return Err(AuthError::Replayed { agent: agent_id, jti: claims.jti }.into());
         }
         state.rate.check(agent.tenant_id, Instant::now()).map_err(LimitError::rate)?;
         store::agents::touch(&state.db, agent.id).await?;
-        Ok(AgentCaller { agent })
+        Ok((AgentCaller { agent }, claims))
+    }
+}
+
+/// An agent request whose body is bound to its token: the caller, verified
+/// as [`AgentCaller`], and the body as `B`, read within the route's limit
+/// and accepted only if its sha256 is the token's `bsh`, before `B` parses
+/// it and before the handler runs. The token is checked (and spent) before
+/// the body is read, so no one without a key makes the server read one.
+#[derive(Debug)]
+pub struct Signed<B> {
+    pub caller: AgentCaller,
+    pub body: B,
+}
+
+/// What an agent route takes as its body, once the bytes match the token.
+pub trait SignedBody: Sized {
+    /// The refusal of a body over the route's limit (413).
+    fn too_large(detail: String) -> RequestError;
+    /// The body, parsed from the checked bytes (`request` holds them).
+    fn parse(request: Request, state: &AppState) -> impl Future<Output = Result<Self, AppError>> + Send;
+}
+
+/// No body: only the empty body (or one the token names) passes the check,
+/// and it is not looked at.
+impl SignedBody for () {
+    fn too_large(_: String) -> RequestError {
+        RequestError::BodyTooLarge
+    }
+
+    async fn parse(_: Request, _: &AppState) -> Result<(), AppError> {
+        Ok(())
+    }
+}
+
+/// A JSON body, with [`ApiJson`]'s checks and refusals.
+impl<T: serde::de::DeserializeOwned + serde::Serialize + Send> SignedBody for ApiJson<T> {
+    fn too_large(detail: String) -> RequestError {
+        RequestError::JsonBodyTooLarge(detail)
+    }
+
+    async fn parse(request: Request, state: &AppState) -> Result<ApiJson<T>, AppError> {
+        ApiJson::from_request(request, state).await
+    }
+}
+
+impl<B: SignedBody + Send> FromRequest<AppState> for Signed<B> {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let (caller, claims) = AgentCaller::verify(&mut parts, state).await?;
+        let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+            .await
+            .map_err(|rejection| body_rejected(rejection.status(), rejection.body_text(), || B::too_large(rejection.body_text())))?;
+        roster_snapshot::token::check_body(&claims, &bytes).map_err(|source| AuthError::Token { agent: caller.agent.id, source })?;
+        let body = B::parse(Request::from_parts(parts, Body::from(bytes)), state).await?;
+        Ok(Signed { caller, body })
     }
 }

@@ -2,7 +2,7 @@
 //! token, rotating its key, and reading its job's scope with the advice on
 //! what kind of snapshot to send next.
 
-use roster_proto::agent::{AgentJob, RegisterRequest, RegisterResponse};
+use roster_proto::agent::{AgentJob, RegisterRequest, RegisterResponse, RotateKey};
 use roster_snapshot::keys::PublicKey;
 
 use crate::db::Db;
@@ -38,12 +38,21 @@ pub async fn register(db: &Db, audience: &str, request: RegisterRequest) -> Resu
     Ok(RegisterResponse { agent_id, tenant_id, job_id, audience: audience.to_owned() })
 }
 
-/// Replaces `agent`'s key with `new_key` (the request asking for it was
-/// signed with the current one); the old key is refused from now on.
-pub async fn rotate_key(db: &Db, agent: &AgentRecord, new_key: &str) -> Result<(), AppError> {
-    let key = PublicKey::from_base64(new_key).map_err(AgentKeyError::Invalid)?;
+/// Replaces `agent`'s key with `request.public_key` (the request asking for
+/// it was signed with the current one) once `request.proof`, signed by the
+/// new key, verifies strictly for this agent, server and current key, and
+/// its `jti` was never used; the old key is refused from now on.
+pub async fn rotate_key(db: &Db, audience: &str, agent: &AgentRecord, request: &RotateKey) -> Result<(), AppError> {
+    let key = PublicKey::from_base64(&request.public_key).map_err(AgentKeyError::Invalid)?;
     if key == agent.public_key {
         return Err(AgentKeyError::Unchanged.into());
+    }
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let proof = roster_snapshot::token::verify_rotation(&request.proof, &key, agent.id, audience, &agent.public_key, now)
+        .map_err(AgentKeyError::Proof)?;
+    let until = roster_snapshot::token::remember_until(proof.exp).map_err(AgentKeyError::Proof)?;
+    if !store::agents::remember_token(db, proof.jti, store::UnixMillis::from_unix_secs(until)).await? {
+        return Err(AgentKeyError::ProofReplayed(proof.jti).into());
     }
     if !store::agents::replace_key(db, agent.id, &key).await? {
         return Err(AuthError::Revoked(agent.id).into());

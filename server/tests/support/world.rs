@@ -4,7 +4,7 @@
 
 use reqwest::Method;
 use roster_proto::admin::{Access, AccessKind, CreateAccess, CreateJob, Job, LinkInput, Page, RegistrationToken, User};
-use roster_proto::agent::{CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, SnapshotState};
+use roster_proto::agent::{CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, RotateKey, SnapshotState};
 use roster_proto::manifest::{ChunkRef, DirectoryIdentity, FORMAT_VERSION, Manifest, RecordCounts, SnapshotKind, Watermark};
 use roster_proto::records::{Record, UserRecord};
 use roster_proto::{AgentId, JobId, ObjectGuid, SnapshotId};
@@ -63,8 +63,15 @@ pub struct Agent {
 }
 
 impl Agent {
+    /// A request token for `method` `path` without a body.
     pub fn token(&self, method: &str, path: &str) -> String {
-        token::sign_request(&self.key, self.id, &self.audience, method, path, time::OffsetDateTime::now_utc().unix_timestamp()).unwrap()
+        self.token_for(method, path, b"")
+    }
+
+    /// A request token for `method` `path` with exactly `body`.
+    pub fn token_for(&self, method: &str, path: &str, body: &[u8]) -> String {
+        token::sign_request(&self.key, self.id, &self.audience, method, path, body, time::OffsetDateTime::now_utc().unix_timestamp())
+            .unwrap()
     }
 
     pub async fn get(&self, app: &TestApp, path: &str) -> super::Answer {
@@ -72,12 +79,22 @@ impl Agent {
     }
 
     pub async fn post<B: serde::Serialize>(&self, app: &TestApp, path: &str, body: &B) -> super::Answer {
-        app.post(path, Some(&self.token("POST", path)), body).await
+        let bytes = serde_json::to_vec(body).unwrap();
+        app.send(Method::POST, path, Some(&self.token_for("POST", path, &bytes)), Some(bytes.into()), true).await
     }
 
     pub async fn put_chunk(&self, app: &TestApp, snapshot: SnapshotId, index: u32, bytes: Vec<u8>) -> super::Answer {
         let path = format!("/agent/v1/snapshots/{snapshot}/chunks/{index}");
-        app.send(Method::PUT, &path, Some(&self.token("PUT", &path)), Some(bytes.into()), false).await
+        app.send(Method::PUT, &path, Some(&self.token_for("PUT", &path, &bytes)), Some(bytes.into()), false).await
+    }
+
+    /// The body of a key rotation onto `new_key`, with its proof.
+    pub fn rotation(&self, new_key: &AgentKey) -> RotateKey {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        RotateKey {
+            public_key: new_key.public_key().to_base64(),
+            proof: token::sign_rotation(new_key, self.id, &self.audience, &self.key.public_key(), now).unwrap(),
+        }
     }
 
     pub fn manifest(&self, chunks: &[Chunk], records: &[Record]) -> Manifest {

@@ -6,7 +6,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, State};
 use axum::http::StatusCode;
 use roster_proto::admin::Session;
 use roster_proto::agent::{AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, RotateKey, SnapshotState};
@@ -16,7 +16,8 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use crate::error::{AppError, LimitError, RequestError};
-use crate::http::auth::{AgentCaller, ClientAddress};
+use crate::http::auth::AgentCaller;
+use crate::http::client::ClientAddress;
 use crate::http::json::{ApiJson, body_rejected};
 use crate::http::openapi::{params, responses};
 use crate::service::{agents, uploads};
@@ -63,10 +64,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
 async fn register(
     State(state): State<AppState>,
     client: ClientAddress,
-    request: Result<ApiJson<RegisterRequest>, AppError>,
+    request: axum::extract::Request,
 ) -> Result<(StatusCode, ApiJson<RegisterResponse>), AppError> {
+    // The limit first: a flood is refused before its bodies are read.
     state.register_rate.check(client.0, std::time::Instant::now()).map_err(LimitError::rate)?;
-    let ApiJson(request) = request?;
+    let ApiJson(request) = ApiJson::<RegisterRequest>::from_request(request, &state).await?;
     let registered = agents::register(&state.db, &state.audience, request).await?;
     Ok((StatusCode::CREATED, ApiJson(registered)))
 }

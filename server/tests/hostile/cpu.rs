@@ -391,6 +391,28 @@ async fn look_alike_names_are_one_name(engine: Engine) {
     access("\u{1b}]0;title\u{7}").await.assert_problem(422).assert_kind(ProblemKind::InvalidAccess);
 }
 
+/// AD fields carrying terminal escapes, bidi overrides, NUL and values past
+/// AD's limits reach neither the stored user nor the API (item 11): they
+/// are cleaned, and the session says so. Before: copied verbatim.
+async fn hostile_ad_fields_are_cleaned_with_a_note(engine: Engine) {
+    let w = world::world(engine).await;
+    w.link_sales_to_basic_access().await;
+    let Record::User(ann) = world::user(1, "OU=Staff", 512) else { unreachable!("a user") };
+    let ann = Record::User(roster_proto::records::UserRecord {
+        display_name: Some("\u{1b}[2J\u{1b}]0;owned\u{7}Ann\u{202E}gnaB\0".into()),
+        mail: Some(format!("{}@example.test", "a".repeat(1_000))),
+        ..ann
+    });
+    let committed = w.agent.push(&w.app, &[ann, world::group(100, "Sales", &[1])]).await;
+    let session = w.app.wait_for_session(&w.admin, committed.session.expect("the first snapshot is imported").id).await;
+    crate::support::session_succeeded(&session);
+    assert!(session.notes.iter().any(|n| n.contains("1 users had control characters")), "{:?}", session.notes);
+    let users = world::all_users(&w.app, &w.admin, w.job.id, 10).await;
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].display_name.as_deref(), Some("AnngnaB"));
+    assert_eq!(users[0].email.as_deref().map(str::chars).map(Iterator::count), Some(256));
+}
+
 on_both_engines!(
     twenty_thousand_paths_are_refused_quickly,
     slow_clients_are_cut_off,
@@ -399,4 +421,5 @@ on_both_engines!(
     behind_a_trusted_proxy_each_client_has_its_own_limit,
     a_registration_flood_is_refused_before_its_bodies_are_read,
     look_alike_names_are_one_name,
+    hostile_ad_fields_are_cleaned_with_a_note,
 );

@@ -47,6 +47,9 @@ async fn push_big(w: &World, records: &[Record]) {
     }
     let committed = w.agent.post(&w.app, &format!("/agent/v1/snapshots/{}/commit", manifest.snapshot_id), &()).await;
     assert_eq!(committed.status, 200, "{:?}", committed.body);
+    // The import the first snapshot queues is not what the test measures.
+    let session = committed.json::<roster_proto::agent::CommitResponse>().session.expect("the first snapshot is imported");
+    w.app.wait_for_session(&w.admin, session.id).await;
 }
 
 /// Times one cheap request of another tenant.
@@ -94,10 +97,11 @@ async fn attack_and_probe(url: String, attacker: String, other: String, path: St
 /// is engine-independent, so SQLite only.
 #[test]
 fn a_chain_of_groups_costs_linear_time_off_the_async_workers() {
-    // Generous bounds for a shared 2-core debug build: the answer is linear
-    // (seconds), the old walk took minutes; a cheap request takes
-    // milliseconds and waited for the walk.
-    let structure_bound = Duration::from_secs(30);
+    // Generous bounds for a debug build on 2 cores shared with other
+    // builds: the answer is linear (a few seconds, most of it reading and
+    // serialising 80k objects), the old walk took over ten minutes; a cheap
+    // request takes milliseconds and waited for the walk.
+    let structure_bound = Duration::from_secs(60);
     let other_bound = Duration::from_secs(2);
     let server = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
     let (w, other) = server.block_on(async {

@@ -94,7 +94,9 @@ pub struct RegisterArgs {
     /// The Roster server's URL, e.g. https://roster.example.com (a path prefix is kept)
     #[arg(long, value_name = "URL", env = "ROSTER_SERVER_URL")]
     pub server: String,
-    /// The one-time registration token an admin created for the job
+    /// The one-time registration token an admin created for the job; `-`
+    /// reads it from standard input. Prefer ROSTER_REGISTRATION_TOKEN or `-`:
+    /// a command line is visible to other users of the machine
     #[arg(long, value_name = "TOKEN", env = "ROSTER_REGISTRATION_TOKEN", hide_env_values = true, value_parser = parse_secret)]
     pub token: Secret,
     /// Replace an existing registration in the state directory
@@ -145,7 +147,8 @@ pub async fn run(cli: Cli, env: EnvMap) -> Result<u8, AgentError> {
     let ctx = Context::load(&cli.common.state_dir, cli.common.config.as_deref(), &env)?;
     match cli.command {
         Command::Register(args) => {
-            let options = RegisterOptions { server_url: args.server, token: args.token, force: args.force };
+            let token = token_from(args.token, std::io::stdin().lock())?;
+            let options = RegisterOptions { server_url: args.server, token, force: args.force };
             let report = register(&ctx, &options).await?;
             println!("registered agent {} for job {} (tenant {})", report.agent_id, report.job_id, report.tenant_id);
             println!("server: {}", report.server_url);
@@ -186,6 +189,20 @@ pub async fn run(cli: Cli, env: EnvMap) -> Result<u8, AgentError> {
     }
 }
 
+/// The registration token as given, or for `-` the first line of `input`
+/// (so it need not appear on a command line others can list).
+fn token_from(token: Secret, mut input: impl std::io::BufRead) -> Result<Secret, AgentError> {
+    if token.expose() != "-" {
+        return Ok(token);
+    }
+    let mut line = String::new();
+    input.read_line(&mut line).map_err(|e| Stage::Config.err(format!("reading the registration token from standard input: {e}")))?;
+    match line.trim() {
+        "" => Err(Stage::Config.err("--token - read no registration token from standard input".to_owned())),
+        token => Ok(Secret::new(token)),
+    }
+}
+
 /// Keeps the token out of every `Debug` of the parsed arguments.
 fn parse_secret(value: &str) -> Result<Secret, std::convert::Infallible> {
     Ok(Secret::new(value))
@@ -204,6 +221,20 @@ mod tests {
     use clap::CommandFactory;
 
     use super::*;
+
+    #[test]
+    fn a_dash_reads_the_registration_token_from_standard_input() {
+        let given = token_from(Secret::new("rt_given"), std::io::Cursor::new("ignored\n")).unwrap();
+        assert_eq!(given.expose(), "rt_given");
+        let piped = token_from(Secret::new("-"), std::io::Cursor::new(" rt_piped \nmore\n")).unwrap();
+        assert_eq!(piped.expose(), "rt_piped");
+        assert!(token_from(Secret::new("-"), std::io::Cursor::new("")).is_err(), "no token on stdin is an error");
+        // The environment variable works as the flag does.
+        let from_env = Cli::try_parse_from(["roster-agent", "register", "--server", "https://x"]);
+        if std::env::var_os("ROSTER_REGISTRATION_TOKEN").is_none() {
+            assert!(from_env.is_err(), "without the flag or ROSTER_REGISTRATION_TOKEN a token is required");
+        }
+    }
 
     #[test]
     fn the_cli_is_well_formed() {

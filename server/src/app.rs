@@ -8,6 +8,7 @@ use anyhow::Context;
 
 use crate::db::Db;
 use crate::import::run_worker;
+use crate::listen;
 use crate::settings::Settings;
 use crate::state::AppState;
 
@@ -57,19 +58,15 @@ impl Application {
     /// Serves until the process ends.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         tokio::spawn(run_worker(self.state.db.clone(), self.state.imports.clone(), Arc::clone(&self.state.limits)));
-        let router = crate::http::router(self.state);
+        let limits = Arc::clone(&self.state.limits);
+        let service = crate::http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         match self.tls {
-            None => {
-                let listener = tokio::net::TcpListener::from_std(self.listener)?;
-                axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await?;
-            }
+            None => listen::http(self.listener, &limits)?.serve(service).await?,
             Some(tls) => {
                 let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
                     .await
                     .with_context(|| format!("loading TLS certificate {} and key {}", tls.cert.display(), tls.key.display()))?;
-                axum_server::from_tcp_rustls(self.listener, config)?
-                    .serve(router.into_make_service_with_connect_info::<SocketAddr>())
-                    .await?;
+                listen::https(self.listener, config, &limits)?.serve(service).await?;
             }
         }
         Ok(())

@@ -63,6 +63,9 @@ pub enum AppError {
     Import(ImportError),
     #[error("database: {0}")]
     Store(#[from] StoreError),
+    /// Work moved off the async workers did not finish (it panicked).
+    #[error("blocking work: {0}")]
+    Blocking(#[from] tokio::task::JoinError),
 }
 
 impl AppError {
@@ -77,6 +80,7 @@ impl AppError {
             AppError::Request(RequestError::MalformedBody(_)) => (S::BAD_REQUEST, K::MalformedBody),
             AppError::Request(RequestError::MalformedQuery(_)) => (S::BAD_REQUEST, K::MalformedQuery),
             AppError::Request(RequestError::Cursor) => (S::BAD_REQUEST, K::InvalidCursor),
+            AppError::Request(RequestError::BodyTimeout(_)) => (S::REQUEST_TIMEOUT, K::RequestTimeout),
             AppError::Request(RequestError::Limit { .. }) => (S::BAD_REQUEST, K::InvalidLimit),
             AppError::Request(RequestError::ExplainUser) => (S::BAD_REQUEST, K::InvalidQuery),
             AppError::Request(RequestError::InvalidBody(_) | RequestError::NotADecision(_)) => (S::UNPROCESSABLE_ENTITY, K::InvalidBody),
@@ -125,9 +129,10 @@ impl AppError {
             {
                 (S::SERVICE_UNAVAILABLE, K::Unavailable)
             }
-            AppError::Store(_) | AppError::Ingest(IngestError::Store(_)) | AppError::Import(ImportError::Store(_)) => {
-                (S::INTERNAL_SERVER_ERROR, K::Internal)
-            }
+            AppError::Store(_)
+            | AppError::Ingest(IngestError::Store(_))
+            | AppError::Import(ImportError::Store(_))
+            | AppError::Blocking(_) => (S::INTERNAL_SERVER_ERROR, K::Internal),
         }
     }
 }
@@ -276,6 +281,7 @@ mod tests {
             (RequestError::MalformedBody("x".into()).into(), S::BAD_REQUEST, K::MalformedBody),
             (RequestError::MalformedQuery("x".into()).into(), S::BAD_REQUEST, K::MalformedQuery),
             (RequestError::Cursor.into(), S::BAD_REQUEST, K::InvalidCursor),
+            (RequestError::BodyTimeout(std::time::Duration::from_secs(1)).into(), S::REQUEST_TIMEOUT, K::RequestTimeout),
             (RequestError::Limit { given: 0, min: 1, max: 10 }.into(), S::BAD_REQUEST, K::InvalidLimit),
             (RequestError::ExplainUser.into(), S::BAD_REQUEST, K::InvalidQuery),
             (RequestError::InvalidBody("x".into()).into(), S::UNPROCESSABLE_ENTITY, K::InvalidBody),

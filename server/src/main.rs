@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use roster_server::app::Application;
-use roster_server::settings::{DEFAULT_DATABASE_URL, DEFAULT_LISTEN, Limits, Settings, TlsFiles};
+use roster_server::settings::{DEFAULT_DATABASE_URL, DEFAULT_LISTEN, Limits, ProxyNet, Settings, TlsFiles};
 
 /// Roster's cloud API: receives signed directory snapshots from agents and
 /// imports users into the booking service.
@@ -79,6 +79,22 @@ struct LimitArgs {
     /// Largest JSON request body in bytes (chunk uploads have their own limit).
     #[arg(long, env = "ROSTER_MAX_JSON_BODY_BYTES", default_value_t = Limits::default().max_json_body_bytes)]
     max_json_body_bytes: usize,
+    /// Milliseconds a new connection has for its TLS handshake and first request head.
+    #[arg(long, env = "ROSTER_HEADER_READ_TIMEOUT_MS", default_value_t = Limits::default().header_read_timeout_ms)]
+    header_read_timeout_ms: u64,
+    /// Milliseconds a request's body has to arrive whole (answered 408 beyond).
+    #[arg(long, env = "ROSTER_BODY_READ_TIMEOUT_MS", default_value_t = Limits::default().body_read_timeout_ms)]
+    body_read_timeout_ms: u64,
+    /// Milliseconds a kept-alive connection may wait for its next request head.
+    #[arg(long, env = "ROSTER_IDLE_TIMEOUT_MS", default_value_t = Limits::default().idle_timeout_ms)]
+    idle_timeout_ms: u64,
+    /// Connections open at once (a new one past it is closed).
+    #[arg(long, env = "ROSTER_MAX_CONNECTIONS", default_value_t = Limits::default().max_connections)]
+    max_connections: usize,
+    /// Reverse proxies (addresses or CIDR blocks, comma-separated) whose
+    /// X-Forwarded-For gives the client address; none by default.
+    #[arg(long, env = "ROSTER_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Vec<ProxyNet>,
 }
 
 impl LimitArgs {
@@ -101,6 +117,12 @@ impl LimitArgs {
         if self.max_json_body_bytes < 1024 {
             anyhow::bail!("--max-json-body-bytes must be at least 1024");
         }
+        if self.header_read_timeout_ms == 0 || self.body_read_timeout_ms == 0 || self.idle_timeout_ms == 0 {
+            anyhow::bail!("the header, body and idle timeouts must be at least 1 ms");
+        }
+        if self.max_connections == 0 {
+            anyhow::bail!("--max-connections must be at least 1");
+        }
         Ok(Limits {
             max_chunks_per_snapshot: self.max_chunks_per_snapshot,
             max_records_per_snapshot: self.max_records_per_snapshot,
@@ -112,6 +134,11 @@ impl LimitArgs {
             register_request_burst: self.register_request_burst,
             max_json_body_bytes: self.max_json_body_bytes,
             import_batch_users: self.import_batch_users,
+            header_read_timeout_ms: self.header_read_timeout_ms,
+            body_read_timeout_ms: self.body_read_timeout_ms,
+            idle_timeout_ms: self.idle_timeout_ms,
+            max_connections: self.max_connections,
+            trusted_proxies: self.trusted_proxies,
         })
     }
 }

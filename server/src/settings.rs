@@ -1,8 +1,9 @@
 //! Server settings. `roster-server` fills them from flags and `ROSTER_`
 //! environment variables (clap does the layering); tests fill them directly.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::str::FromStr;
 
 /// Everything `Application::build` needs.
 #[derive(Debug, Clone)]
@@ -60,6 +61,24 @@ pub struct Limits {
     /// Largest JSON request body, in bytes (chunks have their own limit,
     /// a little above `MAX_CHUNK_BYTES`).
     pub max_json_body_bytes: usize,
+    /// A new connection must deliver its first request's head (and, for
+    /// HTTPS, finish the TLS handshake first) within this (milliseconds):
+    /// a client that sends headers slowly holds a connection no longer.
+    pub header_read_timeout_ms: u64,
+    /// A request's body must arrive whole within this of its head
+    /// (milliseconds), else 408 and the connection is closed.
+    pub body_read_timeout_ms: u64,
+    /// A kept-alive connection is closed when no complete request head
+    /// arrives for this long (milliseconds); hyper's header timer starts
+    /// when the connection goes idle, so this also bounds a later head.
+    pub idle_timeout_ms: u64,
+    /// Connections open at once; past it a new connection is closed at
+    /// once, so slow clients cannot take every file descriptor.
+    pub max_connections: usize,
+    /// Reverse proxies whose `X-Forwarded-For` the per-address limits
+    /// believe (the right-most address that is not one of them is the
+    /// client); empty, the peer is the client.
+    pub trusted_proxies: Vec<ProxyNet>,
 }
 
 impl Default for Limits {
@@ -75,6 +94,60 @@ impl Default for Limits {
             register_request_burst: 10.0,
             max_json_body_bytes: 2 * 1024 * 1024,
             import_batch_users: DEFAULT_IMPORT_BATCH_USERS,
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 60_000,
+            idle_timeout_ms: 60_000,
+            max_connections: 1024,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// An address or a CIDR block (`10.0.0.0/8`, `fd00::/8`, `192.0.2.7`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProxyNet {
+    network: IpAddr,
+    prefix: u8,
+}
+
+/// Why a trusted-proxy entry does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` is not an IP address or CIDR block (e.g. 10.0.0.0/8)")]
+pub struct BadProxyNet(String);
+
+impl FromStr for ProxyNet {
+    type Err = BadProxyNet;
+
+    fn from_str(text: &str) -> Result<ProxyNet, BadProxyNet> {
+        let bad = || BadProxyNet(text.to_owned());
+        let (address, prefix) = match text.trim().split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix.parse::<u8>().map_err(|_| bad())?)),
+            None => (text.trim(), None),
+        };
+        let network = address.parse::<IpAddr>().map_err(|_| bad())?.to_canonical();
+        let bits = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(bits);
+        if prefix > bits {
+            return Err(bad());
+        }
+        Ok(ProxyNet { network, prefix })
+    }
+}
+
+impl ProxyNet {
+    /// True when `address` lies in this block.
+    pub fn contains(&self, address: IpAddr) -> bool {
+        let leading = |bits: u32| u32::from(self.prefix).min(bits);
+        match (self.network, address.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - leading(32)).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - leading(128)).unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
         }
     }
 }

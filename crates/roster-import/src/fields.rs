@@ -275,3 +275,135 @@ impl std::fmt::Write for GuidText {
         Ok(())
     }
 }
+
+/// The longest value an import copies of each AD text field, in characters
+/// (the attributes' `rangeUpper` in the AD schema); a longer value is cut.
+/// The DN is not touched: it is the user's place, and scope depends on it.
+pub const AD_FIELD_MAX_CHARS: [(&str, usize); 9] = [
+    ("sAMAccountName", 256),
+    ("userPrincipalName", 1024),
+    ("mail", 256),
+    ("displayName", 256),
+    ("givenName", 64),
+    ("sn", 64),
+    ("telephoneNumber", 64),
+    ("department", 64),
+    ("title", 128),
+];
+
+/// A directory user's text fields as an import copies them: control
+/// characters (C0, DEL, C1, with an ANSI escape sequence removed whole) and
+/// bidi overrides removed, each field cut to its `AD_FIELD_MAX_CHARS`.
+/// Borrowed when nothing needs changing, as is usual; planning, the
+/// fingerprint and the stored row all see the cleaned record.
+pub fn clean_record(record: &UserRecord) -> std::borrow::Cow<'_, UserRecord> {
+    let [sam, upn, mail, display, given, sn, phone, department, title] = AD_FIELD_MAX_CHARS.map(|(_, max)| max);
+    let optional = |value: &Option<String>, max| value.as_deref().and_then(|text| clean_text(text, max));
+    let cleaned = (
+        clean_text(&record.sam_account_name, sam),
+        optional(&record.user_principal_name, upn),
+        optional(&record.mail, mail),
+        optional(&record.display_name, display),
+        optional(&record.given_name, given),
+        optional(&record.surname, sn),
+        optional(&record.telephone_number, phone),
+        optional(&record.department, department),
+        optional(&record.title, title),
+    );
+    if cleaned == Default::default() {
+        return std::borrow::Cow::Borrowed(record);
+    }
+    let (sam, upn, mail, display, given, sn, phone, department, title) = cleaned;
+    let keep = |new: Option<String>, old: &Option<String>| if new.is_some() { new } else { old.clone() };
+    std::borrow::Cow::Owned(UserRecord {
+        sam_account_name: sam.unwrap_or_else(|| record.sam_account_name.clone()),
+        user_principal_name: keep(upn, &record.user_principal_name),
+        mail: keep(mail, &record.mail),
+        display_name: keep(display, &record.display_name),
+        given_name: keep(given, &record.given_name),
+        surname: keep(sn, &record.surname),
+        telephone_number: keep(phone, &record.telephone_number),
+        department: keep(department, &record.department),
+        title: keep(title, &record.title),
+        ..record.clone()
+    })
+}
+
+/// `text` cleaned, or `None` when it is clean already.
+fn clean_text(text: &str, max_chars: usize) -> Option<String> {
+    let forbidden = roster_proto::name::is_forbidden;
+    if !text.chars().any(forbidden) && text.chars().nth(max_chars).is_none() {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            // CSI (ESC [ or the C1 CSI): parameters up to a final byte.
+            '\u{1b}' if chars.peek() == Some(&'[') => {
+                chars.next();
+                chars.by_ref().find(|c| ('@'..='~').contains(c));
+            }
+            '\u{9b}' => {
+                chars.by_ref().find(|c| ('@'..='~').contains(c));
+            }
+            // OSC (ESC ]): up to BEL or ESC \.
+            '\u{1b}' if chars.peek() == Some(&']') => {
+                while let Some(c) = chars.next() {
+                    if c == '\u{7}' {
+                        break;
+                    }
+                    if c == '\u{1b}' {
+                        chars.next_if_eq(&'\\');
+                        break;
+                    }
+                }
+            }
+            // Any other escape: ESC and the character it introduces.
+            '\u{1b}' => {
+                chars.next();
+            }
+            c if forbidden(c) => {}
+            c => out.push(c),
+        }
+    }
+    Some(out.chars().take(max_chars).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controls_escapes_and_overrides_are_removed_and_long_values_cut() {
+        for (text, max, expected) in [
+            ("Ann Berg", 64, None),
+            ("Ann\u{1b}[31;1m Berg\u{1b}[0m", 64, Some("Ann Berg")),
+            ("\u{1b}]0;pwned\u{7}Ann", 64, Some("Ann")),
+            ("\u{1b}]8;;http://x\u{1b}\\Ann", 64, Some("Ann")),
+            ("A\u{0}n\u{85}n\u{9b}2J", 64, Some("Ann")),
+            ("Ann\u{202E}gpj.exe", 64, Some("Anngpj.exe")),
+            ("Ann\nBerg\r\n", 64, Some("AnnBerg")),
+            ("éééé", 3, Some("ééé")),
+            ("ééé", 3, None),
+            ("\u{1b}", 3, Some("")),
+        ] {
+            assert_eq!(clean_text(text, max).as_deref(), expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_clean_record_is_borrowed_and_a_dirty_one_cleaned_field_by_field() {
+        let guid = "00112233-4455-6677-8899-aabbccddeeff".parse().expect("a GUID");
+        let record = UserRecord {
+            display_name: Some("Ann Berg".into()),
+            ..roster_testkit::records::user(guid, "CN=Ann\\0D,OU=Staff,DC=corp".into(), "ann".into())
+        };
+        assert!(matches!(clean_record(&record), std::borrow::Cow::Borrowed(_)));
+        let dirty = UserRecord { title: Some("x".repeat(500)), department: Some("\u{1b}[2JSales".into()), ..record.clone() };
+        let cleaned = clean_record(&dirty);
+        assert_eq!(cleaned.title.as_deref().map(str::len), Some(128));
+        assert_eq!(cleaned.department.as_deref(), Some("Sales"));
+        assert_eq!((cleaned.display_name.as_deref(), cleaned.dn.as_str()), (Some("Ann Berg"), record.dn.as_str()), "the rest is kept");
+    }
+}

@@ -147,6 +147,8 @@ pub struct Planner<'a> {
     grants: links::Grants,
     summary: Plan,
     unreadable_dns: u64,
+    /// Users whose AD fields had to be cleaned (`fields::clean_record`).
+    cleaned_users: u64,
 }
 
 impl<'a> Planner<'a> {
@@ -160,7 +162,7 @@ impl<'a> Planner<'a> {
         let grants = links::expand(links, groups);
         let mut summary = Plan { resolved_links: grants.resolved.clone(), ..Plan::default() };
         note_link_problems(links, groups, accesses, &grants.resolved, &mut summary.notes);
-        Planner { scope, accesses, now_unix, grants, summary, unreadable_dns: 0 }
+        Planner { scope, accesses, now_unix, grants, summary, unreadable_dns: 0, cleaned_users: 0 }
     }
 
     /// Of several records with the same anchor (a consistency GUID shared
@@ -205,6 +207,8 @@ impl<'a> Planner<'a> {
     /// stored user of `record`'s anchor, exactly as it is; the caller
     /// otherwise asks [`Planner::user`] with the whole stored user.
     pub fn is_unchanged(&mut self, record: &UserRecord, stored: &StoredUser) -> bool {
+        let cleaned = crate::fields::clean_record(record);
+        let record = &*cleaned;
         let Verdict::Imported { active, granted, .. } = self.verdict(record) else { return false };
         if stored.active != active || stored.anchor != record.anchor() {
             return false;
@@ -216,6 +220,7 @@ impl<'a> Planner<'a> {
         self.summary.active_before += u64::from(stored.active);
         self.summary.users_in_scope += 1;
         self.summary.counts.unchanged += 1;
+        self.cleaned_users += u64::from(matches!(cleaned, std::borrow::Cow::Owned(_)));
         true
     }
 
@@ -223,6 +228,9 @@ impl<'a> Planner<'a> {
     /// the same anchor, if any; `None` when nothing changes.
     pub fn user(&mut self, record: &UserRecord, existing: Option<&CurrentUser>) -> Option<UserChange> {
         self.count_stored(existing);
+        let cleaned = crate::fields::clean_record(record);
+        self.cleaned_users += u64::from(matches!(cleaned, std::borrow::Cow::Owned(_)));
+        let record = &*cleaned;
         let (active, reason, granted) = match self.verdict(record) {
             Verdict::OutOfScope { unreadable } => {
                 self.unreadable_dns += u64::from(unreadable);
@@ -267,6 +275,13 @@ impl<'a> Planner<'a> {
             self.summary
                 .notes
                 .push(format!("{} users had a DN that could not be read and were treated as out of scope", self.unreadable_dns));
+        }
+        if self.cleaned_users > 0 {
+            self.summary.notes.push(format!(
+                "{} users had control characters, escape sequences or bidi overrides in their AD fields, or values longer than AD allows: \
+                 they were removed or cut",
+                self.cleaned_users
+            ));
         }
         self.summary
     }

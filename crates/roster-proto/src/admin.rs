@@ -23,12 +23,17 @@ pub struct CreateJob {
     pub name: String,
     /// OUs whose users are in scope, relative to the directory's base DN
     /// (`OU=Copenhagen,OU=Staff`), or `*` for the whole domain. At least one
-    /// non-blank path; each must parse as a DN (else 422).
-    #[schemars(with = "Vec<common::RelativePath>", extend("contains" = { "type": "string", "pattern": "\\S" }))]
+    /// non-blank path; each must parse as a DN; at most
+    /// `scope::MAX_PATHS` (1,000) paths (else 422).
+    #[schemars(
+        with = "Vec<common::RelativePath>",
+        extend("contains" = { "type": "string", "pattern": "\\S" }, "maxItems" = crate::scope::MAX_PATHS)
+    )]
     pub relative_paths: Vec<String>,
-    /// Where groups are read from, same form; empty (the default) means the whole domain.
+    /// Where groups are read from, same form; empty (the default) means the
+    /// whole domain; at most `scope::MAX_PATHS` (1,000) paths (else 422).
     #[serde(default)]
-    #[schemars(with = "Vec<common::RelativePath>")]
+    #[schemars(with = "Vec<common::RelativePath>", extend("maxItems" = crate::scope::MAX_PATHS))]
     pub group_paths: Vec<String>,
     /// Daily import time, `HH:MM` (24-hour, UTC); `02:00` when left out.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]

@@ -202,7 +202,14 @@ pub struct GroupSummary {
     /// Direct members that are users of the state.
     pub direct_users: u64,
     /// Distinct users of the state reachable through nesting, direct ones included.
+    /// A lower bound when `nested_users_exact` is false.
     pub nested_users: u64,
+    /// False when counting distinct users through heavily shared nesting
+    /// would cost more than the server spends on one answer
+    /// (`roster_import::structure::NESTED_COUNT_BUDGET`): `nested_users` is
+    /// then a lower bound (the largest of the group's own users and its
+    /// nested groups' counts), never an overcount.
+    pub nested_users_exact: bool,
     /// Accesses linked to this group, sorted, each once.
     #[schemars(extend("uniqueItems" = true))]
     pub linked_accesses: Vec<AccessId>,

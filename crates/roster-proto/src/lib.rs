@@ -16,6 +16,7 @@ pub mod guid;
 pub mod id;
 pub mod insight;
 pub mod manifest;
+pub mod name;
 pub mod optional;
 pub mod problem;
 pub mod records;

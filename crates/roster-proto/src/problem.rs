@@ -88,6 +88,8 @@ problem_kinds! {
     NotFound = "not-found",
     /// 405: the route does not accept that method.
     MethodNotAllowed = "method-not-allowed",
+    /// 408: the request body did not arrive within the server's time limit.
+    RequestTimeout = "request-timeout",
     /// 409: a job of that name exists in the tenant.
     JobNameTaken = "job-name-taken",
     /// 409: the job has no committed snapshot (no directory state) yet.

@@ -6,6 +6,8 @@
 //! so a user outside the job's paths is never imported, whatever the agent
 //! sent.
 
+use std::collections::HashMap;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -43,7 +45,13 @@ pub enum ScopeError {
     BadBase(DnError),
     #[error("user filter `{filter}`: {reason}")]
     BadFilter { filter: String, reason: &'static str },
+    #[error("{count} {field}: a job may have at most {limit}")]
+    TooManyPaths { field: &'static str, count: usize, limit: usize },
 }
+
+/// Most relative paths, and most group paths, one job may have: a scope is
+/// a handful of OUs, and each path is an LDAP search the agent runs.
+pub const MAX_PATHS: usize = 1000;
 
 /// Longest user filter accepted.
 pub const MAX_FILTER_LEN: usize = 4096;
@@ -70,8 +78,14 @@ pub struct ResolvedScope {
 }
 
 impl JobScope {
-    /// Checks the paths' syntax without a base DN (used when a job is saved).
+    /// Checks the paths' number and syntax without a base DN (used when a
+    /// job is saved; the number first, so a huge list costs nothing more).
     pub fn validate(&self) -> Result<(), ScopeError> {
+        for (field, paths) in [("relative_paths", &self.relative_paths), ("group_paths", &self.group_paths)] {
+            if paths.len() > MAX_PATHS {
+                return Err(ScopeError::TooManyPaths { field, count: paths.len(), limit: MAX_PATHS });
+            }
+        }
         self.resolve("DC=validate").map(|_| ())
     }
 
@@ -153,18 +167,18 @@ fn resolve_paths(paths: &[String], base_dn: &str) -> Result<Vec<SearchBase>, Sco
         let folded = Dn::parse(&absolute).map_err(|source| ScopeError::BadPath { path: path.to_owned(), source })?;
         bases.push(SearchBase { dn: absolute, folded });
     }
-    // Keep the outermost paths only: a path inside another adds nothing.
-    let mut kept: Vec<SearchBase> = Vec::new();
+    // Keep the outermost paths only: a path inside another adds nothing,
+    // and of equal paths the first. Looking up each path's ancestors costs
+    // its depth, not the number of paths.
+    let mut first: HashMap<&Dn, usize> = HashMap::with_capacity(bases.len());
     for (i, base) in bases.iter().enumerate() {
-        let covered = bases
-            .iter()
-            .enumerate()
-            .any(|(j, other)| j != i && base.folded.is_within(&other.folded) && (base.folded != other.folded || j < i));
-        if !covered {
-            kept.push(base.clone());
-        }
+        first.entry(&base.folded).or_insert(i);
     }
-    Ok(kept)
+    let covered = |i: usize, base: &SearchBase| {
+        first.get(&base.folded).is_some_and(|j| *j != i)
+            || std::iter::successors(base.folded.parent(), Dn::parent).any(|ancestor| first.contains_key(&ancestor))
+    };
+    Ok(bases.iter().enumerate().filter(|(i, base)| !covered(*i, base)).map(|(_, base)| base.clone()).collect())
 }
 
 #[cfg(test)]
@@ -226,6 +240,48 @@ mod tests {
     fn nested_and_duplicate_paths_are_read_once() {
         let r = scope(&["OU=Copenhagen,OU=Staff", "ou=staff", "OU=Staff "], &[]).resolve(BASE).unwrap();
         assert_eq!(bases(&r.user_bases), ["ou=staff,DC=corp,DC=example,DC=test"]);
+    }
+
+    /// The reference: a path is dropped when another one contains it (or
+    /// equals it and comes first).
+    fn naive(paths: &[&str]) -> Vec<String> {
+        let bases: Vec<Dn> = paths.iter().map(|p| Dn::parse(&dn::join(p, BASE)).unwrap()).collect();
+        (0..bases.len())
+            .filter(|i| !(0..bases.len()).any(|j| j != *i && bases[*i].is_within(&bases[j]) && (bases[*i] != bases[j] || j < *i)))
+            .map(|i| dn::join(paths[i], BASE))
+            .collect()
+    }
+
+    #[test]
+    fn dropping_nested_paths_agrees_with_comparing_every_pair() {
+        let cases: &[&[&str]] = &[
+            &["OU=A", "OU=B,OU=A", "OU=C,OU=B,OU=A", "ou=a ", "OU=D"],
+            &["OU=C,OU=B,OU=A", "OU=B,OU=A", "OU=A"],
+            &["OU=X,OU=A", "OU=X,OU=B", "OU=X,OU=A", "OU=B"],
+            &["CN=a+UID=b,OU=A", "UID=B+CN=A,ou=A", "OU=Z"],
+            &["OU=A"],
+        ];
+        for paths in cases {
+            let owned: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
+            let kept: Vec<String> = resolve_paths(&owned, BASE).unwrap().into_iter().map(|b| b.dn).collect();
+            assert_eq!(kept, naive(paths), "{paths:?}");
+        }
+    }
+
+    #[test]
+    fn many_paths_are_refused_by_number_and_resolved_in_linear_time() {
+        let many = |n: usize| (0..n).map(|i| format!("OU=P{i},OU=Staff")).collect::<Vec<_>>();
+        let ok = JobScope { relative_paths: many(MAX_PATHS), group_paths: many(MAX_PATHS), user_filter: None };
+        assert!(ok.validate().is_ok());
+        for (relative, group, field, count) in [(MAX_PATHS + 1, 0, "relative_paths", MAX_PATHS + 1), (1, 20_000, "group_paths", 20_000)] {
+            let scope = JobScope { relative_paths: many(relative), group_paths: many(group), user_filter: None };
+            assert_eq!(scope.validate(), Err(ScopeError::TooManyPaths { field, count, limit: MAX_PATHS }));
+        }
+        // A stored scope past the cap (saved before it) still resolves, quickly.
+        let started = std::time::Instant::now();
+        let resolved = JobScope { relative_paths: many(20_000), group_paths: vec![], user_filter: None }.resolve(BASE).unwrap();
+        assert_eq!(resolved.user_bases.len(), 20_000);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "took {:?}", started.elapsed());
     }
 
     #[test]

@@ -1817,6 +1817,7 @@ fn structure() -> Structure {
                 direct_members: 3,
                 direct_users: 0,
                 nested_users: 2_000,
+                nested_users_exact: true,
                 linked_accesses: vec![id(ACCESS), id("e4da3b7f-bbce-4345-9777-2b0674a318d5")],
             },
             GroupSummary {
@@ -1826,6 +1827,7 @@ fn structure() -> Structure {
                 direct_members: 0,
                 direct_users: 0,
                 nested_users: 0,
+                nested_users_exact: true,
                 linked_accesses: vec![],
             },
         ],

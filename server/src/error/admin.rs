@@ -10,6 +10,9 @@ use roster_proto::{AccessId, SessionId};
 pub enum JobError {
     #[error("name must not be empty")]
     EmptyName,
+    /// A name with a control or bidi-override character, or too long.
+    #[error("name: {0}")]
+    Name(roster_proto::name::NameError),
     #[error("{0}")]
     Scope(roster_proto::scope::ScopeError),
     #[error("schedule_time must be HH:MM (24-hour, UTC), got `{0}`")]
@@ -46,6 +49,9 @@ pub enum LinkProblem {
 pub enum AccessError {
     #[error("name must not be empty")]
     EmptyName,
+    /// A name with a control or bidi-override character, or too long.
+    #[error("name: {0}")]
+    Name(roster_proto::name::NameError),
 }
 
 /// Tenant settings out of range.

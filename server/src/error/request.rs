@@ -57,6 +57,9 @@ pub enum RequestError {
     /// Any other body over its limit.
     #[error("the request body is larger than this server accepts")]
     BodyTooLarge,
+    /// The body did not arrive whole within `Limits::body_read_timeout_ms`.
+    #[error("the request body did not arrive within {} ms", .0.as_millis())]
+    BodyTimeout(std::time::Duration),
     #[error("cursor is not one this API returned")]
     Cursor,
     #[error("limit must be between {min} and {max}, got {given}")]

@@ -15,7 +15,8 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use crate::error::{AppError, LimitError, RequestError};
-use crate::http::auth::{ClientAddress, Signed, SignedBody};
+use crate::http::auth::{Signed, SignedBody};
+use crate::http::client::ClientAddress;
 use crate::http::json::{ApiJson, body_rejected};
 use crate::http::openapi::{params, responses};
 use crate::service::{agents, uploads};
@@ -62,10 +63,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
 async fn register(
     State(state): State<AppState>,
     client: ClientAddress,
-    request: Result<ApiJson<RegisterRequest>, AppError>,
+    request: axum::extract::Request,
 ) -> Result<(StatusCode, ApiJson<RegisterResponse>), AppError> {
+    // The limit first: a flood is refused before its bodies are read.
     state.register_rate.check(client.0, std::time::Instant::now()).map_err(LimitError::rate)?;
-    let ApiJson(request) = request?;
+    let ApiJson(request) = ApiJson::<RegisterRequest>::from_request(request, &state).await?;
     let registered = agents::register(&state.db, &state.audience, request).await?;
     Ok((StatusCode::CREATED, ApiJson(registered)))
 }

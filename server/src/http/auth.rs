@@ -2,11 +2,10 @@
 //! [`Signed`] (a registered, unrevoked agent whose EdDSA request token
 //! verifies for this exact method, path and body).
 
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, OriginalUri, Request};
+use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use roster_proto::TenantId;
@@ -22,21 +21,6 @@ use crate::store::agents::AgentRecord;
 #[derive(Debug, Clone, Copy)]
 pub struct Admin {
     pub tenant_id: TenantId,
-}
-
-/// The address the request came from (unspecified when the server was not
-/// started with connection info, as in router-only tests). Behind a reverse
-/// proxy this is the proxy's address.
-#[derive(Debug, Clone, Copy)]
-pub struct ClientAddress(pub IpAddr);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let address = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
-        Ok(ClientAddress(address.unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED))))
-    }
 }
 
 /// A verified agent. Only [`Signed`] makes one, so no handler sees an

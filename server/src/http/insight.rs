@@ -21,6 +21,7 @@ use crate::http::auth::Admin;
 use crate::http::json::{ApiJson, ApiQuery};
 use crate::http::openapi::{examples, params, responses};
 use crate::import::job_view;
+use crate::service::off_the_workers;
 use crate::state::AppState;
 use crate::store;
 
@@ -72,6 +73,7 @@ struct StructureQuery {
                             "direct_members": 30,
                             "direct_users": 30,
                             "nested_users": 30,
+                            "nested_users_exact": true,
                             "linked_accesses": [
                                 "d3d94468-02a4-4322-8f5d-7a1e9b6c0d2f"
                             ]
@@ -104,8 +106,12 @@ async fn job_structure(
 ) -> Result<ApiJson<Structure>, AppError> {
     let mut conn = state.db.pool.acquire().await?;
     let view = job_view(&mut conn, admin.tenant_id, &job).await?;
-    let input = StructureInput { users: &view.users, groups: &view.context.groups, ous: &view.ous, links: &view.context.rules };
-    Ok(ApiJson(structure(input, query.search.as_deref())))
+    drop(conn);
+    let answer = off_the_workers(move || {
+        let input = StructureInput { users: &view.users, groups: &view.context.groups, ous: &view.ous, links: &view.context.rules };
+        structure(input, query.search.as_deref())
+    });
+    Ok(ApiJson(answer.await?))
 }
 
 /// `?user=NAME`: a sAMAccountName, an objectGUID or a DN.
@@ -161,8 +167,10 @@ async fn explain_account(
     }
     let mut conn = state.db.pool.acquire().await?;
     let view = job_view(&mut conn, admin.tenant_id, &job).await?;
-    let record = find_account(&view.users, wanted).ok_or(AppError::NotFound(Missing::UserInState))?;
-    Ok(ApiJson(view.context.explainer().explain(record)))
+    drop(conn);
+    let wanted = wanted.to_owned();
+    let answer = off_the_workers(move || find_account(&view.users, &wanted).map(|record| view.context.explainer().explain(record)));
+    Ok(ApiJson(answer.await?.ok_or(AppError::NotFound(Missing::UserInState))?))
 }
 
 /// Explains a stored user: each access with the chain of groups that
@@ -214,8 +222,13 @@ async fn explain_user(State(state): State<AppState>, admin: Admin, Path(id): Pat
     let job = job_of(&state, admin, &job_id.to_string()).await?;
     let mut conn = state.db.pool.acquire().await?;
     let view = job_view(&mut conn, admin.tenant_id, &job).await?;
-    match view.users.iter().find(|record| record.anchor() == user.anchor) {
-        Some(record) => Ok(ApiJson(view.context.explainer().explain(record))),
+    drop(conn);
+    let anchor = user.anchor;
+    let answer = off_the_workers(move || {
+        view.users.iter().find(|record| record.anchor() == anchor).map(|record| view.context.explainer().explain(record))
+    });
+    match answer.await? {
+        Some(explanation) => Ok(ApiJson(explanation)),
         None => Ok(ApiJson(Explanation {
             object_guid: user.object_guid,
             anchor: user.anchor,

@@ -6,7 +6,9 @@
 pub mod admin;
 pub mod agent;
 pub mod auth;
+pub mod client;
 pub mod cursor;
+pub mod deadline;
 pub mod insight;
 pub mod json;
 pub mod openapi;
@@ -31,12 +33,16 @@ fn documented_routes() -> OpenApiRouter<AppState> {
 
 pub fn router(state: AppState) -> Router {
     let max_json_body = state.limits.max_json_body_bytes;
+    let body_timeout = std::time::Duration::from_millis(state.limits.body_read_timeout_ms);
     let (routes, _) = documented_routes().split_for_parts();
     routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // The chunk route sets its own, larger limit.
         .layer(axum::extract::DefaultBodyLimit::max(max_json_body))
+        .layer(axum::middleware::from_fn(move |request: axum::extract::Request, next: axum::middleware::Next| {
+            deadline::body_deadline(body_timeout, request, next)
+        }))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
 }

@@ -1,6 +1,7 @@
 //! Creating jobs and replacing their safeguard policy.
 
 use roster_proto::admin::{CreateJob, Job, SafeguardPolicy};
+use roster_proto::name::NameError;
 use roster_proto::scope::JobScope;
 use roster_proto::{DailyTime, TenantId};
 
@@ -16,9 +17,11 @@ const DEFAULT_FULL_SYNC_DAYS: u32 = 7;
 /// Checks `input` and creates the job in `tenant`; a name the tenant
 /// already uses is refused.
 pub async fn create_job(db: &Db, tenant: TenantId, input: &CreateJob) -> Result<Job, AppError> {
-    if input.name.trim().is_empty() {
-        return Err(JobError::EmptyName.into());
-    }
+    let (name, _) = roster_proto::name::checked_name(&input.name).map_err(|e| match e {
+        NameError::Blank => JobError::EmptyName,
+        other => JobError::Name(other),
+    })?;
+    let input = &CreateJob { name, ..input.clone() };
     JobScope {
         relative_paths: input.relative_paths.clone(),
         group_paths: input.group_paths.clone(),
@@ -42,7 +45,7 @@ pub async fn create_job(db: &Db, tenant: TenantId, input: &CreateJob) -> Result<
             tracing::info!(tenant = %tenant, job = %job.id, "job created");
             Ok(job)
         }
-        store::jobs::CreatedJob::NameTaken => Err(JobError::NameTaken(input.name.trim().to_owned()).into()),
+        store::jobs::CreatedJob::NameTaken => Err(JobError::NameTaken(input.name.clone()).into()),
     }
 }
 

@@ -10,3 +10,10 @@ pub mod links;
 pub mod sessions;
 pub mod tenants;
 pub mod uploads;
+
+/// Runs heavy pure work (structure, explain over a whole directory state)
+/// on tokio's blocking pool, so an expensive request of one tenant never
+/// holds an async worker that other tenants' requests need.
+pub async fn off_the_workers<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, crate::error::AppError> {
+    Ok(tokio::task::spawn_blocking(work).await?)
+}

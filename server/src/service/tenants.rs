@@ -10,11 +10,11 @@ use crate::store;
 /// Creates an access, or finds the one of that kind and name; `true` when
 /// it was created now.
 pub async fn create_access(db: &Db, tenant: TenantId, input: &CreateAccess) -> Result<(Access, bool), AppError> {
-    let name = input.name.trim();
-    if name.is_empty() {
-        return Err(AccessError::EmptyName.into());
-    }
-    Ok(store::jobs::create_access(db, tenant, input.kind, name).await?)
+    let (name, _) = roster_proto::name::checked_name(&input.name).map_err(|e| match e {
+        roster_proto::name::NameError::Blank => AccessError::EmptyName,
+        other => AccessError::Name(other),
+    })?;
+    Ok(store::jobs::create_access(db, tenant, input.kind, &name).await?)
 }
 
 /// Checks and stores the tenant's settings.

@@ -61,8 +61,8 @@ pub async fn create_job(
     };
     let result = sqlx::query(
         "INSERT INTO jobs (id, tenant_id, name, relative_paths, group_paths, schedule_time, next_import_at, created_at, full_sync_interval_days,
-             user_filter, policy)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (tenant_id, name) DO NOTHING",
+             user_filter, policy, name_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
     )
     .bind(job.id.to_string())
     .bind(tenant.to_string())
@@ -75,6 +75,7 @@ pub async fn create_job(
     .bind(i64::from(full_sync_interval_days))
     .bind(&job.user_filter)
     .bind(serde_json::to_string(&job.policy).map_err(|e| StoreError::Corrupt { column: "jobs.policy", detail: e.to_string() })?)
+    .bind(roster_proto::name::name_key(&job.name))
     .execute(&db.pool)
     .await?;
     Ok(if result.rows_affected() == 1 { CreatedJob::Created(job) } else { CreatedJob::NameTaken })
@@ -115,11 +116,11 @@ pub async fn list_jobs(
     Ok((jobs, next))
 }
 
-/// A tenant's job by name.
+/// A tenant's job by name (compared by its key, as when it was created).
 pub async fn job_named(db: &Db, tenant: TenantId, name: &str) -> Result<Option<Job>, StoreError> {
-    let row = sqlx::query(concat!("SELECT ", job_columns!(), " FROM jobs WHERE tenant_id = $1 AND name = $2"))
+    let row = sqlx::query(concat!("SELECT ", job_columns!(), " FROM jobs WHERE tenant_id = $1 AND name_key = $2"))
         .bind(tenant.to_string())
-        .bind(name)
+        .bind(roster_proto::name::name_key(name))
         .fetch_optional(&db.pool)
         .await?;
     row.as_ref().map(job_from_row).transpose()
@@ -218,22 +219,28 @@ fn access_from_row(row: &AnyRow) -> Result<Access, StoreError> {
 }
 
 /// Creates an access, or returns the existing one of the same kind and name.
+/// An access whose name's key (`roster_proto::name::name_key`) is taken
+/// is the existing one.
 pub async fn create_access(db: &Db, tenant: TenantId, kind: AccessKind, name: &str) -> Result<(Access, bool), StoreError> {
     let id = AccessId::new();
-    let inserted = sqlx::query("INSERT INTO accesses (id, tenant_id, kind, name, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, kind, name) DO NOTHING")
-        .bind(id.to_string())
-        .bind(tenant.to_string())
-        .bind(kind.as_str())
-        .bind(name)
-        .bind(now_ms())
-        .execute(&db.pool)
-        .await?
-        .rows_affected()
+    let name_key = roster_proto::name::name_key(name);
+    let inserted = sqlx::query(
+        "INSERT INTO accesses (id, tenant_id, kind, name, created_at, name_key) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+    )
+    .bind(id.to_string())
+    .bind(tenant.to_string())
+    .bind(kind.as_str())
+    .bind(name)
+    .bind(now_ms())
+    .bind(&name_key)
+    .execute(&db.pool)
+    .await?
+    .rows_affected()
         == 1;
-    let row = sqlx::query("SELECT id, kind, name FROM accesses WHERE tenant_id = $1 AND kind = $2 AND name = $3")
+    let row = sqlx::query("SELECT id, kind, name FROM accesses WHERE tenant_id = $1 AND kind = $2 AND name_key = $3")
         .bind(tenant.to_string())
         .bind(kind.as_str())
-        .bind(name)
+        .bind(&name_key)
         .fetch_one(&db.pool)
         .await?;
     Ok((access_from_row(&row)?, inserted))

@@ -73,6 +73,61 @@ pub enum DeltaRefusal {
     /// The server requires a full snapshot (the advice's reason).
     #[error("a full snapshot is required: {0}")]
     FullRequired(String),
+    /// The delta's "to" side is another DC database than its "from" side:
+    /// USNs do not compare across them.
+    #[error(
+        "the delta moves the watermark from {}@{} to {}@{}, another DC database: send a full snapshot",
+        .base.dns_host_name, .base.invocation_id, .to.dns_host_name, .to.invocation_id
+    )]
+    OtherDc { base: Watermark, to: Watermark },
+    /// The delta's watermark is below its base: it would read changes again
+    /// or claim to undo them.
+    #[error("the delta moves the watermark back from USN {} to USN {}: send a full snapshot", .base.usn, .to.usn)]
+    Backwards { base: Watermark, to: Watermark },
+    /// A delta record names an object the state holds as another kind (a
+    /// user in place of a group): AD never changes an object's class.
+    #[error("the delta sends {guid} as a {sent}, but the state holds it as a {held}: send a full snapshot")]
+    KindChanged { guid: roster_proto::ObjectGuid, held: String, sent: &'static str },
+}
+
+/// Checks a delta's "to" side against its "from" side: the same DC
+/// database (host name and invocation id), and a USN not below the base's.
+pub fn check_watermark_moves(base: Option<&Watermark>, to: &Watermark) -> Result<(), DeltaRefusal> {
+    let base = base.ok_or(DeltaRefusal::NoBase)?;
+    if base.dns_host_name != to.dns_host_name || base.invocation_id != to.invocation_id {
+        return Err(DeltaRefusal::OtherDc { base: base.clone(), to: to.clone() });
+    }
+    if to.usn < base.usn {
+        return Err(DeltaRefusal::Backwards { base: base.clone(), to: to.clone() });
+    }
+    Ok(())
+}
+
+/// Refuses a delta record whose object the state holds as another kind
+/// (checked in the applying transaction, before the record is stored).
+async fn check_kind_kept(conn: &mut sqlx::AnyConnection, job: roster_proto::JobId, record: &Record) -> Result<(), IngestError> {
+    match store::directory::kind_replaced(conn, job, record).await? {
+        Some((guid, held, sent)) => Err(IngestError::BaseMismatch(DeltaRefusal::KindChanged { guid, held, sent })),
+        None => Ok(()),
+    }
+}
+
+impl IngestError {
+    /// True when the snapshot can never be committed (its content or its
+    /// base is wrong), as opposed to a chunk still missing or the database
+    /// failing: such a snapshot is marked failed and its chunks deleted.
+    pub fn is_final(&self) -> bool {
+        match self {
+            IngestError::MissingChunk(_) | IngestError::Store(_) => false,
+            IngestError::Chunk { .. }
+            | IngestError::ChunkRecords { .. }
+            | IngestError::Counts { .. }
+            | IngestError::DeletionInFull
+            | IngestError::OrphanMembers(_)
+            | IngestError::BaseMismatch(_)
+            | IngestError::Scope(_) => true,
+        }
+    }
 }
 
 /// Checks that a delta builds on the state the server holds.
@@ -181,6 +236,9 @@ pub async fn commit(db: &Db, snapshot: &SnapshotRecord, job: &Job) -> Result<Com
             return Err(IngestError::ChunkRecords { index, actual: records.len() as u64, expected: chunk_ref.records });
         }
         for record in records {
+            if !full {
+                check_kind_kept(&mut tx, job.id, &record).await?;
+            }
             match &record {
                 Record::User(user) => {
                     counts.users += 1;
@@ -292,6 +350,27 @@ mod tests {
             (Some(&state), Some(watermark("dc2", 100))),
         ] {
             assert!(check_base(held, base.as_ref()).is_err(), "{base:?}");
+        }
+    }
+
+    #[test]
+    fn a_delta_moves_the_watermark_forward_on_its_own_dc_only() {
+        let base = watermark("dc1", 100);
+        let restored = Watermark { invocation_id: "00000000-0000-0000-0000-000000000002".parse().unwrap(), ..watermark("dc1", 200) };
+        let cases: [(Option<&Watermark>, Watermark, Option<&str>); 6] = [
+            (Some(&base), watermark("dc1", 100), None),
+            (Some(&base), watermark("dc1", 5000), None),
+            (Some(&base), watermark("dc1", 99), Some("back")),
+            (Some(&base), watermark("dc2", 200), Some("another DC")),
+            (Some(&base), restored, Some("another DC")),
+            (None, watermark("dc1", 200), Some("must name")),
+        ];
+        for (base, to, refused) in cases {
+            match (check_watermark_moves(base, &to), refused) {
+                (Ok(()), None) => {}
+                (Err(e), Some(needle)) => assert!(e.to_string().contains(needle), "{e}"),
+                (outcome, _) => panic!("{base:?} -> {to:?}: {outcome:?}"),
+            }
         }
     }
 

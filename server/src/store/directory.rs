@@ -17,6 +17,8 @@ pub struct SnapshotRecord {
     pub job_id: JobId,
     pub agent_id: AgentId,
     pub committed: bool,
+    /// Refused at its commit for good (see `store::chunks::fail_snapshot`).
+    pub failed: bool,
     pub manifest: Manifest,
     pub manifest_sha256: Sha256Hex,
 }
@@ -36,6 +38,7 @@ fn snapshot_from_row(row: &sqlx::any::AnyRow) -> Result<SnapshotRecord, StoreErr
         job_id: get_id(row, "job_id")?,
         agent_id: get_id(row, "agent_id")?,
         committed: status == "committed",
+        failed: status == "failed",
         manifest: get_json(row, "manifest_json")?,
         manifest_sha256: get_parsed(row, "manifest_sha256")?,
     })
@@ -406,4 +409,27 @@ pub async fn delete_unfinished(db: &Db, before: UnixMillis) -> Result<u64, Store
         sqlx::query("DELETE FROM snapshots WHERE status = 'receiving' AND created_at < $1").bind(before.0).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(deleted.rows_affected())
+}
+
+/// When `record` (a user, group or OU) names an object the job's state
+/// holds as another kind: its GUID, the held kind and the record's.
+pub async fn kind_replaced(
+    conn: &mut sqlx::AnyConnection,
+    job: JobId,
+    record: &Record,
+) -> Result<Option<(ObjectGuid, String, &'static str)>, StoreError> {
+    let guid = match record {
+        Record::User(user) => user.object_guid,
+        Record::Group(group) => group.object_guid,
+        Record::Ou(ou) => ou.object_guid,
+        Record::Deleted(_) | Record::GroupMembers(_) => return Ok(None),
+    };
+    let row = sqlx::query("SELECT kind FROM directory_objects WHERE job_id = $1 AND object_guid = $2")
+        .bind(job.to_string())
+        .bind(guid.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let held: Option<String> = row.map(|r| r.try_get("kind")).transpose()?;
+    let sent = kind_of(record);
+    Ok(held.filter(|held| held != sent).map(|held| (guid, held, sent)))
 }

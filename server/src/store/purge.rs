@@ -36,6 +36,9 @@ pub async fn purge_inactive(db: &Db, tenant: TenantId, before: UnixMillis) -> Re
         .bind(PURGE_BATCH_USERS)
         .fetch_all(&db.pool)
         .await?;
+        if rows.is_empty() {
+            break;
+        }
         let mut tx = db.begin_write().await?;
         for row in &rows {
             let (user, job): (UserId, JobId) = (get_id(row, "id")?, get_id(row, "job_id")?);

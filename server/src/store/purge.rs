@@ -60,18 +60,26 @@ pub async fn purge_inactive(db: &Db, tenant: TenantId, before: UnixMillis) -> Re
     Ok(purged)
 }
 
-/// Redacts the changes naming `user`: by its id, and (a held plan's
-/// planned creation has no id) by its objectGUID within its job's sessions.
+/// Redacts the changes naming `user`: by its id (indexed), and by its
+/// objectGUID among the planned creations, which have no id yet: those of
+/// its job's sessions that were not applied (held, rejected, approved and
+/// not yet run), since an applied change always names its user.
 async fn redact_changes(conn: &mut sqlx::AnyConnection, user: UserId, job: JobId, guid: ObjectGuid) -> Result<(), StoreError> {
-    let rows = sqlx::query(
-        "SELECT session_id, seq, details FROM session_changes
-         WHERE user_id = $1 OR (user_id IS NULL AND object_guid = $2 AND session_id IN (SELECT id FROM sessions WHERE job_id = $3))",
-    )
-    .bind(user.to_string())
-    .bind(guid.to_string())
-    .bind(job.to_string())
-    .fetch_all(&mut *conn)
-    .await?;
+    let mut rows = sqlx::query("SELECT session_id, seq, details FROM session_changes WHERE user_id = $1")
+        .bind(user.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.extend(
+        sqlx::query(
+            "SELECT session_id, seq, details FROM session_changes
+             WHERE session_id IN (SELECT id FROM sessions WHERE job_id = $1 AND status <> 'succeeded')
+               AND user_id IS NULL AND object_guid = $2",
+        )
+        .bind(job.to_string())
+        .bind(guid.to_string())
+        .fetch_all(&mut *conn)
+        .await?,
+    );
     for row in &rows {
         let details: String = row.try_get("details")?;
         sqlx::query("UPDATE session_changes SET object_guid = $1, username = $2, details = $3 WHERE session_id = $4 AND seq = $5")

@@ -75,7 +75,7 @@ pub async fn create_job(
     .bind(i64::from(full_sync_interval_days))
     .bind(&job.user_filter)
     .bind(serde_json::to_string(&job.policy).map_err(|e| StoreError::Corrupt { column: "jobs.policy", detail: e.to_string() })?)
-    .execute(&db.pool)
+    .execute(&mut *db.writer().await?)
     .await?;
     Ok(if result.rows_affected() == 1 { CreatedJob::Created(job) } else { CreatedJob::NameTaken })
 }
@@ -184,7 +184,7 @@ pub async fn create_registration_token(db: &Db, tenant: TenantId, job: JobId, tt
         .bind(job.to_string())
         .bind(now)
         .bind(now + ttl_ms)
-        .execute(&db.pool)
+        .execute(&mut *db.writer().await?)
         .await?;
     Ok(RegistrationToken { job_id: job, token, expires_at: to_datetime(now + ttl_ms) })
 }
@@ -226,7 +226,7 @@ pub async fn create_access(db: &Db, tenant: TenantId, kind: AccessKind, name: &s
         .bind(kind.as_str())
         .bind(name)
         .bind(now_ms())
-        .execute(&db.pool)
+        .execute(&mut *db.writer().await?)
         .await?
         .rows_affected()
         == 1;
@@ -338,7 +338,7 @@ pub async fn record_link_resolution(conn: &mut sqlx::AnyConnection, job: JobId, 
 
 /// Asks the job's agent for a full snapshot next time (a reconciliation).
 pub async fn request_full_sync(db: &Db, job: JobId) -> Result<(), StoreError> {
-    sqlx::query("UPDATE jobs SET full_sync_requested = 1 WHERE id = $1").bind(job.to_string()).execute(&db.pool).await?;
+    sqlx::query("UPDATE jobs SET full_sync_requested = 1 WHERE id = $1").bind(job.to_string()).execute(&mut *db.writer().await?).await?;
     Ok(())
 }
 
@@ -362,7 +362,7 @@ pub async fn set_policy(db: &Db, job: JobId, policy: &SafeguardPolicy) -> Result
     sqlx::query("UPDATE jobs SET policy = $1 WHERE id = $2")
         .bind(serde_json::to_string(policy).map_err(|e| StoreError::Corrupt { column: "jobs.policy", detail: e.to_string() })?)
         .bind(job.to_string())
-        .execute(&db.pool)
+        .execute(&mut *db.writer().await?)
         .await?;
     Ok(())
 }

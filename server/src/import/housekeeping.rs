@@ -1,6 +1,7 @@
 //! Housekeeping, once a minute: interrupted imports re-queued, expired
-//! token ids forgotten, unfinished snapshots deleted, users purged past the
-//! grace period and sessions past their retention.
+//! token ids forgotten, unfinished snapshots and directory generations no
+//! state reads deleted, users purged past the grace period and sessions
+//! past their retention.
 
 use crate::db::Db;
 use crate::settings::Limits;
@@ -38,6 +39,10 @@ pub async fn housekeeping_at(db: &Db, limits: &Limits, now: UnixMillis) -> Resul
     let deleted = store::directory::delete_unfinished(db, now.minus_ms(limits.unfinished_snapshot_ttl_secs * 1000)).await?;
     if deleted > 0 {
         tracing::info!(snapshots = deleted, "deleted unfinished snapshots");
+    }
+    for (job, generation) in store::directory::stale_generations(db).await? {
+        store::directory::drop_generation(db, job, &generation, crate::ingest::DROP_ROWS_PER_TRANSACTION).await?;
+        tracing::info!(%job, %generation, "deleted a directory generation no state reads");
     }
     for (tenant, settings) in store::tenants::all_settings(db).await? {
         let purged = store::users::purge_inactive(db, tenant, now.minus_ms(i64::from(settings.purge_after_days) * DAY_MS)).await?;

@@ -73,6 +73,7 @@ pub async fn replace_links(db: &Db, tenant: TenantId, job: &Job, links: &[LinkIn
     read.rollback().await?;
     let resolved: Vec<_> = saved.iter().map(|link| link.group_guid).collect();
     let mut tx = db.begin_write().await?;
+    store::jobs::lock_links(&mut tx, db.dialect, job.id).await?;
     store::jobs::put_links(&mut tx, job.id, links, &resolved).await?;
     let links = store::jobs::get_links(&mut tx, job.id).await?;
     tx.commit().await?;

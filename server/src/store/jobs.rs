@@ -278,6 +278,16 @@ pub async fn access_catalogue(conn: &mut sqlx::AnyConnection, tenant: TenantId) 
 }
 
 /// Replaces a job's links. Access ids must be the tenant's (checked by the caller).
+/// Locks the job's links until the transaction ends, so two replacements
+/// do not interleave (last writer wins, whole). SQLite's write transaction
+/// already excludes every other writer; PostgreSQL locks the job's row.
+pub async fn lock_links(conn: &mut sqlx::AnyConnection, dialect: crate::db::Dialect, job: JobId) -> Result<(), StoreError> {
+    if dialect == crate::db::Dialect::Postgres {
+        sqlx::query("SELECT id FROM jobs WHERE id = $1 FOR UPDATE").bind(job.to_string()).fetch_optional(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 pub async fn put_links(
     conn: &mut sqlx::AnyConnection,
     job: JobId,

@@ -170,7 +170,7 @@ pub fn sync_advice(held: Option<&DirectoryState>, job: &Job, full_requested: boo
 pub const STAGE_ROWS_PER_TRANSACTION: usize = 500;
 
 /// Rows one transaction deletes at most when a stale generation is removed.
-pub const DROP_ROWS_PER_TRANSACTION: u32 = 5_000;
+pub const DROP_ROWS_PER_TRANSACTION: u32 = 2_000;
 
 /// Commits `snapshot` into `job`'s directory state (see the module doc).
 pub async fn commit(db: &Db, snapshot: &SnapshotRecord, job: &Job) -> Result<Committed, IngestError> {

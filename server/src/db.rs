@@ -154,6 +154,12 @@ impl Db {
         Ok(Db { pool, dialect, writer })
     }
 
+    /// The same database through another pool (a bench's single
+    /// connection), sharing this handle's writers' queue.
+    pub fn with_pool(&self, pool: AnyPool) -> Db {
+        Db { pool, dialect: self.dialect, writer: self.writer.clone() }
+    }
+
     /// Waits for this process's turn as SQLite's writer (FIFO); nothing on
     /// PostgreSQL.
     async fn turn(&self) -> Option<OwnedMutexGuard<()>> {

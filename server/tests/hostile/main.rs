@@ -4,9 +4,6 @@
 // A failed unwrap is a failed test, which is what we want here.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-// A failed unwrap is a failed test, which is what we want here.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 #[path = "../support/mod.rs"]
 mod support;
 

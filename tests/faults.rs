@@ -38,7 +38,15 @@ async fn count(server: &Server, sql: &str, job: &Job) -> i64 {
 async fn holdings(server: &Server, job: &Job) -> (i64, i64, i64, i64, i64) {
     (
         count(server, "SELECT COUNT(*) FROM snapshots WHERE job_id = $1 AND status = 'committed'", job).await,
-        count(server, "SELECT COUNT(*) FROM directory_objects WHERE job_id = $1", job).await,
+        // The state's objects are those of the generation it reads (a commit
+        // stages its own generation before it applies it).
+        count(
+            server,
+            "SELECT COUNT(*) FROM directory_objects o JOIN directory_state s ON s.job_id = o.job_id AND s.generation = o.generation
+             WHERE o.job_id = $1",
+            job,
+        )
+        .await,
         count(server, "SELECT COUNT(*) FROM sessions WHERE job_id = $1", job).await,
         count(server, "SELECT COUNT(*) FROM sessions WHERE job_id = $1 AND status = 'succeeded'", job).await,
         count(server, "SELECT COUNT(*) FROM users WHERE job_id = $1", job).await,

@@ -407,7 +407,7 @@ async fn open_single_connection(path: &Path) -> anyhow::Result<Db> {
     opened.pool.close().await;
     // Marks the connection; see `Counters::read`.
     sqlx::query("CREATE TEMP TABLE bench_marker (x INTEGER)").execute(&pool).await?;
-    Ok(Db { pool, dialect: opened.dialect })
+    Ok(opened.with_pool(pool))
 }
 
 /// A deterministic directory: who the users are and which groups they are in.
@@ -687,7 +687,7 @@ fn manifest(fixture: &Fixture, agent: AgentId, job: JobId) -> anyhow::Result<Man
 
 /// Links each site group to its access and builds the job's directory
 /// state as committing the fixture's full snapshot leaves it, in one
-/// transaction. Users are made and stored one at a time.
+/// transaction. Users are made one at a time, staged together.
 async fn load_directory(db: &Db, world: &World, fixture: &Fixture) -> anyhow::Result<()> {
     let job = world.job.id;
     let links: Vec<LinkInput> = world
@@ -702,8 +702,18 @@ async fn load_directory(db: &Db, world: &World, fixture: &Fixture) -> anyhow::Re
         bail!("snapshot {} was already committed", world.snapshot_id);
     }
     store::directory::save_state(&mut tx, job, world.snapshot_id, &world.manifest.watermark, Some(&world.job.scope())).await?;
+    // Staged straight into the snapshot's generation, which the state reads.
+    let mut objects = Vec::new();
+    let mut staged_members = Vec::new();
+    let mut stage = |record: Record| {
+        let (object, members) = store::directory::StagedObject::new(&record, true);
+        if let Some((group, members)) = members {
+            staged_members.extend(members.iter().map(|member| (group, *member)));
+        }
+        objects.push(object);
+    };
     for ou in fixture.ous()? {
-        store::directory::upsert_object(&mut tx, job, ou.object_guid, &Record::Ou(ou)).await?;
+        stage(Record::Ou(ou));
     }
     let mut members: Vec<Vec<ObjectGuid>> = vec![Vec::new(); fixture.groups as usize];
     for i in 0..fixture.users {
@@ -711,12 +721,13 @@ async fn load_directory(db: &Db, world: &World, fixture: &Fixture) -> anyhow::Re
         for g in fixture.memberships(i) {
             members[g as usize].push(user.object_guid);
         }
-        store::directory::upsert_object(&mut tx, job, user.object_guid, &Record::User(user)).await?;
+        stage(Record::User(user));
     }
     for (g, members) in members.into_iter().enumerate() {
-        let group = Fixture::group(g as u32, members)?;
-        store::directory::upsert_object(&mut tx, job, group.object_guid, &Record::Group(group)).await?;
+        stage(Record::Group(Fixture::group(g as u32, members)?));
     }
+    store::directory::stage_objects(&mut tx, job, world.snapshot_id, &objects).await?;
+    store::directory::stage_members(&mut tx, job, world.snapshot_id, &staged_members).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -5,12 +5,21 @@
 //! Every query in `store` is written once, with `$N` placeholders, which
 //! both drivers accept. Only the schema (types) and the way a write
 //! transaction starts differ, and both are here.
+//!
+//! SQLite has one writer. Its busy handler sleeps and polls, so a client
+//! looping writes can starve everyone else; here writers instead queue in
+//! one in-process FIFO ([`Db::begin_write`], [`Db::writer`]) and SQLite's
+//! lock is only ever contended by another process.
 
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// Which engine the URL named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +33,62 @@ pub enum Dialect {
 pub struct Db {
     pub pool: AnyPool,
     pub dialect: Dialect,
+    /// SQLite's writers, in arrival order: tokio's mutex is fair (FIFO), so
+    /// every writer gets its turn after those already waiting, and waiting
+    /// writers hold no pool connection. PostgreSQL has none (row locks).
+    writer: Option<Arc<Mutex<()>>>,
+}
+
+/// A write transaction holding its turn as SQLite's writer until it ends.
+/// Derefs to the connection, like a `Transaction`.
+#[derive(Debug)]
+pub struct WriteTx {
+    tx: Transaction<'static, Any>,
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl Deref for WriteTx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+}
+
+/// A pool connection for one auto-committed write statement, holding the
+/// writer's turn (see [`Db::writer`]).
+#[derive(Debug)]
+pub struct WriteConn {
+    conn: PoolConnection<Any>,
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl Deref for WriteConn {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl DerefMut for WriteConn {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
 }
 
 /// Why the database could not be opened.
@@ -85,17 +150,43 @@ impl Db {
             Dialect::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&pool).await.map_err(DbError::Migrate)?;
-        Ok(Db { pool, dialect })
+        let writer = (dialect == Dialect::Sqlite).then(|| Arc::new(Mutex::new(())));
+        Ok(Db { pool, dialect, writer })
     }
 
-    /// Starts a transaction that will write. On SQLite it takes the write
-    /// lock up front (`BEGIN IMMEDIATE`), so it waits for other writers
-    /// instead of failing when it upgrades from reading to writing.
-    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
-        match self.dialect {
-            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Dialect::Postgres => self.pool.begin().await,
+    /// The same database through another pool (a bench's single
+    /// connection), sharing this handle's writers' queue.
+    pub fn with_pool(&self, pool: AnyPool) -> Db {
+        Db { pool, dialect: self.dialect, writer: self.writer.clone() }
+    }
+
+    /// Waits for this process's turn as SQLite's writer (FIFO); nothing on
+    /// PostgreSQL.
+    async fn turn(&self) -> Option<OwnedMutexGuard<()>> {
+        match &self.writer {
+            Some(writer) => Some(Arc::clone(writer).lock_owned().await),
+            None => None,
         }
+    }
+
+    /// Starts a transaction that will write. On SQLite it waits for its
+    /// turn in the writers' queue, then takes the write lock up front
+    /// (`BEGIN IMMEDIATE`) so it never fails upgrading from reading to
+    /// writing. Keep write transactions short: every other writer waits.
+    pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
+        let turn = self.turn().await;
+        let tx = match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.pool.begin().await?,
+        };
+        Ok(WriteTx { tx, _turn: turn })
+    }
+
+    /// A connection for one auto-committed write statement, taken in turn
+    /// with the write transactions (on SQLite).
+    pub async fn writer(&self) -> Result<WriteConn, sqlx::Error> {
+        let turn = self.turn().await;
+        Ok(WriteConn { conn: self.pool.acquire().await?, _turn: turn })
     }
 }
 

@@ -92,6 +92,8 @@ impl AppError {
                 (S::PAYLOAD_TOO_LARGE, K::SnapshotTooLarge)
             }
             AppError::Limit(LimitError::PendingSnapshots { .. }) => (S::CONFLICT, K::TooManyPendingSnapshots),
+            AppError::Limit(LimitError::SnapshotOverQuota { .. }) => (S::PAYLOAD_TOO_LARGE, K::SnapshotOverQuota),
+            AppError::Limit(LimitError::QuotaInUse { .. }) => (S::CONFLICT, K::StorageQuotaInUse),
             AppError::Job(JobError::NameTaken(_)) => (S::CONFLICT, K::JobNameTaken),
             AppError::Job(_) => (S::UNPROCESSABLE_ENTITY, K::InvalidJob),
             AppError::Policy(_) => (S::UNPROCESSABLE_ENTITY, K::InvalidPolicy),
@@ -114,6 +116,7 @@ impl AppError {
                 (S::CONFLICT, K::ChunksMissing)
             }
             AppError::Ingest(IngestError::BaseMismatch(_)) => (S::CONFLICT, K::DeltaBaseMismatch),
+            AppError::Upload(UploadError::Failed(_)) => (S::UNPROCESSABLE_ENTITY, K::InvalidSnapshot),
             AppError::Ingest(
                 IngestError::Chunk { .. }
                 | IngestError::ChunkRecords { .. }

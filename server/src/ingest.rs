@@ -3,19 +3,28 @@
 //! on exactly the watermark the state holds (the from/to rule). Also the
 //! advice the agent gets on whether its next snapshot may be a delta.
 //!
-//! Commit is one transaction: the snapshot is marked committed, its chunks
-//! are decoded and counted against the signed manifest, the state is
-//! changed, and the job's first snapshot queues its import. Anything wrong
-//! and nothing of it happened.
+//! Commit stages, then applies. Staging decodes the chunks, checks them
+//! and their counts against the signed manifest, and writes the records as
+//! the snapshot's own *generation* of the job's objects, in transactions of
+//! bounded size, so no commit holds the writer long. Applying is one short
+//! transaction: the snapshot is marked committed, a full snapshot's
+//! generation becomes the state's (an `UPDATE`), a delta's is merged into
+//! it (set operations, after the from/to check), and the job's first
+//! snapshot queues its import. Anything wrong and nothing of it applied;
+//! generations no state reads are deleted afterwards in bounded steps.
 
 use roster_proto::admin::{Job, SessionTrigger};
 use roster_proto::agent::SyncAdvice;
 use roster_proto::dn::Dn;
 use roster_proto::manifest::{RecordCounts, SnapshotKind, Watermark};
+use std::collections::{HashMap, HashSet};
+
 use roster_proto::records::Record;
+use roster_proto::scope::ResolvedScope;
+use roster_proto::{JobId, ObjectGuid, SnapshotId};
 
 use crate::db::Db;
-use crate::store::directory::{DirectoryState, SnapshotRecord};
+use crate::store::directory::{DirectoryState, SnapshotRecord, StagedObject};
 use crate::store::{self, StoreError, UnixMillis};
 
 /// Why a snapshot could not be committed.
@@ -73,6 +82,62 @@ pub enum DeltaRefusal {
     /// The server requires a full snapshot (the advice's reason).
     #[error("a full snapshot is required: {0}")]
     FullRequired(String),
+    /// The delta's "to" side is another DC database than its "from" side:
+    /// USNs do not compare across them.
+    #[error(
+        "the delta moves the watermark from {}@{} to {}@{}, another DC database: send a full snapshot",
+        .base.dns_host_name, .base.invocation_id, .to.dns_host_name, .to.invocation_id
+    )]
+    OtherDc { base: Watermark, to: Watermark },
+    /// The delta's watermark is below its base: it would read changes again
+    /// or claim to undo them.
+    #[error("the delta moves the watermark back from USN {} to USN {}: send a full snapshot", .base.usn, .to.usn)]
+    Backwards { base: Watermark, to: Watermark },
+    /// A delta record names an object the state holds as another kind (a
+    /// user in place of a group): AD never changes an object's class.
+    #[error("the delta sends {guid} as a {sent}, but the state holds it as a {held}: send a full snapshot")]
+    KindChanged { guid: roster_proto::ObjectGuid, held: String, sent: String },
+}
+
+/// Checks a delta's "to" side against its "from" side: the same DC
+/// database (host name and invocation id), and a USN not below the base's.
+pub fn check_watermark_moves(base: Option<&Watermark>, to: &Watermark) -> Result<(), DeltaRefusal> {
+    let base = base.ok_or(DeltaRefusal::NoBase)?;
+    if base.dns_host_name != to.dns_host_name || base.invocation_id != to.invocation_id {
+        return Err(DeltaRefusal::OtherDc { base: base.clone(), to: to.clone() });
+    }
+    if to.usn < base.usn {
+        return Err(DeltaRefusal::Backwards { base: base.clone(), to: to.clone() });
+    }
+    Ok(())
+}
+
+/// Refuses a staged delta that names an object the current generation
+/// holds as another kind (checked in the applying transaction, before the
+/// delta is merged).
+async fn check_kind_kept(conn: &mut sqlx::AnyConnection, job: JobId, current: &str, delta: SnapshotId) -> Result<(), IngestError> {
+    match store::directory::kind_replaced(conn, job, current, delta).await? {
+        Some((guid, held, sent)) => Err(IngestError::BaseMismatch(DeltaRefusal::KindChanged { guid, held, sent })),
+        None => Ok(()),
+    }
+}
+
+impl IngestError {
+    /// True when the snapshot can never be committed (its content or its
+    /// base is wrong), as opposed to a chunk still missing or the database
+    /// failing: such a snapshot is marked failed and its chunks deleted.
+    pub fn is_final(&self) -> bool {
+        match self {
+            IngestError::MissingChunk(_) | IngestError::Store(_) => false,
+            IngestError::Chunk { .. }
+            | IngestError::ChunkRecords { .. }
+            | IngestError::Counts { .. }
+            | IngestError::DeletionInFull
+            | IngestError::OrphanMembers(_)
+            | IngestError::BaseMismatch(_)
+            | IngestError::Scope(_) => true,
+        }
+    }
 }
 
 /// Checks that a delta builds on the state the server holds.
@@ -154,76 +219,197 @@ pub fn sync_advice(held: Option<&DirectoryState>, job: &Job, full_requested: boo
     SyncAdvice { base: Some(held.watermark.clone()), full_required }
 }
 
+/// Rows (objects and members) one staging transaction writes at most. It
+/// bounds how long a commit holds SQLite's writer, so how long any other
+/// tenant's write waits behind it: 500 user rows take tens of milliseconds
+/// (a debug build under load: up to ~200 ms).
+pub const STAGE_ROWS_PER_TRANSACTION: usize = 500;
+
+/// Rows one transaction deletes at most when a stale generation is removed.
+pub const DROP_ROWS_PER_TRANSACTION: u32 = 2_000;
+
 /// Commits `snapshot` into `job`'s directory state (see the module doc).
 pub async fn commit(db: &Db, snapshot: &SnapshotRecord, job: &Job) -> Result<Committed, IngestError> {
-    let manifest = &snapshot.manifest;
     let scope = job.scope();
-    let resolved = scope.resolve(&manifest.directory.base_dn).map_err(IngestError::Scope)?;
-    let mut tx = db.begin_write().await?;
-    if !store::directory::mark_committed(&mut tx, snapshot.id).await? {
-        tx.rollback().await?;
+    let resolved = scope.resolve(&snapshot.manifest.directory.base_dn).map_err(IngestError::Scope)?;
+    if store::directory::get_snapshot(db, snapshot.id).await?.is_some_and(|stored| stored.committed) {
         return Ok(Committed::Already);
     }
-    let full = manifest.kind == SnapshotKind::Full;
-    if full {
-        store::directory::clear_objects(&mut tx, job.id).await?;
-    } else {
-        SyncInputs::read(&mut tx, job).await?.check_delta(job, manifest.base.as_ref()).map_err(IngestError::BaseMismatch)?;
+    let full = snapshot.manifest.kind == SnapshotKind::Full;
+    let applied = match stage(db, snapshot, &resolved, full).await {
+        Ok(()) => apply(db, snapshot, job, full).await,
+        Err(error) => Err(error),
+    };
+    match applied {
+        Ok((outcome, stale)) => {
+            // The state no longer reads it: deleted in the background, in
+            // bounded steps (housekeeping finishes if this is cut short).
+            if let Some(stale) = stale {
+                let (db, job) = (db.clone(), job.id);
+                tokio::spawn(async move {
+                    if let Err(error) = store::directory::drop_generation(&db, job, &stale, DROP_ROWS_PER_TRANSACTION).await {
+                        tracing::warn!(%job, generation = %stale, %error, "could not delete a stale generation yet");
+                    }
+                });
+            }
+            Ok(outcome)
+        }
+        // A refused snapshot is refused again on every retry: its staged rows go now.
+        // (A database error may be passing; a retry may be staging the same rows.)
+        Err(error) if !matches!(error, IngestError::Store(_)) => {
+            store::directory::drop_generation(db, job.id, &snapshot.id.to_string(), DROP_ROWS_PER_TRANSACTION).await?;
+            Err(error)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// What one staging transaction writes: objects (each once; the last
+/// record of an object wins, in scope if any of its records was) and
+/// group members.
+#[derive(Default)]
+struct Staging {
+    objects: Vec<StagedObject>,
+    positions: HashMap<ObjectGuid, usize>,
+    members: Vec<(ObjectGuid, ObjectGuid)>,
+}
+
+impl Staging {
+    fn add(&mut self, record: &Record, in_scope: bool) {
+        let (object, members) = StagedObject::new(record, in_scope);
+        if let Some((group, members)) = members {
+            self.members.extend(members.iter().map(|member| (group, *member)));
+        }
+        if matches!(record, Record::GroupMembers(_)) {
+            return;
+        }
+        match self.positions.get(&object.guid) {
+            Some(&i) => {
+                let in_scope = object.in_scope || self.objects[i].in_scope;
+                self.objects[i] = object;
+                self.objects[i].in_scope = in_scope;
+            }
+            None => {
+                self.positions.insert(object.guid, self.objects.len());
+                self.objects.push(object);
+            }
+        }
     }
 
+    fn rows(&self) -> usize {
+        self.objects.len() + self.members.len()
+    }
+
+    /// Writes what is gathered into `snapshot`'s generation, in
+    /// transactions of at most [`STAGE_ROWS_PER_TRANSACTION`] rows, each
+    /// also registering the generation (so no staged row is ever lost
+    /// track of).
+    async fn flush(&mut self, db: &Db, job: JobId, snapshot: SnapshotId) -> Result<(), IngestError> {
+        for part in self.objects.chunks(STAGE_ROWS_PER_TRANSACTION) {
+            let mut tx = db.begin_write().await?;
+            store::directory::register_generation(&mut tx, job, snapshot).await?;
+            store::directory::stage_objects(&mut tx, job, snapshot, part).await?;
+            tx.commit().await?;
+        }
+        for part in self.members.chunks(STAGE_ROWS_PER_TRANSACTION) {
+            let mut tx = db.begin_write().await?;
+            store::directory::register_generation(&mut tx, job, snapshot).await?;
+            store::directory::stage_members(&mut tx, job, snapshot, part).await?;
+            tx.commit().await?;
+        }
+        *self = Staging::default();
+        Ok(())
+    }
+}
+
+/// Decodes the snapshot's chunks and stages their records as the
+/// snapshot's own generation, a bounded transaction at a time, outside the
+/// state (which nothing here changes). Every chunk is checked against the
+/// signed manifest and the records are counted against it, so nothing is
+/// applied from a snapshot that does not add up.
+async fn stage(db: &Db, snapshot: &SnapshotRecord, resolved: &ResolvedScope, full: bool) -> Result<(), IngestError> {
+    let manifest = &snapshot.manifest;
+    let job = snapshot.job_id;
+    let mut staging = Staging::default();
     let mut counts = RecordCounts::default();
+    // The groups this snapshot has named so far, which continuations may follow.
+    let mut groups = HashSet::new();
     for chunk_ref in &manifest.chunks {
         let index = chunk_ref.index;
-        let bytes = store::directory::chunk(&mut tx, snapshot.id, index).await?.ok_or(IngestError::MissingChunk(index))?;
+        let bytes =
+            store::directory::chunk(&mut *db.pool.acquire().await?, snapshot.id, index).await?.ok_or(IngestError::MissingChunk(index))?;
         roster_snapshot::chunk::verify_hash(&bytes, &chunk_ref.sha256).map_err(|source| IngestError::Chunk { index, source })?;
         let records = roster_snapshot::chunk::decode(&bytes).map_err(|source| IngestError::Chunk { index, source })?;
         if records.len() as u64 != chunk_ref.records {
             return Err(IngestError::ChunkRecords { index, actual: records.len() as u64, expected: chunk_ref.records });
         }
-        for record in records {
-            match &record {
+        for record in &records {
+            match record {
                 Record::User(user) => {
                     counts.users += 1;
-                    let in_scope = roster_import::user_in_scope(&resolved, user);
                     // A delta reads changed users domain-wide so that moves out of
                     // scope are seen; only users the state knows or in scope are kept.
-                    if full || in_scope || store::directory::object_exists(&mut tx, job.id, user.object_guid).await? {
-                        store::directory::upsert_object(&mut tx, job.id, user.object_guid, &record).await?;
-                    }
+                    staging.add(record, full || roster_import::user_in_scope(resolved, user));
                 }
                 Record::Group(group) => {
                     counts.groups += 1;
-                    let in_scope = Dn::parse(&group.dn).is_ok_and(|dn| resolved.contains_group(&dn));
-                    if full || in_scope || store::directory::object_exists(&mut tx, job.id, group.object_guid).await? {
-                        store::directory::upsert_object(&mut tx, job.id, group.object_guid, &record).await?;
-                    }
+                    groups.insert(group.object_guid);
+                    staging.add(record, full || Dn::parse(&group.dn).is_ok_and(|dn| resolved.contains_group(&dn)));
                 }
-                Record::Ou(ou) => {
+                Record::Ou(_) => {
                     counts.ous += 1;
-                    store::directory::upsert_object(&mut tx, job.id, ou.object_guid, &record).await?;
+                    staging.add(record, true);
                 }
-                Record::Deleted(deleted) => {
+                Record::Deleted(_) => {
                     counts.deleted += 1;
                     if full {
                         return Err(IngestError::DeletionInFull);
                     }
-                    store::directory::delete_object(&mut tx, job.id, deleted.object_guid).await?;
+                    staging.add(record, true);
                 }
                 Record::GroupMembers(more) => {
-                    // Continues the group just before it; skipped with it when a
-                    // delta's group was neither in scope nor known.
-                    let kept = store::directory::append_group_members(&mut tx, job.id, more).await?;
-                    if !kept && full {
+                    // Continues the group before it; applied with it (see merge_delta).
+                    if full && !groups.contains(&more.object_guid) {
                         return Err(IngestError::OrphanMembers(more.object_guid));
                     }
+                    staging.add(record, true);
                 }
+            }
+            if staging.rows() >= STAGE_ROWS_PER_TRANSACTION {
+                staging.flush(db, job, snapshot.id).await?;
             }
         }
     }
+    staging.flush(db, job, snapshot.id).await?;
     if counts != manifest.counts {
         return Err(IngestError::Counts { actual: counts, expected: manifest.counts });
     }
-    store::directory::save_state(&mut tx, job.id, snapshot.id, &manifest.watermark, full.then_some(&scope)).await?;
+    Ok(())
+}
+
+/// Applies the staged snapshot in one short transaction: a full snapshot
+/// becomes the state's generation, a delta is merged into it (after the
+/// from/to check, inside the transaction). Returns the generation no state
+/// reads any more, to delete.
+async fn apply(db: &Db, snapshot: &SnapshotRecord, job: &Job, full: bool) -> Result<(Committed, Option<String>), IngestError> {
+    let manifest = &snapshot.manifest;
+    let mut tx = db.begin_write().await?;
+    store::directory::lock_state(&mut tx, db.dialect, job.id).await?;
+    if !store::directory::mark_committed(&mut tx, snapshot.id).await? {
+        tx.rollback().await?;
+        return Ok((Committed::Already, None));
+    }
+    let previous = store::directory::current_generation(&mut tx, job.id).await?;
+    let stale = if full {
+        previous
+    } else {
+        SyncInputs::read(&mut tx, job).await?.check_delta(job, manifest.base.as_ref()).map_err(IngestError::BaseMismatch)?;
+        let current = previous.ok_or(IngestError::BaseMismatch(DeltaRefusal::NoState))?;
+        check_kind_kept(&mut tx, job.id, &current, snapshot.id).await?;
+        store::directory::merge_delta(&mut tx, job.id, &current, snapshot.id).await?;
+        Some(snapshot.id.to_string())
+    };
+    store::directory::save_state(&mut tx, job.id, snapshot.id, &manifest.watermark, full.then(|| job.scope()).as_ref()).await?;
     if full {
         store::jobs::clear_full_sync_request(&mut tx, job.id).await?;
     }
@@ -241,7 +427,7 @@ pub async fn commit(db: &Db, snapshot: &SnapshotRecord, job: &Job) -> Result<Com
     }
     crate::fault::before_snapshot_commit();
     tx.commit().await?;
-    Ok(Committed::Now { first })
+    Ok((Committed::Now { first }, stale))
 }
 
 #[cfg(test)]
@@ -292,6 +478,27 @@ mod tests {
             (Some(&state), Some(watermark("dc2", 100))),
         ] {
             assert!(check_base(held, base.as_ref()).is_err(), "{base:?}");
+        }
+    }
+
+    #[test]
+    fn a_delta_moves_the_watermark_forward_on_its_own_dc_only() {
+        let base = watermark("dc1", 100);
+        let restored = Watermark { invocation_id: "00000000-0000-0000-0000-000000000002".parse().unwrap(), ..watermark("dc1", 200) };
+        let cases: [(Option<&Watermark>, Watermark, Option<&str>); 6] = [
+            (Some(&base), watermark("dc1", 100), None),
+            (Some(&base), watermark("dc1", 5000), None),
+            (Some(&base), watermark("dc1", 99), Some("back")),
+            (Some(&base), watermark("dc2", 200), Some("another DC")),
+            (Some(&base), restored, Some("another DC")),
+            (None, watermark("dc1", 200), Some("must name")),
+        ];
+        for (base, to, refused) in cases {
+            match (check_watermark_moves(base, &to), refused) {
+                (Ok(()), None) => {}
+                (Err(e), Some(needle)) => assert!(e.to_string().contains(needle), "{e}"),
+                (outcome, _) => panic!("{base:?} -> {to:?}: {outcome:?}"),
+            }
         }
     }
 

@@ -61,6 +61,12 @@ struct LimitArgs {
     /// Seconds after which an unfinished snapshot is deleted.
     #[arg(long, env = "ROSTER_UNFINISHED_SNAPSHOT_TTL", default_value_t = Limits::default().unfinished_snapshot_ttl_secs)]
     unfinished_snapshot_ttl: i64,
+    /// Bytes one job's unfinished snapshots may hold (stored chunks plus those their manifests still announce).
+    #[arg(long, env = "ROSTER_MAX_UNFINISHED_SNAPSHOT_BYTES_PER_JOB", default_value_t = Limits::default().max_unfinished_snapshot_bytes_per_job)]
+    max_unfinished_snapshot_bytes_per_job: u64,
+    /// Days the chunks of a job's newest full snapshot are kept after its commit (0: not kept).
+    #[arg(long, env = "ROSTER_FULL_SNAPSHOT_CHUNK_RETENTION_DAYS", default_value_t = Limits::default().full_snapshot_chunk_retention_days)]
+    full_snapshot_chunk_retention_days: u32,
     /// Sustained authenticated requests per second per tenant (answered 429 beyond).
     #[arg(long, env = "ROSTER_TENANT_REQUESTS_PER_SECOND", default_value_t = Limits::default().tenant_requests_per_second)]
     tenant_requests_per_second: f64,
@@ -99,7 +105,11 @@ struct LimitArgs {
 
 impl LimitArgs {
     fn into_limits(self) -> anyhow::Result<Limits> {
-        if self.max_chunks_per_snapshot == 0 || self.max_records_per_snapshot == 0 || self.max_pending_snapshots_per_job == 0 {
+        if self.max_chunks_per_snapshot == 0
+            || self.max_records_per_snapshot == 0
+            || self.max_pending_snapshots_per_job == 0
+            || self.max_unfinished_snapshot_bytes_per_job == 0
+        {
             anyhow::bail!("snapshot limits must be at least 1");
         }
         if self.unfinished_snapshot_ttl < 60 {
@@ -128,6 +138,8 @@ impl LimitArgs {
             max_records_per_snapshot: self.max_records_per_snapshot,
             max_pending_snapshots_per_job: self.max_pending_snapshots_per_job,
             unfinished_snapshot_ttl_secs: self.unfinished_snapshot_ttl,
+            max_unfinished_snapshot_bytes_per_job: self.max_unfinished_snapshot_bytes_per_job,
+            full_snapshot_chunk_retention_days: self.full_snapshot_chunk_retention_days,
             tenant_requests_per_second: self.tenant_requests_per_second,
             tenant_request_burst: self.tenant_request_burst,
             register_requests_per_minute: self.register_requests_per_minute,

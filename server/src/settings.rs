@@ -46,6 +46,15 @@ pub struct Limits {
     /// An unfinished snapshot is deleted, chunks and all, this long after it
     /// was offered (seconds).
     pub unfinished_snapshot_ttl_secs: i64,
+    /// Bytes one job's unfinished snapshots may hold, stored or still to
+    /// come (the chunk sizes their signed manifests name): what one agent
+    /// can make the server keep before anything is committed.
+    pub max_unfinished_snapshot_bytes_per_job: u64,
+    /// Days the chunks of a job's newest full snapshot are kept after its
+    /// commit (0: deleted at once, like every other applied snapshot's).
+    /// Chunks hold the directory's personal data as read, so they are kept
+    /// only for diagnosis, and never past a purge of one of the job's users.
+    pub full_snapshot_chunk_retention_days: u32,
     /// Sustained authenticated requests per second, per tenant.
     pub tenant_requests_per_second: f64,
     /// Requests a tenant may send in a burst above the sustained rate.
@@ -88,6 +97,10 @@ impl Default for Limits {
             max_records_per_snapshot: 20_000_000,
             max_pending_snapshots_per_job: 4,
             unfinished_snapshot_ttl_secs: 24 * 3600,
+            // A 1M-user directory is some 300 MiB of compressed chunks.
+            max_unfinished_snapshot_bytes_per_job: 4 * 1024 * 1024 * 1024,
+            // Until the next weekly full reconciliation (the job default).
+            full_snapshot_chunk_retention_days: 7,
             tenant_requests_per_second: 50.0,
             tenant_request_burst: 500.0,
             register_requests_per_minute: 30.0,

@@ -104,6 +104,9 @@ problem_kinds! {
     ManifestConflict = "manifest-conflict",
     /// 409: the job already has as many unfinished snapshots as allowed.
     TooManyPendingSnapshots = "too-many-pending-snapshots",
+    /// 409: the job's other unfinished snapshots hold too much of its storage
+    /// quota for this one beside them; commit them or wait until they expire.
+    StorageQuotaInUse = "storage-quota-in-use",
     /// 409: a commit while chunks are still missing.
     ChunksMissing = "chunks-missing",
     /// 409: a delta that does not build on the watermark the server holds, or
@@ -113,6 +116,9 @@ problem_kinds! {
     BodyTooLarge = "body-too-large",
     /// 413: the snapshot has more chunks or records than this server accepts.
     SnapshotTooLarge = "snapshot-too-large",
+    /// 413: the snapshot's chunks are more bytes than a job's storage quota
+    /// for unfinished snapshots.
+    SnapshotOverQuota = "snapshot-over-quota",
     /// 422: the body is JSON but not the message the route takes.
     InvalidBody = "invalid-body",
     /// 422: a job's fields are refused (name, scope, schedule, interval).

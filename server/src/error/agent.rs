@@ -38,4 +38,7 @@ pub enum UploadError {
     BodyHash { index: u32, source: roster_snapshot::chunk::ChunkError },
     #[error("chunks still missing: {0:?}")]
     ChunksMissing(Vec<u32>),
+    /// Its commit refused it for good; its chunks are gone.
+    #[error("snapshot {0} failed verification at its commit and cannot be committed: offer a new snapshot")]
+    Failed(SnapshotId),
 }

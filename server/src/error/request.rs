@@ -82,6 +82,14 @@ pub enum LimitError {
     SnapshotRecords { records: u64, max: u64 },
     #[error("the job already has {pending} unfinished snapshots (at most {max}): commit one, or wait until unfinished ones expire")]
     PendingSnapshots { pending: u64, max: u64 },
+    /// One snapshot larger than a job's whole storage quota: it can never be taken.
+    #[error("the snapshot's chunks are {bytes} bytes; a job's unfinished snapshots may hold at most {max}")]
+    SnapshotOverQuota { bytes: u64, max: u64 },
+    /// A snapshot that fits the quota, but not beside the job's other unfinished ones.
+    #[error(
+        "the snapshot's chunks are {bytes} bytes, and the job's other unfinished snapshots hold {used} of at most {max}: commit them, or wait until they expire"
+    )]
+    QuotaInUse { bytes: u64, used: u64, max: u64 },
 }
 
 impl LimitError {

@@ -145,7 +145,7 @@ async fn job(State(state): State<AppState>, Signed { caller, .. }: Signed<()>) -
         (status = 404, description = "`manifest.job_id` is not the agent's job, or the snapshot id belongs to another agent.", body = Problem, content_type = "application/problem+json"),
         (
             status = 409,
-            description = "Conflicts, told apart by the problem `type`. `urn:roster:problem:manifest-conflict`: a snapshot with this id was offered before with a different manifest. `urn:roster:problem:delta-base-mismatch`: the manifest is a delta and the server holds no directory state for the job, or the delta names no `base`, or its `base` is not exactly the server's watermark (another snapshot was committed since, the agent's state is stale, ...); `detail` says which. Nothing is stored: read and send a full snapshot instead (the agent does so at once). `urn:roster:problem:too-many-pending-snapshots`: the job already has as many unfinished snapshots as allowed (default 4): commit one, or wait until unfinished snapshots expire (default after 24 h, chunks and all). Offering a snapshot again does not count against itself. A delta is also refused this way while the server requires a full snapshot (`GET /agent/v1/job` says why in `sync.full_required`: no state yet, the job's scope changed, a reconciliation is due or was requested).",
+            description = "Conflicts, told apart by the problem `type`. `urn:roster:problem:manifest-conflict`: a snapshot with this id was offered before with a different manifest. `urn:roster:problem:delta-base-mismatch`: the manifest is a delta and the server holds no directory state for the job, or the delta names no `base`, or its `base` is not exactly the server's watermark (another snapshot was committed since, the agent's state is stale, ...), or its `watermark` is another DC database than its `base` (dnsHostName or invocationId) or a USN below it; `detail` says which. Nothing is stored: read and send a full snapshot instead (the agent does so at once). `urn:roster:problem:too-many-pending-snapshots`: the job already has as many unfinished snapshots as allowed (default 4): commit one, or wait until unfinished snapshots expire (default after 24 h, chunks and all). `urn:roster:problem:storage-quota-in-use`: the chunk sizes of this manifest and of the job's other unfinished snapshots together (stored or still to come) exceed the job's storage quota (default 4 GiB): commit them, or wait until they expire. Offering a snapshot again does not count against itself. A delta is also refused this way while the server requires a full snapshot (`GET /agent/v1/job` says why in `sync.full_required`: no state yet, the job's scope changed, a reconciliation is due or was requested).",
             body = Problem,
             content_type = "application/problem+json",
             examples(
@@ -163,8 +163,8 @@ async fn job(State(state): State<AppState>, Signed { caller, .. }: Signed<()>) -
                 }))),
             ),
         ),
-        (status = 413, description = "The manifest names more chunks (default limit 10,000) or more records (default 20,000,000) than the server accepts; nothing is stored.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Body does not fit `OfferSnapshot`; `manifest.version` is not 1; or the chunk list is malformed (indexes not 0..n in order, a size outside 1..=1048576, a sha256 that is not 64 hex digits).", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The manifest names more chunks (default limit 10,000) or more records (default 20,000,000) than the server accepts (`urn:roster:problem:snapshot-too-large`), or chunks of more bytes than a job's storage quota for unfinished snapshots (default 4 GiB; `urn:roster:problem:snapshot-over-quota`); nothing is stored.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Body does not fit `OfferSnapshot`; `manifest.version` is not 1; or the chunk list is malformed (indexes not 0..n in order, a size outside 1..=1048576, a sha256 that is not 64 hex digits) (`urn:roster:problem:invalid-manifest`); or the snapshot was offered before and its commit refused it (`urn:roster:problem:invalid-snapshot`): offer a new one.", body = Problem, content_type = "application/problem+json"),
         (status = 429, response = responses::TooManyRequests),
         (status = 500, response = responses::Internal),
         (status = 503, response = responses::Unavailable),
@@ -246,7 +246,7 @@ async fn put_chunk(
     operation_id = "commitSnapshot",
     tag = "agent",
     summary = "Commit a snapshot whose chunks are all uploaded",
-    description = "No request body. Committing is one transaction: every chunk is checked against its sha256, decoded and counted against the manifest, then a full snapshot replaces the job's directory state, or a delta changes it (its users and groups are kept where they are in the job's scope or already in the state, its `deleted` records remove objects), and the manifest's `watermark` becomes the job's watermark (`sync.base`). A refused commit changes nothing: the snapshot stays `receiving`. Committing twice answers the same.",
+    description = "No request body. Committing is one transaction: every chunk is checked against its sha256, decoded and counted against the manifest, then a full snapshot replaces the job's directory state, or a delta changes it (its users and groups are kept where they are in the job's scope or already in the state, its `deleted` records remove objects), and the manifest's `watermark` becomes the job's watermark (`sync.base`). A commit refused for a missing chunk changes nothing: the snapshot stays `receiving`. One refused for its contents or its base (422, or 409 `delta-base-mismatch`) changes no state either, but the snapshot is marked failed at once and its chunks deleted, so it no longer counts against the job's unfinished snapshots; it can never be committed. Once applied, a snapshot's chunks are deleted (the job's newest full snapshot's may be kept a few days, default 7). Committing twice answers the same.",
     params(params::SnapshotId),
     security(("agentRequestToken" = [])),
     responses(
@@ -255,7 +255,7 @@ async fn put_chunk(
         (status = 404, response = responses::NotFound),
         (
             status = 409,
-            description = "Told apart by the problem `type`. `urn:roster:problem:chunks-missing`: chunks are still missing (listed in `detail`). `urn:roster:problem:delta-base-mismatch`: the snapshot is a delta and, checked again now, does not build on the watermark the server holds (another snapshot was committed since the offer, or the server holds no state) or names no `base`; send a full snapshot instead. A delta is also refused this way while the server requires a full snapshot (`GET /agent/v1/job` says why in `sync.full_required`: no state yet, the job's scope changed, a reconciliation is due or was requested).",
+            description = "Told apart by the problem `type`. `urn:roster:problem:chunks-missing`: chunks are still missing (listed in `detail`). `urn:roster:problem:delta-base-mismatch`: the snapshot is a delta and, checked again now, does not build on the watermark the server holds (another snapshot was committed since the offer, or the server holds no state) or names no `base`, or one of its users, groups or OUs has the objectGUID of an object of another kind in the state; send a full snapshot instead. A delta is also refused this way while the server requires a full snapshot (`GET /agent/v1/job` says why in `sync.full_required`: no state yet, the job's scope changed, a reconciliation is due or was requested).",
             body = Problem,
             content_type = "application/problem+json",
             examples(
@@ -273,7 +273,7 @@ async fn put_chunk(
                 }))),
             ),
         ),
-        (status = 422, description = "The snapshot's contents do not fit its manifest or its kind: a chunk's bytes do not match its `sha256`, or are not valid gzip/NDJSON of records, or hold more than 1 MiB uncompressed; a chunk's records do not number its `records`; the records do not match `counts` (users, groups, ous and deleted); a full snapshot holds a `deleted` record (tombstones belong only in deltas); or the job's scope does not resolve against the manifest's `directory.base_dn`.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The snapshot's contents do not fit its manifest or its kind: a chunk's bytes do not match its `sha256`, or are not valid gzip/NDJSON of records, or hold more than 1 MiB uncompressed; a chunk's records do not number its `records`; the records do not match `counts` (users, groups, ous and deleted); a full snapshot holds a `deleted` record (tombstones belong only in deltas); or the job's scope does not resolve against the manifest's `directory.base_dn`; or the snapshot failed such a check before.", body = Problem, content_type = "application/problem+json"),
         (status = 429, response = responses::TooManyRequests),
         (status = 500, response = responses::Internal),
         (status = 503, response = responses::Unavailable),
@@ -285,7 +285,7 @@ async fn commit(
     Signed { caller, .. }: Signed<()>,
 ) -> Result<ApiJson<CommitResponse>, AppError> {
     let snapshot = uploads::own_snapshot(&state.db, &caller.agent, &id).await?;
-    Ok(ApiJson(uploads::commit(&state.db, &state.imports, &snapshot).await?))
+    Ok(ApiJson(uploads::commit(&state.db, &state.limits, &state.imports, &snapshot).await?))
 }
 
 #[utoipa::path(

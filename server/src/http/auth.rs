@@ -81,7 +81,7 @@ impl AgentCaller {
             return Err(AuthError::Replayed { agent: agent_id, jti: claims.jti }.into());
         }
         state.rate.check(agent.tenant_id, Instant::now()).map_err(LimitError::rate)?;
-        store::agents::touch(&state.db, agent.id).await?;
+        store::agents::touch(&state.db, &agent, store::UnixMillis::now()).await?;
         Ok((AgentCaller { agent }, claims))
     }
 }

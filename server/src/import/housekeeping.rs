@@ -1,6 +1,8 @@
 //! Housekeeping, once a minute: interrupted imports re-queued, expired
-//! token ids forgotten, unfinished snapshots deleted, users purged past the
-//! grace period and sessions past their retention.
+//! token ids forgotten, unfinished snapshots deleted, applied snapshots'
+//! chunks deleted, directory generations no state reads deleted, users
+//! purged past the grace period (their personal data erased) and sessions
+//! past their retention.
 
 use crate::db::Db;
 use crate::settings::Limits;
@@ -39,8 +41,18 @@ pub async fn housekeeping_at(db: &Db, limits: &Limits, now: UnixMillis) -> Resul
     if deleted > 0 {
         tracing::info!(snapshots = deleted, "deleted unfinished snapshots");
     }
+    // Also what a crash right after a commit left, and expired retention.
+    let kept_since = store::chunks::kept_since(limits.full_snapshot_chunk_retention_days, now);
+    let chunks = store::chunks::delete_applied_chunks(db, None, kept_since).await?;
+    if chunks > 0 {
+        tracing::info!(chunks, "deleted the chunks of applied snapshots");
+    }
+    for (job, generation) in store::directory::stale_generations(db).await? {
+        store::directory::drop_generation(db, job, &generation, crate::ingest::DROP_ROWS_PER_TRANSACTION).await?;
+        tracing::info!(%job, %generation, "deleted a directory generation no state reads");
+    }
     for (tenant, settings) in store::tenants::all_settings(db).await? {
-        let purged = store::users::purge_inactive(db, tenant, now.minus_ms(i64::from(settings.purge_after_days) * DAY_MS)).await?;
+        let purged = store::purge::purge_inactive(db, tenant, now.minus_ms(i64::from(settings.purge_after_days) * DAY_MS)).await?;
         if purged > 0 {
             tracing::info!(%tenant, users = purged, days = settings.purge_after_days, "purged users inactive past the grace period");
         }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use roster_import::GroupRef;
-use roster_proto::admin::{AccessDelta, AccessKind, AccessRef, Job, LinkInput, LinksPreview, LinksSaved};
+use roster_proto::admin::{AccessDelta, AccessKind, AccessRef, Job, Link, LinkInput, LinksPreview, LinksSaved};
 use roster_proto::{AccessId, TenantId};
 
 use crate::db::Db;
@@ -15,14 +15,20 @@ use crate::store;
 /// Most usernames an access delta lists (the contract's `maxItems`).
 const PREVIEW_USERNAMES: usize = roster_proto::admin::MAX_DELTA_USERNAMES;
 
-/// Replaces the job's links and previews their effect, in one transaction.
-/// Groups are checked for syntax now and resolved to their objectGUID
-/// against the job's directory state when it holds them (else at the first
-/// snapshot that does); a link keeps the objectGUID it resolved to, so it
-/// follows its group through renames.
+/// Replaces the job's links and previews their effect. Groups are checked
+/// for syntax now and resolved to their objectGUID against the job's
+/// directory state when it holds them (else at the first snapshot that
+/// does); a link keeps the objectGUID it resolved to, so it follows its
+/// group through renames.
+///
+/// The preview is planned on a read transaction, outside the writers'
+/// queue (a plan walks the whole directory); only the result is written, in
+/// one short transaction. Two admins replacing links at once: the last
+/// write wins, whole (links and their resolutions together), and each
+/// answer previews the links it wrote against the state it read.
 pub async fn replace_links(db: &Db, tenant: TenantId, job: &Job, links: &[LinkInput]) -> Result<LinksSaved, AppError> {
-    let mut tx = db.begin_write().await?;
-    let catalogue = store::jobs::access_catalogue(&mut tx, tenant).await?;
+    let mut read = db.pool.begin().await?;
+    let catalogue = store::jobs::access_catalogue(&mut read, tenant).await?;
     let mut problems = Vec::new();
     for (index, link) in links.iter().enumerate() {
         if let Err(source) = GroupRef::parse(link.group.trim()) {
@@ -36,20 +42,24 @@ pub async fn replace_links(db: &Db, tenant: TenantId, job: &Job, links: &[LinkIn
         return Err(LinksError(problems).into());
     }
     // A group given by GUID is resolved; one given as before keeps its resolution.
-    let before = store::jobs::get_links(&mut tx, job.id).await?;
-    let resolved: Vec<_> = links
+    let before = store::jobs::get_links(&mut read, job.id).await?;
+    let mut saved: Vec<Link> = links
         .iter()
-        .map(|l| match GroupRef::parse(l.group.trim()) {
-            Ok(GroupRef::Guid(guid)) => Some(guid),
-            _ => before.iter().find(|old| old.group == l.group.trim()).and_then(|old| old.group_guid),
+        .map(|l| Link {
+            group: l.group.trim().to_owned(),
+            access_id: l.access_id,
+            group_guid: match GroupRef::parse(l.group.trim()) {
+                Ok(GroupRef::Guid(guid)) => Some(guid),
+                _ => before.iter().find(|old| old.group == l.group.trim()).and_then(|old| old.group_guid),
+            },
         })
         .collect();
-    store::jobs::put_links(&mut tx, job.id, links, &resolved).await?;
-    let saved = store::jobs::get_links(&mut tx, job.id).await?;
     let mut preview = PreviewBuilder::default();
-    let preview = match crate::import::plan_streamed(&mut tx, db.dialect, tenant, job, &saved, |change| preview.add(change)).await {
+    let preview = match crate::import::plan_streamed(&mut read, db.dialect, tenant, job, &saved, |change| preview.add(change)).await {
         Ok((plan, context)) => {
-            store::jobs::record_link_resolution(&mut tx, job.id, &context.resolved_links(&plan)).await?;
+            for (link, resolved) in saved.iter_mut().zip(context.resolved_links(&plan)) {
+                link.group_guid = resolved.or(link.group_guid);
+            }
             preview.finish(&plan, &context)
         }
         Err(ImportError::NoState) => LinksPreview {
@@ -60,6 +70,11 @@ pub async fn replace_links(db: &Db, tenant: TenantId, job: &Job, links: &[LinkIn
         },
         Err(error) => return Err(error.into()),
     };
+    read.rollback().await?;
+    let resolved: Vec<_> = saved.iter().map(|link| link.group_guid).collect();
+    let mut tx = db.begin_write().await?;
+    store::jobs::lock_links(&mut tx, db.dialect, job.id).await?;
+    store::jobs::put_links(&mut tx, job.id, links, &resolved).await?;
     let links = store::jobs::get_links(&mut tx, job.id).await?;
     tx.commit().await?;
     tracing::info!(tenant = %tenant, job = %job.id, links = links.len(), "links replaced");

@@ -40,6 +40,7 @@ pub async fn offer(db: &Db, limits: &Limits, audience: &str, agent: &AgentRecord
         let job = store::jobs::get_job(db, agent.tenant_id, manifest.job_id).await?.ok_or(AppError::NotFound(Missing::Job))?;
         let mut conn = db.pool.acquire().await?;
         SyncInputs::read(&mut conn, &job).await?.check_delta(&job, manifest.base.as_ref()).map_err(IngestError::BaseMismatch)?;
+        ingest::check_watermark_moves(manifest.base.as_ref(), &manifest.watermark).map_err(IngestError::BaseMismatch)?;
     }
     let stored = store::directory::offer_snapshot(db, agent.tenant_id, &manifest, &verified.sha256).await?;
     if stored.agent_id != agent.id || stored.job_id != agent.job_id {
@@ -47,6 +48,9 @@ pub async fn offer(db: &Db, limits: &Limits, audience: &str, agent: &AgentRecord
     }
     if stored.manifest != manifest {
         return Err(UploadError::ManifestDiffers(manifest.snapshot_id).into());
+    }
+    if stored.failed {
+        return Err(UploadError::Failed(stored.id).into());
     }
     tracing::info!(tenant = %agent.tenant_id, job = %agent.job_id, snapshot = %manifest.snapshot_id, chunks = manifest.chunks.len(), "snapshot offered");
     state_of(db, &stored).await
@@ -70,6 +74,14 @@ async fn check_limits(db: &Db, limits: &Limits, manifest: &Manifest) -> Result<(
     let pending = store::directory::pending_snapshots(db, manifest.job_id, manifest.snapshot_id).await?;
     if pending >= limits.max_pending_snapshots_per_job {
         return Err(LimitError::PendingSnapshots { pending, max: limits.max_pending_snapshots_per_job }.into());
+    }
+    let (bytes, max) = (store::chunks::manifest_bytes(manifest), limits.max_unfinished_snapshot_bytes_per_job);
+    if bytes > max {
+        return Err(LimitError::SnapshotOverQuota { bytes, max }.into());
+    }
+    let used = store::chunks::unfinished_bytes(db, manifest.job_id, manifest.snapshot_id).await?;
+    if used.saturating_add(bytes) > max {
+        return Err(LimitError::QuotaInUse { bytes, used, max }.into());
     }
     Ok(())
 }
@@ -99,8 +111,12 @@ pub async fn own_snapshot(db: &Db, agent: &AgentRecord, id: &str) -> Result<Snap
     }
 }
 
-/// Where `snapshot`'s upload stands: committed, or which chunks it lacks.
+/// Where `snapshot`'s upload stands: committed (its chunks may be gone:
+/// none is missing any more), or which chunks it lacks.
 pub async fn state_of(db: &Db, snapshot: &SnapshotRecord) -> Result<SnapshotState, AppError> {
+    if snapshot.committed {
+        return Ok(SnapshotState { snapshot_id: snapshot.id, status: SnapshotStatus::Committed, missing_chunks: Vec::new() });
+    }
     let stored = store::directory::stored_chunks(db, snapshot.id).await?;
     let missing = snapshot.manifest.chunks.iter().map(|c| c.index).filter(|i| stored.binary_search(i).is_err()).collect();
     Ok(SnapshotState {
@@ -122,6 +138,9 @@ pub async fn put_chunk(db: &Db, snapshot: &SnapshotRecord, index: &str, body: &[
     if snapshot.committed {
         return Ok(());
     }
+    if snapshot.failed {
+        return Err(UploadError::Failed(snapshot.id).into());
+    }
     store::directory::put_chunk(db, snapshot.id, index, &chunk.sha256, body).await?;
     crate::fault::chunk_stored();
     Ok(())
@@ -138,14 +157,32 @@ fn chunk_index(text: &str) -> Option<u32> {
 /// Checks that every chunk is there, then commits `snapshot` into its job's
 /// directory state (see `ingest`); the job's first snapshot queues an
 /// import at once and wakes the worker. Committing twice answers the same.
-pub async fn commit(db: &Db, imports: &ImportQueue, snapshot: &SnapshotRecord) -> Result<CommitResponse, AppError> {
+/// A snapshot refused for good is marked failed at once (its chunks
+/// deleted), so it no longer holds one of the job's pending slots; an
+/// applied one's chunks are deleted (see `store::chunks`).
+pub async fn commit(db: &Db, limits: &Limits, imports: &ImportQueue, snapshot: &SnapshotRecord) -> Result<CommitResponse, AppError> {
+    if snapshot.failed {
+        return Err(UploadError::Failed(snapshot.id).into());
+    }
     if !snapshot.committed {
         let current = state_of(db, snapshot).await?;
         if !current.missing_chunks.is_empty() {
             return Err(UploadError::ChunksMissing(current.missing_chunks).into());
         }
         let job = store::jobs::get_job(db, snapshot.tenant_id, snapshot.job_id).await?.ok_or(AppError::NotFound(Missing::Job))?;
-        let outcome = ingest::commit(db, snapshot, &job).await?;
+        let outcome = match ingest::commit(db, snapshot, &job).await {
+            Err(refused) if refused.is_final() => {
+                store::chunks::fail_snapshot(db, snapshot.job_id, snapshot.id).await?;
+                tracing::info!(tenant = %snapshot.tenant_id, job = %snapshot.job_id, snapshot = %snapshot.id, "snapshot failed verification: marked failed");
+                return Err(refused.into());
+            }
+            outcome => outcome?,
+        };
+        let kept_since = store::chunks::kept_since(limits.full_snapshot_chunk_retention_days, store::UnixMillis::now());
+        if let Err(error) = store::chunks::delete_applied_chunks(db, Some(job.id), kept_since).await {
+            // Committed all the same; housekeeping deletes them later.
+            tracing::warn!(job = %job.id, snapshot = %snapshot.id, %error, "could not delete an applied snapshot's chunks yet");
+        }
         if outcome == (Committed::Now { first: true }) {
             imports.wake();
         }

@@ -18,6 +18,9 @@ pub struct AgentRecord {
     pub public_key: PublicKey,
     /// Revoked agents are refused on every request.
     pub revoked: bool,
+    /// When the agent was last heard from, so a request only writes it
+    /// when it is stale (see [`touch`]).
+    pub last_seen_at: Option<UnixMillis>,
 }
 
 pub async fn insert_agent(
@@ -45,7 +48,7 @@ pub async fn insert_agent(
 }
 
 pub async fn get_agent(db: &Db, id: AgentId) -> Result<Option<AgentRecord>, StoreError> {
-    let Some(row) = sqlx::query("SELECT id, tenant_id, job_id, public_key, revoked_at FROM agents WHERE id = $1")
+    let Some(row) = sqlx::query("SELECT id, tenant_id, job_id, public_key, revoked_at, last_seen_at FROM agents WHERE id = $1")
         .bind(id.to_string())
         .fetch_optional(&db.pool)
         .await?
@@ -60,12 +63,29 @@ pub async fn get_agent(db: &Db, id: AgentId) -> Result<Option<AgentRecord>, Stor
         job_id: get_id(&row, "job_id")?,
         public_key: PublicKey::from_base64(&key).map_err(|e| StoreError::Corrupt { column: "agents.public_key", detail: e.to_string() })?,
         revoked: revoked_at.is_some(),
+        last_seen_at: row.try_get::<Option<i64>, _>("last_seen_at")?.map(UnixMillis),
     }))
 }
 
-/// Notes that the agent was heard from, for the health view.
-pub async fn touch(db: &Db, id: AgentId) -> Result<(), StoreError> {
-    sqlx::query("UPDATE agents SET last_seen_at = $1 WHERE id = $2").bind(now_ms()).bind(id.to_string()).execute(&db.pool).await?;
+/// How stale `last_seen_at` may get: the health view needs minutes, and
+/// writing it on every request would put every agent request in the
+/// writers' queue.
+pub const LAST_SEEN_RESOLUTION_MS: i64 = 60_000;
+
+/// Notes that the agent was heard from, for the health view: at most once
+/// per [`LAST_SEEN_RESOLUTION_MS`] per agent. `agent` is the row as the
+/// request read it; the conditional `UPDATE` keeps replicas from writing
+/// it again within the minute.
+pub async fn touch(db: &Db, agent: &AgentRecord, now: UnixMillis) -> Result<(), StoreError> {
+    if agent.last_seen_at.is_some_and(|seen| (0..LAST_SEEN_RESOLUTION_MS).contains(&now.millis_since(seen))) {
+        return Ok(());
+    }
+    sqlx::query("UPDATE agents SET last_seen_at = $1 WHERE id = $2 AND (last_seen_at IS NULL OR last_seen_at <= $3)")
+        .bind(now.0)
+        .bind(agent.id.to_string())
+        .bind(now.minus_ms(LAST_SEEN_RESOLUTION_MS).0)
+        .execute(&mut *db.writer().await?)
+        .await?;
     Ok(())
 }
 
@@ -75,7 +95,7 @@ pub async fn remember_token(db: &Db, jti: Uuid, expires: UnixMillis) -> Result<b
     let result = sqlx::query("INSERT INTO used_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
         .bind(jti.to_string())
         .bind(expires.0)
-        .execute(&db.pool)
+        .execute(&mut *db.writer().await?)
         .await?;
     Ok(result.rows_affected() == 1)
 }
@@ -83,7 +103,7 @@ pub async fn remember_token(db: &Db, jti: Uuid, expires: UnixMillis) -> Result<b
 /// Forgets token ids whose tokens have expired (they are refused by their
 /// `exp` from then on). Returns how many.
 pub async fn forget_expired_tokens(db: &Db, now: UnixMillis) -> Result<u64, StoreError> {
-    let result = sqlx::query("DELETE FROM used_tokens WHERE expires_at < $1").bind(now.0).execute(&db.pool).await?;
+    let result = sqlx::query("DELETE FROM used_tokens WHERE expires_at < $1").bind(now.0).execute(&mut *db.writer().await?).await?;
     Ok(result.rows_affected())
 }
 
@@ -137,7 +157,7 @@ pub async fn revoke(db: &Db, tenant: TenantId, agent: AgentId) -> Result<bool, S
         .bind(now_ms())
         .bind(agent.to_string())
         .bind(tenant.to_string())
-        .execute(&db.pool)
+        .execute(&mut *db.writer().await?)
         .await?;
     let row = sqlx::query("SELECT COUNT(*) AS n FROM agents WHERE id = $1 AND tenant_id = $2")
         .bind(agent.to_string())
@@ -152,7 +172,7 @@ pub async fn replace_key(db: &Db, agent: AgentId, key: &PublicKey) -> Result<boo
     let result = sqlx::query("UPDATE agents SET public_key = $1 WHERE id = $2 AND revoked_at IS NULL")
         .bind(key.to_base64())
         .bind(agent.to_string())
-        .execute(&db.pool)
+        .execute(&mut *db.writer().await?)
         .await?;
     Ok(result.rows_affected() == 1)
 }

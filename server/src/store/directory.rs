@@ -2,7 +2,7 @@
 //! manifest describes it), and the directory state they build per job.
 
 use roster_proto::manifest::{Manifest, Watermark};
-use roster_proto::records::{GroupMembersRecord, GroupRecord, OuRecord, Record, UserRecord};
+use roster_proto::records::{GroupRecord, OuRecord, Record, UserRecord};
 use roster_proto::scope::JobScope;
 use roster_proto::{AgentId, JobId, ObjectGuid, Sha256Hex, SnapshotId, TenantId};
 use sqlx::Row;
@@ -17,6 +17,8 @@ pub struct SnapshotRecord {
     pub job_id: JobId,
     pub agent_id: AgentId,
     pub committed: bool,
+    /// Refused at its commit for good (see `store::chunks::fail_snapshot`).
+    pub failed: bool,
     pub manifest: Manifest,
     pub manifest_sha256: Sha256Hex,
 }
@@ -36,6 +38,7 @@ fn snapshot_from_row(row: &sqlx::any::AnyRow) -> Result<SnapshotRecord, StoreErr
         job_id: get_id(row, "job_id")?,
         agent_id: get_id(row, "agent_id")?,
         committed: status == "committed",
+        failed: status == "failed",
         manifest: get_json(row, "manifest_json")?,
         manifest_sha256: get_parsed(row, "manifest_sha256")?,
     })
@@ -65,7 +68,7 @@ pub async fn offer_snapshot(
         roster_proto::manifest::SnapshotKind::Full => "full",
         roster_proto::manifest::SnapshotKind::Delta => "delta",
     })
-    .execute(&db.pool)
+    .execute(&mut *db.writer().await?)
     .await?;
     get_snapshot(db, manifest.snapshot_id).await?.ok_or(StoreError::Corrupt { column: "snapshots", detail: "vanished after insert".into() })
 }
@@ -109,7 +112,7 @@ pub async fn put_chunk(db: &Db, snapshot: SnapshotId, index: u32, sha256: &str, 
     .bind(i64::from(index))
     .bind(sha256)
     .bind(bytes.to_vec())
-    .execute(&db.pool)
+    .execute(&mut *db.writer().await?)
     .await?;
     Ok(())
 }
@@ -173,8 +176,18 @@ pub async fn state(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<Option<
     }))
 }
 
+/// The condition "this row is of the job's current generation", for
+/// queries of `directory_objects` or `directory_members` whose `$1` is the
+/// job id; a literal for `concat!`.
+macro_rules! current_generation {
+    () => {
+        "generation = (SELECT generation FROM directory_state WHERE directory_state.job_id = $1)"
+    };
+}
+
 /// Records where the state stands after `snapshot`; a full snapshot also
-/// records the scope it was read with and when.
+/// records the scope it was read with and when, and its own staged
+/// generation becomes the state's objects (the swap).
 pub async fn save_state(
     conn: &mut sqlx::AnyConnection,
     job: JobId,
@@ -187,9 +200,11 @@ pub async fn save_state(
     match full_scope {
         Some(scope) => {
             sqlx::query(
-                "INSERT INTO directory_state (job_id, snapshot_id, watermark, full_scope, full_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)
+                "INSERT INTO directory_state (job_id, snapshot_id, watermark, full_scope, full_at, updated_at, generation)
+                 VALUES ($1, $2, $3, $4, $5, $5, $2)
                  ON CONFLICT (job_id) DO UPDATE SET snapshot_id = excluded.snapshot_id, watermark = excluded.watermark,
-                     full_scope = excluded.full_scope, full_at = excluded.full_at, updated_at = excluded.updated_at",
+                     full_scope = excluded.full_scope, full_at = excluded.full_at, updated_at = excluded.updated_at,
+                     generation = excluded.generation",
             )
             .bind(job.to_string())
             .bind(snapshot.to_string())
@@ -212,10 +227,11 @@ pub async fn save_state(
     Ok(())
 }
 
-/// Empties the job's directory (before a full snapshot fills it again).
-pub async fn clear_objects(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM directory_objects WHERE job_id = $1").bind(job.to_string()).execute(&mut *conn).await?;
-    Ok(())
+/// The generation the job's state reads from, if it has a state.
+pub async fn current_generation(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<Option<String>, StoreError> {
+    let row =
+        sqlx::query("SELECT generation FROM directory_state WHERE job_id = $1").bind(job.to_string()).fetch_optional(&mut *conn).await?;
+    Ok(row.map(|row| row.try_get("generation")).transpose()?)
 }
 
 /// The kind of a stored object.
@@ -229,23 +245,200 @@ fn kind_of(record: &Record) -> &'static str {
     }
 }
 
-/// Stores or replaces an object.
-pub async fn upsert_object(conn: &mut sqlx::AnyConnection, job: JobId, guid: ObjectGuid, record: &Record) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO directory_objects (job_id, object_guid, kind, record, anchor) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (job_id, object_guid) DO UPDATE SET kind = excluded.kind, record = excluded.record, anchor = excluded.anchor",
-    )
-    .bind(job.to_string())
-    .bind(guid.to_string())
-    .bind(kind_of(record))
-    .bind(serde_json::to_string(record).unwrap_or_default())
-    .bind(match record {
-        Record::User(user) => Some(user.anchor().to_string()),
-        _ => None,
-    })
-    .execute(&mut *conn)
-    .await?;
+/// An object as a snapshot's generation stages it: a group's record
+/// without its members, which are rows of their own.
+#[derive(Debug, Clone)]
+pub struct StagedObject {
+    pub guid: ObjectGuid,
+    kind: &'static str,
+    anchor: Option<String>,
+    record: String,
+    /// Whether a delta's user or group is in the job's scope (else it only
+    /// updates an object the state holds); always true for a full snapshot.
+    pub in_scope: bool,
+}
+
+impl StagedObject {
+    /// `record` (not a `group_members` continuation) staged with `in_scope`.
+    pub fn new(record: &Record, in_scope: bool) -> (StagedObject, Option<(ObjectGuid, &[ObjectGuid])>) {
+        let (guid, members) = match record {
+            Record::User(user) => (user.object_guid, None),
+            Record::Group(group) => (group.object_guid, Some((group.object_guid, group.members.as_slice()))),
+            Record::Ou(ou) => (ou.object_guid, None),
+            Record::Deleted(deleted) => (deleted.object_guid, None),
+            Record::GroupMembers(more) => (more.object_guid, Some((more.object_guid, more.members.as_slice()))),
+        };
+        let text = match record {
+            Record::Group(group) => serde_json::to_string(&Record::Group(GroupRecord { members: Vec::new(), ..group.clone() })),
+            other => serde_json::to_string(other),
+        };
+        let anchor = match record {
+            Record::User(user) => Some(user.anchor().to_string()),
+            _ => None,
+        };
+        (StagedObject { guid, kind: kind_of(record), anchor, record: text.unwrap_or_default(), in_scope }, members)
+    }
+}
+
+/// Rows one staging statement writes at most (its binds stay well under
+/// either engine's limit).
+const ROWS_PER_STATEMENT: usize = 400;
+
+/// `rows` tuples of `width` placeholders after the job's `$1` and the
+/// generation's `$2`, which every tuple starts with.
+fn placeholders(rows: usize, width: usize) -> String {
+    let mut text = String::new();
+    for row in 0..rows {
+        text.push_str(if row == 0 { "($1, $2" } else { ", ($1, $2" });
+        for column in 0..width {
+            text.push_str(&format!(", ${}", 3 + row * width + column));
+        }
+        text.push(')');
+    }
+    text
+}
+
+/// Notes that `generation` may hold rows of `job`, so that they are found
+/// and deleted if its snapshot is never applied.
+pub async fn register_generation(conn: &mut sqlx::AnyConnection, job: JobId, generation: SnapshotId) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO directory_generations (job_id, generation, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        .bind(job.to_string())
+        .bind(generation.to_string())
+        .bind(now_ms())
+        .execute(&mut *conn)
+        .await?;
     Ok(())
+}
+
+/// Stages objects into `generation` (each guid at most once in `objects`).
+/// Staging one again replaces it, keeping it in scope if it was.
+pub async fn stage_objects(
+    conn: &mut sqlx::AnyConnection,
+    job: JobId,
+    generation: SnapshotId,
+    objects: &[StagedObject],
+) -> Result<(), StoreError> {
+    for part in objects.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO directory_objects (job_id, generation, object_guid, kind, anchor, record, in_scope) VALUES {}
+             ON CONFLICT (job_id, generation, object_guid) DO UPDATE SET kind = excluded.kind, anchor = excluded.anchor,
+                 record = excluded.record, in_scope = CASE WHEN excluded.in_scope = 1 THEN 1 ELSE directory_objects.in_scope END",
+            placeholders(part.len(), 5)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(job.to_string()).bind(generation.to_string());
+        for object in part {
+            query = query
+                .bind(object.guid.to_string())
+                .bind(object.kind)
+                .bind(object.anchor.clone())
+                .bind(object.record.clone())
+                .bind(i64::from(object.in_scope));
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Stages group members (group, member) into `generation`; a member
+/// staged twice is kept once.
+pub async fn stage_members(
+    conn: &mut sqlx::AnyConnection,
+    job: JobId,
+    generation: SnapshotId,
+    members: &[(ObjectGuid, ObjectGuid)],
+) -> Result<(), StoreError> {
+    for part in members.chunks(ROWS_PER_STATEMENT * 2) {
+        let sql = format!(
+            "INSERT INTO directory_members (job_id, generation, group_guid, member_guid) VALUES {} ON CONFLICT DO NOTHING",
+            placeholders(part.len(), 2)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(job.to_string()).bind(generation.to_string());
+        for (group, member) in part {
+            query = query.bind(group.to_string()).bind(member.to_string());
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Applies a staged delta's generation onto the job's current one, as set
+/// operations: a tombstone removes its object; a user or group is kept if
+/// it is in scope or the state already holds it (an OU always); a kept or
+/// removed group's members are replaced by the delta's. Continuations of a
+/// group the delta does not carry add to that group if the state holds it.
+pub async fn merge_delta(conn: &mut sqlx::AnyConnection, job: JobId, current: &str, delta: SnapshotId) -> Result<(), StoreError> {
+    let statements = [
+        "DELETE FROM directory_members WHERE job_id = $1 AND generation = $2
+             AND group_guid IN (SELECT object_guid FROM directory_objects WHERE job_id = $1 AND generation = $3)",
+        "INSERT INTO directory_objects (job_id, generation, object_guid, kind, anchor, record, in_scope)
+             SELECT d.job_id, $2, d.object_guid, d.kind, d.anchor, d.record, 1 FROM directory_objects d
+             WHERE d.job_id = $1 AND d.generation = $3 AND d.kind <> 'deleted' AND (d.in_scope = 1 OR EXISTS (
+                 SELECT 1 FROM directory_objects c WHERE c.job_id = $1 AND c.generation = $2 AND c.object_guid = d.object_guid))
+             ON CONFLICT (job_id, generation, object_guid) DO UPDATE SET kind = excluded.kind, anchor = excluded.anchor, record = excluded.record",
+        "DELETE FROM directory_objects WHERE job_id = $1 AND generation = $2
+             AND object_guid IN (SELECT object_guid FROM directory_objects WHERE job_id = $1 AND generation = $3 AND kind = 'deleted')",
+        "INSERT INTO directory_members (job_id, generation, group_guid, member_guid)
+             SELECT m.job_id, $2, m.group_guid, m.member_guid FROM directory_members m
+             WHERE m.job_id = $1 AND m.generation = $3 AND EXISTS (
+                 SELECT 1 FROM directory_objects c WHERE c.job_id = $1 AND c.generation = $2 AND c.object_guid = m.group_guid AND c.kind = 'group')
+             ON CONFLICT DO NOTHING",
+    ];
+    for sql in statements {
+        sqlx::query(sql).bind(job.to_string()).bind(current).bind(delta.to_string()).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Deletes up to `limit` rows of a generation that is not the job's
+/// current one (members first, then objects, then the generation's entry).
+/// Returns how many rows went; 0 once it is gone (or is current).
+pub async fn drop_generation_step(db: &Db, job: JobId, generation: &str, limit: u32) -> Result<u64, StoreError> {
+    const NOT_CURRENT: &str = "$2 <> COALESCE((SELECT generation FROM directory_state WHERE job_id = $1), '')";
+    let statements = [
+        format!(
+            "DELETE FROM directory_members WHERE job_id = $1 AND generation = $2 AND {NOT_CURRENT} AND (group_guid, member_guid) IN
+                 (SELECT group_guid, member_guid FROM directory_members WHERE job_id = $1 AND generation = $2 LIMIT $3)"
+        ),
+        format!(
+            "DELETE FROM directory_objects WHERE job_id = $1 AND generation = $2 AND {NOT_CURRENT} AND object_guid IN
+                 (SELECT object_guid FROM directory_objects WHERE job_id = $1 AND generation = $2 LIMIT $3)"
+        ),
+        format!("DELETE FROM directory_generations WHERE job_id = $1 AND generation = $2 AND {NOT_CURRENT} AND $3 > 0"),
+    ];
+    for sql in statements {
+        let mut tx = db.begin_write().await?;
+        let deleted = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(job.to_string())
+            .bind(generation)
+            .bind(i64::from(limit))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        if deleted > 0 {
+            return Ok(deleted);
+        }
+    }
+    Ok(0)
+}
+
+/// Deletes a generation no state reads, [`drop_generation_step`] by step.
+pub async fn drop_generation(db: &Db, job: JobId, generation: &str, rows_per_step: u32) -> Result<(), StoreError> {
+    while drop_generation_step(db, job, generation, rows_per_step).await? > 0 {}
+    Ok(())
+}
+
+/// Generations no state reads and no unfinished snapshot is staging: a
+/// full snapshot's predecessor, an applied delta's, an abandoned commit's.
+pub async fn stale_generations(db: &Db) -> Result<Vec<(JobId, String)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT g.job_id, g.generation FROM directory_generations g LEFT JOIN directory_state s ON s.job_id = g.job_id
+         WHERE (s.generation IS NULL OR s.generation <> g.generation)
+           AND NOT EXISTS (SELECT 1 FROM snapshots p WHERE p.id = g.generation AND p.status = 'receiving')",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter().map(|row| Ok((get_id(row, "job_id")?, row.try_get("generation")?))).collect()
 }
 
 /// Locks the job's directory state until the transaction ends, so no
@@ -261,19 +454,52 @@ pub async fn lock_state(conn: &mut sqlx::AnyConnection, dialect: crate::db::Dial
     Ok(())
 }
 
-/// The job's groups as the state holds them.
+/// Group members read per query by [`load_groups`].
+const MEMBERS_PER_PAGE: i64 = 50_000;
+
+/// The job's groups as the state holds them, each with its members (in
+/// objectGUID order, each once).
 pub async fn load_groups(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<Vec<GroupRecord>, StoreError> {
-    let rows = sqlx::query("SELECT record FROM directory_objects WHERE job_id = $1 AND kind = 'group' ORDER BY object_guid")
-        .bind(job.to_string())
-        .fetch_all(&mut *conn)
-        .await?;
+    let Some(generation) = current_generation(conn, job).await? else { return Ok(Vec::new()) };
+    let rows =
+        sqlx::query("SELECT record FROM directory_objects WHERE job_id = $1 AND generation = $2 AND kind = 'group' ORDER BY object_guid")
+            .bind(job.to_string())
+            .bind(&generation)
+            .fetch_all(&mut *conn)
+            .await?;
     let mut groups = Vec::with_capacity(rows.len());
     for row in &rows {
         if let Record::Group(group) = get_json::<Record>(row, "record")? {
             groups.push(group);
         }
     }
-    Ok(groups)
+    let position: std::collections::HashMap<ObjectGuid, usize> = groups.iter().enumerate().map(|(i, g)| (g.object_guid, i)).collect();
+    // A page at a time (keyset), so no query result holds a huge group whole.
+    let mut after = (String::new(), String::new());
+    loop {
+        let rows = sqlx::query(
+            "SELECT group_guid, member_guid FROM directory_members WHERE job_id = $1 AND generation = $2
+               AND (group_guid, member_guid) > ($3, $4)
+             ORDER BY group_guid, member_guid LIMIT $5",
+        )
+        .bind(job.to_string())
+        .bind(&generation)
+        .bind(&after.0)
+        .bind(&after.1)
+        .bind(MEMBERS_PER_PAGE)
+        .fetch_all(&mut *conn)
+        .await?;
+        for row in &rows {
+            let group: ObjectGuid = get_parsed(row, "group_guid")?;
+            if let Some(&i) = position.get(&group) {
+                groups[i].members.push(get_parsed(row, "member_guid")?);
+            }
+        }
+        match rows.last() {
+            Some(last) if rows.len() as i64 == MEMBERS_PER_PAGE => after = (last.try_get("group_guid")?, last.try_get("member_guid")?),
+            _ => return Ok(groups),
+        }
+    }
 }
 
 /// Where a walk over the state's users in anchor order stands: the last
@@ -287,14 +513,15 @@ pub async fn user_batch(
     after: Option<&UserKey>,
     limit: u32,
 ) -> Result<Vec<(UserKey, UserRecord)>, StoreError> {
-    // A row-value comparison, so the (job_id, kind, anchor, object_guid)
-    // index seeks straight to the batch instead of scanning up to it.
+    // A row-value comparison, so the (job_id, generation, kind, anchor,
+    // object_guid) index seeks straight to the batch instead of scanning up to it.
     let after_key = if after.is_some() { "AND (anchor, object_guid) > ($2, $3)" } else { "AND $2 = $3" };
     let (anchor, guid) = after.cloned().unwrap_or_default();
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT anchor, object_guid, record FROM directory_objects
-         WHERE job_id = $1 AND kind = 'user' {after_key}
-         ORDER BY anchor, object_guid LIMIT $4"
+         WHERE job_id = $1 AND {} AND kind = 'user' {after_key}
+         ORDER BY anchor, object_guid LIMIT $4",
+        current_generation!()
     )))
     .bind(job.to_string())
     .bind(anchor)
@@ -310,41 +537,6 @@ pub async fn user_batch(
         users.push((key, get_json::<UserRecord>(row, "record")?));
     }
     Ok(users)
-}
-
-/// Appends a large group's continued member list to its stored record.
-/// Returns false when the state holds no such group.
-pub async fn append_group_members(conn: &mut sqlx::AnyConnection, job: JobId, more: &GroupMembersRecord) -> Result<bool, StoreError> {
-    let row = sqlx::query("SELECT record FROM directory_objects WHERE job_id = $1 AND object_guid = $2 AND kind = 'group'")
-        .bind(job.to_string())
-        .bind(more.object_guid.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
-    let Some(row) = row else { return Ok(false) };
-    let Record::Group(mut group) = get_json::<Record>(&row, "record")? else {
-        return Err(StoreError::Corrupt { column: "directory_objects.record", detail: "a group row holds another record".into() });
-    };
-    group.members.extend_from_slice(&more.members);
-    upsert_object(conn, job, group.object_guid, &Record::Group(group)).await?;
-    Ok(true)
-}
-
-pub async fn object_exists(conn: &mut sqlx::AnyConnection, job: JobId, guid: ObjectGuid) -> Result<bool, StoreError> {
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM directory_objects WHERE job_id = $1 AND object_guid = $2")
-        .bind(job.to_string())
-        .bind(guid.to_string())
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok(row.try_get::<i64, _>("n")? > 0)
-}
-
-pub async fn delete_object(conn: &mut sqlx::AnyConnection, job: JobId, guid: ObjectGuid) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM directory_objects WHERE job_id = $1 AND object_guid = $2")
-        .bind(job.to_string())
-        .bind(guid.to_string())
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
 }
 
 /// The base DN of a committed snapshot (what the job's paths are relative to).
@@ -366,10 +558,14 @@ pub struct UsersAndOus {
 
 /// The job's users and OUs as the state holds them.
 pub async fn load_users_and_ous(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<UsersAndOus, StoreError> {
-    let rows = sqlx::query("SELECT record FROM directory_objects WHERE job_id = $1 AND kind IN ('user', 'ou') ORDER BY object_guid")
-        .bind(job.to_string())
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query(concat!(
+        "SELECT record FROM directory_objects WHERE job_id = $1 AND ",
+        current_generation!(),
+        " AND kind IN ('user', 'ou') ORDER BY object_guid"
+    ))
+    .bind(job.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
     let mut loaded = UsersAndOus::default();
     for row in &rows {
         match get_json::<Record>(row, "record")? {
@@ -406,4 +602,27 @@ pub async fn delete_unfinished(db: &Db, before: UnixMillis) -> Result<u64, Store
         sqlx::query("DELETE FROM snapshots WHERE status = 'receiving' AND created_at < $1").bind(before.0).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(deleted.rows_affected())
+}
+
+/// An object `delta`'s staged generation names (a user, group or OU) that
+/// the `current` generation holds as another kind: its GUID, the held kind
+/// and the sent one.
+pub async fn kind_replaced(
+    conn: &mut sqlx::AnyConnection,
+    job: JobId,
+    current: &str,
+    delta: SnapshotId,
+) -> Result<Option<(ObjectGuid, String, String)>, StoreError> {
+    let row = sqlx::query(
+        "SELECT d.object_guid, c.kind AS held, d.kind AS sent FROM directory_objects d
+         JOIN directory_objects c ON c.job_id = d.job_id AND c.generation = $2 AND c.object_guid = d.object_guid
+         WHERE d.job_id = $1 AND d.generation = $3 AND d.kind <> 'deleted' AND d.kind <> c.kind
+         ORDER BY d.object_guid LIMIT 1",
+    )
+    .bind(job.to_string())
+    .bind(current)
+    .bind(delta.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|row| Ok((get_parsed(&row, "object_guid")?, row.try_get("held")?, row.try_get("sent")?))).transpose()
 }

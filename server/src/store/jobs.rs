@@ -76,7 +76,7 @@ pub async fn create_job(
     .bind(&job.user_filter)
     .bind(serde_json::to_string(&job.policy).map_err(|e| StoreError::Corrupt { column: "jobs.policy", detail: e.to_string() })?)
     .bind(roster_proto::name::name_key(&job.name))
-    .execute(&db.pool)
+    .execute(&mut *db.writer().await?)
     .await?;
     Ok(if result.rows_affected() == 1 { CreatedJob::Created(job) } else { CreatedJob::NameTaken })
 }
@@ -185,7 +185,7 @@ pub async fn create_registration_token(db: &Db, tenant: TenantId, job: JobId, tt
         .bind(job.to_string())
         .bind(now)
         .bind(now + ttl_ms)
-        .execute(&db.pool)
+        .execute(&mut *db.writer().await?)
         .await?;
     Ok(RegistrationToken { job_id: job, token, expires_at: to_datetime(now + ttl_ms) })
 }
@@ -233,7 +233,7 @@ pub async fn create_access(db: &Db, tenant: TenantId, kind: AccessKind, name: &s
     .bind(name)
     .bind(now_ms())
     .bind(&name_key)
-    .execute(&db.pool)
+    .execute(&mut *db.writer().await?)
     .await?
     .rows_affected()
         == 1;
@@ -285,6 +285,16 @@ pub async fn access_catalogue(conn: &mut sqlx::AnyConnection, tenant: TenantId) 
 }
 
 /// Replaces a job's links. Access ids must be the tenant's (checked by the caller).
+/// Locks the job's links until the transaction ends, so two replacements
+/// do not interleave (last writer wins, whole). SQLite's write transaction
+/// already excludes every other writer; PostgreSQL locks the job's row.
+pub async fn lock_links(conn: &mut sqlx::AnyConnection, dialect: crate::db::Dialect, job: JobId) -> Result<(), StoreError> {
+    if dialect == crate::db::Dialect::Postgres {
+        sqlx::query("SELECT id FROM jobs WHERE id = $1 FOR UPDATE").bind(job.to_string()).fetch_optional(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 pub async fn put_links(
     conn: &mut sqlx::AnyConnection,
     job: JobId,
@@ -345,7 +355,7 @@ pub async fn record_link_resolution(conn: &mut sqlx::AnyConnection, job: JobId, 
 
 /// Asks the job's agent for a full snapshot next time (a reconciliation).
 pub async fn request_full_sync(db: &Db, job: JobId) -> Result<(), StoreError> {
-    sqlx::query("UPDATE jobs SET full_sync_requested = 1 WHERE id = $1").bind(job.to_string()).execute(&db.pool).await?;
+    sqlx::query("UPDATE jobs SET full_sync_requested = 1 WHERE id = $1").bind(job.to_string()).execute(&mut *db.writer().await?).await?;
     Ok(())
 }
 
@@ -369,7 +379,7 @@ pub async fn set_policy(db: &Db, job: JobId, policy: &SafeguardPolicy) -> Result
     sqlx::query("UPDATE jobs SET policy = $1 WHERE id = $2")
         .bind(serde_json::to_string(policy).map_err(|e| StoreError::Corrupt { column: "jobs.policy", detail: e.to_string() })?)
         .bind(job.to_string())
-        .execute(&db.pool)
+        .execute(&mut *db.writer().await?)
         .await?;
     Ok(())
 }

@@ -3,8 +3,10 @@
 //! types from `roster-proto`; handlers never see a row.
 
 pub mod agents;
+pub mod chunks;
 pub mod directory;
 pub mod jobs;
+pub mod purge;
 pub mod sessions;
 pub mod tenants;
 pub mod users;

@@ -200,7 +200,7 @@ pub async fn claim(db: &Db, id: SessionId) -> Result<Option<Uuid>, StoreError> {
     .bind(now_ms())
     .bind(id.to_string())
     .bind(token.to_string())
-    .execute(&db.pool)
+    .execute(&mut *db.writer().await?)
     .await;
     match result {
         Ok(result) => Ok((result.rows_affected() == 1).then_some(token)),
@@ -314,7 +314,8 @@ pub async fn decide(db: &Db, tenant: TenantId, id: SessionId, verdict: Verdict, 
             "UPDATE sessions SET status = 'rejected', decided_by = $1, decided_at = $2 WHERE id = $3 AND tenant_id = $4 AND status = 'held'"
         }
     };
-    let result = sqlx::query(sql).bind(by).bind(now_ms()).bind(id.to_string()).bind(tenant.to_string()).execute(&db.pool).await?;
+    let result =
+        sqlx::query(sql).bind(by).bind(now_ms()).bind(id.to_string()).bind(tenant.to_string()).execute(&mut *db.writer().await?).await?;
     Ok(result.rows_affected() == 1)
 }
 
@@ -436,7 +437,7 @@ pub async fn requeue_interrupted(db: &Db, claimed_before: UnixMillis) -> Result<
     let result = match db.dialect {
         Dialect::Sqlite => {
             sqlx::query("UPDATE sessions SET status = 'queued', started_at = NULL, claim_token = NULL WHERE status = 'running'")
-                .execute(&db.pool)
+                .execute(&mut *db.writer().await?)
                 .await?
         }
         Dialect::Postgres => {
@@ -445,7 +446,7 @@ pub async fn requeue_interrupted(db: &Db, claimed_before: UnixMillis) -> Result<
                  WHERE id IN (SELECT id FROM sessions WHERE status = 'running' AND started_at < $1 FOR UPDATE SKIP LOCKED)",
             )
             .bind(claimed_before.0)
-            .execute(&db.pool)
+            .execute(&mut *db.writer().await?)
             .await?
         }
     };

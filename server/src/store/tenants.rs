@@ -36,7 +36,7 @@ pub async fn add_admin_token(db: &Db, tenant: TenantId) -> Result<String, StoreE
         .bind(hash_secret(&token))
         .bind(tenant.to_string())
         .bind(now_ms())
-        .execute(&db.pool)
+        .execute(&mut *db.writer().await?)
         .await?;
     Ok(token)
 }
@@ -62,7 +62,7 @@ pub async fn audience(db: &Db) -> Result<String, StoreError> {
     sqlx::query("INSERT INTO server_identity (id, audience, created_at) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING")
         .bind(&candidate)
         .bind(now_ms())
-        .execute(&db.pool)
+        .execute(&mut *db.writer().await?)
         .await?;
     let row = sqlx::query("SELECT audience FROM server_identity WHERE id = 1").fetch_one(&db.pool).await?;
     Ok(row.try_get("audience")?)
@@ -91,7 +91,7 @@ pub async fn set_settings(db: &Db, tenant: TenantId, settings: &TenantSettings) 
         .bind(i64::from(settings.purge_after_days))
         .bind(settings.session_retention_days.map(i64::from))
         .bind(tenant.to_string())
-        .execute(&db.pool)
+        .execute(&mut *db.writer().await?)
         .await?;
     Ok(())
 }

@@ -9,7 +9,7 @@ use roster_proto::{AccessId, JobId, TenantId, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Db, StoreError, UnixMillis, get_id, get_parsed, now_ms};
+use super::{Db, StoreError, get_id, get_parsed, now_ms};
 use crate::db::Dialect;
 
 /// The columns every query of this table reads.
@@ -183,13 +183,6 @@ async fn insert_accesses(conn: &mut sqlx::AnyConnection, user: UserId, accesses:
             .await?;
     }
     Ok(())
-}
-
-/// Deletes `tenant`'s users inactive since before `before`, with their
-/// accesses: the end of the grace period. Returns how many.
-pub async fn purge_inactive(db: &Db, tenant: TenantId, before: UnixMillis) -> Result<u64, StoreError> {
-    let old = "SELECT id FROM users WHERE tenant_id = $1 AND active = 0 AND deactivated_at < $2";
-    super::delete_with_children(db, old, "users", "user_accesses", "user_id", tenant, before).await
 }
 
 /// A user of `tenant` (`None` for other tenants' users too): its job and

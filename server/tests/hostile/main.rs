@@ -9,4 +9,6 @@
 mod support;
 
 mod cpu;
+mod data;
 mod tokens;
+mod writer;

@@ -36,8 +36,9 @@ enum Command {
         /// Create a demo tenant, job, access and registration token, and print them.
         #[arg(long)]
         demo: bool,
+        // Boxed: the limits are most of the command's size.
         #[command(flatten)]
-        limits: LimitArgs,
+        limits: Box<LimitArgs>,
     },
     /// Manage tenants.
     Tenant {
@@ -171,7 +172,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { listen, tls_cert, tls_key, demo, limits } => {
-            let limits = limits.into_limits()?;
+            let limits = (*limits).into_limits()?;
             roster_server::fault::arm_from_env()?;
             let tls = tls_cert.zip(tls_key).map(|(cert, key)| TlsFiles { cert, key });
             let scheme = if tls.is_some() { "https" } else { "http" };

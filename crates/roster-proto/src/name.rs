@@ -28,25 +28,41 @@ pub fn is_forbidden(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
-/// True for Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties):
-/// characters with no visible form of their own.
+/// True for Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties)
+/// in the Basic Multilingual Plane: characters with no visible form of
+/// their own. The supplementary planes' few (tags, which spell subdivision
+/// flags, and ideographic variation selectors) change what a name shows,
+/// so they stay in its key; and every character class here is one the
+/// name's JSON Schema pattern ([`PATTERN`]) can spell in any regex dialect.
 pub fn is_default_ignorable(c: char) -> bool {
     matches!(c,
         '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}'..='\u{1160}' | '\u{17B4}'..='\u{17B5}' | '\u{180B}'..='\u{180F}'
         | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}'
-        | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}' | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}'
-        | '\u{E0000}'..='\u{E0FFF}')
+        | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}')
 }
+
+/// The JSON Schema pattern of a name the server accepts: no character
+/// [`is_forbidden`], and at least one that is neither white space (Rust's
+/// `char::is_whitespace`, which `trim` uses) nor [`is_default_ignorable`].
+/// A test checks it against those functions for every BMP character.
+pub const PATTERN: &str = concat!(
+    "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*",
+    "[^\\u0000-\\u0020\\u007F-\\u00A0\\u00AD\\u034F\\u061C\\u115F\\u1160\\u1680\\u17B4\\u17B5\\u180B-\\u180F",
+    "\\u2000-\\u200F\\u2028-\\u202F\\u205F-\\u206F\\u3000\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0\\uFFF0-\\uFFF8]",
+    "[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+);
 
 /// The name to store (trimmed, in NFC) and its key, or why it is refused.
 pub fn checked_name(name: &str) -> Result<(String, String), NameError> {
-    let name: String = name.trim().nfc().collect();
-    if let Some(c) = name.chars().find(|c| is_forbidden(*c)) {
-        return Err(NameError::Forbidden(u32::from(c)));
-    }
+    // Counted as sent, as the schema's `maxLength` counts.
     if name.chars().count() > MAX_NAME_CHARS {
         return Err(NameError::TooLong);
     }
+    // Before trimming too: a tab or newline at either end is refused, not hidden.
+    if let Some(c) = name.chars().find(|c| is_forbidden(*c)) {
+        return Err(NameError::Forbidden(u32::from(c)));
+    }
+    let name: String = name.trim().nfc().collect();
     let key = name_key(&name);
     if key.is_empty() {
         return Err(NameError::Blank);
@@ -95,5 +111,18 @@ mod tests {
         }
         assert_eq!(checked_name(&"x".repeat(MAX_NAME_CHARS + 1)), Err(NameError::TooLong));
         assert!(checked_name(&"é".repeat(MAX_NAME_CHARS)).is_ok());
+    }
+
+    #[test]
+    fn the_pattern_accepts_exactly_the_names_the_server_accepts() {
+        let schema = serde_json::json!({"type": "string", "pattern": PATTERN});
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let bmp = (0u32..=0xFFFF).filter_map(char::from_u32);
+        for c in bmp {
+            for name in [c.to_string(), format!("a{c}"), format!("{c}a"), format!("{c}{c}")] {
+                let valid = validator.is_valid(&serde_json::Value::String(name.clone()));
+                assert_eq!(valid, checked_name(&name).is_ok(), "U+{:04X} in {name:?}", u32::from(c));
+            }
+        }
     }
 }

@@ -127,12 +127,13 @@ scalar!(
 );
 
 scalar!(
-    /// A name the server trims and refuses when blank.
+    /// A name the server trims and refuses when blank ([`crate::name`]).
     NonBlank = "nonBlank",
     json_schema!({
-        "description": "A string with at least one non-white-space character (the server trims and refuses blank values).",
+        "description": "A name: at most 200 characters as sent, with a visible character (not only white space or invisible format characters), and no control characters (C0, C1, DEL) or bidirectional overrides anywhere. The server trims it and stores it in Unicode NFC; two names are the same when they differ only in invisible characters or normalisation.",
         "type": "string",
-        "pattern": "\\S"
+        "maxLength": crate::name::MAX_NAME_CHARS,
+        "pattern": crate::name::PATTERN
     })
 );
 

@@ -8,5 +8,6 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod admin_tokens;
 mod cpu;
 mod tokens;

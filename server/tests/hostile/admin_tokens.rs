@@ -190,7 +190,41 @@ async fn issuing_checks_its_input_and_use_is_recorded(engine: Engine) {
     assert_eq!(first, second, "written at most once a minute");
 }
 
+/// A token issued before migration 0006 keeps working, with an id, no
+/// label and no expiry, and can then be revoked.
+async fn tokens_from_before_the_migration_keep_working(engine: Engine) {
+    let database = crate::support::TestDatabase::create(engine).await;
+    sqlx::any::install_default_drivers();
+    let all = match engine {
+        Engine::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+        Engine::Postgres => sqlx::migrate!("./migrations/postgres"),
+    };
+    let before = sqlx::migrate::Migrator::with_migrations(all.iter().filter(|m| m.version < 6).cloned().collect());
+    let url = if engine == Engine::Sqlite { format!("{}?mode=rwc", database.url) } else { database.url.clone() };
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    before.run(&pool).await.unwrap();
+    let tenant = roster_proto::TenantId::new();
+    let value = "rst_admin_issued-before-0006";
+    sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, 'Old', 1)").bind(tenant.to_string()).execute(&pool).await.unwrap();
+    sqlx::query("INSERT INTO admin_tokens (token_hash, tenant_id, created_at) VALUES ($1, $2, 1)")
+        .bind(roster_snapshot::sha256_hex(value.as_bytes()).into_string())
+        .bind(tenant.to_string())
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let db = roster_server::db::Db::connect(&database.url).await.unwrap();
+    assert_eq!(store::tenants::tenant_for_admin_token(&db, value).await.unwrap(), Some(tenant));
+    let (tokens, _) = store::tenants::list_admin_tokens(&db, tenant, 10, None).await.unwrap();
+    assert_eq!(tokens.len(), 1);
+    assert_eq!((tokens[0].label.as_deref(), tokens[0].expires_at), (None, None));
+    assert!(store::tenants::revoke_admin_token(&db, tenant, tokens[0].id).await.unwrap());
+    assert_eq!(store::tenants::tenant_for_admin_token(&db, value).await.unwrap(), None);
+}
+
 on_both_engines!(
+    tokens_from_before_the_migration_keep_working,
     revoked_and_expired_tokens_are_refused_on_every_route,
     a_tenant_cannot_list_or_revoke_another_tenants_tokens,
     a_listing_never_holds_a_token_value,

@@ -615,7 +615,7 @@ struct World {
 /// snapshot (committed by [`load_directory`]; the baseline's sessions only
 /// need it to exist).
 async fn create_world(db: &Db, fixture: &Fixture) -> anyhow::Result<World> {
-    let tenant = store::tenants::create_tenant(db, "Bench").await?.tenant_id;
+    let tenant = store::tenants::create_tenant(db, "Bench", None).await?.tenant_id;
     let input = CreateJob {
         name: "corp".into(),
         relative_paths: vec![roster_proto::scope::WHOLE_DOMAIN.into()],

@@ -24,9 +24,9 @@ const JOB: &str = "Demo domain";
 /// Sets up the demo tenant, or finds it, and issues fresh tokens.
 pub async fn create(db: &Db) -> anyhow::Result<Demo> {
     let (tenant_id, admin_token) = match store::tenants::tenant_named(db, TENANT).await? {
-        Some(id) => (id, store::tenants::add_admin_token(db, id).await?),
+        Some(id) => (id, store::tenants::add_admin_token(db, id, Some("demo"), None).await?.admin_token),
         None => {
-            let tenant = store::tenants::create_tenant(db, TENANT).await?;
+            let tenant = store::tenants::create_tenant(db, TENANT, None).await?;
             (tenant.tenant_id, tenant.admin_token)
         }
     };

@@ -18,7 +18,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use roster_proto::problem::{CONTENT_TYPE, Problem, ProblemKind};
 
-pub use self::admin::{AccessError, JobError, LinkProblem, LinksError, PolicyError, SessionError, SettingsError};
+pub use self::admin::{AccessError, AdminTokenError, JobError, LinkProblem, LinksError, PolicyError, SessionError, SettingsError};
 pub use self::agent::{AgentKeyError, UploadError};
 pub use self::auth::AuthError;
 pub use self::request::{LimitError, Missing, RequestError};
@@ -49,6 +49,8 @@ pub enum AppError {
     Access(#[from] AccessError),
     #[error(transparent)]
     Settings(#[from] SettingsError),
+    #[error(transparent)]
+    AdminToken(#[from] AdminTokenError),
     #[error(transparent)]
     Session(#[from] SessionError),
     #[error(transparent)]
@@ -100,6 +102,7 @@ impl AppError {
             AppError::Links(_) => (S::UNPROCESSABLE_ENTITY, K::InvalidLinks),
             AppError::Access(_) => (S::UNPROCESSABLE_ENTITY, K::InvalidAccess),
             AppError::Settings(_) => (S::UNPROCESSABLE_ENTITY, K::InvalidSettings),
+            AppError::AdminToken(_) => (S::UNPROCESSABLE_ENTITY, K::InvalidAdminToken),
             AppError::Session(SessionError::NotHeld { .. }) => (S::CONFLICT, K::SessionNotHeld),
             AppError::Session(SessionError::NoSnapshot | SessionError::NoDirectoryState) | AppError::Import(ImportError::NoState) => {
                 (S::CONFLICT, K::NoDirectoryState)
@@ -280,6 +283,7 @@ mod tests {
             (ImportError::JobGone.into(), S::NOT_FOUND, K::NotFound),
             (AppError::MethodNotAllowed, S::METHOD_NOT_ALLOWED, K::MethodNotAllowed),
             (AuthError::UnknownAdminToken.into(), S::UNAUTHORIZED, K::Unauthorized),
+            (AuthError::ExpiredAdminToken(Uuid::nil().into()).into(), S::UNAUTHORIZED, K::Unauthorized),
             (AuthError::Revoked(Uuid::nil().into()).into(), S::UNAUTHORIZED, K::Unauthorized),
             (RequestError::MalformedBody("x".into()).into(), S::BAD_REQUEST, K::MalformedBody),
             (RequestError::MalformedQuery("x".into()).into(), S::BAD_REQUEST, K::MalformedQuery),
@@ -301,6 +305,7 @@ mod tests {
             (LinksError(vec![]).into(), S::UNPROCESSABLE_ENTITY, K::InvalidLinks),
             (AccessError::EmptyName.into(), S::UNPROCESSABLE_ENTITY, K::InvalidAccess),
             (SettingsError::SessionRetentionZero.into(), S::UNPROCESSABLE_ENTITY, K::InvalidSettings),
+            (AdminTokenError::ExpiresInDays(0).into(), S::UNPROCESSABLE_ENTITY, K::InvalidAdminToken),
             (SessionError::NotHeld { id: Uuid::nil().into(), status: SessionStatus::Rejected }.into(), S::CONFLICT, K::SessionNotHeld),
             (SessionError::NoSnapshot.into(), S::CONFLICT, K::NoDirectoryState),
             (ImportError::NoState.into(), S::CONFLICT, K::NoDirectoryState),

@@ -162,6 +162,10 @@ enum TenantCommand {
     Create {
         #[arg(long)]
         name: String,
+        /// The admin token expires after this many days (1..=3650); without
+        /// it, it never does. Issue further tokens with `POST /api/v1/admin-tokens`.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(roster_proto::admin::MAX_ADMIN_TOKEN_DAYS)))]
+        expires_in_days: Option<u32>,
     },
 }
 
@@ -186,12 +190,17 @@ async fn main() -> anyhow::Result<()> {
             println!("roster-server listening on {url}");
             app.run_until_stopped().await
         }
-        Command::Tenant { command: TenantCommand::Create { name } } => {
+        Command::Tenant { command: TenantCommand::Create { name, expires_in_days } } => {
             if name.trim().is_empty() {
                 anyhow::bail!("--name must not be empty");
             }
             let db = roster_server::db::Db::connect(&cli.database_url).await?;
-            let tenant = roster_server::store::tenants::create_tenant(&db, name.trim()).await?;
+            let tenant = roster_server::store::tenants::create_tenant(
+                &db,
+                name.trim(),
+                expires_in_days.map(|days| roster_server::store::UnixMillis::now().plus_days(days)),
+            )
+            .await?;
             println!("{}", serde_json::to_string_pretty(&tenant)?);
             Ok(())
         }

@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::id::{AccessId, AgentId, JobId, SessionId, SnapshotId, TenantId, UserId};
+use crate::id::{AccessId, AdminTokenId, AgentId, JobId, SessionId, SnapshotId, TenantId, UserId};
 use crate::schema::common::{self, Nullable};
 use crate::{DailyTime, ObjectGuid, Sha256Hex};
 
@@ -734,6 +734,58 @@ pub struct HistoryEntry {
     pub action: ChangeAction,
     /// What the session changed, as [`SessionChange::details`].
     pub details: Vec<ChangeDetail>,
+}
+
+/// Longest life `POST /api/v1/admin-tokens` gives a token, in days.
+pub const MAX_ADMIN_TOKEN_DAYS: u32 = 3650;
+
+/// One of the tenant's admin tokens, without its value (only its hash is
+/// stored). A revoked token is gone from the list; an expired one stays
+/// listed until revoked, and is refused like an unknown one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AdminToken {
+    pub id: AdminTokenId,
+    /// What it is for, as given when it was issued; `null` for none (and
+    /// for the tenant's first token).
+    #[schemars(with = "Nullable<String>")]
+    pub label: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "common::DateTime")]
+    pub created_at: time::OffsetDateTime,
+    /// From then on it is refused; `null`: never.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Nullable<common::DateTime>")]
+    pub expires_at: Option<time::OffsetDateTime>,
+    /// Its last accepted request, to the minute; `null` if none yet.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Nullable<common::DateTime>")]
+    pub last_used_at: Option<time::OffsetDateTime>,
+}
+
+/// `POST /api/v1/admin-tokens`: every member optional (`{}` issues an
+/// unlabelled token that never expires).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAdminToken {
+    /// What it is for (trimmed; a name's rules: no control characters, at
+    /// most 200 characters, not blank).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<common::NonBlank>")]
+    pub label: Option<String>,
+    /// Days until it expires, 1..=3650; left out, it never does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = MAX_ADMIN_TOKEN_DAYS))]
+    pub expires_in_days: Option<u32>,
+}
+
+/// A newly issued admin token: its listing and its value, shown this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CreatedAdminToken {
+    #[serde(flatten)]
+    pub token: AdminToken,
+    /// Opaque; shown once, only its hash is stored.
+    #[schemars(example = &"rst_admin_3q2-7wEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")]
+    pub admin_token: String,
 }
 
 /// `roster-server tenant create` output.

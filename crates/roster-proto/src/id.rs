@@ -92,6 +92,10 @@ id!(
     UserId, "user", Uuid::now_v7()
 );
 id!(
+    /// A tenant's admin token, named without its value (listing, revoking).
+    AdminTokenId, "admin token", Uuid::new_v4()
+);
+id!(
     /// A snapshot; the agent chooses it when it reads.
     SnapshotId, "snapshot", Uuid::new_v4()
 );
@@ -127,4 +131,4 @@ mod tests {
 }
 
 // On the wire every id is the bare UUID: its schema is the common `uuid`.
-crate::uuid_schema!(TenantId, JobId, SessionId, AgentId, AccessId, UserId, SnapshotId);
+crate::uuid_schema!(TenantId, JobId, SessionId, AgentId, AccessId, UserId, SnapshotId, AdminTokenId);

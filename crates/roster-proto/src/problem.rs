@@ -131,6 +131,8 @@ problem_kinds! {
     InvalidAccess = "invalid-access",
     /// 422: tenant settings are refused.
     InvalidSettings = "invalid-settings",
+    /// 422: an admin token that cannot be issued as asked (label, expiry).
+    InvalidAdminToken = "invalid-admin-token",
     /// 422: a public key that is not a base64 Ed25519 key, or the current key.
     InvalidPublicKey = "invalid-public-key",
     /// 422: a manifest this server cannot take (version, chunk list).

@@ -17,9 +17,10 @@ use serde_json::{Map, Value, json};
 
 use crate::ObjectGuid;
 use crate::admin::{
-    Access, AccessDelta, AccessKind, AccessRef, Agent, Budget, ChangeAction, ChangeDetail, CreateAccess, CreateJob, CreatedTenant,
-    DeactivationReason, Decision, HistoryEntry, Job, Link, LinkInput, LinksPreview, LinksSaved, NextCursor, Page, PlanPreview,
-    RegistrationToken, SafeguardPolicy, Session, SessionChange, SessionCounts, SessionStatus, SessionTrigger, TenantSettings, User,
+    Access, AccessDelta, AccessKind, AccessRef, AdminToken, Agent, Budget, ChangeAction, ChangeDetail, CreateAccess, CreateAdminToken,
+    CreateJob, CreatedAdminToken, CreatedTenant, DeactivationReason, Decision, HistoryEntry, Job, Link, LinkInput, LinksPreview,
+    LinksSaved, NextCursor, Page, PlanPreview, RegistrationToken, SafeguardPolicy, Session, SessionChange, SessionCounts, SessionStatus,
+    SessionTrigger, TenantSettings, User,
 };
 use crate::agent::{
     AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, RotateKey, SnapshotState, SnapshotStatus, SyncAdvice,
@@ -247,6 +248,10 @@ registry! {
     CreatedTenant => "admin-api.schema.json" # "createdTenant";
     Agent => "admin-api.schema.json" # "agent";
     Page<Agent> => "admin-api.schema.json" # "agentPage", "AgentPage";
+    AdminToken => "admin-api.schema.json" # "adminToken";
+    Page<AdminToken> => "admin-api.schema.json" # "adminTokenPage", "AdminTokenPage";
+    CreateAdminToken => "admin-api.schema.json" # "createAdminToken", "CreateAdminToken";
+    CreatedAdminToken => "admin-api.schema.json" # "createdAdminToken", "CreatedAdminToken";
 
     Explanation => "insight.schema.json" # "explanation", "Explanation";
     AccessGrant => "insight.schema.json" # "accessGrant";

@@ -1016,6 +1016,29 @@ fn admin_api_bodies_match() {
         &s("createdTenant"),
         &CreatedTenant { tenant_id: id(TENANT), name: "Example A/S".into(), admin_token: "rst_admin_AAAA".into() },
     );
+
+    let used = roster_proto::admin::AdminToken {
+        id: id(USER_ID),
+        label: Some("console".into()),
+        created_at: datetime!(2026-11-24 09:30:00 UTC),
+        expires_at: Some(datetime!(2027-02-22 09:30:00 UTC)),
+        last_used_at: Some(datetime!(2026-11-25 08:00:00 UTC)),
+    };
+    let first = roster_proto::admin::AdminToken { label: None, expires_at: None, last_used_at: None, ..used.clone() };
+    c.check(&s("adminTokenPage"), &Page { items: vec![used.clone(), first], next_cursor: None });
+    c.check(&s("createdAdminToken"), &roster_proto::admin::CreatedAdminToken { token: used, admin_token: "rst_admin_AAAA".into() });
+    c.check(&s("createAdminToken"), &roster_proto::admin::CreateAdminToken::default());
+    c.check(
+        &s("createAdminToken"),
+        &roster_proto::admin::CreateAdminToken {
+            label: Some("ci".into()),
+            expires_in_days: Some(roster_proto::admin::MAX_ADMIN_TOKEN_DAYS),
+        },
+    );
+    c.rejects(&s("createAdminToken"), json!({"expires_in_days": 0}), "no life");
+    c.rejects(&s("createAdminToken"), json!({"expires_in_days": 3651}), "longer than allowed");
+    c.rejects(&s("createAdminToken"), json!({"expires_at": "2027-01-01T00:00:00Z"}), "an unknown member");
+    c.rejects(&s("createdAdminToken"), json!({"id": USER_ID, "created_at": "2026-11-24T09:30:00Z"}), "no value");
 }
 
 /// A copy of `document` with the value at `pointer` replaced.

@@ -54,6 +54,16 @@ pub enum AccessError {
     Name(roster_proto::name::NameError),
 }
 
+/// An admin token that cannot be issued as asked.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminTokenError {
+    /// A label with a control or bidi-override character, too long, or blank.
+    #[error("label: {0}")]
+    Label(roster_proto::name::NameError),
+    #[error("expires_in_days must be between 1 and {max}, got {0}", max = roster_proto::admin::MAX_ADMIN_TOKEN_DAYS)]
+    ExpiresInDays(u32),
+}
+
 /// Tenant settings out of range.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {

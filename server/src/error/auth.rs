@@ -15,6 +15,9 @@ pub enum AuthError {
     NotBearer,
     #[error("unknown admin token")]
     UnknownAdminToken,
+    /// A known admin token past its `expires_at` (answered like an unknown one).
+    #[error("admin token {0} expired")]
+    ExpiredAdminToken(roster_proto::AdminTokenId),
     /// An agent token whose issuer cannot even be read.
     #[error("{0}")]
     Unreadable(TokenError),

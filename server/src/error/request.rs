@@ -14,6 +14,7 @@ pub enum Missing {
     Snapshot,
     Chunk,
     Agent,
+    AdminToken,
 }
 
 impl std::fmt::Display for Missing {
@@ -27,6 +28,7 @@ impl std::fmt::Display for Missing {
             Missing::Snapshot => "snapshot",
             Missing::Chunk => "chunk",
             Missing::Agent => "agent",
+            Missing::AdminToken => "admin token",
         })
     }
 }

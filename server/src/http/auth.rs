@@ -8,7 +8,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use roster_proto::TenantId;
+use roster_proto::{AdminTokenId, TenantId};
 use roster_snapshot::token::RequestClaims;
 
 use crate::error::{AppError, AuthError, LimitError, RequestError};
@@ -17,10 +17,12 @@ use crate::state::AppState;
 use crate::store;
 use crate::store::agents::AgentRecord;
 
-/// A tenant's admin.
+/// A tenant's admin, by an admin token in force (known, not expired).
 #[derive(Debug, Clone, Copy)]
 pub struct Admin {
     pub tenant_id: TenantId,
+    /// The token the request came with (revoking it is allowed).
+    pub token_id: AdminTokenId,
 }
 
 /// A verified agent. Only [`Signed`] makes one, so no handler sees an
@@ -45,13 +47,14 @@ impl FromRequestParts<AppState> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer(parts)?;
-        match store::tenants::tenant_for_admin_token(&state.db, token).await? {
-            Some(tenant_id) => {
-                state.rate.check(tenant_id, Instant::now()).map_err(LimitError::rate)?;
-                Ok(Admin { tenant_id })
-            }
-            None => Err(AuthError::UnknownAdminToken.into()),
+        let token = store::tenants::admin_token(&state.db, token).await?.ok_or(AuthError::UnknownAdminToken)?;
+        let now = store::UnixMillis::now();
+        if token.expired(now) {
+            return Err(AuthError::ExpiredAdminToken(token.id).into());
         }
+        state.rate.check(token.tenant_id, Instant::now()).map_err(LimitError::rate)?;
+        store::tenants::touch_admin_token(&state.db, &token, now).await?;
+        Ok(Admin { tenant_id: token.tenant_id, token_id: token.id })
     }
 }
 

@@ -1,10 +1,11 @@
-//! A tenant's own things: its access catalogue and its settings.
+//! A tenant's own things: its access catalogue, its settings and its admin
+//! tokens.
 
 use roster_proto::TenantId;
-use roster_proto::admin::{Access, CreateAccess, TenantSettings};
+use roster_proto::admin::{Access, CreateAccess, CreateAdminToken, CreatedAdminToken, MAX_ADMIN_TOKEN_DAYS, TenantSettings};
 
 use crate::db::Db;
-use crate::error::{AccessError, AppError, SettingsError};
+use crate::error::{AccessError, AdminTokenError, AppError, SettingsError};
 use crate::store;
 
 /// Creates an access, or finds the one of that kind and name; `true` when
@@ -28,4 +29,21 @@ pub async fn replace_settings(db: &Db, tenant: TenantId, settings: &TenantSettin
     store::tenants::set_settings(db, tenant, settings).await?;
     tracing::info!(tenant = %tenant, ?settings, "tenant settings replaced");
     Ok(())
+}
+
+/// Checks and issues an admin token: its label is held to a name's rules
+/// and its life to 1..=[`MAX_ADMIN_TOKEN_DAYS`] days.
+pub async fn issue_admin_token(db: &Db, tenant: TenantId, input: &CreateAdminToken) -> Result<CreatedAdminToken, AppError> {
+    let label = match &input.label {
+        Some(label) => Some(roster_proto::name::checked_name(label).map_err(AdminTokenError::Label)?.0),
+        None => None,
+    };
+    let expires = match input.expires_in_days {
+        Some(days) if (1..=MAX_ADMIN_TOKEN_DAYS).contains(&days) => Some(store::UnixMillis::now().plus_days(days)),
+        Some(days) => return Err(AdminTokenError::ExpiresInDays(days).into()),
+        None => None,
+    };
+    let created = store::tenants::add_admin_token(db, tenant, label.as_deref(), expires).await?;
+    tracing::info!(tenant = %tenant, admin_token = %created.token.id, "admin token issued");
+    Ok(created)
 }

@@ -49,6 +49,11 @@ impl UnixMillis {
         UnixMillis(self.0.saturating_sub(ms))
     }
 
+    /// `days` days later (saturating).
+    pub fn plus_days(self, days: u32) -> UnixMillis {
+        UnixMillis(self.0.saturating_add(i64::from(days).saturating_mul(24 * 3600 * 1000)))
+    }
+
     /// Milliseconds from `earlier` to `self` (negative when `earlier` is later).
     pub fn millis_since(self, earlier: UnixMillis) -> i64 {
         self.0.saturating_sub(earlier.0)

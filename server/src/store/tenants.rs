@@ -1,17 +1,21 @@
 //! Tenants, their admin tokens, and the server's own identity (the `aud`
 //! agents sign for).
 
-use roster_proto::TenantId;
-use roster_proto::admin::{CreatedTenant, TenantSettings};
+use roster_proto::admin::{AdminToken, CreatedAdminToken, CreatedTenant, TenantSettings};
+use roster_proto::{AdminTokenId, TenantId};
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{Db, StoreError, get_id, hash_secret, new_secret, now_ms};
+use super::{Db, StoreError, UnixMillis, get_id, hash_secret, new_secret, now_ms, to_datetime};
 
-/// Creates a tenant and its first admin token (returned once, stored hashed).
-pub async fn create_tenant(db: &Db, name: &str) -> Result<CreatedTenant, StoreError> {
+/// How often at most an admin token's `last_used_at` is written: a busy
+/// console must not make every read a write.
+pub const ADMIN_TOKEN_TOUCH_MS: i64 = 60_000;
+
+/// Creates a tenant and its first admin token (returned once, stored
+/// hashed), which expires at `expires` if given.
+pub async fn create_tenant(db: &Db, name: &str, expires: Option<UnixMillis>) -> Result<CreatedTenant, StoreError> {
     let id = TenantId::new();
-    let token = new_secret("rst_admin_")?;
     let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
         .bind(id.to_string())
@@ -19,26 +23,149 @@ pub async fn create_tenant(db: &Db, name: &str) -> Result<CreatedTenant, StoreEr
         .bind(now_ms())
         .execute(&mut *tx)
         .await?;
-    sqlx::query("INSERT INTO admin_tokens (token_hash, tenant_id, created_at) VALUES ($1, $2, $3)")
-        .bind(hash_secret(&token))
-        .bind(id.to_string())
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
+    let token = insert_admin_token(&mut tx, id, None, expires).await?;
     tx.commit().await?;
-    Ok(CreatedTenant { tenant_id: id, name: name.to_owned(), admin_token: token })
+    Ok(CreatedTenant { tenant_id: id, name: name.to_owned(), admin_token: token.admin_token })
 }
 
 /// Issues another admin token for a tenant (returned once, stored hashed).
-pub async fn add_admin_token(db: &Db, tenant: TenantId) -> Result<String, StoreError> {
-    let token = new_secret("rst_admin_")?;
-    sqlx::query("INSERT INTO admin_tokens (token_hash, tenant_id, created_at) VALUES ($1, $2, $3)")
-        .bind(hash_secret(&token))
+pub async fn add_admin_token(
+    db: &Db,
+    tenant: TenantId,
+    label: Option<&str>,
+    expires: Option<UnixMillis>,
+) -> Result<CreatedAdminToken, StoreError> {
+    let mut conn = db.writer().await?;
+    insert_admin_token(&mut conn, tenant, label, expires).await
+}
+
+async fn insert_admin_token(
+    conn: &mut sqlx::AnyConnection,
+    tenant: TenantId,
+    label: Option<&str>,
+    expires: Option<UnixMillis>,
+) -> Result<CreatedAdminToken, StoreError> {
+    let value = new_secret("rst_admin_")?;
+    let id = AdminTokenId::new();
+    let created = now_ms();
+    sqlx::query("INSERT INTO admin_tokens (token_hash, id, tenant_id, label, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(hash_secret(&value))
+        .bind(id.to_string())
         .bind(tenant.to_string())
-        .bind(now_ms())
+        .bind(label)
+        .bind(created)
+        .bind(expires.map(|e| e.0))
+        .execute(&mut *conn)
+        .await?;
+    let token = AdminToken {
+        id,
+        label: label.map(str::to_owned),
+        created_at: to_datetime(created),
+        expires_at: expires.map(UnixMillis::to_datetime),
+        last_used_at: None,
+    };
+    Ok(CreatedAdminToken { token, admin_token: value })
+}
+
+/// What authenticating by an admin token needs to know of it.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminTokenUse {
+    pub id: AdminTokenId,
+    pub tenant_id: TenantId,
+    pub expires_at: Option<UnixMillis>,
+    pub last_used_at: Option<UnixMillis>,
+}
+
+impl AdminTokenUse {
+    /// True once `now` has reached its expiry.
+    pub fn expired(&self, now: UnixMillis) -> bool {
+        self.expires_at.is_some_and(|at| now >= at)
+    }
+}
+
+/// The admin token with this value, expired or not; a revoked one is gone.
+pub async fn admin_token(db: &Db, token: &str) -> Result<Option<AdminTokenUse>, StoreError> {
+    let row = sqlx::query("SELECT id, tenant_id, expires_at, last_used_at FROM admin_tokens WHERE token_hash = $1")
+        .bind(hash_secret(token))
+        .fetch_optional(&db.pool)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(AdminTokenUse {
+        id: get_id(&row, "id")?,
+        tenant_id: get_id(&row, "tenant_id")?,
+        expires_at: row.try_get::<Option<i64>, _>("expires_at")?.map(UnixMillis),
+        last_used_at: row.try_get::<Option<i64>, _>("last_used_at")?.map(UnixMillis),
+    }))
+}
+
+/// The tenant an admin token that is in force (not expired) belongs to.
+pub async fn tenant_for_admin_token(db: &Db, token: &str) -> Result<Option<TenantId>, StoreError> {
+    Ok(admin_token(db, token).await?.filter(|t| !t.expired(UnixMillis::now())).map(|t| t.tenant_id))
+}
+
+/// Records that the token was used at `now`, unless that was written less
+/// than [`ADMIN_TOKEN_TOUCH_MS`] ago (the condition is in the SQL too, so
+/// concurrent requests write it once).
+pub async fn touch_admin_token(db: &Db, token: &AdminTokenUse, now: UnixMillis) -> Result<(), StoreError> {
+    if token.last_used_at.is_some_and(|at| now.millis_since(at) < ADMIN_TOKEN_TOUCH_MS) {
+        return Ok(());
+    }
+    sqlx::query("UPDATE admin_tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)")
+        .bind(now.0)
+        .bind(token.id.to_string())
+        .bind(now.minus_ms(ADMIN_TOKEN_TOUCH_MS).0)
         .execute(&mut *db.writer().await?)
         .await?;
-    Ok(token)
+    Ok(())
+}
+
+/// A page of the tenant's admin tokens, oldest first, after the `(created_at
+/// ms, id)` key, and the key to continue from.
+pub async fn list_admin_tokens(
+    db: &Db,
+    tenant: TenantId,
+    limit: u32,
+    after: Option<(i64, AdminTokenId)>,
+) -> Result<(Vec<AdminToken>, Option<(i64, AdminTokenId)>), StoreError> {
+    let (after_ms, after_id) = after.map(|(ms, id)| (ms, id.to_string())).unwrap_or((i64::MIN, String::new()));
+    let rows = sqlx::query(
+        "SELECT id, label, created_at, expires_at, last_used_at FROM admin_tokens
+         WHERE tenant_id = $1 AND (created_at > $2 OR (created_at = $2 AND id > $3))
+         ORDER BY created_at, id LIMIT $4",
+    )
+    .bind(tenant.to_string())
+    .bind(after_ms)
+    .bind(after_id)
+    .bind(i64::from(limit) + 1)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut tokens = Vec::with_capacity(rows.len());
+    let mut last_key = None;
+    for row in rows.iter().take(limit as usize) {
+        let created: i64 = row.try_get("created_at")?;
+        let token = AdminToken {
+            id: get_id(row, "id")?,
+            label: row.try_get("label")?,
+            created_at: to_datetime(created),
+            expires_at: row.try_get::<Option<i64>, _>("expires_at")?.map(to_datetime),
+            last_used_at: row.try_get::<Option<i64>, _>("last_used_at")?.map(to_datetime),
+        };
+        last_key = Some((created, token.id));
+        tokens.push(token);
+    }
+    let next = if rows.len() > limit as usize { last_key } else { None };
+    Ok((tokens, next))
+}
+
+/// Revokes (deletes) the tenant's admin token `id`; false when the tenant
+/// has no such token. From then on the token is an unknown one.
+pub async fn revoke_admin_token(db: &Db, tenant: TenantId, id: AdminTokenId) -> Result<bool, StoreError> {
+    let result = sqlx::query("DELETE FROM admin_tokens WHERE id = $1 AND tenant_id = $2")
+        .bind(id.to_string())
+        .bind(tenant.to_string())
+        .execute(&mut *db.writer().await?)
+        .await?;
+    Ok(result.rows_affected() == 1)
 }
 
 /// The oldest tenant with this name.
@@ -46,13 +173,6 @@ pub async fn tenant_named(db: &Db, name: &str) -> Result<Option<TenantId>, Store
     let row =
         sqlx::query("SELECT id FROM tenants WHERE name = $1 ORDER BY created_at, id LIMIT 1").bind(name).fetch_optional(&db.pool).await?;
     row.map(|r| get_id(&r, "id")).transpose()
-}
-
-/// The tenant an admin token belongs to.
-pub async fn tenant_for_admin_token(db: &Db, token: &str) -> Result<Option<TenantId>, StoreError> {
-    let row =
-        sqlx::query("SELECT tenant_id FROM admin_tokens WHERE token_hash = $1").bind(hash_secret(token)).fetch_optional(&db.pool).await?;
-    row.map(|r| get_id(&r, "tenant_id")).transpose()
 }
 
 /// The audience agents must sign for: made once per deployment and shared

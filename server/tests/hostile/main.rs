@@ -8,6 +8,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod admin_tokens;
 mod cpu;
 mod data;
 mod tokens;

@@ -131,7 +131,7 @@ impl TestApp {
     /// Creates a tenant through the store, as `roster-server tenant create` does.
     pub async fn create_tenant(&self, name: &str) -> roster_proto::admin::CreatedTenant {
         let db = roster_server::db::Db::connect(&self.database_url).await.expect("db");
-        roster_server::store::tenants::create_tenant(&db, name).await.expect("tenant")
+        roster_server::store::tenants::create_tenant(&db, name, None).await.expect("tenant")
     }
 
     /// Polls a session until it is finished, with a deadline.

@@ -6,7 +6,7 @@
 use utoipa::openapi::schema::Schema;
 use utoipa::openapi::{Ref, RefOr};
 
-use crate::admin::{Access, Agent, HistoryEntry, Job, Page, Session, SessionChange, User};
+use crate::admin::{Access, AdminToken, Agent, HistoryEntry, Job, Page, Session, SessionChange, User};
 
 /// The pages by their component names. utoipa names a generic body after
 /// its arguments (`body = Page<Job>` would be `Page_Job`); an alias is a plain
@@ -18,6 +18,7 @@ pub type SessionPage = Page<Session>;
 pub type SessionChangePage = Page<SessionChange>;
 pub type HistoryPage = Page<HistoryEntry>;
 pub type AgentPage = Page<Agent>;
+pub type AdminTokenPage = Page<AdminToken>;
 
 /// Every component of openapi.json's `components.schemas`, from the
 /// registry: its name and its `$ref` into `json/`.

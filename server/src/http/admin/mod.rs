@@ -1,5 +1,5 @@
 //! The admin API: jobs, registration tokens, accesses, links, sessions,
-//! users. Every query is scoped to the caller's tenant; another tenant's
+//! users, admin tokens. Every query is scoped to the caller's tenant; another tenant's
 //! objects answer 404, exactly like objects that do not exist. Handlers
 //! parse, authorise (the [`Admin`] and [`TenantJob`] extractors), call
 //! `store` or `service`, and answer.
@@ -7,6 +7,7 @@
 mod jobs;
 mod sessions;
 mod tenant;
+mod tokens;
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
@@ -47,6 +48,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tenant::get_settings, tenant::put_settings))
         .routes(routes!(tenant::list_agents))
         .routes(routes!(tenant::revoke_agent))
+        .routes(routes!(tokens::list_admin_tokens, tokens::create_admin_token))
+        .routes(routes!(tokens::revoke_admin_token))
         .merge(super::insight::routes())
 }
 

@@ -769,11 +769,11 @@ pub struct AdminToken {
 pub struct CreateAdminToken {
     /// What it is for (trimmed; a name's rules: no control characters, at
     /// most 200 characters, not blank).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
     #[schemars(with = "Option<common::NonBlank>")]
     pub label: Option<String>,
     /// Days until it expires, 1..=3650; left out, it never does.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
     #[schemars(range(min = 1, max = MAX_ADMIN_TOKEN_DAYS))]
     pub expires_in_days: Option<u32>,
 }

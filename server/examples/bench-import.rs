@@ -642,7 +642,7 @@ async fn create_world(db: &Db, fixture: &Fixture) -> anyhow::Result<World> {
     };
     let manifest = manifest(fixture, agent, job.id)?;
     let manifest_sha256 = roster_snapshot::sha256_hex(&serde_json::to_vec(&manifest)?);
-    let snapshot = store::directory::offer_snapshot(db, tenant, &manifest, &manifest_sha256).await?;
+    let snapshot = store::directory::offer_snapshot(&mut *db.writer().await?, tenant, &manifest, &manifest_sha256).await?;
     Ok(World { tenant, job, accesses, snapshot_id: snapshot.id, manifest, manifest_sha256 })
 }
 
@@ -698,7 +698,7 @@ async fn load_directory(db: &Db, world: &World, fixture: &Fixture) -> anyhow::Re
         .collect();
     let mut tx = db.begin_write().await?;
     store::jobs::put_links(&mut tx, job, &links, &[]).await?;
-    if !store::directory::mark_committed(&mut tx, world.snapshot_id).await? {
+    if !store::directory::mark_committed(&mut tx, job, world.snapshot_id).await? {
         bail!("snapshot {} was already committed", world.snapshot_id);
     }
     store::directory::save_state(&mut tx, job, world.snapshot_id, &world.manifest.watermark, Some(&world.job.scope())).await?;

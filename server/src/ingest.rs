@@ -232,7 +232,7 @@ pub const DROP_ROWS_PER_TRANSACTION: u32 = 2_000;
 pub async fn commit(db: &Db, snapshot: &SnapshotRecord, job: &Job) -> Result<Committed, IngestError> {
     let scope = job.scope();
     let resolved = scope.resolve(&snapshot.manifest.directory.base_dn).map_err(IngestError::Scope)?;
-    if store::directory::get_snapshot(db, snapshot.id).await?.is_some_and(|stored| stored.committed) {
+    if store::directory::get_snapshot(db, snapshot.job_id, snapshot.id).await?.is_some_and(|stored| stored.committed) {
         return Ok(Committed::Already);
     }
     let full = snapshot.manifest.kind == SnapshotKind::Full;
@@ -336,8 +336,9 @@ async fn stage(db: &Db, snapshot: &SnapshotRecord, resolved: &ResolvedScope, ful
     let mut groups = HashSet::new();
     for chunk_ref in &manifest.chunks {
         let index = chunk_ref.index;
-        let bytes =
-            store::directory::chunk(&mut *db.pool.acquire().await?, snapshot.id, index).await?.ok_or(IngestError::MissingChunk(index))?;
+        let bytes = store::directory::chunk(&mut *db.pool.acquire().await?, job, snapshot.id, index)
+            .await?
+            .ok_or(IngestError::MissingChunk(index))?;
         roster_snapshot::chunk::verify_hash(&bytes, &chunk_ref.sha256).map_err(|source| IngestError::Chunk { index, source })?;
         let records = roster_snapshot::chunk::decode(&bytes).map_err(|source| IngestError::Chunk { index, source })?;
         if records.len() as u64 != chunk_ref.records {
@@ -395,7 +396,7 @@ async fn apply(db: &Db, snapshot: &SnapshotRecord, job: &Job, full: bool) -> Res
     let manifest = &snapshot.manifest;
     let mut tx = db.begin_write().await?;
     store::directory::lock_state(&mut tx, db.dialect, job.id).await?;
-    if !store::directory::mark_committed(&mut tx, snapshot.id).await? {
+    if !store::directory::mark_committed(&mut tx, job.id, snapshot.id).await? {
         tx.rollback().await?;
         return Ok((Committed::Already, None));
     }

@@ -518,3 +518,181 @@ fn each_kind_of_difference_is_found() {
         assert_eq!(differences(&small_schema(), &postgres), [expected], "{case}");
     }
 }
+
+/// The manifest sha256 of the old database's snapshots and session.
+const SHA: &str = "abababababababababababababababababababababababababababababababab";
+
+/// The watermark of the old database's snapshots and state.
+fn watermark() -> roster_proto::manifest::Watermark {
+    roster_proto::manifest::Watermark {
+        dns_host_name: "dc1".into(),
+        invocation_id: "00000000-0000-0000-0000-000000000001".parse().unwrap(),
+        usn: 1,
+    }
+}
+
+/// A snapshot's manifest as stored at migration 0006: two chunks of
+/// `sizes` bytes, committed or receiving.
+fn manifest_json(snapshot: roster_proto::SnapshotId, agent: roster_proto::AgentId, job: roster_proto::JobId, sizes: [u64; 2]) -> String {
+    use roster_proto::manifest::{ChunkRef, DirectoryIdentity, FORMAT_VERSION, Manifest, RecordCounts, SnapshotKind};
+    let base = "DC=corp,DC=example,DC=test".to_owned();
+    let manifest = Manifest {
+        version: FORMAT_VERSION,
+        snapshot_id: snapshot,
+        agent_id: agent,
+        job_id: job,
+        kind: SnapshotKind::Full,
+        read_started_at: time::OffsetDateTime::UNIX_EPOCH,
+        directory: DirectoryIdentity { domain_dn: base.clone(), domain_sid: None, dns_host_name: None, base_dn: base },
+        watermark: watermark(),
+        base: None,
+        counts: RecordCounts { users: 2, ..RecordCounts::default() },
+        chunks: (0..2u32).map(|index| ChunkRef { index, size: sizes[index as usize], sha256: "ab".repeat(32), records: 1 }).collect(),
+    };
+    serde_json::to_string(&manifest).unwrap()
+}
+
+/// A database with data at migration 0006 upgrades through 0007 (snapshots
+/// keyed by job, the SQLite tables rebuilt) with its data intact: every
+/// snapshot, chunk, state and session is read back through `store`, the
+/// bytes each manifest announces are filled in, the composite foreign keys
+/// hold and are enforced, and SQLite's connections enforce foreign keys again.
+async fn data_at_0006_upgrades_intact(engine: Engine) {
+    use roster_server::store;
+    let database = TestDatabase::create(engine).await;
+    sqlx::any::install_default_drivers();
+    let all = match engine {
+        Engine::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+        Engine::Postgres => sqlx::migrate!("./migrations/postgres"),
+    };
+    let before = sqlx::migrate::Migrator::with_migrations(all.iter().filter(|m| m.version <= 6).cloned().collect());
+    let url = if engine == Engine::Sqlite { format!("{}?mode=rwc", database.url) } else { database.url.clone() };
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    before.run(&pool).await.unwrap();
+
+    let (tenant, job, agent) = (roster_proto::TenantId::new(), roster_proto::JobId::new(), roster_proto::AgentId::new());
+    let (committed, receiving, session) =
+        (roster_proto::SnapshotId::new(), roster_proto::SnapshotId::new(), roster_proto::SessionId::new());
+    let statements: Vec<(&str, Vec<String>)> = vec![
+        ("INSERT INTO tenants (id, name, created_at) VALUES ($1, 'Old', 1)", vec![tenant.to_string()]),
+        (
+            "INSERT INTO jobs (id, tenant_id, name, name_key, relative_paths, group_paths, schedule_time, next_import_at,
+                               full_sync_interval_days, policy, created_at)
+             VALUES ($1, $2, 'corp', 'corp', '[\"*\"]', '[]', '02:00', 1, 7, '{}', 1)",
+            vec![job.to_string(), tenant.to_string()],
+        ),
+        (
+            "INSERT INTO agents (id, tenant_id, job_id, public_key, created_at) VALUES ($1, $2, $3, 'key', 1)",
+            vec![agent.to_string(), tenant.to_string(), job.to_string()],
+        ),
+        (
+            "INSERT INTO snapshots (id, tenant_id, job_id, agent_id, kind, status, manifest_json, manifest_sha256, chunk_count, created_at, committed_at)
+             VALUES ($1, $2, $3, $4, 'full', 'committed', $5, $6, 2, 1, 2)",
+            vec![committed.to_string(), tenant.to_string(), job.to_string(), agent.to_string(), manifest_json(committed, agent, job, [10, 20]), SHA.into()],
+        ),
+        (
+            "INSERT INTO snapshots (id, tenant_id, job_id, agent_id, kind, status, manifest_json, manifest_sha256, chunk_count, created_at)
+             VALUES ($1, $2, $3, $4, 'full', 'receiving', $5, $6, 2, 3)",
+            vec![receiving.to_string(), tenant.to_string(), job.to_string(), agent.to_string(), manifest_json(receiving, agent, job, [100, 200]), SHA.into()],
+        ),
+        (
+            "INSERT INTO directory_state (job_id, snapshot_id, watermark, full_scope, full_at, updated_at, generation)
+             VALUES ($1, $2, $3, $4, 2, 2, $2)",
+            vec![
+                job.to_string(),
+                committed.to_string(),
+                serde_json::to_string(&watermark()).unwrap(),
+                serde_json::to_string(&roster_proto::scope::JobScope {
+                    relative_paths: vec!["*".into()],
+                    group_paths: vec![],
+                    user_filter: None,
+                })
+                .unwrap(),
+            ],
+        ),
+        (
+            "INSERT INTO sessions (id, tenant_id, job_id, snapshot_id, trigger_kind, status, manifest_sha256, created_at)
+             VALUES ($1, $2, $3, $4, 'first_push', 'succeeded', $5, 2)",
+            vec![session.to_string(), tenant.to_string(), job.to_string(), committed.to_string(), SHA.into()],
+        ),
+        (
+            "INSERT INTO session_changes (session_id, seq, object_guid, username, action, details) VALUES ($1, 0, 'g', 'ann', 'created', '[]')",
+            vec![session.to_string()],
+        ),
+    ];
+    for (sql, binds) in statements {
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for bind in binds {
+            query = query.bind(bind);
+        }
+        query.execute(&pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    for (snapshot, index, data) in [(committed, 0, "committed 0"), (committed, 1, "committed 1"), (receiving, 0, "receiving 0")] {
+        sqlx::query("INSERT INTO snapshot_chunks (snapshot_id, idx, sha256, data) VALUES ($1, $2, 'ab', $3)")
+            .bind(snapshot.to_string())
+            .bind(index)
+            .bind(data.as_bytes().to_vec())
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    pool.close().await;
+
+    let db = Db::connect(&database.url).await.expect("migrate through 0007");
+    let stored = store::directory::get_snapshot(&db, job, committed).await.unwrap().expect("the committed snapshot");
+    assert!(stored.committed);
+    assert_eq!(stored.manifest.chunks.len(), 2);
+    assert!(store::directory::get_snapshot(&db, roster_proto::JobId::new(), committed).await.unwrap().is_none(), "scoped by job");
+    assert_eq!(store::directory::stored_chunks(&db, job, committed).await.unwrap(), [0, 1]);
+    assert_eq!(store::directory::stored_chunks(&db, job, receiving).await.unwrap(), [0]);
+    let mut conn = db.pool.acquire().await.unwrap();
+    let data = store::directory::chunk(&mut conn, job, receiving, 0).await.unwrap();
+    assert_eq!(data.as_deref(), Some(&b"receiving 0"[..]));
+    assert_eq!(store::directory::unfinished(&mut conn, job, roster_proto::SnapshotId::new()).await.unwrap(), (1, 300), "bytes filled in");
+    let state = store::directory::state(&mut conn, job).await.unwrap().expect("the state");
+    assert_eq!(state.snapshot_id, committed);
+    assert_eq!(store::directory::current_generation(&mut conn, job).await.unwrap(), Some(committed.to_string()));
+    drop(conn);
+    let first = store::sessions::session_for_snapshot(&db, job, committed).await.unwrap().expect("the session");
+    assert_eq!(first.id, session);
+    let changes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM session_changes").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(changes, 1);
+    let committed_bytes: i64 = sqlx::query_scalar("SELECT chunk_bytes FROM snapshots WHERE id = $1")
+        .bind(committed.to_string())
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(committed_bytes, 30);
+
+    // The composite keys are enforced: a chunk of another job's snapshot of this id is refused.
+    let orphan = sqlx::query("INSERT INTO snapshot_chunks (job_id, snapshot_id, idx, sha256, data) VALUES ($1, $2, 9, 'x', $3)")
+        .bind(roster_proto::JobId::new().to_string())
+        .bind(committed.to_string())
+        .bind(b"x".to_vec())
+        .execute(&db.pool)
+        .await;
+    assert!(orphan.is_err(), "a chunk of no snapshot is refused");
+    if engine == Engine::Sqlite {
+        // Every pooled connection, the migration's own among them, enforces foreign keys.
+        let mut conns = Vec::new();
+        for _ in 0..8 {
+            conns.push(db.pool.acquire().await.unwrap());
+        }
+        for conn in &mut conns {
+            let on: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&mut **conn).await.unwrap();
+            assert_eq!(on, 1);
+            let violations = sqlx::query("PRAGMA foreign_key_check").fetch_all(&mut **conn).await.unwrap();
+            assert!(violations.is_empty());
+        }
+    }
+}
+
+#[tokio::test]
+async fn sqlite_data_at_0006_upgrades_intact() {
+    data_at_0006_upgrades_intact(Engine::Sqlite).await
+}
+
+#[tokio::test]
+async fn postgres_data_at_0006_upgrades_intact() {
+    data_at_0006_upgrades_intact(Engine::Postgres).await
+}

@@ -33,7 +33,7 @@ impl PlanContext {
     /// directory state.
     pub async fn load(conn: &mut sqlx::AnyConnection, tenant: TenantId, job: &Job, links: &[Link]) -> Result<PlanContext, ImportError> {
         let state = store::directory::state(conn, job.id).await?.ok_or(ImportError::NoState)?;
-        let base = store::directory::snapshot_base_dn(conn, state.snapshot_id)
+        let base = store::directory::snapshot_base_dn(conn, job.id, state.snapshot_id)
             .await?
             .ok_or(ImportError::SnapshotNotCommitted(state.snapshot_id))?;
         let scope = job.scope().resolve(&base).map_err(|source| ImportError::Scope { base, source })?;

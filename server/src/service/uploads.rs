@@ -2,7 +2,8 @@
 //! manifest, put the chunks it lacks, commit. Each step checks what it can
 //! before anything is stored, and an agent only ever reaches its own job's
 //! snapshots and sessions: another agent's answer 404, like ones that do
-//! not exist.
+//! not exist. Snapshot ids are the job's own, so another job's id is a
+//! fresh one here: offering it answers as any new id does.
 
 use roster_proto::admin::Session;
 use roster_proto::agent::{CommitResponse, SnapshotState, SnapshotStatus};
@@ -21,7 +22,9 @@ use crate::store::directory::SnapshotRecord;
 /// Verifies `manifest_token` with `agent`'s key, checks the manifest against
 /// the format, the server's limits and (for a delta) the state it must build
 /// on, and stores the offer. Offering again answers which chunks are still
-/// missing; the same snapshot id with another manifest is refused.
+/// missing; the same snapshot id with another manifest is refused. The
+/// job's room for unfinished snapshots is judged in the transaction that
+/// stores the offer.
 pub async fn offer(db: &Db, limits: &Limits, audience: &str, agent: &AgentRecord, manifest_token: &str) -> Result<SnapshotState, AppError> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let verified =
@@ -34,7 +37,7 @@ pub async fn offer(db: &Db, limits: &Limits, audience: &str, agent: &AgentRecord
         return Err(AppError::NotFound(Missing::Job));
     }
     check_chunk_list(&manifest)?;
-    check_limits(db, limits, &manifest).await?;
+    check_size(limits, &manifest)?;
     if manifest.kind == SnapshotKind::Delta {
         // Refuse early what the commit would refuse, before any chunk travels.
         let job = store::jobs::get_job(db, agent.tenant_id, manifest.job_id).await?.ok_or(AppError::NotFound(Missing::Job))?;
@@ -42,7 +45,14 @@ pub async fn offer(db: &Db, limits: &Limits, audience: &str, agent: &AgentRecord
         SyncInputs::read(&mut conn, &job).await?.check_delta(&job, manifest.base.as_ref()).map_err(IngestError::BaseMismatch)?;
         ingest::check_watermark_moves(manifest.base.as_ref(), &manifest.watermark).map_err(IngestError::BaseMismatch)?;
     }
-    let stored = store::directory::offer_snapshot(db, agent.tenant_id, &manifest, &verified.sha256).await?;
+    // The room is judged and the offer stored in one write transaction
+    // holding the job's offers, so simultaneous offers cannot all fit in
+    // the same room.
+    let mut tx = db.begin_write().await?;
+    store::directory::lock_offers(&mut tx, db.dialect, manifest.job_id).await?;
+    check_room(&mut tx, limits, &manifest).await?;
+    let stored = store::directory::offer_snapshot(&mut tx, agent.tenant_id, &manifest, &verified.sha256).await?;
+    tx.commit().await?;
     if stored.agent_id != agent.id || stored.job_id != agent.job_id {
         return Err(AppError::NotFound(Missing::Snapshot));
     }
@@ -56,8 +66,8 @@ pub async fn offer(db: &Db, limits: &Limits, audience: &str, agent: &AgentRecord
     state_of(db, &stored).await
 }
 
-/// The server's limits on one snapshot and on a job's unfinished ones.
-async fn check_limits(db: &Db, limits: &Limits, manifest: &Manifest) -> Result<(), AppError> {
+/// The server's limits on one snapshot, whatever else the job holds.
+fn check_size(limits: &Limits, manifest: &Manifest) -> Result<(), AppError> {
     if manifest.chunks.len() > limits.max_chunks_per_snapshot {
         return Err(LimitError::SnapshotChunks { chunks: manifest.chunks.len(), max: limits.max_chunks_per_snapshot }.into());
     }
@@ -71,15 +81,21 @@ async fn check_limits(db: &Db, limits: &Limits, manifest: &Manifest) -> Result<(
     if records > limits.max_records_per_snapshot {
         return Err(LimitError::SnapshotRecords { records, max: limits.max_records_per_snapshot }.into());
     }
-    let pending = store::directory::pending_snapshots(db, manifest.job_id, manifest.snapshot_id).await?;
-    if pending >= limits.max_pending_snapshots_per_job {
-        return Err(LimitError::PendingSnapshots { pending, max: limits.max_pending_snapshots_per_job }.into());
-    }
     let (bytes, max) = (store::chunks::manifest_bytes(manifest), limits.max_unfinished_snapshot_bytes_per_job);
     if bytes > max {
         return Err(LimitError::SnapshotOverQuota { bytes, max }.into());
     }
-    let used = store::chunks::unfinished_bytes(db, manifest.job_id, manifest.snapshot_id).await?;
+    Ok(())
+}
+
+/// The server's limits on a job's unfinished snapshots, read on the
+/// offer's transaction (see [`offer`]).
+async fn check_room(conn: &mut sqlx::AnyConnection, limits: &Limits, manifest: &Manifest) -> Result<(), AppError> {
+    let (pending, used) = store::directory::unfinished(conn, manifest.job_id, manifest.snapshot_id).await?;
+    if pending >= limits.max_pending_snapshots_per_job {
+        return Err(LimitError::PendingSnapshots { pending, max: limits.max_pending_snapshots_per_job }.into());
+    }
+    let (bytes, max) = (store::chunks::manifest_bytes(manifest), limits.max_unfinished_snapshot_bytes_per_job);
     if used.saturating_add(bytes) > max {
         return Err(LimitError::QuotaInUse { bytes, used, max }.into());
     }
@@ -105,8 +121,8 @@ fn check_chunk_list(manifest: &Manifest) -> Result<(), UploadError> {
 /// `agent`'s snapshot named `id`, or 404 (also for another agent's).
 pub async fn own_snapshot(db: &Db, agent: &AgentRecord, id: &str) -> Result<SnapshotRecord, AppError> {
     let id: SnapshotId = id.parse().map_err(|_| AppError::NotFound(Missing::Snapshot))?;
-    match store::directory::get_snapshot(db, id).await? {
-        Some(s) if s.job_id == agent.job_id && s.tenant_id == agent.tenant_id => Ok(s),
+    match store::directory::get_snapshot(db, agent.job_id, id).await? {
+        Some(s) if s.tenant_id == agent.tenant_id => Ok(s),
         _ => Err(AppError::NotFound(Missing::Snapshot)),
     }
 }
@@ -117,7 +133,7 @@ pub async fn state_of(db: &Db, snapshot: &SnapshotRecord) -> Result<SnapshotStat
     if snapshot.committed {
         return Ok(SnapshotState { snapshot_id: snapshot.id, status: SnapshotStatus::Committed, missing_chunks: Vec::new() });
     }
-    let stored = store::directory::stored_chunks(db, snapshot.id).await?;
+    let stored = store::directory::stored_chunks(db, snapshot.job_id, snapshot.id).await?;
     let missing = snapshot.manifest.chunks.iter().map(|c| c.index).filter(|i| stored.binary_search(i).is_err()).collect();
     Ok(SnapshotState {
         snapshot_id: snapshot.id,
@@ -141,7 +157,7 @@ pub async fn put_chunk(db: &Db, snapshot: &SnapshotRecord, index: &str, body: &[
     if snapshot.failed {
         return Err(UploadError::Failed(snapshot.id).into());
     }
-    store::directory::put_chunk(db, snapshot.id, index, &chunk.sha256, body).await?;
+    store::directory::put_chunk(db, snapshot.job_id, snapshot.id, index, &chunk.sha256, body).await?;
     crate::fault::chunk_stored();
     Ok(())
 }
@@ -188,7 +204,7 @@ pub async fn commit(db: &Db, limits: &Limits, imports: &ImportQueue, snapshot: &
         }
         tracing::info!(tenant = %snapshot.tenant_id, job = %snapshot.job_id, snapshot = %snapshot.id, kind = ?snapshot.manifest.kind, "snapshot committed");
     }
-    let session = store::sessions::session_for_snapshot(db, snapshot.id).await?;
+    let session = store::sessions::session_for_snapshot(db, snapshot.job_id, snapshot.id).await?;
     let message = match &session {
         Some(_) => "first snapshot of the job: imported at once".to_owned(),
         None => "snapshot stored: it is imported at the job's scheduled time, or when an admin starts an import".to_owned(),

@@ -8,7 +8,7 @@
 use roster_proto::manifest::Manifest;
 use roster_proto::{JobId, SnapshotId};
 
-use super::{Db, StoreError, UnixMillis, get_json};
+use super::{Db, StoreError, UnixMillis};
 
 /// Chunks deleted per statement: at most 1 MiB each, so one statement
 /// writes a few tens of MiB at most.
@@ -36,14 +36,14 @@ pub async fn delete_applied_chunks(db: &Db, job: Option<JobId>, keep_newest_full
     let mut deleted = 0;
     loop {
         let rows = sqlx::query(
-            "SELECT s.id FROM snapshots s
+            "SELECT s.job_id, s.id FROM snapshots s
              WHERE s.status <> 'receiving' AND ($1 = '' OR s.job_id = $1)
-               AND EXISTS (SELECT 1 FROM snapshot_chunks c WHERE c.snapshot_id = s.id)
+               AND EXISTS (SELECT 1 FROM snapshot_chunks c WHERE c.job_id = s.job_id AND c.snapshot_id = s.id)
                AND NOT (s.status = 'committed' AND s.kind = 'full' AND s.committed_at >= $2
                         AND NOT EXISTS (SELECT 1 FROM snapshots n
                                         WHERE n.job_id = s.job_id AND n.status = 'committed' AND n.kind = 'full'
                                           AND (n.committed_at > s.committed_at OR (n.committed_at = s.committed_at AND n.id > s.id))))
-             ORDER BY s.id LIMIT $3",
+             ORDER BY s.job_id, s.id LIMIT $3",
         )
         .bind(job.map(|j| j.to_string()).unwrap_or_default())
         .bind(keep_newest_full_since.0)
@@ -51,7 +51,7 @@ pub async fn delete_applied_chunks(db: &Db, job: Option<JobId>, keep_newest_full
         .fetch_all(&db.pool)
         .await?;
         for row in &rows {
-            deleted += delete_chunks_of(db, super::get_id(row, "id")?).await?;
+            deleted += delete_chunks_of(db, super::get_id(row, "job_id")?, super::get_id(row, "id")?).await?;
         }
         if (rows.len() as i64) < SWEEP_SNAPSHOTS {
             return Ok(deleted);
@@ -59,14 +59,15 @@ pub async fn delete_applied_chunks(db: &Db, job: Option<JobId>, keep_newest_full
     }
 }
 
-/// Deletes every chunk of `snapshot`, a batch per statement.
-async fn delete_chunks_of(db: &Db, snapshot: SnapshotId) -> Result<u64, StoreError> {
+/// Deletes every chunk of `job`'s `snapshot`, a batch per statement.
+async fn delete_chunks_of(db: &Db, job: JobId, snapshot: SnapshotId) -> Result<u64, StoreError> {
     let mut deleted = 0;
     loop {
         let result = sqlx::query(
-            "DELETE FROM snapshot_chunks WHERE snapshot_id = $1
-               AND idx IN (SELECT idx FROM snapshot_chunks WHERE snapshot_id = $1 ORDER BY idx LIMIT $2)",
+            "DELETE FROM snapshot_chunks WHERE job_id = $1 AND snapshot_id = $2
+               AND idx IN (SELECT idx FROM snapshot_chunks WHERE job_id = $1 AND snapshot_id = $2 ORDER BY idx LIMIT $3)",
         )
+        .bind(job.to_string())
         .bind(snapshot.to_string())
         .bind(DELETE_BATCH_CHUNKS)
         .execute(&mut *db.writer().await?)
@@ -88,23 +89,8 @@ pub async fn fail_snapshot(db: &Db, job: JobId, snapshot: SnapshotId) -> Result<
         .bind(job.to_string())
         .execute(&mut *db.writer().await?)
         .await?;
-    delete_chunks_of(db, snapshot).await?;
+    delete_chunks_of(db, job, snapshot).await?;
     Ok(result.rows_affected() == 1)
-}
-
-/// Bytes `job`'s unfinished snapshots other than `except` hold or are
-/// still owed: every chunk size their signed manifests name, stored or not.
-pub async fn unfinished_bytes(db: &Db, job: JobId, except: SnapshotId) -> Result<u64, StoreError> {
-    let rows = sqlx::query("SELECT manifest_json FROM snapshots WHERE job_id = $1 AND status = 'receiving' AND id <> $2")
-        .bind(job.to_string())
-        .bind(except.to_string())
-        .fetch_all(&db.pool)
-        .await?;
-    let mut bytes: u64 = 0;
-    for row in &rows {
-        bytes = bytes.saturating_add(manifest_bytes(&get_json::<Manifest>(row, "manifest_json")?));
-    }
-    Ok(bytes)
 }
 
 /// The bytes of every chunk a manifest names.

@@ -44,17 +44,20 @@ fn snapshot_from_row(row: &sqlx::any::AnyRow) -> Result<SnapshotRecord, StoreErr
     })
 }
 
-/// Stores an offered snapshot, or does nothing if it is already stored
-/// (the agent is resuming). Returns the stored one either way.
+/// Stores an offered snapshot, or does nothing if the job already has one
+/// of that id (the agent is resuming), on `conn` (the offer's write
+/// transaction, see [`lock_offers`]). Snapshot ids are the job's own:
+/// another job's snapshot of the same id is another snapshot. Returns the
+/// job's stored one either way.
 pub async fn offer_snapshot(
-    db: &Db,
+    conn: &mut sqlx::AnyConnection,
     tenant: TenantId,
     manifest: &Manifest,
     manifest_sha256: &Sha256Hex,
 ) -> Result<SnapshotRecord, StoreError> {
     sqlx::query(
-        "INSERT INTO snapshots (id, tenant_id, job_id, agent_id, kind, status, manifest_json, manifest_sha256, chunk_count, created_at)
-         VALUES ($1, $2, $3, $4, $9, 'receiving', $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO snapshots (id, tenant_id, job_id, agent_id, kind, status, manifest_json, manifest_sha256, chunk_count, chunk_bytes, created_at)
+         VALUES ($1, $2, $3, $4, $9, 'receiving', $5, $6, $7, $10, $8) ON CONFLICT (job_id, id) DO NOTHING",
     )
     .bind(manifest.snapshot_id.to_string())
     .bind(tenant.to_string())
@@ -68,15 +71,37 @@ pub async fn offer_snapshot(
         roster_proto::manifest::SnapshotKind::Full => "full",
         roster_proto::manifest::SnapshotKind::Delta => "delta",
     })
-    .execute(&mut *db.writer().await?)
+    .bind(i64::try_from(super::chunks::manifest_bytes(manifest)).unwrap_or(i64::MAX))
+    .execute(&mut *conn)
     .await?;
-    get_snapshot(db, manifest.snapshot_id).await?.ok_or(StoreError::Corrupt { column: "snapshots", detail: "vanished after insert".into() })
+    snapshot_on(conn, manifest.job_id, manifest.snapshot_id)
+        .await?
+        .ok_or(StoreError::Corrupt { column: "snapshots", detail: "vanished after insert".into() })
 }
 
-pub async fn get_snapshot(db: &Db, id: SnapshotId) -> Result<Option<SnapshotRecord>, StoreError> {
-    let row = sqlx::query(concat!("SELECT ", snapshot_columns!(), " FROM snapshots WHERE id = $1"))
+/// Locks the job's offers until the transaction ends, so that the room
+/// an offer was judged against (pending snapshots, bytes) is still there
+/// when it is stored. SQLite's write transaction already excludes every
+/// other writer; PostgreSQL locks the job's row (`NO KEY UPDATE`: rows
+/// that only reference the job, checked with a key-share lock, are not held up).
+pub async fn lock_offers(conn: &mut sqlx::AnyConnection, dialect: crate::db::Dialect, job: JobId) -> Result<(), StoreError> {
+    if dialect == crate::db::Dialect::Postgres {
+        sqlx::query("SELECT id FROM jobs WHERE id = $1 FOR NO KEY UPDATE").bind(job.to_string()).fetch_optional(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// `job`'s snapshot named `id` (another job's of the same id is not it).
+pub async fn get_snapshot(db: &Db, job: JobId, id: SnapshotId) -> Result<Option<SnapshotRecord>, StoreError> {
+    snapshot_on(&mut *db.pool.acquire().await?, job, id).await
+}
+
+/// [`get_snapshot`] on `conn`.
+async fn snapshot_on(conn: &mut sqlx::AnyConnection, job: JobId, id: SnapshotId) -> Result<Option<SnapshotRecord>, StoreError> {
+    let row = sqlx::query(concat!("SELECT ", snapshot_columns!(), " FROM snapshots WHERE job_id = $1 AND id = $2"))
+        .bind(job.to_string())
         .bind(id.to_string())
-        .fetch_optional(&db.pool)
+        .fetch_optional(&mut *conn)
         .await?;
     row.as_ref().map(snapshot_from_row).transpose()
 }
@@ -94,9 +119,10 @@ pub async fn latest_committed(conn: &mut sqlx::AnyConnection, job: JobId) -> Res
     row.as_ref().map(snapshot_from_row).transpose()
 }
 
-/// Indexes of the chunks already stored.
-pub async fn stored_chunks(db: &Db, snapshot: SnapshotId) -> Result<Vec<u32>, StoreError> {
-    let rows = sqlx::query("SELECT idx FROM snapshot_chunks WHERE snapshot_id = $1 ORDER BY idx")
+/// Indexes of the chunks of `job`'s `snapshot` already stored.
+pub async fn stored_chunks(db: &Db, job: JobId, snapshot: SnapshotId) -> Result<Vec<u32>, StoreError> {
+    let rows = sqlx::query("SELECT idx FROM snapshot_chunks WHERE job_id = $1 AND snapshot_id = $2 ORDER BY idx")
+        .bind(job.to_string())
         .bind(snapshot.to_string())
         .fetch_all(&db.pool)
         .await?;
@@ -104,10 +130,12 @@ pub async fn stored_chunks(db: &Db, snapshot: SnapshotId) -> Result<Vec<u32>, St
 }
 
 /// Stores a chunk whose hash the caller checked; storing it twice is a no-op.
-pub async fn put_chunk(db: &Db, snapshot: SnapshotId, index: u32, sha256: &str, bytes: &[u8]) -> Result<(), StoreError> {
+pub async fn put_chunk(db: &Db, job: JobId, snapshot: SnapshotId, index: u32, sha256: &str, bytes: &[u8]) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO snapshot_chunks (snapshot_id, idx, sha256, data) VALUES ($1, $2, $3, $4) ON CONFLICT (snapshot_id, idx) DO NOTHING",
+        "INSERT INTO snapshot_chunks (job_id, snapshot_id, idx, sha256, data) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (job_id, snapshot_id, idx) DO NOTHING",
     )
+    .bind(job.to_string())
     .bind(snapshot.to_string())
     .bind(i64::from(index))
     .bind(sha256)
@@ -118,8 +146,9 @@ pub async fn put_chunk(db: &Db, snapshot: SnapshotId, index: u32, sha256: &str, 
 }
 
 /// One stored chunk's bytes.
-pub async fn chunk(conn: &mut sqlx::AnyConnection, snapshot: SnapshotId, index: u32) -> Result<Option<Vec<u8>>, StoreError> {
-    let row = sqlx::query("SELECT data FROM snapshot_chunks WHERE snapshot_id = $1 AND idx = $2")
+pub async fn chunk(conn: &mut sqlx::AnyConnection, job: JobId, snapshot: SnapshotId, index: u32) -> Result<Option<Vec<u8>>, StoreError> {
+    let row = sqlx::query("SELECT data FROM snapshot_chunks WHERE job_id = $1 AND snapshot_id = $2 AND idx = $3")
+        .bind(job.to_string())
         .bind(snapshot.to_string())
         .bind(i64::from(index))
         .fetch_optional(&mut *conn)
@@ -127,13 +156,15 @@ pub async fn chunk(conn: &mut sqlx::AnyConnection, snapshot: SnapshotId, index: 
     Ok(row.map(|r| r.try_get::<Vec<u8>, _>("data")).transpose()?)
 }
 
-/// Marks a snapshot committed. Returns false if it already was.
-pub async fn mark_committed(conn: &mut sqlx::AnyConnection, snapshot: SnapshotId) -> Result<bool, StoreError> {
-    let result = sqlx::query("UPDATE snapshots SET status = 'committed', committed_at = $1 WHERE id = $2 AND status = 'receiving'")
-        .bind(now_ms())
-        .bind(snapshot.to_string())
-        .execute(&mut *conn)
-        .await?;
+/// Marks `job`'s `snapshot` committed. Returns false if it already was.
+pub async fn mark_committed(conn: &mut sqlx::AnyConnection, job: JobId, snapshot: SnapshotId) -> Result<bool, StoreError> {
+    let result =
+        sqlx::query("UPDATE snapshots SET status = 'committed', committed_at = $1 WHERE job_id = $2 AND id = $3 AND status = 'receiving'")
+            .bind(now_ms())
+            .bind(job.to_string())
+            .bind(snapshot.to_string())
+            .execute(&mut *conn)
+            .await?;
     Ok(result.rows_affected() == 1)
 }
 
@@ -434,7 +465,7 @@ pub async fn stale_generations(db: &Db) -> Result<Vec<(JobId, String)>, StoreErr
     let rows = sqlx::query(
         "SELECT g.job_id, g.generation FROM directory_generations g LEFT JOIN directory_state s ON s.job_id = g.job_id
          WHERE (s.generation IS NULL OR s.generation <> g.generation)
-           AND NOT EXISTS (SELECT 1 FROM snapshots p WHERE p.id = g.generation AND p.status = 'receiving')",
+           AND NOT EXISTS (SELECT 1 FROM snapshots p WHERE p.job_id = g.job_id AND p.id = g.generation AND p.status = 'receiving')",
     )
     .fetch_all(&db.pool)
     .await?;
@@ -539,9 +570,10 @@ pub async fn user_batch(
     Ok(users)
 }
 
-/// The base DN of a committed snapshot (what the job's paths are relative to).
-pub async fn snapshot_base_dn(conn: &mut sqlx::AnyConnection, snapshot: SnapshotId) -> Result<Option<String>, StoreError> {
-    let row = sqlx::query("SELECT manifest_json FROM snapshots WHERE id = $1 AND status = 'committed'")
+/// The base DN of `job`'s committed `snapshot` (what the job's paths are relative to).
+pub async fn snapshot_base_dn(conn: &mut sqlx::AnyConnection, job: JobId, snapshot: SnapshotId) -> Result<Option<String>, StoreError> {
+    let row = sqlx::query("SELECT manifest_json FROM snapshots WHERE job_id = $1 AND id = $2 AND status = 'committed'")
+        .bind(job.to_string())
         .bind(snapshot.to_string())
         .fetch_optional(&mut *conn)
         .await?;
@@ -577,15 +609,21 @@ pub async fn load_users_and_ous(conn: &mut sqlx::AnyConnection, job: JobId) -> R
     Ok(loaded)
 }
 
-/// Snapshots of `job` still receiving chunks, other than `except` (a
-/// snapshot being offered again does not count against itself).
-pub async fn pending_snapshots(db: &Db, job: JobId, except: SnapshotId) -> Result<u64, StoreError> {
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM snapshots WHERE job_id = $1 AND status = 'receiving' AND id <> $2")
-        .bind(job.to_string())
-        .bind(except.to_string())
-        .fetch_one(&db.pool)
-        .await?;
-    Ok(u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0))
+/// What `job`'s snapshots still receiving chunks, other than `except` (a
+/// snapshot being offered again does not count against itself), hold:
+/// how many, and the bytes their signed manifests announce, stored or
+/// still to come. Read on the offer's transaction (see [`lock_offers`]).
+pub async fn unfinished(conn: &mut sqlx::AnyConnection, job: JobId, except: SnapshotId) -> Result<(u64, u64), StoreError> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(chunk_bytes), 0) AS BIGINT) AS bytes FROM snapshots
+         WHERE job_id = $1 AND status = 'receiving' AND id <> $2",
+    )
+    .bind(job.to_string())
+    .bind(except.to_string())
+    .fetch_one(&mut *conn)
+    .await?;
+    let unsigned = |n: i64| u64::try_from(n).unwrap_or(0);
+    Ok((unsigned(row.try_get("n")?), unsigned(row.try_get("bytes")?)))
 }
 
 /// Deletes snapshots that were offered before `before` and never
@@ -593,7 +631,8 @@ pub async fn pending_snapshots(db: &Db, job: JobId, except: SnapshotId) -> Resul
 pub async fn delete_unfinished(db: &Db, before: UnixMillis) -> Result<u64, StoreError> {
     let mut tx = db.begin_write().await?;
     sqlx::query(
-        "DELETE FROM snapshot_chunks WHERE snapshot_id IN (SELECT id FROM snapshots WHERE status = 'receiving' AND created_at < $1)",
+        "DELETE FROM snapshot_chunks WHERE (job_id, snapshot_id) IN
+             (SELECT job_id, id FROM snapshots WHERE status = 'receiving' AND created_at < $1)",
     )
     .bind(before.0)
     .execute(&mut *tx)

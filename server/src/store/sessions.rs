@@ -135,12 +135,17 @@ pub async fn get_session(db: &Db, tenant: TenantId, id: SessionId) -> Result<Opt
     row.as_ref().map(from_row).transpose()
 }
 
-/// The session started by committing `snapshot`, if any.
-pub async fn session_for_snapshot(db: &Db, snapshot: SnapshotId) -> Result<Option<Session>, StoreError> {
-    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM sessions WHERE snapshot_id = $1 AND trigger_kind = 'first_push'"))
-        .bind(snapshot.to_string())
-        .fetch_optional(&db.pool)
-        .await?;
+/// The session started by committing `job`'s `snapshot`, if any.
+pub async fn session_for_snapshot(db: &Db, job: JobId, snapshot: SnapshotId) -> Result<Option<Session>, StoreError> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM sessions WHERE job_id = $1 AND snapshot_id = $2 AND trigger_kind = 'first_push'"
+    ))
+    .bind(job.to_string())
+    .bind(snapshot.to_string())
+    .fetch_optional(&db.pool)
+    .await?;
     row.as_ref().map(from_row).transpose()
 }
 

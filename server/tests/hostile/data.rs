@@ -30,7 +30,7 @@ async fn count(app: &TestApp, sql: &str, id: impl std::fmt::Display) -> i64 {
 
 /// Chunks the job's snapshots hold, receiving ones included.
 async fn chunks(w: &World) -> i64 {
-    count(&w.app, "SELECT COUNT(*) FROM snapshot_chunks c JOIN snapshots s ON s.id = c.snapshot_id WHERE s.job_id = $1", w.job.id).await
+    count(&w.app, "SELECT COUNT(*) FROM snapshot_chunks WHERE job_id = $1", w.job.id).await
 }
 
 async fn housekeeping_at(app: &TestApp, limits: &Limits, at: i64) {
@@ -353,10 +353,149 @@ async fn unfinished_snapshots_are_held_to_a_quota(engine: Engine) {
     assert_eq!(push_manifest(&w, &b, &chunks).await.status, 200, "the committed snapshot no longer counts");
 }
 
+/// Tenant A's agent offers the id of tenant B's committed snapshot. Before
+/// the fix the offer answered 404 (a fresh id answers 200): an existence
+/// oracle for other tenants' snapshot ids, and A could never use the id.
+/// Now the answer is a fresh id's, A pushes and commits it, and B's
+/// snapshot and directory state are unchanged.
+async fn another_tenants_snapshot_id_answers_like_a_fresh_one(engine: Engine) {
+    let a = world(engine).await;
+    let tenant_b = a.app.create_tenant("Other").await;
+    let job_b: roster_proto::admin::Job = a
+        .app
+        .post(
+            "/api/v1/jobs",
+            Some(&tenant_b.admin_token),
+            &roster_proto::admin::CreateJob {
+                name: "other".into(),
+                relative_paths: vec!["OU=Staff".into()],
+                group_paths: vec![],
+                schedule_time: None,
+                full_sync_interval_days: None,
+                user_filter: None,
+                policy: None,
+            },
+        )
+        .await
+        .json();
+    let agent_b = register(&a.app, &tenant_b.admin_token, job_b.id).await;
+    let b_commit = agent_b.push(&a.app, &staff(3)).await;
+    let b_snapshot = b_commit.snapshot_id;
+    let b_before = agent_b.get(&a.app, &format!("/agent/v1/snapshots/{b_snapshot}")).await;
+    let b_state = "SELECT COUNT(*) FROM directory_state WHERE job_id = $1";
+    assert_eq!(count(&a.app, b_state, job_b.id).await, 1);
+    let b_objects = count(&a.app, "SELECT COUNT(*) FROM directory_objects WHERE job_id = $1", job_b.id).await;
+    // B's job has this one snapshot; its id names only B's chunks so far.
+    let b_kept_chunks = count(&a.app, "SELECT COUNT(*) FROM snapshot_chunks WHERE snapshot_id = $1", b_snapshot).await;
+    assert!(b_kept_chunks > 0, "B's newest full snapshot keeps its chunks for the retention");
+
+    let records = staff(2);
+    let chunks = chunk(&records, 8192);
+
+    // Before A offers it, B's id answers A's GET, chunk PUT and commit as
+    // an unknown id of A's own does.
+    let unknown = roster_proto::SnapshotId::new();
+    let answer = |a: Answer| (a.status, a.content_type, a.body);
+    let get = |id: roster_proto::SnapshotId| format!("/agent/v1/snapshots/{id}");
+    let commit = |id: roster_proto::SnapshotId| format!("/agent/v1/snapshots/{id}/commit");
+    let (taken_get, unknown_get) = (a.agent.get(&a.app, &get(b_snapshot)).await, a.agent.get(&a.app, &get(unknown)).await);
+    assert_eq!(answer(taken_get), answer(unknown_get), "GET of another tenant's id");
+    let put = |id| a.agent.put_chunk(&a.app, id, 0, chunks[0].bytes.clone());
+    assert_eq!(answer(put(b_snapshot).await), answer(put(unknown).await), "chunk PUT of another tenant's id");
+    let (taken_commit, unknown_commit) =
+        (a.agent.post(&a.app, &commit(b_snapshot), &()).await, a.agent.post(&a.app, &commit(unknown), &()).await);
+    assert_eq!(answer(taken_commit), answer(unknown_commit), "commit of another tenant's id");
+
+    let fresh = a.agent.manifest(&chunks, &records);
+    let fresh_answer = a.agent.post(&a.app, "/agent/v1/snapshots", &a.agent.sign(&fresh)).await;
+    let taken = Manifest { snapshot_id: b_snapshot, ..a.agent.manifest(&chunks, &records) };
+    let taken_answer = a.agent.post(&a.app, "/agent/v1/snapshots", &a.agent.sign(&taken)).await;
+    assert_eq!(fresh_answer.status, 200, "{:?}", fresh_answer.body);
+    let mut expected = fresh_answer.body.clone();
+    expected["snapshot_id"] = serde_json::json!(b_snapshot.to_string());
+    assert_eq!((taken_answer.status, taken_answer.body.clone()), (200, expected), "another tenant's id answers like a fresh one");
+
+    let committed = push_manifest(&a, &taken, &chunks).await;
+    assert_eq!(committed.status, 200, "{:?}", committed.body);
+    let a_state = a.agent.get(&a.app, &format!("/agent/v1/snapshots/{b_snapshot}")).await;
+    assert_eq!((a_state.status, a_state.body["status"].clone()), (200, serde_json::json!("committed")), "{:?}", a_state.body);
+
+    let b_after = agent_b.get(&a.app, &format!("/agent/v1/snapshots/{b_snapshot}")).await;
+    assert_eq!((b_after.status, b_after.body), (b_before.status, b_before.body), "B's snapshot is untouched");
+    assert_eq!(count(&a.app, b_state, job_b.id).await, 1);
+    assert_eq!(count(&a.app, "SELECT COUNT(*) FROM directory_objects WHERE job_id = $1", job_b.id).await, b_objects);
+    let b_chunks = "SELECT COUNT(*) FROM snapshot_chunks WHERE job_id = $1";
+    assert_eq!(count(&a.app, b_chunks, job_b.id).await, b_kept_chunks, "B's chunks are untouched");
+    assert_eq!(count(&a.app, "SELECT COUNT(*) FROM sessions WHERE job_id = $1", job_b.id).await, 1);
+    // Each job's commit of the id names its own session.
+    let b_again = agent_b.post(&a.app, &format!("/agent/v1/snapshots/{b_snapshot}/commit"), &()).await;
+    assert_eq!(b_again.status, 200, "{:?}", b_again.body);
+    let b_again: roster_proto::agent::CommitResponse = b_again.json();
+    assert_eq!(b_again.session.map(|s| s.id), b_commit.session.map(|s| s.id), "B's commit still names B's session");
+    let a_commit: roster_proto::agent::CommitResponse = committed.json();
+    let a_session = a_commit.session.expect("A's first snapshot queues an import");
+    assert_eq!(a_session.job_id, a.job.id);
+    session_succeeded(&a.app.wait_for_session(&a.admin, a_session.id).await);
+}
+
+/// Offers `offers` (signed manifests) all at once; answers in offer order.
+async fn offer_at_once(w: &std::sync::Arc<World>, offers: Vec<roster_proto::agent::OfferSnapshot>) -> Vec<Answer> {
+    let mut running = tokio::task::JoinSet::new();
+    for (position, offer) in offers.into_iter().enumerate() {
+        let w = std::sync::Arc::clone(w);
+        running.spawn(async move { (position, w.agent.post(&w.app, "/agent/v1/snapshots", &offer).await) });
+    }
+    let mut answers: Vec<(usize, Answer)> = running.join_all().await;
+    answers.sort_by_key(|(position, _)| *position);
+    answers.into_iter().map(|(_, answer)| answer).collect()
+}
+
+/// Many offers at once whose chunks together exceed the job's quota (and
+/// then, many more than its pending slots). Before the fix the room was
+/// read, then the offer stored, in two steps: simultaneous offers all saw
+/// the same room and all were accepted. Now the room is judged in the
+/// write transaction that stores the offer, holding the job's offers: the
+/// accepted ones never sum above the quota, and never outnumber the slots.
+async fn simultaneous_offers_stay_within_the_quota(engine: Engine) {
+    const OFFERS: usize = 16;
+    /// Snapshots the quota (then the pending slots) makes room for.
+    const ROOM: usize = 3;
+    let records = staff(20);
+    let chunks = chunk(&records, 1024 * 1024);
+    let size: u64 = chunks.iter().map(|c| c.bytes.len() as u64).sum();
+    let quota = size * ROOM as u64;
+    let limits = Limits { max_unfinished_snapshot_bytes_per_job: quota, max_pending_snapshots_per_job: OFFERS as u64, ..Limits::default() };
+    let w = std::sync::Arc::new(world_with(engine, limits).await);
+    let receiving = "SELECT COUNT(*) FROM snapshots WHERE job_id = $1 AND status = 'receiving'";
+
+    let offers = (0..OFFERS).map(|_| w.agent.sign(&w.agent.manifest(&chunks, &records))).collect();
+    let answers = offer_at_once(&w, offers).await;
+    let accepted = answers.iter().filter(|a| a.status == 200).count();
+    assert!(accepted as u64 * size <= quota, "{accepted} offers of {size} bytes accepted within a quota of {quota}");
+    assert_eq!(accepted, ROOM, "offers that fit are accepted");
+    for refused in answers.into_iter().filter(|a| a.status != 200) {
+        refused.assert_problem(409).assert_kind(ProblemKind::StorageQuotaInUse);
+    }
+    assert_eq!(count(&w.app, receiving, w.job.id).await, ROOM as i64);
+
+    // The same for the pending slots, on a job with room for bytes.
+    let limits = Limits { max_pending_snapshots_per_job: ROOM as u64, ..Limits::default() };
+    let w = std::sync::Arc::new(world_with(engine, limits).await);
+    let offers = (0..OFFERS).map(|_| w.agent.sign(&w.agent.manifest(&chunks, &records))).collect();
+    let answers = offer_at_once(&w, offers).await;
+    assert_eq!(answers.iter().filter(|a| a.status == 200).count(), ROOM, "accepted beside {ROOM} pending slots");
+    for refused in answers.into_iter().filter(|a| a.status != 200) {
+        refused.assert_problem(409).assert_kind(ProblemKind::TooManyPendingSnapshots);
+    }
+    assert_eq!(count(&w.app, receiving, w.job.id).await, ROOM as i64);
+}
+
 on_both_engines!(
     applied_snapshots_lose_their_chunks,
     purge_erases_personal_data_everywhere,
     failed_commits_free_their_pending_slot,
     deltas_are_checked_at_their_to_side,
     unfinished_snapshots_are_held_to_a_quota,
+    another_tenants_snapshot_id_answers_like_a_fresh_one,
+    simultaneous_offers_stay_within_the_quota,
 );

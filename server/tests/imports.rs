@@ -573,6 +573,24 @@ async fn replicas_run_one_import_of_a_job_at_a_time(engine: Engine) {
     }
 }
 
+/// Gives `to` a committed snapshot of the same id as `from`'s `snapshot`
+/// (a copy of its row), for a fabricated session of `to` to name: a
+/// session names its own job's snapshot (snapshot ids are per job).
+async fn copy_snapshot(db: &roster_server::db::Db, from: JobId, snapshot: SnapshotId, to: JobId) {
+    sqlx::query(
+        "INSERT INTO snapshots (id, tenant_id, job_id, agent_id, kind, status, manifest_json, manifest_sha256, chunk_count, chunk_bytes,
+                                created_at, committed_at)
+         SELECT id, tenant_id, $1, agent_id, kind, status, manifest_json, manifest_sha256, chunk_count, chunk_bytes, created_at, committed_at
+         FROM snapshots WHERE job_id = $2 AND id = $3",
+    )
+    .bind(to.to_string())
+    .bind(from.to_string())
+    .bind(snapshot.to_string())
+    .execute(&mut *db.writer().await.unwrap())
+    .await
+    .unwrap();
+}
+
 /// Inserts a session of `job` already `running` under `token`, claimed
 /// `age_ms` ago — as a server that claimed it and then died (or still runs
 /// it) leaves it — without it ever being visible as queued.
@@ -655,10 +673,12 @@ async fn postgres_abandoned_imports_are_requeued_and_live_ones_are_not() {
     let other: roster_proto::admin::Job = w.app.post("/api/v1/jobs", Some(&w.admin), &job("other")).await.json();
 
     let abandoned = running_session(&db, tenant, w.job.id, first.snapshot_id, Uuid::new_v4(), 10 * 60 * 1000).await;
+    copy_snapshot(&db, w.job.id, first.snapshot_id, other.id).await;
     let live = running_session(&db, tenant, other.id, first.snapshot_id, Uuid::new_v4(), 10 * 60 * 1000).await;
     let recent = {
         // A third job's session claimed a moment ago, between its claim and its lock.
         let third: roster_proto::admin::Job = w.app.post("/api/v1/jobs", Some(&w.admin), &job("third")).await.json();
+        copy_snapshot(&db, w.job.id, first.snapshot_id, third.id).await;
         running_session(&db, tenant, third.id, first.snapshot_id, Uuid::new_v4(), 1000).await
     };
     // The live import holds its session's row, as a running import does.

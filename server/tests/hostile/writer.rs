@@ -202,6 +202,7 @@ const DUPLICATES: u32 = 100_000;
 /// whole group for every continuation, quadratic in its size), each member
 /// is stored once, and the structure counts them.
 async fn a_million_member_group_commits_in_linear_time(engine: Engine) {
+    let _alone = HEAVY.lock().await;
     let w = world::world(engine).await;
     let users: Vec<Record> = (0..1000).map(|n| user(n, "OU=Staff", 512)).collect();
     let members = (0..MEMBERS).chain(0..DUPLICATES).map(guid).collect();
@@ -243,12 +244,18 @@ async fn a_million_member_group_commits_in_linear_time(engine: Engine) {
     pool.close().await;
 }
 
+/// The heaviest tests (a million-member commit, a 20,000-user first
+/// import) run one at a time: each times its own work, which the other's
+/// would slow on a small machine.
+static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Tenant A's first snapshot of `USERS` users queues its first import (every
 /// user created) while tenant B's agent reads its job and pushes small
 /// snapshots, round after round, until A's import has settled. Prints the
 /// longest time any write held the writer meanwhile (A's import, on
 /// SQLite the whole writers' queue) and B's slowest answer.
 async fn a_first_import_does_not_stall_another_tenant(engine: Engine) {
+    let _alone = HEAVY.lock().await;
     let a = world::world(engine).await;
     let (_, _, b) = other_tenant(&a.app).await;
     a.link_sales_to_basic_access().await;
@@ -271,7 +278,9 @@ async fn a_first_import_does_not_stall_another_tenant(engine: Engine) {
         if now.status.is_settled() {
             break now;
         }
-        assert!(started.elapsed() < Duration::from_secs(120), "tenant A's first import still {:?}", now.status);
+        // Generous: alone, the PostgreSQL import took 114 s in a debug build
+        // on this shared 2-core machine (a statement per user).
+        assert!(started.elapsed() < Duration::from_secs(400), "tenant A's first import still {:?}", now.status);
     };
     crate::support::session_succeeded(&settled);
     assert_eq!(settled.counts.created, u64::from(USERS));

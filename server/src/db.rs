@@ -14,7 +14,8 @@
 use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::pool::PoolConnection;
@@ -37,6 +38,26 @@ pub struct Db {
     /// every writer gets its turn after those already waiting, and waiting
     /// writers hold no pool connection. PostgreSQL has none (row locks).
     writer: Option<Arc<Mutex<()>>>,
+    /// The longest any write has held the writer, in microseconds (see
+    /// [`Db::take_longest_write`]): a cheap, always-on measure of the
+    /// wait one write can cause every other.
+    longest_write_micros: Arc<AtomicU64>,
+}
+
+/// A write's turn as the writer, and since when it holds it; on drop (the
+/// write's end) the time held is recorded if it is the longest yet.
+#[derive(Debug)]
+struct Held {
+    _turn: Option<OwnedMutexGuard<()>>,
+    since: Instant,
+    longest_micros: Arc<AtomicU64>,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let micros = u64::try_from(self.since.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.longest_micros.fetch_max(micros, Ordering::Relaxed);
+    }
 }
 
 /// A write transaction holding its turn as SQLite's writer until it ends.
@@ -44,7 +65,7 @@ pub struct Db {
 #[derive(Debug)]
 pub struct WriteTx {
     tx: Transaction<'static, Any>,
-    _turn: Option<OwnedMutexGuard<()>>,
+    _held: Held,
 }
 
 impl WriteTx {
@@ -75,7 +96,7 @@ impl DerefMut for WriteTx {
 #[derive(Debug)]
 pub struct WriteConn {
     conn: PoolConnection<Any>,
-    _turn: Option<OwnedMutexGuard<()>>,
+    _held: Held,
 }
 
 impl Deref for WriteConn {
@@ -151,22 +172,30 @@ impl Db {
         };
         migrator.run(&pool).await.map_err(DbError::Migrate)?;
         let writer = (dialect == Dialect::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Db { pool, dialect, writer })
+        Ok(Db { pool, dialect, writer, longest_write_micros: Arc::default() })
     }
 
     /// The same database through another pool (a bench's single
     /// connection), sharing this handle's writers' queue.
     pub fn with_pool(&self, pool: AnyPool) -> Db {
-        Db { pool, dialect: self.dialect, writer: self.writer.clone() }
+        Db { pool, dialect: self.dialect, writer: self.writer.clone(), longest_write_micros: Arc::clone(&self.longest_write_micros) }
+    }
+
+    /// The longest a write transaction or statement held the writer (on
+    /// SQLite its turn in the queue, on PostgreSQL its transaction) since
+    /// the last call, and starts measuring afresh.
+    pub fn take_longest_write(&self) -> Duration {
+        Duration::from_micros(self.longest_write_micros.swap(0, Ordering::Relaxed))
     }
 
     /// Waits for this process's turn as SQLite's writer (FIFO); nothing on
     /// PostgreSQL.
-    async fn turn(&self) -> Option<OwnedMutexGuard<()>> {
-        match &self.writer {
+    async fn turn(&self) -> Held {
+        let turn = match &self.writer {
             Some(writer) => Some(Arc::clone(writer).lock_owned().await),
             None => None,
-        }
+        };
+        Held { _turn: turn, since: Instant::now(), longest_micros: Arc::clone(&self.longest_write_micros) }
     }
 
     /// Starts a transaction that will write. On SQLite it waits for its
@@ -179,14 +208,14 @@ impl Db {
             Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Dialect::Postgres => self.pool.begin().await?,
         };
-        Ok(WriteTx { tx, _turn: turn })
+        Ok(WriteTx { tx, _held: turn })
     }
 
     /// A connection for one auto-committed write statement, taken in turn
     /// with the write transactions (on SQLite).
     pub async fn writer(&self) -> Result<WriteConn, sqlx::Error> {
         let turn = self.turn().await;
-        Ok(WriteConn { conn: self.pool.acquire().await?, _turn: turn })
+        Ok(WriteConn { conn: self.pool.acquire().await?, _held: turn })
     }
 }
 

@@ -6,11 +6,12 @@
 
 use axum::extract::{Path, State};
 use roster_import::{StructureInput, structure};
-use roster_proto::ObjectGuid;
+use roster_proto::admin::Job;
 use roster_proto::dn::Dn;
 use roster_proto::insight::{Explanation, Reason, ReasonCode, Structure};
 use roster_proto::problem::Problem;
 use roster_proto::records::UserRecord;
+use roster_proto::{ObjectGuid, TenantId};
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -20,8 +21,8 @@ use crate::error::{AppError, Missing, RequestError};
 use crate::http::auth::Admin;
 use crate::http::json::{ApiJson, ApiQuery};
 use crate::http::openapi::{examples, params, responses};
-use crate::import::job_view;
-use crate::service::off_the_workers;
+use crate::import::{JobView, job_view};
+use crate::service::read_off_the_workers;
 use crate::state::AppState;
 use crate::store;
 
@@ -104,14 +105,30 @@ async fn job_structure(
     TenantJob { admin, job }: TenantJob,
     ApiQuery(query): ApiQuery<StructureQuery>,
 ) -> Result<ApiJson<Structure>, AppError> {
-    let mut conn = state.db.pool.acquire().await?;
-    let view = job_view(&mut conn, admin.tenant_id, &job).await?;
-    drop(conn);
-    let answer = off_the_workers(move || {
+    let answer = with_view(&state, admin.tenant_id, job, move |view| {
         let input = StructureInput { users: &view.users, groups: &view.context.groups, ous: &view.ous, links: &view.context.rules };
         structure(input, query.search.as_deref())
     });
     Ok(ApiJson(answer.await?))
+}
+
+/// Reads the job's view (its whole directory state, decoded) and answers
+/// `question` of it, all on the blocking pool: reading and decoding a big
+/// state costs as much CPU as the question does.
+async fn with_view<T: Send + 'static>(
+    state: &AppState,
+    tenant: TenantId,
+    job: Job,
+    question: impl FnOnce(JobView) -> T + Send + 'static,
+) -> Result<T, AppError> {
+    let db = state.db.clone();
+    read_off_the_workers(async move {
+        let mut conn = db.pool.acquire().await?;
+        let view = job_view(&mut conn, tenant, &job).await?;
+        drop(conn);
+        Ok::<T, AppError>(question(view))
+    })
+    .await?
 }
 
 /// `?user=NAME`: a sAMAccountName, an objectGUID or a DN.
@@ -165,11 +182,10 @@ async fn explain_account(
     if wanted.is_empty() {
         return Err(RequestError::ExplainUser.into());
     }
-    let mut conn = state.db.pool.acquire().await?;
-    let view = job_view(&mut conn, admin.tenant_id, &job).await?;
-    drop(conn);
     let wanted = wanted.to_owned();
-    let answer = off_the_workers(move || find_account(&view.users, &wanted).map(|record| view.context.explainer().explain(record)));
+    let answer = with_view(&state, admin.tenant_id, job, move |view| {
+        find_account(&view.users, &wanted).map(|record| view.context.explainer().explain(record))
+    });
     Ok(ApiJson(answer.await?.ok_or(AppError::NotFound(Missing::UserInState))?))
 }
 
@@ -220,11 +236,8 @@ async fn explain_user(State(state): State<AppState>, admin: Admin, Path(id): Pat
     let id = parse_id(&id, Missing::User)?;
     let (job_id, user) = store::users::get_user(&state.db, admin.tenant_id, id).await?.ok_or(AppError::NotFound(Missing::User))?;
     let job = job_of(&state, admin, &job_id.to_string()).await?;
-    let mut conn = state.db.pool.acquire().await?;
-    let view = job_view(&mut conn, admin.tenant_id, &job).await?;
-    drop(conn);
     let anchor = user.anchor;
-    let answer = off_the_workers(move || {
+    let answer = with_view(&state, admin.tenant_id, job, move |view| {
         view.users.iter().find(|record| record.anchor() == anchor).map(|record| view.context.explainer().explain(record))
     });
     match answer.await? {

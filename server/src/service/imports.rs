@@ -23,7 +23,14 @@ pub async fn start_import(db: &Db, queue: &ImportQueue, tenant: TenantId, job: &
 /// A dry run: plans an import of the job's stored directory state with its
 /// current links and users, applies nothing, and lists the first `limit`
 /// changes.
+/// Reading and planning run on the blocking pool
+/// ([`super::read_off_the_workers`]): a plan walks the whole directory.
 pub async fn plan_preview(db: &Db, tenant: TenantId, job: &Job, limit: u32) -> Result<PlanPreview, AppError> {
+    let (db, job) = (db.clone(), job.clone());
+    super::read_off_the_workers(async move { planned_preview(&db, tenant, &job, limit).await }).await?
+}
+
+async fn planned_preview(db: &Db, tenant: TenantId, job: &Job, limit: u32) -> Result<PlanPreview, AppError> {
     // A read-only transaction: one consistent picture, nothing written.
     let mut tx = db.pool.begin().await?;
     let links = store::jobs::get_links(&mut tx, job.id).await?;

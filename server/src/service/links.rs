@@ -25,8 +25,26 @@ const PREVIEW_USERNAMES: usize = roster_proto::admin::MAX_DELTA_USERNAMES;
 /// queue (a plan walks the whole directory); only the result is written, in
 /// one short transaction. Two admins replacing links at once: the last
 /// write wins, whole (links and their resolutions together), and each
-/// answer previews the links it wrote against the state it read.
+/// answer previews the links it wrote against the state it read. The
+/// checks and the preview (reading, decoding and planning) run on the
+/// blocking pool ([`super::read_off_the_workers`]); the write does not.
 pub async fn replace_links(db: &Db, tenant: TenantId, job: &Job, links: &[LinkInput]) -> Result<LinksSaved, AppError> {
+    let (reader, read_job, read_links) = (db.clone(), job.clone(), links.to_vec());
+    let (saved, preview) =
+        super::read_off_the_workers(async move { preview_links(&reader, tenant, &read_job, &read_links).await }).await??;
+    let resolved: Vec<_> = saved.iter().map(|link| link.group_guid).collect();
+    let mut tx = db.begin_write().await?;
+    store::jobs::lock_links(&mut tx, db.dialect, job.id).await?;
+    store::jobs::put_links(&mut tx, job.id, links, &resolved).await?;
+    let links = store::jobs::get_links(&mut tx, job.id).await?;
+    tx.commit().await?;
+    tracing::info!(tenant = %tenant, job = %job.id, links = links.len(), "links replaced");
+    Ok(LinksSaved { links, preview })
+}
+
+/// Checks `links`, resolves their groups and previews them, on a read
+/// transaction: the links as they will be saved, and the preview.
+async fn preview_links(db: &Db, tenant: TenantId, job: &Job, links: &[LinkInput]) -> Result<(Vec<Link>, LinksPreview), AppError> {
     let mut read = db.pool.begin().await?;
     let catalogue = store::jobs::access_catalogue(&mut read, tenant).await?;
     let mut problems = Vec::new();
@@ -71,14 +89,7 @@ pub async fn replace_links(db: &Db, tenant: TenantId, job: &Job, links: &[LinkIn
         Err(error) => return Err(error.into()),
     };
     read.rollback().await?;
-    let resolved: Vec<_> = saved.iter().map(|link| link.group_guid).collect();
-    let mut tx = db.begin_write().await?;
-    store::jobs::lock_links(&mut tx, db.dialect, job.id).await?;
-    store::jobs::put_links(&mut tx, job.id, links, &resolved).await?;
-    let links = store::jobs::get_links(&mut tx, job.id).await?;
-    tx.commit().await?;
-    tracing::info!(tenant = %tenant, job = %job.id, links = links.len(), "links replaced");
-    Ok(LinksSaved { links, preview })
+    Ok((saved, preview))
 }
 
 /// Who gains and who loses each access, gathered change by change: a

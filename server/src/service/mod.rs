@@ -17,3 +17,16 @@ pub mod uploads;
 pub async fn off_the_workers<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, crate::error::AppError> {
     Ok(tokio::task::spawn_blocking(work).await?)
 }
+
+/// Runs a whole read (a future: the queries, the decoding of every stored
+/// record, building the plan context, and the planning between its
+/// awaits) on tokio's blocking pool, driven there by `Handle::block_on`.
+/// A preview or a view of a big directory is CPU-bound between its
+/// awaits; polled on an async worker it would hold that worker for
+/// seconds, however briefly each query waits.
+pub async fn read_off_the_workers<T: Send + 'static>(
+    read: impl std::future::Future<Output = T> + Send + 'static,
+) -> Result<T, crate::error::AppError> {
+    let runtime = tokio::runtime::Handle::current();
+    off_the_workers(move || runtime.block_on(read)).await
+}

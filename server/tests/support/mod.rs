@@ -25,6 +25,9 @@ pub struct TestApp {
     /// Keeps the SQLite file alive for the test's duration.
     _database: TestDatabase,
     pub database_url: String,
+    /// The server's own database handle, for what only it measures (how
+    /// long a write held the writer).
+    pub db: roster_server::db::Db,
 }
 
 pub async fn spawn_app(engine: Engine) -> TestApp {
@@ -39,8 +42,9 @@ pub async fn spawn_app_with(engine: Engine, limits: Limits) -> TestApp {
     let settings = Settings { database_url: database_url.clone(), listen: "127.0.0.1:0".parse().expect("address"), tls: None, limits };
     let app = Application::build(settings).await.expect("build the server");
     let url = format!("http://127.0.0.1:{}", app.port());
+    let db = app.state().db.clone();
     tokio::spawn(app.run_until_stopped());
-    TestApp { url, http: reqwest::Client::new(), _database: database, database_url }
+    TestApp { url, http: reqwest::Client::new(), _database: database, database_url, db }
 }
 
 /// Another server on the same database, as a second replica would run:

@@ -20,7 +20,7 @@ use roster_proto::records::{OuRecord, Record};
 use roster_proto::{JobId, SessionId, SnapshotId, TenantId};
 use roster_server::settings::Limits;
 use support::world::*;
-use support::{Engine, session_succeeded};
+use support::{Engine, session_succeeded, urlencode};
 use uuid::Uuid;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
@@ -485,13 +485,6 @@ async fn structure_and_explain_read_the_stored_directory(engine: Engine) {
     w.app.get(&format!("/api/v1/users/{}/explain", user1.id), &other).await.assert_problem(404);
     w.app.get(&format!("/api/v1/jobs/{}/structure", w.job.id), &other).await.assert_problem(404);
     w.app.get(&format!("{explain_path}?user=user1"), &other).await.assert_problem(404);
-}
-
-/// Percent-encodes a query value.
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
 }
 
 /// An import reads, plans and writes a batch of users at a time; cut into

@@ -174,3 +174,10 @@ macro_rules! on_both_engines {
 pub fn session_succeeded(session: &Session) {
     assert_eq!(session.status, SessionStatus::Succeeded, "session failed: {:?}", session.error);
 }
+
+/// Percent-encodes a query value.
+pub fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}

@@ -25,7 +25,12 @@ pub async fn create_tenant(db: &Db, name: &str, expires: Option<UnixMillis>) -> 
         .await?;
     let token = insert_admin_token(&mut tx, id, None, expires).await?;
     tx.commit().await?;
-    Ok(CreatedTenant { tenant_id: id, name: name.to_owned(), admin_token: token.admin_token })
+    Ok(CreatedTenant {
+        tenant_id: id,
+        name: name.to_owned(),
+        admin_token: token.admin_token,
+        admin_token_expires_at: token.token.expires_at,
+    })
 }
 
 /// Issues another admin token for a tenant (returned once, stored hashed).

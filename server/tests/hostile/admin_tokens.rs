@@ -223,10 +223,31 @@ async fn tokens_from_before_the_migration_keep_working(engine: Engine) {
     assert_eq!(store::tenants::tenant_for_admin_token(&db, value).await.unwrap(), None);
 }
 
+/// `tenant create --expires-in-days` shows when the first admin token
+/// expires, as the listing does: an operator is not left to guess how long
+/// a token handed to someone stays good. Before: `CreatedTenant` had no
+/// expiry, so a token given an expiry looked like one that never expires.
+async fn a_created_tenant_shows_its_first_tokens_expiry(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let db = db(&app).await;
+    let at = UnixMillis::now().plus_days(30);
+    let created = store::tenants::create_tenant(&db, "Expiring", Some(at)).await.unwrap();
+    assert_eq!(created.admin_token_expires_at, Some(at.to_datetime()));
+    let printed = serde_json::to_value(&created).unwrap();
+    assert_eq!(printed["admin_token_expires_at"], json!(at.to_datetime().format(&time::format_description::well_known::Rfc3339).unwrap()));
+    let listed: Page<AdminToken> = listing(&app, &created.admin_token).await.json();
+    assert_eq!(listed.items[0].expires_at, created.admin_token_expires_at, "what the listing says");
+
+    let forever = store::tenants::create_tenant(&db, "Forever", None).await.unwrap();
+    assert_eq!(forever.admin_token_expires_at, None);
+    assert_eq!(serde_json::to_value(&forever).unwrap()["admin_token_expires_at"], Value::Null, "shown as never, not left out");
+}
+
 on_both_engines!(
     tokens_from_before_the_migration_keep_working,
     revoked_and_expired_tokens_are_refused_on_every_route,
     a_tenant_cannot_list_or_revoke_another_tenants_tokens,
     a_listing_never_holds_a_token_value,
     issuing_checks_its_input_and_use_is_recorded,
+    a_created_tenant_shows_its_first_tokens_expiry,
 );

@@ -23,7 +23,7 @@ use support::world::*;
 use support::{Engine, session_succeeded, urlencode};
 use uuid::Uuid;
 
-const DAY_MS: i64 = 24 * 3600 * 1000;
+const DAY_MS: i64 = roster_server::store::UnixMillis::DAY_MS;
 
 /// Users `ids` in OU=Staff, all in the Sales group (GUID 200).
 fn staff(ids: impl IntoIterator<Item = u32>) -> Vec<Record> {

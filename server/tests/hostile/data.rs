@@ -19,7 +19,7 @@ use crate::on_both_engines;
 use crate::support::world::*;
 use crate::support::{Answer, Engine, TestApp, session_succeeded};
 
-const DAY_MS: i64 = 24 * 3600 * 1000;
+const DAY_MS: i64 = UnixMillis::DAY_MS;
 
 /// One query's single integer answer, `$1` bound to `id` (a job's or a snapshot's).
 async fn count(app: &TestApp, sql: &str, id: impl std::fmt::Display) -> i64 {

@@ -6,6 +6,7 @@ pub mod agents;
 pub mod chunks;
 pub mod directory;
 pub mod jobs;
+mod page;
 pub mod purge;
 pub mod sessions;
 pub mod tenants;

@@ -636,22 +636,13 @@ async fn postgres_abandoned_imports_are_requeued_and_live_ones_are_not() {
     w.push_full(&staff(1..=4), 1001).await;
     let db = roster_server::db::Db::connect(&w.app.database_url).await.unwrap();
     let tenant = roster_server::store::tenants::tenant_for_admin_token(&db, &w.admin).await.unwrap().unwrap();
-    let job = |name: &str| roster_proto::admin::CreateJob {
-        name: name.into(),
-        relative_paths: vec!["OU=Staff".into()],
-        group_paths: vec![],
-        schedule_time: None,
-        full_sync_interval_days: None,
-        user_filter: None,
-        policy: None,
-    };
-    let other: roster_proto::admin::Job = w.app.post("/api/v1/jobs", Some(&w.admin), &job("other")).await.json();
+    let other = create_staff_job(&w.app, &w.admin, "other").await;
 
     let abandoned = running_session(&db, tenant, w.job.id, first.snapshot_id, Uuid::new_v4(), 10 * 60 * 1000).await;
     let live = running_session(&db, tenant, other.id, first.snapshot_id, Uuid::new_v4(), 10 * 60 * 1000).await;
     let recent = {
         // A third job's session claimed a moment ago, between its claim and its lock.
-        let third: roster_proto::admin::Job = w.app.post("/api/v1/jobs", Some(&w.admin), &job("third")).await.json();
+        let third = create_staff_job(&w.app, &w.admin, "third").await;
         running_session(&db, tenant, third.id, first.snapshot_id, Uuid::new_v4(), 1000).await
     };
     // The live import holds its session's row, as a running import does.

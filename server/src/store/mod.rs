@@ -6,6 +6,7 @@ pub mod agents;
 pub mod chunks;
 pub mod directory;
 pub mod jobs;
+pub mod name_keys;
 mod page;
 pub mod purge;
 pub mod sessions;

@@ -193,25 +193,9 @@ async fn issuing_checks_its_input_and_use_is_recorded(engine: Engine) {
 /// A token issued before migration 0006 keeps working, with an id, no
 /// label and no expiry, and can then be revoked.
 async fn tokens_from_before_the_migration_keep_working(engine: Engine) {
-    let database = crate::support::TestDatabase::create(engine).await;
-    sqlx::any::install_default_drivers();
-    let all = match engine {
-        Engine::Sqlite => sqlx::migrate!("./migrations/sqlite"),
-        Engine::Postgres => sqlx::migrate!("./migrations/postgres"),
-    };
-    let before = sqlx::migrate::Migrator::with_migrations(all.iter().filter(|m| m.version < 6).cloned().collect());
-    let url = if engine == Engine::Sqlite { format!("{}?mode=rwc", database.url) } else { database.url.clone() };
-    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
-    before.run(&pool).await.unwrap();
-    let tenant = roster_proto::TenantId::new();
+    let (database, pool) = crate::support::database_before_migration(engine, 6).await;
     let value = "rst_admin_issued-before-0006";
-    sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, 'Old', 1)").bind(tenant.to_string()).execute(&pool).await.unwrap();
-    sqlx::query("INSERT INTO admin_tokens (token_hash, tenant_id, created_at) VALUES ($1, $2, 1)")
-        .bind(roster_snapshot::sha256_hex(value.as_bytes()).into_string())
-        .bind(tenant.to_string())
-        .execute(&pool)
-        .await
-        .unwrap();
+    let tenant = crate::support::old_tenant_with_token(&pool, value).await;
     pool.close().await;
 
     let db = roster_server::db::Db::connect(&database.url).await.unwrap();

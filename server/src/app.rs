@@ -22,6 +22,23 @@ fn listen(address: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     socket.listen(1024)?.into_std()
 }
 
+/// Gives names stored before migration 0003 their key, saying what it did.
+async fn rekey_names(db: &Db) -> anyhow::Result<()> {
+    let done = crate::store::name_keys::rekey_names(db).await.context("re-keying names stored before migration 0003")?;
+    if done.rekeyed > 0 {
+        tracing::info!(names = done.rekeyed, "re-keyed job and access names stored before migration 0003");
+    }
+    for collision in &done.collisions {
+        tracing::warn!(
+            table = collision.table,
+            id = %collision.id,
+            held_by = %collision.held_by,
+            "a name stored before migration 0003 looks the same as another's: it keeps its old key, and look-ups by that name find the other"
+        );
+    }
+    Ok(())
+}
+
 /// A server, bound and ready to run.
 #[derive(Debug)]
 pub struct Application {
@@ -37,6 +54,7 @@ impl Application {
         let db = Db::connect(&settings.database_url)
             .await
             .with_context(|| format!("opening {}", crate::db::redact_url(&settings.database_url)))?;
+        rekey_names(&db).await?;
         let state = AppState::new(db, settings.limits.clone()).await?;
         let listener = listen(settings.listen).with_context(|| format!("binding {}", settings.listen))?;
         let address = listener.local_addr()?;

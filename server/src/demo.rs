@@ -46,6 +46,6 @@ pub async fn create(db: &Db) -> anyhow::Result<Demo> {
         }
     };
     store::jobs::create_access(db, tenant_id, AccessKind::User, "Headquarters").await?;
-    let token = store::jobs::create_registration_token(db, tenant_id, job_id, 24 * 3600 * 1000).await?;
+    let token = store::jobs::create_registration_token(db, tenant_id, job_id, store::UnixMillis::DAY_MS).await?;
     Ok(Demo { tenant_id, admin_token, job_id, registration_token: token.token })
 }

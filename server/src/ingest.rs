@@ -206,7 +206,7 @@ pub fn sync_advice(held: Option<&DirectoryState>, job: &Job, full_requested: boo
         return SyncAdvice { base: None, full_required: Some("the server holds no directory state for this job yet".into()) };
     };
     let scope = job.scope();
-    let interval_ms = i64::from(job.full_sync_interval_days) * 24 * 3600 * 1000;
+    let interval_ms = i64::from(job.full_sync_interval_days) * UnixMillis::DAY_MS;
     let full_required = if full_requested {
         Some("an admin asked for a full reconciliation".to_owned())
     } else if held.full_scope != scope {
@@ -465,7 +465,7 @@ mod tests {
         }
     }
 
-    const DAY: i64 = 24 * 3600 * 1000;
+    const DAY: i64 = UnixMillis::DAY_MS;
 
     #[test]
     fn deltas_must_build_on_exactly_the_held_watermark() {

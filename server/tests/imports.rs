@@ -20,10 +20,10 @@ use roster_proto::records::{OuRecord, Record};
 use roster_proto::{JobId, SessionId, SnapshotId, TenantId};
 use roster_server::settings::Limits;
 use support::world::*;
-use support::{Engine, session_succeeded};
+use support::{Engine, session_succeeded, urlencode};
 use uuid::Uuid;
 
-const DAY_MS: i64 = 24 * 3600 * 1000;
+const DAY_MS: i64 = roster_server::store::UnixMillis::DAY_MS;
 
 /// Users `ids` in OU=Staff, all in the Sales group (GUID 200).
 fn staff(ids: impl IntoIterator<Item = u32>) -> Vec<Record> {
@@ -487,13 +487,6 @@ async fn structure_and_explain_read_the_stored_directory(engine: Engine) {
     w.app.get(&format!("{explain_path}?user=user1"), &other).await.assert_problem(404);
 }
 
-/// Percent-encodes a query value.
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
-}
-
 /// An import reads, plans and writes a batch of users at a time; cut into
 /// batches of three — with an anchor shared across a cut, departures inside
 /// and after the last batch — it plans exactly what one pass plans.
@@ -661,23 +654,14 @@ async fn postgres_abandoned_imports_are_requeued_and_live_ones_are_not() {
     w.push_full(&staff(1..=4), 1001).await;
     let db = roster_server::db::Db::connect(&w.app.database_url).await.unwrap();
     let tenant = roster_server::store::tenants::tenant_for_admin_token(&db, &w.admin).await.unwrap().unwrap();
-    let job = |name: &str| roster_proto::admin::CreateJob {
-        name: name.into(),
-        relative_paths: vec!["OU=Staff".into()],
-        group_paths: vec![],
-        schedule_time: None,
-        full_sync_interval_days: None,
-        user_filter: None,
-        policy: None,
-    };
-    let other: roster_proto::admin::Job = w.app.post("/api/v1/jobs", Some(&w.admin), &job("other")).await.json();
+    let other = create_staff_job(&w.app, &w.admin, "other").await;
 
     let abandoned = running_session(&db, tenant, w.job.id, first.snapshot_id, Uuid::new_v4(), 10 * 60 * 1000).await;
     copy_snapshot(&db, w.job.id, first.snapshot_id, other.id).await;
     let live = running_session(&db, tenant, other.id, first.snapshot_id, Uuid::new_v4(), 10 * 60 * 1000).await;
     let recent = {
         // A third job's session claimed a moment ago, between its claim and its lock.
-        let third: roster_proto::admin::Job = w.app.post("/api/v1/jobs", Some(&w.admin), &job("third")).await.json();
+        let third = create_staff_job(&w.app, &w.admin, "third").await;
         copy_snapshot(&db, w.job.id, first.snapshot_id, third.id).await;
         running_session(&db, tenant, third.id, first.snapshot_id, Uuid::new_v4(), 1000).await
     };

@@ -97,8 +97,11 @@ impl<'a> Explainer<'a> {
         Explainer { input, groups, parents, granted: expanded.by_member, granting_groups }
     }
 
-    /// Explains one user of the directory state.
+    /// Explains one user of the directory state, as the import would
+    /// store it: cleaned by `fields::clean_record`, as the planner cleans it.
     pub fn explain(&self, user: &UserRecord) -> Explanation {
+        let cleaned = crate::fields::clean_record(user);
+        let user = &*cleaned;
         let mut reasons = Vec::new();
         let place = UserScope::of(self.input.scope, user);
         let in_paths = place.in_paths;
@@ -246,7 +249,11 @@ impl<'a> Explainer<'a> {
             .iter()
             .map(|i| {
                 let group = self.groups[*i];
-                GroupStep { object_guid: group.object_guid, name: group.name.clone(), dn: group.dn.clone() }
+                GroupStep {
+                    object_guid: group.object_guid,
+                    name: group.name.clone(),
+                    dn: roster_proto::dn::escape_invisible(&group.dn).unwrap_or_else(|| group.dn.clone()),
+                }
             })
             .collect();
         let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();

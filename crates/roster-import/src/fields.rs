@@ -278,7 +278,7 @@ impl std::fmt::Write for GuidText {
 
 /// The longest value an import copies of each AD text field, in characters
 /// (the attributes' `rangeUpper` in the AD schema); a longer value is cut.
-/// The DN is not touched: it is the user's place, and scope depends on it.
+/// The DN is never cut: it is the user's place, and scope depends on it.
 pub const AD_FIELD_MAX_CHARS: [(&str, usize); 9] = [
     ("sAMAccountName", 256),
     ("userPrincipalName", 1024),
@@ -294,12 +294,16 @@ pub const AD_FIELD_MAX_CHARS: [(&str, usize); 9] = [
 /// A directory user's text fields as an import copies them: control
 /// characters (C0, DEL, C1, with an ANSI escape sequence removed whole) and
 /// bidi overrides removed, each field cut to its `AD_FIELD_MAX_CHARS`.
-/// Borrowed when nothing needs changing, as is usual; planning, the
-/// fingerprint and the stored row all see the cleaned record.
+/// The DN is an identifier, so nothing is removed from it: its control and
+/// invisible characters are escaped as AD writes them (`\0A`,
+/// `roster_proto::dn::escape_invisible`), which leaves it the same DN.
+/// Borrowed when nothing needs changing, as is usual; planning, explain,
+/// the fingerprint and the stored row all see the cleaned record.
 pub fn clean_record(record: &UserRecord) -> std::borrow::Cow<'_, UserRecord> {
     let [sam, upn, mail, display, given, sn, phone, department, title] = AD_FIELD_MAX_CHARS.map(|(_, max)| max);
     let optional = |value: &Option<String>, max| value.as_deref().and_then(|text| clean_text(text, max));
     let cleaned = (
+        roster_proto::dn::escape_invisible(&record.dn),
         clean_text(&record.sam_account_name, sam),
         optional(&record.user_principal_name, upn),
         optional(&record.mail, mail),
@@ -313,9 +317,10 @@ pub fn clean_record(record: &UserRecord) -> std::borrow::Cow<'_, UserRecord> {
     if cleaned == Default::default() {
         return std::borrow::Cow::Borrowed(record);
     }
-    let (sam, upn, mail, display, given, sn, phone, department, title) = cleaned;
+    let (dn, sam, upn, mail, display, given, sn, phone, department, title) = cleaned;
     let keep = |new: Option<String>, old: &Option<String>| if new.is_some() { new } else { old.clone() };
     std::borrow::Cow::Owned(UserRecord {
+        dn: dn.unwrap_or_else(|| record.dn.clone()),
         sam_account_name: sam.unwrap_or_else(|| record.sam_account_name.clone()),
         user_principal_name: keep(upn, &record.user_principal_name),
         mail: keep(mail, &record.mail),
@@ -405,5 +410,25 @@ mod tests {
         assert_eq!(cleaned.title.as_deref().map(str::len), Some(128));
         assert_eq!(cleaned.department.as_deref(), Some("Sales"));
         assert_eq!((cleaned.display_name.as_deref(), cleaned.dn.as_str()), (Some("Ann Berg"), record.dn.as_str()), "the rest is kept");
+    }
+
+    #[test]
+    fn a_dn_keeps_its_identity_and_shows_its_controls_escaped() {
+        let guid = "00112233-4455-6677-8899-aabbccddeeff".parse().expect("a GUID");
+        for (dn, stored) in [
+            ("CN=Ann,OU=Staff,DC=corp", None),
+            ("CN=Ann\\0A,OU=Staff,DC=corp", None),
+            ("CN=Ann\nBerg,OU=Staff,DC=corp", Some("CN=Ann\\0ABerg,OU=Staff,DC=corp")),
+            ("CN=\u{1b}[2JAnn,OU=Staff,DC=corp", Some("CN=\\1B[2JAnn,OU=Staff,DC=corp")),
+            ("CN=Ann\u{202E}gpj,OU=Staff,DC=corp", Some("CN=Ann\\E2\\80\\AEgpj,OU=Staff,DC=corp")),
+        ] {
+            let record = roster_testkit::records::user(guid, dn.into(), "ann".into());
+            let cleaned = clean_record(&record);
+            assert_eq!(matches!(cleaned, std::borrow::Cow::Owned(_)), stored.is_some(), "{dn:?}");
+            assert_eq!(cleaned.dn, stored.unwrap_or(dn), "{dn:?}");
+            let same = roster_proto::dn::Dn::parse(&cleaned.dn).expect("a DN");
+            assert_eq!(Some(same), roster_proto::dn::Dn::parse(dn).ok(), "still the same DN: {dn:?}");
+            assert_eq!(cleaned.sam_account_name, "ann");
+        }
     }
 }

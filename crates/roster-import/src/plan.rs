@@ -149,6 +149,8 @@ pub struct Planner<'a> {
     unreadable_dns: u64,
     /// Users whose AD fields had to be cleaned (`fields::clean_record`).
     cleaned_users: u64,
+    /// Users whose DN held control or invisible characters, now escaped.
+    escaped_dns: u64,
 }
 
 impl<'a> Planner<'a> {
@@ -162,7 +164,7 @@ impl<'a> Planner<'a> {
         let grants = links::expand(links, groups);
         let mut summary = Plan { resolved_links: grants.resolved.clone(), ..Plan::default() };
         note_link_problems(links, groups, accesses, &grants.resolved, &mut summary.notes);
-        Planner { scope, accesses, now_unix, grants, summary, unreadable_dns: 0, cleaned_users: 0 }
+        Planner { scope, accesses, now_unix, grants, summary, unreadable_dns: 0, cleaned_users: 0, escaped_dns: 0 }
     }
 
     /// Of several records with the same anchor (a consistency GUID shared
@@ -207,7 +209,8 @@ impl<'a> Planner<'a> {
     /// stored user of `record`'s anchor, exactly as it is; the caller
     /// otherwise asks [`Planner::user`] with the whole stored user.
     pub fn is_unchanged(&mut self, record: &UserRecord, stored: &StoredUser) -> bool {
-        let cleaned = crate::fields::clean_record(record);
+        let raw = record;
+        let cleaned = crate::fields::clean_record(raw);
         let record = &*cleaned;
         let Verdict::Imported { active, granted, .. } = self.verdict(record) else { return false };
         if stored.active != active || stored.anchor != record.anchor() {
@@ -220,8 +223,21 @@ impl<'a> Planner<'a> {
         self.summary.active_before += u64::from(stored.active);
         self.summary.users_in_scope += 1;
         self.summary.counts.unchanged += 1;
-        self.cleaned_users += u64::from(matches!(cleaned, std::borrow::Cow::Owned(_)));
+        self.count_cleaned(raw, &cleaned);
         true
+    }
+
+    /// Counts `record` among the cleaned users (and escaped DNs) when
+    /// `cleaned` (`fields::clean_record`'s) had to change it.
+    fn count_cleaned(&mut self, record: &UserRecord, cleaned: &UserRecord) {
+        // Borrowed, as usual: nothing was cleaned.
+        if std::ptr::eq(record, cleaned) {
+            return;
+        }
+        let dn_escaped = cleaned.dn != record.dn;
+        self.escaped_dns += u64::from(dn_escaped);
+        let fields_cleaned = !dn_escaped || UserRecord { dn: record.dn.clone(), ..cleaned.clone() } != *record;
+        self.cleaned_users += u64::from(fields_cleaned);
     }
 
     /// The change for the directory's user `record` and the stored user of
@@ -229,7 +245,7 @@ impl<'a> Planner<'a> {
     pub fn user(&mut self, record: &UserRecord, existing: Option<&CurrentUser>) -> Option<UserChange> {
         self.count_stored(existing);
         let cleaned = crate::fields::clean_record(record);
-        self.cleaned_users += u64::from(matches!(cleaned, std::borrow::Cow::Owned(_)));
+        self.count_cleaned(record, &cleaned);
         let record = &*cleaned;
         let (active, reason, granted) = match self.verdict(record) {
             Verdict::OutOfScope { unreadable } => {
@@ -281,6 +297,13 @@ impl<'a> Planner<'a> {
                 "{} users had control characters, escape sequences or bidi overrides in their AD fields, or values longer than AD allows: \
                  they were removed or cut",
                 self.cleaned_users
+            ));
+        }
+        if self.escaped_dns > 0 {
+            self.summary.notes.push(format!(
+                "{} users had control or invisible characters in their DN, which AD itself would have escaped: they are kept escaped \
+                 as AD writes them (`\\0A`), the same DN",
+                self.escaped_dns
             ));
         }
         self.summary

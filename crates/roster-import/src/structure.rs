@@ -82,7 +82,8 @@ fn ou_tree(users: &[UserRecord], ous: &[OuRecord], matches: &dyn Fn(&str, &str) 
         kids.sort_by_cached_key(ou_key);
         let node = OuNode {
             object_guid: ou.object_guid,
-            dn: ou.dn.clone(),
+            // Shown with its control and invisible characters escaped, the same DN.
+            dn: roster_proto::dn::escape_invisible(&ou.dn).unwrap_or_else(|| ou.dn.clone()),
             name: ou.name.clone(),
             users: direct_users[i],
             users_below: below[i],
@@ -166,7 +167,7 @@ fn group_summaries(input: &StructureInput<'_>, matches: &dyn Fn(&str, &str) -> b
         accesses.dedup();
         summaries.push(GroupSummary {
             object_guid: group.object_guid,
-            dn: group.dn.clone(),
+            dn: roster_proto::dn::escape_invisible(&group.dn).unwrap_or_else(|| group.dn.clone()),
             name: group.name.clone(),
             direct_members: direct_members[group_slot],
             direct_users: member_users[group_slot].len() as u64,

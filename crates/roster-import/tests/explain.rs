@@ -311,6 +311,40 @@ fn the_anchor_and_identity_come_from_the_record() {
     assert_eq!((explanation.username.as_str(), explanation.dn.as_str()), ("u1", ann.dn.as_str()));
 }
 
+/// Explain shows a user as the import stores it: the fields cleaned and
+/// the DN escaped by `fields::clean_record`, exactly the planner's target.
+#[test]
+fn the_identity_is_shown_as_the_import_would_store_it() {
+    let groups = [group(100, "Staff", &[1])];
+    let links = [link("Staff", USER_CPH)];
+    for (sam, dn, shown_sam, shown_dn) in [
+        ("u1", format!("CN=u1,OU=Staff,{BASE}"), "u1", format!("CN=u1,OU=Staff,{BASE}")),
+        ("u1\u{1b}[2J", format!("CN=u1,OU=Staff,{BASE}"), "u1", format!("CN=u1,OU=Staff,{BASE}")),
+        ("u\u{202E}1", format!("CN=u1\n,OU=Staff,{BASE}"), "u1", format!("CN=u1\\0A,OU=Staff,{BASE}")),
+        ("u1", format!("CN=\u{1b}]0;pwned\u{7}u1,OU=Staff,{BASE}"), "u1", format!("CN=\\1B]0;pwned\\07u1,OU=Staff,{BASE}")),
+        ("u1", format!("CN=u\u{200B}1,OU=Staff,{BASE}"), "u1", format!("CN=u\\E2\\80\\8B1,OU=Staff,{BASE}")),
+    ] {
+        let record = UserRecord { sam_account_name: sam.into(), dn: dn.clone(), ..staff(1) };
+        let explanation = explain_one(&groups, &links, &record);
+        assert_eq!((explanation.username.as_str(), explanation.dn.as_str()), (shown_sam, shown_dn.as_str()), "{sam:?} {dn:?}");
+        assert!(explanation.imported && explanation.active, "the same DN, so still in scope: {explanation:#?}");
+        let accesses = catalogue();
+        let planned = plan(PlanInput {
+            users: std::slice::from_ref(&record),
+            groups: &groups,
+            scope: &scope(),
+            links: &links,
+            accesses: &accesses,
+            current: &[],
+            now_unix: NOW,
+        });
+        let stored = &planned.changes[0].target;
+        assert_eq!((stored.username.as_str(), stored.dn.as_str()), (shown_sam, shown_dn.as_str()), "what the import stores");
+        assert_eq!(planned.notes.iter().any(|n| n.contains("in their DN")), shown_dn != dn, "{:?}", planned.notes);
+        assert_eq!(planned.notes.iter().any(|n| n.contains("in their AD fields")), shown_sam != sam, "{:?}", planned.notes);
+    }
+}
+
 #[test]
 fn the_same_input_gives_the_same_explanation_whatever_the_group_order() {
     // Many ties: u1 is in ten groups at the same depth, all under one linked group, and twice under another.

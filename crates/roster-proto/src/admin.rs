@@ -795,4 +795,8 @@ pub struct CreatedTenant {
     pub name: String,
     /// Shown once; only its hash is stored.
     pub admin_token: String,
+    /// When that token stops working (`--expires-in-days`); `null`: never.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Nullable<common::DateTime>")]
+    pub admin_token_expires_at: Option<time::OffsetDateTime>,
 }

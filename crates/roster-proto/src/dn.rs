@@ -6,7 +6,7 @@
 //! came from the directory, so they go through [`Dn::parse`] rather than
 //! string equality.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 /// A parsed DN: its RDNs from the leaf up, each `(attribute, value)` folded
 /// for comparison. Multi-valued RDNs (`CN=a+UID=b`) keep their `+` parts
@@ -35,11 +35,13 @@ impl Dn {
             let mut parts = Vec::new();
             for ava in split_unescaped(raw, '+') {
                 let (attr, value) = split_once_unescaped(ava, '=').ok_or_else(syntax)?;
-                let attr = attr.trim().to_ascii_lowercase();
+                let attr = attr.trim_matches(' ').to_ascii_lowercase();
                 if attr.is_empty() || !attr.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
                     return Err(syntax());
                 }
-                let value = unescape(value.trim()).ok_or_else(syntax)?;
+                // Only spaces around separators are insignificant (RFC 4514):
+                // a raw line feed is part of the value, as its escape `\0A` is.
+                let value = unescape(value.trim_matches(' ')).ok_or_else(syntax)?;
                 parts.push(format!("{attr}={}", value.to_lowercase()));
             }
             parts.sort();
@@ -85,6 +87,50 @@ pub fn join(relative: &str, base: &str) -> String {
         (relative, "") => relative.to_owned(),
         (relative, base) => format!("{relative},{base}"),
     }
+}
+
+/// True for a character a DN shows escaped: a control character or bidi
+/// override ([`crate::name::is_forbidden`]) or one with no visible form
+/// ([`crate::name::is_default_ignorable`]). AD writes such characters in a
+/// DN as `\0A`, so one that arrives raw was put there by its sender.
+pub fn is_shown_escaped(c: char) -> bool {
+    crate::name::is_forbidden(c) || crate::name::is_default_ignorable(c)
+}
+
+/// `dn` with every character [`is_shown_escaped`] written as RFC 4514 hex
+/// pairs of its UTF-8 bytes (a line feed as `\0A`), as AD writes them;
+/// `None` when there is none. Lossless: [`Dn::parse`] reads the escape and
+/// the raw character as the same value, so scope and look-ups by DN are
+/// unchanged, while the text shown and logged holds no control character.
+pub fn escape_invisible(dn: &str) -> Option<String> {
+    if !dn.chars().any(is_shown_escaped) {
+        return None;
+    }
+    let mut out = String::with_capacity(dn.len() + 8);
+    let hex = |out: &mut String, c: char| {
+        let mut buf = [0u8; 4];
+        for byte in c.encode_utf8(&mut buf).bytes() {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "\\{byte:02X}");
+        }
+    };
+    let mut chars = dn.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            // `\` and a raw character is that character escaped: the same as its hex pairs.
+            '\\' => match chars.next() {
+                Some(next) if is_shown_escaped(next) => hex(&mut out, next),
+                Some(next) => {
+                    out.push('\\');
+                    out.push(next);
+                }
+                None => out.push('\\'),
+            },
+            c if is_shown_escaped(c) => hex(&mut out, c),
+            c => out.push(c),
+        }
+    }
+    Some(out)
 }
 
 fn split_unescaped(text: &str, separator: char) -> Vec<&str> {
@@ -184,6 +230,30 @@ mod tests {
             assert!(Dn::parse(bad).is_err(), "{bad:?} parsed");
         }
         assert_eq!(Dn::parse("").unwrap().depth(), 0);
+    }
+
+    #[test]
+    fn controls_and_invisible_characters_are_escaped_losslessly() {
+        for (raw, escaped) in [
+            ("CN=Ann,OU=Staff,DC=corp", None),
+            ("CN=Ann\\0A,OU=Staff", None),
+            ("CN=Ann\nBerg,OU=Staff", Some("CN=Ann\\0ABerg,OU=Staff")),
+            ("CN=Ann,OU=Staff\n,DC=corp", Some("CN=Ann,OU=Staff\\0A,DC=corp")),
+            ("CN=\u{1b}[31mAnn,OU=Staff", Some("CN=\\1B[31mAnn,OU=Staff")),
+            ("CN=Ann\u{202E}gpj.exe,OU=Staff", Some("CN=Ann\\E2\\80\\AEgpj.exe,OU=Staff")),
+            ("CN=Sa\u{200B}les,OU=Staff", Some("CN=Sa\\E2\\80\\8Bles,OU=Staff")),
+            ("CN=A\\\u{0},OU=Staff", Some("CN=A\\00,OU=Staff")),
+            ("CN=A\\\\\t,OU=Staff", Some("CN=A\\\\\\09,OU=Staff")),
+            ("CN=Ann,\nOU=Staff", Some("CN=Ann,\\0AOU=Staff")),
+        ] {
+            let got = escape_invisible(raw);
+            assert_eq!(got.as_deref(), escaped, "{raw:?}");
+            let shown = got.unwrap_or_else(|| raw.to_owned());
+            assert!(!shown.chars().any(is_shown_escaped), "{shown:?}");
+            assert_eq!(Dn::parse(&shown).ok(), Dn::parse(raw).ok(), "the same DN: {raw:?}");
+        }
+        assert!(Dn::parse("CN=Ann,\nOU=Staff").is_err(), "a control is no part of an attribute type");
+        assert_ne!(dn("CN=Ann,OU=Staff\n"), dn("CN=Ann,OU=Staff"), "only spaces around separators are insignificant");
     }
 
     #[test]

@@ -1012,10 +1012,15 @@ fn admin_api_bodies_match() {
         "an unknown action",
     );
 
-    c.check(
-        &s("createdTenant"),
-        &CreatedTenant { tenant_id: id(TENANT), name: "Example A/S".into(), admin_token: "rst_admin_AAAA".into() },
-    );
+    for expires in [None, Some(datetime!(2027-01-01 12:00 UTC))] {
+        let created = CreatedTenant {
+            tenant_id: id(TENANT),
+            name: "Example A/S".into(),
+            admin_token: "rst_admin_AAAA".into(),
+            admin_token_expires_at: expires,
+        };
+        c.check(&s("createdTenant"), &created);
+    }
 
     let used = roster_proto::admin::AdminToken {
         id: id(USER_ID),

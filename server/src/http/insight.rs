@@ -260,7 +260,8 @@ async fn explain_user(State(state): State<AppState>, admin: Admin, Path(id): Pat
 }
 
 /// The user `wanted` names: by objectGUID (or consistency GUID), by DN, or
-/// by sAMAccountName (case-insensitive, as AD compares it).
+/// by sAMAccountName (case-insensitive, as AD compares it; as the import
+/// stores it, cleaned, which is also how explain shows it).
 fn find_account<'a>(users: &'a [UserRecord], wanted: &str) -> Option<&'a UserRecord> {
     if let Ok(guid) = wanted.parse::<ObjectGuid>() {
         return users.iter().find(|u| u.object_guid == guid || u.anchor() == guid);
@@ -270,5 +271,5 @@ fn find_account<'a>(users: &'a [UserRecord], wanted: &str) -> Option<&'a UserRec
     {
         return users.iter().find(|u| Dn::parse(&u.dn).is_ok_and(|d| d == dn));
     }
-    users.iter().find(|u| u.sam_account_name.eq_ignore_ascii_case(wanted))
+    users.iter().find(|u| roster_import::fields::clean_record(u).sam_account_name.eq_ignore_ascii_case(wanted))
 }

@@ -31,7 +31,6 @@ pub async fn housekeeping(db: &Db, limits: &Limits) -> Result<(), StoreError> {
 
 /// [`housekeeping`] as of `now` (Unix ms).
 pub async fn housekeeping_at(db: &Db, limits: &Limits, now: UnixMillis) -> Result<(), StoreError> {
-    const DAY_MS: i64 = 24 * 3600 * 1000;
     if db.dialect == crate::db::Dialect::Postgres {
         // Another replica may have died mid-import; SQLite has no other process.
         requeue_interrupted(db, now.minus_ms(ABANDONED_AFTER_MS)).await?;
@@ -52,12 +51,12 @@ pub async fn housekeeping_at(db: &Db, limits: &Limits, now: UnixMillis) -> Resul
         tracing::info!(%job, %generation, "deleted a directory generation no state reads");
     }
     for (tenant, settings) in store::tenants::all_settings(db).await? {
-        let purged = store::purge::purge_inactive(db, tenant, now.minus_ms(i64::from(settings.purge_after_days) * DAY_MS)).await?;
+        let purged = store::purge::purge_inactive(db, tenant, now.minus_days(settings.purge_after_days)).await?;
         if purged > 0 {
             tracing::info!(%tenant, users = purged, days = settings.purge_after_days, "purged users inactive past the grace period");
         }
         if let Some(days) = settings.session_retention_days {
-            let removed = store::sessions::delete_finished_before(db, tenant, now.minus_ms(i64::from(days) * DAY_MS)).await?;
+            let removed = store::sessions::delete_finished_before(db, tenant, now.minus_days(days)).await?;
             if removed > 0 {
                 tracing::info!(%tenant, sessions = removed, days, "removed sessions past their retention");
             }

@@ -6,6 +6,7 @@ use roster_snapshot::keys::PublicKey;
 use sqlx::Row;
 use uuid::Uuid;
 
+use super::page::{Bind, PageQuery};
 use super::{Db, StoreError, UnixMillis, get_id, now_ms, to_datetime};
 
 /// An agent as the server knows it.
@@ -116,38 +117,25 @@ pub async fn list_agents(
     limit: u32,
     after: Option<(i64, AgentId)>,
 ) -> Result<(Vec<Agent>, Option<(i64, AgentId)>), StoreError> {
-    let (after_ms, after_id) = after.map(|(ms, id)| (ms, id.to_string())).unwrap_or((i64::MIN, String::new()));
-    let rows = sqlx::query(
+    PageQuery::new(
         "SELECT id, job_id, hostname, agent_version, created_at, last_seen_at, revoked_at FROM agents
-         WHERE tenant_id = $1 AND ($2 = '' OR job_id = $2) AND (created_at > $3 OR (created_at = $3 AND id > $4))
-         ORDER BY created_at, id LIMIT $5",
+                 WHERE tenant_id = $1 AND ($2 = '' OR job_id = $2)",
+        vec![Bind::Text(tenant.to_string()), Bind::Text(job.map(|j| j.to_string()).unwrap_or_default())],
+        after,
+        limit,
     )
-    .bind(tenant.to_string())
-    .bind(job.map(|j| j.to_string()).unwrap_or_default())
-    .bind(after_ms)
-    .bind(after_id)
-    .bind(i64::from(limit) + 1)
-    .fetch_all(&db.pool)
-    .await?;
-    let mut agents = Vec::with_capacity(rows.len());
-    let mut keys = Vec::with_capacity(rows.len());
-    for row in rows.iter().take(limit as usize) {
-        let created: i64 = row.try_get("created_at")?;
-        let last_seen: Option<i64> = row.try_get("last_seen_at")?;
-        let revoked: Option<i64> = row.try_get("revoked_at")?;
-        keys.push(created);
-        agents.push(Agent {
+    .fetch(&db.pool, |row| {
+        Ok(Agent {
             id: get_id(row, "id")?,
             job_id: get_id(row, "job_id")?,
             hostname: row.try_get("hostname")?,
             agent_version: row.try_get("agent_version")?,
-            registered_at: to_datetime(created),
-            last_seen_at: last_seen.map(to_datetime),
-            revoked_at: revoked.map(to_datetime),
-        });
-    }
-    let next = if rows.len() > limit as usize { agents.last().map(|a| (keys[keys.len() - 1], a.id)) } else { None };
-    Ok((agents, next))
+            registered_at: to_datetime(row.try_get("created_at")?),
+            last_seen_at: row.try_get::<Option<i64>, _>("last_seen_at")?.map(to_datetime),
+            revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(to_datetime),
+        })
+    })
+    .await
 }
 
 /// Revokes a tenant's agent; false when the tenant has no such agent.

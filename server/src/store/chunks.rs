@@ -20,10 +20,9 @@ const SWEEP_SNAPSHOTS: i64 = 500;
 /// The commit time from which a job's newest full snapshot still keeps its
 /// chunks, as of `now`, when they are kept `days` days (0: none is kept).
 pub fn kept_since(days: u32, now: UnixMillis) -> UnixMillis {
-    const DAY_MS: i64 = 24 * 3600 * 1000;
     match days {
         0 => UnixMillis(i64::MAX),
-        days => now.minus_ms(i64::from(days) * DAY_MS),
+        days => now.minus_days(days),
     }
 }
 
@@ -104,7 +103,7 @@ mod tests {
 
     #[test]
     fn the_newest_full_snapshot_keeps_its_chunks_for_the_retention_only() {
-        const DAY_MS: i64 = 24 * 3600 * 1000;
+        const DAY_MS: i64 = UnixMillis::DAY_MS;
         let now = UnixMillis(100 * DAY_MS);
         assert_eq!(kept_since(0, now), UnixMillis(i64::MAX), "0 days: nothing is kept");
         assert_eq!(kept_since(7, now), UnixMillis(93 * DAY_MS));

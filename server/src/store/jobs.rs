@@ -7,6 +7,7 @@ use roster_proto::{AccessId, DailyTime, JobId, ObjectGuid, TenantId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::page::{Bind, PageKey, PageQuery};
 use super::{Db, StoreError, UnixMillis, get_id, get_json, get_parsed, hash_secret, new_secret, now_ms, to_datetime};
 
 /// The columns every query of this table reads, as a literal for `concat!`.
@@ -89,31 +90,14 @@ pub async fn list_jobs(
     limit: u32,
     after: Option<(i64, JobId)>,
 ) -> Result<(Vec<Job>, Option<(i64, JobId)>), StoreError> {
-    let (after_ms, after_id) = after.map(|(ms, id)| (ms, id.to_string())).unwrap_or((i64::MIN, String::new()));
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        job_columns!(),
-        " FROM jobs WHERE tenant_id = $1 AND (created_at > $2 OR (created_at = $2 AND id > $3)) ORDER BY created_at, id LIMIT $4"
-    ))
-    .bind(tenant.to_string())
-    .bind(after_ms)
-    .bind(after_id)
-    .bind(i64::from(limit) + 1)
-    .fetch_all(&db.pool)
-    .await?;
-    let mut jobs = Vec::with_capacity(rows.len());
-    let mut keys = Vec::with_capacity(rows.len());
-    for row in &rows {
-        keys.push(row.try_get::<i64, _>("created_at")?);
-        jobs.push(job_from_row(row)?);
-    }
-    let next = if jobs.len() > limit as usize {
-        jobs.truncate(limit as usize);
-        jobs.last().map(|j| (keys[limit as usize - 1], j.id))
-    } else {
-        None
-    };
-    Ok((jobs, next))
+    PageQuery::new(
+        concat!("SELECT ", job_columns!(), " FROM jobs WHERE tenant_id = $1"),
+        vec![Bind::Text(tenant.to_string())],
+        after,
+        limit,
+    )
+    .fetch(&db.pool, job_from_row)
+    .await
 }
 
 /// A tenant's job by name (compared by its key, as when it was created).
@@ -254,27 +238,22 @@ pub async fn list_accesses(
     limit: u32,
     after: Option<(String, String, AccessId)>,
 ) -> Result<(Vec<Access>, Option<(String, String, AccessId)>), StoreError> {
-    let (kind, name, id) = after.map(|(k, n, i)| (k, n, i.to_string())).unwrap_or_default();
-    let rows = sqlx::query(
-        "SELECT id, kind, name FROM accesses WHERE tenant_id = $1
-           AND (kind > $2 OR (kind = $2 AND (name > $3 OR (name = $3 AND id > $4))))
-         ORDER BY kind, name, id LIMIT $5",
-    )
-    .bind(tenant.to_string())
-    .bind(kind)
-    .bind(name)
-    .bind(id)
-    .bind(i64::from(limit) + 1)
-    .fetch_all(&db.pool)
-    .await?;
-    let mut accesses = rows.iter().map(access_from_row).collect::<Result<Vec<_>, _>>()?;
-    let next = if accesses.len() > limit as usize {
-        accesses.truncate(limit as usize);
-        accesses.last().map(|a| (a.kind.as_str().to_owned(), a.name.clone(), a.id))
-    } else {
-        None
-    };
-    Ok((accesses, next))
+    PageQuery::new("SELECT id, kind, name FROM accesses WHERE tenant_id = $1", vec![Bind::Text(tenant.to_string())], after, limit)
+        .fetch(&db.pool, access_from_row)
+        .await
+}
+
+/// The accesses' key: kind, name and id.
+impl PageKey for (String, String, AccessId) {
+    const COLUMNS: &'static [&'static str] = &["kind", "name", "id"];
+
+    fn binds(&self) -> Vec<Bind> {
+        vec![Bind::Text(self.0.clone()), Bind::Text(self.1.clone()), Bind::Text(self.2.to_string())]
+    }
+
+    fn of_row(row: &AnyRow) -> Result<Self, StoreError> {
+        Ok((row.try_get("kind")?, row.try_get("name")?, get_id(row, "id")?))
+    }
 }
 
 /// The catalogue as the planner wants it.

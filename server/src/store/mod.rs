@@ -6,6 +6,8 @@ pub mod agents;
 pub mod chunks;
 pub mod directory;
 pub mod jobs;
+pub mod name_keys;
+mod page;
 pub mod purge;
 pub mod sessions;
 pub mod tenants;
@@ -35,6 +37,9 @@ pub enum StoreError {
 pub struct UnixMillis(pub i64);
 
 impl UnixMillis {
+    /// A day, in milliseconds: the one conversion of days to the stored unit.
+    pub const DAY_MS: i64 = 24 * 3600 * 1000;
+
     pub fn now() -> UnixMillis {
         UnixMillis::from_datetime(time::OffsetDateTime::now_utc())
     }
@@ -51,7 +56,12 @@ impl UnixMillis {
 
     /// `days` days later (saturating).
     pub fn plus_days(self, days: u32) -> UnixMillis {
-        UnixMillis(self.0.saturating_add(i64::from(days).saturating_mul(24 * 3600 * 1000)))
+        UnixMillis(self.0.saturating_add(i64::from(days).saturating_mul(Self::DAY_MS)))
+    }
+
+    /// `days` days earlier (saturating).
+    pub fn minus_days(self, days: u32) -> UnixMillis {
+        self.minus_ms(i64::from(days).saturating_mul(Self::DAY_MS))
     }
 
     /// Milliseconds from `earlier` to `self` (negative when `earlier` is later).
@@ -164,6 +174,10 @@ mod tests {
         assert_eq!(UnixMillis::from_unix_secs(1_700_000_000), UnixMillis(1_700_000_000_000));
         assert_eq!(UnixMillis(5_000).minus_ms(2_000), UnixMillis(3_000));
         assert_eq!(UnixMillis(i64::MIN).minus_ms(1), UnixMillis(i64::MIN), "saturates");
+        assert_eq!(UnixMillis(10 * UnixMillis::DAY_MS).minus_days(3), UnixMillis(7 * UnixMillis::DAY_MS));
+        assert_eq!(UnixMillis(7 * UnixMillis::DAY_MS).plus_days(3), UnixMillis(10 * UnixMillis::DAY_MS));
+        assert_eq!(UnixMillis(i64::MIN + 1).minus_days(u32::MAX), UnixMillis(i64::MIN), "saturates");
+        assert_eq!(UnixMillis(i64::MAX - 1).plus_days(u32::MAX), UnixMillis(i64::MAX), "saturates");
         assert_eq!(UnixMillis(5_000).millis_since(UnixMillis(2_000)), 3_000);
         assert_eq!(UnixMillis(2_000).millis_since(UnixMillis(5_000)), -3_000);
     }

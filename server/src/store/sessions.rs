@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::db::Dialect;
 
+use super::page::{Bind, PageQuery};
 use super::{Db, StoreError, UnixMillis, get_id, get_json, get_parsed, now_ms, to_datetime};
 
 /// The columns every query of this table reads, as a literal for `concat!`.
@@ -157,27 +158,10 @@ pub async fn list_sessions(
     limit: u32,
     cursor: Option<(i64, SessionId)>,
 ) -> Result<(Vec<Session>, Option<(i64, SessionId)>), StoreError> {
-    let (before_ms, before_id) = cursor.map(|(ms, id)| (ms, id.to_string())).unwrap_or((i64::MAX, String::new()));
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM sessions WHERE job_id = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3) OR $3 = '')
-         ORDER BY created_at DESC, id DESC LIMIT $4"
-    ))
-    .bind(job.to_string())
-    .bind(before_ms)
-    .bind(before_id)
-    .bind(i64::from(limit) + 1)
-    .fetch_all(&db.pool)
-    .await?;
-    let mut sessions = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
-    let next = if sessions.len() > limit as usize {
-        sessions.truncate(limit as usize);
-        sessions.last().map(|s| (super::UnixMillis::from_datetime(s.created_at).0, s.id))
-    } else {
-        None
-    };
-    Ok((sessions, next))
+    PageQuery::new(concat!("SELECT ", columns!(), " FROM sessions WHERE job_id = $1"), vec![Bind::Text(job.to_string())], cursor, limit)
+        .descending()
+        .fetch(&db.pool, from_row)
+        .await
 }
 
 /// Queued sessions, oldest first.
@@ -354,36 +338,26 @@ pub async fn history(
     limit: u32,
     after: Option<(i64, SessionId)>,
 ) -> Result<(Vec<HistoryEntry>, Option<(i64, SessionId)>), StoreError> {
-    let (after_ms, after_id) = after.map(|(ms, id)| (ms, id.to_string())).unwrap_or((i64::MIN, String::new()));
-    let rows = sqlx::query(
+    PageQuery::new(
         "SELECT s.id, s.trigger_kind, s.created_at, s.finished_at, c.action, c.details FROM session_changes c
-         JOIN sessions s ON s.id = c.session_id
-         WHERE c.user_id = $1 AND s.status = 'succeeded' AND (s.created_at > $2 OR (s.created_at = $2 AND s.id > $3))
-         ORDER BY s.created_at, s.id LIMIT $4",
+                 JOIN sessions s ON s.id = c.session_id
+                 WHERE c.user_id = $1 AND s.status = 'succeeded'",
+        vec![Bind::Text(user.to_string())],
+        after,
+        limit,
     )
-    .bind(user.to_string())
-    .bind(after_ms)
-    .bind(after_id)
-    .bind(i64::from(limit) + 1)
-    .fetch_all(&db.pool)
-    .await?;
-    let page = &rows[..rows.len().min(limit as usize)];
-    let mut entries = Vec::with_capacity(page.len());
-    for row in page {
+    .of_table("s.")
+    .fetch(&db.pool, |row| {
         let (created, finished): (i64, Option<i64>) = (row.try_get("created_at")?, row.try_get("finished_at")?);
-        entries.push(HistoryEntry {
+        Ok(HistoryEntry {
             session_id: get_id(row, "id")?,
             trigger: trigger_of(row)?,
             at: to_datetime(finished.unwrap_or(created)),
             action: action_of(row)?,
             details: details_of(row)?,
-        });
-    }
-    let next = match page.last() {
-        Some(last) if rows.len() > page.len() => Some((last.try_get("created_at")?, get_id(last, "id")?)),
-        _ => None,
-    };
-    Ok((entries, next))
+        })
+    })
+    .await
 }
 
 /// Marks a session failed.

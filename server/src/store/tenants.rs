@@ -6,6 +6,7 @@ use roster_proto::{AdminTokenId, TenantId};
 use sqlx::Row;
 use uuid::Uuid;
 
+use super::page::{Bind, PageQuery};
 use super::{Db, StoreError, UnixMillis, get_id, hash_secret, new_secret, now_ms, to_datetime};
 
 /// How often at most an admin token's `last_used_at` is written: a busy
@@ -25,7 +26,12 @@ pub async fn create_tenant(db: &Db, name: &str, expires: Option<UnixMillis>) -> 
         .await?;
     let token = insert_admin_token(&mut tx, id, None, expires).await?;
     tx.commit().await?;
-    Ok(CreatedTenant { tenant_id: id, name: name.to_owned(), admin_token: token.admin_token })
+    Ok(CreatedTenant {
+        tenant_id: id,
+        name: name.to_owned(),
+        admin_token: token.admin_token,
+        admin_token_expires_at: token.token.expires_at,
+    })
 }
 
 /// Issues another admin token for a tenant (returned once, stored hashed).
@@ -127,34 +133,22 @@ pub async fn list_admin_tokens(
     limit: u32,
     after: Option<(i64, AdminTokenId)>,
 ) -> Result<(Vec<AdminToken>, Option<(i64, AdminTokenId)>), StoreError> {
-    let (after_ms, after_id) = after.map(|(ms, id)| (ms, id.to_string())).unwrap_or((i64::MIN, String::new()));
-    let rows = sqlx::query(
-        "SELECT id, label, created_at, expires_at, last_used_at FROM admin_tokens
-         WHERE tenant_id = $1 AND (created_at > $2 OR (created_at = $2 AND id > $3))
-         ORDER BY created_at, id LIMIT $4",
+    PageQuery::new(
+        "SELECT id, label, created_at, expires_at, last_used_at FROM admin_tokens WHERE tenant_id = $1",
+        vec![Bind::Text(tenant.to_string())],
+        after,
+        limit,
     )
-    .bind(tenant.to_string())
-    .bind(after_ms)
-    .bind(after_id)
-    .bind(i64::from(limit) + 1)
-    .fetch_all(&db.pool)
-    .await?;
-    let mut tokens = Vec::with_capacity(rows.len());
-    let mut last_key = None;
-    for row in rows.iter().take(limit as usize) {
-        let created: i64 = row.try_get("created_at")?;
-        let token = AdminToken {
+    .fetch(&db.pool, |row| {
+        Ok(AdminToken {
             id: get_id(row, "id")?,
             label: row.try_get("label")?,
-            created_at: to_datetime(created),
+            created_at: to_datetime(row.try_get("created_at")?),
             expires_at: row.try_get::<Option<i64>, _>("expires_at")?.map(to_datetime),
             last_used_at: row.try_get::<Option<i64>, _>("last_used_at")?.map(to_datetime),
-        };
-        last_key = Some((created, token.id));
-        tokens.push(token);
-    }
-    let next = if rows.len() > limit as usize { last_key } else { None };
-    Ok((tokens, next))
+        })
+    })
+    .await
 }
 
 /// Revokes (deletes) the tenant's admin token `id`; false when the tenant

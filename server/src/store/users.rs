@@ -9,6 +9,7 @@ use roster_proto::{AccessId, JobId, TenantId, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::page::{Bind, PageKey, PageQuery};
 use super::{Db, StoreError, get_id, get_parsed, now_ms};
 use crate::db::Dialect;
 
@@ -202,22 +203,15 @@ pub async fn list_users(
     limit: u32,
     after: Option<UserId>,
 ) -> Result<(Vec<User>, Option<UserId>), StoreError> {
-    let sql = format!(
-        "SELECT {} FROM users WHERE tenant_id = $1 AND ($2 = '' OR job_id = $2) AND id > $3 ORDER BY id LIMIT $4",
-        STATE_COLUMNS.as_str()
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(tenant.to_string())
-        .bind(job.map(|j| j.to_string()).unwrap_or_default())
-        .bind(after.map(|a| a.to_string()).unwrap_or_default())
-        .bind(i64::from(limit) + 1)
-        .fetch_all(&db.pool)
-        .await?;
-    let mut users = Vec::with_capacity(rows.len());
-    for row in rows.iter().take(limit as usize) {
-        users.push(state_from_row(row)?.into_api_user(get_id(row, "id")?, get_id(row, "job_id")?, Vec::new()));
-    }
-    let next = if rows.len() > limit as usize { users.last().map(|u| u.id) } else { None };
+    let select = format!("SELECT {} FROM users WHERE tenant_id = $1 AND ($2 = '' OR job_id = $2)", STATE_COLUMNS.as_str());
+    let (mut users, next) = PageQuery::new(
+        &select,
+        vec![Bind::Text(tenant.to_string()), Bind::Text(job.map(|j| j.to_string()).unwrap_or_default())],
+        after,
+        limit,
+    )
+    .fetch(&db.pool, |row| Ok(state_from_row(row)?.into_api_user(get_id(row, "id")?, get_id(row, "job_id")?, Vec::new())))
+    .await?;
     if let (Some(first), Some(last)) = (users.first().map(|u| u.id), users.last().map(|u| u.id)) {
         let grants = sqlx::query(
             "SELECT ua.user_id, a.id, a.kind, a.name FROM user_accesses ua JOIN accesses a ON a.id = ua.access_id
@@ -241,4 +235,17 @@ pub async fn list_users(
         }
     }
     Ok((users, next))
+}
+
+/// The users' key: the id alone (ids are time-ordered UUIDs).
+impl PageKey for UserId {
+    const COLUMNS: &'static [&'static str] = &["id"];
+
+    fn binds(&self) -> Vec<Bind> {
+        vec![Bind::Text(self.to_string())]
+    }
+
+    fn of_row(row: &AnyRow) -> Result<Self, StoreError> {
+        get_id(row, "id")
+    }
 }

@@ -193,25 +193,9 @@ async fn issuing_checks_its_input_and_use_is_recorded(engine: Engine) {
 /// A token issued before migration 0006 keeps working, with an id, no
 /// label and no expiry, and can then be revoked.
 async fn tokens_from_before_the_migration_keep_working(engine: Engine) {
-    let database = crate::support::TestDatabase::create(engine).await;
-    sqlx::any::install_default_drivers();
-    let all = match engine {
-        Engine::Sqlite => sqlx::migrate!("./migrations/sqlite"),
-        Engine::Postgres => sqlx::migrate!("./migrations/postgres"),
-    };
-    let before = sqlx::migrate::Migrator::with_migrations(all.iter().filter(|m| m.version < 6).cloned().collect());
-    let url = if engine == Engine::Sqlite { format!("{}?mode=rwc", database.url) } else { database.url.clone() };
-    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
-    before.run(&pool).await.unwrap();
-    let tenant = roster_proto::TenantId::new();
+    let (database, pool) = crate::support::database_before_migration(engine, 6).await;
     let value = "rst_admin_issued-before-0006";
-    sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, 'Old', 1)").bind(tenant.to_string()).execute(&pool).await.unwrap();
-    sqlx::query("INSERT INTO admin_tokens (token_hash, tenant_id, created_at) VALUES ($1, $2, 1)")
-        .bind(roster_snapshot::sha256_hex(value.as_bytes()).into_string())
-        .bind(tenant.to_string())
-        .execute(&pool)
-        .await
-        .unwrap();
+    let tenant = crate::support::old_tenant_with_token(&pool, value).await;
     pool.close().await;
 
     let db = roster_server::db::Db::connect(&database.url).await.unwrap();
@@ -223,10 +207,31 @@ async fn tokens_from_before_the_migration_keep_working(engine: Engine) {
     assert_eq!(store::tenants::tenant_for_admin_token(&db, value).await.unwrap(), None);
 }
 
+/// `tenant create --expires-in-days` shows when the first admin token
+/// expires, as the listing does: an operator is not left to guess how long
+/// a token handed to someone stays good. Before: `CreatedTenant` had no
+/// expiry, so a token given an expiry looked like one that never expires.
+async fn a_created_tenant_shows_its_first_tokens_expiry(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let db = db(&app).await;
+    let at = UnixMillis::now().plus_days(30);
+    let created = store::tenants::create_tenant(&db, "Expiring", Some(at)).await.unwrap();
+    assert_eq!(created.admin_token_expires_at, Some(at.to_datetime()));
+    let printed = serde_json::to_value(&created).unwrap();
+    assert_eq!(printed["admin_token_expires_at"], json!(at.to_datetime().format(&time::format_description::well_known::Rfc3339).unwrap()));
+    let listed: Page<AdminToken> = listing(&app, &created.admin_token).await.json();
+    assert_eq!(listed.items[0].expires_at, created.admin_token_expires_at, "what the listing says");
+
+    let forever = store::tenants::create_tenant(&db, "Forever", None).await.unwrap();
+    assert_eq!(forever.admin_token_expires_at, None);
+    assert_eq!(serde_json::to_value(&forever).unwrap()["admin_token_expires_at"], Value::Null, "shown as never, not left out");
+}
+
 on_both_engines!(
     tokens_from_before_the_migration_keep_working,
     revoked_and_expired_tokens_are_refused_on_every_route,
     a_tenant_cannot_list_or_revoke_another_tenants_tokens,
     a_listing_never_holds_a_token_value,
     issuing_checks_its_input_and_use_is_recorded,
+    a_created_tenant_shows_its_first_tokens_expiry,
 );

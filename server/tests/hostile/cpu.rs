@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use roster_proto::admin::{Access, AccessKind, CreateAccess, CreateJob, Job};
 use roster_proto::agent::RegisterRequest;
-use roster_proto::insight::Structure;
+use roster_proto::insight::{Explanation, Structure};
 use roster_proto::problem::ProblemKind;
 use roster_proto::records::Record;
 use roster_proto::scope::MAX_PATHS;
@@ -419,6 +419,53 @@ async fn hostile_ad_fields_are_cleaned_with_a_note(engine: Engine) {
     assert_eq!(users[0].email.as_deref().map(str::chars).map(Iterator::count), Some(256));
 }
 
+/// A DN carrying a line feed, a terminal escape and a bidi override (which
+/// AD would have sent escaped, `\0A`) reaches neither the stored user, nor
+/// explain, nor the structure raw: it is kept escaped as AD writes it, still
+/// the same DN (in scope, found by its raw or escaped form), and the session
+/// says so; explain shows every field as the import stores it. Before: the
+/// DN was stored and shown with its controls, and explain showed the
+/// fields as read.
+async fn hostile_dns_are_escaped_with_a_note(engine: Engine) {
+    let w = world::world(engine).await;
+    w.link_sales_to_basic_access().await;
+    let raw_dn = format!("CN=Ann\nBerg\u{1b}[2J\u{202E},OU=Staff,{}", world::BASE);
+    let shown_dn = format!("CN=Ann\\0ABerg\\1B[2J\\E2\\80\\AE,OU=Staff,{}", world::BASE);
+    let Record::User(ann) = world::user(1, "OU=Staff", 512) else { unreachable!("a user") };
+    let ann = Record::User(roster_proto::records::UserRecord { dn: raw_dn.clone(), ..ann });
+    let Record::Group(odd) = world::group(101, "Odd", &[1]) else { unreachable!("a group") };
+    let odd = Record::Group(roster_proto::records::GroupRecord { dn: format!("CN=Odd\r,OU=Groups,{}", world::BASE), ..odd });
+    // And one whose sAMAccountName carries an escape: explain shows it as stored.
+    let Record::User(bob) = world::user(2, "OU=Staff", 512) else { unreachable!("a user") };
+    let bob = Record::User(roster_proto::records::UserRecord { sam_account_name: "user2\u{1b}[8m".into(), ..bob });
+    let committed = w.agent.push(&w.app, &[ann, bob, world::group(100, "Sales", &[1, 2]), odd]).await;
+    let session = w.app.wait_for_session(&w.admin, committed.session.expect("the first snapshot is imported").id).await;
+    crate::support::session_succeeded(&session);
+    assert_eq!(session.counts.created, 2, "still in scope: the same DN");
+    assert!(session.notes.iter().any(|n| n.contains("1 users had control or invisible characters in their DN")), "{:?}", session.notes);
+    assert!(session.notes.iter().any(|n| n.contains("1 users had control characters")), "only user2's fields: {:?}", session.notes);
+
+    let db = roster_server::db::Db::connect(&w.app.database_url).await.unwrap();
+    let stored: Vec<String> = sqlx::query_scalar("SELECT dn FROM users WHERE username = 'user1'").fetch_all(&db.pool).await.unwrap();
+    assert_eq!(stored, vec![shown_dn.clone()]);
+    let users = world::all_users(&w.app, &w.admin, w.job.id, 10).await;
+    let by_name = |name: &str| users.iter().find(|u| u.username == name).unwrap_or_else(|| panic!("{name} in {users:?}")).id;
+    let why: Explanation = w.app.get(&format!("/api/v1/users/{}/explain", by_name("user1")), &w.admin).await.json();
+    assert_eq!((why.dn.as_str(), why.imported), (shown_dn.as_str(), true));
+    let why: Explanation = w.app.get(&format!("/api/v1/users/{}/explain", by_name("user2")), &w.admin).await.json();
+    assert_eq!((why.username.as_str(), why.imported), ("user2", true), "as stored, not as read");
+    for asked in [&raw_dn, &shown_dn] {
+        let path = format!("/api/v1/jobs/{}/explain?user={}", w.job.id, crate::support::urlencode(asked));
+        let found: Explanation = w.app.get(&path, &w.admin).await.json();
+        assert_eq!(found.dn, shown_dn, "asked by {asked:?}");
+    }
+    let found: Explanation = w.app.get(&format!("/api/v1/jobs/{}/explain?user=user2", w.job.id), &w.admin).await.json();
+    assert_eq!(found.username, "user2", "found by the name it is stored and shown with");
+    let structure: Structure = w.app.get(&format!("/api/v1/jobs/{}/structure", w.job.id), &w.admin).await.json();
+    let odd = structure.groups.iter().find(|g| g.object_guid == guid(101)).expect("the group");
+    assert_eq!(odd.dn, format!("CN=Odd\\0D,OU=Groups,{}", world::BASE));
+}
+
 on_both_engines!(
     twenty_thousand_paths_are_refused_quickly,
     slow_clients_are_cut_off,
@@ -428,4 +475,5 @@ on_both_engines!(
     a_registration_flood_is_refused_before_its_bodies_are_read,
     look_alike_names_are_one_name,
     hostile_ad_fields_are_cleaned_with_a_note,
+    hostile_dns_are_escaped_with_a_note,
 );

@@ -19,7 +19,7 @@ use crate::on_both_engines;
 use crate::support::world::*;
 use crate::support::{Answer, Engine, TestApp, session_succeeded};
 
-const DAY_MS: i64 = 24 * 3600 * 1000;
+const DAY_MS: i64 = UnixMillis::DAY_MS;
 
 /// One query's single integer answer, `$1` bound to `id` (a job's or a snapshot's).
 async fn count(app: &TestApp, sql: &str, id: impl std::fmt::Display) -> i64 {
@@ -361,23 +361,7 @@ async fn unfinished_snapshots_are_held_to_a_quota(engine: Engine) {
 async fn another_tenants_snapshot_id_answers_like_a_fresh_one(engine: Engine) {
     let a = world(engine).await;
     let tenant_b = a.app.create_tenant("Other").await;
-    let job_b: roster_proto::admin::Job = a
-        .app
-        .post(
-            "/api/v1/jobs",
-            Some(&tenant_b.admin_token),
-            &roster_proto::admin::CreateJob {
-                name: "other".into(),
-                relative_paths: vec!["OU=Staff".into()],
-                group_paths: vec![],
-                schedule_time: None,
-                full_sync_interval_days: None,
-                user_filter: None,
-                policy: None,
-            },
-        )
-        .await
-        .json();
+    let job_b = crate::support::world::create_staff_job(&a.app, &tenant_b.admin_token, "other").await;
     let agent_b = register(&a.app, &tenant_b.admin_token, job_b.id).await;
     let b_commit = agent_b.push(&a.app, &staff(3)).await;
     let b_snapshot = b_commit.snapshot_id;
@@ -490,6 +474,104 @@ async fn simultaneous_offers_stay_within_the_quota(engine: Engine) {
     assert_eq!(count(&w.app, receiving, w.job.id).await, ROOM as i64);
 }
 
+/// Names stored before migration 0003 kept themselves as their key, so a
+/// look-alike of one ("Sales" beside "Sa\u{200B}les", "Café" in NFC beside
+/// NFD) could still be created as a second job or access. The database is
+/// written as a 0002 server left it; the server re-keys at start-up, in
+/// batches, once: then the look-alike is refused. Of two look-alikes
+/// already stored, the row holding the key keeps it, else the oldest; the
+/// other keeps its old key. Before: every twin below was created.
+async fn names_stored_before_migration_0003_are_rekeyed(engine: Engine) {
+    use roster_proto::admin::{Access, AccessKind, CreateAccess};
+    use roster_server::store::name_keys::{REKEY_BATCH_ROWS, rekey_names};
+
+    let (database, pool) = crate::support::database_before_migration(engine, 3).await;
+    let admin = "rst_admin_issued-before-0003";
+    let tenant = crate::support::old_tenant_with_token(&pool, admin).await;
+    let policy = serde_json::to_string(&roster_proto::admin::SafeguardPolicy::default()).unwrap();
+    let mut jobs = std::collections::BTreeMap::new();
+    // More than a batch of names, each to be re-keyed.
+    let many = (0..REKEY_BATCH_ROWS + 50).map(|n| format!("Cafe\u{301} {n}"));
+    let named = ["Cafe\u{301}", "Sa\u{200B}les", "Sales\u{200B}", "Ops", "O\u{200B}ps"].into_iter().map(str::to_owned);
+    for (at, name) in named.chain(many).enumerate() {
+        let id = roster_proto::JobId::new();
+        sqlx::query(
+            "INSERT INTO jobs (id, tenant_id, name, relative_paths, group_paths, schedule_time, next_import_at,
+                 full_sync_interval_days, policy, created_at)
+             VALUES ($1, $2, $3, '[\"OU=Staff\"]', '[]', '02:00', 0, 7, $4, $5)",
+        )
+        .bind(id.to_string())
+        .bind(tenant.to_string())
+        .bind(&name)
+        .bind(&policy)
+        .bind(at as i64 + 10)
+        .execute(&pool)
+        .await
+        .unwrap();
+        jobs.insert(name, id);
+    }
+    let mut accesses = std::collections::BTreeMap::new();
+    for (at, (kind, name)) in [("user", "Cafe\u{301}"), ("user", "Café"), ("vip", "Cafe\u{301}")].into_iter().enumerate() {
+        let id = roster_proto::AccessId::new();
+        sqlx::query("INSERT INTO accesses (id, tenant_id, kind, name, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id.to_string())
+            .bind(tenant.to_string())
+            .bind(kind)
+            .bind(name)
+            .bind(at as i64 + 10)
+            .execute(&pool)
+            .await
+            .unwrap();
+        accesses.insert((kind, name), id);
+    }
+    pool.close().await;
+
+    let app = crate::support::spawn_app_on(database, Limits::default()).await;
+    let db = Db::connect(&app.database_url).await.unwrap();
+    // The attack: a look-alike of a name stored before 0003 is a second job or access.
+    for twin in ["Café", "Sales", "Cafe\u{301} 7", "\u{FEFF}Ops"] {
+        let answer = app.post("/api/v1/jobs", Some(admin), &staff_job(twin)).await;
+        answer.assert_problem(409).assert_kind(ProblemKind::JobNameTaken);
+    }
+    let vip = app.post("/api/v1/accesses", Some(admin), &CreateAccess { kind: AccessKind::Vip, name: "Café".into() }).await;
+    assert_eq!(vip.status, 200, "the same access: {:?}", vip.body);
+    assert_eq!(vip.json::<Access>().id, accesses[&("vip", "Cafe\u{301}")]);
+
+    let key_of = async |table: &str, id: String| {
+        let sql = format!("SELECT name_key FROM {table} WHERE id = $1");
+        sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)).bind(id).fetch_one(&db.pool).await.unwrap()
+    };
+    for (name, key) in [
+        ("Cafe\u{301}", "Café"),
+        ("Sa\u{200B}les", "Sales"),
+        ("Sales\u{200B}", "Sales\u{200B}"),
+        ("Ops", "Ops"),
+        ("O\u{200B}ps", "O\u{200B}ps"),
+    ] {
+        assert_eq!(key_of("jobs", jobs[name].to_string()).await, key, "job {name:?}");
+    }
+    for n in [0, REKEY_BATCH_ROWS, REKEY_BATCH_ROWS + 49] {
+        assert_eq!(key_of("jobs", jobs[&format!("Cafe\u{301} {n}")].to_string()).await, format!("Café {n}"), "every batch");
+    }
+    for ((kind, name), key) in [(("user", "Cafe\u{301}"), "Cafe\u{301}"), (("user", "Café"), "Café"), (("vip", "Cafe\u{301}"), "Café")] {
+        assert_eq!(key_of("accesses", accesses[&(kind, name)].to_string()).await, key, "{kind} access {name:?}");
+    }
+
+    // Once: a second start re-keys nothing, and finds the same three look-alikes.
+    let again = rekey_names(&db).await.unwrap();
+    assert_eq!(again.rekeyed, 0);
+    let mut left: Vec<(&str, String, String)> =
+        again.collisions.iter().map(|c| (c.table, c.id.to_string(), c.held_by.to_string())).collect();
+    left.sort();
+    let mut expected = vec![
+        ("accesses", accesses[&("user", "Cafe\u{301}")].to_string(), accesses[&("user", "Café")].to_string()),
+        ("jobs", jobs["Sales\u{200B}"].to_string(), jobs["Sa\u{200B}les"].to_string()),
+        ("jobs", jobs["O\u{200B}ps"].to_string(), jobs["Ops"].to_string()),
+    ];
+    expected.sort();
+    assert_eq!(left, expected);
+}
+
 on_both_engines!(
     applied_snapshots_lose_their_chunks,
     purge_erases_personal_data_everywhere,
@@ -498,4 +580,5 @@ on_both_engines!(
     unfinished_snapshots_are_held_to_a_quota,
     another_tenants_snapshot_id_answers_like_a_fresh_one,
     simultaneous_offers_stay_within_the_quota,
+    names_stored_before_migration_0003_are_rekeyed,
 );

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
-use roster_proto::admin::{CreateJob, Job, LinkInput, Session};
+use roster_proto::admin::{Job, LinkInput, Session};
 use roster_proto::agent::{CommitResponse, SnapshotState};
 use roster_proto::insight::Structure;
 use roster_proto::records::{GroupRecord, MAX_MEMBERS_PER_RECORD, Record};
@@ -76,18 +76,7 @@ fn big_directory() -> Vec<Record> {
 /// A second tenant on the same server, with its own job and agent.
 async fn other_tenant(app: &TestApp) -> (String, Job, Agent) {
     let tenant = app.create_tenant("Globex").await;
-    let job = CreateJob {
-        name: "globex".into(),
-        relative_paths: vec!["OU=Staff".into()],
-        group_paths: vec![],
-        schedule_time: None,
-        full_sync_interval_days: None,
-        user_filter: None,
-        policy: None,
-    };
-    let answer = app.post("/api/v1/jobs", Some(&tenant.admin_token), &job).await;
-    assert_eq!(answer.status, 201, "{:?}", answer.body);
-    let job: Job = answer.json();
+    let job = world::create_staff_job(app, &tenant.admin_token, "globex").await;
     let agent = world::register(app, &tenant.admin_token, job.id).await;
     (tenant.admin_token, job, agent)
 }

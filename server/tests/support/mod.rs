@@ -36,8 +36,13 @@ pub async fn spawn_app(engine: Engine) -> TestApp {
 
 /// Like [`spawn_app`], with other limits.
 pub async fn spawn_app_with(engine: Engine, limits: Limits) -> TestApp {
+    spawn_app_on(TestDatabase::create(engine).await, limits).await
+}
+
+/// Like [`spawn_app_with`], on a database the test prepared (e.g. as an
+/// older server left it).
+pub async fn spawn_app_on(database: TestDatabase, limits: Limits) -> TestApp {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let database = TestDatabase::create(engine).await;
     let database_url = database.url.clone();
     let settings = Settings { database_url: database_url.clone(), listen: "127.0.0.1:0".parse().expect("address"), tls: None, limits };
     let app = Application::build(settings).await.expect("build the server");
@@ -45,6 +50,41 @@ pub async fn spawn_app_with(engine: Engine, limits: Limits) -> TestApp {
     let db = app.state().db.clone();
     tokio::spawn(app.run_until_stopped());
     TestApp { url, http: reqwest::Client::new(), _database: database, database_url, db }
+}
+
+/// A fresh database with the migrations before `version` applied, as an
+/// older server left it, and a pool on it (close it before a server opens
+/// the database).
+pub async fn database_before_migration(engine: Engine, version: i64) -> (TestDatabase, sqlx::AnyPool) {
+    let database = TestDatabase::create(engine).await;
+    sqlx::any::install_default_drivers();
+    let all = match engine {
+        Engine::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+        Engine::Postgres => sqlx::migrate!("./migrations/postgres"),
+    };
+    let before = sqlx::migrate::Migrator::with_migrations(all.iter().filter(|m| m.version < version).cloned().collect());
+    let url = if engine == Engine::Sqlite { format!("{}?mode=rwc", database.url) } else { database.url.clone() };
+    let pool = sqlx::AnyPool::connect(&url).await.expect("open the database");
+    before.run(&pool).await.expect("the older migrations");
+    (database, pool)
+}
+
+/// A tenant named "Old" with the admin token `value`, stored as every
+/// server before migration 0006 stored them (no token id, label or expiry).
+pub async fn old_tenant_with_token(pool: &sqlx::AnyPool, value: &str) -> roster_proto::TenantId {
+    let tenant = roster_proto::TenantId::new();
+    sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, 'Old', 1)")
+        .bind(tenant.to_string())
+        .execute(pool)
+        .await
+        .expect("the tenant");
+    sqlx::query("INSERT INTO admin_tokens (token_hash, tenant_id, created_at) VALUES ($1, $2, 1)")
+        .bind(roster_snapshot::sha256_hex(value.as_bytes()).into_string())
+        .bind(tenant.to_string())
+        .execute(pool)
+        .await
+        .expect("the admin token");
+    tenant
 }
 
 /// Another server on the same database, as a second replica would run:
@@ -177,4 +217,11 @@ macro_rules! on_both_engines {
 
 pub fn session_succeeded(session: &Session) {
     assert_eq!(session.status, SessionStatus::Succeeded, "session failed: {:?}", session.error);
+}
+
+/// Percent-encodes a query value.
+pub fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
 }

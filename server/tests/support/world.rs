@@ -206,27 +206,31 @@ pub async fn world(engine: Engine) -> World {
     world_with(engine, Limits::default()).await
 }
 
+/// A job named `name` over `OU=Staff`, with every other setting left out.
+pub fn staff_job(name: &str) -> CreateJob {
+    CreateJob {
+        name: name.into(),
+        relative_paths: vec!["OU=Staff".into()],
+        group_paths: vec![],
+        schedule_time: None,
+        full_sync_interval_days: None,
+        user_filter: None,
+        policy: None,
+    }
+}
+
+/// Creates the job [`staff_job`] names for the tenant of `admin`.
+pub async fn create_staff_job(app: &TestApp, admin: &str, name: &str) -> Job {
+    let answer = app.post("/api/v1/jobs", Some(admin), &staff_job(name)).await;
+    assert_eq!(answer.status, 201, "{:?}", answer.body);
+    answer.json()
+}
+
 pub async fn world_with(engine: Engine, limits: Limits) -> World {
     let app = spawn_app_with(engine, limits).await;
     let tenant = app.create_tenant("Acme").await;
     let admin = tenant.admin_token;
-    let answer = app
-        .post(
-            "/api/v1/jobs",
-            Some(&admin),
-            &CreateJob {
-                name: "corp".into(),
-                relative_paths: vec!["OU=Staff".into()],
-                group_paths: vec![],
-                schedule_time: None,
-                full_sync_interval_days: None,
-                user_filter: None,
-                policy: None,
-            },
-        )
-        .await;
-    assert_eq!(answer.status, 201, "{:?}", answer.body);
-    let job: Job = answer.json();
+    let job = create_staff_job(&app, &admin, "corp").await;
     let user_access: Access =
         app.post("/api/v1/accesses", Some(&admin), &CreateAccess { kind: AccessKind::User, name: "Copenhagen".into() }).await.json();
     let vip_access: Access =

@@ -20,7 +20,7 @@ use crate::state::AppState;
 use crate::store;
 
 /// How long a registration token stays usable.
-const REGISTRATION_TOKEN_TTL_MS: i64 = 24 * 3600 * 1000;
+const REGISTRATION_TOKEN_TTL_MS: i64 = store::UnixMillis::DAY_MS;
 /// Most changes a dry run lists (the contract's `limit` maximum).
 const MAX_PLAN_CHANGES: u32 = roster_proto::admin::MAX_PLAN_CHANGES as u32;
 

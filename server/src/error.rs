@@ -109,6 +109,7 @@ impl AppError {
             }
             AppError::Import(ImportError::SnapshotNotCommitted(_)) => (S::CONFLICT, K::SnapshotNotCommitted),
             AppError::Import(ImportError::Scope { .. }) => (S::CONFLICT, K::ScopeUnresolvable),
+            AppError::AgentKey(AgentKeyError::Changed) => (S::CONFLICT, K::KeyChanged),
             AppError::AgentKey(_) => (S::UNPROCESSABLE_ENTITY, K::InvalidPublicKey),
             AppError::Upload(
                 UploadError::Version(_) | UploadError::ChunkIndex { .. } | UploadError::ChunkSize { .. } | UploadError::ChunkSha256 { .. },
@@ -314,6 +315,12 @@ mod tests {
             (AgentKeyError::Invalid(roster_snapshot::keys::KeyError::WeakPublicKey).into(), S::UNPROCESSABLE_ENTITY, K::InvalidPublicKey),
             (AgentKeyError::Proof(roster_snapshot::token::TokenError::Invalid("x")).into(), S::UNPROCESSABLE_ENTITY, K::InvalidPublicKey),
             (AgentKeyError::ProofReplayed(Uuid::nil()).into(), S::UNPROCESSABLE_ENTITY, K::InvalidPublicKey),
+            (AgentKeyError::Changed.into(), S::CONFLICT, K::KeyChanged),
+            (
+                AuthError::StoredKey { agent: Uuid::nil().into(), source: roster_snapshot::keys::KeyError::WeakPublicKey }.into(),
+                S::UNAUTHORIZED,
+                K::Unauthorized,
+            ),
             (UploadError::Version(9).into(), S::UNPROCESSABLE_ENTITY, K::InvalidManifest),
             (UploadError::ChunkSha256 { position: 0 }.into(), S::UNPROCESSABLE_ENTITY, K::InvalidManifest),
             (UploadError::ManifestDiffers(Uuid::nil().into()).into(), S::CONFLICT, K::ManifestConflict),

@@ -2,8 +2,9 @@
 //! HTTPS alike: a cap on open connections (past it a new connection is
 //! closed at once, so the server never queues work it cannot serve), a
 //! bound on the TLS handshake and on a new connection's first request head,
-//! and hyper's header timer for every later head (it starts when a
-//! kept-alive connection goes idle, so it is also the idle timeout). The
+//! hyper's header timer for every later HTTP/1 head (it starts when a
+//! kept-alive connection goes idle, so it is also HTTP/1's idle timeout),
+//! and [`IdleClose`] for HTTP/2, which has no idle timeout of its own. The
 //! body's own deadline is `http::deadline`.
 
 use std::future::Future;
@@ -14,10 +15,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::body::HttpBody;
+use axum::http::{Request, Response};
+use axum_server::ConnectionShutdown;
 use axum_server::accept::{Accept, DefaultAcceptor};
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
+use hyper::body::{Frame, Incoming, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use crate::settings::Limits;
 
@@ -94,9 +99,177 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Capped<S> {
     }
 }
 
+/// Closes a connection once no request has been open on it for the idle
+/// timeout: gracefully (HTTP/2's GOAWAY), and outright if it is still
+/// there after another idle timeout (a client that does not answer the
+/// GOAWAY's ping holds a graceful close open forever). For HTTP/1 hyper's
+/// header timer does the same; an HTTP/2 connection has no timer of its
+/// own (its keep-alive pings only check that the peer is alive), so
+/// without this a client could keep one with no stream open for ever.
+/// A request counts as open from its head until its response body is
+/// done or dropped, so a long request or a long download is never idle.
+#[derive(Debug, Clone)]
+pub struct IdleClose<A> {
+    inner: A,
+    idle: Duration,
+}
+
+impl<A> IdleClose<A> {
+    pub fn new(inner: A, idle: Duration) -> Self {
+        IdleClose { inner, idle }
+    }
+}
+
+impl<A, I, S> Accept<I, S> for IdleClose<A>
+where
+    A: Accept<I, S>,
+    A::Future: Send + 'static,
+    A::Stream: Send + 'static,
+    A::Service: Send + 'static,
+{
+    type Stream = A::Stream;
+    type Service = OpenRequests<A::Service>;
+    type Future = Pin<Box<dyn Future<Output = io::Result<(Self::Stream, Self::Service)>> + Send>>;
+
+    fn accept(&self, stream: I, service: S) -> Self::Future {
+        let accepted = self.inner.accept(stream, service);
+        let idle = self.idle;
+        Box::pin(async move {
+            let (stream, service) = accepted.await?;
+            let (activity, watched) = watch::channel(Activity::default());
+            tokio::spawn(close_when_idle(watched, idle));
+            Ok((stream, OpenRequests { inner: service, activity }))
+        })
+    }
+}
+
+/// What the idle watcher of one connection sees.
+#[derive(Debug, Default)]
+struct Activity {
+    /// Requests open now (HTTP/2 streams; at most one on HTTP/1).
+    open: usize,
+    /// Requests opened so far: a request that came and went while the
+    /// watcher slept is activity too.
+    opened: u64,
+    /// How to close the connection, known from its first request on (the
+    /// first-request timeout bounds the time before it).
+    close: Option<ConnectionShutdown>,
+}
+
+/// Waits for `idle` with no request open, then closes the connection;
+/// returns when the connection is gone (every sender dropped).
+async fn close_when_idle(mut activity: watch::Receiver<Activity>, idle: Duration) {
+    loop {
+        let Ok(opened) = activity.wait_for(|a| a.open == 0).await.map(|a| a.opened) else { return };
+        tokio::select! {
+            changed = activity.changed() => if changed.is_err() { return },
+            () = tokio::time::sleep(idle) => {
+                let close = {
+                    let now = activity.borrow_and_update();
+                    if now.open > 0 || now.opened != opened {
+                        continue;
+                    }
+                    now.close.clone()
+                };
+                match close {
+                    Some(close) => {
+                        close.graceful_shutdown();
+                        tokio::select! {
+                            () = tokio::time::sleep(idle) => close.shutdown(),
+                            () = gone(&mut activity) => {}
+                        }
+                        return;
+                    }
+                    // No request yet: nothing to close it with until one comes.
+                    None => if activity.changed().await.is_err() { return },
+                }
+            }
+        }
+    }
+}
+
+/// Resolves when the connection's service and requests are all dropped.
+async fn gone(activity: &mut watch::Receiver<Activity>) {
+    while activity.changed().await.is_ok() {}
+}
+
+/// A connection's service, counting the requests open on it for
+/// [`IdleClose`].
+#[derive(Debug, Clone)]
+pub struct OpenRequests<S> {
+    inner: S,
+    activity: watch::Sender<Activity>,
+}
+
+impl<S, B> tower_service::Service<Request<Incoming>> for OpenRequests<S>
+where
+    S: tower_service::Service<Request<Incoming>, Response = Response<B>>,
+    S::Future: Send + 'static,
+{
+    type Response = Response<CountedBody<B>>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Incoming>) -> Self::Future {
+        let close = request.extensions().get::<ConnectionShutdown>().cloned();
+        self.activity.send_modify(|a| {
+            a.open += 1;
+            a.opened += 1;
+            if a.close.is_none() {
+                a.close = close;
+            }
+        });
+        let open = OpenRequest(self.activity.clone());
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let response = response.await?;
+            Ok(response.map(|body| CountedBody { inner: body, _open: open }))
+        })
+    }
+}
+
+/// One open request; closing it (dropping) counts it off.
+#[derive(Debug)]
+struct OpenRequest(watch::Sender<Activity>);
+
+impl Drop for OpenRequest {
+    fn drop(&mut self) {
+        self.0.send_modify(|a| a.open = a.open.saturating_sub(1));
+    }
+}
+
+/// A response body that keeps its request open until it is done.
+#[derive(Debug)]
+pub struct CountedBody<B> {
+    inner: B,
+    _open: OpenRequest,
+}
+
+impl<B: HttpBody + Unpin> HttpBody for CountedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// A plain HTTP server on `listener`, capped and timed by `limits`.
-pub fn http(listener: std::net::TcpListener, limits: &Limits) -> io::Result<axum_server::Server<SocketAddr, ConnectionCap>> {
-    Ok(timed(axum_server::from_tcp(listener)?.acceptor(ConnectionCap::new(limits.max_connections)), limits))
+pub fn http(listener: std::net::TcpListener, limits: &Limits) -> io::Result<axum_server::Server<SocketAddr, IdleClose<ConnectionCap>>> {
+    let acceptor = IdleClose::new(ConnectionCap::new(limits.max_connections), Duration::from_millis(limits.idle_timeout_ms));
+    Ok(timed(axum_server::from_tcp(listener)?.acceptor(acceptor), limits))
 }
 
 /// An HTTPS server on `listener`: the cap is taken before the handshake,
@@ -105,10 +278,11 @@ pub fn https(
     listener: std::net::TcpListener,
     config: RustlsConfig,
     limits: &Limits,
-) -> io::Result<axum_server::Server<SocketAddr, RustlsAcceptor<ConnectionCap>>> {
-    let acceptor = RustlsAcceptor::new(config)
+) -> io::Result<axum_server::Server<SocketAddr, IdleClose<RustlsAcceptor<ConnectionCap>>>> {
+    let tls = RustlsAcceptor::new(config)
         .handshake_timeout(Duration::from_millis(limits.header_read_timeout_ms))
         .acceptor(ConnectionCap::new(limits.max_connections));
+    let acceptor = IdleClose::new(tls, Duration::from_millis(limits.idle_timeout_ms));
     Ok(timed(axum_server::from_tcp(listener)?.acceptor(acceptor), limits))
 }
 

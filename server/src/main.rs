@@ -92,7 +92,7 @@ struct LimitArgs {
     /// Milliseconds a request's body has to arrive whole (answered 408 beyond).
     #[arg(long, env = "ROSTER_BODY_READ_TIMEOUT_MS", default_value_t = Limits::default().body_read_timeout_ms)]
     body_read_timeout_ms: u64,
-    /// Milliseconds a kept-alive connection may wait for its next request head.
+    /// Milliseconds a kept-alive connection may wait for its next request head (HTTP/2: with no stream open).
     #[arg(long, env = "ROSTER_IDLE_TIMEOUT_MS", default_value_t = Limits::default().idle_timeout_ms)]
     idle_timeout_ms: u64,
     /// Connections open at once (a new one past it is closed).

@@ -80,6 +80,8 @@ pub struct Limits {
     /// A kept-alive connection is closed when no complete request head
     /// arrives for this long (milliseconds); hyper's header timer starts
     /// when the connection goes idle, so this also bounds a later head.
+    /// An HTTP/2 connection is closed when no stream is open for this long
+    /// (`listen::IdleClose`).
     pub idle_timeout_ms: u64,
     /// Connections open at once; past it a new connection is closed at
     /// once, so slow clients cannot take every file descriptor.

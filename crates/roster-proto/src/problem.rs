@@ -109,6 +109,9 @@ problem_kinds! {
     StorageQuotaInUse = "storage-quota-in-use",
     /// 409: a commit while chunks are still missing.
     ChunksMissing = "chunks-missing",
+    /// 409: the agent's key changed while its rotation was checked (another
+    /// rotation came first); the rotation changed nothing.
+    KeyChanged = "key-changed",
     /// 409: a delta that does not build on the watermark the server holds, or
     /// while a full snapshot is required; send a full snapshot.
     DeltaBaseMismatch = "delta-base-mismatch",

@@ -16,6 +16,10 @@ pub enum AgentKeyError {
     Proof(roster_snapshot::token::TokenError),
     #[error("the proof of the new key ({0}) was used before")]
     ProofReplayed(uuid::Uuid),
+    /// Another rotation replaced the key this one was checked against
+    /// between the check and the write; this one changes nothing.
+    #[error("the agent's key changed while this rotation was checked (another rotation came first): sign with the current key")]
+    Changed,
 }
 
 /// An offer or a chunk that does not agree with the protocol or with its

@@ -25,6 +25,10 @@ pub enum AuthError {
     UnknownAgent(AgentId),
     #[error("agent {0} is revoked")]
     Revoked(AgentId),
+    /// The agent's stored key is one registration now refuses (a weak key
+    /// stored before weak keys were refused): no token verifies with it.
+    #[error("agent {agent}: its stored public key is refused, so no token of it verifies (register the agent again): {source}")]
+    StoredKey { agent: AgentId, source: roster_snapshot::keys::KeyError },
     /// A request token that does not verify for this agent, method and path.
     #[error("agent {agent}: {source}")]
     Token { agent: AgentId, source: TokenError },

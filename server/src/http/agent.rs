@@ -90,6 +90,7 @@ async fn register(
     responses(
         (status = 204, description = "The new key is in place; the old one is refused from now on. No body."),
         (status = 401, response = responses::Unauthorized),
+        (status = 409, description = "`urn:roster:problem:key-changed`: another rotation replaced the key this request was signed with while this one was checked; nothing changed. Requests signed with the key now in place work.", body = Problem, content_type = "application/problem+json"),
         (status = 413, response = responses::PayloadTooLarge),
         (status = 422, description = "`public_key` is not 32 bytes of base64 making an Ed25519 point, is a small-order (weak) point, or is the current key; or `proof` does not verify strictly with the new key for this agent, server, time and current key, or was used before.", body = Problem, content_type = "application/problem+json"),
         (status = 429, response = responses::TooManyRequests),

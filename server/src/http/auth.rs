@@ -64,7 +64,10 @@ impl AgentCaller {
     async fn verify(parts: &mut Parts, state: &AppState) -> Result<(AgentCaller, RequestClaims), AppError> {
         let token = bearer(parts)?;
         let agent_id = roster_snapshot::token::unverified_issuer(token).map_err(AuthError::Unreadable)?;
-        let agent = store::agents::get_agent(&state.db, agent_id).await?.ok_or(AuthError::UnknownAgent(agent_id))?;
+        let agent = store::agents::get_agent(&state.db, agent_id)
+            .await?
+            .ok_or(AuthError::UnknownAgent(agent_id))?
+            .map_err(|source| AuthError::StoredKey { agent: agent_id, source })?;
         if agent.revoked {
             return Err(AuthError::Revoked(agent_id).into());
         }

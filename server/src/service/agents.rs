@@ -9,7 +9,7 @@ use crate::db::Db;
 use crate::error::{AgentKeyError, AppError, AuthError, Missing};
 use crate::ingest;
 use crate::store;
-use crate::store::agents::AgentRecord;
+use crate::store::agents::{AgentRecord, KeyReplaced};
 
 /// Longest hostname or agent version kept; longer ones are cut, not refused
 /// (they are shown to admins, never trusted).
@@ -41,7 +41,9 @@ pub async fn register(db: &Db, audience: &str, request: RegisterRequest) -> Resu
 /// Replaces `agent`'s key with `request.public_key` (the request asking for
 /// it was signed with the current one) once `request.proof`, signed by the
 /// new key, verifies strictly for this agent, server and current key, and
-/// its `jti` was never used; the old key is refused from now on.
+/// its `jti` was never used; the old key is refused from now on. Of two
+/// rotations checked against the same key, one takes effect and the other
+/// is refused ([`AgentKeyError::Changed`]).
 pub async fn rotate_key(db: &Db, audience: &str, agent: &AgentRecord, request: &RotateKey) -> Result<(), AppError> {
     let key = PublicKey::from_base64(&request.public_key).map_err(AgentKeyError::Invalid)?;
     if key == agent.public_key {
@@ -54,8 +56,10 @@ pub async fn rotate_key(db: &Db, audience: &str, agent: &AgentRecord, request: &
     if !store::agents::remember_token(db, proof.jti, store::UnixMillis::from_unix_secs(until)).await? {
         return Err(AgentKeyError::ProofReplayed(proof.jti).into());
     }
-    if !store::agents::replace_key(db, agent.id, &key).await? {
-        return Err(AuthError::Revoked(agent.id).into());
+    match store::agents::replace_key(db, agent.id, &agent.public_key, &key).await? {
+        KeyReplaced::Replaced => {}
+        KeyReplaced::Revoked => return Err(AuthError::Revoked(agent.id).into()),
+        KeyReplaced::Changed => return Err(AgentKeyError::Changed.into()),
     }
     tracing::info!(tenant = %agent.tenant_id, agent = %agent.id, "agent key rotated");
     Ok(())

@@ -2,7 +2,7 @@
 
 use roster_proto::admin::Agent;
 use roster_proto::{AgentId, JobId, TenantId};
-use roster_snapshot::keys::PublicKey;
+use roster_snapshot::keys::{KeyError, PublicKey};
 use sqlx::Row;
 use uuid::Uuid;
 
@@ -48,7 +48,12 @@ pub async fn insert_agent(
     Ok(id)
 }
 
-pub async fn get_agent(db: &Db, id: AgentId) -> Result<Option<AgentRecord>, StoreError> {
+/// The agent `id`: `None` when there is no such agent, `Some(Err)` when its
+/// stored key is one [`PublicKey::from_base64`] refuses (a weak key
+/// registered before such keys were refused): no token can verify with it,
+/// so the caller refuses the agent as it would a bad signature, rather than
+/// failing as if the database were corrupt.
+pub async fn get_agent(db: &Db, id: AgentId) -> Result<Option<Result<AgentRecord, KeyError>>, StoreError> {
     let Some(row) = sqlx::query("SELECT id, tenant_id, job_id, public_key, revoked_at, last_seen_at FROM agents WHERE id = $1")
         .bind(id.to_string())
         .fetch_optional(&db.pool)
@@ -58,14 +63,16 @@ pub async fn get_agent(db: &Db, id: AgentId) -> Result<Option<AgentRecord>, Stor
     };
     let key: String = row.try_get("public_key")?;
     let revoked_at: Option<i64> = row.try_get("revoked_at")?;
-    Ok(Some(AgentRecord {
-        id: get_id(&row, "id")?,
-        tenant_id: get_id(&row, "tenant_id")?,
-        job_id: get_id(&row, "job_id")?,
-        public_key: PublicKey::from_base64(&key).map_err(|e| StoreError::Corrupt { column: "agents.public_key", detail: e.to_string() })?,
+    let (id, tenant_id, job_id) = (get_id(&row, "id")?, get_id(&row, "tenant_id")?, get_id(&row, "job_id")?);
+    let last_seen_at = row.try_get::<Option<i64>, _>("last_seen_at")?.map(UnixMillis);
+    Ok(Some(PublicKey::from_base64(&key).map(|public_key| AgentRecord {
+        id,
+        tenant_id,
+        job_id,
+        public_key,
         revoked: revoked_at.is_some(),
-        last_seen_at: row.try_get::<Option<i64>, _>("last_seen_at")?.map(UnixMillis),
-    }))
+        last_seen_at,
+    })))
 }
 
 /// How stale `last_seen_at` may get: the health view needs minutes, and
@@ -155,12 +162,38 @@ pub async fn revoke(db: &Db, tenant: TenantId, agent: AgentId) -> Result<bool, S
     Ok(row.try_get::<i64, _>("n")? > 0)
 }
 
-/// Replaces an unrevoked agent's key; false when it is revoked or gone.
-pub async fn replace_key(db: &Db, agent: AgentId, key: &PublicKey) -> Result<bool, StoreError> {
-    let result = sqlx::query("UPDATE agents SET public_key = $1 WHERE id = $2 AND revoked_at IS NULL")
-        .bind(key.to_base64())
+/// What [`replace_key`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyReplaced {
+    Replaced,
+    /// The agent is revoked or gone.
+    Revoked,
+    /// The agent's key is no longer the one the rotation was checked
+    /// against: another rotation came first.
+    Changed,
+}
+
+/// Replaces an unrevoked agent's key `old`, the key the rotation was
+/// verified with, by `new`. Conditional on `old`, so of two rotations
+/// checked against the same key exactly one takes effect.
+pub async fn replace_key(db: &Db, agent: AgentId, old: &PublicKey, new: &PublicKey) -> Result<KeyReplaced, StoreError> {
+    let result = sqlx::query("UPDATE agents SET public_key = $1 WHERE id = $2 AND revoked_at IS NULL AND public_key = $3")
+        .bind(new.to_base64())
         .bind(agent.to_string())
+        .bind(old.to_base64())
         .execute(&mut *db.writer().await?)
         .await?;
-    Ok(result.rows_affected() == 1)
+    if result.rows_affected() == 1 {
+        return Ok(KeyReplaced::Replaced);
+    }
+    let revoked = sqlx::query("SELECT revoked_at FROM agents WHERE id = $1")
+        .bind(agent.to_string())
+        .fetch_optional(&db.pool)
+        .await?
+        .map(|row| row.try_get::<Option<i64>, _>("revoked_at"))
+        .transpose()?;
+    Ok(match revoked {
+        None | Some(Some(_)) => KeyReplaced::Revoked,
+        Some(None) => KeyReplaced::Changed,
+    })
 }

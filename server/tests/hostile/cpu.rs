@@ -2,6 +2,7 @@
 //! cost quadratic time, clients that never finish sending, and a
 //! registration limit that a proxy or a flood of bodies could defeat.
 
+use std::io::Read as _;
 use std::time::{Duration, Instant};
 
 use roster_proto::admin::{Access, AccessKind, CreateAccess, CreateJob, Job};
@@ -16,7 +17,7 @@ use tokio::net::TcpStream;
 
 use crate::on_both_engines;
 use crate::support::world::{self, World, guid};
-use crate::support::{Engine, TestApp};
+use crate::support::{Engine, TestApp, tls};
 
 /// Groups in the chain: the measurement (7 s a request before).
 const CHAIN: u32 = 40_000;
@@ -181,7 +182,7 @@ const CUT_OFF_WITHIN: Duration = Duration::from_secs(10);
 
 /// The port of `app`'s listener.
 fn address(app: &TestApp) -> String {
-    app.url.trim_start_matches("http://").to_owned()
+    app.url.split_once("://").map_or(app.url.as_str(), |(_, address)| address).to_owned()
 }
 
 /// Reads until the server closes the connection (or resets it); the bytes
@@ -466,6 +467,374 @@ async fn hostile_dns_are_escaped_with_a_note(engine: Engine) {
     assert_eq!(odd.dn, format!("CN=Odd\\0D,OU=Groups,{}", world::BASE));
 }
 
+/// Runs a blocking client (TLS on a std socket, raw HTTP/2) off the test's
+/// runtime, which also runs the server; its panic is the test's.
+async fn off_the_runtime<T: Send + 'static>(client: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(client).await {
+        Ok(value) => value,
+        Err(error) => std::panic::resume_unwind(error.into_panic()),
+    }
+}
+
+/// The certificate the HTTPS test server presents.
+fn certificate(app: &TestApp) -> Vec<u8> {
+    app.tls.as_ref().expect("an HTTPS server").cert_der.clone()
+}
+
+/// Like [`held_connection`], over TLS: one request answered, the next head
+/// started and never finished.
+fn held_tls_connection(address: &str, cert: &[u8]) -> tls::TlsStream {
+    let mut stream = tls::connect(address, cert, &[b"http/1.1"], CUT_OFF_WITHIN).expect("a TLS handshake");
+    tls::send(&mut stream, b"GET /health HTTP/1.1\r\nHost: roster\r\n\r\n").expect("send");
+    let mut answer = [0u8; 256];
+    let n = stream.read(&mut answer).expect("answered in time");
+    assert!(answer[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer[..n]));
+    tls::send(&mut stream, b"GET /health HTTP/1.1\r\nHost: rost").expect("send");
+    stream
+}
+
+/// [`tls::read_until_closed`] within [`CUT_OFF_WITHIN`], or a panic naming `what`.
+fn tls_read_until_closed(stream: &mut tls::TlsStream, what: &str) -> Vec<u8> {
+    tls::read_until_closed(stream, Instant::now() + CUT_OFF_WITHIN).unwrap_or_else(|| panic!("{what}: still open after {CUT_OFF_WITHIN:?}"))
+}
+
+/// Item 4 over HTTPS, the server's TLS mode (`--tls-cert`, `--tls-key`),
+/// where it was untested: a client that never starts its TLS handshake,
+/// one that stops inside its ClientHello (the TLS handshake timeout), and,
+/// after a handshake, headers that never finish, a kept-alive connection
+/// trickling its next head and a trickled body are each cut off as over
+/// plain HTTP.
+async fn slow_clients_are_cut_off_over_https(engine: Engine) {
+    let app = crate::support::spawn_https_app_with(engine, slow_client_limits()).await;
+    let address = address(&app);
+    let cert = certificate(&app);
+
+    let mut silent = TcpStream::connect(&address).await.expect("connect");
+    let started = Instant::now();
+    let answered = read_until_closed(&mut silent, "a connection that starts no TLS handshake").await;
+    assert!(answered.is_empty(), "{answered:?}");
+    assert!(started.elapsed() >= Duration::from_millis(400), "closed before the timeout: {:?}", started.elapsed());
+
+    // A TLS record header announcing a 512-byte ClientHello, and one byte of it.
+    let mut halfway = TcpStream::connect(&address).await.expect("connect");
+    halfway.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]).await.expect("send");
+    let started = Instant::now();
+    read_until_closed(&mut halfway, "a connection stopping inside its ClientHello").await;
+    assert!(started.elapsed() >= Duration::from_millis(400), "closed before the timeout: {:?}", started.elapsed());
+
+    let (address_, cert_) = (address.clone(), cert.clone());
+    off_the_runtime(move || {
+        let mut partial = tls::connect(&address_, &cert_, &[b"http/1.1"], CUT_OFF_WITHIN).expect("a TLS handshake");
+        tls::send(&mut partial, b"POST /agent/v1/register HTTP/1.1\r\nHost: roster\r\nContent-Ty").expect("send");
+        let started = Instant::now();
+        let answered = tls_read_until_closed(&mut partial, "a TLS connection with partial headers");
+        assert!(!answered.starts_with(b"HTTP/1.1 2"), "{}", String::from_utf8_lossy(&answered));
+        assert!(started.elapsed() >= Duration::from_millis(400), "closed before the timeout: {:?}", started.elapsed());
+
+        let mut idle = held_tls_connection(&address_, &cert_);
+        tls_read_until_closed(&mut idle, "a kept-alive TLS connection trickling its next head");
+    })
+    .await;
+
+    off_the_runtime(move || {
+        let mut trickle = tls::connect(&address, &cert, &[b"http/1.1"], CUT_OFF_WITHIN).expect("a TLS handshake");
+        tls::send(
+            &mut trickle,
+            b"POST /agent/v1/register HTTP/1.1\r\nHost: roster\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
+        )
+        .expect("send");
+        // One byte every 200 ms (the read timeout is the pause): 1,000 bytes
+        // would take over three minutes.
+        let deadline = Instant::now() + CUT_OFF_WITHIN;
+        let (mut received, mut buffer, mut sending) = (Vec::new(), [0u8; 4096], true);
+        loop {
+            assert!(Instant::now() < deadline, "a trickled body over TLS: still open after {CUT_OFF_WITHIN:?}");
+            sending = sending && tls::send(&mut trickle, b" ").is_ok();
+            trickle.sock.set_read_timeout(Some(Duration::from_millis(200))).expect("a timeout");
+            match trickle.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => received.extend_from_slice(&buffer[..n]),
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(_) => break,
+            }
+        }
+        let text = String::from_utf8_lossy(&received);
+        assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+        assert!(text.contains(ProblemKind::RequestTimeout.uri()), "{text}");
+        assert!(text.to_ascii_lowercase().contains("connection: close"), "{text}");
+    })
+    .await;
+}
+
+/// The connection cap over HTTPS: it is taken before the TLS handshake, so
+/// connections that never start one hold places as kept-alive TLS ones do;
+/// past it a new connection is closed before its handshake; once the slow
+/// ones are cut off, the server serves HTTPS again. Longer timeouts than
+/// the other tests', so the held connections outlast setting them up on a
+/// loaded machine.
+async fn past_the_cap_https_connections_are_refused_until_the_slow_ones_are_gone(engine: Engine) {
+    let limits = Limits { header_read_timeout_ms: 2_000, idle_timeout_ms: 3_000, ..slow_client_limits() };
+    let app = crate::support::spawn_https_app_with(engine, limits.clone()).await;
+    let address = address(&app);
+    let cert = certificate(&app);
+    let with_tls = limits.max_connections / 2;
+    let (address_, cert_) = (address.clone(), cert.clone());
+    let mut held = off_the_runtime(move || (0..with_tls).map(|_| held_tls_connection(&address_, &cert_)).collect::<Vec<_>>()).await;
+    let mut silent = Vec::new();
+    for _ in with_tls..limits.max_connections {
+        silent.push(TcpStream::connect(&address).await.expect("connect"));
+    }
+
+    let (address_, cert_) = (address.clone(), cert.clone());
+    let (refused, took) = off_the_runtime(move || {
+        let started = Instant::now();
+        let refused = tls::connect(&address_, &cert_, &[b"http/1.1"], CUT_OFF_WITHIN);
+        (refused.map(|_| ()), started.elapsed())
+    })
+    .await;
+    assert!(refused.is_err(), "a TLS connection past the cap completed its handshake");
+    assert!(took < Duration::from_millis(limits.header_read_timeout_ms), "refused only after {took:?}");
+
+    for (i, stream) in silent.iter_mut().enumerate() {
+        read_until_closed(stream, &format!("silent connection {i}")).await;
+    }
+    held = off_the_runtime(move || {
+        for (i, stream) in held.iter_mut().enumerate() {
+            tls_read_until_closed(stream, &format!("kept-alive TLS connection {i}"));
+        }
+        held
+    })
+    .await;
+    drop(held);
+    let deadline = Instant::now() + CUT_OFF_WITHIN;
+    loop {
+        let answer = app.http.get(format!("{}/health", app.url)).send().await;
+        if answer.as_ref().is_ok_and(|a| a.status() == 200) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "HTTPS not served again after the slow connections closed: {answer:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A byte stream to the test server on a blocking socket: plain TCP or TLS.
+trait Wire: std::io::Read + std::io::Write + Send {
+    fn socket(&self) -> &std::net::TcpStream;
+}
+
+impl Wire for std::net::TcpStream {
+    fn socket(&self) -> &std::net::TcpStream {
+        self
+    }
+}
+
+impl Wire for tls::TlsStream {
+    fn socket(&self) -> &std::net::TcpStream {
+        &self.sock
+    }
+}
+
+/// HTTP/2 frame types this client tells apart (RFC 9113, section 6).
+const DATA: u8 = 0x0;
+const HEADERS: u8 = 0x1;
+const RST_STREAM: u8 = 0x3;
+const SETTINGS: u8 = 0x4;
+const PING: u8 = 0x6;
+const GOAWAY: u8 = 0x7;
+/// Flags: END_STREAM (DATA, HEADERS), ACK (SETTINGS, PING), END_HEADERS.
+const END_STREAM: u8 = 0x1;
+const ACK: u8 = 0x1;
+const END_HEADERS: u8 = 0x4;
+
+#[derive(Debug)]
+struct Frame {
+    kind: u8,
+    flags: u8,
+    stream: u32,
+    payload: Vec<u8>,
+}
+
+fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let mut out = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+    out.extend_from_slice(&[kind, flags]);
+    out.extend_from_slice(&stream.to_be_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// A request's header block in HPACK, every field a literal without
+/// indexing (or a static-table entry), so the client keeps no table.
+fn request_headers(method: &str, https: bool, path: &str, content_type: Option<&str>) -> Vec<u8> {
+    let literal = |index: u8, value: &str| [&[index, value.len() as u8][..], value.as_bytes()].concat();
+    let mut block = vec![if method == "POST" { 0x83 } else { 0x82 }, if https { 0x87 } else { 0x86 }];
+    block.extend(literal(0x04, path));
+    block.extend(literal(0x01, "roster"));
+    if let Some(content_type) = content_type {
+        // content-type is static entry 31: 15 in the 4-bit prefix, then 16.
+        block.extend([&[0x0f][..], &literal(0x10, content_type)].concat());
+    }
+    block
+}
+
+/// A raw HTTP/2 client: it answers the server's SETTINGS, and its PINGs
+/// only if `answers_pings`.
+struct H2<W: Wire> {
+    wire: W,
+    buffer: Vec<u8>,
+    answers_pings: bool,
+    closed: bool,
+}
+
+impl<W: Wire> H2<W> {
+    /// Sends the connection preface and empty SETTINGS.
+    fn start(wire: W, answers_pings: bool) -> H2<W> {
+        let mut h2 = H2 { wire, buffer: Vec::new(), answers_pings, closed: false };
+        h2.send(&[&b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"[..], &frame(SETTINGS, 0, 0, &[])].concat());
+        h2
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        // A write after the server closed fails; reading tells the test so.
+        let _ = self.wire.write_all(bytes).and_then(|()| self.wire.flush());
+    }
+
+    /// The next frame `wanted` picks, reading until `deadline` (the other
+    /// frames are dropped); `None` when the connection closed (`closed`)
+    /// or the deadline passed first.
+    fn until(&mut self, deadline: Instant, wanted: impl Fn(&Frame) -> bool) -> Option<Frame> {
+        loop {
+            while self.buffer.len() >= 9 {
+                let length = u32::from_be_bytes([0, self.buffer[0], self.buffer[1], self.buffer[2]]) as usize;
+                if self.buffer.len() < 9 + length {
+                    break;
+                }
+                let bytes: Vec<u8> = self.buffer.drain(..9 + length).collect();
+                let stream = u32::from_be_bytes([bytes[5], bytes[6], bytes[7], bytes[8]]) & 0x7fff_ffff;
+                let frame = Frame { kind: bytes[3], flags: bytes[4], stream, payload: bytes[9..].to_vec() };
+                match (frame.kind, frame.flags & ACK) {
+                    (SETTINGS, 0) => self.send(&frame_ack(SETTINGS, &[])),
+                    (PING, 0) if self.answers_pings => self.send(&frame_ack(PING, &frame.payload)),
+                    _ if wanted(&frame) => return Some(frame),
+                    _ => {}
+                }
+            }
+            let left = deadline.checked_duration_since(Instant::now()).filter(|left| !left.is_zero())?;
+            self.wire.socket().set_read_timeout(Some(left)).expect("a timeout");
+            let mut chunk = [0u8; 4096];
+            match self.wire.read(&mut chunk) {
+                Ok(0) => {
+                    self.closed = true;
+                    return None;
+                }
+                Ok(n) => self.buffer.extend_from_slice(&chunk[..n]),
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(_) => {
+                    self.closed = true;
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Reads until the response on `stream` is complete; panics if it is
+    /// not, or if the server says GOAWAY first.
+    fn response(&mut self, stream: u32, deadline: Instant) -> Vec<Frame> {
+        let mut frames = Vec::new();
+        loop {
+            let frame = self
+                .until(deadline, |f| f.kind == GOAWAY || (f.stream == stream && matches!(f.kind, HEADERS | DATA)))
+                .unwrap_or_else(|| panic!("no response on stream {stream} (closed: {})", self.closed));
+            assert_ne!(frame.kind, GOAWAY, "GOAWAY while stream {stream} was open: {frame:?}");
+            let done = frame.flags & END_STREAM != 0;
+            frames.push(frame);
+            if done {
+                return frames;
+            }
+        }
+    }
+}
+
+fn frame_ack(kind: u8, payload: &[u8]) -> Vec<u8> {
+    frame(kind, ACK, 0, payload)
+}
+
+/// After a request, the server sends GOAWAY and closes the connection; the
+/// time from `answered` to the GOAWAY, or a panic naming `what`.
+fn closed_after_idle<W: Wire>(h2: &mut H2<W>, answered: Instant, what: &str) -> Duration {
+    let deadline = Instant::now() + CUT_OFF_WITHIN;
+    let goaway = h2.until(deadline, |f| f.kind == GOAWAY);
+    let idle_for = answered.elapsed();
+    assert!(goaway.is_some(), "{what}: no GOAWAY within {CUT_OFF_WITHIN:?} (closed: {})", h2.closed);
+    while !h2.closed {
+        assert!(Instant::now() < deadline, "{what}: still open {CUT_OFF_WITHIN:?} after it went idle");
+        h2.until(deadline, |_| false);
+    }
+    idle_for
+}
+
+/// One HTTP/2 connection's life as item 4 expects it: `GET /health`
+/// answered, then, with no stream open, GOAWAY after the idle timeout (not
+/// before) and the connection closed, also when the client does not answer
+/// the GOAWAY's ping. A stream kept open past the idle timeout (a body
+/// trickling in) keeps the connection, and is answered.
+fn http2_idle_connection<W: Wire>(connect: impl Fn() -> W, https: bool, limits: &Limits) {
+    let idle = Duration::from_millis(limits.idle_timeout_ms);
+    let mode = if https { "over TLS" } else { "h2c" };
+    for answers_pings in [true, false] {
+        let what = format!("an idle HTTP/2 connection {mode} (answering pings: {answers_pings})");
+        let mut h2 = H2::start(connect(), answers_pings);
+        h2.send(&frame(HEADERS, END_HEADERS | END_STREAM, 1, &request_headers("GET", https, "/health", None)));
+        let response = h2.response(1, Instant::now() + CUT_OFF_WITHIN);
+        assert_eq!(response[0].payload.first(), Some(&0x88), "{what}: not a 200: {response:?}");
+        let idle_for = closed_after_idle(&mut h2, Instant::now(), &what);
+        assert!(idle_for >= idle - Duration::from_millis(100), "{what}: GOAWAY after {idle_for:?} idle, before {idle:?}");
+    }
+
+    // A body trickling in for twice the idle timeout: its stream is open.
+    let mut h2 = H2::start(connect(), true);
+    let headers = request_headers("POST", https, "/agent/v1/register", Some("application/json"));
+    h2.send(&frame(HEADERS, END_HEADERS, 1, &headers));
+    h2.send(&frame(DATA, 0, 1, b"{"));
+    let trickle_until = Instant::now() + 2 * idle;
+    while Instant::now() < trickle_until {
+        let early = h2.until(Instant::now() + Duration::from_millis(200), |f| {
+            f.kind == GOAWAY || (f.stream == 1 && matches!(f.kind, HEADERS | DATA | RST_STREAM))
+        });
+        assert!(early.is_none() && !h2.closed, "{mode}: GOAWAY, an answer or a close while the body still arrives: {early:?}");
+        h2.send(&frame(DATA, 0, 1, b" "));
+    }
+    h2.send(&frame(DATA, END_STREAM, 1, b"}"));
+    h2.response(1, Instant::now() + CUT_OFF_WITHIN);
+    closed_after_idle(&mut h2, Instant::now(), &format!("a connection {mode} after its trickled request"));
+}
+
+/// Item 4's HTTP/2 half. hyper's header timer is HTTP/1's idle timeout;
+/// HTTP/2 has none of its own, so a connection whose streams were all done
+/// stayed open for as long as the client liked (before: no GOAWAY in the
+/// 10 s tried). Now it is closed after the idle timeout: over h2c (prior
+/// knowledge) and over TLS (ALPN `h2`).
+async fn an_idle_http2_connection_is_closed(engine: Engine) {
+    // Bodies may take longer than the idle timeout, so the trickled stream
+    // is cut by neither.
+    let limits = Limits { body_read_timeout_ms: 10_000, ..slow_client_limits() };
+    let plain = crate::support::spawn_app_with(engine, limits.clone()).await;
+    let address_ = address(&plain);
+    let limits_ = limits.clone();
+    off_the_runtime(move || http2_idle_connection(|| std::net::TcpStream::connect(&address_).expect("connect"), false, &limits_)).await;
+
+    let secure = crate::support::spawn_https_app_with(engine, limits.clone()).await;
+    let (address, cert) = (address(&secure), certificate(&secure));
+    off_the_runtime(move || {
+        let connect = || {
+            let stream = tls::connect(&address, &cert, &[b"h2"], CUT_OFF_WITHIN).expect("a TLS handshake");
+            assert_eq!(stream.conn.alpn_protocol(), Some(&b"h2"[..]), "the server speaks HTTP/2 over TLS");
+            stream
+        };
+        http2_idle_connection(connect, true, &limits)
+    })
+    .await;
+}
+
 on_both_engines!(
     twenty_thousand_paths_are_refused_quickly,
     slow_clients_are_cut_off,
@@ -476,4 +845,7 @@ on_both_engines!(
     look_alike_names_are_one_name,
     hostile_ad_fields_are_cleaned_with_a_note,
     hostile_dns_are_escaped_with_a_note,
+    slow_clients_are_cut_off_over_https,
+    past_the_cap_https_connections_are_refused_until_the_slow_ones_are_gone,
+    an_idle_http2_connection_is_closed,
 );

@@ -6,6 +6,7 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -17,6 +18,7 @@ use roster_proto::admin::{RegistrationToken, Session, SessionStatus};
 use roster_proto::agent::{RegisterRequest, RotateKey};
 use roster_proto::problem::ProblemKind;
 use roster_proto::records::Record;
+use roster_server::settings::Limits;
 use roster_snapshot::keys::AgentKey;
 use roster_snapshot::token::{self, EMPTY_BODY_SHA256, HEADER};
 use serde_json::{Value, json};
@@ -338,7 +340,8 @@ fn forged(marker: &str) -> String {
 /// Item 8. Client text (a token's `htu`, a name an admin gives) went into
 /// the log, and a newline or an ANSI escape in it could forge a log line.
 /// Now such fields are written escaped: one request, one line.
-async fn client_text_cannot_forge_a_log_line(engine: Engine) {
+/// Captures what the server logs on this thread until the guard drops.
+fn capture_log() -> (Captured, tracing::subscriber::DefaultGuard) {
     // tracing caches each callsite's interest. While exactly one scoped
     // dispatcher is alive it asks only the registering thread's, so a
     // callsite first reached by another test's thread would stay disabled
@@ -349,8 +352,11 @@ async fn client_text_cannot_forge_a_log_line(engine: Engine) {
     let writer = log.clone();
     let subscriber =
         tracing_subscriber::fmt().with_max_level(tracing::Level::INFO).with_ansi(false).with_writer(move || writer.clone()).finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    (log, tracing::subscriber::set_default(subscriber))
+}
 
+async fn client_text_cannot_forge_a_log_line(engine: Engine) {
+    let (log, _guard) = capture_log();
     let w = world(engine).await;
     // A token whose `htu` carries the forged line, on the route it does not name.
     let mut claims = job_claims(&w.agent, now(), now() + 60);
@@ -379,6 +385,91 @@ async fn client_text_cannot_forge_a_log_line(engine: Engine) {
     log.assert_one_escaped_line("FORGED-NAME", "held session decided");
 }
 
+/// A weak key stored before weak keys were refused (item 6 refuses them at
+/// registration and rotation only), as an old row would hold it. Reading
+/// the row refused the key as corrupt data, so every request of the agent
+/// was answered 500. Now the agent is refused like a bad signature (401,
+/// the cause in the request's log line), also for the "signature" that
+/// needs no private key, and the admin's list of agents still shows it.
+async fn a_stored_weak_key_is_refused_like_a_bad_signature(engine: Engine) {
+    let (log, _guard) = capture_log();
+    let w = world(engine).await;
+    let db = roster_server::db::Db::connect(&w.app.database_url).await.unwrap();
+    let weak_keys = small_order_keys();
+    for weak in &weak_keys {
+        sqlx::query("UPDATE agents SET public_key = $1 WHERE id = $2")
+            .bind(weak)
+            .bind(w.agent.id.to_string())
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        w.agent.get(&w.app, JOB).await.assert_problem(401).assert_kind(ProblemKind::Unauthorized);
+        get_job_with(&w, &forged_for_identity(&job_claims(&w.agent, now(), now() + 60))).await.assert_problem(401);
+        let records = vec![user(1, "OU=Staff", 512)];
+        let manifest = w.agent.manifest(&chunk(&records, 8192), &records);
+        w.agent.post(&w.app, "/agent/v1/snapshots", &w.agent.sign(&manifest)).await.assert_problem(401);
+        w.agent.post(&w.app, KEY, &w.agent.rotation(&AgentKey::generate().unwrap())).await.assert_problem(401);
+
+        let listed = w.app.get("/api/v1/agents", &w.admin).await;
+        assert_eq!(listed.status, 200, "{weak}: {}", listed.body);
+        let agents: roster_proto::admin::Page<roster_proto::admin::Agent> = listed.json();
+        assert_eq!(agents.items.iter().map(|a| a.id).collect::<Vec<_>>(), vec![w.agent.id]);
+    }
+    let text = log.text();
+    let refused: Vec<&str> = text.lines().filter(|line| line.contains("stored public key is refused")).collect();
+    assert_eq!(refused.len(), 4 * weak_keys.len(), "one line per refused request:\n{text}");
+    assert!(refused.iter().all(|line| line.contains("request refused") && line.contains(&w.agent.id.to_string())), "{refused:#?}");
+    assert!(refused.iter().all(|line| line.contains("small-order")), "{refused:#?}");
+}
+
+const KEY: &str = "/agent/v1/key";
+
+/// Two rotations signed with the same current key, each with a new key of
+/// its own and its proof, both passed their checks and both wrote the key:
+/// the later one won silently, and whoever made the other was answered 204
+/// for a key that no longer worked. Now the write is conditional on the
+/// key the request was verified with. In every round exactly one rotation
+/// succeeds and its key is the one in place; the other is answered 409
+/// `key-changed` when both were checked against the same key (the race;
+/// nearly every round on loopback, and at least a quarter of them is
+/// required, so the test shows the race was run), or 401 when it was
+/// checked after the first took effect.
+async fn of_two_concurrent_rotations_exactly_one_succeeds(engine: Engine) {
+    const ROUNDS: usize = 20;
+    // Four requests a round: more than the default rate allows.
+    let limits = Limits { tenant_requests_per_second: 1_000.0, tenant_request_burst: 10_000.0, ..Limits::default() };
+    let mut w = world_with(engine, limits).await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut races = 0;
+    for round in 1..=ROUNDS {
+        assert!(Instant::now() < deadline, "{round} rounds took over two minutes");
+        let keys = [AgentKey::generate().unwrap(), AgentKey::generate().unwrap()];
+        let rotations = [w.agent.rotation(&keys[0]), w.agent.rotation(&keys[1])];
+        let (first, second) = tokio::join!(w.agent.post(&w.app, KEY, &rotations[0]), w.agent.post(&w.app, KEY, &rotations[1]));
+        let statuses = [first.status, second.status];
+        let winner = match statuses {
+            [204, 204] => panic!("round {round}: both rotations succeeded"),
+            [204, _] => 0,
+            [_, 204] => 1,
+            _ => panic!("round {round}: neither rotation succeeded: {} / {}", first.body, second.body),
+        };
+        let loser = [&first, &second][1 - winner];
+        if loser.status == 409 {
+            loser.assert_problem(409).assert_kind(ProblemKind::KeyChanged);
+            races += 1;
+        } else {
+            loser.assert_problem(401);
+        }
+        let [a, b] = keys;
+        let (won, lost) = if winner == 0 { (a, b) } else { (b, a) };
+        w.agent.key = won;
+        assert_eq!(w.agent.get(&w.app, JOB).await.status, 200, "round {round}: the winner's key is in place");
+        let as_loser = Agent { key: lost, id: w.agent.id, audience: w.agent.audience.clone(), job_id: w.agent.job_id };
+        as_loser.get(&w.app, JOB).await.assert_problem(401);
+    }
+    assert!(races >= ROUNDS / 4, "only {races} of {ROUNDS} rounds raced: the test did not run the race");
+}
+
 on_both_engines!(
     tokens_whose_times_overflow_are_refused,
     small_order_keys_are_refused_at_registration_and_rotation,
@@ -388,4 +479,6 @@ on_both_engines!(
     a_chunk_is_exactly_one_gzip_member,
     record_counts_cannot_wrap_past_the_limit,
     client_text_cannot_forge_a_log_line,
+    a_stored_weak_key_is_refused_like_a_bad_signature,
+    of_two_concurrent_rotations_exactly_one_succeeds,
 );

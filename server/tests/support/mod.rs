@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod tls;
 pub mod world;
 
 use std::time::{Duration, Instant};
@@ -28,6 +29,10 @@ pub struct TestApp {
     /// The server's own database handle, for what only it measures (how
     /// long a write held the writer).
     pub db: roster_server::db::Db,
+    /// The certificate an HTTPS server presents; `None` for plain HTTP.
+    pub tls: Option<tls::SelfSigned>,
+    /// Keeps the certificate and key files alive with the server.
+    _tls_files: Option<roster_testkit::TempDir>,
 }
 
 pub async fn spawn_app(engine: Engine) -> TestApp {
@@ -42,14 +47,40 @@ pub async fn spawn_app_with(engine: Engine, limits: Limits) -> TestApp {
 /// Like [`spawn_app_with`], on a database the test prepared (e.g. as an
 /// older server left it).
 pub async fn spawn_app_on(database: TestDatabase, limits: Limits) -> TestApp {
+    spawn(database, limits, None).await
+}
+
+/// Like [`spawn_app_with`], serving HTTPS as `serve --tls-cert --tls-key`
+/// does, with a self-signed certificate made for the test
+/// ([`tls::self_signed`]); the client trusts that certificate only.
+pub async fn spawn_https_app_with(engine: Engine, limits: Limits) -> TestApp {
+    spawn(TestDatabase::create(engine).await, limits, Some(tls::self_signed())).await
+}
+
+async fn spawn(database: TestDatabase, limits: Limits, certificate: Option<tls::SelfSigned>) -> TestApp {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let database_url = database.url.clone();
-    let settings = Settings { database_url: database_url.clone(), listen: "127.0.0.1:0".parse().expect("address"), tls: None, limits };
+    let files = certificate.as_ref().map(|certificate| {
+        let dir = roster_testkit::TempDir::new("tls");
+        std::fs::write(dir.path().join("cert.pem"), &certificate.cert_pem).expect("write the certificate");
+        std::fs::write(dir.path().join("key.pem"), &certificate.key_pem).expect("write the key");
+        dir
+    });
+    let tls =
+        files.as_ref().map(|dir| roster_server::settings::TlsFiles { cert: dir.path().join("cert.pem"), key: dir.path().join("key.pem") });
+    let settings = Settings { database_url: database_url.clone(), listen: "127.0.0.1:0".parse().expect("address"), tls, limits };
     let app = Application::build(settings).await.expect("build the server");
-    let url = format!("http://127.0.0.1:{}", app.port());
+    let (scheme, http) = match &certificate {
+        None => ("http", reqwest::Client::new()),
+        Some(certificate) => {
+            let trusted = reqwest::Certificate::from_der(&certificate.cert_der).expect("a certificate");
+            ("https", reqwest::Client::builder().tls_certs_only([trusted]).build().expect("an HTTPS client"))
+        }
+    };
+    let url = format!("{scheme}://127.0.0.1:{}", app.port());
     let db = app.state().db.clone();
     tokio::spawn(app.run_until_stopped());
-    TestApp { url, http: reqwest::Client::new(), _database: database, database_url, db }
+    TestApp { url, http, _database: database, database_url, db, tls: certificate, _tls_files: files }
 }
 
 /// A fresh database with the migrations before `version` applied, as an

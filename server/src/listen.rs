@@ -148,49 +148,49 @@ where
 struct Activity {
     /// Requests open now (HTTP/2 streams; at most one on HTTP/1).
     open: usize,
-    /// Requests opened so far: a request that came and went while the
-    /// watcher slept is activity too.
-    opened: u64,
     /// How to close the connection, known from its first request on (the
     /// first-request timeout bounds the time before it).
     close: Option<ConnectionShutdown>,
 }
 
-/// Waits for `idle` with no request open, then closes the connection;
-/// returns when the connection is gone (every sender dropped).
+/// Waits for `idle` with no request open, then closes the connection
+/// gracefully (GOAWAY on HTTP/2) and, if it is then idle for `idle` again,
+/// outright (a client ignoring the GOAWAY's ping); returns when the
+/// connection is gone (every sender dropped). A client may open streams
+/// until it reads the GOAWAY: those are never cut, only an idle connection.
 async fn close_when_idle(mut activity: watch::Receiver<Activity>, idle: Duration) {
-    loop {
-        let Ok(opened) = activity.wait_for(|a| a.open == 0).await.map(|a| a.opened) else { return };
-        tokio::select! {
-            changed = activity.changed() => if changed.is_err() { return },
-            () = tokio::time::sleep(idle) => {
-                let close = {
-                    let now = activity.borrow_and_update();
-                    if now.open > 0 || now.opened != opened {
-                        continue;
-                    }
-                    now.close.clone()
-                };
-                match close {
-                    Some(close) => {
-                        close.graceful_shutdown();
-                        tokio::select! {
-                            () = tokio::time::sleep(idle) => close.shutdown(),
-                            () = gone(&mut activity) => {}
-                        }
-                        return;
-                    }
-                    // No request yet: nothing to close it with until one comes.
-                    None => if activity.changed().await.is_err() { return },
-                }
-            }
+    let close = loop {
+        if !idle_for(&mut activity, idle).await {
+            return;
         }
+        if let Some(close) = activity.borrow().close.clone() {
+            break close;
+        }
+        // No request yet: nothing to close it with until one comes.
+        if activity.changed().await.is_err() {
+            return;
+        }
+    };
+    close.graceful_shutdown();
+    if idle_for(&mut activity, idle).await {
+        close.shutdown();
     }
 }
 
-/// Resolves when the connection's service and requests are all dropped.
-async fn gone(activity: &mut watch::Receiver<Activity>) {
-    while activity.changed().await.is_ok() {}
+/// Resolves once the connection has had no request open for `idle` without
+/// a request coming or going meanwhile: `true`; `false` once it is gone.
+async fn idle_for(activity: &mut watch::Receiver<Activity>, idle: Duration) -> bool {
+    loop {
+        if activity.wait_for(|a| a.open == 0).await.is_err() {
+            return false;
+        }
+        tokio::select! {
+            // Any request that came, even one already gone, starts the wait again.
+            biased;
+            changed = activity.changed() => if changed.is_err() { return false },
+            () = tokio::time::sleep(idle) => return true,
+        }
+    }
 }
 
 /// A connection's service, counting the requests open on it for
@@ -218,7 +218,6 @@ where
         let close = request.extensions().get::<ConnectionShutdown>().cloned();
         self.activity.send_modify(|a| {
             a.open += 1;
-            a.opened += 1;
             if a.close.is_none() {
                 a.close = close;
             }

@@ -360,10 +360,9 @@ pub async fn history(
     .await
 }
 
-/// Marks a session failed.
+/// Marks a session failed (a write: it waits its turn in the writers' queue).
 pub async fn fail(db: &Db, work: &SessionWork, error: &str) -> Result<(), StoreError> {
-    let mut conn = db.pool.acquire().await?;
-    finish(&mut conn, work, SessionStatus::Failed, &SessionCounts::default(), &[], Some(error)).await?;
+    finish(&mut *db.writer().await?, work, SessionStatus::Failed, &SessionCounts::default(), &[], Some(error)).await?;
     Ok(())
 }
 

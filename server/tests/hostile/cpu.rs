@@ -806,6 +806,32 @@ fn http2_idle_connection<W: Wire>(connect: impl Fn() -> W, https: bool, limits: 
     h2.send(&frame(DATA, END_STREAM, 1, b"}"));
     h2.response(1, Instant::now() + CUT_OFF_WITHIN);
     closed_after_idle(&mut h2, Instant::now(), &format!("a connection {mode} after its trickled request"));
+
+    // A stream opened after the GOAWAY by a client that has not read it (nor
+    // answers its ping) runs to its end: the connection is closed outright
+    // only once it is idle again, never under a request (before: it was cut
+    // one idle timeout after the GOAWAY, whatever was open).
+    let what = format!("a stream {mode} opened after the GOAWAY");
+    let mut h2 = H2::start(connect(), false);
+    h2.send(&frame(HEADERS, END_HEADERS | END_STREAM, 1, &request_headers("GET", https, "/health", None)));
+    h2.response(1, Instant::now() + CUT_OFF_WITHIN);
+    assert!(h2.until(Instant::now() + CUT_OFF_WITHIN, |f| f.kind == GOAWAY).is_some(), "{what}: no GOAWAY");
+    h2.send(&frame(HEADERS, END_HEADERS, 3, &headers));
+    h2.send(&frame(DATA, 0, 3, b"{"));
+    let trickle_until = Instant::now() + 2 * idle;
+    while Instant::now() < trickle_until {
+        let early = h2.until(Instant::now() + Duration::from_millis(200), |f| f.stream == 3);
+        assert!(early.is_none() && !h2.closed, "{what}: answered, reset or closed while its body still arrives: {early:?}");
+        h2.send(&frame(DATA, 0, 3, b" "));
+    }
+    h2.send(&frame(DATA, END_STREAM, 3, b"}"));
+    let answered = h2.until(Instant::now() + CUT_OFF_WITHIN, |f| f.stream == 3 && matches!(f.kind, HEADERS | RST_STREAM));
+    assert_eq!(answered.as_ref().map(|f| f.kind), Some(HEADERS), "{what}: not answered (closed: {})", h2.closed);
+    let deadline = Instant::now() + CUT_OFF_WITHIN;
+    while !h2.closed {
+        assert!(Instant::now() < deadline, "{what}: still open {CUT_OFF_WITHIN:?} after its answer");
+        h2.until(deadline, |_| false);
+    }
 }
 
 /// Item 4's HTTP/2 half. hyper's header timer is HTTP/1's idle timeout;

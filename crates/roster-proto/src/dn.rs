@@ -89,12 +89,23 @@ pub fn join(relative: &str, base: &str) -> String {
     }
 }
 
-/// True for a character a DN shows escaped: a control character or bidi
-/// override ([`crate::name::is_forbidden`]) or one with no visible form
-/// ([`crate::name::is_default_ignorable`]). AD writes such characters in a
-/// DN as `\0A`, so one that arrives raw was put there by its sender.
+/// True for a character a DN shows escaped: a control, an ANSI escape, a
+/// bidi override ([`crate::name::is_forbidden`]) or one with no visible form
+/// ([`crate::name::is_default_ignorable`]), except the joiners and selectors
+/// that shape the text around them ([`shapes_text`]). AD writes the escaped
+/// ones in a DN as `\0A`, so one that arrives raw was put there by its
+/// sender.
 pub fn is_shown_escaped(c: char) -> bool {
-    crate::name::is_forbidden(c) || crate::name::is_default_ignorable(c)
+    crate::name::is_forbidden(c) || (crate::name::is_default_ignorable(c) && !shapes_text(c))
+}
+
+/// Default-ignorable characters that are part of how a word is written:
+/// the zero-width non-joiner and joiner (Persian and Indic words, emoji
+/// sequences), variation selectors (emoji and CJK forms, Mongolian's free
+/// variation selectors) and the combining grapheme joiner. A DN shows them
+/// as they are; a name's key still drops them (`crate::name`).
+pub fn shapes_text(c: char) -> bool {
+    matches!(c, '\u{034F}' | '\u{180B}'..='\u{180D}' | '\u{180F}' | '\u{200C}' | '\u{200D}' | '\u{FE00}'..='\u{FE0F}')
 }
 
 /// `dn` with every character [`is_shown_escaped`] written as RFC 4514 hex
@@ -245,6 +256,12 @@ mod tests {
             ("CN=A\\\u{0},OU=Staff", Some("CN=A\\00,OU=Staff")),
             ("CN=A\\\\\t,OU=Staff", Some("CN=A\\\\\\09,OU=Staff")),
             ("CN=Ann,\nOU=Staff", Some("CN=Ann,\\0AOU=Staff")),
+            // Joiners and selectors that shape a word are shown as they are.
+            ("CN=\u{645}\u{62D}\u{645}\u{62F}\u{200C}\u{631}\u{636}\u{627},OU=Staff", None),
+            ("CN=\u{915}\u{94D}\u{200D}\u{937},OU=Staff", None),
+            ("CN=Ann \u{1F469}\u{200D}\u{1F4BB}\u{FE0F},OU=Staff", None),
+            ("CN=\u{1820}\u{180B},OU=Staff", None),
+            ("CN=Ann\u{2060}\u{FEFF},OU=Staff", Some("CN=Ann\\E2\\81\\A0\\EF\\BB\\BF,OU=Staff")),
         ] {
             let got = escape_invisible(raw);
             assert_eq!(got.as_deref(), escaped, "{raw:?}");

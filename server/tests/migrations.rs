@@ -29,6 +29,9 @@ use roster_server::db::Db;
 use roster_testkit::database::{Engine, TestDatabase};
 use sqlx::{Connection, Row};
 
+#[path = "support/older.rs"]
+mod older;
+
 /// A column's type, as far as both engines agree on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Family {
@@ -559,16 +562,7 @@ fn manifest_json(snapshot: roster_proto::SnapshotId, agent: roster_proto::AgentI
 /// hold and are enforced, and SQLite's connections enforce foreign keys again.
 async fn data_at_0006_upgrades_intact(engine: Engine) {
     use roster_server::store;
-    let database = TestDatabase::create(engine).await;
-    sqlx::any::install_default_drivers();
-    let all = match engine {
-        Engine::Sqlite => sqlx::migrate!("./migrations/sqlite"),
-        Engine::Postgres => sqlx::migrate!("./migrations/postgres"),
-    };
-    let before = sqlx::migrate::Migrator::with_migrations(all.iter().filter(|m| m.version <= 6).cloned().collect());
-    let url = if engine == Engine::Sqlite { format!("{}?mode=rwc", database.url) } else { database.url.clone() };
-    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
-    before.run(&pool).await.unwrap();
+    let (database, pool) = older::database_before_migration(engine, 7).await;
 
     let (tenant, job, agent) = (roster_proto::TenantId::new(), roster_proto::JobId::new(), roster_proto::AgentId::new());
     let (committed, receiving, session) =

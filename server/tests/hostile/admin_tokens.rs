@@ -193,7 +193,7 @@ async fn issuing_checks_its_input_and_use_is_recorded(engine: Engine) {
 /// A token issued before migration 0006 keeps working, with an id, no
 /// label and no expiry, and can then be revoked.
 async fn tokens_from_before_the_migration_keep_working(engine: Engine) {
-    let (database, pool) = crate::support::database_before_migration(engine, 6).await;
+    let (database, pool) = crate::support::older::database_before_migration(engine, 6).await;
     let value = "rst_admin_issued-before-0006";
     let tenant = crate::support::old_tenant_with_token(&pool, value).await;
     pool.close().await;

@@ -485,7 +485,7 @@ async fn names_stored_before_migration_0003_are_rekeyed(engine: Engine) {
     use roster_proto::admin::{Access, AccessKind, CreateAccess};
     use roster_server::store::name_keys::{REKEY_BATCH_ROWS, rekey_names};
 
-    let (database, pool) = crate::support::database_before_migration(engine, 3).await;
+    let (database, pool) = crate::support::older::database_before_migration(engine, 3).await;
     let admin = "rst_admin_issued-before-0003";
     let tenant = crate::support::old_tenant_with_token(&pool, admin).await;
     let policy = serde_json::to_string(&roster_proto::admin::SafeguardPolicy::default()).unwrap();

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod older;
 pub mod tls;
 pub mod world;
 
@@ -81,23 +82,6 @@ async fn spawn(database: TestDatabase, limits: Limits, certificate: Option<tls::
     let db = app.state().db.clone();
     tokio::spawn(app.run_until_stopped());
     TestApp { url, http, _database: database, database_url, db, tls: certificate, _tls_files: files }
-}
-
-/// A fresh database with the migrations before `version` applied, as an
-/// older server left it, and a pool on it (close it before a server opens
-/// the database).
-pub async fn database_before_migration(engine: Engine, version: i64) -> (TestDatabase, sqlx::AnyPool) {
-    let database = TestDatabase::create(engine).await;
-    sqlx::any::install_default_drivers();
-    let all = match engine {
-        Engine::Sqlite => sqlx::migrate!("./migrations/sqlite"),
-        Engine::Postgres => sqlx::migrate!("./migrations/postgres"),
-    };
-    let before = sqlx::migrate::Migrator::with_migrations(all.iter().filter(|m| m.version < version).cloned().collect());
-    let url = if engine == Engine::Sqlite { format!("{}?mode=rwc", database.url) } else { database.url.clone() };
-    let pool = sqlx::AnyPool::connect(&url).await.expect("open the database");
-    before.run(&pool).await.expect("the older migrations");
-    (database, pool)
 }
 
 /// A tenant named "Old" with the admin token `value`, stored as every

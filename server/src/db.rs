@@ -211,6 +211,18 @@ impl Db {
         Ok(WriteTx { tx, _held: turn })
     }
 
+    /// Starts a transaction that only reads, from one consistent snapshot
+    /// of the database however long it lasts: on SQLite (WAL) a deferred
+    /// transaction reads as of its first statement; on PostgreSQL
+    /// `REPEATABLE READ` does. It holds no writer's turn and blocks no
+    /// writer.
+    pub async fn begin_read(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        match self.dialect {
+            Dialect::Sqlite => self.pool.begin().await,
+            Dialect::Postgres => self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await,
+        }
+    }
+
     /// A connection for one auto-committed write statement, taken in turn
     /// with the write transactions (on SQLite).
     pub async fn writer(&self) -> Result<WriteConn, sqlx::Error> {

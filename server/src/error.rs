@@ -138,7 +138,7 @@ impl AppError {
             }
             AppError::Store(_)
             | AppError::Ingest(IngestError::Store(_))
-            | AppError::Import(ImportError::Store(_))
+            | AppError::Import(ImportError::Store(_) | ImportError::UsersKeptChanging(_))
             | AppError::Blocking(_) => (S::INTERNAL_SERVER_ERROR, K::Internal),
         }
     }

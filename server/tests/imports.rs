@@ -644,8 +644,9 @@ async fn a_run_that_lost_its_claim_records_nothing(engine: Engine) {
 }
 
 /// PostgreSQL, several replicas: housekeeping re-queues a running session
-/// no import holds (its server died) once it is old enough, and leaves one
-/// a live import holds.
+/// silent for long whose row no import holds (its server died), and leaves
+/// one a live import holds, one claimed a moment ago and one whose import
+/// showed a sign of life recently (it plans outside any transaction).
 #[tokio::test]
 async fn postgres_abandoned_imports_are_requeued_and_live_ones_are_not() {
     let w = world(Engine::Postgres).await;
@@ -660,12 +661,25 @@ async fn postgres_abandoned_imports_are_requeued_and_live_ones_are_not() {
     copy_snapshot(&db, w.job.id, first.snapshot_id, other.id).await;
     let live = running_session(&db, tenant, other.id, first.snapshot_id, Uuid::new_v4(), 10 * 60 * 1000).await;
     let recent = {
-        // A third job's session claimed a moment ago, between its claim and its lock.
+        // A third job's session claimed a moment ago, before its first sign of life.
         let third = create_staff_job(&w.app, &w.admin, "third").await;
         copy_snapshot(&db, w.job.id, first.snapshot_id, third.id).await;
         running_session(&db, tenant, third.id, first.snapshot_id, Uuid::new_v4(), 1000).await
     };
-    // The live import holds its session's row, as a running import does.
+    let beating = {
+        // A fourth job's session claimed long ago whose import still plans, beating as it stages.
+        let fourth = create_staff_job(&w.app, &w.admin, "fourth").await;
+        copy_snapshot(&db, w.job.id, first.snapshot_id, fourth.id).await;
+        let id = running_session(&db, tenant, fourth.id, first.snapshot_id, Uuid::new_v4(), 10 * 60 * 1000).await;
+        sqlx::query("UPDATE sessions SET alive_at = $1 WHERE id = $2")
+            .bind(now_ms() - 30_000)
+            .bind(id.to_string())
+            .execute(&mut *db.writer().await.unwrap())
+            .await
+            .unwrap();
+        id
+    };
+    // The live import holds its session's row, as a running import does while it applies.
     let mut holder = db.pool.begin().await.unwrap();
     sqlx::query("SELECT id FROM sessions WHERE id = $1 FOR UPDATE").bind(live.to_string()).fetch_one(&mut *holder).await.unwrap();
 
@@ -677,6 +691,7 @@ async fn postgres_abandoned_imports_are_requeued_and_live_ones_are_not() {
     };
     assert_eq!(status(live).await, SessionStatus::Running, "a session an import holds is left alone");
     assert_eq!(status(recent).await, SessionStatus::Running, "a session claimed a moment ago is left alone");
+    assert_eq!(status(beating).await, SessionStatus::Running, "a session whose import showed a sign of life recently is left alone");
     // The abandoned one is queued again, and the worker runs it.
     let rerun = w.app.wait_for_session(&w.admin, abandoned).await;
     session_succeeded(&rerun);
@@ -688,6 +703,99 @@ async fn postgres_abandoned_imports_are_requeued_and_live_ones_are_not() {
     let released = w.app.wait_for_session(&w.admin, live).await;
     assert_eq!(released.status, SessionStatus::Failed, "{released:?}");
     assert!(released.error.as_deref().unwrap_or("").contains("no directory state"), "{released:?}");
+}
+
+/// An import plans from a read snapshot and applies in a short transaction
+/// after: links replaced in between make it plan again; on its last
+/// attempt it applies its plan as made (consistent, only older), says so,
+/// and writes no resolution onto the new links. Users written in between
+/// (a purge) always make it plan again: it never applies onto users it did
+/// not plan from.
+async fn what_changes_between_plan_and_apply_is_planned_again(engine: Engine) {
+    use roster_server::import::{Finished, finish_staged, plan_staged};
+    let w = world(engine).await;
+    w.link_sales_to_basic_access().await;
+    let with_vip = |ids: std::ops::RangeInclusive<u32>, vip: &[u32]| {
+        let mut records = staff(ids);
+        records.push(group(300, "VIP", vip));
+        records
+    };
+    let first = w.first_import(&with_vip(1..=3, &[1])).await;
+    w.push_full(&with_vip(1..=5, &[1, 4]), 1001).await;
+    let db = roster_server::db::Db::connect(&w.app.database_url).await.unwrap();
+    let tenant = roster_server::store::tenants::tenant_for_admin_token(&db, &w.admin).await.unwrap().unwrap();
+    let links_path = format!("/api/v1/jobs/{}/links", w.job.id);
+    let sales = LinkInput { group: format!("CN=Sales,OU=Groups,{BASE}"), access_id: w.user_access.id };
+    let vip = LinkInput { group: format!("CN=VIP,OU=Groups,{BASE}"), access_id: w.vip_access.id };
+    let put_links = |links: Vec<LinkInput>| {
+        let (app, admin, path) = (&w.app, &w.admin, &links_path);
+        async move {
+            let saved: LinksSaved = app.put(path, admin, &links).await.json();
+            saved.links
+        }
+    };
+    let vip_holders = || async {
+        let users = w.users().await;
+        let mut names: Vec<String> =
+            users.iter().filter(|u| u.accesses.iter().any(|a| a.id == w.vip_access.id)).map(|u| u.username.clone()).collect();
+        names.sort();
+        names
+    };
+    let running = |token: Uuid| running_session(&db, tenant, w.job.id, first.snapshot_id, token, 0);
+
+    // Planned with [Sales]; [VIP, Sales] saved before it applies: planned again.
+    let token = Uuid::new_v4();
+    let id = running(token).await;
+    let work = roster_server::store::sessions::work(&db, id, token).await.unwrap().unwrap();
+    let planned = plan_staged(&db, &work, 2).await.unwrap().expect("the run holds its session");
+    put_links(vec![vip.clone(), sales.clone()]).await;
+    let finished = finish_staged(&db, &work, planned, false).await.unwrap();
+    assert!(matches!(finished, Finished::Replan(_)), "{finished:?}");
+    assert_eq!(w.users().await.len(), 3, "nothing was applied");
+    assert!(w.changes(id).await.is_empty());
+
+    // Planned with [VIP, Sales]; [Sales] saved before its last attempt applies:
+    // applied as planned, with a note, and VIP's resolution is not written onto Sales.
+    let planned = plan_staged(&db, &work, 2).await.unwrap().expect("the run holds its session");
+    let saved = put_links(vec![sales.clone()]).await;
+    assert_eq!(saved[0].group_guid, Some(guid(200)));
+    let finished = finish_staged(&db, &work, planned, true).await.unwrap();
+    assert!(matches!(finished, Finished::Outcome(roster_server::import::RunOutcome::Applied)), "{finished:?}");
+    let session = w.app.wait_for_session(&w.admin, id).await;
+    session_succeeded(&session);
+    assert_eq!((session.counts.created, session.counts.updated), (2, 1), "user4 and user5 created, user1 gains VIP: {session:?}");
+    assert!(session.notes.iter().any(|n| n.contains("kept changing while this import was planned")), "{:?}", session.notes);
+    assert_eq!(vip_holders().await, ["user1", "user4"], "the plan's links (VIP linked) were applied");
+    let links: Vec<Link> = w.app.get(&links_path, &w.admin).await.json();
+    assert_eq!(links.len(), 1);
+    assert_eq!(links[0].group_guid, Some(guid(200)), "the Sales link still follows Sales, not the plan's first link (VIP)");
+    let changes = w.changes(id).await;
+    let mut actions: Vec<(&str, ChangeAction)> = changes.iter().map(|c| (c.username.as_str(), c.action)).collect();
+    actions.sort_by_key(|(name, _)| *name);
+    assert_eq!(actions, [("user1", ChangeAction::Updated), ("user4", ChangeAction::Created), ("user5", ChangeAction::Created)]);
+    let users = w.users().await;
+    for change in &changes {
+        let user = users.iter().find(|u| Some(u.id) == change.user_id).expect("an applied change names its user");
+        assert_eq!(user.username, change.username);
+    }
+
+    // Planned with [Sales]; the job's users written before it applies (as a
+    // purge does): planned again even on the last attempt.
+    let token = Uuid::new_v4();
+    let id = running(token).await;
+    let work = roster_server::store::sessions::work(&db, id, token).await.unwrap().unwrap();
+    let planned = plan_staged(&db, &work, 2).await.unwrap().expect("the run holds its session");
+    roster_server::store::users::bump_revision(&mut db.writer().await.unwrap(), w.job.id).await.unwrap();
+    let finished = finish_staged(&db, &work, planned, true).await.unwrap();
+    assert!(matches!(finished, Finished::Replan(_)), "{finished:?}");
+    assert_eq!(vip_holders().await, ["user1", "user4"], "nothing was applied");
+    // The whole run plans again and applies [Sales] alone.
+    assert_eq!(roster_server::import::run_session(&db, &work).await.unwrap(), roster_server::import::RunOutcome::Applied);
+    let session = w.app.wait_for_session(&w.admin, id).await;
+    session_succeeded(&session);
+    assert_eq!(session.counts.updated, 2, "{session:?}");
+    assert!(vip_holders().await.is_empty());
+    assert_eq!(w.changes(id).await.len(), 2);
 }
 
 /// Access kinds other than `user` never make a user.
@@ -719,4 +827,5 @@ on_both_engines!(
     a_link_by_name_resolves_to_one_group,
     replicas_run_one_import_of_a_job_at_a_time,
     a_run_that_lost_its_claim_records_nothing,
+    what_changes_between_plan_and_apply_is_planned_again,
 );

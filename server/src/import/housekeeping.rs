@@ -1,5 +1,6 @@
-//! Housekeeping, once a minute: interrupted imports re-queued, expired
-//! token ids forgotten, unfinished snapshots deleted, applied snapshots'
+//! Housekeeping, once a minute: interrupted imports re-queued, the staged
+//! plans of runs that ended without clearing them deleted, expired token
+//! ids forgotten, unfinished snapshots deleted, applied snapshots'
 //! chunks deleted, directory generations no state reads deleted, users
 //! purged past the grace period (their personal data erased) and sessions
 //! past their retention.
@@ -8,14 +9,15 @@ use crate::db::Db;
 use crate::settings::Limits;
 use crate::store::{self, StoreError, UnixMillis};
 
-/// How long after its claim a session not locked by any import counts as
-/// abandoned (PostgreSQL): longer than a claim waits for its job's lock.
+/// How long a running session with no sign of life and not locked by any
+/// import counts as abandoned (PostgreSQL): far longer than a live import
+/// goes between two (see `session::BEAT_EVERY`).
 const ABANDONED_AFTER_MS: i64 = 5 * 60 * 1000;
 
 /// Re-queues imports interrupted by a stopped server (see
 /// [`store::sessions::requeue_interrupted`]).
-pub(super) async fn requeue_interrupted(db: &Db, claimed_before: UnixMillis) -> Result<(), StoreError> {
-    let requeued = store::sessions::requeue_interrupted(db, claimed_before).await?;
+pub(super) async fn requeue_interrupted(db: &Db, silent_since: UnixMillis) -> Result<(), StoreError> {
+    let requeued = store::sessions::requeue_interrupted(db, silent_since).await?;
     if requeued > 0 {
         tracing::warn!(sessions = requeued, "re-queued imports interrupted by a stopped server");
     }
@@ -34,6 +36,10 @@ pub async fn housekeeping_at(db: &Db, limits: &Limits, now: UnixMillis) -> Resul
     if db.dialect == crate::db::Dialect::Postgres {
         // Another replica may have died mid-import; SQLite has no other process.
         requeue_interrupted(db, now.minus_ms(ABANDONED_AFTER_MS)).await?;
+    }
+    for run in store::staged::abandoned_runs(db).await? {
+        let rows = store::staged::clear(db, run).await?;
+        tracing::info!(%run, rows, "deleted the staged plan of an import run that ended without clearing it");
     }
     store::agents::forget_expired_tokens(db, now).await?;
     let deleted = store::directory::delete_unfinished(db, now.minus_ms(limits.unfinished_snapshot_ttl_secs * 1000)).await?;

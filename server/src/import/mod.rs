@@ -1,10 +1,11 @@
 //! The import worker and what it runs: the loop that takes queued
 //! sessions (`worker`), the daily schedule (`scheduler`), the once-a-minute
 //! housekeeping (`housekeeping`), what a plan reads from the store and the
-//! batched walk over the job's users (`read`), and the session's one
-//! transaction that plans, judges and applies or holds (`session`). A
-//! crash before that commit leaves nothing applied; the session is queued
-//! again at the next start.
+//! batched walk over the job's users (`read`), and the session's run
+//! (`session`): planned from a read snapshot and staged a batch at a time,
+//! then judged and applied or held in one short transaction. A crash
+//! before that commit leaves nothing applied; the session is queued again
+//! at the next start.
 
 mod housekeeping;
 mod read;
@@ -19,7 +20,7 @@ use crate::store::StoreError;
 pub use housekeeping::{housekeeping, housekeeping_at};
 pub use read::{Batches, JobView, PlanContext, job_view, link_rules, plan_streamed, session_change};
 pub use scheduler::queue_scheduled;
-pub use session::{RunOutcome, run_session, run_session_in_batches};
+pub use session::{Finished, MAX_PLANS, Planned, RunOutcome, finish_staged, plan_staged, run_session, run_session_in_batches};
 pub use worker::{ImportQueue, run_worker};
 
 /// Why an import failed; recorded on the session.
@@ -33,6 +34,8 @@ pub enum ImportError {
     SnapshotNotCommitted(SnapshotId),
     #[error("the job's scope cannot be used with base DN `{base}`: {source}")]
     Scope { base: String, source: roster_proto::scope::ScopeError },
+    #[error("the job's users kept changing while the import was planned ({0} plans): it applied nothing")]
+    UsersKeptChanging(u32),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -112,10 +112,19 @@ pub async fn job_named(db: &Db, tenant: TenantId, name: &str) -> Result<Option<J
 
 /// A job of `tenant`; `None` also for another tenant's job.
 pub async fn get_job(db: &Db, tenant: TenantId, job: JobId) -> Result<Option<Job>, StoreError> {
+    job_in(&db.pool, tenant, job).await
+}
+
+/// [`get_job`], read through `conn` (a transaction's connection, or the pool).
+pub async fn job_in<'c>(
+    conn: impl sqlx::Executor<'c, Database = sqlx::Any>,
+    tenant: TenantId,
+    job: JobId,
+) -> Result<Option<Job>, StoreError> {
     let row = sqlx::query(concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = $1 AND tenant_id = $2"))
         .bind(job.to_string())
         .bind(tenant.to_string())
-        .fetch_optional(&db.pool)
+        .fetch_optional(conn)
         .await?;
     row.as_ref().map(job_from_row).transpose()
 }

@@ -10,6 +10,7 @@ pub mod name_keys;
 mod page;
 pub mod purge;
 pub mod sessions;
+pub mod staged;
 pub mod tenants;
 pub mod users;
 

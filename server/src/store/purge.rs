@@ -47,6 +47,9 @@ pub async fn purge_inactive(db: &Db, tenant: TenantId, before: UnixMillis) -> Re
             sqlx::query("DELETE FROM users WHERE id = $1").bind(user.to_string()).execute(&mut *tx).await?;
             jobs.insert(job);
         }
+        for job in rows.iter().map(|row| get_id::<JobId>(row, "job_id")).collect::<Result<std::collections::BTreeSet<_>, _>>()? {
+            super::users::bump_revision(&mut tx, job).await?;
+        }
         tx.commit().await?;
         purged += rows.len() as u64;
         if (rows.len() as i64) < PURGE_BATCH_USERS {

@@ -233,15 +233,27 @@ pub async fn work(db: &Db, id: SessionId, claim_token: Uuid) -> Result<Option<Se
     }))
 }
 
-/// Records when a claimed session's import really began: once its
-/// transaction holds the job (a claim may wait for another writer first).
-/// False when the session is no longer this run's (re-queued meanwhile).
-/// The update also locks the session's row until the transaction ends, so
-/// a re-queue waits for this run's outcome.
+/// Records when a claimed session's import really began (a claim may wait
+/// its turn first), as its first sign of life. False when the session is
+/// no longer this run's (re-queued meanwhile).
 pub async fn mark_started(conn: &mut sqlx::AnyConnection, work: &mut SessionWork) -> Result<bool, StoreError> {
     work.started_at = now_ms();
-    let result = sqlx::query("UPDATE sessions SET started_at = $1 WHERE id = $2 AND status = 'running' AND claim_token = $3")
-        .bind(work.started_at)
+    let result =
+        sqlx::query("UPDATE sessions SET started_at = $1, alive_at = $1 WHERE id = $2 AND status = 'running' AND claim_token = $3")
+            .bind(work.started_at)
+            .bind(work.id.to_string())
+            .bind(work.claim_token.to_string())
+            .execute(&mut *conn)
+            .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// A running import's sign of life, written with each batch it stages (see
+/// [`requeue_interrupted`]). False when the session is no longer this
+/// run's: the run then stops.
+pub async fn beat(conn: &mut sqlx::AnyConnection, work: &SessionWork) -> Result<bool, StoreError> {
+    let result = sqlx::query("UPDATE sessions SET alive_at = $1 WHERE id = $2 AND status = 'running' AND claim_token = $3")
+        .bind(now_ms())
         .bind(work.id.to_string())
         .bind(work.claim_token.to_string())
         .execute(&mut *conn)
@@ -401,64 +413,42 @@ async fn finish(
     Ok(result.rows_affected() == 1)
 }
 
-/// Puts sessions whose import no longer runs back in the queue. Their
-/// transaction never committed, so nothing of them was applied.
+/// Puts sessions whose import no longer runs back in the queue. Nothing
+/// of them was applied: an import applies in the one transaction that
+/// records its outcome.
 ///
 /// On SQLite one process owns the database, so at its start every
 /// `running` session was interrupted. On PostgreSQL other replicas may be
-/// running imports: a live import holds its session's row locked (see
-/// [`mark_started`]), so only sessions claimed before `claimed_before_ms`
-/// whose row no transaction holds are re-queued. A run that loses its
-/// session this way (between its claim and its lock) finds out at
-/// `mark_started` and stops.
-pub async fn requeue_interrupted(db: &Db, claimed_before: UnixMillis) -> Result<u64, StoreError> {
-    let result = match db.dialect {
-        Dialect::Sqlite => {
-            sqlx::query("UPDATE sessions SET status = 'queued', started_at = NULL, claim_token = NULL WHERE status = 'running'")
+/// running imports: a live import shows a sign of life with every batch it
+/// stages ([`beat`]) and holds its session's row locked while it applies,
+/// so only sessions silent since before `silent_since` whose row no
+/// transaction holds are re-queued. A run that loses its session this way
+/// finds out at its next beat, or when it records its outcome, and stops.
+pub async fn requeue_interrupted(db: &Db, silent_since: UnixMillis) -> Result<u64, StoreError> {
+    let result =
+        match db.dialect {
+            Dialect::Sqlite => sqlx::query(
+                "UPDATE sessions SET status = 'queued', started_at = NULL, alive_at = NULL, claim_token = NULL WHERE status = 'running'",
+            )
+            .execute(&mut *db.writer().await?)
+            .await?,
+            Dialect::Postgres => {
+                sqlx::query(
+                    "UPDATE sessions SET status = 'queued', started_at = NULL, alive_at = NULL, claim_token = NULL
+                 WHERE id IN (SELECT id FROM sessions WHERE status = 'running' AND COALESCE(alive_at, started_at) < $1
+                              FOR UPDATE SKIP LOCKED)",
+                )
+                .bind(silent_since.0)
                 .execute(&mut *db.writer().await?)
                 .await?
-        }
-        Dialect::Postgres => {
-            sqlx::query(
-                "UPDATE sessions SET status = 'queued', started_at = NULL, claim_token = NULL
-                 WHERE id IN (SELECT id FROM sessions WHERE status = 'running' AND started_at < $1 FOR UPDATE SKIP LOCKED)",
-            )
-            .bind(claimed_before.0)
-            .execute(&mut *db.writer().await?)
-            .await?
-        }
-    };
+            }
+        };
     Ok(result.rows_affected())
 }
 
 /// Forgets a session's itemised changes (those of its held plan).
 pub async fn clear_changes(conn: &mut sqlx::AnyConnection, session: SessionId) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM session_changes WHERE session_id = $1").bind(session.to_string()).execute(&mut *conn).await?;
-    Ok(())
-}
-
-/// Records itemised changes of a session (inside its transaction),
-/// numbered from `first_seq`.
-pub async fn insert_changes(
-    conn: &mut sqlx::AnyConnection,
-    session: SessionId,
-    first_seq: i64,
-    changes: &[SessionChange],
-) -> Result<(), StoreError> {
-    for (seq, change) in (first_seq..).zip(changes) {
-        sqlx::query(
-            "INSERT INTO session_changes (session_id, seq, user_id, object_guid, username, action, details) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(session.to_string())
-        .bind(seq)
-        .bind(change.user_id.map(|id| id.to_string()))
-        .bind(change.object_guid.to_string())
-        .bind(&change.username)
-        .bind(change.action.as_str())
-        .bind(serde_json::to_string(&change.details).unwrap_or_else(|_| "[]".into()))
-        .execute(&mut *conn)
-        .await?;
-    }
     Ok(())
 }
 

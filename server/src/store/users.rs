@@ -249,3 +249,18 @@ impl PageKey for UserId {
         get_id(row, "id")
     }
 }
+
+/// How many times `job`'s users have been written (see [`bump_revision`]);
+/// `None` if there is no such job.
+pub async fn revision(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<Option<i64>, StoreError> {
+    let row = sqlx::query("SELECT users_revision FROM jobs WHERE id = $1").bind(job.to_string()).fetch_optional(&mut *conn).await?;
+    Ok(row.map(|row| row.try_get("users_revision")).transpose()?)
+}
+
+/// Counts a write of `job`'s users, in the transaction that writes them:
+/// every writer of a job's users calls it, so an import planned from a
+/// snapshot of them applies only if they are still as it read them.
+pub async fn bump_revision(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<(), StoreError> {
+    sqlx::query("UPDATE jobs SET users_revision = users_revision + 1 WHERE id = $1").bind(job.to_string()).execute(&mut *conn).await?;
+    Ok(())
+}

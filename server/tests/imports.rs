@@ -796,6 +796,58 @@ async fn what_changes_between_plan_and_apply_is_planned_again(engine: Engine) {
     assert_eq!(session.counts.updated, 2, "{session:?}");
     assert!(vip_holders().await.is_empty());
     assert_eq!(w.changes(id).await.len(), 2);
+    assert_eq!(staged_rows(&db, token).await, 0, "a run clears its staged plan when it ends");
+}
+
+/// Rows of run `run`'s staged plan still in the database.
+async fn staged_rows(db: &roster_server::db::Db, run: Uuid) -> i64 {
+    let mut rows = 0;
+    for table in ["staged_changes", "staged_accesses"] {
+        let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table} WHERE run_id = $1")))
+            .bind(run.to_string())
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        rows += count;
+    }
+    rows
+}
+
+/// Housekeeping never purges the users of a job whose import is running
+/// (the import would have to plan again: here it brings one of them back),
+/// and it sweeps the staged plan of a run that ended without clearing it.
+async fn housekeeping_leaves_a_running_import_alone_and_sweeps_after_it(engine: Engine) {
+    use roster_server::import::{Finished, RunOutcome, finish_staged, plan_staged};
+    let w = world(engine).await;
+    w.link_sales_to_basic_access().await;
+    let first = w.first_import(&staff(1..=3)).await;
+    w.push_full(&staff(1..=2), 1001).await;
+    assert_eq!(w.import().await.counts.deactivated, 1, "user3 left");
+    w.push_full(&staff(1..=3), 1002).await;
+    let db = roster_server::db::Db::connect(&w.app.database_url).await.unwrap();
+    let tenant = roster_server::store::tenants::tenant_for_admin_token(&db, &w.admin).await.unwrap().unwrap();
+    let token = Uuid::new_v4();
+    let id = running_session(&db, tenant, w.job.id, first.snapshot_id, token, 0).await;
+    let work = roster_server::store::sessions::work(&db, id, token).await.unwrap().unwrap();
+    let planned = plan_staged(&db, &work, 2).await.unwrap().expect("the run holds its session");
+    assert!(staged_rows(&db, token).await > 0);
+
+    // A purge of everyone inactive since before tomorrow (user3), while the
+    // import that brings user3 back runs. (Housekeeping a month ahead would
+    // also find the session silent, on PostgreSQL, and re-queue it.)
+    let tomorrow = roster_server::store::UnixMillis(now_ms() + DAY_MS);
+    assert_eq!(roster_server::store::purge::purge_inactive(&db, tenant, tomorrow).await.unwrap(), 0);
+    let finished = finish_staged(&db, &work, planned, false).await.unwrap();
+    assert!(matches!(finished, Finished::Outcome(RunOutcome::Applied)), "{finished:?}");
+    let session = w.app.wait_for_session(&w.admin, id).await;
+    session_succeeded(&session);
+    assert_eq!(session.counts.reactivated, 1, "{session:?}");
+    assert!(w.user(3).await.expect("user3 was not purged").active);
+
+    // `finish_staged` alone leaves the run's staged rows; housekeeping sweeps them.
+    assert!(staged_rows(&db, token).await > 0);
+    w.housekeeping_at(now_ms()).await;
+    assert_eq!(staged_rows(&db, token).await, 0);
 }
 
 /// Access kinds other than `user` never make a user.
@@ -828,4 +880,5 @@ on_both_engines!(
     replicas_run_one_import_of_a_job_at_a_time,
     a_run_that_lost_its_claim_records_nothing,
     what_changes_between_plan_and_apply_is_planned_again,
+    housekeeping_leaves_a_running_import_alone_and_sweeps_after_it,
 );

@@ -20,8 +20,8 @@ use crate::store::{self, sessions::SessionWork};
 /// changing under it (see [`finish_staged`]).
 pub const MAX_PLANS: u32 = 3;
 
-/// A running import shows a sign of life at least this often while it
-/// plans, even when its batches change nothing (see
+/// A running import shows a sign of life with each batch it stages, and
+/// between batches that change nothing at least this often (see
 /// [`store::sessions::requeue_interrupted`]).
 const BEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(20);
 
@@ -184,12 +184,13 @@ pub async fn finish_staged(db: &Db, work: &SessionWork, planned: Planned, last: 
     if work.approved_digest.is_some() && !approved {
         notes.push("the directory, the links or the users changed since this plan was approved: it was planned again".to_owned());
     }
-    let held_reasons = if approved { Vec::new() } else { roster_import::safeguard::judge(&inputs.job.policy, &plan) };
 
     let mut tx = db.begin_write().await?;
-    // No snapshot of this job commits while it is applied; the session's
-    // row stays locked (PostgreSQL) until the outcome commits.
+    // Until the outcome commits, no snapshot of this job commits, no links
+    // of it are saved and none of its users are purged; the session's row
+    // stays locked (PostgreSQL; SQLite's writer excludes all of them).
     store::directory::lock_state(&mut tx, db.dialect, work.job_id).await?;
+    store::jobs::lock_job(&mut tx, db.dialect, work.job_id).await?;
     if !store::sessions::beat(&mut tx, work).await? {
         tx.rollback().await?;
         return Ok(Finished::Outcome(RunOutcome::Lost));
@@ -210,6 +211,8 @@ pub async fn finish_staged(db: &Db, work: &SessionWork, planned: Planned, last: 
                 .to_owned(),
         );
     }
+    // Judged by the policy as it is now: a safeguard tightened meanwhile holds.
+    let held_reasons = if approved { Vec::new() } else { roster_import::safeguard::judge(&now.job.policy, &plan) };
     // A run after an approval replaces the changes its held plan recorded.
     store::sessions::clear_changes(&mut tx, work.id).await?;
     if held_reasons.is_empty() {

@@ -32,7 +32,7 @@ pub async fn plan_preview(db: &Db, tenant: TenantId, job: &Job, limit: u32) -> R
 
 async fn planned_preview(db: &Db, tenant: TenantId, job: &Job, limit: u32) -> Result<PlanPreview, AppError> {
     // A read-only transaction: one consistent picture, nothing written.
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_read().await?;
     let links = store::jobs::get_links(&mut tx, job.id).await?;
     let mut changes = Vec::new();
     let mut total_changes = 0u64;

@@ -34,7 +34,7 @@ pub async fn replace_links(db: &Db, tenant: TenantId, job: &Job, links: &[LinkIn
         super::read_off_the_workers(async move { preview_links(&reader, tenant, &read_job, &read_links).await }).await??;
     let resolved: Vec<_> = saved.iter().map(|link| link.group_guid).collect();
     let mut tx = db.begin_write().await?;
-    store::jobs::lock_links(&mut tx, db.dialect, job.id).await?;
+    store::jobs::lock_job(&mut tx, db.dialect, job.id).await?;
     store::jobs::put_links(&mut tx, job.id, links, &resolved).await?;
     let links = store::jobs::get_links(&mut tx, job.id).await?;
     tx.commit().await?;
@@ -45,7 +45,7 @@ pub async fn replace_links(db: &Db, tenant: TenantId, job: &Job, links: &[LinkIn
 /// Checks `links`, resolves their groups and previews them, on a read
 /// transaction: the links as they will be saved, and the preview.
 async fn preview_links(db: &Db, tenant: TenantId, job: &Job, links: &[LinkInput]) -> Result<(Vec<Link>, LinksPreview), AppError> {
-    let mut read = db.pool.begin().await?;
+    let mut read = db.begin_read().await?;
     let catalogue = store::jobs::access_catalogue(&mut read, tenant).await?;
     let mut problems = Vec::new();
     for (index, link) in links.iter().enumerate() {

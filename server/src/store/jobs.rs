@@ -273,10 +273,14 @@ pub async fn access_catalogue(conn: &mut sqlx::AnyConnection, tenant: TenantId) 
 }
 
 /// Replaces a job's links. Access ids must be the tenant's (checked by the caller).
-/// Locks the job's links until the transaction ends, so two replacements
-/// do not interleave (last writer wins, whole). SQLite's write transaction
-/// already excludes every other writer; PostgreSQL locks the job's row.
-pub async fn lock_links(conn: &mut sqlx::AnyConnection, dialect: crate::db::Dialect, job: JobId) -> Result<(), StoreError> {
+/// Locks the job's row until the transaction ends. Whatever changes a
+/// job's links or its users takes it first (after the job's directory
+/// state, where it takes that too): two link replacements do not
+/// interleave (last writer wins, whole), and a purge never lands between
+/// an import's check of what it planned from and its commit. SQLite's write
+/// transaction already excludes every other writer; PostgreSQL locks the
+/// row.
+pub async fn lock_job(conn: &mut sqlx::AnyConnection, dialect: crate::db::Dialect, job: JobId) -> Result<(), StoreError> {
     if dialect == crate::db::Dialect::Postgres {
         sqlx::query("SELECT id FROM jobs WHERE id = $1 FOR UPDATE").bind(job.to_string()).fetch_optional(&mut *conn).await?;
     }

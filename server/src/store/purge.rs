@@ -8,6 +8,8 @@
 //! the directory holds now: a purged user who left it is already gone
 //! there, and one still in it is read again by the next snapshot anyway.
 
+use std::collections::BTreeSet;
+
 use roster_proto::{JobId, ObjectGuid, TenantId, UserId};
 use sqlx::Row;
 
@@ -22,37 +24,70 @@ pub const NO_GUID: &str = "00000000-0000-0000-0000-000000000000";
 /// Users purged per transaction.
 const PURGE_BATCH_USERS: i64 = 200;
 
+/// The condition a user is purged on (`$2` the cut-off): inactive since
+/// before it, and no import of its job running.
+macro_rules! purgeable {
+    () => {
+        "active = 0 AND deactivated_at < $2
+         AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.job_id = users.job_id AND s.status = 'running')"
+    };
+}
+
 /// Purges `tenant`'s users inactive since before `before` (see the module
-/// doc). Returns how many users were purged.
+/// doc), except those of a job whose import is running: they wait for the
+/// next housekeeping, so a purge never makes an import plan again. Returns
+/// how many users were purged.
 pub async fn purge_inactive(db: &Db, tenant: TenantId, before: UnixMillis) -> Result<u64, StoreError> {
     let mut purged = 0;
-    let mut jobs = std::collections::BTreeSet::new();
+    let mut jobs = BTreeSet::new();
+    let mut after = String::new();
     loop {
-        let rows = sqlx::query(
-            "SELECT id, job_id, object_guid FROM users WHERE tenant_id = $1 AND active = 0 AND deactivated_at < $2 ORDER BY id LIMIT $3",
-        )
+        let candidates = sqlx::query(concat!(
+            "SELECT id, job_id FROM users WHERE tenant_id = $1 AND id > $3 AND ",
+            purgeable!(),
+            " ORDER BY id LIMIT $4"
+        ))
         .bind(tenant.to_string())
         .bind(before.0)
+        .bind(&after)
         .bind(PURGE_BATCH_USERS)
         .fetch_all(&db.pool)
         .await?;
-        if rows.is_empty() {
-            break;
-        }
+        let Some(last) = candidates.last() else { break };
+        after = last.try_get("id")?;
+        let batch_jobs = candidates.iter().map(|row| get_id::<JobId>(row, "job_id")).collect::<Result<BTreeSet<_>, _>>()?;
         let mut tx = db.begin_write().await?;
+        // The jobs first, in one order, then only the users that still qualify
+        // under their locks (an import may have brought one back meanwhile).
+        for job in &batch_jobs {
+            super::jobs::lock_job(&mut tx, db.dialect, *job).await?;
+        }
+        let placeholders: Vec<String> = (3..candidates.len() + 3).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT id, job_id, object_guid FROM users WHERE tenant_id = $1 AND id IN ({}) AND {}",
+            placeholders.join(", "),
+            purgeable!()
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.to_string()).bind(before.0);
+        for row in &candidates {
+            query = query.bind(row.try_get::<String, _>("id")?);
+        }
+        let rows = query.fetch_all(&mut *tx).await?;
+        let mut touched = BTreeSet::new();
         for row in &rows {
             let (user, job): (UserId, JobId) = (get_id(row, "id")?, get_id(row, "job_id")?);
             redact_changes(&mut tx, user, job, get_parsed(row, "object_guid")?).await?;
             sqlx::query("DELETE FROM user_accesses WHERE user_id = $1").bind(user.to_string()).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM users WHERE id = $1").bind(user.to_string()).execute(&mut *tx).await?;
-            jobs.insert(job);
+            touched.insert(job);
         }
-        for job in rows.iter().map(|row| get_id::<JobId>(row, "job_id")).collect::<Result<std::collections::BTreeSet<_>, _>>()? {
-            super::users::bump_revision(&mut tx, job).await?;
+        for job in &touched {
+            super::users::bump_revision(&mut tx, *job).await?;
         }
         tx.commit().await?;
         purged += rows.len() as u64;
-        if (rows.len() as i64) < PURGE_BATCH_USERS {
+        jobs.extend(touched);
+        if (candidates.len() as i64) < PURGE_BATCH_USERS {
             break;
         }
     }

@@ -182,7 +182,7 @@ pub async fn queued(db: &Db) -> Result<Vec<SessionId>, StoreError> {
 pub async fn claim(db: &Db, id: SessionId) -> Result<Option<Uuid>, StoreError> {
     let token = Uuid::new_v4();
     let result = sqlx::query(
-        "UPDATE sessions SET status = 'running', started_at = $1, claim_token = $3
+        "UPDATE sessions SET status = 'running', started_at = $1, alive_at = $1, claim_token = $3
          WHERE id = $2 AND status = 'queued'
            AND NOT EXISTS (SELECT 1 FROM sessions other WHERE other.job_id = sessions.job_id AND other.status = 'running')",
     )

@@ -1,16 +1,16 @@
 //! The booking service's users as imported, and their accesses.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use roster_import::{CurrentUser, FieldValue, InvalidField, StoredUser, USER_FIELDS, UserState};
+use roster_import::{CurrentUser, InvalidField, StoredUser, USER_FIELDS, UserState};
 use roster_proto::admin::{AccessKind, AccessRef, User};
 use roster_proto::{AccessId, JobId, TenantId, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::page::{Bind, PageKey, PageQuery};
-use super::{Db, StoreError, get_id, get_parsed, now_ms};
+use super::{Db, StoreError, get_id, get_parsed};
 use crate::db::Dialect;
 
 /// The columns every query of this table reads.
@@ -106,84 +106,6 @@ pub async fn current_users_by_id(
         }
     }
     Ok(users)
-}
-
-/// A query over the `users` table's imported fields.
-type UserQuery<'q> = sqlx::query::Query<'q, sqlx::Any, <sqlx::Any as sqlx::Database>::Arguments>;
-
-/// Binds the fields an import writes as `$1`..: the compared fields in
-/// [`USER_FIELDS`] order, then active and the state's fingerprint.
-fn bind_imported_fields<'q>(mut query: UserQuery<'q>, state: &'q UserState) -> UserQuery<'q> {
-    for value in state.field_values() {
-        query = match value {
-            FieldValue::Text(text) => query.bind(text),
-            FieldValue::Optional(text) => query.bind(text),
-            FieldValue::Guid(guid) => query.bind(guid.to_string()),
-        };
-    }
-    query.bind(i64::from(state.active)).bind(state.fingerprint())
-}
-
-/// `INSERT INTO users`, its first binds as [`bind_imported_fields`] gives
-/// them, then id, tenant, job, anchor and the time.
-static INSERT_USER: LazyLock<String> = LazyLock::new(|| {
-    let n = USER_FIELDS.len();
-    let (active, now) = (n + 1, n + 7);
-    let placeholders: Vec<String> = (1..=n + 7).map(|i| format!("${i}")).collect();
-    format!(
-        "INSERT INTO users ({}, active, fingerprint, id, tenant_id, job_id, anchor, created_at, updated_at, deactivated_at)
-         VALUES ({}, ${now}, CASE WHEN ${active} = 1 THEN NULL ELSE ${now} END)",
-        USER_FIELDS.join(", "),
-        placeholders.join(", ")
-    )
-});
-
-/// `UPDATE users`, its first binds as [`bind_imported_fields`] gives them,
-/// then the time and the id.
-static UPDATE_USER: LazyLock<String> = LazyLock::new(|| {
-    let n = USER_FIELDS.len();
-    let (active, fingerprint, now, id) = (n + 1, n + 2, n + 3, n + 4);
-    let fields: Vec<String> = USER_FIELDS.iter().enumerate().map(|(i, field)| format!("{field} = ${}", i + 1)).collect();
-    format!(
-        "UPDATE users SET {}, active = ${active}, fingerprint = ${fingerprint}, updated_at = ${now},
-             deactivated_at = CASE WHEN ${active} = 1 THEN NULL ELSE COALESCE(deactivated_at, ${now}) END
-         WHERE id = ${id}",
-        fields.join(", ")
-    )
-});
-
-/// Inserts a new user with its accesses.
-pub async fn insert_user(conn: &mut sqlx::AnyConnection, tenant: TenantId, job: JobId, state: &UserState) -> Result<UserId, StoreError> {
-    // Time-ordered: inserts append to the id index instead of scattering.
-    let id = UserId::new();
-    bind_imported_fields(sqlx::query(INSERT_USER.as_str()), state)
-        .bind(id.to_string())
-        .bind(tenant.to_string())
-        .bind(job.to_string())
-        .bind(state.anchor.to_string())
-        .bind(now_ms())
-        .execute(&mut *conn)
-        .await?;
-    insert_accesses(conn, id, &state.accesses).await?;
-    Ok(id)
-}
-
-/// Overwrites a user's fields and accesses.
-pub async fn update_user(conn: &mut sqlx::AnyConnection, id: UserId, state: &UserState) -> Result<(), StoreError> {
-    bind_imported_fields(sqlx::query(UPDATE_USER.as_str()), state).bind(now_ms()).bind(id.to_string()).execute(&mut *conn).await?;
-    sqlx::query("DELETE FROM user_accesses WHERE user_id = $1").bind(id.to_string()).execute(&mut *conn).await?;
-    insert_accesses(conn, id, &state.accesses).await
-}
-
-async fn insert_accesses(conn: &mut sqlx::AnyConnection, user: UserId, accesses: &BTreeSet<AccessId>) -> Result<(), StoreError> {
-    for access in accesses {
-        sqlx::query("INSERT INTO user_accesses (user_id, access_id) VALUES ($1, $2)")
-            .bind(user.to_string())
-            .bind(access.to_string())
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
 }
 
 /// A user of `tenant` (`None` for other tenants' users too): its job and

@@ -27,7 +27,7 @@ const BUDGET: Duration = Duration::from_secs(60);
 /// ones; and the few refusals of schema-valid requests that the contract
 /// documents but JSON Schema cannot express, each named with its reason.
 /// Everything else is checked as the contract says.
-fn config(job: &str, session: &str, user: &str, username: &str, agent: &str) -> String {
+fn config(job: &str, session: &str, user: &str, username: &str, agent: &str, access: &str) -> String {
     format!(
         r#"# Written by tests/schemathesis.rs for one run.
 [parameters]
@@ -44,6 +44,10 @@ parameters = {{ id = "{user}" }}
 [[operations]]
 include-path-regex = "^/api/v1/agents/"
 parameters = {{ id = "{agent}" }}
+
+[[operations]]
+include-path-regex = "^/api/v1/accesses/"
+parameters = {{ id = "{access}" }}
 
 [[operations]]
 include-name = "GET /api/v1/jobs/{{job}}/explain"
@@ -66,6 +70,19 @@ checks.positive_data_acceptance.expected-statuses = ["2XX", 401, 404, 409, 422, 
 [[operations]]
 include-name = "POST /api/v1/jobs"
 checks.positive_data_acceptance.expected-statuses = ["2XX", 401, 404, 409, 422, 429]
+
+# A job's changed settings are checked as a new job's are (the filter's
+# grammar, again), and another job's name answers 409.
+[[operations]]
+include-name = "PATCH /api/v1/jobs/{{job}}"
+checks.positive_data_acceptance.expected-statuses = ["2XX", 401, 404, 409, 422, 429]
+
+# Whether a job has active users, or an access is linked or held, is the
+# data's, not the request's: a schema-valid delete of one answers 409. An
+# access renamed to a name another of its kind has answers 409 too.
+[[operations]]
+include-name-regex = '^(DELETE /api/v1/jobs/\{{job\}}|DELETE /api/v1/accesses/\{{id\}}|PATCH /api/v1/accesses/\{{id\}})$'
+checks.positive_data_acceptance.expected-statuses = ["2XX", 401, 404, 409, 429]
 
 # A registration token is valid only if an admin issued it (and only once),
 # and a public key only if its 32 bytes are a point of Ed25519's curve, which
@@ -101,10 +118,13 @@ async fn sqlite_admin_api_holds_its_contract_under_schemathesis() {
     let user = users.items.first().expect("the push imported users");
     let agents: serde_json::Value = admin.get("/api/v1/agents").await;
     let agent_id = agents["items"][0]["id"].as_str().expect("the registered agent is listed").to_owned();
+    let accesses: serde_json::Value = admin.get("/api/v1/accesses").await;
+    let access_id = accesses["items"][0]["id"].as_str().expect("the job's links name accesses").to_owned();
 
     let dir = TempDir::new("roster-schemathesis");
     let config_path = dir.0.join("schemathesis.toml");
-    std::fs::write(&config_path, config(&job.id.to_string(), &session_id, &user.id.to_string(), &user.username, &agent_id)).unwrap();
+    std::fs::write(&config_path, config(&job.id.to_string(), &session_id, &user.id.to_string(), &user.username, &agent_id, &access_id))
+        .unwrap();
     let openapi = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../proto-schemas/openapi.json");
     let output = Command::new(&schemathesis)
         .arg("--config-file")

@@ -76,7 +76,9 @@ impl AppError {
         use ProblemKind as K;
         use StatusCode as S;
         match self {
-            AppError::NotFound(_) | AppError::Import(ImportError::JobGone) => (S::NOT_FOUND, K::NotFound),
+            AppError::NotFound(_) | AppError::Import(ImportError::JobGone) | AppError::Ingest(IngestError::JobGone) => {
+                (S::NOT_FOUND, K::NotFound)
+            }
             AppError::MethodNotAllowed => (S::METHOD_NOT_ALLOWED, K::MethodNotAllowed),
             AppError::Auth(_) => (S::UNAUTHORIZED, K::Unauthorized),
             AppError::Request(RequestError::MalformedBody(_)) => (S::BAD_REQUEST, K::MalformedBody),
@@ -97,6 +99,9 @@ impl AppError {
             AppError::Limit(LimitError::SnapshotOverQuota { .. }) => (S::PAYLOAD_TOO_LARGE, K::SnapshotOverQuota),
             AppError::Limit(LimitError::QuotaInUse { .. }) => (S::CONFLICT, K::StorageQuotaInUse),
             AppError::Job(JobError::NameTaken(_)) => (S::CONFLICT, K::JobNameTaken),
+            AppError::Job(JobError::HasActiveUsers(_)) => (S::CONFLICT, K::JobHasActiveUsers),
+            AppError::Access(AccessError::NameTaken { .. }) => (S::CONFLICT, K::AccessNameTaken),
+            AppError::Access(AccessError::InUse { .. }) => (S::CONFLICT, K::AccessInUse),
             AppError::Job(_) => (S::UNPROCESSABLE_ENTITY, K::InvalidJob),
             AppError::Policy(_) => (S::UNPROCESSABLE_ENTITY, K::InvalidPolicy),
             AppError::Links(_) => (S::UNPROCESSABLE_ENTITY, K::InvalidLinks),
@@ -321,6 +326,10 @@ mod tests {
                 S::UNAUTHORIZED,
                 K::Unauthorized,
             ),
+            (JobError::HasActiveUsers(3).into(), S::CONFLICT, K::JobHasActiveUsers),
+            (AccessError::NameTaken { kind: "vip", name: "VIP".into() }.into(), S::CONFLICT, K::AccessNameTaken),
+            (AccessError::InUse { links: 1, users: 0 }.into(), S::CONFLICT, K::AccessInUse),
+            (AccessError::EmptyName.into(), S::UNPROCESSABLE_ENTITY, K::InvalidAccess),
             (UploadError::Version(9).into(), S::UNPROCESSABLE_ENTITY, K::InvalidManifest),
             (UploadError::ChunkSha256 { position: 0 }.into(), S::UNPROCESSABLE_ENTITY, K::InvalidManifest),
             (UploadError::ManifestDiffers(Uuid::nil().into()).into(), S::CONFLICT, K::ManifestConflict),

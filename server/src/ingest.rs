@@ -40,6 +40,8 @@ pub enum IngestError {
     Counts { actual: RecordCounts, expected: RecordCounts },
     #[error("a full snapshot cannot hold deletions")]
     DeletionInFull,
+    #[error("the job was deleted")]
+    JobGone,
     #[error("members continue group {0}, which no record before them names")]
     OrphanMembers(roster_proto::ObjectGuid),
     #[error("{0}")]
@@ -135,7 +137,8 @@ impl IngestError {
             | IngestError::DeletionInFull
             | IngestError::OrphanMembers(_)
             | IngestError::BaseMismatch(_)
-            | IngestError::Scope(_) => true,
+            | IngestError::Scope(_)
+            | IngestError::JobGone => true,
         }
     }
 }
@@ -396,6 +399,11 @@ async fn apply(db: &Db, snapshot: &SnapshotRecord, job: &Job, full: bool) -> Res
     let manifest = &snapshot.manifest;
     let mut tx = db.begin_write().await?;
     store::directory::lock_state(&mut tx, db.dialect, job.id).await?;
+    // A job deleted meanwhile (its delete takes the same locks) takes nothing.
+    if !store::jobs::lock_job(&mut tx, db.dialect, job.id).await? {
+        tx.rollback().await?;
+        return Err(IngestError::JobGone);
+    }
     if !store::directory::mark_committed(&mut tx, job.id, snapshot.id).await? {
         tx.rollback().await?;
         return Ok((Committed::Already, None));

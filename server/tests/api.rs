@@ -81,6 +81,176 @@ async fn jobs_validate_their_input(engine: Engine) {
     app.get("/api/v1/jobs/not-a-uuid", &admin).await.assert_problem(404);
 }
 
+/// `PATCH` changes the members given and keeps the others, checks the
+/// result as a new job is checked, and refuses another job's name; a
+/// changed scope makes the agent's next snapshot full.
+async fn jobs_can_be_changed(engine: Engine) {
+    let w = world(engine).await;
+    let path = format!("/api/v1/jobs/{}", w.job.id);
+    create_staff_job(&w.app, &w.admin, "other").await;
+    let answer = w.app.patch(&path, &w.admin, &serde_json::json!({})).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.json::<Job>(), w.job, "an empty change changes nothing");
+
+    let too_generous = serde_json::json!({"max_deactivations": {"count": 1, "percent": 101}, "max_lost_basic": {"count": 1, "percent": 1}, "min_active_users": 0});
+    for (body, status, kind) in [
+        (serde_json::json!({"name": " "}), 422, ProblemKind::InvalidJob),
+        (serde_json::json!({"name": " other"}), 409, ProblemKind::JobNameTaken),
+        (serde_json::json!({"relative_paths": []}), 422, ProblemKind::InvalidJob),
+        (serde_json::json!({"relative_paths": ["Staff"]}), 422, ProblemKind::InvalidJob),
+        (serde_json::json!({"schedule_time": "24:00"}), 422, ProblemKind::InvalidJob),
+        (serde_json::json!({"full_sync_interval_days": 0}), 422, ProblemKind::InvalidJob),
+        (serde_json::json!({"user_filter": "department=Sales"}), 422, ProblemKind::InvalidJob),
+        (serde_json::json!({"policy": too_generous}), 422, ProblemKind::InvalidPolicy),
+        (serde_json::json!({"name": null}), 422, ProblemKind::InvalidBody),
+        (serde_json::json!({"nickname": "corp"}), 422, ProblemKind::InvalidBody),
+    ] {
+        let answer = w.app.patch(&path, &w.admin, &body).await;
+        answer.assert_problem(status).assert_kind(kind);
+        assert!(answer.body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}: {}", answer.body);
+    }
+    assert_eq!(w.app.get(&path, &w.admin).await.json::<Job>(), w.job, "a refused change changes nothing");
+
+    let changed: Job = w
+        .app
+        .patch(
+            &path,
+            &w.admin,
+            &serde_json::json!({"name": " Staff (DK) ", "schedule_time": "04:30", "full_sync_interval_days": 3, "user_filter": "(department=Sales)", "group_paths": ["OU=Groups"]}),
+        )
+        .await
+        .json();
+    assert_eq!((changed.name.as_str(), changed.schedule_time.to_string().as_str()), ("Staff (DK)", "04:30"));
+    assert_eq!((changed.full_sync_interval_days, changed.user_filter.as_deref()), (3, Some("(department=Sales)")));
+    assert_eq!(
+        (changed.group_paths.clone(), changed.relative_paths.clone(), changed.policy),
+        (vec!["OU=Groups".to_owned()], w.job.relative_paths.clone(), w.job.policy)
+    );
+    assert_eq!((changed.id, changed.created_at), (w.job.id, w.job.created_at));
+    assert_eq!(w.app.get(&path, &w.admin).await.json::<Job>(), changed);
+    let cleared: Job = w.app.patch(&path, &w.admin, &serde_json::json!({"user_filter": "  "})).await.json();
+    assert_eq!(cleared.user_filter, None, "a blank filter removes it");
+    // The old name is free again.
+    create_staff_job(&w.app, &w.admin, "corp").await;
+
+    // A changed scope makes the next snapshot full.
+    w.agent.push(&w.app, &[user(1, "OU=Staff", 512)]).await;
+    let job: AgentJob = w.agent.get(&w.app, "/agent/v1/job").await.json();
+    assert_eq!(job.sync.full_required, None, "{job:?}");
+    w.app.patch(&path, &w.admin, &serde_json::json!({"relative_paths": ["OU=Staff", "OU=Contractors"]})).await;
+    let job: AgentJob = w.agent.get(&w.app, "/agent/v1/job").await.json();
+    assert!(job.sync.full_required.is_some(), "{job:?}");
+    assert_eq!(job.scope.relative_paths, ["OU=Staff", "OU=Contractors"]);
+    let unknown = format!("/api/v1/jobs/{}", Uuid::new_v4());
+    w.app.patch(&unknown, &w.admin, &serde_json::json!({})).await.assert_problem(404);
+}
+
+/// A job with active users cannot be deleted. Once none is active it can:
+/// its agents are refused, it is no longer found or listed, its sessions
+/// and inactive users stay readable, its registration tokens no longer
+/// register, and its name is free.
+async fn jobs_are_deleted_once_no_user_is_active(engine: Engine) {
+    let w = world(engine).await;
+    w.link_sales_to_basic_access().await;
+    let path = format!("/api/v1/jobs/{}", w.job.id);
+    let first = w.agent.push(&w.app, &[user(1, "OU=Staff", 512), group(200, "Sales", &[1])]).await.session.unwrap();
+    let first = w.app.wait_for_session(&w.admin, first.id).await;
+    session_succeeded(&first);
+    let refused = w.app.delete(&path, &w.admin).await;
+    refused.assert_problem(409).assert_kind(ProblemKind::JobHasActiveUsers);
+    assert!(refused.body["detail"].as_str().unwrap().contains("active users (1)"), "{}", refused.body);
+    assert_eq!(w.app.get(&path, &w.admin).await.status, 200, "a refused delete deletes nothing");
+
+    // Unlinked and imported: nobody is active.
+    w.app.put(&format!("{path}/links"), &w.admin, &Vec::<LinkInput>::new()).await;
+    let answer = w.app.post(&format!("{path}/imports"), Some(&w.admin), &()).await;
+    let unlinked = w.app.wait_for_session(&w.admin, answer.json::<Session>().id).await;
+    session_succeeded(&unlinked);
+    assert_eq!(unlinked.counts.deactivated, 1, "{unlinked:?}");
+    let token: RegistrationToken = w.app.post(&format!("{path}/registration-tokens"), Some(&w.admin), &()).await.json();
+    let deleted = w.app.delete(&path, &w.admin).await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+
+    w.app.get(&path, &w.admin).await.assert_problem(404);
+    w.app.patch(&path, &w.admin, &serde_json::json!({})).await.assert_problem(404);
+    w.app.delete(&path, &w.admin).await.assert_problem(404);
+    let listed: Page<Job> = w.app.get("/api/v1/jobs", &w.admin).await.json();
+    assert!(listed.items.is_empty(), "{listed:?}");
+    w.agent.get(&w.app, "/agent/v1/job").await.assert_problem(401);
+    let agents: Page<roster_proto::admin::Agent> = w.app.get("/api/v1/agents", &w.admin).await.json();
+    assert!(agents.items.iter().all(|a| a.revoked_at.is_some()), "{agents:?}");
+    let key = AgentKey::generate().unwrap();
+    let register = RegisterRequest { token: token.token, public_key: key.public_key().to_base64(), hostname: None, agent_version: None };
+    w.app.post("/agent/v1/register", None, &register).await.assert_problem(401);
+    for session in [first.id, unlinked.id] {
+        assert_eq!(w.app.get(&format!("/api/v1/sessions/{session}"), &w.admin).await.status, 200, "sessions stay readable");
+    }
+    let users: Page<User> = w.app.get("/api/v1/users", &w.admin).await.json();
+    assert_eq!(users.items.len(), 1);
+    assert!(!users.items[0].active, "the inactive user stays until the grace period ends");
+    let again = create_staff_job(&w.app, &w.admin, "corp").await;
+    assert_ne!(again.id, w.job.id);
+
+    // What the directory held goes with it: its chunks at once, its objects at the next housekeeping.
+    let db = roster_server::db::Db::connect(&w.app.database_url).await.unwrap();
+    roster_server::import::housekeeping(&db, &Limits::default()).await.unwrap();
+    for table in ["snapshot_chunks", "directory_objects", "directory_members", "directory_state", "links", "registration_tokens"] {
+        let rows: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table} WHERE job_id = $1")))
+            .bind(w.job.id.to_string())
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(rows, 0, "{table} still holds the deleted job's rows");
+    }
+}
+
+/// Accesses are renamed (their kind stays; a name another access of the
+/// kind has is refused) and deleted once no link grants and no user holds them.
+async fn accesses_are_renamed_and_unused_ones_deleted(engine: Engine) {
+    let w = world(engine).await;
+    w.link_sales_to_basic_access().await;
+    let path = |id: AccessId| format!("/api/v1/accesses/{id}");
+    let renamed: Access = w.app.patch(&path(w.vip_access.id), &w.admin, &serde_json::json!({"name": " VIP lounge "})).await.json();
+    assert_eq!(renamed, Access { name: "VIP lounge".into(), ..w.vip_access.clone() });
+    let spare: Access =
+        w.app.post("/api/v1/accesses", Some(&w.admin), &CreateAccess { kind: AccessKind::Vip, name: "Spare".into() }).await.json();
+    w.app
+        .patch(&path(spare.id), &w.admin, &serde_json::json!({"name": "VIP lounge"}))
+        .await
+        .assert_problem(409)
+        .assert_kind(ProblemKind::AccessNameTaken);
+    for body in [serde_json::json!({"name": ""}), serde_json::json!({"name": null}), serde_json::json!({"kind": "user", "name": "x"})] {
+        w.app.patch(&path(spare.id), &w.admin, &body).await.assert_problem(422);
+    }
+    // Another kind may have the name.
+    let user_named: Access = w.app.patch(&path(w.user_access.id), &w.admin, &serde_json::json!({"name": "VIP lounge"})).await.json();
+    assert_eq!((user_named.kind, user_named.name.as_str()), (AccessKind::User, "VIP lounge"));
+    for unknown in [path(AccessId::from(Uuid::new_v4())), "/api/v1/accesses/not-a-uuid".to_owned()] {
+        w.app.patch(&unknown, &w.admin, &serde_json::json!({"name": "x"})).await.assert_problem(404);
+        w.app.delete(&unknown, &w.admin).await.assert_problem(404);
+    }
+    let stranger = w.app.create_tenant("Globex").await.admin_token;
+    w.app.patch(&path(spare.id), &stranger, &serde_json::json!({"name": "mine"})).await.assert_problem(404);
+    w.app.delete(&path(spare.id), &stranger).await.assert_problem(404);
+
+    // Linked: refused. Unlinked but still held by a user: refused too.
+    let linked = w.app.delete(&path(w.user_access.id), &w.admin).await;
+    linked.assert_problem(409).assert_kind(ProblemKind::AccessInUse);
+    assert!(linked.body["detail"].as_str().unwrap().contains("links granting it: 1"), "{}", linked.body);
+    let session = w.agent.push(&w.app, &[user(1, "OU=Staff", 512), group(200, "Sales", &[1])]).await.session.unwrap();
+    session_succeeded(&w.app.wait_for_session(&w.admin, session.id).await);
+    w.app.put(&format!("/api/v1/jobs/{}/links", w.job.id), &w.admin, &Vec::<LinkInput>::new()).await;
+    let held = w.app.delete(&path(w.user_access.id), &w.admin).await;
+    held.assert_problem(409).assert_kind(ProblemKind::AccessInUse);
+    assert!(held.body["detail"].as_str().unwrap().contains("users holding it: 1"), "{}", held.body);
+
+    assert_eq!(w.app.delete(&path(spare.id), &w.admin).await.status, 204);
+    w.app.delete(&path(spare.id), &w.admin).await.assert_problem(404);
+    let listed: Page<Access> = w.app.get("/api/v1/accesses", &w.admin).await.json();
+    assert_eq!(listed.items.len(), 2);
+    assert!(listed.items.iter().all(|a| a.id != spare.id));
+}
+
 async fn links_are_checked_and_kept_in_order(engine: Engine) {
     let w = world(engine).await;
     let links_path = format!("/api/v1/jobs/{}/links", w.job.id);
@@ -684,6 +854,9 @@ async fn postgres_database_unavailable_is_a_503_and_recovers() {
 }
 
 on_both_engines!(
+    jobs_can_be_changed,
+    jobs_are_deleted_once_no_user_is_active,
+    accesses_are_renamed_and_unused_ones_deleted,
     snapshots_are_held_to_the_limits_and_unfinished_ones_expire,
     tenants_are_held_to_their_request_rate,
     registration_is_rate_limited_and_json_bodies_are_bounded,

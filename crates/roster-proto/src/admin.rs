@@ -126,6 +126,45 @@ impl Default for TenantSettings {
     }
 }
 
+/// `PATCH /api/v1/jobs/{job}`: the members given replace the job's, the
+/// others stay; the result is checked as `CreateJob` is (422 with the
+/// reason; 409 for a name another job has). Changing the paths or the
+/// filter makes the next snapshot full. An empty object changes nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateJob {
+    /// As in `createJob.name`.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
+    #[schemars(with = "common::NonBlank")]
+    pub name: Option<String>,
+    /// As in `createJob.relative_paths`.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
+    #[schemars(
+        with = "Vec<common::RelativePath>",
+        extend("contains" = { "type": "string", "pattern": "\\S" }, "maxItems" = crate::scope::MAX_PATHS)
+    )]
+    pub relative_paths: Option<Vec<String>>,
+    /// As in `createJob.group_paths`.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
+    #[schemars(with = "Vec<common::RelativePath>", extend("maxItems" = crate::scope::MAX_PATHS))]
+    pub group_paths: Option<Vec<String>>,
+    /// As in `createJob.user_filter`; blank removes the filter.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
+    #[schemars(length(max = 4096))]
+    pub user_filter: Option<String>,
+    /// As in `createJob.schedule_time`; the next scheduled import moves to it.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
+    #[schemars(regex(pattern = DailyTime::PATTERN))]
+    pub schedule_time: Option<String>,
+    /// As in `createJob.full_sync_interval_days`.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
+    #[schemars(range(min = 1, max = 365))]
+    pub full_sync_interval_days: Option<u32>,
+    /// The whole safeguard policy, as `PUT /api/v1/jobs/{job}/policy` takes it.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
+    pub policy: Option<SafeguardPolicy>,
+}
+
 /// An import job: one domain or OU set of a tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Job {
@@ -241,6 +280,15 @@ pub struct CreateAccess {
     pub kind: AccessKind,
     /// What the right is about: a location for `user`/`administrator`, a
     /// department's name, etc. Trimmed; blank answers 422.
+    #[schemars(with = "common::NonBlank")]
+    pub name: String,
+}
+
+/// `PATCH /api/v1/accesses/{access}`: renames an access (its kind stays).
+/// Trimmed; blank answers 422; a name another access of the kind has, 409.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAccess {
     #[schemars(with = "common::NonBlank")]
     pub name: String,
 }

@@ -92,6 +92,12 @@ problem_kinds! {
     RequestTimeout = "request-timeout",
     /// 409: a job of that name exists in the tenant.
     JobNameTaken = "job-name-taken",
+    /// 409: `DELETE /api/v1/jobs/{job}` of a job that still has active users.
+    JobHasActiveUsers = "job-has-active-users",
+    /// 409: a rename to a name another access of the same kind has.
+    AccessNameTaken = "access-name-taken",
+    /// 409: `DELETE /api/v1/accesses/{access}` of an access a link grants or a user holds.
+    AccessInUse = "access-in-use",
     /// 409: the job has no committed snapshot (no directory state) yet.
     NoDirectoryState = "no-directory-state",
     /// 409: the session is not held, so it cannot be approved or rejected.

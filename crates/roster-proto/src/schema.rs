@@ -20,7 +20,7 @@ use crate::admin::{
     Access, AccessDelta, AccessKind, AccessRef, AdminToken, Agent, Budget, ChangeAction, ChangeDetail, CreateAccess, CreateAdminToken,
     CreateJob, CreatedAdminToken, CreatedTenant, DeactivationReason, Decision, HistoryEntry, Job, Link, LinkInput, LinksPreview,
     LinksSaved, NextCursor, Page, PlanPreview, RegistrationToken, SafeguardPolicy, Session, SessionChange, SessionCounts, SessionStatus,
-    SessionTrigger, TenantSettings, User,
+    SessionTrigger, TenantSettings, UpdateAccess, UpdateJob, User,
 };
 use crate::agent::{
     AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, RotateKey, SnapshotState, SnapshotStatus, SyncAdvice,
@@ -210,6 +210,7 @@ registry! {
     RotationClaims => "agent-api.schema.json" # "rotationProofClaims";
 
     CreateJob => "admin-api.schema.json" # "createJob", "CreateJob";
+    UpdateJob => "admin-api.schema.json" # "updateJob", "UpdateJob";
     SafeguardPolicy => "admin-api.schema.json" # "safeguardPolicy", "SafeguardPolicy";
     Budget => "admin-api.schema.json" # "budget";
     TenantSettings => "admin-api.schema.json" # "tenantSettings", "TenantSettings";
@@ -218,6 +219,7 @@ registry! {
     RegistrationToken => "admin-api.schema.json" # "registrationToken", "RegistrationToken";
     AccessKind => "admin-api.schema.json" # "accessKind";
     CreateAccess => "admin-api.schema.json" # "createAccess", "CreateAccess";
+    UpdateAccess => "admin-api.schema.json" # "updateAccess", "UpdateAccess";
     Access => "admin-api.schema.json" # "access", "Access";
     Page<Access> => "admin-api.schema.json" # "accessPage", "AccessPage";
     LinkInput => "admin-api.schema.json" # "linkInput";

@@ -78,6 +78,11 @@ pub struct ResolvedScope {
 }
 
 impl JobScope {
+    /// A user filter as given, trimmed; a blank one is no filter.
+    pub fn given_filter(filter: Option<&str>) -> Option<&str> {
+        filter.map(str::trim).filter(|f| !f.is_empty())
+    }
+
     /// Checks the paths' number and syntax without a base DN (used when a
     /// job is saved; the number first, so a huge list costs nothing more).
     pub fn validate(&self) -> Result<(), ScopeError> {
@@ -95,7 +100,7 @@ impl JobScope {
             return Err(ScopeError::NoPaths);
         }
         Dn::parse(base_dn).map_err(ScopeError::BadBase)?;
-        let user_filter = match self.user_filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+        let user_filter = match Self::given_filter(self.user_filter.as_deref()) {
             Some(filter) => Some(check_filter(filter)?.to_owned()),
             None => None,
         };

@@ -5,7 +5,7 @@
 use roster_proto::admin::SessionStatus;
 use roster_proto::{AccessId, SessionId};
 
-/// A job that cannot be created as asked.
+/// A job that cannot be created, changed or deleted as asked.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
     #[error("name must not be empty")]
@@ -21,6 +21,8 @@ pub enum JobError {
     FullSyncInterval(u32),
     #[error("a job named `{0}` already exists")]
     NameTaken(String),
+    #[error("the job still has active users ({0}): it can be deleted once none is active (unlink its groups and import it)")]
+    HasActiveUsers(u64),
 }
 
 /// A safeguard policy out of range.
@@ -44,7 +46,7 @@ pub enum LinkProblem {
     Access { index: usize, access_id: AccessId },
 }
 
-/// An access that cannot be created.
+/// An access that cannot be created, renamed or deleted.
 #[derive(Debug, thiserror::Error)]
 pub enum AccessError {
     #[error("name must not be empty")]
@@ -52,6 +54,10 @@ pub enum AccessError {
     /// A name with a control or bidi-override character, or too long.
     #[error("name: {0}")]
     Name(roster_proto::name::NameError),
+    #[error("another {kind} access is named `{name}`")]
+    NameTaken { kind: &'static str, name: String },
+    #[error("the access is in use (links granting it: {links}; users holding it: {users}): remove the links and import their jobs first")]
+    InUse { links: u64, users: u64 },
 }
 
 /// An admin token that cannot be issued as asked.

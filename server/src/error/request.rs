@@ -15,6 +15,7 @@ pub enum Missing {
     Chunk,
     Agent,
     AdminToken,
+    Access,
 }
 
 impl std::fmt::Display for Missing {
@@ -28,6 +29,7 @@ impl std::fmt::Display for Missing {
             Missing::Snapshot => "snapshot",
             Missing::Chunk => "chunk",
             Missing::Agent => "agent",
+            Missing::Access => "access",
             Missing::AdminToken => "admin token",
         })
     }

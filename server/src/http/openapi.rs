@@ -234,6 +234,7 @@ pub(crate) mod params {
         ExplainUser => "explainUser", explain_user();
         UserJob => "userJob", uuid_in_query("job", "Only the users of this job. An unknown or malformed id answers 404.");
         AgentId => "agentId", uuid_in_path("id", "The agent's id. A value that is not a UUID, or another tenant's agent, answers 404.");
+        AccessId => "accessId", uuid_in_path("id", "The access's id. A value that is not a UUID, or another tenant's access, answers 404.");
         AdminTokenId => "adminTokenId", uuid_in_path("id", "The admin token's id (`AdminToken.id`), never its value. A value that is not a UUID, or another tenant's token, answers 404.");
         AgentJob => "agentJob", uuid_in_query("job", "Only the agents of this job. An unknown or malformed id answers 404.");
     }

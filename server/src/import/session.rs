@@ -190,7 +190,10 @@ pub async fn finish_staged(db: &Db, work: &SessionWork, planned: Planned, last: 
     // of it are saved and none of its users are purged; the session's row
     // stays locked (PostgreSQL; SQLite's writer excludes all of them).
     store::directory::lock_state(&mut tx, db.dialect, work.job_id).await?;
-    store::jobs::lock_job(&mut tx, db.dialect, work.job_id).await?;
+    if !store::jobs::lock_job(&mut tx, db.dialect, work.job_id).await? {
+        tx.rollback().await?;
+        return Err(ImportError::JobGone);
+    }
     if !store::sessions::beat(&mut tx, work).await? {
         tx.rollback().await?;
         return Ok(Finished::Outcome(RunOutcome::Lost));

@@ -34,7 +34,10 @@ pub async fn replace_links(db: &Db, tenant: TenantId, job: &Job, links: &[LinkIn
         super::read_off_the_workers(async move { preview_links(&reader, tenant, &read_job, &read_links).await }).await??;
     let resolved: Vec<_> = saved.iter().map(|link| link.group_guid).collect();
     let mut tx = db.begin_write().await?;
-    store::jobs::lock_job(&mut tx, db.dialect, job.id).await?;
+    if !store::jobs::lock_job(&mut tx, db.dialect, job.id).await? {
+        tx.rollback().await?;
+        return Err(AppError::NotFound(crate::error::Missing::Job));
+    }
     store::jobs::put_links(&mut tx, job.id, links, &resolved).await?;
     let links = store::jobs::get_links(&mut tx, job.id).await?;
     tx.commit().await?;

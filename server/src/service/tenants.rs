@@ -1,21 +1,51 @@
 //! A tenant's own things: its access catalogue, its settings and its admin
 //! tokens.
 
-use roster_proto::TenantId;
-use roster_proto::admin::{Access, CreateAccess, CreateAdminToken, CreatedAdminToken, MAX_ADMIN_TOKEN_DAYS, TenantSettings};
+use roster_proto::admin::{Access, CreateAccess, CreateAdminToken, CreatedAdminToken, MAX_ADMIN_TOKEN_DAYS, TenantSettings, UpdateAccess};
+use roster_proto::{AccessId, TenantId};
 
 use crate::db::Db;
-use crate::error::{AccessError, AdminTokenError, AppError, SettingsError};
+use crate::error::{AccessError, AdminTokenError, AppError, Missing, SettingsError};
 use crate::store;
 
 /// Creates an access, or finds the one of that kind and name; `true` when
 /// it was created now.
 pub async fn create_access(db: &Db, tenant: TenantId, input: &CreateAccess) -> Result<(Access, bool), AppError> {
-    let (name, _) = roster_proto::name::checked_name(&input.name).map_err(|e| match e {
+    let (name, _) = checked_access_name(&input.name)?;
+    Ok(store::jobs::create_access(db, tenant, input.kind, &name).await?)
+}
+
+/// Renames a tenant's access; a name another access of its kind has is refused.
+pub async fn rename_access(db: &Db, tenant: TenantId, id: AccessId, input: &UpdateAccess) -> Result<Access, AppError> {
+    let (name, _) = checked_access_name(&input.name)?;
+    match store::jobs::rename_access(db, tenant, id, &name).await? {
+        store::jobs::RenamedAccess::Renamed(access) => {
+            tracing::info!(tenant = %tenant, access = %id, "access renamed");
+            Ok(access)
+        }
+        store::jobs::RenamedAccess::NameTaken(access) => Err(AccessError::NameTaken { kind: access.kind.as_str(), name }.into()),
+        store::jobs::RenamedAccess::Missing => Err(AppError::NotFound(Missing::Access)),
+    }
+}
+
+/// Deletes a tenant's access that no link grants and no user holds.
+pub async fn delete_access(db: &Db, tenant: TenantId, id: AccessId) -> Result<(), AppError> {
+    match store::jobs::delete_access(db, tenant, id).await? {
+        store::jobs::DeletedAccess::Deleted => {
+            tracing::info!(tenant = %tenant, access = %id, "access deleted");
+            Ok(())
+        }
+        store::jobs::DeletedAccess::InUse { links, users } => Err(AccessError::InUse { links, users }.into()),
+        store::jobs::DeletedAccess::Missing => Err(AppError::NotFound(Missing::Access)),
+    }
+}
+
+/// An access's name, checked: the name to store and its key.
+fn checked_access_name(name: &str) -> Result<(String, String), AccessError> {
+    roster_proto::name::checked_name(name).map_err(|e| match e {
         roster_proto::name::NameError::Blank => AccessError::EmptyName,
         other => AccessError::Name(other),
-    })?;
-    Ok(store::jobs::create_access(db, tenant, input.kind, &name).await?)
+    })
 }
 
 /// Checks and stores the tenant's settings.

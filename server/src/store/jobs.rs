@@ -3,6 +3,7 @@
 
 use roster_import::AccessCatalogue;
 use roster_proto::admin::{Access, AccessKind, CreateJob, Job, Link, LinkInput, RegistrationToken, SafeguardPolicy};
+use roster_proto::scope::JobScope;
 use roster_proto::{AccessId, DailyTime, JobId, ObjectGuid, TenantId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -54,7 +55,7 @@ pub async fn create_job(
         name: input.name.trim().to_owned(),
         relative_paths: input.relative_paths.clone(),
         group_paths: input.group_paths.clone(),
-        user_filter: input.user_filter.as_deref().map(str::trim).filter(|f| !f.is_empty()).map(str::to_owned),
+        user_filter: JobScope::given_filter(input.user_filter.as_deref()).map(str::to_owned),
         schedule_time: daily,
         full_sync_interval_days,
         policy: input.policy.unwrap_or_default(),
@@ -82,6 +83,116 @@ pub async fn create_job(
     Ok(if result.rows_affected() == 1 { CreatedJob::Created(job) } else { CreatedJob::NameTaken })
 }
 
+/// What [`update_job`] did.
+#[derive(Debug)]
+pub enum UpdatedJob {
+    Updated(Job),
+    NameTaken,
+    /// The job was deleted meanwhile.
+    Gone,
+}
+
+/// Replaces `job`'s settings by `updated` (checked by the caller); a new
+/// daily time moves the next scheduled import to it.
+pub async fn update_job(db: &Db, tenant: TenantId, job: &Job, updated: Job) -> Result<UpdatedJob, StoreError> {
+    let next_import = (updated.schedule_time != job.schedule_time).then(|| {
+        super::UnixMillis::from_datetime(crate::schedule::next_daily_run(updated.schedule_time, time::OffsetDateTime::now_utc())).0
+    });
+    let result = sqlx::query(
+        "UPDATE jobs SET name = $1, name_key = $2, relative_paths = $3, group_paths = $4, user_filter = $5, schedule_time = $6,
+             next_import_at = COALESCE($7, next_import_at), full_sync_interval_days = $8, policy = $9
+         WHERE id = $10 AND tenant_id = $11 AND deleted_at IS NULL",
+    )
+    .bind(&updated.name)
+    .bind(roster_proto::name::name_key(&updated.name))
+    .bind(serde_json::to_string(&updated.relative_paths).unwrap_or_default())
+    .bind(serde_json::to_string(&updated.group_paths).unwrap_or_default())
+    .bind(&updated.user_filter)
+    .bind(updated.schedule_time.to_string())
+    .bind(next_import)
+    .bind(i64::from(updated.full_sync_interval_days))
+    .bind(serde_json::to_string(&updated.policy).map_err(|e| StoreError::Corrupt { column: "jobs.policy", detail: e.to_string() })?)
+    .bind(job.id.to_string())
+    .bind(tenant.to_string())
+    .execute(&mut *db.writer().await?)
+    .await;
+    match result {
+        Ok(done) if done.rows_affected() == 1 => Ok(UpdatedJob::Updated(updated)),
+        Ok(_) => Ok(UpdatedJob::Gone),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(UpdatedJob::NameTaken),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What [`delete_job`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeletedJob {
+    Deleted,
+    /// The job still has this many active users: nothing was changed.
+    HasActiveUsers(u64),
+    /// The job was deleted meanwhile.
+    Gone,
+}
+
+/// The name a deleted job is renamed to: it starts with a control
+/// character, which no job's name may hold, and names the job's id, so it
+/// collides with nothing and the old name is free again.
+fn deleted_name(job: JobId) -> String {
+    format!("\u{1}deleted {job}")
+}
+
+/// Deletes a job that has no active users, in one transaction: it is
+/// marked deleted and renamed out of the way, its agents are revoked, its
+/// unredeemed registration tokens and its links deleted, its queued and
+/// held imports failed, and its directory state dropped (its generations
+/// are then deleted by housekeeping, see
+/// `directory::stale_generations`). Its sessions, snapshots' manifests and
+/// inactive users stay (users until the grace period ends, as always).
+pub async fn delete_job(db: &Db, tenant: TenantId, job: JobId) -> Result<DeletedJob, StoreError> {
+    let mut tx = db.begin_write().await?;
+    // The same order as an import's apply: no import applies meanwhile.
+    super::directory::lock_state(&mut tx, db.dialect, job).await?;
+    let ours = sqlx::query("SELECT id FROM jobs WHERE id = $1 AND tenant_id = $2").bind(job.to_string()).bind(tenant.to_string());
+    if !lock_job(&mut tx, db.dialect, job).await? || ours.fetch_optional(&mut *tx).await?.is_none() {
+        tx.rollback().await?;
+        return Ok(DeletedJob::Gone);
+    }
+    let active: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE job_id = $1 AND active = 1")
+        .bind(job.to_string())
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("n")?;
+    if active > 0 {
+        tx.rollback().await?;
+        return Ok(DeletedJob::HasActiveUsers(u64::try_from(active).unwrap_or(0)));
+    }
+    let (now, id) = (now_ms(), job.to_string());
+    sqlx::query("UPDATE jobs SET deleted_at = $1, name = $2, name_key = $2 WHERE id = $3")
+        .bind(now)
+        .bind(deleted_name(job))
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE agents SET revoked_at = $1 WHERE job_id = $2 AND revoked_at IS NULL").bind(now).bind(&id).execute(&mut *tx).await?;
+    for sql in [
+        "DELETE FROM registration_tokens WHERE job_id = $1",
+        "DELETE FROM links WHERE job_id = $1",
+        "DELETE FROM directory_state WHERE job_id = $1",
+    ] {
+        sqlx::query(sql).bind(&id).execute(&mut *tx).await?;
+    }
+    sqlx::query(
+        "UPDATE sessions SET status = 'failed', error = 'the job was deleted', finished_at = $1
+         WHERE job_id = $2 AND status IN ('queued', 'held')",
+    )
+    .bind(now)
+    .bind(&id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(DeletedJob::Deleted)
+}
+
 /// A page of a tenant's jobs in creation order, after `after`
 /// (`created_at` ms, id); returns the key of the last one if more follow.
 pub async fn list_jobs(
@@ -91,7 +202,7 @@ pub async fn list_jobs(
     after: Option<(i64, JobId)>,
 ) -> Result<(Vec<Job>, Option<(i64, JobId)>), StoreError> {
     PageQuery::new(
-        concat!("SELECT ", job_columns!(), " FROM jobs WHERE tenant_id = $1"),
+        concat!("SELECT ", job_columns!(), " FROM jobs WHERE tenant_id = $1 AND deleted_at IS NULL"),
         vec![Bind::Text(tenant.to_string())],
         after,
         limit,
@@ -102,7 +213,7 @@ pub async fn list_jobs(
 
 /// A tenant's job by name (compared by its key, as when it was created).
 pub async fn job_named(db: &Db, tenant: TenantId, name: &str) -> Result<Option<Job>, StoreError> {
-    let row = sqlx::query(concat!("SELECT ", job_columns!(), " FROM jobs WHERE tenant_id = $1 AND name_key = $2"))
+    let row = sqlx::query(concat!("SELECT ", job_columns!(), " FROM jobs WHERE tenant_id = $1 AND name_key = $2 AND deleted_at IS NULL"))
         .bind(tenant.to_string())
         .bind(roster_proto::name::name_key(name))
         .fetch_optional(&db.pool)
@@ -110,7 +221,7 @@ pub async fn job_named(db: &Db, tenant: TenantId, name: &str) -> Result<Option<J
     row.as_ref().map(job_from_row).transpose()
 }
 
-/// A job of `tenant`; `None` also for another tenant's job.
+/// A job of `tenant`; `None` also for another tenant's job and a deleted one.
 pub async fn get_job(db: &Db, tenant: TenantId, job: JobId) -> Result<Option<Job>, StoreError> {
     job_in(&db.pool, tenant, job).await
 }
@@ -121,7 +232,7 @@ pub async fn job_in<'c>(
     tenant: TenantId,
     job: JobId,
 ) -> Result<Option<Job>, StoreError> {
-    let row = sqlx::query(concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = $1 AND tenant_id = $2"))
+    let row = sqlx::query(concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = $1 AND tenant_id = $2 AND deleted_at IS NULL"))
         .bind(job.to_string())
         .bind(tenant.to_string())
         .fetch_optional(conn)
@@ -140,11 +251,13 @@ pub struct DueJob {
 
 /// Jobs whose `next_import_at` is at or before `now`.
 pub async fn due_jobs(db: &Db, now: UnixMillis) -> Result<Vec<DueJob>, StoreError> {
-    let rows =
-        sqlx::query("SELECT id, tenant_id, schedule_time, next_import_at FROM jobs WHERE next_import_at <= $1 ORDER BY next_import_at")
-            .bind(now.0)
-            .fetch_all(&db.pool)
-            .await?;
+    let rows = sqlx::query(
+        "SELECT id, tenant_id, schedule_time, next_import_at FROM jobs WHERE next_import_at <= $1 AND deleted_at IS NULL
+             ORDER BY next_import_at",
+    )
+    .bind(now.0)
+    .fetch_all(&db.pool)
+    .await?;
     rows.iter()
         .map(|row| {
             Ok(DueJob {
@@ -239,6 +352,82 @@ pub async fn create_access(db: &Db, tenant: TenantId, kind: AccessKind, name: &s
     Ok((access_from_row(&row)?, inserted))
 }
 
+/// What [`rename_access`] did.
+#[derive(Debug)]
+pub enum RenamedAccess {
+    Renamed(Access),
+    NameTaken(Access),
+    Missing,
+}
+
+/// Renames a tenant's access to `name` (checked by the caller); another
+/// access of its kind whose name has the same key keeps it.
+pub async fn rename_access(db: &Db, tenant: TenantId, id: AccessId, name: &str) -> Result<RenamedAccess, StoreError> {
+    let result = sqlx::query("UPDATE accesses SET name = $1, name_key = $2 WHERE id = $3 AND tenant_id = $4")
+        .bind(name)
+        .bind(roster_proto::name::name_key(name))
+        .bind(id.to_string())
+        .bind(tenant.to_string())
+        .execute(&mut *db.writer().await?)
+        .await;
+    let taken = match result {
+        Ok(_) => false,
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => true,
+        Err(e) => return Err(e.into()),
+    };
+    let row = sqlx::query("SELECT id, kind, name FROM accesses WHERE id = $1 AND tenant_id = $2")
+        .bind(id.to_string())
+        .bind(tenant.to_string())
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(match (row, taken) {
+        (None, _) => RenamedAccess::Missing,
+        (Some(row), false) => RenamedAccess::Renamed(access_from_row(&row)?),
+        (Some(row), true) => RenamedAccess::NameTaken(access_from_row(&row)?),
+    })
+}
+
+/// What [`delete_access`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeletedAccess {
+    Deleted,
+    /// Links grant it or users hold it: nothing was changed.
+    InUse {
+        links: u64,
+        users: u64,
+    },
+    Missing,
+}
+
+/// Deletes a tenant's access that no link grants and no user holds, in one
+/// transaction (on PostgreSQL a link saved meanwhile, or an import giving
+/// it, fails on the foreign key rather than be lost).
+pub async fn delete_access(db: &Db, tenant: TenantId, id: AccessId) -> Result<DeletedAccess, StoreError> {
+    let mut tx = db.begin_write().await?;
+    let count = |sql: &'static str| sqlx::query(sql).bind(id.to_string());
+    let found = match db.dialect {
+        crate::db::Dialect::Postgres => sqlx::query("SELECT id FROM accesses WHERE id = $1 AND tenant_id = $2 FOR UPDATE"),
+        crate::db::Dialect::Sqlite => sqlx::query("SELECT id FROM accesses WHERE id = $1 AND tenant_id = $2"),
+    }
+    .bind(id.to_string())
+    .bind(tenant.to_string())
+    .fetch_optional(&mut *tx)
+    .await?;
+    if found.is_none() {
+        tx.rollback().await?;
+        return Ok(DeletedAccess::Missing);
+    }
+    let links: i64 = count("SELECT COUNT(*) AS n FROM links WHERE access_id = $1").fetch_one(&mut *tx).await?.try_get("n")?;
+    let users: i64 = count("SELECT COUNT(*) AS n FROM user_accesses WHERE access_id = $1").fetch_one(&mut *tx).await?.try_get("n")?;
+    if links > 0 || users > 0 {
+        tx.rollback().await?;
+        return Ok(DeletedAccess::InUse { links: u64::try_from(links).unwrap_or(0), users: u64::try_from(users).unwrap_or(0) });
+    }
+    count("DELETE FROM accesses WHERE id = $1").execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(DeletedAccess::Deleted)
+}
+
 /// A page of the tenant's accesses ordered by kind, name and id, after
 /// `after`; returns the key of the last one if more follow.
 pub async fn list_accesses(
@@ -276,15 +465,17 @@ pub async fn access_catalogue(conn: &mut sqlx::AnyConnection, tenant: TenantId) 
 /// Locks the job's row until the transaction ends. Whatever changes a
 /// job's links or its users takes it first (after the job's directory
 /// state, where it takes that too): two link replacements do not
-/// interleave (last writer wins, whole), and a purge never lands between
-/// an import's check of what it planned from and its commit. SQLite's write
-/// transaction already excludes every other writer; PostgreSQL locks the
-/// row.
-pub async fn lock_job(conn: &mut sqlx::AnyConnection, dialect: crate::db::Dialect, job: JobId) -> Result<(), StoreError> {
-    if dialect == crate::db::Dialect::Postgres {
-        sqlx::query("SELECT id FROM jobs WHERE id = $1 FOR UPDATE").bind(job.to_string()).fetch_optional(&mut *conn).await?;
-    }
-    Ok(())
+/// interleave (last writer wins, whole), a purge never lands between an
+/// import's check of what it planned from and its commit, and nothing is
+/// written to a job deleted meanwhile. SQLite's write transaction already
+/// excludes every other writer; PostgreSQL locks the row. False when the
+/// job is not there or deleted.
+pub async fn lock_job(conn: &mut sqlx::AnyConnection, dialect: crate::db::Dialect, job: JobId) -> Result<bool, StoreError> {
+    let sql = match dialect {
+        crate::db::Dialect::Postgres => "SELECT id FROM jobs WHERE id = $1 AND deleted_at IS NULL FOR UPDATE",
+        crate::db::Dialect::Sqlite => "SELECT id FROM jobs WHERE id = $1 AND deleted_at IS NULL",
+    };
+    Ok(sqlx::query(sql).bind(job.to_string()).fetch_optional(&mut *conn).await?.is_some())
 }
 
 pub async fn put_links(

@@ -187,6 +187,15 @@ impl TestApp {
         self.send(reqwest::Method::PUT, path, Some(bearer), Some(bytes.into()), true).await
     }
 
+    pub async fn patch<B: Serialize>(&self, path: &str, bearer: &str, body: &B) -> Answer {
+        let bytes = serde_json::to_vec(body).expect("serialize");
+        self.send(reqwest::Method::PATCH, path, Some(bearer), Some(bytes.into()), true).await
+    }
+
+    pub async fn delete(&self, path: &str, bearer: &str) -> Answer {
+        self.send(reqwest::Method::DELETE, path, Some(bearer), None, false).await
+    }
+
     /// Creates a tenant through the store, as `roster-server tenant create` does.
     pub async fn create_tenant(&self, name: &str) -> roster_proto::admin::CreatedTenant {
         let db = roster_server::db::Db::connect(&self.database_url).await.expect("db");

@@ -1,9 +1,11 @@
-//! Job handlers: create, list and read jobs, their registration tokens,
+//! Job handlers: create, list, read, change and delete jobs, their registration tokens,
 //! links, safeguard policy, imports, dry runs and full reconciliations.
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use roster_proto::admin::{CreateJob, Job, Link, LinkInput, LinksSaved, Page, PlanPreview, RegistrationToken, SafeguardPolicy, Session};
+use roster_proto::admin::{
+    CreateJob, Job, Link, LinkInput, LinksSaved, Page, PlanPreview, RegistrationToken, SafeguardPolicy, Session, UpdateJob,
+};
 use roster_proto::problem::Problem;
 use roster_proto::schema::openapi::JobPage;
 use roster_proto::schema::{LinkInputs, Links};
@@ -102,6 +104,62 @@ pub(super) async fn list_jobs(
 )]
 pub(super) async fn get_job(TenantJob { job, .. }: TenantJob) -> Result<ApiJson<Job>, AppError> {
     Ok(ApiJson(job))
+}
+
+#[utoipa::path(
+    patch,
+    path = "/jobs/{job}",
+    operation_id = "updateJob",
+    tag = "admin",
+    summary = "Change a job",
+    description = "The members given replace the job's; the others stay. The result is checked as a new job is. Changing the paths or the user filter makes the next snapshot full.",
+    params(params::Job),
+    request_body(
+        content = UpdateJob,
+        content_type = "application/json",
+    ),
+    responses(
+        (status = 200, description = "The job as changed.", body = Job, content_type = "application/json"),
+        (status = 400, response = responses::BadRequest),
+        (status = 401, response = responses::Unauthorized),
+        (status = 404, response = responses::NotFound),
+        (status = 409, description = "Another job of the tenant has that (trimmed) name.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = responses::PayloadTooLarge),
+        (status = 422, description = "Body does not fit `UpdateJob`, or the job it would make is invalid (as for `createJob`).", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = responses::TooManyRequests),
+        (status = 500, response = responses::Internal),
+        (status = 503, response = responses::Unavailable),
+    ),
+)]
+pub(super) async fn update_job(
+    State(state): State<AppState>,
+    TenantJob { admin, job }: TenantJob,
+    ApiJson(patch): ApiJson<UpdateJob>,
+) -> Result<ApiJson<Job>, AppError> {
+    Ok(ApiJson(service::jobs::update_job(&state.db, admin.tenant_id, &job, &patch).await?))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/jobs/{job}",
+    operation_id = "deleteJob",
+    tag = "admin",
+    summary = "Delete a job",
+    description = "Refused while the job has active users (unlink its groups and import it first). Otherwise its agents are revoked, its registration tokens, links and directory state deleted, and its queued or held imports failed; its sessions stay readable (`GET /api/v1/sessions/{id}`), and its inactive users stay until the tenant's grace period ends. Its name is free again.",
+    params(params::Job),
+    responses(
+        (status = 204, description = "Deleted; no body."),
+        (status = 401, response = responses::Unauthorized),
+        (status = 404, response = responses::NotFound),
+        (status = 409, description = "The job has active users; the detail says how many.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = responses::TooManyRequests),
+        (status = 500, response = responses::Internal),
+        (status = 503, response = responses::Unavailable),
+    ),
+)]
+pub(super) async fn delete_job(State(state): State<AppState>, TenantJob { admin, job }: TenantJob) -> Result<StatusCode, AppError> {
+    service::jobs::delete_job(&state.db, admin.tenant_id, &job).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(

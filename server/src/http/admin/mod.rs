@@ -30,7 +30,7 @@ pub(crate) const MAX_LIMIT: u32 = 1000;
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(jobs::create_job, jobs::list_jobs))
-        .routes(routes!(jobs::get_job))
+        .routes(routes!(jobs::get_job, jobs::update_job, jobs::delete_job))
         .routes(routes!(jobs::create_registration_token))
         .routes(routes!(jobs::get_links, jobs::put_links))
         .routes(routes!(sessions::list_sessions))
@@ -39,6 +39,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::get_policy, jobs::put_policy))
         .routes(routes!(jobs::request_full_sync))
         .routes(routes!(tenant::list_accesses, tenant::create_access))
+        .routes(routes!(tenant::update_access, tenant::delete_access))
         .routes(routes!(sessions::get_session))
         .routes(routes!(sessions::list_changes))
         .routes(routes!(sessions::approve_session))

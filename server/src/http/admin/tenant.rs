@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use roster_proto::admin::{Access, Agent, CreateAccess, HistoryEntry, Page, TenantSettings, User};
+use roster_proto::admin::{Access, Agent, CreateAccess, HistoryEntry, Page, TenantSettings, UpdateAccess, User};
 use roster_proto::problem::Problem;
 use roster_proto::schema::openapi::{AccessPage, AgentPage, HistoryPage, UserPage};
 use roster_proto::{JobId, SessionId, UserId};
@@ -80,6 +80,65 @@ pub(super) async fn list_accesses(
     };
     let (items, next) = store::jobs::list_accesses(&state.db, admin.tenant_id, page.limit()?, after).await?;
     Ok(ApiJson(Page { items, next_cursor: next.map(|(kind, name, id)| cursor::encode(&[kind, name, id.to_string()])) }))
+}
+
+#[utoipa::path(
+    patch,
+    path = "/accesses/{id}",
+    operation_id = "updateAccess",
+    tag = "admin",
+    summary = "Rename an access",
+    description = "Its kind stays; links and users keep it under its new name.",
+    params(params::AccessId),
+    request_body(
+        content = UpdateAccess,
+        content_type = "application/json",
+    ),
+    responses(
+        (status = 200, description = "Renamed.", body = Access, content_type = "application/json"),
+        (status = 400, response = responses::BadRequest),
+        (status = 401, response = responses::Unauthorized),
+        (status = 404, response = responses::NotFound),
+        (status = 409, description = "Another access of the same kind has that (trimmed) name.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = responses::PayloadTooLarge),
+        (status = 422, description = "Body does not fit `UpdateAccess`, or the name is blank or holds a forbidden character.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = responses::TooManyRequests),
+        (status = 500, response = responses::Internal),
+        (status = 503, response = responses::Unavailable),
+    ),
+)]
+pub(super) async fn update_access(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<UpdateAccess>,
+) -> Result<ApiJson<Access>, AppError> {
+    let id = parse_id(&id, Missing::Access)?;
+    Ok(ApiJson(service::tenants::rename_access(&state.db, admin.tenant_id, id, &input).await?))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/accesses/{id}",
+    operation_id = "deleteAccess",
+    tag = "admin",
+    summary = "Delete an access",
+    description = "Refused while a link of any job grants it or a user holds it: remove the links, then import their jobs.",
+    params(params::AccessId),
+    responses(
+        (status = 204, description = "Deleted; no body."),
+        (status = 401, response = responses::Unauthorized),
+        (status = 404, response = responses::NotFound),
+        (status = 409, description = "Links grant the access or users hold it; the detail says how many.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = responses::TooManyRequests),
+        (status = 500, response = responses::Internal),
+        (status = 503, response = responses::Unavailable),
+    ),
+)]
+pub(super) async fn delete_access(State(state): State<AppState>, admin: Admin, Path(id): Path<String>) -> Result<StatusCode, AppError> {
+    let id = parse_id(&id, Missing::Access)?;
+    service::tenants::delete_access(&state.db, admin.tenant_id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(

@@ -16,11 +16,11 @@
 use roster_proto::admin::{Job, SessionTrigger};
 use roster_proto::agent::SyncAdvice;
 use roster_proto::dn::Dn;
-use roster_proto::manifest::{RecordCounts, SnapshotKind, Watermark};
+use roster_proto::manifest::{Manifest, RecordCounts, SnapshotKind, Watermark};
 use std::collections::{HashMap, HashSet};
 
 use roster_proto::records::Record;
-use roster_proto::scope::ResolvedScope;
+use roster_proto::scope::{JobScope, ResolvedScope};
 use roster_proto::{JobId, ObjectGuid, SnapshotId};
 
 use crate::db::Db;
@@ -391,6 +391,26 @@ async fn stage(db: &Db, snapshot: &SnapshotRecord, resolved: &ResolvedScope, ful
     Ok(())
 }
 
+/// How far ahead of the server an agent's clock may be: its request tokens
+/// are refused beyond this (`iat` at most 60 s ahead).
+const AGENT_CLOCK_AHEAD_MS: i64 = 60_000;
+
+/// The scope a full snapshot was read with, as the state records it: the
+/// job's, unless the job's scope changed after the read began (an admin's
+/// `PATCH` while the agent read). Then it was read with the old scope, and
+/// the state records a scope no job has (no paths), so the next snapshot
+/// must be full (`sync.full_required`).
+async fn read_with_scope(conn: &mut sqlx::AnyConnection, job: &Job, manifest: &Manifest) -> Result<JobScope, IngestError> {
+    let read_started = UnixMillis::from_datetime(manifest.read_started_at);
+    let changed = store::jobs::scope_changed_at(conn, job.id).await?;
+    Ok(match changed {
+        Some(changed) if read_started.0 <= changed.0.saturating_add(AGENT_CLOCK_AHEAD_MS) => {
+            JobScope { relative_paths: Vec::new(), group_paths: Vec::new(), user_filter: None }
+        }
+        _ => job.scope(),
+    })
+}
+
 /// Applies the staged snapshot in one short transaction: a full snapshot
 /// becomes the state's generation, a delta is merged into it (after the
 /// from/to check, inside the transaction). Returns the generation no state
@@ -418,7 +438,11 @@ async fn apply(db: &Db, snapshot: &SnapshotRecord, job: &Job, full: bool) -> Res
         store::directory::merge_delta(&mut tx, job.id, &current, snapshot.id).await?;
         Some(snapshot.id.to_string())
     };
-    store::directory::save_state(&mut tx, job.id, snapshot.id, &manifest.watermark, full.then(|| job.scope()).as_ref()).await?;
+    let full_scope = match full {
+        true => Some(read_with_scope(&mut tx, job, manifest).await?),
+        false => None,
+    };
+    store::directory::save_state(&mut tx, job.id, snapshot.id, &manifest.watermark, full_scope.as_ref()).await?;
     if full {
         store::jobs::clear_full_sync_request(&mut tx, job.id).await?;
     }

@@ -91,6 +91,7 @@ async fn jobs_can_be_changed(engine: Engine) {
     let answer = w.app.patch(&path, &w.admin, &serde_json::json!({})).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(answer.json::<Job>(), w.job, "an empty change changes nothing");
+    assert_eq!(w.app.get(&path, &w.admin).await.json::<Job>(), w.job);
 
     let too_generous = serde_json::json!({"max_deactivations": {"count": 1, "percent": 101}, "max_lost_basic": {"count": 1, "percent": 1}, "min_active_users": 0});
     for (body, status, kind) in [
@@ -101,6 +102,7 @@ async fn jobs_can_be_changed(engine: Engine) {
         (serde_json::json!({"schedule_time": "24:00"}), 422, ProblemKind::InvalidJob),
         (serde_json::json!({"full_sync_interval_days": 0}), 422, ProblemKind::InvalidJob),
         (serde_json::json!({"user_filter": "department=Sales"}), 422, ProblemKind::InvalidJob),
+        (serde_json::json!({"user_filter": " ".repeat(5000)}), 422, ProblemKind::InvalidJob),
         (serde_json::json!({"policy": too_generous}), 422, ProblemKind::InvalidPolicy),
         (serde_json::json!({"name": null}), 422, ProblemKind::InvalidBody),
         (serde_json::json!({"nickname": "corp"}), 422, ProblemKind::InvalidBody),
@@ -133,14 +135,36 @@ async fn jobs_can_be_changed(engine: Engine) {
     // The old name is free again.
     create_staff_job(&w.app, &w.admin, "corp").await;
 
-    // A changed scope makes the next snapshot full.
-    w.agent.push(&w.app, &[user(1, "OU=Staff", 512)]).await;
-    let job: AgentJob = w.agent.get(&w.app, "/agent/v1/job").await.json();
+    // A changed scope makes the next snapshot full (on a job whose scope
+    // has not changed yet).
+    let scoped = create_staff_job(&w.app, &w.admin, "scoped").await;
+    let agent = register(&w.app, &w.admin, scoped.id).await;
+    agent.push(&w.app, &[user(1, "OU=Staff", 512)]).await;
+    let job: AgentJob = agent.get(&w.app, "/agent/v1/job").await.json();
     assert_eq!(job.sync.full_required, None, "{job:?}");
-    w.app.patch(&path, &w.admin, &serde_json::json!({"relative_paths": ["OU=Staff", "OU=Contractors"]})).await;
-    let job: AgentJob = w.agent.get(&w.app, "/agent/v1/job").await.json();
+    let scoped_path = format!("/api/v1/jobs/{}", scoped.id);
+    w.app.patch(&scoped_path, &w.admin, &serde_json::json!({"relative_paths": ["OU=Staff", "OU=Contractors"]})).await;
+    let job: AgentJob = agent.get(&w.app, "/agent/v1/job").await.json();
     assert!(job.sync.full_required.is_some(), "{job:?}");
     assert_eq!(job.scope.relative_paths, ["OU=Staff", "OU=Contractors"]);
+    // A full snapshot whose read began before the change (within the agents'
+    // clock margin, as this one's did) was read with the old scope: the next
+    // one must still be full.
+    agent.push_as(&w.app, &[user(1, "OU=Staff", 512)], SnapshotKind::Full, None, watermark(2000)).await;
+    let job: AgentJob = agent.get(&w.app, "/agent/v1/job").await.json();
+    assert!(job.sync.full_required.is_some(), "a snapshot read with the old scope stands for the new: {job:?}");
+
+    // A member left alone is not checked again: a name stored before today's
+    // rules (decomposed, NFD) survives a change of the policy.
+    let db = roster_server::db::Db::connect(&w.app.database_url).await.unwrap();
+    sqlx::query("UPDATE jobs SET name = $1 WHERE id = $2")
+        .bind("Cafe\u{301}")
+        .bind(w.job.id.to_string())
+        .execute(&mut *db.writer().await.unwrap())
+        .await
+        .unwrap();
+    let kept: Job = w.app.patch(&path, &w.admin, &serde_json::json!({"policy": w.job.policy})).await.json();
+    assert_eq!(kept.name, "Cafe\u{301}");
     let unknown = format!("/api/v1/jobs/{}", Uuid::new_v4());
     w.app.patch(&unknown, &w.admin, &serde_json::json!({})).await.assert_problem(404);
 }
@@ -178,7 +202,7 @@ async fn jobs_are_deleted_once_no_user_is_active(engine: Engine) {
     assert!(listed.items.is_empty(), "{listed:?}");
     w.agent.get(&w.app, "/agent/v1/job").await.assert_problem(401);
     let agents: Page<roster_proto::admin::Agent> = w.app.get("/api/v1/agents", &w.admin).await.json();
-    assert!(agents.items.iter().all(|a| a.revoked_at.is_some()), "{agents:?}");
+    assert!(!agents.items.is_empty() && agents.items.iter().all(|a| a.revoked_at.is_some()), "{agents:?}");
     let key = AgentKey::generate().unwrap();
     let register = RegisterRequest { token: token.token, public_key: key.public_key().to_base64(), hostname: None, agent_version: None };
     w.app.post("/agent/v1/register", None, &register).await.assert_problem(401);

@@ -19,6 +19,8 @@ pub enum JobError {
     ScheduleTime(String),
     #[error("full_sync_interval_days must be between 1 and 365, got {0}")]
     FullSyncInterval(u32),
+    #[error("user_filter must be at most {max} characters, got {0}", max = roster_proto::scope::MAX_FILTER_LEN)]
+    FilterTooLong(usize),
     #[error("a job named `{0}` already exists")]
     NameTaken(String),
     #[error("the job still has active users ({0}): it can be deleted once none is active (unlink its groups and import it)")]

@@ -23,7 +23,7 @@ pub async fn register(db: &Db, audience: &str, request: RegisterRequest) -> Resu
     let label = |s: Option<String>| s.map(|s| s.chars().take(MAX_LABEL_CHARS).collect::<String>());
     let mut tx = db.begin_write().await?;
     let (tenant_id, job_id) =
-        store::jobs::redeem_registration_token(&mut tx, request.token.trim()).await?.ok_or(AuthError::RegistrationToken)?;
+        store::jobs::redeem_registration_token(&mut tx, db.dialect, request.token.trim()).await?.ok_or(AuthError::RegistrationToken)?;
     let agent_id = store::agents::insert_agent(
         &mut tx,
         tenant_id,

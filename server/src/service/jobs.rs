@@ -17,8 +17,9 @@ const DEFAULT_FULL_SYNC_DAYS: u32 = 7;
 /// Checks `input` and creates the job in `tenant`; a name the tenant
 /// already uses is refused.
 pub async fn create_job(db: &Db, tenant: TenantId, input: &CreateJob) -> Result<Job, AppError> {
-    let checked = check(input)?;
-    let input = &CreateJob { name: checked.name, ..input.clone() };
+    let name = checked_job_name(&input.name)?;
+    let checked = check_settings(input)?;
+    let input = &CreateJob { name, ..input.clone() };
     match store::jobs::create_job(db, tenant, input, checked.daily, checked.interval).await? {
         store::jobs::CreatedJob::Created(job) => {
             tracing::info!(tenant = %tenant, job = %job.id, "job created");
@@ -28,38 +29,46 @@ pub async fn create_job(db: &Db, tenant: TenantId, input: &CreateJob) -> Result<
     }
 }
 
-/// Applies `patch` to `job`: the result is checked as a new job is, and a
-/// name another of the tenant's jobs has is refused. A changed scope makes
-/// the next snapshot full by itself: the directory state remembers the
-/// scope of its last full snapshot.
+/// Applies `patch` to the job as it is when the change is written (see
+/// [`store::jobs::update_job`]): the members given are checked as a new
+/// job's are (a stored member left alone is not checked again), and a name
+/// another of the tenant's jobs has is refused. A changed scope makes the
+/// next snapshot full by itself: the directory state remembers the scope
+/// of its last full snapshot.
 pub async fn update_job(db: &Db, tenant: TenantId, job: &Job, patch: &UpdateJob) -> Result<Job, AppError> {
-    let merged = CreateJob {
-        name: patch.name.clone().unwrap_or_else(|| job.name.clone()),
-        relative_paths: patch.relative_paths.clone().unwrap_or_else(|| job.relative_paths.clone()),
-        group_paths: patch.group_paths.clone().unwrap_or_else(|| job.group_paths.clone()),
-        schedule_time: Some(patch.schedule_time.clone().unwrap_or_else(|| job.schedule_time.to_string())),
-        full_sync_interval_days: Some(patch.full_sync_interval_days.unwrap_or(job.full_sync_interval_days)),
-        user_filter: patch.user_filter.clone().or_else(|| job.user_filter.clone()),
-        policy: Some(patch.policy.unwrap_or(job.policy)),
+    let change = |current: &Job| -> Result<Job, AppError> {
+        let name = match &patch.name {
+            Some(name) => checked_job_name(name)?,
+            None => current.name.clone(),
+        };
+        let merged = CreateJob {
+            name: name.clone(),
+            relative_paths: patch.relative_paths.clone().unwrap_or_else(|| current.relative_paths.clone()),
+            group_paths: patch.group_paths.clone().unwrap_or_else(|| current.group_paths.clone()),
+            schedule_time: Some(patch.schedule_time.clone().unwrap_or_else(|| current.schedule_time.to_string())),
+            full_sync_interval_days: Some(patch.full_sync_interval_days.unwrap_or(current.full_sync_interval_days)),
+            user_filter: patch.user_filter.clone().or_else(|| current.user_filter.clone()),
+            policy: Some(patch.policy.unwrap_or(current.policy)),
+        };
+        let checked = check_settings(&merged)?;
+        Ok(Job {
+            id: current.id,
+            name,
+            relative_paths: merged.relative_paths,
+            group_paths: merged.group_paths,
+            user_filter: JobScope::given_filter(merged.user_filter.as_deref()).map(str::to_owned),
+            schedule_time: checked.daily,
+            full_sync_interval_days: checked.interval,
+            policy: checked.policy,
+            created_at: current.created_at,
+        })
     };
-    let checked = check(&merged)?;
-    let updated = Job {
-        id: job.id,
-        name: checked.name,
-        relative_paths: merged.relative_paths,
-        group_paths: merged.group_paths,
-        user_filter: JobScope::given_filter(merged.user_filter.as_deref()).map(str::to_owned),
-        schedule_time: checked.daily,
-        full_sync_interval_days: checked.interval,
-        policy: checked.policy,
-        created_at: job.created_at,
-    };
-    match store::jobs::update_job(db, tenant, job, updated).await? {
+    match store::jobs::update_job(db, tenant, job.id, change).await?? {
         store::jobs::UpdatedJob::Updated(updated) => {
             tracing::info!(tenant = %tenant, job = %job.id, "job changed");
             Ok(updated)
         }
-        store::jobs::UpdatedJob::NameTaken => Err(JobError::NameTaken(merged.name.trim().to_owned()).into()),
+        store::jobs::UpdatedJob::NameTaken => Err(JobError::NameTaken(patch.name.as_deref().unwrap_or(&job.name).trim().to_owned()).into()),
         store::jobs::UpdatedJob::Gone => Err(AppError::NotFound(Missing::Job)),
     }
 }
@@ -78,20 +87,30 @@ pub async fn delete_job(db: &Db, tenant: TenantId, job: &Job) -> Result<(), AppE
     }
 }
 
-/// A job's settings as checked for storing.
+/// A job's settings other than its name, as checked for storing.
 struct Checked {
-    name: String,
     daily: DailyTime,
     interval: u32,
     policy: SafeguardPolicy,
 }
 
-/// The one check of a job's settings, for creating and changing it.
-fn check(input: &CreateJob) -> Result<Checked, AppError> {
-    let (name, _) = roster_proto::name::checked_name(&input.name).map_err(|e| match e {
+/// The one check of a job's name, for creating and renaming it.
+fn checked_job_name(name: &str) -> Result<String, JobError> {
+    let (name, _) = roster_proto::name::checked_name(name).map_err(|e| match e {
         NameError::Blank => JobError::EmptyName,
         other => JobError::Name(other),
     })?;
+    Ok(name)
+}
+
+/// The one check of a job's other settings, for creating and changing it.
+fn check_settings(input: &CreateJob) -> Result<Checked, AppError> {
+    // Counted as sent, as the schema's `maxLength` counts, before a blank filter is read as none.
+    if let Some(filter) = &input.user_filter
+        && filter.chars().count() > roster_proto::scope::MAX_FILTER_LEN
+    {
+        return Err(JobError::FilterTooLong(filter.chars().count()).into());
+    }
     JobScope {
         relative_paths: input.relative_paths.clone(),
         group_paths: input.group_paths.clone(),
@@ -109,7 +128,7 @@ fn check(input: &CreateJob) -> Result<Checked, AppError> {
     if !(1..=365).contains(&interval) {
         return Err(JobError::FullSyncInterval(interval).into());
     }
-    Ok(Checked { name, daily, interval, policy })
+    Ok(Checked { daily, interval, policy })
 }
 
 fn validate_policy(policy: &SafeguardPolicy) -> Result<(), PolicyError> {
@@ -124,7 +143,9 @@ fn validate_policy(policy: &SafeguardPolicy) -> Result<(), PolicyError> {
 /// Checks and stores `job`'s safeguard policy.
 pub async fn replace_policy(db: &Db, tenant: TenantId, job: &Job, policy: &SafeguardPolicy) -> Result<(), AppError> {
     validate_policy(policy)?;
-    store::jobs::set_policy(db, job.id, policy).await?;
+    if !store::jobs::set_policy(db, job.id, policy).await? {
+        return Err(AppError::NotFound(Missing::Job));
+    }
     tracing::info!(tenant = %tenant, job = %job.id, ?policy, "safeguard policy replaced");
     Ok(())
 }

@@ -49,7 +49,10 @@ pub async fn offer(db: &Db, limits: &Limits, audience: &str, agent: &AgentRecord
     // holding the job's offers, so simultaneous offers cannot all fit in
     // the same room.
     let mut tx = db.begin_write().await?;
-    store::directory::lock_offers(&mut tx, db.dialect, manifest.job_id).await?;
+    if !store::directory::lock_offers(&mut tx, db.dialect, manifest.job_id).await? {
+        tx.rollback().await?;
+        return Err(AppError::NotFound(Missing::Job));
+    }
     check_room(&mut tx, limits, &manifest).await?;
     let stored = store::directory::offer_snapshot(&mut tx, agent.tenant_id, &manifest, &verified.sha256).await?;
     tx.commit().await?;

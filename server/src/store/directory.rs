@@ -84,11 +84,13 @@ pub async fn offer_snapshot(
 /// when it is stored. SQLite's write transaction already excludes every
 /// other writer; PostgreSQL locks the job's row (`NO KEY UPDATE`: rows
 /// that only reference the job, checked with a key-share lock, are not held up).
-pub async fn lock_offers(conn: &mut sqlx::AnyConnection, dialect: crate::db::Dialect, job: JobId) -> Result<(), StoreError> {
-    if dialect == crate::db::Dialect::Postgres {
-        sqlx::query("SELECT id FROM jobs WHERE id = $1 FOR NO KEY UPDATE").bind(job.to_string()).fetch_optional(&mut *conn).await?;
-    }
-    Ok(())
+/// False when the job is not there or was deleted: it takes no offer.
+pub async fn lock_offers(conn: &mut sqlx::AnyConnection, dialect: crate::db::Dialect, job: JobId) -> Result<bool, StoreError> {
+    let sql = match dialect {
+        crate::db::Dialect::Postgres => "SELECT id FROM jobs WHERE id = $1 AND deleted_at IS NULL FOR NO KEY UPDATE",
+        crate::db::Dialect::Sqlite => "SELECT id FROM jobs WHERE id = $1 AND deleted_at IS NULL",
+    };
+    Ok(sqlx::query(sql).bind(job.to_string()).fetch_optional(&mut *conn).await?.is_some())
 }
 
 /// `job`'s snapshot named `id` (another job's of the same id is not it).

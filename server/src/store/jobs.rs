@@ -92,15 +92,41 @@ pub enum UpdatedJob {
     Gone,
 }
 
-/// Replaces `job`'s settings by `updated` (checked by the caller); a new
-/// daily time moves the next scheduled import to it.
-pub async fn update_job(db: &Db, tenant: TenantId, job: &Job, updated: Job) -> Result<UpdatedJob, StoreError> {
-    let next_import = (updated.schedule_time != job.schedule_time).then(|| {
-        super::UnixMillis::from_datetime(crate::schedule::next_daily_run(updated.schedule_time, time::OffsetDateTime::now_utc())).0
-    });
+/// Changes a job in one write transaction holding its row: `change` is
+/// given the job as it is now (so a change made meanwhile, such as a new
+/// policy, is not undone) and answers the job as it will be, or why not.
+/// A new daily time moves the next scheduled import to it; a new scope
+/// records when it changed (see `ingest`). An unchanged name keeps its key.
+pub async fn update_job<E>(
+    db: &Db,
+    tenant: TenantId,
+    job: JobId,
+    change: impl FnOnce(&Job) -> Result<Job, E>,
+) -> Result<Result<UpdatedJob, E>, StoreError> {
+    let mut tx = db.begin_write().await?;
+    let current = match lock_job(&mut tx, db.dialect, job).await? {
+        true => job_in(&mut *tx, tenant, job).await?,
+        false => None,
+    };
+    let Some(current) = current else {
+        tx.rollback().await?;
+        return Ok(Ok(UpdatedJob::Gone));
+    };
+    let updated = match change(&current) {
+        Ok(updated) => updated,
+        Err(refused) => {
+            tx.rollback().await?;
+            return Ok(Err(refused));
+        }
+    };
+    let now = now_ms();
+    let next_import = (updated.schedule_time != current.schedule_time)
+        .then(|| super::UnixMillis::from_datetime(crate::schedule::next_daily_run(updated.schedule_time, to_datetime(now))).0);
+    let scope_changed = (updated.scope() != current.scope()).then_some(now);
     let result = sqlx::query(
-        "UPDATE jobs SET name = $1, name_key = $2, relative_paths = $3, group_paths = $4, user_filter = $5, schedule_time = $6,
-             next_import_at = COALESCE($7, next_import_at), full_sync_interval_days = $8, policy = $9
+        "UPDATE jobs SET name = $1, name_key = CASE WHEN name = $1 THEN name_key ELSE $2 END, relative_paths = $3, group_paths = $4,
+             user_filter = $5, schedule_time = $6, next_import_at = COALESCE($7, next_import_at), full_sync_interval_days = $8,
+             policy = $9, scope_changed_at = COALESCE($12, scope_changed_at)
          WHERE id = $10 AND tenant_id = $11 AND deleted_at IS NULL",
     )
     .bind(&updated.name)
@@ -112,16 +138,28 @@ pub async fn update_job(db: &Db, tenant: TenantId, job: &Job, updated: Job) -> R
     .bind(next_import)
     .bind(i64::from(updated.full_sync_interval_days))
     .bind(serde_json::to_string(&updated.policy).map_err(|e| StoreError::Corrupt { column: "jobs.policy", detail: e.to_string() })?)
-    .bind(job.id.to_string())
+    .bind(job.to_string())
     .bind(tenant.to_string())
-    .execute(&mut *db.writer().await?)
+    .bind(scope_changed)
+    .execute(&mut *tx)
     .await;
-    match result {
-        Ok(done) if done.rows_affected() == 1 => Ok(UpdatedJob::Updated(updated)),
-        Ok(_) => Ok(UpdatedJob::Gone),
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(UpdatedJob::NameTaken),
-        Err(e) => Err(e.into()),
+    let answer = match result {
+        Ok(done) if done.rows_affected() == 1 => UpdatedJob::Updated(updated),
+        Ok(_) => UpdatedJob::Gone,
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => UpdatedJob::NameTaken,
+        Err(e) => return Err(e.into()),
+    };
+    match answer {
+        UpdatedJob::Updated(_) => tx.commit().await?,
+        _ => tx.rollback().await?,
     }
+    Ok(Ok(answer))
+}
+
+/// When `job`'s scope last changed, if it did since it was created.
+pub async fn scope_changed_at(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<Option<UnixMillis>, StoreError> {
+    let row = sqlx::query("SELECT scope_changed_at FROM jobs WHERE id = $1").bind(job.to_string()).fetch_optional(&mut *conn).await?;
+    Ok(row.map(|row| row.try_get::<Option<i64>, _>("scope_changed_at")).transpose()?.flatten().map(UnixMillis))
 }
 
 /// What [`delete_job`] did.
@@ -189,6 +227,16 @@ pub async fn delete_job(db: &Db, tenant: TenantId, job: JobId) -> Result<Deleted
     .bind(&id)
     .execute(&mut *tx)
     .await?;
+    // Planned creations name people no user row will ever be purged for.
+    sqlx::query(
+        "DELETE FROM session_changes WHERE user_id IS NULL
+           AND session_id IN (SELECT id FROM sessions WHERE job_id = $1 AND status <> 'succeeded')",
+    )
+    .bind(&id)
+    .execute(&mut *tx)
+    .await?;
+    // Snapshots still uploading fail now; their chunks go with the others'.
+    sqlx::query("UPDATE snapshots SET status = 'failed' WHERE job_id = $1 AND status = 'receiving'").bind(&id).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(DeletedJob::Deleted)
 }
@@ -273,7 +321,7 @@ pub async fn due_jobs(db: &Db, now: UnixMillis) -> Result<Vec<DueJob>, StoreErro
 /// Moves a due job's next import on, if nobody else did meanwhile; true
 /// when this caller won (and so queues the import).
 pub async fn advance_schedule(conn: &mut sqlx::AnyConnection, job: &DueJob, next: UnixMillis) -> Result<bool, StoreError> {
-    let result = sqlx::query("UPDATE jobs SET next_import_at = $1 WHERE id = $2 AND next_import_at = $3")
+    let result = sqlx::query("UPDATE jobs SET next_import_at = $1 WHERE id = $2 AND next_import_at = $3 AND deleted_at IS NULL")
         .bind(next.0)
         .bind(job.id.to_string())
         .bind(job.next_import_at.0)
@@ -299,9 +347,20 @@ pub async fn create_registration_token(db: &Db, tenant: TenantId, job: JobId, tt
 /// Marks a registration token used and returns its (tenant, job), if it was
 /// valid, unused and unexpired. Done with one conditional UPDATE, so two
 /// agents racing with the same token cannot both win.
-pub async fn redeem_registration_token(conn: &mut sqlx::AnyConnection, token: &str) -> Result<Option<(TenantId, JobId)>, StoreError> {
+/// A token of a deleted job is not valid: the job is locked first (as
+/// deleting it locks it, then its tokens), then the token.
+pub async fn redeem_registration_token(
+    conn: &mut sqlx::AnyConnection,
+    dialect: crate::db::Dialect,
+    token: &str,
+) -> Result<Option<(TenantId, JobId)>, StoreError> {
     let now = now_ms();
     let hash = hash_secret(token);
+    let job = sqlx::query("SELECT job_id FROM registration_tokens WHERE token_hash = $1").bind(&hash).fetch_optional(&mut *conn).await?;
+    let Some(job) = job else { return Ok(None) };
+    if !lock_job(conn, dialect, get_id(&job, "job_id")?).await? {
+        return Ok(None);
+    }
     let claimed = sqlx::query("UPDATE registration_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1")
         .bind(now)
         .bind(&hash)
@@ -537,9 +596,13 @@ pub async fn record_link_resolution(conn: &mut sqlx::AnyConnection, job: JobId, 
 }
 
 /// Asks the job's agent for a full snapshot next time (a reconciliation).
-pub async fn request_full_sync(db: &Db, job: JobId) -> Result<(), StoreError> {
-    sqlx::query("UPDATE jobs SET full_sync_requested = 1 WHERE id = $1").bind(job.to_string()).execute(&mut *db.writer().await?).await?;
-    Ok(())
+/// False when the job was deleted meanwhile.
+pub async fn request_full_sync(db: &Db, job: JobId) -> Result<bool, StoreError> {
+    let result = sqlx::query("UPDATE jobs SET full_sync_requested = 1 WHERE id = $1 AND deleted_at IS NULL")
+        .bind(job.to_string())
+        .execute(&mut *db.writer().await?)
+        .await?;
+    Ok(result.rows_affected() == 1)
 }
 
 /// True when an admin asked for a full reconciliation not yet delivered.
@@ -558,11 +621,12 @@ pub async fn clear_full_sync_request(conn: &mut sqlx::AnyConnection, job: JobId)
 }
 
 /// Replaces a job's safeguard policy.
-pub async fn set_policy(db: &Db, job: JobId, policy: &SafeguardPolicy) -> Result<(), StoreError> {
-    sqlx::query("UPDATE jobs SET policy = $1 WHERE id = $2")
+/// False when the job was deleted meanwhile.
+pub async fn set_policy(db: &Db, job: JobId, policy: &SafeguardPolicy) -> Result<bool, StoreError> {
+    let result = sqlx::query("UPDATE jobs SET policy = $1 WHERE id = $2 AND deleted_at IS NULL")
         .bind(serde_json::to_string(policy).map_err(|e| StoreError::Corrupt { column: "jobs.policy", detail: e.to_string() })?)
         .bind(job.to_string())
         .execute(&mut *db.writer().await?)
         .await?;
-    Ok(())
+    Ok(result.rows_affected() == 1)
 }

@@ -564,7 +564,9 @@ pub(super) async fn start_import(
     ),
 )]
 pub(super) async fn request_full_sync(State(state): State<AppState>, TenantJob { admin, job }: TenantJob) -> Result<StatusCode, AppError> {
-    store::jobs::request_full_sync(&state.db, job.id).await?;
+    if !store::jobs::request_full_sync(&state.db, job.id).await? {
+        return Err(AppError::NotFound(crate::error::Missing::Job));
+    }
     tracing::info!(tenant = %admin.tenant_id, job = %job.id, "full reconciliation requested");
     Ok(StatusCode::ACCEPTED)
 }

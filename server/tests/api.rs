@@ -192,6 +192,25 @@ async fn jobs_are_deleted_once_no_user_is_active(engine: Engine) {
     session_succeeded(&unlinked);
     assert_eq!(unlinked.counts.deactivated, 1, "{unlinked:?}");
     let token: RegistrationToken = w.app.post(&format!("{path}/registration-tokens"), Some(&w.admin), &()).await.json();
+    // A held plan waiting for an admin (made by hand: the worker takes only queued sessions).
+    let db = roster_server::db::Db::connect(&w.app.database_url).await.unwrap();
+    let tenant = roster_server::store::tenants::tenant_for_admin_token(&db, &w.admin).await.unwrap().unwrap();
+    let held = {
+        let mut tx = db.begin_write().await.unwrap();
+        let id = roster_server::store::sessions::insert_session(
+            &mut tx,
+            tenant,
+            w.job.id,
+            first.snapshot_id,
+            &first.manifest_sha256,
+            roster_proto::admin::SessionTrigger::Manual,
+        )
+        .await
+        .unwrap();
+        sqlx::query("UPDATE sessions SET status = 'held' WHERE id = $1").bind(id.to_string()).execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+        id
+    };
     let deleted = w.app.delete(&path, &w.admin).await;
     assert_eq!(deleted.status, 204, "{}", deleted.body);
 
@@ -209,6 +228,8 @@ async fn jobs_are_deleted_once_no_user_is_active(engine: Engine) {
     for session in [first.id, unlinked.id] {
         assert_eq!(w.app.get(&format!("/api/v1/sessions/{session}"), &w.admin).await.status, 200, "sessions stay readable");
     }
+    let held: Session = w.app.get(&format!("/api/v1/sessions/{held}"), &w.admin).await.json();
+    assert_eq!((held.status, held.error.as_deref()), (roster_proto::admin::SessionStatus::Failed, Some("the job was deleted")), "{held:?}");
     let users: Page<User> = w.app.get("/api/v1/users", &w.admin).await.json();
     assert_eq!(users.items.len(), 1);
     assert!(!users.items[0].active, "the inactive user stays until the grace period ends");

@@ -18,6 +18,11 @@ macro_rules! job_columns {
     };
 }
 
+/// A safeguard policy as the `jobs.policy` column holds it.
+fn policy_json(policy: &SafeguardPolicy) -> Result<String, StoreError> {
+    serde_json::to_string(policy).map_err(|e| StoreError::Corrupt { column: "jobs.policy", detail: e.to_string() })
+}
+
 fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
     Ok(Job {
         id: get_id(row, "id")?,
@@ -76,7 +81,7 @@ pub async fn create_job(
     .bind(now)
     .bind(i64::from(full_sync_interval_days))
     .bind(&job.user_filter)
-    .bind(serde_json::to_string(&job.policy).map_err(|e| StoreError::Corrupt { column: "jobs.policy", detail: e.to_string() })?)
+    .bind(policy_json(&job.policy)?)
     .bind(roster_proto::name::name_key(&job.name))
     .execute(&mut *db.writer().await?)
     .await?;
@@ -137,7 +142,7 @@ pub async fn update_job<E>(
     .bind(updated.schedule_time.to_string())
     .bind(next_import)
     .bind(i64::from(updated.full_sync_interval_days))
-    .bind(serde_json::to_string(&updated.policy).map_err(|e| StoreError::Corrupt { column: "jobs.policy", detail: e.to_string() })?)
+    .bind(policy_json(&updated.policy)?)
     .bind(job.to_string())
     .bind(tenant.to_string())
     .bind(scope_changed)
@@ -356,9 +361,13 @@ pub async fn redeem_registration_token(
 ) -> Result<Option<(TenantId, JobId)>, StoreError> {
     let now = now_ms();
     let hash = hash_secret(token);
-    let job = sqlx::query("SELECT job_id FROM registration_tokens WHERE token_hash = $1").bind(&hash).fetch_optional(&mut *conn).await?;
-    let Some(job) = job else { return Ok(None) };
-    if !lock_job(conn, dialect, get_id(&job, "job_id")?).await? {
+    let row = sqlx::query("SELECT tenant_id, job_id FROM registration_tokens WHERE token_hash = $1")
+        .bind(&hash)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let (tenant, job): (TenantId, JobId) = (get_id(&row, "tenant_id")?, get_id(&row, "job_id")?);
+    if !lock_job(conn, dialect, job).await? {
         return Ok(None);
     }
     let claimed = sqlx::query("UPDATE registration_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1")
@@ -366,12 +375,7 @@ pub async fn redeem_registration_token(
         .bind(&hash)
         .execute(&mut *conn)
         .await?;
-    if claimed.rows_affected() != 1 {
-        return Ok(None);
-    }
-    let row =
-        sqlx::query("SELECT tenant_id, job_id FROM registration_tokens WHERE token_hash = $1").bind(&hash).fetch_one(&mut *conn).await?;
-    Ok(Some((get_id(&row, "tenant_id")?, get_id(&row, "job_id")?)))
+    Ok((claimed.rows_affected() == 1).then_some((tenant, job)))
 }
 
 fn access_from_row(row: &AnyRow) -> Result<Access, StoreError> {
@@ -463,7 +467,7 @@ pub enum DeletedAccess {
 /// it, fails on the foreign key rather than be lost).
 pub async fn delete_access(db: &Db, tenant: TenantId, id: AccessId) -> Result<DeletedAccess, StoreError> {
     let mut tx = db.begin_write().await?;
-    let count = |sql: &'static str| sqlx::query(sql).bind(id.to_string());
+    let of_access = |sql: &'static str| sqlx::query(sql).bind(id.to_string());
     let found = match db.dialect {
         crate::db::Dialect::Postgres => sqlx::query("SELECT id FROM accesses WHERE id = $1 AND tenant_id = $2 FOR UPDATE"),
         crate::db::Dialect::Sqlite => sqlx::query("SELECT id FROM accesses WHERE id = $1 AND tenant_id = $2"),
@@ -476,13 +480,13 @@ pub async fn delete_access(db: &Db, tenant: TenantId, id: AccessId) -> Result<De
         tx.rollback().await?;
         return Ok(DeletedAccess::Missing);
     }
-    let links: i64 = count("SELECT COUNT(*) AS n FROM links WHERE access_id = $1").fetch_one(&mut *tx).await?.try_get("n")?;
-    let users: i64 = count("SELECT COUNT(*) AS n FROM user_accesses WHERE access_id = $1").fetch_one(&mut *tx).await?.try_get("n")?;
+    let links: i64 = of_access("SELECT COUNT(*) AS n FROM links WHERE access_id = $1").fetch_one(&mut *tx).await?.try_get("n")?;
+    let users: i64 = of_access("SELECT COUNT(*) AS n FROM user_accesses WHERE access_id = $1").fetch_one(&mut *tx).await?.try_get("n")?;
     if links > 0 || users > 0 {
         tx.rollback().await?;
         return Ok(DeletedAccess::InUse { links: u64::try_from(links).unwrap_or(0), users: u64::try_from(users).unwrap_or(0) });
     }
-    count("DELETE FROM accesses WHERE id = $1").execute(&mut *tx).await?;
+    of_access("DELETE FROM accesses WHERE id = $1").execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(DeletedAccess::Deleted)
 }
@@ -624,7 +628,7 @@ pub async fn clear_full_sync_request(conn: &mut sqlx::AnyConnection, job: JobId)
 /// False when the job was deleted meanwhile.
 pub async fn set_policy(db: &Db, job: JobId, policy: &SafeguardPolicy) -> Result<bool, StoreError> {
     let result = sqlx::query("UPDATE jobs SET policy = $1 WHERE id = $2 AND deleted_at IS NULL")
-        .bind(serde_json::to_string(policy).map_err(|e| StoreError::Corrupt { column: "jobs.policy", detail: e.to_string() })?)
+        .bind(policy_json(policy)?)
         .bind(job.to_string())
         .execute(&mut *db.writer().await?)
         .await?;

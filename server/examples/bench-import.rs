@@ -620,15 +620,15 @@ async fn create_world(db: &Db, fixture: &Fixture) -> anyhow::Result<World> {
         name: "corp".into(),
         relative_paths: vec![roster_proto::scope::WHOLE_DOMAIN.into()],
         group_paths: Vec::new(),
-        schedule_time: None,
+        schedule: None,
         full_sync_interval_days: None,
         user_filter: None,
         // The default: a first import has no active users, so it never holds.
         policy: None,
     };
-    let daily: roster_proto::DailyTime = "02:00".parse()?;
-    let job = match store::jobs::create_job(db, tenant, &input, daily, 7).await? {
-        store::jobs::CreatedJob::Created(job) => job,
+    let schedule = roster_proto::admin::Schedule::default();
+    let job = match store::jobs::create_job(db, tenant, &input, schedule, 7, 0).await? {
+        store::jobs::CreatedJob::Created(job) => *job,
         store::jobs::CreatedJob::NameTaken => bail!("a fresh database already has a job named {}", input.name),
     };
     let mut accesses = Vec::with_capacity(fixture.groups as usize);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::db::Db;
-use crate::import::run_worker;
+use crate::import::{run_scheduler, run_worker};
 use crate::listen;
 use crate::settings::Settings;
 use crate::state::AppState;
@@ -76,6 +76,7 @@ impl Application {
     /// Serves until the process ends.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         tokio::spawn(run_worker(self.state.db.clone(), self.state.imports.clone(), Arc::clone(&self.state.limits)));
+        tokio::spawn(run_scheduler(self.state.db.clone(), Arc::clone(&self.state.limits), self.state.commands.clone()));
         let limits = Arc::clone(&self.state.limits);
         let service = crate::http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         match self.tls {

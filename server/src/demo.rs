@@ -3,10 +3,11 @@
 //! a fresh admin token and registration token for it (tokens are shown
 //! once and stored hashed, so old ones cannot be printed again).
 
-use roster_proto::admin::{AccessKind, CreateJob};
+use roster_proto::admin::{AccessKind, CreateJob, Schedule};
 use roster_proto::{JobId, TenantId};
 
 use crate::db::Db;
+use crate::settings::Limits;
 use crate::store;
 
 /// What the demo set-up made, for printing.
@@ -35,11 +36,11 @@ pub async fn create(db: &Db) -> anyhow::Result<Demo> {
         name: JOB.into(),
         relative_paths: vec!["*".into()],
         group_paths: vec![],
-        schedule_time: None,
+        schedule: None,
         full_sync_interval_days: None,
         user_filter: None,
     };
-    let job_id = match store::jobs::create_job(db, tenant_id, &job, "02:00".parse()?, 7).await? {
+    let job_id = match store::jobs::create_job(db, tenant_id, &job, Schedule::default(), 7, Limits::default().schedule_jitter_secs).await? {
         store::jobs::CreatedJob::Created(job) => job.id,
         store::jobs::CreatedJob::NameTaken => {
             store::jobs::job_named(db, tenant_id, JOB).await?.map(|j| j.id).ok_or_else(|| anyhow::anyhow!("the demo job vanished"))?

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use roster_proto::problem::{CONTENT_TYPE, Problem, ProblemKind};
 
 pub use self::admin::{AccessError, AdminTokenError, JobError, LinkProblem, LinksError, PolicyError, SessionError, SettingsError};
-pub use self::agent::{AgentKeyError, UploadError};
+pub use self::agent::{AgentKeyError, CommandError, UploadError};
 pub use self::auth::AuthError;
 pub use self::request::{LimitError, Missing, RequestError};
 use crate::import::ImportError;
@@ -57,6 +57,8 @@ pub enum AppError {
     AgentKey(#[from] AgentKeyError),
     #[error(transparent)]
     Upload(#[from] UploadError),
+    #[error(transparent)]
+    Command(#[from] CommandError),
     /// A snapshot that cannot be committed, or a delta refused at offer.
     #[error(transparent)]
     Ingest(IngestError),
@@ -87,7 +89,7 @@ impl AppError {
             AppError::Request(RequestError::BodyTimeout(_)) => (S::REQUEST_TIMEOUT, K::RequestTimeout),
             AppError::Request(RequestError::Limit { .. }) => (S::BAD_REQUEST, K::InvalidLimit),
             AppError::Request(RequestError::ExplainUser) => (S::BAD_REQUEST, K::InvalidQuery),
-            AppError::Request(RequestError::InvalidBody(_) | RequestError::NotADecision(_)) => (S::UNPROCESSABLE_ENTITY, K::InvalidBody),
+            AppError::Request(RequestError::InvalidBody(_) | RequestError::NotJson { .. }) => (S::UNPROCESSABLE_ENTITY, K::InvalidBody),
             AppError::Request(RequestError::JsonBodyTooLarge(_) | RequestError::ChunkTooLarge { .. } | RequestError::BodyTooLarge) => {
                 (S::PAYLOAD_TOO_LARGE, K::BodyTooLarge)
             }
@@ -115,6 +117,7 @@ impl AppError {
             AppError::Import(ImportError::SnapshotNotCommitted(_)) => (S::CONFLICT, K::SnapshotNotCommitted),
             AppError::Import(ImportError::Scope { .. }) => (S::CONFLICT, K::ScopeUnresolvable),
             AppError::AgentKey(AgentKeyError::Changed) => (S::CONFLICT, K::KeyChanged),
+            AppError::Command(CommandError::AlreadyReported(_)) => (S::CONFLICT, K::CommandAlreadyReported),
             AppError::AgentKey(_) => (S::UNPROCESSABLE_ENTITY, K::InvalidPublicKey),
             AppError::Upload(
                 UploadError::Version(_) | UploadError::ChunkIndex { .. } | UploadError::ChunkSize { .. } | UploadError::ChunkSha256 { .. },
@@ -245,7 +248,7 @@ impl IntoResponse for AppError {
                 RequestError::MalformedBody(_)
                 | RequestError::MalformedQuery(_)
                 | RequestError::InvalidBody(_)
-                | RequestError::NotADecision(_)
+                | RequestError::NotJson { .. }
                 | RequestError::JsonBodyTooLarge(_),
             ) => format!("{kind} (not logged: it may quote the request)"),
             other => other.to_string(),

@@ -61,9 +61,9 @@ impl From<sqlx::Error> for IngestError {
 /// What committing did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Committed {
-    /// The snapshot is now the job's state; `first` when it was the job's
-    /// first, which queued an import.
-    Now { first: bool },
+    /// The snapshot is now the job's state; `queued` when that queued an
+    /// import: of sessions waiting for fresh data, or else the job's first.
+    Now { queued: bool },
     /// It already was committed (a retried commit).
     Already,
 }
@@ -446,7 +446,8 @@ async fn apply(db: &Db, snapshot: &SnapshotRecord, job: &Job, full: bool) -> Res
     if full {
         store::jobs::clear_full_sync_request(&mut tx, job.id).await?;
     }
-    let first = !store::directory::has_other_committed(&mut tx, job.id, snapshot.id).await?;
+    let attached = store::sessions::attach_waiting(&mut tx, job.id, snapshot.id, &snapshot.manifest_sha256, snapshot.offered_at).await?;
+    let first = attached == 0 && !store::directory::has_other_committed(&mut tx, job.id, snapshot.id).await?;
     if first {
         store::sessions::insert_session(
             &mut tx,
@@ -460,7 +461,7 @@ async fn apply(db: &Db, snapshot: &SnapshotRecord, job: &Job, full: bool) -> Res
     }
     crate::fault::before_snapshot_commit();
     tx.commit().await?;
-    Ok((Committed::Now { first }, stale))
+    Ok((Committed::Now { queued: first || attached > 0 }, stale))
 }
 
 #[cfg(test)]
@@ -480,7 +481,7 @@ mod tests {
             name: "j".into(),
             relative_paths: paths.iter().map(|s| s.to_string()).collect(),
             group_paths: vec![],
-            schedule_time: "02:00".parse().unwrap(),
+            schedule: Default::default(),
             full_sync_interval_days: interval_days,
             user_filter: None,
             policy: Default::default(),

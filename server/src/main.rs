@@ -98,6 +98,15 @@ struct LimitArgs {
     /// Connections open at once (a new one past it is closed).
     #[arg(long, env = "ROSTER_MAX_CONNECTIONS", default_value_t = Limits::default().max_connections)]
     max_connections: usize,
+    /// Seconds up to which each job's scheduled runs start after their time (a fixed amount per job; 0: none).
+    #[arg(long, env = "ROSTER_SCHEDULE_JITTER_SECS", default_value_t = Limits::default().schedule_jitter_secs)]
+    schedule_jitter_secs: u32,
+    /// Seconds an import waits for the agent's fresh snapshot before it fails.
+    #[arg(long, env = "ROSTER_FRESH_SNAPSHOT_DEADLINE_SECS", default_value_t = Limits::default().fresh_snapshot_deadline_secs)]
+    fresh_snapshot_deadline_secs: u32,
+    /// Milliseconds between an open agent poll's looks for commands issued by other replicas.
+    #[arg(long, env = "ROSTER_COMMAND_POLL_MS", default_value_t = Limits::default().command_poll_ms)]
+    command_poll_ms: u64,
     /// Reverse proxies (addresses or CIDR blocks, comma-separated) whose
     /// X-Forwarded-For gives the client address; none by default.
     #[arg(long, env = "ROSTER_TRUSTED_PROXIES", value_delimiter = ',')]
@@ -134,6 +143,15 @@ impl LimitArgs {
         if self.max_connections == 0 {
             anyhow::bail!("--max-connections must be at least 1");
         }
+        if self.schedule_jitter_secs > 3600 {
+            anyhow::bail!("--schedule-jitter-secs must be at most 3600");
+        }
+        if !(10..=86_400).contains(&self.fresh_snapshot_deadline_secs) {
+            anyhow::bail!("--fresh-snapshot-deadline-secs must be between 10 and 86400");
+        }
+        if !(100..=30_000).contains(&self.command_poll_ms) {
+            anyhow::bail!("--command-poll-ms must be between 100 and 30000");
+        }
         Ok(Limits {
             max_chunks_per_snapshot: self.max_chunks_per_snapshot,
             max_records_per_snapshot: self.max_records_per_snapshot,
@@ -151,6 +169,9 @@ impl LimitArgs {
             body_read_timeout_ms: self.body_read_timeout_ms,
             idle_timeout_ms: self.idle_timeout_ms,
             max_connections: self.max_connections,
+            schedule_jitter_secs: self.schedule_jitter_secs,
+            fresh_snapshot_deadline_secs: self.fresh_snapshot_deadline_secs,
+            command_poll_ms: self.command_poll_ms,
             trusted_proxies: self.trusted_proxies,
         })
     }

@@ -86,6 +86,17 @@ pub struct Limits {
     /// Connections open at once; past it a new connection is closed at
     /// once, so slow clients cannot take every file descriptor.
     pub max_connections: usize,
+    /// Each job's scheduled runs start up to this many seconds after their
+    /// time, by a fixed amount per job, so jobs due at the same time do not
+    /// all start at once; 0 turns it off.
+    pub schedule_jitter_secs: u32,
+    /// How long an import waiting for fresh data (a scheduled run, or one
+    /// started with `fresh`) waits for the job's agent to push, in seconds,
+    /// before it fails.
+    pub fresh_snapshot_deadline_secs: u32,
+    /// How often an agent's open poll for commands looks in the database
+    /// (milliseconds): commands another replica issued arrive within this.
+    pub command_poll_ms: u64,
     /// Reverse proxies whose `X-Forwarded-For` the per-address limits
     /// believe (the right-most address that is not one of them is the
     /// client); empty, the peer is the client.
@@ -113,6 +124,9 @@ impl Default for Limits {
             body_read_timeout_ms: 60_000,
             idle_timeout_ms: 60_000,
             max_connections: 1024,
+            schedule_jitter_secs: 120,
+            fresh_snapshot_deadline_secs: 600,
+            command_poll_ms: 2000,
             trusted_proxies: Vec::new(),
         }
     }

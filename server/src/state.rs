@@ -10,6 +10,7 @@ use anyhow::Context;
 use crate::db::Db;
 use crate::import::ImportQueue;
 use crate::rate::RateLimiter;
+use crate::service::commands::CommandBell;
 use crate::settings::Limits;
 use crate::store;
 
@@ -21,6 +22,8 @@ pub struct AppState {
     pub audience: Arc<str>,
     /// Wakes the import worker.
     pub imports: ImportQueue,
+    /// Wakes agents' open polls on this replica when a command is issued.
+    pub commands: CommandBell,
     /// What clients may send.
     pub limits: Arc<Limits>,
     /// Per-tenant request rate.
@@ -38,6 +41,7 @@ impl AppState {
             db,
             audience: audience.into(),
             imports: ImportQueue::default(),
+            commands: CommandBell::default(),
             limits: Arc::new(limits),
             rate: Arc::new(rate),
             register_rate: Arc::new(register_rate),

@@ -11,7 +11,7 @@ use reqwest::Method;
 use roster_proto::AccessId;
 use roster_proto::admin::{
     Access, AccessKind, ChangeDetail, CreateAccess, CreateJob, DeactivationReason, Job, Link, LinkInput, LinksSaved, Page,
-    RegistrationToken, Session, SessionChange, User,
+    RegistrationToken, Schedule, Session, SessionChange, User,
 };
 use roster_proto::agent::{AgentJob, CommitResponse, RegisterRequest, SnapshotState};
 use roster_proto::manifest::SnapshotKind;
@@ -38,11 +38,11 @@ async fn admin_api_requires_a_valid_token(engine: Engine) {
 async fn jobs_validate_their_input(engine: Engine) {
     let app = spawn_app(engine).await;
     let admin = app.create_tenant("Acme").await.admin_token;
-    let job = |name: &str, paths: &[&str], schedule: Option<&str>| CreateJob {
+    let job = |name: &str, paths: &[&str], daily_at: Option<&str>| CreateJob {
         name: name.into(),
         relative_paths: paths.iter().map(|s| s.to_string()).collect(),
         group_paths: vec![],
-        schedule_time: schedule.map(str::to_owned),
+        schedule: daily_at.map(|at| Schedule { daily_at: at.parse().unwrap(), ..Schedule::default() }),
         full_sync_interval_days: None,
         user_filter: None,
         policy: None,
@@ -50,7 +50,8 @@ async fn jobs_validate_their_input(engine: Engine) {
     app.post("/api/v1/jobs", Some(&admin), &job("", &["*"], None)).await.assert_problem(422);
     app.post("/api/v1/jobs", Some(&admin), &job("a", &[], None)).await.assert_problem(422);
     app.post("/api/v1/jobs", Some(&admin), &job("a", &["Staff"], None)).await.assert_problem(422);
-    app.post("/api/v1/jobs", Some(&admin), &job("a", &["*"], Some("25:00"))).await.assert_problem(422);
+    let bad_time = serde_json::json!({"name": "a", "relative_paths": ["*"], "schedule": {"daily_at": "25:00", "time_zone": "UTC"}});
+    app.post("/api/v1/jobs", Some(&admin), &bad_time).await.assert_problem(422);
     let bad_filter = CreateJob { user_filter: Some("department=Sales".into()), ..job("a", &["*"], None) };
     let problem = app.post("/api/v1/jobs", Some(&admin), &bad_filter).await;
     problem.assert_problem(422);
@@ -62,7 +63,7 @@ async fn jobs_validate_their_input(engine: Engine) {
     let created = app.post("/api/v1/jobs", Some(&admin), &job("corp", &["OU=Staff", "*"], Some("03:15"))).await;
     assert_eq!(created.status, 201);
     let created: Job = created.json();
-    assert_eq!(created.schedule_time, "03:15");
+    assert_eq!(created.schedule, Schedule { daily_at: "03:15".parse().unwrap(), ..Schedule::default() });
     app.post("/api/v1/jobs", Some(&admin), &job("corp", &["*"], None)).await.assert_problem(409).assert_kind(ProblemKind::JobNameTaken);
     let listed: Page<Job> = app.get("/api/v1/jobs", &admin).await.json();
     assert_eq!(listed.items, vec![created.clone()]);
@@ -99,7 +100,15 @@ async fn jobs_can_be_changed(engine: Engine) {
         (serde_json::json!({"name": " other"}), 409, ProblemKind::JobNameTaken),
         (serde_json::json!({"relative_paths": []}), 422, ProblemKind::InvalidJob),
         (serde_json::json!({"relative_paths": ["Staff"]}), 422, ProblemKind::InvalidJob),
-        (serde_json::json!({"schedule_time": "24:00"}), 422, ProblemKind::InvalidJob),
+        (serde_json::json!({"schedule": {"daily_at": "24:00", "time_zone": "UTC"}}), 422, ProblemKind::InvalidBody),
+        (serde_json::json!({"schedule": {"daily_at": "02:00", "time_zone": "Mars/Olympus"}}), 422, ProblemKind::InvalidJob),
+        (serde_json::json!({"schedule": {"daily_at": "02:00", "time_zone": "UTC", "interval_minutes": 4}}), 422, ProblemKind::InvalidJob),
+        (
+            serde_json::json!({"schedule": {"daily_at": "02:00", "time_zone": "UTC", "interval_minutes": 1441}}),
+            422,
+            ProblemKind::InvalidJob,
+        ),
+        (serde_json::json!({"schedule": {"daily_at": "02:00"}}), 422, ProblemKind::InvalidBody),
         (serde_json::json!({"full_sync_interval_days": 0}), 422, ProblemKind::InvalidJob),
         (serde_json::json!({"user_filter": "department=Sales"}), 422, ProblemKind::InvalidJob),
         (serde_json::json!({"user_filter": " ".repeat(5000)}), 422, ProblemKind::InvalidJob),
@@ -118,11 +127,14 @@ async fn jobs_can_be_changed(engine: Engine) {
         .patch(
             &path,
             &w.admin,
-            &serde_json::json!({"name": " Staff (DK) ", "schedule_time": "04:30", "full_sync_interval_days": 3, "user_filter": "(department=Sales)", "group_paths": ["OU=Groups"]}),
+            &serde_json::json!({"name": " Staff (DK) ", "schedule": {"daily_at": "04:30", "time_zone": "europe/copenhagen", "interval_minutes": 60}, "full_sync_interval_days": 3, "user_filter": "(department=Sales)", "group_paths": ["OU=Groups"]}),
         )
         .await
         .json();
-    assert_eq!((changed.name.as_str(), changed.schedule_time.to_string().as_str()), ("Staff (DK)", "04:30"));
+    assert_eq!(changed.name, "Staff (DK)");
+    let copenhagen =
+        Schedule { enabled: true, daily_at: "04:30".parse().unwrap(), time_zone: "Europe/Copenhagen".into(), interval_minutes: Some(60) };
+    assert_eq!(changed.schedule, copenhagen, "the zone as the time zone database spells it");
     assert_eq!((changed.full_sync_interval_days, changed.user_filter.as_deref()), (3, Some("(department=Sales)")));
     assert_eq!(
         (changed.group_paths.clone(), changed.relative_paths.clone(), changed.policy),
@@ -201,8 +213,8 @@ async fn jobs_are_deleted_once_no_user_is_active(engine: Engine) {
             &mut tx,
             tenant,
             w.job.id,
-            first.snapshot_id,
-            &first.manifest_sha256,
+            first.snapshot_id.unwrap(),
+            first.manifest_sha256.as_ref().unwrap(),
             roster_proto::admin::SessionTrigger::Manual,
         )
         .await
@@ -529,7 +541,7 @@ async fn tenants_cannot_see_each_other(engine: Engine) {
                 name: "x".into(),
                 relative_paths: vec!["*".into()],
                 group_paths: vec![],
-                schedule_time: None,
+                schedule: None,
                 full_sync_interval_days: None,
                 user_filter: None,
                 policy: None,
@@ -539,9 +551,10 @@ async fn tenants_cannot_see_each_other(engine: Engine) {
         .json();
     let stranger = register(&w.app, &other, other_job.id).await;
     stranger.get(&w.app, &format!("/agent/v1/sessions/{}", session.id)).await.assert_problem(404);
-    stranger.get(&w.app, &format!("/agent/v1/snapshots/{}", session.snapshot_id)).await.assert_problem(404);
-    stranger.put_chunk(&w.app, session.snapshot_id, 0, vec![1, 2, 3]).await.assert_problem(404);
-    stranger.post(&w.app, &format!("/agent/v1/snapshots/{}/commit", session.snapshot_id), &()).await.assert_problem(404);
+    let snapshot = session.snapshot_id.unwrap();
+    stranger.get(&w.app, &format!("/agent/v1/snapshots/{snapshot}")).await.assert_problem(404);
+    stranger.put_chunk(&w.app, snapshot, 0, vec![1, 2, 3]).await.assert_problem(404);
+    stranger.post(&w.app, &format!("/agent/v1/snapshots/{snapshot}/commit"), &()).await.assert_problem(404);
     // Nor can it offer a manifest for the other job.
     let mut manifest = stranger.manifest(&chunk(&records, 4096), &records);
     manifest.job_id = job;
@@ -573,31 +586,6 @@ async fn manual_import_needs_a_snapshot(engine: Engine) {
         .await
         .assert_problem(409)
         .assert_kind(ProblemKind::NoDirectoryState);
-}
-
-async fn scheduled_imports_run_daily_on_the_newest_snapshot(engine: Engine) {
-    let w = world(engine).await;
-    let db = roster_server::db::Db::connect(&w.app.database_url).await.unwrap();
-    let later = time::OffsetDateTime::now_utc() + time::Duration::days(2);
-    // Nothing to import yet: the job's time moves on, no session is queued.
-    assert!(roster_server::import::queue_scheduled(&db, later).await.unwrap().is_empty());
-
-    w.link_sales_to_basic_access().await;
-    let first = w.agent.push(&w.app, &[user(1, "OU=Staff", 512), group(200, "Sales", &[1])]).await.session.unwrap();
-    session_succeeded(&w.app.wait_for_session(&w.admin, first.id).await);
-    let second = w.agent.push(&w.app, &[user(1, "OU=Staff", 512), user(2, "OU=Staff", 512), group(200, "Sales", &[1, 2])]).await;
-    assert!(second.session.is_none());
-
-    let even_later = later + time::Duration::days(1);
-    let queued = roster_server::import::queue_scheduled(&db, even_later).await.unwrap();
-    assert_eq!(queued.len(), 1);
-    let session = w.app.wait_for_session(&w.admin, queued[0]).await;
-    session_succeeded(&session);
-    assert_eq!(session.trigger, roster_proto::admin::SessionTrigger::Schedule);
-    assert_eq!(session.snapshot_id, second.snapshot_id, "the newest snapshot is imported");
-    assert_eq!((session.counts.created, session.counts.unchanged), (1, 1));
-    // Once a day: the same moment again queues nothing.
-    assert!(roster_server::import::queue_scheduled(&db, even_later).await.unwrap().is_empty());
 }
 
 async fn deltas_change_the_state_only_on_the_watermark_it_holds(engine: Engine) {
@@ -840,7 +828,7 @@ async fn registration_is_rate_limited_and_json_bodies_are_bounded(engine: Engine
         name,
         relative_paths: vec!["*".into()],
         group_paths: Vec::new(),
-        schedule_time: None,
+        schedule: None,
         full_sync_interval_days: None,
         user_filter: None,
         policy: None,
@@ -910,7 +898,6 @@ on_both_engines!(
     replayed_tokens_and_revoked_agents_are_refused,
     a_group_split_across_records_grants_every_member,
     deltas_change_the_state_only_on_the_watermark_it_holds,
-    scheduled_imports_run_daily_on_the_newest_snapshot,
     admin_api_requires_a_valid_token,
     jobs_validate_their_input,
     links_are_checked_and_kept_in_order,

@@ -627,7 +627,7 @@ async fn a_run_that_lost_its_claim_records_nothing(engine: Engine) {
     let db = roster_server::db::Db::connect(&w.app.database_url).await.unwrap();
     let tenant = roster_server::store::tenants::tenant_for_admin_token(&db, &w.admin).await.unwrap().unwrap();
     let (stale, current) = (Uuid::new_v4(), Uuid::new_v4());
-    let id = running_session(&db, tenant, w.job.id, first.snapshot_id, current, 0).await;
+    let id = running_session(&db, tenant, w.job.id, first.snapshot_id.unwrap(), current, 0).await;
 
     let stale_work = roster_server::store::sessions::work(&db, id, stale).await.unwrap().unwrap();
     let outcome = roster_server::import::run_session(&db, &stale_work).await.unwrap();
@@ -657,20 +657,20 @@ async fn postgres_abandoned_imports_are_requeued_and_live_ones_are_not() {
     let tenant = roster_server::store::tenants::tenant_for_admin_token(&db, &w.admin).await.unwrap().unwrap();
     let other = create_staff_job(&w.app, &w.admin, "other").await;
 
-    let abandoned = running_session(&db, tenant, w.job.id, first.snapshot_id, Uuid::new_v4(), 10 * 60 * 1000).await;
-    copy_snapshot(&db, w.job.id, first.snapshot_id, other.id).await;
-    let live = running_session(&db, tenant, other.id, first.snapshot_id, Uuid::new_v4(), 10 * 60 * 1000).await;
+    let abandoned = running_session(&db, tenant, w.job.id, first.snapshot_id.unwrap(), Uuid::new_v4(), 10 * 60 * 1000).await;
+    copy_snapshot(&db, w.job.id, first.snapshot_id.unwrap(), other.id).await;
+    let live = running_session(&db, tenant, other.id, first.snapshot_id.unwrap(), Uuid::new_v4(), 10 * 60 * 1000).await;
     let recent = {
         // A third job's session claimed a moment ago, before its first sign of life.
         let third = create_staff_job(&w.app, &w.admin, "third").await;
-        copy_snapshot(&db, w.job.id, first.snapshot_id, third.id).await;
-        running_session(&db, tenant, third.id, first.snapshot_id, Uuid::new_v4(), 1000).await
+        copy_snapshot(&db, w.job.id, first.snapshot_id.unwrap(), third.id).await;
+        running_session(&db, tenant, third.id, first.snapshot_id.unwrap(), Uuid::new_v4(), 1000).await
     };
     let beating = {
         // A fourth job's session claimed long ago whose import still plans, beating as it stages.
         let fourth = create_staff_job(&w.app, &w.admin, "fourth").await;
-        copy_snapshot(&db, w.job.id, first.snapshot_id, fourth.id).await;
-        let id = running_session(&db, tenant, fourth.id, first.snapshot_id, Uuid::new_v4(), 10 * 60 * 1000).await;
+        copy_snapshot(&db, w.job.id, first.snapshot_id.unwrap(), fourth.id).await;
+        let id = running_session(&db, tenant, fourth.id, first.snapshot_id.unwrap(), Uuid::new_v4(), 10 * 60 * 1000).await;
         sqlx::query("UPDATE sessions SET alive_at = $1 WHERE id = $2")
             .bind(now_ms() - 30_000)
             .bind(id.to_string())
@@ -741,7 +741,7 @@ async fn what_changes_between_plan_and_apply_is_planned_again(engine: Engine) {
         names.sort();
         names
     };
-    let running = |token: Uuid| running_session(&db, tenant, w.job.id, first.snapshot_id, token, 0);
+    let running = |token: Uuid| running_session(&db, tenant, w.job.id, first.snapshot_id.unwrap(), token, 0);
 
     // Planned with [Sales]; [VIP, Sales] saved before it applies: planned again.
     let token = Uuid::new_v4();
@@ -827,7 +827,7 @@ async fn housekeeping_leaves_a_running_import_alone_and_sweeps_after_it(engine: 
     let db = roster_server::db::Db::connect(&w.app.database_url).await.unwrap();
     let tenant = roster_server::store::tenants::tenant_for_admin_token(&db, &w.admin).await.unwrap().unwrap();
     let token = Uuid::new_v4();
-    let id = running_session(&db, tenant, w.job.id, first.snapshot_id, token, 0).await;
+    let id = running_session(&db, tenant, w.job.id, first.snapshot_id.unwrap(), token, 0).await;
     let work = roster_server::store::sessions::work(&db, id, token).await.unwrap().unwrap();
     let planned = plan_staged(&db, &work, 2).await.unwrap().expect("the run holds its session");
     assert!(staged_rows(&db, token).await > 0);

@@ -35,10 +35,10 @@ pub struct CreateJob {
     #[serde(default)]
     #[schemars(with = "Vec<common::RelativePath>", extend("maxItems" = crate::scope::MAX_PATHS))]
     pub group_paths: Vec<String>,
-    /// Daily import time, `HH:MM` (24-hour, UTC); `02:00` when left out.
+    /// When the job imports by itself; `Schedule::default()` (daily at
+    /// 02:00 UTC) when left out.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
-    #[schemars(regex(pattern = DailyTime::PATTERN))]
-    pub schedule_time: Option<String>,
+    pub schedule: Option<Schedule>,
     /// Days between full reconciliations (1..=365, else 422); 7 when left
     /// out. Between them the agent sends deltas.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
@@ -56,6 +56,85 @@ pub struct CreateJob {
     /// The import safeguard; the defaults when absent.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
     pub policy: Option<SafeguardPolicy>,
+}
+
+/// When a job imports by itself: daily at `daily_at` on the clock of
+/// `time_zone`, or every `interval_minutes` through the day, aligned to
+/// `daily_at`. Each run asks the job's agent for fresh data first.
+///
+/// On a daylight-saving day a time the clock skips runs at the first
+/// instant after the gap, and a time the clock shows twice runs once, at
+/// the first; each local slot runs at most once. A run the server missed
+/// (it was down) runs once when it is back, marked `caught_up`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(example = Schedule::default())]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// Whether scheduled imports run at all; `true` when left out.
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+    /// Time of day on the zone's clock, `HH:MM` (24-hour, two digits each).
+    #[schemars(example = &"02:00")]
+    pub daily_at: DailyTime,
+    /// An IANA time zone name (`Europe/Copenhagen`, `America/New_York`,
+    /// `UTC`); one the server's time zone database does not know answers 422.
+    #[schemars(length(min = 1, max = 64), example = &"Europe/Copenhagen")]
+    pub time_zone: String,
+    /// Minutes between runs, 5..=1440 (else 422): the runs of a day are at
+    /// `daily_at` plus or minus whole intervals. `null` (the default): once a day.
+    #[serde(default)]
+    #[schemars(with = "Nullable<u32>", range(min = MIN_INTERVAL_MINUTES, max = MAX_INTERVAL_MINUTES))]
+    pub interval_minutes: Option<u32>,
+}
+
+/// The shortest interval between a job's scheduled runs.
+pub const MIN_INTERVAL_MINUTES: u32 = 5;
+/// The longest: a day.
+pub const MAX_INTERVAL_MINUTES: u32 = 1440;
+
+fn enabled() -> bool {
+    true
+}
+
+impl Default for Schedule {
+    /// Daily at 02:00 UTC.
+    fn default() -> Schedule {
+        Schedule { enabled: true, daily_at: DailyTime::from_hm(2, 0), time_zone: "UTC".to_owned(), interval_minutes: None }
+    }
+}
+
+/// `GET /api/v1/jobs/{job}/schedule`: the job's schedule and its next runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ScheduledRuns {
+    pub schedule: Schedule,
+    /// The next five runs in order; empty while the schedule is disabled.
+    #[schemars(length(max = 5))]
+    pub runs: Vec<ScheduledRun>,
+}
+
+/// One coming scheduled run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ScheduledRun {
+    /// When it starts (its slot plus the job's fixed jitter), in UTC.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "common::DateTime")]
+    pub at: time::OffsetDateTime,
+    /// The same instant on the zone's clock, RFC 3339 with the zone's
+    /// offset then (`2027-03-28T03:00:30+02:00`).
+    #[schemars(with = "common::DateTime")]
+    pub local: String,
+    /// The local slot it runs for, `YYYY-MM-DDTHH:MM` as scheduled (before
+    /// any daylight-saving move); each slot runs at most once.
+    #[schemars(example = &"2027-03-28T02:30")]
+    pub slot: String,
+    /// True when the zone changes its offset on that local date.
+    pub dst_day: bool,
+    /// What daylight saving did to this run, when it did something: the
+    /// slot's time does not exist that day (moved to the end of the gap),
+    /// or exists twice (runs at the first). Left out otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"02:30 does not exist on 2027-03-28 in Europe/Copenhagen: runs at 03:00, the end of the gap")]
+    pub dst_note: Option<String>,
 }
 
 /// How much one import may take away before it waits for an admin
@@ -152,10 +231,10 @@ pub struct UpdateJob {
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
     #[schemars(length(max = 4096))]
     pub user_filter: Option<String>,
-    /// As in `createJob.schedule_time`; the next scheduled import moves to it.
+    /// The whole schedule, as in `createJob.schedule`; the next scheduled
+    /// import moves to it.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
-    #[schemars(regex(pattern = DailyTime::PATTERN))]
-    pub schedule_time: Option<String>,
+    pub schedule: Option<Schedule>,
     /// As in `createJob.full_sync_interval_days`.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
     #[schemars(range(min = 1, max = 365))]
@@ -172,9 +251,9 @@ pub struct Job {
     pub name: String,
     pub relative_paths: Vec<String>,
     pub group_paths: Vec<String>,
-    /// Daily import time, `HH:MM` in UTC.
-    #[schemars(example = &"02:00")]
-    pub schedule_time: DailyTime,
+    /// When the job imports by itself (`GET /api/v1/jobs/{job}/schedule`
+    /// lists the next runs).
+    pub schedule: Schedule,
     /// Days between full reconciliations (1..=365 as created; 7 unless the
     /// job said otherwise). `POST /api/v1/jobs/{job}/full-sync` asks for one sooner.
     #[schemars(example = 7)]
@@ -219,15 +298,33 @@ pub struct RegistrationToken {
 pub struct Agent {
     pub id: AgentId,
     pub job_id: JobId,
-    /// The machine it said it runs on, at registration.
+    /// Whether it is heard from (see `AgentState`). It says nothing about
+    /// the job's imports: a healthy agent's imports may still fail.
+    pub state: AgentState,
+    /// The machine it runs on, as its last heartbeat (or its registration) said.
     #[schemars(with = "Nullable<String>")]
     pub hostname: Option<String>,
+    /// Its operating system, as its last heartbeat said.
+    #[schemars(with = "Nullable<String>")]
+    pub os: Option<String>,
+    /// Whether its domain controller answered, as its last heartbeat said.
+    #[schemars(with = "Nullable<bool>")]
+    pub dc_reachable: Option<bool>,
+    /// The last error it reported (a failed command, an unreachable DC);
+    /// `null` once it reports none.
+    #[schemars(with = "Nullable<String>")]
+    pub last_error: Option<String>,
+    /// When it last committed a snapshot; `null` if never.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Nullable<common::DateTime>")]
+    pub last_push_at: Option<time::OffsetDateTime>,
     #[schemars(with = "Nullable<String>")]
     pub agent_version: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     #[schemars(with = "common::DateTime")]
     pub registered_at: time::OffsetDateTime,
-    /// Its last authenticated request; `null` if none yet.
+    /// Its last authenticated request (a poll for commands counts), to
+    /// within 15 s; `null` if none yet.
     #[serde(with = "time::serde::rfc3339::option")]
     #[schemars(with = "Nullable<common::DateTime>")]
     pub last_seen_at: Option<time::OffsetDateTime>,
@@ -235,6 +332,51 @@ pub struct Agent {
     #[serde(with = "time::serde::rfc3339::option")]
     #[schemars(with = "Nullable<common::DateTime>")]
     pub revoked_at: Option<time::OffsetDateTime>,
+}
+
+/// Whether an agent is heard from, judged from its last request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentState {
+    /// Heard from within the last 90 s (`AgentState::HEALTHY_WITHIN_SECS`):
+    /// an agent in `roster-agent run` polls every 30 s at most.
+    Healthy,
+    /// Silent for longer, up to 10 minutes (`AgentState::STALE_WITHIN_SECS`).
+    Stale,
+    /// Silent for longer than that, or never heard from since registering.
+    Offline,
+    /// Revoked by an admin: every request it makes is refused.
+    Revoked,
+}
+
+impl AgentState {
+    /// Heard from within this long: healthy.
+    pub const HEALTHY_WITHIN_SECS: i64 = 90;
+    /// Heard from within this long (and not within the above): stale.
+    pub const STALE_WITHIN_SECS: i64 = 600;
+
+    /// The state of an agent last heard from at `last_seen`, at `now`.
+    pub fn judge(revoked: bool, last_seen: Option<time::OffsetDateTime>, now: time::OffsetDateTime) -> AgentState {
+        let Some(seen) = last_seen else {
+            return if revoked { AgentState::Revoked } else { AgentState::Offline };
+        };
+        let silent = (now - seen).whole_seconds();
+        match () {
+            _ if revoked => AgentState::Revoked,
+            _ if silent <= AgentState::HEALTHY_WITHIN_SECS => AgentState::Healthy,
+            _ if silent <= AgentState::STALE_WITHIN_SECS => AgentState::Stale,
+            _ => AgentState::Offline,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentState::Healthy => "healthy",
+            AgentState::Stale => "stale",
+            AgentState::Offline => "offline",
+            AgentState::Revoked => "revoked",
+        }
+    }
 }
 
 /// The kinds of rights the booking service knows.
@@ -416,6 +558,11 @@ pub enum SessionTrigger {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionStatus {
+    /// Waiting for fresh data: the job's agent was asked for a snapshot
+    /// (a scheduled run, or an import started with `fresh`). Moves on by
+    /// itself to `queued` when a snapshot offered after the session began
+    /// is committed, or to `failed` at `waiting_until` if none is.
+    Waiting,
     /// Waiting for the import worker; moves on by itself.
     Queued,
     /// Being planned and applied; moves on by itself.
@@ -435,11 +582,12 @@ impl SessionStatus {
     /// True once the import will do nothing more by itself: finished, or
     /// held for an admin.
     pub fn is_settled(self) -> bool {
-        !matches!(self, SessionStatus::Queued | SessionStatus::Running)
+        !matches!(self, SessionStatus::Waiting | SessionStatus::Queued | SessionStatus::Running)
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
+            SessionStatus::Waiting => "waiting",
             SessionStatus::Queued => "queued",
             SessionStatus::Running => "running",
             SessionStatus::Succeeded => "succeeded",
@@ -449,7 +597,8 @@ impl SessionStatus {
         }
     }
 
-    pub const ALL: [SessionStatus; 6] = [
+    pub const ALL: [SessionStatus; 7] = [
+        SessionStatus::Waiting,
         SessionStatus::Queued,
         SessionStatus::Running,
         SessionStatus::Succeeded,
@@ -499,9 +648,23 @@ pub struct Session {
     pub job_id: JobId,
     pub trigger: SessionTrigger,
     pub status: SessionStatus,
-    pub snapshot_id: SnapshotId,
-    /// sha256 of the signed manifest token's payload the snapshot was committed with.
-    pub manifest_sha256: Sha256Hex,
+    /// The snapshot it imports; left out while it is `waiting` for one
+    /// (and for a session that failed waiting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_id: Option<SnapshotId>,
+    /// sha256 of the signed manifest token's payload the snapshot was
+    /// committed with; present exactly when `snapshot_id` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_sha256: Option<Sha256Hex>,
+    /// A scheduled run the server missed (it was not running at the time)
+    /// and ran once when it was back. Left out when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub caught_up: bool,
+    /// While `waiting`: when the session fails if no fresh snapshot has
+    /// been committed by then.
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<common::DateTime>")]
+    pub waiting_until: Option<time::OffsetDateTime>,
     /// What the import did; for a held or rejected session, what its plan
     /// would have done.
     pub counts: SessionCounts,
@@ -549,11 +712,21 @@ fn held_reasons_example() -> [&'static str; 1] {
 /// decision has both its parts.
 fn session_rules(schema: &mut schemars::Schema) {
     let when = |status: &str| serde_json::json!({ "properties": { "status": { "const": status } }, "required": ["status"] });
-    schema.insert("dependentRequired".into(), serde_json::json!({ "decided_by": ["decided_at"], "decided_at": ["decided_by"] }));
+    schema.insert(
+        "dependentRequired".into(),
+        serde_json::json!({
+            "decided_by": ["decided_at"], "decided_at": ["decided_by"],
+            "snapshot_id": ["manifest_sha256"], "manifest_sha256": ["snapshot_id"]
+        }),
+    );
     schema.insert(
         "allOf".into(),
         serde_json::json!([
-            { "if": when("held"), "then": { "required": ["held_reasons"] } },
+            { "if": when("waiting"), "then": { "required": ["waiting_until"] }, "else": { "not": { "required": ["waiting_until"] } } },
+            { "if": when("queued"), "then": { "required": ["snapshot_id"] } },
+            { "if": when("running"), "then": { "required": ["snapshot_id"] } },
+            { "if": when("succeeded"), "then": { "required": ["snapshot_id"] } },
+            { "if": when("held"), "then": { "required": ["held_reasons", "snapshot_id"] } },
             { "if": when("rejected"), "then": { "required": ["held_reasons", "decided_by", "decided_at"] } }
         ]),
     );
@@ -755,6 +928,17 @@ pub struct AccessDelta {
     /// Their usernames, sorted; the first 100 when `users` is larger.
     #[schemars(length(min = 1, max = MAX_DELTA_USERNAMES))]
     pub usernames: Vec<String>,
+}
+
+/// `POST /api/v1/jobs/{job}/imports` ("Perform import"); the body is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartImport {
+    /// Ask the job's agent for a snapshot first and import that (the
+    /// session is `waiting` until it is committed); `false` (the default)
+    /// imports the newest snapshot the server holds.
+    #[serde(default)]
+    pub fresh: bool,
 }
 
 /// `POST /api/v1/sessions/{id}/approve` and `.../reject`.

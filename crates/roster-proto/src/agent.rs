@@ -5,9 +5,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::admin::Session;
-use crate::id::{AgentId, JobId, SnapshotId, TenantId};
+use crate::id::{AgentId, CommandId, JobId, SnapshotId, TenantId};
 use crate::manifest::Watermark;
-use crate::schema::common::Nullable;
+use crate::schema::common::{self, Nullable};
 use crate::scope::JobScope;
 
 /// An Ed25519 public key as the server takes it: 32 raw bytes in canonical
@@ -135,4 +135,83 @@ pub struct CommitResponse {
     pub session: Option<Session>,
     /// What happens next, in words.
     pub message: String,
+}
+
+/// Most seconds `GET /agent/v1/commands?wait=` holds a poll open.
+pub const MAX_COMMAND_WAIT_SECS: u32 = 30;
+
+/// Most characters of an error an agent reports that the server keeps.
+pub const MAX_REPORTED_ERROR_CHARS: usize = 2000;
+
+/// `GET /agent/v1/commands`: the next thing the server wants of the agent.
+/// Run it, then report with `POST /agent/v1/commands/{id}/result`; until
+/// then the same command is answered again (after a restart, say). A
+/// command is acknowledged once and never run again after that.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Command {
+    pub id: CommandId,
+    pub action: CommandAction,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "common::DateTime")]
+    pub issued_at: time::OffsetDateTime,
+}
+
+/// What a command asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CommandAction {
+    /// Read the directory and push a snapshot, as `roster-agent push`
+    /// does: a delta where the server's sync advice allows, full when
+    /// `full` says so or the advice requires it.
+    Push {
+        /// A full snapshot whatever the advice.
+        full: bool,
+    },
+    /// Push a snapshot so the server's OU and group tree is current (for
+    /// "Load AD structure").
+    LoadStructure,
+    /// Run the preflight checks (`roster-agent check`) and report them.
+    Check,
+}
+
+/// `POST /agent/v1/commands/{id}/result`: how a command went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommandResult {
+    pub outcome: CommandOutcome,
+    /// What it did or why it failed, in words; the server keeps the first
+    /// `MAX_REPORTED_ERROR_CHARS` (2,000) characters.
+    pub message: String,
+    /// The snapshot a push committed.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
+    pub snapshot_id: Option<SnapshotId>,
+}
+
+/// Whether a command did what it was asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandOutcome {
+    Succeeded,
+    Failed,
+}
+
+/// `POST /agent/v1/heartbeat`: how the agent is, every 30 s while it runs
+/// (any request also counts as a sign of life).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Heartbeat {
+    /// The agent's version; the server keeps the first 255 characters.
+    pub version: String,
+    /// The machine it runs on; the server keeps the first 255 characters.
+    pub host_name: String,
+    /// Its operating system, e.g. `windows 10.0.20348` or `linux`; the server
+    /// keeps the first 255 characters.
+    pub os: String,
+    /// Whether the domain controller answered its last attempt (a bind and
+    /// a rootDSE read).
+    pub dc_reachable: bool,
+    /// The last error since the previous heartbeat (`null`: none); the
+    /// server keeps the first `MAX_REPORTED_ERROR_CHARS` characters.
+    #[schemars(with = "Nullable<String>")]
+    pub last_error: Option<String>,
 }

@@ -1,5 +1,5 @@
-//! A time of day, `HH:MM` on a 24-hour clock in UTC: when a job's daily
-//! import runs. On the wire it is that text.
+//! A time of day, `HH:MM` on a 24-hour clock: when a job's daily import
+//! runs, on the clock of the schedule's time zone. On the wire it is that text.
 
 use std::fmt;
 use std::str::FromStr;
@@ -7,19 +7,30 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::Time;
 
-/// `HH:MM` (two digits each, 00:00..=23:59, UTC); the only way in is
+/// `HH:MM` (two digits each, 00:00..=23:59); the only way in is
 /// [`FromStr`], so every value is a valid time that writes back the same.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DailyTime(Time);
 
 /// A text that is not `HH:MM`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a daily time is HH:MM (24-hour, UTC), not {0:?}")]
+#[error("a daily time is HH:MM (24-hour, two digits each), not {0:?}")]
 pub struct DailyTimeError(pub String);
 
 impl DailyTime {
     /// What [`FromStr`] accepts, as a JSON Schema pattern.
     pub const PATTERN: &str = "^([01][0-9]|2[0-3]):[0-5][0-9]$";
+
+    /// `hour:minute`, for constants; out-of-range parts are clamped
+    /// (23:59 at most).
+    pub const fn from_hm(hour: u8, minute: u8) -> DailyTime {
+        let hour = if hour > 23 { 23 } else { hour };
+        let minute = if minute > 59 { 59 } else { minute };
+        match Time::from_hms(hour, minute, 0) {
+            Ok(time) => DailyTime(time),
+            Err(_) => DailyTime(Time::MIDNIGHT),
+        }
+    }
 
     /// The time of day (seconds are always 0).
     pub fn time(self) -> Time {

@@ -99,6 +99,10 @@ id!(
     /// A snapshot; the agent chooses it when it reads.
     SnapshotId, "snapshot", Uuid::new_v4()
 );
+id!(
+    /// A command the server gives an agent. Time-ordered, so a job's commands are delivered in the order issued.
+    CommandId, "command", Uuid::now_v7()
+);
 
 #[cfg(test)]
 mod tests {
@@ -131,4 +135,4 @@ mod tests {
 }
 
 // On the wire every id is the bare UUID: its schema is the common `uuid`.
-crate::uuid_schema!(TenantId, JobId, SessionId, AgentId, AccessId, UserId, SnapshotId, AdminTokenId);
+crate::uuid_schema!(TenantId, JobId, SessionId, AgentId, AccessId, UserId, SnapshotId, AdminTokenId, CommandId);

@@ -98,6 +98,9 @@ problem_kinds! {
     AccessNameTaken = "access-name-taken",
     /// 409: `DELETE /api/v1/accesses/{access}` of an access a link grants or a user holds.
     AccessInUse = "access-in-use",
+    /// 409: `POST /agent/v1/commands/{id}/result` of a command whose result
+    /// was recorded before: the first result stands.
+    CommandAlreadyReported = "command-already-reported",
     /// 409: the job has no committed snapshot (no directory state) yet.
     NoDirectoryState = "no-directory-state",
     /// 409: the session is not held, so it cannot be approved or rejected.

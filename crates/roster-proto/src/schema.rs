@@ -17,13 +17,14 @@ use serde_json::{Map, Value, json};
 
 use crate::ObjectGuid;
 use crate::admin::{
-    Access, AccessDelta, AccessKind, AccessRef, AdminToken, Agent, Budget, ChangeAction, ChangeDetail, CreateAccess, CreateAdminToken,
-    CreateJob, CreatedAdminToken, CreatedTenant, DeactivationReason, Decision, HistoryEntry, Job, Link, LinkInput, LinksPreview,
-    LinksSaved, NextCursor, Page, PlanPreview, RegistrationToken, SafeguardPolicy, Session, SessionChange, SessionCounts, SessionStatus,
-    SessionTrigger, TenantSettings, UpdateAccess, UpdateJob, User,
+    Access, AccessDelta, AccessKind, AccessRef, AdminToken, Agent, AgentState, Budget, ChangeAction, ChangeDetail, CreateAccess,
+    CreateAdminToken, CreateJob, CreatedAdminToken, CreatedTenant, DeactivationReason, Decision, HistoryEntry, Job, Link, LinkInput,
+    LinksPreview, LinksSaved, NextCursor, Page, PlanPreview, RegistrationToken, SafeguardPolicy, Schedule, ScheduledRun, ScheduledRuns,
+    Session, SessionChange, SessionCounts, SessionStatus, SessionTrigger, StartImport, TenantSettings, UpdateAccess, UpdateJob, User,
 };
 use crate::agent::{
-    AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, RotateKey, SnapshotState, SnapshotStatus, SyncAdvice,
+    AgentJob, Command, CommandAction, CommandOutcome, CommandResult, CommitResponse, Heartbeat, OfferSnapshot, RegisterRequest,
+    RegisterResponse, RotateKey, SnapshotState, SnapshotStatus, SyncAdvice,
 };
 use crate::claims::{ManifestClaims, RequestClaims, RotationClaims};
 use crate::insight::{AccessGrant, Explanation, GrantChain, GroupStep, GroupSummary, OuNode, Reason, ReasonCode, Structure};
@@ -208,11 +209,20 @@ registry! {
     CommitResponse => "agent-api.schema.json" # "commitResponse", "CommitResponse";
     RotateKey => "agent-api.schema.json" # "rotateKey", "RotateKey";
     RotationClaims => "agent-api.schema.json" # "rotationProofClaims";
+    Command => "agent-api.schema.json" # "command", "Command";
+    CommandAction => "agent-api.schema.json" # "commandAction";
+    CommandResult => "agent-api.schema.json" # "commandResult", "CommandResult";
+    CommandOutcome => "agent-api.schema.json" # "commandOutcome";
+    Heartbeat => "agent-api.schema.json" # "heartbeat", "Heartbeat";
 
     CreateJob => "admin-api.schema.json" # "createJob", "CreateJob";
     UpdateJob => "admin-api.schema.json" # "updateJob", "UpdateJob";
     SafeguardPolicy => "admin-api.schema.json" # "safeguardPolicy", "SafeguardPolicy";
     Budget => "admin-api.schema.json" # "budget";
+    Schedule => "admin-api.schema.json" # "schedule", "Schedule";
+    ScheduledRuns => "admin-api.schema.json" # "scheduledRuns", "ScheduledRuns";
+    ScheduledRun => "admin-api.schema.json" # "scheduledRun";
+    StartImport => "admin-api.schema.json" # "startImport", "StartImport";
     TenantSettings => "admin-api.schema.json" # "tenantSettings", "TenantSettings";
     Job => "admin-api.schema.json" # "job", "Job";
     Page<Job> => "admin-api.schema.json" # "jobPage", "JobPage";
@@ -249,6 +259,7 @@ registry! {
     NextCursor => "admin-api.schema.json" # "nextCursor";
     CreatedTenant => "admin-api.schema.json" # "createdTenant";
     Agent => "admin-api.schema.json" # "agent";
+    AgentState => "admin-api.schema.json" # "agentState";
     Page<Agent> => "admin-api.schema.json" # "agentPage", "AgentPage";
     AdminToken => "admin-api.schema.json" # "adminToken";
     Page<AdminToken> => "admin-api.schema.json" # "adminTokenPage", "AdminTokenPage";
@@ -522,7 +533,9 @@ fn close(object: &mut Map<String, Value>) {
     }
 }
 
-/// An optional member of a struct is left out or has a value, never `null`.
+/// An optional member of a struct is left out or has a value, never
+/// `null`, unless `null` is its declared default (`Schedule.interval_minutes`:
+/// written always, `null` for none, and the same when left out).
 fn optional_members(object: &mut Map<String, Value>) {
     if !is_struct(object) {
         return;
@@ -534,7 +547,7 @@ fn optional_members(object: &mut Map<String, Value>) {
         .unwrap_or_default();
     let Some(Value::Object(properties)) = object.get_mut("properties") else { return };
     for (name, property) in properties.iter_mut() {
-        if !required.contains(name) {
+        if !required.contains(name) && property.get("default") != Some(&Value::Null) {
             strip_null(property);
         }
     }

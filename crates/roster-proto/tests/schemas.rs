@@ -19,12 +19,14 @@ use std::path::{Path, PathBuf};
 use jsonschema::{Draft, Registry, Validator};
 use roster_proto::ObjectGuid;
 use roster_proto::admin::{
-    Access, AccessChange, AccessDelta, AccessKind, AccessRef, Budget, ChangeAction, ChangeDetail, CreateAccess, CreateJob, CreatedTenant,
-    DeactivationReason, Decision, HistoryEntry, Job, Link, LinkInput, LinksPreview, LinksSaved, Page, PlanPreview, RegistrationToken,
-    SafeguardPolicy, Session, SessionChange, SessionCounts, SessionStatus, SessionTrigger, TenantSettings, User,
+    Access, AccessChange, AccessDelta, AccessKind, AccessRef, AgentState, Budget, ChangeAction, ChangeDetail, CreateAccess, CreateJob,
+    CreatedTenant, DeactivationReason, Decision, HistoryEntry, Job, Link, LinkInput, LinksPreview, LinksSaved, Page, PlanPreview,
+    RegistrationToken, SafeguardPolicy, Schedule, ScheduledRun, ScheduledRuns, Session, SessionChange, SessionCounts, SessionStatus,
+    SessionTrigger, StartImport, TenantSettings, User,
 };
 use roster_proto::agent::{
-    AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, SnapshotState, SnapshotStatus, SyncAdvice,
+    AgentJob, Command, CommandAction, CommandOutcome, CommandResult, CommitResponse, Heartbeat, OfferSnapshot, RegisterRequest,
+    RegisterResponse, SnapshotState, SnapshotStatus, SyncAdvice,
 };
 use roster_proto::insight::{AccessGrant, Explanation, GrantChain, GroupStep, GroupSummary, OuNode, Reason, ReasonCode, Structure};
 use roster_proto::manifest::{
@@ -320,8 +322,10 @@ fn finished_session() -> Session {
         job_id: id(JOB),
         trigger: SessionTrigger::FirstPush,
         status: SessionStatus::Failed,
-        snapshot_id: id(SNAPSHOT),
-        manifest_sha256: SHA.parse().unwrap(),
+        snapshot_id: Some(id(SNAPSHOT)),
+        manifest_sha256: Some(SHA.parse().unwrap()),
+        caught_up: false,
+        waiting_until: None,
         counts: SessionCounts { created: 120, updated: 3, deactivated: 1, unchanged: 980, not_linked: 7, reactivated: 2, lost_basic: 1 },
         notes: vec!["no links: nobody imported".into()],
         error: Some("database: connection reset".into()),
@@ -406,12 +410,12 @@ fn superseded_session() -> Session {
 
 /// Every `SessionStatus` (roster-proto has no `ALL` for it). A new variant breaks the match:
 /// add it to the list too.
-fn session_statuses() -> [SessionStatus; 6] {
+fn session_statuses() -> [SessionStatus; 7] {
     use SessionStatus::*;
-    let all = [Queued, Running, Succeeded, Held, Rejected, Failed];
+    let all = [Waiting, Queued, Running, Succeeded, Held, Rejected, Failed];
     for status in all {
         match status {
-            Queued | Running | Succeeded | Held | Rejected | Failed => {}
+            Waiting | Queued | Running | Succeeded | Held | Rejected | Failed => {}
         }
     }
     all
@@ -420,6 +424,15 @@ fn session_statuses() -> [SessionStatus; 6] {
 /// A realistic session in `status`.
 fn session_in(status: SessionStatus) -> Session {
     match status {
+        SessionStatus::Waiting => Session {
+            status,
+            trigger: SessionTrigger::Schedule,
+            snapshot_id: None,
+            manifest_sha256: None,
+            caught_up: true,
+            waiting_until: Some(datetime!(2026-11-25 02:12:00 UTC)),
+            ..queued_session()
+        },
         SessionStatus::Queued => queued_session(),
         SessionStatus::Running => Session { status, ..queued_session() },
         SessionStatus::Succeeded => Session {
@@ -441,7 +454,12 @@ fn job() -> Job {
         name: "Corp HQ".into(),
         relative_paths: vec!["OU=Copenhagen,OU=Staff".into(), "OU=Aarhus,OU=Staff".into()],
         group_paths: vec![],
-        schedule_time: "02:00".parse().unwrap(),
+        schedule: Schedule {
+            enabled: true,
+            daily_at: "02:00".parse().unwrap(),
+            time_zone: "Europe/Copenhagen".into(),
+            interval_minutes: None,
+        },
         full_sync_interval_days: 7,
         user_filter: Some("(employeeType=staff)".into()),
         policy: SafeguardPolicy::default(),
@@ -733,6 +751,31 @@ fn manifest_and_token_claims_match() {
 fn agent_api_bodies_match() {
     let c = Contract::load();
     let s = |def: &str| format!("agent-api.schema.json#/$defs/{def}");
+    for action in
+        [CommandAction::Push { full: true }, CommandAction::Push { full: false }, CommandAction::LoadStructure, CommandAction::Check]
+    {
+        c.check(
+            &s("command"),
+            &Command { id: "0191e3f4-7c1a-7d2e-8f00-00000000abcd".parse().unwrap(), action, issued_at: datetime!(2026-11-25 02:00:00 UTC) },
+        );
+    }
+    let command = json!({"id": "0191e3f4-7c1a-7d2e-8f00-00000000abcd", "action": {"kind": "push", "full": false}, "issued_at": "2026-11-25T02:00:00Z"});
+    c.rejects(&s("command"), with(&command, "/action/kind", json!("reboot")), "an unknown kind");
+    c.rejects(&s("command"), without(&command, "/action", "full"), "a push without full");
+    c.check(
+        &s("commandResult"),
+        &CommandResult { outcome: CommandOutcome::Succeeded, message: "pushed".into(), snapshot_id: Some(id(SNAPSHOT)) },
+    );
+    c.check(
+        &s("commandResult"),
+        &CommandResult { outcome: CommandOutcome::Failed, message: "ldap: the DC refused the bind".into(), snapshot_id: None },
+    );
+    c.rejects(&s("commandResult"), json!({"outcome": "maybe", "message": ""}), "an unknown outcome");
+    c.rejects(&s("commandResult"), json!({"outcome": "failed"}), "no message");
+    let beat = Heartbeat { version: "0.1.0".into(), host_name: "dc01".into(), os: "linux".into(), dc_reachable: true, last_error: None };
+    c.check(&s("heartbeat"), &beat);
+    c.check(&s("heartbeat"), &Heartbeat { dc_reachable: false, last_error: Some("ldap: connection refused".into()), ..beat.clone() });
+    c.rejects(&s("heartbeat"), without(&to_json(&beat), "", "last_error"), "no last_error (always written)");
     let public_key = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
     c.check(&s("rotateKey"), &roster_proto::agent::RotateKey { public_key: public_key.into(), proof: jwt(&rotation_claims()) });
     c.rejects(&s("rotateKey"), json!({}), "no public key");
@@ -840,24 +883,31 @@ fn admin_api_bodies_match() {
     let seen = roster_proto::admin::Agent {
         id: id(USER_ID),
         job_id: id(JOB),
+        state: AgentState::Revoked,
+        os: Some("windows 10.0.20348".into()),
+        dc_reachable: Some(true),
+        last_error: Some("ldap: the DC refused the bind".into()),
+        last_push_at: Some(datetime!(2026-11-25 02:00:01 UTC)),
         hostname: Some("dc-host".into()),
         agent_version: Some("0.1.0".into()),
         registered_at: datetime!(2026-11-24 09:30:00 UTC),
         last_seen_at: Some(datetime!(2026-11-25 02:00:03.25 UTC)),
         revoked_at: Some(datetime!(2026-11-25 08:00:00 UTC)),
     };
-    let fresh = roster_proto::admin::Agent { hostname: None, agent_version: None, last_seen_at: None, revoked_at: None, ..seen.clone() };
-    c.check(&s("agentPage"), &Page { items: vec![seen, fresh], next_cursor: Some("abc".into()) });
-    let mut no_revoked = serde_json::to_value(roster_proto::admin::Agent {
-        id: id(USER_ID),
-        job_id: id(JOB),
+    let fresh = roster_proto::admin::Agent {
+        state: AgentState::Offline,
         hostname: None,
+        os: None,
+        dc_reachable: None,
+        last_error: None,
+        last_push_at: None,
         agent_version: None,
-        registered_at: datetime!(2026-11-24 09:30:00 UTC),
         last_seen_at: None,
         revoked_at: None,
-    })
-    .unwrap();
+        ..seen.clone()
+    };
+    c.check(&s("agentPage"), &Page { items: vec![seen, fresh.clone()], next_cursor: Some("abc".into()) });
+    let mut no_revoked = serde_json::to_value(roster_proto::admin::Agent { revoked_at: None, ..fresh.clone() }).unwrap();
     no_revoked.as_object_mut().unwrap().remove("revoked_at");
     c.rejects(&s("agent"), no_revoked, "no revoked_at");
 
@@ -867,7 +917,12 @@ fn admin_api_bodies_match() {
             name: "Corp HQ".into(),
             relative_paths: vec!["OU=Staff".into()],
             group_paths: vec!["OU=Groups".into()],
-            schedule_time: Some("23:59".into()),
+            schedule: Some(Schedule {
+                enabled: false,
+                daily_at: "23:59".parse().unwrap(),
+                time_zone: "America/New_York".into(),
+                interval_minutes: Some(30),
+            }),
             full_sync_interval_days: Some(3),
             user_filter: Some("(department=Sales)".into()),
             policy: Some(SafeguardPolicy::default()),
@@ -879,14 +934,61 @@ fn admin_api_bodies_match() {
             name: "Corp HQ".into(),
             relative_paths: vec!["*".into()],
             group_paths: vec![],
-            schedule_time: None,
+            schedule: None,
             full_sync_interval_days: None,
             user_filter: None,
             policy: None,
         },
     );
     let input: CreateJob = c.accepts(&s("createJob"), json!({"name": "Corp HQ", "relative_paths": ["OU=Staff"]}));
-    assert!(input.group_paths.is_empty() && input.schedule_time.is_none() && input.full_sync_interval_days.is_none());
+    assert!(input.group_paths.is_empty() && input.schedule.is_none() && input.full_sync_interval_days.is_none());
+    let input: CreateJob = c.accepts(
+        &s("createJob"),
+        json!({"name": "n", "relative_paths": ["*"], "schedule": {"daily_at": "02:30", "time_zone": "Europe/Copenhagen"}}),
+    );
+    assert_eq!(
+        input.schedule,
+        Some(Schedule { enabled: true, daily_at: "02:30".parse().unwrap(), time_zone: "Europe/Copenhagen".into(), interval_minutes: None }),
+        "enabled unless it says otherwise, once a day"
+    );
+    for (schedule, why) in [
+        (json!({"daily_at": "2:30", "time_zone": "UTC"}), "a bad time"),
+        (json!({"daily_at": "24:00", "time_zone": "UTC"}), "a bad time"),
+        (json!({"daily_at": "02:30"}), "no time zone"),
+        (json!({"time_zone": "UTC"}), "no time"),
+        (json!({"daily_at": "02:30", "time_zone": ""}), "a blank time zone"),
+        (json!({"daily_at": "02:30", "time_zone": "UTC", "interval_minutes": 4}), "an interval under 5 minutes"),
+        (json!({"daily_at": "02:30", "time_zone": "UTC", "interval_minutes": 1441}), "an interval over a day"),
+        (json!({"daily_at": "02:30", "time_zone": "UTC", "every": 5}), "an unknown member"),
+    ] {
+        c.rejects(&s("createJob"), json!({"name": "n", "relative_paths": ["*"], "schedule": schedule}), why);
+    }
+    c.check(
+        &s("scheduledRuns"),
+        &ScheduledRuns {
+            schedule: job().schedule,
+            runs: vec![
+                ScheduledRun {
+                    at: datetime!(2027-03-27 01:31:10 UTC),
+                    local: "2027-03-27T02:31:10+01:00".into(),
+                    slot: "2027-03-27T02:30".into(),
+                    dst_day: false,
+                    dst_note: None,
+                },
+                ScheduledRun {
+                    at: datetime!(2027-03-28 01:01:10 UTC),
+                    local: "2027-03-28T03:01:10+02:00".into(),
+                    slot: "2027-03-28T02:30".into(),
+                    dst_day: true,
+                    dst_note: Some("02:30 does not exist on 2027-03-28 in Europe/Copenhagen: runs at 03:00, the end of the gap".into()),
+                },
+            ],
+        },
+    );
+    c.check(&s("startImport"), &StartImport { fresh: true });
+    let start: StartImport = c.accepts(&s("startImport"), json!({}));
+    assert!(!start.fresh);
+    c.rejects(&s("startImport"), json!({"fresh": "yes"}), "a string for fresh");
     for days in [1, 365] {
         let input: CreateJob = c.accepts(&s("createJob"), json!({"name": "n", "relative_paths": ["*"], "full_sync_interval_days": days}));
         assert_eq!(input.full_sync_interval_days, Some(days));
@@ -903,8 +1005,7 @@ fn admin_api_bodies_match() {
     c.rejects(&s("createJob"), json!({"name": "n", "relative_paths": []}), "no relative path");
     c.rejects(&s("createJob"), json!({"name": "n", "relative_paths": ["  "]}), "only blank relative paths");
     c.rejects(&s("createJob"), json!({"name": "   ", "relative_paths": ["*"]}), "a blank name");
-    c.rejects(&s("createJob"), json!({"name": "n", "relative_paths": ["*"], "schedule_time": "2:30"}), "a bad schedule");
-    c.rejects(&s("createJob"), json!({"name": "n", "relative_paths": ["*"], "schedule_time": "24:00"}), "a bad schedule");
+    c.rejects(&s("createJob"), json!({"name": "n", "relative_paths": ["*"], "schedule_time": "02:30"}), "the old schedule_time");
     c.rejects(
         &s("createJob"),
         json!({"name": "n", "relative_paths": ["*"], "user_filter": "department=Sales"}),
@@ -1100,7 +1201,7 @@ fn safeguard_policy_and_settings_match() {
             name: "Payroll".into(),
             relative_paths: vec!["OU=Payroll".into()],
             group_paths: vec![],
-            schedule_time: None,
+            schedule: None,
             full_sync_interval_days: None,
             user_filter: None,
             policy: Some(strict_policy()),

@@ -9,11 +9,9 @@ use jiff::{SignedDuration, Timestamp};
 use crate::runs::Runs;
 use crate::{Run, runs};
 
-/// The shortest interval between runs, in minutes.
-pub const MIN_INTERVAL_MINUTES: u32 = 5;
-/// The longest interval between runs, in minutes: a day, the same as no
-/// interval.
-pub const MAX_INTERVAL_MINUTES: u32 = 1440;
+/// The interval bounds: the wire contract's (`roster_proto::admin::Schedule`).
+pub use roster_proto::admin::{MAX_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES};
+
 /// How far back [`Schedule::latest_run_at_or_before`] looks: two days, so
 /// that every local date (whose slots all run within it, however its clock
 /// moves) is covered once over, and a job down longer than that catches up

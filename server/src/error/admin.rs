@@ -15,8 +15,8 @@ pub enum JobError {
     Name(roster_proto::name::NameError),
     #[error("{0}")]
     Scope(roster_proto::scope::ScopeError),
-    #[error("schedule_time must be HH:MM (24-hour, UTC), got `{0}`")]
-    ScheduleTime(String),
+    #[error("schedule: {0}")]
+    Schedule(roster_schedule::ScheduleError),
     #[error("full_sync_interval_days must be between 1 and 365, got {0}")]
     FullSyncInterval(u32),
     #[error("user_filter must be at most {max} characters, got {0}", max = roster_proto::scope::MAX_FILTER_LEN)]

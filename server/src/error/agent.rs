@@ -46,3 +46,10 @@ pub enum UploadError {
     #[error("snapshot {0} failed verification at its commit and cannot be committed: offer a new snapshot")]
     Failed(SnapshotId),
 }
+
+/// A command result the server will not record.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("command {0}'s result was reported before; the first result stands")]
+    AlreadyReported(roster_proto::CommandId),
+}

@@ -16,6 +16,8 @@ pub enum Missing {
     Agent,
     AdminToken,
     Access,
+    /// A command delivered to the calling agent.
+    Command,
 }
 
 impl std::fmt::Display for Missing {
@@ -31,6 +33,7 @@ impl std::fmt::Display for Missing {
             Missing::Agent => "agent",
             Missing::Access => "access",
             Missing::AdminToken => "admin token",
+            Missing::Command => "command",
         })
     }
 }
@@ -48,10 +51,11 @@ pub enum RequestError {
     /// JSON that is not the message the route takes; serde's explanation.
     #[error("{0}")]
     InvalidBody(String),
-    /// The optional body of approve or reject is not JSON (a JSON value
-    /// that is not a `Decision` is an `InvalidBody`).
-    #[error("body is not a Decision: {0}")]
-    NotADecision(serde_json::Error),
+    /// An optional body (approve, reject, start an import) that is not
+    /// JSON, naming the message the route takes (a JSON value that does
+    /// not fit it is an `InvalidBody`).
+    #[error("body is not a {expected}: {source}")]
+    NotJson { expected: &'static str, source: serde_json::Error },
     /// A JSON body over `Limits::max_json_body_bytes`; the framework's words.
     #[error("the request body is larger than this server accepts ({0})")]
     JsonBodyTooLarge(String),

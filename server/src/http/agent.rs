@@ -1,5 +1,6 @@
-//! The agent API: registration, the job's scope, and the snapshot upload
-//! protocol (offer a signed manifest, put the missing chunks, commit).
+//! The agent API: registration, the job's scope, the snapshot upload
+//! protocol (offer a signed manifest, put the missing chunks, commit), and
+//! the control plane (the long poll for commands, their results, heartbeats).
 //! An agent only ever sees its own job's snapshots and sessions. Handlers
 //! parse, authorise (the [`Signed`] extractor: the token, then the body
 //! it binds), call `service` and answer.
@@ -8,7 +9,10 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
 use axum::http::StatusCode;
 use roster_proto::admin::Session;
-use roster_proto::agent::{AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, RotateKey, SnapshotState};
+use roster_proto::agent::{
+    AgentJob, Command, CommandResult, CommitResponse, Heartbeat, MAX_COMMAND_WAIT_SECS, OfferSnapshot, RegisterRequest, RegisterResponse,
+    RotateKey, SnapshotState,
+};
 use roster_proto::manifest::MAX_CHUNK_BYTES;
 use roster_proto::problem::Problem;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
@@ -17,9 +21,9 @@ use utoipa_axum::routes;
 use crate::error::{AppError, LimitError, RequestError};
 use crate::http::auth::{Signed, SignedBody};
 use crate::http::client::ClientAddress;
-use crate::http::json::{ApiJson, body_rejected};
+use crate::http::json::{ApiJson, ApiQuery, body_rejected};
 use crate::http::openapi::{params, responses};
-use crate::service::{agents, uploads};
+use crate::service::{agents, commands, uploads};
 use crate::state::AppState;
 
 /// The agent routes, each registered with its documentation (`#[utoipa::path]`).
@@ -33,6 +37,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(put_chunk).layer(DefaultBodyLimit::max(MAX_CHUNK_BYTES + 64 * 1024)))
         .routes(routes!(commit))
         .routes(routes!(session))
+        .routes(routes!(next_command))
+        .routes(routes!(command_result))
+        .routes(routes!(heartbeat))
 }
 
 /// Redeems a registration token. The one route without credentials, so it
@@ -330,4 +337,112 @@ impl SignedBody for ChunkBody {
             .map_err(|rejection| body_rejected(rejection.status(), rejection.body_text(), || ChunkBody::too_large(String::new())))?;
         Ok(ChunkBody(bytes))
     }
+}
+
+/// `GET /agent/v1/commands`'s query.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommandWait {
+    #[serde(default)]
+    wait: u32,
+}
+
+#[utoipa::path(
+    get,
+    path = "/commands",
+    operation_id = "nextAgentCommand",
+    tag = "agent",
+    summary = "Wait for the next command",
+    description = "The agent's long poll (`roster-agent run` asks with `wait=30` in a loop): the oldest command for the agent's job that it has not reported on, held open up to `wait` seconds while there is none. A command stays the agent's own once delivered and is answered again until its result is reported (after a restart, say); run it, then `POST /agent/v1/commands/{id}/result`. While the job has no directory state, the first poll is given a full push, so its first import follows by itself. Every poll counts as a sign of life (`Agent.last_seen_at`).",
+    params(params::CommandWait),
+    security(("agentRequestToken" = [])),
+    responses(
+        (status = 200, description = "A command to run.", body = Command, content_type = "application/json"),
+        (status = 204, description = "No command within `wait` seconds: ask again."),
+        (status = 400, response = responses::BadQuery),
+        (status = 401, response = responses::Unauthorized),
+        (status = 429, response = responses::TooManyRequests),
+        (status = 500, response = responses::Internal),
+        (status = 503, response = responses::Unavailable),
+    ),
+)]
+async fn next_command(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<CommandWait>,
+    Signed { caller, .. }: Signed<()>,
+) -> Result<axum::response::Response, AppError> {
+    use axum::response::IntoResponse;
+    if query.wait > MAX_COMMAND_WAIT_SECS {
+        return Err(RequestError::MalformedQuery(format!(
+            "wait must be between 0 and {MAX_COMMAND_WAIT_SECS} seconds, got {}",
+            query.wait
+        ))
+        .into());
+    }
+    let wait = std::time::Duration::from_secs(u64::from(query.wait));
+    Ok(match commands::next_command(&state.db, &state.limits, &state.commands, &caller.agent, wait).await? {
+        Some(command) => ApiJson(command).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
+#[utoipa::path(
+    post,
+    path = "/commands/{id}/result",
+    operation_id = "reportAgentCommand",
+    tag = "agent",
+    summary = "Report how a command went",
+    description = "Acknowledges a command delivered to this agent, once: it is never delivered again. A failed push that an import waiting for fresh data asked for fails that import at once, with `message` as the reason.",
+    params(params::CommandId),
+    security(("agentRequestToken" = [])),
+    request_body(content = CommandResult, content_type = "application/json"),
+    responses(
+        (status = 204, description = "Recorded."),
+        (status = 400, response = responses::BadRequest),
+        (status = 401, response = responses::Unauthorized),
+        (status = 404, description = "No such command was delivered to this agent.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The command's result was reported before (`urn:roster:problem:command-already-reported`); the first stands. An agent that lost the first answer may take this as done.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = responses::PayloadTooLarge),
+        (status = 422, description = "Body does not fit `CommandResult`.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = responses::TooManyRequests),
+        (status = 500, response = responses::Internal),
+        (status = 503, response = responses::Unavailable),
+    ),
+)]
+async fn command_result(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Signed { caller, body: ApiJson(result) }: Signed<ApiJson<CommandResult>>,
+) -> Result<StatusCode, AppError> {
+    let id = id.parse().map_err(|_| AppError::NotFound(crate::error::Missing::Command))?;
+    commands::report(&state.db, &caller.agent, id, &result).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(
+    post,
+    path = "/heartbeat",
+    operation_id = "agentHeartbeat",
+    tag = "agent",
+    summary = "Say how the agent is",
+    description = "Sent every 30 s by `roster-agent run`; shown in `GET /api/v1/agents` (host name, OS, version, whether the DC answered, the last error).",
+    security(("agentRequestToken" = [])),
+    request_body(content = Heartbeat, content_type = "application/json"),
+    responses(
+        (status = 204, description = "Recorded."),
+        (status = 400, response = responses::BadRequest),
+        (status = 401, response = responses::Unauthorized),
+        (status = 413, response = responses::PayloadTooLarge),
+        (status = 422, description = "Body does not fit `Heartbeat`.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = responses::TooManyRequests),
+        (status = 500, response = responses::Internal),
+        (status = 503, response = responses::Unavailable),
+    ),
+)]
+async fn heartbeat(
+    State(state): State<AppState>,
+    Signed { caller, body: ApiJson(beat) }: Signed<ApiJson<Heartbeat>>,
+) -> Result<StatusCode, AppError> {
+    commands::heartbeat(&state.db, &caller.agent, &beat).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

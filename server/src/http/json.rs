@@ -48,6 +48,21 @@ pub fn from_value<T: serde::de::DeserializeOwned + serde::Serialize>(mut value: 
     Ok(typed)
 }
 
+/// A route's optional JSON body: none (or only white space) and `null` are
+/// `None`; anything else must be JSON that fits `T`. `expected` names `T`
+/// in the refusal of a body that is not JSON.
+pub fn optional_body<T: serde::de::DeserializeOwned + serde::Serialize>(
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+    expected: &'static str,
+) -> Result<Option<T>, AppError> {
+    let body = body.map_err(|rejection| body_rejected(rejection.status(), rejection.body_text(), || RequestError::BodyTooLarge))?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let value: Option<serde_json::Value> = serde_json::from_slice(&body).map_err(|source| RequestError::NotJson { expected, source })?;
+    value.map(from_value).transpose()
+}
+
 /// serde's derived `Deserialize` also reads a struct from an array of its
 /// fields in order (`["Room A", "basic"]` as a `CreateAccess`, `[]` as a
 /// `Decision`), which the contract does not allow: every member the typed

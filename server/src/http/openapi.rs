@@ -174,6 +174,7 @@ pub(crate) mod params {
     use super::*;
     use crate::http::admin::{DEFAULT_LIMIT, MAX_LIMIT};
     use roster_proto::admin::MAX_PLAN_CHANGES;
+    use roster_proto::agent::MAX_COMMAND_WAIT_SECS;
 
     macro_rules! parameters {
         ($($ty:ident => $component:literal, $build:expr;)*) => {
@@ -237,6 +238,13 @@ pub(crate) mod params {
         AccessId => "accessId", uuid_in_path("id", "The access's id. A value that is not a UUID, or another tenant's access, answers 404.");
         AdminTokenId => "adminTokenId", uuid_in_path("id", "The admin token's id (`AdminToken.id`), never its value. A value that is not a UUID, or another tenant's token, answers 404.");
         AgentJob => "agentJob", uuid_in_query("job", "Only the agents of this job. An unknown or malformed id answers 404.");
+        CommandId => "commandId", uuid_in_path("id", "The command's id (`Command.id`). A value that is not a UUID, or a command not delivered to the calling agent, answers 404.");
+        CommandWait => "commandWait", parameter(
+            "wait",
+            ParameterIn::Query,
+            &format!("Seconds to hold the request open while there is no command, 0..={MAX_COMMAND_WAIT_SECS}; default 0 (answer at once)."),
+            integer().minimum(Some(0)).maximum(Some(MAX_COMMAND_WAIT_SECS)).default(Some(json!(0))),
+        );
     }
 
     fn parameter(name: &str, location: ParameterIn, description: &str, schema: ObjectBuilder) -> Parameter {

@@ -19,9 +19,9 @@ use crate::store::StoreError;
 
 pub use housekeeping::{housekeeping, housekeeping_at};
 pub use read::{Batches, JobView, PlanContext, job_view, link_rules, plan_streamed, session_change};
-pub use scheduler::queue_scheduled;
+pub use scheduler::{fail_overdue_waits, start_due_runs};
 pub use session::{Finished, MAX_PLANS, Planned, RunOutcome, finish_staged, plan_staged, run_session, run_session_in_batches};
-pub use worker::{ImportQueue, run_worker};
+pub use worker::{ImportQueue, run_scheduler, run_worker};
 
 /// Why an import failed; recorded on the session.
 #[derive(Debug, thiserror::Error)]

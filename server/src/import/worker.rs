@@ -1,5 +1,6 @@
 //! The worker loop: re-queues interrupted imports at start, then runs the
-//! housekeeping, the schedule and the queued sessions until the process ends.
+//! housekeeping and the queued sessions until the process ends; and the
+//! schedule's loop beside it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -7,9 +8,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use super::housekeeping::{housekeeping, requeue_interrupted};
-use super::scheduler::queue_scheduled;
+use super::scheduler::{fail_overdue_waits, start_due_runs};
 use super::session::{RunOutcome, run_session_in_batches};
 use crate::db::Db;
+use crate::service::commands::CommandBell;
 use crate::settings::Limits;
 use crate::store::{self, StoreError};
 
@@ -22,6 +24,25 @@ pub struct ImportQueue {
 impl ImportQueue {
     pub fn wake(&self) {
         self.notify.notify_one();
+    }
+}
+
+/// How often the schedule looks for due runs and expired waits.
+const SCHEDULE_TICK: Duration = Duration::from_secs(5);
+
+/// Starts due scheduled runs and fails expired waits for fresh data until
+/// the process ends (its own task: a long import never delays a run).
+pub async fn run_scheduler(db: Db, limits: Arc<Limits>, bell: CommandBell) {
+    let mut tick = tokio::time::interval(SCHEDULE_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(error) = start_due_runs(&db, &limits, &bell).await {
+            tracing::error!(%error, "import schedule");
+        }
+        if let Err(error) = fail_overdue_waits(&db, &limits).await {
+            tracing::error!(%error, "imports waiting for fresh data");
+        }
     }
 }
 
@@ -39,9 +60,6 @@ pub async fn run_worker(db: Db, queue: ImportQueue, limits: Arc<Limits>) {
             if let Err(error) = housekeeping(&db, &limits).await {
                 tracing::error!(%error, "housekeeping");
             }
-        }
-        if let Err(error) = queue_scheduled(&db, time::OffsetDateTime::now_utc()).await {
-            tracing::error!(%error, "import schedule");
         }
         if let Err(error) = drain(&db, limits.import_batch_users).await {
             tracing::error!(%error, "import queue");

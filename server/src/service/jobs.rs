@@ -1,29 +1,27 @@
 //! Creating, changing and deleting jobs, and replacing their safeguard policy.
 
-use roster_proto::admin::{CreateJob, Job, SafeguardPolicy, UpdateJob};
+use roster_proto::TenantId;
+use roster_proto::admin::{CreateJob, Job, SafeguardPolicy, Schedule, UpdateJob};
 use roster_proto::name::NameError;
 use roster_proto::scope::JobScope;
-use roster_proto::{DailyTime, TenantId};
 
 use crate::db::Db;
 use crate::error::{AppError, JobError, Missing, PolicyError};
 use crate::store;
 
-/// Daily import time when a job does not say.
-const DEFAULT_SCHEDULE: &str = "02:00";
 /// Days between full reconciliations when a job does not say.
 const DEFAULT_FULL_SYNC_DAYS: u32 = 7;
 
 /// Checks `input` and creates the job in `tenant`; a name the tenant
 /// already uses is refused.
-pub async fn create_job(db: &Db, tenant: TenantId, input: &CreateJob) -> Result<Job, AppError> {
+pub async fn create_job(db: &Db, tenant: TenantId, input: &CreateJob, jitter_secs: u32) -> Result<Job, AppError> {
     let name = checked_job_name(&input.name)?;
     let checked = check_settings(input)?;
     let input = &CreateJob { name, ..input.clone() };
-    match store::jobs::create_job(db, tenant, input, checked.daily, checked.interval).await? {
+    match store::jobs::create_job(db, tenant, input, checked.schedule, checked.interval, jitter_secs).await? {
         store::jobs::CreatedJob::Created(job) => {
             tracing::info!(tenant = %tenant, job = %job.id, "job created");
-            Ok(job)
+            Ok(*job)
         }
         store::jobs::CreatedJob::NameTaken => Err(JobError::NameTaken(input.name.clone()).into()),
     }
@@ -35,7 +33,7 @@ pub async fn create_job(db: &Db, tenant: TenantId, input: &CreateJob) -> Result<
 /// another of the tenant's jobs has is refused. A changed scope makes the
 /// next snapshot full by itself: the directory state remembers the scope
 /// of its last full snapshot.
-pub async fn update_job(db: &Db, tenant: TenantId, job: &Job, patch: &UpdateJob) -> Result<Job, AppError> {
+pub async fn update_job(db: &Db, tenant: TenantId, job: &Job, patch: &UpdateJob, jitter_secs: u32) -> Result<Job, AppError> {
     let change = |current: &Job| -> Result<Job, AppError> {
         let name = match &patch.name {
             Some(name) => checked_job_name(name)?,
@@ -45,7 +43,7 @@ pub async fn update_job(db: &Db, tenant: TenantId, job: &Job, patch: &UpdateJob)
             name: name.clone(),
             relative_paths: patch.relative_paths.clone().unwrap_or_else(|| current.relative_paths.clone()),
             group_paths: patch.group_paths.clone().unwrap_or_else(|| current.group_paths.clone()),
-            schedule_time: Some(patch.schedule_time.clone().unwrap_or_else(|| current.schedule_time.to_string())),
+            schedule: Some(patch.schedule.clone().unwrap_or_else(|| current.schedule.clone())),
             full_sync_interval_days: Some(patch.full_sync_interval_days.unwrap_or(current.full_sync_interval_days)),
             user_filter: patch.user_filter.clone().or_else(|| current.user_filter.clone()),
             policy: Some(patch.policy.unwrap_or(current.policy)),
@@ -57,16 +55,16 @@ pub async fn update_job(db: &Db, tenant: TenantId, job: &Job, patch: &UpdateJob)
             relative_paths: merged.relative_paths,
             group_paths: merged.group_paths,
             user_filter: JobScope::given_filter(merged.user_filter.as_deref()).map(str::to_owned),
-            schedule_time: checked.daily,
+            schedule: checked.schedule,
             full_sync_interval_days: checked.interval,
             policy: checked.policy,
             created_at: current.created_at,
         })
     };
-    match store::jobs::update_job(db, tenant, job.id, change).await?? {
+    match store::jobs::update_job(db, tenant, job.id, jitter_secs, change).await?? {
         store::jobs::UpdatedJob::Updated(updated) => {
             tracing::info!(tenant = %tenant, job = %job.id, "job changed");
-            Ok(updated)
+            Ok(*updated)
         }
         store::jobs::UpdatedJob::NameTaken => Err(JobError::NameTaken(patch.name.as_deref().unwrap_or(&job.name).trim().to_owned()).into()),
         store::jobs::UpdatedJob::Gone => Err(AppError::NotFound(Missing::Job)),
@@ -89,7 +87,8 @@ pub async fn delete_job(db: &Db, tenant: TenantId, job: &Job) -> Result<(), AppE
 
 /// A job's settings other than its name, as checked for storing.
 struct Checked {
-    daily: DailyTime,
+    /// With the zone as the time zone database spells it.
+    schedule: Schedule,
     interval: u32,
     policy: SafeguardPolicy,
 }
@@ -118,17 +117,14 @@ fn check_settings(input: &CreateJob) -> Result<Checked, AppError> {
     }
     .validate()
     .map_err(JobError::Scope)?;
-    let schedule = input.schedule_time.clone().unwrap_or_else(|| DEFAULT_SCHEDULE.to_owned());
-    let Ok(daily) = schedule.parse::<DailyTime>() else {
-        return Err(JobError::ScheduleTime(schedule).into());
-    };
+    let schedule = crate::schedule::normalised(&input.schedule.clone().unwrap_or_default())?;
     let policy = input.policy.unwrap_or_default();
     validate_policy(&policy)?;
     let interval = input.full_sync_interval_days.unwrap_or(DEFAULT_FULL_SYNC_DAYS);
     if !(1..=365).contains(&interval) {
         return Err(JobError::FullSyncInterval(interval).into());
     }
-    Ok(Checked { daily, interval, policy })
+    Ok(Checked { schedule, interval, policy })
 }
 
 fn validate_policy(policy: &SafeguardPolicy) -> Result<(), PolicyError> {

@@ -4,6 +4,7 @@
 //! [`crate::error::AppError`], whose causes say why an operation refused.
 
 pub mod agents;
+pub mod commands;
 pub mod imports;
 pub mod jobs;
 pub mod links;

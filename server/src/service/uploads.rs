@@ -5,7 +5,7 @@
 //! not exist. Snapshot ids are the job's own, so another job's id is a
 //! fresh one here: offering it answers as any new id does.
 
-use roster_proto::admin::Session;
+use roster_proto::admin::{Session, SessionTrigger};
 use roster_proto::agent::{CommitResponse, SnapshotState, SnapshotStatus};
 use roster_proto::manifest::{FORMAT_VERSION, MAX_CHUNK_BYTES, Manifest, SnapshotKind};
 use roster_proto::{SessionId, SnapshotId};
@@ -174,8 +174,9 @@ fn chunk_index(text: &str) -> Option<u32> {
 }
 
 /// Checks that every chunk is there, then commits `snapshot` into its job's
-/// directory state (see `ingest`); the job's first snapshot queues an
-/// import at once and wakes the worker. Committing twice answers the same.
+/// directory state (see `ingest`); the job's first snapshot, or one that
+/// imports waiting for fresh data take, queues them at once and wakes the
+/// worker. Committing twice answers the same.
 /// A snapshot refused for good is marked failed at once (its chunks
 /// deleted), so it no longer holds one of the job's pending slots; an
 /// applied one's chunks are deleted (see `store::chunks`).
@@ -202,14 +203,15 @@ pub async fn commit(db: &Db, limits: &Limits, imports: &ImportQueue, snapshot: &
             // Committed all the same; housekeeping deletes them later.
             tracing::warn!(job = %job.id, snapshot = %snapshot.id, %error, "could not delete an applied snapshot's chunks yet");
         }
-        if outcome == (Committed::Now { first: true }) {
+        if outcome == (Committed::Now { queued: true }) {
             imports.wake();
         }
         tracing::info!(tenant = %snapshot.tenant_id, job = %snapshot.job_id, snapshot = %snapshot.id, kind = ?snapshot.manifest.kind, "snapshot committed");
     }
     let session = store::sessions::session_for_snapshot(db, snapshot.job_id, snapshot.id).await?;
     let message = match &session {
-        Some(_) => "first snapshot of the job: imported at once".to_owned(),
+        Some(session) if session.trigger == SessionTrigger::FirstPush => "first snapshot of the job: imported at once".to_owned(),
+        Some(_) => "fresh data for the import waiting for it: imported at once".to_owned(),
         None => "snapshot stored: it is imported at the job's scheduled time, or when an admin starts an import".to_owned(),
     };
     Ok(CommitResponse { snapshot_id: snapshot.id, session, message })

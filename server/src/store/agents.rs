@@ -1,6 +1,7 @@
 //! Registered agents: identity, public key, job, revocation.
 
-use roster_proto::admin::Agent;
+use roster_proto::admin::{Agent, AgentState};
+use roster_proto::agent::Heartbeat;
 use roster_proto::{AgentId, JobId, TenantId};
 use roster_snapshot::keys::{KeyError, PublicKey};
 use sqlx::Row;
@@ -75,10 +76,12 @@ pub async fn get_agent(db: &Db, id: AgentId) -> Result<Option<Result<AgentRecord
     })))
 }
 
-/// How stale `last_seen_at` may get: the health view needs minutes, and
+/// How stale `last_seen_at` may get: the health view needs seconds, and
 /// writing it on every request would put every agent request in the
 /// writers' queue.
-pub const LAST_SEEN_RESOLUTION_MS: i64 = 60_000;
+/// Within `AgentState::HEALTHY_WITHIN_SECS` (90 s) of an agent polling every
+/// 30 s, with room to spare.
+pub const LAST_SEEN_RESOLUTION_MS: i64 = 15_000;
 
 /// Notes that the agent was heard from, for the health view: at most once
 /// per [`LAST_SEEN_RESOLUTION_MS`] per agent. `agent` is the row as the
@@ -116,33 +119,88 @@ pub async fn forget_expired_tokens(db: &Db, now: UnixMillis) -> Result<u64, Stor
 }
 
 /// A page of a tenant's agents (optionally one job's) in registration
-/// order, after `after` (`registered_at` ms, id).
+/// order, after `after` (`registered_at` ms, id), their states judged at `now`.
 pub async fn list_agents(
     db: &Db,
     tenant: TenantId,
     job: Option<JobId>,
     limit: u32,
     after: Option<(i64, AgentId)>,
+    now: UnixMillis,
 ) -> Result<(Vec<Agent>, Option<(i64, AgentId)>), StoreError> {
     PageQuery::new(
-        "SELECT id, job_id, hostname, agent_version, created_at, last_seen_at, revoked_at FROM agents
-                 WHERE tenant_id = $1 AND ($2 = '' OR job_id = $2)",
+        "SELECT id, job_id, hostname, agent_version, os, dc_reachable, last_error, created_at, last_seen_at, revoked_at,
+                (SELECT MAX(committed_at) FROM snapshots WHERE snapshots.job_id = agents.job_id AND snapshots.agent_id = agents.id)
+                    AS last_push_at
+           FROM agents
+          WHERE tenant_id = $1 AND ($2 = '' OR job_id = $2)",
         vec![Bind::Text(tenant.to_string()), Bind::Text(job.map(|j| j.to_string()).unwrap_or_default())],
         after,
         limit,
     )
     .fetch(&db.pool, |row| {
+        let last_seen_at = row.try_get::<Option<i64>, _>("last_seen_at")?.map(to_datetime);
+        let revoked_at = row.try_get::<Option<i64>, _>("revoked_at")?.map(to_datetime);
         Ok(Agent {
             id: get_id(row, "id")?,
             job_id: get_id(row, "job_id")?,
+            state: AgentState::judge(revoked_at.is_some(), last_seen_at, now.to_datetime()),
             hostname: row.try_get("hostname")?,
+            os: row.try_get("os")?,
+            dc_reachable: row.try_get::<Option<i64>, _>("dc_reachable")?.map(|v| v != 0),
+            last_error: row.try_get("last_error")?,
+            last_push_at: row.try_get::<Option<i64>, _>("last_push_at")?.map(to_datetime),
             agent_version: row.try_get("agent_version")?,
             registered_at: to_datetime(row.try_get("created_at")?),
-            last_seen_at: row.try_get::<Option<i64>, _>("last_seen_at")?.map(to_datetime),
-            revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(to_datetime),
+            last_seen_at,
+            revoked_at,
         })
     })
     .await
+}
+
+/// How a job's agents were last heard from, for a failed wait's reason:
+/// (agent, host name, last seen, revoked), newest registration first.
+pub async fn job_agents_seen(
+    conn: &mut sqlx::AnyConnection,
+    job: JobId,
+) -> Result<Vec<(AgentId, Option<String>, Option<UnixMillis>, bool)>, StoreError> {
+    let rows = sqlx::query("SELECT id, hostname, last_seen_at, revoked_at FROM agents WHERE job_id = $1 ORDER BY created_at DESC, id")
+        .bind(job.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                get_id(row, "id")?,
+                row.try_get("hostname")?,
+                row.try_get::<Option<i64>, _>("last_seen_at")?.map(UnixMillis),
+                row.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+            ))
+        })
+        .collect()
+}
+
+/// Records what an agent says of itself, and that it was heard from now.
+/// Texts are kept to their first 255 characters (an error to
+/// `MAX_REPORTED_ERROR_CHARS`).
+pub async fn heartbeat(db: &Db, agent: AgentId, beat: &Heartbeat, now: UnixMillis) -> Result<(), StoreError> {
+    let short = |text: &str| text.chars().take(255).collect::<String>();
+    let error = beat.last_error.as_deref().map(|e| e.chars().take(roster_proto::agent::MAX_REPORTED_ERROR_CHARS).collect::<String>());
+    sqlx::query(
+        "UPDATE agents SET hostname = $1, agent_version = $2, os = $3, dc_reachable = $4, last_error = $5, last_seen_at = $6
+         WHERE id = $7 AND revoked_at IS NULL",
+    )
+    .bind(short(&beat.host_name))
+    .bind(short(&beat.version))
+    .bind(short(&beat.os))
+    .bind(i64::from(beat.dc_reachable))
+    .bind(error)
+    .bind(now.0)
+    .bind(agent.to_string())
+    .execute(&mut *db.writer().await?)
+    .await?;
+    Ok(())
 }
 
 /// Revokes a tenant's agent; false when the tenant has no such agent.

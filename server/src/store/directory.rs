@@ -21,12 +21,14 @@ pub struct SnapshotRecord {
     pub failed: bool,
     pub manifest: Manifest,
     pub manifest_sha256: Sha256Hex,
+    /// When it was first offered (the server's clock).
+    pub offered_at: UnixMillis,
 }
 
 /// The columns every query of this table reads, as a literal for `concat!`.
 macro_rules! snapshot_columns {
     () => {
-        "id, tenant_id, job_id, agent_id, status, manifest_json, manifest_sha256"
+        "id, tenant_id, job_id, agent_id, status, manifest_json, manifest_sha256, created_at"
     };
 }
 
@@ -41,6 +43,7 @@ fn snapshot_from_row(row: &sqlx::any::AnyRow) -> Result<SnapshotRecord, StoreErr
         failed: status == "failed",
         manifest: get_json(row, "manifest_json")?,
         manifest_sha256: get_parsed(row, "manifest_sha256")?,
+        offered_at: UnixMillis(row.try_get("created_at")?),
     })
 }
 
@@ -193,6 +196,13 @@ pub struct DirectoryState {
     pub full_scope: JobScope,
     /// When the last full snapshot was committed (Unix ms).
     pub full_at: UnixMillis,
+}
+
+/// Whether the job holds directory state (a snapshot was committed).
+pub async fn has_state(db: &Db, job: JobId) -> Result<bool, StoreError> {
+    let row =
+        sqlx::query("SELECT 1 AS found FROM directory_state WHERE job_id = $1").bind(job.to_string()).fetch_optional(&db.pool).await?;
+    Ok(row.is_some())
 }
 
 pub async fn state(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<Option<DirectoryState>, StoreError> {

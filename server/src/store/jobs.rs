@@ -2,19 +2,19 @@
 //! access catalogue.
 
 use roster_import::AccessCatalogue;
-use roster_proto::admin::{Access, AccessKind, CreateJob, Job, Link, LinkInput, RegistrationToken, SafeguardPolicy};
+use roster_proto::admin::{Access, AccessKind, CreateJob, Job, Link, LinkInput, RegistrationToken, SafeguardPolicy, Schedule};
 use roster_proto::scope::JobScope;
-use roster_proto::{AccessId, DailyTime, JobId, ObjectGuid, TenantId};
+use roster_proto::{AccessId, JobId, ObjectGuid, TenantId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::page::{Bind, PageKey, PageQuery};
-use super::{Db, StoreError, UnixMillis, get_id, get_json, get_parsed, hash_secret, new_secret, now_ms, to_datetime};
+use super::{Db, StoreError, UnixMillis, get_id, get_json, hash_secret, new_secret, now_ms, to_datetime};
 
 /// The columns every query of this table reads, as a literal for `concat!`.
 macro_rules! job_columns {
     () => {
-        "id, tenant_id, name, relative_paths, group_paths, user_filter, schedule_time, full_sync_interval_days, policy, created_at"
+        "id, tenant_id, name, relative_paths, group_paths, user_filter, schedule, full_sync_interval_days, policy, created_at"
     };
 }
 
@@ -30,7 +30,7 @@ fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
         relative_paths: get_json(row, "relative_paths")?,
         group_paths: get_json(row, "group_paths")?,
         user_filter: row.try_get("user_filter")?,
-        schedule_time: get_parsed(row, "schedule_time")?,
+        schedule: get_json(row, "schedule")?,
         full_sync_interval_days: u32::try_from(row.try_get::<i64, _>("full_sync_interval_days")?).unwrap_or(u32::MAX),
         policy: get_json(row, "policy")?,
         created_at: to_datetime(row.try_get("created_at")?),
@@ -40,20 +40,32 @@ fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
 /// Outcome of creating a job.
 #[derive(Debug)]
 pub enum CreatedJob {
-    Created(Job),
+    Created(Box<Job>),
     NameTaken,
 }
 
-/// Creates a job whose first scheduled import is the next `daily` time.
+/// A schedule as the `jobs.schedule` column holds it.
+fn schedule_json(schedule: &Schedule) -> Result<String, StoreError> {
+    serde_json::to_string(schedule).map_err(|e| StoreError::Corrupt { column: "jobs.schedule", detail: e.to_string() })
+}
+
+/// The next run of a stored job's schedule after `now`.
+fn next_run(schedule: &Schedule, job: JobId, jitter_secs: u32, now: UnixMillis) -> Result<Option<crate::schedule::NextRun>, StoreError> {
+    crate::schedule::next_run(schedule, job, jitter_secs, now)
+        .map_err(|e| StoreError::Corrupt { column: "jobs.schedule", detail: e.to_string() })
+}
+
+/// Creates a job (its schedule already checked) whose first scheduled
+/// import is its schedule's next run.
 pub async fn create_job(
     db: &Db,
     tenant: TenantId,
     input: &CreateJob,
-    daily: DailyTime,
+    schedule: Schedule,
     full_sync_interval_days: u32,
+    jitter_secs: u32,
 ) -> Result<CreatedJob, StoreError> {
     let now = now_ms();
-    let next_import = crate::schedule::next_daily_run(daily, to_datetime(now));
     let job = Job {
         // Time-ordered, so jobs made in the same millisecond still list in order.
         id: JobId::new(),
@@ -61,23 +73,25 @@ pub async fn create_job(
         relative_paths: input.relative_paths.clone(),
         group_paths: input.group_paths.clone(),
         user_filter: JobScope::given_filter(input.user_filter.as_deref()).map(str::to_owned),
-        schedule_time: daily,
+        schedule,
         full_sync_interval_days,
         policy: input.policy.unwrap_or_default(),
         created_at: to_datetime(now),
     };
+    let next = next_run(&job.schedule, job.id, jitter_secs, UnixMillis(now))?;
     let result = sqlx::query(
-        "INSERT INTO jobs (id, tenant_id, name, relative_paths, group_paths, schedule_time, next_import_at, created_at, full_sync_interval_days,
-             user_filter, policy, name_key)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
+        "INSERT INTO jobs (id, tenant_id, name, relative_paths, group_paths, schedule, next_run_at, next_run_key, created_at,
+             full_sync_interval_days, user_filter, policy, name_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
     )
     .bind(job.id.to_string())
     .bind(tenant.to_string())
     .bind(&job.name)
     .bind(serde_json::to_string(&job.relative_paths).unwrap_or_default())
     .bind(serde_json::to_string(&job.group_paths).unwrap_or_default())
-    .bind(job.schedule_time.to_string())
-    .bind(super::UnixMillis::from_datetime(next_import).0)
+    .bind(schedule_json(&job.schedule)?)
+    .bind(next.as_ref().map(|n| n.starts_at.0))
+    .bind(next.map(|n| n.key))
     .bind(now)
     .bind(i64::from(full_sync_interval_days))
     .bind(&job.user_filter)
@@ -85,13 +99,13 @@ pub async fn create_job(
     .bind(roster_proto::name::name_key(&job.name))
     .execute(&mut *db.writer().await?)
     .await?;
-    Ok(if result.rows_affected() == 1 { CreatedJob::Created(job) } else { CreatedJob::NameTaken })
+    Ok(if result.rows_affected() == 1 { CreatedJob::Created(Box::new(job)) } else { CreatedJob::NameTaken })
 }
 
 /// What [`update_job`] did.
 #[derive(Debug)]
 pub enum UpdatedJob {
-    Updated(Job),
+    Updated(Box<Job>),
     NameTaken,
     /// The job was deleted meanwhile.
     Gone,
@@ -100,12 +114,14 @@ pub enum UpdatedJob {
 /// Changes a job in one write transaction holding its row: `change` is
 /// given the job as it is now (so a change made meanwhile, such as a new
 /// policy, is not undone) and answers the job as it will be, or why not.
-/// A new daily time moves the next scheduled import to it; a new scope
-/// records when it changed (see `ingest`). An unchanged name keeps its key.
+/// A new schedule moves the next scheduled import to its next run; a new
+/// scope records when it changed (see `ingest`). An unchanged name keeps
+/// its key.
 pub async fn update_job<E>(
     db: &Db,
     tenant: TenantId,
     job: JobId,
+    jitter_secs: u32,
     change: impl FnOnce(&Job) -> Result<Job, E>,
 ) -> Result<Result<UpdatedJob, E>, StoreError> {
     let mut tx = db.begin_write().await?;
@@ -125,13 +141,18 @@ pub async fn update_job<E>(
         }
     };
     let now = now_ms();
-    let next_import = (updated.schedule_time != current.schedule_time)
-        .then(|| super::UnixMillis::from_datetime(crate::schedule::next_daily_run(updated.schedule_time, to_datetime(now))).0);
+    let rescheduled = updated.schedule != current.schedule;
+    let next = match rescheduled {
+        true => next_run(&updated.schedule, job, jitter_secs, UnixMillis(now))?,
+        false => None,
+    };
     let scope_changed = (updated.scope() != current.scope()).then_some(now);
     let result = sqlx::query(
         "UPDATE jobs SET name = $1, name_key = CASE WHEN name = $1 THEN name_key ELSE $2 END, relative_paths = $3, group_paths = $4,
-             user_filter = $5, schedule_time = $6, next_import_at = COALESCE($7, next_import_at), full_sync_interval_days = $8,
-             policy = $9, scope_changed_at = COALESCE($12, scope_changed_at)
+             user_filter = $5, schedule = $6,
+             next_run_at = CASE WHEN $13 = 1 THEN $7 ELSE next_run_at END,
+             next_run_key = CASE WHEN $13 = 1 THEN $14 ELSE next_run_key END,
+             full_sync_interval_days = $8, policy = $9, scope_changed_at = COALESCE($12, scope_changed_at)
          WHERE id = $10 AND tenant_id = $11 AND deleted_at IS NULL",
     )
     .bind(&updated.name)
@@ -139,17 +160,19 @@ pub async fn update_job<E>(
     .bind(serde_json::to_string(&updated.relative_paths).unwrap_or_default())
     .bind(serde_json::to_string(&updated.group_paths).unwrap_or_default())
     .bind(&updated.user_filter)
-    .bind(updated.schedule_time.to_string())
-    .bind(next_import)
+    .bind(schedule_json(&updated.schedule)?)
+    .bind(next.as_ref().map(|n| n.starts_at.0))
     .bind(i64::from(updated.full_sync_interval_days))
     .bind(policy_json(&updated.policy)?)
     .bind(job.to_string())
     .bind(tenant.to_string())
     .bind(scope_changed)
+    .bind(i64::from(rescheduled))
+    .bind(next.map(|n| n.key))
     .execute(&mut *tx)
     .await;
     let answer = match result {
-        Ok(done) if done.rows_affected() == 1 => UpdatedJob::Updated(updated),
+        Ok(done) if done.rows_affected() == 1 => UpdatedJob::Updated(Box::new(updated)),
         Ok(_) => UpdatedJob::Gone,
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => UpdatedJob::NameTaken,
         Err(e) => return Err(e.into()),
@@ -291,48 +314,6 @@ pub async fn job_in<'c>(
         .fetch_optional(conn)
         .await?;
     row.as_ref().map(job_from_row).transpose()
-}
-
-/// A job whose scheduled import is due.
-#[derive(Debug, Clone)]
-pub struct DueJob {
-    pub id: JobId,
-    pub tenant_id: TenantId,
-    pub schedule_time: String,
-    pub next_import_at: UnixMillis,
-}
-
-/// Jobs whose `next_import_at` is at or before `now`.
-pub async fn due_jobs(db: &Db, now: UnixMillis) -> Result<Vec<DueJob>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT id, tenant_id, schedule_time, next_import_at FROM jobs WHERE next_import_at <= $1 AND deleted_at IS NULL
-             ORDER BY next_import_at",
-    )
-    .bind(now.0)
-    .fetch_all(&db.pool)
-    .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(DueJob {
-                id: get_id(row, "id")?,
-                tenant_id: get_id(row, "tenant_id")?,
-                schedule_time: row.try_get("schedule_time")?,
-                next_import_at: UnixMillis(row.try_get("next_import_at")?),
-            })
-        })
-        .collect()
-}
-
-/// Moves a due job's next import on, if nobody else did meanwhile; true
-/// when this caller won (and so queues the import).
-pub async fn advance_schedule(conn: &mut sqlx::AnyConnection, job: &DueJob, next: UnixMillis) -> Result<bool, StoreError> {
-    let result = sqlx::query("UPDATE jobs SET next_import_at = $1 WHERE id = $2 AND next_import_at = $3 AND deleted_at IS NULL")
-        .bind(next.0)
-        .bind(job.id.to_string())
-        .bind(job.next_import_at.0)
-        .execute(&mut *conn)
-        .await?;
-    Ok(result.rows_affected() == 1)
 }
 
 pub async fn create_registration_token(db: &Db, tenant: TenantId, job: JobId, ttl_ms: i64) -> Result<RegistrationToken, StoreError> {

@@ -4,11 +4,13 @@
 
 pub mod agents;
 pub mod chunks;
+pub mod commands;
 pub mod directory;
 pub mod jobs;
 pub mod name_keys;
 mod page;
 pub mod purge;
+pub mod schedule;
 pub mod sessions;
 pub mod staged;
 pub mod tenants;
@@ -79,6 +81,11 @@ impl UnixMillis {
     pub fn to_datetime(self) -> time::OffsetDateTime {
         time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
     }
+}
+
+/// An instant as RFC 3339 in UTC, for messages.
+pub fn rfc3339(at: UnixMillis) -> String {
+    at.to_datetime().format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| format!("{} ms after the epoch", at.0))
 }
 
 /// Now, as stored: Unix milliseconds.

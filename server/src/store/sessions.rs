@@ -17,7 +17,7 @@ macro_rules! columns {
     () => {
         "id, tenant_id, job_id, snapshot_id, trigger_kind, status, manifest_sha256, created_count, updated_count, \
      deactivated_count, unchanged_count, not_linked_count, reactivated_count, lost_basic_count, notes, error, held_reasons, decided_by, \
-     decided_at, created_at, finished_at, duration_ms"
+     decided_at, created_at, finished_at, duration_ms, caught_up, waiting_until"
     };
 }
 
@@ -78,8 +78,17 @@ fn from_row(row: &AnyRow) -> Result<Session, StoreError> {
         job_id: get_id(row, "job_id")?,
         trigger: trigger_of(row)?,
         status: SessionStatus::parse(&status).ok_or_else(|| corrupt("sessions.status", status.clone()))?,
-        snapshot_id: get_id(row, "snapshot_id")?,
-        manifest_sha256: get_parsed(row, "manifest_sha256")?,
+        snapshot_id: row
+            .try_get::<Option<String>, _>("snapshot_id")?
+            .map(|id| id.parse())
+            .transpose()
+            .map_err(|e: roster_proto::IdError| corrupt("sessions.snapshot_id", e.to_string()))?,
+        manifest_sha256: row
+            .try_get::<Option<String>, _>("manifest_sha256")?
+            .map(|sha| sha.parse().map_err(|_| corrupt("sessions.manifest_sha256", sha)))
+            .transpose()?,
+        caught_up: row.try_get::<i64, _>("caught_up")? != 0,
+        waiting_until: row.try_get::<Option<i64>, _>("waiting_until")?.map(to_datetime),
         counts: SessionCounts {
             created: count("created_count")?,
             updated: count("updated_count")?,
@@ -136,18 +145,110 @@ pub async fn get_session(db: &Db, tenant: TenantId, id: SessionId) -> Result<Opt
     row.as_ref().map(from_row).transpose()
 }
 
-/// The session started by committing `job`'s `snapshot`, if any.
+/// The session committing `job`'s `snapshot` started, if any: the job's
+/// first import, or the sessions that were waiting for fresh data (the
+/// oldest of them).
 pub async fn session_for_snapshot(db: &Db, job: JobId, snapshot: SnapshotId) -> Result<Option<Session>, StoreError> {
     let row = sqlx::query(concat!(
         "SELECT ",
         columns!(),
-        " FROM sessions WHERE job_id = $1 AND snapshot_id = $2 AND trigger_kind = 'first_push'"
+        " FROM sessions WHERE job_id = $1 AND snapshot_id = $2
+             AND (trigger_kind = 'first_push'
+                  OR created_at <= (SELECT committed_at FROM snapshots WHERE job_id = $1 AND id = $2))
+           ORDER BY created_at, id LIMIT 1"
     ))
     .bind(job.to_string())
     .bind(snapshot.to_string())
     .fetch_optional(&db.pool)
     .await?;
     row.as_ref().map(from_row).transpose()
+}
+
+/// Starts a session that waits for fresh data until `waiting_until`: the
+/// job's agent is asked for a snapshot (see `store::commands`), and the
+/// commit of one offered after now makes it `queued` ([`attach_waiting`]).
+pub async fn insert_waiting(
+    conn: &mut sqlx::AnyConnection,
+    tenant: TenantId,
+    job: JobId,
+    trigger: SessionTrigger,
+    caught_up: bool,
+    waiting_until: UnixMillis,
+) -> Result<SessionId, StoreError> {
+    let id = SessionId::new();
+    sqlx::query(
+        "INSERT INTO sessions (id, tenant_id, job_id, trigger_kind, status, caught_up, waiting_until, created_at)
+         VALUES ($1, $2, $3, $4, 'waiting', $5, $6, $7)",
+    )
+    .bind(id.to_string())
+    .bind(tenant.to_string())
+    .bind(job.to_string())
+    .bind(trigger_str(trigger))
+    .bind(i64::from(caught_up))
+    .bind(waiting_until.0)
+    .bind(now_ms())
+    .execute(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+/// Gives `snapshot` to every session of `job` waiting for data that began
+/// no later than the snapshot was offered (so its data is fresher than the
+/// request), queuing them. Returns how many.
+pub async fn attach_waiting(
+    conn: &mut sqlx::AnyConnection,
+    job: JobId,
+    snapshot: SnapshotId,
+    manifest_sha256: &Sha256Hex,
+    offered_at: UnixMillis,
+) -> Result<u64, StoreError> {
+    let result = sqlx::query(
+        "UPDATE sessions SET status = 'queued', snapshot_id = $1, manifest_sha256 = $2, waiting_until = NULL
+         WHERE job_id = $3 AND status = 'waiting' AND created_at <= $4",
+    )
+    .bind(snapshot.to_string())
+    .bind(manifest_sha256.as_str())
+    .bind(job.to_string())
+    .bind(offered_at.0)
+    .execute(&mut *conn)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+/// A session waiting for data, as [`overdue_waiting`] finds it.
+#[derive(Debug, Clone)]
+pub struct Waiting {
+    pub id: SessionId,
+    pub tenant_id: TenantId,
+    pub job_id: JobId,
+}
+
+/// Sessions whose wait for fresh data ended before `now`.
+pub async fn overdue_waiting(conn: &mut sqlx::AnyConnection, now: UnixMillis) -> Result<Vec<Waiting>, StoreError> {
+    let rows =
+        sqlx::query("SELECT id, tenant_id, job_id FROM sessions WHERE status = 'waiting' AND waiting_until < $1 ORDER BY waiting_until")
+            .bind(now.0)
+            .fetch_all(&mut *conn)
+            .await?;
+    rows.iter()
+        .map(|row| Ok(Waiting { id: get_id(row, "id")?, tenant_id: get_id(row, "tenant_id")?, job_id: get_id(row, "job_id")? }))
+        .collect()
+}
+
+/// Fails a session still waiting for data, saying why; false if it is no
+/// longer waiting (its snapshot came, or it failed already).
+pub async fn fail_waiting(conn: &mut sqlx::AnyConnection, id: SessionId, error: &str) -> Result<bool, StoreError> {
+    let now = now_ms();
+    let result = sqlx::query(
+        "UPDATE sessions SET status = 'failed', error = $1, waiting_until = NULL, finished_at = $2, duration_ms = $2 - created_at
+         WHERE id = $3 AND status = 'waiting'",
+    )
+    .bind(error)
+    .bind(now)
+    .bind(id.to_string())
+    .execute(&mut *conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
 }
 
 /// A job's sessions, newest first, a page at a time; the cursor is the

@@ -143,7 +143,7 @@ fn job_with_paths(relative: usize, group: usize) -> CreateJob {
         name: format!("paths-{relative}-{group}"),
         relative_paths: paths(relative, "Staff"),
         group_paths: paths(group, "Groups"),
-        schedule_time: None,
+        schedule: None,
         full_sync_interval_days: None,
         user_filter: None,
         policy: None,

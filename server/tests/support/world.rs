@@ -75,7 +75,9 @@ impl Agent {
     }
 
     pub async fn get(&self, app: &TestApp, path: &str) -> super::Answer {
-        app.send(Method::GET, path, Some(&self.token("GET", path)), None, false).await
+        // A token names the path without its query.
+        let signed = path.split('?').next().unwrap_or(path);
+        app.send(Method::GET, path, Some(&self.token("GET", signed)), None, false).await
     }
 
     pub async fn post<B: serde::Serialize>(&self, app: &TestApp, path: &str, body: &B) -> super::Answer {
@@ -212,7 +214,7 @@ pub fn staff_job(name: &str) -> CreateJob {
         name: name.into(),
         relative_paths: vec!["OU=Staff".into()],
         group_paths: vec![],
-        schedule_time: None,
+        schedule: None,
         full_sync_interval_days: None,
         user_filter: None,
         policy: None,

@@ -1,10 +1,13 @@
 //! Job handlers: create, list, read, change and delete jobs, their registration tokens,
 //! links, safeguard policy, imports, dry runs and full reconciliations.
 
+use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use roster_proto::admin::{
-    CreateJob, Job, Link, LinkInput, LinksSaved, Page, PlanPreview, RegistrationToken, SafeguardPolicy, Session, UpdateJob,
+    CreateJob, Job, Link, LinkInput, LinksSaved, Page, PlanPreview, RegistrationToken, SafeguardPolicy, ScheduledRuns, Session,
+    StartImport, UpdateJob,
 };
 use roster_proto::problem::Problem;
 use roster_proto::schema::openapi::JobPage;
@@ -15,7 +18,7 @@ use super::{DEFAULT_LIMIT, PageQuery, TenantJob, time_and_id};
 use crate::error::{AppError, RequestError};
 use crate::http::auth::Admin;
 use crate::http::cursor;
-use crate::http::json::{ApiJson, ApiQuery};
+use crate::http::json::{self, ApiJson, ApiQuery};
 use crate::http::openapi::{examples, params, responses};
 use crate::service;
 use crate::state::AppState;
@@ -53,7 +56,7 @@ pub(super) async fn create_job(
     admin: Admin,
     ApiJson(input): ApiJson<CreateJob>,
 ) -> Result<(StatusCode, ApiJson<Job>), AppError> {
-    let job = service::jobs::create_job(&state.db, admin.tenant_id, &input).await?;
+    let job = service::jobs::create_job(&state.db, admin.tenant_id, &input, state.limits.schedule_jitter_secs).await?;
     Ok((StatusCode::CREATED, ApiJson(job)))
 }
 
@@ -136,7 +139,7 @@ pub(super) async fn update_job(
     TenantJob { admin, job }: TenantJob,
     ApiJson(patch): ApiJson<UpdateJob>,
 ) -> Result<ApiJson<Job>, AppError> {
-    Ok(ApiJson(service::jobs::update_job(&state.db, admin.tenant_id, &job, &patch).await?))
+    Ok(ApiJson(service::jobs::update_job(&state.db, admin.tenant_id, &job, &patch, state.limits.schedule_jitter_secs).await?))
 }
 
 #[utoipa::path(
@@ -517,20 +520,28 @@ pub(super) async fn put_policy(
     Ok(ApiJson(policy))
 }
 
-/// "Perform import": plans and applies the job's newest snapshot now.
+/// "Perform import": plans and applies the job's newest snapshot now, or
+/// (with `fresh`) asks the job's agent for a snapshot first.
 #[utoipa::path(
     post,
     path = "/jobs/{job}/imports",
     operation_id = "startImport",
     tag = "admin",
-    summary = "Import the job's newest snapshot now",
-    description = "No request body. Creates a session with trigger `manual`.",
+    summary = "Import the job now, from its newest snapshot or fresh from the agent",
+    description = "The body is optional (none, `null` or `{}`: the stored data). Creates a session with trigger `manual`. Without `fresh` it imports the newest committed snapshot (`queued` at once). With `\"fresh\": true` it asks the job's agent to push (a delta where the server's sync advice allows) and answers the session `waiting`: the commit of a snapshot the agent offers from now on queues it, and if none is committed by `waiting_until` (default 10 minutes) it fails, naming each agent of the job and when it was last heard from. It never imports older data instead.",
     params(params::Job),
+    request_body(
+        content = StartImport,
+        content_type = "application/json",
+        description = "Optional: an empty body (or `null`) is the same as `{}`. The Content-Type is not checked.",
+    ),
     responses(
-        (status = 202, description = "Queued: the session as it stands (`queued`); follow it with `GET /api/v1/sessions/{id}`.", body = Session, content_type = "application/json"),
+        (status = 202, description = "Started: the session as it stands (`queued`, or `waiting` for fresh data); follow it with `GET /api/v1/sessions/{id}`.", body = Session, content_type = "application/json"),
         (status = 401, response = responses::Unauthorized),
         (status = 404, response = responses::NotFound),
-        (status = 409, description = "The job has no committed snapshot yet.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Without `fresh`: the job has no committed snapshot yet.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = responses::PayloadTooLarge),
+        (status = 422, description = "The body is neither empty nor `null` nor JSON fitting `StartImport` (this includes malformed JSON).", body = Problem, content_type = "application/problem+json"),
         (status = 429, response = responses::TooManyRequests),
         (status = 500, response = responses::Internal),
         (status = 503, response = responses::Unavailable),
@@ -539,9 +550,63 @@ pub(super) async fn put_policy(
 pub(super) async fn start_import(
     State(state): State<AppState>,
     TenantJob { admin, job }: TenantJob,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, ApiJson<Session>), AppError> {
-    let session = service::imports::start_import(&state.db, &state.imports, admin.tenant_id, &job).await?;
+    let start: StartImport = json::optional_body(body, "StartImport")?.unwrap_or_default();
+    let session = match start.fresh {
+        true => service::commands::start_fresh_import(&state.db, &state.limits, &state.commands, admin.tenant_id, &job).await?,
+        false => service::imports::start_import(&state.db, &state.imports, admin.tenant_id, &job).await?,
+    };
     Ok((StatusCode::ACCEPTED, ApiJson(session)))
+}
+
+/// The job's schedule and its next runs.
+#[utoipa::path(
+    get,
+    path = "/jobs/{job}/schedule",
+    operation_id = "getSchedule",
+    tag = "admin",
+    summary = "The job's schedule and its next five runs",
+    description = "Each run as the UTC instant it starts (its slot plus the job's fixed jitter, up to `ROSTER_SCHEDULE_JITTER_SECS`, default 120 s) and as time on the zone's clock; runs on a day the zone changes its offset are flagged `dst_day`, and a run daylight saving moved says how in `dst_note`. No runs while the schedule is disabled. Change the schedule with `PATCH /api/v1/jobs/{job}`.",
+    params(params::Job),
+    responses(
+        (status = 200, description = "The schedule and its next runs.", body = ScheduledRuns, content_type = "application/json"),
+        (status = 401, response = responses::Unauthorized),
+        (status = 404, response = responses::NotFound),
+        (status = 429, response = responses::TooManyRequests),
+        (status = 500, response = responses::Internal),
+        (status = 503, response = responses::Unavailable),
+    ),
+)]
+pub(super) async fn get_schedule(
+    State(state): State<AppState>,
+    TenantJob { job, .. }: TenantJob,
+) -> Result<ApiJson<ScheduledRuns>, AppError> {
+    let runs = crate::schedule::upcoming(&job.schedule, job.id, state.limits.schedule_jitter_secs, store::UnixMillis::now())?;
+    Ok(ApiJson(ScheduledRuns { schedule: job.schedule, runs }))
+}
+
+/// "Load AD structure": asks the job's agent to push now.
+#[utoipa::path(
+    post,
+    path = "/jobs/{job}/structure/refresh",
+    operation_id = "refreshStructure",
+    tag = "admin",
+    summary = "Ask the job's agent to reload the OU and group tree",
+    description = "No request body. Asks the job's agent (at its next poll, within about 30 s while it runs) to push a snapshot, so that `GET /api/v1/jobs/{job}/structure` shows the directory as it is now, before the first import or after AD changed. It starts no import by itself (except a job's very first snapshot, which is always imported). The agent's `last_push_at` in `GET /api/v1/agents` says when it has pushed.",
+    params(params::Job),
+    responses(
+        (status = 202, description = "Asked; no body."),
+        (status = 401, response = responses::Unauthorized),
+        (status = 404, response = responses::NotFound),
+        (status = 429, response = responses::TooManyRequests),
+        (status = 500, response = responses::Internal),
+        (status = 503, response = responses::Unavailable),
+    ),
+)]
+pub(super) async fn refresh_structure(State(state): State<AppState>, TenantJob { admin, job }: TenantJob) -> Result<StatusCode, AppError> {
+    service::commands::refresh_structure(&state.db, &state.commands, admin.tenant_id, &job).await?;
+    Ok(StatusCode::ACCEPTED)
 }
 
 /// Asks the job's agent to send a full snapshot next time, catching what

@@ -35,6 +35,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::get_links, jobs::put_links))
         .routes(routes!(sessions::list_sessions))
         .routes(routes!(jobs::start_import))
+        .routes(routes!(jobs::get_schedule))
+        .routes(routes!(jobs::refresh_structure))
         .routes(routes!(jobs::plan_import))
         .routes(routes!(jobs::get_policy, jobs::put_policy))
         .routes(routes!(jobs::request_full_sync))

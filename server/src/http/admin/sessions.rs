@@ -11,10 +11,10 @@ use roster_proto::problem::Problem;
 use roster_proto::schema::openapi::{SessionChangePage, SessionPage};
 
 use super::{PageQuery, TenantJob, parse_id, time_and_id};
-use crate::error::{AppError, Missing, RequestError};
+use crate::error::{AppError, Missing};
 use crate::http::auth::Admin;
 use crate::http::cursor;
-use crate::http::json::{self, ApiJson, ApiQuery, body_rejected};
+use crate::http::json::{self, ApiJson, ApiQuery};
 use crate::http::openapi::{examples, params, responses};
 use crate::service;
 use crate::state::AppState;
@@ -141,12 +141,7 @@ pub(super) async fn list_changes(
 /// The optional body of approve and reject: who decided (`admin` unless
 /// the body names someone).
 fn decision(body: Result<Bytes, BytesRejection>) -> Result<String, AppError> {
-    let body = body.map_err(|rejection| body_rejected(rejection.status(), rejection.body_text(), || RequestError::BodyTooLarge))?;
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok("admin".to_owned());
-    }
-    let value: Option<serde_json::Value> = serde_json::from_slice(&body).map_err(RequestError::NotADecision)?;
-    let decision: Decision = value.map(json::from_value).transpose()?.unwrap_or_default();
+    let decision: Decision = json::optional_body(body, "Decision")?.unwrap_or_default();
     Ok(decision
         .by
         .map(|by| by.trim().chars().take(200).collect::<String>())

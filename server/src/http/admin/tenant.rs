@@ -375,7 +375,7 @@ pub(super) async fn list_agents(
         Some(c) => Some(time_and_id(c)?),
         None => None,
     };
-    let (items, next) = store::agents::list_agents(&state.db, admin.tenant_id, job, limit, after).await?;
+    let (items, next) = store::agents::list_agents(&state.db, admin.tenant_id, job, limit, after, store::UnixMillis::now()).await?;
     Ok(ApiJson(Page { items, next_cursor: next.map(|(ms, id)| cursor::encode(&[ms.to_string(), id.to_string()])) }))
 }
 

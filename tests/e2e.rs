@@ -18,6 +18,7 @@ use std::collections::BTreeSet;
 
 mod faults;
 mod schemathesis;
+mod service;
 
 use roster_e2e::contract::Contract;
 use roster_e2e::{Admin, Agent, Engine, LdapTransport, Server, TestOu, env, ldap_modify, wait_for_entry};

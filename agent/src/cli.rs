@@ -16,6 +16,7 @@ use crate::commands::push::{PushOptions, push};
 use crate::commands::read::{ReadOptions, read};
 use crate::commands::register::{RegisterOptions, register};
 use crate::commands::rotate::rotate_key;
+use crate::commands::run::RunOptions;
 use crate::config::EnvMap;
 use crate::error::{AgentError, Stage};
 use crate::platform;
@@ -86,6 +87,19 @@ pub enum Command {
     Read(ReadArgs),
     /// Replace the agent's key pair (the server is told with a request signed by the old key); prints one JSON object
     RotateKey,
+    /// Run as a service: wait for the server's commands (pushes, structure reloads, checks), run and report them, and send a heartbeat every 30 s, until SIGTERM or Ctrl-C; one per state directory
+    Run(RunArgs),
+}
+
+/// `run`'s arguments.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Seconds each poll for commands is held open by the server
+    #[arg(long, value_name = "SECONDS", default_value_t = roster_proto::agent::MAX_COMMAND_WAIT_SECS, value_parser = clap::value_parser!(u32).range(1..=i64::from(roster_proto::agent::MAX_COMMAND_WAIT_SECS)))]
+    pub poll_wait: u32,
+    /// Seconds between heartbeats
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub heartbeat_every: u64,
 }
 
 /// `register`'s arguments.
@@ -174,6 +188,15 @@ pub async fn run(cli: Cli, env: EnvMap) -> Result<u8, AgentError> {
         Command::RotateKey => {
             let report = rotate_key(&ctx).await?;
             print_json(&report)?;
+            Ok(0)
+        }
+        Command::Run(args) => {
+            let options = RunOptions {
+                poll_wait_secs: args.poll_wait,
+                heartbeat_every: Duration::from_secs(args.heartbeat_every),
+                ..RunOptions::default()
+            };
+            crate::commands::run::run(&ctx, &options, crate::platform::stop_requested()).await?;
             Ok(0)
         }
         Command::Read(args) => {

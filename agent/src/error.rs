@@ -40,6 +40,12 @@ pub enum Stage {
     Upload,
     Commit,
     WaitForImport,
+    /// Polling the server for commands (`run`).
+    Commands,
+    /// Reporting a command's result (`run`).
+    Report,
+    /// Sending a heartbeat (`run`).
+    Heartbeat,
 }
 
 impl Stage {
@@ -60,6 +66,9 @@ impl Stage {
             Stage::Upload => "upload",
             Stage::Commit => "commit",
             Stage::WaitForImport => "wait for import",
+            Stage::Commands => "poll for commands",
+            Stage::Report => "report a command result",
+            Stage::Heartbeat => "heartbeat",
         }
     }
 

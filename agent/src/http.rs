@@ -12,9 +12,11 @@ use backon::{ExponentialBuilder, Retryable};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 use roster_proto::admin::Session;
-use roster_proto::agent::{AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, RotateKey, SnapshotState};
+use roster_proto::agent::{
+    AgentJob, Command, CommandResult, CommitResponse, Heartbeat, OfferSnapshot, RegisterRequest, RegisterResponse, RotateKey, SnapshotState,
+};
 use roster_proto::problem::Problem;
-use roster_proto::{AgentId, SessionId, SnapshotId};
+use roster_proto::{AgentId, CommandId, SessionId, SnapshotId};
 use roster_snapshot::keys::AgentKey;
 use roster_snapshot::token::{TokenError, sign_request, sign_rotation};
 use serde::de::DeserializeOwned;
@@ -258,6 +260,30 @@ impl ServerClient {
         self.call(Method::GET, &format!("agent/v1/sessions/{session_id}"), true, || Ok(Payload::Empty)).await
     }
 
+    /// `GET /agent/v1/commands?wait=`: the next command, or `None` when
+    /// the server had none within `wait_secs` (204).
+    pub async fn next_command(&self, wait_secs: u32) -> Result<Option<Command>, HttpError> {
+        let path = format!("agent/v1/commands?wait={wait_secs}");
+        let url = self.url(&path);
+        let body = self.send(Method::GET, &path, true, || Ok(Payload::Empty)).await?;
+        if body.is_empty() {
+            return Ok(None);
+        }
+        serde_json::from_slice(&body).map(Some).map_err(|e| HttpError::Decode { request: format!("GET {url}"), reason: e.to_string() })
+    }
+
+    /// `POST /agent/v1/commands/{id}/result` (204).
+    pub async fn report(&self, id: CommandId, result: &CommandResult) -> Result<(), HttpError> {
+        let body = serde_json::to_vec(result).map_err(HttpError::Encode)?;
+        self.send(Method::POST, &format!("agent/v1/commands/{id}/result"), true, || Ok(Payload::Json(body.clone()))).await.map(|_| ())
+    }
+
+    /// `POST /agent/v1/heartbeat` (204).
+    pub async fn heartbeat(&self, beat: &Heartbeat) -> Result<(), HttpError> {
+        let body = serde_json::to_vec(beat).map_err(HttpError::Encode)?;
+        self.send(Method::POST, "agent/v1/heartbeat", true, || Ok(Payload::Json(body.clone()))).await.map(|_| ())
+    }
+
     /// A JSON call: [`ServerClient::send`], then the body decoded as `T`.
     pub async fn call<T: DeserializeOwned>(
         &self,
@@ -391,7 +417,12 @@ pub fn parse_base_url(server_url: &str) -> Result<Url, HttpError> {
 pub fn api_url(base: &Url, path: &str) -> Url {
     let mut url = base.clone();
     let prefix = base.path().trim_end_matches('/');
+    let (path, query) = match path.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (path, None),
+    };
     url.set_path(&format!("{prefix}/{}", path.trim_start_matches('/')));
+    url.set_query(query);
     url
 }
 
@@ -425,6 +456,8 @@ mod tests {
     fn api_urls_keep_the_prefix() {
         let cases = [
             ("https://roster.example", "agent/v1/job", "https://roster.example/agent/v1/job", "/agent/v1/job"),
+            // A query stays a query, and is not signed (the token names the path).
+            ("https://x/roster", "agent/v1/commands?wait=30", "https://x/roster/agent/v1/commands?wait=30", "/roster/agent/v1/commands"),
             ("https://roster.example/", "agent/v1/job", "https://roster.example/agent/v1/job", "/agent/v1/job"),
             (
                 "https://x/roster",

@@ -36,6 +36,50 @@ pub fn hostname() -> Option<String> {
         .filter(|h| !h.is_empty())
 }
 
+/// Completes when the process is asked to stop: SIGTERM (systemd, `kill`)
+/// or SIGINT (Ctrl-C). Should the handlers not install, it never completes
+/// and the process ends the default way.
+#[cfg(unix)]
+pub async fn stop_requested() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut terminate), Ok(mut interrupt)) => {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
+    }
+}
+
+/// Completes when the process is asked to stop: Ctrl-C or Ctrl-Break in a
+/// console, or the console closing.
+#[cfg(windows)]
+pub async fn stop_requested() {
+    use tokio::signal::windows::{ctrl_break, ctrl_c, ctrl_close};
+    match (ctrl_c(), ctrl_break(), ctrl_close()) {
+        (Ok(mut c), Ok(mut brk), Ok(mut close)) => {
+            tokio::select! {
+                _ = c.recv() => {}
+                _ = brk.recv() => {}
+                _ = close.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
+    }
+}
+
+/// The operating system, for the server's console: its family and, where
+/// the system says, its release (`linux 6.1.0-28-amd64`, `windows`).
+pub fn os_description() -> String {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok().map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+    match release {
+        Some(release) => format!("{} {release}", std::env::consts::OS),
+        None => std::env::consts::OS.to_owned(),
+    }
+}
+
 /// Creates `path` (and parents) readable by the owner only (0700).
 #[cfg(unix)]
 pub fn create_private_dir(path: &Path) -> io::Result<()> {

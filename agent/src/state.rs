@@ -25,6 +25,10 @@ pub const CONFIG_FILE: &str = "roster-agent.toml";
 pub const REGISTRATION_FILE: &str = "agent.json";
 pub const KEY_FILE: &str = "agent.key";
 pub const SPOOL_DIR: &str = "spool";
+/// Held by `roster-agent run` while it runs.
+pub const RUN_LOCK_FILE: &str = "run.lock";
+/// A command result `run` could not report yet.
+pub const UNREPORTED_RESULT_FILE: &str = "unreported-result.json";
 
 /// What the server told the agent when it registered (`agent.json`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +85,16 @@ impl StateDir {
 
     pub fn spool_root(&self) -> PathBuf {
         self.root.join(SPOOL_DIR)
+    }
+
+    /// The lock `roster-agent run` holds while it runs (one per state directory).
+    pub fn run_lock_path(&self) -> PathBuf {
+        self.root.join(RUN_LOCK_FILE)
+    }
+
+    /// A command's result `run` has not yet reported (see `commands::run`).
+    pub fn unreported_result_path(&self) -> PathBuf {
+        self.root.join(UNREPORTED_RESULT_FILE)
     }
 
     /// Where a snapshot's chunks are spooled.

@@ -43,6 +43,8 @@ pub struct Server {
     pub url: String,
     pub database_url: String,
     tls: bool,
+    /// Extra environment, kept for a restart.
+    vars: Vec<(String, String)>,
     child: Child,
     /// Keeps an SQLite file alive while the server runs.
     _database: TestDatabase,
@@ -74,7 +76,8 @@ impl Server {
         let database = TestDatabase::create(engine).await;
         let database_url = database.url.clone();
         let (child, url) = spawn_server(&database_url, "127.0.0.1:0", tls, vars).await;
-        Server { url, database_url, tls, child, _database: database }
+        let vars = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Server { url, database_url, tls, vars, child, _database: database }
     }
 
     /// Waits until the server process ends by itself (an injected fault),
@@ -90,13 +93,15 @@ impl Server {
         }
     }
 
-    /// Starts the server again on the same database and port, without a
-    /// fault (after [`Server::wait_for_exit`], or killing it first).
+    /// Starts the server again on the same database and port, with the
+    /// same settings but without a fault (after [`Server::wait_for_exit`],
+    /// or killing it first).
     pub async fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let listen = self.url.rsplit_once("//").map(|(_, address)| address.to_owned()).expect("server url");
-        let (child, url) = spawn_server(&self.database_url, &listen, self.tls, &[]).await;
+        let vars: Vec<(&str, &str)> = self.vars.iter().filter(|(k, _)| k != "ROSTER_FAULT").map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let (child, url) = spawn_server(&self.database_url, &listen, self.tls, &vars).await;
         assert_eq!(url, self.url, "the restarted server listens where the first one did");
         self.child = child;
     }
@@ -190,6 +195,10 @@ impl Admin {
 
     pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> T {
         Self::answer(self.http.post(format!("{}{path}", self.url)).bearer_auth(&self.token).json(body).send().await.expect("POST")).await
+    }
+
+    pub async fn patch<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> T {
+        Self::answer(self.http.patch(format!("{}{path}", self.url)).bearer_auth(&self.token).json(body).send().await.expect("PATCH")).await
     }
 
     pub async fn put<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> T {
@@ -355,6 +364,12 @@ impl RunningAgent {
                 Err(error) => panic!("no agent log line with {needle:?} ({error}); the log so far:\n{}", self.log),
             }
         }
+    }
+
+    /// Sends the agent SIGTERM, as systemd's stop does.
+    pub fn terminate(&mut self) {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
     }
 
     /// Waits for the agent to end (its log closes) and returns its output.

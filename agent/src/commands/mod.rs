@@ -7,6 +7,7 @@ pub mod push;
 pub mod read;
 pub mod register;
 pub mod rotate;
+pub mod run;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

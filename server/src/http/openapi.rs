@@ -85,10 +85,14 @@ fn bearer(format: Option<&str>, description: &str) -> SecurityScheme {
 pub(crate) struct Operations;
 
 /// Bodies whose `required` the macro cannot derive, by operationId: a chunk is raw bytes with
-/// no schema (so no type to say it), and approve and reject take an optional `Decision`
-/// (an `Option` would also allow `null` in the schema, which the examples' check refuses).
-const BODY_REQUIRED: &[(&str, Required)] =
-    &[("putChunk", Required::True), ("approveSession", Required::False), ("rejectSession", Required::False)];
+/// no schema (so no type to say it), and approve, reject and start an import take an optional
+/// body (an `Option` would also allow `null` in the schema, which the examples' check refuses).
+const BODY_REQUIRED: &[(&str, Required)] = &[
+    ("putChunk", Required::True),
+    ("approveSession", Required::False),
+    ("rejectSession", Required::False),
+    ("startImport", Required::False),
+];
 
 impl Modify for Operations {
     fn modify(&self, openapi: &mut OpenApi) {

@@ -1,0 +1,336 @@
+//! `roster-agent run`: the agent as a service. It holds the state
+//! directory's lock (one `run` per state directory), long-polls the server
+//! for commands (`GET /agent/v1/commands?wait=30`), runs each (`push`,
+//! `load_structure`, `check`) and reports how it went, and says how it is
+//! every 30 s (`POST /agent/v1/heartbeat`: version, host, OS, whether the
+//! DC answered, the last error). It only ever connects out. Lost contact
+//! with the server is retried with jittered exponential backoff, for ever;
+//! a stop (SIGTERM, SIGINT, a Windows service stop) ends it cleanly.
+//!
+//! A command is run at most once to its end: its result is written to the
+//! state directory before it is reported, so a result whose report was
+//! lost (the server down, the agent stopped) is reported when `run` starts
+//! again, and a command the server answers again with that id is not run
+//! a second time.
+
+use std::fs::{self, File, TryLockError};
+use std::future::Future;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use reqwest::StatusCode;
+use roster_proto::CommandId;
+use roster_proto::agent::{Command, CommandAction, CommandOutcome, CommandResult, Heartbeat, MAX_REPORTED_ERROR_CHARS};
+use roster_proto::problem::ProblemKind;
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+use super::Context;
+use super::check::check;
+use super::push::{PushOptions, push};
+use crate::error::{AgentError, Cause, Stage};
+use crate::http::{HttpError, ServerClient};
+use crate::ldap::Directory;
+use crate::state::StateDir;
+
+/// How `run` paces itself.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Seconds each poll asks the server to hold it open.
+    pub poll_wait_secs: u32,
+    /// Between heartbeats.
+    pub heartbeat_every: Duration,
+    /// The longest pause between attempts while the server is unreachable.
+    pub max_backoff: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> RunOptions {
+        RunOptions {
+            poll_wait_secs: roster_proto::agent::MAX_COMMAND_WAIT_SECS,
+            heartbeat_every: Duration::from_secs(30),
+            max_backoff: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The lock on a state directory, held while `run` runs; released when
+/// dropped or when the process ends however it ends.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: File,
+}
+
+impl RunLock {
+    /// Takes the state directory's lock, or says who holds it.
+    pub fn acquire(state: &StateDir) -> Result<RunLock, AgentError> {
+        let path = state.run_lock_path();
+        let mut file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Stage::Config.err(Cause::io("cannot open the lock file", &path, e)))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let holder = fs::read_to_string(&path).unwrap_or_default();
+                let holder = holder.trim();
+                let by = if holder.is_empty() { String::new() } else { format!(" (process {holder})") };
+                return Err(Stage::Config.err(format!(
+                    "another `roster-agent run` is using the state directory {}{by}: stop it first, or give this one its own --state-dir",
+                    state.root().display()
+                )));
+            }
+            Err(TryLockError::Error(e)) => return Err(Stage::Config.err(Cause::io("cannot lock", &path, e))),
+        }
+        // For people: who holds it. The lock itself is the OS's.
+        let written = file.set_len(0).and_then(|()| writeln!(file, "{}", std::process::id())).and_then(|()| file.flush());
+        if let Err(e) = written {
+            warn!(path = %path.display(), error = %e, "could not write the process id into the lock file");
+        }
+        Ok(RunLock { _file: file })
+    }
+}
+
+/// A result written down before it is reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Unreported {
+    command: CommandId,
+    result: CommandResult,
+}
+
+/// What the heartbeat says: the DC's answer and the last error, shared
+/// with the command loop.
+#[derive(Debug, Default)]
+struct Health {
+    last_error: Mutex<Option<String>>,
+}
+
+impl Health {
+    fn failed(&self, error: &str) {
+        if let Ok(mut last) = self.last_error.lock() {
+            *last = Some(error.chars().take(MAX_REPORTED_ERROR_CHARS).collect());
+        }
+    }
+
+    fn take_error(&self) -> Option<String> {
+        self.last_error.lock().ok().and_then(|mut last| last.take())
+    }
+}
+
+/// Runs until `stop` completes: polls, runs and reports commands, beats.
+/// Returns an error only when it cannot start (the lock is held, the agent
+/// is not registered, the settings are wrong); losing the server is not
+/// one, it is retried.
+pub async fn run(ctx: &Context, options: &RunOptions, stop: impl Future<Output = ()>) -> Result<(), AgentError> {
+    let _lock = RunLock::acquire(&ctx.state)?;
+    let identity = ctx.state.identity()?;
+    ctx.ldap_settings()?;
+    let client = Arc::new(ctx.client(&identity)?);
+    let health = Arc::new(Health::default());
+    let registration = &identity.registration;
+    info!(agent_id = %registration.agent_id, job_id = %registration.job_id, server = %client.base_url(), "running: waiting for commands");
+
+    let beating = tokio::spawn(heartbeats(ctx.clone(), Arc::clone(&client), Arc::clone(&health), options.heartbeat_every));
+    tokio::pin!(stop);
+    let work = work(ctx, &client, &health, options);
+    let outcome = tokio::select! {
+        () = &mut stop => {
+            info!("stop asked: ending");
+            Ok(())
+        }
+        outcome = work => outcome,
+    };
+    beating.abort();
+    outcome
+}
+
+/// The command loop: never ends by itself unless the agent's state breaks.
+async fn work(ctx: &Context, client: &ServerClient, health: &Health, options: &RunOptions) -> Result<(), AgentError> {
+    let mut pending = read_unreported(&ctx.state)?;
+    let backoff = || ExponentialBuilder::default().with_min_delay(Duration::from_secs(1)).with_max_delay(options.max_backoff).with_jitter().without_max_times().build();
+    let mut delays = backoff();
+    loop {
+        if let Some(unreported) = &pending {
+            match report(client, unreported).await {
+                Ok(()) => {
+                    forget_unreported(&ctx.state);
+                    pending = None;
+                }
+                Err(error) => {
+                    pause(health, &error, &mut delays).await;
+                    continue;
+                }
+            }
+        }
+        let command = match client.next_command(options.poll_wait_secs).await {
+            Ok(command) => {
+                delays = backoff();
+                command
+            }
+            Err(error) => {
+                pause(health, &Stage::Commands.err(error), &mut delays).await;
+                continue;
+            }
+        };
+        let Some(command) = command else { continue };
+        info!(command_id = %command.id, action = ?command.action, "command received");
+        let result = execute(ctx, &command).await;
+        match result.outcome {
+            CommandOutcome::Succeeded => info!(command_id = %command.id, message = %result.message, "command done"),
+            CommandOutcome::Failed => {
+                warn!(command_id = %command.id, error = %result.message, "command failed");
+                health.failed(&result.message);
+            }
+        }
+        let unreported = Unreported { command: command.id, result };
+        write_unreported(&ctx.state, &unreported)?;
+        pending = Some(unreported);
+    }
+}
+
+/// Waits out the next backoff delay after `error`, noting it for the heartbeat.
+async fn pause(health: &Health, error: &AgentError, delays: &mut impl Iterator<Item = Duration>) {
+    let delay = delays.next().unwrap_or(Duration::from_secs(60));
+    warn!(%error, retry_in_ms = delay.as_millis() as u64, "lost contact with the server; trying again");
+    health.failed(&error.to_string());
+    tokio::time::sleep(delay).await;
+}
+
+/// Runs one command to its end and says how it went.
+async fn execute(ctx: &Context, command: &Command) -> CommandResult {
+    let failed = |error: AgentError| CommandResult { outcome: CommandOutcome::Failed, message: error.to_string(), snapshot_id: None };
+    match command.action {
+        CommandAction::Push { full } => {
+            let options = PushOptions { wait: false, full, ..PushOptions::default() };
+            match push(ctx, &options).await {
+                Ok(report) => CommandResult {
+                    outcome: CommandOutcome::Succeeded,
+                    message: format!("{} snapshot pushed: {}", kind(&report), report.message),
+                    snapshot_id: Some(report.snapshot.snapshot_id),
+                },
+                Err(error) => failed(error),
+            }
+        }
+        CommandAction::LoadStructure => match push(ctx, &PushOptions { wait: false, ..PushOptions::default() }).await {
+            Ok(report) => CommandResult {
+                outcome: CommandOutcome::Succeeded,
+                message: format!("structure reloaded with a {} snapshot: {}", kind(&report), report.message),
+                snapshot_id: Some(report.snapshot.snapshot_id),
+            },
+            Err(error) => failed(error),
+        },
+        CommandAction::Check => {
+            let mut out = Vec::new();
+            let outcome = check(ctx, &mut out).await;
+            let lines = String::from_utf8_lossy(&out).into_owned();
+            match outcome {
+                Ok(()) => CommandResult { outcome: CommandOutcome::Succeeded, message: lines, snapshot_id: None },
+                Err(error) => CommandResult { outcome: CommandOutcome::Failed, message: format!("{lines}{error}"), snapshot_id: None },
+            }
+        }
+    }
+}
+
+fn kind(report: &super::push::PushReport) -> &'static str {
+    match report.snapshot.kind {
+        roster_proto::manifest::SnapshotKind::Full => "full",
+        roster_proto::manifest::SnapshotKind::Delta => "delta",
+    }
+}
+
+/// Reports a result; one the server already has counts as reported.
+async fn report(client: &ServerClient, unreported: &Unreported) -> Result<(), AgentError> {
+    match client.report(unreported.command, &unreported.result).await {
+        Ok(()) => Ok(()),
+        Err(error) if already_reported(&error) => {
+            info!(command_id = %unreported.command, "the server had this result already");
+            Ok(())
+        }
+        // The command is gone (its job deleted, say): nothing to report to.
+        Err(error) if error.status() == Some(StatusCode::NOT_FOUND) => {
+            warn!(command_id = %unreported.command, %error, "the server no longer knows the command; its result is dropped");
+            Ok(())
+        }
+        Err(error) => Err(Stage::Report.err(error)),
+    }
+}
+
+fn already_reported(error: &HttpError) -> bool {
+    error.status() == Some(StatusCode::CONFLICT) && error.problem_type() == Some(ProblemKind::CommandAlreadyReported.uri())
+}
+
+/// Heartbeats until aborted: the first at once, then every `every`.
+async fn heartbeats(ctx: Context, client: Arc<ServerClient>, health: Arc<Health>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let dc_reachable = match dc_answers(&ctx).await {
+            Ok(()) => true,
+            Err(error) => {
+                health.failed(&error.to_string());
+                false
+            }
+        };
+        let beat = Heartbeat {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            host_name: crate::platform::hostname().unwrap_or_else(|| "unknown".to_owned()),
+            os: crate::platform::os_description(),
+            dc_reachable,
+            last_error: health.take_error(),
+        };
+        if let Err(error) = client.heartbeat(&beat).await {
+            warn!(error = %Stage::Heartbeat.err(error), "heartbeat not delivered");
+            if let Some(lost) = beat.last_error {
+                health.failed(&lost);
+            }
+        }
+    }
+}
+
+/// Whether the DC answers: a connection, a bind, a rootDSE read.
+async fn dc_answers(ctx: &Context) -> Result<(), AgentError> {
+    let settings = ctx.ldap_settings()?;
+    let mut directory = Directory::connect(&settings).await?;
+    let answered = directory.directory_info(settings.base_dn.as_deref()).await.map(|_| ());
+    directory.close().await;
+    answered
+}
+
+fn read_unreported(state: &StateDir) -> Result<Option<Unreported>, AgentError> {
+    let path = state.unreported_result_path();
+    match fs::read_to_string(&path) {
+        Ok(text) => match serde_json::from_str(&text) {
+            Ok(unreported) => Ok(Some(unreported)),
+            Err(e) => {
+                warn!(path = %path.display(), error = %e, "an unreadable unreported result is dropped");
+                forget_unreported(state);
+                Ok(None)
+            }
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Stage::Config.err(Cause::io("cannot read", path, e))),
+    }
+}
+
+/// Writes the result down (to a temporary file, then renamed, so a crash
+/// leaves the old one or the new one whole).
+fn write_unreported(state: &StateDir, unreported: &Unreported) -> Result<(), AgentError> {
+    let path = state.unreported_result_path();
+    let temporary = path.with_extension("json.tmp");
+    let text = serde_json::to_vec(unreported).map_err(|e| Stage::Config.err(format!("encoding a command result: {e}")))?;
+    fs::write(&temporary, text).and_then(|()| fs::rename(&temporary, &path)).map_err(|e| Stage::Config.err(Cause::io("cannot write", &path, e)))
+}
+
+fn forget_unreported(state: &StateDir) {
+    let path = state.unreported_result_path();
+    if let Err(e) = fs::remove_file(&path)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        warn!(path = %path.display(), error = %e, "could not remove a reported result");
+    }
+}

@@ -75,14 +75,14 @@
     Do not run a push now (e.g. to only register and install the task).
 
 .EXAMPLE
-    .\roster-agent.ps1 -ServerUrl https://roster.example.com -RegistrationToken 'rt_...' `
+    .\Start-RosterAgent.ps1 -ServerUrl https://roster.example.com -RegistrationToken 'rt_...' `
         -LdapUrl ldaps://dc01.corp.example.com -BindDn 'CORP\svc-roster' -PromptLdapPassword -Install
 
     First installation: writes the settings, registers, stores the password,
     installs the daily task and pushes the first snapshot.
 
 .EXAMPLE
-    .\roster-agent.ps1
+    .\Start-RosterAgent.ps1
 
     A later run (what the Scheduled Task does): pushes with the stored settings.
 #>
@@ -158,7 +158,7 @@ if ($LdapUrl -or $BindDn -or $BaseDn -or $LdapCaFile -or $StartTls) {
         throw 'To write the LDAP settings, give -LdapUrl, -BindDn and -LdapPasswordFile (or -PromptLdapPassword) together.'
     }
     $lines = @(
-        '# Written by roster-agent.ps1; the ROSTER_LDAP_* environment variables override these.',
+        '# Written by Start-RosterAgent.ps1; the ROSTER_LDAP_* environment variables override these.',
         '[ldap]',
         "url = $(ConvertTo-TomlString $LdapUrl)",
         "bind_dn = $(ConvertTo-TomlString $BindDn)",

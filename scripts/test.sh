@@ -12,6 +12,13 @@
 # with the services' coordinates in ROSTER_TEST_* variables. Everything it
 # started is stopped and removed on exit, whatever happens.
 #
+# First, scripts/check-scripts.py checks the scripts: every scripts/*.ps1
+# parses (tree-sitter), the systemd unit passes systemd-analyze verify, the
+# shell scripts pass bash -n and shellcheck. Its tools come from Debian
+# (the shellcheck and systemd packages) and PyPI (tree-sitter and
+# tree-sitter-powershell, pinned below, in the virtual environment that
+# schemathesis uses).
+#
 # A second domain of two replicating DCs (127.0.0.4 and 127.0.0.5, joined)
 # serves the test that switches the agent to another DC of the same domain.
 #
@@ -50,6 +57,21 @@ if ! "$ROSTER_TEST_SCHEMATHESIS" --version 2>/dev/null | grep -qx "schemathesis,
     "$tools_dir/venv/bin/python" -m pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 export ROSTER_TEST_SCHEMATHESIS
+
+# Static checks of the scripts (scripts/check-scripts.py), before anything starts.
+TREE_SITTER_VERSION=0.26.1
+TREE_SITTER_POWERSHELL_VERSION=0.26.4
+if ! "$tools_dir/venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('tree-sitter') != '$TREE_SITTER_VERSION' or m.version('tree-sitter-powershell') != '$TREE_SITTER_POWERSHELL_VERSION')" 2>/dev/null; then
+    log "installing tree-sitter $TREE_SITTER_VERSION and tree-sitter-powershell $TREE_SITTER_POWERSHELL_VERSION into $tools_dir/venv"
+    "$tools_dir/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+        "tree-sitter==$TREE_SITTER_VERSION" "tree-sitter-powershell==$TREE_SITTER_POWERSHELL_VERSION"
+fi
+if ! command -v shellcheck >/dev/null || ! command -v systemd-analyze >/dev/null; then
+    log "installing shellcheck and systemd (for systemd-analyze) from Debian"
+    apt-get update >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y shellcheck systemd >/dev/null
+fi
+"$tools_dir/venv/bin/python" scripts/check-scripts.py || { log "the scripts do not pass their checks (above)"; exit 1; }
 
 dc_dir=$(mktemp -d /tmp/roster-dc.XXXXXX)
 pair_a=$(mktemp -d /tmp/roster-dca.XXXXXX)

@@ -123,8 +123,9 @@
               start, restarted 15 s after a failure (60 s from the third
               failure in a day).
     Command:  "<InstallDir>\roster-agent.exe" run --state-dir "<StateDir>"
-              --log-format json
-    Logs:     <StateDir>\logs; the service's starts, stops and crashes are in
+              --log-format json --log-file "<StateDir>\logs\roster-agent.log"
+    Logs:     <StateDir>\logs\roster-agent.log (JSON lines; moved to .1 past
+              16 MiB at a start); the service's starts, stops and crashes are in
               the System event log (source Service Control Manager).
     Files:    <StateDir>\roster-agent.toml, ldap-password.txt, ldap-ca.pem,
               agent.json, agent.key.
@@ -501,7 +502,8 @@ if ($PSCmdlet.ShouldProcess($StateDir, 'Check LDAP, the server and the job (rost
 }
 
 # 8. The service.
-$command = '"{0}" run --state-dir {1} --log-format json' -f $InstalledExe, (ConvertTo-Argument $StateDir)
+$LogFile = Join-Path $LogDir 'roster-agent.log'
+$command = '"{0}" run --state-dir {1} --log-format json --log-file {2}' -f $InstalledExe, (ConvertTo-Argument $StateDir), (ConvertTo-Argument $LogFile)
 $changed = (Install-AgentService $command) -or $changed
 Start-AgentService $changed
 

@@ -54,7 +54,13 @@ async fn run_mode_imports_by_itself_and_takes_fresh_imports(engine: Engine) {
     let names = ["ann", "bob", "cid"];
     ou.add_users(&names);
     let group = ou.add_group("Staff", &names);
-    let (admin, job, _) = set_up(&server, &agent, job_over("service", &[&format!("OU=In,{}", ou.relative)], &[&ou.relative]), &[(group, AccessKind::User, "HQ")]).await;
+    let (admin, job, _) = set_up(
+        &server,
+        &agent,
+        job_over("service", &[&format!("OU=In,{}", ou.relative)], &[&ou.relative]),
+        &[(group, AccessKind::User, "HQ")],
+    )
+    .await;
 
     let mut running = agent.spawn(&["run", "--heartbeat-every", "2"], 3);
     // Nobody pushes: the server asks the new job's agent for its first snapshot.
@@ -66,11 +72,15 @@ async fn run_mode_imports_by_itself_and_takes_fresh_imports(engine: Engine) {
     assert_eq!(seen.dc_reachable, Some(true), "{seen:?}");
     assert!(seen.hostname.is_some() && seen.agent_version.is_some() && seen.last_push_at.is_some(), "{seen:?}");
 
-    // A second `run` on the same state directory refuses to start.
-    let second = agent.run(&["run"]);
+    // A second `run` on the same state directory refuses to start, and says so
+    // in its log file too (a service's only witness).
+    let log = agent.state.0.join("logs").join("second.log");
+    let second = agent.run(&["run", "--log-file", log.to_str().unwrap()]);
     assert!(!second.status.success());
     let said = String::from_utf8_lossy(&second.stderr);
     assert!(said.contains("another `roster-agent run` is using the state directory"), "{said}");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("another `roster-agent run` is using the state directory"), "{logged}");
 
     // "Perform import" with fresh data picks up a change made in AD just now.
     disable(&ou, "bob");
@@ -116,7 +126,13 @@ async fn sqlite_a_schedule_in_the_tenants_zone_runs_once_with_fresh_data() {
     let names = ["ann", "bob"];
     ou.add_users(&names);
     let group = ou.add_group("Staff", &names);
-    let (admin, job, _) = set_up(&server, &agent, job_over("scheduled", &[&format!("OU=In,{}", ou.relative)], &[&ou.relative]), &[(group, AccessKind::User, "HQ")]).await;
+    let (admin, job, _) = set_up(
+        &server,
+        &agent,
+        job_over("scheduled", &[&format!("OU=In,{}", ou.relative)], &[&ou.relative]),
+        &[(group, AccessKind::User, "HQ")],
+    )
+    .await;
     agent.run_ok(&["push"]);
 
     // An import waiting for an agent that is not running, across a server restart.

@@ -60,7 +60,10 @@ pub struct CommonArgs {
     /// Config file (TOML) [default: <state-dir>/roster-agent.toml, used if it exists]
     #[arg(long, global = true, value_name = "FILE", env = "ROSTER_AGENT_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Log format on stderr
+    /// Append logs to this file instead of stderr (a service's stderr goes nowhere); moved to FILE.1 at start past 16 MiB
+    #[arg(long, global = true, value_name = "FILE", env = "ROSTER_LOG_FILE")]
+    pub log_file: Option<PathBuf>,
+    /// Log format on stderr (or in --log-file)
     #[arg(long, global = true, value_enum, env = "ROSTER_LOG_FORMAT", default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 }
@@ -156,8 +159,15 @@ pub struct ReadArgs {
 
 /// Runs the command and prints its result. Returns the process exit
 /// status (0 = success, 1 = the import session failed); errors are
-/// returned for the caller to print.
+/// returned for the caller to print. `run` ends when the process is asked
+/// to stop ([`crate::platform::stop_requested`]).
 pub async fn run(cli: Cli, env: EnvMap) -> Result<u8, AgentError> {
+    run_until(cli, env, crate::platform::stop_requested()).await
+}
+
+/// [`run`], with `run`'s end given by `stop` (the Windows service manager's
+/// stop, say).
+pub async fn run_until(cli: Cli, env: EnvMap, stop: impl std::future::Future<Output = ()>) -> Result<u8, AgentError> {
     let ctx = Context::load(&cli.common.state_dir, cli.common.config.as_deref(), &env)?;
     match cli.command {
         Command::Register(args) => {
@@ -196,7 +206,7 @@ pub async fn run(cli: Cli, env: EnvMap) -> Result<u8, AgentError> {
                 heartbeat_every: Duration::from_secs(args.heartbeat_every),
                 ..RunOptions::default()
             };
-            crate::commands::run::run(&ctx, &options, crate::platform::stop_requested()).await?;
+            crate::commands::run::run(&ctx, &options, stop).await?;
             Ok(0)
         }
         Command::Read(args) => {

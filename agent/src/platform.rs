@@ -2,6 +2,9 @@
 //! default state directory, the host name, and creating a directory and
 //! files only the agent's account (and administrators) can read.
 
+#[cfg(windows)]
+pub mod service;
+
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};

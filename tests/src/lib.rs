@@ -100,7 +100,8 @@ impl Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let listen = self.url.rsplit_once("//").map(|(_, address)| address.to_owned()).expect("server url");
-        let vars: Vec<(&str, &str)> = self.vars.iter().filter(|(k, _)| k != "ROSTER_FAULT").map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let vars: Vec<(&str, &str)> =
+            self.vars.iter().filter(|(k, _)| k != "ROSTER_FAULT").map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let (child, url) = spawn_server(&self.database_url, &listen, self.tls, &vars).await;
         assert_eq!(url, self.url, "the restarted server listens where the first one did");
         self.child = child;

@@ -151,7 +151,14 @@ pub async fn run(ctx: &Context, options: &RunOptions, stop: impl Future<Output =
 /// The command loop: never ends by itself unless the agent's state breaks.
 async fn work(ctx: &Context, client: &ServerClient, health: &Health, options: &RunOptions) -> Result<(), AgentError> {
     let mut pending = read_unreported(&ctx.state)?;
-    let backoff = || ExponentialBuilder::default().with_min_delay(Duration::from_secs(1)).with_max_delay(options.max_backoff).with_jitter().without_max_times().build();
+    let backoff = || {
+        ExponentialBuilder::default()
+            .with_min_delay(Duration::from_secs(1))
+            .with_max_delay(options.max_backoff)
+            .with_jitter()
+            .without_max_times()
+            .build()
+    };
     let mut delays = backoff();
     loop {
         if let Some(unreported) = &pending {
@@ -323,7 +330,9 @@ fn write_unreported(state: &StateDir, unreported: &Unreported) -> Result<(), Age
     let path = state.unreported_result_path();
     let temporary = path.with_extension("json.tmp");
     let text = serde_json::to_vec(unreported).map_err(|e| Stage::Config.err(format!("encoding a command result: {e}")))?;
-    fs::write(&temporary, text).and_then(|()| fs::rename(&temporary, &path)).map_err(|e| Stage::Config.err(Cause::io("cannot write", &path, e)))
+    fs::write(&temporary, text)
+        .and_then(|()| fs::rename(&temporary, &path))
+        .map_err(|e| Stage::Config.err(Cause::io("cannot write", &path, e)))
 }
 
 fn forget_unreported(state: &StateDir) {

@@ -361,8 +361,21 @@ function Start-AgentService([bool]$Changed) {
     Write-Host "Running: service $ServiceName"
 }
 
+# Removes the daily Scheduled Task earlier versions of this script installed
+# ("Roster Agent", running roster-agent push): the service replaces it, and a
+# push of its own beside the service's would be refused by the state folder's
+# lock every day.
+function Remove-LegacyTask {
+    $task = Get-ScheduledTask -TaskName $LegacyTaskName -ErrorAction SilentlyContinue
+    if ($task -and $PSCmdlet.ShouldProcess($LegacyTaskName, 'Remove the Scheduled Task the service replaces')) {
+        Unregister-ScheduledTask -TaskName $LegacyTaskName -Confirm:$false
+        Write-Host "Removed: Scheduled Task '$LegacyTaskName' (replaced by the service $ServiceName)"
+    }
+}
+
 # Removes the service and the installed binary; keeps the state folder.
 function Uninstall-Agent {
+    Remove-LegacyTask
     $service = Get-Service -Name $ServiceName -ErrorAction SilentlyContinue
     if ($service -and $PSCmdlet.ShouldProcess($ServiceName, 'Stop and remove the service')) {
         if ($service.Status -ne 'Stopped') { Stop-Service -Name $ServiceName -Confirm:$false }
@@ -389,6 +402,7 @@ $PasswordFile = Join-Path $StateDir 'ldap-password.txt'
 $CaCopy = Join-Path $StateDir 'ldap-ca.pem'
 $RegistrationFile = Join-Path $StateDir 'agent.json'
 $LogDir = Join-Path $StateDir 'logs'
+$LegacyTaskName = 'Roster Agent'
 
 if ($Uninstall) {
     Uninstall-Agent
@@ -501,7 +515,8 @@ if ($PSCmdlet.ShouldProcess($StateDir, 'Check LDAP, the server and the job (rost
     Assert-AgentSucceeded 'check' $result 'The service was not (re)started: fix what the last line names and run this script again.'
 }
 
-# 8. The service.
+# 8. The service (and not the daily task of earlier versions).
+Remove-LegacyTask
 $LogFile = Join-Path $LogDir 'roster-agent.log'
 $command = '"{0}" run --state-dir {1} --log-format json --log-file {2}' -f $InstalledExe, (ConvertTo-Argument $StateDir), (ConvertTo-Argument $LogFile)
 $changed = (Install-AgentService $command) -or $changed

@@ -33,7 +33,8 @@ fn job_over(name: &str, paths: &[&str], group_paths: &[&str]) -> CreateJob {
         name: name.into(),
         relative_paths: paths.iter().map(|p| p.to_string()).collect(),
         group_paths: group_paths.iter().map(|p| p.to_string()).collect(),
-        schedule: None,
+        // Off: a test's imports are its own, whatever the hour it runs at.
+        schedule: Some(Schedule { enabled: false, ..Schedule::default() }),
         full_sync_interval_days: None,
         user_filter: None,
         policy: None,
@@ -68,7 +69,7 @@ async fn set_up(server: &Server, agent: &Agent, job: CreateJob, links: &[(String
 /// The fixture's main job: Copenhagen and Aarhus, with four links.
 async fn tenant_with_job(server: &Server, agent: &Agent) -> (Admin, Job, Vec<Access>) {
     let job = CreateJob {
-        schedule: Some(Schedule { daily_at: "03:00".parse().unwrap(), ..Schedule::default() }),
+        schedule: Some(Schedule { enabled: false, daily_at: "03:00".parse().unwrap(), ..Schedule::default() }),
         ..job_over("corp.example.test", &["OU=Copenhagen,OU=Staff,OU=Fixture", "OU=Aarhus,OU=Staff,OU=Fixture"], &["OU=Groups,OU=Fixture"])
     };
     let links = [
@@ -265,7 +266,7 @@ async fn directory_changes_flow_through_deltas(engine: Engine) {
     assert!(second["bytes"].as_u64().unwrap() < first["bytes"].as_u64().unwrap(), "a delta is smaller: {first} vs {second}");
     assert!(second["session"].is_null(), "later snapshots wait for the schedule or an admin");
 
-    let session: Session = admin.post(&format!("/api/v1/jobs/{}/imports", job.id), &()).await;
+    let session: Session = admin.post(&format!("/api/v1/jobs/{}/imports", job.id), &serde_json::json!({})).await;
     let session = admin.wait_for_session(session.id).await;
     assert_eq!(session.status, SessionStatus::Succeeded, "{session:?}");
     assert_eq!((session.counts.updated, session.counts.deactivated, session.counts.unchanged), (2, 2, 1), "{session:?}");
@@ -342,7 +343,7 @@ async fn another_dc_of_the_domain_forces_a_full_snapshot(engine: Engine) {
     let back_on_b = push(&agent);
     assert_eq!(back_on_b["kind"], "delta", "later pushes to the new DC are deltas again: {back_on_b}");
 
-    let session: Session = admin.post(&format!("/api/v1/jobs/{}/imports", job.id), &()).await;
+    let session: Session = admin.post(&format!("/api/v1/jobs/{}/imports", job.id), &serde_json::json!({})).await;
     let session = admin.wait_for_session(session.id).await;
     assert_eq!(session.status, SessionStatus::Succeeded, "{session:?}");
     assert_eq!((session.counts.created, session.counts.unchanged), (0, 3), "the same objectGUIDs: the same users: {session:?}");

@@ -78,9 +78,15 @@ async fn run_mode_imports_by_itself_and_takes_fresh_imports(engine: Engine) {
     let second = agent.run(&["run", "--log-file", log.to_str().unwrap()]);
     assert!(!second.status.success());
     let said = String::from_utf8_lossy(&second.stderr);
-    assert!(said.contains("another `roster-agent run` is using the state directory"), "{said}");
+    assert!(said.contains("is in use by another roster-agent"), "{said}");
     let logged = std::fs::read_to_string(&log).unwrap();
-    assert!(logged.contains("another `roster-agent run` is using the state directory"), "{logged}");
+    assert!(logged.contains("is in use by another roster-agent"), "{logged}");
+    // So do a push and a key rotation: the service's spool and key are its own while it runs.
+    for command in [&["push"][..], &["rotate-key"]] {
+        let refused = agent.run(command);
+        assert!(!refused.status.success(), "{command:?}");
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("is in use by another roster-agent"), "{command:?}");
+    }
 
     // "Perform import" with fresh data picks up a change made in AD just now.
     disable(&ou, "bob");
@@ -116,8 +122,8 @@ async fn postgres_run_mode_imports_by_itself_and_takes_fresh_imports() {
 }
 
 /// A schedule due in a minute, in a zone half an hour off UTC, runs once
-/// with data read after it came due; an import that waits for the agent
-/// survives the server being killed, and runs once the agent is back.
+/// with data read after it came due; the server is killed while that run
+/// waits for the agent, and the run carries on when the agent comes.
 #[tokio::test]
 async fn sqlite_a_schedule_in_the_tenants_zone_runs_once_with_fresh_data() {
     let mut server = Server::start_with_env(Engine::Sqlite, &[("ROSTER_SCHEDULE_JITTER_SECS", "0")]).await;
@@ -135,15 +141,6 @@ async fn sqlite_a_schedule_in_the_tenants_zone_runs_once_with_fresh_data() {
     .await;
     agent.run_ok(&["push"]);
 
-    // An import waiting for an agent that is not running, across a server restart.
-    let waiting: Session = admin.post(&format!("/api/v1/jobs/{}/imports", job.id), &serde_json::json!({"fresh": true})).await;
-    server.restart().await;
-    let still: Session = admin.get(&format!("/api/v1/sessions/{}", waiting.id)).await;
-    assert_eq!(still.status, SessionStatus::Waiting, "{still:?}");
-    let mut running = agent.spawn(&["run"], 3);
-    let done = admin.wait_for_session(waiting.id).await;
-    assert_eq!(done.status, SessionStatus::Succeeded, "{done:?}");
-
     // Due at the next whole minute at least 20 s away, on Kolkata's clock (UTC+05:30).
     let kolkata = time::UtcOffset::from_hms(5, 30, 0).unwrap();
     let due = (time::OffsetDateTime::now_utc() + time::Duration::seconds(80)).to_offset(kolkata);
@@ -154,15 +151,32 @@ async fn sqlite_a_schedule_in_the_tenants_zone_runs_once_with_fresh_data() {
     let runs: roster_proto::admin::ScheduledRuns = admin.get(&format!("/api/v1/jobs/{}/schedule", job.id)).await;
     assert_eq!(runs.runs[0].at, due.to_offset(time::UtcOffset::UTC), "{runs:?}");
     assert!(runs.runs[0].local.ends_with("+05:30"), "{runs:?}");
-    // A change made before the run is in the data it imports.
+
+    // No agent runs: at its time the run starts and waits for fresh data.
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let waiting = loop {
+        let found = sessions(&admin, job.id).await.into_iter().find(|s| s.trigger == SessionTrigger::Schedule);
+        if let Some(session) = found {
+            break session;
+        }
+        assert!(Instant::now() < deadline, "the scheduled run never started");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(waiting.status, SessionStatus::Waiting, "{waiting:?}");
+    assert!(waiting.created_at >= due.to_offset(time::UtcOffset::UTC), "never before its time: {waiting:?}");
+    assert!(!waiting.caught_up);
+    // AD changes after the run came due: the data it imports is read after that.
     disable(&ou, "ann");
-    let scheduled = settled_session(&admin, job.id, SessionTrigger::Schedule, Duration::from_secs(150)).await;
+    // The server is killed while the run waits; back, it still waits.
+    server.restart().await;
+    let still: Session = admin.get(&format!("/api/v1/sessions/{}", waiting.id)).await;
+    assert_eq!(still.status, SessionStatus::Waiting, "{still:?}");
+    let mut running = agent.spawn(&["run"], 3);
+    let scheduled = admin.wait_for_session(waiting.id).await;
     assert_eq!(scheduled.status, SessionStatus::Succeeded, "{scheduled:?}");
-    assert!(!scheduled.caught_up);
     assert_eq!(scheduled.counts.deactivated, 1, "fresh data: {scheduled:?}");
-    assert!(scheduled.created_at >= due.to_offset(time::UtcOffset::UTC), "never before its time: {scheduled:?}");
     let count = sessions(&admin, job.id).await.iter().filter(|s| s.trigger == SessionTrigger::Schedule).count();
-    assert_eq!(count, 1);
+    assert_eq!(count, 1, "the slot ran once");
     let runs: roster_proto::admin::ScheduledRuns = admin.get(&format!("/api/v1/jobs/{}/schedule", job.id)).await;
     assert_eq!(runs.runs[0].at, (due + time::Duration::days(1)).to_offset(time::UtcOffset::UTC), "the next run is tomorrow's");
     running.terminate();

@@ -16,7 +16,7 @@ use crate::commands::push::{PushOptions, push};
 use crate::commands::read::{ReadOptions, read};
 use crate::commands::register::{RegisterOptions, register};
 use crate::commands::rotate::rotate_key;
-use crate::commands::run::RunOptions;
+use crate::commands::run::{RunLock, RunOptions};
 use crate::config::EnvMap;
 use crate::error::{AgentError, Stage};
 use crate::platform;
@@ -33,11 +33,12 @@ Typical use:
   roster-agent check        # preflight: LDAP, rootDSE, server, job, counts per search base
   roster-agent push         # read (changes only, when the server allows), sign, upload, commit, wait for the import
   roster-agent push --full  # the same with a full snapshot
+  roster-agent run          # the service: waits for the server's commands, heartbeats; one per state directory
 
 LDAP settings come from the config file's [ldap] section, overridden by ROSTER_LDAP_URL, ROSTER_LDAP_BIND_DN, \
 ROSTER_LDAP_PASSWORD_FILE (or ROSTER_LDAP_PASSWORD), ROSTER_LDAP_BASE_DN, ROSTER_LDAP_PAGE_SIZE, ROSTER_LDAP_STARTTLS, \
 ROSTER_LDAP_CA_FILE and ROSTER_LDAP_ALLOW_INSECURE. Server settings: [server] ca_file / ROSTER_SERVER_CA_FILE, \
-max_retries / ROSTER_HTTP_MAX_RETRIES. Logs go to stderr (ROSTER_LOG filters them).";
+max_retries / ROSTER_HTTP_MAX_RETRIES. Logs go to stderr, or to --log-file / ROSTER_LOG_FILE (ROSTER_LOG filters them).";
 
 /// `roster-agent`'s arguments.
 #[derive(Debug, Parser)]
@@ -171,6 +172,7 @@ pub async fn run_until(cli: Cli, env: EnvMap, stop: impl std::future::Future<Out
     let ctx = Context::load(&cli.common.state_dir, cli.common.config.as_deref(), &env)?;
     match cli.command {
         Command::Register(args) => {
+            let _lock = RunLock::acquire_existing(&ctx.state)?;
             let token = token_from(args.token, std::io::stdin().lock())?;
             let options = RegisterOptions { server_url: args.server, token, force: args.force };
             let report = register(&ctx, &options).await?;
@@ -186,6 +188,8 @@ pub async fn run_until(cli: Cli, env: EnvMap, stop: impl std::future::Future<Out
             Ok(0)
         }
         Command::Push(args) => {
+            // The service pushes from the same spool: one at a time.
+            let _lock = RunLock::acquire(&ctx.state)?;
             let options = PushOptions { wait: !args.no_wait, wait_timeout: Duration::from_secs(args.wait_timeout), full: args.full };
             let report = push(&ctx, &options).await?;
             print_json(&report)?;
@@ -196,6 +200,8 @@ pub async fn run_until(cli: Cli, env: EnvMap, stop: impl std::future::Future<Out
             Ok(0)
         }
         Command::RotateKey => {
+            // A running service signs with the key it loaded at start.
+            let _lock = RunLock::acquire(&ctx.state)?;
             let report = rotate_key(&ctx).await?;
             print_json(&report)?;
             Ok(0)

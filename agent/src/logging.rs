@@ -55,7 +55,11 @@ fn open_log_file(path: &Path) -> Result<fs::File, LoggingError> {
     if fs::metadata(path).is_ok_and(|m| m.len() > MAX_LOG_FILE_BYTES) {
         let mut aside = path.as_os_str().to_owned();
         aside.push(".1");
-        fs::rename(path, &aside).map_err(|e| failed("cannot move aside", e))?;
+        // Held open elsewhere (a viewer, an antivirus on Windows): appended to instead, rather than
+        // keep a service from starting over its log.
+        if let Err(e) = fs::rename(path, &aside) {
+            eprintln!("roster-agent: cannot move {} aside ({e}); appending to it", path.display());
+        }
     }
     OpenOptions::new().create(true).append(true).open(path).map_err(|e| failed("cannot open", e))
 }

@@ -446,7 +446,13 @@ async fn apply(db: &Db, snapshot: &SnapshotRecord, job: &Job, full: bool) -> Res
     if full {
         store::jobs::clear_full_sync_request(&mut tx, job.id).await?;
     }
-    let attached = store::sessions::attach_waiting(&mut tx, job.id, snapshot.id, &snapshot.manifest_sha256, snapshot.offered_at).await?;
+    let fresh = store::sessions::Freshness {
+        agent: snapshot.agent_id,
+        offered_at: snapshot.offered_at,
+        read_started_at: UnixMillis::from_datetime(manifest.read_started_at),
+        clock_ahead_ms: AGENT_CLOCK_AHEAD_MS,
+    };
+    let attached = store::sessions::attach_waiting(&mut tx, job.id, snapshot.id, &snapshot.manifest_sha256, fresh).await?;
     let first = attached == 0 && !store::directory::has_other_committed(&mut tx, job.id, snapshot.id).await?;
     if first {
         store::sessions::insert_session(

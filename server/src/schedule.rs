@@ -35,7 +35,16 @@ pub fn normalised(schedule: &admin::Schedule) -> Result<admin::Schedule, JobErro
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NextRun {
     pub starts_at: UnixMillis,
+    /// [`run_key`].
     pub key: String,
+}
+
+/// A run's key, unique per job (`schedule_runs`): its local slot and the
+/// zone whose clock it is on (`2027-03-28T02:30 Europe/Copenhagen`), so a
+/// slot starts once, and a schedule moved to another zone does not take a
+/// slot of the old one for its own.
+pub fn run_key(calendar: &roster_schedule::Schedule, run: &Run) -> String {
+    format!("{} {}", run.key, calendar.time_zone_name())
 }
 
 /// The job's first run that starts strictly after `now` (jitter
@@ -50,7 +59,7 @@ pub fn next_run(schedule: &admin::Schedule, job: JobId, jitter_secs: u32, now: U
     let from = timestamp(now.minus_ms(i64::from(jitter_secs) * 1000 + 1));
     Ok(calendar
         .runs_after(from)
-        .map(|run| NextRun { starts_at: millis(run.start_at(seed, jitter_secs)), key: run.key })
+        .map(|run| NextRun { starts_at: millis(run.start_at(seed, jitter_secs)), key: run_key(&calendar, &run) })
         .find(|run| run.starts_at.0 > now.0))
 }
 
@@ -67,8 +76,9 @@ pub fn due_run(schedule: &admin::Schedule, due: &NextRun, now: UnixMillis) -> Re
     if now.millis_since(due.starts_at) <= ON_TIME_WITHIN_MS {
         return Ok(DueRun { key: due.key.clone(), caught_up: false });
     }
-    let latest = checked(schedule)?.latest_run_at_or_before(timestamp(now));
-    Ok(DueRun { key: latest.map_or_else(|| due.key.clone(), |run| run.key), caught_up: true })
+    let calendar = checked(schedule)?;
+    let latest = calendar.latest_run_at_or_before(timestamp(now));
+    Ok(DueRun { key: latest.map_or_else(|| due.key.clone(), |run| run_key(&calendar, &run)), caught_up: true })
 }
 
 /// The job's next [`SHOWN_RUNS`] runs after `now`; none while disabled.
@@ -139,11 +149,11 @@ mod tests {
         let copenhagen = schedule("02:00", "Europe/Copenhagen", None);
         let cases = [
             // (jitter, now, expected start, key)
-            (0, "2027-01-10T00:30:00Z", "2027-01-10T01:00:00Z", "2027-01-10T02:00"),
-            (0, "2027-01-10T00:59:59Z", "2027-01-10T01:00:00Z", "2027-01-10T02:00"),
+            (0, "2027-01-10T00:30:00Z", "2027-01-10T01:00:00Z", "2027-01-10T02:00 Europe/Copenhagen"),
+            (0, "2027-01-10T00:59:59Z", "2027-01-10T01:00:00Z", "2027-01-10T02:00 Europe/Copenhagen"),
             // Strictly after: a run due exactly now is not next.
-            (0, "2027-01-10T01:00:00Z", "2027-01-11T01:00:00Z", "2027-01-11T02:00"),
-            (0, "2027-07-10T00:30:00Z", "2027-07-11T00:00:00Z", "2027-07-11T02:00"),
+            (0, "2027-01-10T01:00:00Z", "2027-01-11T01:00:00Z", "2027-01-11T02:00 Europe/Copenhagen"),
+            (0, "2027-07-10T00:30:00Z", "2027-07-11T00:00:00Z", "2027-07-11T02:00 Europe/Copenhagen"),
         ];
         for (jitter, now, starts, key) in cases {
             let next = next_run(&copenhagen, job(), jitter, at(now)).unwrap().unwrap();
@@ -164,14 +174,27 @@ mod tests {
     }
 
     #[test]
+    fn a_run_key_names_its_zone() {
+        // 02:00 UTC ran at 02:00Z; moved to New York at 03:00Z, 02:00 there (07:00Z) is another run, not that one.
+        let now = at("2027-01-10T03:00:00Z");
+        let utc = next_run(&schedule("02:00", "UTC", None), job(), 0, at("2027-01-10T01:00:00Z")).unwrap().unwrap();
+        let new_york = next_run(&schedule("02:00", "America/New_York", None), job(), 0, now).unwrap().unwrap();
+        assert_eq!(utc.key, "2027-01-10T02:00 UTC");
+        assert_eq!(new_york, NextRun { starts_at: at("2027-01-10T07:00:00Z"), key: "2027-01-10T02:00 America/New_York".into() });
+    }
+
+    #[test]
     fn a_missed_run_is_caught_up_once_as_the_latest_slot() {
         let daily = schedule("02:00", "UTC", None);
-        let due = NextRun { starts_at: at("2027-01-10T02:00:00Z"), key: "2027-01-10T02:00".into() };
+        let due = NextRun { starts_at: at("2027-01-10T02:00:00Z"), key: "2027-01-10T02:00 UTC".into() };
         assert_eq!(due_run(&daily, &due, at("2027-01-10T02:00:05Z")).unwrap(), DueRun { key: due.key.clone(), caught_up: false });
         assert_eq!(due_run(&daily, &due, at("2027-01-10T02:04:59Z")).unwrap(), DueRun { key: due.key.clone(), caught_up: false });
         assert_eq!(due_run(&daily, &due, at("2027-01-10T09:00:00Z")).unwrap(), DueRun { key: due.key.clone(), caught_up: true });
         // Down for three days: one run, for the latest slot.
-        assert_eq!(due_run(&daily, &due, at("2027-01-13T09:00:00Z")).unwrap(), DueRun { key: "2027-01-13T02:00".into(), caught_up: true });
+        assert_eq!(
+            due_run(&daily, &due, at("2027-01-13T09:00:00Z")).unwrap(),
+            DueRun { key: "2027-01-13T02:00 UTC".into(), caught_up: true }
+        );
     }
 
     #[test]

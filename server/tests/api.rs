@@ -199,7 +199,7 @@ async fn jobs_are_deleted_once_no_user_is_active(engine: Engine) {
 
     // Unlinked and imported: nobody is active.
     w.app.put(&format!("{path}/links"), &w.admin, &Vec::<LinkInput>::new()).await;
-    let answer = w.app.post(&format!("{path}/imports"), Some(&w.admin), &()).await;
+    let answer = w.app.post(&format!("{path}/imports"), Some(&w.admin), &serde_json::json!({})).await;
     let unlinked = w.app.wait_for_session(&w.admin, answer.json::<Session>().id).await;
     session_succeeded(&unlinked);
     assert_eq!(unlinked.counts.deactivated, 1, "{unlinked:?}");
@@ -407,7 +407,7 @@ async fn first_snapshot_is_imported_at_once_with_nested_links(engine: Engine) {
     // A second snapshot is stored, not imported; a manual import then changes nothing.
     let commit = w.agent.push(&w.app, &records).await;
     assert!(commit.session.is_none(), "{}", commit.message);
-    let manual = w.app.post(&format!("/api/v1/jobs/{}/imports", w.job.id), Some(&w.admin), &()).await;
+    let manual = w.app.post(&format!("/api/v1/jobs/{}/imports", w.job.id), Some(&w.admin), &serde_json::json!({})).await;
     assert_eq!(manual.status, 202);
     let manual = w.app.wait_for_session(&w.admin, manual.json::<Session>().id).await;
     session_succeeded(&manual);
@@ -521,7 +521,7 @@ async fn tenants_cannot_see_each_other(engine: Engine) {
         w.app.get(&path, &other).await.assert_problem(404);
     }
     w.app.post(&format!("/api/v1/jobs/{job}/registration-tokens"), Some(&other), &()).await.assert_problem(404);
-    w.app.post(&format!("/api/v1/jobs/{job}/imports"), Some(&other), &()).await.assert_problem(404);
+    w.app.post(&format!("/api/v1/jobs/{job}/imports"), Some(&other), &serde_json::json!({})).await.assert_problem(404);
     w.app.post(&format!("/api/v1/jobs/{job}/full-sync"), Some(&other), &()).await.assert_problem(404);
     w.app.get(&format!("/api/v1/agents?job={job}"), &other).await.assert_problem(404);
     w.app.post(&format!("/api/v1/agents/{}/revoke", w.agent.id), Some(&other), &()).await.assert_problem(404);
@@ -570,7 +570,7 @@ async fn departures_are_deactivated_on_the_next_import(engine: Engine) {
     // user1 moves out of scope, user2 is disabled, user3 vanishes.
     let second = vec![user(1, "OU=External", 512), user(2, "OU=Staff", 514), group(200, "Sales", &[1, 2, 3])];
     assert!(w.agent.push(&w.app, &second).await.session.is_none());
-    let manual: Session = w.app.post(&format!("/api/v1/jobs/{}/imports", w.job.id), Some(&w.admin), &()).await.json();
+    let manual: Session = w.app.post(&format!("/api/v1/jobs/{}/imports", w.job.id), Some(&w.admin), &serde_json::json!({})).await.json();
     let manual = w.app.wait_for_session(&w.admin, manual.id).await;
     session_succeeded(&manual);
     assert_eq!(manual.counts.deactivated, 3, "{manual:?}");
@@ -582,7 +582,7 @@ async fn departures_are_deactivated_on_the_next_import(engine: Engine) {
 async fn manual_import_needs_a_snapshot(engine: Engine) {
     let w = world(engine).await;
     w.app
-        .post(&format!("/api/v1/jobs/{}/imports", w.job.id), Some(&w.admin), &())
+        .post(&format!("/api/v1/jobs/{}/imports", w.job.id), Some(&w.admin), &serde_json::json!({}))
         .await
         .assert_problem(409)
         .assert_kind(ProblemKind::NoDirectoryState);
@@ -637,7 +637,7 @@ async fn deltas_change_the_state_only_on_the_watermark_it_holds(engine: Engine) 
     // Replaying the same delta now fails: its base is no longer the state.
     w.agent.push_as(&w.app, &delta, SnapshotKind::Delta, Some(watermark(1000)), watermark(1010)).await.assert_problem(409);
 
-    let manual: Session = w.app.post(&format!("/api/v1/jobs/{}/imports", w.job.id), Some(&w.admin), &()).await.json();
+    let manual: Session = w.app.post(&format!("/api/v1/jobs/{}/imports", w.job.id), Some(&w.admin), &serde_json::json!({})).await.json();
     let manual = w.app.wait_for_session(&w.admin, manual.id).await;
     session_succeeded(&manual);
     assert_eq!(
@@ -659,7 +659,7 @@ async fn deltas_change_the_state_only_on_the_watermark_it_holds(engine: Engine) 
     }
     let committed = w.agent.push_as(&w.app, &[filtered], SnapshotKind::Delta, Some(watermark(1010)), watermark(1011)).await;
     assert_eq!(committed.status, 200, "{:?}", committed.body);
-    let manual: Session = w.app.post(&format!("/api/v1/jobs/{}/imports", w.job.id), Some(&w.admin), &()).await.json();
+    let manual: Session = w.app.post(&format!("/api/v1/jobs/{}/imports", w.job.id), Some(&w.admin), &serde_json::json!({})).await.json();
     let manual = w.app.wait_for_session(&w.admin, manual.id).await;
     assert_eq!(manual.counts.deactivated, 1, "{manual:?}");
     let changes: Page<SessionChange> = w.app.get(&format!("/api/v1/sessions/{}/changes", manual.id), &w.admin).await.json();

@@ -46,7 +46,7 @@ impl World {
 
     /// "Perform import", waited for.
     async fn import(&self) -> Session {
-        let answer = self.app.post(&format!("/api/v1/jobs/{}/imports", self.job.id), Some(&self.admin), &()).await;
+        let answer = self.app.post(&format!("/api/v1/jobs/{}/imports", self.job.id), Some(&self.admin), &serde_json::json!({})).await;
         assert_eq!(answer.status, 202, "{:?}", answer.body);
         self.app.wait_for_session(&self.admin, answer.json::<Session>().id).await
     }

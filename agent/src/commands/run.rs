@@ -3,15 +3,17 @@
 //! for commands (`GET /agent/v1/commands?wait=30`), runs each (`push`,
 //! `load_structure`, `check`) and reports how it went, and says how it is
 //! every 30 s (`POST /agent/v1/heartbeat`: version, host, OS, whether the
-//! DC answered, the last error). It only ever connects out. Lost contact
-//! with the server is retried with jittered exponential backoff, for ever;
-//! a stop (SIGTERM, SIGINT, a Windows service stop) ends it cleanly.
+//! DC answered at its last check, every 5 minutes, and the last error). It
+//! only ever connects out. Lost contact with the server is retried with
+//! jittered exponential backoff (up to about a minute apart), for ever; a
+//! stop (SIGTERM, SIGINT, a Windows service stop) ends it cleanly, dropping
+//! a command under way, which the server then answers again.
 //!
-//! A command is run at most once to its end: its result is written to the
-//! state directory before it is reported, so a result whose report was
-//! lost (the server down, the agent stopped) is reported when `run` starts
-//! again, and a command the server answers again with that id is not run
-//! a second time.
+//! A command that ran to its end is not run again: its result is written
+//! to the state directory before it is reported, and reported before the
+//! next poll (at the next start, if the report was lost), so the server
+//! never hands it out again. One stopped half-way is run again when it is
+//! answered again.
 
 use std::fs::{self, File, TryLockError};
 use std::future::Future;
@@ -42,8 +44,12 @@ pub struct RunOptions {
     pub poll_wait_secs: u32,
     /// Between heartbeats.
     pub heartbeat_every: Duration,
-    /// The longest pause between attempts while the server is unreachable.
+    /// The longest pause between attempts while the server is unreachable,
+    /// before jitter (which adds up to as much again).
     pub max_backoff: Duration,
+    /// Between the heartbeat's checks that the DC answers (a bind each: AD
+    /// logs every one, and a wrong password counts towards lockout).
+    pub dc_probe_every: Duration,
 }
 
 impl Default for RunOptions {
@@ -51,19 +57,31 @@ impl Default for RunOptions {
         RunOptions {
             poll_wait_secs: roster_proto::agent::MAX_COMMAND_WAIT_SECS,
             heartbeat_every: Duration::from_secs(30),
-            max_backoff: Duration::from_secs(60),
+            max_backoff: Duration::from_secs(30),
+            dc_probe_every: Duration::from_secs(300),
         }
     }
 }
 
-/// The lock on a state directory, held while `run` runs; released when
-/// dropped or when the process ends however it ends.
+/// The lock on a state directory, held while `run` runs (and while
+/// `push`, `rotate-key` and `register` change the state a running service
+/// uses: the spool, the key, the identity); released when dropped or when
+/// the process ends however it ends.
 #[derive(Debug)]
 pub struct RunLock {
     _file: File,
 }
 
 impl RunLock {
+    /// Takes the lock of a state directory that exists (one that does not
+    /// yet has nothing to guard: `None`).
+    pub fn acquire_existing(state: &StateDir) -> Result<Option<RunLock>, AgentError> {
+        match state.root().is_dir() {
+            true => RunLock::acquire(state).map(Some),
+            false => Ok(None),
+        }
+    }
+
     /// Takes the state directory's lock, or says who holds it.
     pub fn acquire(state: &StateDir) -> Result<RunLock, AgentError> {
         let path = state.run_lock_path();
@@ -80,7 +98,8 @@ impl RunLock {
                 let holder = holder.trim();
                 let by = if holder.is_empty() { String::new() } else { format!(" (process {holder})") };
                 return Err(Stage::Config.err(format!(
-                    "another `roster-agent run` is using the state directory {}{by}: stop it first, or give this one its own --state-dir",
+                    "the state directory {} is in use by another roster-agent{by} (the service, `roster-agent run`, holds it while it runs): \
+                     stop that first, or use another --state-dir",
                     state.root().display()
                 )));
             }
@@ -116,6 +135,15 @@ impl Health {
         }
     }
 
+    /// Puts back an error a lost heartbeat carried, unless a newer one came.
+    fn failed_unless_newer(&self, error: &str) {
+        if let Ok(mut last) = self.last_error.lock()
+            && last.is_none()
+        {
+            *last = Some(error.to_owned());
+        }
+    }
+
     fn take_error(&self) -> Option<String> {
         self.last_error.lock().ok().and_then(|mut last| last.take())
     }
@@ -129,12 +157,16 @@ pub async fn run(ctx: &Context, options: &RunOptions, stop: impl Future<Output =
     let _lock = RunLock::acquire(&ctx.state)?;
     let identity = ctx.state.identity()?;
     ctx.ldap_settings()?;
-    let client = Arc::new(ctx.client(&identity)?);
+    // One retry inside each request: past that the loop's own backoff takes over, so that an agent
+    // notices the server is back within its backoff, not after the client's seven retries.
+    let mut quick = ctx.clone();
+    quick.config.server.max_retries = quick.config.server.max_retries.min(1);
+    let client = Arc::new(quick.client(&identity)?);
     let health = Arc::new(Health::default());
     let registration = &identity.registration;
     info!(agent_id = %registration.agent_id, job_id = %registration.job_id, server = %client.base_url(), "running: waiting for commands");
 
-    let beating = tokio::spawn(heartbeats(ctx.clone(), Arc::clone(&client), Arc::clone(&health), options.heartbeat_every));
+    let beating = tokio::spawn(heartbeats(ctx.clone(), Arc::clone(&client), Arc::clone(&health), options.clone()));
     tokio::pin!(stop);
     let work = work(ctx, &client, &health, options);
     let outcome = tokio::select! {
@@ -257,9 +289,10 @@ async fn report(client: &ServerClient, unreported: &Unreported) -> Result<(), Ag
             info!(command_id = %unreported.command, "the server had this result already");
             Ok(())
         }
-        // The command is gone (its job deleted, say): nothing to report to.
-        Err(error) if error.status() == Some(StatusCode::NOT_FOUND) => {
-            warn!(command_id = %unreported.command, %error, "the server no longer knows the command; its result is dropped");
+        // Refused for good (the command is gone with its job, the body is refused, the agent was
+        // revoked): reporting it again would block every later command; the result is dropped.
+        Err(error) if error.status().is_some_and(|status| status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS) => {
+            warn!(command_id = %unreported.command, %error, "the server refused the result; it is dropped");
             Ok(())
         }
         Err(error) => Err(Stage::Report.err(error)),
@@ -270,19 +303,36 @@ fn already_reported(error: &HttpError) -> bool {
     error.status() == Some(StatusCode::CONFLICT) && error.problem_type() == Some(ProblemKind::CommandAlreadyReported.uri())
 }
 
-/// Heartbeats until aborted: the first at once, then every `every`.
-async fn heartbeats(ctx: Context, client: Arc<ServerClient>, health: Arc<Health>, every: Duration) {
-    let mut tick = tokio::time::interval(every);
+/// After the DC refused the bind's credentials, the heartbeat tries again
+/// only this much later: the password is wrong until someone changes it,
+/// and every try counts towards the account's lockout.
+const PROBE_AFTER_BAD_CREDENTIALS: Duration = Duration::from_secs(3600);
+
+/// Heartbeats until aborted: the first at once, then every
+/// `options.heartbeat_every`; the DC is probed at the first and then every
+/// `options.dc_probe_every` (the last answer is repeated between).
+async fn heartbeats(ctx: Context, client: Arc<ServerClient>, health: Arc<Health>, options: RunOptions) {
+    let mut tick = tokio::time::interval(options.heartbeat_every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut dc_reachable = false;
+    let mut next_probe = tokio::time::Instant::now();
     loop {
         tick.tick().await;
-        let dc_reachable = match dc_answers(&ctx).await {
-            Ok(()) => true,
-            Err(error) => {
-                health.failed(&error.to_string());
-                false
-            }
-        };
+        if tokio::time::Instant::now() >= next_probe {
+            let probed = dc_answers(&ctx).await;
+            next_probe = tokio::time::Instant::now()
+                + match &probed {
+                    Err(error) if bad_credentials(error) => PROBE_AFTER_BAD_CREDENTIALS,
+                    _ => options.dc_probe_every,
+                };
+            dc_reachable = match probed {
+                Ok(()) => true,
+                Err(error) => {
+                    health.failed(&error.to_string());
+                    false
+                }
+            };
+        }
         let beat = Heartbeat {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             host_name: crate::platform::hostname().unwrap_or_else(|| "unknown".to_owned()),
@@ -293,10 +343,15 @@ async fn heartbeats(ctx: Context, client: Arc<ServerClient>, health: Arc<Health>
         if let Err(error) = client.heartbeat(&beat).await {
             warn!(error = %Stage::Heartbeat.err(error), "heartbeat not delivered");
             if let Some(lost) = beat.last_error {
-                health.failed(&lost);
+                health.failed_unless_newer(&lost);
             }
         }
     }
+}
+
+/// True for the DC's "invalid credentials" (LDAP result 49).
+fn bad_credentials(error: &AgentError) -> bool {
+    matches!(error.cause.as_ref(), Cause::LdapResult { rc: 49, .. })
 }
 
 /// Whether the DC answers: a connection, a bind, a rootDSE read.

@@ -57,15 +57,12 @@ pub fn run_if_service(cli: Cli) -> Result<u8, Box<Cli>> {
 }
 
 fn service_main(_arguments: Vec<OsString>) {
-    let status = serve();
-    if let Ok(mut outcome) = OUTCOME.lock() {
-        *outcome = Some(status);
-    }
+    serve();
 }
 
-/// Runs `run` until the manager stops it; its exit status.
-fn serve() -> u8 {
-    let Some(cli) = PENDING.lock().ok().and_then(|mut pending| pending.take()) else { return 1 };
+/// Runs `run` until the manager stops it, and hands back its exit status.
+fn serve() {
+    let Some(cli) = PENDING.lock().ok().and_then(|mut pending| pending.take()) else { return };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let stop_tx = Mutex::new(Some(stop_tx));
     let handler = move |control| match control {
@@ -81,8 +78,8 @@ fn serve() -> u8 {
     let handle = match service_control_handler::register(SERVICE_NAME, handler) {
         Ok(handle) => handle,
         Err(error) => {
-            tracing::error!(%error, "cannot register with the service manager");
-            return 1;
+            tracing::error!(error = ?error, "cannot register with the service manager");
+            return;
         }
     };
     report(&handle, ServiceState::Running, ServiceControlAccept::STOP | ServiceControlAccept::SHUTDOWN, 0, Duration::ZERO);
@@ -105,8 +102,11 @@ fn serve() -> u8 {
             1
         }
     };
+    // Handed back before Stopped is reported: the dispatcher may return to `main` at once after it.
+    if let Ok(mut outcome) = OUTCOME.lock() {
+        *outcome = Some(status);
+    }
     report(&handle, ServiceState::Stopped, ServiceControlAccept::empty(), u32::from(status), Duration::ZERO);
-    status
 }
 
 /// Tells the manager the service's state; a non-zero `exit_code` is a
@@ -126,6 +126,6 @@ fn report(handle: &ServiceStatusHandle, state: ServiceState, accepted: ServiceCo
         process_id: None,
     };
     if let Err(error) = handle.set_service_status(status) {
-        tracing::warn!(%error, ?state, "cannot tell the service manager");
+        tracing::warn!(error = ?error, ?state, "cannot tell the service manager");
     }
 }

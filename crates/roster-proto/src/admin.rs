@@ -231,8 +231,9 @@ pub struct UpdateJob {
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
     #[schemars(length(max = 4096))]
     pub user_filter: Option<String>,
-    /// The whole schedule, as in `createJob.schedule`; the next scheduled
-    /// import moves to it.
+    /// The whole schedule, as in `createJob.schedule` (members left out
+    /// take their defaults: `enabled` true, `interval_minutes` null); the
+    /// next scheduled import moves to it.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
     pub schedule: Option<Schedule>,
     /// As in `createJob.full_sync_interval_days`.
@@ -727,7 +728,7 @@ fn session_rules(schema: &mut schemars::Schema) {
             { "if": when("running"), "then": { "required": ["snapshot_id"] } },
             { "if": when("succeeded"), "then": { "required": ["snapshot_id"] } },
             { "if": when("held"), "then": { "required": ["held_reasons", "snapshot_id"] } },
-            { "if": when("rejected"), "then": { "required": ["held_reasons", "decided_by", "decided_at"] } }
+            { "if": when("rejected"), "then": { "required": ["held_reasons", "decided_by", "decided_at", "snapshot_id"] } }
         ]),
     );
 }

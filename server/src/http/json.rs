@@ -48,19 +48,32 @@ pub fn from_value<T: serde::de::DeserializeOwned + serde::Serialize>(mut value: 
     Ok(typed)
 }
 
-/// A route's optional JSON body: none (or only white space) and `null` are
-/// `None`; anything else must be JSON that fits `T`. `expected` names `T`
-/// in the refusal of a body that is not JSON.
+/// Whether an optional body of `null` means no body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Null {
+    /// `null` is the same as no body (approve and reject, as documented).
+    IsNoBody,
+    /// `null` is not the object the route takes (422).
+    Refused,
+}
+
+/// A route's optional JSON body: none (or only white space) is `None`, and
+/// so is `null` where `null` says so; anything else must be JSON that fits
+/// `T`. `expected` names `T` in the refusal of a body that is not JSON.
 pub fn optional_body<T: serde::de::DeserializeOwned + serde::Serialize>(
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
     expected: &'static str,
+    null: Null,
 ) -> Result<Option<T>, AppError> {
     let body = body.map_err(|rejection| body_rejected(rejection.status(), rejection.body_text(), || RequestError::BodyTooLarge))?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    let value: Option<serde_json::Value> = serde_json::from_slice(&body).map_err(|source| RequestError::NotJson { expected, source })?;
-    value.map(from_value).transpose()
+    let value: serde_json::Value = serde_json::from_slice(&body).map_err(|source| RequestError::NotJson { expected, source })?;
+    match (value, null) {
+        (serde_json::Value::Null, Null::IsNoBody) => Ok(None),
+        (value, _) => from_value(value).map(Some),
+    }
 }
 
 /// serde's derived `Deserialize` also reads a struct from an array of its

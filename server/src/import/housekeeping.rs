@@ -27,6 +27,9 @@ pub(super) async fn requeue_interrupted(db: &Db, silent_since: UnixMillis) -> Re
 /// Forgets expired token ids, deletes snapshots left unfinished longer
 /// than the limit allows, purges users inactive past their tenant's grace
 /// period and sessions past its retention.
+/// Days an acknowledged or expired agent command is kept (for support).
+pub const COMMANDS_KEPT_DAYS: u32 = 7;
+
 pub async fn housekeeping(db: &Db, limits: &Limits) -> Result<(), StoreError> {
     housekeeping_at(db, limits, UnixMillis::now()).await
 }
@@ -42,6 +45,10 @@ pub async fn housekeeping_at(db: &Db, limits: &Limits, now: UnixMillis) -> Resul
         tracing::info!(%run, rows, "deleted the staged plan of an import run that ended without clearing it");
     }
     store::agents::forget_expired_tokens(db, now).await?;
+    let commands = store::commands::prune(db, now.minus_days(COMMANDS_KEPT_DAYS), now).await?;
+    if commands > 0 {
+        tracing::info!(commands, "deleted agent commands done with");
+    }
     let deleted = store::directory::delete_unfinished(db, now.minus_ms(limits.unfinished_snapshot_ttl_secs * 1000)).await?;
     if deleted > 0 {
         tracing::info!(snapshots = deleted, "deleted unfinished snapshots");

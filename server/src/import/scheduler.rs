@@ -29,13 +29,17 @@ pub async fn start_due_runs(db: &Db, limits: &Limits, bell: &CommandBell) -> Res
             tx.rollback().await?;
             break;
         };
-        let planned = crate::schedule::next_run(&job.schedule, job.id, limits.schedule_jitter_secs, now)
-            .and_then(|next| Ok((next, crate::schedule::due_run(&job.schedule, &job.due, now)?)));
-        let (next, run) = match planned {
+        let planned = job.run.map_err(|e| e.to_string()).and_then(|(schedule, due)| {
+            let next = crate::schedule::next_run(&schedule, job.id, limits.schedule_jitter_secs, now).map_err(|e| e.to_string())?;
+            let run = crate::schedule::due_run(&schedule, &due, now).map_err(|e| e.to_string())?;
+            Ok((due, next, run))
+        });
+        let (due, next, run) = match planned {
             Ok(planned) => planned,
             Err(error) => {
-                // Only a schedule stored before a rule changed could be refused now: turned off, never retried in a loop.
-                tracing::error!(job = %job.id, tenant = %job.tenant_id, %error, "stored schedule refused: its runs stop until it is changed");
+                // A schedule that cannot be read or is refused now (stored under an older rule): its runs stop,
+                // rather than the job coming first, failing, at every tick; a PATCH of the schedule starts them again.
+                tracing::error!(job = %job.id, tenant = %job.tenant_id, %error, "stored schedule unusable: its runs stop until it is changed");
                 store::schedule::advance(&mut tx, job.id, None).await?;
                 tx.commit().await?;
                 continue;
@@ -49,7 +53,7 @@ pub async fn start_due_runs(db: &Db, limits: &Limits, bell: &CommandBell) -> Res
         let until = UnixMillis(now.0.saturating_add(i64::from(limits.fresh_snapshot_deadline_secs) * 1000));
         let session =
             store::sessions::insert_waiting(&mut tx, job.tenant_id, job.id, SessionTrigger::Schedule, run.caught_up, until).await?;
-        store::schedule::record_run(&mut tx, job.id, &run.key, job.due.starts_at, now, run.caught_up, session).await?;
+        store::schedule::record_run(&mut tx, job.id, &run.key, due.starts_at, now, run.caught_up, session).await?;
         store::commands::issue(&mut tx, job.tenant_id, job.id, CommandAction::Push { full: false }, Some(session), now, until).await?;
         tx.commit().await?;
         tracing::info!(job = %job.id, tenant = %job.tenant_id, session = %session, slot = %run.key, caught_up = run.caught_up, "scheduled run started: fresh data asked of the agent");

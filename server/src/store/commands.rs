@@ -45,13 +45,17 @@ fn command_from_row(row: &AnyRow) -> Result<Command, StoreError> {
 }
 
 /// The oldest open command of `agent`'s job that it may run: one nobody
-/// took yet, or one it took and has not answered (it restarted, or its
-/// answer was lost). Taking it marks it delivered to `agent`.
+/// took yet (or only an agent revoked since), or one it took and has not
+/// answered (it restarted, or its answer was lost). Taking it marks it
+/// delivered to `agent`.
 pub async fn take_next(db: &Db, tenant: TenantId, job: JobId, agent: AgentId, now: UnixMillis) -> Result<Option<Command>, StoreError> {
     // A read first, so that an idle poll writes nothing.
+    // Delivered to a revoked agent (say, one an admin shut out mid-command) is as good as not delivered.
     let row = sqlx::query(
         "SELECT id, action, issued_at, delivered_to FROM agent_commands
-         WHERE job_id = $1 AND tenant_id = $2 AND acked_at IS NULL AND expires_at > $3 AND (delivered_to IS NULL OR delivered_to = $4)
+         WHERE job_id = $1 AND tenant_id = $2 AND acked_at IS NULL AND expires_at > $3
+           AND (delivered_to IS NULL OR delivered_to = $4
+                OR delivered_to IN (SELECT id FROM agents WHERE job_id = $1 AND revoked_at IS NOT NULL))
          ORDER BY id LIMIT 1",
     )
     .bind(job.to_string())
@@ -62,15 +66,18 @@ pub async fn take_next(db: &Db, tenant: TenantId, job: JobId, agent: AgentId, no
     .await?;
     let Some(row) = row else { return Ok(None) };
     let command = command_from_row(&row)?;
-    if row.try_get::<Option<String>, _>("delivered_to")?.is_some() {
+    let holder: Option<String> = row.try_get("delivered_to")?;
+    if holder.as_deref() == Some(agent.to_string().as_str()) {
         return Ok(Some(command));
     }
     let taken = sqlx::query(
-        "UPDATE agent_commands SET delivered_to = $1, delivered_at = $2 WHERE id = $3 AND delivered_to IS NULL AND acked_at IS NULL",
+        "UPDATE agent_commands SET delivered_to = $1, delivered_at = $2
+         WHERE id = $3 AND acked_at IS NULL AND (delivered_to IS NULL OR delivered_to = $4)",
     )
     .bind(agent.to_string())
     .bind(now.0)
     .bind(command.id.to_string())
+    .bind(holder)
     .execute(&mut *db.writer().await?)
     .await?;
     // Another agent of the job (or another replica's poll) took it first: the caller looks again.
@@ -148,4 +155,15 @@ pub async fn expire_for_session(conn: &mut sqlx::AnyConnection, session: Session
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+/// Deletes the commands issued before `before` that are done with
+/// (acknowledged, or expired by `now`). Returns how many.
+pub async fn prune(db: &Db, before: UnixMillis, now: UnixMillis) -> Result<u64, StoreError> {
+    let result = sqlx::query("DELETE FROM agent_commands WHERE issued_at < $1 AND (acked_at IS NOT NULL OR expires_at <= $2)")
+        .bind(before.0)
+        .bind(now.0)
+        .execute(&mut *db.writer().await?)
+        .await?;
+    Ok(result.rows_affected())
 }

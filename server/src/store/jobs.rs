@@ -248,13 +248,19 @@ pub async fn delete_job(db: &Db, tenant: TenantId, job: JobId) -> Result<Deleted
         sqlx::query(sql).bind(&id).execute(&mut *tx).await?;
     }
     sqlx::query(
-        "UPDATE sessions SET status = 'failed', error = 'the job was deleted', finished_at = $1
-         WHERE job_id = $2 AND status IN ('queued', 'held')",
+        "UPDATE sessions SET status = 'failed', error = 'the job was deleted', finished_at = $1, waiting_until = NULL
+         WHERE job_id = $2 AND status IN ('waiting', 'queued', 'held')",
     )
     .bind(now)
     .bind(&id)
     .execute(&mut *tx)
     .await?;
+    // Nothing is asked of its agents any more (they are revoked too), and no run is scheduled.
+    sqlx::query("UPDATE agent_commands SET expires_at = $1 WHERE job_id = $2 AND acked_at IS NULL AND expires_at > $1")
+        .bind(now)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
     // Planned creations name people no user row will ever be purged for.
     sqlx::query(
         "DELETE FROM session_changes WHERE user_id IS NULL

@@ -133,23 +133,24 @@ pub fn hash_secret(secret: &str) -> String {
 
 /// Deletes, in one transaction, the rows of `parent` whose ids `ids` (a
 /// `SELECT id ...` binding `$1` to `tenant` and `$2` to `before`)
-/// selects, and first the rows of `child` naming them in `child_key`.
+/// selects, and first the rows of each `(child, child_key)` naming them.
 /// Returns how many `parent` rows went.
 pub(crate) async fn delete_with_children(
     db: &Db,
     ids: &'static str,
     parent: &'static str,
-    child: &'static str,
-    child_key: &'static str,
+    children: &[(&'static str, &'static str)],
     tenant: TenantId,
     before: UnixMillis,
 ) -> Result<u64, StoreError> {
     let mut tx = db.begin_write().await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {child} WHERE {child_key} IN ({ids})")))
-        .bind(tenant.to_string())
-        .bind(before.0)
-        .execute(&mut *tx)
-        .await?;
+    for (child, child_key) in children {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {child} WHERE {child_key} IN ({ids})")))
+            .bind(tenant.to_string())
+            .bind(before.0)
+            .execute(&mut *tx)
+            .await?;
+    }
     let result = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {parent} WHERE id IN ({ids})")))
         .bind(tenant.to_string())
         .bind(before.0)

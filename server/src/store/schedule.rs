@@ -21,12 +21,14 @@ pub async fn database_now(conn: &mut sqlx::AnyConnection, dialect: Dialect) -> R
 }
 
 /// A job whose scheduled run is due.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct DueJob {
     pub id: JobId,
     pub tenant_id: TenantId,
-    pub schedule: Schedule,
-    pub due: NextRun,
+    /// The stored schedule and the run that is due, or why they cannot be
+    /// read (the caller stops the job's runs rather than retry it at every
+    /// tick ahead of every other job).
+    pub run: Result<(Schedule, NextRun), StoreError>,
 }
 
 /// The job whose run is due longest at `now`, its row locked for the
@@ -45,16 +47,12 @@ pub async fn claim_due(conn: &mut sqlx::AnyConnection, dialect: Dialect, now: Un
     );
     // The one varying part is a literal chosen above.
     let Some(row) = sqlx::query(sqlx::AssertSqlSafe(query)).bind(now.0).fetch_optional(&mut *conn).await? else { return Ok(None) };
-    let key: Option<String> = row.try_get("next_run_key")?;
-    Ok(Some(DueJob {
-        id: get_id(&row, "id")?,
-        tenant_id: get_id(&row, "tenant_id")?,
-        schedule: get_json(&row, "schedule")?,
-        due: NextRun {
-            starts_at: UnixMillis(row.try_get("next_run_at")?),
-            key: key.ok_or(StoreError::Corrupt { column: "jobs.next_run_key", detail: "NULL beside a next_run_at".into() })?,
-        },
-    }))
+    let run = (|| {
+        let key: Option<String> = row.try_get("next_run_key")?;
+        let key = key.ok_or(StoreError::Corrupt { column: "jobs.next_run_key", detail: "NULL beside a next_run_at".into() })?;
+        Ok((get_json(&row, "schedule")?, NextRun { starts_at: UnixMillis(row.try_get("next_run_at")?), key }))
+    })();
+    Ok(Some(DueJob { id: get_id(&row, "id")?, tenant_id: get_id(&row, "tenant_id")?, run }))
 }
 
 /// Moves a claimed job on to its next run (`None`: none, the schedule is off).

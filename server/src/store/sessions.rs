@@ -192,24 +192,49 @@ pub async fn insert_waiting(
     Ok(id)
 }
 
-/// Gives `snapshot` to every session of `job` waiting for data that began
-/// no later than the snapshot was offered (so its data is fresher than the
-/// request), queuing them. Returns how many.
+/// What makes a snapshot fresh enough for a waiting session.
+#[derive(Debug, Clone, Copy)]
+pub struct Freshness {
+    /// The agent that read it.
+    pub agent: roster_proto::AgentId,
+    /// When it was offered (the server's clock).
+    pub offered_at: UnixMillis,
+    /// When its read began, by the agent's clock.
+    pub read_started_at: UnixMillis,
+    /// How far ahead of the server an agent's clock may be.
+    pub clock_ahead_ms: i64,
+}
+
+/// Gives `snapshot` to every session of `job` waiting for data whose data
+/// it holds, queuing them; returns how many. A snapshot is fresh for a
+/// session when its agent was given a command after the session began and
+/// before the snapshot was offered (an agent runs one command at a time,
+/// so its read began after that), or, for a snapshot no command asked for
+/// (`roster-agent push` by hand), when its read began after the session
+/// by the agent's clock even were that clock as far ahead as allowed.
+/// Never a read that may have begun before the session did.
 pub async fn attach_waiting(
     conn: &mut sqlx::AnyConnection,
     job: JobId,
     snapshot: SnapshotId,
     manifest_sha256: &Sha256Hex,
-    offered_at: UnixMillis,
+    fresh: Freshness,
 ) -> Result<u64, StoreError> {
     let result = sqlx::query(
         "UPDATE sessions SET status = 'queued', snapshot_id = $1, manifest_sha256 = $2, waiting_until = NULL
-         WHERE job_id = $3 AND status = 'waiting' AND created_at <= $4",
+         WHERE job_id = $3 AND status = 'waiting'
+           AND (created_at + $7 <= $6
+                OR EXISTS (SELECT 1 FROM agent_commands c
+                            WHERE c.job_id = $3 AND c.delivered_to = $4
+                              AND c.delivered_at >= sessions.created_at AND c.delivered_at <= $5))",
     )
     .bind(snapshot.to_string())
     .bind(manifest_sha256.as_str())
     .bind(job.to_string())
-    .bind(offered_at.0)
+    .bind(fresh.agent.to_string())
+    .bind(fresh.offered_at.0)
+    .bind(fresh.read_started_at.0)
+    .bind(fresh.clock_ahead_ms)
     .execute(&mut *conn)
     .await?;
     Ok(result.rows_affected())
@@ -437,10 +462,12 @@ pub async fn supersede_held(conn: &mut sqlx::AnyConnection, job: JobId, newer: S
 }
 
 /// Removes `tenant`'s finished sessions (succeeded, rejected, failed)
-/// created before `before`, with their changes. Returns how many.
+/// created before `before`, with their changes, the scheduled runs that
+/// started them and the commands they asked for. Returns how many.
 pub async fn delete_finished_before(db: &Db, tenant: TenantId, before: UnixMillis) -> Result<u64, StoreError> {
     let old = "SELECT id FROM sessions WHERE tenant_id = $1 AND created_at < $2 AND status IN ('succeeded', 'rejected', 'failed')";
-    super::delete_with_children(db, old, "sessions", "session_changes", "session_id", tenant, before).await
+    let children = [("session_changes", "session_id"), ("schedule_runs", "session_id"), ("agent_commands", "session_id")];
+    super::delete_with_children(db, old, "sessions", &children, tenant, before).await
 }
 
 /// One user's timeline: the changes applied to it, oldest first, a page at

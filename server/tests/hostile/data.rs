@@ -212,7 +212,7 @@ async fn purge_erases_personal_data_everywhere(engine: Engine) {
         .push_as(&w.app, &[tombstone, group(200, "Sales", &[1, 2])], SnapshotKind::Delta, Some(watermark(1000)), watermark(1001))
         .await;
     assert_eq!(delta.status, 200, "{:?}", delta.body);
-    let second: Session = w.app.post(&format!("/api/v1/jobs/{}/imports", w.job.id), Some(&w.admin), &()).await.json();
+    let second: Session = w.app.post(&format!("/api/v1/jobs/{}/imports", w.job.id), Some(&w.admin), &serde_json::json!({})).await.json();
     let second = w.app.wait_for_session(&w.admin, second.id).await;
     session_succeeded(&second);
     assert_eq!(second.counts.deactivated, 1, "{second:?}");

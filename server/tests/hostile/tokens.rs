@@ -376,7 +376,7 @@ async fn client_text_cannot_forge_a_log_line(engine: Engine) {
     session_succeeded(&w.app.wait_for_session(&w.admin, first.id).await);
     let pushed = w.agent.push_as(&w.app, &staff(11..=30), roster_proto::manifest::SnapshotKind::Full, None, watermark(1001)).await;
     assert_eq!(pushed.status, 200, "{}", pushed.body);
-    let queued: Session = w.app.post(&format!("/api/v1/jobs/{}/imports", w.job.id), Some(&w.admin), &()).await.json();
+    let queued: Session = w.app.post(&format!("/api/v1/jobs/{}/imports", w.job.id), Some(&w.admin), &serde_json::json!({})).await.json();
     let held = w.app.wait_for_session(&w.admin, queued.id).await;
     assert_eq!(held.status, SessionStatus::Held, "{held:?}");
     let by = json!({"by": format!("alice{}", forged("FORGED-NAME"))});

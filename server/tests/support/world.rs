@@ -146,6 +146,19 @@ impl Agent {
         self.push_as(app, records, SnapshotKind::Full, None, watermark(1000)).await.json()
     }
 
+    /// Offers a full snapshot of `records` and uploads its chunks, without
+    /// committing it; its id.
+    pub async fn offer_and_upload(&self, app: &TestApp, records: &[Record]) -> SnapshotId {
+        let chunks = chunk(records, 8192);
+        let manifest = self.manifest(&chunks, records);
+        let offered = self.post(app, "/agent/v1/snapshots", &self.sign(&manifest)).await;
+        assert_eq!(offered.status, 200, "{:?}", offered.body);
+        for chunk in &chunks {
+            assert_eq!(self.put_chunk(app, manifest.snapshot_id, chunk.index, chunk.bytes.clone()).await.status, 204);
+        }
+        manifest.snapshot_id
+    }
+
     /// Offers, uploads and commits a snapshot; answers the first refusal.
     pub async fn push_as(
         &self,
@@ -209,12 +222,14 @@ pub async fn world(engine: Engine) -> World {
 }
 
 /// A job named `name` over `OU=Staff`, with every other setting left out.
+/// Its schedule is off: a test's imports are its own, whatever the hour
+/// it runs at (the default schedule is daily at 02:00 UTC).
 pub fn staff_job(name: &str) -> CreateJob {
     CreateJob {
         name: name.into(),
         relative_paths: vec!["OU=Staff".into()],
         group_paths: vec![],
-        schedule: None,
+        schedule: Some(roster_proto::admin::Schedule { enabled: false, ..Default::default() }),
         full_sync_interval_days: None,
         user_filter: None,
         policy: None,

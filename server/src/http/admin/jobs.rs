@@ -528,12 +528,12 @@ pub(super) async fn put_policy(
     operation_id = "startImport",
     tag = "admin",
     summary = "Import the job now, from its newest snapshot or fresh from the agent",
-    description = "The body is optional (none, `null` or `{}`: the stored data). Creates a session with trigger `manual`. Without `fresh` it imports the newest committed snapshot (`queued` at once). With `\"fresh\": true` it asks the job's agent to push (a delta where the server's sync advice allows) and answers the session `waiting`: the commit of a snapshot the agent offers from now on queues it, and if none is committed by `waiting_until` (default 10 minutes) it fails, naming each agent of the job and when it was last heard from. It never imports older data instead.",
+    description = "The body is optional (none, or `{}`: the stored data; `null` is refused). Creates a session with trigger `manual`. Without `fresh` it imports the newest committed snapshot (`queued` at once). With `\"fresh\": true` it asks the job's agent to push (a delta where the server's sync advice allows) and answers the session `waiting`: the commit of a snapshot the agent offers from now on queues it, and if none is committed by `waiting_until` (default 10 minutes) it fails, naming each agent of the job and when it was last heard from. It never imports older data instead.",
     params(params::Job),
     request_body(
         content = StartImport,
         content_type = "application/json",
-        description = "Optional: an empty body (or `null`) is the same as `{}`. The Content-Type is not checked.",
+        description = "Optional: an empty body is the same as `{}`. The Content-Type is not checked.",
     ),
     responses(
         (status = 202, description = "Started: the session as it stands (`queued`, or `waiting` for fresh data); follow it with `GET /api/v1/sessions/{id}`.", body = Session, content_type = "application/json"),
@@ -541,7 +541,7 @@ pub(super) async fn put_policy(
         (status = 404, response = responses::NotFound),
         (status = 409, description = "Without `fresh`: the job has no committed snapshot yet.", body = Problem, content_type = "application/problem+json"),
         (status = 413, response = responses::PayloadTooLarge),
-        (status = 422, description = "The body is neither empty nor `null` nor JSON fitting `StartImport` (this includes malformed JSON).", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The body is neither empty nor JSON fitting `StartImport` (this includes malformed JSON, and `null`).", body = Problem, content_type = "application/problem+json"),
         (status = 429, response = responses::TooManyRequests),
         (status = 500, response = responses::Internal),
         (status = 503, response = responses::Unavailable),
@@ -552,7 +552,7 @@ pub(super) async fn start_import(
     TenantJob { admin, job }: TenantJob,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, ApiJson<Session>), AppError> {
-    let start: StartImport = json::optional_body(body, "StartImport")?.unwrap_or_default();
+    let start: StartImport = json::optional_body(body, "StartImport", json::Null::Refused)?.unwrap_or_default();
     let session = match start.fresh {
         true => service::commands::start_fresh_import(&state.db, &state.limits, &state.commands, admin.tenant_id, &job).await?,
         false => service::imports::start_import(&state.db, &state.imports, admin.tenant_id, &job).await?,

@@ -141,7 +141,7 @@ pub(super) async fn list_changes(
 /// The optional body of approve and reject: who decided (`admin` unless
 /// the body names someone).
 fn decision(body: Result<Bytes, BytesRejection>) -> Result<String, AppError> {
-    let decision: Decision = json::optional_body(body, "Decision")?.unwrap_or_default();
+    let decision: Decision = json::optional_body(body, "Decision", json::Null::IsNoBody)?.unwrap_or_default();
     Ok(decision
         .by
         .map(|by| by.trim().chars().take(200).collect::<String>())

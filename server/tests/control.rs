@@ -410,6 +410,18 @@ async fn a_snapshot_read_before_a_fresh_import_does_not_serve_it(engine: Engine)
     let done = w.app.wait_for_session(&w.admin, waiting.id).await;
     // Both users of the fresh read (the job has no links: neither is imported), not the one of the old read.
     assert_eq!((done.status, done.counts.not_linked), (SessionStatus::Succeeded, 2), "{done:?}");
+
+    // Two requests before the agent looks: one push serves both, and the second is withdrawn.
+    let path = format!("/api/v1/jobs/{}/imports", w.job.id);
+    let first: Session = w.app.post(&path, Some(&w.admin), &serde_json::json!({"fresh": true})).await.json();
+    let second: Session = w.app.post(&path, Some(&w.admin), &serde_json::json!({"fresh": true})).await.json();
+    let command = poll(&w, 5).await.unwrap();
+    w.agent.push(&w.app, &[user(1, "OU=Staff", 512)]).await;
+    assert_eq!(report(&w, &command, &result(CommandOutcome::Succeeded, "pushed")).await.status, 204);
+    for id in [first.id, second.id] {
+        session_succeeded(&w.app.wait_for_session(&w.admin, id).await);
+    }
+    assert!(poll(&w, 0).await.is_none(), "the second push is not asked for any more");
 }
 
 /// A command held by an agent that is then revoked goes to another agent

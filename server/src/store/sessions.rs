@@ -212,7 +212,8 @@ pub struct Freshness {
 /// so its read began after that), or, for a snapshot no command asked for
 /// (`roster-agent push` by hand), when its read began after the session
 /// by the agent's clock even were that clock as far ahead as allowed.
-/// Never a read that may have begun before the session did.
+/// Never a read that may have begun before the session did. The pushes
+/// those sessions asked for that no agent took yet are withdrawn.
 pub async fn attach_waiting(
     conn: &mut sqlx::AnyConnection,
     job: JobId,
@@ -235,6 +236,17 @@ pub async fn attach_waiting(
     .bind(fresh.offered_at.0)
     .bind(fresh.read_started_at.0)
     .bind(fresh.clock_ahead_ms)
+    .execute(&mut *conn)
+    .await?;
+    // Their pushes no agent took yet are not needed any more.
+    sqlx::query(
+        "UPDATE agent_commands SET expires_at = $1
+         WHERE job_id = $2 AND delivered_to IS NULL AND acked_at IS NULL AND expires_at > $1
+           AND session_id IN (SELECT id FROM sessions WHERE job_id = $2 AND snapshot_id = $3)",
+    )
+    .bind(fresh.offered_at.0.max(now_ms()))
+    .bind(job.to_string())
+    .bind(snapshot.to_string())
     .execute(&mut *conn)
     .await?;
     Ok(result.rows_affected())

@@ -47,6 +47,26 @@ pub fn run_key(calendar: &roster_schedule::Schedule, run: &Run) -> String {
     format!("{} {}", run.key, calendar.time_zone_name())
 }
 
+/// The runs of `calendar` whose start (slot plus the job's jitter) is
+/// strictly after `now`, in order, with that start. A slot due up to the
+/// jitter before `now` may still start after it.
+fn starting_after(
+    calendar: &roster_schedule::Schedule,
+    job: JobId,
+    jitter_secs: u32,
+    now: UnixMillis,
+) -> impl Iterator<Item = (Run, UnixMillis)> + '_ {
+    let seed = job.as_uuid().as_u128();
+    let from = timestamp(now.minus_ms(i64::from(jitter_secs) * 1000 + 1));
+    calendar
+        .runs_after(from)
+        .map(move |run| {
+            let starts = millis(run.start_at(seed, jitter_secs));
+            (run, starts)
+        })
+        .filter(move |(_, starts)| starts.0 > now.0)
+}
+
 /// The job's first run that starts strictly after `now` (jitter
 /// included), `None` while its schedule is disabled.
 pub fn next_run(schedule: &admin::Schedule, job: JobId, jitter_secs: u32, now: UnixMillis) -> Result<Option<NextRun>, JobError> {
@@ -54,13 +74,8 @@ pub fn next_run(schedule: &admin::Schedule, job: JobId, jitter_secs: u32, now: U
         return Ok(None);
     }
     let calendar = checked(schedule)?;
-    let seed = job.as_uuid().as_u128();
-    // A slot due up to the jitter before `now` may still start after it.
-    let from = timestamp(now.minus_ms(i64::from(jitter_secs) * 1000 + 1));
-    Ok(calendar
-        .runs_after(from)
-        .map(|run| NextRun { starts_at: millis(run.start_at(seed, jitter_secs)), key: run_key(&calendar, &run) })
-        .find(|run| run.starts_at.0 > now.0))
+    let next = starting_after(&calendar, job, jitter_secs, now).next();
+    Ok(next.map(|(run, starts_at)| NextRun { starts_at, key: run_key(&calendar, &run) }))
 }
 
 /// The run a job due at `due` starts at `now`: the slot it was due for if
@@ -87,18 +102,11 @@ pub fn upcoming(schedule: &admin::Schedule, job: JobId, jitter_secs: u32, now: U
         return Ok(Vec::new());
     }
     let calendar = checked(schedule)?;
-    let seed = job.as_uuid().as_u128();
-    let from = timestamp(now.minus_ms(i64::from(jitter_secs) * 1000 + 1));
-    Ok(calendar
-        .runs_after(from)
-        .filter(|run| millis(run.start_at(seed, jitter_secs)).0 > now.0)
-        .take(SHOWN_RUNS)
-        .map(|run| shown(&calendar, &run, seed, jitter_secs))
-        .collect())
+    Ok(starting_after(&calendar, job, jitter_secs, now).take(SHOWN_RUNS).map(|(run, starts)| shown(&calendar, &run, starts)).collect())
 }
 
-fn shown(calendar: &roster_schedule::Schedule, run: &Run, seed: u128, jitter_secs: u32) -> ScheduledRun {
-    let starts = run.start_at(seed, jitter_secs);
+fn shown(calendar: &roster_schedule::Schedule, run: &Run, starts: UnixMillis) -> ScheduledRun {
+    let instant = timestamp(starts);
     let zone = calendar.time_zone_name();
     let date = run.slot.date();
     let dst_note = run.dst.map(|note| match note {
@@ -112,8 +120,8 @@ fn shown(calendar: &roster_schedule::Schedule, run: &Run, seed: u128, jitter_sec
         }
     });
     ScheduledRun {
-        at: millis(starts).to_datetime(),
-        local: starts.display_with_offset(calendar.time_zone().to_offset(starts)).to_string(),
+        at: starts.to_datetime(),
+        local: instant.display_with_offset(calendar.time_zone().to_offset(instant)).to_string(),
         slot: run.key.clone(),
         dst_day: run.transition_day,
         dst_note,

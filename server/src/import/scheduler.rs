@@ -12,10 +12,9 @@
 
 use roster_proto::SessionId;
 use roster_proto::admin::{AgentState, SessionTrigger};
-use roster_proto::agent::CommandAction;
 
 use crate::db::Db;
-use crate::service::commands::CommandBell;
+use crate::service::commands::{CommandBell, ask_for_fresh_data};
 use crate::settings::Limits;
 use crate::store::{self, StoreError, UnixMillis};
 
@@ -50,11 +49,8 @@ pub async fn start_due_runs(db: &Db, limits: &Limits, bell: &CommandBell) -> Res
             tx.commit().await?;
             continue;
         }
-        let until = UnixMillis(now.0.saturating_add(i64::from(limits.fresh_snapshot_deadline_secs) * 1000));
-        let session =
-            store::sessions::insert_waiting(&mut tx, job.tenant_id, job.id, SessionTrigger::Schedule, run.caught_up, until).await?;
+        let session = ask_for_fresh_data(&mut tx, limits, job.tenant_id, job.id, SessionTrigger::Schedule, run.caught_up, now).await?;
         store::schedule::record_run(&mut tx, job.id, &run.key, due.starts_at, now, run.caught_up, session).await?;
-        store::commands::issue(&mut tx, job.tenant_id, job.id, CommandAction::Push { full: false }, Some(session), now, until).await?;
         tx.commit().await?;
         tracing::info!(job = %job.id, tenant = %job.tenant_id, session = %session, slot = %run.key, caught_up = run.caught_up, "scheduled run started: fresh data asked of the agent");
         started.push(session);

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use roster_proto::admin::{Job, Session, SessionTrigger};
 use roster_proto::agent::{Command, CommandAction, CommandOutcome, CommandResult, Heartbeat};
-use roster_proto::{CommandId, TenantId};
+use roster_proto::{CommandId, JobId, SessionId, TenantId};
 use tokio::sync::Notify;
 
 use crate::db::Db;
@@ -17,7 +17,7 @@ use crate::error::{AppError, CommandError, Missing};
 use crate::settings::Limits;
 use crate::store::agents::AgentRecord;
 use crate::store::commands::Acked;
-use crate::store::{self, UnixMillis};
+use crate::store::{self, StoreError, UnixMillis};
 
 /// A job without directory state is sent a full push when its agent
 /// polls, unless a command was issued for it within this long (the last
@@ -113,9 +113,28 @@ pub async fn heartbeat(db: &Db, agent: &AgentRecord, beat: &Heartbeat) -> Result
     Ok(())
 }
 
-/// "Perform import" with fresh data: a session that waits for the job's
-/// agent to push (see [`store::sessions::insert_waiting`]), and the push
-/// command that asks for it, valid as long as the session waits.
+/// Starts a session `trigger` that waits for fresh data (see
+/// [`store::sessions::insert_waiting`]) until `Limits::fresh_snapshot_deadline_secs`
+/// after `now` (the database's clock), and the push command that asks the
+/// job's agent for it, valid as long as the session waits: what a
+/// scheduled run and a fresh "Perform import" both start, in the caller's
+/// transaction.
+pub async fn ask_for_fresh_data(
+    conn: &mut sqlx::AnyConnection,
+    limits: &Limits,
+    tenant: TenantId,
+    job: JobId,
+    trigger: SessionTrigger,
+    caught_up: bool,
+    now: UnixMillis,
+) -> Result<SessionId, StoreError> {
+    let until = UnixMillis(now.0.saturating_add(i64::from(limits.fresh_snapshot_deadline_secs) * 1000));
+    let session = store::sessions::insert_waiting(conn, tenant, job, trigger, caught_up, until).await?;
+    store::commands::issue(conn, tenant, job, CommandAction::Push { full: false }, Some(session), now, until).await?;
+    Ok(session)
+}
+
+/// "Perform import" with fresh data ([`ask_for_fresh_data`]).
 pub async fn start_fresh_import(db: &Db, limits: &Limits, bell: &CommandBell, tenant: TenantId, job: &Job) -> Result<Session, AppError> {
     let mut tx = db.begin_write().await?;
     if !store::jobs::lock_job(&mut tx, db.dialect, job.id).await? {
@@ -123,9 +142,7 @@ pub async fn start_fresh_import(db: &Db, limits: &Limits, bell: &CommandBell, te
         return Err(AppError::NotFound(Missing::Job));
     }
     let now = store::schedule::database_now(&mut tx, db.dialect).await?;
-    let until = UnixMillis(now.0 + i64::from(limits.fresh_snapshot_deadline_secs) * 1000);
-    let id = store::sessions::insert_waiting(&mut tx, tenant, job.id, SessionTrigger::Manual, false, until).await?;
-    store::commands::issue(&mut tx, tenant, job.id, CommandAction::Push { full: false }, Some(id), now, until).await?;
+    let id = ask_for_fresh_data(&mut tx, limits, tenant, job.id, SessionTrigger::Manual, false, now).await?;
     tx.commit().await?;
     bell.ring();
     tracing::info!(tenant = %tenant, job = %job.id, session = %id, "fresh import asked of the agent");

@@ -25,6 +25,9 @@
 # schemathesis (PyPI, the version pinned below) goes into a virtual
 # environment under ${ROSTER_TOOLS_DIR:-~/.cache/roster-tools}, kept between
 # runs; the end-to-end suite runs it against a live server for about a minute.
+# The browser tests get Debian's chromium and chromium-driver and axe-core
+# (npm, the version pinned below, under the same directory), named in
+# ROSTER_TEST_CHROMIUM, ROSTER_TEST_CHROMEDRIVER and ROSTER_TEST_AXE_JS.
 #
 # The DCs and PostgreSQL are started once and shared by all tests; each test
 # makes its own tenant, job, OU or database, so tests stay independent.
@@ -57,6 +60,24 @@ if ! "$ROSTER_TEST_SCHEMATHESIS" --version 2>/dev/null | grep -qx "schemathesis,
     "$tools_dir/venv/bin/python" -m pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 export ROSTER_TEST_SCHEMATHESIS
+
+# A real browser for the console's tests (tests/browser.rs): Debian's Chromium
+# and its chromedriver (never a browser download), and axe-core from npm.
+AXE_CORE_VERSION=4.14.1
+browser_packages=()
+[[ -x /usr/bin/chromium && -x /usr/bin/chromedriver ]] || browser_packages+=(chromium chromium-driver)
+command -v npm >/dev/null || browser_packages+=(nodejs npm)
+if (( ${#browser_packages[@]} )); then
+    log "installing ${browser_packages[*]} from Debian"
+    apt-get update >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "${browser_packages[@]}" >/dev/null
+fi
+axe_dir=$tools_dir/npm/node_modules/axe-core
+if [[ $(node -p 'require(process.argv[1]).version' "$axe_dir/package.json" 2>/dev/null) != "$AXE_CORE_VERSION" ]]; then
+    log "installing axe-core $AXE_CORE_VERSION into $tools_dir/npm"
+    npm install --prefix "$tools_dir/npm" --no-audit --no-fund --silent "axe-core@$AXE_CORE_VERSION" >/dev/null
+fi
+export ROSTER_TEST_CHROMIUM=/usr/bin/chromium ROSTER_TEST_CHROMEDRIVER=/usr/bin/chromedriver ROSTER_TEST_AXE_JS=$axe_dir/axe.min.js
 
 # Static checks of the scripts (scripts/check-scripts.py), before anything starts.
 TREE_SITTER_VERSION=0.26.1

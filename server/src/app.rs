@@ -55,9 +55,10 @@ impl Application {
             .await
             .with_context(|| format!("opening {}", crate::db::redact_url(&settings.database_url)))?;
         rekey_names(&db).await?;
-        let state = AppState::new(db, settings.limits.clone()).await?;
         let listener = listen(settings.listen).with_context(|| format!("binding {}", settings.listen))?;
         let address = listener.local_addr()?;
+        let console = crate::settings::ConsoleSettings::new(settings.public_url.as_deref(), address, settings.tls.is_some());
+        let state = AppState::new(db, settings.limits.clone(), console).await?;
         Ok(Application { state, listener, address, tls: settings.tls })
     }
 

@@ -17,10 +17,14 @@ pub struct Demo {
     pub admin_token: String,
     pub job_id: JobId,
     pub registration_token: String,
+    /// The demo console admin (an owner) and its fresh set-up link.
+    pub admin: crate::service::admins::SetupLink,
 }
 
 const TENANT: &str = "Demo";
 const JOB: &str = "Demo domain";
+/// The demo console admin's address (never a real mailbox: `.test`).
+pub const ADMIN_EMAIL: &str = "admin@demo.roster.test";
 
 /// Sets up the demo tenant, or finds it, and issues fresh tokens.
 pub async fn create(db: &Db) -> anyhow::Result<Demo> {
@@ -48,5 +52,8 @@ pub async fn create(db: &Db) -> anyhow::Result<Demo> {
     };
     store::jobs::create_access(db, tenant_id, AccessKind::User, "Headquarters").await?;
     let token = store::jobs::create_registration_token(db, tenant_id, job_id, store::UnixMillis::DAY_MS).await?;
-    Ok(Demo { tenant_id, admin_token, job_id, registration_token: token.token })
+    let admin = crate::service::admins::add_admin_as_operator(db, tenant_id, ADMIN_EMAIL, roster_proto::admin::AdminRole::Owner)
+        .await
+        .map_err(|e| anyhow::anyhow!("adding the demo admin: {}", e.detail()))?;
+    Ok(Demo { tenant_id, admin_token, job_id, registration_token: token.token, admin })
 }

@@ -10,6 +10,7 @@
 mod admin;
 mod agent;
 mod auth;
+mod console;
 mod request;
 
 use std::sync::Arc;
@@ -20,7 +21,8 @@ use roster_proto::problem::{CONTENT_TYPE, Problem, ProblemKind};
 
 pub use self::admin::{AccessError, AdminTokenError, JobError, LinkProblem, LinksError, PolicyError, SessionError, SettingsError};
 pub use self::agent::{AgentKeyError, CommandError, UploadError};
-pub use self::auth::AuthError;
+pub use self::auth::{AuthError, Denied};
+pub use self::console::ConsoleError;
 pub use self::request::{LimitError, Missing, RequestError};
 use crate::import::ImportError;
 use crate::ingest::IngestError;
@@ -35,6 +37,10 @@ pub enum AppError {
     MethodNotAllowed,
     #[error("unauthorized: {0}")]
     Auth(#[from] AuthError),
+    #[error("forbidden: {0}")]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Console(#[from] ConsoleError),
     #[error(transparent)]
     Request(#[from] RequestError),
     #[error(transparent)]
@@ -67,6 +73,12 @@ pub enum AppError {
     Import(ImportError),
     #[error("database: {0}")]
     Store(#[from] StoreError),
+    /// A password could not be hashed or a stored hash read.
+    #[error(transparent)]
+    PasswordHash(#[from] crate::service::passwords::HashError),
+    /// A console page that could not be rendered.
+    #[error("rendering a console page: {0}")]
+    Template(String),
     /// Work moved off the async workers did not finish (it panicked).
     #[error("blocking work: {0}")]
     Blocking(#[from] tokio::task::JoinError),
@@ -83,6 +95,11 @@ impl AppError {
             }
             AppError::MethodNotAllowed => (S::METHOD_NOT_ALLOWED, K::MethodNotAllowed),
             AppError::Auth(_) => (S::UNAUTHORIZED, K::Unauthorized),
+            AppError::Denied(_) => (S::FORBIDDEN, K::Forbidden),
+            AppError::Console(ConsoleError::WrongCredentials | ConsoleError::SetupLink) => (S::UNAUTHORIZED, K::Unauthorized),
+            AppError::Console(ConsoleError::EmailTaken(_)) => (S::CONFLICT, K::AdminEmailTaken),
+            AppError::Console(ConsoleError::LastOwner(_)) => (S::CONFLICT, K::LastOwner),
+            AppError::Console(_) => (S::UNPROCESSABLE_ENTITY, K::InvalidAdmin),
             AppError::Request(RequestError::MalformedBody(_)) => (S::BAD_REQUEST, K::MalformedBody),
             AppError::Request(RequestError::MalformedQuery(_)) => (S::BAD_REQUEST, K::MalformedQuery),
             AppError::Request(RequestError::Cursor) => (S::BAD_REQUEST, K::InvalidCursor),
@@ -147,6 +164,8 @@ impl AppError {
             AppError::Store(_)
             | AppError::Ingest(IngestError::Store(_))
             | AppError::Import(ImportError::Store(_) | ImportError::UsersKeptChanging(_))
+            | AppError::PasswordHash(_)
+            | AppError::Template(_)
             | AppError::Blocking(_) => (S::INTERNAL_SERVER_ERROR, K::Internal),
         }
     }
@@ -213,15 +232,25 @@ pub struct ErrorCause {
     pub cause: Arc<str>,
 }
 
+impl AppError {
+    /// What the client is told: the cause for a client error; a generic
+    /// sentence for 401 (which credential failed is not said), 500 and 503.
+    /// A console sign-in or set-up link says what to do, not which part failed.
+    pub fn detail(&self) -> String {
+        match (self, self.problem().1) {
+            (AppError::Console(console), _) => console.to_string(),
+            (_, ProblemKind::Unauthorized) => "missing, invalid, expired or revoked credentials".to_owned(),
+            (_, ProblemKind::Unavailable) => "the service is temporarily unavailable; retry later".to_owned(),
+            (_, ProblemKind::Internal) => "internal error".to_owned(),
+            _ => self.to_string(),
+        }
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, kind) = self.problem();
-        let detail = match kind {
-            ProblemKind::Unauthorized => "missing, invalid, expired or revoked credentials".to_owned(),
-            ProblemKind::Unavailable => "the service is temporarily unavailable; retry later".to_owned(),
-            ProblemKind::Internal => "internal error".to_owned(),
-            _ => self.to_string(),
-        };
+        let detail = self.detail();
         let level = match kind {
             ProblemKind::Internal => tracing::Level::ERROR,
             ProblemKind::Unavailable => tracing::Level::WARN,

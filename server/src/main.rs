@@ -33,9 +33,15 @@ enum Command {
         /// PEM private key for --tls-cert.
         #[arg(long, env = "ROSTER_TLS_KEY_FILE", requires = "tls_cert")]
         tls_key: Option<PathBuf>,
-        /// Create a demo tenant, job, access and registration token, and print them.
+        /// Create a demo tenant, job, access and registration token, and a
+        /// demo console admin, and print them (with the admin's set-up link).
         #[arg(long)]
         demo: bool,
+        /// The address admins reach the console at, for the set-up links it
+        /// shows (default: this server's own address). An `https://` address
+        /// makes the session cookie `Secure`, as TLS here does.
+        #[arg(long, env = "ROSTER_PUBLIC_URL")]
+        public_url: Option<String>,
         // Boxed: the limits are most of the command's size.
         #[command(flatten)]
         limits: Box<LimitArgs>,
@@ -45,6 +51,36 @@ enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// Manage a tenant's console admins.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Add a console admin (or give an existing one a new set-up link) and
+    /// print the one-time set-up link, valid 24 hours, where they set a password.
+    Add {
+        /// The tenant's id (`tenant create` prints it).
+        #[arg(long)]
+        tenant: roster_proto::TenantId,
+        /// The admin's email address: what they sign in with.
+        #[arg(long)]
+        email: String,
+        /// `viewer` sees everything and changes nothing; `admin` changes jobs,
+        /// links, accesses and approvals; `owner` also manages admins.
+        #[arg(long, default_value = "owner", value_parser = parse_role)]
+        role: roster_proto::admin::AdminRole,
+        /// The address admins reach the console at (the link starts with it).
+        #[arg(long, env = "ROSTER_PUBLIC_URL", default_value = concat!("http://", "127.0.0.1:8080"))]
+        public_url: String,
+    },
+}
+
+fn parse_role(text: &str) -> Result<roster_proto::admin::AdminRole, String> {
+    roster_proto::admin::AdminRole::parse(text).ok_or_else(|| format!("`{text}` is not a role: owner, admin or viewer"))
 }
 
 /// Limits on what clients may send (defaults fit a large directory).
@@ -196,16 +232,16 @@ async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { listen, tls_cert, tls_key, demo, limits } => {
+        Command::Serve { listen, tls_cert, tls_key, demo, public_url, limits } => {
             let limits = (*limits).into_limits()?;
             roster_server::fault::arm_from_env()?;
             let tls = tls_cert.zip(tls_key).map(|(cert, key)| TlsFiles { cert, key });
             let scheme = if tls.is_some() { "https" } else { "http" };
-            let app = Application::build(Settings { database_url: cli.database_url, listen, tls, limits }).await?;
+            let app = Application::build(Settings { database_url: cli.database_url, listen, tls, limits, public_url }).await?;
             let url = format!("{scheme}://{}", app.address());
             if demo {
                 let demo = roster_server::demo::create(&app.state().db).await.context("creating the demo tenant")?;
-                print_demo(&url, &demo);
+                print_demo(&url, &app.state().console.public_url, &demo);
             }
             // Tests read this line to learn the port.
             println!("roster-server listening on {url}");
@@ -225,6 +261,20 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&tenant)?);
             Ok(())
         }
+        Command::Admin { command: AdminCommand::Add { tenant, email, role, public_url } } => {
+            let db = roster_server::db::Db::connect(&cli.database_url).await?;
+            let link = roster_server::service::admins::add_admin_as_operator(&db, tenant, &email, role)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.detail()))?;
+            println!(
+                "{} ({}) can set a password at this link, once, until {}:\n\n  {}\n",
+                link.admin.email,
+                role.as_str(),
+                roster_server::store::rfc3339(link.expires_at),
+                link.url(&public_url)
+            );
+            Ok(())
+        }
     }
 }
 
@@ -241,9 +291,10 @@ fn init_logging() {
     }
 }
 
-fn print_demo(url: &str, demo: &roster_server::demo::Demo) {
+fn print_demo(url: &str, console: &str, demo: &roster_server::demo::Demo) {
     println!(
         "Demo tenant {tenant}\n\
+         \nOpen the console and set the demo admin's password ({email}), once, within 24 h:\n  {setup}\n\
          \n  admin token:        {admin}\n  job:                {job}\n  registration token: {reg} (valid 24 h, once)\n\
          \nTry the admin API:\n  curl -H 'Authorization: Bearer {admin}' {url}/api/v1/jobs\n\
          \nRegister an agent on a machine that reaches your AD, then push:\n  \
@@ -253,5 +304,7 @@ fn print_demo(url: &str, demo: &roster_server::demo::Demo) {
         admin = demo.admin_token,
         job = demo.job_id,
         reg = demo.registration_token,
+        email = demo.admin.admin.email,
+        setup = demo.admin.url(console),
     );
 }

@@ -16,6 +16,32 @@ pub struct Settings {
     pub tls: Option<TlsFiles>,
     /// What clients may send.
     pub limits: Limits,
+    /// The address admins reach the console at (`https://roster.example.com`),
+    /// for set-up links; `None`: the listener's own address.
+    pub public_url: Option<String>,
+}
+
+/// What the console needs to know of how it is reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSettings {
+    /// The console's address as admins reach it, without a trailing `/`.
+    pub public_url: String,
+    /// Session cookies are `Secure` (and `__Host-` prefixed): the console is
+    /// served over TLS, here or by a proxy in front (an `https` public URL).
+    pub secure_cookies: bool,
+}
+
+impl ConsoleSettings {
+    /// The console reached at `public_url`, or else at the listener's
+    /// `address` (over TLS when `tls`).
+    pub fn new(public_url: Option<&str>, address: SocketAddr, tls: bool) -> ConsoleSettings {
+        let public_url = match public_url {
+            Some(url) => url.trim().trim_end_matches('/').to_owned(),
+            None => format!("{}://{address}", if tls { "https" } else { "http" }),
+        };
+        let secure_cookies = tls || public_url.starts_with("https://");
+        ConsoleSettings { public_url, secure_cookies }
+    }
 }
 
 /// PEM files for HTTPS.

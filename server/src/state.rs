@@ -10,8 +10,9 @@ use anyhow::Context;
 use crate::db::Db;
 use crate::import::ImportQueue;
 use crate::rate::RateLimiter;
+use crate::service::admins::SignInLimits;
 use crate::service::commands::CommandBell;
-use crate::settings::Limits;
+use crate::settings::{ConsoleSettings, Limits};
 use crate::store;
 
 /// What handlers share.
@@ -30,10 +31,14 @@ pub struct AppState {
     pub rate: Arc<RateLimiter>,
     /// Per-client-address registration rate.
     pub register_rate: Arc<RateLimiter<IpAddr>>,
+    /// How the console is reached (set-up links, cookie flags).
+    pub console: Arc<ConsoleSettings>,
+    /// Console sign-in attempts per account and per address.
+    pub sign_in: Arc<SignInLimits>,
 }
 
 impl AppState {
-    pub async fn new(db: Db, limits: Limits) -> anyhow::Result<AppState> {
+    pub async fn new(db: Db, limits: Limits, console: ConsoleSettings) -> anyhow::Result<AppState> {
         let audience = store::tenants::audience(&db).await.context("reading the server identity")?;
         let rate = RateLimiter::new(limits.tenant_requests_per_second, limits.tenant_request_burst);
         let register_rate = RateLimiter::new(limits.register_requests_per_minute / 60.0, limits.register_request_burst);
@@ -45,6 +50,8 @@ impl AppState {
             limits: Arc::new(limits),
             rate: Arc::new(rate),
             register_rate: Arc::new(register_rate),
+            console: Arc::new(console),
+            sign_in: Arc::new(SignInLimits::default()),
         })
     }
 }

@@ -1,6 +1,7 @@
 //! End-to-end harness: starts the real `roster-server` binary on port 0
 //! (stopped on drop), runs the real `roster-agent` binary against the Samba
-//! AD DC that `scripts/test.sh` started, and talks to the admin API.
+//! AD DC that `scripts/test.sh` started, and talks to the admin API;
+//! [`browser`] drives a real headless Chromium for the admin console.
 //!
 //! The services' coordinates come from `ROSTER_TEST_*` variables; a test
 //! run without them fails with a message saying how to run it, never passes
@@ -9,6 +10,7 @@
 // A failed unwrap is a failed test, which is what we want here.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod browser;
 pub mod contract;
 
 use std::io::{BufRead, BufReader};

@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::id::{AccessId, AdminTokenId, AgentId, JobId, SessionId, SnapshotId, TenantId, UserId};
+use crate::id::{AccessId, AdminTokenId, AgentId, AuditEntryId, JobId, SessionId, SnapshotId, TenantId, UserId};
 use crate::schema::common::{self, Nullable};
 use crate::{DailyTime, ObjectGuid, Sha256Hex};
 
@@ -1019,6 +1019,183 @@ pub struct CreatedAdminToken {
     /// Opaque; shown once, only its hash is stored.
     #[schemars(example = &"rst_admin_3q2-7wEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")]
     pub admin_token: String,
+}
+
+/// What a console admin may do. Each role may do everything the one before
+/// it may; an API admin token acts as an owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminRole {
+    /// Sees everything, changes nothing.
+    Viewer,
+    /// Also changes jobs, links, accesses and settings, starts imports,
+    /// decides held plans, issues registration tokens, revokes agents.
+    Admin,
+    /// Also manages the tenant's admins and admin tokens.
+    Owner,
+}
+
+impl AdminRole {
+    /// Every role, weakest first.
+    pub const ALL: [AdminRole; 3] = [AdminRole::Viewer, AdminRole::Admin, AdminRole::Owner];
+
+    /// The role's name on the wire and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdminRole::Viewer => "viewer",
+            AdminRole::Admin => "admin",
+            AdminRole::Owner => "owner",
+        }
+    }
+
+    /// The role named `name` (as [`AdminRole::as_str`] writes it).
+    pub fn parse(name: &str) -> Option<AdminRole> {
+        AdminRole::ALL.into_iter().find(|role| role.as_str() == name)
+    }
+}
+
+/// Who made a change the audit log records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    /// A person signed in to the console.
+    Admin,
+    /// A request with an admin token (automation, curl).
+    Token,
+    /// The operator, on the server's command line.
+    System,
+}
+
+/// What an audited change was. The names are stable: filter on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum AuditAction {
+    #[serde(rename = "job.created")]
+    JobCreated,
+    #[serde(rename = "job.updated")]
+    JobUpdated,
+    #[serde(rename = "job.deleted")]
+    JobDeleted,
+    #[serde(rename = "job.policy_saved")]
+    PolicySaved,
+    #[serde(rename = "job.full_sync_requested")]
+    FullSyncRequested,
+    #[serde(rename = "job.structure_requested")]
+    StructureRequested,
+    #[serde(rename = "links.saved")]
+    LinksSaved,
+    #[serde(rename = "import.started")]
+    ImportStarted,
+    #[serde(rename = "session.approved")]
+    SessionApproved,
+    #[serde(rename = "session.rejected")]
+    SessionRejected,
+    #[serde(rename = "access.created")]
+    AccessCreated,
+    #[serde(rename = "access.renamed")]
+    AccessRenamed,
+    #[serde(rename = "access.deleted")]
+    AccessDeleted,
+    #[serde(rename = "settings.saved")]
+    SettingsSaved,
+    #[serde(rename = "registration_token.issued")]
+    RegistrationTokenIssued,
+    #[serde(rename = "agent.revoked")]
+    AgentRevoked,
+    #[serde(rename = "admin_token.issued")]
+    AdminTokenIssued,
+    #[serde(rename = "admin_token.revoked")]
+    AdminTokenRevoked,
+    #[serde(rename = "admin.added")]
+    AdminAdded,
+    #[serde(rename = "admin.removed")]
+    AdminRemoved,
+    #[serde(rename = "admin.password_set")]
+    AdminPasswordSet,
+    #[serde(rename = "admin.signed_out_everywhere")]
+    AdminSignedOutEverywhere,
+}
+
+impl AuditAction {
+    /// Every action, for parsing what the database holds.
+    pub const ALL: [AuditAction; 22] = [
+        AuditAction::JobCreated,
+        AuditAction::JobUpdated,
+        AuditAction::JobDeleted,
+        AuditAction::PolicySaved,
+        AuditAction::FullSyncRequested,
+        AuditAction::StructureRequested,
+        AuditAction::LinksSaved,
+        AuditAction::ImportStarted,
+        AuditAction::SessionApproved,
+        AuditAction::SessionRejected,
+        AuditAction::AccessCreated,
+        AuditAction::AccessRenamed,
+        AuditAction::AccessDeleted,
+        AuditAction::SettingsSaved,
+        AuditAction::RegistrationTokenIssued,
+        AuditAction::AgentRevoked,
+        AuditAction::AdminTokenIssued,
+        AuditAction::AdminTokenRevoked,
+        AuditAction::AdminAdded,
+        AuditAction::AdminRemoved,
+        AuditAction::AdminPasswordSet,
+        AuditAction::AdminSignedOutEverywhere,
+    ];
+
+    /// The action's stable name (`job.updated`), as serde writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::JobCreated => "job.created",
+            AuditAction::JobUpdated => "job.updated",
+            AuditAction::JobDeleted => "job.deleted",
+            AuditAction::PolicySaved => "job.policy_saved",
+            AuditAction::FullSyncRequested => "job.full_sync_requested",
+            AuditAction::StructureRequested => "job.structure_requested",
+            AuditAction::LinksSaved => "links.saved",
+            AuditAction::ImportStarted => "import.started",
+            AuditAction::SessionApproved => "session.approved",
+            AuditAction::SessionRejected => "session.rejected",
+            AuditAction::AccessCreated => "access.created",
+            AuditAction::AccessRenamed => "access.renamed",
+            AuditAction::AccessDeleted => "access.deleted",
+            AuditAction::SettingsSaved => "settings.saved",
+            AuditAction::RegistrationTokenIssued => "registration_token.issued",
+            AuditAction::AgentRevoked => "agent.revoked",
+            AuditAction::AdminTokenIssued => "admin_token.issued",
+            AuditAction::AdminTokenRevoked => "admin_token.revoked",
+            AuditAction::AdminAdded => "admin.added",
+            AuditAction::AdminRemoved => "admin.removed",
+            AuditAction::AdminPasswordSet => "admin.password_set",
+            AuditAction::AdminSignedOutEverywhere => "admin.signed_out_everywhere",
+        }
+    }
+
+    /// The action named `name`.
+    pub fn parse(name: &str) -> Option<AuditAction> {
+        AuditAction::ALL.into_iter().find(|action| action.as_str() == name)
+    }
+}
+
+/// One entry of a tenant's audit log (`GET /api/v1/audit`), newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AuditEntry {
+    pub id: AuditEntryId,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "common::DateTime")]
+    pub at: time::OffsetDateTime,
+    pub actor_kind: ActorKind,
+    /// The console admin's or admin token's id; `null` for the operator.
+    #[schemars(with = "Nullable<String>")]
+    pub actor_id: Option<String>,
+    /// The admin's email address, the token's label (or `admin token`), or `operator`.
+    pub actor: String,
+    pub action: AuditAction,
+    /// The id of what changed (a job, session, access, agent, token or
+    /// admin); `null` for the tenant's own settings.
+    #[schemars(with = "Nullable<String>")]
+    pub target_id: Option<String>,
+    /// What changed, in words.
+    pub summary: String,
 }
 
 /// `roster-server tenant create` output.

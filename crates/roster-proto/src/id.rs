@@ -103,6 +103,14 @@ id!(
     /// A command the server gives an agent. Time-ordered, so a job's commands are delivered in the order issued.
     CommandId, "command", Uuid::now_v7()
 );
+id!(
+    /// A person who signs in to a tenant's admin console.
+    ConsoleAdminId, "admin", Uuid::new_v4()
+);
+id!(
+    /// An entry of a tenant's audit log. Time-ordered, so entries list in the order written.
+    AuditEntryId, "audit entry", Uuid::now_v7()
+);
 
 #[cfg(test)]
 mod tests {
@@ -135,4 +143,16 @@ mod tests {
 }
 
 // On the wire every id is the bare UUID: its schema is the common `uuid`.
-crate::uuid_schema!(TenantId, JobId, SessionId, AgentId, AccessId, UserId, SnapshotId, AdminTokenId, CommandId);
+crate::uuid_schema!(
+    TenantId,
+    JobId,
+    SessionId,
+    AgentId,
+    AccessId,
+    UserId,
+    SnapshotId,
+    AdminTokenId,
+    CommandId,
+    ConsoleAdminId,
+    AuditEntryId
+);

@@ -26,5 +26,7 @@ pub mod sha256;
 
 pub use daily::DailyTime;
 pub use guid::ObjectGuid;
-pub use id::{AccessId, AdminTokenId, AgentId, CommandId, IdError, JobId, SessionId, SnapshotId, TenantId, UserId};
+pub use id::{
+    AccessId, AdminTokenId, AgentId, AuditEntryId, CommandId, ConsoleAdminId, IdError, JobId, SessionId, SnapshotId, TenantId, UserId,
+};
 pub use sha256::Sha256Hex;

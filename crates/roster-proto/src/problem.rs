@@ -84,12 +84,20 @@ problem_kinds! {
     InvalidQuery = "invalid-query",
     /// 401: missing, malformed, expired, reused or revoked credentials.
     Unauthorized = "unauthorized",
+    /// 403: the caller is known but its role may not do this (a console viewer
+    /// changing something, an admin managing admins), or a console form
+    /// posted from another site.
+    Forbidden = "forbidden",
     /// 404: no such object for this caller (another tenant's looks the same), or no such route.
     NotFound = "not-found",
     /// 405: the route does not accept that method.
     MethodNotAllowed = "method-not-allowed",
     /// 408: the request body did not arrive within the server's time limit.
     RequestTimeout = "request-timeout",
+    /// 409: the address is already a console admin's (of another tenant).
+    AdminEmailTaken = "admin-email-taken",
+    /// 409: removing or demoting the tenant's last owner.
+    LastOwner = "last-owner",
     /// 409: a job of that name exists in the tenant.
     JobNameTaken = "job-name-taken",
     /// 409: `DELETE /api/v1/jobs/{job}` of a job that still has active users.
@@ -133,6 +141,8 @@ problem_kinds! {
     SnapshotOverQuota = "snapshot-over-quota",
     /// 422: the body is JSON but not the message the route takes.
     InvalidBody = "invalid-body",
+    /// 422: a console admin's address, role or new password is refused.
+    InvalidAdmin = "invalid-admin",
     /// 422: a job's fields are refused (name, scope, schedule, interval).
     InvalidJob = "invalid-job",
     /// 422: a safeguard policy is refused.

@@ -17,10 +17,11 @@ use serde_json::{Map, Value, json};
 
 use crate::ObjectGuid;
 use crate::admin::{
-    Access, AccessDelta, AccessKind, AccessRef, AdminToken, Agent, AgentState, Budget, ChangeAction, ChangeDetail, CreateAccess,
-    CreateAdminToken, CreateJob, CreatedAdminToken, CreatedTenant, DeactivationReason, Decision, HistoryEntry, Job, Link, LinkInput,
-    LinksPreview, LinksSaved, NextCursor, Page, PlanPreview, RegistrationToken, SafeguardPolicy, Schedule, ScheduledRun, ScheduledRuns,
-    Session, SessionChange, SessionCounts, SessionStatus, SessionTrigger, StartImport, TenantSettings, UpdateAccess, UpdateJob, User,
+    Access, AccessDelta, AccessKind, AccessRef, ActorKind, AdminRole, AdminToken, Agent, AgentState, AuditAction, AuditEntry, Budget,
+    ChangeAction, ChangeDetail, CreateAccess, CreateAdminToken, CreateJob, CreatedAdminToken, CreatedTenant, DeactivationReason, Decision,
+    HistoryEntry, Job, Link, LinkInput, LinksPreview, LinksSaved, NextCursor, Page, PlanPreview, RegistrationToken, SafeguardPolicy,
+    Schedule, ScheduledRun, ScheduledRuns, Session, SessionChange, SessionCounts, SessionStatus, SessionTrigger, StartImport,
+    TenantSettings, UpdateAccess, UpdateJob, User,
 };
 use crate::agent::{
     AgentJob, Command, CommandAction, CommandOutcome, CommandResult, CommitResponse, Heartbeat, OfferSnapshot, RegisterRequest,
@@ -265,6 +266,11 @@ registry! {
     Page<AdminToken> => "admin-api.schema.json" # "adminTokenPage", "AdminTokenPage";
     CreateAdminToken => "admin-api.schema.json" # "createAdminToken", "CreateAdminToken";
     CreatedAdminToken => "admin-api.schema.json" # "createdAdminToken", "CreatedAdminToken";
+    AdminRole => "admin-api.schema.json" # "adminRole";
+    ActorKind => "admin-api.schema.json" # "actorKind";
+    AuditAction => "admin-api.schema.json" # "auditAction";
+    AuditEntry => "admin-api.schema.json" # "auditEntry";
+    Page<AuditEntry> => "admin-api.schema.json" # "auditPage", "AuditPage";
 
     Explanation => "insight.schema.json" # "explanation", "Explanation";
     AccessGrant => "insight.schema.json" # "accessGrant";

@@ -40,3 +40,15 @@ pub enum AuthError {
     #[error("registration token unknown, used or expired")]
     RegistrationToken,
 }
+
+/// Why a known caller may not do what it asked (403). The detail says
+/// which role it takes, so the console can say whom to ask.
+#[derive(Debug, thiserror::Error)]
+pub enum Denied {
+    #[error("this takes the {needed} role; you are a {had}: ask one of the tenant's owners")]
+    Role { needed: &'static str, had: &'static str },
+    /// A state-changing console request that did not come from the console's
+    /// own pages (`Sec-Fetch-Site` or `Origin` says another site).
+    #[error("this request came from another site ({0}), so it was refused: use the console's own pages")]
+    CrossSite(String),
+}

@@ -18,6 +18,9 @@ pub enum Missing {
     Access,
     /// A command delivered to the calling agent.
     Command,
+    /// A console admin of the tenant.
+    Admin,
+    Tenant,
 }
 
 impl std::fmt::Display for Missing {
@@ -34,6 +37,8 @@ impl std::fmt::Display for Missing {
             Missing::Access => "access",
             Missing::AdminToken => "admin token",
             Missing::Command => "command",
+            Missing::Admin => "admin",
+            Missing::Tenant => "tenant",
         })
     }
 }

@@ -8,21 +8,26 @@ use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use roster_proto::admin::{ActorKind, AdminRole};
 use roster_proto::{AdminTokenId, TenantId};
 use roster_snapshot::token::RequestClaims;
 
 use crate::error::{AppError, AuthError, LimitError, RequestError};
 use crate::http::json::{ApiJson, body_rejected};
+use crate::service::audit::Caller;
 use crate::state::AppState;
 use crate::store;
 use crate::store::agents::AgentRecord;
 
-/// A tenant's admin, by an admin token in force (known, not expired).
-#[derive(Debug, Clone, Copy)]
+/// A tenant's admin, by an admin token in force (known, not expired). An
+/// admin token acts as the tenant's owner.
+#[derive(Debug, Clone)]
 pub struct Admin {
     pub tenant_id: TenantId,
     /// The token the request came with (revoking it is allowed).
     pub token_id: AdminTokenId,
+    /// The token as the operations it calls know it.
+    pub caller: Caller,
 }
 
 /// A verified agent. Only [`Signed`] makes one, so no handler sees an
@@ -54,7 +59,14 @@ impl FromRequestParts<AppState> for Admin {
         }
         state.rate.check(token.tenant_id, Instant::now()).map_err(LimitError::rate)?;
         store::tenants::touch_admin_token(&state.db, &token, now).await?;
-        Ok(Admin { tenant_id: token.tenant_id, token_id: token.id })
+        let caller = Caller {
+            tenant: token.tenant_id,
+            role: AdminRole::Owner,
+            kind: ActorKind::Token,
+            id: Some(token.id.to_string()),
+            name: token.label.clone().map_or_else(|| format!("admin token {}", token.id), |label| format!("admin token \"{label}\"")),
+        };
+        Ok(Admin { tenant_id: token.tenant_id, token_id: token.id, caller })
     }
 }
 

@@ -105,11 +105,17 @@ async fn job_structure(
     TenantJob { admin, job }: TenantJob,
     ApiQuery(query): ApiQuery<StructureQuery>,
 ) -> Result<ApiJson<Structure>, AppError> {
-    let answer = with_view(&state, admin.tenant_id, job, move |view| {
+    Ok(ApiJson(structure_of(&state, admin.tenant_id, job, query.search).await?))
+}
+
+/// The job's OU tree and groups with member counts, those matching
+/// `search` (the API's and the console's Linking tab's one reading).
+pub(crate) async fn structure_of(state: &AppState, tenant: TenantId, job: Job, search: Option<String>) -> Result<Structure, AppError> {
+    with_view(state, tenant, job, move |view| {
         let input = StructureInput { users: &view.users, groups: &view.context.groups, ous: &view.ous, links: &view.context.rules };
-        structure(input, query.search.as_deref())
-    });
-    Ok(ApiJson(answer.await?))
+        structure(input, search.as_deref())
+    })
+    .await
 }
 
 /// Reads the job's view (its whole directory state, decoded) and answers
@@ -234,15 +240,21 @@ async fn explain_account(
 )]
 async fn explain_user(State(state): State<AppState>, admin: Admin, Path(id): Path<String>) -> Result<ApiJson<Explanation>, AppError> {
     let id = parse_id(&id, Missing::User)?;
-    let (job_id, user) = store::users::get_user(&state.db, admin.tenant_id, id).await?.ok_or(AppError::NotFound(Missing::User))?;
-    let job = job_of(&state, admin, &job_id.to_string()).await?;
+    Ok(ApiJson(explain_stored_user(&state, admin.tenant_id, id).await?))
+}
+
+/// Why a stored user has each access (the chains of groups) or is not
+/// active (the API's and the console's user page's one reading).
+pub(crate) async fn explain_stored_user(state: &AppState, tenant: TenantId, id: roster_proto::UserId) -> Result<Explanation, AppError> {
+    let (job_id, user) = store::users::get_user(&state.db, tenant, id).await?.ok_or(AppError::NotFound(Missing::User))?;
+    let job = job_of(state, tenant, &job_id.to_string()).await?;
     let anchor = user.anchor;
-    let answer = with_view(&state, admin.tenant_id, job, move |view| {
+    let answer = with_view(state, tenant, job, move |view| {
         view.users.iter().find(|record| record.anchor() == anchor).map(|record| view.context.explainer().explain(record))
     });
     match answer.await? {
-        Some(explanation) => Ok(ApiJson(explanation)),
-        None => Ok(ApiJson(Explanation {
+        Some(explanation) => Ok(explanation),
+        None => Ok(Explanation {
             object_guid: user.object_guid,
             anchor: user.anchor,
             username: user.username,
@@ -255,7 +267,7 @@ async fn explain_user(State(state): State<AppState>, admin: Admin, Path(id): Pat
                 code: ReasonCode::GoneFromDirectory,
                 text: "the user is no longer in the job's directory: deleted in AD, or moved where the agent does not read".into(),
             }],
-        })),
+        }),
     }
 }
 

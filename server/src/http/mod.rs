@@ -7,6 +7,7 @@ pub mod admin;
 pub mod agent;
 pub mod auth;
 pub mod client;
+pub mod console;
 pub mod cursor;
 pub mod deadline;
 pub mod insight;
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Router {
     let body_timeout = std::time::Duration::from_millis(state.limits.body_read_timeout_ms);
     let (routes, _) = documented_routes().split_for_parts();
     routes
+        .merge(console::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // The chunk route sets its own, larger limit.

@@ -2,8 +2,9 @@
 //! plans of runs that ended without clearing them deleted, expired token
 //! ids forgotten, unfinished snapshots deleted, applied snapshots'
 //! chunks deleted, directory generations no state reads deleted, users
-//! purged past the grace period (their personal data erased) and sessions
-//! past their retention.
+//! purged past the grace period (their personal data erased), sessions
+//! past their retention, console sign-ins past their expiry and heartbeat
+//! buckets past two days.
 
 use crate::db::Db;
 use crate::settings::Limits;
@@ -29,6 +30,8 @@ pub(super) async fn requeue_interrupted(db: &Db, silent_since: UnixMillis) -> Re
 /// period and sessions past its retention.
 /// Days an acknowledged or expired agent command is kept (for support).
 pub const COMMANDS_KEPT_DAYS: u32 = 7;
+/// Days agents' heartbeat buckets are kept (the console shows the last one).
+const BEATS_KEPT_DAYS: u32 = 2;
 
 pub async fn housekeeping(db: &Db, limits: &Limits) -> Result<(), StoreError> {
     housekeeping_at(db, limits, UnixMillis::now()).await
@@ -49,6 +52,8 @@ pub async fn housekeeping_at(db: &Db, limits: &Limits, now: UnixMillis) -> Resul
     if commands > 0 {
         tracing::info!(commands, "deleted agent commands done with");
     }
+    store::console::prune_sessions(db, now, now.minus_ms(store::console::SESSION_IDLE_MS)).await?;
+    store::agents::prune_beats(db, now.minus_days(BEATS_KEPT_DAYS)).await?;
     let deleted = store::directory::delete_unfinished(db, now.minus_ms(limits.unfinished_snapshot_ttl_secs * 1000)).await?;
     if deleted > 0 {
         tracing::info!(snapshots = deleted, "deleted unfinished snapshots");

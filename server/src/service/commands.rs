@@ -135,7 +135,15 @@ pub async fn ask_for_fresh_data(
 }
 
 /// "Perform import" with fresh data ([`ask_for_fresh_data`]).
-pub async fn start_fresh_import(db: &Db, limits: &Limits, bell: &CommandBell, tenant: TenantId, job: &Job) -> Result<Session, AppError> {
+pub async fn start_fresh_import(
+    db: &Db,
+    limits: &Limits,
+    bell: &CommandBell,
+    caller: &super::audit::Caller,
+    job: &Job,
+) -> Result<Session, AppError> {
+    caller.may(roster_proto::admin::AdminRole::Admin)?;
+    let tenant = caller.tenant;
     let mut tx = db.begin_write().await?;
     if !store::jobs::lock_job(&mut tx, db.dialect, job.id).await? {
         tx.rollback().await?;
@@ -146,12 +154,16 @@ pub async fn start_fresh_import(db: &Db, limits: &Limits, bell: &CommandBell, te
     tx.commit().await?;
     bell.ring();
     tracing::info!(tenant = %tenant, job = %job.id, session = %id, "fresh import asked of the agent");
+    let summary = format!("started an import of job \"{}\" with fresh data from its agent", job.name);
+    super::audit::record(db, caller, roster_proto::admin::AuditAction::ImportStarted, Some(id.to_string()), &summary).await;
     store::sessions::get_session(db, tenant, id).await?.ok_or(AppError::NotFound(Missing::Session))
 }
 
 /// "Load AD structure": asks the job's agent to push, so the structure
 /// the server shows is the directory's as it is now.
-pub async fn refresh_structure(db: &Db, bell: &CommandBell, tenant: TenantId, job: &Job) -> Result<CommandId, AppError> {
+pub async fn refresh_structure(db: &Db, bell: &CommandBell, caller: &super::audit::Caller, job: &Job) -> Result<CommandId, AppError> {
+    caller.may(roster_proto::admin::AdminRole::Admin)?;
+    let tenant = caller.tenant;
     let mut tx = db.begin_write().await?;
     if !store::jobs::lock_job(&mut tx, db.dialect, job.id).await? {
         tx.rollback().await?;
@@ -163,5 +175,7 @@ pub async fn refresh_structure(db: &Db, bell: &CommandBell, tenant: TenantId, jo
     tx.commit().await?;
     bell.ring();
     tracing::info!(tenant = %tenant, job = %job.id, command = %id, "structure refresh asked of the agent");
+    let summary = format!("asked the agent of job \"{}\" to load the AD structure", job.name);
+    super::audit::record(db, caller, roster_proto::admin::AuditAction::StructureRequested, Some(job.id.to_string()), &summary).await;
     Ok(id)
 }

@@ -10,13 +10,17 @@ use crate::store;
 
 /// Queues an import of the job's newest committed snapshot and wakes the
 /// worker; refused while the job has none.
-pub async fn start_import(db: &Db, queue: &ImportQueue, tenant: TenantId, job: &Job) -> Result<Session, AppError> {
+pub async fn start_import(db: &Db, queue: &ImportQueue, caller: &super::audit::Caller, job: &Job) -> Result<Session, AppError> {
+    caller.may(roster_proto::admin::AdminRole::Admin)?;
+    let tenant = caller.tenant;
     let mut tx = db.begin_write().await?;
     let snapshot = store::directory::latest_committed(&mut tx, job.id).await?.ok_or(SessionError::NoSnapshot)?;
     let id =
         store::sessions::insert_session(&mut tx, tenant, job.id, snapshot.id, &snapshot.manifest_sha256, SessionTrigger::Manual).await?;
     tx.commit().await?;
     queue.wake();
+    let summary = format!("started an import of job \"{}\" from its stored directory state", job.name);
+    super::audit::record(db, caller, roster_proto::admin::AuditAction::ImportStarted, Some(id.to_string()), &summary).await;
     store::sessions::get_session(db, tenant, id).await?.ok_or(AppError::NotFound(Missing::Session))
 }
 

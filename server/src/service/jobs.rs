@@ -1,10 +1,10 @@
 //! Creating, changing and deleting jobs, and replacing their safeguard policy.
 
-use roster_proto::TenantId;
-use roster_proto::admin::{CreateJob, Job, SafeguardPolicy, Schedule, UpdateJob};
+use roster_proto::admin::{AdminRole, AuditAction, CreateJob, Job, SafeguardPolicy, Schedule, UpdateJob};
 use roster_proto::name::NameError;
 use roster_proto::scope::JobScope;
 
+use super::audit::{self, Caller};
 use crate::db::Db;
 use crate::error::{AppError, JobError, Missing, PolicyError};
 use crate::store;
@@ -14,13 +14,16 @@ const DEFAULT_FULL_SYNC_DAYS: u32 = 7;
 
 /// Checks `input` and creates the job in `tenant`; a name the tenant
 /// already uses is refused.
-pub async fn create_job(db: &Db, tenant: TenantId, input: &CreateJob, jitter_secs: u32) -> Result<Job, AppError> {
+pub async fn create_job(db: &Db, caller: &Caller, input: &CreateJob, jitter_secs: u32) -> Result<Job, AppError> {
+    caller.may(AdminRole::Admin)?;
+    let tenant = caller.tenant;
     let name = checked_job_name(&input.name)?;
     let checked = check_settings(input)?;
     let input = &CreateJob { name, ..input.clone() };
     match store::jobs::create_job(db, tenant, input, checked.schedule, checked.interval, jitter_secs).await? {
         store::jobs::CreatedJob::Created(job) => {
             tracing::info!(tenant = %tenant, job = %job.id, "job created");
+            audit::record(db, caller, AuditAction::JobCreated, Some(job.id.to_string()), &format!("created job \"{}\"", job.name)).await;
             Ok(*job)
         }
         store::jobs::CreatedJob::NameTaken => Err(JobError::NameTaken(input.name.clone()).into()),
@@ -33,7 +36,9 @@ pub async fn create_job(db: &Db, tenant: TenantId, input: &CreateJob, jitter_sec
 /// another of the tenant's jobs has is refused. A changed scope makes the
 /// next snapshot full by itself: the directory state remembers the scope
 /// of its last full snapshot.
-pub async fn update_job(db: &Db, tenant: TenantId, job: &Job, patch: &UpdateJob, jitter_secs: u32) -> Result<Job, AppError> {
+pub async fn update_job(db: &Db, caller: &Caller, job: &Job, patch: &UpdateJob, jitter_secs: u32) -> Result<Job, AppError> {
+    caller.may(AdminRole::Admin)?;
+    let tenant = caller.tenant;
     let change = |current: &Job| -> Result<Job, AppError> {
         let name = match &patch.name {
             Some(name) => checked_job_name(name)?,
@@ -64,6 +69,8 @@ pub async fn update_job(db: &Db, tenant: TenantId, job: &Job, patch: &UpdateJob,
     match store::jobs::update_job(db, tenant, job.id, jitter_secs, change).await?? {
         store::jobs::UpdatedJob::Updated(updated) => {
             tracing::info!(tenant = %tenant, job = %job.id, "job changed");
+            let summary = format!("changed job \"{}\": {}", updated.name, changed_members(patch).join(", "));
+            audit::record(db, caller, AuditAction::JobUpdated, Some(job.id.to_string()), &summary).await;
             Ok(*updated)
         }
         store::jobs::UpdatedJob::NameTaken => Err(JobError::NameTaken(patch.name.as_deref().unwrap_or(&job.name).trim().to_owned()).into()),
@@ -73,11 +80,14 @@ pub async fn update_job(db: &Db, tenant: TenantId, job: &Job, patch: &UpdateJob,
 
 /// Deletes `job` unless it has active users (see
 /// [`store::jobs::delete_job`]), then erases the chunks its snapshots kept.
-pub async fn delete_job(db: &Db, tenant: TenantId, job: &Job) -> Result<(), AppError> {
+pub async fn delete_job(db: &Db, caller: &Caller, job: &Job) -> Result<(), AppError> {
+    caller.may(AdminRole::Admin)?;
+    let tenant = caller.tenant;
     match store::jobs::delete_job(db, tenant, job.id).await? {
         store::jobs::DeletedJob::Deleted => {
             store::chunks::delete_applied_chunks(db, Some(job.id), store::UnixMillis(i64::MAX)).await?;
             tracing::info!(tenant = %tenant, job = %job.id, "job deleted");
+            audit::record(db, caller, AuditAction::JobDeleted, Some(job.id.to_string()), &format!("deleted job \"{}\"", job.name)).await;
             Ok(())
         }
         store::jobs::DeletedJob::HasActiveUsers(users) => Err(JobError::HasActiveUsers(users).into()),
@@ -137,11 +147,75 @@ fn validate_policy(policy: &SafeguardPolicy) -> Result<(), PolicyError> {
 }
 
 /// Checks and stores `job`'s safeguard policy.
-pub async fn replace_policy(db: &Db, tenant: TenantId, job: &Job, policy: &SafeguardPolicy) -> Result<(), AppError> {
+pub async fn replace_policy(db: &Db, caller: &Caller, job: &Job, policy: &SafeguardPolicy) -> Result<(), AppError> {
+    caller.may(AdminRole::Admin)?;
+    let tenant = caller.tenant;
     validate_policy(policy)?;
     if !store::jobs::set_policy(db, job.id, policy).await? {
         return Err(AppError::NotFound(Missing::Job));
     }
     tracing::info!(tenant = %tenant, job = %job.id, ?policy, "safeguard policy replaced");
+    let budget = |b: roster_proto::admin::Budget| format!("{} % or {} users", b.percent, b.count);
+    let summary = format!(
+        "safeguard of job \"{}\": deactivations at most {}, lost basic accesses at most {}, never below {} users",
+        job.name,
+        budget(policy.max_deactivations),
+        budget(policy.max_lost_basic),
+        policy.min_active_users
+    );
+    audit::record(db, caller, AuditAction::PolicySaved, Some(job.id.to_string()), &summary).await;
     Ok(())
+}
+
+/// Asks the job's agent for a full snapshot next time.
+pub async fn request_full_sync(db: &Db, caller: &Caller, job: &Job) -> Result<(), AppError> {
+    caller.may(AdminRole::Admin)?;
+    if !store::jobs::request_full_sync(db, job.id).await? {
+        return Err(AppError::NotFound(Missing::Job));
+    }
+    audit::record(
+        db,
+        caller,
+        AuditAction::FullSyncRequested,
+        Some(job.id.to_string()),
+        &format!("asked for a full snapshot of job \"{}\"", job.name),
+    )
+    .await;
+    Ok(())
+}
+
+/// Issues a registration token for an agent of `job`, valid for `ttl_ms`.
+pub async fn issue_registration_token(
+    db: &Db,
+    caller: &Caller,
+    job: &Job,
+    ttl_ms: i64,
+) -> Result<roster_proto::admin::RegistrationToken, AppError> {
+    caller.may(AdminRole::Admin)?;
+    let token = store::jobs::create_registration_token(db, caller.tenant, job.id, ttl_ms).await?;
+    audit::record(
+        db,
+        caller,
+        AuditAction::RegistrationTokenIssued,
+        Some(job.id.to_string()),
+        &format!("issued a registration token for job \"{}\"", job.name),
+    )
+    .await;
+    Ok(token)
+}
+
+/// The members a patch sets, for the audit log (their names, not values:
+/// a filter or paths can be long).
+fn changed_members(patch: &UpdateJob) -> Vec<&'static str> {
+    let members = [
+        ("name", patch.name.is_some()),
+        ("relative paths", patch.relative_paths.is_some()),
+        ("group paths", patch.group_paths.is_some()),
+        ("schedule", patch.schedule.is_some()),
+        ("full sync interval", patch.full_sync_interval_days.is_some()),
+        ("user filter", patch.user_filter.is_some()),
+        ("safeguard", patch.policy.is_some()),
+    ];
+    let set: Vec<_> = members.into_iter().filter(|(_, set)| *set).map(|(name, _)| name).collect();
+    if set.is_empty() { vec!["nothing"] } else { set }
 }

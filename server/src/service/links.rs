@@ -28,7 +28,9 @@ const PREVIEW_USERNAMES: usize = roster_proto::admin::MAX_DELTA_USERNAMES;
 /// answer previews the links it wrote against the state it read. The
 /// checks and the preview (reading, decoding and planning) run on the
 /// blocking pool ([`super::read_off_the_workers`]); the write does not.
-pub async fn replace_links(db: &Db, tenant: TenantId, job: &Job, links: &[LinkInput]) -> Result<LinksSaved, AppError> {
+pub async fn replace_links(db: &Db, caller: &super::audit::Caller, job: &Job, links: &[LinkInput]) -> Result<LinksSaved, AppError> {
+    caller.may(roster_proto::admin::AdminRole::Admin)?;
+    let tenant = caller.tenant;
     let (reader, read_job, read_links) = (db.clone(), job.clone(), links.to_vec());
     let (saved, preview) =
         super::read_off_the_workers(async move { preview_links(&reader, tenant, &read_job, &read_links).await }).await??;
@@ -42,7 +44,23 @@ pub async fn replace_links(db: &Db, tenant: TenantId, job: &Job, links: &[LinkIn
     let links = store::jobs::get_links(&mut tx, job.id).await?;
     tx.commit().await?;
     tracing::info!(tenant = %tenant, job = %job.id, links = links.len(), "links replaced");
+    let summary = format!(
+        "saved {} links of job \"{}\": {} grants of an access to gain, {} to lose",
+        links.len(),
+        job.name,
+        preview.gains.iter().map(|d| d.users).sum::<u64>(),
+        preview.losses.iter().map(|d| d.users).sum::<u64>()
+    );
+    super::audit::record(db, caller, roster_proto::admin::AuditAction::LinksSaved, Some(job.id.to_string()), &summary).await;
     Ok(LinksSaved { links, preview })
+}
+
+/// Previews `links` without saving them: who would gain and lose which
+/// access (the console shows this before an admin confirms the change).
+pub async fn preview(db: &Db, caller: &super::audit::Caller, job: &Job, links: &[LinkInput]) -> Result<LinksPreview, AppError> {
+    let (reader, read_job, read_links, tenant) = (db.clone(), job.clone(), links.to_vec(), caller.tenant);
+    let (_, preview) = super::read_off_the_workers(async move { preview_links(&reader, tenant, &read_job, &read_links).await }).await??;
+    Ok(preview)
 }
 
 /// Checks `links`, resolves their groups and previews them, on a read

@@ -3,11 +3,14 @@
 //! `http::admin` and `http::agent` only parse, authorise, call and answer. They return
 //! [`crate::error::AppError`], whose causes say why an operation refused.
 
+pub mod admins;
 pub mod agents;
+pub mod audit;
 pub mod commands;
 pub mod imports;
 pub mod jobs;
 pub mod links;
+pub mod passwords;
 pub mod sessions;
 pub mod tenants;
 pub mod uploads;

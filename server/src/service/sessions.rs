@@ -1,7 +1,7 @@
 //! Deciding held sessions.
 
+use roster_proto::SessionId;
 use roster_proto::admin::Session;
-use roster_proto::{SessionId, TenantId};
 
 use crate::db::Db;
 use crate::error::{AppError, Missing, SessionError};
@@ -9,16 +9,19 @@ use crate::import::ImportQueue;
 use crate::store;
 use crate::store::sessions::Verdict;
 
-/// Approves or rejects a held session, `by` whom. An approved one is queued
+/// Approves or rejects a held session, `by` whom (as the session records
+/// it; the audit log names the caller). An approved one is queued
 /// and the worker woken; a session that is not held is refused.
 pub async fn decide(
     db: &Db,
     queue: &ImportQueue,
-    tenant: TenantId,
+    caller: &super::audit::Caller,
     id: SessionId,
     verdict: Verdict,
     by: &str,
 ) -> Result<Session, AppError> {
+    caller.may(roster_proto::admin::AdminRole::Admin)?;
+    let tenant = caller.tenant;
     let session = store::sessions::get_session(db, tenant, id).await?.ok_or(AppError::NotFound(Missing::Session))?;
     if !store::sessions::decide(db, tenant, id, verdict, by).await? {
         return Err(SessionError::NotHeld { id, status: session.status }.into());
@@ -28,5 +31,15 @@ pub async fn decide(
     if verdict == Verdict::Approve {
         queue.wake();
     }
+    let (action, verb) = match verdict {
+        Verdict::Approve => (roster_proto::admin::AuditAction::SessionApproved, "approved"),
+        Verdict::Reject => (roster_proto::admin::AuditAction::SessionRejected, "rejected"),
+    };
+    let counts = &session.counts;
+    let summary = format!(
+        "{verb} a held import ({} to deactivate, {} losing a basic access, {} to create)",
+        counts.deactivated, counts.lost_basic, counts.created
+    );
+    super::audit::record(db, caller, action, Some(id.to_string()), &summary).await;
     store::sessions::get_session(db, tenant, id).await?.ok_or(AppError::NotFound(Missing::Session))
 }

@@ -1,26 +1,39 @@
 //! A tenant's own things: its access catalogue, its settings and its admin
 //! tokens.
 
-use roster_proto::admin::{Access, CreateAccess, CreateAdminToken, CreatedAdminToken, MAX_ADMIN_TOKEN_DAYS, TenantSettings, UpdateAccess};
-use roster_proto::{AccessId, TenantId};
+use roster_proto::admin::{
+    Access, AdminRole, AuditAction, CreateAccess, CreateAdminToken, CreatedAdminToken, MAX_ADMIN_TOKEN_DAYS, TenantSettings, UpdateAccess,
+};
+use roster_proto::{AccessId, AdminTokenId, AgentId};
 
+use super::audit::{self, Caller};
 use crate::db::Db;
 use crate::error::{AccessError, AdminTokenError, AppError, Missing, SettingsError};
 use crate::store;
 
 /// Creates an access, or finds the one of that kind and name; `true` when
 /// it was created now.
-pub async fn create_access(db: &Db, tenant: TenantId, input: &CreateAccess) -> Result<(Access, bool), AppError> {
+pub async fn create_access(db: &Db, caller: &Caller, input: &CreateAccess) -> Result<(Access, bool), AppError> {
+    caller.may(AdminRole::Admin)?;
     let (name, _) = checked_access_name(&input.name)?;
-    Ok(store::jobs::create_access(db, tenant, input.kind, &name).await?)
+    let (access, created) = store::jobs::create_access(db, caller.tenant, input.kind, &name).await?;
+    if created {
+        let summary = format!("created the {} access \"{}\"", access.kind.as_str(), access.name);
+        audit::record(db, caller, AuditAction::AccessCreated, Some(access.id.to_string()), &summary).await;
+    }
+    Ok((access, created))
 }
 
 /// Renames a tenant's access; a name another access of its kind has is refused.
-pub async fn rename_access(db: &Db, tenant: TenantId, id: AccessId, input: &UpdateAccess) -> Result<Access, AppError> {
+pub async fn rename_access(db: &Db, caller: &Caller, id: AccessId, input: &UpdateAccess) -> Result<Access, AppError> {
+    caller.may(AdminRole::Admin)?;
+    let tenant = caller.tenant;
     let (name, _) = checked_access_name(&input.name)?;
     match store::jobs::rename_access(db, tenant, id, &name).await? {
         store::jobs::RenamedAccess::Renamed(access) => {
             tracing::info!(tenant = %tenant, access = %id, "access renamed");
+            let summary = format!("renamed the {} access {id} to \"{}\"", access.kind.as_str(), access.name);
+            audit::record(db, caller, AuditAction::AccessRenamed, Some(id.to_string()), &summary).await;
             Ok(access)
         }
         store::jobs::RenamedAccess::NameTaken(access) => Err(AccessError::NameTaken { kind: access.kind.as_str(), name }.into()),
@@ -29,10 +42,13 @@ pub async fn rename_access(db: &Db, tenant: TenantId, id: AccessId, input: &Upda
 }
 
 /// Deletes a tenant's access that no link grants and no user holds.
-pub async fn delete_access(db: &Db, tenant: TenantId, id: AccessId) -> Result<(), AppError> {
+pub async fn delete_access(db: &Db, caller: &Caller, id: AccessId) -> Result<(), AppError> {
+    caller.may(AdminRole::Admin)?;
+    let tenant = caller.tenant;
     match store::jobs::delete_access(db, tenant, id).await? {
         store::jobs::DeletedAccess::Deleted => {
             tracing::info!(tenant = %tenant, access = %id, "access deleted");
+            audit::record(db, caller, AuditAction::AccessDeleted, Some(id.to_string()), &format!("deleted the access {id}")).await;
             Ok(())
         }
         store::jobs::DeletedAccess::InUse { links, users } => Err(AccessError::InUse { links, users }.into()),
@@ -49,7 +65,9 @@ fn checked_access_name(name: &str) -> Result<(String, String), AccessError> {
 }
 
 /// Checks and stores the tenant's settings.
-pub async fn replace_settings(db: &Db, tenant: TenantId, settings: &TenantSettings) -> Result<(), AppError> {
+pub async fn replace_settings(db: &Db, caller: &Caller, settings: &TenantSettings) -> Result<(), AppError> {
+    caller.may(AdminRole::Admin)?;
+    let tenant = caller.tenant;
     if !(1..=3650).contains(&settings.purge_after_days) {
         return Err(SettingsError::PurgeAfterDays(settings.purge_after_days).into());
     }
@@ -58,12 +76,17 @@ pub async fn replace_settings(db: &Db, tenant: TenantId, settings: &TenantSettin
     }
     store::tenants::set_settings(db, tenant, settings).await?;
     tracing::info!(tenant = %tenant, ?settings, "tenant settings replaced");
+    let retention = settings.session_retention_days.map_or_else(|| "forever".to_owned(), |days| format!("{days} days"));
+    let summary = format!("grace period {} days, sessions kept {retention}", settings.purge_after_days);
+    audit::record(db, caller, AuditAction::SettingsSaved, None, &summary).await;
     Ok(())
 }
 
 /// Checks and issues an admin token: its label is held to a name's rules
 /// and its life to 1..=[`MAX_ADMIN_TOKEN_DAYS`] days.
-pub async fn issue_admin_token(db: &Db, tenant: TenantId, input: &CreateAdminToken) -> Result<CreatedAdminToken, AppError> {
+pub async fn issue_admin_token(db: &Db, caller: &Caller, input: &CreateAdminToken) -> Result<CreatedAdminToken, AppError> {
+    caller.may(AdminRole::Owner)?;
+    let tenant = caller.tenant;
     let label = match &input.label {
         Some(label) => Some(roster_proto::name::checked_name(label).map_err(AdminTokenError::Label)?.0),
         None => None,
@@ -75,5 +98,30 @@ pub async fn issue_admin_token(db: &Db, tenant: TenantId, input: &CreateAdminTok
     };
     let created = store::tenants::add_admin_token(db, tenant, label.as_deref(), expires).await?;
     tracing::info!(tenant = %tenant, admin_token = %created.token.id, "admin token issued");
+    let summary = format!(
+        "issued the admin token {}",
+        created.token.label.as_deref().map_or_else(|| created.token.id.to_string(), |l| format!("\"{l}\""))
+    );
+    audit::record(db, caller, AuditAction::AdminTokenIssued, Some(created.token.id.to_string()), &summary).await;
     Ok(created)
+}
+
+/// Revokes one of the tenant's admin tokens.
+pub async fn revoke_admin_token(db: &Db, caller: &Caller, id: AdminTokenId) -> Result<(), AppError> {
+    caller.may(AdminRole::Owner)?;
+    if !store::tenants::revoke_admin_token(db, caller.tenant, id).await? {
+        return Err(AppError::NotFound(Missing::AdminToken));
+    }
+    audit::record(db, caller, AuditAction::AdminTokenRevoked, Some(id.to_string()), &format!("revoked the admin token {id}")).await;
+    Ok(())
+}
+
+/// Revokes one of the tenant's agents: every request it makes is refused from now on.
+pub async fn revoke_agent(db: &Db, caller: &Caller, id: AgentId) -> Result<(), AppError> {
+    caller.may(AdminRole::Admin)?;
+    if !store::agents::revoke(db, caller.tenant, id).await? {
+        return Err(AppError::NotFound(Missing::Agent));
+    }
+    audit::record(db, caller, AuditAction::AgentRevoked, Some(id.to_string()), &format!("revoked the agent {id}")).await;
+    Ok(())
 }

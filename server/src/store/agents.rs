@@ -200,7 +200,35 @@ pub async fn heartbeat(db: &Db, agent: AgentId, beat: &Heartbeat, now: UnixMilli
     .bind(agent.to_string())
     .execute(&mut *db.writer().await?)
     .await?;
+    sqlx::query("INSERT INTO agent_beats (agent_id, bucket_at) VALUES ($1, $2) ON CONFLICT (agent_id, bucket_at) DO NOTHING")
+        .bind(agent.to_string())
+        .bind(now.0 - now.0.rem_euclid(BEAT_BUCKET_MS))
+        .execute(&mut *db.writer().await?)
+        .await?;
     Ok(())
+}
+
+/// The span of one heartbeat bucket (`agent_beats`): five minutes.
+pub const BEAT_BUCKET_MS: i64 = 5 * 60_000;
+
+/// The buckets since `since` in which each of the job's agents sent a
+/// heartbeat: `(agent, bucket start)`, by agent then time.
+pub async fn beats_since(db: &Db, job: JobId, since: UnixMillis) -> Result<Vec<(AgentId, i64)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT b.agent_id, b.bucket_at FROM agent_beats b JOIN agents a ON a.id = b.agent_id
+         WHERE a.job_id = $1 AND b.bucket_at >= $2 ORDER BY b.agent_id, b.bucket_at",
+    )
+    .bind(job.to_string())
+    .bind(since.0)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter().map(|row| Ok((get_id(row, "agent_id")?, row.try_get("bucket_at")?))).collect()
+}
+
+/// Forgets heartbeat buckets older than `before`. Returns how many.
+pub async fn prune_beats(db: &Db, before: UnixMillis) -> Result<u64, StoreError> {
+    let done = sqlx::query("DELETE FROM agent_beats WHERE bucket_at < $1").bind(before.0).execute(&mut *db.writer().await?).await?;
+    Ok(done.rows_affected())
 }
 
 /// Revokes a tenant's agent; false when the tenant has no such agent.

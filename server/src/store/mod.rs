@@ -3,8 +3,10 @@
 //! types from `roster-proto`; handlers never see a row.
 
 pub mod agents;
+pub mod audit;
 pub mod chunks;
 pub mod commands;
+pub mod console;
 pub mod directory;
 pub mod jobs;
 pub mod name_keys;

@@ -145,6 +145,31 @@ pub async fn get_session(db: &Db, tenant: TenantId, id: SessionId) -> Result<Opt
     row.as_ref().map(from_row).transpose()
 }
 
+/// The job's newest session that ended (or was held): what the job's
+/// status is judged from.
+pub async fn newest_finished(db: &Db, job: JobId) -> Result<Option<Session>, StoreError> {
+    newest_where(db, job, "status IN ('succeeded', 'held', 'failed', 'rejected')").await
+}
+
+/// The job's newest successful import.
+pub async fn newest_succeeded(db: &Db, job: JobId) -> Result<Option<Session>, StoreError> {
+    newest_where(db, job, "status = 'succeeded'").await
+}
+
+/// The job's newest session that is still under way (waiting, queued or running).
+pub async fn newest_unfinished(db: &Db, job: JobId) -> Result<Option<Session>, StoreError> {
+    newest_where(db, job, "status IN ('waiting', 'queued', 'running')").await
+}
+
+async fn newest_where(db: &Db, job: JobId, condition: &'static str) -> Result<Option<Session>, StoreError> {
+    let sql = format!(
+        concat!("SELECT ", columns!(), " FROM sessions WHERE job_id = $1 AND {} ORDER BY created_at DESC, id DESC LIMIT 1"),
+        condition
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(job.to_string()).fetch_optional(&db.pool).await?;
+    row.as_ref().map(from_row).transpose()
+}
+
 /// The session committing `job`'s `snapshot` started, if any: the job's
 /// first import, or the sessions that were waiting for fresh data (the
 /// oldest of them).

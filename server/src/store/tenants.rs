@@ -74,10 +74,12 @@ async fn insert_admin_token(
 }
 
 /// What authenticating by an admin token needs to know of it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct AdminTokenUse {
     pub id: AdminTokenId,
     pub tenant_id: TenantId,
+    /// As given when it was issued (the audit log names the token by it).
+    pub label: Option<String>,
     pub expires_at: Option<UnixMillis>,
     pub last_used_at: Option<UnixMillis>,
 }
@@ -91,7 +93,7 @@ impl AdminTokenUse {
 
 /// The admin token with this value, expired or not; a revoked one is gone.
 pub async fn admin_token(db: &Db, token: &str) -> Result<Option<AdminTokenUse>, StoreError> {
-    let row = sqlx::query("SELECT id, tenant_id, expires_at, last_used_at FROM admin_tokens WHERE token_hash = $1")
+    let row = sqlx::query("SELECT id, tenant_id, label, expires_at, last_used_at FROM admin_tokens WHERE token_hash = $1")
         .bind(hash_secret(token))
         .fetch_optional(&db.pool)
         .await?;
@@ -99,6 +101,7 @@ pub async fn admin_token(db: &Db, token: &str) -> Result<Option<AdminTokenUse>, 
     Ok(Some(AdminTokenUse {
         id: get_id(&row, "id")?,
         tenant_id: get_id(&row, "tenant_id")?,
+        label: row.try_get("label")?,
         expires_at: row.try_get::<Option<i64>, _>("expires_at")?.map(UnixMillis),
         last_used_at: row.try_get::<Option<i64>, _>("last_used_at")?.map(UnixMillis),
     }))
@@ -160,6 +163,11 @@ pub async fn revoke_admin_token(db: &Db, tenant: TenantId, id: AdminTokenId) -> 
         .execute(&mut *db.writer().await?)
         .await?;
     Ok(result.rows_affected() == 1)
+}
+
+/// Whether the tenant exists.
+pub async fn exists(db: &Db, tenant: TenantId) -> Result<bool, StoreError> {
+    Ok(sqlx::query("SELECT id FROM tenants WHERE id = $1").bind(tenant.to_string()).fetch_optional(&db.pool).await?.is_some())
 }
 
 /// The oldest tenant with this name.

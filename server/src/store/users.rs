@@ -110,7 +110,7 @@ pub async fn current_users_by_id(
 
 /// A user of `tenant` (`None` for other tenants' users too): its job and
 /// state, without accesses.
-pub async fn get_user(db: &Db, tenant: TenantId, id: UserId) -> Result<Option<(UserId, UserState)>, StoreError> {
+pub async fn get_user(db: &Db, tenant: TenantId, id: UserId) -> Result<Option<(JobId, UserState)>, StoreError> {
     let sql = format!("SELECT {} FROM users WHERE tenant_id = $1 AND id = $2", STATE_COLUMNS.as_str());
     let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.to_string()).bind(id.to_string()).fetch_optional(&db.pool).await?;
     row.map(|row| Ok((get_id(&row, "job_id")?, state_from_row(&row)?))).transpose()
@@ -125,10 +125,33 @@ pub async fn list_users(
     limit: u32,
     after: Option<UserId>,
 ) -> Result<(Vec<User>, Option<UserId>), StoreError> {
-    let select = format!("SELECT {} FROM users WHERE tenant_id = $1 AND ($2 = '' OR job_id = $2)", STATE_COLUMNS.as_str());
+    search_users(db, tenant, job, None, limit, after).await
+}
+
+/// [`list_users`] of the users whose username, display name or email
+/// contains `search` (case-insensitive; `%` and `_` are literal).
+pub async fn search_users(
+    db: &Db,
+    tenant: TenantId,
+    job: Option<JobId>,
+    search: Option<&str>,
+    limit: u32,
+    after: Option<UserId>,
+) -> Result<(Vec<User>, Option<UserId>), StoreError> {
+    let pattern = search.map(|s| format!("%{}%", s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let select = format!(
+        "SELECT {} FROM users WHERE tenant_id = $1 AND ($2 = '' OR job_id = $2)
+           AND ($3 = '' OR LOWER(username) LIKE $3 ESCAPE '\\' OR LOWER(COALESCE(display_name, '')) LIKE $3 ESCAPE '\\'
+                OR LOWER(COALESCE(email, '')) LIKE $3 ESCAPE '\\')",
+        STATE_COLUMNS.as_str()
+    );
     let (mut users, next) = PageQuery::new(
         &select,
-        vec![Bind::Text(tenant.to_string()), Bind::Text(job.map(|j| j.to_string()).unwrap_or_default())],
+        vec![
+            Bind::Text(tenant.to_string()),
+            Bind::Text(job.map(|j| j.to_string()).unwrap_or_default()),
+            Bind::Text(pattern.unwrap_or_default()),
+        ],
         after,
         limit,
     )
@@ -170,6 +193,13 @@ impl PageKey for UserId {
     fn of_row(row: &AnyRow) -> Result<Self, StoreError> {
         get_id(row, "id")
     }
+}
+
+/// How many of the job's users are active.
+pub async fn count_active(db: &Db, job: JobId) -> Result<u64, StoreError> {
+    let row =
+        sqlx::query("SELECT COUNT(*) AS n FROM users WHERE job_id = $1 AND active = 1").bind(job.to_string()).fetch_one(&db.pool).await?;
+    Ok(u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or_default())
 }
 
 /// How many times `job`'s users have been written (see [`bump_revision`]);

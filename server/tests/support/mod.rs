@@ -69,7 +69,8 @@ async fn spawn(database: TestDatabase, limits: Limits, certificate: Option<tls::
     });
     let tls =
         files.as_ref().map(|dir| roster_server::settings::TlsFiles { cert: dir.path().join("cert.pem"), key: dir.path().join("key.pem") });
-    let settings = Settings { database_url: database_url.clone(), listen: "127.0.0.1:0".parse().expect("address"), tls, limits };
+    let settings =
+        Settings { database_url: database_url.clone(), listen: "127.0.0.1:0".parse().expect("address"), tls, limits, public_url: None };
     let app = Application::build(settings).await.expect("build the server");
     let (scheme, http) = match &certificate {
         None => ("http", reqwest::Client::new()),
@@ -110,6 +111,7 @@ pub async fn spawn_replica(app: &TestApp) -> String {
         listen: "127.0.0.1:0".parse().expect("address"),
         tls: None,
         limits: Limits::default(),
+        public_url: None,
     };
     let replica = Application::build(settings).await.expect("build the replica");
     let url = format!("http://127.0.0.1:{}", replica.port());

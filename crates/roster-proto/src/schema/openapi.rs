@@ -6,7 +6,7 @@
 use utoipa::openapi::schema::Schema;
 use utoipa::openapi::{Ref, RefOr};
 
-use crate::admin::{Access, AdminToken, Agent, HistoryEntry, Job, Page, Session, SessionChange, User};
+use crate::admin::{Access, AdminToken, Agent, AuditEntry, HistoryEntry, Job, Page, Session, SessionChange, User};
 
 /// The pages by their component names. utoipa names a generic body after
 /// its arguments (`body = Page<Job>` would be `Page_Job`); an alias is a plain
@@ -19,6 +19,7 @@ pub type SessionChangePage = Page<SessionChange>;
 pub type HistoryPage = Page<HistoryEntry>;
 pub type AgentPage = Page<Agent>;
 pub type AdminTokenPage = Page<AdminToken>;
+pub type AuditPage = Page<AuditEntry>;
 
 /// Every component of openapi.json's `components.schemas`, from the
 /// registry: its name and its `$ref` into `json/`.

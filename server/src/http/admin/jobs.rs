@@ -56,7 +56,7 @@ pub(super) async fn create_job(
     admin: Admin,
     ApiJson(input): ApiJson<CreateJob>,
 ) -> Result<(StatusCode, ApiJson<Job>), AppError> {
-    let job = service::jobs::create_job(&state.db, admin.tenant_id, &input, state.limits.schedule_jitter_secs).await?;
+    let job = service::jobs::create_job(&state.db, &admin.caller, &input, state.limits.schedule_jitter_secs).await?;
     Ok((StatusCode::CREATED, ApiJson(job)))
 }
 
@@ -139,7 +139,7 @@ pub(super) async fn update_job(
     TenantJob { admin, job }: TenantJob,
     ApiJson(patch): ApiJson<UpdateJob>,
 ) -> Result<ApiJson<Job>, AppError> {
-    Ok(ApiJson(service::jobs::update_job(&state.db, admin.tenant_id, &job, &patch, state.limits.schedule_jitter_secs).await?))
+    Ok(ApiJson(service::jobs::update_job(&state.db, &admin.caller, &job, &patch, state.limits.schedule_jitter_secs).await?))
 }
 
 #[utoipa::path(
@@ -161,7 +161,7 @@ pub(super) async fn update_job(
     ),
 )]
 pub(super) async fn delete_job(State(state): State<AppState>, TenantJob { admin, job }: TenantJob) -> Result<StatusCode, AppError> {
-    service::jobs::delete_job(&state.db, admin.tenant_id, &job).await?;
+    service::jobs::delete_job(&state.db, &admin.caller, &job).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -186,7 +186,7 @@ pub(super) async fn create_registration_token(
     State(state): State<AppState>,
     TenantJob { admin, job }: TenantJob,
 ) -> Result<(StatusCode, ApiJson<RegistrationToken>), AppError> {
-    let token = store::jobs::create_registration_token(&state.db, admin.tenant_id, job.id, REGISTRATION_TOKEN_TTL_MS).await?;
+    let token = service::jobs::issue_registration_token(&state.db, &admin.caller, &job, REGISTRATION_TOKEN_TTL_MS).await?;
     Ok((StatusCode::CREATED, ApiJson(token)))
 }
 
@@ -310,7 +310,7 @@ pub(super) async fn put_links(
     TenantJob { admin, job }: TenantJob,
     ApiJson(links): ApiJson<Vec<LinkInput>>,
 ) -> Result<ApiJson<LinksSaved>, AppError> {
-    Ok(ApiJson(service::links::replace_links(&state.db, admin.tenant_id, &job, &links).await?))
+    Ok(ApiJson(service::links::replace_links(&state.db, &admin.caller, &job, &links).await?))
 }
 
 /// `?limit=N` of the dry run.
@@ -516,7 +516,7 @@ pub(super) async fn put_policy(
     TenantJob { admin, job }: TenantJob,
     ApiJson(policy): ApiJson<SafeguardPolicy>,
 ) -> Result<ApiJson<SafeguardPolicy>, AppError> {
-    service::jobs::replace_policy(&state.db, admin.tenant_id, &job, &policy).await?;
+    service::jobs::replace_policy(&state.db, &admin.caller, &job, &policy).await?;
     Ok(ApiJson(policy))
 }
 
@@ -554,8 +554,8 @@ pub(super) async fn start_import(
 ) -> Result<(StatusCode, ApiJson<Session>), AppError> {
     let start: StartImport = json::optional_body(body, "StartImport", json::Null::Refused)?.unwrap_or_default();
     let session = match start.fresh {
-        true => service::commands::start_fresh_import(&state.db, &state.limits, &state.commands, admin.tenant_id, &job).await?,
-        false => service::imports::start_import(&state.db, &state.imports, admin.tenant_id, &job).await?,
+        true => service::commands::start_fresh_import(&state.db, &state.limits, &state.commands, &admin.caller, &job).await?,
+        false => service::imports::start_import(&state.db, &state.imports, &admin.caller, &job).await?,
     };
     Ok((StatusCode::ACCEPTED, ApiJson(session)))
 }
@@ -605,7 +605,7 @@ pub(super) async fn get_schedule(
     ),
 )]
 pub(super) async fn refresh_structure(State(state): State<AppState>, TenantJob { admin, job }: TenantJob) -> Result<StatusCode, AppError> {
-    service::commands::refresh_structure(&state.db, &state.commands, admin.tenant_id, &job).await?;
+    service::commands::refresh_structure(&state.db, &state.commands, &admin.caller, &job).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -629,9 +629,7 @@ pub(super) async fn refresh_structure(State(state): State<AppState>, TenantJob {
     ),
 )]
 pub(super) async fn request_full_sync(State(state): State<AppState>, TenantJob { admin, job }: TenantJob) -> Result<StatusCode, AppError> {
-    if !store::jobs::request_full_sync(&state.db, job.id).await? {
-        return Err(AppError::NotFound(crate::error::Missing::Job));
-    }
+    service::jobs::request_full_sync(&state.db, &admin.caller, &job).await?;
     tracing::info!(tenant = %admin.tenant_id, job = %job.id, "full reconciliation requested");
     Ok(StatusCode::ACCEPTED)
 }

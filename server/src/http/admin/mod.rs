@@ -4,6 +4,7 @@
 //! parse, authorise (the [`Admin`] and [`TenantJob`] extractors), call
 //! `store` or `service`, and answer.
 
+mod audit;
 mod jobs;
 mod sessions;
 mod tenant;
@@ -11,11 +12,13 @@ mod tokens;
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
+use roster_proto::TenantId;
 use roster_proto::admin::Job;
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub(crate) use self::audit::{audit_cursor, encode_audit_cursor};
 use crate::error::{AppError, Missing, RequestError};
 use crate::http::auth::Admin;
 use crate::http::cursor;
@@ -53,6 +56,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tenant::revoke_agent))
         .routes(routes!(tokens::list_admin_tokens, tokens::create_admin_token))
         .routes(routes!(tokens::revoke_admin_token))
+        .routes(routes!(audit::list_audit))
         .merge(super::insight::routes())
 }
 
@@ -78,7 +82,7 @@ impl FromRequestParts<AppState> for TenantJob {
         let admin = Admin::from_request_parts(parts, state).await?;
         let Path(JobSegment { job }) =
             Path::<JobSegment>::from_request_parts(parts, state).await.map_err(|_| AppError::NotFound(Missing::Job))?;
-        let job = job_of(state, admin, &job).await?;
+        let job = job_of(state, admin.tenant_id, &job).await?;
         Ok(TenantJob { admin, job })
     }
 }
@@ -116,7 +120,7 @@ pub(crate) fn parse_id<T: std::str::FromStr>(text: &str, what: Missing) -> Resul
 }
 
 /// The tenant's job `job` (an id as text), or 404.
-pub(crate) async fn job_of(state: &AppState, admin: Admin, job: &str) -> Result<Job, AppError> {
+pub(crate) async fn job_of(state: &AppState, tenant: TenantId, job: &str) -> Result<Job, AppError> {
     let id = parse_id(job, Missing::Job)?;
-    store::jobs::get_job(&state.db, admin.tenant_id, id).await?.ok_or(AppError::NotFound(Missing::Job))
+    store::jobs::get_job(&state.db, tenant, id).await?.ok_or(AppError::NotFound(Missing::Job))
 }

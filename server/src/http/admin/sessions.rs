@@ -318,5 +318,5 @@ async fn decide(
 ) -> Result<Session, AppError> {
     let id = parse_id(id, Missing::Session)?;
     let by = decision(body)?;
-    service::sessions::decide(&state.db, &state.imports, admin.tenant_id, id, verdict, &by).await
+    service::sessions::decide(&state.db, &state.imports, &admin.caller, id, verdict, &by).await
 }

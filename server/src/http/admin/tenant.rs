@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use roster_proto::admin::{Access, Agent, CreateAccess, HistoryEntry, Page, TenantSettings, UpdateAccess, User};
 use roster_proto::problem::Problem;
 use roster_proto::schema::openapi::{AccessPage, AgentPage, HistoryPage, UserPage};
-use roster_proto::{JobId, SessionId, UserId};
+use roster_proto::{JobId, SessionId, TenantId, UserId};
 use serde::Deserialize;
 
 use super::{PageQuery, bad_cursor, job_of, parse_id, time_and_id};
@@ -46,7 +46,7 @@ pub(super) async fn create_access(
     admin: Admin,
     ApiJson(input): ApiJson<CreateAccess>,
 ) -> Result<(StatusCode, ApiJson<Access>), AppError> {
-    let (access, created) = service::tenants::create_access(&state.db, admin.tenant_id, &input).await?;
+    let (access, created) = service::tenants::create_access(&state.db, &admin.caller, &input).await?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, ApiJson(access)))
 }
 
@@ -114,7 +114,7 @@ pub(super) async fn update_access(
     ApiJson(input): ApiJson<UpdateAccess>,
 ) -> Result<ApiJson<Access>, AppError> {
     let id = parse_id(&id, Missing::Access)?;
-    Ok(ApiJson(service::tenants::rename_access(&state.db, admin.tenant_id, id, &input).await?))
+    Ok(ApiJson(service::tenants::rename_access(&state.db, &admin.caller, id, &input).await?))
 }
 
 #[utoipa::path(
@@ -137,7 +137,7 @@ pub(super) async fn update_access(
 )]
 pub(super) async fn delete_access(State(state): State<AppState>, admin: Admin, Path(id): Path<String>) -> Result<StatusCode, AppError> {
     let id = parse_id(&id, Missing::Access)?;
-    service::tenants::delete_access(&state.db, admin.tenant_id, id).await?;
+    service::tenants::delete_access(&state.db, &admin.caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -203,7 +203,7 @@ pub(super) async fn put_settings(
     admin: Admin,
     ApiJson(settings): ApiJson<TenantSettings>,
 ) -> Result<ApiJson<TenantSettings>, AppError> {
-    service::tenants::replace_settings(&state.db, admin.tenant_id, &settings).await?;
+    service::tenants::replace_settings(&state.db, &admin.caller, &settings).await?;
     Ok(ApiJson(settings))
 }
 
@@ -306,9 +306,9 @@ pub(super) struct JobPageQuery {
 
 impl JobPageQuery {
     /// The job asked for, if one was (404 for another tenant's), and the page size.
-    async fn job_and_limit(&self, state: &AppState, admin: Admin) -> Result<(Option<JobId>, u32), AppError> {
+    async fn job_and_limit(&self, state: &AppState, tenant: TenantId) -> Result<(Option<JobId>, u32), AppError> {
         let job = match &self.job {
-            Some(job) => Some(job_of(state, admin, job).await?.id),
+            Some(job) => Some(job_of(state, tenant, job).await?.id),
             None => None,
         };
         Ok((job, PageQuery { limit: self.limit, cursor: None }.limit()?))
@@ -338,7 +338,7 @@ pub(super) async fn list_users(
     admin: Admin,
     ApiQuery(query): ApiQuery<JobPageQuery>,
 ) -> Result<ApiJson<Page<User>>, AppError> {
-    let (job, limit) = query.job_and_limit(&state, admin).await?;
+    let (job, limit) = query.job_and_limit(&state, admin.tenant_id).await?;
     let after = match &query.cursor {
         Some(c) => Some(cursor::decode_as::<UserId>(c, 1)?[0]),
         None => None,
@@ -370,7 +370,7 @@ pub(super) async fn list_agents(
     admin: Admin,
     ApiQuery(query): ApiQuery<JobPageQuery>,
 ) -> Result<ApiJson<Page<Agent>>, AppError> {
-    let (job, limit) = query.job_and_limit(&state, admin).await?;
+    let (job, limit) = query.job_and_limit(&state, admin.tenant_id).await?;
     let after = match &query.cursor {
         Some(c) => Some(time_and_id(c)?),
         None => None,
@@ -400,9 +400,7 @@ pub(super) async fn list_agents(
 )]
 pub(super) async fn revoke_agent(State(state): State<AppState>, admin: Admin, Path(id): Path<String>) -> Result<StatusCode, AppError> {
     let id = parse_id(&id, Missing::Agent)?;
-    if !store::agents::revoke(&state.db, admin.tenant_id, id).await? {
-        return Err(AppError::NotFound(Missing::Agent));
-    }
+    service::tenants::revoke_agent(&state.db, &admin.caller, id).await?;
     tracing::warn!(tenant = %admin.tenant_id, agent = %id, "agent revoked");
     Ok(StatusCode::NO_CONTENT)
 }

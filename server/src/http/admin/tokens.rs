@@ -81,7 +81,7 @@ pub(super) async fn create_admin_token(
     admin: Admin,
     ApiJson(input): ApiJson<CreateAdminToken>,
 ) -> Result<(StatusCode, ApiJson<CreatedAdminToken>), AppError> {
-    let created = service::tenants::issue_admin_token(&state.db, admin.tenant_id, &input).await?;
+    let created = service::tenants::issue_admin_token(&state.db, &admin.caller, &input).await?;
     Ok((StatusCode::CREATED, ApiJson(created)))
 }
 
@@ -110,9 +110,7 @@ pub(super) async fn revoke_admin_token(
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
     let id: AdminTokenId = parse_id(&id, Missing::AdminToken)?;
-    if !store::tenants::revoke_admin_token(&state.db, admin.tenant_id, id).await? {
-        return Err(AppError::NotFound(Missing::AdminToken));
-    }
+    service::tenants::revoke_admin_token(&state.db, &admin.caller, id).await?;
     tracing::warn!(tenant = %admin.tenant_id, admin_token = %id, own = id == admin.token_id, "admin token revoked");
     Ok(StatusCode::NO_CONTENT)
 }

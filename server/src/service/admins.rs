@@ -1,0 +1,215 @@
+//! Console admins and their sign-ins: adding an admin (a one-time set-up
+//! link), setting the password, signing in and out, removing an admin.
+//! Secrets (set-up links, session cookies) are 256-bit random and stored
+//! as sha256; passwords as argon2id, hashed off the async workers.
+
+use std::net::IpAddr;
+use std::time::Instant;
+
+use roster_proto::ConsoleAdminId;
+use roster_proto::admin::{ActorKind, AdminRole, AuditAction};
+
+use super::audit::{self, Caller};
+use super::passwords;
+use crate::db::Db;
+use crate::error::{AppError, ConsoleError, LimitError, Missing};
+use crate::rate::RateLimiter;
+use crate::store::console::{self as console_store, AddedAdmin, ConsoleAdmin, SessionUse};
+use crate::store::{self, UnixMillis, hash_secret, new_secret};
+
+/// How long a set-up link works.
+pub const SETUP_LINK_TTL_MS: i64 = UnixMillis::DAY_MS;
+/// Longest address accepted (RFC 5321's path limit).
+const MAX_EMAIL_CHARS: usize = 254;
+
+/// A set-up link's secret; the console's page is `/setup?token=<secret>`.
+#[derive(Debug, Clone)]
+pub struct SetupLink {
+    pub admin: ConsoleAdmin,
+    pub secret: String,
+    pub expires_at: UnixMillis,
+}
+
+impl SetupLink {
+    /// The link on a console at `base` (`https://roster.example.com`).
+    pub fn url(&self, base: &str) -> String {
+        format!("{}/setup?token={}", base.trim_end_matches('/'), self.secret)
+    }
+}
+
+/// The caller a console admin acts as.
+pub fn caller_of(admin: &ConsoleAdmin) -> Caller {
+    Caller { tenant: admin.tenant_id, role: admin.role, kind: ActorKind::Admin, id: Some(admin.id.to_string()), name: admin.email.clone() }
+}
+
+/// An address, checked loosely (one `@` with text on both sides, no spaces
+/// or controls, not too long): the set-up link proves it works.
+fn checked_email(email: &str) -> Result<String, ConsoleError> {
+    let email = email.trim();
+    let fine = email.chars().count() <= MAX_EMAIL_CHARS
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && matches!(email.split_once('@'), Some((local, domain)) if !local.is_empty() && !domain.is_empty() && !domain.contains('@') && !domain.starts_with('.') && !domain.ends_with('.'));
+    if fine { Ok(email.to_owned()) } else { Err(ConsoleError::Email(email.chars().take(80).collect())) }
+}
+
+/// Adds an admin to the caller's tenant (owners only), or gives an existing
+/// one a new set-up link, and returns the link (shown once).
+pub async fn add_admin(db: &Db, caller: &Caller, email: &str, role: AdminRole) -> Result<SetupLink, AppError> {
+    caller.may(AdminRole::Owner)?;
+    let email = checked_email(email)?;
+    if let Some(existing) = console_store::admin_for_sign_in(db, &email).await?
+        && existing.admin.tenant_id == caller.tenant
+        && existing.admin.role == AdminRole::Owner
+        && role != AdminRole::Owner
+        && console_store::count_owners(db, caller.tenant).await? <= 1
+    {
+        return Err(ConsoleError::LastOwner(existing.admin.email).into());
+    }
+    let secret = new_secret("rst_setup_")?;
+    let expires_at = UnixMillis(UnixMillis::now().0 + SETUP_LINK_TTL_MS);
+    match console_store::add_admin(db, caller.tenant, &email, role, &caller.name, &hash_secret(&secret), expires_at).await? {
+        AddedAdmin::Added { admin, existed } => {
+            let summary = if existed {
+                format!("gave {} (now {}) a new set-up link", admin.email, role.as_str())
+            } else {
+                format!("added {} as {}", admin.email, role.as_str())
+            };
+            audit::record(db, caller, AuditAction::AdminAdded, Some(admin.id.to_string()), &summary).await;
+            Ok(SetupLink { admin, secret, expires_at })
+        }
+        AddedAdmin::EmailTaken => Err(ConsoleError::EmailTaken(email).into()),
+    }
+}
+
+/// The admin a set-up link is for, while it works.
+pub async fn setup_link(db: &Db, secret: &str) -> Result<ConsoleAdmin, AppError> {
+    console_store::admin_by_setup(db, &hash_secret(secret), UnixMillis::now()).await?.ok_or(ConsoleError::SetupLink.into())
+}
+
+/// Spends a set-up link: checks the new password (typed twice), stores its
+/// hash and ends the admin's other sessions.
+pub async fn set_password(db: &Db, secret: &str, password: &str, repeated: &str) -> Result<ConsoleAdmin, AppError> {
+    let admin = setup_link(db, secret).await?;
+    passwords::check(password, repeated, &admin.email).map_err(ConsoleError::Password)?;
+    let password = password.to_owned();
+    let hashed = super::off_the_workers(move || passwords::hash(&password)).await??;
+    let admin = console_store::set_password(db, &hash_secret(secret), &hashed, UnixMillis::now()).await?.ok_or(ConsoleError::SetupLink)?;
+    audit::record(
+        db,
+        &caller_of(&admin),
+        AuditAction::AdminPasswordSet,
+        Some(admin.id.to_string()),
+        &format!("{} set a password", admin.email),
+    )
+    .await;
+    Ok(admin)
+}
+
+/// The sign-in rate limits: attempts per account and per client address.
+#[derive(Debug)]
+pub struct SignInLimits {
+    pub per_account: RateLimiter<String>,
+    pub per_address: RateLimiter<IpAddr>,
+}
+
+impl Default for SignInLimits {
+    /// Per account: 10 at once, then one every 30 s. Per address: 30 at
+    /// once, then one every 2 s (an office behind one address signs in too).
+    fn default() -> SignInLimits {
+        SignInLimits { per_account: RateLimiter::new(1.0 / 30.0, 10.0), per_address: RateLimiter::new(0.5, 30.0) }
+    }
+}
+
+/// A new sign-in: the cookie's secret (shown once) and whose it is.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub secret: String,
+    pub admin: ConsoleAdmin,
+    pub expires_at: UnixMillis,
+}
+
+/// Signs in with an address and a password. Every attempt counts against
+/// the account's and the address's limits (429 past them); an unknown
+/// address costs as much time as a wrong password.
+pub async fn sign_in(db: &Db, limits: &SignInLimits, email: &str, password: &str, from: IpAddr) -> Result<SignedIn, AppError> {
+    let now = Instant::now();
+    limits.per_address.check(from, now).map_err(LimitError::rate)?;
+    limits.per_account.check(console_store::email_key(email), now).map_err(LimitError::rate)?;
+    if password.chars().count() > passwords::MAX_CHARS {
+        return Err(ConsoleError::WrongCredentials.into());
+    }
+    let record = console_store::admin_for_sign_in(db, email).await?;
+    let stored = record.as_ref().and_then(|r| r.password_hash.clone());
+    let password = password.to_owned();
+    let matches = super::off_the_workers(move || match stored {
+        Some(stored) => passwords::verify(&password, &stored),
+        None => passwords::verify(&password, &passwords::DECOY_HASH).map(|_| false),
+    })
+    .await??;
+    let Some(record) = record.filter(|_| matches) else {
+        tracing::info!(email = %email.escape_debug(), %from, "console sign-in refused");
+        return Err(ConsoleError::WrongCredentials.into());
+    };
+    let secret = new_secret("rst_console_")?;
+    let started = UnixMillis::now();
+    let expires_at = UnixMillis(started.0 + console_store::SESSION_ABSOLUTE_MS);
+    console_store::create_session(db, &hash_secret(&secret), record.admin.id, started, expires_at).await?;
+    tracing::info!(admin = %record.admin.id, tenant = %record.admin.tenant_id, %from, "console sign-in");
+    Ok(SignedIn { secret, admin: record.admin, expires_at })
+}
+
+/// The sign-in a cookie's secret names, if it is still in force (not past
+/// its absolute expiry, not idle too long); its use is recorded.
+pub async fn session(db: &Db, secret: &str) -> Result<Option<SessionUse>, AppError> {
+    let hash = hash_secret(secret);
+    let Some(session) = console_store::session(db, &hash).await? else { return Ok(None) };
+    let now = UnixMillis::now();
+    if now >= session.expires_at || now.millis_since(session.last_seen_at) >= console_store::SESSION_IDLE_MS {
+        console_store::delete_session(db, &hash).await?;
+        return Ok(None);
+    }
+    if now.millis_since(session.last_seen_at) >= console_store::SESSION_TOUCH_MS {
+        console_store::touch_session(db, &hash, now, console_store::SESSION_TOUCH_MS).await?;
+    }
+    Ok(Some(session))
+}
+
+/// Signs out this browser.
+pub async fn sign_out(db: &Db, secret: &str) -> Result<(), AppError> {
+    Ok(console_store::delete_session(db, &hash_secret(secret)).await?)
+}
+
+/// Ends every sign-in of the admin, this one included.
+pub async fn sign_out_everywhere(db: &Db, admin: &ConsoleAdmin) -> Result<u64, AppError> {
+    let ended = console_store::delete_sessions_of(db, admin.id).await?;
+    let summary = format!("{} signed out everywhere ({ended} sessions)", admin.email);
+    audit::record(db, &caller_of(admin), AuditAction::AdminSignedOutEverywhere, Some(admin.id.to_string()), &summary).await;
+    Ok(ended)
+}
+
+/// Removes an admin of the caller's tenant (owners only); the last owner stays.
+pub async fn remove_admin(db: &Db, caller: &Caller, id: ConsoleAdminId) -> Result<(), AppError> {
+    caller.may(AdminRole::Owner)?;
+    let admin = console_store::get_admin(db, caller.tenant, id).await?.ok_or(AppError::NotFound(Missing::Admin))?;
+    if admin.role == AdminRole::Owner && console_store::count_owners(db, caller.tenant).await? <= 1 {
+        return Err(ConsoleError::LastOwner(admin.email).into());
+    }
+    if !console_store::remove_admin(db, caller.tenant, id, UnixMillis::now()).await? {
+        return Err(AppError::NotFound(Missing::Admin));
+    }
+    audit::record(db, caller, AuditAction::AdminRemoved, Some(id.to_string()), &format!("removed {}", admin.email)).await;
+    Ok(())
+}
+
+/// The tenant's admins, for the settings page.
+pub async fn list_admins(db: &Db, caller: &Caller) -> Result<Vec<ConsoleAdmin>, AppError> {
+    Ok(console_store::list_admins(db, caller.tenant, 1000).await?)
+}
+
+/// Adds an admin from the server's command line (`roster-server admin add`).
+pub async fn add_admin_as_operator(db: &Db, tenant: roster_proto::TenantId, email: &str, role: AdminRole) -> Result<SetupLink, AppError> {
+    if !store::tenants::exists(db, tenant).await? {
+        return Err(AppError::NotFound(Missing::Tenant));
+    }
+    add_admin(db, &Caller::operator(tenant), email, role).await
+}

@@ -148,6 +148,16 @@ async fn the_seed_flow_in_a_real_browser() {
     let first_created = browser.find(&By::css("tbody tr td:nth-child(4)")).await.text().await;
     assert_eq!(first_created, "0", "the first import imports nobody: nothing is linked");
 
+    // The Agents tab shows the running agent as healthy, with its heartbeats.
+    let agents = reload_until(&browser, &agents_url, Duration::from_secs(60), "the agent shows as healthy with its host", |text| {
+        text.contains("healthy") && text.contains("answers")
+    })
+    .await;
+    assert!(agents.contains("heard"), "the heartbeat picture describes the agent's day:\n{agents}");
+    let pictures = browser.execute("return document.querySelectorAll('figure svg[role=img]').length", &[]).await;
+    assert_eq!(pictures, serde_json::json!(1), "one heartbeat picture");
+    checked(&browser, "job-agents").await;
+
     // An access to link, made in the console.
     browser.find(&By::link("Accesses")).await.click().await;
     browser.wait_for(&By::label("Name"), Duration::from_secs(10)).await;
@@ -192,6 +202,10 @@ async fn the_seed_flow_in_a_real_browser() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     assert!(browser.find(&By::css("#progress")).await.text().await.contains("Created\n4"), "four users created");
+    // The page reloads itself once the import has ended, listing the changes.
+    browser.wait_for(&By::css("tbody tr"), Duration::from_secs(10)).await;
+    let changes = browser.find(&By::css("main")).await.text().await;
+    assert!(changes.contains(&format!("{} created", ou.sam("ann"))) || changes.contains("gains HQ"), "{changes}");
     checked(&browser, "session").await;
 
     // Users: the right people, hostile text as text, and a user's chain of groups.
@@ -216,6 +230,63 @@ async fn the_seed_flow_in_a_real_browser() {
     assert!(chain.contains("Inner") && chain.contains("Outer"), "the chain names both groups: {chain}");
     checked(&browser, "user").await;
 
+    // Why someone is not imported: an account the job's directory does not hold, then one it does.
+    browser.find(&By::link("Users")).await.click().await;
+    browser.wait_for(&By::label("AD account"), Duration::from_secs(10)).await.fill("nobody-by-this-name").await;
+    browser.find(&By::button("Explain")).await.click().await;
+    browser.wait_for(&By::text("holds no account named nobody-by-this-name"), Duration::from_secs(10)).await;
+    browser.find(&By::label("AD account")).await.fill(&ou.sam("cid")).await;
+    browser.find(&By::button("Explain")).await.click().await;
+    let explained = browser.wait_for(&By::css("#explain-heading + form + h3"), Duration::from_secs(10)).await.text().await;
+    assert_eq!(explained, format!("{}: imported", ou.sam("cid")));
+    checked(&browser, "users-explain").await;
+
+    // A mass change is held, and decided on the dashboard: a safeguard of
+    // no deactivation at all, then a user disabled in AD.
+    browser.goto(&job_url).await;
+    for (label, value) in [
+        ("Deactivations at most (users)", "0"),
+        ("Deactivations at most (% of active users)", "0"),
+        ("Budgets apply from this many active users", "0"),
+    ] {
+        browser.find(&By::label(label)).await.fill(value).await;
+    }
+    browser.find(&By::button("Save")).await.click().await;
+    browser.wait_for(&By::text("Saved."), Duration::from_secs(10)).await;
+    ldap_modify(&format!("dn: CN=bob,OU=In,{}\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: 514\n-\n", ou.dn));
+    browser.goto(&sessions_url).await;
+    browser.find(&By::button("Perform import")).await.click().await;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let progress = browser.find(&By::css("#progress")).await.text().await;
+        if progress.contains("held for approval") {
+            break;
+        }
+        assert!(!progress.contains("succeeded") && !progress.contains("failed"), "the import must be held: {progress}");
+        assert!(Instant::now() < deadline, "the import was not held: {progress}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // The page reloads itself once the import has ended, showing the plan.
+    browser.wait_for(&By::text("Held for approval"), Duration::from_secs(10)).await;
+    let held = browser.find(&By::css("main")).await.text().await;
+    assert!(held.contains(&ou.sam("bob")) && held.contains("deactivated"), "the held plan lists bob's deactivation:\n{held}");
+    checked(&browser, "session-held").await;
+    browser.find(&By::link("Dashboard")).await.click().await;
+    let dashboard = browser.wait_for(&By::css("main"), Duration::from_secs(10)).await.text().await;
+    assert!(dashboard.contains("Import held for approval") && dashboard.contains("held for approval"), "{dashboard}");
+    checked(&browser, "dashboard-held").await;
+    browser.find(&By::button("Approve")).await.click().await;
+    let bob = roster_e2e::Admin::new(&server.url, &tenant.admin_token);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let users: Page<roster_proto::admin::User> = bob.get("/api/v1/users?limit=100").await;
+        if users.items.iter().any(|u| u.username == ou.sam("bob") && !u.active) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the approved plan was not applied");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
     // The dashboard tells the truth: healthy, with the import just made.
     browser.find(&By::link("Dashboard")).await.click().await;
     let dashboard = browser.wait_for(&By::css("main"), Duration::from_secs(10)).await.text().await;
@@ -226,7 +297,9 @@ async fn the_seed_flow_in_a_real_browser() {
     browser.find(&By::link("Settings")).await.click().await;
     browser.wait_for(&By::label("Grace period (days)"), Duration::from_secs(10)).await;
     let settings = browser.find(&By::css("main")).await.text().await;
-    for action in ["job.created", "job.updated", "registration_token.issued", "access.created", "links.saved", "import.started"] {
+    for action in
+        ["job.created", "job.updated", "registration_token.issued", "access.created", "links.saved", "import.started", "session.approved"]
+    {
         assert!(settings.contains(action), "the audit log records {action}:\n{settings}");
     }
     browser.find(&By::label("Email")).await.fill("viewer@console.test").await;

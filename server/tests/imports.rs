@@ -748,6 +748,10 @@ async fn what_changes_between_plan_and_apply_is_planned_again(engine: Engine) {
     let id = running(token).await;
     let work = roster_server::store::sessions::work(&db, id, token).await.unwrap().unwrap();
     let planned = plan_staged(&db, &work, 2).await.unwrap().expect("the run holds its session");
+    // While it runs, the session says how far its plan has got: every user
+    // of the state's five, batch by batch (users 4 and 5 are new: each batch staged something).
+    let during: roster_proto::admin::Session = w.app.get(&format!("/api/v1/sessions/{id}"), &w.admin).await.json();
+    assert_eq!(during.progress, Some(roster_proto::admin::ImportProgress { done: 5, total: 5 }), "{during:?}");
     put_links(vec![vip.clone(), sales.clone()]).await;
     let finished = finish_staged(&db, &work, planned, false).await.unwrap();
     assert!(matches!(finished, Finished::Replan(_)), "{finished:?}");
@@ -765,6 +769,7 @@ async fn what_changes_between_plan_and_apply_is_planned_again(engine: Engine) {
     session_succeeded(&session);
     assert_eq!((session.counts.created, session.counts.updated), (2, 1), "user4 and user5 created, user1 gains VIP: {session:?}");
     assert!(session.notes.iter().any(|n| n.contains("kept changing while this import was planned")), "{:?}", session.notes);
+    assert_eq!(session.progress, None, "a finished session shows no progress");
     assert_eq!(vip_holders().await, ["user1", "user4"], "the plan's links (VIP linked) were applied");
     let links: Vec<Link> = w.app.get(&links_path, &w.admin).await.json();
     assert_eq!(links.len(), 1);

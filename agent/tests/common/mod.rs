@@ -197,6 +197,7 @@ fn new_session(job_id: JobId, snapshot_id: SnapshotId) -> Session {
         manifest_sha256: Some("0".repeat(64).parse().unwrap()),
         caught_up: false,
         waiting_until: None,
+        progress: None,
         counts: SessionCounts::default(),
         notes: vec![],
         error: None,

@@ -666,6 +666,10 @@ pub struct Session {
     #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<common::DateTime>")]
     pub waiting_until: Option<time::OffsetDateTime>,
+    /// While `running`: how far the import's plan has got. Left out before
+    /// the first batch is planned and once the session is no longer running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<ImportProgress>,
     /// What the import did; for a held or rejected session, what its plan
     /// would have done.
     pub counts: SessionCounts,
@@ -701,6 +705,14 @@ pub struct Session {
     /// Left out until the session is finished or held (an approval clears it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
+}
+
+/// A running import's progress: directory users planned so far, of all the
+/// users of the job's directory state (in scope or not: each is looked at).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ImportProgress {
+    pub done: u64,
+    pub total: u64,
 }
 
 /// What a held session's `held_reasons` look like.

@@ -19,9 +19,9 @@ use crate::ObjectGuid;
 use crate::admin::{
     Access, AccessDelta, AccessKind, AccessRef, ActorKind, AdminRole, AdminToken, Agent, AgentState, AuditAction, AuditEntry, Budget,
     ChangeAction, ChangeDetail, CreateAccess, CreateAdminToken, CreateJob, CreatedAdminToken, CreatedTenant, DeactivationReason, Decision,
-    HistoryEntry, Job, Link, LinkInput, LinksPreview, LinksSaved, NextCursor, Page, PlanPreview, RegistrationToken, SafeguardPolicy,
-    Schedule, ScheduledRun, ScheduledRuns, Session, SessionChange, SessionCounts, SessionStatus, SessionTrigger, StartImport,
-    TenantSettings, UpdateAccess, UpdateJob, User,
+    HistoryEntry, ImportProgress, Job, Link, LinkInput, LinksPreview, LinksSaved, NextCursor, Page, PlanPreview, RegistrationToken,
+    SafeguardPolicy, Schedule, ScheduledRun, ScheduledRuns, Session, SessionChange, SessionCounts, SessionStatus, SessionTrigger,
+    StartImport, TenantSettings, UpdateAccess, UpdateJob, User,
 };
 use crate::agent::{
     AgentJob, Command, CommandAction, CommandOutcome, CommandResult, CommitResponse, Heartbeat, OfferSnapshot, RegisterRequest,
@@ -270,6 +270,7 @@ registry! {
     ActorKind => "admin-api.schema.json" # "actorKind";
     AuditAction => "admin-api.schema.json" # "auditAction";
     AuditEntry => "admin-api.schema.json" # "auditEntry";
+    ImportProgress => "admin-api.schema.json" # "importProgress";
     Page<AuditEntry> => "admin-api.schema.json" # "auditPage", "AuditPage";
 
     Explanation => "insight.schema.json" # "explanation", "Explanation";

@@ -326,6 +326,7 @@ fn finished_session() -> Session {
         manifest_sha256: Some(SHA.parse().unwrap()),
         caught_up: false,
         waiting_until: None,
+        progress: None,
         counts: SessionCounts { created: 120, updated: 3, deactivated: 1, unchanged: 980, not_linked: 7, reactivated: 2, lost_basic: 1 },
         notes: vec!["no links: nobody imported".into()],
         error: Some("database: connection reset".into()),

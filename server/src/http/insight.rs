@@ -188,11 +188,17 @@ async fn explain_account(
     if wanted.is_empty() {
         return Err(RequestError::ExplainUser.into());
     }
-    let wanted = wanted.to_owned();
-    let answer = with_view(&state, admin.tenant_id, job, move |view| {
+    Ok(ApiJson(explain_account_of(&state, admin.tenant_id, job, wanted.to_owned()).await?))
+}
+
+/// Explains the AD user `wanted` names (sAMAccountName, objectGUID or DN)
+/// in the job's directory state, imported or not (the API's and the
+/// console's one reading); 404 when the state holds no such user.
+pub(crate) async fn explain_account_of(state: &AppState, tenant: TenantId, job: Job, wanted: String) -> Result<Explanation, AppError> {
+    let answer = with_view(state, tenant, job, move |view| {
         find_account(&view.users, &wanted).map(|record| view.context.explainer().explain(record))
     });
-    Ok(ApiJson(answer.await?.ok_or(AppError::NotFound(Missing::UserInState))?))
+    answer.await?.ok_or(AppError::NotFound(Missing::UserInState))
 }
 
 /// Explains a stored user: each access with the chain of groups that

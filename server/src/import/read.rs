@@ -88,12 +88,19 @@ impl PlanContext {
 pub struct Batches {
     walk: roster_import::Batches,
     dialect: crate::db::Dialect,
+    /// Directory users read so far (the session's progress).
+    walked: u64,
 }
 
 impl Batches {
     /// A walk reading `size` directory users at a time (at least 1).
     pub fn new(size: u32, dialect: crate::db::Dialect) -> Batches {
-        Batches { walk: roster_import::Batches::new(size), dialect }
+        Batches { walk: roster_import::Batches::new(size), dialect, walked: 0 }
+    }
+
+    /// Directory users read so far.
+    pub fn walked(&self) -> u64 {
+        self.walked
     }
 
     /// The changes of the next batch; `None` once every user is planned.
@@ -109,6 +116,7 @@ impl Batches {
             return Ok(None);
         }
         let batch = store::directory::user_batch(conn, job, self.walk.after(), self.walk.size()).await?;
+        self.walked += batch.len() as u64;
         let range = self.walk.stored_range(&batch);
         let stored = store::users::stored_between(conn, job, range.after, range.upto).await?;
         let paired = self.walk.pair(planner, &batch, &stored);

@@ -129,6 +129,7 @@ pub async fn plan_staged(db: &Db, work: &SessionWork, batch_users: u32) -> Resul
     let context = PlanContext::load(&mut read, work.tenant_id, &inputs.job, &inputs.links).await?;
     let mut planner = context.planner();
     let mut batches = Batches::new(batch_users, db.dialect);
+    let total = store::directory::count_users(&mut read, work.job_id).await?;
     let (mut digest, mut staged, mut seq) = (PlanDigest::default(), StagedCounts::default(), 0i64);
     let mut last_beat = std::time::Instant::now();
     while let Some(changes) = batches.next(&mut read, work.job_id, &mut planner).await? {
@@ -141,7 +142,7 @@ pub async fn plan_staged(db: &Db, work: &SessionWork, batch_users: u32) -> Resul
             staged.add(change);
         }
         let mut tx = db.begin_write().await?;
-        if !store::sessions::beat(&mut tx, work).await? {
+        if !store::sessions::beat(&mut tx, work, Some((batches.walked(), total))).await? {
             return Ok(None);
         }
         store::staged::stage(&mut tx, work.claim_token, seq, &batch).await?;
@@ -194,7 +195,7 @@ pub async fn finish_staged(db: &Db, work: &SessionWork, planned: Planned, last: 
         tx.rollback().await?;
         return Err(ImportError::JobGone);
     }
-    if !store::sessions::beat(&mut tx, work).await? {
+    if !store::sessions::beat(&mut tx, work, None).await? {
         tx.rollback().await?;
         return Ok(Finished::Outcome(RunOutcome::Lost));
     }

@@ -225,6 +225,16 @@ pub async fn beats_since(db: &Db, job: JobId, since: UnixMillis) -> Result<Vec<(
     rows.iter().map(|row| Ok((get_id(row, "agent_id")?, row.try_get("bucket_at")?))).collect()
 }
 
+/// The job of the tenant's agent `agent`, if the tenant has it.
+pub async fn job_of_agent(db: &Db, tenant: TenantId, agent: AgentId) -> Result<Option<JobId>, StoreError> {
+    let row = sqlx::query("SELECT job_id FROM agents WHERE id = $1 AND tenant_id = $2")
+        .bind(agent.to_string())
+        .bind(tenant.to_string())
+        .fetch_optional(&db.pool)
+        .await?;
+    row.map(|row| get_id(&row, "job_id")).transpose()
+}
+
 /// Forgets heartbeat buckets older than `before`. Returns how many.
 pub async fn prune_beats(db: &Db, before: UnixMillis) -> Result<u64, StoreError> {
     let done = sqlx::query("DELETE FROM agent_beats WHERE bucket_at < $1").bind(before.0).execute(&mut *db.writer().await?).await?;

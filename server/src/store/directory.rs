@@ -550,6 +550,18 @@ pub async fn load_groups(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<V
 pub type UserKey = roster_import::UserKey;
 
 /// The next `limit` users after `after`, in (anchor, objectGUID) order.
+/// How many users the job's directory state holds (what an import walks).
+pub async fn count_users(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<u64, StoreError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) AS n FROM directory_objects WHERE job_id = $1 AND {} AND kind = 'user'",
+        current_generation!()
+    )))
+    .bind(job.to_string())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0))
+}
+
 pub async fn user_batch(
     conn: &mut sqlx::AnyConnection,
     job: JobId,

@@ -17,7 +17,7 @@ macro_rules! columns {
     () => {
         "id, tenant_id, job_id, snapshot_id, trigger_kind, status, manifest_sha256, created_count, updated_count, \
      deactivated_count, unchanged_count, not_linked_count, reactivated_count, lost_basic_count, notes, error, held_reasons, decided_by, \
-     decided_at, created_at, finished_at, duration_ms, caught_up, waiting_until"
+     decided_at, created_at, finished_at, duration_ms, caught_up, waiting_until, progress_done, progress_total"
     };
 }
 
@@ -89,6 +89,14 @@ fn from_row(row: &AnyRow) -> Result<Session, StoreError> {
             .transpose()?,
         caught_up: row.try_get::<i64, _>("caught_up")? != 0,
         waiting_until: row.try_get::<Option<i64>, _>("waiting_until")?.map(to_datetime),
+        progress: match (status.as_str(), row.try_get::<Option<i64>, _>("progress_done")?, row.try_get::<Option<i64>, _>("progress_total")?)
+        {
+            ("running", Some(done), Some(total)) => Some(roster_proto::admin::ImportProgress {
+                done: u64::try_from(done).unwrap_or(0),
+                total: u64::try_from(total).unwrap_or(0),
+            }),
+            _ => None,
+        },
         counts: SessionCounts {
             created: count("created_count")?,
             updated: count("updated_count")?,
@@ -412,15 +420,22 @@ pub async fn mark_started(conn: &mut sqlx::AnyConnection, work: &mut SessionWork
 }
 
 /// A running import's sign of life, written with each batch it stages (see
-/// [`requeue_interrupted`]). False when the session is no longer this
+/// [`requeue_interrupted`]), with how far it has got when given (`done`
+/// of `total` directory users). False when the session is no longer this
 /// run's: the run then stops.
-pub async fn beat(conn: &mut sqlx::AnyConnection, work: &SessionWork) -> Result<bool, StoreError> {
-    let result = sqlx::query("UPDATE sessions SET alive_at = $1 WHERE id = $2 AND status = 'running' AND claim_token = $3")
-        .bind(now_ms())
-        .bind(work.id.to_string())
-        .bind(work.claim_token.to_string())
-        .execute(&mut *conn)
-        .await?;
+pub async fn beat(conn: &mut sqlx::AnyConnection, work: &SessionWork, progress: Option<(u64, u64)>) -> Result<bool, StoreError> {
+    let (done, total) = progress.map_or((None, None), |(done, total)| (Some(done), Some(total)));
+    let result = sqlx::query(
+        "UPDATE sessions SET alive_at = $1, progress_done = COALESCE($4, progress_done), progress_total = COALESCE($5, progress_total)
+         WHERE id = $2 AND status = 'running' AND claim_token = $3",
+    )
+    .bind(now_ms())
+    .bind(work.id.to_string())
+    .bind(work.claim_token.to_string())
+    .bind(done.map(|d| i64::try_from(d).unwrap_or(i64::MAX)))
+    .bind(total.map(|t| i64::try_from(t).unwrap_or(i64::MAX)))
+    .execute(&mut *conn)
+    .await?;
     Ok(result.rows_affected() == 1)
 }
 

@@ -437,8 +437,7 @@ pub(super) async fn issue_registration_token(
 
 pub(super) async fn revoke_agent(State(state): State<AppState>, signed: SignedIn, Path(agent): Path<String>) -> Result<Response, Failure> {
     let id = parse_id(&agent, Missing::Agent)?;
-    let (agents, _) = store::agents::list_agents(&state.db, signed.caller.tenant, None, MAX_LIMIT, None, UnixMillis::now()).await?;
-    let job = agents.iter().find(|a| a.id == id).map(|a| a.job_id).ok_or(AppError::NotFound(Missing::Agent))?;
+    let job = store::agents::job_of_agent(&state.db, signed.caller.tenant, id).await?.ok_or(AppError::NotFound(Missing::Agent))?;
     service::tenants::revoke_agent(&state.db, &signed.caller, id).await?;
     Ok(Redirect::to(&paths::job_agents(job)).into_response())
 }

@@ -245,12 +245,19 @@ struct Progress {
 }
 
 /// The session's status and counts alone, which the session page reloads
-/// every two seconds (htmx) while the import is under way.
+/// every two seconds (htmx) while the import is under way. Once it has
+/// ended, htmx is told to reload the whole page (`HX-Refresh`), which then
+/// shows what only an ended session has: its changes, a held plan's
+/// Approve and Reject.
 pub(super) async fn progress(State(state): State<AppState>, signed: SignedIn, Path(id): Path<String>) -> Result<Response, Failure> {
     let session = session_of(&state, &signed, &id).await?;
     let live = matches!(session.status, SessionStatus::Waiting | SessionStatus::Queued | SessionStatus::Running);
     let progress = paths::session_progress(session.id);
-    render(&Progress { row: SessionRow::of(session), live, progress })
+    let mut response = render(&Progress { row: SessionRow::of(session), live, progress })?;
+    if !live {
+        response.headers_mut().insert("hx-refresh", axum::http::HeaderValue::from_static("true"));
+    }
+    Ok(response)
 }
 
 /// One CSV field, quoted when it must be, and never read as a formula by a
@@ -314,9 +321,11 @@ pub(super) async fn decide(
         "approve" => Verdict::Approve,
         "reject" => Verdict::Reject,
         other => {
-            return Err(
-                crate::error::RequestError::InvalidBody(format!("a decision is approve or reject, not `{}`", other.escape_debug())).into()
-            );
+            return Err(crate::error::RequestError::InvalidBody(format!(
+                "a decision is approve or reject, not `{}`",
+                other.escape_debug()
+            ))
+            .into());
         }
     };
     service::sessions::decide(&state.db, &state.imports, &signed.caller, session.id, verdict, &signed.admin.email).await?;
@@ -333,12 +342,15 @@ pub(super) async fn heartbeat_picture(state: &AppState, job: &Job, agents: &[Age
     const BUCKETS: usize = (UnixMillis::DAY_MS / store::agents::BEAT_BUCKET_MS) as usize;
     let end = now.0 - now.0.rem_euclid(store::agents::BEAT_BUCKET_MS) + store::agents::BEAT_BUCKET_MS;
     let start = end - UnixMillis::DAY_MS;
-    let beats = store::agents::beats_since(&state.db, job.id, UnixMillis(start)).await?;
+    let mut beats: std::collections::HashMap<roster_proto::AgentId, Vec<i64>> = std::collections::HashMap::new();
+    for (agent, at) in store::agents::beats_since(&state.db, job.id, UnixMillis(start)).await? {
+        beats.entry(agent).or_default().push(at);
+    }
     let rows = agents
         .iter()
         .map(|agent| {
             let mut heard = vec![false; BUCKETS];
-            for (_, at) in beats.iter().filter(|(id, _)| *id == agent.id) {
+            for at in beats.get(&agent.id).into_iter().flatten() {
                 if let Some(cell) = usize::try_from((at - start) / store::agents::BEAT_BUCKET_MS).ok().and_then(|i| heard.get_mut(i)) {
                     *cell = true;
                 }

@@ -33,6 +33,11 @@ struct Users {
     search: String,
     users: Vec<UserRow>,
     more: Option<String>,
+    /// The jobs to explain an AD user of: (id, name, chosen).
+    jobs: Vec<(JobId, String, bool)>,
+    account: String,
+    explained: Option<Explanation>,
+    explain_error: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -40,6 +45,8 @@ pub(super) struct UsersQuery {
     search: Option<String>,
     after: Option<String>,
     job: Option<String>,
+    /// An AD account to explain (imported or not), in `job`.
+    account: Option<String>,
 }
 
 pub(super) async fn list(State(state): State<AppState>, signed: SignedIn, Query(query): Query<UsersQuery>) -> Result<Response, Failure> {
@@ -60,7 +67,28 @@ pub(super) async fn list(State(state): State<AppState>, signed: SignedIn, Query(
             user,
         })
         .collect();
-    render(&Users { chrome: Chrome::new(&signed, Section::Users), search, users, more })
+    let (all_jobs, _) = store::jobs::list_jobs(&state.db, signed.caller.tenant, crate::http::admin::MAX_LIMIT, None).await?;
+    let account = query.account.unwrap_or_default();
+    let (mut explained, mut explain_error) = (None, None);
+    if let (Some(job_id), false) = (job, account.trim().is_empty())
+        && let Some(chosen) = all_jobs.iter().find(|j| j.id == job_id)
+    {
+        match crate::http::insight::explain_account_of(&state, signed.caller.tenant, chosen.clone(), account.trim().to_owned()).await {
+            Ok(explanation) => explained = Some(explanation),
+            Err(error @ (AppError::NotFound(_) | AppError::Session(_) | AppError::Import(_))) => {
+                explain_error = Some(match error {
+                    AppError::NotFound(_) => format!(
+                        "The job's directory holds no account named {}: check the name, or whether the agent reads where it lives (the job's scope and group paths).",
+                        account.trim()
+                    ),
+                    other => other.detail(),
+                })
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    let jobs = all_jobs.iter().map(|j| (j.id, j.name.clone(), Some(j.id) == job)).collect();
+    render(&Users { chrome: Chrome::new(&signed, Section::Users), search, users, more, jobs, account, explained, explain_error })
 }
 
 /// `text` percent-encoded for a query string.

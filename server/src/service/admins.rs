@@ -88,11 +88,11 @@ pub async fn setup_link(db: &Db, secret: &str) -> Result<ConsoleAdmin, AppError>
 
 /// Spends a set-up link: checks the new password (typed twice), stores its
 /// hash and ends the admin's other sessions.
-pub async fn set_password(db: &Db, secret: &str, password: &str, repeated: &str) -> Result<ConsoleAdmin, AppError> {
+pub async fn set_password(db: &Db, limits: &SignInLimits, secret: &str, password: &str, repeated: &str) -> Result<ConsoleAdmin, AppError> {
     let admin = setup_link(db, secret).await?;
     passwords::check(password, repeated, &admin.email).map_err(ConsoleError::Password)?;
     let password = password.to_owned();
-    let hashed = super::off_the_workers(move || passwords::hash(&password)).await??;
+    let hashed = hashed(limits, move || passwords::hash(&password)).await??;
     let admin = console_store::set_password(db, &hash_secret(secret), &hashed, UnixMillis::now()).await?.ok_or(ConsoleError::SetupLink)?;
     audit::record(
         db,
@@ -105,19 +105,54 @@ pub async fn set_password(db: &Db, secret: &str, password: &str, repeated: &str)
     Ok(admin)
 }
 
-/// The sign-in rate limits: attempts per account and per client address.
+/// The sign-in limits: attempts per account from one address (strict),
+/// per account from anywhere (loose, so one address cannot lock an admin
+/// out), per client address, and how many password hashes run at once
+/// (each takes 19 MiB and tens of milliseconds of a core).
 #[derive(Debug)]
 pub struct SignInLimits {
+    pub per_account_and_address: RateLimiter<(String, IpAddr)>,
     pub per_account: RateLimiter<String>,
     pub per_address: RateLimiter<IpAddr>,
+    pub hashing: tokio::sync::Semaphore,
 }
 
+/// Longest an attempt waits for a free password hasher before it is
+/// answered 429 (the server is busy hashing others' attempts).
+const HASHER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl Default for SignInLimits {
-    /// Per account: 10 at once, then one every 30 s. Per address: 30 at
-    /// once, then one every 2 s (an office behind one address signs in too).
+    /// Per account and address: 10 at once, then one every 30 s. Per
+    /// account: 100 at once, then 100 an hour. Per address (an IPv6 /64
+    /// counts as one): 30 at once, then one every 2 s (an office behind one
+    /// address signs in too). Two hashes at once.
     fn default() -> SignInLimits {
-        SignInLimits { per_account: RateLimiter::new(1.0 / 30.0, 10.0), per_address: RateLimiter::new(0.5, 30.0) }
+        SignInLimits {
+            per_account_and_address: RateLimiter::new(1.0 / 30.0, 10.0),
+            per_account: RateLimiter::new(100.0 / 3600.0, 100.0),
+            per_address: RateLimiter::new(0.5, 30.0),
+            hashing: tokio::sync::Semaphore::new(2),
+        }
     }
+}
+
+/// The address a limit counts: an IPv6 address by its /64 (one customer's
+/// network hands out as many as it likes), an IPv4 address whole.
+fn limited_address(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(_) => address,
+        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+    }
+}
+
+/// Runs a password hash or check once a hasher is free (at most
+/// [`HASHER_WAIT`]), off the async workers.
+async fn hashed<T: Send + 'static>(limits: &SignInLimits, work: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
+    let _permit = match tokio::time::timeout(HASHER_WAIT, limits.hashing.acquire()).await {
+        Ok(Ok(permit)) => permit,
+        _ => return Err(LimitError::rate(1).into()),
+    };
+    super::off_the_workers(work).await
 }
 
 /// A new sign-in: the cookie's secret (shown once) and whose it is.
@@ -133,21 +168,25 @@ pub struct SignedIn {
 /// address costs as much time as a wrong password.
 pub async fn sign_in(db: &Db, limits: &SignInLimits, email: &str, password: &str, from: IpAddr) -> Result<SignedIn, AppError> {
     let now = Instant::now();
-    limits.per_address.check(from, now).map_err(LimitError::rate)?;
-    limits.per_account.check(console_store::email_key(email), now).map_err(LimitError::rate)?;
-    if password.chars().count() > passwords::MAX_CHARS {
+    if email.chars().count() > MAX_EMAIL_CHARS || password.chars().count() > passwords::MAX_CHARS {
         return Err(ConsoleError::WrongCredentials.into());
     }
+    let (address, account) = (limited_address(from), console_store::email_key(email));
+    limits.per_address.check(address, now).map_err(LimitError::rate)?;
+    limits.per_account_and_address.check((account.clone(), address), now).map_err(LimitError::rate)?;
+    limits.per_account.check(account, now).map_err(LimitError::rate)?;
     let record = console_store::admin_for_sign_in(db, email).await?;
     let stored = record.as_ref().and_then(|r| r.password_hash.clone());
     let password = password.to_owned();
-    let matches = super::off_the_workers(move || match stored {
+    let known = record.is_some();
+    let matches = hashed(limits, move || match stored {
         Some(stored) => passwords::verify(&password, &stored),
         None => passwords::verify(&password, &passwords::DECOY_HASH).map(|_| false),
     })
     .await??;
     let Some(record) = record.filter(|_| matches) else {
-        tracing::info!(email = %email.escape_debug(), %from, "console sign-in refused");
+        // Not the address typed: a password typed into the wrong field must not reach the log.
+        tracing::info!(account_known = known, %from, "console sign-in refused");
         return Err(ConsoleError::WrongCredentials.into());
     };
     let secret = new_secret("rst_console_")?;
@@ -212,4 +251,34 @@ pub async fn add_admin_as_operator(db: &Db, tenant: roster_proto::TenantId, emai
         return Err(AppError::NotFound(Missing::Tenant));
     }
     add_admin(db, &Caller::operator(tenant), email, role).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv6_network_counts_as_one_address() {
+        let cases = [
+            ("192.0.2.7", "192.0.2.7"),
+            ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::"),
+            ("2001:db8:1:2::1", "2001:db8:1:2::"),
+            ("2001:db8:1:3::1", "2001:db8:1:3::"),
+        ];
+        for (given, counted) in cases {
+            let given: IpAddr = given.parse().unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+            assert_eq!(limited_address(given).to_string(), counted, "{given}");
+        }
+    }
+
+    #[test]
+    fn addresses_are_checked_loosely() {
+        for fine in ["ann@corp.example", " Ann.Admin+roster@sub.corp.example ", "a@b"] {
+            assert!(checked_email(fine).is_ok(), "{fine}");
+        }
+        for refused in ["", "ann", "@corp", "ann@", "ann@@corp", "ann smith@corp", "ann@corp.", "ann@.corp", "a\u{7}@b"] {
+            assert!(checked_email(refused).is_err(), "{refused:?}");
+        }
+        assert!(checked_email(&format!("{}@corp.example", "a".repeat(250))).is_err());
+    }
 }

@@ -34,8 +34,33 @@ impl Caller {
     }
 }
 
+/// Writes that `caller` did `action` to `target`, in words `summary`, in
+/// the change's own transaction `conn`: the entry and the change commit or
+/// roll back together. Where a change runs in one transaction of ours, this
+/// is how it is audited.
+pub async fn record_in(
+    conn: &mut sqlx::AnyConnection,
+    caller: &Caller,
+    action: AuditAction,
+    target: Option<String>,
+    summary: &str,
+) -> Result<(), crate::store::StoreError> {
+    let entry = store::audit::NewEntry {
+        tenant: caller.tenant,
+        actor_kind: caller.kind,
+        actor_id: caller.id.clone(),
+        actor_name: &caller.name,
+        action,
+        target_id: target,
+        summary,
+    };
+    store::audit::record(conn, &entry, store::UnixMillis::now()).await?;
+    Ok(())
+}
+
 /// Writes that `caller` did `action` to `target`, in words `summary`,
-/// after the change committed. A failure to write it is logged loudly but
+/// after the change committed, for changes made inside a store function's
+/// own transaction. A failure to write it is logged loudly but
 /// does not undo the change (which has already happened) nor hide it from
 /// the caller.
 pub async fn record(db: &Db, caller: &Caller, action: AuditAction, target: Option<String>, summary: &str) {

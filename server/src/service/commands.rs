@@ -151,11 +151,11 @@ pub async fn start_fresh_import(
     }
     let now = store::schedule::database_now(&mut tx, db.dialect).await?;
     let id = ask_for_fresh_data(&mut tx, limits, tenant, job.id, SessionTrigger::Manual, false, now).await?;
+    let summary = format!("started an import of job \"{}\" with fresh data from its agent", job.name);
+    super::audit::record_in(&mut tx, caller, roster_proto::admin::AuditAction::ImportStarted, Some(id.to_string()), &summary).await?;
     tx.commit().await?;
     bell.ring();
     tracing::info!(tenant = %tenant, job = %job.id, session = %id, "fresh import asked of the agent");
-    let summary = format!("started an import of job \"{}\" with fresh data from its agent", job.name);
-    super::audit::record(db, caller, roster_proto::admin::AuditAction::ImportStarted, Some(id.to_string()), &summary).await;
     store::sessions::get_session(db, tenant, id).await?.ok_or(AppError::NotFound(Missing::Session))
 }
 
@@ -172,10 +172,11 @@ pub async fn refresh_structure(db: &Db, bell: &CommandBell, caller: &super::audi
     let now = UnixMillis::now();
     let id = store::commands::issue(&mut tx, tenant, job.id, CommandAction::LoadStructure, None, now, UnixMillis(now.0 + COMMAND_TTL_MS))
         .await?;
+    let summary = format!("asked the agent of job \"{}\" to load the AD structure", job.name);
+    super::audit::record_in(&mut tx, caller, roster_proto::admin::AuditAction::StructureRequested, Some(job.id.to_string()), &summary)
+        .await?;
     tx.commit().await?;
     bell.ring();
     tracing::info!(tenant = %tenant, job = %job.id, command = %id, "structure refresh asked of the agent");
-    let summary = format!("asked the agent of job \"{}\" to load the AD structure", job.name);
-    super::audit::record(db, caller, roster_proto::admin::AuditAction::StructureRequested, Some(job.id.to_string()), &summary).await;
     Ok(id)
 }

@@ -17,10 +17,10 @@ pub async fn start_import(db: &Db, queue: &ImportQueue, caller: &super::audit::C
     let snapshot = store::directory::latest_committed(&mut tx, job.id).await?.ok_or(SessionError::NoSnapshot)?;
     let id =
         store::sessions::insert_session(&mut tx, tenant, job.id, snapshot.id, &snapshot.manifest_sha256, SessionTrigger::Manual).await?;
+    let summary = format!("started an import of job \"{}\" from its stored directory state", job.name);
+    super::audit::record_in(&mut tx, caller, roster_proto::admin::AuditAction::ImportStarted, Some(id.to_string()), &summary).await?;
     tx.commit().await?;
     queue.wake();
-    let summary = format!("started an import of job \"{}\" from its stored directory state", job.name);
-    super::audit::record(db, caller, roster_proto::admin::AuditAction::ImportStarted, Some(id.to_string()), &summary).await;
     store::sessions::get_session(db, tenant, id).await?.ok_or(AppError::NotFound(Missing::Session))
 }
 

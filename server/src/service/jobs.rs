@@ -69,7 +69,7 @@ pub async fn update_job(db: &Db, caller: &Caller, job: &Job, patch: &UpdateJob, 
     match store::jobs::update_job(db, tenant, job.id, jitter_secs, change).await?? {
         store::jobs::UpdatedJob::Updated(updated) => {
             tracing::info!(tenant = %tenant, job = %job.id, "job changed");
-            let summary = format!("changed job \"{}\": {}", updated.name, changed_members(patch).join(", "));
+            let summary = format!("changed job \"{}\": {}", updated.name, changed_members(job, &updated).join("; "));
             audit::record(db, caller, AuditAction::JobUpdated, Some(job.id.to_string()), &summary).await;
             Ok(*updated)
         }
@@ -204,18 +204,48 @@ pub async fn issue_registration_token(
     Ok(token)
 }
 
-/// The members a patch sets, for the audit log (their names, not values:
-/// a filter or paths can be long).
-fn changed_members(patch: &UpdateJob) -> Vec<&'static str> {
-    let members = [
-        ("name", patch.name.is_some()),
-        ("relative paths", patch.relative_paths.is_some()),
-        ("group paths", patch.group_paths.is_some()),
-        ("schedule", patch.schedule.is_some()),
-        ("full sync interval", patch.full_sync_interval_days.is_some()),
-        ("user filter", patch.user_filter.is_some()),
-        ("safeguard", patch.policy.is_some()),
-    ];
-    let set: Vec<_> = members.into_iter().filter(|(_, set)| *set).map(|(name, _)| name).collect();
-    if set.is_empty() { vec!["nothing"] } else { set }
+/// What a change made different, for the audit log: old → new for the
+/// short members, the names of the long ones (paths, filter).
+fn changed_members(before: &Job, after: &Job) -> Vec<String> {
+    let mut changed = Vec::new();
+    if before.name != after.name {
+        changed.push(format!("name \"{}\" → \"{}\"", before.name, after.name));
+    }
+    if before.relative_paths != after.relative_paths {
+        changed.push(format!("relative paths ({} → {})", before.relative_paths.len(), after.relative_paths.len()));
+    }
+    if before.group_paths != after.group_paths {
+        changed.push(format!("group paths ({} → {})", before.group_paths.len(), after.group_paths.len()));
+    }
+    if before.user_filter != after.user_filter {
+        changed.push("user filter".to_owned());
+    }
+    if before.schedule != after.schedule {
+        let said = |s: &Schedule| match (s.enabled, s.interval_minutes) {
+            (false, _) => "off".to_owned(),
+            (true, None) => format!("daily at {} {}", s.daily_at, s.time_zone),
+            (true, Some(m)) => format!("daily at {} {} and every {m} min", s.daily_at, s.time_zone),
+        };
+        changed.push(format!("schedule {} → {}", said(&before.schedule), said(&after.schedule)));
+    }
+    if before.full_sync_interval_days != after.full_sync_interval_days {
+        changed.push(format!("full sync every {} → {} days", before.full_sync_interval_days, after.full_sync_interval_days));
+    }
+    if before.policy != after.policy {
+        let said = |p: &SafeguardPolicy| {
+            format!(
+                "deactivations ≤ {} or {} %, lost basic ≤ {} or {} %, from {} users",
+                p.max_deactivations.count,
+                p.max_deactivations.percent,
+                p.max_lost_basic.count,
+                p.max_lost_basic.percent,
+                p.min_active_users
+            )
+        };
+        changed.push(format!("safeguard {} → {}", said(&before.policy), said(&after.policy)));
+    }
+    if changed.is_empty() {
+        changed.push("nothing (saved as it was)".to_owned());
+    }
+    changed
 }

@@ -42,8 +42,6 @@ pub async fn replace_links(db: &Db, caller: &super::audit::Caller, job: &Job, li
     }
     store::jobs::put_links(&mut tx, job.id, links, &resolved).await?;
     let links = store::jobs::get_links(&mut tx, job.id).await?;
-    tx.commit().await?;
-    tracing::info!(tenant = %tenant, job = %job.id, links = links.len(), "links replaced");
     let summary = format!(
         "saved {} links of job \"{}\": {} grants of an access to gain, {} to lose",
         links.len(),
@@ -51,7 +49,9 @@ pub async fn replace_links(db: &Db, caller: &super::audit::Caller, job: &Job, li
         preview.gains.iter().map(|d| d.users).sum::<u64>(),
         preview.losses.iter().map(|d| d.users).sum::<u64>()
     );
-    super::audit::record(db, caller, roster_proto::admin::AuditAction::LinksSaved, Some(job.id.to_string()), &summary).await;
+    super::audit::record_in(&mut tx, caller, roster_proto::admin::AuditAction::LinksSaved, Some(job.id.to_string()), &summary).await?;
+    tx.commit().await?;
+    tracing::info!(tenant = %tenant, job = %job.id, links = links.len(), "links replaced");
     Ok(LinksSaved { links, preview })
 }
 

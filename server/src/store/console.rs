@@ -194,12 +194,17 @@ pub async fn get_admin(db: &Db, tenant: TenantId, id: ConsoleAdminId) -> Result<
     row.as_ref().map(admin_from).transpose()
 }
 
-/// How many owners the tenant has who can sign in or are about to.
+/// How many owners the tenant has who can sign in, or whose set-up link
+/// still works.
 pub async fn count_owners(db: &Db, tenant: TenantId) -> Result<i64, StoreError> {
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM console_admins WHERE tenant_id = $1 AND role = 'owner' AND disabled_at IS NULL")
-        .bind(tenant.to_string())
-        .fetch_one(&db.pool)
-        .await?;
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM console_admins WHERE tenant_id = $1 AND role = 'owner' AND disabled_at IS NULL
+           AND (password_hash IS NOT NULL OR setup_expires_at > $2)",
+    )
+    .bind(tenant.to_string())
+    .bind(UnixMillis::now().0)
+    .fetch_one(&db.pool)
+    .await?;
     Ok(row.try_get("n")?)
 }
 

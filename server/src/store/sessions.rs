@@ -153,10 +153,16 @@ pub async fn get_session(db: &Db, tenant: TenantId, id: SessionId) -> Result<Opt
     row.as_ref().map(from_row).transpose()
 }
 
-/// The job's newest session that ended (or was held): what the job's
-/// status is judged from.
+/// The job's session that ended last (by when it ended: a session made
+/// earlier may end later): what the job's status is judged from.
 pub async fn newest_finished(db: &Db, job: JobId) -> Result<Option<Session>, StoreError> {
     newest_where(db, job, "status IN ('succeeded', 'held', 'failed', 'rejected')").await
+}
+
+/// The job's held session waiting for a decision, if any (a newer held
+/// one supersedes an older, so there is at most one).
+pub async fn held(db: &Db, job: JobId) -> Result<Option<Session>, StoreError> {
+    newest_where(db, job, "status = 'held'").await
 }
 
 /// The job's newest successful import.
@@ -171,7 +177,11 @@ pub async fn newest_unfinished(db: &Db, job: JobId) -> Result<Option<Session>, S
 
 async fn newest_where(db: &Db, job: JobId, condition: &'static str) -> Result<Option<Session>, StoreError> {
     let sql = format!(
-        concat!("SELECT ", columns!(), " FROM sessions WHERE job_id = $1 AND {} ORDER BY created_at DESC, id DESC LIMIT 1"),
+        concat!(
+            "SELECT ",
+            columns!(),
+            " FROM sessions WHERE job_id = $1 AND {} ORDER BY COALESCE(finished_at, created_at) DESC, created_at DESC, id DESC LIMIT 1"
+        ),
         condition
     );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(job.to_string()).fetch_optional(&db.pool).await?;
@@ -410,7 +420,7 @@ pub async fn work(db: &Db, id: SessionId, claim_token: Uuid) -> Result<Option<Se
 pub async fn mark_started(conn: &mut sqlx::AnyConnection, work: &mut SessionWork) -> Result<bool, StoreError> {
     work.started_at = now_ms();
     let result =
-        sqlx::query("UPDATE sessions SET started_at = $1, alive_at = $1 WHERE id = $2 AND status = 'running' AND claim_token = $3")
+        sqlx::query("UPDATE sessions SET started_at = $1, alive_at = $1, progress_done = NULL, progress_total = NULL WHERE id = $2 AND status = 'running' AND claim_token = $3")
             .bind(work.started_at)
             .bind(work.id.to_string())
             .bind(work.claim_token.to_string())

@@ -116,6 +116,26 @@ pub async fn get_user(db: &Db, tenant: TenantId, id: UserId) -> Result<Option<(J
     row.map(|row| Ok((get_id(&row, "job_id")?, state_from_row(&row)?))).transpose()
 }
 
+/// A user of `tenant` as the API lists it, with its accesses.
+pub async fn user_with_accesses(db: &Db, tenant: TenantId, id: UserId) -> Result<Option<User>, StoreError> {
+    let sql = format!("SELECT {} FROM users WHERE tenant_id = $1 AND id = $2", STATE_COLUMNS.as_str());
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.to_string()).bind(id.to_string()).fetch_optional(&db.pool).await?;
+    let Some(row) = row else { return Ok(None) };
+    let mut user = state_from_row(&row)?.into_api_user(id, get_id(&row, "job_id")?, Vec::new());
+    let grants =
+        sqlx::query("SELECT a.id, a.kind, a.name FROM user_accesses ua JOIN accesses a ON a.id = ua.access_id WHERE ua.user_id = $1")
+            .bind(id.to_string())
+            .fetch_all(&db.pool)
+            .await?;
+    for row in &grants {
+        let kind: String = row.try_get("kind")?;
+        let kind = AccessKind::parse(&kind).ok_or(StoreError::Corrupt { column: "accesses.kind", detail: kind })?;
+        user.accesses.push(AccessRef { id: get_id(row, "id")?, kind, name: row.try_get("name")? });
+    }
+    user.accesses.sort();
+    Ok(Some(user))
+}
+
 /// A page of a tenant's users (optionally one job's), ordered by id; the
 /// cursor is the last id returned.
 pub async fn list_users(
@@ -129,7 +149,9 @@ pub async fn list_users(
 }
 
 /// [`list_users`] of the users whose username, display name or email
-/// contains `search` (case-insensitive; `%` and `_` are literal).
+/// contains `search` (`%` and `_` are literal). Case-insensitive for
+/// ASCII; letters beyond it match as typed or lower-cased (SQLite's
+/// `LOWER` knows only ASCII).
 pub async fn search_users(
     db: &Db,
     tenant: TenantId,
@@ -138,11 +160,13 @@ pub async fn search_users(
     limit: u32,
     after: Option<UserId>,
 ) -> Result<(Vec<User>, Option<UserId>), StoreError> {
-    let pattern = search.map(|s| format!("%{}%", s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let like = |s: &str| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    let (lower, typed) = search.map_or((String::new(), String::new()), |s| (like(&s.to_lowercase()), like(s)));
     let select = format!(
         "SELECT {} FROM users WHERE tenant_id = $1 AND ($2 = '' OR job_id = $2)
            AND ($3 = '' OR LOWER(username) LIKE $3 ESCAPE '\\' OR LOWER(COALESCE(display_name, '')) LIKE $3 ESCAPE '\\'
-                OR LOWER(COALESCE(email, '')) LIKE $3 ESCAPE '\\')",
+                OR LOWER(COALESCE(email, '')) LIKE $3 ESCAPE '\\'
+                OR username LIKE $4 ESCAPE '\\' OR COALESCE(display_name, '') LIKE $4 ESCAPE '\\')",
         STATE_COLUMNS.as_str()
     );
     let (mut users, next) = PageQuery::new(
@@ -150,7 +174,8 @@ pub async fn search_users(
         vec![
             Bind::Text(tenant.to_string()),
             Bind::Text(job.map(|j| j.to_string()).unwrap_or_default()),
-            Bind::Text(pattern.unwrap_or_default()),
+            Bind::Text(lower),
+            Bind::Text(typed),
         ],
         after,
         limit,

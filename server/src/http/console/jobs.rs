@@ -61,6 +61,7 @@ impl JobSummary {
 pub(super) async fn summarise(state: &AppState, tenant: TenantId, job: Job) -> Result<JobSummary, Failure> {
     let db = &state.db;
     let newest = store::sessions::newest_finished(db, job.id).await?;
+    let held = store::sessions::held(db, job.id).await?;
     let last_success = store::sessions::newest_succeeded(db, job.id).await?;
     let running = store::sessions::newest_unfinished(db, job.id).await?;
     let has_snapshot = {
@@ -69,10 +70,9 @@ pub(super) async fn summarise(state: &AppState, tenant: TenantId, job: Job) -> R
     };
     let (agents, _) = store::agents::list_agents(db, tenant, Some(job.id), MAX_LIMIT, None, UnixMillis::now()).await?;
     let states: Vec<_> = agents.iter().map(|a| a.state).collect();
-    let status = JobStatus::judge(newest.as_ref().map(|s| s.status), has_snapshot, &states);
+    let status = JobStatus::judge(held.is_some(), newest.as_ref().map(|s| s.status), has_snapshot, &states);
     let next_run =
         crate::schedule::upcoming(&job.schedule, job.id, state.limits.schedule_jitter_secs, UnixMillis::now())?.into_iter().next();
-    let held = newest.clone().filter(|s| s.status == roster_proto::admin::SessionStatus::Held);
     let failed = newest.filter(|s| s.status == roster_proto::admin::SessionStatus::Failed);
     let count = agents.len();
     let silent_agents = agents.into_iter().filter(|a| needs_attention(a.state)).collect();

@@ -61,6 +61,7 @@ pub fn routes() -> Router<AppState> {
         .route(paths::USERS, get(users::list))
         .route(paths::USER, get(users::detail))
         .route(paths::ACCESSES, get(tenant::accesses).post(tenant::create_access))
+        .route(paths::ACCESS, post(tenant::change_access))
         .route(paths::SETTINGS, get(tenant::settings).post(tenant::save_settings))
         .route(paths::ADMINS, post(tenant::invite_admin))
         .route(paths::ADMIN_REMOVE, post(tenant::remove_admin))
@@ -153,13 +154,18 @@ struct ErrorPage {
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
         let detail = self.0.detail();
-        let next = match self.0.problem().0 {
-            StatusCode::UNAUTHORIZED => "Sign in again and retry.",
-            StatusCode::FORBIDDEN => "Go back and use the console's own pages; if you need to change this, ask an owner of your tenant.",
-            StatusCode::NOT_FOUND => "It may have been deleted, or the link is wrong: start again from the dashboard.",
-            StatusCode::CONFLICT | StatusCode::UNPROCESSABLE_ENTITY => "Go back, correct what the message names, and submit again.",
-            StatusCode::TOO_MANY_REQUESTS => "Wait a little and try again.",
-            StatusCode::SERVICE_UNAVAILABLE => "The service is busy or restarting: retry in a minute.",
+        let next = match (&self.0, self.0.problem().0) {
+            (AppError::Console(crate::error::ConsoleError::SetupLink), _) => {
+                "Ask an owner of your tenant to invite you again: the new link works once, for 24 hours."
+            }
+            (_, StatusCode::UNAUTHORIZED) => "Sign in again and retry.",
+            (_, StatusCode::FORBIDDEN) => {
+                "Go back and use the console's own pages; if you need to change this, ask an owner of your tenant."
+            }
+            (_, StatusCode::NOT_FOUND) => "It may have been deleted, or the link is wrong: start again from the dashboard.",
+            (_, StatusCode::CONFLICT | StatusCode::UNPROCESSABLE_ENTITY) => "Go back, correct what the message names, and submit again.",
+            (_, StatusCode::TOO_MANY_REQUESTS) => "Wait a little and try again.",
+            (_, StatusCode::SERVICE_UNAVAILABLE) => "The service is busy or restarting: retry in a minute.",
             _ => "Retry; if it keeps failing, tell your operator the time it happened.",
         };
         let api = self.0.into_response();

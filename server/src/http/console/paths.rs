@@ -2,7 +2,7 @@
 //! function that writes it for one object (for links and redirects), side
 //! by side so they cannot drift apart.
 
-use roster_proto::{AgentId, ConsoleAdminId, JobId, SessionId, UserId};
+use roster_proto::{AccessId, AgentId, ConsoleAdminId, JobId, SessionId, UserId};
 
 pub const SIGN_IN: &str = "/login";
 pub const SETUP: &str = "/setup";
@@ -29,6 +29,7 @@ pub const AGENT_REVOKE: &str = "/console/agents/{agent}/revoke";
 pub const USERS: &str = "/console/users";
 pub const USER: &str = "/console/users/{user}";
 pub const ACCESSES: &str = "/console/accesses";
+pub const ACCESS: &str = "/console/accesses/{access}";
 pub const SETTINGS: &str = "/console/settings";
 pub const ADMINS: &str = "/console/settings/admins";
 pub const ADMIN_REMOVE: &str = "/console/settings/admins/{admin}/remove";
@@ -83,6 +84,9 @@ pub fn agent_revoke(id: AgentId) -> String {
 }
 pub fn user(id: UserId) -> String {
     fill(USER, id)
+}
+pub fn access(id: AccessId) -> String {
+    fill(ACCESS, id)
 }
 pub fn admin_remove(id: ConsoleAdminId) -> String {
     fill(ADMIN_REMOVE, id)

@@ -113,7 +113,7 @@ pub(super) struct SetupForm {
 }
 
 pub(super) async fn setup_submit(State(state): State<AppState>, Form(form): Form<SetupForm>) -> Result<Response, Failure> {
-    match service::admins::set_password(&state.db, &form.token, &form.password, &form.repeat).await {
+    match service::admins::set_password(&state.db, &state.sign_in, &form.token, &form.password, &form.repeat).await {
         Ok(_) => Ok(Redirect::to("/login?done=password").into_response()),
         Err(AppError::Console(ConsoleError::Password(problem))) => {
             let admin = service::admins::setup_link(&state.db, &form.token).await?;

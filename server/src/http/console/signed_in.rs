@@ -92,6 +92,11 @@ impl FromRequestParts<AppState> for SignedIn {
         let secret = session_secret(&parts.headers, state.console.secure_cookies).ok_or(NotSignedIn::SignIn)?;
         let session = service::admins::session(&state.db, &secret).await.map_err(|e| NotSignedIn::Failed(e.into()))?;
         let session = session.ok_or(NotSignedIn::SignIn)?;
+        // The tenant's request rate counts console requests as it counts the API's.
+        state
+            .rate
+            .check(session.admin.tenant_id, std::time::Instant::now())
+            .map_err(|secs| NotSignedIn::Failed(crate::error::AppError::from(crate::error::LimitError::rate(secs)).into()))?;
         let caller = service::admins::caller_of(&session.admin);
         Ok(SignedIn { admin: session.admin, caller, secret })
     }

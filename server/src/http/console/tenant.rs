@@ -73,17 +73,51 @@ pub(super) async fn create_access(
     signed: SignedIn,
     Form(form): Form<AccessForm>,
 ) -> Result<Response, Failure> {
-    let kind = AccessKind::parse(&form.kind).ok_or(AppError::NotFound(Missing::Access))?;
-    match service::tenants::create_access(&state.db, &signed.caller, &CreateAccess { kind, name: form.name.clone() }).await {
-        Ok(_) => Ok(Redirect::to(paths::ACCESSES).into_response()),
-        Err(error @ AppError::Access(_)) => {
+    let outcome = match AccessKind::parse(&form.kind) {
+        Some(kind) => {
+            service::tenants::create_access(&state.db, &signed.caller, &CreateAccess { kind, name: form.name.clone() }).await.map(|_| ())
+        }
+        None => Err(crate::error::RequestError::InvalidBody(format!("`{}` is not a kind of access", form.kind.escape_debug())).into()),
+    };
+    access_outcome(&state, &signed, outcome, form.name).await
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ChangeAccessForm {
+    /// `rename` (with `name`) or `delete`.
+    action: String,
+    #[serde(default)]
+    name: String,
+}
+
+pub(super) async fn change_access(
+    State(state): State<AppState>,
+    signed: SignedIn,
+    Path(id): Path<String>,
+    Form(form): Form<ChangeAccessForm>,
+) -> Result<Response, Failure> {
+    let id = parse_id(&id, Missing::Access)?;
+    let outcome = match form.action.as_str() {
+        "delete" => service::tenants::delete_access(&state.db, &signed.caller, id).await,
+        _ => service::tenants::rename_access(&state.db, &signed.caller, id, &roster_proto::admin::UpdateAccess { name: form.name.clone() })
+            .await
+            .map(|_| ()),
+    };
+    access_outcome(&state, &signed, outcome, String::new()).await
+}
+
+/// Back to the accesses after a change, or the page again saying why it was refused.
+async fn access_outcome(state: &AppState, signed: &SignedIn, outcome: Result<(), AppError>, name: String) -> Result<Response, Failure> {
+    match outcome {
+        Ok(()) => Ok(Redirect::to(paths::ACCESSES).into_response()),
+        Err(error @ (AppError::Access(_) | AppError::Request(_))) => {
             let status = error.problem().0;
-            let accesses = all_accesses(&state, &signed).await?;
+            let accesses = all_accesses(state, signed).await?;
             let page = Accesses {
-                chrome: Chrome::new(&signed, Section::Accesses),
+                chrome: Chrome::new(signed, Section::Accesses),
                 accesses,
                 error: Some(error.detail()),
-                name: form.name,
+                name,
                 kinds: AccessKind::ALL,
             };
             Ok((status, render(&page)?).into_response())

@@ -123,11 +123,8 @@ struct UserPage {
 pub(super) async fn detail(State(state): State<AppState>, signed: SignedIn, Path(id): Path<String>) -> Result<Response, Failure> {
     let id: UserId = parse_id(&id, Missing::User)?;
     let tenant = signed.caller.tenant;
-    let (job_id, stored) = store::users::get_user(&state.db, tenant, id).await?.ok_or(AppError::NotFound(Missing::User))?;
-    let job = crate::http::admin::job_of(&state, tenant, &job_id.to_string()).await?;
-    // The user as the API lists it (with its accesses).
-    let (users, _) = store::users::search_users(&state.db, tenant, Some(job_id), Some(&stored.username), 100, None).await?;
-    let user = users.into_iter().find(|u| u.id == id).ok_or(AppError::NotFound(Missing::User))?;
+    let user = store::users::user_with_accesses(&state.db, tenant, id).await?.ok_or(AppError::NotFound(Missing::User))?;
+    let job = crate::http::admin::job_of(&state, tenant, &user.job_id.to_string()).await?;
     let (explanation, explain_error) = match crate::http::insight::explain_stored_user(&state, tenant, id).await {
         Ok(explanation) => (Some(explanation), None),
         Err(error @ (AppError::Session(_) | AppError::Import(_))) => (None, Some(error.detail())),

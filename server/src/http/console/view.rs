@@ -96,13 +96,15 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
-    /// Judges a job from its newest finished (or held) session, whether it
-    /// has a committed snapshot, and its agents' states. A held import
-    /// comes first (it needs someone), then a failure, then the lack of a
-    /// snapshot, then the lack of a live agent.
-    pub fn judge(newest_finished: Option<SessionStatus>, has_snapshot: bool, agents: &[AgentState]) -> JobStatus {
+    /// Judges a job from whether an import is held, the session that ended
+    /// last, whether it has a committed snapshot, and its agents' states. A
+    /// held import comes first, whenever it was made (it needs someone),
+    /// then a failure, then the lack of a snapshot, then the lack of a live
+    /// agent.
+    pub fn judge(held: bool, newest_finished: Option<SessionStatus>, has_snapshot: bool, agents: &[AgentState]) -> JobStatus {
         let live = agents.iter().any(|state| matches!(state, AgentState::Healthy | AgentState::Stale));
         match newest_finished {
+            _ if held => JobStatus::Held,
             Some(SessionStatus::Held) => JobStatus::Held,
             Some(SessionStatus::Failed) => JobStatus::Failing,
             _ if !has_snapshot => JobStatus::NoSnapshot,
@@ -150,21 +152,26 @@ mod tests {
     fn a_job_shows_one_status_from_its_records() {
         use AgentState::*;
         use SessionStatus::*;
-        let cases: &[(Option<SessionStatus>, bool, &[AgentState], JobStatus)] = &[
-            (None, false, &[], JobStatus::NoSnapshot),
-            (None, false, &[Healthy], JobStatus::NoSnapshot),
-            (Some(Succeeded), true, &[Healthy], JobStatus::Healthy),
-            (Some(Succeeded), true, &[Offline, Stale], JobStatus::Healthy),
-            (Some(Succeeded), true, &[Offline, Revoked], JobStatus::AgentOffline),
-            (Some(Succeeded), true, &[], JobStatus::AgentOffline),
-            (Some(Rejected), true, &[Healthy], JobStatus::Healthy),
-            (Some(Held), true, &[Offline], JobStatus::Held),
-            (Some(Failed), true, &[Healthy], JobStatus::Failing),
+        // (a held import waits, the status of the session that ended last, a snapshot was committed, the agents' states) → status
+        type Case<'a> = (bool, Option<SessionStatus>, bool, &'a [AgentState], JobStatus);
+        let cases: &[Case] = &[
+            (false, None, false, &[], JobStatus::NoSnapshot),
+            (false, None, false, &[Healthy], JobStatus::NoSnapshot),
+            (false, Some(Succeeded), true, &[Healthy], JobStatus::Healthy),
+            (false, Some(Succeeded), true, &[Offline, Stale], JobStatus::Healthy),
+            (false, Some(Succeeded), true, &[Offline, Revoked], JobStatus::AgentOffline),
+            (false, Some(Succeeded), true, &[], JobStatus::AgentOffline),
+            (false, Some(Rejected), true, &[Healthy], JobStatus::Healthy),
+            (true, Some(Held), true, &[Offline], JobStatus::Held),
+            (false, Some(Failed), true, &[Healthy], JobStatus::Failing),
             // A failed wait for a first snapshot is a failure, not "no snapshot".
-            (Some(Failed), false, &[], JobStatus::Failing),
+            (false, Some(Failed), false, &[], JobStatus::Failing),
+            // A held import still waits when a later one succeeded or failed.
+            (true, Some(Succeeded), true, &[Healthy], JobStatus::Held),
+            (true, Some(Failed), true, &[Healthy], JobStatus::Held),
         ];
-        for (newest, has_snapshot, agents, expected) in cases {
-            assert_eq!(JobStatus::judge(*newest, *has_snapshot, agents), *expected, "{newest:?} {has_snapshot} {agents:?}");
+        for (held, newest, has_snapshot, agents, expected) in cases {
+            assert_eq!(JobStatus::judge(*held, *newest, *has_snapshot, agents), *expected, "{held} {newest:?} {has_snapshot} {agents:?}");
         }
     }
 

@@ -64,16 +64,7 @@ pub async fn record_in(
 /// does not undo the change (which has already happened) nor hide it from
 /// the caller.
 pub async fn record(db: &Db, caller: &Caller, action: AuditAction, target: Option<String>, summary: &str) {
-    let entry = store::audit::NewEntry {
-        tenant: caller.tenant,
-        actor_kind: caller.kind,
-        actor_id: caller.id.clone(),
-        actor_name: &caller.name,
-        action,
-        target_id: target,
-        summary,
-    };
-    let written = async { store::audit::record(&mut *db.writer().await?, &entry, store::UnixMillis::now()).await }.await;
+    let written = async { record_in(&mut *db.writer().await?, caller, action, target, summary).await }.await;
     match written {
         Ok(_) => tracing::info!(tenant = %caller.tenant, actor = %caller.name.escape_debug(), action = action.as_str(), "audited"),
         Err(error) => tracing::error!(

@@ -298,7 +298,8 @@ fn print_demo(url: &str, console: &str, demo: &roster_server::demo::Demo) {
          \n  admin token:        {admin}\n  job:                {job}\n  registration token: {reg} (valid 24 h, once)\n\
          \nTry the admin API:\n  curl -H 'Authorization: Bearer {admin}' {url}/api/v1/jobs\n\
          \nRegister an agent on a machine that reaches your AD, then push:\n  \
-         roster-agent register --server {url} --token {reg}\n  \
+         export ROSTER_REGISTRATION_TOKEN={reg}   # never as an argument: others can list command lines\n  \
+         roster-agent register --server {url}\n  \
          ROSTER_LDAP_URL=ldaps://dc.example.com ROSTER_LDAP_BIND_DN='svc-roster@EXAMPLE.COM' ROSTER_LDAP_PASSWORD_FILE=/path/to/secret roster-agent push\n",
         tenant = demo.tenant_id,
         admin = demo.admin_token,

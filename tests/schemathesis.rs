@@ -56,7 +56,7 @@ parameters = {{ user = "{username}" }}
 # A page cursor is valid only if this API returned it: no pattern can say
 # which strings those are, so a schema-valid cursor may answer 400.
 [[operations]]
-include-name-regex = '^GET /api/v1/(jobs|accesses|agents|users|admin-tokens|jobs/\{{job\}}/sessions|sessions/\{{id\}}/changes|users/\{{id\}}/history)$'
+include-name-regex = '^GET /api/v1/(jobs|accesses|agents|users|admin-tokens|audit|jobs/\{{job\}}/sessions|sessions/\{{id\}}/changes|users/\{{id\}}/history)$'
 checks.positive_data_acceptance.expected-statuses = ["2XX", 400, 401, 404, 409, 429]
 
 # Links name groups of the job's directory and accesses of the tenant: a

@@ -89,6 +89,17 @@ pub(super) async fn summarise(state: &AppState, tenant: TenantId, job: Job) -> R
     })
 }
 
+/// [`summarise`] of each of the tenant's jobs, oldest first: what the
+/// dashboard and the jobs list both show.
+pub(super) async fn summarise_all(state: &AppState, tenant: TenantId) -> Result<Vec<JobSummary>, Failure> {
+    let (jobs, _) = store::jobs::list_jobs(&state.db, tenant, MAX_LIMIT, None).await?;
+    let mut summaries = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        summaries.push(summarise(state, tenant, job).await?);
+    }
+    Ok(summaries)
+}
+
 #[derive(Template)]
 #[template(path = "jobs.html")]
 struct Jobs {
@@ -97,11 +108,7 @@ struct Jobs {
 }
 
 pub(super) async fn list(State(state): State<AppState>, signed: SignedIn) -> Result<Response, Failure> {
-    let (jobs, _) = store::jobs::list_jobs(&state.db, signed.caller.tenant, MAX_LIMIT, None).await?;
-    let mut summaries = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        summaries.push(summarise(&state, signed.caller.tenant, job).await?);
-    }
+    let summaries = summarise_all(&state, signed.caller.tenant).await?;
     render(&Jobs { chrome: Chrome::new(&signed, Section::Jobs), jobs: summaries })
 }
 

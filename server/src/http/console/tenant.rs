@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use roster_proto::admin::{Access, AccessKind, AdminRole, AgentState, AuditEntry, CreateAccess, TenantSettings};
 use serde::Deserialize;
 
-use super::jobs::{JobSummary, summarise};
+use super::jobs::{JobSummary, summarise_all};
 use super::view::{Chrome, Section, when};
 use super::{Failure, SignedIn, paths, render};
 use crate::error::{AppError, Missing};
@@ -28,11 +28,7 @@ struct Dashboard {
 }
 
 pub(super) async fn dashboard(State(state): State<AppState>, signed: SignedIn) -> Result<Response, Failure> {
-    let (jobs, _) = store::jobs::list_jobs(&state.db, signed.caller.tenant, MAX_LIMIT, None).await?;
-    let mut summaries = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        summaries.push(summarise(&state, signed.caller.tenant, job).await?);
-    }
+    let summaries = summarise_all(&state, signed.caller.tenant).await?;
     let attention = summaries.iter().map(|s| usize::from(s.held.is_some()) + usize::from(s.failed.is_some()) + s.silent_agents.len()).sum();
     render(&Dashboard { chrome: Chrome::new(&signed, Section::Dashboard), jobs: summaries, attention })
 }

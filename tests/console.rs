@@ -47,8 +47,8 @@ async fn set_password_and_sign_in(browser: &Browser, link: &str, email: &str, pa
     browser.find(&By::label("Email")).await.fill(email).await;
     browser.find(&By::label("Password")).await.fill(password).await;
     browser.find(&By::button("Sign in")).await.click().await;
+    browser.wait_for_url(Duration::from_secs(10), "signed in lands on the dashboard", |url| url.ends_with("/console")).await;
     browser.wait_for(&By::css("h1"), Duration::from_secs(10)).await;
-    assert!(browser.current_url().await.ends_with("/console"), "signed in lands on the dashboard: {}", browser.current_url().await);
 }
 
 /// Reloads the page until `done` says so, or fails after `timeout`.
@@ -62,6 +62,25 @@ async fn reload_until(browser: &Browser, url: &str, timeout: Duration, what: &st
         }
         assert!(Instant::now() < deadline, "{what} within {timeout:?}; the page says:\n{text}");
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The DN of the picker suggestion labelled `label`, once the shared
+/// datalist offers it and nothing that does not match what was typed.
+async fn wait_for_suggestion(browser: &Browser, label: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let options = browser
+            .execute("return [...document.querySelectorAll('#group-options option')].map(o => [o.value, o.textContent.trim()]);", &[])
+            .await;
+        let options: Vec<(String, String)> = serde_json::from_value(options).expect("the suggestions as pairs");
+        if let [(dn, text)] = options.as_slice()
+            && text == label
+        {
+            return dn.clone();
+        }
+        assert!(Instant::now() < deadline, "the picker suggests only {label:?} within 10 s; it offers {options:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -178,7 +197,12 @@ async fn the_seed_flow_in_a_real_browser() {
         .await;
     assert!(linking.contains("users in the directory state"), "{linking}");
     checked(&browser, "job-linking").await;
-    browser.find(&By::label("Group for HQ")).await.select_option_by_text("Outer (4 users)").await;
+    // The picker suggests the groups that match what is typed (htmx refills
+    // the shared datalist); choosing a suggestion puts its DN in the field.
+    let picker = browser.find(&By::label("Group for HQ")).await;
+    picker.fill("Out").await;
+    let suggestion = wait_for_suggestion(&browser, "Outer (4 users)").await;
+    picker.fill(&suggestion).await;
     browser.find(&By::button("Preview changes")).await.click().await;
     browser.wait_for(&By::button("Confirm and save"), Duration::from_secs(30)).await;
     let preview = browser.find(&By::css("main")).await.text().await;
@@ -193,7 +217,8 @@ async fn the_seed_flow_in_a_real_browser() {
     browser.wait_for(&By::css("#progress"), Duration::from_secs(10)).await;
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        let progress = browser.find(&By::css("#progress")).await.text().await;
+        // None while the page replaces itself.
+        let progress = browser.text_of("#progress").await.unwrap_or_default();
         if progress.contains("succeeded") {
             break;
         }
@@ -201,7 +226,10 @@ async fn the_seed_flow_in_a_real_browser() {
         assert!(Instant::now() < deadline, "the import did not finish: {progress}");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    assert!(browser.find(&By::css("#progress")).await.text().await.contains("Created\n4"), "four users created");
+    let ended = browser.wait_for(&By::css("#progress"), Duration::from_secs(10)).await;
+    drop(ended);
+    let progress = browser.text_of("#progress").await.unwrap_or_default();
+    assert!(progress.contains("Created\n4"), "four users created: {progress}");
     // The page reloads itself once the import has ended, listing the changes.
     browser.wait_for(&By::css("tbody tr"), Duration::from_secs(10)).await;
     let changes = browser.find(&By::css("main")).await.text().await;
@@ -221,6 +249,8 @@ async fn the_seed_flow_in_a_real_browser() {
     checked(&browser, "users").await;
     browser.find(&By::label("Search")).await.fill(&ou.sam("ann")).await;
     browser.find(&By::button("Search")).await.click().await;
+    // The unfiltered list shows ann's link too: wait for the searched page before following it.
+    browser.wait_for_url(Duration::from_secs(10), "the search", |url| url.contains("search=")).await;
     browser.wait_for(&By::link(&ou.sam("ann")), Duration::from_secs(10)).await.click().await;
     let user = browser.wait_for(&By::text("Accesses and why"), Duration::from_secs(10)).await;
     drop(user);
@@ -258,7 +288,11 @@ async fn the_seed_flow_in_a_real_browser() {
     browser.find(&By::button("Perform import")).await.click().await;
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        let progress = browser.find(&By::css("#progress")).await.text().await;
+        // Read in one script: the page replaces itself once the import has ended.
+        let Some(progress) = browser.text_of("#progress").await else {
+            // Already reloaded: the ended session's page, checked below.
+            break;
+        };
         if progress.contains("held for approval") {
             break;
         }

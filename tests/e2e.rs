@@ -16,54 +16,19 @@
 
 use std::collections::BTreeSet;
 
+mod continuous;
 mod faults;
 mod schemathesis;
 mod service;
 
 use roster_e2e::contract::Contract;
-use roster_e2e::{Admin, Agent, Engine, LdapTransport, Server, TestOu, env, ldap_modify, wait_for_entry};
-use roster_proto::admin::{
-    Access, AccessKind, CreateAccess, CreateJob, Job, LinkInput, Page, RegistrationToken, Schedule, Session, SessionStatus, User,
-};
+use roster_e2e::{Admin, Agent, Engine, LdapTransport, Server, TestOu, env, job_over, ldap_modify, set_up, wait_for_entry};
+use roster_proto::admin::{Access, AccessKind, CreateJob, Job, Page, Schedule, Session, SessionStatus, User};
 use roster_proto::insight::{Explanation, ReasonCode, Structure};
-
-/// A job over `paths` reading groups under `group_paths`, with defaults.
-fn job_over(name: &str, paths: &[&str], group_paths: &[&str]) -> CreateJob {
-    CreateJob {
-        name: name.into(),
-        relative_paths: paths.iter().map(|p| p.to_string()).collect(),
-        group_paths: group_paths.iter().map(|p| p.to_string()).collect(),
-        // Off: a test's imports are its own, whatever the hour it runs at.
-        schedule: Some(Schedule { enabled: false, ..Schedule::default() }),
-        full_sync_interval_days: None,
-        user_filter: None,
-        policy: None,
-    }
-}
 
 /// A group of the fixture's `OU=Groups,OU=Fixture`, by DN.
 fn fixture_group(cn: &str) -> String {
     format!("CN={cn},OU=Groups,OU=Fixture,{}", env("ROSTER_TEST_LDAP_BASE_DN"))
-}
-
-/// Sets up a tenant with `job`, an access per link and the links (by group
-/// DN, before any snapshot exists), and registers `agent` to the job.
-/// Returns the accesses in the order of `links`.
-async fn set_up(server: &Server, agent: &Agent, job: CreateJob, links: &[(String, AccessKind, &str)]) -> (Admin, Job, Vec<Access>) {
-    let tenant = server.create_tenant(&format!("{} Corp", job.name));
-    let admin = Admin::new(&server.url, &tenant.admin_token);
-    let job: Job = admin.post("/api/v1/jobs", &job).await;
-    let mut accesses = Vec::new();
-    let mut inputs = Vec::new();
-    for (group, kind, name) in links {
-        let access: Access = admin.post("/api/v1/accesses", &CreateAccess { kind: *kind, name: name.to_string() }).await;
-        inputs.push(LinkInput { group: group.clone(), access_id: access.id });
-        accesses.push(access);
-    }
-    let _: serde_json::Value = admin.put(&format!("/api/v1/jobs/{}/links", job.id), &inputs).await;
-    let token: RegistrationToken = admin.post(&format!("/api/v1/jobs/{}/registration-tokens", job.id), &()).await;
-    agent.run_ok(&["register", "--server", &server.url, "--token", &token.token]);
-    (admin, job, accesses)
 }
 
 /// The fixture's main job: Copenhagen and Aarhus, with four links.

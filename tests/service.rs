@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use roster_e2e::{Admin, Agent, Engine, LdapTransport, Server, TestOu, ldap_modify};
+use roster_e2e::{Admin, Agent, Engine, LdapTransport, Server, TestOu, env, ldap_modify_at, wait_for_entry};
 use roster_proto::admin::{AccessKind, Agent as AgentView, AgentState, Page, Session, SessionStatus, SessionTrigger};
 
 use super::{job_over, set_up};
@@ -44,7 +44,13 @@ async fn agent_view(admin: &Admin, done: impl Fn(&AgentView) -> bool) -> AgentVi
 }
 
 fn disable(ou: &TestOu, name: &str) {
-    ldap_modify(&format!("dn: CN={name},OU=In,{}\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: 514\n-\n", ou.dn));
+    disable_on(&ou.url, ou, name);
+}
+
+/// Disables `name` of `ou` writing to the DC at `url` (`ldap://`).
+fn disable_on(url: &str, ou: &TestOu, name: &str) {
+    let ldif = format!("dn: CN={name},OU=In,{}\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: 514\n-\n", ou.dn);
+    ldap_modify_at(url, &ldif);
 }
 
 async fn run_mode_imports_by_itself_and_takes_fresh_imports(engine: Engine) {
@@ -181,4 +187,147 @@ async fn sqlite_a_schedule_in_the_tenants_zone_runs_once_with_fresh_data() {
     assert_eq!(runs.runs[0].at, (due + time::Duration::days(1)).to_offset(time::UtcOffset::UTC), "the next run is tomorrow's");
     running.terminate();
     assert!(running.finish(Duration::from_secs(20)).status.success());
+}
+
+/// The tenant's agents, each with whether it holds its job's lease.
+async fn agents(admin: &Admin) -> Vec<AgentView> {
+    admin.get::<Page<AgentView>>("/api/v1/agents").await.items
+}
+
+/// Polls until the job's only active agent is `holder`.
+async fn wait_for_holder(admin: &Admin, holder: roster_proto::AgentId, timeout: Duration) -> Vec<AgentView> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let seen = agents(admin).await;
+        let active: Vec<_> = seen.iter().filter(|a| a.active).map(|a| a.id).collect();
+        if active == [holder] {
+            return seen;
+        }
+        assert!(Instant::now() < deadline, "agent {holder} never became the only active one: {seen:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Where the two agents of a failover read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dcs {
+    /// Both the shared DC.
+    Shared,
+    /// Each its own DC of the test suite's replicating pair: the first
+    /// 127.0.0.4, the second 127.0.0.5.
+    Pair,
+}
+
+/// Two agents of one job: one holds the job's lease and does its work, the
+/// other stands by. The active one is killed outright (SIGKILL: nothing of
+/// it says goodbye); within its lease the standby takes over, and an
+/// import with fresh data imports a change made in AD after the kill, once
+/// (on another DC of the domain, by a full snapshot: the watermark names
+/// the dead agent's DC). The killed agent, started again with its old
+/// fencing token, is refused, and stands by behind its successor.
+async fn a_standby_agent_takes_over_when_the_active_one_dies(engine: Engine, dcs: Dcs) {
+    // A short lease keeps the test quick; the agents beat every second.
+    let server = Server::start_with_env(engine, &[("ROSTER_LEASE_TTL_SECS", "4")]).await;
+    let mut first = Agent::new(LdapTransport::Ldaps, 1000);
+    let mut second = Agent::new(LdapTransport::Ldaps, 1000);
+    let ou = match dcs {
+        Dcs::Shared => TestOu::create(),
+        Dcs::Pair => {
+            first.dc = Some((env("ROSTER_TEST_DC_A_LDAPS_URL"), env("ROSTER_TEST_DC_PAIR_CA_FILE")));
+            second.dc = Some((env("ROSTER_TEST_DC_B_LDAPS_URL"), env("ROSTER_TEST_DC_PAIR_CA_FILE")));
+            TestOu::create_on(&env("ROSTER_TEST_DC_A_LDAP_URL"))
+        }
+    };
+    // Where the successor reads, and so where the change after the kill is made.
+    let successors_dc = match dcs {
+        Dcs::Shared => ou.url.clone(),
+        Dcs::Pair => env("ROSTER_TEST_DC_B_LDAP_URL"),
+    };
+    let names = ["ann", "bob", "cid"];
+    ou.add_users(&names);
+    let group = ou.add_group("Staff", &names);
+    let (admin, job, _) = set_up(
+        &server,
+        &first,
+        job_over("failover", &[&format!("OU=In,{}", ou.relative)], &[&ou.relative]),
+        &[(group.clone(), AccessKind::User, "HQ")],
+    )
+    .await;
+    let [first_id] = agents(&admin).await.iter().map(|a| a.id).collect::<Vec<_>>()[..] else { panic!("one agent registered") };
+    let token: roster_proto::admin::RegistrationToken = admin.post(&format!("/api/v1/jobs/{}/registration-tokens", job.id), &()).await;
+    second.run_ok(&["register", "--server", &server.url, "--token", &token.token]);
+    let second_id = agents(&admin).await.into_iter().map(|a| a.id).find(|id| *id != first_id).expect("the second agent registered");
+
+    let beat = ["run", "--heartbeat-every", "1", "--poll-wait", "2"];
+    let mut running_first = first.spawn(&beat, 3);
+    running_first.wait_for_log("this agent holds the job's lease", Duration::from_secs(30));
+    let initial = settled_session(&admin, job.id, SessionTrigger::FirstPush, Duration::from_secs(90)).await;
+    assert_eq!((initial.status, initial.counts.created), (SessionStatus::Succeeded, 3), "{initial:?}");
+    let mut running_second = second.spawn(&beat, 3);
+    running_second.wait_for_log("this one stands by", Duration::from_secs(30));
+    let seen = wait_for_holder(&admin, first_id, Duration::from_secs(10)).await;
+    assert!(seen.iter().all(|a| a.last_push_at.is_some() == (a.id == first_id)), "only the active agent pushed: {seen:?}");
+    // The successor's DC has what the first import read.
+    wait_for_entry(&successors_dc, &group).await;
+
+    // The active agent dies; AD changes after it did.
+    running_first.kill();
+    disable_on(&successors_dc, &ou, "bob");
+    running_second.wait_for_log("this agent holds the job's lease", Duration::from_secs(30));
+    wait_for_holder(&admin, second_id, Duration::from_secs(10)).await;
+    let waiting: Session = admin.post(&format!("/api/v1/jobs/{}/imports", job.id), &serde_json::json!({"fresh": true})).await;
+    let fresh = admin.wait_for_session(waiting.id).await;
+    assert_eq!(fresh.status, SessionStatus::Succeeded, "{fresh:?}");
+    assert_eq!((fresh.counts.deactivated, fresh.counts.unchanged, fresh.counts.created), (1, 2, 0), "{fresh:?}");
+    let seen = agents(&admin).await;
+    assert!(seen.iter().find(|a| a.id == second_id).is_some_and(|a| a.last_push_at.is_some()), "the successor pushed: {seen:?}");
+    if dcs == Dcs::Pair {
+        let switched = running_second.wait_for_log("the DC changed from", Duration::from_secs(10));
+        assert!(switched.contains("full"), "another DC's successor sends a full snapshot: {switched}");
+    }
+
+    // The killed agent comes back with the token of its lost grant: the
+    // server refuses it, the agent forgets it and stands by behind its successor.
+    // (`fencing-token`: roster_agent::state::FENCING_TOKEN_FILE.)
+    let kept = first.state.path().join("fencing-token");
+    let old_token = std::fs::read_to_string(&kept).expect("the killed agent kept its fencing token");
+    let mut running_again = first.spawn(&beat, 3);
+    let refused = running_again.wait_for_log("the server refused this agent's fencing token", Duration::from_secs(30));
+    assert!(refused.contains(&format!("fencing_token={}", old_token.trim())), "the token it kept was refused: {refused}");
+    running_again.wait_for_log("this one stands by", Duration::from_secs(30));
+    assert!(!kept.exists(), "the lost grant is forgotten");
+    wait_for_holder(&admin, second_id, Duration::from_secs(10)).await;
+    disable_on(&successors_dc, &ou, "cid");
+    let waiting: Session = admin.post(&format!("/api/v1/jobs/{}/imports", job.id), &serde_json::json!({"fresh": true})).await;
+    let fresh = admin.wait_for_session(waiting.id).await;
+    assert_eq!((fresh.status, fresh.counts.deactivated), (SessionStatus::Succeeded, 1), "{fresh:?}");
+    let users = admin.all_users(job.id).await;
+    assert_eq!(users.len(), 3, "nobody imported twice: {users:?}");
+
+    for running in [running_second, running_again] {
+        let mut running = running;
+        running.terminate();
+        let output = running.finish(Duration::from_secs(20));
+        assert!(output.status.success(), "{:?}: {}", output.status, String::from_utf8_lossy(&output.stderr));
+    }
+}
+
+#[tokio::test]
+async fn sqlite_a_standby_agent_takes_over_when_the_active_one_dies() {
+    a_standby_agent_takes_over_when_the_active_one_dies(Engine::Sqlite, Dcs::Shared).await;
+}
+
+#[tokio::test]
+async fn postgres_a_standby_agent_takes_over_when_the_active_one_dies() {
+    a_standby_agent_takes_over_when_the_active_one_dies(Engine::Postgres, Dcs::Shared).await;
+}
+
+#[tokio::test]
+async fn sqlite_agents_on_two_dcs_of_the_domain_fail_over_with_a_full_snapshot() {
+    a_standby_agent_takes_over_when_the_active_one_dies(Engine::Sqlite, Dcs::Pair).await;
+}
+
+#[tokio::test]
+async fn postgres_agents_on_two_dcs_of_the_domain_fail_over_with_a_full_snapshot() {
+    a_standby_agent_takes_over_when_the_active_one_dies(Engine::Postgres, Dcs::Pair).await;
 }

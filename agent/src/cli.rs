@@ -104,6 +104,19 @@ pub struct RunArgs {
     /// Seconds between heartbeats
     #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub heartbeat_every: u64,
+    /// Continuous sync: do not ask the DC for change notifications; poll
+    /// its highestCommittedUSN only
+    #[arg(long)]
+    pub no_notifications: bool,
+    /// Continuous sync: seconds between reads of the DC's
+    /// highestCommittedUSN while polling (4 times that while notifications
+    /// arrive)
+    #[arg(long, value_name = "SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub usn_poll_every: u64,
+    /// Continuous sync: milliseconds of quiet after a change before its
+    /// delta is pushed, so a bulk change is one delta (30 s at most)
+    #[arg(long, value_name = "MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(0..=30_000))]
+    pub settle_ms: u64,
 }
 
 /// `register`'s arguments.
@@ -190,7 +203,12 @@ pub async fn run_until(cli: Cli, env: EnvMap, stop: impl std::future::Future<Out
         Command::Push(args) => {
             // The service pushes from the same spool: one at a time.
             let _lock = RunLock::acquire(&ctx.state)?;
-            let options = PushOptions { wait: !args.no_wait, wait_timeout: Duration::from_secs(args.wait_timeout), full: args.full };
+            let options = PushOptions {
+                wait: !args.no_wait,
+                wait_timeout: Duration::from_secs(args.wait_timeout),
+                full: args.full,
+                skip_empty_delta: false,
+            };
             let report = push(&ctx, &options).await?;
             print_json(&report)?;
             if report.import_failed() {
@@ -210,6 +228,12 @@ pub async fn run_until(cli: Cli, env: EnvMap, stop: impl std::future::Future<Out
             let options = RunOptions {
                 poll_wait_secs: args.poll_wait,
                 heartbeat_every: Duration::from_secs(args.heartbeat_every),
+                watch: crate::watch::WatchOptions {
+                    notifications: !args.no_notifications,
+                    usn_poll_every: Duration::from_secs(args.usn_poll_every),
+                    ..crate::watch::WatchOptions::default()
+                },
+                settle: Duration::from_millis(args.settle_ms),
                 ..RunOptions::default()
             };
             crate::commands::run::run(&ctx, &options, stop).await?;

@@ -36,6 +36,8 @@ pub enum Stage {
     /// Replacing the agent's key (`rotate-key`).
     RotateKey,
     FetchJob,
+    /// Asking for the job's lease (only its holder pushes).
+    Lease,
     /// Offering the manifest and uploading chunks.
     Upload,
     Commit,
@@ -46,6 +48,8 @@ pub enum Stage {
     Report,
     /// Sending a heartbeat (`run`).
     Heartbeat,
+    /// Watching the DC for changes (`run`, continuous sync).
+    Watch,
 }
 
 impl Stage {
@@ -63,12 +67,14 @@ impl Stage {
             Stage::Register => "register",
             Stage::RotateKey => "rotate key",
             Stage::FetchJob => "fetch job",
+            Stage::Lease => "claim the job's lease",
             Stage::Upload => "upload",
             Stage::Commit => "commit",
             Stage::WaitForImport => "wait for import",
             Stage::Commands => "poll for commands",
             Stage::Report => "report a command result",
             Stage::Heartbeat => "heartbeat",
+            Stage::Watch => "watch the directory",
         }
     }
 

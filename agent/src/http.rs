@@ -5,7 +5,7 @@
 //! any other answer into an error carrying the status and the server's
 //! problem `type` and `detail`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -13,9 +13,10 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 use roster_proto::admin::Session;
 use roster_proto::agent::{
-    AgentJob, Command, CommandResult, CommitResponse, Heartbeat, OfferSnapshot, RegisterRequest, RegisterResponse, RotateKey, SnapshotState,
+    AgentJob, Command, CommandResult, CommitResponse, FENCING_TOKEN_HEADER, Heartbeat, Lease, OfferSnapshot, RegisterRequest,
+    RegisterResponse, RotateKey, SnapshotState,
 };
-use roster_proto::problem::Problem;
+use roster_proto::problem::{Problem, ProblemKind};
 use roster_proto::{AgentId, CommandId, SessionId, SnapshotId};
 use roster_snapshot::keys::AgentKey;
 use roster_snapshot::token::{TokenError, sign_request, sign_rotation};
@@ -24,6 +25,7 @@ use tracing::{debug, warn};
 
 use crate::chain::chain;
 use crate::config::ServerConfig;
+use crate::state::FencingTokenFile;
 
 /// Bound on one request, body included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -108,6 +110,11 @@ impl HttpError {
         }
     }
 
+    /// Whether the server answered with a problem of this kind.
+    pub fn is(&self, kind: ProblemKind) -> bool {
+        self.problem_type() == Some(kind.uri())
+    }
+
     /// The server's `detail` of an answer that was not a success.
     pub fn detail(&self) -> Option<&str> {
         match self {
@@ -165,6 +172,51 @@ pub struct ServerClient {
     max_retries: u32,
     /// Present once registered; every request but `register` is signed.
     signer: Option<Signer>,
+    /// The fencing token of the job's lease this client holds, sent with
+    /// every request once [`ServerClient::lease`] granted one.
+    fence: Fence,
+}
+
+/// The fencing token of the lease a client holds, if any, and the file
+/// that keeps it across restarts (when the client has one), so that an
+/// agent restarted after another took over is told so by the server.
+#[derive(Debug, Default)]
+struct Fence {
+    token: Mutex<Option<u64>>,
+    file: Option<FencingTokenFile>,
+}
+
+impl Fence {
+    fn get(&self) -> Option<u64> {
+        *self.token.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Holds `token` from now on (`None`: holds none), kept in the file.
+    fn hold(&self, token: Option<u64>) {
+        let mut held = self.token.lock().unwrap_or_else(PoisonError::into_inner);
+        if *held == token {
+            return;
+        }
+        *held = token;
+        if let Some(file) = &self.file
+            && let Err(error) = file.store(token)
+        {
+            warn!(%error, "cannot keep the lease's fencing token in the state directory; a restart forgets it");
+        }
+    }
+
+    /// Forgets `sent` if it is still the token held: the server refused it.
+    fn forget(&self, sent: u64, refusal: &HttpError) {
+        if self.get() == Some(sent) {
+            warn!(
+                fencing_token = sent,
+                error = %refusal,
+                "the server refused this agent's fencing token: another agent took the job's lease over while this one \
+                 was paused, stopped or cut off; it forgets that grant and asks for the lease again"
+            );
+            self.hold(None);
+        }
+    }
 }
 
 impl ServerClient {
@@ -189,7 +241,23 @@ impl ServerClient {
             builder = builder.tls_certs_merge(certs);
         }
         let http = builder.build().map_err(HttpError::Client)?;
-        Ok(ServerClient { http, base, max_retries: config.max_retries, signer: None })
+        Ok(ServerClient { http, base, max_retries: config.max_retries, signer: None, fence: Fence::default() })
+    }
+
+    /// Keeps the lease's fencing token in `file` and starts from the one
+    /// it holds (a token from before a restart).
+    pub fn with_fencing_token_file(mut self, file: FencingTokenFile) -> ServerClient {
+        let token = file.load().unwrap_or_else(|error| {
+            warn!(%error, "ignoring the stored fencing token");
+            None
+        });
+        self.fence = Fence { token: Mutex::new(token), file: Some(file) };
+        self
+    }
+
+    /// The fencing token of the lease this client holds, if any.
+    pub fn fencing_token(&self) -> Option<u64> {
+        self.fence.get()
     }
 
     /// Signs every further request as `agent_id`.
@@ -232,6 +300,24 @@ impl ServerClient {
     /// `GET /agent/v1/job`.
     pub async fn job(&self) -> Result<AgentJob, HttpError> {
         self.call(Method::GET, "agent/v1/job", true, || Ok(Payload::Empty)).await
+    }
+
+    /// `POST /agent/v1/lease`: whether this agent holds its job's lease.
+    /// While it does, every further request carries the lease's fencing
+    /// token (`Roster-Fencing-Token`); a standby's carry none. Asking with
+    /// a token renews that grant; when the server refuses it (another
+    /// agent took over while this one was paused, stopped or cut off), the
+    /// token is forgotten and the lease asked for afresh.
+    pub async fn lease(&self) -> Result<Lease, HttpError> {
+        let ask = || self.call::<Lease>(Method::POST, "agent/v1/lease", true, || Ok(Payload::Empty));
+        let held = self.fence.get();
+        let lease = match ask().await {
+            // Refused, the token is forgotten (see `attempt`): ask as a standby would.
+            Err(error) if held.is_some() && error.is(ProblemKind::Fenced) => ask().await?,
+            other => other?,
+        };
+        self.fence.hold(lease.fencing_token.filter(|_| lease.active));
+        Ok(lease)
     }
 
     /// `POST /agent/v1/snapshots`. `manifest_token` is asked for on every
@@ -353,6 +439,10 @@ impl ServerClient {
         if let Some(token) = token {
             request = request.header(AUTHORIZATION, format!("Bearer {token}"));
         }
+        let fence = self.fence.get();
+        if let Some(fence) = fence {
+            request = request.header(FENCING_TOKEN_HEADER, fence);
+        }
         request = match body {
             Payload::Empty => request,
             Payload::Json(bytes) => request.header(CONTENT_TYPE, "application/json").body(bytes),
@@ -372,13 +462,20 @@ impl ServerClient {
         if status.is_success() {
             return Ok(body.to_vec());
         }
-        Err(HttpError::Status {
+        let error = HttpError::Status {
             request: format!("{method} {url}"),
             status,
             problem_type: problem_type(&body),
             detail: problem_detail(status, &body),
             retry_after,
-        })
+        };
+        // A token the server fences is one this agent no longer holds.
+        if let Some(fence) = fence
+            && error.is(ProblemKind::Fenced)
+        {
+            self.fence.forget(fence, &error);
+        }
+        Err(error)
     }
 }
 

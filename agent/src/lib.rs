@@ -27,6 +27,7 @@ pub mod snapshot;
 pub mod spool;
 pub mod state;
 pub mod sync;
+pub mod watch;
 
 use std::sync::Arc;
 

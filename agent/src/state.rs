@@ -7,6 +7,7 @@
 //! <state-dir>/agent.json            agent, tenant and job ids, server URL, audience
 //! <state-dir>/agent.key             Ed25519 private key, PKCS#8 PEM, mode 0600
 //! <state-dir>/spool/<snapshot-id>/  NNNNNN.chunk files of the snapshot being pushed
+//! <state-dir>/fencing-token         the fencing token of the job's lease, while this agent holds it
 //! ```
 
 use std::fs;
@@ -29,6 +30,8 @@ pub const SPOOL_DIR: &str = "spool";
 pub const RUN_LOCK_FILE: &str = "run.lock";
 /// A command result `run` could not report yet.
 pub const UNREPORTED_RESULT_FILE: &str = "unreported-result.json";
+/// The fencing token of the job's lease while this agent holds it.
+pub const FENCING_TOKEN_FILE: &str = "fencing-token";
 
 /// What the server told the agent when it registered (`agent.json`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +98,12 @@ impl StateDir {
     /// A command's result `run` has not yet reported (see `commands::run`).
     pub fn unreported_result_path(&self) -> PathBuf {
         self.root.join(UNREPORTED_RESULT_FILE)
+    }
+
+    /// The file that keeps the fencing token of the job's lease while this
+    /// agent holds it, across restarts.
+    pub fn fencing_token_file(&self) -> FencingTokenFile {
+        FencingTokenFile(self.root.join(FENCING_TOKEN_FILE))
     }
 
     /// Where a snapshot's chunks are spooled.
@@ -179,6 +188,42 @@ impl StateDir {
         fs::rename(staged_key, &key_path).map_err(|e| Stage::Register.err(Cause::io("cannot store the agent key", &key_path, e)))?;
         let json_path = self.registration_path();
         fs::rename(&staged_json, &json_path).map_err(|e| Stage::Register.err(Cause::io("cannot store the registration", &json_path, e)))
+    }
+}
+
+/// The fencing token of the job's lease as the agent keeps it: a decimal
+/// number and a newline, the file absent while the agent holds no lease.
+/// Kept so that an agent restarted after another took its job over sends
+/// its old token and is told it lost the lease, instead of guessing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FencingTokenFile(PathBuf);
+
+impl FencingTokenFile {
+    /// The token kept, if any; an error names a file that is not a token.
+    pub fn load(&self) -> Result<Option<u64>, String> {
+        match fs::read_to_string(&self.0) {
+            Ok(text) => match text.trim().parse::<u64>() {
+                Ok(token) if token > 0 => Ok(Some(token)),
+                _ => Err(format!("`{}` does not hold a fencing token (a positive number)", self.0.display())),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Cause::io("cannot read", &self.0, e).to_string()),
+        }
+    }
+
+    /// Keeps `token` (`None`: removes the file), replacing the file whole.
+    pub fn store(&self, token: Option<u64>) -> Result<(), String> {
+        let result = match token {
+            Some(token) => {
+                let staged = self.0.with_extension("new");
+                fs::write(&staged, format!("{token}\n")).and_then(|()| fs::rename(&staged, &self.0))
+            }
+            None => match fs::remove_file(&self.0) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                other => other,
+            },
+        };
+        result.map_err(|e| Cause::io("cannot write", &self.0, e).to_string())
     }
 }
 

@@ -297,3 +297,65 @@ async fn a_refused_delta_base_is_followed_by_a_full_snapshot_in_the_same_run() {
     assert_eq!(kinds(&server.lock().offered), [SnapshotKind::Delta]);
     ou.remove().await;
 }
+
+/// Another agent of the job holds its lease: a push stops before reading
+/// AD or uploading anything, at the lease stage, saying why. Granted, every
+/// upload carries the lease's fencing token (the stand-in refuses any
+/// other, like the server).
+#[tokio::test]
+async fn a_standby_pushes_nothing_and_the_holder_sends_its_fencing_token() {
+    let dc = dc();
+    let mut ou = TestOu::create(&dc).await;
+    ou.add_user("u1", None, &[]).await;
+    let server = MockServer::start(own_scope(&ou)).await;
+    let (_state, ctx) = registered_with_dc(&server).await;
+
+    server.lock().lease = None;
+    let error = push(&ctx, &PushOptions::default()).await.unwrap_err();
+    assert_eq!(error.stage, Stage::Lease, "{error}");
+    assert!(error.to_string().contains("another agent of this job holds its lease"), "{error}");
+    assert!(server.lock().offered.is_empty(), "a standby offers nothing");
+
+    server.lock().lease = Some(41);
+    let report = push(&ctx, &PushOptions::default()).await.unwrap();
+    assert_eq!(report.snapshot.users, 1);
+    assert!(server.lock().session.is_some(), "committed with the token");
+    ou.remove().await;
+}
+
+/// The token of a grant is kept in the state directory: an agent started
+/// again (each push makes its client afresh, as a restart does) renews the
+/// grant it remembers; once another agent took the lease over, that token
+/// is refused, forgotten, and the agent asks again and stands by.
+#[tokio::test]
+async fn a_remembered_fencing_token_renews_its_grant_or_is_refused_and_forgotten() {
+    let dc = dc();
+    let mut ou = TestOu::create(&dc).await;
+    ou.add_user("u1", None, &[]).await;
+    let server = MockServer::start(own_scope(&ou)).await;
+    let (_state, ctx) = registered_with_dc(&server).await;
+    let kept = ctx.state.fencing_token_file();
+
+    push(&ctx, &PushOptions::default()).await.unwrap();
+    assert_eq!(kept.load(), Ok(Some(7)), "the grant is kept for a restart");
+    push(&ctx, &PushOptions::default()).await.unwrap();
+    assert_eq!(server.lock().lease_requests, [None, Some(7)], "started again, it asks to renew the grant it holds");
+
+    // Another agent took over meanwhile.
+    server.lock().lease = None;
+    let offered = server.lock().offered.len();
+    let error = push(&ctx, &PushOptions::default()).await.unwrap_err();
+    assert_eq!(error.stage, Stage::Lease, "{error}");
+    assert!(error.to_string().contains("another agent of this job holds its lease"), "{error}");
+    assert_eq!(server.lock().lease_requests[2..], [Some(7), None], "refused, it asks again without the token");
+    assert_eq!(kept.load(), Ok(None), "the lost grant is forgotten");
+    assert_eq!(server.lock().offered.len(), offered, "a standby offers nothing");
+
+    // A file that holds no token is ignored (with a warning), not fatal.
+    std::fs::write(ctx.state.root().join(roster_agent::state::FENCING_TOKEN_FILE), "not a token").unwrap();
+    server.lock().lease = Some(8);
+    push(&ctx, &PushOptions::default()).await.unwrap();
+    assert_eq!(server.lock().lease_requests.last(), Some(&None));
+    assert_eq!(kept.load(), Ok(Some(8)));
+    ou.remove().await;
+}

@@ -394,7 +394,11 @@ async fn a_connection_lost_mid_read_pushes_nothing() {
     assert!(matches!(error.stage, Stage::SearchUsers | Stage::SearchGroups | Stage::SearchOus), "{error}");
     assert!(error.to_string().contains("connection to the directory ended"), "{error}");
     let s = server.lock();
-    assert_eq!(s.requests.iter().filter(|r| !r.ends_with("/register")).cloned().collect::<Vec<_>>(), ["GET /roster/agent/v1/job"]);
+    assert_eq!(
+        s.requests.iter().filter(|r| !r.ends_with("/register")).cloned().collect::<Vec<_>>(),
+        ["GET /roster/agent/v1/job", "POST /roster/agent/v1/lease"],
+        "the lease is claimed before reading; nothing is offered after the read failed"
+    );
     assert!(s.manifest.is_none() && s.chunks.is_empty());
     let spools = std::fs::read_dir(ctx.state.spool_root()).map(|d| d.count()).unwrap_or(0);
     assert_eq!(spools, 0, "the partial spool is removed");

@@ -625,15 +625,17 @@ async fn create_world(db: &Db, fixture: &Fixture) -> anyhow::Result<World> {
         user_filter: None,
         // The default: a first import has no active users, so it never holds.
         policy: None,
+        sync_mode: None,
     };
     let schedule = roster_proto::admin::Schedule::default();
-    let job = match store::jobs::create_job(db, tenant, &input, schedule, 7, 0).await? {
+    let created = store::jobs::create_job(&mut *db.writer().await?, tenant, &input, schedule, 7, 0).await?;
+    let job = match created {
         store::jobs::CreatedJob::Created(job) => *job,
         store::jobs::CreatedJob::NameTaken => bail!("a fresh database already has a job named {}", input.name),
     };
     let mut accesses = Vec::with_capacity(fixture.groups as usize);
     for g in 0..fixture.groups {
-        accesses.push(store::jobs::create_access(db, tenant, AccessKind::User, &Fixture::site_name(g)).await?.0);
+        accesses.push(store::jobs::create_access(&mut *db.writer().await?, tenant, AccessKind::User, &Fixture::site_name(g)).await?.0);
     }
     let key = AgentKey::generate()?;
     let agent = {

@@ -29,7 +29,7 @@ pub const ADMIN_EMAIL: &str = "admin@demo.roster.test";
 /// Sets up the demo tenant, or finds it, and issues fresh tokens.
 pub async fn create(db: &Db) -> anyhow::Result<Demo> {
     let (tenant_id, admin_token) = match store::tenants::tenant_named(db, TENANT).await? {
-        Some(id) => (id, store::tenants::add_admin_token(db, id, Some("demo"), None).await?.admin_token),
+        Some(id) => (id, store::tenants::add_admin_token(&mut *db.writer().await?, id, Some("demo"), None).await?.admin_token),
         None => {
             let tenant = store::tenants::create_tenant(db, TENANT, None).await?;
             (tenant.tenant_id, tenant.admin_token)
@@ -42,16 +42,19 @@ pub async fn create(db: &Db) -> anyhow::Result<Demo> {
         group_paths: vec![],
         schedule: None,
         full_sync_interval_days: None,
+        sync_mode: None,
         user_filter: None,
     };
-    let job_id = match store::jobs::create_job(db, tenant_id, &job, Schedule::default(), 7, Limits::default().schedule_jitter_secs).await? {
+    let jitter_secs = Limits::default().schedule_jitter_secs;
+    let created = store::jobs::create_job(&mut *db.writer().await?, tenant_id, &job, Schedule::default(), 7, jitter_secs).await?;
+    let job_id = match created {
         store::jobs::CreatedJob::Created(job) => job.id,
         store::jobs::CreatedJob::NameTaken => {
             store::jobs::job_named(db, tenant_id, JOB).await?.map(|j| j.id).ok_or_else(|| anyhow::anyhow!("the demo job vanished"))?
         }
     };
-    store::jobs::create_access(db, tenant_id, AccessKind::User, "Headquarters").await?;
-    let token = store::jobs::create_registration_token(db, tenant_id, job_id, store::UnixMillis::DAY_MS).await?;
+    store::jobs::create_access(&mut *db.writer().await?, tenant_id, AccessKind::User, "Headquarters").await?;
+    let token = store::jobs::create_registration_token(&mut *db.writer().await?, tenant_id, job_id, store::UnixMillis::DAY_MS).await?;
     let admin = crate::service::admins::add_admin_as_operator(db, tenant_id, ADMIN_EMAIL, roster_proto::admin::AdminRole::Owner)
         .await
         .map_err(|e| anyhow::anyhow!("adding the demo admin: {}", e.detail()))?;

@@ -65,6 +65,9 @@ pub enum AppError {
     Upload(#[from] UploadError),
     #[error(transparent)]
     Command(#[from] CommandError),
+    /// An upload from an agent that does not hold its job's lease.
+    #[error(transparent)]
+    Fenced(#[from] crate::lease::Fenced),
     /// A snapshot that cannot be committed, or a delta refused at offer.
     #[error(transparent)]
     Ingest(IngestError),
@@ -102,6 +105,7 @@ impl AppError {
             AppError::Console(_) => (S::UNPROCESSABLE_ENTITY, K::InvalidAdmin),
             AppError::Request(RequestError::MalformedBody(_)) => (S::BAD_REQUEST, K::MalformedBody),
             AppError::Request(RequestError::MalformedQuery(_)) => (S::BAD_REQUEST, K::MalformedQuery),
+            AppError::Request(RequestError::MalformedHeader { .. }) => (S::BAD_REQUEST, K::MalformedHeader),
             AppError::Request(RequestError::Cursor) => (S::BAD_REQUEST, K::InvalidCursor),
             AppError::Request(RequestError::BodyTimeout(_)) => (S::REQUEST_TIMEOUT, K::RequestTimeout),
             AppError::Request(RequestError::Limit { .. }) => (S::BAD_REQUEST, K::InvalidLimit),
@@ -145,6 +149,7 @@ impl AppError {
                 (S::CONFLICT, K::ChunksMissing)
             }
             AppError::Ingest(IngestError::BaseMismatch(_)) => (S::CONFLICT, K::DeltaBaseMismatch),
+            AppError::Fenced(_) | AppError::Ingest(IngestError::Fenced(_)) => (S::CONFLICT, K::Fenced),
             AppError::Upload(UploadError::Failed(_)) => (S::UNPROCESSABLE_ENTITY, K::InvalidSnapshot),
             AppError::Ingest(
                 IngestError::Chunk { .. }
@@ -167,6 +172,15 @@ impl AppError {
             | AppError::PasswordHash(_)
             | AppError::Template(_)
             | AppError::Blocking(_) => (S::INTERNAL_SERVER_ERROR, K::Internal),
+        }
+    }
+}
+
+impl From<crate::store::leases::FenceCheck> for AppError {
+    fn from(error: crate::store::leases::FenceCheck) -> Self {
+        match error {
+            crate::store::leases::FenceCheck::Fenced(fenced) => AppError::Fenced(fenced),
+            crate::store::leases::FenceCheck::Store(error) => AppError::Store(error),
         }
     }
 }

@@ -13,7 +13,7 @@
 //! snapshot queues its import. Anything wrong and nothing of it applied;
 //! generations no state reads are deleted afterwards in bounded steps.
 
-use roster_proto::admin::{Job, SessionTrigger};
+use roster_proto::admin::{Job, SessionTrigger, SyncMode};
 use roster_proto::agent::SyncAdvice;
 use roster_proto::dn::Dn;
 use roster_proto::manifest::{Manifest, RecordCounts, SnapshotKind, Watermark};
@@ -48,6 +48,9 @@ pub enum IngestError {
     BaseMismatch(DeltaRefusal),
     #[error("the job's scope does not resolve against the snapshot's base DN: {0}")]
     Scope(roster_proto::scope::ScopeError),
+    /// The agent does not hold the job's lease, or its token is older.
+    #[error(transparent)]
+    Fenced(crate::lease::Fenced),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -138,6 +141,7 @@ impl IngestError {
             | IngestError::OrphanMembers(_)
             | IngestError::BaseMismatch(_)
             | IngestError::Scope(_)
+            | IngestError::Fenced(_)
             | IngestError::JobGone => true,
         }
     }
@@ -232,7 +236,7 @@ pub const STAGE_ROWS_PER_TRANSACTION: usize = 500;
 pub const DROP_ROWS_PER_TRANSACTION: u32 = 2_000;
 
 /// Commits `snapshot` into `job`'s directory state (see the module doc).
-pub async fn commit(db: &Db, snapshot: &SnapshotRecord, job: &Job) -> Result<Committed, IngestError> {
+pub async fn commit(db: &Db, snapshot: &SnapshotRecord, job: &Job, fencing_token: Option<u64>) -> Result<Committed, IngestError> {
     let scope = job.scope();
     let resolved = scope.resolve(&snapshot.manifest.directory.base_dn).map_err(IngestError::Scope)?;
     if store::directory::get_snapshot(db, snapshot.job_id, snapshot.id).await?.is_some_and(|stored| stored.committed) {
@@ -240,7 +244,7 @@ pub async fn commit(db: &Db, snapshot: &SnapshotRecord, job: &Job) -> Result<Com
     }
     let full = snapshot.manifest.kind == SnapshotKind::Full;
     let applied = match stage(db, snapshot, &resolved, full).await {
-        Ok(()) => apply(db, snapshot, job, full).await,
+        Ok(()) => apply(db, snapshot, job, full, fencing_token).await,
         Err(error) => Err(error),
     };
     match applied {
@@ -415,7 +419,13 @@ async fn read_with_scope(conn: &mut sqlx::AnyConnection, job: &Job, manifest: &M
 /// becomes the state's generation, a delta is merged into it (after the
 /// from/to check, inside the transaction). Returns the generation no state
 /// reads any more, to delete.
-async fn apply(db: &Db, snapshot: &SnapshotRecord, job: &Job, full: bool) -> Result<(Committed, Option<String>), IngestError> {
+async fn apply(
+    db: &Db,
+    snapshot: &SnapshotRecord,
+    job: &Job,
+    full: bool,
+    fencing_token: Option<u64>,
+) -> Result<(Committed, Option<String>), IngestError> {
     let manifest = &snapshot.manifest;
     let mut tx = db.begin_write().await?;
     store::directory::lock_state(&mut tx, db.dialect, job.id).await?;
@@ -423,6 +433,16 @@ async fn apply(db: &Db, snapshot: &SnapshotRecord, job: &Job, full: bool) -> Res
     if !store::jobs::lock_job(&mut tx, db.dialect, job.id).await? {
         tx.rollback().await?;
         return Err(IngestError::JobGone);
+    }
+    // Under the job's lock, as every grant of its lease is: no agent takes
+    // over between this check and the commit (see `crate::lease`).
+    match store::leases::check_fence(&mut tx, job.id, snapshot.agent_id, fencing_token).await {
+        Ok(()) => {}
+        Err(store::leases::FenceCheck::Fenced(fenced)) => {
+            tx.rollback().await?;
+            return Err(IngestError::Fenced(fenced));
+        }
+        Err(store::leases::FenceCheck::Store(error)) => return Err(error.into()),
     }
     if !store::directory::mark_committed(&mut tx, job.id, snapshot.id).await? {
         tx.rollback().await?;
@@ -453,21 +473,26 @@ async fn apply(db: &Db, snapshot: &SnapshotRecord, job: &Job, full: bool) -> Res
         clock_ahead_ms: AGENT_CLOCK_AHEAD_MS,
     };
     let attached = store::sessions::attach_waiting(&mut tx, job.id, snapshot.id, &snapshot.manifest_sha256, fresh).await?;
-    let first = attached == 0 && !store::directory::has_other_committed(&mut tx, job.id, snapshot.id).await?;
-    if first {
-        store::sessions::insert_session(
-            &mut tx,
-            snapshot.tenant_id,
-            job.id,
-            snapshot.id,
-            &snapshot.manifest_sha256,
-            SessionTrigger::FirstPush,
-        )
-        .await?;
+    let trigger = match attached {
+        0 if !store::directory::has_other_committed(&mut tx, job.id, snapshot.id).await? => Some(SessionTrigger::FirstPush),
+        0 if imports_at_once(job, manifest) && !store::sessions::has_queued(&mut tx, job.id).await? => Some(SessionTrigger::Change),
+        _ => None,
+    };
+    if let Some(trigger) = trigger {
+        store::sessions::insert_session(&mut tx, snapshot.tenant_id, job.id, snapshot.id, &snapshot.manifest_sha256, trigger).await?;
     }
     crate::fault::before_snapshot_commit();
     tx.commit().await?;
-    Ok((Committed::Now { queued: first || attached > 0 }, stale))
+    Ok((Committed::Now { queued: trigger.is_some() || attached > 0 }, stale))
+}
+
+/// Whether a committed snapshot that no session waited for is imported at
+/// once: a continuous job's, unless it is a delta that changes nothing (a
+/// change out of the job's scope moved the DC's USN). An import already
+/// queued for the job takes it too (the import reads the state as it is
+/// when it runs), so a burst of pushes is not a queue of imports.
+fn imports_at_once(job: &Job, manifest: &Manifest) -> bool {
+    job.sync_mode == SyncMode::Continuous && !manifest.is_empty_delta()
 }
 
 #[cfg(test)]
@@ -491,6 +516,7 @@ mod tests {
             full_sync_interval_days: interval_days,
             user_filter: None,
             policy: Default::default(),
+            sync_mode: Default::default(),
             created_at: time::OffsetDateTime::UNIX_EPOCH,
         }
     }

@@ -10,6 +10,7 @@ pub mod fault;
 pub mod http;
 pub mod import;
 pub mod ingest;
+pub mod lease;
 pub mod listen;
 pub mod rate;
 pub mod schedule;

@@ -140,6 +140,10 @@ struct LimitArgs {
     /// Seconds an import waits for the agent's fresh snapshot before it fails.
     #[arg(long, env = "ROSTER_FRESH_SNAPSHOT_DEADLINE_SECS", default_value_t = Limits::default().fresh_snapshot_deadline_secs)]
     fresh_snapshot_deadline_secs: u32,
+    /// Seconds a job's lease lasts unless its holding agent renews it (it
+    /// does every 30 s): how long a silent agent keeps the job from its standbys.
+    #[arg(long, env = "ROSTER_LEASE_TTL_SECS", default_value_t = Limits::default().lease_ttl_secs)]
+    lease_ttl_secs: u32,
     /// Milliseconds between an open agent poll's looks for commands issued by other replicas.
     #[arg(long, env = "ROSTER_COMMAND_POLL_MS", default_value_t = Limits::default().command_poll_ms)]
     command_poll_ms: u64,
@@ -185,6 +189,9 @@ impl LimitArgs {
         if !(10..=86_400).contains(&self.fresh_snapshot_deadline_secs) {
             anyhow::bail!("--fresh-snapshot-deadline-secs must be between 10 and 86400");
         }
+        if !(2..=3600).contains(&self.lease_ttl_secs) {
+            anyhow::bail!("--lease-ttl-secs must be between 2 and 3600");
+        }
         if !(100..=30_000).contains(&self.command_poll_ms) {
             anyhow::bail!("--command-poll-ms must be between 100 and 30000");
         }
@@ -208,6 +215,7 @@ impl LimitArgs {
             schedule_jitter_secs: self.schedule_jitter_secs,
             fresh_snapshot_deadline_secs: self.fresh_snapshot_deadline_secs,
             command_poll_ms: self.command_poll_ms,
+            lease_ttl_secs: self.lease_ttl_secs,
             trusted_proxies: self.trusted_proxies,
         })
     }

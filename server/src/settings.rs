@@ -123,6 +123,8 @@ pub struct Limits {
     /// How often an agent's open poll for commands looks in the database
     /// (milliseconds): commands another replica issued arrive within this.
     pub command_poll_ms: u64,
+    /// Seconds a grant of a job's lease lasts unless its holder renews it.
+    pub lease_ttl_secs: u32,
     /// Reverse proxies whose `X-Forwarded-For` the per-address limits
     /// believe (the right-most address that is not one of them is the
     /// client); empty, the peer is the client.
@@ -153,6 +155,7 @@ impl Default for Limits {
             schedule_jitter_secs: 120,
             fresh_snapshot_deadline_secs: 600,
             command_poll_ms: 2000,
+            lease_ttl_secs: roster_proto::agent::LEASE_TTL_SECS,
             trusted_proxies: Vec::new(),
         }
     }

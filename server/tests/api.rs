@@ -46,6 +46,7 @@ async fn jobs_validate_their_input(engine: Engine) {
         full_sync_interval_days: None,
         user_filter: None,
         policy: None,
+        sync_mode: None,
     };
     app.post("/api/v1/jobs", Some(&admin), &job("", &["*"], None)).await.assert_problem(422);
     app.post("/api/v1/jobs", Some(&admin), &job("a", &[], None)).await.assert_problem(422);
@@ -487,10 +488,17 @@ async fn agent_tokens_are_bound_to_agent_request_and_key(engine: Engine) {
     w.app.send(Method::POST, "/agent/v1/snapshots", Some(&job_token), Some("{}".into()), true).await.assert_problem(401);
     w.app.send(Method::DELETE, "/agent/v1/job", Some(&job_token), None, false).await.assert_problem(405);
     // Signed by a key the server does not know for this agent.
-    let impostor = Agent { key: AgentKey::generate().unwrap(), id: w.agent.id, audience: w.agent.audience.clone(), job_id: w.agent.job_id };
+    let impostor = Agent {
+        key: AgentKey::generate().unwrap(),
+        id: w.agent.id,
+        audience: w.agent.audience.clone(),
+        job_id: w.agent.job_id,
+        fence: None,
+    };
     impostor.get(&w.app, "/agent/v1/job").await.assert_problem(401);
     // For another server.
-    let elsewhere = Agent { key: w.agent.key, id: w.agent.id, audience: "urn:roster:server:other".into(), job_id: w.agent.job_id };
+    let elsewhere =
+        Agent { key: w.agent.key, id: w.agent.id, audience: "urn:roster:server:other".into(), job_id: w.agent.job_id, fence: None };
     elsewhere.get(&w.app, "/agent/v1/job").await.assert_problem(401);
     // No token, or an admin token, on the agent API.
     w.app.send(Method::GET, "/agent/v1/job", None, None, false).await.assert_problem(401);
@@ -545,6 +553,7 @@ async fn tenants_cannot_see_each_other(engine: Engine) {
                 full_sync_interval_days: None,
                 user_filter: None,
                 policy: None,
+                sync_mode: None,
             },
         )
         .await
@@ -832,6 +841,7 @@ async fn registration_is_rate_limited_and_json_bodies_are_bounded(engine: Engine
         full_sync_interval_days: None,
         user_filter: None,
         policy: None,
+        sync_mode: None,
     };
     app.post("/api/v1/jobs", Some(&admin), &job("x".repeat(5000))).await.assert_problem(413);
     let job: Job = app.post("/api/v1/jobs", Some(&admin), &job("small".into())).await.json();
@@ -853,7 +863,8 @@ async fn registration_tokens_expire(engine: Engine) {
 
     let db = roster_server::db::Db::connect(&w.app.database_url).await.unwrap();
     let tenant = roster_server::store::tenants::tenant_for_admin_token(&db, &w.admin).await.unwrap().unwrap();
-    let expired = roster_server::store::jobs::create_registration_token(&db, tenant, w.job.id, -1).await.unwrap();
+    let expired =
+        roster_server::store::jobs::create_registration_token(&mut db.writer().await.unwrap(), tenant, w.job.id, -1).await.unwrap();
     let request = |token: &str| RegisterRequest {
         token: token.to_owned(),
         public_key: AgentKey::generate().unwrap().public_key().to_base64(),

@@ -3,9 +3,11 @@
 //! flags, one answer for a wrong password and an unknown address, the
 //! per-account rate limit) and out (here and everywhere), what each role may
 //! change, cross-site refusals and the security headers of every response,
-//! escaping, the audit log of console and API changes, other tenants'
-//! objects, and the user search's LIKE wildcards. A browser is played with
-//! a reqwest client that shows redirects instead of following them.
+//! escaping, the audit log of console and API changes (each committed with
+//! the change it names, or neither), the last owner when two owners take
+//! each other's ownership at once, other tenants' objects, and the user
+//! search's LIKE wildcards. A browser is played with a reqwest client that
+//! shows redirects instead of following them.
 
 // A failed unwrap is a failed test, which is what we want here.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -18,10 +20,15 @@ use std::time::Instant;
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use roster_proto::admin::{
-    Access, AccessKind, ActorKind, AdminRole, AuditAction, AuditEntry, CreateAccess, Job, Link, LinkInput, Page, Session, TenantSettings,
+    Access, AccessKind, ActorKind, AdminRole, AuditAction, AuditEntry, CreateAccess, CreateAdminToken, CreatedAdminToken, Job, Link,
+    LinkInput, Page, Session, TenantSettings, UpdateAccess,
 };
 use roster_proto::{ConsoleAdminId, TenantId};
-use roster_server::service::admins::{SetupLink, add_admin_as_operator};
+use roster_server::db::{Db, Dialect};
+use roster_server::error::{AppError, ConsoleError};
+use roster_server::service::admins::{SetupLink, add_admin, add_admin_as_operator, caller_of, list_admins, remove_admin};
+use roster_server::service::audit::Caller;
+use roster_server::store::console::ConsoleAdmin;
 use support::world::*;
 use support::{Engine, TestApp, session_succeeded, spawn_app, urlencode};
 
@@ -337,6 +344,11 @@ async fn signing_out_ends_the_session_and_everywhere_ends_all(engine: Engine) {
     let cleared = out.header("set-cookie").unwrap();
     assert!(cleared.starts_with("roster_session=;") && cleared.contains("Max-Age=0"), "{cleared}");
     assert!(c.asks_to_sign_in(&first).await, "the signed-out cookie still works");
+    // htmx's own requests (a poll, the pickers' suggestions) are not sent the
+    // sign-in page to swap into the page: a 401 that sends the whole page there.
+    let poll = c.request(Method::GET, "/console", Some(&first), &[("hx-request", "true")], None).await;
+    assert_eq!(poll.status, 401, "{}", poll.body);
+    assert_eq!(poll.header("hx-redirect"), Some("/login"));
 
     let second = c.sign_in("cy@corp.example", GOOD).await.cookie();
     let third = c.sign_in("cy@corp.example", GOOD).await.cookie();
@@ -504,12 +516,17 @@ async fn cross_site_requests_are_refused_and_every_page_forbids_framing(engine: 
         "/console/accesses".into(),
         "/console/settings".into(),
         "/console/settings/audit".into(),
+        "/console/no-such-page".into(),
+        format!("/console/jobs/{}/no-such-tab", job.id),
     ];
     for page in &pages {
         for cookie in [Some(admin.as_str()), None] {
             let reply = c.get(page, cookie).await;
             assert!([200, 303, 401, 404].contains(&reply.status), "{page}: {}", reply.status);
             assert_eq!(reply.header("referrer-policy"), Some("no-referrer"), "{page}");
+            if reply.status == 404 {
+                assert!(reply.header("content-type").is_some_and(|t| t.starts_with("text/html")), "{page}: the console's own page");
+            }
         }
     }
 }
@@ -624,6 +641,140 @@ async fn the_audit_log_names_who_changed_what(engine: Engine) {
     assert_eq!(settings.purge_after_days, 45);
 }
 
+/// Makes the server's database refuse every audit entry (`refuse`), as a
+/// full disk or a damaged audit table would, or take them again.
+async fn refuse_audit_entries(app: &TestApp, refuse: bool) {
+    let statements: &[&str] = match (app.db.dialect, refuse) {
+        (Dialect::Sqlite, true) => &["CREATE TRIGGER no_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit refused'); END"],
+        (Dialect::Sqlite, false) => &["DROP TRIGGER no_audit"],
+        (Dialect::Postgres, true) => &[
+            "CREATE FUNCTION no_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit refused'; END $$",
+            "CREATE TRIGGER no_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION no_audit()",
+        ],
+        (Dialect::Postgres, false) => &["DROP TRIGGER no_audit ON audit_log", "DROP FUNCTION no_audit()"],
+    };
+    for sql in statements {
+        sqlx::raw_sql(*sql).execute(&app.db.pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
+/// A change commits with its audit entry or not at all, through the API
+/// and the console: while the database refuses audit entries, creating a
+/// job, renaming an access, revoking an admin token, saving the settings
+/// and removing an admin each answer 500 and change nothing; once it takes
+/// them again, the same requests change what they say, each with its entry.
+async fn a_change_is_made_only_with_its_audit_entry(engine: Engine) {
+    let c = console(engine).await;
+    let access = CreateAccess { kind: AccessKind::User, name: "Aalborg".into() };
+    let access: Access = c.app.post("/api/v1/accesses", Some(&c.token), &access).await.json();
+    let spare = CreateAdminToken { label: Some("spare".into()), ..Default::default() };
+    let spare = c.app.post("/api/v1/admin-tokens", Some(&c.token), &spare).await;
+    assert_eq!(spare.status, 201, "{:?}", spare.body);
+    let spare: CreatedAdminToken = spare.json();
+    let (_, owner) = c.signed_in_as("otto@corp.example", AdminRole::Owner).await;
+    let (admin_id, admin) = c.signed_in_as("alma@corp.example", AdminRole::Admin).await;
+    let before = c.audit().await;
+    let access_path = format!("/api/v1/accesses/{}", access.id);
+    let rename = UpdateAccess { name: "Aarhus".into() };
+    let token_path = format!("/api/v1/admin-tokens/{}", spare.token.id);
+    let settings = TenantSettings { purge_after_days: 45, session_retention_days: Some(90) };
+    let remove_path = format!("/console/settings/admins/{admin_id}/remove");
+    let access_names = || async {
+        let page: Page<Access> = c.app.get("/api/v1/accesses", &c.token).await.json();
+        page.items.into_iter().map(|a| a.name).collect::<Vec<_>>()
+    };
+
+    refuse_audit_entries(&c.app, true).await;
+    c.app.post("/api/v1/jobs", Some(&c.token), &staff_job("unaudited")).await.assert_problem(500);
+    c.app.patch(&access_path, &c.token, &rename).await.assert_problem(500);
+    c.app.delete(&token_path, &c.token).await.assert_problem(500);
+    c.app.put("/api/v1/settings", &c.token, &settings).await.assert_problem(500);
+    let removed = c.post(&remove_path, Some(&owner), &[]).await;
+    assert_eq!(removed.status, 500, "{}", removed.body);
+
+    assert!(c.jobs().await.is_empty(), "the job was created without its entry");
+    assert_eq!(access_names().await, ["Aalborg"], "the access was renamed without its entry");
+    assert_eq!(c.app.get("/api/v1/jobs", &spare.admin_token).await.status, 200, "the token was revoked without its entry");
+    let kept: TenantSettings = c.app.get("/api/v1/settings", &c.token).await.json();
+    assert_eq!(kept, TenantSettings::default(), "the settings were saved without their entry");
+    assert!(!c.asks_to_sign_in(&admin).await, "the admin was removed without its entry");
+    assert_eq!(c.audit().await, before);
+
+    refuse_audit_entries(&c.app, false).await;
+    let job = c.app.post("/api/v1/jobs", Some(&c.token), &staff_job("unaudited")).await;
+    assert_eq!(job.status, 201, "{:?}", job.body);
+    let job: Job = job.json();
+    assert_eq!(c.app.patch(&access_path, &c.token, &rename).await.status, 200);
+    assert_eq!(c.app.delete(&token_path, &c.token).await.status, 204);
+    assert_eq!(c.app.put("/api/v1/settings", &c.token, &settings).await.status, 200);
+    assert_eq!(c.post(&remove_path, Some(&owner), &[]).await.location(), "/console/settings");
+
+    assert_eq!(c.jobs().await.into_iter().map(|j| j.id).collect::<Vec<_>>(), [job.id]);
+    assert_eq!(access_names().await, ["Aarhus"]);
+    c.app.get("/api/v1/jobs", &spare.admin_token).await.assert_problem(401);
+    let saved: TenantSettings = c.app.get("/api/v1/settings", &c.token).await.json();
+    assert_eq!(saved, settings);
+    assert!(c.asks_to_sign_in(&admin).await, "the removed admin is still signed in");
+    let after = c.audit().await;
+    let (made, earlier) = after.split_at(after.len() - before.len());
+    assert_eq!(earlier, before.as_slice(), "{after:#?}");
+    let made: Vec<_> = made.iter().map(|e| (e.action, e.target_id.clone())).collect();
+    assert_eq!(
+        made,
+        [
+            (AuditAction::AdminRemoved, Some(admin_id.to_string())),
+            (AuditAction::SettingsSaved, None),
+            (AuditAction::AdminTokenRevoked, Some(spare.token.id.to_string())),
+            (AuditAction::AccessRenamed, Some(access.id.to_string())),
+            (AuditAction::JobCreated, Some(job.id.to_string())),
+        ],
+        "{after:#?}"
+    );
+}
+
+/// `by` takes `of`'s ownership away as the console's settings page does:
+/// removes it (`remove`) or makes it an admin.
+async fn take_ownership(db: &Db, by: &ConsoleAdmin, of: &ConsoleAdmin, remove: bool) -> Result<(), AppError> {
+    match remove {
+        true => remove_admin(db, &caller_of(by), of.id).await,
+        false => add_admin(db, &caller_of(by), &of.email, AdminRole::Admin).await.map(|_| ()),
+    }
+}
+
+/// A tenant's only two owners take each other's ownership at the same
+/// moment (each removing or demoting the other, every combination): one
+/// change is made, the other is refused as the last owner's (409) with no
+/// audit entry, and the tenant keeps exactly one owner. The owners are
+/// counted in the transaction that makes the change, which waits for the
+/// other's (on PostgreSQL a lock on the tenant's row).
+async fn two_owners_taking_each_others_ownership_at_once_leave_one(engine: Engine) {
+    let app = spawn_app(engine).await;
+    for round in 0..16 {
+        let tenant = roster_server::store::tenants::create_tenant(&app.db, &format!("Race {round}"), None).await.unwrap();
+        let mut owners = Vec::new();
+        for name in ["a", "b"] {
+            let email = format!("{name}{round}@corp.example");
+            owners.push(add_admin_as_operator(&app.db, tenant.tenant_id, &email, AdminRole::Owner).await.unwrap().admin);
+        }
+        let [a, b] = &owners[..] else { unreachable!() };
+        let (a_removes, b_removes) = (round % 2 == 0, round % 4 < 2);
+        let (by_a, by_b) = tokio::join!(take_ownership(&app.db, a, b, a_removes), take_ownership(&app.db, b, a, b_removes));
+        let outcomes = [by_a, by_b];
+        assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "round {round}: {outcomes:?}");
+        for refused in outcomes.iter().filter_map(|o| o.as_ref().err()) {
+            assert!(matches!(refused, AppError::Console(ConsoleError::LastOwner(_))), "round {round}: {refused:?}");
+            assert_eq!(refused.problem().0.as_u16(), 409);
+        }
+        let admins = list_admins(&app.db, &Caller::operator(tenant.tenant_id)).await.unwrap();
+        assert_eq!(admins.iter().filter(|a| a.role == AdminRole::Owner).count(), 1, "round {round}: {admins:?}");
+        let log: Page<AuditEntry> = app.get("/api/v1/audit?limit=100", &tenant.admin_token).await.json();
+        let actions: Vec<_> = log.items.iter().map(|e| e.action).collect();
+        let removed = if outcomes[0].is_ok() { a_removes } else { b_removes };
+        let change = if removed { AuditAction::AdminRemoved } else { AuditAction::AdminAdded };
+        assert_eq!(actions, [change, AuditAction::AdminAdded, AuditAction::AdminAdded], "round {round}");
+    }
+}
+
 /// A console admin asking for another tenant's job, by its id, is told it
 /// does not exist, and changes nothing there.
 async fn another_tenants_objects_are_not_found(engine: Engine) {
@@ -719,6 +870,44 @@ async fn a_users_page_is_found_among_users_whose_names_contain_its_name(engine: 
     assert!(page.body.contains("<h1>User 1</h1>"), "{}", page.body);
 }
 
+/// The Linking tab at thousands of groups: the page stays small (one shared
+/// list of suggestions, the first groups in the table, never a list of
+/// every group per access), typing in a picker asks for the groups that
+/// match, and a group chosen among them (its DN) or typed by its name
+/// previews the same gains.
+async fn the_linking_tab_stays_small_and_finds_any_of_thousands_of_groups(engine: Engine) {
+    const GROUPS: u32 = 5000;
+    let World { app, admin, job, agent, user_access, .. } = world(engine).await;
+    let mut records: Vec<_> = (1..=3).map(|n| user(n, "OU=Staff", 512)).collect();
+    records.extend((0..GROUPS).map(|g| group(1000 + g, &format!("Team {g:04}"), if g == 4321 { &[1, 2] } else { &[3] })));
+    let pushed = agent.push(&app, &records).await;
+    session_succeeded(&app.wait_for_session(&admin, pushed.session.expect("the first push's import").id).await);
+    let c = console_of(app, admin, &job).await;
+    let (_, cookie) = c.signed_in_as("gus@corp.example", AdminRole::Admin).await;
+
+    let page = c.get(&format!("/console/jobs/{}/linking", job.id), Some(&cookie)).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.len() < 150_000, "the Linking page at {GROUPS} groups is {} bytes", page.body.len());
+    assert!(page.body.contains(&format!("The first 200 of {GROUPS} groups: search to narrow them.")), "{}", page.body);
+    assert_eq!(page.body.matches("<option ").count(), 50, "one shared list of the first suggestions");
+    assert_eq!(page.body.matches("list=\"group-options\"").count(), 2, "a picker per access, each using the shared list");
+
+    let field = format!("access-{}", user_access.id);
+    let typed = c.get(&format!("/console/jobs/{}/group-suggestions?{field}={}", job.id, urlencode("team 4321")), Some(&cookie)).await;
+    assert_eq!(typed.status, 200, "{}", typed.body);
+    let dn = format!("CN=Team 4321,OU=Groups,{BASE}");
+    assert_eq!(typed.body.matches("<option ").count(), 1, "{}", typed.body);
+    assert!(typed.body.contains(&format!("<option value=\"{dn}\">Team 4321 (2 users)</option>")), "{}", typed.body);
+    let many = c.get(&format!("/console/jobs/{}/group-suggestions?{field}=team", job.id), Some(&cookie)).await;
+    assert_eq!(many.body.matches("<option ").count(), 50, "at most 50 suggestions at once");
+
+    for group in [dn.as_str(), "team 4321"] {
+        let preview = c.post(&format!("/console/jobs/{}/links", job.id), Some(&cookie), &[("step", "preview"), (&field, group)]).await;
+        assert_eq!(preview.status, 200, "{group}: {}", preview.body);
+        assert!(preview.body.contains(&format!("<strong>{}</strong>: 2 users", user_access.name)), "{group}: {}", preview.body);
+    }
+}
+
 on_both_engines!(
     a_set_up_link_sets_a_password_and_signing_in_opens_the_console,
     a_wrong_password_and_an_unknown_address_get_one_answer,
@@ -728,7 +917,10 @@ on_both_engines!(
     cross_site_requests_are_refused_and_every_page_forbids_framing,
     names_are_escaped_on_the_pages,
     the_audit_log_names_who_changed_what,
+    a_change_is_made_only_with_its_audit_entry,
+    two_owners_taking_each_others_ownership_at_once_leave_one,
     another_tenants_objects_are_not_found,
     the_user_search_takes_like_wildcards_literally,
     a_users_page_is_found_among_users_whose_names_contain_its_name,
+    the_linking_tab_stays_small_and_finds_any_of_thousands_of_groups,
 );

@@ -13,8 +13,11 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use roster_proto::admin::{Agent as AgentView, AgentState, Page, Schedule, ScheduledRuns, Session, SessionStatus, SessionTrigger};
-use roster_proto::agent::{Command, CommandAction, CommandOutcome, CommandResult, Heartbeat};
+use roster_proto::admin::{
+    Agent as AgentView, AgentState, Page, Schedule, ScheduledRuns, Session, SessionStatus, SessionTrigger, SyncMode,
+};
+use roster_proto::agent::{Command, CommandAction, CommandOutcome, CommandResult, Heartbeat, Lease};
+use roster_proto::manifest::SnapshotKind;
 use roster_proto::problem::ProblemKind;
 use roster_proto::{JobId, SessionId};
 use roster_server::db::Db;
@@ -479,7 +482,154 @@ async fn retention_removes_scheduled_sessions_with_their_runs(engine: Engine) {
     }
 }
 
+/// `agent` asks for its job's lease.
+async fn claim(app: &TestApp, agent: &Agent) -> Lease {
+    let answer = agent.post(app, "/agent/v1/lease", &()).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    answer.json()
+}
+
+/// Lets the job's lease run out now, as if its holder had been silent for a minute.
+async fn expire_lease(app: &TestApp, job: JobId) {
+    let db = Db::connect(&app.database_url).await.unwrap();
+    sqlx::query("UPDATE job_leases SET expires_at = $1 WHERE job_id = $2")
+        .bind(UnixMillis::now().0 - 1)
+        .bind(job.to_string())
+        .execute(&db.pool)
+        .await
+        .unwrap();
+}
+
+/// Two agents of one job: one holds the lease and is handed commands, the
+/// other stands by and is refused uploads; once the holder is silent past
+/// its lease the standby takes over with a newer fencing token, and the
+/// old holder's upload, offered before the takeover and committed after
+/// it, is refused and changes nothing: it stands by from then on.
+async fn one_agent_of_a_job_holds_its_lease_and_a_stale_one_is_fenced(engine: Engine) {
+    let w = world(engine).await;
+    let mut first = register(&w.app, &w.admin, w.job.id).await;
+    let mut second = register(&w.app, &w.admin, w.job.id).await;
+    let lease = claim(&w.app, &first).await;
+    assert!(lease.active && lease.fencing_token.is_some(), "{lease:?}");
+    let standby = claim(&w.app, &second).await;
+    assert_eq!((standby.active, standby.fencing_token), (false, None));
+    assert!(claim(&w.app, &first).await.active, "the holder renews it");
+    let agents: Page<AgentView> = w.app.get(&format!("/api/v1/agents?job={}", w.job.id), &w.admin).await.json();
+    let active: Vec<_> = agents.items.iter().filter(|a| a.active).map(|a| a.id).collect();
+    assert_eq!(active, vec![first.id], "exactly the holder is active: {agents:?}");
+
+    // Only the holder uploads: the standby without a token, or with the holder's, is fenced.
+    let records = [user(1, "OU=Staff", 512)];
+    let refused = second.push_as(&w.app, &records, roster_proto::manifest::SnapshotKind::Full, None, watermark(1000)).await;
+    refused.assert_problem(409).assert_kind(ProblemKind::Fenced);
+    second.fence = lease.fencing_token;
+    let refused = second.push_as(&w.app, &records, roster_proto::manifest::SnapshotKind::Full, None, watermark(1000)).await;
+    refused.assert_problem(409).assert_kind(ProblemKind::Fenced);
+    second.fence = None;
+    first.fence = lease.fencing_token;
+    let pushed = first.push(&w.app, &records).await;
+    session_succeeded(&w.app.wait_for_session(&w.admin, pushed.session.expect("the first import").id).await);
+    // Only the holder is handed commands: the standby's poll answers nothing.
+    let waiting: Session =
+        w.app.post(&format!("/api/v1/jobs/{}/imports", w.job.id), Some(&w.admin), &serde_json::json!({"fresh": true})).await.json();
+    assert_eq!(second.get(&w.app, "/agent/v1/commands?wait=0").await.status, 204, "a standby is handed nothing");
+
+    // The holder offers and uploads a snapshot, then goes silent past its lease.
+    let stale = first.offer_and_upload(&w.app, &[user(1, "OU=Staff", 512), user(2, "OU=Staff", 512)]).await;
+    expire_lease(&w.app, w.job.id).await;
+    let taken = claim(&w.app, &second).await;
+    assert!(taken.active, "{taken:?}");
+    assert!(taken.fencing_token > lease.fencing_token, "a takeover raises the token: {taken:?} after {lease:?}");
+    let command = second.get(&w.app, "/agent/v1/commands?wait=5").await;
+    assert_eq!(command.status, 200, "the new holder is handed the fresh import's push: {}", command.body);
+    assert!(matches!(command.json::<Command>().action, CommandAction::Push { .. }), "{}", command.body);
+
+    // The old holder wakes up and commits with its old token: refused, nothing changes.
+    let late = first.post(&w.app, &format!("/agent/v1/snapshots/{stale}/commit"), &()).await;
+    late.assert_problem(409).assert_kind(ProblemKind::Fenced);
+    let structure: roster_proto::insight::Structure = w.app.get(&format!("/api/v1/jobs/{}/structure", w.job.id), &w.admin).await.json();
+    assert_eq!(structure.users, 1, "the fenced snapshot changed nothing: the state holds the first push's one user");
+    // Asking to renew its old grant (as after a restart, token remembered) is refused the same way;
+    // asked again without the token, it stands by.
+    let renewal = first.post(&w.app, "/agent/v1/lease", &()).await;
+    renewal.assert_problem(409).assert_kind(ProblemKind::Fenced);
+    let poll = first.get(&w.app, "/agent/v1/commands?wait=0").await;
+    poll.assert_problem(409).assert_kind(ProblemKind::Fenced);
+    first.fence = None;
+    let back = claim(&w.app, &first).await;
+    assert_eq!((back.active, back.fencing_token), (false, None), "the old holder stands by");
+
+    // The new holder's push serves the waiting import.
+    second.fence = taken.fencing_token;
+    second.push(&w.app, &[user(1, "OU=Staff", 512), user(3, "OU=Staff", 512)]).await;
+    let served = w.app.wait_for_session(&w.admin, waiting.id).await;
+    session_succeeded(&served);
+    let structure: roster_proto::insight::Structure = w.app.get(&format!("/api/v1/jobs/{}/structure", w.job.id), &w.admin).await.json();
+    assert_eq!(structure.users, 2, "the new holder's snapshot is the state");
+    let agents: Page<AgentView> = w.app.get(&format!("/api/v1/agents?job={}", w.job.id), &w.admin).await.json();
+    let active: Vec<_> = agents.items.iter().filter(|a| a.active).map(|a| a.id).collect();
+    assert_eq!(active, vec![second.id], "{agents:?}");
+
+    // A fencing token that is not a positive decimal integer is refused as such.
+    let mut odd = second;
+    for bad in [0, u64::MAX] {
+        odd.fence = Some(bad);
+        let answer = odd.push_as(&w.app, &records, roster_proto::manifest::SnapshotKind::Full, None, watermark(1000)).await;
+        match bad {
+            0 => answer.assert_problem(400).assert_kind(ProblemKind::MalformedHeader),
+            _ => answer.assert_problem(409).assert_kind(ProblemKind::Fenced),
+        };
+    }
+}
+
+/// A continuous job: its agent is told so, and each snapshot it commits
+/// is imported at once (trigger `change`), the safeguard applying as
+/// always; a delta that changes nothing imports nothing.
+async fn a_continuous_job_imports_each_change_at_once(engine: Engine) {
+    let w = world(engine).await;
+    w.link_sales_to_basic_access().await;
+    let told = async || w.agent.get(&w.app, "/agent/v1/job").await.json::<roster_proto::agent::AgentJob>().sync_mode;
+    assert_eq!(told().await, SyncMode::Scheduled, "scheduled unless the job says otherwise");
+    let patched = w.app.patch(&format!("/api/v1/jobs/{}", w.job.id), &w.admin, &serde_json::json!({"sync_mode": "continuous"})).await;
+    assert_eq!(patched.json::<roster_proto::admin::Job>().sync_mode, SyncMode::Continuous);
+    assert_eq!(told().await, SyncMode::Continuous);
+    let bad = w.app.patch(&format!("/api/v1/jobs/{}", w.job.id), &w.admin, &serde_json::json!({"sync_mode": "sometimes"})).await;
+    bad.assert_problem(422);
+
+    let staff: Vec<u32> = (1..=30).collect();
+    let mut full: Vec<_> = staff.iter().map(|n| user(*n, "OU=Staff", 512)).collect();
+    full.push(group(200, "Sales", &staff));
+    let first = w.agent.push(&w.app, &full).await.session.expect("the first import");
+    assert_eq!(first.trigger, SessionTrigger::FirstPush);
+    session_succeeded(&w.app.wait_for_session(&w.admin, first.id).await);
+
+    let delta = async |records: &[_], from: u64, to: u64| -> roster_proto::agent::CommitResponse {
+        let answer = w.agent.push_as(&w.app, records, SnapshotKind::Delta, Some(watermark(from)), watermark(to)).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        answer.json()
+    };
+    let disabled = delta(&[user(3, "OU=Staff", 514)], 1000, 1001).await;
+    let change = disabled.session.clone().expect("a change is imported at once");
+    assert_eq!(change.trigger, SessionTrigger::Change, "{disabled:?}");
+    let change = w.app.wait_for_session(&w.admin, change.id).await;
+    session_succeeded(&change);
+    assert_eq!((change.counts.deactivated, change.counts.unchanged), (1, 29), "{change:?}");
+
+    let idle = delta(&[], 1001, 1005).await;
+    assert!(idle.session.is_none(), "a delta with nothing in it imports nothing: {idle:?}");
+
+    let mass: Vec<_> = (4..=20).map(|n| user(n, "OU=Staff", 514)).collect();
+    let mass = delta(&mass, 1005, 1006).await;
+    let held = w.app.wait_for_session(&w.admin, mass.session.expect("imported at once").id).await;
+    assert_eq!(held.status, SessionStatus::Held, "a mass change is held, never applied: {held:?}");
+    let active = all_users(&w.app, &w.admin, w.job.id, 100).await.iter().filter(|u| u.active).count();
+    assert_eq!(active, 29, "nothing of the held change applied");
+    assert_eq!(sessions_of(&w.app, &w.admin, w.job.id).await.len(), 3, "one session per change that changes something");
+}
+
 on_both_engines!(
+    a_continuous_job_imports_each_change_at_once,
+    one_agent_of_a_job_holds_its_lease_and_a_stale_one_is_fenced,
     a_snapshot_read_before_a_fresh_import_does_not_serve_it,
     commands_outlive_a_revoked_agent_but_not_their_job,
     retention_removes_scheduled_sessions_with_their_runs,

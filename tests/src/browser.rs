@@ -414,6 +414,28 @@ impl Browser {
         self.get("/url").await.as_str().unwrap_or_default().to_owned()
     }
 
+    /// The rendered text of the first element matching `css`, if any, read
+    /// in one script: safe on a part of the page that replaces itself (a
+    /// found element can go stale before its text is asked for).
+    pub async fn text_of(&self, css: &str) -> Option<String> {
+        let script = "const e = document.querySelector(arguments[0]); return e ? e.innerText : null";
+        self.execute(script, &[json!(css)]).await.as_str().map(str::to_owned)
+    }
+
+    /// Waits until the page's URL satisfies `done` (a navigation a click
+    /// started has committed); the URL, or a failure after `timeout`.
+    pub async fn wait_for_url(&self, timeout: Duration, what: &str, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let url = self.current_url().await;
+            if done(&url) {
+                return url;
+            }
+            assert!(Instant::now() < deadline, "{what}: still on {url} after {timeout:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn title(&self) -> String {
         self.get("/title").await.as_str().unwrap_or_default().to_owned()
     }

@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use roster_proto::admin::{CreatedTenant, Page, Session, User};
+use roster_proto::admin::{
+    Access, AccessKind, CreateAccess, CreateJob, CreatedTenant, Job, LinkInput, Page, RegistrationToken, Schedule, Session, User,
+};
 use roster_proto::{JobId, SessionId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -177,7 +179,9 @@ pub struct Admin {
 impl Admin {
     pub fn new(url: &str, token: &str) -> Admin {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut http = reqwest::Client::builder();
+        // Below the server's idle timeout (60 s), so a kept-alive connection
+        // is never reused just as the server closes it.
+        let mut http = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(30));
         if url.starts_with("https://") {
             let pem = std::fs::read(env("ROSTER_TEST_LDAP_CA_FILE")).expect("read the test CA");
             http = http.add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("test CA"));
@@ -369,10 +373,26 @@ impl RunningAgent {
         }
     }
 
+    /// Its log up to now, without waiting for more.
+    pub fn log_so_far(&mut self) -> &str {
+        while let Ok(line) = self.lines.try_recv() {
+            self.log.push_str(&line);
+            self.log.push('\n');
+        }
+        &self.log
+    }
+
     /// Sends the agent SIGTERM, as systemd's stop does.
     pub fn terminate(&mut self) {
         let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("run kill");
         assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Kills the agent outright (SIGKILL), as a crash or a pulled plug
+    /// would: nothing of it runs after, not even its stop handling.
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill roster-agent");
+        self.child.wait().expect("wait for roster-agent");
     }
 
     /// Waits for the agent to end (its log closes) and returns its output.
@@ -497,4 +517,51 @@ pub async fn wait_for_entry(url: &str, dn: &str) {
         assert!(Instant::now() < deadline, "{dn} did not reach {url} within 90 s");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// A job over `paths` reading groups under `group_paths`, with defaults.
+pub fn job_over(name: &str, paths: &[&str], group_paths: &[&str]) -> CreateJob {
+    CreateJob {
+        name: name.into(),
+        relative_paths: paths.iter().map(|p| p.to_string()).collect(),
+        group_paths: group_paths.iter().map(|p| p.to_string()).collect(),
+        // Off: a test's imports are its own, whatever the hour it runs at.
+        schedule: Some(Schedule { enabled: false, ..Schedule::default() }),
+        full_sync_interval_days: None,
+        user_filter: None,
+        policy: None,
+        sync_mode: None,
+    }
+}
+
+/// Sets up a tenant with `job`, an access per link and the links (by group
+/// DN, before any snapshot exists), and registers `agent` to the job.
+/// Returns the accesses in the order of `links`.
+pub async fn set_up(server: &Server, agent: &Agent, job: CreateJob, links: &[(String, AccessKind, &str)]) -> (Admin, Job, Vec<Access>) {
+    set_up_via(server, &server.url, agent, job, links).await
+}
+
+/// [`set_up`], the agent registering with (and so talking to) the server
+/// at `agent_url`: a proxy in front of `server`, say.
+pub async fn set_up_via(
+    server: &Server,
+    agent_url: &str,
+    agent: &Agent,
+    job: CreateJob,
+    links: &[(String, AccessKind, &str)],
+) -> (Admin, Job, Vec<Access>) {
+    let tenant = server.create_tenant(&format!("{} Corp", job.name));
+    let admin = Admin::new(&server.url, &tenant.admin_token);
+    let job: Job = admin.post("/api/v1/jobs", &job).await;
+    let mut accesses = Vec::new();
+    let mut inputs = Vec::new();
+    for (group, kind, name) in links {
+        let access: Access = admin.post("/api/v1/accesses", &CreateAccess { kind: *kind, name: name.to_string() }).await;
+        inputs.push(LinkInput { group: group.clone(), access_id: access.id });
+        accesses.push(access);
+    }
+    let _: serde_json::Value = admin.put(&format!("/api/v1/jobs/{}/links", job.id), &inputs).await;
+    let token: RegistrationToken = admin.post(&format!("/api/v1/jobs/{}/registration-tokens", job.id), &()).await;
+    agent.run_ok(&["register", "--server", agent_url, "--token", &token.token]);
+    (admin, job, accesses)
 }

@@ -58,6 +58,8 @@ impl Context {
     pub fn client(&self, identity: &Identity) -> Result<ServerClient, AgentError> {
         let registration = &identity.registration;
         let client = ServerClient::new(&registration.server_url, &self.config.server).map_err(|e| Stage::Config.err(e))?;
-        Ok(client.with_identity(Arc::clone(&identity.key), registration.agent_id, &registration.audience))
+        Ok(client
+            .with_identity(Arc::clone(&identity.key), registration.agent_id, &registration.audience)
+            .with_fencing_token_file(self.state.fencing_token_file()))
     }
 }

@@ -43,11 +43,14 @@ pub struct PushOptions {
     pub wait_timeout: Duration,
     /// Send a full snapshot even where a delta would do.
     pub full: bool,
+    /// Upload nothing when the read is a delta that holds no object
+    /// (continuous sync: the DC's USN moved for something out of scope).
+    pub skip_empty_delta: bool,
 }
 
 impl Default for PushOptions {
     fn default() -> PushOptions {
-        PushOptions { wait: true, wait_timeout: Duration::from_secs(600), full: false }
+        PushOptions { wait: true, wait_timeout: Duration::from_secs(600), full: false, skip_empty_delta: false }
     }
 }
 
@@ -62,6 +65,9 @@ pub struct PushReport {
     pub message: String,
     /// The import session, as last seen (`null` when the commit started none).
     pub session: Option<Session>,
+    /// False when an empty delta was read and not uploaded (`skip_empty_delta`).
+    #[serde(skip)]
+    pub uploaded: bool,
 }
 
 impl PushReport {
@@ -94,7 +100,17 @@ pub async fn push(ctx: &Context, options: &PushOptions) -> Result<PushReport, Ag
             "job fetched"
         );
 
-        let mut forced = options.full.then(|| "a full snapshot was asked for (--full)".to_owned());
+        // Only the holder of the job's lease pushes; its uploads carry the lease's fencing token.
+        let lease = client.lease().await.map_err(|e| Stage::Lease.err(e))?;
+        if !lease.active {
+            return Err(Stage::Lease.err(format!(
+                "another agent of this job holds its lease (until {} at least): this agent stands by, and takes over \
+                 once that one has been silent past its lease",
+                lease.expires_at
+            )));
+        }
+        info!(fencing_token = lease.fencing_token, "the job's lease is this agent's");
+        let mut forced = options.full.then(|| "a full snapshot was asked for".to_owned());
         let mut fell_back = false;
         loop {
             clear_stale_spools(ctx);
@@ -142,6 +158,11 @@ async fn push_snapshot(
     let spool_dir = ctx.state.spool_dir(snapshot_id);
     let read = read_snapshot(settings, &job.scope, &spool_dir, snapshot_id, |current| plan_snapshot(&job.sync, current, forced)).await?;
     let manifest = read.manifest(registration.agent_id, job.job_id);
+    if options.skip_empty_delta && manifest.is_empty_delta() {
+        spool::remove_dir(&spool_dir);
+        let message = "nothing in the job's scope changed: the delta is not uploaded".to_owned();
+        return Ok(PushReport { snapshot: read.summary(), message, session: None, uploaded: false });
+    }
 
     let span = info_span!("snapshot", snapshot_id = %snapshot_id, kind = ?manifest.kind);
     async {
@@ -189,7 +210,7 @@ async fn push_snapshot(
             }
         }
         spool::remove_dir(&spool_dir);
-        Ok(PushReport { snapshot: read.summary(), message: commit.message, session })
+        Ok(PushReport { snapshot: read.summary(), message: commit.message, session, uploaded: true })
     }
     .instrument(span)
     .await

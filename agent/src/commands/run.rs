@@ -3,11 +3,20 @@
 //! for commands (`GET /agent/v1/commands?wait=30`), runs each (`push`,
 //! `load_structure`, `check`) and reports how it went, and says how it is
 //! every 30 s (`POST /agent/v1/heartbeat`: version, host, OS, whether the
-//! DC answered at its last check, every 5 minutes, and the last error). It
+//! DC answered at its last check, every 5 minutes, and the last error),
+//! asking each time for the job's lease (`POST /agent/v1/lease`): of a
+//! job's agents only the holder is handed commands, the others stand by
+//! and one takes over when the holder has been silent past its lease. It
 //! only ever connects out. Lost contact with the server is retried with
 //! jittered exponential backoff (up to about a minute apart), for ever; a
 //! stop (SIGTERM, SIGINT, a Windows service stop) ends it cleanly, dropping
 //! a command under way, which the server then answers again.
+//!
+//! While the job syncs continuously and this agent holds its lease, `run`
+//! also watches the DC ([`crate::watch`]) and, once a burst of changes has
+//! settled (2 s of quiet, 30 s at most), pushes a delta without waiting
+//! for its import: the server imports it at once. A push that fails is
+//! tried again after 15 s.
 //!
 //! A command that ran to its end is not run again: its result is written
 //! to the state directory before it is reported, and reported before the
@@ -21,13 +30,15 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::sync::{Notify, watch as channel};
+
 use backon::{BackoffBuilder, ExponentialBuilder};
 use reqwest::StatusCode;
 use roster_proto::CommandId;
 use roster_proto::agent::{Command, CommandAction, CommandOutcome, CommandResult, Heartbeat, MAX_REPORTED_ERROR_CHARS};
 use roster_proto::problem::ProblemKind;
 use serde::{Deserialize, Serialize};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::Context;
 use super::check::check;
@@ -36,6 +47,7 @@ use crate::error::{AgentError, Cause, Stage};
 use crate::http::{HttpError, ServerClient};
 use crate::ldap::Directory;
 use crate::state::StateDir;
+use crate::watch::{WatchOptions, settle, watch};
 
 /// How `run` paces itself.
 #[derive(Debug, Clone)]
@@ -50,6 +62,14 @@ pub struct RunOptions {
     /// Between the heartbeat's checks that the DC answers (a bind each: AD
     /// logs every one, and a wrong password counts towards lockout).
     pub dc_probe_every: Duration,
+    /// How a continuous job's DC is watched.
+    pub watch: WatchOptions,
+    /// Quiet after a change before its delta is pushed (a bulk change is one delta).
+    pub settle: Duration,
+    /// The longest a burst of changes is let settle.
+    pub settle_at_most: Duration,
+    /// After a change's push failed, when it is tried again.
+    pub change_retry: Duration,
 }
 
 impl Default for RunOptions {
@@ -59,6 +79,10 @@ impl Default for RunOptions {
             heartbeat_every: Duration::from_secs(30),
             max_backoff: Duration::from_secs(30),
             dc_probe_every: Duration::from_secs(300),
+            watch: WatchOptions::default(),
+            settle: Duration::from_secs(2),
+            settle_at_most: Duration::from_secs(30),
+            change_retry: Duration::from_secs(15),
         }
     }
 }
@@ -166,9 +190,12 @@ pub async fn run(ctx: &Context, options: &RunOptions, stop: impl Future<Output =
     let registration = &identity.registration;
     info!(agent_id = %registration.agent_id, job_id = %registration.job_id, server = %client.base_url(), "running: waiting for commands");
 
-    let beating = tokio::spawn(heartbeats(ctx.clone(), Arc::clone(&client), Arc::clone(&health), options.clone()));
+    let (lease_said, holds_lease) = channel::channel(false);
+    let changed = Arc::new(Notify::new());
+    let beating = tokio::spawn(heartbeats(ctx.clone(), Arc::clone(&client), Arc::clone(&health), options.clone(), lease_said));
+    let watching = tokio::spawn(watch(ctx.clone(), Arc::clone(&client), options.watch.clone(), holds_lease, Arc::clone(&changed)));
     tokio::pin!(stop);
-    let work = work(ctx, &client, &health, options);
+    let work = work(ctx, &client, &health, options, &changed);
     let outcome = tokio::select! {
         () = &mut stop => {
             info!("stop asked: ending");
@@ -177,11 +204,15 @@ pub async fn run(ctx: &Context, options: &RunOptions, stop: impl Future<Output =
         outcome = work => outcome,
     };
     beating.abort();
+    watching.abort();
     outcome
 }
 
 /// The command loop: never ends by itself unless the agent's state breaks.
-async fn work(ctx: &Context, client: &ServerClient, health: &Health, options: &RunOptions) -> Result<(), AgentError> {
+/// Between commands it pushes the changes the watch rings `changed` for.
+async fn work(ctx: &Context, client: &ServerClient, health: &Health, options: &RunOptions, changed: &Notify) -> Result<(), AgentError> {
+    let mut retry_change_at: Option<tokio::time::Instant> = None;
+    let mut last_upload = tokio::time::Instant::now();
     let mut pending = read_unreported(&ctx.state)?;
     let backoff = || {
         ExponentialBuilder::default()
@@ -205,11 +236,32 @@ async fn work(ctx: &Context, client: &ServerClient, health: &Health, options: &R
                 }
             }
         }
-        let command = match client.next_command(options.poll_wait_secs).await {
+        // The poll stays open while changes are pushed: a change does not cost a new poll.
+        let poll = client.next_command(options.poll_wait_secs);
+        tokio::pin!(poll);
+        let polled = loop {
+            let retry_change = async {
+                match retry_change_at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                polled = &mut poll => break polled,
+                () = changed.notified() => settle(changed, options.settle, options.settle_at_most).await,
+                () = retry_change => {}
+            }
+            let failed = push_change(ctx, health, &mut last_upload).await.is_err();
+            retry_change_at = failed.then(|| tokio::time::Instant::now() + options.change_retry);
+        };
+        let command = match polled {
             Ok(command) => {
                 delays = backoff();
                 command
             }
+            // The lease was taken over while this agent was paused or cut off: its token is
+            // forgotten, and the next poll asks as a standby (it cannot be fenced again).
+            Err(error) if error.is(ProblemKind::Fenced) => continue,
             Err(error) => {
                 pause(health, &Stage::Commands.err(error), &mut delays).await;
                 continue;
@@ -228,6 +280,41 @@ async fn work(ctx: &Context, client: &ServerClient, health: &Health, options: &R
         let unreported = Unreported { command: command.id, result };
         write_unreported(&ctx.state, &unreported)?;
         pending = Some(unreported);
+    }
+}
+
+/// Between uploads of deltas that hold nothing: while the DC's USN moves only
+/// for changes out of scope, the server's watermark (the next delta's base)
+/// is moved on this often, so a delta's read never reaches far back.
+const EMPTY_DELTA_EVERY: Duration = Duration::from_secs(300);
+
+/// Pushes what changed in AD (continuous sync): a delta, which the server
+/// imports at once; the import is not waited for. A delta holding nothing
+/// is not uploaded unless the last upload is `EMPTY_DELTA_EVERY` old.
+/// `Err` when it should be tried again (a standby's refusal is not
+/// retried: the holder pushes).
+async fn push_change(ctx: &Context, health: &Health, last_upload: &mut tokio::time::Instant) -> Result<(), ()> {
+    let options = PushOptions { wait: false, skip_empty_delta: last_upload.elapsed() < EMPTY_DELTA_EVERY, ..PushOptions::default() };
+    match push(ctx, &options).await {
+        Ok(report) if !report.uploaded => {
+            debug!(message = %report.message, "the change was out of the job's scope");
+            Ok(())
+        }
+        Ok(report) => {
+            *last_upload = tokio::time::Instant::now();
+            let s = &report.snapshot;
+            info!(kind = ?s.kind, users = s.users, groups = s.groups, deleted = s.deleted, bytes = s.bytes, message = %report.message, "change pushed");
+            Ok(())
+        }
+        Err(error) if error.stage == Stage::Lease => {
+            info!(%error, "change not pushed: this agent stands by");
+            Ok(())
+        }
+        Err(error) => {
+            warn!(%error, "could not push the change; trying again shortly");
+            health.failed(&error.to_string());
+            Err(())
+        }
     }
 }
 
@@ -311,10 +398,11 @@ const PROBE_AFTER_BAD_CREDENTIALS: Duration = Duration::from_secs(3600);
 /// Heartbeats until aborted: the first at once, then every
 /// `options.heartbeat_every`; the DC is probed at the first and then every
 /// `options.dc_probe_every` (the last answer is repeated between).
-async fn heartbeats(ctx: Context, client: Arc<ServerClient>, health: Arc<Health>, options: RunOptions) {
+async fn heartbeats(ctx: Context, client: Arc<ServerClient>, health: Arc<Health>, options: RunOptions, lease_said: channel::Sender<bool>) {
     let mut tick = tokio::time::interval(options.heartbeat_every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut dc_reachable = false;
+    let mut active: Option<bool> = None;
     let mut next_probe = tokio::time::Instant::now();
     loop {
         tick.tick().await;
@@ -345,6 +433,20 @@ async fn heartbeats(ctx: Context, client: Arc<ServerClient>, health: Arc<Health>
             if let Some(lost) = beat.last_error {
                 health.failed_unless_newer(&lost);
             }
+        }
+        // Renews the job's lease while this agent holds it (a push may take
+        // longer than the lease), or takes it over from a silent holder.
+        match client.lease().await {
+            Ok(lease) if Some(lease.active) != active => {
+                match lease.active {
+                    true => info!(fencing_token = lease.fencing_token, "this agent holds the job's lease: it runs the job's commands"),
+                    false => info!(until = %lease.expires_at, "another agent of the job holds its lease: this one stands by"),
+                }
+                active = Some(lease.active);
+                lease_said.send_replace(lease.active);
+            }
+            Ok(_) => {}
+            Err(error) => warn!(error = %Stage::Lease.err(error), "could not ask for the job's lease"),
         }
     }
 }

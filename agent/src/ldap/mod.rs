@@ -8,6 +8,7 @@
 
 pub mod entry;
 pub mod extdn;
+pub mod notify;
 pub mod paged;
 pub mod range;
 mod read;
@@ -203,6 +204,21 @@ impl Directory {
             highest_committed_usn,
             ds_service_name,
         })
+    }
+
+    /// The DC's `highestCommittedUSN`, alone: the one cheap read an idle
+    /// watch makes per poll.
+    pub async fn highest_committed_usn(&mut self) -> Result<u64, AgentError> {
+        let entry = self.base_entry("", &["highestCommittedUSN"]).await.map_err(|e| Stage::RootDse.err(e))?;
+        let value = entry.as_ref().and_then(|e| entry::first(e, "highestCommittedUSN"));
+        let value = value.ok_or_else(|| Stage::RootDse.err("the rootDSE has no highestCommittedUSN".to_owned()))?;
+        value.parse().map_err(|_| Stage::RootDse.err(format!("highestCommittedUSN `{value}` is not a number")))
+    }
+
+    /// Starts AD's change notifications over the subtree at `base` (the
+    /// domain's naming context), on this connection (stage `watch`).
+    pub async fn notices(&self, base: &str) -> Result<notify::Notices, AgentError> {
+        notify::Notices::start(&self.ldap, base).await.map_err(|e| Stage::Watch.err(e))
     }
 
     /// Reads the rootDSE and the DC's `invocationId`: where the DC's

@@ -23,7 +23,8 @@ use roster_agent::Secret;
 use roster_agent::ldap::LdapSettings;
 use roster_proto::admin::{Session, SessionCounts, SessionStatus, SessionTrigger};
 use roster_proto::agent::{
-    AgentJob, CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, SnapshotState, SnapshotStatus, SyncAdvice,
+    AgentJob, CommitResponse, FENCING_TOKEN_HEADER, Lease, OfferSnapshot, RegisterRequest, RegisterResponse, SnapshotState, SnapshotStatus,
+    SyncAdvice,
 };
 use roster_proto::manifest::{Manifest, SnapshotKind, Watermark};
 use roster_proto::scope::JobScope;
@@ -84,6 +85,14 @@ pub struct MockState {
     pub start_session: bool,
     /// The session the last commit started, as last reported.
     pub session: Option<Session>,
+    /// The fencing token of the job's lease when this agent holds it
+    /// (`POST /agent/v1/lease` grants it); `None`: another agent holds it.
+    /// Offers, chunks and commits without it are refused 409 `fenced`,
+    /// like the real server, and so is a request for the lease that
+    /// carries another token (it asks to renew a grant it lost).
+    pub lease: Option<u64>,
+    /// The fencing token each request for the lease carried.
+    pub lease_requests: Vec<Option<u64>>,
 }
 
 /// A stand-in for the Roster server's agent API, under a path prefix.
@@ -130,6 +139,8 @@ impl MockServer {
             final_status: SessionStatus::Succeeded,
             start_session: true,
             session: None,
+            lease: Some(7),
+            lease_requests: Vec::new(),
         }))
     }
 
@@ -167,6 +178,7 @@ impl MockServer {
 }
 
 /// The problem `type` the real server answers a delta on the wrong base with.
+pub const FENCED: &str = roster_proto::problem::ProblemKind::Fenced.uri();
 pub const DELTA_BASE_MISMATCH: &str = roster_proto::problem::ProblemKind::DeltaBaseMismatch.uri();
 
 fn problem(status: StatusCode, detail: &str) -> Response {
@@ -258,10 +270,40 @@ async fn handle(State(state): State<Arc<Mutex<MockState>>>, method: Method, uri:
 
     let Some(key) = key else { return problem(StatusCode::UNAUTHORIZED, "no agent registered") };
 
+    let uploading = matches!(
+        (&method, segments.as_slice()),
+        (&Method::POST, ["agent", "v1", "snapshots"])
+            | (&Method::PUT, ["agent", "v1", "snapshots", _, "chunks", _])
+            | (&Method::POST, ["agent", "v1", "snapshots", _, "commit"])
+    );
+    let sent = headers.get(FENCING_TOKEN_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if uploading && (s.lease.is_none() || sent != s.lease) {
+        return typed_problem(StatusCode::CONFLICT, FENCED, &format!("fencing token {sent:?}, the lease's is {:?}", s.lease));
+    }
+
     match (method.clone(), segments.as_slice()) {
-        (Method::GET, ["agent", "v1", "job"]) => {
-            json(&AgentJob { job_id: s.job_id, name: "Mock job".into(), scope: s.scope.clone(), sync: s.sync.clone() })
+        (Method::POST, ["agent", "v1", "lease"]) => {
+            s.lease_requests.push(sent);
+            if sent.is_some() && sent != s.lease {
+                return typed_problem(
+                    StatusCode::CONFLICT,
+                    FENCED,
+                    &format!("fencing token {sent:?} is stale, the lease's is {:?}", s.lease),
+                );
+            }
+            json(&Lease {
+                active: s.lease.is_some(),
+                fencing_token: s.lease,
+                expires_at: time::OffsetDateTime::now_utc() + time::Duration::seconds(60),
+            })
         }
+        (Method::GET, ["agent", "v1", "job"]) => json(&AgentJob {
+            job_id: s.job_id,
+            name: "Mock job".into(),
+            scope: s.scope.clone(),
+            sync: s.sync.clone(),
+            sync_mode: Default::default(),
+        }),
         (Method::POST, ["agent", "v1", "snapshots"]) => {
             let offer: OfferSnapshot = serde_json::from_slice(&body).unwrap();
             let verified = match verify_manifest(&offer.manifest_token, &key, s.agent_id, &s.audience, now()) {

@@ -56,6 +56,37 @@ pub struct CreateJob {
     /// The import safeguard; the defaults when absent.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
     pub policy: Option<SafeguardPolicy>,
+    /// How the job's agent brings AD's changes; `scheduled` when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
+    pub sync_mode: Option<SyncMode>,
+}
+
+/// How a job's agent brings AD's changes to the service.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncMode {
+    /// The agent pushes when asked: the job's first push, its schedule, an
+    /// admin's "Perform import" with fresh data.
+    #[default]
+    Scheduled,
+    /// Besides that, the agent in `roster-agent run` watches the DC (change
+    /// notifications, else polling its `highestCommittedUSN`) and pushes a
+    /// delta within seconds of a change in scope; each is imported at once,
+    /// the safeguard applying as always.
+    Continuous,
+}
+
+impl SyncMode {
+    /// Every mode.
+    pub const ALL: [SyncMode; 2] = [SyncMode::Scheduled, SyncMode::Continuous];
+
+    /// As the API spells it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SyncMode::Scheduled => "scheduled",
+            SyncMode::Continuous => "continuous",
+        }
+    }
 }
 
 /// When a job imports by itself: daily at `daily_at` on the clock of
@@ -243,6 +274,9 @@ pub struct UpdateJob {
     /// The whole safeguard policy, as `PUT /api/v1/jobs/{job}/policy` takes it.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
     pub policy: Option<SafeguardPolicy>,
+    /// As in `createJob.sync_mode`; the job's agent follows within a minute.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::optional::present")]
+    pub sync_mode: Option<SyncMode>,
 }
 
 /// An import job: one domain or OU set of a tenant.
@@ -264,6 +298,8 @@ pub struct Job {
     pub user_filter: Option<String>,
     /// The job's import safeguard (`GET`/`PUT /api/v1/jobs/{job}/policy`).
     pub policy: SafeguardPolicy,
+    /// How the job's agent brings AD's changes.
+    pub sync_mode: SyncMode,
     #[serde(with = "time::serde::rfc3339")]
     #[schemars(with = "common::DateTime")]
     pub created_at: time::OffsetDateTime,
@@ -302,6 +338,9 @@ pub struct Agent {
     /// Whether it is heard from (see `AgentState`). It says nothing about
     /// the job's imports: a healthy agent's imports may still fail.
     pub state: AgentState,
+    /// Whether it holds its job's lease now (the one agent of the job that
+    /// is handed commands and pushes); its job's other agents stand by.
+    pub active: bool,
     /// The machine it runs on, as its last heartbeat (or its registration) said.
     #[schemars(with = "Nullable<String>")]
     pub hostname: Option<String>,
@@ -553,6 +592,9 @@ pub enum SessionTrigger {
     Manual,
     /// The job's daily schedule.
     Schedule,
+    /// The job syncs continuously (`sync_mode: continuous`) and its agent
+    /// pushed a change: imported at once.
+    Change,
 }
 
 /// Where an import session stands.

@@ -74,6 +74,11 @@ pub struct AgentJob {
     pub scope: JobScope,
     /// The directory state the server holds for the job.
     pub sync: SyncAdvice,
+    /// `continuous`: `roster-agent run` watches the DC and pushes a delta
+    /// as soon as something in scope changed (absent from older servers:
+    /// `scheduled`).
+    #[serde(default)]
+    pub sync_mode: crate::admin::SyncMode,
 }
 
 /// Whether the next snapshot may be a delta, and on what. Both members are
@@ -135,6 +140,36 @@ pub struct CommitResponse {
     pub session: Option<Session>,
     /// What happens next, in words.
     pub message: String,
+}
+
+/// Seconds a grant of a job's lease lasts unless its holder renews it (each
+/// request for the lease and each poll for commands renews it), by default
+/// (a server may be set otherwise: `ROSTER_LEASE_TTL_SECS`).
+pub const LEASE_TTL_SECS: u32 = 60;
+
+/// The request header in which an agent sends the fencing token of its
+/// lease with every offer, chunk and commit.
+pub const FENCING_TOKEN_HEADER: &str = "roster-fencing-token";
+
+/// `POST /agent/v1/lease`: whether the asking agent holds its job's lease.
+/// Of a job's agents exactly one holds it at a time: only the holder is
+/// handed commands and pushes snapshots; the others stand by and take over
+/// when the holder has been silent past its lease. Every grant to a new
+/// holder increases the job's fencing token, which the holder sends with
+/// every offer, chunk and commit (header `Roster-Fencing-Token`); anything
+/// sent with an older token is refused (409 `fenced`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Lease {
+    /// Whether this agent holds the lease now.
+    pub active: bool,
+    /// The holder's fencing token (`null` for a standby, always written).
+    #[schemars(with = "Nullable<u64>")]
+    pub fencing_token: Option<u64>,
+    /// When the lease ends unless its holder renews it: for a standby, the
+    /// earliest moment it may take over.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "common::DateTime")]
+    pub expires_at: time::OffsetDateTime,
 }
 
 /// Most seconds `GET /agent/v1/commands?wait=` holds a poll open.

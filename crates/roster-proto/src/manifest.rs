@@ -145,4 +145,11 @@ impl Manifest {
     pub fn total_bytes(&self) -> u64 {
         self.chunks.iter().map(|c| c.size).sum()
     }
+
+    /// A delta that holds no object at all: the DC's USN moved for changes
+    /// outside the job's scope. Nothing to import (continuous sync).
+    pub fn is_empty_delta(&self) -> bool {
+        let c = &self.counts;
+        self.kind == SnapshotKind::Delta && c.users + c.groups + c.ous + c.deleted == 0
+    }
 }

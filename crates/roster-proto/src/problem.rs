@@ -76,6 +76,8 @@ problem_kinds! {
     MalformedBody = "malformed-body",
     /// 400: the query string does not parse.
     MalformedQuery = "malformed-query",
+    /// 400: a request header this API reads (`Roster-Fencing-Token`) does not parse.
+    MalformedHeader = "malformed-header",
     /// 400: a `cursor` this API did not return.
     InvalidCursor = "invalid-cursor",
     /// 400: a `limit` out of its range.
@@ -126,6 +128,11 @@ problem_kinds! {
     StorageQuotaInUse = "storage-quota-in-use",
     /// 409: a commit while chunks are still missing.
     ChunksMissing = "chunks-missing",
+    /// 409: an offer, chunk or commit from an agent that does not hold the
+    /// job's lease, or with a fencing token older than the lease's newest
+    /// grant: another agent took over. Ask for the lease again
+    /// (`POST /agent/v1/lease`) and stand by if it is another's.
+    Fenced = "fenced",
     /// 409: the agent's key changed while its rotation was checked (another
     /// rotation came first); the rotation changed nothing.
     KeyChanged = "key-changed",

@@ -21,10 +21,10 @@ use crate::admin::{
     ChangeAction, ChangeDetail, CreateAccess, CreateAdminToken, CreateJob, CreatedAdminToken, CreatedTenant, DeactivationReason, Decision,
     HistoryEntry, ImportProgress, Job, Link, LinkInput, LinksPreview, LinksSaved, NextCursor, Page, PlanPreview, RegistrationToken,
     SafeguardPolicy, Schedule, ScheduledRun, ScheduledRuns, Session, SessionChange, SessionCounts, SessionStatus, SessionTrigger,
-    StartImport, TenantSettings, UpdateAccess, UpdateJob, User,
+    StartImport, SyncMode, TenantSettings, UpdateAccess, UpdateJob, User,
 };
 use crate::agent::{
-    AgentJob, Command, CommandAction, CommandOutcome, CommandResult, CommitResponse, Heartbeat, OfferSnapshot, RegisterRequest,
+    AgentJob, Command, CommandAction, CommandOutcome, CommandResult, CommitResponse, Heartbeat, Lease, OfferSnapshot, RegisterRequest,
     RegisterResponse, RotateKey, SnapshotState, SnapshotStatus, SyncAdvice,
 };
 use crate::claims::{ManifestClaims, RequestClaims, RotationClaims};
@@ -202,6 +202,7 @@ registry! {
     RegisterRequest => "agent-api.schema.json" # "registerRequest", "RegisterRequest";
     RegisterResponse => "agent-api.schema.json" # "registerResponse", "RegisterResponse";
     JobScope => "agent-api.schema.json" # "jobScope";
+    SyncMode => "agent-api.schema.json" # "syncMode";
     AgentJob => "agent-api.schema.json" # "agentJob", "AgentJob";
     SyncAdvice => "agent-api.schema.json" # "syncAdvice", "SyncAdvice";
     OfferSnapshot => "agent-api.schema.json" # "offerSnapshot", "OfferSnapshot";
@@ -215,6 +216,7 @@ registry! {
     CommandResult => "agent-api.schema.json" # "commandResult", "CommandResult";
     CommandOutcome => "agent-api.schema.json" # "commandOutcome";
     Heartbeat => "agent-api.schema.json" # "heartbeat", "Heartbeat";
+    Lease => "agent-api.schema.json" # "lease", "Lease";
 
     CreateJob => "admin-api.schema.json" # "createJob", "CreateJob";
     UpdateJob => "admin-api.schema.json" # "updateJob", "UpdateJob";

@@ -22,7 +22,7 @@ use roster_proto::admin::{
     Access, AccessChange, AccessDelta, AccessKind, AccessRef, AgentState, Budget, ChangeAction, ChangeDetail, CreateAccess, CreateJob,
     CreatedTenant, DeactivationReason, Decision, HistoryEntry, Job, Link, LinkInput, LinksPreview, LinksSaved, Page, PlanPreview,
     RegistrationToken, SafeguardPolicy, Schedule, ScheduledRun, ScheduledRuns, Session, SessionChange, SessionCounts, SessionStatus,
-    SessionTrigger, StartImport, TenantSettings, User,
+    SessionTrigger, StartImport, SyncMode, TenantSettings, User,
 };
 use roster_proto::agent::{
     AgentJob, Command, CommandAction, CommandOutcome, CommandResult, CommitResponse, Heartbeat, OfferSnapshot, RegisterRequest,
@@ -464,6 +464,7 @@ fn job() -> Job {
         full_sync_interval_days: 7,
         user_filter: Some("(employeeType=staff)".into()),
         policy: SafeguardPolicy::default(),
+        sync_mode: SyncMode::Continuous,
         created_at: datetime!(2026-11-24 09:30:00.5 UTC),
     }
 }
@@ -777,6 +778,10 @@ fn agent_api_bodies_match() {
     c.check(&s("heartbeat"), &beat);
     c.check(&s("heartbeat"), &Heartbeat { dc_reachable: false, last_error: Some("ldap: connection refused".into()), ..beat.clone() });
     c.rejects(&s("heartbeat"), without(&to_json(&beat), "", "last_error"), "no last_error (always written)");
+    let held = roster_proto::agent::Lease { active: true, fencing_token: Some(7), expires_at: datetime!(2026-12-02 09:00:00 UTC) };
+    c.check(&s("lease"), &held);
+    c.check(&s("lease"), &roster_proto::agent::Lease { active: false, fencing_token: None, ..held.clone() });
+    c.rejects(&s("lease"), without(&to_json(&held), "", "fencing_token"), "no fencing_token (always written)");
     let public_key = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
     c.check(&s("rotateKey"), &roster_proto::agent::RotateKey { public_key: public_key.into(), proof: jwt(&rotation_claims()) });
     c.rejects(&s("rotateKey"), json!({}), "no public key");
@@ -822,10 +827,16 @@ fn agent_api_bodies_match() {
         group_paths: vec!["OU=Groups".into()],
         user_filter: Some("(employeeType=staff)".into()),
     };
-    c.check(&s("agentJob"), &AgentJob { job_id: id(JOB), name: "Corp HQ".into(), scope, sync: delta_welcome.clone() });
+    c.check(
+        &s("agentJob"),
+        &AgentJob { job_id: id(JOB), name: "Corp HQ".into(), scope, sync: delta_welcome.clone(), sync_mode: SyncMode::Continuous },
+    );
     let minimal_scope = JobScope { relative_paths: vec!["*".into()], group_paths: vec![], user_filter: None };
     for sync in [no_state, full_due] {
-        c.check(&s("agentJob"), &AgentJob { job_id: id(JOB), name: "Corp HQ".into(), scope: minimal_scope.clone(), sync });
+        c.check(
+            &s("agentJob"),
+            &AgentJob { job_id: id(JOB), name: "Corp HQ".into(), scope: minimal_scope.clone(), sync, sync_mode: SyncMode::Scheduled },
+        );
     }
     let null_sync = json!({"base": null, "full_required": null});
     let job: AgentJob = c.accepts(&s("agentJob"), json!({"job_id": JOB, "name": "n", "relative_paths": ["*"], "sync": null_sync}));
@@ -885,6 +896,7 @@ fn admin_api_bodies_match() {
         id: id(USER_ID),
         job_id: id(JOB),
         state: AgentState::Revoked,
+        active: false,
         os: Some("windows 10.0.20348".into()),
         dc_reachable: Some(true),
         last_error: Some("ldap: the DC refused the bind".into()),
@@ -927,6 +939,7 @@ fn admin_api_bodies_match() {
             full_sync_interval_days: Some(3),
             user_filter: Some("(department=Sales)".into()),
             policy: Some(SafeguardPolicy::default()),
+            sync_mode: None,
         },
     );
     c.check(
@@ -939,6 +952,7 @@ fn admin_api_bodies_match() {
             full_sync_interval_days: None,
             user_filter: None,
             policy: None,
+            sync_mode: None,
         },
     );
     let input: CreateJob = c.accepts(&s("createJob"), json!({"name": "Corp HQ", "relative_paths": ["OU=Staff"]}));
@@ -1206,6 +1220,7 @@ fn safeguard_policy_and_settings_match() {
             full_sync_interval_days: None,
             user_filter: None,
             policy: Some(strict_policy()),
+            sync_mode: None,
         },
     );
     let policy = to_json(&SafeguardPolicy::default());
@@ -1632,8 +1647,12 @@ fn enums_are_exact() {
     assert_eq!(listed("admin-api.schema.json", "/$defs/accessKind/enum"), written(&AccessKind::ALL));
     assert_eq!(
         listed("admin-api.schema.json", "/$defs/sessionTrigger/enum"),
-        written(&[SessionTrigger::FirstPush, SessionTrigger::Manual, SessionTrigger::Schedule])
+        written(&[SessionTrigger::FirstPush, SessionTrigger::Manual, SessionTrigger::Schedule, SessionTrigger::Change])
     );
+    assert_eq!(listed("agent-api.schema.json", "/$defs/syncMode/enum"), written(&SyncMode::ALL));
+    for mode in SyncMode::ALL {
+        assert_eq!(serde_json::to_value(mode).unwrap(), json!(mode.as_str()), "{mode:?}");
+    }
     assert_eq!(listed("admin-api.schema.json", "/$defs/sessionStatus/enum"), written(&session_statuses()));
     for status in session_statuses() {
         assert_eq!(serde_json::to_value(status).unwrap(), json!(status.as_str()), "{status:?}");

@@ -53,6 +53,9 @@ pub enum RequestError {
     /// The query string does not parse; the framework's explanation.
     #[error("{0}")]
     MalformedQuery(String),
+    /// A header the route reads does not parse.
+    #[error("the {name} header must be {expected}")]
+    MalformedHeader { name: &'static str, expected: &'static str },
     /// JSON that is not the message the route takes; serde's explanation.
     #[error("{0}")]
     InvalidBody(String),

@@ -10,8 +10,8 @@ use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
 use axum::http::StatusCode;
 use roster_proto::admin::Session;
 use roster_proto::agent::{
-    AgentJob, Command, CommandResult, CommitResponse, Heartbeat, MAX_COMMAND_WAIT_SECS, OfferSnapshot, RegisterRequest, RegisterResponse,
-    RotateKey, SnapshotState,
+    AgentJob, Command, CommandResult, CommitResponse, FENCING_TOKEN_HEADER, Heartbeat, Lease, MAX_COMMAND_WAIT_SECS, OfferSnapshot,
+    RegisterRequest, RegisterResponse, RotateKey, SnapshotState,
 };
 use roster_proto::manifest::MAX_CHUNK_BYTES;
 use roster_proto::problem::Problem;
@@ -23,7 +23,7 @@ use crate::http::auth::{Signed, SignedBody};
 use crate::http::client::ClientAddress;
 use crate::http::json::{ApiJson, ApiQuery, body_rejected};
 use crate::http::openapi::{params, responses};
-use crate::service::{agents, commands, uploads};
+use crate::service::{agents, commands, leases, uploads};
 use crate::state::AppState;
 
 /// The agent routes, each registered with its documentation (`#[utoipa::path]`).
@@ -37,6 +37,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(put_chunk).layer(DefaultBodyLimit::max(MAX_CHUNK_BYTES + 64 * 1024)))
         .routes(routes!(commit))
         .routes(routes!(session))
+        .routes(routes!(lease))
         .routes(routes!(next_command))
         .routes(routes!(command_result))
         .routes(routes!(heartbeat))
@@ -140,6 +141,7 @@ async fn job(State(state): State<AppState>, Signed { caller, .. }: Signed<()>) -
     operation_id = "offerSnapshot",
     tag = "agent",
     summary = "Offer a signed snapshot manifest",
+    params(params::FencingToken),
     description = "For a delta (`manifest.kind` = `delta`) the server checks the base before any chunk travels: it answers 409 `urn:roster:problem:delta-base-mismatch` unless `manifest.base` is exactly the watermark it holds for the job (`sync.base` of `GET /agent/v1/job`). A full snapshot's `base` is not looked at.",
     security(("agentRequestToken" = [])),
     request_body(
@@ -153,7 +155,7 @@ async fn job(State(state): State<AppState>, Signed { caller, .. }: Signed<()>) -
         (status = 404, description = "`manifest.job_id` is not the agent's job, or the snapshot id belongs to another agent.", body = Problem, content_type = "application/problem+json"),
         (
             status = 409,
-            description = "Conflicts, told apart by the problem `type`. `urn:roster:problem:manifest-conflict`: a snapshot with this id was offered before with a different manifest. `urn:roster:problem:delta-base-mismatch`: the manifest is a delta and the server holds no directory state for the job, or the delta names no `base`, or its `base` is not exactly the server's watermark (another snapshot was committed since, the agent's state is stale, ...), or its `watermark` is another DC database than its `base` (dnsHostName or invocationId) or a USN below it; `detail` says which. Nothing is stored: read and send a full snapshot instead (the agent does so at once). `urn:roster:problem:too-many-pending-snapshots`: the job already has as many unfinished snapshots as allowed (default 4): commit one, or wait until unfinished snapshots expire (default after 24 h, chunks and all). `urn:roster:problem:storage-quota-in-use`: the chunk sizes of this manifest and of the job's other unfinished snapshots together (stored or still to come) exceed the job's storage quota (default 4 GiB): commit them, or wait until they expire. Offering a snapshot again does not count against itself. A delta is also refused this way while the server requires a full snapshot (`GET /agent/v1/job` says why in `sync.full_required`: no state yet, the job's scope changed, a reconciliation is due or was requested).",
+            description = "Conflicts, told apart by the problem `type`. `urn:roster:problem:manifest-conflict`: a snapshot with this id was offered before with a different manifest. `urn:roster:problem:delta-base-mismatch`: the manifest is a delta and the server holds no directory state for the job, or the delta names no `base`, or its `base` is not exactly the server's watermark (another snapshot was committed since, the agent's state is stale, ...), or its `watermark` is another DC database than its `base` (dnsHostName or invocationId) or a USN below it; `detail` says which. Nothing is stored: read and send a full snapshot instead (the agent does so at once). `urn:roster:problem:too-many-pending-snapshots`: the job already has as many unfinished snapshots as allowed (default 4): commit one, or wait until unfinished snapshots expire (default after 24 h, chunks and all). `urn:roster:problem:storage-quota-in-use`: the chunk sizes of this manifest and of the job's other unfinished snapshots together (stored or still to come) exceed the job's storage quota (default 4 GiB): commit them, or wait until they expire. Offering a snapshot again does not count against itself. `urn:roster:problem:fenced`: the job's lease is held by another agent, or the `Roster-Fencing-Token` sent is older than the lease's newest grant (another agent took over) or was never granted; nothing is stored: ask for the lease again (`POST /agent/v1/lease`) and stand by if it is another's. A delta is also refused this way while the server requires a full snapshot (`GET /agent/v1/job` says why in `sync.full_required`: no state yet, the job's scope changed, a reconciliation is due or was requested).",
             body = Problem,
             content_type = "application/problem+json",
             examples(
@@ -180,9 +182,56 @@ async fn job(State(state): State<AppState>, Signed { caller, .. }: Signed<()>) -
 )]
 async fn offer(
     State(state): State<AppState>,
+    FencingToken(fence): FencingToken,
     Signed { caller, body: ApiJson(offer) }: Signed<ApiJson<OfferSnapshot>>,
 ) -> Result<ApiJson<SnapshotState>, AppError> {
-    Ok(ApiJson(uploads::offer(&state.db, &state.limits, &state.audience, &caller.agent, &offer.manifest_token).await?))
+    Ok(ApiJson(uploads::offer(&state.db, &state.limits, &state.audience, &caller.agent, fence, &offer.manifest_token).await?))
+}
+
+/// `Roster-Fencing-Token`: the fencing token of the sender's lease, if it sent one.
+struct FencingToken(Option<u64>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for FencingToken {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, AppError> {
+        let Some(value) = parts.headers.get(FENCING_TOKEN_HEADER) else { return Ok(FencingToken(None)) };
+        let malformed = || RequestError::MalformedHeader { name: "Roster-Fencing-Token", expected: "a positive decimal integer" };
+        let text = value.to_str().map_err(|_| malformed())?;
+        match text.parse::<u64>() {
+            Ok(token) if token > 0 && token.to_string() == text => Ok(FencingToken(Some(token))),
+            _ => Err(malformed().into()),
+        }
+    }
+}
+
+/// Asks for the job's lease: the answer says whether this agent holds it
+/// (and its fencing token) or stands by.
+#[utoipa::path(
+    post,
+    path = "/lease",
+    operation_id = "claimLease",
+    tag = "agent",
+    summary = "Hold the job's lease, or stand by",
+    description = "No request body. Of a job's agents exactly one holds its lease at a time (60 s by default, `ROSTER_LEASE_TTL_SECS`; renewed by each request for the lease and each poll for commands): only the holder is handed commands and pushes snapshots; the others stand by and take the lease over once its holder has been silent past `expires_at`. Every grant to a new holder increases the job's fencing token; the holder sends it in the `Roster-Fencing-Token` header with every offer, chunk and commit, and anything sent with an older token, or by an agent that does not hold the lease, is refused (409 `urn:roster:problem:fenced`). A request for the lease that carries a fencing token asks to renew that grant: if another agent took over since (the sender was paused or restarted past its lease), it is refused the same way, and the agent asks again without the token. `roster-agent` asks with every heartbeat (every 30 s) and before every push, sending the token it holds (kept in its state directory across restarts).",
+    security(("agentRequestToken" = [])),
+    responses(
+        (status = 200, description = "Whether this agent holds the lease: `active` with its `fencing_token`, or a standby until at least `expires_at`.", body = Lease, content_type = "application/json"),
+        (status = 400, response = responses::BadHeader),
+        (status = 401, response = responses::Unauthorized),
+        (status = 404, description = "The agent's job was deleted.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, response = responses::Fenced),
+        (status = 429, response = responses::TooManyRequests),
+        (status = 500, response = responses::Internal),
+        (status = 503, response = responses::Unavailable),
+    ),
+)]
+async fn lease(
+    State(state): State<AppState>,
+    FencingToken(fence): FencingToken,
+    Signed { caller, .. }: Signed<()>,
+) -> Result<ApiJson<Lease>, AppError> {
+    Ok(ApiJson(leases::claim(&state.db, &state.limits, &caller.agent, fence).await?))
 }
 
 #[utoipa::path(
@@ -218,7 +267,7 @@ async fn snapshot_state(
     tag = "agent",
     summary = "Upload one chunk",
     description = "Idempotent: a chunk already stored is not stored again. Chunks are decoded and counted only at commit.",
-    params(params::SnapshotId, params::ChunkIndex),
+    params(params::SnapshotId, params::ChunkIndex, params::FencingToken),
     security(("agentRequestToken" = [])),
     request_body(
         content_type = "application/octet-stream",
@@ -226,8 +275,10 @@ async fn snapshot_state(
     ),
     responses(
         (status = 204, description = "Stored (or already stored, or the snapshot is already committed and the bytes match the manifest)."),
+        (status = 400, response = responses::BadHeader),
         (status = 401, response = responses::Unauthorized),
         (status = 404, response = responses::NotFound),
+        (status = 409, response = responses::Fenced),
         (status = 413, description = "The body exceeds 1 MiB + 64 KiB (1114112 bytes).", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The body's length is not the manifest's `size` for this chunk, or its sha256 is not the manifest's `sha256`.", body = Problem, content_type = "application/problem+json"),
         (status = 429, response = responses::TooManyRequests),
@@ -238,10 +289,11 @@ async fn snapshot_state(
 async fn put_chunk(
     State(state): State<AppState>,
     Path((id, index)): Path<(String, String)>,
+    FencingToken(fence): FencingToken,
     Signed { caller, body: ChunkBody(body) }: Signed<ChunkBody>,
 ) -> Result<StatusCode, AppError> {
     let snapshot = uploads::own_snapshot(&state.db, &caller.agent, &id).await?;
-    uploads::put_chunk(&state.db, &snapshot, &index, &body).await?;
+    uploads::put_chunk(&state.db, &caller.agent, fence, &snapshot, &index, &body).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -255,15 +307,16 @@ async fn put_chunk(
     tag = "agent",
     summary = "Commit a snapshot whose chunks are all uploaded",
     description = "No request body. Committing is one transaction: every chunk is checked against its sha256, decoded and counted against the manifest, then a full snapshot replaces the job's directory state, or a delta changes it (its users and groups are kept where they are in the job's scope or already in the state, its `deleted` records remove objects), and the manifest's `watermark` becomes the job's watermark (`sync.base`). A commit refused for a missing chunk changes nothing: the snapshot stays `receiving`. One refused for its contents or its base (422, or 409 `delta-base-mismatch`) changes no state either, but the snapshot is marked failed at once and its chunks deleted, so it no longer counts against the job's unfinished snapshots; it can never be committed. Once applied, a snapshot's chunks are deleted (the job's newest full snapshot's may be kept a few days, default 7). Committing twice answers the same.",
-    params(params::SnapshotId),
+    params(params::SnapshotId, params::FencingToken),
     security(("agentRequestToken" = [])),
     responses(
         (status = 200, description = "Committed (or already committed). `session` is present when this was the job's first snapshot, which is imported at once; later snapshots are imported at the job's schedule or when an admin starts an import.", body = CommitResponse, content_type = "application/json"),
+        (status = 400, response = responses::BadHeader),
         (status = 401, response = responses::Unauthorized),
         (status = 404, response = responses::NotFound),
         (
             status = 409,
-            description = "Told apart by the problem `type`. `urn:roster:problem:chunks-missing`: chunks are still missing (listed in `detail`). `urn:roster:problem:delta-base-mismatch`: the snapshot is a delta and, checked again now, does not build on the watermark the server holds (another snapshot was committed since the offer, or the server holds no state) or names no `base`, or one of its users, groups or OUs has the objectGUID of an object of another kind in the state; send a full snapshot instead. A delta is also refused this way while the server requires a full snapshot (`GET /agent/v1/job` says why in `sync.full_required`: no state yet, the job's scope changed, a reconciliation is due or was requested).",
+            description = "Told apart by the problem `type`. `urn:roster:problem:chunks-missing`: chunks are still missing (listed in `detail`). `urn:roster:problem:delta-base-mismatch`: the snapshot is a delta and, checked again now, does not build on the watermark the server holds (another snapshot was committed since the offer, or the server holds no state) or names no `base`, or one of its users, groups or OUs has the objectGUID of an object of another kind in the state; send a full snapshot instead. A delta is also refused this way while the server requires a full snapshot (`GET /agent/v1/job` says why in `sync.full_required`: no state yet, the job's scope changed, a reconciliation is due or was requested). `urn:roster:problem:fenced`: the job's lease is held by another agent, or the `Roster-Fencing-Token` sent is older than the lease's newest grant (another agent took over) or was never granted; the snapshot is marked failed: ask for the lease again (`POST /agent/v1/lease`) and stand by if it is another's.",
             body = Problem,
             content_type = "application/problem+json",
             examples(
@@ -290,10 +343,11 @@ async fn put_chunk(
 async fn commit(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    FencingToken(fence): FencingToken,
     Signed { caller, .. }: Signed<()>,
 ) -> Result<ApiJson<CommitResponse>, AppError> {
     let snapshot = uploads::own_snapshot(&state.db, &caller.agent, &id).await?;
-    Ok(ApiJson(uploads::commit(&state.db, &state.limits, &state.imports, &snapshot).await?))
+    Ok(ApiJson(uploads::commit(&state.db, &state.limits, &state.imports, &snapshot, fence).await?))
 }
 
 #[utoipa::path(
@@ -353,14 +407,15 @@ struct CommandWait {
     operation_id = "nextAgentCommand",
     tag = "agent",
     summary = "Wait for the next command",
-    description = "The agent's long poll (`roster-agent run` asks with `wait=30` in a loop): the oldest command for the agent's job that it has not reported on, held open up to `wait` seconds while there is none. A command stays the agent's own once delivered and is answered again until its result is reported (after a restart, say); run it, then `POST /agent/v1/commands/{id}/result`. While the job has no directory state, the first poll is given a full push, so its first import follows by itself. Every poll counts as a sign of life (`Agent.last_seen_at`).",
+    description = "The agent's long poll (`roster-agent run` asks with `wait=30` in a loop): the oldest command for the agent's job that it has not reported on, held open up to `wait` seconds while there is none. A command stays the agent's own once delivered and is answered again until its result is reported (after a restart, say); run it, then `POST /agent/v1/commands/{id}/result`. While the job has no directory state, the first poll is given a full push, so its first import follows by itself. Every poll counts as a sign of life (`Agent.last_seen_at`) and asks for the job's lease as `POST /agent/v1/lease` does (with the `Roster-Fencing-Token` the agent holds, if any): only the holder is handed commands, a standby's poll answers 204 after `wait`.",
     params(params::CommandWait),
     security(("agentRequestToken" = [])),
     responses(
         (status = 200, description = "A command to run.", body = Command, content_type = "application/json"),
         (status = 204, description = "No command within `wait` seconds: ask again."),
-        (status = 400, response = responses::BadQuery),
+        (status = 400, description = "A query parameter is invalid (`wait` above the maximum), or the `Roster-Fencing-Token` header is not a positive decimal integer.", body = Problem, content_type = "application/problem+json"),
         (status = 401, response = responses::Unauthorized),
+        (status = 409, response = responses::Fenced),
         (status = 429, response = responses::TooManyRequests),
         (status = 500, response = responses::Internal),
         (status = 503, response = responses::Unavailable),
@@ -368,6 +423,7 @@ struct CommandWait {
 )]
 async fn next_command(
     State(state): State<AppState>,
+    FencingToken(fence): FencingToken,
     ApiQuery(query): ApiQuery<CommandWait>,
     Signed { caller, .. }: Signed<()>,
 ) -> Result<axum::response::Response, AppError> {
@@ -380,7 +436,7 @@ async fn next_command(
         .into());
     }
     let wait = std::time::Duration::from_secs(u64::from(query.wait));
-    Ok(match commands::next_command(&state.db, &state.limits, &state.commands, &caller.agent, wait).await? {
+    Ok(match commands::next_command(&state.db, &state.limits, &state.commands, &caller.agent, fence, wait).await? {
         Some(command) => ApiJson(command).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     })

@@ -34,9 +34,11 @@ const DESCRIPTION: &str = "Two APIs on one server. The admin API (`/api/v1`) is 
     components(responses(
         responses::BadRequest,
         responses::BadQuery,
+        responses::BadHeader,
         responses::Unauthorized,
         responses::NotFound,
         responses::Conflict,
+        responses::Fenced,
         responses::Unprocessable,
         responses::Internal,
         responses::Unavailable,
@@ -243,6 +245,12 @@ pub(crate) mod params {
         AdminTokenId => "adminTokenId", uuid_in_path("id", "The admin token's id (`AdminToken.id`), never its value. A value that is not a UUID, or another tenant's token, answers 404.");
         AgentJob => "agentJob", uuid_in_query("job", "Only the agents of this job. An unknown or malformed id answers 404.");
         CommandId => "commandId", uuid_in_path("id", "The command's id (`Command.id`). A value that is not a UUID, or a command not delivered to the calling agent, answers 404.");
+        FencingToken => "fencingToken", parameter(
+            "Roster-Fencing-Token",
+            ParameterIn::Header,
+            "The fencing token of the sender's lease of its job (`Lease.fencing_token` of `POST /agent/v1/lease`), in decimal. Without it the request is taken only while no agent of the job ever held the lease or the sender holds it; with an older token, or one the sender's lease never had, it is refused (409 `urn:roster:problem:fenced`). A value that is not a positive decimal integer answers 400.",
+            integer().minimum(Some(1)),
+        );
         CommandWait => "commandWait", parameter(
             "wait",
             ParameterIn::Query,
@@ -317,12 +325,14 @@ pub(crate) mod responses {
 
     responses! {
         BadRequest => problem("The body is not JSON, or is not `Content-Type: application/json` (problem+json).").build();
+        BadHeader => problem("The `Roster-Fencing-Token` header is not a positive decimal integer (`urn:roster:problem:malformed-header`).").build();
         BadQuery => problem(&format!("A query parameter is invalid: it does not parse, `limit` is outside 1..={MAX_LIMIT}, or `cursor` is not one this API returned.")).build();
         Unauthorized => problem("Missing, malformed, expired, revoked or unknown credentials. The `detail` is deliberately generic.")
             .header("WWW-Authenticate", header("Always `Bearer`.", constant(Type::String, json!("Bearer"))))
             .build();
         NotFound => problem("The object does not exist, belongs to another tenant (or another agent's job), or the path parameter is not a valid id.").build();
         Conflict => problem("Conflict (see the operation).").build();
+        Fenced => problem("`urn:roster:problem:fenced`: the job's lease is held by another agent, or the `Roster-Fencing-Token` sent is older than the lease's newest grant (another agent took over) or was never granted; nothing is stored: ask for the lease again without the token (`POST /agent/v1/lease`) and stand by if it is another's.").build();
         Unprocessable => problem("The JSON is well-formed but does not fit the schema (wrong types, missing fields, unknown enum values), or breaks a rule the operation states.").build();
         Internal => problem("Internal error; the `detail` is opaque (the cause is logged).").build();
         Unavailable => problem("The database is out of reach; retry later.")

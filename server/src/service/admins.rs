@@ -53,31 +53,44 @@ fn checked_email(email: &str) -> Result<String, ConsoleError> {
 }
 
 /// Adds an admin to the caller's tenant (owners only), or gives an existing
-/// one a new set-up link, and returns the link (shown once).
+/// one a new set-up link, and returns the link (shown once). The tenant's
+/// last owner is not demoted: the owners are counted in the transaction
+/// that writes the change and its audit entry, holding the tenant's admins
+/// ([`console_store::lock_owners`]).
 pub async fn add_admin(db: &Db, caller: &Caller, email: &str, role: AdminRole) -> Result<SetupLink, AppError> {
     caller.may(AdminRole::Owner)?;
     let email = checked_email(email)?;
-    if let Some(existing) = console_store::admin_for_sign_in(db, &email).await?
-        && existing.admin.tenant_id == caller.tenant
-        && existing.admin.role == AdminRole::Owner
-        && role != AdminRole::Owner
-        && console_store::count_owners(db, caller.tenant).await? <= 1
-    {
-        return Err(ConsoleError::LastOwner(existing.admin.email).into());
-    }
     let secret = new_secret("rst_setup_")?;
     let expires_at = UnixMillis(UnixMillis::now().0 + SETUP_LINK_TTL_MS);
-    match console_store::add_admin(db, caller.tenant, &email, role, &caller.name, &hash_secret(&secret), expires_at).await? {
+    let mut tx = db.begin_write().await?;
+    if !console_store::lock_owners(&mut tx, db.dialect, caller.tenant).await? {
+        tx.rollback().await?;
+        return Err(AppError::NotFound(Missing::Tenant));
+    }
+    if role != AdminRole::Owner
+        && let Some(existing) = console_store::admin_with_email(&mut tx, &email).await?
+        && existing.tenant_id == caller.tenant
+        && existing.role == AdminRole::Owner
+        && console_store::count_owners(&mut tx, caller.tenant).await? <= 1
+    {
+        tx.rollback().await?;
+        return Err(ConsoleError::LastOwner(existing.email).into());
+    }
+    match console_store::add_admin(&mut tx, caller.tenant, &email, role, &caller.name, &hash_secret(&secret), expires_at).await? {
         AddedAdmin::Added { admin, existed } => {
             let summary = if existed {
                 format!("gave {} (now {}) a new set-up link", admin.email, role.as_str())
             } else {
                 format!("added {} as {}", admin.email, role.as_str())
             };
-            audit::record(db, caller, AuditAction::AdminAdded, Some(admin.id.to_string()), &summary).await;
+            audit::record_in(&mut tx, caller, AuditAction::AdminAdded, Some(admin.id.to_string()), &summary).await?;
+            tx.commit().await?;
             Ok(SetupLink { admin, secret, expires_at })
         }
-        AddedAdmin::EmailTaken => Err(ConsoleError::EmailTaken(email).into()),
+        AddedAdmin::EmailTaken => {
+            tx.rollback().await?;
+            Err(ConsoleError::EmailTaken(email).into())
+        }
     }
 }
 
@@ -87,21 +100,21 @@ pub async fn setup_link(db: &Db, secret: &str) -> Result<ConsoleAdmin, AppError>
 }
 
 /// Spends a set-up link: checks the new password (typed twice), stores its
-/// hash and ends the admin's other sessions.
+/// hash and ends the admin's other sessions, audited in the same
+/// transaction (the password is hashed before it begins).
 pub async fn set_password(db: &Db, limits: &SignInLimits, secret: &str, password: &str, repeated: &str) -> Result<ConsoleAdmin, AppError> {
     let admin = setup_link(db, secret).await?;
     passwords::check(password, repeated, &admin.email).map_err(ConsoleError::Password)?;
     let password = password.to_owned();
     let hashed = hashed(limits, move || passwords::hash(&password)).await??;
-    let admin = console_store::set_password(db, &hash_secret(secret), &hashed, UnixMillis::now()).await?.ok_or(ConsoleError::SetupLink)?;
-    audit::record(
-        db,
-        &caller_of(&admin),
-        AuditAction::AdminPasswordSet,
-        Some(admin.id.to_string()),
-        &format!("{} set a password", admin.email),
-    )
-    .await;
+    let mut tx = db.begin_write().await?;
+    let Some(admin) = console_store::set_password(&mut tx, &hash_secret(secret), &hashed, UnixMillis::now()).await? else {
+        tx.rollback().await?;
+        return Err(ConsoleError::SetupLink.into());
+    };
+    let summary = format!("{} set a password", admin.email);
+    audit::record_in(&mut tx, &caller_of(&admin), AuditAction::AdminPasswordSet, Some(admin.id.to_string()), &summary).await?;
+    tx.commit().await?;
     Ok(admin)
 }
 
@@ -218,25 +231,43 @@ pub async fn sign_out(db: &Db, secret: &str) -> Result<(), AppError> {
     Ok(console_store::delete_session(db, &hash_secret(secret)).await?)
 }
 
-/// Ends every sign-in of the admin, this one included.
+/// Ends every sign-in of the admin, this one included, audited in the same
+/// transaction.
 pub async fn sign_out_everywhere(db: &Db, admin: &ConsoleAdmin) -> Result<u64, AppError> {
-    let ended = console_store::delete_sessions_of(db, admin.id).await?;
+    let mut tx = db.begin_write().await?;
+    let ended = console_store::delete_sessions_of(&mut tx, admin.id).await?;
     let summary = format!("{} signed out everywhere ({ended} sessions)", admin.email);
-    audit::record(db, &caller_of(admin), AuditAction::AdminSignedOutEverywhere, Some(admin.id.to_string()), &summary).await;
+    audit::record_in(&mut tx, &caller_of(admin), AuditAction::AdminSignedOutEverywhere, Some(admin.id.to_string()), &summary).await?;
+    tx.commit().await?;
     Ok(ended)
 }
 
-/// Removes an admin of the caller's tenant (owners only); the last owner stays.
+/// Removes an admin of the caller's tenant (owners only); the last owner
+/// stays. The admin is read and the owners counted in the transaction that
+/// removes it and writes its audit entry, holding the tenant's admins
+/// ([`console_store::lock_owners`]): two owners removing each other at
+/// once leave one.
 pub async fn remove_admin(db: &Db, caller: &Caller, id: ConsoleAdminId) -> Result<(), AppError> {
     caller.may(AdminRole::Owner)?;
-    let admin = console_store::get_admin(db, caller.tenant, id).await?.ok_or(AppError::NotFound(Missing::Admin))?;
-    if admin.role == AdminRole::Owner && console_store::count_owners(db, caller.tenant).await? <= 1 {
+    let mut tx = db.begin_write().await?;
+    let admin = match console_store::lock_owners(&mut tx, db.dialect, caller.tenant).await? {
+        true => console_store::get_admin(&mut tx, caller.tenant, id).await?,
+        false => None,
+    };
+    let Some(admin) = admin else {
+        tx.rollback().await?;
+        return Err(AppError::NotFound(Missing::Admin));
+    };
+    if admin.role == AdminRole::Owner && console_store::count_owners(&mut tx, caller.tenant).await? <= 1 {
+        tx.rollback().await?;
         return Err(ConsoleError::LastOwner(admin.email).into());
     }
-    if !console_store::remove_admin(db, caller.tenant, id, UnixMillis::now()).await? {
+    if !console_store::remove_admin(&mut tx, caller.tenant, id, UnixMillis::now()).await? {
+        tx.rollback().await?;
         return Err(AppError::NotFound(Missing::Admin));
     }
-    audit::record(db, caller, AuditAction::AdminRemoved, Some(id.to_string()), &format!("removed {}", admin.email)).await;
+    audit::record_in(&mut tx, caller, AuditAction::AdminRemoved, Some(id.to_string()), &format!("removed {}", admin.email)).await?;
+    tx.commit().await?;
     Ok(())
 }
 

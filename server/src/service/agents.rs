@@ -70,5 +70,5 @@ pub async fn job(db: &Db, agent: &AgentRecord) -> Result<AgentJob, AppError> {
     let job = store::jobs::get_job(db, agent.tenant_id, agent.job_id).await?.ok_or(AppError::NotFound(Missing::Job))?;
     let mut conn = db.pool.acquire().await?;
     let sync = ingest::SyncInputs::read(&mut conn, &job).await?.advice(&job);
-    Ok(AgentJob { job_id: job.id, scope: job.scope(), name: job.name, sync })
+    Ok(AgentJob { job_id: job.id, scope: job.scope(), name: job.name, sync, sync_mode: job.sync_mode })
 }

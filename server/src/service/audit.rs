@@ -4,7 +4,6 @@
 use roster_proto::TenantId;
 use roster_proto::admin::{ActorKind, AdminRole, AuditAction};
 
-use crate::db::Db;
 use crate::error::{AppError, Denied};
 use crate::store;
 
@@ -35,9 +34,12 @@ impl Caller {
 }
 
 /// Writes that `caller` did `action` to `target`, in words `summary`, in
-/// the change's own transaction `conn`: the entry and the change commit or
-/// roll back together. Where a change runs in one transaction of ours, this
-/// is how it is audited.
+/// the change's own write transaction `conn` (`Db::begin_write`), after the
+/// change and before the one commit: the entry and the change commit or
+/// roll back together, so no change is made unaudited (an entry that cannot
+/// be written fails the change) and no entry names a change that was not
+/// made. This is the one way an audit entry is written; a refusal that
+/// changed nothing writes none.
 pub async fn record_in(
     conn: &mut sqlx::AnyConnection,
     caller: &Caller,
@@ -56,20 +58,4 @@ pub async fn record_in(
     };
     store::audit::record(conn, &entry, store::UnixMillis::now()).await?;
     Ok(())
-}
-
-/// Writes that `caller` did `action` to `target`, in words `summary`,
-/// after the change committed, for changes made inside a store function's
-/// own transaction. A failure to write it is logged loudly but
-/// does not undo the change (which has already happened) nor hide it from
-/// the caller.
-pub async fn record(db: &Db, caller: &Caller, action: AuditAction, target: Option<String>, summary: &str) {
-    let written = async { record_in(&mut *db.writer().await?, caller, action, target, summary).await }.await;
-    match written {
-        Ok(_) => tracing::info!(tenant = %caller.tenant, actor = %caller.name.escape_debug(), action = action.as_str(), "audited"),
-        Err(error) => tracing::error!(
-            tenant = %caller.tenant, actor = %caller.name.escape_debug(), action = action.as_str(), %error,
-            "the audit log could not record a change that was made"
-        ),
-    }
 }

@@ -42,15 +42,24 @@ impl CommandBell {
 /// The agent's next command, waiting up to `wait` for one: a command
 /// issued for its job (oldest first), or, while the job has no directory
 /// state, a full push so that its first import follows by itself. `None`
-/// when nothing came within `wait`.
+/// when nothing came within `wait`, and always for an agent that stands by
+/// (another agent of the job holds its lease). `fence`: the fencing token
+/// the agent sent, renewing that grant (fenced if another took over).
 pub async fn next_command(
     db: &Db,
     limits: &Limits,
     bell: &CommandBell,
     agent: &AgentRecord,
+    fence: Option<u64>,
     wait: Duration,
 ) -> Result<Option<Command>, AppError> {
     let deadline = tokio::time::Instant::now() + wait;
+    // Only the job's lease holder is handed commands; a poll renews the
+    // holder's lease, and a standby's poll takes it over once it expired.
+    if !super::leases::claim(db, limits, agent, fence).await?.active {
+        tokio::time::sleep_until(deadline).await;
+        return Ok(None);
+    }
     loop {
         // Listen before looking, so a command issued between the look and the wait is not missed.
         let rung = bell.0.notified();

@@ -12,22 +12,27 @@ use crate::store;
 /// Days between full reconciliations when a job does not say.
 const DEFAULT_FULL_SYNC_DAYS: u32 = 7;
 
-/// Checks `input` and creates the job in `tenant`; a name the tenant
-/// already uses is refused.
+/// Checks `input` and creates the job in `tenant`, audited in the same
+/// transaction; a name the tenant already uses is refused.
 pub async fn create_job(db: &Db, caller: &Caller, input: &CreateJob, jitter_secs: u32) -> Result<Job, AppError> {
     caller.may(AdminRole::Admin)?;
     let tenant = caller.tenant;
     let name = checked_job_name(&input.name)?;
     let checked = check_settings(input)?;
     let input = &CreateJob { name, ..input.clone() };
-    match store::jobs::create_job(db, tenant, input, checked.schedule, checked.interval, jitter_secs).await? {
+    let mut tx = db.begin_write().await?;
+    let refused = match store::jobs::create_job(&mut tx, tenant, input, checked.schedule, checked.interval, jitter_secs).await? {
         store::jobs::CreatedJob::Created(job) => {
+            let summary = format!("created job \"{}\"", job.name);
+            audit::record_in(&mut tx, caller, AuditAction::JobCreated, Some(job.id.to_string()), &summary).await?;
+            tx.commit().await?;
             tracing::info!(tenant = %tenant, job = %job.id, "job created");
-            audit::record(db, caller, AuditAction::JobCreated, Some(job.id.to_string()), &format!("created job \"{}\"", job.name)).await;
-            Ok(*job)
+            return Ok(*job);
         }
-        store::jobs::CreatedJob::NameTaken => Err(JobError::NameTaken(input.name.clone()).into()),
-    }
+        store::jobs::CreatedJob::NameTaken => JobError::NameTaken(input.name.clone()).into(),
+    };
+    tx.rollback().await?;
+    Err(refused)
 }
 
 /// Applies `patch` to the job as it is when the change is written (see
@@ -35,7 +40,8 @@ pub async fn create_job(db: &Db, caller: &Caller, input: &CreateJob, jitter_secs
 /// job's are (a stored member left alone is not checked again), and a name
 /// another of the tenant's jobs has is refused. A changed scope makes the
 /// next snapshot full by itself: the directory state remembers the scope
-/// of its last full snapshot.
+/// of its last full snapshot. The change and its audit entry are one
+/// transaction.
 pub async fn update_job(db: &Db, caller: &Caller, job: &Job, patch: &UpdateJob, jitter_secs: u32) -> Result<Job, AppError> {
     caller.may(AdminRole::Admin)?;
     let tenant = caller.tenant;
@@ -52,6 +58,7 @@ pub async fn update_job(db: &Db, caller: &Caller, job: &Job, patch: &UpdateJob, 
             full_sync_interval_days: Some(patch.full_sync_interval_days.unwrap_or(current.full_sync_interval_days)),
             user_filter: patch.user_filter.clone().or_else(|| current.user_filter.clone()),
             policy: Some(patch.policy.unwrap_or(current.policy)),
+            sync_mode: Some(patch.sync_mode.unwrap_or(current.sync_mode)),
         };
         let checked = check_settings(&merged)?;
         Ok(Job {
@@ -63,36 +70,49 @@ pub async fn update_job(db: &Db, caller: &Caller, job: &Job, patch: &UpdateJob, 
             schedule: checked.schedule,
             full_sync_interval_days: checked.interval,
             policy: checked.policy,
+            sync_mode: merged.sync_mode.unwrap_or_default(),
             created_at: current.created_at,
         })
     };
-    match store::jobs::update_job(db, tenant, job.id, jitter_secs, change).await?? {
-        store::jobs::UpdatedJob::Updated(updated) => {
-            tracing::info!(tenant = %tenant, job = %job.id, "job changed");
+    let mut tx = db.begin_write().await?;
+    let refused = match store::jobs::update_job(&mut tx, db.dialect, tenant, job.id, jitter_secs, change).await? {
+        Ok(store::jobs::UpdatedJob::Updated(updated)) => {
             let summary = format!("changed job \"{}\": {}", updated.name, changed_members(job, &updated).join("; "));
-            audit::record(db, caller, AuditAction::JobUpdated, Some(job.id.to_string()), &summary).await;
-            Ok(*updated)
+            audit::record_in(&mut tx, caller, AuditAction::JobUpdated, Some(job.id.to_string()), &summary).await?;
+            tx.commit().await?;
+            tracing::info!(tenant = %tenant, job = %job.id, "job changed");
+            return Ok(*updated);
         }
-        store::jobs::UpdatedJob::NameTaken => Err(JobError::NameTaken(patch.name.as_deref().unwrap_or(&job.name).trim().to_owned()).into()),
-        store::jobs::UpdatedJob::Gone => Err(AppError::NotFound(Missing::Job)),
-    }
+        Ok(store::jobs::UpdatedJob::NameTaken) => JobError::NameTaken(patch.name.as_deref().unwrap_or(&job.name).trim().to_owned()).into(),
+        Ok(store::jobs::UpdatedJob::Gone) => AppError::NotFound(Missing::Job),
+        Err(refused) => refused,
+    };
+    tx.rollback().await?;
+    Err(refused)
 }
 
 /// Deletes `job` unless it has active users (see
-/// [`store::jobs::delete_job`]), then erases the chunks its snapshots kept.
+/// [`store::jobs::delete_job`]), audited in the same transaction, then
+/// erases the chunks its snapshots kept (in bounded steps of their own;
+/// housekeeping sweeps any a failure leaves).
 pub async fn delete_job(db: &Db, caller: &Caller, job: &Job) -> Result<(), AppError> {
     caller.may(AdminRole::Admin)?;
     let tenant = caller.tenant;
-    match store::jobs::delete_job(db, tenant, job.id).await? {
+    let mut tx = db.begin_write().await?;
+    let refused = match store::jobs::delete_job(&mut tx, db.dialect, tenant, job.id).await? {
         store::jobs::DeletedJob::Deleted => {
-            store::chunks::delete_applied_chunks(db, Some(job.id), store::UnixMillis(i64::MAX)).await?;
+            let summary = format!("deleted job \"{}\"", job.name);
+            audit::record_in(&mut tx, caller, AuditAction::JobDeleted, Some(job.id.to_string()), &summary).await?;
+            tx.commit().await?;
             tracing::info!(tenant = %tenant, job = %job.id, "job deleted");
-            audit::record(db, caller, AuditAction::JobDeleted, Some(job.id.to_string()), &format!("deleted job \"{}\"", job.name)).await;
-            Ok(())
+            store::chunks::delete_applied_chunks(db, Some(job.id), store::UnixMillis(i64::MAX)).await?;
+            return Ok(());
         }
-        store::jobs::DeletedJob::HasActiveUsers(users) => Err(JobError::HasActiveUsers(users).into()),
-        store::jobs::DeletedJob::Gone => Err(AppError::NotFound(Missing::Job)),
-    }
+        store::jobs::DeletedJob::HasActiveUsers(users) => JobError::HasActiveUsers(users).into(),
+        store::jobs::DeletedJob::Gone => AppError::NotFound(Missing::Job),
+    };
+    tx.rollback().await?;
+    Err(refused)
 }
 
 /// A job's settings other than its name, as checked for storing.
@@ -146,15 +166,16 @@ fn validate_policy(policy: &SafeguardPolicy) -> Result<(), PolicyError> {
     Ok(())
 }
 
-/// Checks and stores `job`'s safeguard policy.
+/// Checks and stores `job`'s safeguard policy, audited in the same transaction.
 pub async fn replace_policy(db: &Db, caller: &Caller, job: &Job, policy: &SafeguardPolicy) -> Result<(), AppError> {
     caller.may(AdminRole::Admin)?;
     let tenant = caller.tenant;
     validate_policy(policy)?;
-    if !store::jobs::set_policy(db, job.id, policy).await? {
+    let mut tx = db.begin_write().await?;
+    if !store::jobs::set_policy(&mut tx, job.id, policy).await? {
+        tx.rollback().await?;
         return Err(AppError::NotFound(Missing::Job));
     }
-    tracing::info!(tenant = %tenant, job = %job.id, ?policy, "safeguard policy replaced");
     let budget = |b: roster_proto::admin::Budget| format!("{} % or {} users", b.percent, b.count);
     let summary = format!(
         "safeguard of job \"{}\": deactivations at most {}, lost basic accesses at most {}, never below {} users",
@@ -163,28 +184,28 @@ pub async fn replace_policy(db: &Db, caller: &Caller, job: &Job, policy: &Safegu
         budget(policy.max_lost_basic),
         policy.min_active_users
     );
-    audit::record(db, caller, AuditAction::PolicySaved, Some(job.id.to_string()), &summary).await;
+    audit::record_in(&mut tx, caller, AuditAction::PolicySaved, Some(job.id.to_string()), &summary).await?;
+    tx.commit().await?;
+    tracing::info!(tenant = %tenant, job = %job.id, ?policy, "safeguard policy replaced");
     Ok(())
 }
 
-/// Asks the job's agent for a full snapshot next time.
+/// Asks the job's agent for a full snapshot next time, audited in the same transaction.
 pub async fn request_full_sync(db: &Db, caller: &Caller, job: &Job) -> Result<(), AppError> {
     caller.may(AdminRole::Admin)?;
-    if !store::jobs::request_full_sync(db, job.id).await? {
+    let mut tx = db.begin_write().await?;
+    if !store::jobs::request_full_sync(&mut tx, job.id).await? {
+        tx.rollback().await?;
         return Err(AppError::NotFound(Missing::Job));
     }
-    audit::record(
-        db,
-        caller,
-        AuditAction::FullSyncRequested,
-        Some(job.id.to_string()),
-        &format!("asked for a full snapshot of job \"{}\"", job.name),
-    )
-    .await;
+    let summary = format!("asked for a full snapshot of job \"{}\"", job.name);
+    audit::record_in(&mut tx, caller, AuditAction::FullSyncRequested, Some(job.id.to_string()), &summary).await?;
+    tx.commit().await?;
     Ok(())
 }
 
-/// Issues a registration token for an agent of `job`, valid for `ttl_ms`.
+/// Issues a registration token for an agent of `job`, valid for `ttl_ms`,
+/// audited in the same transaction.
 pub async fn issue_registration_token(
     db: &Db,
     caller: &Caller,
@@ -192,15 +213,11 @@ pub async fn issue_registration_token(
     ttl_ms: i64,
 ) -> Result<roster_proto::admin::RegistrationToken, AppError> {
     caller.may(AdminRole::Admin)?;
-    let token = store::jobs::create_registration_token(db, caller.tenant, job.id, ttl_ms).await?;
-    audit::record(
-        db,
-        caller,
-        AuditAction::RegistrationTokenIssued,
-        Some(job.id.to_string()),
-        &format!("issued a registration token for job \"{}\"", job.name),
-    )
-    .await;
+    let mut tx = db.begin_write().await?;
+    let token = store::jobs::create_registration_token(&mut tx, caller.tenant, job.id, ttl_ms).await?;
+    let summary = format!("issued a registration token for job \"{}\"", job.name);
+    audit::record_in(&mut tx, caller, AuditAction::RegistrationTokenIssued, Some(job.id.to_string()), &summary).await?;
+    tx.commit().await?;
     Ok(token)
 }
 
@@ -230,6 +247,9 @@ fn changed_members(before: &Job, after: &Job) -> Vec<String> {
     }
     if before.full_sync_interval_days != after.full_sync_interval_days {
         changed.push(format!("full sync every {} → {} days", before.full_sync_interval_days, after.full_sync_interval_days));
+    }
+    if before.sync_mode != after.sync_mode {
+        changed.push(format!("sync mode {} → {}", before.sync_mode.as_str(), after.sync_mode.as_str()));
     }
     if before.policy != after.policy {
         let said = |p: &SafeguardPolicy| {

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod commands;
 pub mod imports;
 pub mod jobs;
+pub mod leases;
 pub mod links;
 pub mod passwords;
 pub mod sessions;

@@ -10,8 +10,9 @@ use crate::store;
 use crate::store::sessions::Verdict;
 
 /// Approves or rejects a held session, `by` whom (as the session records
-/// it; the audit log names the caller). An approved one is queued
-/// and the worker woken; a session that is not held is refused.
+/// it; the audit log names the caller, in the same transaction). An
+/// approved one is queued and, once that is committed, the worker woken; a
+/// session that is not held is refused.
 pub async fn decide(
     db: &Db,
     queue: &ImportQueue,
@@ -23,13 +24,10 @@ pub async fn decide(
     caller.may(roster_proto::admin::AdminRole::Admin)?;
     let tenant = caller.tenant;
     let session = store::sessions::get_session(db, tenant, id).await?.ok_or(AppError::NotFound(Missing::Session))?;
-    if !store::sessions::decide(db, tenant, id, verdict, by).await? {
+    let mut tx = db.begin_write().await?;
+    if !store::sessions::decide(&mut tx, tenant, id, verdict, by).await? {
+        tx.rollback().await?;
         return Err(SessionError::NotHeld { id, status: session.status }.into());
-    }
-    // `by` is the admin's own text: escaped, so it cannot forge a log line.
-    tracing::info!(tenant = %tenant, session = %id, ?verdict, by = %by.escape_debug(), "held session decided");
-    if verdict == Verdict::Approve {
-        queue.wake();
     }
     let (action, verb) = match verdict {
         Verdict::Approve => (roster_proto::admin::AuditAction::SessionApproved, "approved"),
@@ -40,6 +38,12 @@ pub async fn decide(
         "{verb} a held import ({} to deactivate, {} losing a basic access, {} to create)",
         counts.deactivated, counts.lost_basic, counts.created
     );
-    super::audit::record(db, caller, action, Some(id.to_string()), &summary).await;
+    super::audit::record_in(&mut tx, caller, action, Some(id.to_string()), &summary).await?;
+    tx.commit().await?;
+    // `by` is the admin's own text: escaped, so it cannot forge a log line.
+    tracing::info!(tenant = %tenant, session = %id, ?verdict, by = %by.escape_debug(), "held session decided");
+    if verdict == Verdict::Approve {
+        queue.wake();
+    }
     store::sessions::get_session(db, tenant, id).await?.ok_or(AppError::NotFound(Missing::Session))
 }

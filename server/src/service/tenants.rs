@@ -12,48 +12,62 @@ use crate::error::{AccessError, AdminTokenError, AppError, Missing, SettingsErro
 use crate::store;
 
 /// Creates an access, or finds the one of that kind and name; `true` when
-/// it was created now.
+/// it was created now (and audited in the same transaction; finding one
+/// writes nothing).
 pub async fn create_access(db: &Db, caller: &Caller, input: &CreateAccess) -> Result<(Access, bool), AppError> {
     caller.may(AdminRole::Admin)?;
     let (name, _) = checked_access_name(&input.name)?;
-    let (access, created) = store::jobs::create_access(db, caller.tenant, input.kind, &name).await?;
+    let mut tx = db.begin_write().await?;
+    let (access, created) = store::jobs::create_access(&mut tx, caller.tenant, input.kind, &name).await?;
     if created {
         let summary = format!("created the {} access \"{}\"", access.kind.as_str(), access.name);
-        audit::record(db, caller, AuditAction::AccessCreated, Some(access.id.to_string()), &summary).await;
+        audit::record_in(&mut tx, caller, AuditAction::AccessCreated, Some(access.id.to_string()), &summary).await?;
     }
+    tx.commit().await?;
     Ok((access, created))
 }
 
-/// Renames a tenant's access; a name another access of its kind has is refused.
+/// Renames a tenant's access, audited in the same transaction; a name
+/// another access of its kind has is refused.
 pub async fn rename_access(db: &Db, caller: &Caller, id: AccessId, input: &UpdateAccess) -> Result<Access, AppError> {
     caller.may(AdminRole::Admin)?;
     let tenant = caller.tenant;
     let (name, _) = checked_access_name(&input.name)?;
-    match store::jobs::rename_access(db, tenant, id, &name).await? {
+    let mut tx = db.begin_write().await?;
+    let refused = match store::jobs::rename_access(&mut tx, tenant, id, &name).await? {
         store::jobs::RenamedAccess::Renamed(access) => {
-            tracing::info!(tenant = %tenant, access = %id, "access renamed");
             let summary = format!("renamed the {} access {id} to \"{}\"", access.kind.as_str(), access.name);
-            audit::record(db, caller, AuditAction::AccessRenamed, Some(id.to_string()), &summary).await;
-            Ok(access)
+            audit::record_in(&mut tx, caller, AuditAction::AccessRenamed, Some(id.to_string()), &summary).await?;
+            tx.commit().await?;
+            tracing::info!(tenant = %tenant, access = %id, "access renamed");
+            return Ok(access);
         }
-        store::jobs::RenamedAccess::NameTaken(access) => Err(AccessError::NameTaken { kind: access.kind.as_str(), name }.into()),
-        store::jobs::RenamedAccess::Missing => Err(AppError::NotFound(Missing::Access)),
-    }
+        store::jobs::RenamedAccess::NameTaken(access) => AccessError::NameTaken { kind: access.kind.as_str(), name }.into(),
+        store::jobs::RenamedAccess::Missing => AppError::NotFound(Missing::Access),
+    };
+    tx.rollback().await?;
+    Err(refused)
 }
 
-/// Deletes a tenant's access that no link grants and no user holds.
+/// Deletes a tenant's access that no link grants and no user holds,
+/// audited in the same transaction.
 pub async fn delete_access(db: &Db, caller: &Caller, id: AccessId) -> Result<(), AppError> {
     caller.may(AdminRole::Admin)?;
     let tenant = caller.tenant;
-    match store::jobs::delete_access(db, tenant, id).await? {
+    let mut tx = db.begin_write().await?;
+    let refused = match store::jobs::delete_access(&mut tx, db.dialect, tenant, id).await? {
         store::jobs::DeletedAccess::Deleted => {
+            audit::record_in(&mut tx, caller, AuditAction::AccessDeleted, Some(id.to_string()), &format!("deleted the access {id}"))
+                .await?;
+            tx.commit().await?;
             tracing::info!(tenant = %tenant, access = %id, "access deleted");
-            audit::record(db, caller, AuditAction::AccessDeleted, Some(id.to_string()), &format!("deleted the access {id}")).await;
-            Ok(())
+            return Ok(());
         }
-        store::jobs::DeletedAccess::InUse { links, users } => Err(AccessError::InUse { links, users }.into()),
-        store::jobs::DeletedAccess::Missing => Err(AppError::NotFound(Missing::Access)),
-    }
+        store::jobs::DeletedAccess::InUse { links, users } => AccessError::InUse { links, users }.into(),
+        store::jobs::DeletedAccess::Missing => AppError::NotFound(Missing::Access),
+    };
+    tx.rollback().await?;
+    Err(refused)
 }
 
 /// An access's name, checked: the name to store and its key.
@@ -64,7 +78,7 @@ fn checked_access_name(name: &str) -> Result<(String, String), AccessError> {
     })
 }
 
-/// Checks and stores the tenant's settings.
+/// Checks and stores the tenant's settings, audited in the same transaction.
 pub async fn replace_settings(db: &Db, caller: &Caller, settings: &TenantSettings) -> Result<(), AppError> {
     caller.may(AdminRole::Admin)?;
     let tenant = caller.tenant;
@@ -74,16 +88,19 @@ pub async fn replace_settings(db: &Db, caller: &Caller, settings: &TenantSetting
     if settings.session_retention_days.is_some_and(|days| days == 0) {
         return Err(SettingsError::SessionRetentionZero.into());
     }
-    store::tenants::set_settings(db, tenant, settings).await?;
-    tracing::info!(tenant = %tenant, ?settings, "tenant settings replaced");
+    let mut tx = db.begin_write().await?;
+    store::tenants::set_settings(&mut tx, tenant, settings).await?;
     let retention = settings.session_retention_days.map_or_else(|| "forever".to_owned(), |days| format!("{days} days"));
     let summary = format!("grace period {} days, sessions kept {retention}", settings.purge_after_days);
-    audit::record(db, caller, AuditAction::SettingsSaved, None, &summary).await;
+    audit::record_in(&mut tx, caller, AuditAction::SettingsSaved, None, &summary).await?;
+    tx.commit().await?;
+    tracing::info!(tenant = %tenant, ?settings, "tenant settings replaced");
     Ok(())
 }
 
-/// Checks and issues an admin token: its label is held to a name's rules
-/// and its life to 1..=[`MAX_ADMIN_TOKEN_DAYS`] days.
+/// Checks and issues an admin token, audited in the same transaction: its
+/// label is held to a name's rules and its life to
+/// 1..=[`MAX_ADMIN_TOKEN_DAYS`] days.
 pub async fn issue_admin_token(db: &Db, caller: &Caller, input: &CreateAdminToken) -> Result<CreatedAdminToken, AppError> {
     caller.may(AdminRole::Owner)?;
     let tenant = caller.tenant;
@@ -96,32 +113,42 @@ pub async fn issue_admin_token(db: &Db, caller: &Caller, input: &CreateAdminToke
         Some(days) => return Err(AdminTokenError::ExpiresInDays(days).into()),
         None => None,
     };
-    let created = store::tenants::add_admin_token(db, tenant, label.as_deref(), expires).await?;
-    tracing::info!(tenant = %tenant, admin_token = %created.token.id, "admin token issued");
+    let mut tx = db.begin_write().await?;
+    let created = store::tenants::add_admin_token(&mut tx, tenant, label.as_deref(), expires).await?;
     let summary = format!(
         "issued the admin token {}",
         created.token.label.as_deref().map_or_else(|| created.token.id.to_string(), |l| format!("\"{l}\""))
     );
-    audit::record(db, caller, AuditAction::AdminTokenIssued, Some(created.token.id.to_string()), &summary).await;
+    audit::record_in(&mut tx, caller, AuditAction::AdminTokenIssued, Some(created.token.id.to_string()), &summary).await?;
+    tx.commit().await?;
+    tracing::info!(tenant = %tenant, admin_token = %created.token.id, "admin token issued");
     Ok(created)
 }
 
-/// Revokes one of the tenant's admin tokens.
+/// Revokes one of the tenant's admin tokens, audited in the same transaction.
 pub async fn revoke_admin_token(db: &Db, caller: &Caller, id: AdminTokenId) -> Result<(), AppError> {
     caller.may(AdminRole::Owner)?;
-    if !store::tenants::revoke_admin_token(db, caller.tenant, id).await? {
+    let mut tx = db.begin_write().await?;
+    if !store::tenants::revoke_admin_token(&mut tx, caller.tenant, id).await? {
+        tx.rollback().await?;
         return Err(AppError::NotFound(Missing::AdminToken));
     }
-    audit::record(db, caller, AuditAction::AdminTokenRevoked, Some(id.to_string()), &format!("revoked the admin token {id}")).await;
+    audit::record_in(&mut tx, caller, AuditAction::AdminTokenRevoked, Some(id.to_string()), &format!("revoked the admin token {id}"))
+        .await?;
+    tx.commit().await?;
     Ok(())
 }
 
-/// Revokes one of the tenant's agents: every request it makes is refused from now on.
+/// Revokes one of the tenant's agents, audited in the same transaction:
+/// every request it makes is refused from now on.
 pub async fn revoke_agent(db: &Db, caller: &Caller, id: AgentId) -> Result<(), AppError> {
     caller.may(AdminRole::Admin)?;
-    if !store::agents::revoke(db, caller.tenant, id).await? {
+    let mut tx = db.begin_write().await?;
+    if !store::agents::revoke(&mut tx, caller.tenant, id).await? {
+        tx.rollback().await?;
         return Err(AppError::NotFound(Missing::Agent));
     }
-    audit::record(db, caller, AuditAction::AgentRevoked, Some(id.to_string()), &format!("revoked the agent {id}")).await;
+    audit::record_in(&mut tx, caller, AuditAction::AgentRevoked, Some(id.to_string()), &format!("revoked the agent {id}")).await?;
+    tx.commit().await?;
     Ok(())
 }

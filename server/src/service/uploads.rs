@@ -25,7 +25,14 @@ use crate::store::directory::SnapshotRecord;
 /// missing; the same snapshot id with another manifest is refused. The
 /// job's room for unfinished snapshots is judged in the transaction that
 /// stores the offer.
-pub async fn offer(db: &Db, limits: &Limits, audience: &str, agent: &AgentRecord, manifest_token: &str) -> Result<SnapshotState, AppError> {
+pub async fn offer(
+    db: &Db,
+    limits: &Limits,
+    audience: &str,
+    agent: &AgentRecord,
+    fencing_token: Option<u64>,
+    manifest_token: &str,
+) -> Result<SnapshotState, AppError> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let verified =
         roster_snapshot::token::verify_manifest(manifest_token, &agent.public_key, agent.id, audience, now).map_err(AuthError::Manifest)?;
@@ -38,6 +45,7 @@ pub async fn offer(db: &Db, limits: &Limits, audience: &str, agent: &AgentRecord
     }
     check_chunk_list(&manifest)?;
     check_size(limits, &manifest)?;
+    check_fence(db, agent, fencing_token).await?;
     if manifest.kind == SnapshotKind::Delta {
         // Refuse early what the commit would refuse, before any chunk travels.
         let job = store::jobs::get_job(db, agent.tenant_id, manifest.job_id).await?.ok_or(AppError::NotFound(Missing::Job))?;
@@ -67,6 +75,13 @@ pub async fn offer(db: &Db, limits: &Limits, audience: &str, agent: &AgentRecord
     }
     tracing::info!(tenant = %agent.tenant_id, job = %agent.job_id, snapshot = %manifest.snapshot_id, chunks = manifest.chunks.len(), "snapshot offered");
     state_of(db, &stored).await
+}
+
+/// Refuses early, before chunks travel, an upload the commit would refuse
+/// for its fencing token (the commit checks again, under the job's lock).
+async fn check_fence(db: &Db, agent: &AgentRecord, fencing_token: Option<u64>) -> Result<(), AppError> {
+    let lease = store::leases::get(&mut *db.pool.acquire().await?, agent.job_id).await?;
+    Ok(crate::lease::fence(lease.as_ref(), agent.id, fencing_token)?)
 }
 
 /// The server's limits on one snapshot, whatever else the job holds.
@@ -147,7 +162,14 @@ pub async fn state_of(db: &Db, snapshot: &SnapshotRecord) -> Result<SnapshotStat
 
 /// Stores chunk `index` of `snapshot` once its length and sha256 are the
 /// manifest's. A chunk put again, or put after the commit, changes nothing.
-pub async fn put_chunk(db: &Db, snapshot: &SnapshotRecord, index: &str, body: &[u8]) -> Result<(), AppError> {
+pub async fn put_chunk(
+    db: &Db,
+    agent: &AgentRecord,
+    fencing_token: Option<u64>,
+    snapshot: &SnapshotRecord,
+    index: &str,
+    body: &[u8],
+) -> Result<(), AppError> {
     let index = chunk_index(index).ok_or(AppError::NotFound(Missing::Chunk))?;
     let chunk = snapshot.manifest.chunks.get(index as usize).ok_or(AppError::NotFound(Missing::Chunk))?;
     if body.len() as u64 != chunk.size {
@@ -160,6 +182,7 @@ pub async fn put_chunk(db: &Db, snapshot: &SnapshotRecord, index: &str, body: &[
     if snapshot.failed {
         return Err(UploadError::Failed(snapshot.id).into());
     }
+    check_fence(db, agent, fencing_token).await?;
     store::directory::put_chunk(db, snapshot.job_id, snapshot.id, index, &chunk.sha256, body).await?;
     crate::fault::chunk_stored();
     Ok(())
@@ -180,7 +203,13 @@ fn chunk_index(text: &str) -> Option<u32> {
 /// A snapshot refused for good is marked failed at once (its chunks
 /// deleted), so it no longer holds one of the job's pending slots; an
 /// applied one's chunks are deleted (see `store::chunks`).
-pub async fn commit(db: &Db, limits: &Limits, imports: &ImportQueue, snapshot: &SnapshotRecord) -> Result<CommitResponse, AppError> {
+pub async fn commit(
+    db: &Db,
+    limits: &Limits,
+    imports: &ImportQueue,
+    snapshot: &SnapshotRecord,
+    fencing_token: Option<u64>,
+) -> Result<CommitResponse, AppError> {
     if snapshot.failed {
         return Err(UploadError::Failed(snapshot.id).into());
     }
@@ -190,7 +219,7 @@ pub async fn commit(db: &Db, limits: &Limits, imports: &ImportQueue, snapshot: &
             return Err(UploadError::ChunksMissing(current.missing_chunks).into());
         }
         let job = store::jobs::get_job(db, snapshot.tenant_id, snapshot.job_id).await?.ok_or(AppError::NotFound(Missing::Job))?;
-        let outcome = match ingest::commit(db, snapshot, &job).await {
+        let outcome = match ingest::commit(db, snapshot, &job, fencing_token).await {
             Err(refused) if refused.is_final() => {
                 store::chunks::fail_snapshot(db, snapshot.job_id, snapshot.id).await?;
                 tracing::info!(tenant = %snapshot.tenant_id, job = %snapshot.job_id, snapshot = %snapshot.id, "snapshot failed verification: marked failed");
@@ -211,6 +240,7 @@ pub async fn commit(db: &Db, limits: &Limits, imports: &ImportQueue, snapshot: &
     let session = store::sessions::session_for_snapshot(db, snapshot.job_id, snapshot.id).await?;
     let message = match &session {
         Some(session) if session.trigger == SessionTrigger::FirstPush => "first snapshot of the job: imported at once".to_owned(),
+        Some(session) if session.trigger == SessionTrigger::Change => "a change of a continuously synced job: imported at once".to_owned(),
         Some(_) => "fresh data for the import waiting for it: imported at once".to_owned(),
         None => "snapshot stored: it is imported at the job's scheduled time, or when an admin starts an import".to_owned(),
     };

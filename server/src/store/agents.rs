@@ -131,10 +131,13 @@ pub async fn list_agents(
     PageQuery::new(
         "SELECT id, job_id, hostname, agent_version, os, dc_reachable, last_error, created_at, last_seen_at, revoked_at,
                 (SELECT MAX(committed_at) FROM snapshots WHERE snapshots.job_id = agents.job_id AND snapshots.agent_id = agents.id)
-                    AS last_push_at
+                    AS last_push_at,
+                (SELECT COUNT(*) FROM job_leases
+                  WHERE job_leases.job_id = agents.job_id AND job_leases.agent_id = agents.id AND job_leases.expires_at > $3)
+                    AS holds_lease
            FROM agents
           WHERE tenant_id = $1 AND ($2 = '' OR job_id = $2)",
-        vec![Bind::Text(tenant.to_string()), Bind::Text(job.map(|j| j.to_string()).unwrap_or_default())],
+        vec![Bind::Text(tenant.to_string()), Bind::Text(job.map(|j| j.to_string()).unwrap_or_default()), Bind::Int(now.0)],
         after,
         limit,
     )
@@ -145,6 +148,7 @@ pub async fn list_agents(
             id: get_id(row, "id")?,
             job_id: get_id(row, "job_id")?,
             state: AgentState::judge(revoked_at.is_some(), last_seen_at, now.to_datetime()),
+            active: revoked_at.is_none() && row.try_get::<i64, _>("holds_lease")? > 0,
             hostname: row.try_get("hostname")?,
             os: row.try_get("os")?,
             dc_reachable: row.try_get::<Option<i64>, _>("dc_reachable")?.map(|v| v != 0),
@@ -241,19 +245,20 @@ pub async fn prune_beats(db: &Db, before: UnixMillis) -> Result<u64, StoreError>
     Ok(done.rows_affected())
 }
 
-/// Revokes a tenant's agent; false when the tenant has no such agent.
-/// Revoking twice keeps the first time.
-pub async fn revoke(db: &Db, tenant: TenantId, agent: AgentId) -> Result<bool, StoreError> {
+/// Revokes a tenant's agent, on `conn` (the caller's write transaction);
+/// false when the tenant has no such agent. Revoking twice keeps the
+/// first time.
+pub async fn revoke(conn: &mut sqlx::AnyConnection, tenant: TenantId, agent: AgentId) -> Result<bool, StoreError> {
     sqlx::query("UPDATE agents SET revoked_at = $1 WHERE id = $2 AND tenant_id = $3 AND revoked_at IS NULL")
         .bind(now_ms())
         .bind(agent.to_string())
         .bind(tenant.to_string())
-        .execute(&mut *db.writer().await?)
+        .execute(&mut *conn)
         .await?;
     let row = sqlx::query("SELECT COUNT(*) AS n FROM agents WHERE id = $1 AND tenant_id = $2")
         .bind(agent.to_string())
         .bind(tenant.to_string())
-        .fetch_one(&db.pool)
+        .fetch_one(&mut *conn)
         .await?;
     Ok(row.try_get::<i64, _>("n")? > 0)
 }

@@ -33,7 +33,8 @@ fn kind_named(name: &str) -> Option<ActorKind> {
 /// Longest summary kept, in characters (names and counts; never a whole body).
 pub const MAX_SUMMARY_CHARS: usize = 1000;
 
-/// Writes an entry on `conn` (a transaction of the change, or the writer).
+/// Writes an entry on `conn`, the write transaction of the change it names
+/// (through `service::audit::record_in`, its one caller).
 pub async fn record(conn: &mut sqlx::AnyConnection, entry: &NewEntry<'_>, now: UnixMillis) -> Result<AuditEntryId, StoreError> {
     let id = AuditEntryId::new();
     let summary: String = entry.summary.chars().take(MAX_SUMMARY_CHARS).collect();

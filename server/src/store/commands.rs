@@ -44,24 +44,22 @@ fn command_from_row(row: &AnyRow) -> Result<Command, StoreError> {
     Ok(Command { id: get_id(row, "id")?, action: get_json(row, "action")?, issued_at: UnixMillis(row.try_get("issued_at")?).to_datetime() })
 }
 
-/// The oldest open command of `agent`'s job that it may run: one nobody
-/// took yet (or only an agent revoked since), or one it took and has not
-/// answered (it restarted, or its answer was lost). Taking it marks it
-/// delivered to `agent`.
+/// The oldest open command of `agent`'s job, for `agent`, which holds the
+/// job's lease (only the holder is handed commands): one nobody took yet,
+/// one it took and has not answered (it restarted, or its answer was lost),
+/// or one another agent took and has not answered (a holder that died or
+/// was revoked: its successor runs it; should the old holder wake up, its
+/// push is fenced). Taking it marks it delivered to `agent`.
 pub async fn take_next(db: &Db, tenant: TenantId, job: JobId, agent: AgentId, now: UnixMillis) -> Result<Option<Command>, StoreError> {
     // A read first, so that an idle poll writes nothing.
-    // Delivered to a revoked agent (say, one an admin shut out mid-command) is as good as not delivered.
     let row = sqlx::query(
         "SELECT id, action, issued_at, delivered_to FROM agent_commands
          WHERE job_id = $1 AND tenant_id = $2 AND acked_at IS NULL AND expires_at > $3
-           AND (delivered_to IS NULL OR delivered_to = $4
-                OR delivered_to IN (SELECT id FROM agents WHERE job_id = $1 AND revoked_at IS NOT NULL))
          ORDER BY id LIMIT 1",
     )
     .bind(job.to_string())
     .bind(tenant.to_string())
     .bind(now.0)
-    .bind(agent.to_string())
     .fetch_optional(&db.pool)
     .await?;
     let Some(row) = row else { return Ok(None) };

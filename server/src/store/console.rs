@@ -65,10 +65,11 @@ pub enum AddedAdmin {
 }
 
 /// Adds a console admin with an unused set-up link (its hash, valid until
-/// `setup_expires`), or gives an existing admin of the tenant a new link.
+/// `setup_expires`), or gives an existing admin of the tenant a new link,
+/// in the caller's write transaction `conn` (`EmailTaken` wrote nothing).
 /// An admin who was removed comes back this way, with no password.
 pub async fn add_admin(
-    db: &Db,
+    conn: &mut sqlx::AnyConnection,
     tenant: TenantId,
     email: &str,
     role: AdminRole,
@@ -78,8 +79,8 @@ pub async fn add_admin(
 ) -> Result<AddedAdmin, StoreError> {
     let key = email_key(email);
     let now = UnixMillis::now();
-    let mut tx = db.begin_write().await?;
-    let existing = sqlx::query("SELECT id, tenant_id FROM console_admins WHERE email_key = $1").bind(&key).fetch_optional(&mut *tx).await?;
+    let existing =
+        sqlx::query("SELECT id, tenant_id FROM console_admins WHERE email_key = $1").bind(&key).fetch_optional(&mut *conn).await?;
     let (id, existed) = match existing {
         Some(row) => {
             let owner: TenantId = get_id(&row, "tenant_id")?;
@@ -99,7 +100,7 @@ pub async fn add_admin(
             .bind(setup_hash)
             .bind(setup_expires.0)
             .bind(id.to_string())
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
             (id, true)
         }
@@ -118,13 +119,12 @@ pub async fn add_admin(
             .bind(setup_expires.0)
             .bind(now.0)
             .bind(created_by)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
             (id, false)
         }
     };
-    let admin = admin_in(&mut tx, id).await?.ok_or(StoreError::Corrupt { column: "console_admins", detail: "vanished".into() })?;
-    tx.commit().await?;
+    let admin = admin_in(conn, id).await?.ok_or(StoreError::Corrupt { column: "console_admins", detail: "vanished".into() })?;
     Ok(AddedAdmin::Added { admin, existed })
 }
 
@@ -141,11 +141,16 @@ pub async fn admin_by_setup(db: &Db, setup_hash: &str, now: UnixMillis) -> Resul
     row.as_ref().map(admin_from).transpose()
 }
 
-/// Spends the set-up link `setup_hash`: sets the admin's password and ends
-/// every session it had. False when the link is unknown, used or expired
-/// (checked again here, so a link is spent once even by two tabs at once).
-pub async fn set_password(db: &Db, setup_hash: &str, password_hash: &str, now: UnixMillis) -> Result<Option<ConsoleAdmin>, StoreError> {
-    let mut tx = db.begin_write().await?;
+/// Spends the set-up link `setup_hash` in the caller's write transaction
+/// `conn`: sets the admin's password and ends every session it had. `None`
+/// (nothing written) when the link is unknown, used or expired (checked
+/// again here, so a link is spent once even by two tabs at once).
+pub async fn set_password(
+    conn: &mut sqlx::AnyConnection,
+    setup_hash: &str,
+    password_hash: &str,
+    now: UnixMillis,
+) -> Result<Option<ConsoleAdmin>, StoreError> {
     let row = sqlx::query(
         "UPDATE console_admins SET password_hash = $1, password_set_at = $2, setup_hash = NULL, setup_expires_at = NULL
          WHERE setup_hash = $3 AND setup_expires_at > $2 AND disabled_at IS NULL RETURNING id",
@@ -153,14 +158,12 @@ pub async fn set_password(db: &Db, setup_hash: &str, password_hash: &str, now: U
     .bind(password_hash)
     .bind(now.0)
     .bind(setup_hash)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else { return Ok(None) };
     let id: ConsoleAdminId = get_id(&row, "id")?;
-    sqlx::query("DELETE FROM console_sessions WHERE admin_id = $1").bind(id.to_string()).execute(&mut *tx).await?;
-    let admin = admin_in(&mut tx, id).await?;
-    tx.commit().await?;
-    Ok(admin)
+    sqlx::query("DELETE FROM console_sessions WHERE admin_id = $1").bind(id.to_string()).execute(&mut *conn).await?;
+    admin_in(conn, id).await
 }
 
 /// What signing in needs of an admin: who it is and its password's hash.
@@ -187,32 +190,64 @@ pub async fn list_admins(db: &Db, tenant: TenantId, limit: u32) -> Result<Vec<Co
     rows.iter().map(admin_from).collect()
 }
 
-/// The tenant's admin `id`, unless removed.
-pub async fn get_admin(db: &Db, tenant: TenantId, id: ConsoleAdminId) -> Result<Option<ConsoleAdmin>, StoreError> {
+/// The tenant's admin `id`, unless removed, read on `conn` (the change's
+/// write transaction, after [`lock_owners`]).
+pub async fn get_admin(conn: &mut sqlx::AnyConnection, tenant: TenantId, id: ConsoleAdminId) -> Result<Option<ConsoleAdmin>, StoreError> {
     let sql = format!("SELECT {ADMIN_COLUMNS} FROM console_admins WHERE id = $1 AND tenant_id = $2 AND disabled_at IS NULL");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_string()).bind(tenant.to_string()).fetch_optional(&db.pool).await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_string()).bind(tenant.to_string()).fetch_optional(&mut *conn).await?;
     row.as_ref().map(admin_from).transpose()
 }
 
+/// The admin whose address is `email` (compared as [`email_key`] does),
+/// of any tenant, unless removed, read on `conn` (the change's write
+/// transaction, after [`lock_owners`]).
+pub async fn admin_with_email(conn: &mut sqlx::AnyConnection, email: &str) -> Result<Option<ConsoleAdmin>, StoreError> {
+    let sql = format!("SELECT {ADMIN_COLUMNS} FROM console_admins WHERE email_key = $1 AND disabled_at IS NULL");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(email_key(email)).fetch_optional(&mut *conn).await?;
+    row.as_ref().map(admin_from).transpose()
+}
+
+/// Holds the tenant's admins until the transaction ends, so that the
+/// owners a change counts ([`count_owners`]) are still the owners when it
+/// commits: two owners demoting or removing each other at once are
+/// judged one after the other, and one of them is the last owner. Whatever
+/// adds, demotes or removes an admin takes it first. SQLite's write
+/// transaction already excludes every other writer; PostgreSQL locks the
+/// tenant's row (`NO KEY UPDATE`: rows that only reference the tenant,
+/// checked with a key-share lock, are not held up). False when the tenant
+/// is not there.
+pub async fn lock_owners(conn: &mut sqlx::AnyConnection, dialect: crate::db::Dialect, tenant: TenantId) -> Result<bool, StoreError> {
+    let sql = match dialect {
+        crate::db::Dialect::Postgres => "SELECT id FROM tenants WHERE id = $1 FOR NO KEY UPDATE",
+        crate::db::Dialect::Sqlite => "SELECT id FROM tenants WHERE id = $1",
+    };
+    Ok(sqlx::query(sql).bind(tenant.to_string()).fetch_optional(&mut *conn).await?.is_some())
+}
+
 /// How many owners the tenant has who can sign in, or whose set-up link
-/// still works.
-pub async fn count_owners(db: &Db, tenant: TenantId) -> Result<i64, StoreError> {
+/// still works, counted on `conn` (the change's write transaction, after
+/// [`lock_owners`]).
+pub async fn count_owners(conn: &mut sqlx::AnyConnection, tenant: TenantId) -> Result<i64, StoreError> {
     let row = sqlx::query(
         "SELECT COUNT(*) AS n FROM console_admins WHERE tenant_id = $1 AND role = 'owner' AND disabled_at IS NULL
            AND (password_hash IS NOT NULL OR setup_expires_at > $2)",
     )
     .bind(tenant.to_string())
     .bind(UnixMillis::now().0)
-    .fetch_one(&db.pool)
+    .fetch_one(&mut *conn)
     .await?;
     Ok(row.try_get("n")?)
 }
 
-/// Removes a tenant's admin: it can no longer sign in and its sessions end
-/// (the row stays, so the audit log's entries keep naming it). False when
-/// the tenant has no such admin.
-pub async fn remove_admin(db: &Db, tenant: TenantId, id: ConsoleAdminId, now: UnixMillis) -> Result<bool, StoreError> {
-    let mut tx = db.begin_write().await?;
+/// Removes a tenant's admin in the caller's write transaction `conn`: it
+/// can no longer sign in and its sessions end (the row stays, so the audit
+/// log's entries keep naming it). False when the tenant has no such admin.
+pub async fn remove_admin(
+    conn: &mut sqlx::AnyConnection,
+    tenant: TenantId,
+    id: ConsoleAdminId,
+    now: UnixMillis,
+) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "UPDATE console_admins SET disabled_at = $1, password_hash = NULL, setup_hash = NULL, setup_expires_at = NULL
          WHERE id = $2 AND tenant_id = $3 AND disabled_at IS NULL",
@@ -220,10 +255,9 @@ pub async fn remove_admin(db: &Db, tenant: TenantId, id: ConsoleAdminId, now: Un
     .bind(now.0)
     .bind(id.to_string())
     .bind(tenant.to_string())
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
-    sqlx::query("DELETE FROM console_sessions WHERE admin_id = $1").bind(id.to_string()).execute(&mut *tx).await?;
-    tx.commit().await?;
+    sqlx::query("DELETE FROM console_sessions WHERE admin_id = $1").bind(id.to_string()).execute(&mut *conn).await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -293,10 +327,10 @@ pub async fn delete_session(db: &Db, token_hash: &str) -> Result<(), StoreError>
     Ok(())
 }
 
-/// Ends every session of an admin (signing out everywhere). Returns how many.
-pub async fn delete_sessions_of(db: &Db, admin: ConsoleAdminId) -> Result<u64, StoreError> {
-    let done =
-        sqlx::query("DELETE FROM console_sessions WHERE admin_id = $1").bind(admin.to_string()).execute(&mut *db.writer().await?).await?;
+/// Ends every session of an admin (signing out everywhere), on `conn`
+/// (the caller's write transaction). Returns how many.
+pub async fn delete_sessions_of(conn: &mut sqlx::AnyConnection, admin: ConsoleAdminId) -> Result<u64, StoreError> {
+    let done = sqlx::query("DELETE FROM console_sessions WHERE admin_id = $1").bind(admin.to_string()).execute(&mut *conn).await?;
     Ok(done.rows_affected())
 }
 

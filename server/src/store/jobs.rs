@@ -2,7 +2,7 @@
 //! access catalogue.
 
 use roster_import::AccessCatalogue;
-use roster_proto::admin::{Access, AccessKind, CreateJob, Job, Link, LinkInput, RegistrationToken, SafeguardPolicy, Schedule};
+use roster_proto::admin::{Access, AccessKind, CreateJob, Job, Link, LinkInput, RegistrationToken, SafeguardPolicy, Schedule, SyncMode};
 use roster_proto::scope::JobScope;
 use roster_proto::{AccessId, JobId, ObjectGuid, TenantId};
 use sqlx::Row;
@@ -14,7 +14,7 @@ use super::{Db, StoreError, UnixMillis, get_id, get_json, hash_secret, new_secre
 /// The columns every query of this table reads, as a literal for `concat!`.
 macro_rules! job_columns {
     () => {
-        "id, tenant_id, name, relative_paths, group_paths, user_filter, schedule, full_sync_interval_days, policy, created_at"
+        "id, tenant_id, name, relative_paths, group_paths, user_filter, schedule, full_sync_interval_days, policy, sync_mode, created_at"
     };
 }
 
@@ -33,8 +33,16 @@ fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
         schedule: get_json(row, "schedule")?,
         full_sync_interval_days: u32::try_from(row.try_get::<i64, _>("full_sync_interval_days")?).unwrap_or(u32::MAX),
         policy: get_json(row, "policy")?,
+        sync_mode: sync_mode_of(row)?,
         created_at: to_datetime(row.try_get("created_at")?),
     })
+}
+
+/// The job's sync mode in a row with `sync_mode`.
+fn sync_mode_of(row: &AnyRow) -> Result<SyncMode, StoreError> {
+    let mode: String = row.try_get("sync_mode")?;
+    serde_json::from_value(serde_json::Value::String(mode.clone()))
+        .map_err(|_| StoreError::Corrupt { column: "jobs.sync_mode", detail: mode })
 }
 
 /// Outcome of creating a job.
@@ -56,9 +64,10 @@ fn next_run(schedule: &Schedule, job: JobId, jitter_secs: u32, now: UnixMillis) 
 }
 
 /// Creates a job (its schedule already checked) whose first scheduled
-/// import is its schedule's next run.
+/// import is its schedule's next run, on `conn` (the caller's write
+/// transaction, or the writer).
 pub async fn create_job(
-    db: &Db,
+    conn: &mut sqlx::AnyConnection,
     tenant: TenantId,
     input: &CreateJob,
     schedule: Schedule,
@@ -76,13 +85,14 @@ pub async fn create_job(
         schedule,
         full_sync_interval_days,
         policy: input.policy.unwrap_or_default(),
+        sync_mode: input.sync_mode.unwrap_or_default(),
         created_at: to_datetime(now),
     };
     let next = next_run(&job.schedule, job.id, jitter_secs, UnixMillis(now))?;
     let result = sqlx::query(
         "INSERT INTO jobs (id, tenant_id, name, relative_paths, group_paths, schedule, next_run_at, next_run_key, created_at,
-             full_sync_interval_days, user_filter, policy, name_key)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
+             full_sync_interval_days, user_filter, policy, name_key, sync_mode)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING",
     )
     .bind(job.id.to_string())
     .bind(tenant.to_string())
@@ -97,7 +107,8 @@ pub async fn create_job(
     .bind(&job.user_filter)
     .bind(policy_json(&job.policy)?)
     .bind(roster_proto::name::name_key(&job.name))
-    .execute(&mut *db.writer().await?)
+    .bind(job.sync_mode.as_str())
+    .execute(&mut *conn)
     .await?;
     Ok(if result.rows_affected() == 1 { CreatedJob::Created(Box::new(job)) } else { CreatedJob::NameTaken })
 }
@@ -111,34 +122,30 @@ pub enum UpdatedJob {
     Gone,
 }
 
-/// Changes a job in one write transaction holding its row: `change` is
-/// given the job as it is now (so a change made meanwhile, such as a new
-/// policy, is not undone) and answers the job as it will be, or why not.
-/// A new schedule moves the next scheduled import to its next run; a new
-/// scope records when it changed (see `ingest`). An unchanged name keeps
-/// its key.
+/// Changes a job in the caller's write transaction `conn`, holding its
+/// row until it ends: `change` is given the job as it is now (so a change
+/// made meanwhile, such as a new policy, is not undone) and answers the
+/// job as it will be, or why not. A new schedule moves the next scheduled
+/// import to its next run; a new scope records when it changed (see
+/// `ingest`). An unchanged name keeps its key. Only `Updated` wrote
+/// anything; after any other answer the caller rolls back (a name taken
+/// has aborted a PostgreSQL transaction).
 pub async fn update_job<E>(
-    db: &Db,
+    conn: &mut sqlx::AnyConnection,
+    dialect: crate::db::Dialect,
     tenant: TenantId,
     job: JobId,
     jitter_secs: u32,
     change: impl FnOnce(&Job) -> Result<Job, E>,
 ) -> Result<Result<UpdatedJob, E>, StoreError> {
-    let mut tx = db.begin_write().await?;
-    let current = match lock_job(&mut tx, db.dialect, job).await? {
-        true => job_in(&mut *tx, tenant, job).await?,
+    let current = match lock_job(conn, dialect, job).await? {
+        true => job_in(&mut *conn, tenant, job).await?,
         false => None,
     };
-    let Some(current) = current else {
-        tx.rollback().await?;
-        return Ok(Ok(UpdatedJob::Gone));
-    };
+    let Some(current) = current else { return Ok(Ok(UpdatedJob::Gone)) };
     let updated = match change(&current) {
         Ok(updated) => updated,
-        Err(refused) => {
-            tx.rollback().await?;
-            return Ok(Err(refused));
-        }
+        Err(refused) => return Ok(Err(refused)),
     };
     let now = now_ms();
     let rescheduled = updated.schedule != current.schedule;
@@ -152,7 +159,7 @@ pub async fn update_job<E>(
              user_filter = $5, schedule = $6,
              next_run_at = CASE WHEN $13 = 1 THEN $7 ELSE next_run_at END,
              next_run_key = CASE WHEN $13 = 1 THEN $14 ELSE next_run_key END,
-             full_sync_interval_days = $8, policy = $9, scope_changed_at = COALESCE($12, scope_changed_at)
+             full_sync_interval_days = $8, policy = $9, scope_changed_at = COALESCE($12, scope_changed_at), sync_mode = $15
          WHERE id = $10 AND tenant_id = $11 AND deleted_at IS NULL",
     )
     .bind(&updated.name)
@@ -169,19 +176,15 @@ pub async fn update_job<E>(
     .bind(scope_changed)
     .bind(i64::from(rescheduled))
     .bind(next.map(|n| n.key))
-    .execute(&mut *tx)
+    .bind(updated.sync_mode.as_str())
+    .execute(&mut *conn)
     .await;
-    let answer = match result {
+    Ok(Ok(match result {
         Ok(done) if done.rows_affected() == 1 => UpdatedJob::Updated(Box::new(updated)),
         Ok(_) => UpdatedJob::Gone,
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => UpdatedJob::NameTaken,
         Err(e) => return Err(e.into()),
-    };
-    match answer {
-        UpdatedJob::Updated(_) => tx.commit().await?,
-        _ => tx.rollback().await?,
-    }
-    Ok(Ok(answer))
+    }))
 }
 
 /// When `job`'s scope last changed, if it did since it was created.
@@ -207,29 +210,32 @@ fn deleted_name(job: JobId) -> String {
     format!("\u{1}deleted {job}")
 }
 
-/// Deletes a job that has no active users, in one transaction: it is
+/// Deletes a job that has no active users, in the caller's write
+/// transaction `conn` (only `Deleted` wrote anything): it is
 /// marked deleted and renamed out of the way, its agents are revoked, its
 /// unredeemed registration tokens and its links deleted, its queued and
 /// held imports failed, and its directory state dropped (its generations
 /// are then deleted by housekeeping, see
 /// `directory::stale_generations`). Its sessions, snapshots' manifests and
 /// inactive users stay (users until the grace period ends, as always).
-pub async fn delete_job(db: &Db, tenant: TenantId, job: JobId) -> Result<DeletedJob, StoreError> {
-    let mut tx = db.begin_write().await?;
+pub async fn delete_job(
+    conn: &mut sqlx::AnyConnection,
+    dialect: crate::db::Dialect,
+    tenant: TenantId,
+    job: JobId,
+) -> Result<DeletedJob, StoreError> {
     // The same order as an import's apply: no import applies meanwhile.
-    super::directory::lock_state(&mut tx, db.dialect, job).await?;
+    super::directory::lock_state(conn, dialect, job).await?;
     let ours = sqlx::query("SELECT id FROM jobs WHERE id = $1 AND tenant_id = $2").bind(job.to_string()).bind(tenant.to_string());
-    if !lock_job(&mut tx, db.dialect, job).await? || ours.fetch_optional(&mut *tx).await?.is_none() {
-        tx.rollback().await?;
+    if !lock_job(conn, dialect, job).await? || ours.fetch_optional(&mut *conn).await?.is_none() {
         return Ok(DeletedJob::Gone);
     }
     let active: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE job_id = $1 AND active = 1")
         .bind(job.to_string())
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *conn)
         .await?
         .try_get("n")?;
     if active > 0 {
-        tx.rollback().await?;
         return Ok(DeletedJob::HasActiveUsers(u64::try_from(active).unwrap_or(0)));
     }
     let (now, id) = (now_ms(), job.to_string());
@@ -237,15 +243,19 @@ pub async fn delete_job(db: &Db, tenant: TenantId, job: JobId) -> Result<Deleted
         .bind(now)
         .bind(deleted_name(job))
         .bind(&id)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-    sqlx::query("UPDATE agents SET revoked_at = $1 WHERE job_id = $2 AND revoked_at IS NULL").bind(now).bind(&id).execute(&mut *tx).await?;
+    sqlx::query("UPDATE agents SET revoked_at = $1 WHERE job_id = $2 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(&id)
+        .execute(&mut *conn)
+        .await?;
     for sql in [
         "DELETE FROM registration_tokens WHERE job_id = $1",
         "DELETE FROM links WHERE job_id = $1",
         "DELETE FROM directory_state WHERE job_id = $1",
     ] {
-        sqlx::query(sql).bind(&id).execute(&mut *tx).await?;
+        sqlx::query(sql).bind(&id).execute(&mut *conn).await?;
     }
     sqlx::query(
         "UPDATE sessions SET status = 'failed', error = 'the job was deleted', finished_at = $1, waiting_until = NULL
@@ -253,13 +263,13 @@ pub async fn delete_job(db: &Db, tenant: TenantId, job: JobId) -> Result<Deleted
     )
     .bind(now)
     .bind(&id)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
     // Nothing is asked of its agents any more (they are revoked too), and no run is scheduled.
     sqlx::query("UPDATE agent_commands SET expires_at = $1 WHERE job_id = $2 AND acked_at IS NULL AND expires_at > $1")
         .bind(now)
         .bind(&id)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     // Planned creations name people no user row will ever be purged for.
     sqlx::query(
@@ -267,11 +277,10 @@ pub async fn delete_job(db: &Db, tenant: TenantId, job: JobId) -> Result<Deleted
            AND session_id IN (SELECT id FROM sessions WHERE job_id = $1 AND status <> 'succeeded')",
     )
     .bind(&id)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
     // Snapshots still uploading fail now; their chunks go with the others'.
-    sqlx::query("UPDATE snapshots SET status = 'failed' WHERE job_id = $1 AND status = 'receiving'").bind(&id).execute(&mut *tx).await?;
-    tx.commit().await?;
+    sqlx::query("UPDATE snapshots SET status = 'failed' WHERE job_id = $1 AND status = 'receiving'").bind(&id).execute(&mut *conn).await?;
     Ok(DeletedJob::Deleted)
 }
 
@@ -322,7 +331,14 @@ pub async fn job_in<'c>(
     row.as_ref().map(job_from_row).transpose()
 }
 
-pub async fn create_registration_token(db: &Db, tenant: TenantId, job: JobId, ttl_ms: i64) -> Result<RegistrationToken, StoreError> {
+/// Issues a registration token for `job`, valid for `ttl_ms`, on `conn`
+/// (the caller's write transaction, or the writer).
+pub async fn create_registration_token(
+    conn: &mut sqlx::AnyConnection,
+    tenant: TenantId,
+    job: JobId,
+    ttl_ms: i64,
+) -> Result<RegistrationToken, StoreError> {
     let token = new_secret("rst_reg_")?;
     let now = now_ms();
     sqlx::query("INSERT INTO registration_tokens (token_hash, tenant_id, job_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
@@ -331,7 +347,7 @@ pub async fn create_registration_token(db: &Db, tenant: TenantId, job: JobId, tt
         .bind(job.to_string())
         .bind(now)
         .bind(now + ttl_ms)
-        .execute(&mut *db.writer().await?)
+        .execute(&mut *conn)
         .await?;
     Ok(RegistrationToken { job_id: job, token, expires_at: to_datetime(now + ttl_ms) })
 }
@@ -374,10 +390,16 @@ fn access_from_row(row: &AnyRow) -> Result<Access, StoreError> {
     })
 }
 
-/// Creates an access, or returns the existing one of the same kind and name.
+/// Creates an access, or returns the existing one of the same kind and name,
+/// on `conn` (the caller's write transaction, or the writer).
 /// An access whose name's key (`roster_proto::name::name_key`) is taken
 /// is the existing one.
-pub async fn create_access(db: &Db, tenant: TenantId, kind: AccessKind, name: &str) -> Result<(Access, bool), StoreError> {
+pub async fn create_access(
+    conn: &mut sqlx::AnyConnection,
+    tenant: TenantId,
+    kind: AccessKind,
+    name: &str,
+) -> Result<(Access, bool), StoreError> {
     let id = AccessId::new();
     let name_key = roster_proto::name::name_key(name);
     let inserted = sqlx::query(
@@ -389,7 +411,7 @@ pub async fn create_access(db: &Db, tenant: TenantId, kind: AccessKind, name: &s
     .bind(name)
     .bind(now_ms())
     .bind(&name_key)
-    .execute(&mut *db.writer().await?)
+    .execute(&mut *conn)
     .await?
     .rows_affected()
         == 1;
@@ -397,7 +419,7 @@ pub async fn create_access(db: &Db, tenant: TenantId, kind: AccessKind, name: &s
         .bind(tenant.to_string())
         .bind(kind.as_str())
         .bind(&name_key)
-        .fetch_one(&db.pool)
+        .fetch_one(&mut *conn)
         .await?;
     Ok((access_from_row(&row)?, inserted))
 }
@@ -410,30 +432,35 @@ pub enum RenamedAccess {
     Missing,
 }
 
-/// Renames a tenant's access to `name` (checked by the caller); another
-/// access of its kind whose name has the same key keeps it.
-pub async fn rename_access(db: &Db, tenant: TenantId, id: AccessId, name: &str) -> Result<RenamedAccess, StoreError> {
+/// Renames a tenant's access to `name` (checked by the caller) in the
+/// caller's write transaction `conn`; another access of its kind whose
+/// name has the same key keeps it. The access is read first: a name taken
+/// aborts a PostgreSQL transaction, which then reads nothing more (only
+/// `Renamed` wrote anything; after the others the caller rolls back).
+pub async fn rename_access(
+    conn: &mut sqlx::AnyConnection,
+    tenant: TenantId,
+    id: AccessId,
+    name: &str,
+) -> Result<RenamedAccess, StoreError> {
+    let row = sqlx::query("SELECT id, kind, name FROM accesses WHERE id = $1 AND tenant_id = $2")
+        .bind(id.to_string())
+        .bind(tenant.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(before) = row.as_ref().map(access_from_row).transpose()? else { return Ok(RenamedAccess::Missing) };
     let result = sqlx::query("UPDATE accesses SET name = $1, name_key = $2 WHERE id = $3 AND tenant_id = $4")
         .bind(name)
         .bind(roster_proto::name::name_key(name))
         .bind(id.to_string())
         .bind(tenant.to_string())
-        .execute(&mut *db.writer().await?)
+        .execute(&mut *conn)
         .await;
-    let taken = match result {
-        Ok(_) => false,
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => true,
+    Ok(match result {
+        Ok(done) if done.rows_affected() == 1 => RenamedAccess::Renamed(Access { name: name.to_owned(), ..before }),
+        Ok(_) => RenamedAccess::Missing,
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => RenamedAccess::NameTaken(before),
         Err(e) => return Err(e.into()),
-    };
-    let row = sqlx::query("SELECT id, kind, name FROM accesses WHERE id = $1 AND tenant_id = $2")
-        .bind(id.to_string())
-        .bind(tenant.to_string())
-        .fetch_optional(&db.pool)
-        .await?;
-    Ok(match (row, taken) {
-        (None, _) => RenamedAccess::Missing,
-        (Some(row), false) => RenamedAccess::Renamed(access_from_row(&row)?),
-        (Some(row), true) => RenamedAccess::NameTaken(access_from_row(&row)?),
     })
 }
 
@@ -449,32 +476,34 @@ pub enum DeletedAccess {
     Missing,
 }
 
-/// Deletes a tenant's access that no link grants and no user holds, in one
-/// transaction (on PostgreSQL a link saved meanwhile, or an import giving
-/// it, fails on the foreign key rather than be lost).
-pub async fn delete_access(db: &Db, tenant: TenantId, id: AccessId) -> Result<DeletedAccess, StoreError> {
-    let mut tx = db.begin_write().await?;
+/// Deletes a tenant's access that no link grants and no user holds, in the
+/// caller's write transaction `conn` (on PostgreSQL a link saved
+/// meanwhile, or an import giving it, fails on the foreign key rather than
+/// be lost). Only `Deleted` wrote anything.
+pub async fn delete_access(
+    conn: &mut sqlx::AnyConnection,
+    dialect: crate::db::Dialect,
+    tenant: TenantId,
+    id: AccessId,
+) -> Result<DeletedAccess, StoreError> {
     let of_access = |sql: &'static str| sqlx::query(sql).bind(id.to_string());
-    let found = match db.dialect {
+    let found = match dialect {
         crate::db::Dialect::Postgres => sqlx::query("SELECT id FROM accesses WHERE id = $1 AND tenant_id = $2 FOR UPDATE"),
         crate::db::Dialect::Sqlite => sqlx::query("SELECT id FROM accesses WHERE id = $1 AND tenant_id = $2"),
     }
     .bind(id.to_string())
     .bind(tenant.to_string())
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await?;
     if found.is_none() {
-        tx.rollback().await?;
         return Ok(DeletedAccess::Missing);
     }
-    let links: i64 = of_access("SELECT COUNT(*) AS n FROM links WHERE access_id = $1").fetch_one(&mut *tx).await?.try_get("n")?;
-    let users: i64 = of_access("SELECT COUNT(*) AS n FROM user_accesses WHERE access_id = $1").fetch_one(&mut *tx).await?.try_get("n")?;
+    let links: i64 = of_access("SELECT COUNT(*) AS n FROM links WHERE access_id = $1").fetch_one(&mut *conn).await?.try_get("n")?;
+    let users: i64 = of_access("SELECT COUNT(*) AS n FROM user_accesses WHERE access_id = $1").fetch_one(&mut *conn).await?.try_get("n")?;
     if links > 0 || users > 0 {
-        tx.rollback().await?;
         return Ok(DeletedAccess::InUse { links: u64::try_from(links).unwrap_or(0), users: u64::try_from(users).unwrap_or(0) });
     }
-    of_access("DELETE FROM accesses WHERE id = $1").execute(&mut *tx).await?;
-    tx.commit().await?;
+    of_access("DELETE FROM accesses WHERE id = $1").execute(&mut *conn).await?;
     Ok(DeletedAccess::Deleted)
 }
 
@@ -586,12 +615,13 @@ pub async fn record_link_resolution(conn: &mut sqlx::AnyConnection, job: JobId, 
     Ok(())
 }
 
-/// Asks the job's agent for a full snapshot next time (a reconciliation).
-/// False when the job was deleted meanwhile.
-pub async fn request_full_sync(db: &Db, job: JobId) -> Result<bool, StoreError> {
+/// Asks the job's agent for a full snapshot next time (a reconciliation),
+/// on `conn` (the caller's write transaction). False when the job was
+/// deleted meanwhile.
+pub async fn request_full_sync(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<bool, StoreError> {
     let result = sqlx::query("UPDATE jobs SET full_sync_requested = 1 WHERE id = $1 AND deleted_at IS NULL")
         .bind(job.to_string())
-        .execute(&mut *db.writer().await?)
+        .execute(&mut *conn)
         .await?;
     Ok(result.rows_affected() == 1)
 }
@@ -611,13 +641,13 @@ pub async fn clear_full_sync_request(conn: &mut sqlx::AnyConnection, job: JobId)
     Ok(())
 }
 
-/// Replaces a job's safeguard policy.
-/// False when the job was deleted meanwhile.
-pub async fn set_policy(db: &Db, job: JobId, policy: &SafeguardPolicy) -> Result<bool, StoreError> {
+/// Replaces a job's safeguard policy, on `conn` (the caller's write
+/// transaction). False when the job was deleted meanwhile.
+pub async fn set_policy(conn: &mut sqlx::AnyConnection, job: JobId, policy: &SafeguardPolicy) -> Result<bool, StoreError> {
     let result = sqlx::query("UPDATE jobs SET policy = $1 WHERE id = $2 AND deleted_at IS NULL")
         .bind(policy_json(policy)?)
         .bind(job.to_string())
-        .execute(&mut *db.writer().await?)
+        .execute(&mut *conn)
         .await?;
     Ok(result.rows_affected() == 1)
 }

@@ -9,6 +9,7 @@ pub mod commands;
 pub mod console;
 pub mod directory;
 pub mod jobs;
+pub mod leases;
 pub mod name_keys;
 mod page;
 pub mod purge;

@@ -26,6 +26,7 @@ fn trigger_str(trigger: SessionTrigger) -> &'static str {
         SessionTrigger::FirstPush => "first_push",
         SessionTrigger::Manual => "manual",
         SessionTrigger::Schedule => "schedule",
+        SessionTrigger::Change => "change",
     }
 }
 
@@ -143,6 +144,15 @@ pub async fn insert_session(
     Ok(id)
 }
 
+/// Whether `job` has an import queued that has not started yet.
+pub async fn has_queued(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<bool, StoreError> {
+    let row = sqlx::query("SELECT 1 AS queued FROM sessions WHERE job_id = $1 AND status = 'queued' LIMIT 1")
+        .bind(job.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.is_some())
+}
+
 /// A session of `tenant` (`None` for other tenants' sessions too).
 pub async fn get_session(db: &Db, tenant: TenantId, id: SessionId) -> Result<Option<Session>, StoreError> {
     let row = sqlx::query(concat!("SELECT ", columns!(), " FROM sessions WHERE id = $1 AND tenant_id = $2"))
@@ -189,14 +199,14 @@ async fn newest_where(db: &Db, job: JobId, condition: &'static str) -> Result<Op
 }
 
 /// The session committing `job`'s `snapshot` started, if any: the job's
-/// first import, or the sessions that were waiting for fresh data (the
-/// oldest of them).
+/// first import, a continuous job's import of a change, or the sessions
+/// that were waiting for fresh data (the oldest of them).
 pub async fn session_for_snapshot(db: &Db, job: JobId, snapshot: SnapshotId) -> Result<Option<Session>, StoreError> {
     let row = sqlx::query(concat!(
         "SELECT ",
         columns!(),
         " FROM sessions WHERE job_id = $1 AND snapshot_id = $2
-             AND (trigger_kind = 'first_push'
+             AND (trigger_kind IN ('first_push', 'change')
                   OR created_at <= (SELECT committed_at FROM snapshots WHERE job_id = $1 AND id = $2))
            ORDER BY created_at, id LIMIT 1"
     ))
@@ -490,9 +500,16 @@ pub enum Verdict {
     Reject,
 }
 
-/// Approves or rejects a held session of `tenant`; false if there is no
-/// such held session (another decision came first).
-pub async fn decide(db: &Db, tenant: TenantId, id: SessionId, verdict: Verdict, by: &str) -> Result<bool, StoreError> {
+/// Approves or rejects a held session of `tenant`, on `conn` (the
+/// caller's write transaction); false if there is no such held session
+/// (another decision came first).
+pub async fn decide(
+    conn: &mut sqlx::AnyConnection,
+    tenant: TenantId,
+    id: SessionId,
+    verdict: Verdict,
+    by: &str,
+) -> Result<bool, StoreError> {
     let sql = match verdict {
         Verdict::Approve => {
             "UPDATE sessions SET status = 'queued', approved_digest = plan_digest, decided_by = $1, decided_at = $2, started_at = NULL,
@@ -503,8 +520,7 @@ pub async fn decide(db: &Db, tenant: TenantId, id: SessionId, verdict: Verdict, 
             "UPDATE sessions SET status = 'rejected', decided_by = $1, decided_at = $2 WHERE id = $3 AND tenant_id = $4 AND status = 'held'"
         }
     };
-    let result =
-        sqlx::query(sql).bind(by).bind(now_ms()).bind(id.to_string()).bind(tenant.to_string()).execute(&mut *db.writer().await?).await?;
+    let result = sqlx::query(sql).bind(by).bind(now_ms()).bind(id.to_string()).bind(tenant.to_string()).execute(&mut *conn).await?;
     Ok(result.rows_affected() == 1)
 }
 

@@ -24,7 +24,7 @@ pub async fn create_tenant(db: &Db, name: &str, expires: Option<UnixMillis>) -> 
         .bind(now_ms())
         .execute(&mut *tx)
         .await?;
-    let token = insert_admin_token(&mut tx, id, None, expires).await?;
+    let token = add_admin_token(&mut tx, id, None, expires).await?;
     tx.commit().await?;
     Ok(CreatedTenant {
         tenant_id: id,
@@ -34,18 +34,9 @@ pub async fn create_tenant(db: &Db, name: &str, expires: Option<UnixMillis>) -> 
     })
 }
 
-/// Issues another admin token for a tenant (returned once, stored hashed).
+/// Issues another admin token for a tenant (returned once, stored hashed),
+/// on `conn` (the caller's write transaction, or the writer).
 pub async fn add_admin_token(
-    db: &Db,
-    tenant: TenantId,
-    label: Option<&str>,
-    expires: Option<UnixMillis>,
-) -> Result<CreatedAdminToken, StoreError> {
-    let mut conn = db.writer().await?;
-    insert_admin_token(&mut conn, tenant, label, expires).await
-}
-
-async fn insert_admin_token(
     conn: &mut sqlx::AnyConnection,
     tenant: TenantId,
     label: Option<&str>,
@@ -154,13 +145,14 @@ pub async fn list_admin_tokens(
     .await
 }
 
-/// Revokes (deletes) the tenant's admin token `id`; false when the tenant
-/// has no such token. From then on the token is an unknown one.
-pub async fn revoke_admin_token(db: &Db, tenant: TenantId, id: AdminTokenId) -> Result<bool, StoreError> {
+/// Revokes (deletes) the tenant's admin token `id` on `conn` (the caller's
+/// write transaction, or the writer); false when the tenant has no such
+/// token. From then on the token is an unknown one.
+pub async fn revoke_admin_token(conn: &mut sqlx::AnyConnection, tenant: TenantId, id: AdminTokenId) -> Result<bool, StoreError> {
     let result = sqlx::query("DELETE FROM admin_tokens WHERE id = $1 AND tenant_id = $2")
         .bind(id.to_string())
         .bind(tenant.to_string())
-        .execute(&mut *db.writer().await?)
+        .execute(&mut *conn)
         .await?;
     Ok(result.rows_affected() == 1)
 }
@@ -207,13 +199,13 @@ pub async fn settings(conn: &mut sqlx::AnyConnection, tenant: TenantId) -> Resul
     settings_from_row(&row)
 }
 
-/// Replaces a tenant's settings.
-pub async fn set_settings(db: &Db, tenant: TenantId, settings: &TenantSettings) -> Result<(), StoreError> {
+/// Replaces a tenant's settings, on `conn` (the caller's write transaction).
+pub async fn set_settings(conn: &mut sqlx::AnyConnection, tenant: TenantId, settings: &TenantSettings) -> Result<(), StoreError> {
     sqlx::query("UPDATE tenants SET purge_after_days = $1, session_retention_days = $2 WHERE id = $3")
         .bind(i64::from(settings.purge_after_days))
         .bind(settings.session_retention_days.map(i64::from))
         .bind(tenant.to_string())
-        .execute(&mut *db.writer().await?)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }

@@ -95,7 +95,10 @@ async fn revoked_and_expired_tokens_are_refused_on_every_route(engine: Engine) {
     // Time is driven through the store: a token issued with its expiry passed.
     let db = db(&app).await;
     let tenant = store::tenants::admin_token(&db, &admin).await.unwrap().unwrap().tenant_id;
-    let expired = store::tenants::add_admin_token(&db, tenant, Some("old"), Some(UnixMillis::now().minus_ms(1000))).await.unwrap();
+    let expired =
+        store::tenants::add_admin_token(&mut db.writer().await.unwrap(), tenant, Some("old"), Some(UnixMillis::now().minus_ms(1000)))
+            .await
+            .unwrap();
 
     refused_everywhere(&app, &[&leaked.admin_token, &own.admin_token, &expired.admin_token]).await;
 
@@ -203,7 +206,7 @@ async fn tokens_from_before_the_migration_keep_working(engine: Engine) {
     let (tokens, _) = store::tenants::list_admin_tokens(&db, tenant, 10, None).await.unwrap();
     assert_eq!(tokens.len(), 1);
     assert_eq!((tokens[0].label.as_deref(), tokens[0].expires_at), (None, None));
-    assert!(store::tenants::revoke_admin_token(&db, tenant, tokens[0].id).await.unwrap());
+    assert!(store::tenants::revoke_admin_token(&mut db.writer().await.unwrap(), tenant, tokens[0].id).await.unwrap());
     assert_eq!(store::tenants::tenant_for_admin_token(&db, value).await.unwrap(), None);
 }
 

@@ -147,6 +147,7 @@ fn job_with_paths(relative: usize, group: usize) -> CreateJob {
         full_sync_interval_days: None,
         user_filter: None,
         policy: None,
+        sync_mode: None,
     }
 }
 

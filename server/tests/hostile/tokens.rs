@@ -156,7 +156,7 @@ async fn a_token_cannot_carry_another_body(engine: Engine) {
     let swapped = serde_json::to_vec(&w.agent.rotation(&attacker)).unwrap();
     post_with(token, swapped, "/agent/v1/key").await.assert_problem(401);
     assert_eq!(w.agent.get(&w.app, JOB).await.status, 200, "the agent's key is still the one");
-    let as_attacker = Agent { key: attacker, id: w.agent.id, audience: w.agent.audience.clone(), job_id: w.agent.job_id };
+    let as_attacker = Agent { key: attacker, id: w.agent.id, audience: w.agent.audience.clone(), job_id: w.agent.job_id, fence: None };
     as_attacker.get(&w.app, JOB).await.assert_problem(401);
 
     // An offer with another manifest.
@@ -464,7 +464,7 @@ async fn of_two_concurrent_rotations_exactly_one_succeeds(engine: Engine) {
         let (won, lost) = if winner == 0 { (a, b) } else { (b, a) };
         w.agent.key = won;
         assert_eq!(w.agent.get(&w.app, JOB).await.status, 200, "round {round}: the winner's key is in place");
-        let as_loser = Agent { key: lost, id: w.agent.id, audience: w.agent.audience.clone(), job_id: w.agent.job_id };
+        let as_loser = Agent { key: lost, id: w.agent.id, audience: w.agent.audience.clone(), job_id: w.agent.job_id, fence: None };
         as_loser.get(&w.app, JOB).await.assert_problem(401);
     }
     assert!(races >= ROUNDS / 4, "only {races} of {ROUNDS} rounds raced: the test did not run the race");

@@ -155,7 +155,23 @@ impl Answer {
 
 impl TestApp {
     pub async fn send(&self, method: reqwest::Method, path: &str, bearer: Option<&str>, body: Option<reqwest::Body>, json: bool) -> Answer {
+        self.send_with(method, path, bearer, body, json, &[]).await
+    }
+
+    /// [`TestApp::send`] with extra request headers.
+    pub async fn send_with(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<reqwest::Body>,
+        json: bool,
+        headers: &[(&str, String)],
+    ) -> Answer {
         let mut request = self.http.request(method, format!("{}{path}", self.url));
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
         if let Some(token) = bearer {
             request = request.bearer_auth(token);
         }

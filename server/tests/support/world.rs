@@ -60,9 +60,16 @@ pub struct Agent {
     pub id: AgentId,
     pub audience: String,
     pub job_id: JobId,
+    /// The fencing token its requests carry (none: the header is left out).
+    pub fence: Option<u64>,
 }
 
 impl Agent {
+    /// The `Roster-Fencing-Token` header its requests carry, if any.
+    fn fence_header(&self) -> Vec<(&'static str, String)> {
+        self.fence.map(|token| (roster_proto::agent::FENCING_TOKEN_HEADER, token.to_string())).into_iter().collect()
+    }
+
     /// A request token for `method` `path` without a body.
     pub fn token(&self, method: &str, path: &str) -> String {
         self.token_for(method, path, b"")
@@ -77,17 +84,19 @@ impl Agent {
     pub async fn get(&self, app: &TestApp, path: &str) -> super::Answer {
         // A token names the path without its query.
         let signed = path.split('?').next().unwrap_or(path);
-        app.send(Method::GET, path, Some(&self.token("GET", signed)), None, false).await
+        app.send_with(Method::GET, path, Some(&self.token("GET", signed)), None, false, &self.fence_header()).await
     }
 
     pub async fn post<B: serde::Serialize>(&self, app: &TestApp, path: &str, body: &B) -> super::Answer {
         let bytes = serde_json::to_vec(body).unwrap();
-        app.send(Method::POST, path, Some(&self.token_for("POST", path, &bytes)), Some(bytes.into()), true).await
+        let token = self.token_for("POST", path, &bytes);
+        app.send_with(Method::POST, path, Some(&token), Some(bytes.into()), true, &self.fence_header()).await
     }
 
     pub async fn put_chunk(&self, app: &TestApp, snapshot: SnapshotId, index: u32, bytes: Vec<u8>) -> super::Answer {
         let path = format!("/agent/v1/snapshots/{snapshot}/chunks/{index}");
-        app.send(Method::PUT, &path, Some(&self.token_for("PUT", &path, &bytes)), Some(bytes.into()), false).await
+        let token = self.token_for("PUT", &path, &bytes);
+        app.send_with(Method::PUT, &path, Some(&token), Some(bytes.into()), false, &self.fence_header()).await
     }
 
     /// The body of a key rotation onto `new_key`, with its proof.
@@ -214,7 +223,7 @@ pub async fn register(app: &TestApp, admin: &str, job: JobId) -> Agent {
     assert_eq!(registered.job_id, job);
     // A registration token works once.
     app.post("/agent/v1/register", None, &request).await.assert_problem(401);
-    Agent { key, id: registered.agent_id, audience: registered.audience, job_id: job }
+    Agent { key, id: registered.agent_id, audience: registered.audience, job_id: job, fence: None }
 }
 
 pub async fn world(engine: Engine) -> World {
@@ -233,6 +242,7 @@ pub fn staff_job(name: &str) -> CreateJob {
         full_sync_interval_days: None,
         user_filter: None,
         policy: None,
+        sync_mode: None,
     }
 }
 

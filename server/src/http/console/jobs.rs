@@ -7,7 +7,7 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use roster_proto::admin::{Agent, Budget, CreateJob, Job, SafeguardPolicy, Schedule, ScheduledRun, Session, UpdateJob};
+use roster_proto::admin::{Agent, Budget, CreateJob, Job, SafeguardPolicy, Schedule, ScheduledRun, Session, SyncMode, UpdateJob};
 use roster_proto::{DailyTime, TenantId};
 use serde::Deserialize;
 
@@ -144,6 +144,8 @@ pub(super) struct JobForm {
     max_lost_basic_percent: String,
     #[serde(default)]
     min_active_users: String,
+    #[serde(default)]
+    sync_mode: String,
 }
 
 fn lines(text: &str) -> Vec<String> {
@@ -174,6 +176,7 @@ impl JobForm {
             max_lost_basic_count: job.policy.max_lost_basic.count.to_string(),
             max_lost_basic_percent: job.policy.max_lost_basic.percent.to_string(),
             min_active_users: job.policy.min_active_users.to_string(),
+            sync_mode: job.sync_mode.as_str().to_owned(),
         }
     }
 
@@ -187,6 +190,7 @@ impl JobForm {
             schedule: Schedule::default(),
             full_sync_interval_days: 7,
             policy: SafeguardPolicy::default(),
+            sync_mode: SyncMode::default(),
             created_at: time::OffsetDateTime::UNIX_EPOCH,
         };
         JobForm { relative_paths: "*".into(), ..JobForm::of(&defaults) }
@@ -219,6 +223,17 @@ impl JobForm {
         })
     }
 
+    /// The sync mode chosen: one of the radio buttons' values.
+    fn sync_mode(&self) -> Result<SyncMode, AppError> {
+        SyncMode::ALL.into_iter().find(|mode| mode.as_str() == self.sync_mode.trim()).ok_or_else(|| {
+            crate::error::RequestError::InvalidBody(format!(
+                "the sync mode must be scheduled or continuous, not `{}`",
+                self.sync_mode.trim()
+            ))
+            .into()
+        })
+    }
+
     fn filter(&self) -> Option<String> {
         Some(self.user_filter.trim().to_owned()).filter(|f| !f.is_empty())
     }
@@ -246,6 +261,7 @@ pub(super) async fn create(State(state): State<AppState>, signed: SignedIn, Form
         schedule: None,
         full_sync_interval_days: None,
         policy: None,
+        sync_mode: None,
     };
     match service::jobs::create_job(&state.db, &signed.caller, &input, state.limits.schedule_jitter_secs).await {
         Ok(job) => Ok(Redirect::to(&paths::job_agents(job.id)).into_response()),
@@ -360,6 +376,7 @@ pub(super) async fn save_general(
             schedule: Some(form.schedule()?),
             full_sync_interval_days: Some(number(&form.full_sync_interval_days, "the days between full snapshots")?),
             policy: Some(form.policy()?),
+            sync_mode: Some(form.sync_mode()?),
         };
         service::jobs::update_job(&state.db, &signed.caller, &job, &patch, state.limits.schedule_jitter_secs).await
     }

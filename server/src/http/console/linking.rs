@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use roster_proto::AccessId;
-use roster_proto::admin::{Access, AccessDelta, Job, LinkInput, LinksPreview};
+use roster_proto::admin::{Access, AccessDelta, LinkInput, LinksPreview};
 use roster_proto::insight::{GroupSummary, OuNode, Structure};
 use serde::Deserialize;
 
@@ -24,8 +24,11 @@ use crate::store;
 
 /// Deepest indentation the OU tree draws (deeper OUs line up with it).
 const MAX_DEPTH: usize = 8;
-/// Groups a picker offers, at most (the search narrows them).
-const MAX_PICKER_GROUPS: usize = 2000;
+/// Groups the structure's table lists, at most (the search narrows them).
+const MAX_TABLE_GROUPS: usize = 200;
+/// Groups the pickers suggest at once, at most: the page offers the first
+/// of them, and typing in a picker asks for those matching what was typed.
+const MAX_SUGGESTIONS: usize = 50;
 
 /// An OU as a row of the flattened tree.
 struct OuRow {
@@ -71,12 +74,18 @@ struct Linking {
     structure: Option<Structure>,
     structure_error: Option<String>,
     ous: Vec<OuRow>,
+    /// The first groups that match the search, for the table.
     groups: Vec<GroupSummary>,
+    /// How many groups match the search in all.
+    groups_matching: usize,
+    /// The pickers' shared suggestions.
+    suggestions: Vec<GroupSummary>,
     pickers: Vec<AccessPicker>,
     search: String,
     notice: Option<String>,
     refresh: String,
     save: String,
+    suggest: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -85,9 +94,8 @@ pub(super) struct LinkingQuery {
     done: Option<String>,
 }
 
-async fn pickers(state: &AppState, signed: &SignedIn, job: &Job, chosen: &[(AccessId, String)]) -> Result<Vec<AccessPicker>, Failure> {
+async fn pickers(state: &AppState, signed: &SignedIn, chosen: &[(AccessId, String)]) -> Result<Vec<AccessPicker>, Failure> {
     let (accesses, _) = store::jobs::list_accesses(&state.db, signed.caller.tenant, MAX_LIMIT, None).await?;
-    let _ = job;
     Ok(accesses
         .into_iter()
         .map(|access| {
@@ -109,10 +117,10 @@ pub(super) async fn page(
         store::jobs::get_links(&mut conn, job.id).await?
     };
     let chosen: Vec<_> = links.iter().map(|l| (l.access_id, l.group.clone())).collect();
-    let pickers = pickers(&state, &signed, &job, &chosen).await?;
+    let pickers = pickers(&state, &signed, &chosen).await?;
     let search = query.search.unwrap_or_default();
     let search_term = Some(search.trim().to_owned()).filter(|s| !s.is_empty());
-    let (structure, structure_error) =
+    let (mut structure, structure_error) =
         match crate::http::insight::structure_of(&state, signed.caller.tenant, job.clone(), search_term).await {
             Ok(structure) => (Some(structure), None),
             Err(error @ (AppError::Session(_) | AppError::Import(_))) => (None, Some(error.detail())),
@@ -122,8 +130,11 @@ pub(super) async fn page(
     if let Some(structure) = &structure {
         flatten(&structure.ous, 0, &mut ous);
     }
-    let mut groups = structure.as_ref().map(|s| s.groups.clone()).unwrap_or_default();
-    groups.truncate(MAX_PICKER_GROUPS);
+    let matching = structure.as_mut().map(|s| std::mem::take(&mut s.groups)).unwrap_or_default();
+    let suggestions = matching.iter().take(MAX_SUGGESTIONS).cloned().collect();
+    let groups_matching = matching.len();
+    let mut groups = matching;
+    groups.truncate(MAX_TABLE_GROUPS);
     let notice = match query.done.as_deref() {
         Some("refresh") => {
             Some("The agent was asked for fresh data: reload this page in a moment to see the structure as AD has it now.".to_owned())
@@ -137,15 +148,49 @@ pub(super) async fn page(
         chrome: Chrome::new(&signed, Section::Jobs),
         refresh: paths::job_structure_refresh(job.id),
         save: paths::job_links(job.id),
+        suggest: paths::job_group_suggestions(job.id),
         frame: JobFrame { job, tab: Tab::Linking },
         structure,
         structure_error,
         ous,
         groups,
+        groups_matching,
+        suggestions,
         pickers,
         search,
         notice,
     })
+}
+
+/// The pickers' suggestions for what is typed in one of them: the first
+/// groups whose name or DN holds it, as `<option>`s of their shared
+/// `<datalist>` (htmx asks as the admin types).
+#[derive(Template)]
+#[template(path = "_group_options.html")]
+struct GroupOptions {
+    suggestions: Vec<GroupSummary>,
+}
+
+/// `GET` with the picker's own field (`access-<id>=typed`) or `q=typed`.
+pub(super) async fn group_suggestions(
+    State(state): State<AppState>,
+    signed: SignedIn,
+    Path(job): Path<String>,
+    Query(fields): Query<Vec<(String, String)>>,
+) -> Result<Response, Failure> {
+    let job = tenant_job(&state, &signed, &job).await?;
+    let typed = fields
+        .iter()
+        .find(|(name, _)| name == "q" || name.starts_with("access-"))
+        .map(|(_, value)| value.trim().to_owned())
+        .filter(|value| !value.is_empty());
+    let suggestions = match crate::http::insight::structure_of(&state, signed.caller.tenant, job, typed).await {
+        Ok(structure) => structure.groups.into_iter().take(MAX_SUGGESTIONS).collect(),
+        // No snapshot yet: nothing to suggest (the page says why).
+        Err(AppError::Session(_) | AppError::Import(_)) => Vec::new(),
+        Err(other) => return Err(other.into()),
+    };
+    render(&GroupOptions { suggestions })
 }
 
 pub(super) async fn refresh_structure(

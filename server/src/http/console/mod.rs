@@ -51,6 +51,7 @@ pub fn routes() -> Router<AppState> {
         .route(paths::JOB_LINKING, get(linking::page))
         .route(paths::JOB_STRUCTURE_REFRESH, post(linking::refresh_structure))
         .route(paths::JOB_LINKS, post(linking::save))
+        .route(paths::JOB_GROUP_SUGGESTIONS, get(linking::group_suggestions))
         .route(paths::JOB_AGENTS, get(jobs::agents))
         .route(paths::JOB_REGISTRATION_TOKEN, post(jobs::issue_registration_token))
         .route(paths::SESSION, get(sessions::detail))
@@ -66,6 +67,8 @@ pub fn routes() -> Router<AppState> {
         .route(paths::ADMINS, post(tenant::invite_admin))
         .route(paths::ADMIN_REMOVE, post(tenant::remove_admin))
         .route(paths::AUDIT, get(tenant::audit))
+        // Any other console address: the console's own "not found" page, with its headers.
+        .route(paths::CONSOLE_ANYTHING, axum::routing::any(|| async { Failure(AppError::NotFound(crate::error::Missing::Route)) }))
         .layer(axum::middleware::from_fn(guard))
 }
 
@@ -77,7 +80,9 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 /// Refuses cross-site state changes and adds the security headers.
 async fn guard(request: Request, next: Next) -> Response {
     let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    let mut response = match (safe, cross_site(request.headers())) {
+    // HTTP/1.1 names the authority in `Host`, HTTP/2 in the request's URI (`:authority`).
+    let authority = request.uri().authority().map(|a| a.as_str().to_owned());
+    let mut response = match (safe, cross_site(request.headers(), authority.as_deref())) {
         (false, Some(from)) => Failure(Denied::CrossSite(from).into()).into_response(),
         _ => next.run(request).await,
     };
@@ -94,9 +99,10 @@ async fn guard(request: Request, next: Next) -> Response {
 
 /// Where a state-changing request came from, when that is not the
 /// console's own origin: `Sec-Fetch-Site` when the browser sends it, else
-/// `Origin` compared with the request's `Host`; a request with neither
-/// (not a browser's form or fetch) is refused too.
-fn cross_site(headers: &HeaderMap) -> Option<String> {
+/// `Origin` compared with the request's `Host` (or, in HTTP/2, the URI's
+/// `authority`); a request with neither (not a browser's form or fetch) is
+/// refused too.
+fn cross_site(headers: &HeaderMap, authority: Option<&str>) -> Option<String> {
     if let Some(site) = headers.get("sec-fetch-site") {
         return match site.to_str() {
             Ok("same-origin") => None,
@@ -105,7 +111,7 @@ fn cross_site(headers: &HeaderMap) -> Option<String> {
         };
     }
     let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).or(authority);
     match (origin, host) {
         (Some(origin), Some(host)) if origin.split_once("://").is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host)) => None,
         (Some(origin), _) => Some(format!("Origin: {}", origin.escape_debug())),
@@ -211,7 +217,12 @@ mod tests {
             (&[], false),
         ];
         for (pairs, allowed) in cases {
-            assert_eq!(cross_site(&headers(pairs)).is_none(), *allowed, "{pairs:?}");
+            assert_eq!(cross_site(&headers(pairs), None).is_none(), *allowed, "{pairs:?}");
         }
+        // HTTP/2: no Host header, the authority is the URI's.
+        let origin = headers(&[("origin", "https://roster.test")]);
+        assert_eq!(cross_site(&origin, Some("roster.test")), None);
+        assert!(cross_site(&origin, Some("evil.test")).is_some());
+        assert!(cross_site(&origin, None).is_some());
     }
 }

@@ -19,6 +19,7 @@ pub const JOB_IMPORTS: &str = "/console/jobs/{job}/imports";
 pub const JOB_LINKING: &str = "/console/jobs/{job}/linking";
 pub const JOB_STRUCTURE_REFRESH: &str = "/console/jobs/{job}/structure/refresh";
 pub const JOB_LINKS: &str = "/console/jobs/{job}/links";
+pub const JOB_GROUP_SUGGESTIONS: &str = "/console/jobs/{job}/group-suggestions";
 pub const JOB_AGENTS: &str = "/console/jobs/{job}/agents";
 pub const JOB_REGISTRATION_TOKEN: &str = "/console/jobs/{job}/registration-token";
 pub const SESSION: &str = "/console/sessions/{session}";
@@ -34,6 +35,8 @@ pub const SETTINGS: &str = "/console/settings";
 pub const ADMINS: &str = "/console/settings/admins";
 pub const ADMIN_REMOVE: &str = "/console/settings/admins/{admin}/remove";
 pub const AUDIT: &str = "/console/settings/audit";
+/// Every other address under the console's.
+pub const CONSOLE_ANYTHING: &str = "/console/{*rest}";
 
 /// `pattern` with its one `{...}` segment replaced by `id`.
 fn fill(pattern: &str, id: impl std::fmt::Display) -> String {
@@ -60,6 +63,9 @@ pub fn job_structure_refresh(id: JobId) -> String {
 }
 pub fn job_links(id: JobId) -> String {
     fill(JOB_LINKS, id)
+}
+pub fn job_group_suggestions(id: JobId) -> String {
+    fill(JOB_GROUP_SUGGESTIONS, id)
 }
 pub fn job_agents(id: JobId) -> String {
     fill(JOB_AGENTS, id)

@@ -54,6 +54,7 @@ impl SessionRow {
             roster_proto::admin::SessionTrigger::FirstPush => "first snapshot",
             roster_proto::admin::SessionTrigger::Manual => "by an admin",
             roster_proto::admin::SessionTrigger::Schedule => "scheduled",
+            roster_proto::admin::SessionTrigger::Change => "change in AD",
         }
     }
 }

@@ -72,14 +72,22 @@ impl SignedIn {
 /// the database could not say.
 #[derive(Debug)]
 pub enum NotSignedIn {
-    SignIn,
+    /// `htmx`: the request is htmx's (a poll or a fragment), which must not
+    /// swap the sign-in page into the page it updates.
+    SignIn {
+        htmx: bool,
+    },
     Failed(Failure),
 }
 
 impl IntoResponse for NotSignedIn {
     fn into_response(self) -> Response {
         match self {
-            NotSignedIn::SignIn => Redirect::to(paths::SIGN_IN).into_response(),
+            // 401 is never swapped in; `HX-Redirect` sends the whole page to sign in.
+            NotSignedIn::SignIn { htmx: true } => {
+                (axum::http::StatusCode::UNAUTHORIZED, [("hx-redirect", paths::SIGN_IN)], "Sign in again.").into_response()
+            }
+            NotSignedIn::SignIn { htmx: false } => Redirect::to(paths::SIGN_IN).into_response(),
             NotSignedIn::Failed(failure) => failure.into_response(),
         }
     }
@@ -89,9 +97,10 @@ impl FromRequestParts<AppState> for SignedIn {
     type Rejection = NotSignedIn;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let secret = session_secret(&parts.headers, state.console.secure_cookies).ok_or(NotSignedIn::SignIn)?;
+        let sign_in = NotSignedIn::SignIn { htmx: parts.headers.get("hx-request").is_some_and(|v| v == "true") };
+        let Some(secret) = session_secret(&parts.headers, state.console.secure_cookies) else { return Err(sign_in) };
         let session = service::admins::session(&state.db, &secret).await.map_err(|e| NotSignedIn::Failed(e.into()))?;
-        let session = session.ok_or(NotSignedIn::SignIn)?;
+        let Some(session) = session else { return Err(sign_in) };
         // The tenant's request rate counts console requests as it counts the API's.
         state
             .rate

@@ -1,9 +1,10 @@
 //! Faults end to end, with the real binaries: the server killed while the
-//! agent uploads, while a snapshot commits and while an import runs (by
-//! `ROSTER_FAULT`, which aborts the process at a known point), and the
-//! database taken away while the agent pushes. After each, the database is
-//! read directly to show that nothing was half-applied, and once the server
-//! is back the same agent run finishes with everything imported exactly once.
+//! agent uploads (chunk by chunk, and inside an offer carrying its chunk),
+//! while a snapshot commits and while an import runs (by `ROSTER_FAULT`,
+//! which aborts the process at a known point), and the database taken away
+//! while the agent pushes. After each, the database is read directly to show
+//! that nothing was half-applied, and once the server is back the same agent
+//! run finishes with everything imported exactly once.
 
 use std::time::Duration;
 
@@ -133,6 +134,63 @@ async fn sqlite_server_killed_during_upload() {
 #[tokio::test]
 async fn postgres_server_killed_during_upload() {
     server_killed_during_upload(Engine::Postgres).await;
+}
+
+/// Killed inside an offer that carried its only chunk inline and asked for
+/// the commit (a small snapshot is one request), right after the chunk was
+/// stored: nothing is applied; the agent's offer, retried against the
+/// restarted server, finds the chunk stored, commits, and the people are
+/// imported once.
+async fn server_killed_during_an_inline_offer(engine: Engine) {
+    let mut server = Server::start_with_fault(engine, false, Some("abort-after-chunks=1")).await;
+    let agent = Agent::new(LdapTransport::Ldaps, 1000);
+    let ou = TestOu::create();
+    let people = ["ann", "bob", "cid", "dan", "eve", "fay"];
+    ou.add_users(&people);
+    let group = ou.add_group("Staff", &people);
+    let job = job_over("inline-faults", &[&format!("OU=In,{}", ou.relative)], &[&ou.relative]);
+    let (admin, job, _) = set_up(&server, &agent, job, &[(group, AccessKind::User, "HQ")]).await;
+    let mut push = agent.spawn(&["push"], 10);
+    let status = server.wait_for_exit(RUN).await;
+    assert!(!status.success(), "the server aborted: {status}");
+    push.wait_for_log("request failed; retrying", RUN);
+    let (snapshots, objects, sessions, _, users) = holdings(&server, &job).await;
+    assert_eq!((snapshots, objects, sessions, users), (0, 0, 0, 0), "nothing is applied from an unfinished offer");
+    let stored =
+        count(&server, "SELECT COUNT(*) FROM snapshot_chunks c JOIN snapshots s ON s.id = c.snapshot_id WHERE s.job_id = $1", &job).await;
+    assert_eq!(stored, 1, "the server died after storing the chunk the offer carried");
+
+    server.restart().await;
+    let output = push.finish(RUN);
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the push failed ({}):\n{log}", output.status);
+    assert!(!log.contains("chunk uploaded"), "the chunk travelled inline, never by PUT:\n{log}");
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("push prints JSON");
+    assert_eq!((summary["users"].as_u64(), summary["chunks"].as_u64()), (Some(people.len() as u64), Some(1)), "{summary}");
+    let session: Session = serde_json::from_value(summary["session"].clone()).expect("push prints the import session");
+    assert_eq!((session.status, session.counts.created), (SessionStatus::Succeeded, people.len() as u64), "{session:?}");
+
+    let (snapshots, _, sessions, succeeded, users) = holdings(&server, &job).await;
+    assert_eq!((snapshots, sessions, succeeded, users), (1, 1, 1, people.len() as i64));
+    let chunks =
+        count(&server, "SELECT COUNT(*) FROM snapshot_chunks c JOIN snapshots s ON s.id = c.snapshot_id WHERE s.job_id = $1", &job).await;
+    assert_eq!(chunks, 1, "the chunk is stored once");
+    let imported = admin.all_users(job.id).await;
+    let mut names: Vec<_> = imported.iter().map(|u| u.username.clone()).collect();
+    names.sort();
+    let mut expected: Vec<_> = people.iter().map(|p| ou.sam(p)).collect();
+    expected.sort();
+    assert_eq!(names, expected, "each person imported once");
+}
+
+#[tokio::test]
+async fn sqlite_server_killed_during_an_inline_offer() {
+    server_killed_during_an_inline_offer(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_server_killed_during_an_inline_offer() {
+    server_killed_during_an_inline_offer(Engine::Postgres).await;
 }
 
 /// Killed with the snapshot's directory state written but not committed:

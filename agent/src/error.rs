@@ -102,6 +102,13 @@ pub struct AgentError {
     pub cause: Box<Cause>,
 }
 
+impl AgentError {
+    /// True when the server refused the stage's request with problem `kind`.
+    pub fn is(&self, kind: roster_proto::problem::ProblemKind) -> bool {
+        matches!(self.cause.as_ref(), Cause::Http(http) if http.is(kind))
+    }
+}
+
 /// Why a stage failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Cause {

@@ -13,8 +13,8 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 use roster_proto::admin::Session;
 use roster_proto::agent::{
-    AgentJob, Command, CommandResult, CommitResponse, FENCING_TOKEN_HEADER, Heartbeat, Lease, OfferSnapshot, RegisterRequest,
-    RegisterResponse, RotateKey, SnapshotState,
+    AgentJob, Command, CommandResult, CommitResponse, FENCING_TOKEN_HEADER, Heartbeat, InlineChunk, Lease, OfferResponse, OfferSnapshot,
+    RegisterRequest, RegisterResponse, RotateKey,
 };
 use roster_proto::problem::{Problem, ProblemKind};
 use roster_proto::{AgentId, CommandId, SessionId, SnapshotId};
@@ -320,11 +320,17 @@ impl ServerClient {
         Ok(lease)
     }
 
-    /// `POST /agent/v1/snapshots`. `manifest_token` is asked for on every
-    /// attempt, so the caller can re-sign a token about to expire.
-    pub async fn offer_snapshot(&self, mut manifest_token: impl FnMut() -> Result<String, TokenError>) -> Result<SnapshotState, HttpError> {
+    /// `POST /agent/v1/snapshots`, with `chunks` inline and, if `commit`,
+    /// the commit. `manifest_token` is asked for on every attempt, so the
+    /// caller can re-sign a token about to expire.
+    pub async fn offer_snapshot(
+        &self,
+        mut manifest_token: impl FnMut() -> Result<String, TokenError>,
+        chunks: &[InlineChunk],
+        commit: bool,
+    ) -> Result<OfferResponse, HttpError> {
         self.call(Method::POST, "agent/v1/snapshots", true, || {
-            let offer = OfferSnapshot { manifest_token: manifest_token()? };
+            let offer = OfferSnapshot { manifest_token: manifest_token()?, chunks: chunks.to_vec(), commit };
             Ok(Payload::Json(serde_json::to_vec(&offer).map_err(HttpError::Encode)?))
         })
         .await

@@ -101,15 +101,16 @@ impl SnapshotRead {
 
 /// Connects, reads the watermark, lets `plan` decide full or delta from
 /// it, reads into `spool_dir` (chunk by chunk as pages arrive) and closes.
-/// On any failure the spool directory is removed: a partial read is never
-/// pushed.
+/// `plan` may also decline (`None`): then nothing is read, and the answer
+/// is `None`. On any failure the spool directory is removed: a partial
+/// read is never pushed.
 pub async fn read_snapshot(
     settings: &LdapSettings,
     scope: &JobScope,
     spool_dir: &Path,
     snapshot_id: SnapshotId,
-    plan: impl FnOnce(&Watermark) -> SnapshotPlan,
-) -> Result<SnapshotRead, AgentError> {
+    plan: impl FnOnce(&Watermark) -> Option<SnapshotPlan>,
+) -> Result<Option<SnapshotRead>, AgentError> {
     let result = read_inner(settings, scope, spool_dir, snapshot_id, plan).await;
     if result.is_err() {
         spool::remove_dir(spool_dir);
@@ -122,12 +123,15 @@ async fn read_inner(
     scope: &JobScope,
     spool_dir: &Path,
     snapshot_id: SnapshotId,
-    plan: impl FnOnce(&Watermark) -> SnapshotPlan,
-) -> Result<SnapshotRead, AgentError> {
+    plan: impl FnOnce(&Watermark) -> Option<SnapshotPlan>,
+) -> Result<Option<SnapshotRead>, AgentError> {
     let read_started_at = OffsetDateTime::now_utc();
     let mut directory = Directory::connect(settings).await?;
     let info = directory.directory_info(settings.base_dn.as_deref()).await?;
-    let plan = plan(&info.watermark);
+    let Some(plan) = plan(&info.watermark) else {
+        directory.close().await;
+        return Ok(None);
+    };
     let mode = match &plan {
         SnapshotPlan::Full { reason } => {
             info!(%reason, "full snapshot");
@@ -152,5 +156,5 @@ async fn read_inner(
     let spooled = spool.finish()?;
     directory.close().await;
     info!(chunks = spooled.chunks.len(), bytes = spooled.bytes(), dir = %spooled.dir.display(), "snapshot spooled");
-    Ok(SnapshotRead { snapshot_id, read_started_at, info, plan, scope: resolved, stats, spooled })
+    Ok(Some(SnapshotRead { snapshot_id, read_started_at, info, plan, scope: resolved, stats, spooled }))
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::{DELTA_BASE_MISMATCH, MockServer, REGISTRATION_TOKEN, TempDir, TestOu, dc};
 use roster_agent::commands::Context;
-use roster_agent::commands::push::{PushOptions, push};
+use roster_agent::commands::push::{PushOptions, push, push_with};
 use roster_agent::commands::register::{RegisterOptions, register};
 use roster_agent::config::EnvMap;
 use roster_agent::http::HttpError;
@@ -272,29 +272,42 @@ async fn a_refused_delta_base_is_followed_by_a_full_snapshot_in_the_same_run() {
     }
     assert_eq!(std::fs::read_dir(ctx.state.spool_root()).map(|d| d.count()).unwrap_or(0), 0, "no spool left behind");
 
-    // At the commit: same fallback.
+    // At the commit (the snapshot is small: it travels with its chunks and the commit in one
+    // request, so the commit's refusal is the offer's answer): same fallback. The agent first
+    // commits again, in case the refusal answers a repeated offer of a delta that was committed.
     server.lock().offered.clear();
-    server.lock().problems.push_back(("/commit".into(), 409, DELTA_BASE_MISMATCH.into()));
+    server.lock().requests.clear();
+    server.lock().problems.push_back(("/agent/v1/snapshots".into(), 409, DELTA_BASE_MISMATCH.into()));
     let report = push(&ctx, &PushOptions::default()).await.unwrap();
     assert_eq!(report.snapshot.kind, SnapshotKind::Full);
-    assert_eq!(kinds(&server.lock().offered), [SnapshotKind::Delta, SnapshotKind::Full]);
+    {
+        let s = server.lock();
+        let uploads: Vec<&str> = s.requests.iter().map(String::as_str).filter(|r| r.contains("/snapshots")).collect();
+        assert_eq!(uploads.len(), 3, "offer, commit again, offer of the full snapshot: {uploads:?}");
+        assert!(uploads[1].ends_with("/commit"), "{uploads:?}");
+        assert!(!uploads.iter().any(|r| r.contains("/chunks/")), "every chunk inline: {uploads:?}");
+    }
+    // The refused offer was answered before the stand-in looked at it.
+    assert_eq!(kinds(&server.lock().offered), [SnapshotKind::Full]);
 
     // Only once per run: a second refusal is the run's error.
     server.lock().offered.clear();
+    server.lock().requests.clear();
     for _ in 0..2 {
-        server.lock().problems.push_back(("/commit".into(), 409, DELTA_BASE_MISMATCH.into()));
+        server.lock().problems.push_back(("/agent/v1/snapshots".into(), 409, DELTA_BASE_MISMATCH.into()));
     }
     let error = push(&ctx, &PushOptions::default()).await.unwrap_err();
-    assert_eq!(error.stage, Stage::Commit);
-    assert_eq!(kinds(&server.lock().offered), [SnapshotKind::Delta, SnapshotKind::Full]);
+    assert_eq!(error.stage, Stage::Upload);
+    let offers = server.lock().requests.iter().filter(|r| r.ends_with("/agent/v1/snapshots")).count();
+    assert_eq!(offers, 2, "a delta, then once a full snapshot");
 
     // Any other 409 is not a reason for a full snapshot.
     server.lock().offered.clear();
-    server.lock().problems.push_back(("/commit".into(), 409, "about:blank".into()));
+    server.lock().problems.push_back(("/agent/v1/snapshots".into(), 409, "about:blank".into()));
     let error = push(&ctx, &PushOptions::default()).await.unwrap_err();
-    assert_eq!(error.stage, Stage::Commit);
+    assert_eq!(error.stage, Stage::Upload);
     assert!(error.to_string().contains("409 Conflict: injected problem"), "{error}");
-    assert_eq!(kinds(&server.lock().offered), [SnapshotKind::Delta]);
+    assert!(server.lock().offered.is_empty(), "refused before the manifest was looked at");
     ou.remove().await;
 }
 
@@ -320,6 +333,82 @@ async fn a_standby_pushes_nothing_and_the_holder_sends_its_fencing_token() {
     let report = push(&ctx, &PushOptions::default()).await.unwrap();
     assert_eq!(report.snapshot.users, 1);
     assert!(server.lock().session.is_some(), "committed with the token");
+    ou.remove().await;
+}
+
+/// `run`'s change pushes: on the job as the last push left it, a delta is
+/// one request (no job, no lease asked for, the chunks and the commit in
+/// the offer); where that job no longer holds (the server moved on, the
+/// lease was lost, the DC's watermark calls for a full snapshot) the push
+/// asks after all and reads nothing it would throw away.
+#[tokio::test]
+async fn a_change_on_the_known_job_is_one_request_and_anything_else_asks() {
+    let dc = dc();
+    let mut ou = TestOu::create(&dc).await;
+    let changed = ou.add_user("chg", None, &[("title", &["Clerk"])]).await;
+    let server = MockServer::start(own_scope(&ou)).await;
+    let (_state, ctx) = registered_with_dc(&server).await;
+    server.lock().lease = Some(7);
+    let identity = ctx.state.identity().unwrap();
+    let client = ctx.client(&identity).unwrap();
+    let options = PushOptions { wait: false, ..PushOptions::default() };
+    server.lock().requests.clear();
+    let requests = |server: &MockServer| -> Vec<String> {
+        let mut s = server.lock();
+        let paths = s.requests.iter().map(|r| r.replace("/roster/agent/v1", "")).collect();
+        s.requests.clear();
+        paths
+    };
+
+    // Nothing known: the job and the lease first. The job it leaves has the snapshot's watermark as its base.
+    let first = push_with(&ctx, &identity, &client, None, &options).await.unwrap();
+    assert_eq!(requests(&server), ["GET /job", "POST /lease", "POST /snapshots"]);
+    let known = first.job_after.clone().expect("committed: the job as it now stands");
+    let full = server.lock().manifest.clone().unwrap();
+    assert_eq!(known.job.sync, SyncAdvice { base: Some(full.watermark.clone()), full_required: None });
+
+    // A change on the known job: one request, a delta on the right base, with its records.
+    ou.set(&changed, "title", "Chief").await;
+    let second = push_with(&ctx, &identity, &client, Some(&known), &options).await.unwrap();
+    assert_eq!(requests(&server), ["POST /snapshots"]);
+    assert_eq!(second.snapshot.kind, SnapshotKind::Delta);
+    assert_eq!(server.lock().manifest.as_ref().unwrap().base.as_ref(), Some(&full.watermark));
+    assert_eq!(user_named(&received(&server), "-chg").and_then(|u| u.title.as_deref()), Some("Chief"));
+    assert!(server.lock().inline_chunks >= 1);
+    let known = second.job_after.clone().unwrap();
+    assert_eq!(known.asked_at, first.job_after.as_ref().unwrap().asked_at, "the job was not asked for again");
+
+    // The server moved on (another snapshot committed meanwhile): refused, then asked.
+    ou.set(&changed, "title", "Boss").await;
+    let elsewhere = Watermark { usn: known.job.sync.base.as_ref().unwrap().usn + 1, ..full.watermark.clone() };
+    (server.lock().held, server.lock().sync.base) = (Some(elsewhere.clone()), Some(elsewhere.clone()));
+    let third = push_with(&ctx, &identity, &client, Some(&known), &options).await.unwrap();
+    let refused = {
+        let s = server.lock();
+        s.offered[s.offered.len() - 2].snapshot_id
+    };
+    let commit_again = format!("POST /snapshots/{refused}/commit");
+    assert_eq!(requests(&server), ["POST /snapshots", &commit_again, "GET /job", "POST /lease", "POST /snapshots"]);
+    assert_eq!(third.snapshot.kind, SnapshotKind::Delta, "a delta on the server's own base");
+    assert_eq!(server.lock().manifest.as_ref().unwrap().base.as_ref(), Some(&elsewhere));
+
+    // The lease was lost: the offer is fenced; asked, the lease is another's: the push stands by.
+    let known = third.job_after.clone().unwrap();
+    server.lock().lease = None;
+    ou.set(&changed, "title", "Clerk").await;
+    let error = push_with(&ctx, &identity, &client, Some(&known), &options).await.unwrap_err();
+    assert_eq!(error.stage, Stage::Lease, "{error}");
+    assert_eq!(requests(&server), ["POST /snapshots", "GET /job", "POST /lease"]);
+    server.lock().lease = Some(8);
+
+    // A known base on another DC: no delta can build on it, so nothing is read before asking.
+    let mut stale = known.clone();
+    stale.job.sync.base = Some(Watermark { dns_host_name: "dc2.corp.example.test".into(), ..full.watermark.clone() });
+    let offered_before = server.lock().offered.len();
+    let fourth = push_with(&ctx, &identity, &client, Some(&stale), &options).await.unwrap();
+    assert_eq!(requests(&server), ["GET /job", "POST /lease", "POST /snapshots"]);
+    assert_eq!(fourth.snapshot.kind, SnapshotKind::Delta, "the server's own advice");
+    assert_eq!(server.lock().offered.len(), offered_before + 1, "one snapshot read and offered");
     ou.remove().await;
 }
 

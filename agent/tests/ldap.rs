@@ -313,6 +313,9 @@ async fn push_uploads_a_signed_snapshot_and_waits_for_the_import() {
     assert_eq!(report.snapshot.chunks as usize, manifest.chunks.len());
     assert_eq!(report.snapshot.bytes, manifest.total_bytes());
     assert_eq!(s.chunks.len(), manifest.chunks.len(), "every chunk uploaded (one after a retry)");
+    assert!(manifest.total_bytes() > roster_proto::agent::MAX_INLINE_CHUNK_BYTES, "too large to travel inline");
+    assert_eq!(s.inline_chunks, 0, "offer, chunks, commit");
+    assert!(s.failures.is_empty(), "chunk 0 was uploaded on its own, and retried");
     assert!(s.polls >= 3, "polled until finished");
     let records: Vec<Record> = s.chunks.values().flat_map(|b| roster_snapshot::chunk::decode(b).unwrap()).collect();
     assert_eq!(users(&records).len(), 1100);

@@ -144,7 +144,14 @@ impl AppError {
                 UploadError::Version(_) | UploadError::ChunkIndex { .. } | UploadError::ChunkSize { .. } | UploadError::ChunkSha256 { .. },
             ) => (S::UNPROCESSABLE_ENTITY, K::InvalidManifest),
             AppError::Upload(UploadError::ManifestDiffers(_)) => (S::CONFLICT, K::ManifestConflict),
-            AppError::Upload(UploadError::BodySize { .. } | UploadError::BodyHash { .. }) => (S::UNPROCESSABLE_ENTITY, K::ChunkMismatch),
+            AppError::Upload(
+                UploadError::BodySize { .. }
+                | UploadError::BodyHash { .. }
+                | UploadError::InlineUnknown { .. }
+                | UploadError::InlineTwice { .. }
+                | UploadError::InlineEncoding { .. }
+                | UploadError::InlineTooLarge { .. },
+            ) => (S::UNPROCESSABLE_ENTITY, K::ChunkMismatch),
             AppError::Upload(UploadError::ChunksMissing(_)) | AppError::Ingest(IngestError::MissingChunk(_)) => {
                 (S::CONFLICT, K::ChunksMissing)
             }
@@ -380,6 +387,8 @@ mod tests {
             (UploadError::ChunkSha256 { position: 0 }.into(), S::UNPROCESSABLE_ENTITY, K::InvalidManifest),
             (UploadError::ManifestDiffers(Uuid::nil().into()).into(), S::CONFLICT, K::ManifestConflict),
             (UploadError::BodySize { index: 0, actual: 1, expected: 2 }.into(), S::UNPROCESSABLE_ENTITY, K::ChunkMismatch),
+            (UploadError::InlineTwice { index: 0 }.into(), S::UNPROCESSABLE_ENTITY, K::ChunkMismatch),
+            (UploadError::InlineTooLarge { bytes: 70_000 }.into(), S::UNPROCESSABLE_ENTITY, K::ChunkMismatch),
             (UploadError::ChunksMissing(vec![1]).into(), S::CONFLICT, K::ChunksMissing),
             (IngestError::MissingChunk(1).into(), S::CONFLICT, K::ChunksMissing),
             (IngestError::BaseMismatch(DeltaRefusal::NoBase).into(), S::CONFLICT, K::DeltaBaseMismatch),

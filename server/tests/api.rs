@@ -9,11 +9,12 @@ mod support;
 
 use reqwest::Method;
 use roster_proto::AccessId;
+use roster_proto::SnapshotId;
 use roster_proto::admin::{
     Access, AccessKind, ChangeDetail, CreateAccess, CreateJob, DeactivationReason, Job, Link, LinkInput, LinksSaved, Page,
     RegistrationToken, Schedule, Session, SessionChange, User,
 };
-use roster_proto::agent::{AgentJob, CommitResponse, RegisterRequest, SnapshotState};
+use roster_proto::agent::{AgentJob, CommitResponse, OfferResponse, OfferSnapshot, RegisterRequest, SnapshotState, SnapshotStatus};
 use roster_proto::manifest::SnapshotKind;
 use roster_proto::problem::ProblemKind;
 use roster_proto::records::{DeletedRecord, GroupMembersRecord, Record};
@@ -479,6 +480,85 @@ async fn uploads_are_checked_against_the_signed_manifest(engine: Engine) {
     w.agent.post(&w.app, &format!("/agent/v1/snapshots/{}/commit", lying.snapshot_id), &()).await.assert_problem(422);
 }
 
+async fn small_snapshots_travel_in_one_request(engine: Engine) {
+    let w = world(engine).await;
+    w.link_sales_to_basic_access().await;
+    let state_of = |id: SnapshotId| format!("/agent/v1/snapshots/{id}");
+
+    // The first snapshot: manifest, chunks and commit in one request, imported at once.
+    let mut full: Vec<Record> = (1..=8).map(|n| user(n, "OU=Staff", 512)).collect();
+    full.push(group(200, "Sales", &[1, 2, 3, 4, 5, 6, 7, 8]));
+    let chunks = chunk(&full, 1024);
+    assert!(chunks.len() >= 2, "several chunks, all inline");
+    let manifest = w.agent.manifest(&chunks, &full);
+    let answer: OfferResponse = w.agent.post(&w.app, "/agent/v1/snapshots", &w.agent.sign_inline(&manifest, &chunks, true)).await.json();
+    assert_eq!((answer.state.status, answer.state.missing_chunks.len()), (SnapshotStatus::Committed, 0));
+    let session = answer.commit.and_then(|c| c.session).expect("the first snapshot's import");
+    session_succeeded(&w.app.wait_for_session(&w.admin, session.id).await);
+    let users: Page<User> = w.app.get("/api/v1/users", &w.admin).await.json();
+    assert_eq!(users.items.len(), 8);
+    let advice = |job: AgentJob| job.sync;
+    assert_eq!(advice(w.agent.get(&w.app, "/agent/v1/job").await.json()).base, Some(watermark(1000)));
+
+    // A delta the same way moves the watermark; offered again (its answer lost, say) it is refused
+    // for its base, and committing it again answers what its commit did.
+    let change = vec![user(9, "OU=Staff", 512), group(200, "Sales", &[1, 2, 3, 4, 5, 6, 7, 8, 9])];
+    let chunks = chunk(&change, 8192);
+    let mut delta = w.agent.manifest(&chunks, &change);
+    (delta.kind, delta.base, delta.watermark) = (SnapshotKind::Delta, Some(watermark(1000)), watermark(1010));
+    let offer = w.agent.sign_inline(&delta, &chunks, true);
+    let answer: OfferResponse = w.agent.post(&w.app, "/agent/v1/snapshots", &offer).await.json();
+    let committed = answer.commit.expect("the commit's answer");
+    assert_eq!(advice(w.agent.get(&w.app, "/agent/v1/job").await.json()).base, Some(watermark(1010)));
+    w.agent.post(&w.app, "/agent/v1/snapshots", &offer).await.assert_problem(409).assert_kind(ProblemKind::DeltaBaseMismatch);
+    let again: CommitResponse = w.agent.post(&w.app, &format!("/agent/v1/snapshots/{}/commit", delta.snapshot_id), &()).await.json();
+    assert_eq!(again.session.map(|s| s.id), committed.session.map(|s| s.id));
+
+    // Chunks that do not fit the manifest are refused before anything is stored.
+    let records: Vec<Record> = (10..=30).map(|n| user(n, "OU=Staff", 512)).collect();
+    let chunks = chunk(&records, 1024);
+    assert!(chunks.len() >= 2);
+    let manifest = w.agent.manifest(&chunks, &records);
+    let refused = |offer: OfferSnapshot, why: &'static str| {
+        let (w, manifest) = (&w, &manifest);
+        async move {
+            let answer = w.agent.post(&w.app, "/agent/v1/snapshots", &offer).await;
+            assert_eq!(answer.status, 422, "{why}: {:?}", answer.body);
+            answer.assert_kind(ProblemKind::ChunkMismatch);
+            w.agent.get(&w.app, &state_of(manifest.snapshot_id)).await.assert_problem(404);
+        }
+    };
+    let mut tampered = chunks[0].clone();
+    let last = tampered.bytes.len() - 1;
+    tampered.bytes[last] ^= 1;
+    refused(w.agent.sign_inline(&manifest, &[tampered], true), "bytes that are not the manifest's").await;
+    let mut elsewhere = chunks[0].clone();
+    elsewhere.index = chunks.len() as u32;
+    refused(w.agent.sign_inline(&manifest, &[elsewhere], false), "an index the manifest does not name").await;
+    refused(w.agent.sign_inline(&manifest, &[chunks[0].clone(), chunks[0].clone()], false), "a chunk twice").await;
+    let mut unpadded = w.agent.sign_inline(&manifest, &chunks[..1], false);
+    unpadded.chunks[0].bytes = unpadded.chunks[0].bytes.trim_end_matches('=').to_owned() + "A";
+    refused(unpadded, "bytes that are not canonical base64").await;
+    let mut large = manifest.clone();
+    for chunk in &mut large.chunks {
+        chunk.size = 40_000;
+    }
+    let offer = w.agent.sign_inline(&large, &chunks, true);
+    let answer = w.agent.post(&w.app, "/agent/v1/snapshots", &offer).await;
+    answer.assert_problem(422).assert_kind(ProblemKind::ChunkMismatch);
+    assert!(answer.body["detail"].as_str().unwrap().contains("at most 65536"), "{:?}", answer.body);
+
+    // Asked to commit with a chunk neither inline nor uploaded: the commit's refusal, the rest kept.
+    let answer = w.agent.post(&w.app, "/agent/v1/snapshots", &w.agent.sign_inline(&manifest, &chunks[..1], true)).await;
+    answer.assert_problem(409).assert_kind(ProblemKind::ChunksMissing);
+    let state: SnapshotState = w.agent.get(&w.app, &state_of(manifest.snapshot_id)).await.json();
+    assert_eq!(state.missing_chunks, (1..chunks.len() as u32).collect::<Vec<_>>());
+    let answer: OfferResponse =
+        w.agent.post(&w.app, "/agent/v1/snapshots", &w.agent.sign_inline(&manifest, &chunks[1..], true)).await.json();
+    assert_eq!(answer.state.status, SnapshotStatus::Committed);
+    assert!(answer.commit.is_some());
+}
+
 async fn agent_tokens_are_bound_to_agent_request_and_key(engine: Engine) {
     let w = world(engine).await;
     let job_token = w.agent.token("GET", "/agent/v1/job");
@@ -915,6 +995,7 @@ on_both_engines!(
     first_snapshot_is_imported_at_once_with_nested_links,
     without_links_nobody_is_imported_and_the_session_says_why,
     uploads_are_checked_against_the_signed_manifest,
+    small_snapshots_travel_in_one_request,
     agent_tokens_are_bound_to_agent_request_and_key,
     tenants_cannot_see_each_other,
     departures_are_deactivated_on_the_next_import,

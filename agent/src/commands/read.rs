@@ -53,7 +53,9 @@ pub async fn read(ctx: &Context, options: &ReadOptions) -> Result<ReadReport, Ag
         None => SnapshotPlan::Full { reason: "the read command reads everything in scope".to_owned() },
         Some(usn) => SnapshotPlan::Delta { base: Watermark { usn, ..current.clone() } },
     };
-    let read = read_snapshot(&settings, &options.scope, &options.out, snapshot_id, plan).await?;
+    let read = read_snapshot(&settings, &options.scope, &options.out, snapshot_id, |current| Some(plan(current)))
+        .await?
+        .ok_or_else(|| Stage::Config.err("the read was declined before it began".to_owned()))?;
     let manifest = read.manifest(AgentId::from(Uuid::nil()), JobId::from(Uuid::nil()));
     let path = options.out.join(MANIFEST_FILE);
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Stage::Spool.err(e.to_string()))?;

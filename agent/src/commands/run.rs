@@ -42,11 +42,11 @@ use tracing::{debug, info, warn};
 
 use super::Context;
 use super::check::check;
-use super::push::{PushOptions, push};
+use super::push::{KnownJob, PushOptions, push, push_with};
 use crate::error::{AgentError, Cause, Stage};
 use crate::http::{HttpError, ServerClient};
 use crate::ldap::Directory;
-use crate::state::StateDir;
+use crate::state::{Identity, StateDir};
 use crate::watch::{WatchOptions, settle, watch};
 
 /// How `run` paces itself.
@@ -195,7 +195,7 @@ pub async fn run(ctx: &Context, options: &RunOptions, stop: impl Future<Output =
     let beating = tokio::spawn(heartbeats(ctx.clone(), Arc::clone(&client), Arc::clone(&health), options.clone(), lease_said));
     let watching = tokio::spawn(watch(ctx.clone(), Arc::clone(&client), options.watch.clone(), holds_lease, Arc::clone(&changed)));
     tokio::pin!(stop);
-    let work = work(ctx, &client, &health, options, &changed);
+    let work = work(ctx, &identity, &client, &health, options, &changed);
     let outcome = tokio::select! {
         () = &mut stop => {
             info!("stop asked: ending");
@@ -210,9 +210,17 @@ pub async fn run(ctx: &Context, options: &RunOptions, stop: impl Future<Output =
 
 /// The command loop: never ends by itself unless the agent's state breaks.
 /// Between commands it pushes the changes the watch rings `changed` for.
-async fn work(ctx: &Context, client: &ServerClient, health: &Health, options: &RunOptions, changed: &Notify) -> Result<(), AgentError> {
+async fn work(
+    ctx: &Context,
+    identity: &Identity,
+    client: &ServerClient,
+    health: &Health,
+    options: &RunOptions,
+    changed: &Notify,
+) -> Result<(), AgentError> {
     let mut retry_change_at: Option<tokio::time::Instant> = None;
     let mut last_upload = tokio::time::Instant::now();
+    let mut known: Option<KnownJob> = None;
     let mut pending = read_unreported(&ctx.state)?;
     let backoff = || {
         ExponentialBuilder::default()
@@ -251,7 +259,7 @@ async fn work(ctx: &Context, client: &ServerClient, health: &Health, options: &R
                 () = changed.notified() => settle(changed, options.settle, options.settle_at_most).await,
                 () = retry_change => {}
             }
-            let failed = push_change(ctx, health, &mut last_upload).await.is_err();
+            let failed = push_change(ctx, identity, client, health, &mut last_upload, &mut known).await.is_err();
             retry_change_at = failed.then(|| tokio::time::Instant::now() + options.change_retry);
         };
         let command = match polled {
@@ -288,22 +296,39 @@ async fn work(ctx: &Context, client: &ServerClient, health: &Health, options: &R
 /// is moved on this often, so a delta's read never reaches far back.
 const EMPTY_DELTA_EVERY: Duration = Duration::from_secs(300);
 
+/// How long a change push builds on the job as the last push left it
+/// before it asks the server again (for the scope and the advice): within
+/// this, a change is one request.
+const KNOWN_JOB_FOR: Duration = Duration::from_secs(60);
+
 /// Pushes what changed in AD (continuous sync): a delta, which the server
 /// imports at once; the import is not waited for. A delta holding nothing
 /// is not uploaded unless the last upload is `EMPTY_DELTA_EVERY` old.
-/// `Err` when it should be tried again (a standby's refusal is not
-/// retried: the holder pushes).
-async fn push_change(ctx: &Context, health: &Health, last_upload: &mut tokio::time::Instant) -> Result<(), ()> {
+/// Goes through `client`, whose connection stays open, and builds on
+/// `known`, the job as the last push left it, while it is fresh
+/// (`KNOWN_JOB_FOR`). `Err` when it should be tried again (a standby's
+/// refusal is not retried: the holder pushes).
+async fn push_change(
+    ctx: &Context,
+    identity: &Identity,
+    client: &ServerClient,
+    health: &Health,
+    last_upload: &mut tokio::time::Instant,
+    known: &mut Option<KnownJob>,
+) -> Result<(), ()> {
     let options = PushOptions { wait: false, skip_empty_delta: last_upload.elapsed() < EMPTY_DELTA_EVERY, ..PushOptions::default() };
-    match push(ctx, &options).await {
+    let fresh = known.take().filter(|k| k.asked_at.elapsed() < KNOWN_JOB_FOR);
+    match push_with(ctx, identity, client, fresh.as_ref(), &options).await {
         Ok(report) if !report.uploaded => {
             debug!(message = %report.message, "the change was out of the job's scope");
+            *known = fresh;
             Ok(())
         }
         Ok(report) => {
             *last_upload = tokio::time::Instant::now();
             let s = &report.snapshot;
             info!(kind = ?s.kind, users = s.users, groups = s.groups, deleted = s.deleted, bytes = s.bytes, message = %report.message, "change pushed");
+            *known = report.job_after;
             Ok(())
         }
         Err(error) if error.stage == Stage::Lease => {

@@ -23,8 +23,8 @@ use roster_agent::Secret;
 use roster_agent::ldap::LdapSettings;
 use roster_proto::admin::{Session, SessionCounts, SessionStatus, SessionTrigger};
 use roster_proto::agent::{
-    AgentJob, CommitResponse, FENCING_TOKEN_HEADER, Lease, OfferSnapshot, RegisterRequest, RegisterResponse, SnapshotState, SnapshotStatus,
-    SyncAdvice,
+    AgentJob, CommitResponse, FENCING_TOKEN_HEADER, Lease, OfferResponse, OfferSnapshot, RegisterRequest, RegisterResponse, SnapshotState,
+    SnapshotStatus, SyncAdvice,
 };
 use roster_proto::manifest::{Manifest, SnapshotKind, Watermark};
 use roster_proto::scope::JobScope;
@@ -75,6 +75,8 @@ pub struct MockState {
     pub manifest_offers: u32,
     /// Uploaded chunks of the last offered snapshot by index, each checked against the manifest.
     pub chunks: BTreeMap<u32, Vec<u8>>,
+    /// How many chunks arrived inside offers (`OfferSnapshot.chunks`).
+    pub inline_chunks: u32,
     /// Session polls answered so far.
     pub polls: u32,
     /// Polls answered `running` before the session finishes.
@@ -93,6 +95,27 @@ pub struct MockState {
     pub lease: Option<u64>,
     /// The fencing token each request for the lease carried.
     pub lease_requests: Vec<Option<u64>>,
+}
+
+impl MockState {
+    /// Commits snapshot `id`, the last offered, once all its chunks are here.
+    /// Refused: the status and detail of the problem to answer.
+    fn commit(&mut self, id: &str) -> Result<CommitResponse, (StatusCode, &'static str)> {
+        let Some(manifest) = self.manifest.clone() else { return Err((StatusCode::NOT_FOUND, "no snapshot")) };
+        if manifest.snapshot_id.to_string() != id {
+            return Err((StatusCode::NOT_FOUND, "other snapshot"));
+        }
+        if manifest.chunks.iter().any(|c| !self.chunks.contains_key(&c.index)) {
+            return Err((StatusCode::CONFLICT, "chunks missing"));
+        }
+        let session = self.start_session.then(|| new_session(self.job_id, manifest.snapshot_id));
+        self.session = session.clone();
+        if self.advance_on_commit {
+            self.held = Some(manifest.watermark.clone());
+            self.sync = SyncAdvice { base: Some(manifest.watermark.clone()), full_required: None };
+        }
+        Ok(CommitResponse { snapshot_id: manifest.snapshot_id, session, message: "imported at once: first snapshot of the job".into() })
+    }
 }
 
 /// A stand-in for the Roster server's agent API, under a path prefix.
@@ -134,6 +157,7 @@ impl MockServer {
             manifest: None,
             manifest_offers: 0,
             chunks: BTreeMap::new(),
+            inline_chunks: 0,
             polls: 0,
             running_polls: 2,
             final_status: SessionStatus::Succeeded,
@@ -321,10 +345,33 @@ async fn handle(State(state): State<Arc<Mutex<MockState>>>, method: Method, uri:
                 // Chunks belong to one snapshot: a new one starts empty.
                 s.chunks.clear();
             }
-            let missing = manifest.chunks.iter().map(|c| c.index).filter(|i| !s.chunks.contains_key(i)).collect();
             let snapshot_id = manifest.snapshot_id;
+            for inline in &offer.chunks {
+                let Some(chunk) = manifest.chunks.iter().find(|c| c.index == inline.index) else {
+                    return problem(StatusCode::UNPROCESSABLE_ENTITY, "no such chunk");
+                };
+                let bytes = inline.decode().unwrap();
+                if roster_snapshot::chunk::verify_hash(&bytes, &chunk.sha256).is_err() {
+                    return problem(StatusCode::UNPROCESSABLE_ENTITY, "chunk hash mismatch");
+                }
+                s.chunks.insert(inline.index, bytes);
+                s.inline_chunks += 1;
+            }
+            let missing = manifest.chunks.iter().map(|c| c.index).filter(|i| !s.chunks.contains_key(i)).collect();
             s.manifest = Some(manifest);
-            json(&SnapshotState { snapshot_id, status: SnapshotStatus::Receiving, missing_chunks: missing })
+            if !offer.commit {
+                return json(&OfferResponse {
+                    state: SnapshotState { snapshot_id, status: SnapshotStatus::Receiving, missing_chunks: missing },
+                    commit: None,
+                });
+            }
+            match s.commit(&snapshot_id.to_string()) {
+                Ok(commit) => json(&OfferResponse {
+                    state: SnapshotState { snapshot_id, status: SnapshotStatus::Committed, missing_chunks: Vec::new() },
+                    commit: Some(commit),
+                }),
+                Err((status, detail)) => problem(status, detail),
+            }
         }
         (Method::PUT, ["agent", "v1", "snapshots", _, "chunks", index]) => {
             if headers.get("content-type").and_then(|v| v.to_str().ok()) != Some("application/octet-stream") {
@@ -340,26 +387,10 @@ async fn handle(State(state): State<Arc<Mutex<MockState>>>, method: Method, uri:
             s.chunks.insert(index, body.to_vec());
             StatusCode::NO_CONTENT.into_response()
         }
-        (Method::POST, ["agent", "v1", "snapshots", id, "commit"]) => {
-            let Some(manifest) = s.manifest.clone() else { return problem(StatusCode::NOT_FOUND, "no snapshot") };
-            if manifest.snapshot_id.to_string() != *id {
-                return problem(StatusCode::NOT_FOUND, "other snapshot");
-            }
-            if manifest.chunks.iter().any(|c| !s.chunks.contains_key(&c.index)) {
-                return problem(StatusCode::CONFLICT, "chunks missing");
-            }
-            let session = s.start_session.then(|| new_session(s.job_id, manifest.snapshot_id));
-            s.session = session.clone();
-            if s.advance_on_commit {
-                s.held = Some(manifest.watermark.clone());
-                s.sync = SyncAdvice { base: Some(manifest.watermark.clone()), full_required: None };
-            }
-            json(&CommitResponse {
-                snapshot_id: manifest.snapshot_id,
-                session,
-                message: "imported at once: first snapshot of the job".into(),
-            })
-        }
+        (Method::POST, ["agent", "v1", "snapshots", id, "commit"]) => match s.commit(id) {
+            Ok(commit) => json(&commit),
+            Err((status, detail)) => problem(status, detail),
+        },
         (Method::GET, ["agent", "v1", "sessions", id]) => {
             let Some(mut session) = s.session.clone().filter(|x| x.id.to_string() == *id) else {
                 return problem(StatusCode::NOT_FOUND, "no such session");

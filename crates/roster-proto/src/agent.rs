@@ -100,7 +100,9 @@ pub struct SyncAdvice {
     pub full_required: Option<String>,
 }
 
-/// `POST /agent/v1/snapshots`: offer a signed manifest.
+/// `POST /agent/v1/snapshots`: offer a signed manifest, and with it, for a
+/// small snapshot, its chunks and the commit: a continuous job's change
+/// then travels in one request instead of three.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OfferSnapshot {
@@ -108,6 +110,51 @@ pub struct OfferSnapshot {
     /// `ManifestClaims` (manifest-claims.schema.json; see `roster-snapshot`).
     #[schemars(regex(pattern = COMPACT_JWT_PATTERN))]
     pub manifest_token: String,
+    /// Chunks sent with the offer, each stored as `PUT
+    /// /agent/v1/snapshots/{id}/chunks/{index}` would store it; each index
+    /// at most once, and at most `MAX_INLINE_CHUNK_BYTES` (65536) decoded
+    /// bytes in all. Absent: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chunks: Vec<InlineChunk>,
+    /// Commit the snapshot once the chunks are stored, as `POST
+    /// /agent/v1/snapshots/{id}/commit` would (every chunk must then be
+    /// stored: sent inline or uploaded before); the answer's `commit` is
+    /// that commit's answer, and a refused commit is the offer's answer.
+    /// Absent: false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub commit: bool,
+}
+
+/// The most chunk bytes (decoded) one offer may carry inline.
+pub const MAX_INLINE_CHUNK_BYTES: u64 = 64 * 1024;
+
+/// A standard, padded base64 text (RFC 4648 section 4).
+pub const BASE64_PATTERN: &str = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$";
+
+/// One chunk inside an offer (`OfferSnapshot.chunks`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InlineChunk {
+    /// The chunk's `index` in the manifest.
+    pub index: u32,
+    /// The chunk's bytes exactly as the manifest names them (their length
+    /// its `size`, their sha256 its `sha256`), in standard padded base64.
+    #[schemars(regex(pattern = BASE64_PATTERN))]
+    pub bytes: String,
+}
+
+impl InlineChunk {
+    /// Chunk `index` carrying `bytes`.
+    pub fn new(index: u32, bytes: &[u8]) -> InlineChunk {
+        use base64::Engine as _;
+        InlineChunk { index, bytes: base64::engine::general_purpose::STANDARD.encode(bytes) }
+    }
+
+    /// The chunk's bytes; `None` when `bytes` is not canonical padded base64.
+    pub fn decode(&self) -> Option<Vec<u8>> {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.decode(&self.bytes).ok()
+    }
 }
 
 /// Where an offered snapshot stands.
@@ -127,6 +174,17 @@ pub struct SnapshotState {
     pub status: SnapshotStatus,
     /// Chunk indexes not yet stored; upload these, then commit.
     pub missing_chunks: Vec<u32>,
+}
+
+/// The server's answer to an offer: the snapshot's state, and when the
+/// offer asked to commit, the commit's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OfferResponse {
+    #[serde(flatten)]
+    pub state: SnapshotState,
+    /// Present when the offer asked to commit (`OfferSnapshot.commit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<CommitResponse>,
 }
 
 /// `POST /agent/v1/snapshots/{id}/commit`: the snapshot is whole.

@@ -24,8 +24,8 @@ use crate::admin::{
     StartImport, SyncMode, TenantSettings, UpdateAccess, UpdateJob, User,
 };
 use crate::agent::{
-    AgentJob, Command, CommandAction, CommandOutcome, CommandResult, CommitResponse, Heartbeat, Lease, OfferSnapshot, RegisterRequest,
-    RegisterResponse, RotateKey, SnapshotState, SnapshotStatus, SyncAdvice,
+    AgentJob, Command, CommandAction, CommandOutcome, CommandResult, CommitResponse, Heartbeat, InlineChunk, Lease, OfferResponse,
+    OfferSnapshot, RegisterRequest, RegisterResponse, RotateKey, SnapshotState, SnapshotStatus, SyncAdvice,
 };
 use crate::claims::{ManifestClaims, RequestClaims, RotationClaims};
 use crate::insight::{AccessGrant, Explanation, GrantChain, GroupStep, GroupSummary, OuNode, Reason, ReasonCode, Structure};
@@ -206,6 +206,8 @@ registry! {
     AgentJob => "agent-api.schema.json" # "agentJob", "AgentJob";
     SyncAdvice => "agent-api.schema.json" # "syncAdvice", "SyncAdvice";
     OfferSnapshot => "agent-api.schema.json" # "offerSnapshot", "OfferSnapshot";
+    InlineChunk => "agent-api.schema.json" # "inlineChunk";
+    OfferResponse => "agent-api.schema.json" # "offerResponse", "OfferResponse";
     SnapshotStatus => "agent-api.schema.json" # "snapshotStatus";
     SnapshotState => "agent-api.schema.json" # "snapshotState", "SnapshotState";
     CommitResponse => "agent-api.schema.json" # "commitResponse", "CommitResponse";

@@ -25,8 +25,8 @@ use roster_proto::admin::{
     SessionTrigger, StartImport, SyncMode, TenantSettings, User,
 };
 use roster_proto::agent::{
-    AgentJob, Command, CommandAction, CommandOutcome, CommandResult, CommitResponse, Heartbeat, OfferSnapshot, RegisterRequest,
-    RegisterResponse, SnapshotState, SnapshotStatus, SyncAdvice,
+    AgentJob, Command, CommandAction, CommandOutcome, CommandResult, CommitResponse, Heartbeat, InlineChunk, OfferResponse, OfferSnapshot,
+    RegisterRequest, RegisterResponse, SnapshotState, SnapshotStatus, SyncAdvice,
 };
 use roster_proto::insight::{AccessGrant, Explanation, GrantChain, GroupStep, GroupSummary, OuNode, Reason, ReasonCode, Structure};
 use roster_proto::manifest::{
@@ -865,9 +865,34 @@ fn agent_api_bodies_match() {
         "a string USN",
     );
 
-    c.check(&s("offerSnapshot"), &OfferSnapshot { manifest_token: jwt(&manifest_claims(&manifest())) });
-    c.check(&s("offerSnapshot"), &OfferSnapshot { manifest_token: jwt(&manifest_claims(&delta_manifest())) });
+    c.check(&s("offerSnapshot"), &OfferSnapshot { manifest_token: jwt(&manifest_claims(&manifest())), chunks: Vec::new(), commit: false });
+    c.check(
+        &s("offerSnapshot"),
+        &OfferSnapshot { manifest_token: jwt(&manifest_claims(&delta_manifest())), chunks: Vec::new(), commit: false },
+    );
+    let inline = vec![InlineChunk::new(0, b"\x1f\x8b one chunk"), InlineChunk::new(1, b"")];
+    c.check(&s("offerSnapshot"), &OfferSnapshot { manifest_token: jwt(&manifest_claims(&delta_manifest())), chunks: inline, commit: true });
     c.rejects(&s("offerSnapshot"), json!({"manifest_token": serde_json::to_string(&manifest()).unwrap()}), "a bare manifest");
+    let token = jwt(&manifest_claims(&delta_manifest()));
+    c.rejects(&s("offerSnapshot"), json!({"manifest_token": token, "chunks": [{"index": 0, "bytes": "H4s"}]}), "unpadded base64");
+    c.rejects(&s("offerSnapshot"), json!({"manifest_token": token, "chunks": [{"index": 0, "bytes": "H4-_"}]}), "base64url");
+    c.rejects(&s("offerSnapshot"), json!({"manifest_token": token, "chunks": [{"index": -1, "bytes": ""}]}), "a negative index");
+    c.rejects(&s("offerSnapshot"), json!({"manifest_token": token, "commit": "yes"}), "a string commit");
+    assert_eq!(InlineChunk::new(3, b"\x00\xffab").decode().as_deref(), Some(&b"\x00\xffab"[..]), "bytes round-trip");
+    for text in ["H4s", "H4-_", "AB==\n", "AB=A"] {
+        assert_eq!(InlineChunk { index: 0, bytes: text.into() }.decode(), None, "{text:?} is not canonical padded base64");
+    }
+
+    let receiving = SnapshotState { snapshot_id: id(SNAPSHOT), status: SnapshotStatus::Receiving, missing_chunks: vec![1] };
+    c.check(&s("offerResponse"), &OfferResponse { state: receiving, commit: None });
+    let committed = SnapshotState { snapshot_id: id(SNAPSHOT), status: SnapshotStatus::Committed, missing_chunks: vec![] };
+    let commit = CommitResponse { snapshot_id: id(SNAPSHOT), session: Some(queued_session()), message: "imported at once".into() };
+    c.check(&s("offerResponse"), &OfferResponse { state: committed, commit: Some(commit) });
+    c.rejects(
+        &s("offerResponse"),
+        json!({"snapshot_id": SNAPSHOT, "status": "committed", "missing_chunks": [], "commit": null}),
+        "a null commit",
+    );
 
     for status in [SnapshotStatus::Receiving, SnapshotStatus::Committed] {
         let missing = if status == SnapshotStatus::Receiving { vec![0, 2] } else { vec![] };

@@ -2,6 +2,7 @@
 //! commit).
 
 use roster_proto::SnapshotId;
+use roster_proto::agent::MAX_INLINE_CHUNK_BYTES;
 use roster_proto::manifest::{FORMAT_VERSION, MAX_CHUNK_BYTES};
 
 /// A public key the server will not register or rotate to.
@@ -40,6 +41,16 @@ pub enum UploadError {
     BodySize { index: u32, actual: usize, expected: u64 },
     #[error("chunk {index}: {source}")]
     BodyHash { index: u32, source: roster_snapshot::chunk::ChunkError },
+    #[error("the offer carries chunk {index}, which the manifest does not name")]
+    InlineUnknown { index: u32 },
+    #[error("the offer carries chunk {index} twice")]
+    InlineTwice { index: u32 },
+    #[error("chunk {index} in the offer is not standard padded base64")]
+    InlineEncoding { index: u32 },
+    #[error(
+        "the offer carries {bytes} chunk bytes; at most {MAX_INLINE_CHUNK_BYTES} travel inline: upload the others with PUT /agent/v1/snapshots/{{id}}/chunks/{{index}}"
+    )]
+    InlineTooLarge { bytes: u64 },
     #[error("chunks still missing: {0:?}")]
     ChunksMissing(Vec<u32>),
     /// Its commit refused it for good; its chunks are gone.

@@ -10,8 +10,8 @@ use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
 use axum::http::StatusCode;
 use roster_proto::admin::Session;
 use roster_proto::agent::{
-    AgentJob, Command, CommandResult, CommitResponse, FENCING_TOKEN_HEADER, Heartbeat, Lease, MAX_COMMAND_WAIT_SECS, OfferSnapshot,
-    RegisterRequest, RegisterResponse, RotateKey, SnapshotState,
+    AgentJob, Command, CommandResult, CommitResponse, FENCING_TOKEN_HEADER, Heartbeat, Lease, MAX_COMMAND_WAIT_SECS, OfferResponse,
+    OfferSnapshot, RegisterRequest, RegisterResponse, RotateKey, SnapshotState,
 };
 use roster_proto::manifest::MAX_CHUNK_BYTES;
 use roster_proto::problem::Problem;
@@ -142,14 +142,14 @@ async fn job(State(state): State<AppState>, Signed { caller, .. }: Signed<()>) -
     tag = "agent",
     summary = "Offer a signed snapshot manifest",
     params(params::FencingToken),
-    description = "For a delta (`manifest.kind` = `delta`) the server checks the base before any chunk travels: it answers 409 `urn:roster:problem:delta-base-mismatch` unless `manifest.base` is exactly the watermark it holds for the job (`sync.base` of `GET /agent/v1/job`). A full snapshot's `base` is not looked at.",
+    description = "For a delta (`manifest.kind` = `delta`) the server checks the base before any chunk travels: it answers 409 `urn:roster:problem:delta-base-mismatch` unless `manifest.base` is exactly the watermark it holds for the job (`sync.base` of `GET /agent/v1/job`). A full snapshot's `base` is not looked at.\n\nA small snapshot (a continuous job's change) may travel in this one request: `chunks` carries chunks inline (base64, at most 65536 decoded bytes in all; each checked against the manifest before anything is stored, then stored as `PUT /agent/v1/snapshots/{id}/chunks/{index}` stores it), and `commit: true` then commits the snapshot as `POST /agent/v1/snapshots/{id}/commit` does. The answer's `commit` is that commit's answer; a refused commit answers as the commit route would (409 `chunks-missing`, `delta-base-mismatch` or `fenced`, 422 `invalid-snapshot`), the offer and its chunks stored all the same.",
     security(("agentRequestToken" = [])),
     request_body(
         content = OfferSnapshot,
         content_type = "application/json",
     ),
     responses(
-        (status = 200, description = "The snapshot's state: the chunks still missing (all of them for a new offer). Offering the same manifest again answers the current state, except for a delta whose base is no longer the server's watermark (e.g. once it is committed), which answers 409.", body = SnapshotState, content_type = "application/json"),
+        (status = 200, description = "The snapshot's state: the chunks still missing (all of them for a new offer, but those sent inline). Offering the same manifest again answers the current state, except for a delta whose base is no longer the server's watermark (e.g. once it is committed), which answers 409. With `commit: true`, `commit` is the commit's answer and the state `committed`.", body = OfferResponse, content_type = "application/json"),
         (status = 400, response = responses::BadRequest),
         (status = 401, description = "The request token, or the manifest token (signature, `iss`, `aud`, times, or a `manifest.agent_id`/`snapshot_id` that differs from `iss`/`jti`), does not verify.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`manifest.job_id` is not the agent's job, or the snapshot id belongs to another agent.", body = Problem, content_type = "application/problem+json"),
@@ -174,7 +174,7 @@ async fn job(State(state): State<AppState>, Signed { caller, .. }: Signed<()>) -
             ),
         ),
         (status = 413, description = "The manifest names more chunks (default limit 10,000) or more records (default 20,000,000) than the server accepts (`urn:roster:problem:snapshot-too-large`), or chunks of more bytes than a job's storage quota for unfinished snapshots (default 4 GiB; `urn:roster:problem:snapshot-over-quota`); nothing is stored.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Body does not fit `OfferSnapshot`; `manifest.version` is not 1; or the chunk list is malformed (indexes not 0..n in order, a size outside 1..=1048576, a sha256 that is not 64 hex digits) (`urn:roster:problem:invalid-manifest`); or the snapshot was offered before and its commit refused it (`urn:roster:problem:invalid-snapshot`): offer a new one.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Body does not fit `OfferSnapshot`; `manifest.version` is not 1; or the chunk list is malformed (indexes not 0..n in order, a size outside 1..=1048576, a sha256 that is not 64 hex digits) (`urn:roster:problem:invalid-manifest`); or a chunk sent inline is not named by the manifest, is sent twice, is not standard padded base64, does not match its `size` or `sha256`, or the inline chunks exceed 65536 bytes (`urn:roster:problem:chunk-mismatch`; nothing is stored); or the snapshot was offered before and its commit refused it, or `commit: true` and the commit refused it for its contents (`urn:roster:problem:invalid-snapshot`): offer a new one.", body = Problem, content_type = "application/problem+json"),
         (status = 429, response = responses::TooManyRequests),
         (status = 500, response = responses::Internal),
         (status = 503, response = responses::Unavailable),
@@ -184,8 +184,8 @@ async fn offer(
     State(state): State<AppState>,
     FencingToken(fence): FencingToken,
     Signed { caller, body: ApiJson(offer) }: Signed<ApiJson<OfferSnapshot>>,
-) -> Result<ApiJson<SnapshotState>, AppError> {
-    Ok(ApiJson(uploads::offer(&state.db, &state.limits, &state.audience, &caller.agent, fence, &offer.manifest_token).await?))
+) -> Result<ApiJson<OfferResponse>, AppError> {
+    Ok(ApiJson(uploads::offer(&state.db, &state.limits, &state.imports, &state.audience, &caller.agent, fence, &offer).await?))
 }
 
 /// `Roster-Fencing-Token`: the fencing token of the sender's lease, if it sent one.

@@ -1,13 +1,17 @@
 //! The snapshot upload protocol, as an agent drives it: offer a signed
-//! manifest, put the chunks it lacks, commit. Each step checks what it can
+//! manifest, put the chunks it lacks, commit; or, for a small snapshot, all
+//! three in the offer (its chunks inline, and the commit asked for), each
+//! step as its own request would take it. Each step checks what it can
 //! before anything is stored, and an agent only ever reaches its own job's
 //! snapshots and sessions: another agent's answer 404, like ones that do
 //! not exist. Snapshot ids are the job's own, so another job's id is a
 //! fresh one here: offering it answers as any new id does.
 
-use roster_proto::admin::{Session, SessionTrigger};
-use roster_proto::agent::{CommitResponse, SnapshotState, SnapshotStatus};
-use roster_proto::manifest::{FORMAT_VERSION, MAX_CHUNK_BYTES, Manifest, SnapshotKind};
+use roster_proto::admin::{Session, SessionTrigger, SyncMode};
+use roster_proto::agent::{
+    CommitResponse, InlineChunk, MAX_INLINE_CHUNK_BYTES, OfferResponse, OfferSnapshot, SnapshotState, SnapshotStatus,
+};
+use roster_proto::manifest::{ChunkRef, FORMAT_VERSION, MAX_CHUNK_BYTES, Manifest, SnapshotKind};
 use roster_proto::{SessionId, SnapshotId};
 
 use crate::db::Db;
@@ -25,17 +29,23 @@ use crate::store::directory::SnapshotRecord;
 /// missing; the same snapshot id with another manifest is refused. The
 /// job's room for unfinished snapshots is judged in the transaction that
 /// stores the offer.
+///
+/// Chunks the offer carries are checked against the manifest before
+/// anything is stored, then stored as [`put_chunk`] would; asked to, the
+/// snapshot is then committed as [`commit`] would (its refusal is the
+/// offer's answer).
 pub async fn offer(
     db: &Db,
     limits: &Limits,
+    imports: &ImportQueue,
     audience: &str,
     agent: &AgentRecord,
     fencing_token: Option<u64>,
-    manifest_token: &str,
-) -> Result<SnapshotState, AppError> {
+    offer: &OfferSnapshot,
+) -> Result<OfferResponse, AppError> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let verified =
-        roster_snapshot::token::verify_manifest(manifest_token, &agent.public_key, agent.id, audience, now).map_err(AuthError::Manifest)?;
+    let verified = roster_snapshot::token::verify_manifest(&offer.manifest_token, &agent.public_key, agent.id, audience, now)
+        .map_err(AuthError::Manifest)?;
     let manifest = verified.claims.manifest;
     if manifest.version != FORMAT_VERSION {
         return Err(UploadError::Version(manifest.version).into());
@@ -45,6 +55,7 @@ pub async fn offer(
     }
     check_chunk_list(&manifest)?;
     check_size(limits, &manifest)?;
+    let inline = inline_chunks(&manifest, &offer.chunks)?;
     check_fence(db, agent, fencing_token).await?;
     if manifest.kind == SnapshotKind::Delta {
         // Refuse early what the commit would refuse, before any chunk travels.
@@ -73,8 +84,59 @@ pub async fn offer(
     if stored.failed {
         return Err(UploadError::Failed(stored.id).into());
     }
-    tracing::info!(tenant = %agent.tenant_id, job = %agent.job_id, snapshot = %manifest.snapshot_id, chunks = manifest.chunks.len(), "snapshot offered");
-    state_of(db, &stored).await
+    tracing::info!(
+        tenant = %agent.tenant_id,
+        job = %agent.job_id,
+        snapshot = %manifest.snapshot_id,
+        chunks = manifest.chunks.len(),
+        inline = inline.len(),
+        "snapshot offered"
+    );
+    for (index, bytes) in &inline {
+        store_chunk(db, agent, fencing_token, &stored, *index, bytes).await?;
+    }
+    if !offer.commit {
+        return Ok(OfferResponse { state: state_of(db, &stored).await?, commit: None });
+    }
+    let committed = commit(db, limits, imports, &stored, fencing_token).await?;
+    let state = SnapshotState { snapshot_id: stored.id, status: SnapshotStatus::Committed, missing_chunks: Vec::new() };
+    Ok(OfferResponse { state, commit: Some(committed) })
+}
+
+/// The chunks an offer carries, decoded and checked against `manifest`
+/// (named by it, each once, its size and sha256, no more than
+/// [`MAX_INLINE_CHUNK_BYTES`] in all), in the offer's order.
+fn inline_chunks(manifest: &Manifest, chunks: &[InlineChunk]) -> Result<Vec<(u32, Vec<u8>)>, UploadError> {
+    // Judged on the manifest's names and sizes before anything is decoded.
+    let mut named = Vec::with_capacity(chunks.len());
+    for inline in chunks {
+        let index = inline.index;
+        let chunk = manifest.chunks.get(index as usize).ok_or(UploadError::InlineUnknown { index })?;
+        if named.iter().any(|(_, seen): &(&InlineChunk, &ChunkRef)| seen.index == index) {
+            return Err(UploadError::InlineTwice { index });
+        }
+        named.push((inline, chunk));
+    }
+    let bytes: u64 = named.iter().map(|(_, chunk)| chunk.size).sum();
+    if bytes > MAX_INLINE_CHUNK_BYTES {
+        return Err(UploadError::InlineTooLarge { bytes });
+    }
+    named
+        .into_iter()
+        .map(|(inline, chunk)| {
+            let bytes = inline.decode().ok_or(UploadError::InlineEncoding { index: chunk.index })?;
+            check_body(chunk.index, chunk, &bytes)?;
+            Ok((chunk.index, bytes))
+        })
+        .collect()
+}
+
+/// A chunk's bytes are what the manifest names: its length and its sha256.
+fn check_body(index: u32, chunk: &ChunkRef, body: &[u8]) -> Result<(), UploadError> {
+    if body.len() as u64 != chunk.size {
+        return Err(UploadError::BodySize { index, actual: body.len(), expected: chunk.size });
+    }
+    roster_snapshot::chunk::verify_hash(body, &chunk.sha256).map_err(|source| UploadError::BodyHash { index, source })
 }
 
 /// Refuses early, before chunks travel, an upload the commit would refuse
@@ -171,11 +233,20 @@ pub async fn put_chunk(
     body: &[u8],
 ) -> Result<(), AppError> {
     let index = chunk_index(index).ok_or(AppError::NotFound(Missing::Chunk))?;
+    store_chunk(db, agent, fencing_token, snapshot, index, body).await
+}
+
+/// [`put_chunk`] for a chunk index already parsed.
+async fn store_chunk(
+    db: &Db,
+    agent: &AgentRecord,
+    fencing_token: Option<u64>,
+    snapshot: &SnapshotRecord,
+    index: u32,
+    body: &[u8],
+) -> Result<(), AppError> {
     let chunk = snapshot.manifest.chunks.get(index as usize).ok_or(AppError::NotFound(Missing::Chunk))?;
-    if body.len() as u64 != chunk.size {
-        return Err(UploadError::BodySize { index, actual: body.len(), expected: chunk.size }.into());
-    }
-    roster_snapshot::chunk::verify_hash(body, &chunk.sha256).map_err(|source| UploadError::BodyHash { index, source })?;
+    check_body(index, chunk, body)?;
     if snapshot.committed {
         return Ok(());
     }
@@ -242,7 +313,12 @@ pub async fn commit(
         Some(session) if session.trigger == SessionTrigger::FirstPush => "first snapshot of the job: imported at once".to_owned(),
         Some(session) if session.trigger == SessionTrigger::Change => "a change of a continuously synced job: imported at once".to_owned(),
         Some(_) => "fresh data for the import waiting for it: imported at once".to_owned(),
-        None => "snapshot stored: it is imported at the job's scheduled time, or when an admin starts an import".to_owned(),
+        None => match store::jobs::get_job(db, snapshot.tenant_id, snapshot.job_id).await? {
+            Some(job) if job.sync_mode == SyncMode::Continuous => {
+                "snapshot stored: nothing in it for an import, or the import of the job already queued reads it".to_owned()
+            }
+            _ => "snapshot stored: it is imported at the job's scheduled time, or when an admin starts an import".to_owned(),
+        },
     };
     Ok(CommitResponse { snapshot_id: snapshot.id, session, message })
 }
@@ -258,6 +334,80 @@ pub async fn session(db: &Db, agent: &AgentRecord, id: &str) -> Result<Session, 
 
 #[cfg(test)]
 mod tests {
+    use roster_proto::agent::InlineChunk;
+    use roster_proto::manifest::{ChunkRef, DirectoryIdentity, FORMAT_VERSION, Manifest, RecordCounts, SnapshotKind, Watermark};
+
+    use crate::error::UploadError;
+
+    /// A manifest naming one chunk per `bodies` entry (`sizes` override the true sizes).
+    fn manifest(bodies: &[&[u8]], sizes: &[u64]) -> Manifest {
+        let chunks = bodies
+            .iter()
+            .enumerate()
+            .map(|(i, body)| ChunkRef {
+                index: i as u32,
+                size: sizes.get(i).copied().unwrap_or(body.len() as u64),
+                sha256: roster_snapshot::sha256_hex(body).to_string(),
+                records: 1,
+            })
+            .collect();
+        let watermark =
+            Watermark { dns_host_name: "dc1".into(), invocation_id: "00000000-0000-0000-0000-000000000001".parse().unwrap(), usn: 1 };
+        Manifest {
+            version: FORMAT_VERSION,
+            snapshot_id: roster_proto::SnapshotId::new(),
+            agent_id: roster_proto::AgentId::new(),
+            job_id: roster_proto::JobId::new(),
+            kind: SnapshotKind::Delta,
+            read_started_at: time::OffsetDateTime::UNIX_EPOCH,
+            directory: DirectoryIdentity { domain_dn: "DC=x".into(), domain_sid: None, dns_host_name: None, base_dn: "DC=x".into() },
+            watermark,
+            base: None,
+            counts: RecordCounts::default(),
+            chunks,
+        }
+    }
+
+    #[test]
+    fn inline_chunks_are_checked_against_the_manifest_before_anything_is_stored() {
+        let (a, b): (&[u8], &[u8]) = (b"first chunk", b"second chunk");
+        let chunk = |index: u32, bytes: &[u8]| InlineChunk::new(index, bytes);
+        let raw = |index: u32, text: &str| InlineChunk { index, bytes: text.into() };
+        let big = [40_000, 40_000];
+        type Expect = Result<Vec<u32>, &'static str>;
+        let cases: Vec<(&str, Vec<InlineChunk>, &[u64], Expect)> = vec![
+            ("none", vec![], &[], Ok(vec![])),
+            ("one", vec![chunk(1, b)], &[], Ok(vec![1])),
+            ("both, in the offer's order", vec![chunk(1, b), chunk(0, a)], &[], Ok(vec![1, 0])),
+            ("an index the manifest does not name", vec![chunk(2, a)], &[], Err("InlineUnknown")),
+            ("a chunk twice", vec![chunk(0, a), chunk(0, a)], &[], Err("InlineTwice")),
+            ("another chunk's bytes", vec![chunk(0, b)], &[], Err("BodySize")),
+            ("bytes of the right length but another hash", vec![chunk(0, b"first chunK")], &[], Err("BodyHash")),
+            ("unpadded base64", vec![raw(0, "Zmlyc3QgY2h1bms")], &[], Err("InlineEncoding")),
+            ("not base64", vec![raw(0, "first chunk!")], &[], Err("InlineEncoding")),
+            ("more than 64 KiB by the manifest, judged before decoding", vec![raw(0, "?"), raw(1, "?")], &big, Err("InlineTooLarge")),
+            ("one of them is within the limit", vec![chunk(0, a)], &[40_000], Err("BodySize")),
+        ];
+        for (why, inline, sizes, expected) in cases {
+            let manifest = manifest(&[a, b], sizes);
+            let got = super::inline_chunks(&manifest, &inline);
+            match (got, expected) {
+                (Ok(decoded), Ok(indexes)) => {
+                    assert_eq!(decoded.iter().map(|(i, _)| *i).collect::<Vec<_>>(), indexes, "{why}");
+                    for (index, bytes) in decoded {
+                        assert_eq!(bytes, [a, b][index as usize], "{why}");
+                    }
+                }
+                (Err(error), Err(variant)) => {
+                    let name = format!("{error:?}");
+                    assert!(name.starts_with(variant), "{why}: {name}");
+                    assert!(!matches!(error, UploadError::Version(_)), "{why}");
+                }
+                (got, expected) => panic!("{why}: got {got:?}, expected {expected:?}"),
+            }
+        }
+    }
+
     #[test]
     fn chunk_indexes_are_canonical_decimal_only() {
         let cases: &[(&str, Option<u32>)] = &[

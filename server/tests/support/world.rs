@@ -4,7 +4,7 @@
 
 use reqwest::Method;
 use roster_proto::admin::{Access, AccessKind, CreateAccess, CreateJob, Job, LinkInput, Page, RegistrationToken, User};
-use roster_proto::agent::{CommitResponse, OfferSnapshot, RegisterRequest, RegisterResponse, RotateKey, SnapshotState};
+use roster_proto::agent::{CommitResponse, InlineChunk, OfferSnapshot, RegisterRequest, RegisterResponse, RotateKey, SnapshotState};
 use roster_proto::manifest::{ChunkRef, DirectoryIdentity, FORMAT_VERSION, Manifest, RecordCounts, SnapshotKind, Watermark};
 use roster_proto::records::{Record, UserRecord};
 use roster_proto::{AgentId, JobId, ObjectGuid, SnapshotId};
@@ -147,7 +147,15 @@ impl Agent {
         OfferSnapshot {
             manifest_token: token::sign_manifest(&self.key, manifest, &self.audience, time::OffsetDateTime::now_utc().unix_timestamp())
                 .unwrap(),
+            chunks: Vec::new(),
+            commit: false,
         }
+    }
+
+    /// An offer of `manifest` carrying `chunks` inline, and asking to commit if `commit`.
+    pub fn sign_inline(&self, manifest: &Manifest, chunks: &[Chunk], commit: bool) -> OfferSnapshot {
+        let chunks = chunks.iter().map(|c| InlineChunk::new(c.index, &c.bytes)).collect();
+        OfferSnapshot { chunks, commit, ..self.sign(manifest) }
     }
 
     /// Offers, uploads and commits a full snapshot of `records`.

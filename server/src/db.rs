@@ -175,12 +175,6 @@ impl Db {
         Ok(Db { pool, dialect, writer, longest_write_micros: Arc::default() })
     }
 
-    /// The same database through another pool (a bench's single
-    /// connection), sharing this handle's writers' queue.
-    pub fn with_pool(&self, pool: AnyPool) -> Db {
-        Db { pool, dialect: self.dialect, writer: self.writer.clone(), longest_write_micros: Arc::clone(&self.longest_write_micros) }
-    }
-
     /// The longest a write transaction or statement held the writer (on
     /// SQLite its turn in the queue, on PostgreSQL its transaction) since
     /// the last call, and starts measuring afresh.

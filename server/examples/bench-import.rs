@@ -762,8 +762,8 @@ async fn load_directory(db: &Db, world: &World, fixture: &Fixture) -> anyhow::Re
     for (g, members) in members.into_iter().enumerate() {
         stage(Record::Group(Fixture::group(g as u32, members)?));
     }
-    store::directory::stage_objects(&mut tx, job, world.snapshot_id, &objects).await?;
-    store::directory::stage_members(&mut tx, job, world.snapshot_id, &staged_members).await?;
+    store::directory::stage_objects(&mut tx, db.dialect, job, world.snapshot_id, &objects).await?;
+    store::directory::stage_members(&mut tx, db.dialect, job, world.snapshot_id, &staged_members).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -315,13 +315,13 @@ impl Staging {
         for part in self.objects.chunks(STAGE_ROWS_PER_TRANSACTION) {
             let mut tx = db.begin_write().await?;
             store::directory::register_generation(&mut tx, job, snapshot).await?;
-            store::directory::stage_objects(&mut tx, job, snapshot, part).await?;
+            store::directory::stage_objects(&mut tx, db.dialect, job, snapshot, part).await?;
             tx.commit().await?;
         }
         for part in self.members.chunks(STAGE_ROWS_PER_TRANSACTION) {
             let mut tx = db.begin_write().await?;
             store::directory::register_generation(&mut tx, job, snapshot).await?;
-            store::directory::stage_members(&mut tx, job, snapshot, part).await?;
+            store::directory::stage_members(&mut tx, db.dialect, job, snapshot, part).await?;
             tx.commit().await?;
         }
         *self = Staging::default();

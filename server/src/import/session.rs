@@ -145,7 +145,7 @@ pub async fn plan_staged(db: &Db, work: &SessionWork, batch_users: u32) -> Resul
         if !store::sessions::beat(&mut tx, work, Some((batches.walked(), total))).await? {
             return Ok(None);
         }
-        store::staged::stage(&mut tx, work.claim_token, seq, &batch).await?;
+        store::staged::stage(&mut tx, db.dialect, work.claim_token, seq, &batch).await?;
         tx.commit().await?;
         last_beat = std::time::Instant::now();
         seq += batch.len() as i64;

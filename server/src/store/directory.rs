@@ -327,20 +327,6 @@ impl StagedObject {
 /// either engine's limit).
 const ROWS_PER_STATEMENT: usize = 400;
 
-/// `rows` tuples of `width` placeholders after the job's `$1` and the
-/// generation's `$2`, which every tuple starts with.
-fn placeholders(rows: usize, width: usize) -> String {
-    let mut text = String::new();
-    for row in 0..rows {
-        text.push_str(if row == 0 { "($1, $2" } else { ", ($1, $2" });
-        for column in 0..width {
-            text.push_str(&format!(", ${}", 3 + row * width + column));
-        }
-        text.push(')');
-    }
-    text
-}
-
 /// Notes that `generation` may hold rows of `job`, so that they are found
 /// and deleted if its snapshot is never applied.
 pub async fn register_generation(conn: &mut sqlx::AnyConnection, job: JobId, generation: SnapshotId) -> Result<(), StoreError> {
@@ -357,6 +343,7 @@ pub async fn register_generation(conn: &mut sqlx::AnyConnection, job: JobId, gen
 /// Staging one again replaces it, keeping it in scope if it was.
 pub async fn stage_objects(
     conn: &mut sqlx::AnyConnection,
+    dialect: crate::db::Dialect,
     job: JobId,
     generation: SnapshotId,
     objects: &[StagedObject],
@@ -366,11 +353,14 @@ pub async fn stage_objects(
             "INSERT INTO directory_objects (job_id, generation, object_guid, kind, anchor, record, in_scope) VALUES {}
              ON CONFLICT (job_id, generation, object_guid) DO UPDATE SET kind = excluded.kind, anchor = excluded.anchor,
                  record = excluded.record, in_scope = CASE WHEN excluded.in_scope = 1 THEN 1 ELSE directory_objects.in_scope END",
-            placeholders(part.len(), 5)
+            dialect.tuples(part.len(), 7)
         );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(job.to_string()).bind(generation.to_string());
+        let (job, generation) = (job.to_string(), generation.to_string());
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for object in part {
             query = query
+                .bind(job.clone())
+                .bind(generation.clone())
                 .bind(object.guid.to_string())
                 .bind(object.kind)
                 .bind(object.anchor.clone())
@@ -386,6 +376,7 @@ pub async fn stage_objects(
 /// staged twice is kept once.
 pub async fn stage_members(
     conn: &mut sqlx::AnyConnection,
+    dialect: crate::db::Dialect,
     job: JobId,
     generation: SnapshotId,
     members: &[(ObjectGuid, ObjectGuid)],
@@ -393,11 +384,12 @@ pub async fn stage_members(
     for part in members.chunks(ROWS_PER_STATEMENT * 2) {
         let sql = format!(
             "INSERT INTO directory_members (job_id, generation, group_guid, member_guid) VALUES {} ON CONFLICT DO NOTHING",
-            placeholders(part.len(), 2)
+            dialect.tuples(part.len(), 4)
         );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(job.to_string()).bind(generation.to_string());
+        let (job, generation) = (job.to_string(), generation.to_string());
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (group, member) in part {
-            query = query.bind(group.to_string()).bind(member.to_string());
+            query = query.bind(job.clone()).bind(generation.clone()).bind(group.to_string()).bind(member.to_string());
         }
         query.execute(&mut *conn).await?;
     }

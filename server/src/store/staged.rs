@@ -13,6 +13,7 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::{Db, StoreError, now_ms};
+use crate::db::Dialect;
 
 /// One planned change and the user row it writes.
 #[derive(Debug, Clone, Copy)]
@@ -80,23 +81,22 @@ const ACCESSES_PER_STATEMENT: usize = 1000;
 const CLEAR_ROWS_PER_TRANSACTION: i64 = 5000;
 
 /// `INSERT INTO table (columns) VALUES (..), (..)` for `rows` rows.
-fn multi_insert(table: &str, columns: &[&str], rows: usize) -> String {
-    let width = columns.len();
-    let values: Vec<String> = (0..rows)
-        .map(|row| {
-            let placeholders: Vec<String> = (1..=width).map(|column| format!("${}", row * width + column)).collect();
-            format!("({})", placeholders.join(", "))
-        })
-        .collect();
-    format!("INSERT INTO {table} ({}) VALUES {}", columns.join(", "), values.join(", "))
+fn multi_insert(dialect: Dialect, table: &str, columns: &[&str], rows: usize) -> String {
+    format!("INSERT INTO {table} ({}) VALUES {}", columns.join(", "), dialect.tuples(rows, columns.len()))
 }
 
 /// Stages `changes` of run `run`, numbered from `first_seq`, with the
 /// accesses each user will hold. Call inside a (short) write transaction.
-pub async fn stage(conn: &mut sqlx::AnyConnection, run: Uuid, first_seq: i64, changes: &[StagedChange<'_>]) -> Result<(), StoreError> {
+pub async fn stage(
+    conn: &mut sqlx::AnyConnection,
+    dialect: Dialect,
+    run: Uuid,
+    first_seq: i64,
+    changes: &[StagedChange<'_>],
+) -> Result<(), StoreError> {
     let run_text = run.to_string();
     for (n, some) in changes.chunks(CHANGES_PER_STATEMENT).enumerate() {
-        let sql = multi_insert("staged_changes", &CHANGE_COLUMNS, some.len());
+        let sql = multi_insert(dialect, "staged_changes", &CHANGE_COLUMNS, some.len());
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         let first = first_seq + (n * CHANGES_PER_STATEMENT) as i64;
         for (seq, staged) in (first..).zip(some) {
@@ -126,7 +126,7 @@ pub async fn stage(conn: &mut sqlx::AnyConnection, run: Uuid, first_seq: i64, ch
         .flat_map(|staged| staged.change.target.accesses.iter().map(move |access| (staged.user_id, access.to_string())))
         .collect();
     for some in accesses.chunks(ACCESSES_PER_STATEMENT) {
-        let sql = multi_insert("staged_accesses", &["run_id", "user_id", "access_id"], some.len());
+        let sql = multi_insert(dialect, "staged_accesses", &["run_id", "user_id", "access_id"], some.len());
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (user, access) in some {
             query = query.bind(run_text.clone()).bind(user.to_string()).bind(access.clone());

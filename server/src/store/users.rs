@@ -79,12 +79,11 @@ pub async fn current_users_by_id(
     let mut users = HashMap::with_capacity(ids.len());
     // A few hundred ids a query keeps within every engine's parameter limit.
     for some in ids.chunks(500) {
-        let placeholders: Vec<String> = (1..=some.len()).map(|n| format!("${n}")).collect();
         let sql = format!(
             "SELECT {}, (SELECT {aggregate} FROM user_accesses ua WHERE ua.user_id = users.id) AS accesses
-             FROM users WHERE id IN ({})",
+             FROM users WHERE id IN {}",
             STATE_COLUMNS.as_str(),
-            placeholders.join(", ")
+            dialect.tuples(1, some.len())
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for id in some {

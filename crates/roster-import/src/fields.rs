@@ -6,7 +6,6 @@
 //! diffed and stored everywhere, and one added elsewhere does not compile.
 
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
 
 use roster_proto::admin::{AccessRef, User};
 use roster_proto::records::UserRecord;
@@ -225,12 +224,12 @@ pub(crate) fn fingerprint(anchor: ObjectGuid, fields: &[FieldValue<'_>], active:
     }
     let mut hasher = sha2::Sha256::new();
     hasher.update(b"roster-user-v1");
-    text(&mut hasher, Some(GuidText::of(anchor).as_str()));
+    text(&mut hasher, Some(anchor.text().as_str()));
     for field in fields {
         match field {
             FieldValue::Text(value) => text(&mut hasher, Some(value)),
             FieldValue::Optional(value) => text(&mut hasher, *value),
-            FieldValue::Guid(guid) => text(&mut hasher, Some(GuidText::of(*guid).as_str())),
+            FieldValue::Guid(guid) => text(&mut hasher, Some(guid.text().as_str())),
         }
     }
     hasher.update([u8::from(active)]);
@@ -244,36 +243,6 @@ pub(crate) fn fingerprint(anchor: ObjectGuid, fields: &[FieldValue<'_>], active:
         hex[2 * i + 1] = DIGITS[usize::from(byte & 0x0f)];
     }
     hex
-}
-
-/// A GUID's string form on the stack (36 characters).
-struct GuidText {
-    buf: [u8; 36],
-    len: usize,
-}
-
-impl GuidText {
-    fn of(guid: ObjectGuid) -> GuidText {
-        let mut text = GuidText { buf: [0; 36], len: 0 };
-        // Writing into a fixed buffer fails only if the form outgrew it,
-        // which `as_str` then shows as a truncated (still distinct) text.
-        let _ = write!(text, "{guid}");
-        text
-    }
-
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
-    }
-}
-
-impl std::fmt::Write for GuidText {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let end = self.len + s.len();
-        let slot = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
-        slot.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
 }
 
 /// The longest value an import copies of each AD text field, in characters

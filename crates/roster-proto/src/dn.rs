@@ -31,19 +31,14 @@ impl Dn {
         if text.trim().is_empty() {
             return Ok(Dn { rdns });
         }
+        // Every user's DN is parsed on every import: the usual RDN, one
+        // attribute and no escape, is folded into one string and nothing else.
         for raw in split_unescaped(text, ',') {
-            let mut parts = Vec::new();
-            for ava in split_unescaped(raw, '+') {
-                let (attr, value) = split_once_unescaped(ava, '=').ok_or_else(syntax)?;
-                let attr = attr.trim_matches(' ').to_ascii_lowercase();
-                if attr.is_empty() || !attr.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
-                    return Err(syntax());
-                }
-                // Only spaces around separators are insignificant (RFC 4514):
-                // a raw line feed is part of the value, as its escape `\0A` is.
-                let value = unescape(value.trim_matches(' ')).ok_or_else(syntax)?;
-                parts.push(format!("{attr}={}", value.to_lowercase()));
+            if find_unescaped(raw, '+').is_none() {
+                rdns.push(fold_ava(raw).ok_or_else(syntax)?);
+                continue;
             }
+            let mut parts = split_unescaped(raw, '+').map(fold_ava).collect::<Option<Vec<String>>>().ok_or_else(syntax)?;
             parts.sort();
             rdns.push(parts.join("+"));
         }
@@ -144,30 +139,56 @@ pub fn escape_invisible(dn: &str) -> Option<String> {
     Some(out)
 }
 
-fn split_unescaped(text: &str, separator: char) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let mut start = 0;
+/// `attr=value` folded: the attribute type in ASCII lower case, the value
+/// unescaped and lower-cased; `None` when it is no attribute value assertion.
+fn fold_ava(ava: &str) -> Option<String> {
+    let equals = find_unescaped(ava, '=')?;
+    let (attr, value) = (ava[..equals].trim_matches(' '), &ava[equals + 1..]);
+    if attr.is_empty() || !attr.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
+        return None;
+    }
+    // Only spaces around separators are insignificant (RFC 4514): a raw
+    // line feed is part of the value, as its escape `\0A` is.
+    let value = value.trim_matches(' ');
+    let value = if value.contains('\\') { std::borrow::Cow::Owned(unescape(value)?) } else { std::borrow::Cow::Borrowed(value) };
+    let mut folded = String::with_capacity(attr.len() + 1 + value.len());
+    folded.extend(attr.chars().map(|c| c.to_ascii_lowercase()));
+    folded.push('=');
+    if value.is_ascii() {
+        folded.extend(value.chars().map(|c| c.to_ascii_lowercase()));
+    } else {
+        folded.push_str(&value.to_lowercase());
+    }
+    Some(folded)
+}
+
+/// The parts of `text` between unescaped `separator`s.
+fn split_unescaped(text: &str, separator: char) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let text = rest?;
+        match find_unescaped(text, separator) {
+            Some(at) => {
+                rest = Some(&text[at + separator.len_utf8()..]);
+                Some(&text[..at])
+            }
+            None => rest.take(),
+        }
+    })
+}
+
+/// Where the first `separator` not escaped by a `\` stands in `text`.
+fn find_unescaped(text: &str, separator: char) -> Option<usize> {
     let mut escaped = false;
     for (i, c) in text.char_indices() {
         match c {
             _ if escaped => escaped = false,
             '\\' => escaped = true,
-            c if c == separator => {
-                parts.push(&text[start..i]);
-                start = i + c.len_utf8();
-            }
+            c if c == separator => return Some(i),
             _ => {}
         }
     }
-    parts.push(&text[start..]);
-    parts
-}
-
-fn split_once_unescaped(text: &str, separator: char) -> Option<(&str, &str)> {
-    let mut parts = split_unescaped(text, separator).into_iter();
-    let first = parts.next()?;
-    let rest = text.get(first.len() + separator.len_utf8()..)?;
-    Some((first, rest))
+    None
 }
 
 /// Decodes RFC 4514 escapes: `\,` style and `\2C` hex pairs (which may
@@ -271,6 +292,63 @@ mod tests {
         }
         assert!(Dn::parse("CN=Ann,\nOU=Staff").is_err(), "a control is no part of an attribute type");
         assert_ne!(dn("CN=Ann,OU=Staff\n"), dn("CN=Ann,OU=Staff"), "only spaces around separators are insignificant");
+    }
+
+    /// The parser as first written (one allocation per step): what
+    /// [`Dn::parse`] must still agree with, on every input.
+    fn reference_parse(text: &str) -> Option<Vec<String>> {
+        fn split(text: &str, separator: char) -> Vec<&str> {
+            let (mut parts, mut start, mut escaped) = (Vec::new(), 0, false);
+            for (i, c) in text.char_indices() {
+                match c {
+                    _ if escaped => escaped = false,
+                    '\\' => escaped = true,
+                    c if c == separator => {
+                        parts.push(&text[start..i]);
+                        start = i + c.len_utf8();
+                    }
+                    _ => {}
+                }
+            }
+            parts.push(&text[start..]);
+            parts
+        }
+        if text.trim().is_empty() {
+            return Some(Vec::new());
+        }
+        let mut rdns = Vec::new();
+        for raw in split(text, ',') {
+            let mut parts = Vec::new();
+            for ava in split(raw, '+') {
+                let first = split(ava, '=')[0];
+                let value = ava.get(first.len() + 1..)?;
+                let attr = first.trim_matches(' ').to_ascii_lowercase();
+                if attr.is_empty() || !attr.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
+                    return None;
+                }
+                parts.push(format!("{attr}={}", unescape(value.trim_matches(' '))?.to_lowercase()));
+            }
+            parts.sort();
+            rdns.push(parts.join("+"));
+        }
+        Some(rdns)
+    }
+
+    #[test]
+    fn parsing_agrees_with_the_reference_parser_on_every_combination() {
+        // Every sequence of up to four fragments: separators, escapes (valid,
+        // broken, of a separator, of UTF-8 bytes), spaces, case and letters
+        // whose lower case is not ASCII's (Σ folds by position).
+        let fragments = ["CN", "=", ",", "+", "\\", "\\,", "\\2C", "\\c3\\bc", "\\zz", " ", "Ann", "ÄΣ", "ΑΣ ", "dc=x", "İ", "\n", "-1."];
+        let mut inputs = vec![String::new()];
+        for _ in 0..4 {
+            inputs = inputs.iter().flat_map(|prefix| fragments.iter().map(move |f| format!("{prefix}{f}"))).collect();
+            for input in &inputs {
+                assert_eq!(Dn::parse(input).ok().map(|dn| dn.rdns), reference_parse(input), "{input:?}");
+                let rdn = format!("{input},OU=Staff,DC=corp");
+                assert_eq!(Dn::parse(&rdn).ok().map(|dn| dn.rdns), reference_parse(&rdn), "{rdn:?}");
+            }
+        }
     }
 
     #[test]

@@ -42,14 +42,53 @@ impl ObjectGuid {
     }
 }
 
+/// Where each byte of the raw GUID stands in its string form: the first
+/// three fields byte-swapped.
+const TEXT_ORDER: [usize; 16] = [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15];
+
+/// Where the dashes of the string form stand.
+const DASHES: [usize; 4] = [8, 13, 18, 23];
+
+impl ObjectGuid {
+    /// The string form, lower case, on the stack: what `Display` writes
+    /// (an import hashes and writes many of them).
+    pub fn text(&self) -> GuidText {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut text = [b'-'; 36];
+        let mut at = 0;
+        for &src in &TEXT_ORDER {
+            if DASHES.contains(&at) {
+                at += 1;
+            }
+            let byte = self.0[src];
+            text[at] = DIGITS[usize::from(byte >> 4)];
+            text[at + 1] = DIGITS[usize::from(byte & 0x0f)];
+            at += 2;
+        }
+        GuidText(text)
+    }
+}
+
+/// A GUID's string form (36 ASCII characters), from [`ObjectGuid::text`].
+#[derive(Clone, Copy)]
+pub struct GuidText([u8; 36]);
+
+impl fmt::Debug for GuidText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "GuidText({})", self.as_str())
+    }
+}
+
+impl GuidText {
+    pub fn as_str(&self) -> &str {
+        // Hex digits and dashes only.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
 impl fmt::Display for ObjectGuid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let b = &self.0;
-        write!(
-            f,
-            "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-            b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]
-        )
+        f.write_str(self.text().as_str())
     }
 }
 
@@ -67,24 +106,16 @@ impl FromStr for ObjectGuid {
         let syntax = || GuidError::Syntax(s.to_owned());
         let t = s.trim();
         let t = t.strip_prefix('{').and_then(|t| t.strip_suffix('}')).unwrap_or(t);
-        let groups: Vec<&str> = t.split('-').collect();
-        let lengths = [8, 4, 4, 4, 12];
-        let well_formed =
-            groups.len() == 5 && groups.iter().zip(lengths).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()));
-        if !well_formed {
+        // Five groups of 8, 4, 4, 4 and 12 hex digits between dashes.
+        let text = t.as_bytes();
+        if text.len() != 36 || DASHES.iter().any(|&at| text[at] != b'-') {
             return Err(syntax());
         }
-        let hex: String = groups.concat();
-        let mut text = [0u8; 16];
-        for (i, byte) in text.iter_mut().enumerate() {
-            let pair = hex.get(2 * i..2 * i + 2).ok_or_else(syntax)?;
-            *byte = u8::from_str_radix(pair, 16).map_err(|_| syntax())?;
-        }
-        // Undo the byte swap of the first three fields.
-        let order = [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15];
+        let mut digits = text.iter().enumerate().filter(|(at, _)| !DASHES.contains(at)).map(|(_, &b)| (b as char).to_digit(16));
         let mut raw = [0u8; 16];
-        for (dst, src) in order.iter().enumerate() {
-            raw[dst] = text[*src];
+        for &dst in &TEXT_ORDER {
+            let (Some(Some(hi)), Some(Some(lo))) = (digits.next(), digits.next()) else { return Err(syntax()) };
+            raw[dst] = (hi * 16 + lo) as u8;
         }
         Ok(ObjectGuid(raw))
     }
@@ -143,10 +174,30 @@ mod tests {
             "g4c3b2a1-f6e5-1807-293a-4b5c6d7e8f90",
             "+4c3b2a1-f6e5-1807-293a-4b5c6d7e8f90",
             "CN=Sales,DC=corp",
+            "d4c3b2a1-f6e5-1807-293a-4b5c6d7e8f900",
+            "d4c3b2a1f-6e5-1807-293a-4b5c6d7e8f90",
+            "d4c3b2a1-f6e5-1807-293a-4b5c6d7e8fé",
+            "d4c3b2a1-f6e5-1807-293a-4b5c6d7e8-90",
+            "{d4c3b2a1-f6e5-1807-293a-4b5c6d7e8f90",
         ] {
             assert!(bad.parse::<ObjectGuid>().is_err(), "{bad:?} parsed");
         }
         assert_eq!(ObjectGuid::from_ldap_bytes(&[0; 15]), Err(GuidError::Length(15)));
+    }
+
+    #[test]
+    fn every_byte_value_in_every_position_reads_back_as_written() {
+        for position in 0..16 {
+            for value in 0..=255u8 {
+                let mut raw = [0x5a; 16];
+                raw[position] = value;
+                let guid = ObjectGuid(raw);
+                let text = guid.to_string();
+                assert_eq!(text.len(), 36);
+                assert_eq!(text.parse::<ObjectGuid>(), Ok(guid), "{text}");
+                assert_eq!(format!(" {{{}}} ", text.to_uppercase()).parse::<ObjectGuid>(), Ok(guid), "{text}");
+            }
+        }
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub mod scope;
 pub mod sha256;
 
 pub use daily::DailyTime;
-pub use guid::ObjectGuid;
+pub use guid::{GuidText, ObjectGuid};
 pub use id::{
     AccessId, AdminTokenId, AgentId, AuditEntryId, CommandId, ConsoleAdminId, IdError, JobId, SessionId, SnapshotId, TenantId, UserId,
 };

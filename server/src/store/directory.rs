@@ -7,7 +7,7 @@ use roster_proto::scope::JobScope;
 use roster_proto::{AgentId, JobId, ObjectGuid, Sha256Hex, SnapshotId, TenantId};
 use sqlx::Row;
 
-use super::{Db, StoreError, UnixMillis, get_id, get_json, get_parsed, now_ms};
+use super::{Db, StoreError, UnixMillis, get_id, get_json, get_parsed, now_ms, parse_json, parse_text};
 
 /// A stored snapshot's header.
 #[derive(Debug, Clone)]
@@ -509,29 +509,33 @@ pub async fn load_groups(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<V
         }
     }
     let position: std::collections::HashMap<ObjectGuid, usize> = groups.iter().enumerate().map(|(i, g)| (g.object_guid, i)).collect();
-    // A page at a time (keyset), so no query result holds a huge group whole.
+    // A packed page at a time (keyset), so no query result holds a huge group whole.
+    let sql = super::packed::select(
+        &["group_guid", "member_guid"],
+        "group_guid, member_guid",
+        "SELECT group_guid, member_guid FROM directory_members WHERE job_id = $1 AND generation = $2
+           AND (group_guid, member_guid) > ($3, $4)
+         ORDER BY group_guid, member_guid LIMIT $5",
+    );
     let mut after = (String::new(), String::new());
     loop {
-        let rows = sqlx::query(
-            "SELECT group_guid, member_guid FROM directory_members WHERE job_id = $1 AND generation = $2
-               AND (group_guid, member_guid) > ($3, $4)
-             ORDER BY group_guid, member_guid LIMIT $5",
-        )
-        .bind(job.to_string())
-        .bind(&generation)
-        .bind(&after.0)
-        .bind(&after.1)
-        .bind(MEMBERS_PER_PAGE)
-        .fetch_all(&mut *conn)
-        .await?;
-        for row in &rows {
-            let group: ObjectGuid = get_parsed(row, "group_guid")?;
-            if let Some(&i) = position.get(&group) {
-                groups[i].members.push(get_parsed(row, "member_guid")?);
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(job.to_string())
+            .bind(&generation)
+            .bind(&after.0)
+            .bind(&after.1)
+            .bind(MEMBERS_PER_PAGE)
+            .fetch_one(&mut *conn)
+            .await?;
+        let page = super::packed::Page::read(&row)?;
+        let rows = page.rows::<2>()?;
+        for [group, member] in &rows {
+            if let Some(&i) = position.get(&parse_text::<ObjectGuid>(group, "directory_members.group_guid")?) {
+                groups[i].members.push(parse_text(member, "directory_members.member_guid")?);
             }
         }
         match rows.last() {
-            Some(last) if rows.len() as i64 == MEMBERS_PER_PAGE => after = (last.try_get("group_guid")?, last.try_get("member_guid")?),
+            Some([group, member]) if rows.len() as i64 == MEMBERS_PER_PAGE => after = ((*group).to_owned(), (*member).to_owned()),
             _ => return Ok(groups),
         }
     }
@@ -564,24 +568,29 @@ pub async fn user_batch(
     // object_guid) index seeks straight to the batch instead of scanning up to it.
     let after_key = if after.is_some() { "AND (anchor, object_guid) > ($2, $3)" } else { "AND $2 = $3" };
     let (anchor, guid) = after.cloned().unwrap_or_default();
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT anchor, object_guid, record FROM directory_objects
-         WHERE job_id = $1 AND {} AND kind = 'user' {after_key}
-         ORDER BY anchor, object_guid LIMIT $4",
-        current_generation!()
-    )))
-    .bind(job.to_string())
-    .bind(anchor)
-    .bind(guid)
-    .bind(i64::from(limit))
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut users = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let key = (row.try_get("anchor")?, row.try_get("object_guid")?);
+    let sql = super::packed::select(
+        &["anchor", "object_guid", "record"],
+        "anchor, object_guid",
+        &format!(
+            "SELECT anchor, object_guid, record FROM directory_objects
+             WHERE job_id = $1 AND {} AND kind = 'user' {after_key}
+             ORDER BY anchor, object_guid LIMIT $4",
+            current_generation!()
+        ),
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(job.to_string())
+        .bind(anchor)
+        .bind(guid)
+        .bind(i64::from(limit))
+        .fetch_one(&mut *conn)
+        .await?;
+    let page = super::packed::Page::read(&row)?;
+    let mut users = Vec::with_capacity(page.len());
+    for [anchor, guid, record] in page.rows()? {
         // A user row's record is a user's: read it as one directly (one
         // pass, without the tagged enum's buffering; its `type` is ignored).
-        users.push((key, get_json::<UserRecord>(row, "record")?));
+        users.push(((anchor.to_owned(), guid.to_owned()), parse_json::<UserRecord>(record, "directory_objects.record")?));
     }
     Ok(users)
 }

@@ -11,6 +11,7 @@ pub mod directory;
 pub mod jobs;
 pub mod leases;
 pub mod name_keys;
+mod packed;
 mod page;
 pub mod purge;
 pub mod schedule;
@@ -108,15 +109,26 @@ pub(crate) fn get_id<T: From<Uuid>>(row: &AnyRow, column: &'static str) -> Resul
 }
 
 pub(crate) fn get_json<T: serde::de::DeserializeOwned>(row: &AnyRow, column: &'static str) -> Result<T, StoreError> {
-    let text: String = row.try_get(column)?;
-    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt { column, detail: e.to_string() })
+    parse_json(&row.try_get::<String, _>(column)?, column)
 }
 
 pub(crate) fn get_parsed<T: std::str::FromStr>(row: &AnyRow, column: &'static str) -> Result<T, StoreError>
 where
     T::Err: std::fmt::Display,
 {
-    let text: String = row.try_get(column)?;
+    parse_text(&row.try_get::<String, _>(column)?, column)
+}
+
+/// `text`, read from `column`, as JSON of a `T`.
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(text: &str, column: &'static str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt { column, detail: e.to_string() })
+}
+
+/// `text`, read from `column`, parsed as a `T`.
+pub(crate) fn parse_text<T: std::str::FromStr>(text: &str, column: &'static str) -> Result<T, StoreError>
+where
+    T::Err: std::fmt::Display,
+{
     text.parse().map_err(|e: T::Err| StoreError::Corrupt { column, detail: e.to_string() })
 }
 

@@ -10,7 +10,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::page::{Bind, PageKey, PageQuery};
-use super::{Db, StoreError, get_id, get_parsed};
+use super::{Db, StoreError, get_id, get_parsed, parse_text};
 use crate::db::Dialect;
 
 /// The columns every query of this table reads.
@@ -47,20 +47,26 @@ pub async fn stored_between(
         (false, true) => "job_id = $1 AND anchor <= $3",
         (true, true) => "job_id = $1 AND anchor > $2 AND anchor <= $3",
     };
-    let rows =
-        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT id, anchor, active, fingerprint FROM users WHERE {bounds} ORDER BY anchor")))
-            .bind(job.to_string())
-            .bind(after.unwrap_or(""))
-            .bind(upto.unwrap_or(""))
-            .fetch_all(&mut *conn)
-            .await?;
-    rows.iter()
-        .map(|row| {
+    let sql = super::packed::select(
+        &["id", "anchor", "CAST(active AS TEXT)", "fingerprint"],
+        "anchor",
+        &format!("SELECT id, anchor, active, fingerprint FROM users WHERE {bounds}"),
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(job.to_string())
+        .bind(after.unwrap_or(""))
+        .bind(upto.unwrap_or(""))
+        .fetch_one(&mut *conn)
+        .await?;
+    let page = super::packed::Page::read(&row)?;
+    page.rows()?
+        .into_iter()
+        .map(|[id, anchor, active, fingerprint]| {
             Ok(StoredUser {
-                id: get_id(row, "id")?,
-                anchor: get_parsed(row, "anchor")?,
-                active: active_of(row)?,
-                fingerprint: row.try_get("fingerprint")?,
+                id: parse_text(id, "users.id")?,
+                anchor: parse_text(anchor, "users.anchor")?,
+                active: parse_text::<i64>(active, "users.active")? != 0,
+                fingerprint: fingerprint.to_owned(),
             })
         })
         .collect()

@@ -18,6 +18,7 @@ use std::collections::BTreeSet;
 
 mod continuous;
 mod faults;
+mod load;
 mod schemathesis;
 mod service;
 

@@ -132,7 +132,7 @@ impl Drop for Server {
 
 /// Spawns `roster-server serve` and waits for the line saying where it listens.
 /// `vars` are set in its environment.
-async fn spawn_server(database_url: &str, listen: &str, tls: bool, vars: &[(&str, &str)]) -> (Child, String) {
+pub async fn spawn_server(database_url: &str, listen: &str, tls: bool, vars: &[(&str, &str)]) -> (Child, String) {
     let mut command = Command::new(binary("roster-server"));
     command.args(["serve", "--listen", listen]);
     if tls {

@@ -352,24 +352,21 @@ async fn stage(db: &Db, snapshot: &SnapshotRecord, resolved: &ResolvedScope, ful
             return Err(IngestError::ChunkRecords { index, actual: records.len() as u64, expected: chunk_ref.records });
         }
         for record in &records {
+            counts.add(record);
             match record {
                 Record::User(user) => {
-                    counts.users += 1;
                     // A delta reads changed users domain-wide so that moves out of
                     // scope are seen; only users the state knows or in scope are kept.
                     staging.add(record, full || roster_import::user_in_scope(resolved, user));
                 }
                 Record::Group(group) => {
-                    counts.groups += 1;
                     groups.insert(group.object_guid);
                     staging.add(record, full || Dn::parse(&group.dn).is_ok_and(|dn| resolved.contains_group(&dn)));
                 }
                 Record::Ou(_) => {
-                    counts.ous += 1;
                     staging.add(record, true);
                 }
                 Record::Deleted(_) => {
-                    counts.deleted += 1;
                     if full {
                         return Err(IngestError::DeletionInFull);
                     }

@@ -280,16 +280,6 @@ impl LoadAgent {
     }
 
     fn manifest(&self, chunks: &[Chunk], records: &[Record], kind: SnapshotKind, base: Option<Watermark>) -> Manifest {
-        let mut counts = RecordCounts::default();
-        for record in records {
-            match record {
-                Record::User(_) => counts.users += 1,
-                Record::Group(_) => counts.groups += 1,
-                Record::Ou(_) => counts.ous += 1,
-                Record::Deleted(_) => counts.deleted += 1,
-                Record::GroupMembers(_) => {}
-            }
-        }
         Manifest {
             version: FORMAT_VERSION,
             snapshot_id: SnapshotId::new(),
@@ -305,7 +295,7 @@ impl LoadAgent {
             },
             watermark: self.watermark(),
             base,
-            counts,
+            counts: RecordCounts::of(records),
             chunks: chunks
                 .iter()
                 .map(|c| ChunkRef { index: c.index, size: c.bytes.len() as u64, sha256: c.sha256.to_string(), records: c.records })

@@ -78,6 +78,30 @@ pub struct RecordCounts {
     pub deleted: u64,
 }
 
+impl RecordCounts {
+    /// Counts `record`: a user, group, OU or tombstone is one object; a
+    /// group's continuation (`group_members`) is part of its group.
+    pub fn add(&mut self, record: &crate::records::Record) {
+        use crate::records::Record;
+        match record {
+            Record::User(_) => self.users += 1,
+            Record::Group(_) => self.groups += 1,
+            Record::Ou(_) => self.ous += 1,
+            Record::Deleted(_) => self.deleted += 1,
+            Record::GroupMembers(_) => {}
+        }
+    }
+
+    /// The counts of `records`, as a manifest names them.
+    pub fn of<'a>(records: impl IntoIterator<Item = &'a crate::records::Record>) -> RecordCounts {
+        let mut counts = RecordCounts::default();
+        for record in records {
+            counts.add(record);
+        }
+        counts
+    }
+}
+
 /// One chunk as the manifest names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ChunkRef {
@@ -151,5 +175,43 @@ impl Manifest {
     pub fn is_empty_delta(&self) -> bool {
         let c = &self.counts;
         self.kind == SnapshotKind::Delta && c.users + c.groups + c.ous + c.deleted == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RecordCounts;
+    use crate::records::Record;
+
+    const GUID: &str = "01234567-89ab-cdef-0123-456789abcdef";
+
+    fn record(json: serde_json::Value) -> Record {
+        serde_json::from_value(json).unwrap_or_else(|e| panic!("a record: {e}"))
+    }
+
+    #[test]
+    fn every_object_counts_once_and_a_groups_continuation_not_at_all() {
+        let user = record(
+            serde_json::json!({"type": "user", "object_guid": GUID, "dn": "CN=a,DC=x", "sam_account_name": "a", "user_account_control": 512}),
+        );
+        let group = record(
+            serde_json::json!({"type": "group", "object_guid": GUID, "dn": "CN=g,DC=x", "name": "g", "group_type": 2, "members": []}),
+        );
+        let more = record(serde_json::json!({"type": "group_members", "object_guid": GUID, "members": [GUID]}));
+        let ou = record(serde_json::json!({"type": "ou", "object_guid": GUID, "dn": "OU=o,DC=x", "name": "o"}));
+        let deleted = record(serde_json::json!({"type": "deleted", "object_guid": GUID}));
+        let counts = |users, groups, ous, deleted| RecordCounts { users, groups, ous, deleted };
+        let cases: [(&[&Record], RecordCounts); 7] = [
+            (&[], counts(0, 0, 0, 0)),
+            (&[&user], counts(1, 0, 0, 0)),
+            (&[&group], counts(0, 1, 0, 0)),
+            (&[&group, &more, &more], counts(0, 1, 0, 0)),
+            (&[&ou], counts(0, 0, 1, 0)),
+            (&[&deleted], counts(0, 0, 0, 1)),
+            (&[&user, &user, &group, &more, &ou, &deleted, &deleted], counts(2, 1, 1, 2)),
+        ];
+        for (records, expected) in cases {
+            assert_eq!(RecordCounts::of(records.iter().copied()), expected, "{records:?}");
+        }
     }
 }

@@ -109,17 +109,6 @@ impl Agent {
     }
 
     pub fn manifest(&self, chunks: &[Chunk], records: &[Record]) -> Manifest {
-        let mut counts = RecordCounts::default();
-        for record in records {
-            match record {
-                Record::User(_) => counts.users += 1,
-                Record::Group(_) => counts.groups += 1,
-                Record::Ou(_) => counts.ous += 1,
-                Record::Deleted(_) => counts.deleted += 1,
-                // Continuations of a group: not objects of their own.
-                Record::GroupMembers(_) => {}
-            }
-        }
         Manifest {
             version: FORMAT_VERSION,
             snapshot_id: SnapshotId::new(),
@@ -135,7 +124,7 @@ impl Agent {
             },
             watermark: watermark(1000),
             base: None,
-            counts,
+            counts: RecordCounts::of(records),
             chunks: chunks
                 .iter()
                 .map(|c| ChunkRef { index: c.index, size: c.bytes.len() as u64, sha256: c.sha256.to_string(), records: c.records })

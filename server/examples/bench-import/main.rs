@@ -1,67 +1,78 @@
 //! bench-import: the import benchmark. Times a full import of N users and a
 //! no-change re-import through `roster_server::import::run_session`, on
-//! SQLite, each against the best independent way to do the same work,
-//! measured in the same run through SQLite's own C API (`rusqlite`, not
-//! sqlx): the full import against a bulk insert of exactly the rows it
-//! writes, the no-change re-import against a plain read of exactly the rows
-//! it compares. It prints the ratios with their targets (each <= 1.5 x its
-//! baseline; the no-change re-import writing no user row).
+//! SQLite or PostgreSQL, each against the best independent way to do the
+//! same work, measured in the same run by the engine's own bulk paths (not
+//! through sqlx): the full import against a bulk load of exactly the rows
+//! it writes, the no-change re-import against a plain read of exactly the
+//! rows it compares. It prints the ratios with their targets (each <= 1.5 x
+//! its baseline; the no-change re-import writing no user row).
 //!
-//! Run it through the script, which builds it in release mode:
+//! Run it through the script, which builds it in release mode (and starts
+//! a PostgreSQL server of its own when given none):
 //!
 //! ```text
-//! scripts/bench-import.sh [--users N] [--groups G] [--runs R] [--dir DIR] [--strict]
+//! scripts/bench-import.sh [--engine sqlite|postgres] [--postgres-url URL] [--users N] [--groups G] [--runs R] [--dir DIR] [--strict]
 //! ```
 //!
 //! or directly: `cargo run --release -p roster-server --example bench-import -- --users 100000`
 //! (`--help` lists the options).
 //!
-//! Each of R runs (default 3) does, on fresh databases in `DIR/run-K` (DIR
-//! is a temporary directory, removed afterwards, unless `--dir` is given):
-//! 1. Setup (not timed): a fresh, migrated SQLite database, a tenant, a job over the whole domain, G basic (`user`) accesses and G
+//! Each of R runs (default 3) does, on fresh databases (SQLite: files in
+//! `DIR/run-K`, DIR a temporary directory removed afterwards unless `--dir`
+//! is given; PostgreSQL: databases of their own on the `--postgres-url`
+//! server, dropped after the run):
+//! 1. Setup (not timed): a fresh, migrated database, a tenant, a job over the whole domain, G basic (`user`) accesses and G
 //!    links, one per site group; then the job's directory state as a
 //!    committed full snapshot leaves it: the snapshot row, the state, N
 //!    users (`OU=Site-NN,OU=Staff`, ~3 % disabled, ~2 % in no linked group,
 //!    ~5 % in two) and G groups `Site-NN` with ~N/G members each, in one
 //!    transaction.
 //! 2. Full import: a queued manual session, claimed and run. Checked: it
-//!    succeeded and created every linked user, and the rows it wrote.
+//!    succeeded and created every linked user, the rows it wrote, and that
+//!    the count of rows written (below) finds exactly those.
 //! 3. No-change re-import: a second session over the same state. Checked:
 //!    it succeeded with nothing created, updated, deactivated or
 //!    reactivated, every imported user unchanged; the user rows it wrote
 //!    are counted (new, updated or deleted rows of `users` and
-//!    `user_accesses`, found by rowid, `updated_at` and counts) and its
+//!    `user_accesses`: SQLite's rowids or PostgreSQL's `xmin`, with
+//!    `created_at`, `updated_at` and counts; see [`RowVersions`]) and its
 //!    itemised changes.
 //! 4. Read baseline: on the same database, right after the re-import, a
-//!    second connection (SQLite's C API, the import connection's journal
-//!    mode, synchronous setting and page cache) reads in one read
-//!    transaction every row the re-import compares, in the order it reads
-//!    them: the state's groups, their members, its directory users by
-//!    anchor, and the job's stored users (id, anchor, active, fingerprint).
-//!    Each column's bytes are touched; nothing is parsed. Checked: it saw
-//!    every user.
+//!    second connection reads in one read transaction every row the
+//!    re-import compares ([`COMPARED_ROWS`]), in the order it reads them:
+//!    the state's groups, their members, its directory users by anchor,
+//!    and the job's stored users (id, anchor, active, fingerprint). On
+//!    SQLite through its C API with the import connection's journal mode,
+//!    synchronous setting and page cache, each column's bytes touched and
+//!    nothing parsed; on PostgreSQL as `COPY (SELECT ...) TO STDOUT`, every
+//!    byte received. Checked: it saw every user.
 //! 5. Insert baseline: the rows the full import wrote (its `users`,
 //!    `user_accesses` and `session_changes` rows), read back and held in
-//!    memory before the clock starts, inserted into a second fresh,
-//!    migrated database (`Db::connect`, then closed) through SQLite's C API
-//!    with one prepared INSERT per table in one `BEGIN IMMEDIATE`
-//!    transaction, set up as the import's connection was (foreign keys on);
-//!    only the inserts and the commit are timed. Its tenant, job, accesses
-//!    and session rows come first, untimed.
+//!    memory before the clock starts, loaded into a second fresh, migrated
+//!    database (`Db::connect`, then closed) in one transaction, foreign
+//!    keys checked: on SQLite through its C API with one prepared INSERT
+//!    per table (`BEGIN IMMEDIATE`, set up as the import's connection was),
+//!    on PostgreSQL by one `COPY ... FROM STDIN` per table (text format,
+//!    made before the clock starts). Only the load and the commit are
+//!    timed. Its tenant, job, accesses and session rows come first, untimed.
 //!
 //! The report also gives the import database's size after both imports
 //! (the job's directory state, its users and two sessions), per 100,000
 //! users.
 //!
-//! Before each timed phase the files written so far are flushed
-//! (`fsync`), so no phase pays for another's writes. The report gives the
-//! median of each time over the runs, the ratios of those medians, and
-//! each run's ratios; the machine may be shared, so a single run can be
-//! far off. CPU time (all threads, from `/proc/self/stat`) is printed
-//! beside, and peak RSS (`VmHWM`) per phase of the first run, reset
-//! between phases through `/proc/self/clear_refs` where the kernel allows
-//! it. A failed check exits 1; a missed target prints FAIL and exits 3
-//! only with `--strict`.
+//! Before each timed phase what was written so far is flushed (SQLite:
+//! `fsync` of its files; PostgreSQL: `CHECKPOINT`), so no phase pays for
+//! another's writes. The report gives the median of each time over the
+//! runs, the ratios of those medians, and each run's ratios; the machine
+//! may be shared, so a single run can be far off. CPU time of this process
+//! (all threads, from `/proc/self/stat`; on PostgreSQL the server's work is
+//! elsewhere) is printed beside, and peak RSS (`VmHWM`) per phase of the
+//! first run, reset between phases through `/proc/self/clear_refs` where
+//! the kernel allows it. A failed check exits 1; a missed target prints
+//! FAIL and exits 3 only with `--strict`.
+
+mod postgres;
+mod sqlite;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -70,6 +81,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use futures_util::TryStreamExt;
 use roster_proto::admin::{Access, AccessKind, CreateJob, Job, LinkInput, Session, SessionStatus, SessionTrigger};
 use roster_proto::manifest::{ChunkRef, DirectoryIdentity, FORMAT_VERSION, Manifest, RecordCounts, SnapshotKind, Watermark};
 use roster_proto::records::{GroupRecord, OuRecord, Record, UserRecord};
@@ -79,6 +91,25 @@ use roster_server::store;
 use roster_server::store::sessions::SessionWork;
 use roster_snapshot::keys::AgentKey;
 use sqlx::Row;
+
+/// The rows a no-change re-import compares, in the order it reads them
+/// (the same queries and indexes as `store::directory::load_groups`,
+/// `user_batch` and `store::users::stored_between`, unpaged): the state's
+/// groups, their members, its directory users, the job's stored users.
+/// `$1` is the job's id, `$2` the state's generation.
+const COMPARED_ROWS: [(&str, &str); 4] = [
+    ("groups", "SELECT record FROM directory_objects WHERE job_id = $1 AND generation = $2 AND kind = 'group' ORDER BY object_guid"),
+    (
+        "members",
+        "SELECT group_guid, member_guid FROM directory_members WHERE job_id = $1 AND generation = $2 ORDER BY group_guid, member_guid",
+    ),
+    (
+        "directory users",
+        "SELECT anchor, object_guid, record FROM directory_objects WHERE job_id = $1 AND generation = $2 AND kind = 'user'
+         ORDER BY anchor, object_guid",
+    ),
+    ("stored users", "SELECT id, anchor, active, fingerprint FROM users WHERE job_id = $1 ORDER BY anchor"),
+];
 
 /// The full import may take at most this many times the bulk insert.
 const FULL_TARGET: f64 = 1.5;
@@ -93,7 +124,7 @@ const EXIT_TARGET_MISSED: u8 = 3;
 #[derive(Debug, Parser)]
 #[command(
     name = "bench-import",
-    about = "Times a full and a no-change import against SQLite's own bulk insert of the rows the one writes and plain read of the rows the other compares"
+    about = "Times a full and a no-change import against the engine's own bulk load of the rows the one writes and plain read of the rows the other compares"
 )]
 struct Args {
     /// Users in the directory.
@@ -102,7 +133,13 @@ struct Args {
     /// Site groups (and accesses, and links); users are spread evenly.
     #[arg(long, default_value_t = 100)]
     groups: u32,
-    /// Where the databases go, one folder per run, kept afterwards (default: a temporary directory, removed afterwards).
+    /// The database engine.
+    #[arg(long, value_enum, default_value_t = EngineName::Sqlite)]
+    engine: EngineName,
+    /// PostgreSQL only: a server where the bench may create and drop databases (a superuser's URL, for CHECKPOINT).
+    #[arg(long, env = "ROSTER_BENCH_POSTGRES_URL", hide_env_values = true)]
+    postgres_url: Option<String>,
+    /// SQLite only: where the databases go, one folder per run, kept afterwards (default: a temporary directory, removed afterwards).
     #[arg(long)]
     dir: Option<PathBuf>,
     /// Runs, each on fresh databases; the report gives medians.
@@ -113,6 +150,181 @@ struct Args {
     strict: bool,
 }
 
+/// `--engine`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum EngineName {
+    Sqlite,
+    Postgres,
+}
+
+/// Where a run's databases are made.
+#[derive(Debug)]
+enum Engine {
+    /// SQLite files, a folder per run.
+    Sqlite(WorkDir),
+    /// Databases of their own on this PostgreSQL server (its URL).
+    Postgres(String),
+}
+
+impl Engine {
+    fn from_args(args: &Args) -> anyhow::Result<Engine> {
+        match (args.engine, &args.postgres_url) {
+            (EngineName::Sqlite, _) => Ok(Engine::Sqlite(WorkDir::new(args.dir.as_deref())?)),
+            (EngineName::Postgres, _) if args.dir.is_some() => {
+                bail!("--dir is for SQLite's files; PostgreSQL's databases are dropped after each run")
+            }
+            (EngineName::Postgres, Some(url)) => Ok(Engine::Postgres(url.clone())),
+            (EngineName::Postgres, None) => {
+                bail!(
+                    "--engine postgres needs --postgres-url or ROSTER_BENCH_POSTGRES_URL (scripts/bench-import.sh starts a server of its own)"
+                )
+            }
+        }
+    }
+
+    /// The fresh database `name` of run `index`.
+    async fn open(&self, index: u32, name: &str) -> anyhow::Result<BenchDb> {
+        let place = match self {
+            Engine::Sqlite(workdir) => Place::Sqlite(workdir.database(index, name)?),
+            Engine::Postgres(url) => {
+                Place::Postgres(postgres::Database::create(url, &format!("roster_bench_{}_{index}_{name}", std::process::id())).await?)
+            }
+        };
+        let url = match &place {
+            Place::Sqlite(path) => sqlite::url(path),
+            Place::Postgres(database) => database.url.clone(),
+        };
+        let db = Db::connect(&url).await.with_context(|| format!("opening the {name} database"))?;
+        Ok(BenchDb { db, place })
+    }
+
+    /// Removes run `index`'s databases.
+    async fn clean(&self, index: u32, databases: Vec<Place>) -> anyhow::Result<()> {
+        match self {
+            Engine::Sqlite(workdir) if workdir.remove => {
+                let dir = workdir.path.join(format!("run-{index}"));
+                std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))
+            }
+            Engine::Sqlite(_) => Ok(()),
+            Engine::Postgres(_) => {
+                for place in databases {
+                    if let Place::Postgres(database) = place {
+                        database.remove().await?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// One database of a run, opened as the server opens it.
+#[derive(Debug)]
+struct BenchDb {
+    db: Db,
+    place: Place,
+}
+
+/// Where a database is.
+#[derive(Debug)]
+enum Place {
+    Sqlite(PathBuf),
+    Postgres(postgres::Database),
+}
+
+impl Place {
+    /// Flushes what was written so far, so the next timed phase does not pay for it.
+    async fn settle(&self) -> anyhow::Result<()> {
+        match self {
+            Place::Sqlite(path) => sqlite::settle(path),
+            Place::Postgres(database) => database.settle().await,
+        }
+    }
+
+    /// The database's bytes on disk.
+    async fn bytes(&self) -> anyhow::Result<u64> {
+        match self {
+            Place::Sqlite(path) => sqlite::bytes(path),
+            Place::Postgres(database) => database.bytes().await,
+        }
+    }
+}
+
+impl BenchDb {
+    async fn settle(&self) -> anyhow::Result<()> {
+        self.place.settle().await
+    }
+
+    /// How the server's connections to it are set up, which the baselines copy.
+    async fn setup(&self) -> anyhow::Result<Setup> {
+        Ok(match &self.place {
+            Place::Sqlite(_) => Setup::Sqlite(sqlite::Pragmas::read(&self.db).await?),
+            Place::Postgres(database) => Setup::Postgres(postgres::Settings::read(database).await?),
+        })
+    }
+
+    /// The read baseline on this database.
+    async fn plain_read(&self, setup: &Setup, job: JobId) -> anyhow::Result<PlainRead> {
+        match (&self.place, setup) {
+            (Place::Sqlite(path), Setup::Sqlite(pragmas)) => sqlite::plain_read(&pragmas.open(path)?, job),
+            (Place::Postgres(database), Setup::Postgres(_)) => postgres::plain_read(database, job).await,
+            _ => bail!("the setup read is of another engine"),
+        }
+    }
+
+    /// The insert baseline: `rows` into this database, its pool closed first.
+    async fn insert(self, setup: &Setup, rows: &ImportedRows) -> anyhow::Result<(Duration, Place)> {
+        self.db.pool.close().await;
+        self.settle().await?;
+        let elapsed = match (&self.place, setup) {
+            (Place::Sqlite(path), Setup::Sqlite(pragmas)) => sqlite::insert(&mut pragmas.open(path)?, rows)?,
+            (Place::Postgres(database), Setup::Postgres(_)) => postgres::insert(database, rows).await?,
+            _ => bail!("the setup read is of another engine"),
+        };
+        Ok((elapsed, self.place))
+    }
+
+    /// Closes the pool; the database stays.
+    async fn close(self) -> Place {
+        self.db.pool.close().await;
+        self.place
+    }
+}
+
+/// How the import's connections were set up: the baselines' are the same.
+#[derive(Debug, Clone)]
+enum Setup {
+    Sqlite(sqlite::Pragmas),
+    Postgres(postgres::Settings),
+}
+
+impl Setup {
+    /// The engine and its version.
+    fn engine(&self) -> String {
+        match self {
+            Setup::Sqlite(_) => format!("SQLite {}", rusqlite::version()),
+            Setup::Postgres(settings) => format!("PostgreSQL {}", settings.version()),
+        }
+    }
+
+    /// What the two baselines are called in the report.
+    fn baselines(&self) -> [&'static str; 2] {
+        match self {
+            Setup::Sqlite(_) => ["bulk insert, SQLite C API", "plain read, SQLite C API"],
+            Setup::Postgres(_) => ["COPY FROM STDIN, PostgreSQL", "COPY TO STDOUT, PostgreSQL"],
+        }
+    }
+}
+
+impl std::fmt::Display for Setup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Setup::Sqlite(pragmas) => pragmas.fmt(f),
+            Setup::Postgres(settings) => settings.fmt(f),
+        }
+    }
+}
+
 /// Runs the benchmark; see the module doc.
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
@@ -120,15 +332,13 @@ async fn main() -> anyhow::Result<ExitCode> {
     if args.users == 0 || args.groups == 0 || args.runs == 0 {
         bail!("--users, --groups and --runs must be at least 1");
     }
-    let workdir = WorkDir::new(args.dir.as_deref())?;
+    let engine = Engine::from_args(&args)?;
     let fixture = Fixture::new(args.users, args.groups);
     let mut runs = Vec::with_capacity(args.runs as usize);
     for index in 1..=args.runs {
-        let dir = workdir.run_dir(index)?;
-        runs.push(run_once(&fixture, &dir, index).await.with_context(|| format!("run {index}"))?);
-        if workdir.remove {
-            std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
-        }
+        let (run, databases) = run_once(&engine, &fixture, index).await.with_context(|| format!("run {index}"))?;
+        engine.clean(index, databases).await?;
+        runs.push(run);
     }
     let all_met = report(&args, &fixture.expected(), &runs);
     Ok(if all_met || !args.strict { ExitCode::SUCCESS } else { ExitCode::from(EXIT_TARGET_MISSED) })
@@ -153,8 +363,8 @@ struct RunResult {
     full_cpu: Option<Duration>,
     read_cpu: Option<Duration>,
     no_change_cpu: Option<Duration>,
-    /// How the import's connection was set up (and so the baselines').
-    pragmas: Pragmas,
+    /// How the import's connections were set up (and so the baselines').
+    setup: Setup,
     /// The import database's bytes after both imports.
     database_bytes: u64,
     /// User rows the no-change re-import wrote.
@@ -164,22 +374,23 @@ struct RunResult {
     rss: Rss,
 }
 
-/// One run on fresh databases in `dir`: setup, full import, no-change
-/// re-import, baseline. Errors when a check fails.
-async fn run_once(fixture: &Fixture, dir: &Path, index: u32) -> anyhow::Result<RunResult> {
+/// One run on fresh databases: setup, full import, no-change re-import,
+/// baselines. Errors when a check fails; returns what it measured and its
+/// databases.
+async fn run_once(engine: &Engine, fixture: &Fixture, index: u32) -> anyhow::Result<(RunResult, Vec<Place>)> {
     let expected = fixture.expected();
     let mut rss = Rss::new();
     let secs = |d: Duration| d.as_secs_f64();
 
     // --- setup -------------------------------------------------------------
     let started = Instant::now();
-    let import_path = dir.join("import.db");
     // Opened as the server opens it: the import plans in a read transaction
     // on one connection while it stages on another.
-    let db = Db::connect(&sqlite_url(&import_path)).await.with_context(|| format!("opening {}", import_path.display()))?;
-    let world = create_world(&db, fixture).await?;
-    load_directory(&db, &world, fixture).await?;
-    settle(&import_path)?;
+    let import = engine.open(index, "import").await?;
+    let db = &import.db;
+    let world = create_world(db, fixture).await?;
+    load_directory(db, &world, fixture).await?;
+    import.settle().await?;
     log(&format!(
         "run {index}: set up {} users and {} groups in {:.1} s ({} users in a linked group, {} grants)",
         fixture.users,
@@ -191,51 +402,59 @@ async fn run_once(fixture: &Fixture, dir: &Path, index: u32) -> anyhow::Result<R
     rss.phase("setup");
 
     // --- full import ---------------------------------------------------------
-    let work = queue_session(&db, &world).await?;
+    let work = queue_session(db, &world).await?;
+    let before = Counters::read(db).await?;
     let (started, cpu) = (Instant::now(), cpu_time());
-    let outcome = roster_server::import::run_session(&db, &work).await.context("the full import failed")?;
+    let outcome = roster_server::import::run_session(db, &work).await.context("the full import failed")?;
     anyhow::ensure!(outcome == roster_server::import::RunOutcome::Applied, "the full import was not applied: {outcome:?}");
     let (full, full_cpu) = (started.elapsed(), cpu_since(cpu));
     rss.phase("full import");
-    let full_session = finished_session(&db, &world, &work).await?;
-    check_full_import(&db, &full_session, &expected).await?;
-    settle(&import_path)?;
+    let full_session = finished_session(db, &world, &work).await?;
+    check_full_import(db, &full_session, &expected).await?;
+    // The count of rows written, checked where the answer is known: the
+    // re-import's "0 written" below is only as good as this.
+    let written = UserRowsWritten::between(db, &before, &Counters::read(db).await?).await?;
+    let wanted = (expected.users, 0, 0, expected.grants, 0);
+    let seen = (written.users_inserted, written.users_updated, written.users_deleted, written.accesses_inserted, written.accesses_deleted);
+    anyhow::ensure!(seen == wanted, "the rows the full import wrote were counted as {written}; expected {wanted:?}");
+    import.settle().await?;
 
     // --- no-change re-import -------------------------------------------------
-    // The re-import's writes are told apart by `updated_at`: make sure the
-    // clock has moved past the full import's last millisecond.
+    // The re-import's writes are told apart by `updated_at` and
+    // `created_at`: make sure the clock has moved past the full import's
+    // last millisecond.
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let work = queue_session(&db, &world).await?;
-    let before = Counters::read(&db).await?;
+    let work = queue_session(db, &world).await?;
+    let before = Counters::read(db).await?;
     let (started, cpu) = (Instant::now(), cpu_time());
-    let outcome = roster_server::import::run_session(&db, &work).await.context("the no-change re-import failed")?;
+    let outcome = roster_server::import::run_session(db, &work).await.context("the no-change re-import failed")?;
     anyhow::ensure!(outcome == roster_server::import::RunOutcome::Applied, "the re-import was not applied: {outcome:?}");
     let (no_change, no_change_cpu) = (started.elapsed(), cpu_since(cpu));
-    let after = Counters::read(&db).await?;
+    let after = Counters::read(db).await?;
     rss.phase("no-change re-import");
-    let session = finished_session(&db, &world, &work).await?;
+    let session = finished_session(db, &world, &work).await?;
     check_no_change(&session, &expected)?;
-    let written = UserRowsWritten::between(&db, &before, &after).await?;
-    let changes_recorded = session_change_count(&db, session.id).await?;
+    let written = UserRowsWritten::between(db, &before, &after).await?;
+    let changes_recorded = session_change_count(db, session.id).await?;
 
     // --- read baseline -------------------------------------------------------
-    let pragmas = Pragmas::read(&db).await?;
-    settle(&import_path)?;
+    let setup = import.setup().await?;
+    import.settle().await?;
     let cpu = cpu_time();
-    let read = PlainRead::run(&pragmas.open(&import_path)?, world.job.id)?;
+    let read = import.plain_read(&setup, world.job.id).await?;
     let read_cpu = cpu_since(cpu);
     read.check(fixture, &expected)?;
 
     // --- insert baseline -----------------------------------------------------
-    let rows = ImportedRows::read(&db, full_session.id).await?;
-    db.pool.close().await;
-    settle(&import_path)?;
-    let database_bytes = database_bytes(&import_path)?;
-    let baseline_path = dir.join("baseline.db");
-    let baseline_db = Db::connect(&sqlite_url(&baseline_path)).await.context("opening the baseline database")?;
-    let baseline_world = create_world(&baseline_db, fixture).await?;
+    let rows = ImportedRows::read(db, full_session.id).await?;
+    // Closed first: SQLite's last connection folds the WAL into the file.
+    let import = import.close().await;
+    import.settle().await?;
+    let database_bytes = import.bytes().await?;
+    let baseline = engine.open(index, "baseline").await?;
+    let baseline_world = create_world(&baseline.db, fixture).await?;
     let baseline_session = {
-        let mut conn = baseline_db.pool.acquire().await?;
+        let mut conn = baseline.db.pool.acquire().await?;
         store::sessions::insert_session(
             &mut conn,
             baseline_world.tenant,
@@ -247,26 +466,23 @@ async fn run_once(fixture: &Fixture, dir: &Path, index: u32) -> anyhow::Result<R
         .await?
     };
     let rows = rows.for_world(&world, &baseline_world, baseline_session)?;
-    baseline_db.pool.close().await;
-    settle(&baseline_path)?;
-    let mut baseline_conn = pragmas.open(&baseline_path)?;
     let cpu = cpu_time();
-    let baseline = rows.insert(&mut baseline_conn)?;
+    let (baseline_time, baseline) = baseline.insert(&setup, &rows).await?;
     let baseline_cpu = cpu_since(cpu);
     rss.phase("insert baseline (holds every row)");
-    check_baseline(&baseline_conn, &expected)?;
-    drop(baseline_conn);
+    drop(rows);
+    check_baseline(&baseline, &expected).await?;
     log(&format!(
-        "run {index}: bulk insert {:.2} s, full import {:.2} s ({:.2} x); plain read {:.2} s, no-change re-import {:.2} s ({:.2} x)",
-        secs(baseline),
+        "run {index}: bulk load {:.2} s, full import {:.2} s ({:.2} x); plain read {:.2} s, no-change re-import {:.2} s ({:.2} x)",
+        secs(baseline_time),
         secs(full),
-        secs(full) / secs(baseline),
+        secs(full) / secs(baseline_time),
         secs(read.elapsed),
         secs(no_change),
         secs(no_change) / secs(read.elapsed)
     ));
-    Ok(RunResult {
-        baseline,
+    let result = RunResult {
+        baseline: baseline_time,
         full,
         read,
         no_change,
@@ -274,12 +490,13 @@ async fn run_once(fixture: &Fixture, dir: &Path, index: u32) -> anyhow::Result<R
         full_cpu,
         read_cpu,
         no_change_cpu,
-        pragmas,
+        setup,
         database_bytes,
         written,
         changes_recorded,
         rss,
-    })
+    };
+    Ok((result, vec![import, baseline]))
 }
 
 /// The median of some durations (the mean of the middle two for an even count).
@@ -311,8 +528,9 @@ fn report(args: &Args, expected: &Expected, runs: &[RunResult]) -> bool {
     let per_run = |ratio: &dyn Fn(&RunResult) -> f64| runs.iter().map(|r| format!("{:.2}", ratio(r))).collect::<Vec<_>>().join(" ");
     let runs_text = if runs.len() == 1 { "1 run".to_owned() } else { format!("median of {} runs", runs.len()) };
     let first = &runs[0];
-    println!("bench-import: {} users in {} groups (SQLite {}, {build}, {runs_text})", args.users, args.groups, rusqlite::version());
-    println!("  connections (import, baselines) {}", first.pragmas);
+    let [insert_name, read_name] = first.setup.baselines();
+    println!("bench-import: {} users in {} groups ({}, {build}, {runs_text})", args.users, args.groups, first.setup.engine());
+    println!("  connections (import, baselines) {}", first.setup);
     println!(
         "  rows the full import writes     {} users, {} user_accesses, {} session_changes ({} users in no linked group)",
         expected.users,
@@ -328,13 +546,17 @@ fn report(args: &Args, expected: &Expected, runs: &[RunResult]) -> bool {
         first.read.stored_users,
         first.read.bytes.div_ceil(1 << 20)
     );
-    println!("  bulk insert, SQLite C API       {:>7}   (baseline: those rows, prepared INSERTs, one transaction)", secs(baseline));
+    let insert_how = match first.setup {
+        Setup::Sqlite(_) => "prepared INSERTs",
+        Setup::Postgres(_) => "COPY per table, text format",
+    };
+    println!("  {insert_name:<31} {:>7}   (baseline: those rows, {insert_how}, one transaction)", secs(baseline));
     println!(
-        "  full import                     {:>7}   ratio {full_ratio:.2} x bulk insert   target <= {FULL_TARGET}   {}",
+        "  full import                     {:>7}   ratio {full_ratio:.2} x bulk load     target <= {FULL_TARGET}   {}",
         secs(full),
         verdict(full_ok)
     );
-    println!("  plain read, SQLite C API        {:>7}   (baseline: those rows, one read transaction)", secs(read));
+    println!("  {read_name:<31} {:>7}   (baseline: those rows, one read transaction)", secs(read));
     println!(
         "  no-change re-import             {:>7}   ratio {no_change_ratio:.2} x plain read    target <= {NO_CHANGE_TARGET}   {}",
         secs(no_change),
@@ -345,7 +567,7 @@ fn report(args: &Args, expected: &Expected, runs: &[RunResult]) -> bool {
         println!("    run {}: {}", index + 1, run.written);
     }
     if runs.len() > 1 {
-        println!("  per run: full / bulk insert     {}", per_run(&|r| r.full.as_secs_f64() / r.baseline.as_secs_f64()));
+        println!("  per run: full / bulk load       {}", per_run(&|r| r.full.as_secs_f64() / r.baseline.as_secs_f64()));
         println!("  per run: no-change / plain read {}", per_run(&|r| r.no_change.as_secs_f64() / r.read.elapsed.as_secs_f64()));
     }
     println!(
@@ -364,11 +586,15 @@ fn report(args: &Args, expected: &Expected, runs: &[RunResult]) -> bool {
         runs.iter().map(phase).collect::<Option<Vec<_>>>().map_or("?".to_owned(), |all| secs(median(all)))
     };
     println!(
-        "  CPU time, all threads           bulk insert {}, full import {}, plain read {}, no-change re-import {}   (informative)",
+        "  CPU time, this process          bulk load {}, full import {}, plain read {}, no-change re-import {}   (informative{})",
         cpu(|r| r.baseline_cpu),
         cpu(|r| r.full_cpu),
         cpu(|r| r.read_cpu),
-        cpu(|r| r.no_change_cpu)
+        cpu(|r| r.no_change_cpu),
+        match first.setup {
+            Setup::Sqlite(_) => "",
+            Setup::Postgres(_) => "; the PostgreSQL server's own CPU is not in it",
+        }
     );
     println!("  peak RSS (run 1)                {}", first.rss.report());
     full_ok && no_change_ok && written_ok
@@ -404,14 +630,16 @@ impl WorkDir {
         Ok(work)
     }
 
-    /// A new, empty folder for run `index`; an error if it exists (an earlier run's databases).
-    fn run_dir(&self, index: u32) -> anyhow::Result<PathBuf> {
+    /// Database `name`'s file in run `index`'s folder (made if missing);
+    /// an error if the file exists (an earlier run's databases).
+    fn database(&self, index: u32, name: &str) -> anyhow::Result<PathBuf> {
         let dir = self.path.join(format!("run-{index}"));
-        if dir.exists() {
-            bail!("{} already exists (an earlier run's databases?): give an empty or new directory", dir.display());
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let file = dir.join(format!("{name}.db"));
+        if file.exists() {
+            bail!("{} already exists (an earlier run's databases?): give an empty or new directory", file.display());
         }
-        std::fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        Ok(dir)
+        Ok(file)
     }
 }
 
@@ -424,24 +652,6 @@ impl Drop for WorkDir {
             log(&format!("warning: could not remove {}: {error}", self.path.display()));
         }
     }
-}
-
-/// Flushes an SQLite database's files (the database and its WAL) to disk,
-/// so the next timed phase does not pay for the previous phase's writes.
-fn settle(db: &Path) -> anyhow::Result<()> {
-    let mut wal = db.as_os_str().to_owned();
-    wal.push("-wal");
-    for path in [db.to_owned(), PathBuf::from(wal)] {
-        if path.exists() {
-            std::fs::File::open(&path).and_then(|f| f.sync_all()).with_context(|| format!("flushing {}", path.display()))?;
-        }
-    }
-    Ok(())
-}
-
-/// The URL `Db::connect` takes for an SQLite file.
-fn sqlite_url(path: &Path) -> String {
-    format!("sqlite://{}", path.display())
 }
 
 /// A deterministic directory: who the users are and which groups they are in.
@@ -864,12 +1074,17 @@ fn check_no_change(session: &Session, expected: &Expected) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Checks the baseline holds the same number of rows the full import wrote.
-fn check_baseline(conn: &rusqlite::Connection, expected: &Expected) -> anyhow::Result<()> {
-    let count = |sql: &str| -> anyhow::Result<u64> { Ok(u64::try_from(conn.query_row(sql, [], |row| row.get::<_, i64>(0))?)?) };
-    let users = count("SELECT COUNT(*) FROM users")?;
-    let grants = count("SELECT COUNT(*) FROM user_accesses")?;
-    let changes = count("SELECT COUNT(*) FROM session_changes")?;
+/// Checks the baseline's database holds as many rows as the full import wrote.
+async fn check_baseline(place: &Place, expected: &Expected) -> anyhow::Result<()> {
+    let url = match place {
+        Place::Sqlite(path) => sqlite::url(path),
+        Place::Postgres(database) => database.url.clone(),
+    };
+    let db = Db::connect(&url).await.context("reopening the baseline database")?;
+    let users = count(&db, "SELECT COUNT(*) FROM users").await?;
+    let grants = count(&db, "SELECT COUNT(*) FROM user_accesses").await?;
+    let changes = count(&db, "SELECT COUNT(*) FROM session_changes").await?;
+    db.pool.close().await;
     if (users, grants, changes) != (expected.users, expected.grants, expected.users) {
         bail!(
             "the baseline inserted {users} users, {grants} user_accesses and {changes} session_changes; expected {}, {} and {}",
@@ -885,26 +1100,69 @@ fn check_baseline(conn: &rusqlite::Connection, expected: &Expected) -> anyhow::R
 #[derive(Debug, Clone, Copy)]
 struct Counters {
     users: i64,
-    users_max_rowid: i64,
     users_max_updated_at: i64,
+    /// The first row version of each table written after this moment:
+    /// see [`RowVersions`].
+    users_mark: i64,
     accesses: i64,
-    accesses_max_rowid: i64,
+    accesses_mark: i64,
+}
+
+/// How each engine tells the rows written after a moment. SQLite gives an
+/// inserted row a rowid larger than any before it (an updated row keeps
+/// its own, so `updated_at` tells those); PostgreSQL stamps each row
+/// version with the transaction that wrote it (`xmin`), inserted or
+/// updated alike (so `created_at` tells them apart), and every later
+/// transaction's id is at least the current snapshot's `xmax`.
+#[derive(Debug, Clone, Copy)]
+struct RowVersions {
+    /// Selects `users`' mark (`m`) with its count (`n`) and latest `updated_at` (`t`).
+    users_mark: &'static str,
+    /// Selects `user_accesses`' mark and count.
+    accesses_mark: &'static str,
+    /// Counts `users` rows inserted since mark `$1` (given `$2`, the latest `updated_at` before).
+    users_inserted: &'static str,
+    /// Counts `users` rows updated since mark `$1` (given `$2`).
+    users_updated: &'static str,
+    /// Counts `user_accesses` rows inserted since mark `$1`.
+    accesses_inserted: &'static str,
+}
+
+impl RowVersions {
+    fn of(dialect: roster_server::db::Dialect) -> RowVersions {
+        match dialect {
+            roster_server::db::Dialect::Sqlite => RowVersions {
+                users_mark: "SELECT COUNT(*) AS n, COALESCE(MAX(rowid), 0) + 1 AS m, COALESCE(MAX(updated_at), 0) AS t FROM users",
+                accesses_mark: "SELECT COUNT(*) AS n, COALESCE(MAX(rowid), 0) + 1 AS m FROM user_accesses",
+                users_inserted: "SELECT COUNT(*) AS n FROM users WHERE rowid >= $1 AND $2 = $2",
+                users_updated: "SELECT COUNT(*) AS n FROM users WHERE rowid < $1 AND updated_at > $2",
+                accesses_inserted: "SELECT COUNT(*) AS n FROM user_accesses WHERE rowid >= $1",
+            },
+            roster_server::db::Dialect::Postgres => RowVersions {
+                users_mark: "SELECT COUNT(*) AS n, CAST(CAST(pg_snapshot_xmax(pg_current_snapshot()) AS TEXT) AS BIGINT) AS m,
+                                 COALESCE(MAX(updated_at), 0) AS t FROM users",
+                accesses_mark: "SELECT COUNT(*) AS n, CAST(CAST(pg_snapshot_xmax(pg_current_snapshot()) AS TEXT) AS BIGINT) AS m FROM user_accesses",
+                users_inserted: "SELECT COUNT(*) AS n FROM users WHERE CAST(CAST(xmin AS TEXT) AS BIGINT) >= $1 AND created_at > $2",
+                users_updated: "SELECT COUNT(*) AS n FROM users WHERE CAST(CAST(xmin AS TEXT) AS BIGINT) >= $1 AND created_at <= $2",
+                accesses_inserted: "SELECT COUNT(*) AS n FROM user_accesses WHERE CAST(CAST(xmin AS TEXT) AS BIGINT) >= $1",
+            },
+        }
+    }
 }
 
 impl Counters {
     /// Reads the counters.
     async fn read(db: &Db) -> anyhow::Result<Counters> {
+        let sql = RowVersions::of(db.dialect);
         let mut conn = db.pool.acquire().await?;
-        let users = sqlx::query("SELECT COUNT(*) AS n, COALESCE(MAX(rowid), 0) AS r, COALESCE(MAX(updated_at), 0) AS t FROM users")
-            .fetch_one(&mut *conn)
-            .await?;
-        let accesses = sqlx::query("SELECT COUNT(*) AS n, COALESCE(MAX(rowid), 0) AS r FROM user_accesses").fetch_one(&mut *conn).await?;
+        let users = sqlx::query(sql.users_mark).fetch_one(&mut *conn).await?;
+        let accesses = sqlx::query(sql.accesses_mark).fetch_one(&mut *conn).await?;
         Ok(Counters {
             users: users.try_get("n")?,
-            users_max_rowid: users.try_get("r")?,
+            users_mark: users.try_get("m")?,
             users_max_updated_at: users.try_get("t")?,
             accesses: accesses.try_get("n")?,
-            accesses_max_rowid: accesses.try_get("r")?,
+            accesses_mark: accesses.try_get("m")?,
         })
     }
 }
@@ -920,26 +1178,21 @@ struct UserRowsWritten {
 }
 
 impl UserRowsWritten {
-    /// What changed in `users` and `user_accesses` from `before` to `after`:
-    /// rows past the old largest rowid are new, older ones with a later
-    /// `updated_at` were updated, and the counts tell the deleted ones.
+    /// What changed in `users` and `user_accesses` from `before` to
+    /// `after`: rows written since `before`'s marks ([`RowVersions`]), and
+    /// the counts tell the deleted ones.
     async fn between(db: &Db, before: &Counters, after: &Counters) -> anyhow::Result<UserRowsWritten> {
-        let users_inserted: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE rowid > $1")
-            .bind(before.users_max_rowid)
-            .fetch_one(&db.pool)
-            .await?
-            .try_get("n")?;
-        let users_updated: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE rowid <= $1 AND updated_at > $2")
-            .bind(before.users_max_rowid)
-            .bind(before.users_max_updated_at)
-            .fetch_one(&db.pool)
-            .await?
-            .try_get("n")?;
-        let accesses_inserted: i64 = sqlx::query("SELECT COUNT(*) AS n FROM user_accesses WHERE rowid > $1")
-            .bind(before.accesses_max_rowid)
-            .fetch_one(&db.pool)
-            .await?
-            .try_get("n")?;
+        let sql = RowVersions::of(db.dialect);
+        let count = async |sql: &'static str, mark: i64, updated_at: Option<i64>| -> anyhow::Result<i64> {
+            let mut query = sqlx::query(sql).bind(mark);
+            if let Some(updated_at) = updated_at {
+                query = query.bind(updated_at);
+            }
+            Ok(query.fetch_one(&db.pool).await?.try_get("n")?)
+        };
+        let users_inserted = count(sql.users_inserted, before.users_mark, Some(before.users_max_updated_at)).await?;
+        let users_updated = count(sql.users_updated, before.users_mark, Some(before.users_max_updated_at)).await?;
+        let accesses_inserted = count(sql.accesses_inserted, before.accesses_mark, None).await?;
         let deleted = |before: i64, inserted: i64, after: i64| u64::try_from(before + inserted - after).unwrap_or(0);
         Ok(UserRowsWritten {
             users_inserted: u64::try_from(users_inserted)?,
@@ -1016,14 +1269,21 @@ struct ImportedRows {
 
 impl ImportedRows {
     /// Reads the rows the full import (`session`) wrote, in the order it
-    /// wrote them, a page at a time (so only the rows are held, not the
-    /// driver's copies of them too).
+    /// wrote them (SQLite's rowid, PostgreSQL's physical order: both
+    /// tables were empty before it), a row at a time (so only the rows are
+    /// held, not the driver's copies of them too).
     async fn read(db: &Db, session: SessionId) -> anyhow::Result<ImportedRows> {
-        let users = paged(
+        let order = match db.dialect {
+            roster_server::db::Dialect::Sqlite => "rowid",
+            roster_server::db::Dialect::Postgres => "ctid",
+        };
+        let users = streamed(
             db,
-            "SELECT rowid AS k, id, tenant_id, job_id, anchor, object_guid, username, user_principal_name, email, display_name, given_name,
+            &format!(
+                "SELECT id, tenant_id, job_id, anchor, object_guid, username, user_principal_name, email, display_name, given_name,
                  surname, telephone_number, department, title, dn, active, fingerprint, deactivated_at, created_at, updated_at
-             FROM users WHERE rowid > $1 AND $2 = $2 ORDER BY rowid LIMIT 10000",
+             FROM users WHERE $1 = $1 ORDER BY {order}"
+            ),
             "",
             |r| {
                 Ok(UserRow {
@@ -1051,17 +1311,14 @@ impl ImportedRows {
             },
         )
         .await?;
-        let grants = paged(
-            db,
-            "SELECT rowid AS k, user_id, access_id FROM user_accesses WHERE rowid > $1 AND $2 = $2 ORDER BY rowid LIMIT 10000",
-            "",
-            |r| Ok((r.try_get("user_id")?, r.try_get("access_id")?)),
-        )
+        let grants = streamed(db, &format!("SELECT user_id, access_id FROM user_accesses WHERE $1 = $1 ORDER BY {order}"), "", |r| {
+            Ok((r.try_get("user_id")?, r.try_get("access_id")?))
+        })
         .await?;
-        let changes = paged(
+        let changes = streamed(
             db,
-            "SELECT seq AS k, session_id, seq, user_id, object_guid, username, action, details FROM session_changes
-             WHERE seq > $1 AND session_id = $2 ORDER BY seq LIMIT 10000",
+            "SELECT session_id, seq, user_id, object_guid, username, action, details FROM session_changes
+             WHERE session_id = $1 ORDER BY seq",
             &session.to_string(),
             |r| {
                 Ok(ChangeRow {
@@ -1097,110 +1354,6 @@ impl ImportedRows {
         }
         Ok(self)
     }
-
-    /// The insert baseline: every row through SQLite's C API, one prepared
-    /// INSERT per table, in one `BEGIN IMMEDIATE` transaction; returns the
-    /// time from BEGIN to COMMIT.
-    fn insert(&self, conn: &mut rusqlite::Connection) -> anyhow::Result<Duration> {
-        let started = Instant::now();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        {
-            let mut users = tx.prepare(
-                "INSERT INTO users (id, tenant_id, job_id, anchor, object_guid, username, user_principal_name, email, display_name,
-                     given_name, surname, telephone_number, department, title, dn, active, fingerprint, deactivated_at, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
-            )?;
-            for u in &self.users {
-                users.execute(rusqlite::params![
-                    u.id,
-                    u.tenant_id,
-                    u.job_id,
-                    u.anchor,
-                    u.object_guid,
-                    u.username,
-                    u.user_principal_name,
-                    u.email,
-                    u.display_name,
-                    u.given_name,
-                    u.surname,
-                    u.telephone_number,
-                    u.department,
-                    u.title,
-                    u.dn,
-                    u.active,
-                    u.fingerprint,
-                    u.deactivated_at,
-                    u.created_at,
-                    u.updated_at,
-                ])?;
-            }
-            let mut grants = tx.prepare("INSERT INTO user_accesses (user_id, access_id) VALUES (?1, ?2)")?;
-            for (user, access) in &self.grants {
-                grants.execute((user, access))?;
-            }
-            let mut changes = tx.prepare(
-                "INSERT INTO session_changes (session_id, seq, user_id, object_guid, username, action, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            for c in &self.changes {
-                changes.execute((&c.session_id, c.seq, &c.user_id, &c.object_guid, &c.username, &c.action, &c.details))?;
-            }
-        }
-        tx.commit()?;
-        Ok(started.elapsed())
-    }
-}
-
-/// How the import's SQLite connection is set up (by `Db::connect`), so the
-/// baselines' connections are set up the same: the same journal mode,
-/// durability and page cache, foreign keys checked.
-#[derive(Debug, Clone)]
-struct Pragmas {
-    journal_mode: String,
-    synchronous: i64,
-    cache_size: i64,
-}
-
-impl Pragmas {
-    /// Reads them from the import database's connection.
-    async fn read(db: &Db) -> anyhow::Result<Pragmas> {
-        let mut conn = db.pool.acquire().await?;
-        let journal_mode: String = sqlx::query("PRAGMA journal_mode").fetch_one(&mut *conn).await?.try_get(0)?;
-        let synchronous: i64 = sqlx::query("PRAGMA synchronous").fetch_one(&mut *conn).await?.try_get(0)?;
-        let cache_size: i64 = sqlx::query("PRAGMA cache_size").fetch_one(&mut *conn).await?.try_get(0)?;
-        anyhow::ensure!(journal_mode.chars().all(|c| c.is_ascii_alphabetic()), "unexpected journal mode {journal_mode:?}");
-        Ok(Pragmas { journal_mode, synchronous, cache_size })
-    }
-
-    /// Opens `path` through SQLite's C API, set up the same way.
-    fn open(&self, path: &Path) -> anyhow::Result<rusqlite::Connection> {
-        let conn = rusqlite::Connection::open(path).with_context(|| format!("opening {} with rusqlite", path.display()))?;
-        let mode: String = conn.query_row(&format!("PRAGMA journal_mode = {}", self.journal_mode), [], |row| row.get(0))?;
-        anyhow::ensure!(mode.eq_ignore_ascii_case(&self.journal_mode), "journal mode {mode}, not {}", self.journal_mode);
-        conn.execute_batch(&format!(
-            "PRAGMA synchronous = {}; PRAGMA cache_size = {}; PRAGMA foreign_keys = ON;",
-            self.synchronous, self.cache_size
-        ))?;
-        Ok(conn)
-    }
-}
-
-impl std::fmt::Display for Pragmas {
-    /// As SQLite names them.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let synchronous = match self.synchronous {
-            0 => "OFF",
-            1 => "NORMAL",
-            2 => "FULL",
-            3 => "EXTRA",
-            _ => "?",
-        };
-        write!(
-            f,
-            "journal_mode {}, synchronous {synchronous}, cache_size {}, foreign_keys on",
-            self.journal_mode.to_ascii_lowercase(),
-            self.cache_size
-        )
-    }
 }
 
 /// The read baseline: what a plain read of the rows a no-change re-import
@@ -1212,57 +1365,12 @@ struct PlainRead {
     members: u64,
     directory_users: u64,
     stored_users: u64,
-    /// Bytes of every column read (integers count 8).
+    /// What was read: on SQLite every column's bytes (integers count 8),
+    /// on PostgreSQL the COPY text received.
     bytes: u64,
 }
 
 impl PlainRead {
-    /// Reads, in one read transaction and in the import's order (the same
-    /// queries and indexes as `store::directory::load_groups`,
-    /// `user_batch` and `store::users::stored_between`, unpaged), the
-    /// state's groups and members, its directory users and the job's
-    /// stored users; touches every column's bytes and parses nothing.
-    fn run(conn: &rusqlite::Connection, job: JobId) -> anyhow::Result<PlainRead> {
-        let job = job.to_string();
-        let started = Instant::now();
-        let tx = conn.unchecked_transaction()?;
-        let generation: String = tx.query_row("SELECT generation FROM directory_state WHERE job_id = ?1", [&job], |row| row.get(0))?;
-        let mut bytes = 0u64;
-        let mut read = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> anyhow::Result<u64> {
-            let mut statement = tx.prepare(sql)?;
-            let columns = statement.column_count();
-            let mut rows = statement.query(params)?;
-            let mut n = 0u64;
-            while let Some(row) = rows.next()? {
-                n += 1;
-                for column in 0..columns {
-                    bytes += match row.get_ref(column)? {
-                        rusqlite::types::ValueRef::Null => 0,
-                        rusqlite::types::ValueRef::Integer(_) | rusqlite::types::ValueRef::Real(_) => 8,
-                        rusqlite::types::ValueRef::Text(b) | rusqlite::types::ValueRef::Blob(b) => b.len() as u64,
-                    };
-                }
-            }
-            Ok(n)
-        };
-        let groups = read(
-            "SELECT record FROM directory_objects WHERE job_id = ?1 AND generation = ?2 AND kind = 'group' ORDER BY object_guid",
-            &[&job, &generation],
-        )?;
-        let members = read(
-            "SELECT group_guid, member_guid FROM directory_members WHERE job_id = ?1 AND generation = ?2 ORDER BY group_guid, member_guid",
-            &[&job, &generation],
-        )?;
-        let directory_users = read(
-            "SELECT anchor, object_guid, record FROM directory_objects WHERE job_id = ?1 AND generation = ?2 AND kind = 'user'
-             ORDER BY anchor, object_guid",
-            &[&job, &generation],
-        )?;
-        let stored_users = read("SELECT id, anchor, active, fingerprint FROM users WHERE job_id = ?1 ORDER BY anchor", &[&job])?;
-        tx.commit()?;
-        Ok(PlainRead { elapsed: started.elapsed(), groups, members, directory_users, stored_users, bytes })
-    }
-
     /// Checks it read every group, directory user and stored user.
     fn check(&self, fixture: &Fixture, expected: &Expected) -> anyhow::Result<()> {
         let wanted = (u64::from(fixture.groups), u64::from(fixture.users), expected.users);
@@ -1281,36 +1389,21 @@ impl PlainRead {
     }
 }
 
-/// An SQLite database's bytes on disk: the file and its WAL, if any.
-fn database_bytes(db: &Path) -> anyhow::Result<u64> {
-    let mut wal = db.as_os_str().to_owned();
-    wal.push("-wal");
-    let mut bytes = std::fs::metadata(db).with_context(|| format!("reading the size of {}", db.display()))?.len();
-    if let Ok(meta) = std::fs::metadata(PathBuf::from(wal)) {
-        bytes += meta.len();
-    }
-    Ok(bytes)
-}
-
-/// Every row of `sql`, a page at a time: `sql` selects the page after
-/// key `$1` (an integer column `k`, ascending, from -1) with `$2` bound to
-/// `param`; `row` makes each row into a `T`.
-async fn paged<T>(
+/// Every row of `sql` (with `$1` bound to `param`), made into a `T` by
+/// `row` as it arrives.
+async fn streamed<T>(
     db: &Db,
-    sql: &'static str,
+    sql: &str,
     param: &str,
     row: impl Fn(&sqlx::any::AnyRow) -> Result<T, sqlx::Error>,
 ) -> anyhow::Result<Vec<T>> {
+    let mut conn = db.pool.acquire().await?;
+    let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(param).fetch(&mut *conn);
     let mut all = Vec::new();
-    let mut after = -1i64;
-    loop {
-        let page = sqlx::query(sql).bind(after).bind(param).fetch_all(&db.pool).await?;
-        let Some(last) = page.last() else { return Ok(all) };
-        after = last.try_get("k")?;
-        for r in &page {
-            all.push(row(r)?);
-        }
+    while let Some(r) = rows.try_next().await? {
+        all.push(row(&r)?);
     }
+    Ok(all)
 }
 
 /// CPU time this process used so far, user and system, all threads

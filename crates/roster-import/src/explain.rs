@@ -52,7 +52,7 @@ pub struct Explainer<'a> {
     parents: HashMap<ObjectGuid, Vec<usize>>,
     /// Accesses granted to each member by the links, as the planner
     /// computes them (catalogue not yet applied).
-    granted: HashMap<ObjectGuid, BTreeSet<AccessId>>,
+    granted: links::Grants,
     /// For every access of the catalogue, the distinct linked groups
     /// (indexes into `groups`) that grant it.
     granting_groups: HashMap<AccessId, Vec<usize>>,
@@ -94,7 +94,7 @@ impl<'a> Explainer<'a> {
             }
         }
 
-        Explainer { input, groups, parents, granted: expanded.by_member, granting_groups }
+        Explainer { input, groups, parents, granted: expanded, granting_groups }
     }
 
     /// Explains one user of the directory state, as the import would
@@ -119,7 +119,7 @@ impl<'a> Explainer<'a> {
         }
         let in_scope = place.in_scope();
 
-        let reached = self.granted.get(&user.object_guid);
+        let reached = self.granted.of(&user.object_guid);
         let grants = reached.map(|ids| self.grants(user, ids)).unwrap_or_default();
         let has_basic = grants.iter().any(|g| g.kind.is_basic());
         if reached.is_none() {
@@ -173,7 +173,7 @@ impl<'a> Explainer<'a> {
     }
 
     /// The catalogue's accesses among `ids`, each with its chains, sorted by kind, then name.
-    fn grants(&self, user: &UserRecord, ids: &BTreeSet<AccessId>) -> Vec<AccessGrant> {
+    fn grants(&self, user: &UserRecord, ids: &[AccessId]) -> Vec<AccessGrant> {
         let mut known: Vec<(AccessId, AccessKind, &str)> =
             ids.iter().filter_map(|id| self.input.accesses.get(id).map(|(kind, name)| (*id, kind, name))).collect();
         if known.is_empty() {

@@ -4,7 +4,7 @@
 //! keeps the objectGUID it resolved to). A name must match exactly one
 //! group (case-insensitively, as AD compares names).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use roster_proto::dn::Dn;
 use roster_proto::records::GroupRecord;
@@ -103,12 +103,76 @@ pub struct LinkRule {
 }
 
 /// What the links grant, resolved against one snapshot's groups.
+///
+/// Each member's accesses are one of a few distinct sets, kept once: a
+/// million users linked through a handful of groups share a handful of
+/// sets, so a member costs its GUID and a set's number, not a set of its
+/// own.
 #[derive(Debug, Default)]
 pub(crate) struct Grants {
-    /// Accesses granted to each member (user or other object) by GUID.
-    pub by_member: HashMap<ObjectGuid, BTreeSet<AccessId>>,
+    /// For each member reached (user or other object, by GUID), its set
+    /// of accesses: an index into `sets`.
+    by_member: HashMap<ObjectGuid, usize>,
+    /// The distinct sets of accesses granted, each sorted, without repeats.
+    sets: Vec<Box<[AccessId]>>,
     /// For each link (by position), the group GUID it resolved to.
     pub resolved: Vec<Option<ObjectGuid>>,
+}
+
+impl Grants {
+    /// The accesses the links grant `member` (sorted), or `None` when no
+    /// linked group reaches it.
+    pub fn of(&self, member: &ObjectGuid) -> Option<&[AccessId]> {
+        self.by_member.get(member).map(|&set| &*self.sets[set])
+    }
+
+    /// True when no linked group reaches anything.
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.by_member.is_empty()
+    }
+
+    /// Every member reached, with its accesses.
+    #[cfg(test)]
+    pub fn members(&self) -> impl Iterator<Item = (ObjectGuid, &[AccessId])> {
+        self.by_member.iter().map(|(member, &set)| (*member, &*self.sets[set]))
+    }
+}
+
+/// Builds [`Grants`]' sets: each member's set grows one access at a time,
+/// and each step from a set by an access is worked out once.
+#[derive(Debug, Default)]
+struct SetBuilder {
+    sets: Vec<Box<[AccessId]>>,
+    /// Each distinct set's index.
+    index: HashMap<Box<[AccessId]>, usize>,
+    /// (a set, or none yet; an access) -> the set with it added.
+    steps: HashMap<(Option<usize>, AccessId), usize>,
+}
+
+impl SetBuilder {
+    /// The set `from` (none: the empty set) with `access` added.
+    fn add(&mut self, from: Option<usize>, access: AccessId) -> usize {
+        if let Some(&to) = self.steps.get(&(from, access)) {
+            return to;
+        }
+        let mut set: Vec<AccessId> = from.map(|i| self.sets[i].to_vec()).unwrap_or_default();
+        if let Err(at) = set.binary_search(&access) {
+            set.insert(at, access);
+        }
+        let set = set.into_boxed_slice();
+        let to = match self.index.get(&set) {
+            Some(&to) => to,
+            None => {
+                let to = self.sets.len();
+                self.sets.push(set.clone());
+                self.index.insert(set, to);
+                to
+            }
+        };
+        self.steps.insert((from, access), to);
+        to
+    }
 }
 
 /// Expands every link through nested groups. Cycles and self-membership
@@ -118,6 +182,7 @@ pub(crate) fn expand(links: &[LinkRule], groups: &[GroupRecord]) -> Grants {
     let index = GroupIndex::new(groups);
     let by_guid = &index.by_guid;
     let mut grants = Grants::default();
+    let mut sets = SetBuilder::default();
     // Members reached from a group, computed once per linked group.
     let mut reach_cache: HashMap<ObjectGuid, Vec<ObjectGuid>> = HashMap::new();
     for link in links {
@@ -126,9 +191,11 @@ pub(crate) fn expand(links: &[LinkRule], groups: &[GroupRecord]) -> Grants {
         let Some(root) = root else { continue };
         let members = reach_cache.entry(root).or_insert_with(|| reachable_members(root, by_guid));
         for member in members.iter() {
-            grants.by_member.entry(*member).or_default().insert(link.access_id);
+            let set = grants.by_member.get(member).copied();
+            grants.by_member.insert(*member, sets.add(set, link.access_id));
         }
     }
+    grants.sets = sets.sets;
     grants
 }
 
@@ -179,8 +246,7 @@ mod tests {
     /// Groups are 100+, users below 100.
     fn check(groups: &[GroupRecord], links: &[LinkRule], expected: &[(u32, &[u128])]) {
         let grants = expand(links, groups);
-        let mut actual: Vec<(ObjectGuid, Vec<AccessId>)> =
-            grants.by_member.iter().map(|(m, a)| (*m, a.iter().copied().collect())).collect();
+        let mut actual: Vec<(ObjectGuid, Vec<AccessId>)> = grants.members().map(|(m, a)| (m, a.to_vec())).collect();
         actual.sort();
         let mut expected: Vec<(ObjectGuid, Vec<AccessId>)> =
             expected.iter().map(|(m, a)| (guid(*m), a.iter().map(|x| AccessId::from(Uuid::from_u128(*x))).collect())).collect();
@@ -202,6 +268,32 @@ mod tests {
     }
 
     #[test]
+    fn members_with_the_same_accesses_share_one_set_whatever_the_links_order() {
+        // Users 1-4 in G100 (access 1); 3-6 in G101 (access 2); 5-8 in G102 (access 1 again, and 3).
+        let groups = [group(100, &[1, 2, 3, 4]), group(101, &[3, 4, 5, 6]), group(102, &[5, 6, 7, 8])];
+        let g = |n: u32| guid(n).to_string();
+        let links = [link(&g(100), 1), link(&g(101), 2), link(&g(102), 1), link(&g(102), 3), link(&g(100), 1)];
+        let expected: &[(u32, &[u128])] =
+            &[(1, &[1]), (2, &[1]), (3, &[1, 2]), (4, &[1, 2]), (5, &[1, 2, 3]), (6, &[1, 2, 3]), (7, &[1, 3]), (8, &[1, 3])];
+        let mut orders = vec![links.to_vec()];
+        orders.push(links.iter().rev().cloned().collect());
+        orders.push(vec![links[3].clone(), links[1].clone(), links[0].clone(), links[2].clone(), links[4].clone()]);
+        for order in &orders {
+            check(&groups, order, expected);
+            // Four distinct sets ({1}, {1,2}, {1,2,3}, {1,3}), kept once each,
+            // plus those only passed through on the way ({2}, {3}, {2,3}, ...).
+            let grants = expand(order, &groups);
+            let mut kept: Vec<&[AccessId]> = grants.sets.iter().map(|set| &**set).collect();
+            kept.sort();
+            kept.dedup();
+            assert_eq!(kept.len(), grants.sets.len(), "a set kept twice: {:?}", grants.sets);
+            for set in &grants.sets {
+                assert!(set.windows(2).all(|w| w[0] < w[1]), "unsorted or repeated: {set:?}");
+            }
+        }
+    }
+
+    #[test]
     fn cycles_and_self_membership_end_the_walk() {
         let groups = [group(100, &[101, 1]), group(101, &[100, 2]), group(102, &[102, 3])];
         check(&groups, &[link("CN=G101,OU=Groups,DC=corp", 5)], &[(1, &[5]), (2, &[5])]);
@@ -214,7 +306,7 @@ mod tests {
         let links = [link("CN=Gone,OU=Groups,DC=corp", 1), link(&guid(555).to_string(), 2)];
         let grants = expand(&links, &groups);
         assert_eq!(grants.resolved, vec![None, None]);
-        assert!(grants.by_member.is_empty());
+        assert!(grants.is_empty());
     }
 
     #[test]
@@ -237,7 +329,7 @@ mod tests {
         let with_twin = [group(100, &[1]), group(101, &[2]), twin];
         let grants = expand(&[link("G100", 4)], &with_twin);
         assert_eq!(grants.resolved, vec![None], "two groups are named G100");
-        assert!(grants.by_member.is_empty());
+        assert!(grants.is_empty());
         assert_eq!(GroupRef::parse("G100").unwrap().matches(&with_twin), 2);
     }
 }

@@ -188,8 +188,7 @@ impl<'a> Planner<'a> {
         }
         let granted: BTreeSet<AccessId> = self
             .grants
-            .by_member
-            .get(&record.object_guid)
+            .of(&record.object_guid)
             .map(|set| set.iter().filter(|id| self.accesses.contains(id)).copied().collect())
             .unwrap_or_default();
         if !granted.iter().any(|id| self.accesses.is_basic(id)) {

@@ -16,6 +16,7 @@
 
 use std::collections::BTreeSet;
 
+mod bench_import;
 mod continuous;
 mod faults;
 mod load;

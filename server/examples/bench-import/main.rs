@@ -58,6 +58,11 @@
 //!    on PostgreSQL by one `COPY ... FROM STDIN` per table (text format,
 //!    made before the clock starts). Only the load and the commit are
 //!    timed. Its tenant, job, accesses and session rows come first, untimed.
+//! 6. The API's answers (with `--server-bin`, which the script passes): the
+//!    release `roster-server` on the imported database, asked over HTTP
+//!    what the console asks of the job: its structure, why a user has its
+//!    access, a page of its users ([`ApiTimes`]); each under 200 ms is a
+//!    target (the issue's, at a million users).
 //!
 //! The report also gives the import database's size after both imports
 //! (the job's directory state, its users and two sessions), per 100,000
@@ -154,6 +159,10 @@ struct Args {
     /// Exit with code 3 when a target is missed (a failed check always exits 1).
     #[arg(long)]
     strict: bool,
+    /// The release `roster-server` binary: when given, the job's structure, an explanation and a page of users are
+    /// asked of it over HTTP on the imported database (target: each under 200 ms).
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
     /// Internal: run this queued session's import in this process, on the
     /// database in `ROSTER_BENCH_CHILD_DATABASE_URL`, and print what it took.
     #[arg(long, hide = true)]
@@ -359,7 +368,8 @@ async fn main() -> anyhow::Result<ExitCode> {
     let fixture = Fixture::new(args.users, args.groups);
     let mut runs = Vec::with_capacity(args.runs as usize);
     for index in 1..=args.runs {
-        let (run, databases) = run_once(&engine, &fixture, index).await.with_context(|| format!("run {index}"))?;
+        let (run, databases) =
+            run_once(&engine, &fixture, index, args.server_bin.as_deref()).await.with_context(|| format!("run {index}"))?;
         engine.clean(index, databases).await?;
         runs.push(run);
     }
@@ -392,6 +402,8 @@ struct RunResult {
     database_bytes: u64,
     /// User rows the no-change re-import wrote.
     written: UserRowsWritten,
+    /// The admin API's answers on the imported database, when asked.
+    api: Option<ApiTimes>,
     /// Itemised changes the no-change re-import recorded.
     changes_recorded: u64,
     rss: Rss,
@@ -400,7 +412,7 @@ struct RunResult {
 /// One run on fresh databases: setup, full import, no-change re-import,
 /// baselines. Errors when a check fails; returns what it measured and its
 /// databases.
-async fn run_once(engine: &Engine, fixture: &Fixture, index: u32) -> anyhow::Result<(RunResult, Vec<Place>)> {
+async fn run_once(engine: &Engine, fixture: &Fixture, index: u32, server_bin: Option<&Path>) -> anyhow::Result<(RunResult, Vec<Place>)> {
     let expected = fixture.expected();
     let mut rss = Rss::new();
     let secs = |d: Duration| d.as_secs_f64();
@@ -502,7 +514,16 @@ async fn run_once(engine: &Engine, fixture: &Fixture, index: u32) -> anyhow::Res
         secs(no_change),
         secs(no_change) / secs(read.elapsed)
     ));
+    // --- the API's answers at this size -------------------------------------
+    let api = match server_bin {
+        Some(bin) => Some(ApiTimes::measure(bin, &import, &world, fixture).await.context("asking the API")?),
+        None => None,
+    };
+    if let Some(api) = &api {
+        log(&format!("run {index}: API {api}"));
+    }
     let result = RunResult {
+        api,
         baseline: baseline_time,
         full,
         read,
@@ -518,6 +539,100 @@ async fn run_once(engine: &Engine, fixture: &Fixture, index: u32) -> anyhow::Res
         rss,
     };
     Ok((result, vec![import, baseline]))
+}
+
+/// How long the admin API, in a `roster-server` of its own on the
+/// imported database, takes to answer what the console asks of a job of
+/// this size: "Load AD structure", why a user has its access, and a page
+/// of the job's users. Each is asked once to warm up, then timed
+/// [`ApiTimes::TIMES`] times (the median kept), over HTTP on 127.0.0.1.
+#[derive(Debug, Clone, Copy)]
+struct ApiTimes {
+    structure: Duration,
+    explain: Duration,
+    users: Duration,
+    /// The server's peak RSS after answering.
+    server_peak_kib: Option<u64>,
+}
+
+impl ApiTimes {
+    /// Requests of each kind timed.
+    const TIMES: usize = 5;
+    /// Users a page asks for (the console's page size).
+    const PAGE: u32 = 50;
+    /// Each answer's target.
+    const TARGET: Duration = Duration::from_millis(200);
+
+    /// Starts `bin` on `import`'s database, asks, and stops it.
+    async fn measure(bin: &Path, import: &Place, world: &World, fixture: &Fixture) -> anyhow::Result<ApiTimes> {
+        let mut server = tokio::process::Command::new(bin)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("ROSTER_DATABASE_URL", import.url())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let stdout = server.stdout.take().context("the server's stdout")?;
+        let base = tokio::time::timeout(Duration::from_secs(60), async {
+            let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+            while let Some(line) = lines.next_line().await? {
+                if let Some(url) = line.strip_prefix("roster-server listening on ") {
+                    return Ok(url.to_owned());
+                }
+            }
+            bail!("the server exited before listening")
+        })
+        .await
+        .context("the server did not listen within 60 s")??;
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::new();
+        let job = world.job.id;
+        // A user in a linked group, by sAMAccountName as an admin types it.
+        let someone = fixture.user(fixture.users / 2)?.sam_account_name;
+        let ask = async |path: String| -> anyhow::Result<(Duration, serde_json::Value)> {
+            let started = Instant::now();
+            let answer = http.get(format!("{base}/api/v1{path}")).bearer_auth(&world.admin_token).send().await?;
+            let status = answer.status();
+            let body: serde_json::Value = answer.json().await?;
+            let elapsed = started.elapsed();
+            anyhow::ensure!(status.is_success(), "GET {path} answered {status}: {body}");
+            Ok((elapsed, body))
+        };
+        let time = async |path: String, check: &dyn Fn(&serde_json::Value) -> bool| -> anyhow::Result<Duration> {
+            let (_, body) = ask(path.clone()).await?;
+            anyhow::ensure!(check(&body), "GET {path} answered something else than expected");
+            let mut times = Vec::with_capacity(Self::TIMES);
+            for _ in 0..Self::TIMES {
+                times.push(ask(path.clone()).await?.0);
+            }
+            Ok(median(times))
+        };
+        let users = u64::from(fixture.users);
+        let structure = time(format!("/jobs/{job}/structure"), &|body| body["users"].as_u64() == Some(users)).await?;
+        let explain = time(format!("/jobs/{job}/explain?user={someone}"), &|body| body["imported"].as_bool() == Some(true)).await?;
+        let page = Self::PAGE;
+        let listed =
+            time(format!("/users?job={job}&limit={page}"), &|body| body["items"].as_array().is_some_and(|u| u.len() == page as usize))
+                .await?;
+        let server_peak_kib = server.id().and_then(|pid| proc_status_kib(&format!("/proc/{pid}/status"), "VmHWM"));
+        server.kill().await.context("stopping the server")?;
+        Ok(ApiTimes { structure, explain, users: listed, server_peak_kib })
+    }
+}
+
+impl std::fmt::Display for ApiTimes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        write!(
+            f,
+            "structure {:.0} ms, explain {:.0} ms, a page of users {:.0} ms (server peak RSS {})",
+            ms(self.structure),
+            ms(self.explain),
+            ms(self.users),
+            mib(self.server_peak_kib)
+        )
+    }
 }
 
 /// The median of some durations (the mean of the middle two for an even count).
@@ -601,6 +716,29 @@ fn report(args: &Args, expected: &Expected, runs: &[RunResult]) -> bool {
         println!("  per run: full / bulk load       {}", per_run(&|r| r.full.as_secs_f64() / r.baseline.as_secs_f64()));
         println!("  per run: no-change / plain read {}", per_run(&|r| r.no_change.as_secs_f64() / r.read.elapsed.as_secs_f64()));
     }
+    let api: Vec<ApiTimes> = runs.iter().filter_map(|r| r.api).collect();
+    let mut api_ok = true;
+    if api.len() == runs.len() {
+        let answers = [
+            ("structure", median(api.iter().map(|a| a.structure).collect())),
+            ("explain (a user)", median(api.iter().map(|a| a.explain).collect())),
+            ("a page of users", median(api.iter().map(|a| a.users).collect())),
+        ];
+        for (name, t) in answers {
+            let ok = t < ApiTimes::TARGET;
+            api_ok &= ok;
+            println!(
+                "  API: {name:<26} {:>5.0} ms   (roster-server on the imported database, median of {})   target < {} ms  {}",
+                t.as_secs_f64() * 1000.0,
+                ApiTimes::TIMES,
+                ApiTimes::TARGET.as_millis(),
+                verdict(ok)
+            );
+        }
+        println!("  API: server's peak RSS          {}   (informative)", mib(api.first().and_then(|a| a.server_peak_kib)));
+    } else {
+        println!("  API answers                     not measured (no --server-bin; scripts/bench-import.sh passes it)");
+    }
     println!(
         "  no-change / full                {:.2}   (informative: a read-only phase over a write-heavy one, so it moves with the disk)",
         no_change.as_secs_f64() / full.as_secs_f64()
@@ -628,7 +766,7 @@ fn report(args: &Args, expected: &Expected, runs: &[RunResult]) -> bool {
         }
     );
     println!("  peak RSS (run 1)                {}", first.rss.report());
-    full_ok && no_change_ok && written_ok && rss_ok(full_peak) && rss_ok(no_change_peak)
+    full_ok && no_change_ok && written_ok && rss_ok(full_peak) && rss_ok(no_change_peak) && api_ok
 }
 
 /// The median of some counts (the lower middle one for an even count).
@@ -877,6 +1015,8 @@ fn guid(kind: u64, n: u64) -> anyhow::Result<ObjectGuid> {
 #[derive(Debug)]
 struct World {
     tenant: TenantId,
+    /// The tenant's admin token, for the API's answers.
+    admin_token: String,
     job: Job,
     /// Site `g`'s access at index `g`.
     accesses: Vec<Access>,
@@ -890,7 +1030,8 @@ struct World {
 /// snapshot (committed by [`load_directory`]; the baseline's sessions only
 /// need it to exist).
 async fn create_world(db: &Db, fixture: &Fixture) -> anyhow::Result<World> {
-    let tenant = store::tenants::create_tenant(db, "Bench", None).await?.tenant_id;
+    let created = store::tenants::create_tenant(db, "Bench", None).await?;
+    let (tenant, admin_token) = (created.tenant_id, created.admin_token);
     let input = CreateJob {
         name: "corp".into(),
         relative_paths: vec![roster_proto::scope::WHOLE_DOMAIN.into()],
@@ -902,7 +1043,8 @@ async fn create_world(db: &Db, fixture: &Fixture) -> anyhow::Result<World> {
         policy: None,
         sync_mode: None,
     };
-    let schedule = roster_proto::admin::Schedule::default();
+    // No scheduled import: only the bench's own run, even in the server it starts.
+    let schedule = roster_proto::admin::Schedule { enabled: false, ..roster_proto::admin::Schedule::default() };
     let created = store::jobs::create_job(&mut *db.writer().await?, tenant, &input, schedule, 7, 0).await?;
     let job = match created {
         store::jobs::CreatedJob::Created(job) => *job,
@@ -920,7 +1062,7 @@ async fn create_world(db: &Db, fixture: &Fixture) -> anyhow::Result<World> {
     let manifest = manifest(fixture, agent, job.id)?;
     let manifest_sha256 = roster_snapshot::sha256_hex(&serde_json::to_vec(&manifest)?);
     let snapshot = store::directory::offer_snapshot(&mut *db.writer().await?, tenant, &manifest, &manifest_sha256).await?;
-    Ok(World { tenant, job, accesses, snapshot_id: snapshot.id, manifest, manifest_sha256 })
+    Ok(World { tenant, admin_token, job, accesses, snapshot_id: snapshot.id, manifest, manifest_sha256 })
 }
 
 /// The manifest an agent would sign for the fixture's full snapshot:
@@ -1052,14 +1194,14 @@ impl ChildRun {
     /// process (this program, `--child-session`); an error unless it applied.
     async fn spawn(place: &Place, session: SessionId) -> anyhow::Result<ChildRun> {
         let exe = std::env::current_exe().context("finding this program to run an import in a child process")?;
-        let child = tokio::process::Command::new(exe)
+        let child = tokio::process::Command::new(&exe)
             .arg("--child-session")
             .arg(session.to_string())
             .env(CHILD_DATABASE_URL, place.url())
             .stderr(std::process::Stdio::inherit())
             .output()
             .await
-            .context("running the child import")?;
+            .with_context(|| format!("running {} as the child import (rebuilt or removed meanwhile?)", exe.display()))?;
         let out = String::from_utf8_lossy(&child.stdout);
         if !child.status.success() {
             bail!(
@@ -1572,7 +1714,12 @@ fn mib(kib: Option<u64>) -> String {
 
 /// A `kB` field of `/proc/self/status` (`VmHWM`, `VmRSS`), in KiB.
 fn status_kib(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    proc_status_kib("/proc/self/status", field)
+}
+
+/// A `kB` field of a process's `status` file, in KiB.
+fn proc_status_kib(path: &str, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(path).ok()?;
     let line = status.lines().find(|l| l.strip_prefix(field).is_some_and(|rest| rest.starts_with(':')))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }

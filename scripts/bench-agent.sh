@@ -4,9 +4,10 @@
 # Usage: scripts/bench-agent.sh [--help]
 #
 # Prints, from one run, for two directory sizes (BENCH_SMALL and BENCH_LARGE
-# users in OU=Bench, default 2,000 and 8,000):
+# users in OU=Bench, default 2,000 and 20,000):
 #   - the release agent's read rate divided by ldapsearch's paged dump of the
-#     same searches (target >= 0.9),
+#     same searches (target >= 1.2, issue 14's at 20,000 users: the agent
+#     has to read in parallel to meet it),
 #   - the agent's peak RSS (`/usr/bin/time -v` "Maximum resident set size";
 #     target: under 64 MiB at both sizes, and flat: the large size's at most
 #     1.2 x the small size's),
@@ -54,7 +55,7 @@
 # cache was written or restored: the cached tarballs are never modified
 # (checked: the script fails if a tarball's size or mtime changed).
 #
-# Environment: BENCH_SMALL (2000), BENCH_LARGE (8000), BENCH_RUNS (3),
+# Environment: BENCH_SMALL (2000), BENCH_LARGE (20000), BENCH_RUNS (3),
 # BENCH_DC_IP (127.0.0.3), BENCH_CACHE_DIR, BENCH_REBUILD (0), BENCH_FLAT_FACTOR (1.2),
 # ROSTER_AGENT_BIN (default target/release/roster-agent; built with
 # `cargo build --release -p roster-agent` if missing). Needs root (the DC
@@ -71,7 +72,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SAMBA_DC=$ROOT/scripts/samba-dc.sh
 FIXTURE=$ROOT/scripts/bench-fixture.py
 BENCH_SMALL=${BENCH_SMALL:-2000}
-BENCH_LARGE=${BENCH_LARGE:-8000}
+BENCH_LARGE=${BENCH_LARGE:-20000}
 BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_DC_IP=${BENCH_DC_IP:-127.0.0.3}
 BENCH_CACHE_DIR=${BENCH_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/roster-bench}
@@ -79,7 +80,7 @@ BENCH_REBUILD=${BENCH_REBUILD:-0}
 ROSTER_AGENT_BIN=${ROSTER_AGENT_BIN:-$ROOT/target/release/roster-agent}
 CACHE_FORMAT=1          # bump when the cached directory's layout changes
 PAGE_SIZE=1000
-TARGET_RATIO=0.9
+TARGET_RATIO=1.2
 RSS_LIMIT_MIB=64
 FLAT_FACTOR=${BENCH_FLAT_FACTOR:-1.2}
 DELTA_TARGET=0.02

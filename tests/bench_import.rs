@@ -37,7 +37,8 @@ fn bench(engine: &[&str]) -> String {
         "peak RSS, full import",
         "peak RSS, no-change re-import",
         "API: structure",
-        "API: explain (a user)",
+        "API: explain (a user by name)",
+        "API: explain (a stored user)",
         "API: a page of users",
         "database size after both imports",
     ] {

@@ -480,6 +480,26 @@ async fn structure_and_explain_read_the_stored_directory(engine: Engine) {
     let why: Explanation = w.app.get(&format!("/api/v1/users/{}/explain", user2.id), &w.admin).await.json();
     assert_eq!(why.reasons.iter().map(|r| r.code).collect::<Vec<_>>(), [ReasonCode::GoneFromDirectory]);
 
+    // A user whose anchor is its consistency GUID, not its objectGUID, is
+    // found by either (an indexed look-up, not a read of every user).
+    let Record::User(mut twin) = user(6, "OU=Staff", 512) else { unreachable!() };
+    twin.consistency_guid = Some(guid(906));
+    let mut with_twin: Vec<Record> = records
+        .iter()
+        .map(|r| match r {
+            Record::Group(g) if g.name == "Sales" => group(200, "Sales", &[201, 2, 3, 6]),
+            other => other.clone(),
+        })
+        .collect();
+    with_twin.push(Record::User(twin));
+    w.push_full(&with_twin, 1002).await;
+    for who in [guid(906), guid(6)] {
+        let why: Explanation = w.app.get(&format!("{explain_path}?user={who}"), &w.admin).await.json();
+        assert_eq!((why.object_guid, why.anchor, why.username.as_str()), (guid(6), guid(906), "user6"), "{who}");
+        assert!(why.imported && why.reasons.is_empty(), "{who}: {why:?}");
+    }
+    w.app.get(&format!("{explain_path}?user={}", guid(907)), &w.admin).await.assert_problem(404);
+
     // Nothing of it for another tenant.
     let other = w.app.create_tenant("Other").await.admin_token;
     w.app.get(&format!("/api/v1/users/{}/explain", user1.id), &other).await.assert_problem(404);

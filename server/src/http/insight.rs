@@ -21,7 +21,7 @@ use crate::error::{AppError, Missing, RequestError};
 use crate::http::auth::Admin;
 use crate::http::json::{ApiJson, ApiQuery};
 use crate::http::openapi::{examples, params, responses};
-use crate::import::{JobView, job_view};
+use crate::import::{JobView, PlanContext, explain_view, job_view};
 use crate::service::read_off_the_workers;
 use crate::state::AppState;
 use crate::store;
@@ -195,10 +195,33 @@ async fn explain_account(
 /// in the job's directory state, imported or not (the API's and the
 /// console's one reading); 404 when the state holds no such user.
 pub(crate) async fn explain_account_of(state: &AppState, tenant: TenantId, job: Job, wanted: String) -> Result<Explanation, AppError> {
-    let answer = with_view(state, tenant, job, move |view| {
-        find_account(&view.users, &wanted).map(|record| view.context.explainer().explain(record))
+    // A GUID names the user by an indexed column; a DN or an account name
+    // is matched against every user by the rules of `find_account`.
+    let guid = wanted.parse::<ObjectGuid>().ok();
+    let answer = with_explainer(state, tenant, job, guid, move |context, users| {
+        find_account(&users, &wanted).map(|record| context.explainer().explain(record))
     });
     answer.await?.ok_or(AppError::NotFound(Missing::UserInState))
+}
+
+/// Reads the job's plan context and the users that may be the one asked
+/// about ([`explain_view`]), and answers `question` of them on the
+/// blocking pool, as [`with_view`] does.
+async fn with_explainer<T: Send + 'static>(
+    state: &AppState,
+    tenant: TenantId,
+    job: Job,
+    guid: Option<ObjectGuid>,
+    question: impl FnOnce(&PlanContext, Vec<UserRecord>) -> T + Send + 'static,
+) -> Result<T, AppError> {
+    let db = state.db.clone();
+    read_off_the_workers(async move {
+        let mut conn = db.pool.acquire().await?;
+        let (context, users) = explain_view(&mut conn, tenant, &job, guid).await?;
+        drop(conn);
+        Ok::<T, AppError>(question(&context, users))
+    })
+    .await?
 }
 
 /// Explains a stored user: each access with the chain of groups that
@@ -255,8 +278,8 @@ pub(crate) async fn explain_stored_user(state: &AppState, tenant: TenantId, id: 
     let (job_id, user) = store::users::get_user(&state.db, tenant, id).await?.ok_or(AppError::NotFound(Missing::User))?;
     let job = job_of(state, tenant, &job_id.to_string()).await?;
     let anchor = user.anchor;
-    let answer = with_view(state, tenant, job, move |view| {
-        view.users.iter().find(|record| record.anchor() == anchor).map(|record| view.context.explainer().explain(record))
+    let answer = with_explainer(state, tenant, job, Some(anchor), move |context, users| {
+        users.iter().find(|record| record.anchor() == anchor).map(|record| context.explainer().explain(record))
     });
     match answer.await? {
         Some(explanation) => Ok(explanation),

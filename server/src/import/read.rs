@@ -199,6 +199,24 @@ pub async fn job_view(conn: &mut sqlx::AnyConnection, tenant: TenantId, job: &Jo
     Ok(JobView { context, users, ous })
 }
 
+/// What explaining users of the job reads: the plan's context and the
+/// user records that may be the one asked about, those whose objectGUID
+/// or anchor is `guid` when it is known (an indexed look-up), else all.
+pub async fn explain_view(
+    conn: &mut sqlx::AnyConnection,
+    tenant: TenantId,
+    job: &Job,
+    guid: Option<ObjectGuid>,
+) -> Result<(PlanContext, Vec<UserRecord>), ImportError> {
+    let links = store::jobs::get_links(conn, job.id).await?;
+    let context = PlanContext::load(conn, tenant, job, &links).await?;
+    let users = match guid {
+        Some(guid) => store::directory::users_by_guid(conn, job.id, guid).await?,
+        None => store::directory::load_users_and_ous(conn, job.id).await?.users,
+    };
+    Ok((context, users))
+}
+
 /// One change as a session records it; a planned creation has no user id.
 pub fn session_change(change: &UserChange, user_id: Option<UserId>) -> SessionChange {
     SessionChange {

@@ -613,6 +613,22 @@ pub struct UsersAndOus {
     pub ous: Vec<OuRecord>,
 }
 
+/// The user records of `job`'s directory state whose objectGUID or anchor
+/// is `guid`, in objectGUID order: one user looked up (explain) without
+/// reading the whole state. Both columns are indexed.
+pub async fn users_by_guid(conn: &mut sqlx::AnyConnection, job: JobId, guid: ObjectGuid) -> Result<Vec<UserRecord>, StoreError> {
+    let rows = sqlx::query(concat!(
+        "SELECT record FROM directory_objects WHERE job_id = $1 AND ",
+        current_generation!(),
+        " AND kind = 'user' AND (object_guid = $2 OR anchor = $2) ORDER BY object_guid"
+    ))
+    .bind(job.to_string())
+    .bind(guid.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(|row| get_json::<UserRecord>(row, "record")).collect()
+}
+
 /// The job's users and OUs as the state holds them.
 pub async fn load_users_and_ous(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<UsersAndOus, StoreError> {
     let rows = sqlx::query(concat!(

@@ -245,7 +245,22 @@ impl LoadAgent {
             if inline { chunks.iter().map(|c| InlineChunk::new(c.index, &c.bytes)).collect() } else { Vec::new() };
         let sign = || sign_manifest(&self.key, &manifest, &self.audience, time::OffsetDateTime::now_utc().unix_timestamp());
         let started = Instant::now();
-        let offered = self.client.offer_snapshot(sign, &inline_chunks, inline).await.map_err(|e| format!("offer: {e}"))?;
+        let offered = match self.client.offer_snapshot(sign, &inline_chunks, inline).await {
+            Ok(offered) => offered,
+            // As the agent does (`roster-agent`'s push): the answer to a commit
+            // that happened may have been lost (a replica killed while it
+            // answered), and the offer the client sent again is then refused
+            // for its base. Committing again answers what the commit did; a
+            // snapshot the server never stored stays an error.
+            Err(error) if inline => match self.client.commit(manifest.snapshot_id).await {
+                Ok(commit) => {
+                    stats.commits.lock().await.push(started.elapsed());
+                    return Ok(commit);
+                }
+                Err(_) => return Err(format!("offer: {error}")),
+            },
+            Err(error) => return Err(format!("offer: {error}")),
+        };
         if let Some(commit) = offered.commit {
             stats.commits.lock().await.push(started.elapsed());
             return Ok(commit);

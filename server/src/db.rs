@@ -58,6 +58,19 @@ impl Dialect {
         }
         text
     }
+
+    /// A parenthesised list of `count` placeholders for a statement's
+    /// parameters `first..first + count` (1-based), for `IN (…)`: numbered
+    /// on PostgreSQL, plain `?` on SQLite (bound in order, as [`Dialect::tuples`]).
+    pub fn list(self, first: usize, count: usize) -> String {
+        let items: Vec<String> = (first..first + count)
+            .map(|n| match self {
+                Dialect::Sqlite => "?".to_owned(),
+                Dialect::Postgres => format!("${n}"),
+            })
+            .collect();
+        format!("({})", items.join(", "))
+    }
 }
 
 /// The pool and its dialect; cheap to clone.
@@ -306,6 +319,14 @@ mod tests {
         ];
         for (dialect, rows, width, expected) in cases {
             assert_eq!(dialect.tuples(rows, width), expected, "{dialect:?} {rows} x {width}");
+        }
+    }
+
+    #[test]
+    fn lists_number_from_their_first_parameter() {
+        let cases = [(Dialect::Postgres, 3, 2, "($3, $4)"), (Dialect::Sqlite, 3, 2, "(?, ?)"), (Dialect::Postgres, 1, 1, "($1)")];
+        for (dialect, first, count, expected) in cases {
+            assert_eq!(dialect.list(first, count), expected, "{dialect:?} {first} {count}");
         }
     }
 

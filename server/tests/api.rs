@@ -15,6 +15,7 @@ use roster_proto::admin::{
     RegistrationToken, Schedule, Session, SessionChange, User,
 };
 use roster_proto::agent::{AgentJob, CommitResponse, OfferResponse, OfferSnapshot, RegisterRequest, SnapshotState, SnapshotStatus};
+use roster_proto::insight::Explanation;
 use roster_proto::manifest::SnapshotKind;
 use roster_proto::problem::ProblemKind;
 use roster_proto::records::{DeletedRecord, GroupMembersRecord, Record};
@@ -740,6 +741,20 @@ async fn deltas_change_the_state_only_on_the_watermark_it_holds(engine: Engine) 
     let expected: std::collections::BTreeMap<String, bool> =
         [("user1", true), ("user2-renamed", true), ("user3", false), ("user4", true)].iter().map(|(n, a)| (n.to_string(), *a)).collect();
     assert_eq!(names, expected);
+    // Users a delta brings keep their lookup keys in the state, so explain finds them by name without reading every user.
+    let unkeyed: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM directory_objects o JOIN directory_state s ON s.job_id = o.job_id AND s.generation = o.generation
+         WHERE o.job_id = $1 AND o.kind = 'user' AND (o.account_key IS NULL OR o.dn_key IS NULL)",
+    )
+    .bind(w.job.id.to_string())
+    .fetch_one(&w.app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(unkeyed, 0);
+    for who in ["USER2-renamed", "user4"] {
+        let why: Explanation = w.app.get(&format!("/api/v1/jobs/{}/explain?user={who}", w.job.id), &w.admin).await.json();
+        assert_eq!(why.username, who.to_lowercase());
+    }
 
     // A changed user flagged as no longer matching the job's filter leaves scope.
     let mut filtered = user(4, "OU=Staff", 512);

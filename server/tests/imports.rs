@@ -448,6 +448,27 @@ async fn structure_and_explain_read_the_stored_directory(engine: Engine) {
     assert_eq!(sales.linked_accesses, vec![w.user_access.id]);
     let found: Structure = w.app.get(&format!("/api/v1/jobs/{}/structure?search=sales-dk", w.job.id), &w.admin).await.json();
     assert_eq!(found.groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), ["Sales-DK"]);
+    // The counts are kept per state: asked again, the structure is not
+    // counted again (a row deleted behind the server's back is not seen),
+    // yet links are applied as they are now.
+    sqlx::query("DELETE FROM directory_objects WHERE job_id = $1 AND object_guid = $2")
+        .bind(w.job.id.to_string())
+        .bind(guid(4).to_string())
+        .execute(&w.app.db.pool)
+        .await
+        .unwrap();
+    let links_path = format!("/api/v1/jobs/{}/links", w.job.id);
+    let both = [
+        LinkInput { group: format!("CN=Sales,OU=Groups,{BASE}"), access_id: w.user_access.id },
+        LinkInput { group: "VIP".into(), access_id: w.vip_access.id },
+    ];
+    let _: LinksSaved = w.app.put(&links_path, &w.admin, &both).await.json();
+    let kept: Structure = w.app.get(&format!("/api/v1/jobs/{}/structure", w.job.id), &w.admin).await.json();
+    assert_eq!(kept.users, 4, "the kept counts");
+    let vip = kept.groups.iter().find(|g| g.name == "VIP").unwrap();
+    assert_eq!(vip.linked_accesses, vec![w.vip_access.id], "the links as they are now");
+    w.push_full(&records, 1001).await;
+    let _: LinksSaved = w.app.put(&links_path, &w.admin, &both[..1].to_vec()).await.json();
 
     // An imported user: the chain of groups that grants its access.
     let user1 = w.user(1).await.unwrap();
@@ -469,16 +490,40 @@ async fn structure_and_explain_read_the_stored_directory(engine: Engine) {
     }
     w.app.get(&format!("{explain_path}?user=nobody"), &w.admin).await.assert_problem(404);
     w.app.get(&format!("{explain_path}?user="), &w.admin).await.assert_problem(400);
+    // By name and DN a user is found by an indexed key and explained with
+    // only the groups above it; rows staged before the keys existed
+    // (migration 0017: none) are still found, by reading every user.
+    let nested = |why: &Explanation| why.grants.first().map(|g| g.chains[0].text.clone());
+    let by = [("User1".to_owned(), 1), (format!("cn=USER1, ou=Copenhagen,ou=Staff,{BASE}"), 1), ("user2".to_owned(), 2)];
+    for unkeyed in [false, true] {
+        if unkeyed {
+            sqlx::query("UPDATE directory_objects SET account_key = NULL, dn_key = NULL WHERE job_id = $1")
+                .bind(w.job.id.to_string())
+                .execute(&w.app.db.pool)
+                .await
+                .unwrap();
+        }
+        for (who, n) in &by {
+            let why: Explanation = w.app.get(&format!("{explain_path}?user={}", urlencode(who)), &w.admin).await.json();
+            assert_eq!((why.object_guid, why.imported), (guid(*n), true), "{who} (unkeyed: {unkeyed})");
+            let expected = if *n == 1 { "Sales-DK → Sales (linked: user @ Copenhagen)" } else { "Sales (linked: user @ Copenhagen)" };
+            assert_eq!(nested(&why).as_deref(), Some(expected), "{who} (unkeyed: {unkeyed})");
+        }
+        w.app.get(&format!("{explain_path}?user=nobody"), &w.admin).await.assert_problem(404);
+    }
 
     // A stored user no longer in AD.
     w.push_full(
         &records.iter().filter(|r| !matches!(r, Record::User(u) if u.sam_account_name == "user2")).cloned().collect::<Vec<_>>(),
-        1001,
+        1002,
     )
     .await;
     let user2 = w.user(2).await.unwrap();
     let why: Explanation = w.app.get(&format!("/api/v1/users/{}/explain", user2.id), &w.admin).await.json();
     assert_eq!(why.reasons.iter().map(|r| r.code).collect::<Vec<_>>(), [ReasonCode::GoneFromDirectory]);
+    // A new state is counted again.
+    let recounted: Structure = w.app.get(&format!("/api/v1/jobs/{}/structure", w.job.id), &w.admin).await.json();
+    assert_eq!(recounted.users, 3);
 
     // A user whose anchor is its consistency GUID, not its objectGUID, is
     // found by either (an indexed look-up, not a read of every user).
@@ -492,7 +537,7 @@ async fn structure_and_explain_read_the_stored_directory(engine: Engine) {
         })
         .collect();
     with_twin.push(Record::User(twin));
-    w.push_full(&with_twin, 1002).await;
+    w.push_full(&with_twin, 1003).await;
     for who in [guid(906), guid(6)] {
         let why: Explanation = w.app.get(&format!("{explain_path}?user={who}"), &w.admin).await.json();
         assert_eq!((why.object_guid, why.anchor, why.username.as_str()), (guid(6), guid(906), "user6"), "{who}");

@@ -6,11 +6,16 @@
 //!
 //! An [`Explainer`] is built once per directory state (it indexes who is a
 //! member of which group, in reverse) and then asked about any number of
-//! users; each question walks only the groups above that one user.
+//! users; each question walks only the groups above that one user. So an
+//! explanation depends only on every group's identity (GUID, DN and name:
+//! links resolve against all of them) and on the memberships of the user
+//! and of the groups above it: a store may hand the explainer every group
+//! with only those members, and the answer is the same (tested).
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use roster_proto::admin::AccessKind;
+use roster_proto::dn::Dn;
 use roster_proto::insight::{AccessGrant, Explanation, GrantChain, GroupStep, Reason, ReasonCode};
 use roster_proto::records::{GroupRecord, UserRecord};
 use roster_proto::scope::ResolvedScope;
@@ -19,6 +24,95 @@ use roster_proto::{AccessId, ObjectGuid};
 use crate::catalogue::AccessCatalogue;
 use crate::links::{self, LinkRule};
 use crate::scope::UserScope;
+
+/// How an admin names the AD user to explain: by objectGUID (or
+/// consistency GUID), by DN, or by sAMAccountName, told apart as
+/// [`AccountName::parse`] says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountName {
+    Guid(ObjectGuid),
+    /// A DN of at least two RDNs, compared as AD compares DNs.
+    Dn(Dn),
+    /// A sAMAccountName, compared case-insensitively (ASCII, as AD compares
+    /// it) with the name as the import stores it (cleaned, which is also
+    /// how an explanation shows it).
+    Account(String),
+}
+
+/// The key under which a store indexes users to find them by an
+/// [`AccountName`] without reading every user: a user matches a DN or an
+/// account name only if its key of that kind is the name's
+/// ([`LookupKeys::of`], [`AccountName::key`]). Keys may collide (a folded
+/// DN loses its escapes; a long key is hashed); a store checks what it
+/// finds with [`AccountName::matches`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookupKey {
+    Dn(String),
+    Account(String),
+}
+
+/// A user record's keys of each kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookupKeys {
+    /// The cleaned sAMAccountName, ASCII-lowercased.
+    pub account: String,
+    /// The folded DN, when the DN can be read.
+    pub dn: Option<String>,
+}
+
+/// The longest key kept as it is; a longer one is kept as its SHA-256, so
+/// that any key fits an index entry (PostgreSQL's hold ~2,700 bytes).
+pub const MAX_LOOKUP_KEY_BYTES: usize = 256;
+
+fn bounded(key: String) -> String {
+    if key.len() <= MAX_LOOKUP_KEY_BYTES {
+        return key;
+    }
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(key.as_bytes());
+    format!("#{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+impl LookupKeys {
+    pub fn of(user: &UserRecord) -> LookupKeys {
+        LookupKeys {
+            account: bounded(crate::fields::clean_record(user).sam_account_name.to_ascii_lowercase()),
+            dn: Dn::parse(&user.dn).ok().map(|dn| bounded(dn.to_string())),
+        }
+    }
+}
+
+impl AccountName {
+    /// An objectGUID if it reads as one, else a DN if it reads as one of
+    /// two RDNs or more, else an account name.
+    pub fn parse(text: &str) -> AccountName {
+        if let Ok(guid) = text.parse::<ObjectGuid>() {
+            return AccountName::Guid(guid);
+        }
+        match Dn::parse(text) {
+            Ok(dn) if dn.depth() > 1 => AccountName::Dn(dn),
+            _ => AccountName::Account(text.to_owned()),
+        }
+    }
+
+    /// Whether `user` is the user this names.
+    pub fn matches(&self, user: &UserRecord) -> bool {
+        match self {
+            AccountName::Guid(guid) => user.object_guid == *guid || user.anchor() == *guid,
+            AccountName::Dn(dn) => Dn::parse(&user.dn).is_ok_and(|d| d == *dn),
+            AccountName::Account(name) => crate::fields::clean_record(user).sam_account_name.eq_ignore_ascii_case(name),
+        }
+    }
+
+    /// The key of the users this may name; `None` for a GUID, which is a
+    /// key itself (of the objectGUID or the anchor).
+    pub fn key(&self) -> Option<LookupKey> {
+        match self {
+            AccountName::Guid(_) => None,
+            AccountName::Dn(dn) => Some(LookupKey::Dn(bounded(dn.to_string()))),
+            AccountName::Account(name) => Some(LookupKey::Account(bounded(name.to_ascii_lowercase()))),
+        }
+    }
+}
 
 /// Most chains shown for one access.
 pub const MAX_CHAINS_PER_ACCESS: usize = roster_proto::insight::MAX_CHAINS_PER_GRANT;

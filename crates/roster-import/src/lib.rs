@@ -31,10 +31,10 @@ pub mod structure;
 
 pub use catalogue::AccessCatalogue;
 pub use digest::PlanDigest;
-pub use explain::{ExplainInput, Explainer};
+pub use explain::{AccountName, ExplainInput, Explainer, LookupKey, LookupKeys};
 pub use fields::{FieldValue, InvalidField, StoredFieldError, USER_FIELDS, UserState};
 pub use links::{GroupRef, LinkError, LinkRule};
 pub use pairing::{Batches, Paired, StoredRange, UserKey};
 pub use plan::{Action, CurrentUser, DeactivationReason, Plan, PlanInput, Planner, StoredUser, UserChange, plan};
 pub use scope::{UserScope, user_in_scope};
-pub use structure::{StructureInput, structure};
+pub use structure::{StructureInput, StructureSummary, structure, summarise};

@@ -175,6 +175,12 @@ impl SetBuilder {
     }
 }
 
+/// What each link resolves to among `groups`, as [`expand`] resolves it.
+pub(crate) fn resolve(links: &[LinkRule], groups: &[GroupRecord]) -> Vec<Option<ObjectGuid>> {
+    let index = GroupIndex::new(groups);
+    links.iter().map(|link| link.group.resolve(&index)).collect()
+}
+
 /// Expands every link through nested groups. Cycles and self-membership
 /// end the walk; members that are not groups of the snapshot (users, and
 /// references to objects outside it) receive the grant.

@@ -3,6 +3,11 @@
 //! nested member counts and the accesses linked to it. Links resolve as the
 //! planner resolves them (`links::expand`); nesting is followed the
 //! same way, cycles and self-membership tolerated.
+//!
+//! Counting needs every user and membership of the state, so it is done
+//! once per state ([`summarise`]) into a [`StructureSummary`] a server can
+//! keep; each question (its links, its search) is answered from that
+//! ([`StructureSummary::present`]) without reading the state again.
 
 use std::collections::{HashMap, HashSet};
 
@@ -10,6 +15,7 @@ use roster_proto::dn::Dn;
 use roster_proto::insight::{GroupSummary, OuNode, Structure};
 use roster_proto::records::{GroupRecord, OuRecord, UserRecord};
 use roster_proto::{AccessId, ObjectGuid};
+use serde::{Deserialize, Serialize};
 
 use crate::links::{self, LinkRule};
 
@@ -26,23 +32,144 @@ pub struct StructureInput<'a> {
     pub links: &'a [LinkRule],
 }
 
-/// Builds the structure of a directory state.
+/// Builds the structure of a directory state: [`summarise`], then
+/// [`StructureSummary::present`].
 ///
 /// `search`: case-insensitive substring of a name or DN; when given, only
 /// matching groups are listed and the OU tree keeps matching OUs plus their
 /// ancestors (counts stay the unfiltered ones). Blank search = no filter.
 pub fn structure(input: StructureInput<'_>, search: Option<&str>) -> Structure {
-    let needle = search.map(str::trim).filter(|s| !s.is_empty()).map(str::to_lowercase);
-    let matches = |name: &str, dn: &str| match &needle {
-        None => true,
-        Some(needle) => name.to_lowercase().contains(needle) || dn.to_lowercase().contains(needle),
-    };
-    Structure { users: input.users.len() as u64, ous: ou_tree(input.users, input.ous, &matches), groups: group_summaries(&input, &matches) }
+    summarise(input.users, input.groups, input.ous).present(input.links, search)
 }
 
-/// The OU forest: roots are OUs whose parent DN is not an OU of the state.
-fn ou_tree(users: &[UserRecord], ous: &[OuRecord], matches: &dyn Fn(&str, &str) -> bool) -> Vec<OuNode> {
-    // One node per distinct DN (the first record wins); unreadable DNs are roots without users.
+/// A directory state's structure, counted, before links and a search are
+/// applied: what a server keeps per state. Flat (no nesting to recurse
+/// into, however deep the OUs), with the records' own DNs and names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StructureSummary {
+    users: u64,
+    /// One per distinct DN (the first record wins); parents by index.
+    ous: Vec<CountedOu>,
+    /// One per objectGUID (the last record winning, as in `links::expand`),
+    /// in the state's order, without members.
+    groups: Vec<CountedGroup>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct CountedOu {
+    object_guid: ObjectGuid,
+    dn: String,
+    name: String,
+    users: u64,
+    users_below: u64,
+    /// The OU whose DN is this one's parent DN; `None` for a root.
+    parent: Option<usize>,
+    /// RDNs in the DN (0 when it cannot be read): children are deeper.
+    depth: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct CountedGroup {
+    record: GroupRecord,
+    direct_members: u64,
+    direct_users: u64,
+    nested_users: u64,
+    nested_users_exact: bool,
+}
+
+/// Counts a directory state's users by OU and its groups' members.
+pub fn summarise(users: &[UserRecord], groups: &[GroupRecord], ous: &[OuRecord]) -> StructureSummary {
+    StructureSummary { users: users.len() as u64, ous: count_ous(users, ous), groups: count_groups(users, groups) }
+}
+
+impl StructureSummary {
+    /// The structure with `links`' accesses on their groups, narrowed to
+    /// `search` (see [`structure`]).
+    pub fn present(&self, links: &[LinkRule], search: Option<&str>) -> Structure {
+        let needle = search.map(str::trim).filter(|s| !s.is_empty()).map(str::to_lowercase);
+        let matches = |name: &str, dn: &str| match &needle {
+            None => true,
+            Some(needle) => name.to_lowercase().contains(needle) || dn.to_lowercase().contains(needle),
+        };
+        Structure { users: self.users, ous: self.ou_tree(&matches), groups: self.group_summaries(links, &matches) }
+    }
+
+    /// The OU forest of the OUs that match and their ancestors.
+    fn ou_tree(&self, matches: &dyn Fn(&str, &str) -> bool) -> Vec<OuNode> {
+        let ous = &self.ous;
+        let mut children: Vec<Vec<OuNode>> = vec![Vec::new(); ous.len()];
+        let mut keep: Vec<bool> = ous.iter().map(|ou| matches(&ou.name, &ou.dn)).collect();
+        let mut roots = Vec::new();
+        for i in children_first(ous) {
+            let ou = &ous[i];
+            let mut kids = std::mem::take(&mut children[i]);
+            kids.sort_by_cached_key(ou_key);
+            let node = OuNode {
+                object_guid: ou.object_guid,
+                // Shown with its control and invisible characters escaped, the same DN.
+                dn: roster_proto::dn::escape_invisible(&ou.dn).unwrap_or_else(|| ou.dn.clone()),
+                name: ou.name.clone(),
+                users: ou.users,
+                users_below: ou.users_below,
+                children: kids,
+            };
+            match ou.parent {
+                Some(parent) if keep[i] => {
+                    keep[parent] = true;
+                    children[parent].push(node);
+                }
+                None if keep[i] => roots.push(node),
+                _ => {}
+            }
+        }
+        roots.sort_by_cached_key(ou_key);
+        roots
+    }
+
+    /// The groups that match, with the accesses `links` give them.
+    fn group_summaries(&self, links: &[LinkRule], matches: &dyn Fn(&str, &str) -> bool) -> Vec<GroupSummary> {
+        let records: Vec<GroupRecord> = self.groups.iter().map(|g| g.record.clone()).collect();
+        let slot: HashMap<ObjectGuid, usize> = records.iter().enumerate().map(|(slot, g)| (g.object_guid, slot)).collect();
+        let mut linked: Vec<Vec<AccessId>> = vec![Vec::new(); records.len()];
+        for (link, resolved) in links.iter().zip(links::resolve(links, &records)) {
+            if let Some(group) = resolved.and_then(|guid| slot.get(&guid).copied()) {
+                linked[group].push(link.access_id);
+            }
+        }
+        let mut summaries: Vec<GroupSummary> = Vec::new();
+        for (counted, mut accesses) in self.groups.iter().zip(linked) {
+            let group = &counted.record;
+            if !matches(&group.name, &group.dn) {
+                continue;
+            }
+            accesses.sort_unstable();
+            accesses.dedup();
+            summaries.push(GroupSummary {
+                object_guid: group.object_guid,
+                dn: roster_proto::dn::escape_invisible(&group.dn).unwrap_or_else(|| group.dn.clone()),
+                name: group.name.clone(),
+                direct_members: counted.direct_members,
+                direct_users: counted.direct_users,
+                nested_users: counted.nested_users,
+                nested_users_exact: counted.nested_users_exact,
+                linked_accesses: accesses,
+            });
+        }
+        summaries.sort_by_cached_key(|g| (g.name.to_lowercase(), g.dn.to_lowercase(), g.name.clone(), g.dn.clone(), g.object_guid));
+        summaries
+    }
+}
+
+/// OUs children before parents: a parent's DN is exactly one RDN shorter.
+fn children_first(ous: &[CountedOu]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..ous.len()).collect();
+    order.sort_by_key(|i| std::cmp::Reverse(ous[*i].depth));
+    order
+}
+
+/// The OUs, one per distinct DN (the first record wins; unreadable DNs are
+/// roots without users), with the users directly in each and below it.
+fn count_ous(users: &[UserRecord], ous: &[OuRecord]) -> Vec<CountedOu> {
     let mut index: HashMap<Dn, usize> = HashMap::with_capacity(ous.len());
     let mut nodes: Vec<(&OuRecord, Option<Dn>)> = Vec::with_capacity(ous.len());
     for ou in ous {
@@ -65,44 +192,25 @@ fn ou_tree(users: &[UserRecord], ous: &[OuRecord], matches: &dyn Fn(&str, &str) 
         }
     }
 
-    let parent_of: Vec<Option<usize>> =
-        nodes.iter().map(|(_, dn)| dn.as_ref().and_then(Dn::parent).and_then(|parent| index.get(&parent).copied())).collect();
-
-    // Children before parents: a parent's DN is exactly one RDN shorter.
-    let mut order: Vec<usize> = (0..nodes.len()).collect();
-    order.sort_by_key(|i| std::cmp::Reverse(nodes[*i].1.as_ref().map_or(0, Dn::depth)));
-
-    let mut children: Vec<Vec<OuNode>> = vec![Vec::new(); nodes.len()];
-    let mut below = direct_users.clone();
-    let mut keep: Vec<bool> = nodes.iter().map(|(ou, _)| matches(&ou.name, &ou.dn)).collect();
-    let mut roots = Vec::new();
-    for i in order {
-        let (ou, _) = nodes[i];
-        let mut kids = std::mem::take(&mut children[i]);
-        kids.sort_by_cached_key(ou_key);
-        let node = OuNode {
+    let mut counted: Vec<CountedOu> = nodes
+        .iter()
+        .zip(&direct_users)
+        .map(|((ou, dn), users)| CountedOu {
             object_guid: ou.object_guid,
-            // Shown with its control and invisible characters escaped, the same DN.
-            dn: roster_proto::dn::escape_invisible(&ou.dn).unwrap_or_else(|| ou.dn.clone()),
+            dn: ou.dn.clone(),
             name: ou.name.clone(),
-            users: direct_users[i],
-            users_below: below[i],
-            children: kids,
-        };
-        match parent_of[i] {
-            Some(parent) => {
-                below[parent] += below[i];
-                if keep[i] {
-                    keep[parent] = true;
-                    children[parent].push(node);
-                }
-            }
-            None if keep[i] => roots.push(node),
-            None => {}
+            users: *users,
+            users_below: *users,
+            parent: dn.as_ref().and_then(Dn::parent).and_then(|parent| index.get(&parent).copied()),
+            depth: dn.as_ref().map_or(0, Dn::depth),
+        })
+        .collect();
+    for i in children_first(&counted) {
+        if let Some(parent) = counted[i].parent {
+            counted[parent].users_below += counted[i].users_below;
         }
     }
-    roots.sort_by_cached_key(ou_key);
-    roots
+    counted
 }
 
 fn ou_key(node: &OuNode) -> (String, String, String, ObjectGuid) {
@@ -110,20 +218,20 @@ fn ou_key(node: &OuNode) -> (String, String, String, ObjectGuid) {
 }
 
 /// Every group (one per objectGUID, the last record winning as in
-/// `links::expand`) that matches, counted.
-fn group_summaries(input: &StructureInput<'_>, matches: &dyn Fn(&str, &str) -> bool) -> Vec<GroupSummary> {
-    let mut by_guid: HashMap<ObjectGuid, usize> = HashMap::with_capacity(input.groups.len());
-    for (i, group) in input.groups.iter().enumerate() {
+/// `links::expand`), counted, in the state's order, without its members.
+fn count_groups(users: &[UserRecord], groups: &[GroupRecord]) -> Vec<CountedGroup> {
+    let mut by_guid: HashMap<ObjectGuid, usize> = HashMap::with_capacity(groups.len());
+    for (i, group) in groups.iter().enumerate() {
         by_guid.insert(group.object_guid, i);
     }
     let mut records: Vec<usize> = by_guid.values().copied().collect();
     records.sort_unstable();
-    let slot: HashMap<ObjectGuid, usize> = records.iter().enumerate().map(|(slot, i)| (input.groups[*i].object_guid, slot)).collect();
+    let slot: HashMap<ObjectGuid, usize> = records.iter().enumerate().map(|(slot, i)| (groups[*i].object_guid, slot)).collect();
 
     // Users by objectGUID; a GUID that is also a group's is walked as a group, as links do.
     let user_slot: HashMap<ObjectGuid, usize> = {
-        let mut map = HashMap::with_capacity(input.users.len());
-        for user in input.users {
+        let mut map = HashMap::with_capacity(users.len());
+        for user in users {
             if !slot.contains_key(&user.object_guid) {
                 let next = map.len();
                 map.entry(user.object_guid).or_insert(next);
@@ -137,47 +245,28 @@ fn group_summaries(input: &StructureInput<'_>, matches: &dyn Fn(&str, &str) -> b
     let mut member_users: Vec<Vec<usize>> = Vec::with_capacity(records.len());
     let mut direct_members: Vec<u64> = Vec::with_capacity(records.len());
     for i in &records {
-        let distinct: HashSet<ObjectGuid> = input.groups[*i].members.iter().copied().collect();
-        let mut groups: Vec<usize> = distinct.iter().filter_map(|m| slot.get(m).copied()).collect();
-        groups.sort_unstable();
+        let distinct: HashSet<ObjectGuid> = groups[*i].members.iter().copied().collect();
+        let mut nested: Vec<usize> = distinct.iter().filter_map(|m| slot.get(m).copied()).collect();
+        nested.sort_unstable();
         let mut users: Vec<usize> = distinct.iter().filter_map(|m| user_slot.get(m).copied()).collect();
         users.sort_unstable();
         direct_members.push(distinct.len() as u64);
-        nested_groups.push(groups);
+        nested_groups.push(nested);
         member_users.push(users);
     }
 
-    let expanded = links::expand(input.links, input.groups);
-    let mut linked: Vec<Vec<AccessId>> = vec![Vec::new(); records.len()];
-    for (link, resolved) in input.links.iter().zip(&expanded.resolved) {
-        if let Some(group) = resolved.and_then(|guid| slot.get(&guid).copied()) {
-            linked[group].push(link.access_id);
-        }
-    }
-
     let nested = nested_counts(&nested_groups, &member_users, NESTED_COUNT_BUDGET);
-    let mut summaries: Vec<GroupSummary> = Vec::new();
-    for (group_slot, i) in records.iter().enumerate() {
-        let group = &input.groups[*i];
-        if !matches(&group.name, &group.dn) {
-            continue;
-        }
-        let mut accesses = std::mem::take(&mut linked[group_slot]);
-        accesses.sort_unstable();
-        accesses.dedup();
-        summaries.push(GroupSummary {
-            object_guid: group.object_guid,
-            dn: roster_proto::dn::escape_invisible(&group.dn).unwrap_or_else(|| group.dn.clone()),
-            name: group.name.clone(),
+    records
+        .iter()
+        .enumerate()
+        .map(|(group_slot, i)| CountedGroup {
+            record: GroupRecord { members: Vec::new(), ..groups[*i].clone() },
             direct_members: direct_members[group_slot],
             direct_users: member_users[group_slot].len() as u64,
             nested_users: nested[group_slot].count,
             nested_users_exact: nested[group_slot].exact,
-            linked_accesses: accesses,
-        });
-    }
-    summaries.sort_by_cached_key(|g| (g.name.to_lowercase(), g.dn.to_lowercase(), g.name.clone(), g.dn.clone(), g.object_guid));
-    summaries
+        })
+        .collect()
 }
 
 /// User ids one structure may copy between member sets to count nested

@@ -480,3 +480,104 @@ fn many_users_and_groups_are_explained_quickly() {
     assert_eq!(explanations.iter().filter(|e| e.grants.len() == 2).count(), 1_000);
     assert_eq!(chains(&explanations[7_000])[1].1, vec!["Team-700 → Dept-7 (linked: vip @ VIP)".to_owned()]);
 }
+
+/// `groups` with each group's members cut to `users` and the groups above
+/// them: what a store reads to explain those users without reading every
+/// membership (walking up from the users by member, as the server does).
+fn groups_above(groups: &[GroupRecord], users: &[UserRecord]) -> Vec<GroupRecord> {
+    let mut above: std::collections::HashSet<roster_proto::ObjectGuid> = users.iter().map(|u| u.object_guid).collect();
+    loop {
+        let before = above.len();
+        for group in groups {
+            if group.members.iter().any(|m| above.contains(m)) {
+                above.insert(group.object_guid);
+            }
+        }
+        if above.len() == before {
+            break;
+        }
+    }
+    groups.iter().map(|g| GroupRecord { members: g.members.iter().copied().filter(|m| above.contains(m)).collect(), ..g.clone() }).collect()
+}
+
+/// What the explainer's module promises a store: an explanation needs every
+/// group's identity but only the memberships above the user. In the varied
+/// world (nesting, a cycle, links by name and GUID, unresolved links) each
+/// user explained with only the groups above it says exactly what it says
+/// with all of them; and with a membership above it taken away, it does not.
+#[test]
+fn explaining_needs_only_the_groups_above_the_user() {
+    let (users, groups, links) = varied_world();
+    let full = explain_all(&groups, &links, &users);
+    let mut narrower = 0;
+    for (user, expected) in users.iter().zip(&full) {
+        let above = groups_above(&groups, std::slice::from_ref(user));
+        assert_eq!(&explain_one(&above, &links, user), expected, "{}", user.sam_account_name);
+        narrower += usize::from(above.iter().map(|g| g.members.len()).sum::<usize>() < 20);
+    }
+    assert_eq!(narrower, users.len(), "each user's groups above it are a few memberships, not the world's");
+    // Several users at once, as a look-up by anchor may find two.
+    let pair = [users[2].clone(), users[13].clone()];
+    let above = groups_above(&groups, &pair);
+    assert_eq!(explain_all(&above, &links, &pair), vec![full[2].clone(), full[13].clone()]);
+
+    // The cut is not too deep: without u3's own membership of All-Staff it loses its grant.
+    let u3 = &users[2];
+    let mut cut = groups_above(&groups, std::slice::from_ref(u3));
+    cut.iter_mut().for_each(|g| g.members.retain(|m| *m != u3.object_guid));
+    assert_ne!(explain_one(&cut, &links, u3), full[2]);
+}
+
+/// An account name, a DN and a GUID each find exactly the users whose
+/// lookup key is theirs: a store finds by key, then checks by `matches`.
+#[test]
+fn account_names_are_found_by_their_lookup_key() {
+    use roster_import::{AccountName, LookupKey, LookupKeys};
+    let mut escaped = staff(5);
+    escaped.dn = format!("CN=Berg\\, Ann,OU=Staff,{BASE}");
+    let mut invisible = staff(6);
+    invisible.sam_account_name = "U\u{202E}6".into();
+    let mut anchored = staff(7);
+    anchored.consistency_guid = Some(guid(907));
+    let unreadable = UserRecord { dn: "not a DN".into(), ..staff(8) };
+    let long_cn = "Å".repeat(200);
+    let long = UserRecord { dn: format!("CN={long_cn},OU=Staff,{BASE}"), ..staff(9) };
+    let users = [staff(1), staff(2), escaped, invisible, anchored, unreadable, long];
+
+    let cases: [(String, Option<u32>); 14] = [
+        ("u1".into(), Some(1)),
+        ("U1".into(), Some(1)),
+        (" u1".into(), None),
+        ("u6".into(), Some(6)),
+        (format!("cn=U2, ou=staff,{}", BASE.to_lowercase()), Some(2)),
+        (format!("CN=Berg\\, Ann,OU=Staff,{BASE}"), Some(5)),
+        (format!("CN=Berg\\2C Ann,OU=Staff,{BASE}"), Some(5)),
+        (format!("CN=Berg,OU=Staff,{BASE}"), None),
+        (guid(7).to_string(), Some(7)),
+        (guid(907).to_string(), Some(7)),
+        ("not a DN".into(), None),
+        ("u10".into(), None),
+        (format!("cn={long_cn},ou=Staff,{BASE}"), Some(9)),
+        (format!("cn={long_cn}x,ou=Staff,{BASE}"), None),
+    ];
+    for (text, expected) in cases {
+        let name = AccountName::parse(&text);
+        let number = |u: &UserRecord| u32::from_str_radix(&u.object_guid.to_string()[..8], 16).unwrap();
+        let found: Vec<u32> = users.iter().filter(|u| name.matches(u)).map(number).collect();
+        assert_eq!(found, expected.into_iter().collect::<Vec<_>>(), "{text:?}");
+        for user in &users {
+            let keys = LookupKeys::of(user);
+            let keyed = match name.key() {
+                Some(LookupKey::Account(key)) => keys.account == key,
+                Some(LookupKey::Dn(key)) => keys.dn.as_deref() == Some(key.as_str()),
+                None => true,
+            };
+            assert!(keyed || !name.matches(user), "{text:?} matches {} but not by its key", user.sam_account_name);
+        }
+    }
+    assert!(matches!(AccountName::parse(&guid(1).to_string()), AccountName::Guid(_)));
+    assert!(matches!(AccountName::parse("OU=Staff"), AccountName::Account(_)), "one RDN is a name");
+    assert_eq!(LookupKeys::of(&users[5]).dn, None);
+    let long_key = LookupKeys::of(&users[6]).dn.unwrap();
+    assert!(long_key.len() <= roster_import::explain::MAX_LOOKUP_KEY_BYTES, "a long DN's key is bounded: {}", long_key.len());
+}

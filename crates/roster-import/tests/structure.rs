@@ -247,3 +247,33 @@ fn a_large_state_is_summarised() {
     );
     assert!(structure.groups[101..].iter().all(|g| g.direct_users == 10 && g.nested_users == 10));
 }
+
+/// A server keeps a state's summary as JSON and answers each request from
+/// it: read back, it answers every search and every set of links as the
+/// state itself does. Flat, so an OU tree deeper than any JSON reader's
+/// nesting limit is kept too.
+#[test]
+fn a_kept_summary_answers_as_the_state_does() {
+    let state = world();
+    let kept: roster_import::StructureSummary =
+        serde_json::from_str(&serde_json::to_string(&roster_import::summarise(&state.users, &state.groups, &state.ous)).unwrap()).unwrap();
+    let other_links = vec![link("Team-A", 9), link(&guid(104).to_string(), 8), link("nothing", 7)];
+    for links in [state.links.clone(), other_links, vec![]] {
+        let relinked = World { links: links.clone(), ..world() };
+        for search in [None, Some("team"), Some("copen"), Some("nothing like it")] {
+            assert_eq!(kept.present(&links, search), relinked.structure(search), "{search:?} {links:?}");
+        }
+    }
+
+    // A chain of 500 OUs, a user at the bottom.
+    let mut relative = String::from("OU=L0");
+    let mut ous = vec![ou(10_000, &relative)];
+    for level in 1..500u32 {
+        relative = format!("OU=L{level},{relative}");
+        ous.push(ou(10_000 + level, &relative));
+    }
+    let deep = roster_import::summarise(&[user(1, &relative)], &[], &ous);
+    let kept: roster_import::StructureSummary = serde_json::from_str(&serde_json::to_string(&deep).unwrap()).unwrap();
+    let structure = kept.present(&[], None);
+    assert_eq!((structure.ous.len(), structure.ous[0].users_below), (1, 1));
+}

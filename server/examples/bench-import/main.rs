@@ -547,8 +547,11 @@ async fn run_once(engine: &Engine, fixture: &Fixture, index: u32, server_bin: Op
 /// admin types it, and from the console's user page), and a page of the
 /// job's users. Each is asked once to warm up, then timed
 /// [`ApiTimes::TIMES`] times (the median kept), over HTTP on 127.0.0.1.
+/// The structure's first answer is kept too: it counts the new state.
 #[derive(Debug, Clone, Copy)]
 struct ApiTimes {
+    /// The first structure asked of the imported state, which counts it.
+    structure_first: Duration,
     structure: Duration,
     /// A user named as an admin types it (`/jobs/{job}/explain?user=NAME`).
     explain: Duration,
@@ -603,28 +606,29 @@ impl ApiTimes {
             anyhow::ensure!(status.is_success(), "GET {path} answered {status}: {body}");
             Ok((elapsed, body))
         };
-        let time = async |path: String, check: &dyn Fn(&serde_json::Value) -> bool| -> anyhow::Result<Duration> {
-            let (_, body) = ask(path.clone()).await?;
+        // The first answer and the median of the next ones.
+        let time = async |path: String, check: &dyn Fn(&serde_json::Value) -> bool| -> anyhow::Result<(Duration, Duration)> {
+            let (first, body) = ask(path.clone()).await?;
             anyhow::ensure!(check(&body), "GET {path} answered something else than expected");
             let mut times = Vec::with_capacity(Self::TIMES);
             for _ in 0..Self::TIMES {
                 times.push(ask(path.clone()).await?.0);
             }
-            Ok(median(times))
+            Ok((first, median(times)))
         };
         let users = u64::from(fixture.users);
-        let structure = time(format!("/jobs/{job}/structure"), &|body| body["users"].as_u64() == Some(users)).await?;
-        let explain = time(format!("/jobs/{job}/explain?user={someone}"), &|body| body["imported"].as_bool() == Some(true)).await?;
+        let (structure_first, structure) = time(format!("/jobs/{job}/structure"), &|body| body["users"].as_u64() == Some(users)).await?;
+        let (_, explain) = time(format!("/jobs/{job}/explain?user={someone}"), &|body| body["imported"].as_bool() == Some(true)).await?;
         let page = Self::PAGE;
-        let listed =
+        let (_, listed) =
             time(format!("/users?job={job}&limit={page}"), &|body| body["items"].as_array().is_some_and(|u| u.len() == page as usize))
                 .await?;
         let (_, page_body) = ask(format!("/users?job={job}&limit=1")).await?;
         let stored = page_body["items"][0]["id"].as_str().context("a user's id in the users page")?.to_owned();
-        let explain_stored = time(format!("/users/{stored}/explain"), &|body| body["imported"].as_bool() == Some(true)).await?;
+        let (_, explain_stored) = time(format!("/users/{stored}/explain"), &|body| body["imported"].as_bool() == Some(true)).await?;
         let server_peak_kib = server.id().and_then(|pid| proc_status_kib(&format!("/proc/{pid}/status"), "VmHWM"));
         server.kill().await.context("stopping the server")?;
-        Ok(ApiTimes { structure, explain, explain_stored, users: listed, server_peak_kib })
+        Ok(ApiTimes { structure_first, structure, explain, explain_stored, users: listed, server_peak_kib })
     }
 }
 
@@ -633,8 +637,9 @@ impl std::fmt::Display for ApiTimes {
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         write!(
             f,
-            "structure {:.0} ms, explain {:.0} ms (a stored user {:.0} ms), a page of users {:.0} ms (server peak RSS {})",
+            "structure {:.0} ms (first {:.0} ms), explain {:.0} ms (a stored user {:.0} ms), a page of users {:.0} ms (server peak RSS {})",
             ms(self.structure),
+            ms(self.structure_first),
             ms(self.explain),
             ms(self.explain_stored),
             ms(self.users),
@@ -727,19 +732,21 @@ fn report(args: &Args, expected: &Expected, runs: &[RunResult]) -> bool {
     let api: Vec<ApiTimes> = runs.iter().filter_map(|r| r.api).collect();
     let mut api_ok = true;
     if api.len() == runs.len() {
+        let median_of = format!("median of {}", ApiTimes::TIMES);
+        let next = format!("median of the next {}", ApiTimes::TIMES);
         let answers = [
-            ("structure", median(api.iter().map(|a| a.structure).collect())),
-            ("explain (a user by name)", median(api.iter().map(|a| a.explain).collect())),
-            ("explain (a stored user)", median(api.iter().map(|a| a.explain_stored).collect())),
-            ("a page of users", median(api.iter().map(|a| a.users).collect())),
+            ("structure, first answer", median(api.iter().map(|a| a.structure_first).collect()), "its first, which counts the new state"),
+            ("structure", median(api.iter().map(|a| a.structure).collect()), next.as_str()),
+            ("explain (a user by name)", median(api.iter().map(|a| a.explain).collect()), median_of.as_str()),
+            ("explain (a stored user)", median(api.iter().map(|a| a.explain_stored).collect()), median_of.as_str()),
+            ("a page of users", median(api.iter().map(|a| a.users).collect()), median_of.as_str()),
         ];
-        for (name, t) in answers {
+        for (name, t, how) in answers {
             let ok = t < ApiTimes::TARGET;
             api_ok &= ok;
             println!(
-                "  API: {name:<26} {:>5.0} ms   (roster-server on the imported database, median of {})   target < {} ms  {}",
+                "  API: {name:<26} {:>5.0} ms   (roster-server on the imported database, {how})   target < {} ms  {}",
                 t.as_secs_f64() * 1000.0,
-                ApiTimes::TIMES,
                 ApiTimes::TARGET.as_millis(),
                 verdict(ok)
             );

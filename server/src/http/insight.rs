@@ -5,13 +5,12 @@
 //! and apply the planner's own rules (`roster_import`).
 
 use axum::extract::{Path, State};
-use roster_import::{StructureInput, structure};
+use roster_import::AccountName;
+use roster_proto::TenantId;
 use roster_proto::admin::Job;
-use roster_proto::dn::Dn;
 use roster_proto::insight::{Explanation, Reason, ReasonCode, Structure};
 use roster_proto::problem::Problem;
 use roster_proto::records::UserRecord;
-use roster_proto::{ObjectGuid, TenantId};
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -21,7 +20,7 @@ use crate::error::{AppError, Missing, RequestError};
 use crate::http::auth::Admin;
 use crate::http::json::{ApiJson, ApiQuery};
 use crate::http::openapi::{examples, params, responses};
-use crate::import::{JobView, PlanContext, explain_view, job_view};
+use crate::import::{PlanContext, explain_view, structure_view};
 use crate::service::read_off_the_workers;
 use crate::state::AppState;
 use crate::store;
@@ -109,30 +108,22 @@ async fn job_structure(
 }
 
 /// The job's OU tree and groups with member counts, those matching
-/// `search` (the API's and the console's Linking tab's one reading).
+/// `search` (the API's and the console's Linking tab's one reading). The
+/// counts are kept per state (`store::directory::keep_summary`): counting
+/// reads the whole state, a search or another question of the same state
+/// reads only the summary.
 pub(crate) async fn structure_of(state: &AppState, tenant: TenantId, job: Job, search: Option<String>) -> Result<Structure, AppError> {
-    with_view(state, tenant, job, move |view| {
-        let input = StructureInput { users: &view.users, groups: &view.context.groups, ous: &view.ous, links: &view.context.rules };
-        structure(input, search.as_deref())
-    })
-    .await
-}
-
-/// Reads the job's view (its whole directory state, decoded) and answers
-/// `question` of it, all on the blocking pool: reading and decoding a big
-/// state costs as much CPU as the question does.
-async fn with_view<T: Send + 'static>(
-    state: &AppState,
-    tenant: TenantId,
-    job: Job,
-    question: impl FnOnce(JobView) -> T + Send + 'static,
-) -> Result<T, AppError> {
     let db = state.db.clone();
     read_off_the_workers(async move {
         let mut conn = db.pool.acquire().await?;
-        let view = job_view(&mut conn, tenant, &job).await?;
+        let view = structure_view(&mut conn, tenant, &job).await?;
         drop(conn);
-        Ok::<T, AppError>(question(view))
+        if let Some(snapshot) = view.counted_at {
+            let mut tx = db.begin_write().await?;
+            store::directory::keep_summary(&mut tx, job.id, snapshot, &view.summary).await?;
+            tx.commit().await?;
+        }
+        Ok::<Structure, AppError>(view.summary.present(&view.rules, search.as_deref()))
     })
     .await?
 }
@@ -195,31 +186,30 @@ async fn explain_account(
 /// in the job's directory state, imported or not (the API's and the
 /// console's one reading); 404 when the state holds no such user.
 pub(crate) async fn explain_account_of(state: &AppState, tenant: TenantId, job: Job, wanted: String) -> Result<Explanation, AppError> {
-    // A GUID names the user by an indexed column; a DN or an account name
-    // is matched against every user by the rules of `find_account`.
-    let guid = wanted.parse::<ObjectGuid>().ok();
-    let answer = with_explainer(state, tenant, job, guid, move |context, users| {
-        find_account(&users, &wanted).map(|record| context.explainer().explain(record))
+    let name = AccountName::parse(&wanted);
+    let answer = with_explainer(state, tenant, job, name, |name, context, users| {
+        users.iter().find(|record| name.matches(record)).map(|record| context.explainer().explain(record))
     });
     answer.await?.ok_or(AppError::NotFound(Missing::UserInState))
 }
 
-/// Reads the job's plan context and the users that may be the one asked
-/// about ([`explain_view`]), and answers `question` of them on the
-/// blocking pool, as [`with_view`] does.
+/// Reads the job's plan context and the users `name` may name
+/// ([`explain_view`]), and answers `question` of them, all on the blocking
+/// pool: a big state's reading and decoding cost as much CPU as the
+/// question does.
 async fn with_explainer<T: Send + 'static>(
     state: &AppState,
     tenant: TenantId,
     job: Job,
-    guid: Option<ObjectGuid>,
-    question: impl FnOnce(&PlanContext, Vec<UserRecord>) -> T + Send + 'static,
+    name: AccountName,
+    question: impl FnOnce(&AccountName, &PlanContext, Vec<UserRecord>) -> T + Send + 'static,
 ) -> Result<T, AppError> {
     let db = state.db.clone();
     read_off_the_workers(async move {
         let mut conn = db.pool.acquire().await?;
-        let (context, users) = explain_view(&mut conn, tenant, &job, guid).await?;
+        let (context, users) = explain_view(&mut conn, db.dialect, tenant, &job, &name).await?;
         drop(conn);
-        Ok::<T, AppError>(question(&context, users))
+        Ok::<T, AppError>(question(&name, &context, users))
     })
     .await?
 }
@@ -278,7 +268,7 @@ pub(crate) async fn explain_stored_user(state: &AppState, tenant: TenantId, id: 
     let (job_id, user) = store::users::get_user(&state.db, tenant, id).await?.ok_or(AppError::NotFound(Missing::User))?;
     let job = job_of(state, tenant, &job_id.to_string()).await?;
     let anchor = user.anchor;
-    let answer = with_explainer(state, tenant, job, Some(anchor), move |context, users| {
+    let answer = with_explainer(state, tenant, job, AccountName::Guid(anchor), move |_, context, users| {
         users.iter().find(|record| record.anchor() == anchor).map(|record| context.explainer().explain(record))
     });
     match answer.await? {
@@ -298,19 +288,4 @@ pub(crate) async fn explain_stored_user(state: &AppState, tenant: TenantId, id: 
             }],
         }),
     }
-}
-
-/// The user `wanted` names: by objectGUID (or consistency GUID), by DN, or
-/// by sAMAccountName (case-insensitive, as AD compares it; as the import
-/// stores it, cleaned, which is also how explain shows it).
-fn find_account<'a>(users: &'a [UserRecord], wanted: &str) -> Option<&'a UserRecord> {
-    if let Ok(guid) = wanted.parse::<ObjectGuid>() {
-        return users.iter().find(|u| u.object_guid == guid || u.anchor() == guid);
-    }
-    if let Ok(dn) = Dn::parse(wanted)
-        && dn.depth() > 1
-    {
-        return users.iter().find(|u| Dn::parse(&u.dn).is_ok_and(|d| d == dn));
-    }
-    users.iter().find(|u| roster_import::fields::clean_record(u).sam_account_name.eq_ignore_ascii_case(wanted))
 }

@@ -18,7 +18,7 @@ use roster_proto::SnapshotId;
 use crate::store::StoreError;
 
 pub use housekeeping::{housekeeping, housekeeping_at};
-pub use read::{Batches, JobView, PlanContext, explain_view, job_view, link_rules, plan_streamed, session_change};
+pub use read::{Batches, PlanContext, StructureView, explain_view, link_rules, plan_streamed, session_change, structure_view};
 pub use scheduler::{fail_overdue_waits, start_due_runs};
 pub use session::{Finished, MAX_PLANS, Planned, RunOutcome, finish_staged, plan_staged, run_session, run_session_in_batches};
 pub use worker::{ImportQueue, run_scheduler, run_worker};

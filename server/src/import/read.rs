@@ -2,9 +2,10 @@
 //! groups) read once, the batched walk over the job's users, and the dry
 //! runs and views planned from them.
 
-use roster_import::{AccessCatalogue, GroupRef, LinkRule, Plan, Planner, UserChange};
+use roster_import::{AccessCatalogue, AccountName, GroupRef, LinkRule, Plan, Planner, StructureSummary, UserChange};
 use roster_proto::admin::{Job, Link, SessionChange};
 use roster_proto::records::{GroupRecord, UserRecord};
+use roster_proto::scope::ResolvedScope;
 use roster_proto::{JobId, ObjectGuid, SnapshotId, TenantId, UserId};
 
 use super::ImportError;
@@ -16,7 +17,7 @@ use crate::store;
 pub struct PlanContext {
     /// The snapshot the job's directory state stands at.
     pub snapshot_id: SnapshotId,
-    pub scope: roster_proto::scope::ResolvedScope,
+    pub scope: ResolvedScope,
     pub rules: Vec<LinkRule>,
     /// Where each rule stands among the stored links, and how many there are.
     positions: Vec<usize>,
@@ -32,21 +33,29 @@ impl PlanContext {
     /// Reads what a plan of `job` with `links` needs from its stored
     /// directory state.
     pub async fn load(conn: &mut sqlx::AnyConnection, tenant: TenantId, job: &Job, links: &[Link]) -> Result<PlanContext, ImportError> {
-        let state = store::directory::state(conn, job.id).await?.ok_or(ImportError::NoState)?;
-        let base = store::directory::snapshot_base_dn(conn, job.id, state.snapshot_id)
-            .await?
-            .ok_or(ImportError::SnapshotNotCommitted(state.snapshot_id))?;
-        let scope = job.scope().resolve(&base).map_err(|source| ImportError::Scope { base, source })?;
+        let groups = store::directory::load_groups(conn, job.id).await?;
+        PlanContext::with_groups(conn, tenant, job, links, groups).await
+    }
+
+    /// The context with `groups` (read from the job's state) rather than all of them.
+    async fn with_groups(
+        conn: &mut sqlx::AnyConnection,
+        tenant: TenantId,
+        job: &Job,
+        links: &[Link],
+        groups: Vec<GroupRecord>,
+    ) -> Result<PlanContext, ImportError> {
+        let (snapshot_id, scope) = state_and_scope(conn, job).await?;
         let (rules, positions, link_notes) = link_rules(links);
         Ok(PlanContext {
-            snapshot_id: state.snapshot_id,
+            snapshot_id,
             scope,
             rules,
             positions,
             link_count: links.len(),
             link_notes,
             catalogue: store::jobs::access_catalogue(conn, tenant).await?,
-            groups: store::directory::load_groups(conn, job.id).await?,
+            groups,
             now_unix: time::OffsetDateTime::now_utc().unix_timestamp(),
         })
     }
@@ -79,6 +88,17 @@ impl PlanContext {
     pub fn notes(&self, plan: &Plan) -> Vec<String> {
         self.link_notes.iter().chain(&plan.notes).cloned().collect()
     }
+}
+
+/// The snapshot the job's directory state stands at, and the job's scope
+/// resolved against that snapshot's base DN.
+async fn state_and_scope(conn: &mut sqlx::AnyConnection, job: &Job) -> Result<(SnapshotId, ResolvedScope), ImportError> {
+    let state = store::directory::state(conn, job.id).await?.ok_or(ImportError::NoState)?;
+    let base = store::directory::snapshot_base_dn(conn, job.id, state.snapshot_id)
+        .await?
+        .ok_or(ImportError::SnapshotNotCommitted(state.snapshot_id))?;
+    let scope = job.scope().resolve(&base).map_err(|source| ImportError::Scope { base, source })?;
+    Ok((state.snapshot_id, scope))
 }
 
 /// The walk over a job's users in anchor order, a batch at a time
@@ -182,39 +202,84 @@ pub fn link_rules(links: &[Link]) -> (Vec<LinkRule>, Vec<usize>, Vec<String>) {
     (rules, positions, notes)
 }
 
-/// What the planner reads, and the job's users and OUs, for the
-/// questions asked of it without planning (explain, structure).
+/// What the planner reads, and the job's users and OUs: the whole state,
+/// as counting its structure reads it.
 #[derive(Debug)]
-pub struct JobView {
+struct JobView {
     pub context: PlanContext,
     pub users: Vec<UserRecord>,
     pub ous: Vec<roster_proto::records::OuRecord>,
 }
 
 /// Reads the job's directory state, scope, link rules and access catalogue.
-pub async fn job_view(conn: &mut sqlx::AnyConnection, tenant: TenantId, job: &Job) -> Result<JobView, ImportError> {
+async fn job_view(conn: &mut sqlx::AnyConnection, tenant: TenantId, job: &Job) -> Result<JobView, ImportError> {
     let links = store::jobs::get_links(conn, job.id).await?;
     let context = PlanContext::load(conn, tenant, job, &links).await?;
     let store::directory::UsersAndOus { users, ous } = store::directory::load_users_and_ous(conn, job.id).await?;
     Ok(JobView { context, users, ous })
 }
 
-/// What explaining users of the job reads: the plan's context and the
-/// user records that may be the one asked about, those whose objectGUID
-/// or anchor is `guid` when it is known (an indexed look-up), else all.
+/// A job's structure, counted, and the link rules to present it with.
+#[derive(Debug)]
+pub struct StructureView {
+    pub summary: StructureSummary,
+    pub rules: Vec<LinkRule>,
+    /// Counted now, from the whole state standing at this snapshot (for
+    /// the caller to keep); `None` when it was kept from before.
+    pub counted_at: Option<SnapshotId>,
+}
+
+/// The job's structure: as counted before while its state has not moved
+/// on since (a kept summary), else counted from the whole state. Refused
+/// as a plan is when the job's scope does not resolve.
+pub async fn structure_view(conn: &mut sqlx::AnyConnection, tenant: TenantId, job: &Job) -> Result<StructureView, ImportError> {
+    let links = store::jobs::get_links(conn, job.id).await?;
+    let (snapshot_id, _) = state_and_scope(conn, job).await?;
+    if let Some(summary) = store::directory::summary_at(conn, job.id, snapshot_id).await? {
+        return Ok(StructureView { summary, rules: link_rules(&links).0, counted_at: None });
+    }
+    let view = job_view(conn, tenant, job).await?;
+    Ok(StructureView {
+        summary: roster_import::summarise(&view.users, &view.context.groups, &view.ous),
+        counted_at: Some(view.context.snapshot_id),
+        rules: view.context.rules,
+    })
+}
+
+/// What explaining the user `name` names reads: the users it may name
+/// (by an indexed key: objectGUID or anchor, account name or DN) and the
+/// plan's context with only the memberships above them
+/// (`store::directory::groups_above`). Users staged before lookup keys
+/// were are found by reading every user, and then every group.
 pub async fn explain_view(
     conn: &mut sqlx::AnyConnection,
+    dialect: crate::db::Dialect,
     tenant: TenantId,
     job: &Job,
-    guid: Option<ObjectGuid>,
+    name: &AccountName,
 ) -> Result<(PlanContext, Vec<UserRecord>), ImportError> {
     let links = store::jobs::get_links(conn, job.id).await?;
-    let context = PlanContext::load(conn, tenant, job, &links).await?;
-    let users = match guid {
-        Some(guid) => store::directory::users_by_guid(conn, job.id, guid).await?,
-        None => store::directory::load_users_and_ous(conn, job.id).await?.users,
+    let found = match (name, name.key()) {
+        (AccountName::Guid(guid), _) => Some(store::directory::users_by_guid(conn, job.id, *guid).await?),
+        (_, Some(key)) => {
+            let found = store::directory::users_by_key(conn, job.id, &key).await?;
+            let named = found.iter().any(|user| name.matches(user));
+            (named || !store::directory::has_unkeyed_users(conn, job.id).await?).then_some(found)
+        }
+        // A kind of name without a key is matched against every user.
+        (_, None) => None,
     };
-    Ok((context, users))
+    match found {
+        Some(users) => {
+            let guids: Vec<ObjectGuid> = users.iter().map(|u| u.object_guid).collect();
+            let groups = store::directory::groups_above(conn, dialect, job.id, &guids).await?;
+            Ok((PlanContext::with_groups(conn, tenant, job, &links, groups).await?, users))
+        }
+        None => {
+            let context = PlanContext::load(conn, tenant, job, &links).await?;
+            Ok((context, store::directory::load_users_and_ous(conn, job.id).await?.users))
+        }
+    }
 }
 
 /// One change as a session records it; a planned creation has no user id.

@@ -295,6 +295,8 @@ pub struct StagedObject {
     pub guid: ObjectGuid,
     kind: &'static str,
     anchor: Option<String>,
+    /// A user's keys for explain's look-ups by name and by DN.
+    keys: Option<roster_import::LookupKeys>,
     record: String,
     /// Whether a delta's user or group is in the job's scope (else it only
     /// updates an object the state holds); always true for a full snapshot.
@@ -315,11 +317,11 @@ impl StagedObject {
             Record::Group(group) => serde_json::to_string(&Record::Group(GroupRecord { members: Vec::new(), ..group.clone() })),
             other => serde_json::to_string(other),
         };
-        let anchor = match record {
-            Record::User(user) => Some(user.anchor().to_string()),
-            _ => None,
+        let (anchor, keys) = match record {
+            Record::User(user) => (Some(user.anchor().to_string()), Some(roster_import::LookupKeys::of(user))),
+            _ => (None, None),
         };
-        (StagedObject { guid, kind: kind_of(record), anchor, record: text.unwrap_or_default(), in_scope }, members)
+        (StagedObject { guid, kind: kind_of(record), anchor, keys, record: text.unwrap_or_default(), in_scope }, members)
     }
 }
 
@@ -350,10 +352,11 @@ pub async fn stage_objects(
 ) -> Result<(), StoreError> {
     for part in objects.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
-            "INSERT INTO directory_objects (job_id, generation, object_guid, kind, anchor, record, in_scope) VALUES {}
+            "INSERT INTO directory_objects (job_id, generation, object_guid, kind, anchor, account_key, dn_key, record, in_scope) VALUES {}
              ON CONFLICT (job_id, generation, object_guid) DO UPDATE SET kind = excluded.kind, anchor = excluded.anchor,
+                 account_key = excluded.account_key, dn_key = excluded.dn_key,
                  record = excluded.record, in_scope = CASE WHEN excluded.in_scope = 1 THEN 1 ELSE directory_objects.in_scope END",
-            dialect.tuples(part.len(), 7)
+            dialect.tuples(part.len(), 9)
         );
         let (job, generation) = (job.to_string(), generation.to_string());
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -364,6 +367,8 @@ pub async fn stage_objects(
                 .bind(object.guid.to_string())
                 .bind(object.kind)
                 .bind(object.anchor.clone())
+                .bind(object.keys.as_ref().map(|keys| keys.account.clone()))
+                .bind(object.keys.as_ref().and_then(|keys| keys.dn.clone()))
                 .bind(object.record.clone())
                 .bind(i64::from(object.in_scope));
         }
@@ -405,11 +410,12 @@ pub async fn merge_delta(conn: &mut sqlx::AnyConnection, job: JobId, current: &s
     let statements = [
         "DELETE FROM directory_members WHERE job_id = $1 AND generation = $2
              AND group_guid IN (SELECT object_guid FROM directory_objects WHERE job_id = $1 AND generation = $3)",
-        "INSERT INTO directory_objects (job_id, generation, object_guid, kind, anchor, record, in_scope)
-             SELECT d.job_id, $2, d.object_guid, d.kind, d.anchor, d.record, 1 FROM directory_objects d
+        "INSERT INTO directory_objects (job_id, generation, object_guid, kind, anchor, account_key, dn_key, record, in_scope)
+             SELECT d.job_id, $2, d.object_guid, d.kind, d.anchor, d.account_key, d.dn_key, d.record, 1 FROM directory_objects d
              WHERE d.job_id = $1 AND d.generation = $3 AND d.kind <> 'deleted' AND (d.in_scope = 1 OR EXISTS (
                  SELECT 1 FROM directory_objects c WHERE c.job_id = $1 AND c.generation = $2 AND c.object_guid = d.object_guid))
-             ON CONFLICT (job_id, generation, object_guid) DO UPDATE SET kind = excluded.kind, anchor = excluded.anchor, record = excluded.record",
+             ON CONFLICT (job_id, generation, object_guid) DO UPDATE SET kind = excluded.kind, anchor = excluded.anchor,
+                 account_key = excluded.account_key, dn_key = excluded.dn_key, record = excluded.record",
         "DELETE FROM directory_objects WHERE job_id = $1 AND generation = $2
              AND object_guid IN (SELECT object_guid FROM directory_objects WHERE job_id = $1 AND generation = $3 AND kind = 'deleted')",
         "INSERT INTO directory_members (job_id, generation, group_guid, member_guid)
@@ -496,18 +502,7 @@ const MEMBERS_PER_PAGE: i64 = 50_000;
 /// objectGUID order, each once).
 pub async fn load_groups(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<Vec<GroupRecord>, StoreError> {
     let Some(generation) = current_generation(conn, job).await? else { return Ok(Vec::new()) };
-    let rows =
-        sqlx::query("SELECT record FROM directory_objects WHERE job_id = $1 AND generation = $2 AND kind = 'group' ORDER BY object_guid")
-            .bind(job.to_string())
-            .bind(&generation)
-            .fetch_all(&mut *conn)
-            .await?;
-    let mut groups = Vec::with_capacity(rows.len());
-    for row in &rows {
-        if let Record::Group(group) = get_json::<Record>(row, "record")? {
-            groups.push(group);
-        }
-    }
+    let mut groups = group_records(conn, job, &generation).await?;
     let position: std::collections::HashMap<ObjectGuid, usize> = groups.iter().enumerate().map(|(i, g)| (g.object_guid, i)).collect();
     // A packed page at a time (keyset), so no query result holds a huge group whole.
     let sql = super::packed::select(
@@ -539,6 +534,78 @@ pub async fn load_groups(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<V
             _ => return Ok(groups),
         }
     }
+}
+
+/// The job's group records in `generation`, in objectGUID order, without members.
+async fn group_records(conn: &mut sqlx::AnyConnection, job: JobId, generation: &str) -> Result<Vec<GroupRecord>, StoreError> {
+    let rows =
+        sqlx::query("SELECT record FROM directory_objects WHERE job_id = $1 AND generation = $2 AND kind = 'group' ORDER BY object_guid")
+            .bind(job.to_string())
+            .bind(generation)
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut groups = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if let Record::Group(group) = get_json::<Record>(row, "record")? {
+            groups.push(group);
+        }
+    }
+    Ok(groups)
+}
+
+/// Members looked up per query by [`groups_above`] (within every engine's parameter limit).
+const MEMBERS_PER_LOOKUP: usize = 500;
+
+/// The job's groups, each with only those of its direct members that are
+/// among `members` or are groups above them (in objectGUID order): what
+/// explaining `members` needs (`roster_import::explain` says why),
+/// found by walking up the state's memberships by member (an index)
+/// instead of reading them all. Every group's record is read: links
+/// resolve by name and DN against all of them.
+pub async fn groups_above(
+    conn: &mut sqlx::AnyConnection,
+    dialect: crate::db::Dialect,
+    job: JobId,
+    members: &[ObjectGuid],
+) -> Result<Vec<GroupRecord>, StoreError> {
+    let Some(generation) = current_generation(conn, job).await? else { return Ok(Vec::new()) };
+    let mut groups = group_records(conn, job, &generation).await?;
+    let position: std::collections::HashMap<ObjectGuid, usize> = groups.iter().enumerate().map(|(i, g)| (g.object_guid, i)).collect();
+    let mut seen: std::collections::HashSet<ObjectGuid> = members.iter().copied().collect();
+    let mut frontier: Vec<ObjectGuid> = seen.iter().copied().collect();
+    let [job_at, generation_at] = match dialect {
+        crate::db::Dialect::Sqlite => ["?", "?"],
+        crate::db::Dialect::Postgres => ["$1", "$2"],
+    };
+    while !frontier.is_empty() {
+        let mut next = Vec::new();
+        for some in frontier.chunks(MEMBERS_PER_LOOKUP) {
+            let sql = format!(
+                "SELECT group_guid, member_guid FROM directory_members
+                 WHERE job_id = {job_at} AND generation = {generation_at} AND member_guid IN {}",
+                dialect.list(3, some.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(job.to_string()).bind(&generation);
+            for member in some {
+                query = query.bind(member.to_string());
+            }
+            for row in query.fetch_all(&mut *conn).await? {
+                let group: ObjectGuid = parse_text(&row.try_get::<String, _>("group_guid")?, "directory_members.group_guid")?;
+                // Memberships of what is not a group of the state are not walked, as `load_groups` does not read them.
+                let Some(&i) = position.get(&group) else { continue };
+                groups[i].members.push(parse_text(&row.try_get::<String, _>("member_guid")?, "directory_members.member_guid")?);
+                if seen.insert(group) {
+                    next.push(group);
+                }
+            }
+        }
+        frontier = next;
+    }
+    for group in &mut groups {
+        group.members.sort_unstable();
+        group.members.dedup();
+    }
+    Ok(groups)
 }
 
 /// Where a walk over the state's users in anchor order stands: the last
@@ -627,6 +694,78 @@ pub async fn users_by_guid(conn: &mut sqlx::AnyConnection, job: JobId, guid: Obj
     .fetch_all(&mut *conn)
     .await?;
     rows.iter().map(|row| get_json::<UserRecord>(row, "record")).collect()
+}
+
+/// The user records of `job`'s directory state whose lookup key (see
+/// `roster_import::LookupKeys`) is `key`, in objectGUID order: the users
+/// an account name or a DN may name, by an indexed column.
+pub async fn users_by_key(
+    conn: &mut sqlx::AnyConnection,
+    job: JobId,
+    key: &roster_import::LookupKey,
+) -> Result<Vec<UserRecord>, StoreError> {
+    let (column, key) = match key {
+        roster_import::LookupKey::Account(key) => ("account_key", key),
+        roster_import::LookupKey::Dn(key) => ("dn_key", key),
+    };
+    let sql = format!(
+        "SELECT record FROM directory_objects WHERE job_id = $1 AND {} AND kind = 'user' AND {column} = $2 ORDER BY object_guid",
+        current_generation!()
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(job.to_string()).bind(key).fetch_all(&mut *conn).await?;
+    rows.iter().map(|row| get_json::<UserRecord>(row, "record")).collect()
+}
+
+/// Whether `job`'s directory state holds users staged before lookup keys
+/// were (migration 0017), which [`users_by_key`] cannot find.
+pub async fn has_unkeyed_users(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<bool, StoreError> {
+    let row = sqlx::query(concat!(
+        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM directory_objects WHERE job_id = $1 AND ",
+        current_generation!(),
+        " AND kind = 'user' AND account_key IS NULL LIMIT 1) unkeyed"
+    ))
+    .bind(job.to_string())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(row.try_get::<i64, _>("n")? > 0)
+}
+
+/// The job's structure as counted when its state stood at `snapshot`, if
+/// it was counted then (see [`keep_summary`]).
+pub async fn summary_at(
+    conn: &mut sqlx::AnyConnection,
+    job: JobId,
+    snapshot: SnapshotId,
+) -> Result<Option<roster_import::StructureSummary>, StoreError> {
+    let row = sqlx::query("SELECT summary FROM directory_summaries WHERE job_id = $1 AND snapshot_id = $2")
+        .bind(job.to_string())
+        .bind(snapshot.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|row| get_json(&row, "summary")).transpose()
+}
+
+/// Keeps `summary` as the job's structure at `snapshot`, in place of the
+/// one it kept before.
+pub async fn keep_summary(
+    conn: &mut sqlx::AnyConnection,
+    job: JobId,
+    snapshot: SnapshotId,
+    summary: &roster_import::StructureSummary,
+) -> Result<(), StoreError> {
+    let text =
+        serde_json::to_string(summary).map_err(|e| StoreError::Corrupt { column: "directory_summaries.summary", detail: e.to_string() })?;
+    sqlx::query(
+        "INSERT INTO directory_summaries (job_id, snapshot_id, summary, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (job_id) DO UPDATE SET snapshot_id = excluded.snapshot_id, summary = excluded.summary, created_at = excluded.created_at",
+    )
+    .bind(job.to_string())
+    .bind(snapshot.to_string())
+    .bind(text)
+    .bind(now_ms())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// The job's users and OUs as the state holds them.

@@ -254,6 +254,7 @@ pub async fn delete_job(
         "DELETE FROM registration_tokens WHERE job_id = $1",
         "DELETE FROM links WHERE job_id = $1",
         "DELETE FROM directory_state WHERE job_id = $1",
+        "DELETE FROM directory_summaries WHERE job_id = $1",
     ] {
         sqlx::query(sql).bind(&id).execute(&mut *conn).await?;
     }

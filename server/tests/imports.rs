@@ -592,6 +592,10 @@ async fn small_batches_plan_what_one_batch_plans(engine: Engine) {
     assert!(session.notes.iter().any(|n| n.contains("1 user records share an anchor")), "{:?}", session.notes);
     let users = w.users().await;
     assert_eq!((users.len(), users.iter().filter(|u| u.active).count()), (24, 18));
+    // The structure counts the state's users three at a time too.
+    let structure: Structure = w.app.get(&format!("/api/v1/jobs/{}/structure", w.job.id), &w.admin).await.json();
+    let sales = structure.groups.iter().find(|g| g.name == "Sales").unwrap();
+    assert_eq!((structure.users, sales.direct_users), (ids.len() as u64, ids.len() as u64));
     let changes = w.changes(session.id).await;
     assert_eq!(changes.len() as u64, preview.total_changes);
     let inactive: Vec<&str> = users.iter().filter(|u| !u.active).map(|u| u.username.as_str()).collect();

@@ -79,7 +79,77 @@ struct CountedGroup {
 
 /// Counts a directory state's users by OU and its groups' members.
 pub fn summarise(users: &[UserRecord], groups: &[GroupRecord], ous: &[OuRecord]) -> StructureSummary {
-    StructureSummary { users: users.len() as u64, ous: count_ous(users, ous), groups: count_groups(users, groups) }
+    let mut summariser = Summariser::new(ous);
+    for user in users {
+        summariser.add_user(user.object_guid, &user.dn);
+    }
+    summariser.finish(groups)
+}
+
+/// [`summarise`] with the users given one at a time, so that a server
+/// need not hold a big state's users at once: the OUs first, then each
+/// user's objectGUID and DN, then the groups with their members.
+#[derive(Debug)]
+pub struct Summariser {
+    /// The OUs, one per distinct DN (the first record wins; unreadable DNs
+    /// are roots without users), with the DN each was read as.
+    ous: Vec<(OuRecord, Option<Dn>)>,
+    index: HashMap<Dn, usize>,
+    direct_users: Vec<u64>,
+    /// Every user's objectGUID, in the order given.
+    users: Vec<ObjectGuid>,
+}
+
+impl Summariser {
+    pub fn new(ous: &[OuRecord]) -> Summariser {
+        let mut index: HashMap<Dn, usize> = HashMap::with_capacity(ous.len());
+        let mut nodes: Vec<(OuRecord, Option<Dn>)> = Vec::with_capacity(ous.len());
+        for ou in ous {
+            match Dn::parse(&ou.dn) {
+                Ok(dn) => {
+                    if !index.contains_key(&dn) {
+                        index.insert(dn.clone(), nodes.len());
+                        nodes.push((ou.clone(), Some(dn)));
+                    }
+                }
+                Err(_) => nodes.push((ou.clone(), None)),
+            }
+        }
+        Summariser { direct_users: vec![0; nodes.len()], ous: nodes, index, users: Vec::new() }
+    }
+
+    /// One user of the state.
+    pub fn add_user(&mut self, object_guid: ObjectGuid, dn: &str) {
+        let parent = Dn::parse(dn).ok().and_then(|dn| dn.parent());
+        if let Some(ou) = parent.and_then(|dn| self.index.get(&dn)) {
+            self.direct_users[*ou] += 1;
+        }
+        self.users.push(object_guid);
+    }
+
+    /// The summary, with the state's `groups`.
+    pub fn finish(self, groups: &[GroupRecord]) -> StructureSummary {
+        let Summariser { ous, index, direct_users, users } = self;
+        let mut counted: Vec<CountedOu> = ous
+            .into_iter()
+            .zip(&direct_users)
+            .map(|((ou, dn), users)| CountedOu {
+                parent: dn.as_ref().and_then(Dn::parent).and_then(|parent| index.get(&parent).copied()),
+                depth: dn.as_ref().map_or(0, Dn::depth),
+                object_guid: ou.object_guid,
+                dn: ou.dn,
+                name: ou.name,
+                users: *users,
+                users_below: *users,
+            })
+            .collect();
+        for i in children_first(&counted) {
+            if let Some(parent) = counted[i].parent {
+                counted[parent].users_below += counted[i].users_below;
+            }
+        }
+        StructureSummary { users: users.len() as u64, groups: count_groups(&users, groups), ous: counted }
+    }
 }
 
 impl StructureSummary {
@@ -167,59 +237,13 @@ fn children_first(ous: &[CountedOu]) -> Vec<usize> {
     order
 }
 
-/// The OUs, one per distinct DN (the first record wins; unreadable DNs are
-/// roots without users), with the users directly in each and below it.
-fn count_ous(users: &[UserRecord], ous: &[OuRecord]) -> Vec<CountedOu> {
-    let mut index: HashMap<Dn, usize> = HashMap::with_capacity(ous.len());
-    let mut nodes: Vec<(&OuRecord, Option<Dn>)> = Vec::with_capacity(ous.len());
-    for ou in ous {
-        match Dn::parse(&ou.dn) {
-            Ok(dn) => {
-                if !index.contains_key(&dn) {
-                    index.insert(dn.clone(), nodes.len());
-                    nodes.push((ou, Some(dn)));
-                }
-            }
-            Err(_) => nodes.push((ou, None)),
-        }
-    }
-
-    let mut direct_users = vec![0u64; nodes.len()];
-    for user in users {
-        let parent = Dn::parse(&user.dn).ok().and_then(|dn| dn.parent());
-        if let Some(ou) = parent.and_then(|dn| index.get(&dn)) {
-            direct_users[*ou] += 1;
-        }
-    }
-
-    let mut counted: Vec<CountedOu> = nodes
-        .iter()
-        .zip(&direct_users)
-        .map(|((ou, dn), users)| CountedOu {
-            object_guid: ou.object_guid,
-            dn: ou.dn.clone(),
-            name: ou.name.clone(),
-            users: *users,
-            users_below: *users,
-            parent: dn.as_ref().and_then(Dn::parent).and_then(|parent| index.get(&parent).copied()),
-            depth: dn.as_ref().map_or(0, Dn::depth),
-        })
-        .collect();
-    for i in children_first(&counted) {
-        if let Some(parent) = counted[i].parent {
-            counted[parent].users_below += counted[i].users_below;
-        }
-    }
-    counted
-}
-
 fn ou_key(node: &OuNode) -> (String, String, String, ObjectGuid) {
     (node.name.to_lowercase(), node.name.clone(), node.dn.clone(), node.object_guid)
 }
 
 /// Every group (one per objectGUID, the last record winning as in
 /// `links::expand`), counted, in the state's order, without its members.
-fn count_groups(users: &[UserRecord], groups: &[GroupRecord]) -> Vec<CountedGroup> {
+fn count_groups(users: &[ObjectGuid], groups: &[GroupRecord]) -> Vec<CountedGroup> {
     let mut by_guid: HashMap<ObjectGuid, usize> = HashMap::with_capacity(groups.len());
     for (i, group) in groups.iter().enumerate() {
         by_guid.insert(group.object_guid, i);
@@ -232,9 +256,9 @@ fn count_groups(users: &[UserRecord], groups: &[GroupRecord]) -> Vec<CountedGrou
     let user_slot: HashMap<ObjectGuid, usize> = {
         let mut map = HashMap::with_capacity(users.len());
         for user in users {
-            if !slot.contains_key(&user.object_guid) {
+            if !slot.contains_key(user) {
                 let next = map.len();
-                map.entry(user.object_guid).or_insert(next);
+                map.entry(*user).or_insert(next);
             }
         }
         map

@@ -101,10 +101,10 @@ struct StructureQuery {
 )]
 async fn job_structure(
     State(state): State<AppState>,
-    TenantJob { admin, job }: TenantJob,
+    TenantJob { job, .. }: TenantJob,
     ApiQuery(query): ApiQuery<StructureQuery>,
 ) -> Result<ApiJson<Structure>, AppError> {
-    Ok(ApiJson(structure_of(&state, admin.tenant_id, job, query.search).await?))
+    Ok(ApiJson(structure_of(&state, job, query.search).await?))
 }
 
 /// The job's OU tree and groups with member counts, those matching
@@ -112,12 +112,12 @@ async fn job_structure(
 /// counts are kept per state (`store::directory::keep_summary`): counting
 /// reads the whole state, a search or another question of the same state
 /// reads only the summary.
-pub(crate) async fn structure_of(state: &AppState, tenant: TenantId, job: Job, search: Option<String>) -> Result<Structure, AppError> {
-    let db = state.db.clone();
+pub(crate) async fn structure_of(state: &AppState, job: Job, search: Option<String>) -> Result<Structure, AppError> {
+    let (db, batch_users) = (state.db.clone(), state.limits.import_batch_users);
     read_off_the_workers(async move {
-        let mut conn = db.pool.acquire().await?;
-        let view = structure_view(&mut conn, tenant, &job).await?;
-        drop(conn);
+        let mut read = db.begin_read().await?;
+        let view = structure_view(&mut read, &job, batch_users).await?;
+        read.rollback().await?;
         if let Some(snapshot) = view.counted_at {
             let mut tx = db.begin_write().await?;
             store::directory::keep_summary(&mut tx, job.id, snapshot, &view.summary).await?;

@@ -2,7 +2,7 @@
 //! groups) read once, the batched walk over the job's users, and the dry
 //! runs and views planned from them.
 
-use roster_import::{AccessCatalogue, AccountName, GroupRef, LinkRule, Plan, Planner, StructureSummary, UserChange};
+use roster_import::{AccessCatalogue, AccountName, GroupRef, LinkRule, Plan, Planner, StructureSummary, Summariser, UserChange};
 use roster_proto::admin::{Job, Link, SessionChange};
 use roster_proto::records::{GroupRecord, UserRecord};
 use roster_proto::scope::ResolvedScope;
@@ -202,23 +202,6 @@ pub fn link_rules(links: &[Link]) -> (Vec<LinkRule>, Vec<usize>, Vec<String>) {
     (rules, positions, notes)
 }
 
-/// What the planner reads, and the job's users and OUs: the whole state,
-/// as counting its structure reads it.
-#[derive(Debug)]
-struct JobView {
-    pub context: PlanContext,
-    pub users: Vec<UserRecord>,
-    pub ous: Vec<roster_proto::records::OuRecord>,
-}
-
-/// Reads the job's directory state, scope, link rules and access catalogue.
-async fn job_view(conn: &mut sqlx::AnyConnection, tenant: TenantId, job: &Job) -> Result<JobView, ImportError> {
-    let links = store::jobs::get_links(conn, job.id).await?;
-    let context = PlanContext::load(conn, tenant, job, &links).await?;
-    let store::directory::UsersAndOus { users, ous } = store::directory::load_users_and_ous(conn, job.id).await?;
-    Ok(JobView { context, users, ous })
-}
-
 /// A job's structure, counted, and the link rules to present it with.
 #[derive(Debug)]
 pub struct StructureView {
@@ -230,20 +213,30 @@ pub struct StructureView {
 }
 
 /// The job's structure: as counted before while its state has not moved
-/// on since (a kept summary), else counted from the whole state. Refused
-/// as a plan is when the job's scope does not resolve.
-pub async fn structure_view(conn: &mut sqlx::AnyConnection, tenant: TenantId, job: &Job) -> Result<StructureView, ImportError> {
-    let links = store::jobs::get_links(conn, job.id).await?;
+/// on since (a kept summary), else counted from the whole state,
+/// `batch_users` users at a time. Refused as a plan is when the job's scope does not
+/// resolve. Read on one read transaction, so that what is counted is one state.
+pub async fn structure_view(conn: &mut sqlx::AnyConnection, job: &Job, batch_users: u32) -> Result<StructureView, ImportError> {
+    let rules = link_rules(&store::jobs::get_links(conn, job.id).await?).0;
     let (snapshot_id, _) = state_and_scope(conn, job).await?;
     if let Some(summary) = store::directory::summary_at(conn, job.id, snapshot_id).await? {
-        return Ok(StructureView { summary, rules: link_rules(&links).0, counted_at: None });
+        return Ok(StructureView { summary, rules, counted_at: None });
     }
-    let view = job_view(conn, tenant, job).await?;
-    Ok(StructureView {
-        summary: roster_import::summarise(&view.users, &view.context.groups, &view.ous),
-        counted_at: Some(view.context.snapshot_id),
-        rules: view.context.rules,
-    })
+    let mut summariser = Summariser::new(&store::directory::load_ous(conn, job.id).await?);
+    let mut after = None;
+    let batch_users = batch_users.max(1);
+    loop {
+        let batch = store::directory::user_batch(conn, job.id, after.as_ref(), batch_users).await?;
+        for (_, user) in &batch {
+            summariser.add_user(user.object_guid, &user.dn);
+        }
+        match batch.last() {
+            Some((key, _)) if batch.len() == batch_users as usize => after = Some(key.clone()),
+            _ => break,
+        }
+    }
+    let summary = summariser.finish(&store::directory::load_groups(conn, job.id).await?);
+    Ok(StructureView { summary, rules, counted_at: Some(snapshot_id) })
 }
 
 /// What explaining the user `name` names reads: the users it may name
@@ -277,7 +270,7 @@ pub async fn explain_view(
         }
         None => {
             let context = PlanContext::load(conn, tenant, job, &links).await?;
-            Ok((context, store::directory::load_users_and_ous(conn, job.id).await?.users))
+            Ok((context, store::directory::load_users(conn, job.id).await?))
         }
     }
 }

@@ -672,12 +672,23 @@ pub async fn snapshot_base_dn(conn: &mut sqlx::AnyConnection, job: JobId, snapsh
     row.map(|row| Ok(get_json::<Manifest>(&row, "manifest_json")?.directory.base_dn)).transpose()
 }
 
-/// The users and OUs of a job's directory state (its groups come with
-/// [`load_groups`]).
-#[derive(Debug, Clone, Default)]
-pub struct UsersAndOus {
-    pub users: Vec<UserRecord>,
-    pub ous: Vec<OuRecord>,
+/// The OUs of a job's directory state, in objectGUID order.
+pub async fn load_ous(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<Vec<OuRecord>, StoreError> {
+    let rows = sqlx::query(concat!(
+        "SELECT record FROM directory_objects WHERE job_id = $1 AND ",
+        current_generation!(),
+        " AND kind = 'ou' ORDER BY object_guid"
+    ))
+    .bind(job.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut ous = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if let Record::Ou(ou) = get_json::<Record>(row, "record")? {
+            ous.push(ou);
+        }
+    }
+    Ok(ous)
 }
 
 /// The user records of `job`'s directory state whose objectGUID or anchor
@@ -768,25 +779,17 @@ pub async fn keep_summary(
     Ok(())
 }
 
-/// The job's users and OUs as the state holds them.
-pub async fn load_users_and_ous(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<UsersAndOus, StoreError> {
+/// Every user of the job's state, in objectGUID order.
+pub async fn load_users(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<Vec<UserRecord>, StoreError> {
     let rows = sqlx::query(concat!(
         "SELECT record FROM directory_objects WHERE job_id = $1 AND ",
         current_generation!(),
-        " AND kind IN ('user', 'ou') ORDER BY object_guid"
+        " AND kind = 'user' ORDER BY object_guid"
     ))
     .bind(job.to_string())
     .fetch_all(&mut *conn)
     .await?;
-    let mut loaded = UsersAndOus::default();
-    for row in &rows {
-        match get_json::<Record>(row, "record")? {
-            Record::User(user) => loaded.users.push(user),
-            Record::Ou(ou) => loaded.ous.push(ou),
-            Record::Group(_) | Record::Deleted(_) | Record::GroupMembers(_) => {}
-        }
-    }
-    Ok(loaded)
+    rows.iter().map(|row| get_json::<UserRecord>(row, "record")).collect()
 }
 
 /// What `job`'s snapshots still receiving chunks, other than `except` (a

@@ -120,12 +120,11 @@ pub(super) async fn page(
     let pickers = pickers(&state, &signed, &chosen).await?;
     let search = query.search.unwrap_or_default();
     let search_term = Some(search.trim().to_owned()).filter(|s| !s.is_empty());
-    let (mut structure, structure_error) =
-        match crate::http::insight::structure_of(&state, signed.caller.tenant, job.clone(), search_term).await {
-            Ok(structure) => (Some(structure), None),
-            Err(error @ (AppError::Session(_) | AppError::Import(_))) => (None, Some(error.detail())),
-            Err(other) => return Err(other.into()),
-        };
+    let (mut structure, structure_error) = match crate::http::insight::structure_of(&state, job.clone(), search_term).await {
+        Ok(structure) => (Some(structure), None),
+        Err(error @ (AppError::Session(_) | AppError::Import(_))) => (None, Some(error.detail())),
+        Err(other) => return Err(other.into()),
+    };
     let mut ous = Vec::new();
     if let Some(structure) = &structure {
         flatten(&structure.ous, 0, &mut ous);
@@ -184,7 +183,7 @@ pub(super) async fn group_suggestions(
         .find(|(name, _)| name == "q" || name.starts_with("access-"))
         .map(|(_, value)| value.trim().to_owned())
         .filter(|value| !value.is_empty());
-    let suggestions = match crate::http::insight::structure_of(&state, signed.caller.tenant, job, typed).await {
+    let suggestions = match crate::http::insight::structure_of(&state, job, typed).await {
         Ok(structure) => structure.groups.into_iter().take(MAX_SUGGESTIONS).collect(),
         // No snapshot yet: nothing to suggest (the page says why).
         Err(AppError::Session(_) | AppError::Import(_)) => Vec::new(),

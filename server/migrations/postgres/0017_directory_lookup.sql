@@ -13,7 +13,9 @@ CREATE INDEX directory_objects_account_key ON directory_objects (job_id, generat
 CREATE INDEX directory_objects_dn_key ON directory_objects (job_id, generation, kind, dn_key);
 
 -- The groups a member is directly in: explain walks up from one user.
-CREATE INDEX directory_members_member ON directory_members (job_id, generation, member_guid);
+-- Covering (SQLite prefers the primary key, which covers, to an index it
+-- must leave for each row's group).
+CREATE INDEX directory_members_member ON directory_members (job_id, generation, member_guid, group_guid);
 
 -- Each job's structure counted once per state (roster_import::StructureSummary,
 -- as JSON): "Load AD structure" answers from it while the state stands at

@@ -538,18 +538,20 @@ pub async fn load_groups(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<V
 
 /// The job's group records in `generation`, in objectGUID order, without members.
 async fn group_records(conn: &mut sqlx::AnyConnection, job: JobId, generation: &str) -> Result<Vec<GroupRecord>, StoreError> {
-    let rows =
-        sqlx::query("SELECT record FROM directory_objects WHERE job_id = $1 AND generation = $2 AND kind = 'group' ORDER BY object_guid")
-            .bind(job.to_string())
-            .bind(generation)
-            .fetch_all(&mut *conn)
-            .await?;
+    // Sorted here: asked to order them, SQLite walks every object of the
+    // generation in the primary key's order instead of the kind's index.
+    let rows = sqlx::query("SELECT record FROM directory_objects WHERE job_id = $1 AND generation = $2 AND kind = 'group'")
+        .bind(job.to_string())
+        .bind(generation)
+        .fetch_all(&mut *conn)
+        .await?;
     let mut groups = Vec::with_capacity(rows.len());
     for row in &rows {
         if let Record::Group(group) = get_json::<Record>(row, "record")? {
             groups.push(group);
         }
     }
+    groups.sort_unstable_by_key(|group| group.object_guid);
     Ok(groups)
 }
 
@@ -674,37 +676,41 @@ pub async fn snapshot_base_dn(conn: &mut sqlx::AnyConnection, job: JobId, snapsh
 
 /// The OUs of a job's directory state, in objectGUID order.
 pub async fn load_ous(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<Vec<OuRecord>, StoreError> {
-    let rows = sqlx::query(concat!(
-        "SELECT record FROM directory_objects WHERE job_id = $1 AND ",
-        current_generation!(),
-        " AND kind = 'ou' ORDER BY object_guid"
-    ))
-    .bind(job.to_string())
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows =
+        sqlx::query(concat!("SELECT record FROM directory_objects WHERE job_id = $1 AND ", current_generation!(), " AND kind = 'ou'"))
+            .bind(job.to_string())
+            .fetch_all(&mut *conn)
+            .await?;
     let mut ous = Vec::with_capacity(rows.len());
     for row in &rows {
         if let Record::Ou(ou) = get_json::<Record>(row, "record")? {
             ous.push(ou);
         }
     }
+    // Sorted here, as the groups are (see `group_records`).
+    ous.sort_unstable_by_key(|ou| ou.object_guid);
     Ok(ous)
 }
 
 /// The user records of `job`'s directory state whose objectGUID or anchor
 /// is `guid`, in objectGUID order: one user looked up (explain) without
-/// reading the whole state. Both columns are indexed.
+/// reading the whole state. Both columns are indexed; each is asked on its
+/// own (SQLite answers an `OR` of the two by reading every user).
 pub async fn users_by_guid(conn: &mut sqlx::AnyConnection, job: JobId, guid: ObjectGuid) -> Result<Vec<UserRecord>, StoreError> {
-    let rows = sqlx::query(concat!(
-        "SELECT record FROM directory_objects WHERE job_id = $1 AND ",
-        current_generation!(),
-        " AND kind = 'user' AND (object_guid = $2 OR anchor = $2) ORDER BY object_guid"
-    ))
-    .bind(job.to_string())
-    .bind(guid.to_string())
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter().map(|row| get_json::<UserRecord>(row, "record")).collect()
+    let mut users = Vec::new();
+    for column in ["object_guid", "anchor"] {
+        let sql = format!(
+            "SELECT record FROM directory_objects WHERE job_id = $1 AND {} AND kind = 'user' AND {column} = $2",
+            current_generation!()
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(job.to_string()).bind(guid.to_string()).fetch_all(&mut *conn).await?;
+        for row in &rows {
+            users.push(get_json::<UserRecord>(row, "record")?);
+        }
+    }
+    users.sort_unstable_by_key(|user| user.object_guid);
+    users.dedup_by_key(|user| user.object_guid);
+    Ok(users)
 }
 
 /// The user records of `job`'s directory state whose lookup key (see
@@ -719,12 +725,13 @@ pub async fn users_by_key(
         roster_import::LookupKey::Account(key) => ("account_key", key),
         roster_import::LookupKey::Dn(key) => ("dn_key", key),
     };
-    let sql = format!(
-        "SELECT record FROM directory_objects WHERE job_id = $1 AND {} AND kind = 'user' AND {column} = $2 ORDER BY object_guid",
-        current_generation!()
-    );
+    let sql =
+        format!("SELECT record FROM directory_objects WHERE job_id = $1 AND {} AND kind = 'user' AND {column} = $2", current_generation!());
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(job.to_string()).bind(key).fetch_all(&mut *conn).await?;
-    rows.iter().map(|row| get_json::<UserRecord>(row, "record")).collect()
+    let mut users = rows.iter().map(|row| get_json::<UserRecord>(row, "record")).collect::<Result<Vec<UserRecord>, StoreError>>()?;
+    // Sorted here, as the groups are (see `group_records`).
+    users.sort_unstable_by_key(|user| user.object_guid);
+    Ok(users)
 }
 
 /// Whether `job`'s directory state holds users staged before lookup keys
@@ -781,15 +788,14 @@ pub async fn keep_summary(
 
 /// Every user of the job's state, in objectGUID order.
 pub async fn load_users(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<Vec<UserRecord>, StoreError> {
-    let rows = sqlx::query(concat!(
-        "SELECT record FROM directory_objects WHERE job_id = $1 AND ",
-        current_generation!(),
-        " AND kind = 'user' ORDER BY object_guid"
-    ))
-    .bind(job.to_string())
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter().map(|row| get_json::<UserRecord>(row, "record")).collect()
+    let rows =
+        sqlx::query(concat!("SELECT record FROM directory_objects WHERE job_id = $1 AND ", current_generation!(), " AND kind = 'user'"))
+            .bind(job.to_string())
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut users = rows.iter().map(|row| get_json::<UserRecord>(row, "record")).collect::<Result<Vec<UserRecord>, StoreError>>()?;
+    users.sort_unstable_by_key(|user| user.object_guid);
+    Ok(users)
 }
 
 /// What `job`'s snapshots still receiving chunks, other than `except` (a

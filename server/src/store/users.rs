@@ -187,17 +187,20 @@ pub async fn search_users(
     )
     .fetch(&db.pool, |row| Ok(state_from_row(row)?.into_api_user(get_id(row, "id")?, get_id(row, "job_id")?, Vec::new())))
     .await?;
-    if let (Some(first), Some(last)) = (users.first().map(|u| u.id), users.last().map(|u| u.id)) {
-        let grants = sqlx::query(
-            "SELECT ua.user_id, a.id, a.kind, a.name FROM user_accesses ua JOIN accesses a ON a.id = ua.access_id
-             JOIN users u ON u.id = ua.user_id
-             WHERE u.tenant_id = $1 AND ua.user_id >= $2 AND ua.user_id <= $3",
-        )
-        .bind(tenant.to_string())
-        .bind(first.to_string())
-        .bind(last.to_string())
-        .fetch_all(&db.pool)
-        .await?;
+    if !users.is_empty() {
+        // The page's users by id, each a primary-key seek. Asked by the
+        // page's first and last id and the tenant instead, SQLite 3.51
+        // (not the 3.40 CLI, whose plan seeks) took 54 ms at 100k users
+        // and 336 at a million: its plan read far more than the page.
+        let sql = format!(
+            "SELECT ua.user_id, a.id, a.kind, a.name FROM user_accesses ua JOIN accesses a ON a.id = ua.access_id WHERE ua.user_id IN {}",
+            db.dialect.list(1, users.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for user in &users {
+            query = query.bind(user.id.to_string());
+        }
+        let grants = query.fetch_all(&db.pool).await?;
         let index: HashMap<UserId, usize> = users.iter().enumerate().map(|(i, u)| (u.id, i)).collect();
         for row in &grants {
             let Some(i) = index.get(&get_id(row, "user_id")?) else { continue };

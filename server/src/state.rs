@@ -14,6 +14,8 @@ use crate::service::admins::SignInLimits;
 use crate::service::commands::CommandBell;
 use crate::settings::{ConsoleSettings, Limits};
 use crate::store;
+use crate::turns::Turns;
+use roster_proto::JobId;
 
 /// What handlers share.
 #[derive(Debug, Clone)]
@@ -35,6 +37,9 @@ pub struct AppState {
     pub console: Arc<ConsoleSettings>,
     /// Console sign-in attempts per account and per address.
     pub sign_in: Arc<SignInLimits>,
+    /// One count of a job's structure at a time on this replica: requests
+    /// for a state not counted yet wait for the first and read its count.
+    pub structure_counts: Arc<Turns<JobId>>,
 }
 
 impl AppState {
@@ -52,6 +57,7 @@ impl AppState {
             register_rate: Arc::new(register_rate),
             console: Arc::new(console),
             sign_in: Arc::new(SignInLimits::default()),
+            structure_counts: Arc::new(Turns::default()),
         })
     }
 }

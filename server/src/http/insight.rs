@@ -114,7 +114,10 @@ async fn job_structure(
 /// reads only the summary.
 pub(crate) async fn structure_of(state: &AppState, job: Job, search: Option<String>) -> Result<Structure, AppError> {
     let (db, batch_users) = (state.db.clone(), state.limits.import_batch_users);
-    read_off_the_workers(async move {
+    // Many questions of a state not counted yet (a search typed a letter at
+    // a time) would each count it: the first counts, the others then read.
+    let turn = state.structure_counts.take(&job.id).await;
+    let answer = read_off_the_workers(async move {
         let mut read = db.begin_read().await?;
         let view = structure_view(&mut read, &job, batch_users).await?;
         read.rollback().await?;
@@ -125,7 +128,9 @@ pub(crate) async fn structure_of(state: &AppState, job: Job, search: Option<Stri
         }
         Ok::<Structure, AppError>(view.summary.present(&view.rules, search.as_deref()))
     })
-    .await?
+    .await?;
+    drop(turn);
+    answer
 }
 
 /// `?user=NAME`: a sAMAccountName, an objectGUID or a DN.

@@ -214,8 +214,9 @@ pub struct StructureView {
 
 /// The job's structure: as counted before while its state has not moved
 /// on since (a kept summary), else counted from the whole state,
-/// `batch_users` users at a time. Refused as a plan is when the job's scope does not
-/// resolve. Read on one read transaction, so that what is counted is one state.
+/// `batch_users` users at a time. Refused as a plan is when the job's
+/// scope does not resolve. `conn` should be a read transaction's, so that
+/// what is counted is one state.
 pub async fn structure_view(conn: &mut sqlx::AnyConnection, job: &Job, batch_users: u32) -> Result<StructureView, ImportError> {
     let rules = link_rules(&store::jobs::get_links(conn, job.id).await?).0;
     let (snapshot_id, _) = state_and_scope(conn, job).await?;

@@ -183,7 +183,8 @@ impl StructureSummary {
                 users_below: ou.users_below,
                 children: kids,
             };
-            match ou.parent {
+            // A parent out of range (a summary kept by hand, not by `summarise`) is no parent.
+            match ou.parent.filter(|parent| *parent < ous.len()) {
                 Some(parent) if keep[i] => {
                     keep[parent] = true;
                     children[parent].push(node);

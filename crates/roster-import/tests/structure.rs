@@ -276,4 +276,10 @@ fn a_kept_summary_answers_as_the_state_does() {
     let kept: roster_import::StructureSummary = serde_json::from_str(&serde_json::to_string(&deep).unwrap()).unwrap();
     let structure = kept.present(&[], None);
     assert_eq!((structure.ous.len(), structure.ous[0].users_below), (1, 1));
+
+    // A summary not made by `summarise` (edited where it is kept) is answered, not a panic.
+    let mut edited = serde_json::to_value(&deep).unwrap();
+    edited["ous"][3]["parent"] = serde_json::json!(100_000);
+    let edited: roster_import::StructureSummary = serde_json::from_value(edited).unwrap();
+    assert!(!edited.present(&[], Some("L3")).ous.is_empty());
 }

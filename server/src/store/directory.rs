@@ -749,7 +749,7 @@ pub async fn has_unkeyed_users(conn: &mut sqlx::AnyConnection, job: JobId) -> Re
 }
 
 /// The job's structure as counted when its state stood at `snapshot`, if
-/// it was counted then (see [`keep_summary`]).
+/// it was counted then (see [`keep_summary`]) and the count still reads.
 pub async fn summary_at(
     conn: &mut sqlx::AnyConnection,
     job: JobId,
@@ -760,7 +760,14 @@ pub async fn summary_at(
         .bind(snapshot.to_string())
         .fetch_optional(&mut *conn)
         .await?;
-    row.map(|row| get_json(&row, "summary")).transpose()
+    // A kept count that does not read (kept by another version) is counted again.
+    Ok(row.and_then(|row| match get_json(&row, "summary") {
+        Ok(summary) => Some(summary),
+        Err(error) => {
+            tracing::warn!(%job, %error, "a kept structure count does not read: counting it again");
+            None
+        }
+    }))
 }
 
 /// Keeps `summary` as the job's structure at `snapshot`, in place of the

@@ -538,21 +538,47 @@ pub async fn load_groups(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<V
 
 /// The job's group records in `generation`, in objectGUID order, without members.
 async fn group_records(conn: &mut sqlx::AnyConnection, job: JobId, generation: &str) -> Result<Vec<GroupRecord>, StoreError> {
-    // Sorted here: asked to order them, SQLite walks every object of the
-    // generation in the primary key's order instead of the kind's index.
-    let rows = sqlx::query("SELECT record FROM directory_objects WHERE job_id = $1 AND generation = $2 AND kind = 'group'")
-        .bind(job.to_string())
-        .bind(generation)
-        .fetch_all(&mut *conn)
-        .await?;
-    let mut groups = Vec::with_capacity(rows.len());
-    for row in &rows {
-        if let Record::Group(group) = get_json::<Record>(row, "record")? {
-            groups.push(group);
+    let records = records_of::<Record>(conn, job, Some(generation), "group", None).await?;
+    Ok(records.into_iter().filter_map(|record| if let Record::Group(group) = record { Some(group) } else { None }).collect())
+}
+
+/// The records of `kind` in `job`'s `generation` (`None`: the one its state
+/// reads) whose `column` is `value`, when given; decoded as `T`, in
+/// objectGUID order. Ordered here, by the column's text as SQL would: asked
+/// to order a few rows, SQLite walks every object of the generation in the
+/// primary key's order instead of the kind's or the column's index.
+async fn records_of<T: serde::de::DeserializeOwned>(
+    conn: &mut sqlx::AnyConnection,
+    job: JobId,
+    generation: Option<&str>,
+    kind: &'static str,
+    only: Option<(&'static str, &str)>,
+) -> Result<Vec<T>, StoreError> {
+    let mut binds = vec![job.to_string()];
+    let mut sql = format!("SELECT object_guid, record FROM directory_objects WHERE job_id = $1 AND kind = '{kind}' AND ");
+    match generation {
+        Some(generation) => {
+            binds.push(generation.to_owned());
+            sql.push_str(&format!("generation = ${}", binds.len()));
         }
+        None => sql.push_str(current_generation!()),
     }
-    groups.sort_unstable_by_key(|group| group.object_guid);
-    Ok(groups)
+    if let Some((column, value)) = only {
+        binds.push(value.to_owned());
+        sql.push_str(&format!(" AND {column} = ${}", binds.len()));
+    }
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for bind in binds {
+        query = query.bind(bind);
+    }
+    let mut rows: Vec<(String, String)> = query
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("object_guid")?, row.try_get("record")?)))
+        .collect::<Result<_, sqlx::Error>>()?;
+    rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    rows.iter().map(|(_, record)| parse_json(record, "directory_objects.record")).collect()
 }
 
 /// Members looked up per query by [`groups_above`] (within every engine's parameter limit).
@@ -676,20 +702,8 @@ pub async fn snapshot_base_dn(conn: &mut sqlx::AnyConnection, job: JobId, snapsh
 
 /// The OUs of a job's directory state, in objectGUID order.
 pub async fn load_ous(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<Vec<OuRecord>, StoreError> {
-    let rows =
-        sqlx::query(concat!("SELECT record FROM directory_objects WHERE job_id = $1 AND ", current_generation!(), " AND kind = 'ou'"))
-            .bind(job.to_string())
-            .fetch_all(&mut *conn)
-            .await?;
-    let mut ous = Vec::with_capacity(rows.len());
-    for row in &rows {
-        if let Record::Ou(ou) = get_json::<Record>(row, "record")? {
-            ous.push(ou);
-        }
-    }
-    // Sorted here, as the groups are (see `group_records`).
-    ous.sort_unstable_by_key(|ou| ou.object_guid);
-    Ok(ous)
+    let records = records_of::<Record>(conn, job, None, "ou", None).await?;
+    Ok(records.into_iter().filter_map(|record| if let Record::Ou(ou) = record { Some(ou) } else { None }).collect())
 }
 
 /// The user records of `job`'s directory state whose objectGUID or anchor
@@ -697,19 +711,14 @@ pub async fn load_ous(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<Vec<
 /// reading the whole state. Both columns are indexed; each is asked on its
 /// own (SQLite answers an `OR` of the two by reading every user).
 pub async fn users_by_guid(conn: &mut sqlx::AnyConnection, job: JobId, guid: ObjectGuid) -> Result<Vec<UserRecord>, StoreError> {
-    let mut users = Vec::new();
-    for column in ["object_guid", "anchor"] {
-        let sql = format!(
-            "SELECT record FROM directory_objects WHERE job_id = $1 AND {} AND kind = 'user' AND {column} = $2",
-            current_generation!()
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(job.to_string()).bind(guid.to_string()).fetch_all(&mut *conn).await?;
-        for row in &rows {
-            users.push(get_json::<UserRecord>(row, "record")?);
+    let guid = guid.to_string();
+    let mut users = records_of::<UserRecord>(conn, job, None, "user", Some(("object_guid", &guid))).await?;
+    for user in records_of::<UserRecord>(conn, job, None, "user", Some(("anchor", &guid))).await? {
+        if !users.iter().any(|u| u.object_guid == user.object_guid) {
+            users.push(user);
         }
     }
-    users.sort_unstable_by_key(|user| user.object_guid);
-    users.dedup_by_key(|user| user.object_guid);
+    users.sort_by_cached_key(|user| user.object_guid.to_string());
     Ok(users)
 }
 
@@ -721,17 +730,11 @@ pub async fn users_by_key(
     job: JobId,
     key: &roster_import::LookupKey,
 ) -> Result<Vec<UserRecord>, StoreError> {
-    let (column, key) = match key {
-        roster_import::LookupKey::Account(key) => ("account_key", key),
-        roster_import::LookupKey::Dn(key) => ("dn_key", key),
+    let column = match key {
+        roster_import::LookupKey::Account(key) => ("account_key", key.as_str()),
+        roster_import::LookupKey::Dn(key) => ("dn_key", key.as_str()),
     };
-    let sql =
-        format!("SELECT record FROM directory_objects WHERE job_id = $1 AND {} AND kind = 'user' AND {column} = $2", current_generation!());
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(job.to_string()).bind(key).fetch_all(&mut *conn).await?;
-    let mut users = rows.iter().map(|row| get_json::<UserRecord>(row, "record")).collect::<Result<Vec<UserRecord>, StoreError>>()?;
-    // Sorted here, as the groups are (see `group_records`).
-    users.sort_unstable_by_key(|user| user.object_guid);
-    Ok(users)
+    records_of(conn, job, None, "user", Some(column)).await
 }
 
 /// Whether `job`'s directory state holds users staged before lookup keys
@@ -795,14 +798,7 @@ pub async fn keep_summary(
 
 /// Every user of the job's state, in objectGUID order.
 pub async fn load_users(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<Vec<UserRecord>, StoreError> {
-    let rows =
-        sqlx::query(concat!("SELECT record FROM directory_objects WHERE job_id = $1 AND ", current_generation!(), " AND kind = 'user'"))
-            .bind(job.to_string())
-            .fetch_all(&mut *conn)
-            .await?;
-    let mut users = rows.iter().map(|row| get_json::<UserRecord>(row, "record")).collect::<Result<Vec<UserRecord>, StoreError>>()?;
-    users.sort_unstable_by_key(|user| user.object_guid);
-    Ok(users)
+    records_of(conn, job, None, "user", None).await
 }
 
 /// What `job`'s snapshots still receiving chunks, other than `except` (a

@@ -244,7 +244,7 @@ pub async fn commit(db: &Db, snapshot: &SnapshotRecord, job: &Job, fencing_token
     }
     let full = snapshot.manifest.kind == SnapshotKind::Full;
     let applied = match stage(db, snapshot, &resolved, full).await {
-        Ok(()) => apply(db, snapshot, job, full, fencing_token).await,
+        Ok(structure) => apply(db, snapshot, job, structure.as_ref(), fencing_token).await,
         Err(error) => Err(error),
     };
     match applied {
@@ -333,11 +333,19 @@ impl Staging {
 /// snapshot's own generation, a bounded transaction at a time, outside the
 /// state (which nothing here changes). Every chunk is checked against the
 /// signed manifest and the records are counted against it, so nothing is
-/// applied from a snapshot that does not add up.
-async fn stage(db: &Db, snapshot: &SnapshotRecord, resolved: &ResolvedScope, full: bool) -> Result<(), IngestError> {
+/// applied from a snapshot that does not add up. A full snapshot's
+/// structure is counted on the way (the state it makes is its records),
+/// so that "Load AD structure" need not read a new state back.
+async fn stage(
+    db: &Db,
+    snapshot: &SnapshotRecord,
+    resolved: &ResolvedScope,
+    full: bool,
+) -> Result<Option<roster_import::StructureSummary>, IngestError> {
     let manifest = &snapshot.manifest;
     let job = snapshot.job_id;
     let mut staging = Staging::default();
+    let mut structure = full.then(roster_import::SnapshotSummariser::default);
     let mut counts = RecordCounts::default();
     // The groups this snapshot has named so far, which continuations may follow.
     let mut groups = HashSet::new();
@@ -353,6 +361,9 @@ async fn stage(db: &Db, snapshot: &SnapshotRecord, resolved: &ResolvedScope, ful
         }
         for record in &records {
             counts.add(record);
+            if let Some(structure) = &mut structure {
+                structure.add(record);
+            }
             match record {
                 Record::User(user) => {
                     // A delta reads changed users domain-wide so that moves out of
@@ -389,7 +400,7 @@ async fn stage(db: &Db, snapshot: &SnapshotRecord, resolved: &ResolvedScope, ful
     if counts != manifest.counts {
         return Err(IngestError::Counts { actual: counts, expected: manifest.counts });
     }
-    Ok(())
+    Ok(structure.map(roster_import::SnapshotSummariser::finish))
 }
 
 /// How far ahead of the server an agent's clock may be: its request tokens
@@ -413,17 +424,18 @@ async fn read_with_scope(conn: &mut sqlx::AnyConnection, job: &Job, manifest: &M
 }
 
 /// Applies the staged snapshot in one short transaction: a full snapshot
-/// becomes the state's generation, a delta is merged into it (after the
-/// from/to check, inside the transaction). Returns the generation no state
-/// reads any more, to delete.
+/// becomes the state's generation, with its `structure` kept as the new
+/// state's; a delta is merged into it (after the from/to check, inside the
+/// transaction). Returns the generation no state reads any more, to delete.
 async fn apply(
     db: &Db,
     snapshot: &SnapshotRecord,
     job: &Job,
-    full: bool,
+    structure: Option<&roster_import::StructureSummary>,
     fencing_token: Option<u64>,
 ) -> Result<(Committed, Option<String>), IngestError> {
     let manifest = &snapshot.manifest;
+    let full = manifest.kind == SnapshotKind::Full;
     let mut tx = db.begin_write().await?;
     store::directory::lock_state(&mut tx, db.dialect, job.id).await?;
     // A job deleted meanwhile (its delete takes the same locks) takes nothing.
@@ -460,6 +472,9 @@ async fn apply(
         false => None,
     };
     store::directory::save_state(&mut tx, job.id, snapshot.id, &manifest.watermark, full_scope.as_ref()).await?;
+    if let Some(structure) = structure {
+        store::directory::keep_summary(&mut tx, job.id, snapshot.id, structure).await?;
+    }
     if full {
         store::jobs::clear_full_sync_request(&mut tx, job.id).await?;
     }

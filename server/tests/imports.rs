@@ -562,6 +562,65 @@ async fn structure_and_explain_read_the_stored_directory(engine: Engine) {
 /// An import reads, plans and writes a batch of users at a time; cut into
 /// batches of three — with an anchor shared across a cut, departures inside
 /// and after the last batch — it plans exactly what one pass plans.
+/// A full snapshot's structure is counted while it is staged, so "Load AD
+/// structure" reads nothing of a new state back, and the count is the one
+/// the stored state gives: on records that repeat objects more than a
+/// staging transaction later, change an object's kind, continue groups and
+/// spell an OU twice.
+async fn a_full_snapshot_is_counted_as_it_is_staged(engine: Engine) {
+    let w = world(engine).await;
+    w.link_sales_to_basic_access().await;
+    let ou = |n: u32, dn: &str, name: &str| Record::Ou(OuRecord { object_guid: guid(n), dn: format!("{dn},{BASE}"), name: name.into() });
+    let mut records = vec![
+        ou(5000, "OU=Staff", "Staff"),
+        ou(5001, "OU=Copenhagen,OU=Staff", "Copenhagen"),
+        ou(5002, "OU=Groups", "Groups"),
+        ou(5003, "ou=STAFF", "STAFF"),
+    ];
+    records.extend((1..=1200).map(|n| user(n, if n % 3 == 0 { "OU=Copenhagen,OU=Staff" } else { "OU=Staff" }, 512)));
+    let Record::Group(sales) = group(2000, "Sales", &(1..=1000).chain([2001]).collect::<Vec<_>>()) else { unreachable!() };
+    let (head, more) = sales.split(150);
+    records.push(Record::Group(head));
+    records.extend(more.into_iter().map(Record::GroupMembers));
+    records.push(group(2001, "Nested", &[1100, 1101]));
+    records.push(group(2002, "Becomes-a-user", &[5]));
+    // Again, after more than a staging transaction's rows: user 1 moved,
+    // user 2 now a group, group 2002 now a user, Nested with another member.
+    records.push(user(1, "OU=Copenhagen,OU=Staff", 512));
+    records.push(group(2, "Was-a-user", &[3]));
+    records.push(user(2002, "OU=Staff", 512));
+    records.push(group(2001, "Nested", &[1102]));
+    assert!(records.len() > roster_server::ingest::STAGE_ROWS_PER_TRANSACTION * 2);
+    w.first_import(&records).await;
+
+    let path = format!("/api/v1/jobs/{}/structure", w.job.id);
+    let counted: Structure = w.app.get(&path, &w.admin).await.json();
+    sqlx::query("DELETE FROM directory_summaries WHERE job_id = $1").bind(w.job.id.to_string()).execute(&w.app.db.pool).await.unwrap();
+    let recounted: Structure = w.app.get(&path, &w.admin).await.json();
+    assert_eq!(counted, recounted, "counted while staged, and from the stored state");
+    assert_eq!(counted.users, 1200, "1..=1200 without user 2, with user 2002");
+    let group = |name: &str| counted.groups.iter().find(|g| g.name == name).unwrap_or_else(|| panic!("{name}"));
+    assert_eq!((group("Nested").direct_users, group("Sales").direct_users, group("Sales").nested_users), (3, 999, 1002));
+    assert_eq!(group("Was-a-user").direct_users, 1);
+    assert!(counted.groups.iter().all(|g| g.name != "Becomes-a-user"));
+    let staff = counted.ous.iter().find(|o| o.name.eq_ignore_ascii_case("staff")).unwrap();
+    assert_eq!((staff.users, staff.users_below), (799, 1200));
+
+    // A new full snapshot is counted as it is staged, not when it is first
+    // asked for: a user deleted behind the server's back in between is
+    // still counted.
+    w.push_full(&records[..records.len() - 4], 1001).await;
+    sqlx::query("DELETE FROM directory_objects WHERE job_id = $1 AND object_guid = $2")
+        .bind(w.job.id.to_string())
+        .bind(guid(7).to_string())
+        .execute(&w.app.db.pool)
+        .await
+        .unwrap();
+    let counted: Structure = w.app.get(&path, &w.admin).await.json();
+    assert_eq!(counted.users, 1200, "the snapshot's own users, counted at staging");
+    assert!(counted.groups.iter().all(|g| g.name != "Was-a-user"), "the new snapshot's groups");
+}
+
 async fn small_batches_plan_what_one_batch_plans(engine: Engine) {
     let w = world_with(engine, Limits { import_batch_users: 3, ..Limits::default() }).await;
     w.link_sales_to_basic_access().await;
@@ -955,6 +1014,7 @@ on_both_engines!(
     saving_links_previews_who_gains_and_loses,
     a_link_follows_its_group_through_a_rename,
     structure_and_explain_read_the_stored_directory,
+    a_full_snapshot_is_counted_as_it_is_staged,
     vip_only_users_stay_out,
     small_batches_plan_what_one_batch_plans,
     a_link_by_name_resolves_to_one_group,

@@ -37,4 +37,4 @@ pub use links::{GroupRef, LinkError, LinkRule};
 pub use pairing::{Batches, Paired, StoredRange, UserKey};
 pub use plan::{Action, CurrentUser, DeactivationReason, Plan, PlanInput, Planner, StoredUser, UserChange, plan};
 pub use scope::{UserScope, user_in_scope};
-pub use structure::{StructureInput, StructureSummary, Summariser, structure, summarise};
+pub use structure::{SnapshotSummariser, StructureInput, StructureSummary, Summariser, structure, summarise};

@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 
 use roster_proto::dn::Dn;
 use roster_proto::insight::{GroupSummary, OuNode, Structure};
-use roster_proto::records::{GroupRecord, OuRecord, UserRecord};
+use roster_proto::records::{GroupRecord, OuRecord, Record, UserRecord};
 use roster_proto::{AccessId, ObjectGuid};
 use serde::{Deserialize, Serialize};
 
@@ -120,8 +120,13 @@ impl Summariser {
 
     /// One user of the state.
     pub fn add_user(&mut self, object_guid: ObjectGuid, dn: &str) {
-        let parent = Dn::parse(dn).ok().and_then(|dn| dn.parent());
-        if let Some(ou) = parent.and_then(|dn| self.index.get(&dn)) {
+        self.add_user_under(object_guid, Dn::parse(dn).ok().and_then(|dn| dn.parent()).as_ref());
+    }
+
+    /// One user of the state, by the parent of its DN (`None`: its DN
+    /// does not read, or it has no parent).
+    fn add_user_under(&mut self, object_guid: ObjectGuid, parent: Option<&Dn>) {
+        if let Some(ou) = parent.and_then(|dn| self.index.get(dn)) {
             self.direct_users[*ou] += 1;
         }
         self.users.push(object_guid);
@@ -149,6 +154,107 @@ impl Summariser {
             }
         }
         StructureSummary { users: users.len() as u64, groups: count_groups(&users, groups), ous: counted }
+    }
+}
+
+/// [`summarise`] of the state a full snapshot's records make, given in
+/// the snapshot's order, so that a server can count a snapshot while it
+/// stages it instead of reading the state back. The state is each
+/// objectGUID's last record (an object sent twice counts once, as what its
+/// last record says, even another kind), and a group's members are every
+/// member any record of it names, its `group_members` continuations too,
+/// each once. OUs and groups are taken in the order the state is read in
+/// (objectGUID's text: see the server's `store::directory`), so the
+/// summary is the one [`summarise`] makes of the stored state. It holds
+/// about 40 bytes per record, plus the OU and group records and their
+/// memberships.
+#[derive(Debug, Default)]
+pub struct SnapshotSummariser {
+    /// Every object record's objectGUID and what it was, in order.
+    objects: Vec<(ObjectGuid, Staged)>,
+    /// The distinct parent DNs of users, and their slots.
+    parents: Vec<Dn>,
+    parent_slots: HashMap<Dn, usize>,
+    ous: Vec<OuRecord>,
+    /// Without their members, which are gathered apart.
+    groups: Vec<GroupRecord>,
+    /// (group, member) as the records name them.
+    members: Vec<(ObjectGuid, ObjectGuid)>,
+}
+
+/// What an object record of a snapshot was.
+#[derive(Debug, Clone, Copy)]
+enum Staged {
+    /// A user, by its DN's parent's slot.
+    User(Option<usize>),
+    Group(usize),
+    Ou(usize),
+    /// A tombstone: nothing the state holds.
+    Deleted,
+}
+
+impl SnapshotSummariser {
+    /// The snapshot's next record.
+    pub fn add(&mut self, record: &Record) {
+        match record {
+            Record::User(user) => {
+                let parent = Dn::parse(&user.dn).ok().and_then(|dn| dn.parent()).map(|parent| match self.parent_slots.get(&parent) {
+                    Some(slot) => *slot,
+                    None => {
+                        self.parent_slots.insert(parent.clone(), self.parents.len());
+                        self.parents.push(parent);
+                        self.parents.len() - 1
+                    }
+                });
+                self.objects.push((user.object_guid, Staged::User(parent)));
+            }
+            Record::Group(group) => {
+                self.members.extend(group.members.iter().map(|member| (group.object_guid, *member)));
+                self.objects.push((group.object_guid, Staged::Group(self.groups.len())));
+                self.groups.push(GroupRecord { members: Vec::new(), ..group.clone() });
+            }
+            Record::GroupMembers(more) => self.members.extend(more.members.iter().map(|member| (more.object_guid, *member))),
+            Record::Ou(ou) => {
+                self.objects.push((ou.object_guid, Staged::Ou(self.ous.len())));
+                self.ous.push(ou.clone());
+            }
+            Record::Deleted(deleted) => self.objects.push((deleted.object_guid, Staged::Deleted)),
+        }
+    }
+
+    /// The summary of the state the records make.
+    pub fn finish(self) -> StructureSummary {
+        let SnapshotSummariser { mut objects, parents, parent_slots: _, ous, groups, mut members } = self;
+        // Stable: of one objectGUID's records, the last stays last.
+        objects.sort_by_key(|(guid, _)| *guid);
+        let (mut ou_stands, mut group_stands, mut users) = (vec![false; ous.len()], vec![false; groups.len()], Vec::new());
+        for (guid, staged) in objects.chunk_by(|a, b| a.0 == b.0).filter_map(<[_]>::last) {
+            match *staged {
+                Staged::User(parent) => users.push((*guid, parent)),
+                Staged::Group(i) => group_stands[i] = true,
+                Staged::Ou(i) => ou_stands[i] = true,
+                Staged::Deleted => {}
+            }
+        }
+        drop(objects);
+        let mut state_ous: Vec<OuRecord> = ous.into_iter().zip(ou_stands).filter_map(|(ou, stands)| stands.then_some(ou)).collect();
+        let mut state_groups: Vec<GroupRecord> =
+            groups.into_iter().zip(group_stands).filter_map(|(group, stands)| stands.then_some(group)).collect();
+        state_ous.sort_by_cached_key(|ou| ou.object_guid.to_string());
+        let mut summariser = Summariser::new(&state_ous);
+        for (guid, parent) in users {
+            summariser.add_user_under(guid, parent.map(|slot| &parents[slot]));
+        }
+        state_groups.sort_by_cached_key(|group| group.object_guid.to_string());
+        let position: HashMap<ObjectGuid, usize> = state_groups.iter().enumerate().map(|(i, g)| (g.object_guid, i)).collect();
+        members.sort_unstable();
+        members.dedup();
+        for (group, member) in members {
+            if let Some(&i) = position.get(&group) {
+                state_groups[i].members.push(member);
+            }
+        }
+        summariser.finish(&state_groups)
     }
 }
 

@@ -10,7 +10,7 @@ use common::{BASE, guid, link_to, named_group};
 use roster_import::{LinkRule, StructureInput, structure};
 use roster_proto::ObjectGuid;
 use roster_proto::insight::{GroupSummary, OuNode, Structure};
-use roster_proto::records::{GroupRecord, OuRecord, UserRecord};
+use roster_proto::records::{DeletedRecord, GroupRecord, OuRecord, Record, UserRecord};
 
 /// OU `n` at `relative` (relative to BASE), named by its first RDN.
 fn ou(n: u32, relative: &str) -> OuRecord {
@@ -282,4 +282,59 @@ fn a_kept_summary_answers_as_the_state_does() {
     edited["ous"][3]["parent"] = serde_json::json!(100_000);
     let edited: roster_import::StructureSummary = serde_json::from_value(edited).unwrap();
     assert!(!edited.present(&[], Some("L3")).ous.is_empty());
+}
+
+/// A server counts a full snapshot while it stages it: the summary of its
+/// records, in the snapshot's order, is the summary of the state they
+/// make, each objectGUID as its last record says and each group with every
+/// member any record of it names.
+#[test]
+fn a_snapshot_is_summarised_as_the_state_it_makes() {
+    let world = world();
+    let mut records: Vec<Record> = Vec::new();
+    // The world in the agent's order, groups before some of their users,
+    // Team-A's members continued in `group_members` records.
+    for group in &world.groups {
+        // One member a record for Team-A.
+        let (head, more) = group.clone().split(if group.object_guid == guid(101) { 1 } else { usize::MAX });
+        records.push(Record::Group(head));
+        records.extend(more.into_iter().map(Record::GroupMembers));
+    }
+    records.extend(world.users.iter().rev().cloned().map(Record::User));
+    records.extend(world.ous.iter().cloned().map(Record::Ou));
+    // Sent again: user 3 as in Aarhus, user 11 then a group under its
+    // GUID, Empty with a member then without, user 12 then its tombstone,
+    // OU=Staff spelled differently under another GUID.
+    records.push(Record::User(user(3, "OU=Aarhus,OU=Staff")));
+    records.push(Record::User(user(11, "OU=Staff")));
+    records.push(Record::Group(group(11, "Late", &[1])));
+    records.insert(0, Record::Group(group(104, "Empty", &[6])));
+    records.push(Record::User(user(12, "OU=Staff")));
+    records.push(Record::Deleted(DeletedRecord { object_guid: guid(12), last_known_parent: None }));
+    records.push(Record::Ou(OuRecord { object_guid: guid(49), dn: format!("ou=STAFF,{BASE}"), name: "STAFF".into() }));
+
+    let mut summariser = roster_import::SnapshotSummariser::default();
+    for record in &records {
+        summariser.add(record);
+    }
+    let summary = summariser.finish();
+
+    // The state those records make, written out.
+    let mut users = world.users.clone();
+    users[2] = user(3, "OU=Aarhus,OU=Staff");
+    let mut groups = world.groups.clone();
+    groups[4] = group(104, "Empty", &[6]);
+    groups.push(group(11, "Late", &[1]));
+    let mut ous = world.ous.clone();
+    ous.insert(0, OuRecord { object_guid: guid(49), dn: format!("ou=STAFF,{BASE}"), name: "STAFF".into() });
+    let state = World { users, groups, ous, links: world.links.clone() };
+    for search in [None, Some("team"), Some("staff"), Some("late")] {
+        assert_eq!(summary.present(&state.links, search), state.structure(search), "{search:?}");
+    }
+    let structure = summary.present(&[], None);
+    let staff = structure.ous.iter().find(|o| o.name.eq_ignore_ascii_case("staff")).unwrap();
+    let aarhus = staff.children.iter().find(|o| o.name == "Aarhus").unwrap();
+    assert_eq!((structure.users, aarhus.users), (10, 1), "user 3 moved, user 11 a group, user 12 deleted");
+    let empty = structure.groups.iter().find(|g| g.name == "Empty").unwrap();
+    assert_eq!(empty.direct_users, 1, "a member named by an earlier record of the group");
 }

@@ -38,6 +38,8 @@ fn bench(engine: &[&str]) -> String {
         "peak RSS, no-change re-import",
         "API: structure, first answer",
         "API: structure ",
+        "API: structure, recounted",
+        "structure counted as staged",
         "API: explain (a user by name)",
         "API: explain (a stored user)",
         "API: a page of users",

@@ -244,7 +244,7 @@ pub async fn commit(db: &Db, snapshot: &SnapshotRecord, job: &Job, fencing_token
     }
     let full = snapshot.manifest.kind == SnapshotKind::Full;
     let applied = match stage(db, snapshot, &resolved, full).await {
-        Ok(structure) => apply(db, snapshot, job, structure.as_ref(), fencing_token).await,
+        Ok(structure) => apply(db, snapshot, job, structure, fencing_token).await,
         Err(error) => Err(error),
     };
     match applied {
@@ -336,16 +336,12 @@ impl Staging {
 /// applied from a snapshot that does not add up. A full snapshot's
 /// structure is counted on the way (the state it makes is its records),
 /// so that "Load AD structure" need not read a new state back.
-async fn stage(
-    db: &Db,
-    snapshot: &SnapshotRecord,
-    resolved: &ResolvedScope,
-    full: bool,
-) -> Result<Option<roster_import::StructureSummary>, IngestError> {
+async fn stage(db: &Db, snapshot: &SnapshotRecord, resolved: &ResolvedScope, full: bool) -> Result<StructureChange, IngestError> {
     let manifest = &snapshot.manifest;
     let job = snapshot.job_id;
     let mut staging = Staging::default();
     let mut structure = full.then(roster_import::SnapshotSummariser::default);
+    let mut users_only = true;
     let mut counts = RecordCounts::default();
     // The groups this snapshot has named so far, which continuations may follow.
     let mut groups = HashSet::new();
@@ -364,6 +360,7 @@ async fn stage(
             if let Some(structure) = &mut structure {
                 structure.add(record);
             }
+            users_only &= matches!(record, Record::User(_));
             match record {
                 Record::User(user) => {
                     // A delta reads changed users domain-wide so that moves out of
@@ -400,7 +397,48 @@ async fn stage(
     if counts != manifest.counts {
         return Err(IngestError::Counts { actual: counts, expected: manifest.counts });
     }
-    Ok(structure.map(roster_import::SnapshotSummariser::finish))
+    Ok(match structure {
+        Some(structure) => StructureChange::Counted(structure.finish()),
+        None if users_only => StructureChange::UsersOnly,
+        None => StructureChange::Other,
+    })
+}
+
+/// How a staged snapshot changes the job's structure ("Load AD structure").
+#[derive(Debug)]
+enum StructureChange {
+    /// A full snapshot's, counted as it was staged.
+    Counted(roster_import::StructureSummary),
+    /// A delta of users alone: the count kept of the state can follow it
+    /// ([`structure_after_users`]).
+    UsersOnly,
+    /// A delta with groups, OUs or tombstones: its new state is counted
+    /// when it is first asked for.
+    Other,
+}
+
+/// The count kept of the state at `held` (its snapshot), followed through
+/// a staged delta of users alone (`StructureSummary::with_users_changed`):
+/// the users it moves, and those it adds (in scope and new to the state).
+/// Read on the apply's transaction before the delta is merged. `None` when
+/// no count of that state is kept, or a membership names a user that joins
+/// (its groups' counts change: the new state is counted when asked).
+async fn structure_after_users(
+    conn: &mut sqlx::AnyConnection,
+    dialect: crate::db::Dialect,
+    job: JobId,
+    (held, current): (SnapshotId, &str),
+    delta: SnapshotId,
+) -> Result<Option<roster_import::StructureSummary>, IngestError> {
+    let Some(kept) = store::directory::summary_at(conn, job, held).await? else { return Ok(None) };
+    // As the merge keeps them: in scope, or held by the state.
+    let users: Vec<_> =
+        store::directory::delta_users(conn, job, current, delta).await?.into_iter().filter(|u| u.in_scope || u.held_dn.is_some()).collect();
+    let joining: Vec<ObjectGuid> = users.iter().filter(|u| u.held_dn.is_none()).map(|u| u.object_guid).collect();
+    if store::directory::named_as_members(conn, dialect, job, current, &joining).await? {
+        return Ok(None);
+    }
+    Ok(Some(kept.with_users_changed(users.iter().map(|u| (u.held_dn.as_deref(), u.dn.as_str())))))
 }
 
 /// How far ahead of the server an agent's clock may be: its request tokens
@@ -424,14 +462,15 @@ async fn read_with_scope(conn: &mut sqlx::AnyConnection, job: &Job, manifest: &M
 }
 
 /// Applies the staged snapshot in one short transaction: a full snapshot
-/// becomes the state's generation, with its `structure` kept as the new
-/// state's; a delta is merged into it (after the from/to check, inside the
-/// transaction). Returns the generation no state reads any more, to delete.
+/// becomes the state's generation, a delta is merged into it (after the
+/// from/to check, inside the transaction); the new state's structure is
+/// kept when it is known (`change`). Returns the generation no state reads
+/// any more, to delete.
 async fn apply(
     db: &Db,
     snapshot: &SnapshotRecord,
     job: &Job,
-    structure: Option<&roster_import::StructureSummary>,
+    change: StructureChange,
     fencing_token: Option<u64>,
 ) -> Result<(Committed, Option<String>), IngestError> {
     let manifest = &snapshot.manifest;
@@ -458,21 +497,29 @@ async fn apply(
         return Ok((Committed::Already, None));
     }
     let previous = store::directory::current_generation(&mut tx, job.id).await?;
-    let stale = if full {
-        previous
+    let (stale, structure) = if full {
+        (previous, change)
     } else {
-        SyncInputs::read(&mut tx, job).await?.check_delta(job, manifest.base.as_ref()).map_err(IngestError::BaseMismatch)?;
+        let inputs = SyncInputs::read(&mut tx, job).await?;
+        inputs.check_delta(job, manifest.base.as_ref()).map_err(IngestError::BaseMismatch)?;
         let current = previous.ok_or(IngestError::BaseMismatch(DeltaRefusal::NoState))?;
         check_kind_kept(&mut tx, job.id, &current, snapshot.id).await?;
+        let structure = match (change, inputs.held.as_ref()) {
+            (StructureChange::UsersOnly, Some(held)) => {
+                let followed = structure_after_users(&mut tx, db.dialect, job.id, (held.snapshot_id, &current), snapshot.id).await?;
+                followed.map_or(StructureChange::Other, StructureChange::Counted)
+            }
+            _ => StructureChange::Other,
+        };
         store::directory::merge_delta(&mut tx, job.id, &current, snapshot.id).await?;
-        Some(snapshot.id.to_string())
+        (Some(snapshot.id.to_string()), structure)
     };
     let full_scope = match full {
         true => Some(read_with_scope(&mut tx, job, manifest).await?),
         false => None,
     };
     store::directory::save_state(&mut tx, job.id, snapshot.id, &manifest.watermark, full_scope.as_ref()).await?;
-    if let Some(structure) = structure {
+    if let StructureChange::Counted(structure) = &structure {
         store::directory::keep_summary(&mut tx, job.id, snapshot.id, structure).await?;
     }
     if full {

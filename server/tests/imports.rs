@@ -621,6 +621,81 @@ async fn a_full_snapshot_is_counted_as_it_is_staged(engine: Engine) {
     assert!(counted.groups.iter().all(|g| g.name != "Was-a-user"), "the new snapshot's groups");
 }
 
+/// A delta of users alone moves the kept structure count with it at
+/// commit (the new state is not read back); a delta that adds a user a
+/// group already names, or changes a group, leaves its state to be
+/// counted when asked. Either way the answer is the stored state's.
+async fn a_delta_of_users_moves_the_kept_count(engine: Engine) {
+    let w = world(engine).await;
+    w.link_sales_to_basic_access().await;
+    let ou = |n: u32, dn: &str, name: &str| Record::Ou(OuRecord { object_guid: guid(n), dn: format!("{dn},{BASE}"), name: name.into() });
+    let mut records = vec![ou(5000, "OU=Staff", "Staff"), ou(5001, "OU=Copenhagen,OU=Staff", "Copenhagen")];
+    records.extend((1..=20).map(|n| user(n, "OU=Staff", 512)));
+    // Sales names user 30, whom the state does not hold yet.
+    records.push(group(2000, "Sales", &[1, 2, 3, 30]));
+    w.first_import(&records).await;
+    let path = format!("/api/v1/jobs/{}/structure", w.job.id);
+    let state_at = async || -> String {
+        sqlx::query_scalar::<_, String>("SELECT snapshot_id FROM directory_state WHERE job_id = $1")
+            .bind(w.job.id.to_string())
+            .fetch_one(&w.app.db.pool)
+            .await
+            .unwrap()
+    };
+    let kept_at = async || -> Option<String> {
+        sqlx::query_scalar::<_, String>("SELECT snapshot_id FROM directory_summaries WHERE job_id = $1")
+            .bind(w.job.id.to_string())
+            .fetch_optional(&w.app.db.pool)
+            .await
+            .unwrap()
+    };
+    // The answer, and the stored state's own count of it.
+    let answer_and_recount = async || -> (Structure, Structure) {
+        let answer: Structure = w.app.get(&path, &w.admin).await.json();
+        sqlx::query("DELETE FROM directory_summaries WHERE job_id = $1").bind(w.job.id.to_string()).execute(&w.app.db.pool).await.unwrap();
+        (answer, w.app.get(&path, &w.admin).await.json())
+    };
+    let staff = |s: &Structure| {
+        let staff = s.ous.iter().find(|o| o.name == "Staff").unwrap();
+        (s.users, staff.users, staff.users_below)
+    };
+    let sales = |s: &Structure| s.groups.iter().find(|g| g.name == "Sales").map(|g| (g.direct_users, g.nested_users)).unwrap();
+    let _: Structure = w.app.get(&path, &w.admin).await.json();
+
+    // Users alone: user 3 moves to Copenhagen, user 4 is renamed, user 21
+    // joins, and a user out of the job's scope, whom the state does not hold, is not kept.
+    let delta = [
+        user(3, "OU=Copenhagen,OU=Staff", 512),
+        user(4, "OU=Staff", 514),
+        user(21, "OU=Copenhagen,OU=Staff", 512),
+        user(22, "OU=Elsewhere", 512),
+    ];
+    let committed = w.agent.push_as(&w.app, &delta, SnapshotKind::Delta, Some(watermark(1000)), watermark(1010)).await;
+    assert_eq!(committed.status, 200, "{:?}", committed.body);
+    assert_eq!(kept_at().await, Some(state_at().await), "the count followed the delta at commit");
+    let (answer, recount) = answer_and_recount().await;
+    assert_eq!(answer, recount, "the followed count is the stored state's");
+    assert_eq!((staff(&answer), sales(&answer)), ((21, 19, 21), (3, 3)));
+
+    // User 30 joins: Sales names it, so its counts change and the state is counted when asked.
+    let committed =
+        w.agent.push_as(&w.app, &[user(30, "OU=Staff", 512)], SnapshotKind::Delta, Some(watermark(1010)), watermark(1020)).await;
+    assert_eq!(committed.status, 200, "{:?}", committed.body);
+    assert_ne!(kept_at().await, Some(state_at().await), "no count kept of a state whose groups' counts changed");
+    let (answer, recount) = answer_and_recount().await;
+    assert_eq!(answer, recount);
+    assert_eq!((staff(&answer), sales(&answer)), ((22, 20, 22), (4, 4)));
+
+    // A group changes: counted when asked.
+    let committed =
+        w.agent.push_as(&w.app, &[group(2000, "Sales", &[1, 2])], SnapshotKind::Delta, Some(watermark(1020)), watermark(1030)).await;
+    assert_eq!(committed.status, 200, "{:?}", committed.body);
+    assert_ne!(kept_at().await, Some(state_at().await), "the count kept is an older state's");
+    let (answer, recount) = answer_and_recount().await;
+    assert_eq!(answer, recount);
+    assert_eq!(sales(&answer), (2, 2));
+}
+
 async fn small_batches_plan_what_one_batch_plans(engine: Engine) {
     let w = world_with(engine, Limits { import_batch_users: 3, ..Limits::default() }).await;
     w.link_sales_to_basic_access().await;
@@ -1015,6 +1090,7 @@ on_both_engines!(
     a_link_follows_its_group_through_a_rename,
     structure_and_explain_read_the_stored_directory,
     a_full_snapshot_is_counted_as_it_is_staged,
+    a_delta_of_users_moves_the_kept_count,
     vip_only_users_stay_out,
     small_batches_plan_what_one_batch_plans,
     a_link_by_name_resolves_to_one_group,

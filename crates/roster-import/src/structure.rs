@@ -270,6 +270,41 @@ impl StructureSummary {
         Structure { users: self.users, ous: self.ou_tree(&matches), groups: self.group_summaries(links, &matches) }
     }
 
+    /// The summary after users joined the state or moved in it while every
+    /// group stayed as it was and named none of the joining users: what a
+    /// delta of users alone changes (a group's counts then stay; the
+    /// server checks that no group names a user that joins). Each change is
+    /// a user's DN before (`None`: it joins) and after.
+    pub fn with_users_changed<'a>(mut self, changes: impl IntoIterator<Item = (Option<&'a str>, &'a str)>) -> StructureSummary {
+        let mut index: HashMap<Dn, usize> = HashMap::with_capacity(self.ous.len());
+        for (i, ou) in self.ous.iter().enumerate() {
+            if let Ok(dn) = Dn::parse(&ou.dn) {
+                index.entry(dn).or_insert(i);
+            }
+        }
+        let ou_of = |dn: &str| Dn::parse(dn).ok().and_then(|dn| dn.parent()).and_then(|parent| index.get(&parent).copied());
+        let mut moves: Vec<(usize, i64)> = Vec::new();
+        for (before, after) in changes {
+            match before {
+                Some(before) => moves.extend(ou_of(before).map(|ou| (ou, -1))),
+                None => self.users += 1,
+            }
+            moves.extend(ou_of(after).map(|ou| (ou, 1)));
+        }
+        for (ou, by) in moves {
+            self.ous[ou].users = self.ous[ou].users.saturating_add_signed(by);
+            // Up the parents; at most as many steps as OUs (a kept summary
+            // edited into a cycle ends too).
+            let mut at = Some(ou);
+            for _ in 0..self.ous.len() {
+                let Some(i) = at.filter(|i| *i < self.ous.len()) else { break };
+                self.ous[i].users_below = self.ous[i].users_below.saturating_add_signed(by);
+                at = self.ous[i].parent;
+            }
+        }
+        self
+    }
+
     /// The OU forest of the OUs that match and their ancestors.
     fn ou_tree(&self, matches: &dyn Fn(&str, &str) -> bool) -> Vec<OuNode> {
         let ous = &self.ous;

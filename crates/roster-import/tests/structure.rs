@@ -338,3 +338,37 @@ fn a_snapshot_is_summarised_as_the_state_it_makes() {
     let empty = structure.groups.iter().find(|g| g.name == "Empty").unwrap();
     assert_eq!(empty.direct_users, 1, "a member named by an earlier record of the group");
 }
+
+/// A delta of users alone (no group changed, none naming a user that
+/// joins) changes a kept summary as counting the new state would.
+#[test]
+fn a_delta_of_users_changes_a_summary_as_a_recount_would() {
+    let before = world();
+    let kept = roster_import::summarise(&before.users, &before.groups, &before.ous);
+    let moved = [
+        user(1, "OU=Aarhus,OU=Staff"),
+        // Three OUs deep, from a container that is no OU.
+        user(7, "OU=Sales,OU=Copenhagen,OU=Staff"),
+        // From a DN that does not read, and out of the OUs.
+        user(10, "OU=Staff"),
+        user(6, "CN=Users"),
+        // The same OU, spelled differently.
+        UserRecord { dn: format!("CN=u5,OU=Copenhagen,OU=Staff,{BASE}"), ..user(5, "") },
+    ];
+    let joining =
+        [user(20, "OU=Copenhagen,OU=Staff"), UserRecord { dn: "not a DN either".into(), ..user(21, "") }, user(22, "OU=Inner,CN=Builtin")];
+    let mut after = world();
+    for user in &moved {
+        *after.users.iter_mut().find(|u| u.object_guid == user.object_guid).unwrap() = user.clone();
+    }
+    after.users.extend(joining.iter().cloned());
+    let changes = moved
+        .iter()
+        .map(|u| (Some(before.users.iter().find(|b| b.object_guid == u.object_guid).unwrap().dn.as_str()), u.dn.as_str()))
+        .chain(joining.iter().map(|u| (None, u.dn.as_str())));
+    let changed = kept.with_users_changed(changes);
+    for search in [None, Some("copen"), Some("inner"), Some("team")] {
+        assert_eq!(changed.present(&after.links, search), after.structure(search), "{search:?}");
+    }
+    assert_ne!(tree(&changed.present(&[], None).ous), full_tree(), "the counts moved");
+}

@@ -430,6 +430,77 @@ pub async fn merge_delta(conn: &mut sqlx::AnyConnection, job: JobId, current: &s
     Ok(())
 }
 
+/// A user a staged delta holds, with its DN as the state holds it.
+#[derive(Debug, Clone)]
+pub struct DeltaUser {
+    pub object_guid: ObjectGuid,
+    pub dn: String,
+    /// `None`: the state does not hold the user (it joins, if in scope).
+    pub held_dn: Option<String>,
+    pub in_scope: bool,
+}
+
+/// The users `delta`'s generation stages, each with the DN `current` (the
+/// state's generation, before the delta is merged) holds for it.
+pub async fn delta_users(
+    conn: &mut sqlx::AnyConnection,
+    job: JobId,
+    current: &str,
+    delta: SnapshotId,
+) -> Result<Vec<DeltaUser>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT d.object_guid, d.record, d.in_scope, c.record AS held FROM directory_objects d
+         LEFT JOIN directory_objects c ON c.job_id = d.job_id AND c.generation = $2 AND c.object_guid = d.object_guid AND c.kind = 'user'
+         WHERE d.job_id = $1 AND d.generation = $3 AND d.kind = 'user'",
+    )
+    .bind(job.to_string())
+    .bind(current)
+    .bind(delta.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    let dn_of = |record: &str| parse_json::<UserRecord>(record, "directory_objects.record").map(|user| user.dn);
+    rows.iter()
+        .map(|row| {
+            Ok(DeltaUser {
+                object_guid: get_parsed(row, "object_guid")?,
+                dn: dn_of(&row.try_get::<String, _>("record")?)?,
+                held_dn: row.try_get::<Option<String>, _>("held")?.as_deref().map(dn_of).transpose()?,
+                in_scope: row.try_get::<i64, _>("in_scope")? == 1,
+            })
+        })
+        .collect()
+}
+
+/// Whether a membership of `generation` names any of `members` (as
+/// `groups_above` walks them, by the member index).
+pub async fn named_as_members(
+    conn: &mut sqlx::AnyConnection,
+    dialect: crate::db::Dialect,
+    job: JobId,
+    generation: &str,
+    members: &[ObjectGuid],
+) -> Result<bool, StoreError> {
+    let [job_at, generation_at] = match dialect {
+        crate::db::Dialect::Sqlite => ["?", "?"],
+        crate::db::Dialect::Postgres => ["$1", "$2"],
+    };
+    for some in members.chunks(MEMBERS_PER_LOOKUP) {
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM directory_members
+             WHERE job_id = {job_at} AND generation = {generation_at} AND member_guid IN {} LIMIT 1) named",
+            dialect.list(3, some.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(job.to_string()).bind(generation);
+        for member in some {
+            query = query.bind(member.to_string());
+        }
+        if query.fetch_one(&mut *conn).await?.try_get::<i64, _>("n")? > 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Deletes up to `limit` rows of a generation that is not the job's
 /// current one (members first, then objects, then the generation's entry).
 /// Returns how many rows went; 0 once it is gone (or is current).
@@ -640,7 +711,6 @@ pub async fn groups_above(
 /// (anchor, objectGUID) read.
 pub type UserKey = roster_import::UserKey;
 
-/// The next `limit` users after `after`, in (anchor, objectGUID) order.
 /// How many users the job's directory state holds (what an import walks).
 pub async fn count_users(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<u64, StoreError> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -653,6 +723,7 @@ pub async fn count_users(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<u
     Ok(u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0))
 }
 
+/// The next `limit` users after `after`, in (anchor, objectGUID) order.
 pub async fn user_batch(
     conn: &mut sqlx::AnyConnection,
     job: JobId,

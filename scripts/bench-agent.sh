@@ -21,7 +21,10 @@
 # target and exits 0 unless something broke (then non-zero).
 #
 # The directory: a throw-away Samba AD DC (scripts/samba-dc.sh, default
-# mode, 'samba -M single') on BENCH_DC_IP (default 127.0.0.3, so it never
+# mode, with BENCH_DC_MODEL as its process model: default 'samba -M
+# standard', a process per connection, so the DC answers connections in
+# parallel as a Windows DC does; 'single' answers them in turn) on
+# BENCH_DC_IP (default 127.0.0.3, so it never
 # collides with scripts/test.sh's DC on 127.0.0.1), loaded with
 # scripts/bench-fixture.py's users through ldapadd (~1,000 users / 6-7 s).
 # The loaded DC directory is cached as a tarball (zstd if installed, else
@@ -56,7 +59,7 @@
 # (checked: the script fails if a tarball's size or mtime changed).
 #
 # Environment: BENCH_SMALL (2000), BENCH_LARGE (20000), BENCH_RUNS (3),
-# BENCH_DC_IP (127.0.0.3), BENCH_CACHE_DIR, BENCH_REBUILD (0), BENCH_FLAT_FACTOR (1.2),
+# BENCH_DC_IP (127.0.0.3), BENCH_DC_MODEL (standard), BENCH_CACHE_DIR, BENCH_REBUILD (0), BENCH_FLAT_FACTOR (1.2),
 # ROSTER_AGENT_BIN (default target/release/roster-agent; built with
 # `cargo build --release -p roster-agent` if missing). Needs root (the DC
 # binds port 389), samba, ldap-utils, python3; installs `time` if missing.
@@ -75,6 +78,7 @@ BENCH_SMALL=${BENCH_SMALL:-2000}
 BENCH_LARGE=${BENCH_LARGE:-20000}
 BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_DC_IP=${BENCH_DC_IP:-127.0.0.3}
+BENCH_DC_MODEL=${BENCH_DC_MODEL:-standard}
 BENCH_CACHE_DIR=${BENCH_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/roster-bench}
 BENCH_REBUILD=${BENCH_REBUILD:-0}
 ROSTER_AGENT_BIN=${ROSTER_AGENT_BIN:-$ROOT/target/release/roster-agent}
@@ -152,13 +156,13 @@ cache_file() { echo "$BENCH_CACHE_DIR/dc-$1users-${BENCH_DC_IP}-${samba_version}
 
 dc_start_fresh() {
   DC_DIR=$1
-  DC_IP=$BENCH_DC_IP "$SAMBA_DC" start "$DC_DIR" >"$WORK/dc.log" 2>&1 \
+  DC_IP=$BENCH_DC_IP DC_PROCESS_MODEL=$BENCH_DC_MODEL "$SAMBA_DC" start "$DC_DIR" >"$WORK/dc.log" 2>&1 \
     || { cat "$WORK/dc.log" >&2; die "could not start a DC on $BENCH_DC_IP"; }
 }
 
 dc_restart() {
   DC_DIR=$1
-  "$SAMBA_DC" restart "$DC_DIR" >"$WORK/dc.log" 2>&1 \
+  DC_PROCESS_MODEL=$BENCH_DC_MODEL "$SAMBA_DC" restart "$DC_DIR" >"$WORK/dc.log" 2>&1 \
     || { cat "$WORK/dc.log" >&2; die "could not start the DC in $DC_DIR"; }
 }
 

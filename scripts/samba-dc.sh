@@ -75,6 +75,14 @@
 #                   SAN, the readiness probe, the port check and DIR/env's URLs
 #   DC_HOST         host name (start: dc1, join: dc2)
 #   DC_REPLICATION  1 = start in replication mode (see above); default 0
+#   DC_PROCESS_MODEL  the default mode's 'samba -M': single (default; one
+#                   process answers every connection in turn) or standard
+#                   (a process per connection, so connections are answered
+#                   in parallel, as a Windows DC answers them: what
+#                   bench-agent.sh measures parallel reads against). Taken
+#                   from the environment at every start and restart (not
+#                   kept in DIR/etc/roster-dc); replication mode is always
+#                   standard
 #   START_TIMEOUT   default 60 s; STOP_TIMEOUT default 30 s
 set -euo pipefail
 
@@ -93,6 +101,7 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ENV_DC_IP=${DC_IP:-}
 ENV_DC_HOST=${DC_HOST:-}
 ENV_DC_REPLICATION=${DC_REPLICATION:-0}
+ENV_DC_PROCESS_MODEL=${DC_PROCESS_MODEL:-single}
 HOSTS_MARK='# roster-dc'
 
 usage() { sed -n '2,/^set -euo pipefail/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
@@ -122,6 +131,8 @@ set_identity() {
   valid_loopback "$DC_IP" || die "DC_IP must be a 127.x.y.z address, got '$DC_IP'"
   [[ $HOST =~ ^[a-z][a-z0-9-]{0,14}$ ]] || die "DC_HOST must be a short lower-case host name, got '$HOST'"
   [[ $REPLICATION == 0 || $REPLICATION == 1 ]] || die "DC_REPLICATION must be 0 or 1"
+  [[ $ENV_DC_PROCESS_MODEL == single || $ENV_DC_PROCESS_MODEL == standard ]] \
+    || die "DC_PROCESS_MODEL must be single or standard, got '$ENV_DC_PROCESS_MODEL'"
   LDAP_URL=ldap://$DC_IP
   LDAPS_URL=ldaps://$DC_IP
 }
@@ -353,7 +364,7 @@ run_samba() {
       'mount --bind "$1/etc/hosts" /etc/hosts && exec samba -F -M standard -s "$1/etc/smb.conf" --debug-stdout' \
       sh "$DIR" < /dev/null > "$DIR/log/samba.out" 2>&1 &
   else
-    setsid samba -F -M single -s "$CONF" --debug-stdout \
+    setsid samba -F -M "$ENV_DC_PROCESS_MODEL" -s "$CONF" --debug-stdout \
       < /dev/null > "$DIR/log/samba.out" 2>&1 &
   fi
   spawned=$!

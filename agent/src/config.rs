@@ -10,6 +10,7 @@
 //! password_file = "ldap-password.txt"   # relative to this file
 //! base_dn = "DC=corp,DC=example,DC=com" # default: rootDSE defaultNamingContext
 //! page_size = 500
+//! read_connections = 3                  # a full read's users on this many connections
 //! starttls = false
 //! allow_insecure = false
 //! ca_file = "corp-root-ca.pem"
@@ -36,6 +37,7 @@ pub const ENV_LDAP_PASSWORD: &str = "ROSTER_LDAP_PASSWORD";
 pub const ENV_LDAP_PASSWORD_FILE: &str = "ROSTER_LDAP_PASSWORD_FILE";
 pub const ENV_LDAP_BASE_DN: &str = "ROSTER_LDAP_BASE_DN";
 pub const ENV_LDAP_PAGE_SIZE: &str = "ROSTER_LDAP_PAGE_SIZE";
+pub const ENV_LDAP_READ_CONNECTIONS: &str = "ROSTER_LDAP_READ_CONNECTIONS";
 pub const ENV_LDAP_STARTTLS: &str = "ROSTER_LDAP_STARTTLS";
 pub const ENV_LDAP_CA_FILE: &str = "ROSTER_LDAP_CA_FILE";
 pub const ENV_LDAP_ALLOW_INSECURE: &str = "ROSTER_LDAP_ALLOW_INSECURE";
@@ -46,6 +48,11 @@ pub const ENV_HTTP_MAX_RETRIES: &str = "ROSTER_HTTP_MAX_RETRIES";
 pub const DEFAULT_PAGE_SIZE: u32 = 500;
 /// AD's MaxPageSize: larger pages are silently cut to this by Windows DCs.
 pub const MAX_PAGE_SIZE: u32 = 1000;
+/// Connections a full read's users are read over unless configured: the
+/// DC answers them in parallel (see `ldap::read`).
+pub const DEFAULT_READ_CONNECTIONS: u32 = 3;
+/// More connections than this is load on the DC, not speed.
+pub const MAX_READ_CONNECTIONS: u32 = 8;
 /// HTTP retries after the first attempt unless configured (8 attempts in all).
 pub const DEFAULT_MAX_RETRIES: u32 = 7;
 /// More retries than this is a typo, not a policy.
@@ -64,6 +71,8 @@ pub enum ConfigError {
     BadBool { name: String, value: String },
     #[error("{name} must be a whole number from 1 to {MAX_PAGE_SIZE}, got `{value}`")]
     BadPageSize { name: String, value: String },
+    #[error("{name} must be a whole number from 1 to {MAX_READ_CONNECTIONS}, got `{value}`")]
+    BadReadConnections { name: String, value: String },
     #[error("{name} must be a whole number from 0 to {MAX_MAX_RETRIES}, got `{value}`")]
     BadRetries { name: String, value: String },
     #[error("both {first} and {second} are set; set only one")]
@@ -119,6 +128,8 @@ pub struct LdapConfig {
     pub base_dn: Option<String>,
     /// Entries per paged-results page (1..=1000).
     pub page_size: u32,
+    /// Connections a full read's users are read over (1..=8).
+    pub read_connections: u32,
     /// Upgrade `ldap://` with StartTLS.
     pub starttls: bool,
     /// Allow a simple bind over plain `ldap://` (tests, lab networks).
@@ -144,6 +155,8 @@ pub struct LdapSettings {
     pub base_dn: Option<String>,
     /// Entries per paged-results page.
     pub page_size: u32,
+    /// Connections a full read's users are read over, each bound alike.
+    pub read_connections: u32,
     /// Upgrade `ldap://` with StartTLS.
     pub starttls: bool,
     /// Allow a simple bind over plain `ldap://` without StartTLS.
@@ -164,6 +177,7 @@ impl Default for LdapSettings {
             password: Secret::new(""),
             base_dn: None,
             page_size: DEFAULT_PAGE_SIZE,
+            read_connections: DEFAULT_READ_CONNECTIONS,
             starttls: false,
             allow_insecure: false,
             ca_file: None,
@@ -227,6 +241,8 @@ struct FileLdap {
     base_dn: Option<String>,
     /// Signed so that `0` and negatives reach the range check, not a type error.
     page_size: Option<i64>,
+    /// See [`LdapConfig::read_connections`]; signed for the same reason as `page_size`.
+    read_connections: Option<i64>,
     /// See [`LdapConfig::allow_insecure`].
     allow_insecure: Option<bool>,
     /// See [`LdapConfig::starttls`].
@@ -298,6 +314,13 @@ pub fn parse(file: Option<ConfigFile<'_>>, env: &EnvMap) -> Result<AgentConfig, 
             None => DEFAULT_PAGE_SIZE,
         },
     };
+    let read_connections = match env_value(ENV_LDAP_READ_CONNECTIONS) {
+        Some(text) => parse_read_connections(ENV_LDAP_READ_CONNECTIONS, &text, text.parse::<i64>().ok())?,
+        None => match file_ldap.read_connections {
+            Some(n) => parse_read_connections("`read_connections` in [ldap]", &n.to_string(), Some(n))?,
+            None => DEFAULT_READ_CONNECTIONS,
+        },
+    };
     let flag = |name: &str, file_value: Option<bool>| -> Result<bool, ConfigError> {
         match env_value(name) {
             Some(text) => parse_bool(name, &text),
@@ -317,6 +340,7 @@ pub fn parse(file: Option<ConfigFile<'_>>, env: &EnvMap) -> Result<AgentConfig, 
         password,
         base_dn: env_value(ENV_LDAP_BASE_DN).or(file_ldap.base_dn.filter(|v| !v.trim().is_empty())),
         page_size,
+        read_connections,
         starttls,
         allow_insecure,
         ca_file: env_value(ENV_LDAP_CA_FILE).map(PathBuf::from).or(file_ldap.ca_file.map(relative_to_file)),
@@ -374,6 +398,7 @@ impl LdapConfig {
             password,
             base_dn: self.base_dn,
             page_size: self.page_size,
+            read_connections: self.read_connections,
             starttls: self.starttls,
             allow_insecure: self.allow_insecure,
             ca_file: self.ca_file,
@@ -418,6 +443,14 @@ fn parse_page_size(name: &str, text: &str, value: Option<i64>) -> Result<u32, Co
 
 fn bad_page_size(name: &str, text: &str) -> ConfigError {
     ConfigError::BadPageSize { name: name.to_owned(), value: text.to_owned() }
+}
+
+fn parse_read_connections(name: &str, text: &str, value: Option<i64>) -> Result<u32, ConfigError> {
+    let bad = || ConfigError::BadReadConnections { name: name.to_owned(), value: text.to_owned() };
+    match value {
+        Some(n) if (1..=i64::from(MAX_READ_CONNECTIONS)).contains(&n) => u32::try_from(n).map_err(|_| bad()),
+        _ => Err(bad()),
+    }
 }
 
 fn parse_retries(name: &str, text: &str, value: Option<i64>) -> Result<u32, ConfigError> {
@@ -554,6 +587,22 @@ mod tests {
         }
         assert!(matches!(parse(file("[ldap]\npage_size = 5000"), &env(&[])), Err(ConfigError::BadPageSize { .. })));
         assert!(matches!(parse(None, &env(&[(ENV_HTTP_MAX_RETRIES, "lots")])), Err(ConfigError::BadRetries { .. })));
+    }
+
+    #[test]
+    fn read_connections_bounds() {
+        for (text, ok) in [("1", true), ("8", true), ("3", true), ("0", false), ("9", false), ("-1", false), ("many", false)] {
+            let result = parse(None, &env(&[(ENV_LDAP_READ_CONNECTIONS, text)]));
+            assert_eq!(result.as_ref().map(|c| c.ldap.read_connections).ok(), ok.then(|| text.parse().unwrap()), "{text}: {result:?}");
+            if !ok {
+                assert!(result.unwrap_err().to_string().starts_with("ROSTER_LDAP_READ_CONNECTIONS must be a whole number from 1 to 8"));
+            }
+        }
+        assert_eq!(parse(None, &env(&[])).unwrap().ldap.read_connections, DEFAULT_READ_CONNECTIONS);
+        assert_eq!(parse(file("[ldap]\nread_connections = 1"), &env(&[])).unwrap().ldap.read_connections, 1);
+        let both = parse(file("[ldap]\nread_connections = 1"), &env(&[(ENV_LDAP_READ_CONNECTIONS, "5")])).unwrap();
+        assert_eq!(both.ldap.read_connections, 5, "the environment overrides the file");
+        assert!(matches!(parse(file("[ldap]\nread_connections = 0"), &env(&[])), Err(ConfigError::BadReadConnections { .. })));
     }
 
     #[test]

@@ -126,6 +126,46 @@ async fn paged_read_returns_every_copenhagen_user() {
     assert!(big.pages < stats.pages, "{} pages at 1000 vs {} at 100", big.pages, stats.pages);
 }
 
+/// Over several connections a full read takes exactly the users one
+/// connection takes, each once. With the watermark set back to the middle
+/// of the users' USNs, the slices cover only up to it and the users above
+/// it (as if changed during the read) are read by the search for changes
+/// since the watermark.
+#[tokio::test]
+async fn a_read_over_several_connections_reads_what_one_reads() {
+    let dc = dc();
+    let scope = scope(&["OU=Fixture"], &[GROUPS]);
+    let by_guid = |records: &[Record]| {
+        let mut users: Vec<UserRecord> = users(records).into_iter().cloned().collect();
+        users.sort_by_key(|u| u.object_guid);
+        users
+    };
+    let one = LdapSettings { read_connections: 1, ..dc.plain(200) };
+    let (_, (stats, one_read)) = read_with(&one, &scope, |_| ReadMode::Full).await;
+    let expected = by_guid(&one_read);
+    assert!(expected.len() > 3000, "the fixture's users: {}", expected.len());
+    for connections in [2, 8] {
+        let many = LdapSettings { read_connections: connections, ..dc.plain(200) };
+        let (_, (parallel, records)) = read_with(&many, &scope, |_| ReadMode::Full).await;
+        assert_eq!(parallel.users, stats.users, "{connections} connections");
+        assert_eq!(by_guid(&records), expected, "{connections} connections");
+        assert_eq!(groups(&records), groups(&one_read), "{connections} connections");
+    }
+
+    let settings = LdapSettings { read_connections: 3, ..dc.plain(200) };
+    let mut directory = Directory::connect(&settings).await.unwrap();
+    let mut info = directory.directory_info(settings.base_dn.as_deref()).await.unwrap();
+    let mut usns: Vec<u64> = expected.iter().map(|u| u.usn_changed.unwrap()).collect();
+    usns.sort_unstable();
+    info.watermark.usn = usns[usns.len() / 2];
+    let resolved = scope.resolve(&info.base_dn).unwrap();
+    let mut records = Vec::new();
+    let set_back = directory.read(&info, &resolved, ReadMode::Full, &mut records).await.unwrap();
+    directory.close().await;
+    assert_eq!(set_back.users, stats.users);
+    assert_eq!(by_guid(&records), expected, "the users above the watermark too, each once");
+}
+
 #[tokio::test]
 async fn group_members_are_the_guids_of_the_objects_read() {
     let dc = dc();

@@ -27,6 +27,7 @@ pub async fn check(ctx: &Context, out: &mut dyn Write) -> Result<(), AgentError>
     let settings = ctx.ldap_settings()?;
     line(format!("ldap url: {}", settings.url));
     line(format!("ldap page size: {}", settings.page_size));
+    line(format!("ldap read connections: {}", settings.read_connections));
 
     let mut directory = Directory::connect(&settings).await?;
     line(format!("ldap connect: ok ({})", directory.transport().as_str()));

@@ -105,6 +105,8 @@ pub struct Directory {
     counter: PageCounter,
     /// How the connection is protected, for messages.
     transport: Transport,
+    /// What it was made with, for more connections like it.
+    settings: LdapSettings,
 }
 
 impl Drop for Directory {
@@ -158,6 +160,7 @@ impl Directory {
             timeout: settings.op_timeout,
             counter: PageCounter::default(),
             transport,
+            settings: settings.clone(),
         };
         info!(url = %settings.url, transport = transport.as_str(), "connected to the directory");
         directory.ldap.with_timeout(settings.op_timeout);
@@ -165,6 +168,22 @@ impl Directory {
         result.success().map_err(|e| Stage::Bind.err(e))?;
         info!(bind_dn = %settings.bind_dn, "bound to the directory");
         Ok(directory)
+    }
+
+    /// Another connection made and bound as this one was, counting its
+    /// pages with this one's; `None` when it reached another DC than the
+    /// one `watermark` names (a name several DCs answer to), whose USNs
+    /// mean something else.
+    async fn another(&self, watermark: &Watermark) -> Result<Option<Directory>, AgentError> {
+        let mut other = Directory::connect(&self.settings).await?;
+        other.counter = self.counter.clone();
+        let dc = other.root_dse().await?.dns_host_name;
+        if dc.as_deref().is_some_and(|dc| dc.eq_ignore_ascii_case(&watermark.dns_host_name)) {
+            return Ok(Some(other));
+        }
+        info!(expected = %watermark.dns_host_name, reached = ?dc, "another connection reached another DC: not reading over it");
+        other.close().await;
+        Ok(None)
     }
 
     /// How the connection is protected.

@@ -47,6 +47,16 @@ pub fn install_crypto_provider() {
     }
 }
 
+/// The runtime the agent runs on: one thread. The agent mostly waits on
+/// the DC and the server, and on one thread its allocations stay in one
+/// malloc arena: over a tokio thread per core, each thread's arena kept
+/// pages of its own, and the peak RSS of a read grew with the directory's
+/// size though the live heap did not (a 4,000-user read: 14.6 MiB on two
+/// threads, 11.8 MiB in one arena).
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()
+}
+
 /// The process's rustls provider, installing ring if none is.
 pub(crate) fn crypto_provider() -> Arc<CryptoProvider> {
     install_crypto_provider();

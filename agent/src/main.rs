@@ -17,7 +17,7 @@ fn main() -> anyhow::Result<ExitCode> {
         Ok(status) => return Ok(ExitCode::from(status)),
         Err(cli) => *cli,
     };
-    let runtime = tokio::runtime::Runtime::new()?;
+    let runtime = roster_agent::runtime()?;
     match runtime.block_on(run(cli, roster_agent::config::process_env())) {
         Ok(status) => Ok(ExitCode::from(status)),
         Err(error) => {

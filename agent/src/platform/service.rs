@@ -83,7 +83,7 @@ fn serve() {
         }
     };
     report(&handle, ServiceState::Running, ServiceControlAccept::STOP | ServiceControlAccept::SHUTDOWN, 0, Duration::ZERO);
-    let status = match tokio::runtime::Runtime::new() {
+    let status = match crate::runtime() {
         Ok(runtime) => {
             let stopped = async {
                 let _ = stop_rx.await;

@@ -84,10 +84,16 @@ impl Batches {
         StoredRange { after: self.lower.as_deref(), upto: self.upto(batch) }
     }
 
-    /// A full batch ends the stored range at its last anchor; a short one
-    /// is the last, and takes all the rest.
+    /// The stored users to read with `next`, the batch after `batch`, in a
+    /// walk of `size` users a batch, once `batch` is paired: what
+    /// [`Batches::stored_range`] will then say, for a reader that reads
+    /// ahead while `batch` is paired (so without the walk at hand).
+    pub fn stored_range_after<'a>(size: u32, batch: &'a [(UserKey, UserRecord)], next: &'a [(UserKey, UserRecord)]) -> StoredRange<'a> {
+        StoredRange { after: upto(size, batch), upto: upto(size, next) }
+    }
+
     fn upto<'a>(&self, batch: &'a [(UserKey, UserRecord)]) -> Option<&'a str> {
-        if batch.len() == self.size as usize { batch.last().map(|(key, _)| key.0.as_str()) } else { None }
+        upto(self.size, batch)
     }
 
     /// Pairs `batch` with `stored`, the stored users of its
@@ -134,6 +140,12 @@ impl Batches {
     pub fn duplicates(&self) -> u64 {
         self.duplicates
     }
+}
+
+/// Where a batch of `size` ends the stored range: a full batch at its last
+/// anchor; a short one is the last, and takes all the rest.
+fn upto(size: u32, batch: &[(UserKey, UserRecord)]) -> Option<&str> {
+    if batch.len() == size as usize { batch.last().map(|(key, _)| key.0.as_str()) } else { None }
 }
 
 impl Paired<'_> {

@@ -94,10 +94,15 @@ fn walk(world: &World, size: u32) -> (Vec<Cut>, Vec<UserChange>, Plan, u64) {
     let mut planner = world.planner();
     let mut batches = Batches::new(size);
     let (mut cuts, mut changes) = (Vec::new(), Vec::new());
+    let mut previous: Option<Vec<(UserKey, UserRecord)>> = None;
     while !batches.is_done() {
         let batch: Vec<(UserKey, UserRecord)> =
             directory.iter().filter(|(key, _)| batches.after().is_none_or(|after| key > after)).take(size as usize).cloned().collect();
         let range = batches.stored_range(&batch);
+        // A reader that reads ahead, while the batch before is paired, reads the same stored users.
+        if let Some(previous) = &previous {
+            assert_eq!(Batches::stored_range_after(size, previous, &batch), range, "read ahead at a batch size of {size}");
+        }
         let read: Vec<StoredUser> = stored
             .iter()
             .filter(|(anchor, _)| {
@@ -112,6 +117,7 @@ fn walk(world: &World, size: u32) -> (Vec<Cut>, Vec<UserChange>, Plan, u64) {
         let paired = batches.pair(&mut planner, &batch, &read);
         let wanted: HashMap<UserId, CurrentUser> = paired.wanted().into_iter().map(|id| (id, whole[&id].clone())).collect();
         changes.extend(paired.plan(&mut planner, &wanted));
+        previous = Some(batch);
     }
     (cuts, changes, planner.finish(), batches.duplicates())
 }

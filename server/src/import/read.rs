@@ -101,6 +101,9 @@ async fn state_and_scope(conn: &mut sqlx::AnyConnection, job: &Job) -> Result<(S
     Ok((state.snapshot_id, scope))
 }
 
+/// A batch of directory users as read, with the stored users of its range.
+type BatchRead = (Vec<(store::directory::UserKey, UserRecord)>, Vec<roster_import::StoredUser>);
+
 /// The walk over a job's users in anchor order, a batch at a time
 /// ([`roster_import::Batches`], which pairs each directory user with the
 /// stored user of the same anchor), reading each batch from the store.
@@ -110,12 +113,15 @@ pub struct Batches {
     dialect: crate::db::Dialect,
     /// Directory users read so far (the session's progress).
     walked: u64,
+    /// The next batch and its stored users, read while the one before it
+    /// was paired.
+    ahead: Option<BatchRead>,
 }
 
 impl Batches {
     /// A walk reading `size` directory users at a time (at least 1).
     pub fn new(size: u32, dialect: crate::db::Dialect) -> Batches {
-        Batches { walk: roster_import::Batches::new(size), dialect, walked: 0 }
+        Batches { walk: roster_import::Batches::new(size), dialect, walked: 0, ahead: None }
     }
 
     /// Directory users read so far.
@@ -125,7 +131,10 @@ impl Batches {
 
     /// The changes of the next batch; `None` once every user is planned.
     /// Stored users are read by fingerprint first; only those the import
-    /// changes (or that left the directory) are read whole.
+    /// changes (or that left the directory) are read whole. After a full
+    /// batch, the next one is asked for before this one is paired, so the
+    /// database reads it while this task plans (a no-change re-import is
+    /// about as much database work as planning).
     pub async fn next(
         &mut self,
         conn: &mut sqlx::AnyConnection,
@@ -135,11 +144,32 @@ impl Batches {
         if self.walk.is_done() {
             return Ok(None);
         }
-        let batch = store::directory::user_batch(conn, job, self.walk.after(), self.walk.size()).await?;
+        let (batch, stored) = match self.ahead.take() {
+            Some(ahead) => ahead,
+            None => {
+                let batch = store::directory::user_batch(conn, job, self.walk.after(), self.walk.size()).await?;
+                let range = self.walk.stored_range(&batch);
+                let stored = store::users::stored_between(conn, job, range.after, range.upto).await?;
+                (batch, stored)
+            }
+        };
         self.walked += batch.len() as u64;
-        let range = self.walk.stored_range(&batch);
-        let stored = store::users::stored_between(conn, job, range.after, range.upto).await?;
-        let paired = self.walk.pair(planner, &batch, &stored);
+        let size = self.walk.size();
+        let next_after = batch.last().filter(|_| batch.len() == size as usize).map(|(key, _)| key.clone());
+        let walk = &mut self.walk;
+        // Biased: the reads are asked for first, then the pairing runs.
+        let (ahead, paired) = tokio::join!(
+            biased;
+            async {
+                let Some(after) = &next_after else { return Ok(None) };
+                let next = store::directory::user_batch(conn, job, Some(after), size).await?;
+                let range = roster_import::Batches::stored_range_after(size, &batch, &next);
+                let stored = store::users::stored_between(conn, job, range.after, range.upto).await?;
+                Ok::<_, ImportError>(Some((next, stored)))
+            },
+            async { walk.pair(planner, &batch, &stored) },
+        );
+        self.ahead = ahead?;
         let whole = store::users::current_users_by_id(conn, self.dialect, &paired.wanted()).await?;
         Ok(Some(paired.plan(planner, &whole)))
     }

@@ -424,6 +424,41 @@ async fn cutting_proxy(target: String, limit: usize) -> String {
     url
 }
 
+/// A proxy to `target` that forwards its first connection and refuses
+/// every later one (closes it at once): a DC that allows one connection.
+async fn one_connection_proxy(target: String) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ldap://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut first = true;
+        while let Ok((client, _)) = listener.accept().await {
+            if !std::mem::take(&mut first) {
+                drop(client);
+                continue;
+            }
+            let server = tokio::net::TcpStream::connect(&target).await.unwrap();
+            tokio::spawn(async move {
+                let (mut client, mut server) = (client, server);
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+            });
+        }
+    });
+    url
+}
+
+/// A DC that refuses more connections than the first is read over that one.
+#[tokio::test]
+async fn a_dc_that_refuses_more_connections_is_read_over_one() {
+    let dc = dc();
+    let target = dc.ldap_url.trim_start_matches("ldap://").to_owned();
+    let target = if target.contains(':') { target } else { format!("{target}:389") };
+    let proxy = one_connection_proxy(target).await;
+    let scope = scope(&[COPENHAGEN], &[GROUPS]);
+    let settings = LdapSettings { url: proxy, read_connections: 3, ..dc.plain(200) };
+    let (_, (stats, records)) = read_with(&settings, &scope, |_| ReadMode::Full).await;
+    assert_eq!((stats.users, users(&records).len()), (1100, 1100));
+}
+
 #[tokio::test]
 async fn a_connection_lost_mid_read_pushes_nothing() {
     let dc = dc();

@@ -22,7 +22,7 @@ use roster_proto::manifest::Watermark;
 use roster_proto::records::{MAX_MEMBERS_PER_RECORD, Record, UserRecord};
 use roster_proto::scope::ResolvedScope;
 use serde::Serialize;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::entry::{self, EntryError, GROUP_ATTRIBUTES, OU_ATTRIBUTES, TOMBSTONE_ATTRIBUTES, USER_ATTRIBUTES};
 use super::extdn::{EXTENDED_DN_OID, EXTENDED_DN_STRING_FORM};
@@ -323,7 +323,8 @@ impl Directory {
     /// user changed during the read leaves its slice for a USN above the
     /// watermark, so it is read by its slice or by that last search; one
     /// created meanwhile by the last search. Extra connections that reach
-    /// another DC (whose USNs mean something else) are not used.
+    /// another DC (whose USNs mean something else), or that cannot be
+    /// opened, are not used.
     async fn read_all_users(
         &mut self,
         bases: &[&str],
@@ -337,9 +338,14 @@ impl Directory {
         let mut others = Vec::new();
         if !bases.is_empty() {
             for _ in 1..connections {
-                match self.another(watermark).await? {
-                    Some(other) => others.push(other),
-                    None => break,
+                match self.another(watermark).await {
+                    Ok(Some(other)) => others.push(other),
+                    Ok(None) => break,
+                    // The first connection works: a DC refusing more of them is read over fewer.
+                    Err(error) => {
+                        warn!(%error, connections = others.len() + 1, "could not open another connection to the DC: reading over fewer");
+                        break;
+                    }
                 }
             }
         }

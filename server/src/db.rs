@@ -63,13 +63,18 @@ impl Dialect {
     /// parameters `first..first + count` (1-based), for `IN (…)`: numbered
     /// on PostgreSQL, plain `?` on SQLite (bound in order, as [`Dialect::tuples`]).
     pub fn list(self, first: usize, count: usize) -> String {
-        let items: Vec<String> = (first..first + count)
-            .map(|n| match self {
-                Dialect::Sqlite => "?".to_owned(),
-                Dialect::Postgres => format!("${n}"),
-            })
-            .collect();
+        let items: Vec<String> = (first..first + count).map(|n| self.param(n)).collect();
         format!("({})", items.join(", "))
+    }
+
+    /// The placeholder of a statement's `n`th parameter (1-based) in a
+    /// statement bound in order, as [`Dialect::list`]'s: `$n` on
+    /// PostgreSQL, `?` on SQLite.
+    pub fn param(self, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => "?".to_owned(),
+            Dialect::Postgres => format!("${n}"),
+        }
     }
 }
 

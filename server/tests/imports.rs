@@ -76,6 +76,25 @@ impl World {
         page.items
     }
 
+    /// Deletes object `n` from the job's directory state behind the server's back.
+    async fn delete_directory_object(&self, n: u32) {
+        sqlx::query("DELETE FROM directory_objects WHERE job_id = $1 AND object_guid = $2")
+            .bind(self.job.id.to_string())
+            .bind(guid(n).to_string())
+            .execute(&self.app.db.pool)
+            .await
+            .unwrap();
+    }
+
+    /// Deletes the structure count the server keeps of the job's state.
+    async fn forget_structure_count(&self) {
+        sqlx::query("DELETE FROM directory_summaries WHERE job_id = $1")
+            .bind(self.job.id.to_string())
+            .execute(&self.app.db.pool)
+            .await
+            .unwrap();
+    }
+
     async fn housekeeping_at(&self, now_ms: i64) {
         let db = roster_server::db::Db::connect(&self.app.database_url).await.unwrap();
         roster_server::import::housekeeping_at(&db, &Limits::default(), roster_server::store::UnixMillis(now_ms)).await.unwrap();
@@ -451,12 +470,7 @@ async fn structure_and_explain_read_the_stored_directory(engine: Engine) {
     // The counts are kept per state: asked again, the structure is not
     // counted again (a row deleted behind the server's back is not seen),
     // yet links are applied as they are now.
-    sqlx::query("DELETE FROM directory_objects WHERE job_id = $1 AND object_guid = $2")
-        .bind(w.job.id.to_string())
-        .bind(guid(4).to_string())
-        .execute(&w.app.db.pool)
-        .await
-        .unwrap();
+    w.delete_directory_object(4).await;
     let links_path = format!("/api/v1/jobs/{}/links", w.job.id);
     let both = [
         LinkInput { group: format!("CN=Sales,OU=Groups,{BASE}"), access_id: w.user_access.id },
@@ -595,7 +609,7 @@ async fn a_full_snapshot_is_counted_as_it_is_staged(engine: Engine) {
 
     let path = format!("/api/v1/jobs/{}/structure", w.job.id);
     let counted: Structure = w.app.get(&path, &w.admin).await.json();
-    sqlx::query("DELETE FROM directory_summaries WHERE job_id = $1").bind(w.job.id.to_string()).execute(&w.app.db.pool).await.unwrap();
+    w.forget_structure_count().await;
     let recounted: Structure = w.app.get(&path, &w.admin).await.json();
     assert_eq!(counted, recounted, "counted while staged, and from the stored state");
     assert_eq!(counted.users, 1200, "1..=1200 without user 2, with user 2002");
@@ -610,12 +624,7 @@ async fn a_full_snapshot_is_counted_as_it_is_staged(engine: Engine) {
     // asked for: a user deleted behind the server's back in between is
     // still counted.
     w.push_full(&records[..records.len() - 4], 1001).await;
-    sqlx::query("DELETE FROM directory_objects WHERE job_id = $1 AND object_guid = $2")
-        .bind(w.job.id.to_string())
-        .bind(guid(7).to_string())
-        .execute(&w.app.db.pool)
-        .await
-        .unwrap();
+    w.delete_directory_object(7).await;
     let counted: Structure = w.app.get(&path, &w.admin).await.json();
     assert_eq!(counted.users, 1200, "the snapshot's own users, counted at staging");
     assert!(counted.groups.iter().all(|g| g.name != "Was-a-user"), "the new snapshot's groups");
@@ -652,7 +661,7 @@ async fn a_delta_of_users_moves_the_kept_count(engine: Engine) {
     // The answer, and the stored state's own count of it.
     let answer_and_recount = async || -> (Structure, Structure) {
         let answer: Structure = w.app.get(&path, &w.admin).await.json();
-        sqlx::query("DELETE FROM directory_summaries WHERE job_id = $1").bind(w.job.id.to_string()).execute(&w.app.db.pool).await.unwrap();
+        w.forget_structure_count().await;
         (answer, w.app.get(&path, &w.admin).await.json())
     };
     let staff = |s: &Structure| {

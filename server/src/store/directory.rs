@@ -480,10 +480,7 @@ pub async fn named_as_members(
     generation: &str,
     members: &[ObjectGuid],
 ) -> Result<bool, StoreError> {
-    let [job_at, generation_at] = match dialect {
-        crate::db::Dialect::Sqlite => ["?", "?"],
-        crate::db::Dialect::Postgres => ["$1", "$2"],
-    };
+    let (job_at, generation_at) = (dialect.param(1), dialect.param(2));
     for some in members.chunks(MEMBERS_PER_LOOKUP) {
         let sql = format!(
             "SELECT COUNT(*) AS n FROM (SELECT 1 FROM directory_members
@@ -672,10 +669,7 @@ pub async fn groups_above(
     let position: std::collections::HashMap<ObjectGuid, usize> = groups.iter().enumerate().map(|(i, g)| (g.object_guid, i)).collect();
     let mut seen: std::collections::HashSet<ObjectGuid> = members.iter().copied().collect();
     let mut frontier: Vec<ObjectGuid> = seen.iter().copied().collect();
-    let [job_at, generation_at] = match dialect {
-        crate::db::Dialect::Sqlite => ["?", "?"],
-        crate::db::Dialect::Postgres => ["$1", "$2"],
-    };
+    let (job_at, generation_at) = (dialect.param(1), dialect.param(2));
     while !frontier.is_empty() {
         let mut next = Vec::new();
         for some in frontier.chunks(MEMBERS_PER_LOOKUP) {

@@ -173,6 +173,7 @@ impl AppError {
             {
                 (S::SERVICE_UNAVAILABLE, K::Unavailable)
             }
+            AppError::Import(ImportError::Interrupted) => (S::SERVICE_UNAVAILABLE, K::Unavailable),
             AppError::Store(_)
             | AppError::Ingest(IngestError::Store(_))
             | AppError::Import(ImportError::Store(_) | ImportError::UsersKeptChanging(_))
@@ -401,6 +402,7 @@ mod tests {
             (sqlx::Error::PoolTimedOut.into(), S::SERVICE_UNAVAILABLE, K::Unavailable),
             (IngestError::Store(StoreError::Sql(sqlx::Error::PoolClosed)).into(), S::SERVICE_UNAVAILABLE, K::Unavailable),
             (ImportError::Store(StoreError::Sql(sqlx::Error::PoolClosed)).into(), S::SERVICE_UNAVAILABLE, K::Unavailable),
+            (ImportError::Interrupted.into(), S::SERVICE_UNAVAILABLE, K::Unavailable),
             (sqlx::Error::RowNotFound.into(), S::INTERNAL_SERVER_ERROR, K::Internal),
             (StoreError::Corrupt { column: "c", detail: "d".into() }.into(), S::INTERNAL_SERVER_ERROR, K::Internal),
         ];

@@ -1024,6 +1024,78 @@ async fn what_changes_between_plan_and_apply_is_planned_again(engine: Engine) {
 }
 
 /// Rows of run `run`'s staged plan still in the database.
+/// A first import (the job holds no user) is written batch by batch as
+/// it is planned, inside the session's one transaction, nothing staged:
+/// every user with its fields, activity and accesses, the session's
+/// changes in order, and a re-import (which compares what was written)
+/// finds nothing to change.
+async fn a_first_import_is_written_as_it_is_planned(engine: Engine) {
+    let w = world_with(engine, Limits { import_batch_users: 3, ..Limits::default() }).await;
+    w.link_sales_to_basic_access().await;
+    // Ten users over four batches; user4 is disabled; user10 is in no linked group (not imported).
+    let mut records: Vec<Record> = (1..=10).map(|n| user(n, "OU=Staff", if n == 4 { 514 } else { 512 })).collect();
+    records.push(group(200, "Sales", &(1..=9).collect::<Vec<_>>()));
+    let session = w.first_import(&records).await;
+    assert_eq!((session.counts.created, session.counts.not_linked), (9, 1), "{session:?}");
+
+    let users = w.users().await;
+    let mut names: Vec<&str> = users.iter().map(|u| u.username.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["user1", "user2", "user3", "user4", "user5", "user6", "user7", "user8", "user9"]);
+    for u in &users {
+        let n: u32 = u.username.trim_start_matches("user").parse().unwrap();
+        assert_eq!(u.active, n != 4, "{u:?}");
+        assert_eq!(u.accesses.iter().map(|a| a.id).collect::<Vec<_>>(), [w.user_access.id], "{u:?}");
+        assert_eq!(u.object_guid, guid(n), "{u:?}");
+    }
+    let changes = w.changes(session.id).await;
+    assert_eq!(changes.len(), 9);
+    for change in &changes {
+        assert_eq!(change.action, ChangeAction::Created, "{change:?}");
+        let user = users.iter().find(|u| Some(u.id) == change.user_id).expect("each change names the user it created");
+        assert_eq!(change.username, user.username);
+    }
+
+    let again = w.import().await;
+    session_succeeded(&again);
+    assert_eq!((again.counts.created, again.counts.updated, again.counts.unchanged), (0, 0, 9), "{again:?}");
+}
+
+/// A first import whose write fails part-way leaves nothing (no user, no
+/// change: it is one transaction), its session names the cause, and the
+/// next import creates every user.
+async fn a_first_import_that_fails_part_way_leaves_nothing(engine: Engine) {
+    let w = world_with(engine, Limits { import_batch_users: 3, ..Limits::default() }).await;
+    w.link_sales_to_basic_access().await;
+    // The database refuses user7, in the third batch.
+    let (refuse, allow) = match engine {
+        Engine::Sqlite => (
+            "CREATE TRIGGER refuse_user7 BEFORE INSERT ON users WHEN NEW.username = 'user7'
+             BEGIN SELECT RAISE(ABORT, 'user7 is refused'); END",
+            "DROP TRIGGER refuse_user7",
+        ),
+        Engine::Postgres => (
+            "CREATE FUNCTION refuse_user7() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN IF NEW.username = 'user7' THEN RAISE EXCEPTION 'user7 is refused'; END IF; RETURN NEW; END $$;
+             CREATE TRIGGER refuse_user7 BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION refuse_user7()",
+            "DROP TRIGGER refuse_user7 ON users",
+        ),
+    };
+    sqlx::raw_sql(refuse).execute(&w.app.db.pool).await.unwrap();
+    let session = w.agent.push(&w.app, &staff(1..=10)).await.session.expect("the first push imports");
+    let failed = w.app.wait_for_session(&w.admin, session.id).await;
+    assert_eq!(failed.status, SessionStatus::Failed, "{failed:?}");
+    assert!(failed.error.as_deref().is_some_and(|e| e.contains("user7 is refused")), "{failed:?}");
+    assert!(w.users().await.is_empty(), "nothing of the failed import stays");
+    assert!(w.changes(session.id).await.is_empty());
+
+    sqlx::raw_sql(allow).execute(&w.app.db.pool).await.unwrap();
+    let next = w.import().await;
+    session_succeeded(&next);
+    assert_eq!(next.counts.created, 10);
+    assert_eq!(w.users().await.len(), 10);
+}
+
 async fn staged_rows(db: &roster_server::db::Db, run: Uuid) -> i64 {
     let mut rows = 0;
     for table in ["staged_changes", "staged_accesses"] {
@@ -1107,4 +1179,6 @@ on_both_engines!(
     a_run_that_lost_its_claim_records_nothing,
     what_changes_between_plan_and_apply_is_planned_again,
     housekeeping_leaves_a_running_import_alone_and_sweeps_after_it,
+    a_first_import_is_written_as_it_is_planned,
+    a_first_import_that_fails_part_way_leaves_nothing,
 );

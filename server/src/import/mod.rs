@@ -36,6 +36,8 @@ pub enum ImportError {
     Scope { base: String, source: roster_proto::scope::ScopeError },
     #[error("the job's users kept changing while the import was planned ({0} plans): it applied nothing")]
     UsersKeptChanging(u32),
+    #[error("the import's writer stopped before the import finished: the server is shutting down")]
+    Interrupted,
     #[error(transparent)]
     Store(#[from] StoreError),
 }

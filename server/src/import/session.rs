@@ -4,15 +4,19 @@
 //! records it as held) with the session's outcome in one short
 //! transaction, after checking that what it planned from still holds. No
 //! write lasts longer than one batch or those few set statements, so a big
-//! import never keeps other tenants from writing.
+//! import never keeps other tenants from writing. An import into a job
+//! with no user yet, which the safeguard cannot hold, is written as it is
+//! planned instead, in that one transaction ([`import_into_empty_job`]):
+//! about as long a write as those set statements, each row written once.
 
-use roster_import::{AccessCatalogue, Plan, PlanDigest};
+use roster_import::{AccessCatalogue, Plan, PlanDigest, UserChange};
 use roster_proto::ObjectGuid;
 use roster_proto::admin::{Job, Link};
 
 use super::ImportError;
 use super::read::{Batches, PlanContext, note_duplicates};
 use crate::db::Db;
+use crate::store::creations::Creating;
 use crate::store::staged::{StagedChange, StagedCounts};
 use crate::store::{self, sessions::SessionWork};
 
@@ -62,6 +66,9 @@ pub async fn run_session_in_batches(db: &Db, work: &SessionWork, batch_users: u3
 }
 
 async fn plan_and_finish(db: &Db, work: &SessionWork, batch_users: u32) -> Result<RunOutcome, ImportError> {
+    if let Some(outcome) = import_into_empty_job(db, work, batch_users).await? {
+        return Ok(outcome);
+    }
     for attempt in 1..=MAX_PLANS {
         let Some(planned) = plan_staged(db, work, batch_users).await? else { return Ok(RunOutcome::Lost) };
         match finish_staged(db, work, planned, attempt == MAX_PLANS).await? {
@@ -72,6 +79,96 @@ async fn plan_and_finish(db: &Db, work: &SessionWork, batch_users: u32) -> Resul
         }
     }
     Err(ImportError::UsersKeptChanging(MAX_PLANS))
+}
+
+/// Imports into a job that holds no user yet (its first import, as a
+/// rule), in the session's one transaction, writing each batch as it is
+/// planned while the next one is read and planned. Such a plan only
+/// creates users, and with no active user the safeguard holds nothing
+/// whatever its policy, so there is nothing to judge before writing:
+/// staging the plan, copying it and clearing it would write every row
+/// three times. `None`, having written nothing, when the job holds users
+/// or the session follows an approval: the run stages its plan.
+///
+/// Nothing the plan is made from changes until the transaction ends: it
+/// locks the job's state, the job and the session's row first (on SQLite
+/// it holds the writer's turn), so the read it plans from, begun then,
+/// sees what the transaction sees. The session shows no progress
+/// meanwhile (its row is the transaction's).
+async fn import_into_empty_job(db: &Db, work: &SessionWork, batch_users: u32) -> Result<Option<RunOutcome>, ImportError> {
+    if work.approved_digest.is_some() {
+        return Ok(None);
+    }
+    let mut tx = db.begin_write().await?;
+    store::directory::lock_state(&mut tx, db.dialect, work.job_id).await?;
+    if !store::jobs::lock_job(&mut tx, db.dialect, work.job_id).await? {
+        tx.rollback().await?;
+        return Err(ImportError::JobGone);
+    }
+    if !store::sessions::beat(&mut tx, work, None).await? {
+        tx.rollback().await?;
+        return Ok(Some(RunOutcome::Lost));
+    }
+    if store::users::holds_users(&mut tx, work.job_id).await? {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    let mut read = db.begin_read().await?;
+    let inputs = Inputs::read(&mut read, work).await?;
+    let context = PlanContext::load(&mut read, work.tenant_id, &inputs.job, &inputs.links).await?;
+    let mut planner = context.planner();
+    let mut batches = Batches::new(batch_users, db.dialect);
+    let into = Creating { tenant: work.tenant_id, job: work.job_id, session: work.id, now: store::now_ms() };
+    // A task of its own writes each batch while the next ones are read and
+    // planned here, so the database writes while this task plans.
+    let (send, mut receive) = tokio::sync::mpsc::channel::<Vec<UserChange>>(1);
+    let dialect = db.dialect;
+    let writer = tokio::spawn(async move {
+        let mut seq = 0i64;
+        while let Some(changes) = receive.recv().await {
+            store::creations::create(&mut tx, dialect, into, seq, &changes).await?;
+            seq += changes.len() as i64;
+        }
+        Ok::<_, ImportError>((tx, seq))
+    });
+    let planned = async {
+        while let Some(changes) = batches.next(&mut read, work.job_id, &mut planner).await? {
+            if send.send(changes).await.is_err() {
+                break; // The writer stopped: its error is the one to report.
+            }
+        }
+        Ok::<_, ImportError>(())
+    }
+    .await;
+    drop(send);
+    let (mut tx, seq) = match writer.await {
+        Ok(written) => written?,
+        Err(stopped) => match stopped.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(_) => return Err(ImportError::Interrupted),
+        },
+    };
+    planned?;
+    read.rollback().await?;
+    let mut plan = planner.finish();
+    note_duplicates(&mut plan, batches.duplicates());
+    if !roster_import::safeguard::judge(&inputs.job.policy, &plan).is_empty() {
+        // Never with no active user; should the safeguard change, the staged run records the hold.
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    if seq > 0 {
+        store::users::bump_revision(&mut tx, work.job_id).await?;
+    }
+    store::jobs::record_link_resolution(&mut tx, work.job_id, &context.resolved_links(&plan)).await?;
+    if !store::sessions::succeed(&mut tx, work, &plan.counts, &context.notes(&plan)).await? {
+        tx.rollback().await?;
+        return Ok(Some(RunOutcome::Lost));
+    }
+    store::sessions::supersede_held(&mut tx, work.job_id, work.id).await?;
+    crate::fault::before_import_commit();
+    tx.commit().await?;
+    Ok(Some(RunOutcome::Applied))
 }
 
 /// What a plan is made from besides the directory's users: read at its

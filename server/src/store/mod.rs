@@ -7,6 +7,7 @@ pub mod audit;
 pub mod chunks;
 pub mod commands;
 pub mod console;
+pub mod creations;
 pub mod directory;
 pub mod jobs;
 pub mod leases;
@@ -85,6 +86,11 @@ impl UnixMillis {
     pub fn to_datetime(self) -> time::OffsetDateTime {
         time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
     }
+}
+
+/// `INSERT INTO table (columns) VALUES (..), (..)` for `rows` rows.
+fn multi_insert(dialect: crate::db::Dialect, table: &str, columns: &[&str], rows: usize) -> String {
+    format!("INSERT INTO {table} ({}) VALUES {}", columns.join(", "), dialect.tuples(rows, columns.len()))
 }
 
 /// An instant as RFC 3339 in UTC, for messages.

@@ -50,6 +50,11 @@ fn details_of(row: &AnyRow) -> Result<Vec<ChangeDetail>, StoreError> {
     parse_details(&text).map_err(|e| StoreError::Corrupt { column: "session_changes.details", detail: e.to_string() })
 }
 
+/// A change's details as they are stored: a JSON array.
+pub(super) fn details_json(details: &[ChangeDetail]) -> String {
+    serde_json::to_string(details).unwrap_or_else(|_| "[]".into())
+}
+
 /// Stored details (a JSON array), old words included.
 fn parse_details(text: &str) -> Result<Vec<ChangeDetail>, serde_json::Error> {
     #[derive(serde::Deserialize)]

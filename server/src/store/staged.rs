@@ -7,12 +7,14 @@
 
 use std::sync::LazyLock;
 
-use roster_import::{Action, FieldValue, USER_FIELDS, UserChange};
+use roster_import::{Action, USER_FIELDS, UserChange};
 use roster_proto::{JobId, SessionId, TenantId, UserId};
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{Db, StoreError, now_ms};
+use super::sessions::details_json;
+use super::users::bind_fields;
+use super::{Db, StoreError, multi_insert, now_ms};
 use crate::db::Dialect;
 
 /// One planned change and the user row it writes.
@@ -80,11 +82,6 @@ const ACCESSES_PER_STATEMENT: usize = 1000;
 /// Rows deleted per transaction when a run's staged rows are cleared.
 const CLEAR_ROWS_PER_TRANSACTION: i64 = 5000;
 
-/// `INSERT INTO table (columns) VALUES (..), (..)` for `rows` rows.
-fn multi_insert(dialect: Dialect, table: &str, columns: &[&str], rows: usize) -> String {
-    format!("INSERT INTO {table} ({}) VALUES {}", columns.join(", "), dialect.tuples(rows, columns.len()))
-}
-
 /// Stages `changes` of run `run`, numbered from `first_seq`, with the
 /// accesses each user will hold. Call inside a (short) write transaction.
 pub async fn stage(
@@ -108,16 +105,9 @@ pub async fn stage(
                 .bind(staged.user_id.to_string())
                 .bind(existing.map(|id| id.to_string()))
                 .bind(roster_proto::admin::ChangeAction::from(change.action).as_str())
-                .bind(serde_json::to_string(&change.details).unwrap_or_else(|_| "[]".into()))
+                .bind(details_json(&change.details))
                 .bind(change.target.anchor.to_string());
-            for value in change.target.field_values() {
-                query = match value {
-                    FieldValue::Text(text) => query.bind(text.to_owned()),
-                    FieldValue::Optional(text) => query.bind(text.map(str::to_owned)),
-                    FieldValue::Guid(guid) => query.bind(guid.to_string()),
-                };
-            }
-            query = query.bind(i64::from(change.target.active)).bind(change.target.fingerprint());
+            query = bind_fields(query, &change.target).bind(i64::from(change.target.active)).bind(change.target.fingerprint());
         }
         query.execute(&mut *conn).await?;
     }

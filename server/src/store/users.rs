@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use roster_import::{CurrentUser, InvalidField, StoredUser, USER_FIELDS, UserState};
+use roster_import::{CurrentUser, FieldValue, InvalidField, StoredUser, USER_FIELDS, UserState};
 use roster_proto::admin::{AccessKind, AccessRef, User};
 use roster_proto::{AccessId, JobId, TenantId, UserId};
 use sqlx::Row;
@@ -23,6 +23,22 @@ fn active_of(row: &AnyRow) -> Result<bool, StoreError> {
 
 fn state_from_row(row: &AnyRow) -> Result<UserState, StoreError> {
     UserState::from_stored(get_parsed(row, "anchor")?, active_of(row)?, |column| Ok(row.try_get::<Option<String>, _>(column)?))
+}
+
+/// A query of `'q` with `user`'s imported fields bound next, in
+/// [`USER_FIELDS`] order, as the columns of that name are written.
+pub(super) fn bind_fields<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    user: &'q UserState,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    for value in user.field_values() {
+        query = match value {
+            FieldValue::Text(text) => query.bind(text),
+            FieldValue::Optional(text) => query.bind(text),
+            FieldValue::Guid(guid) => query.bind(guid.to_string()),
+        };
+    }
+    query
 }
 
 impl From<InvalidField> for StoreError {
@@ -233,6 +249,12 @@ pub async fn count_active(db: &Db, job: JobId) -> Result<u64, StoreError> {
     let row =
         sqlx::query("SELECT COUNT(*) AS n FROM users WHERE job_id = $1 AND active = 1").bind(job.to_string()).fetch_one(&db.pool).await?;
     Ok(u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or_default())
+}
+
+/// True when `job` holds any user, active or not.
+pub async fn holds_users(conn: &mut sqlx::AnyConnection, job: JobId) -> Result<bool, StoreError> {
+    let row = sqlx::query("SELECT 1 FROM users WHERE job_id = $1 LIMIT 1").bind(job.to_string()).fetch_optional(&mut *conn).await?;
+    Ok(row.is_some())
 }
 
 /// How many times `job`'s users have been written (see [`bump_revision`]);

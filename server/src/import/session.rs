@@ -96,7 +96,8 @@ async fn plan_and_finish(db: &Db, work: &SessionWork, batch_users: u32) -> Resul
 /// sees what the transaction sees. The session shows no progress
 /// meanwhile (its row is the transaction's).
 async fn import_into_empty_job(db: &Db, work: &SessionWork, batch_users: u32) -> Result<Option<RunOutcome>, ImportError> {
-    if work.approved_digest.is_some() {
+    // Asked first of a read, so a re-import never waits for the writer here.
+    if work.approved_digest.is_some() || store::users::holds_users(&mut *db.pool.acquire().await?, work.job_id).await? {
         return Ok(None);
     }
     let mut tx = db.begin_write().await?;
@@ -109,6 +110,7 @@ async fn import_into_empty_job(db: &Db, work: &SessionWork, batch_users: u32) ->
         tx.rollback().await?;
         return Ok(Some(RunOutcome::Lost));
     }
+    // Again under the locks: the answer that counts is the transaction's.
     if store::users::holds_users(&mut tx, work.job_id).await? {
         tx.rollback().await?;
         return Ok(None);
